@@ -1,0 +1,187 @@
+// Time is injected (DESIGN.md, architecture 6). Engine code asks a Clock for the time and for
+// sleeps; tests and benchmarks give it a VirtualClock so 10,000-machine deploys simulate in seconds.
+
+export interface Clock {
+  /** Milliseconds since the epoch (virtual or real). */
+  now(): number;
+  /** Resolves after `ms`; rejects with the signal's reason when aborted first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('aborted');
+}
+
+export class RealClock implements Clock {
+  now(): number {
+    return Date.now();
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortReason(signal!));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, ms));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/**
+ * Real time sped up by `factor`: simulated durations pass `factor` times faster than the wall clock,
+ * so a CLI deploy on the sim fleet takes seconds while reporting minutes of simulated time.
+ */
+export class ScaledClock implements Clock {
+  private readonly startReal = Date.now();
+  constructor(
+    private readonly factor: number,
+    private readonly startMs: number = Date.now(),
+  ) {
+    if (!(factor > 0)) throw new Error(`clock factor must be > 0, got ${factor}`);
+  }
+
+  now(): number {
+    return this.startMs + (Date.now() - this.startReal) * this.factor;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new RealClock().sleep(ms / this.factor, signal);
+  }
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  fire: () => void;
+}
+
+/**
+ * Discrete-event clock. Time only moves when every runnable piece of work is waiting on a timer:
+ * after the microtask queue drains (a setImmediate turn), the clock jumps to the earliest timer and
+ * fires it. Correct as long as the work under test does no real I/O that feeds back into it
+ * (true of the in-process sim provider and the synchronous SQLite store).
+ */
+export class VirtualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private heap: Timer[] = [];
+  private scheduled = false;
+  /** How many timers have fired; useful to bound runaway simulations in tests. */
+  fired = 0;
+
+  constructor(startMs = 1_700_000_000_000) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        reject(abortReason(signal!));
+      };
+      this.push(this.current + Math.max(0, ms), () => {
+        if (done) return;
+        done = true;
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Number of timers not yet fired (cancelled sleeps included until their time comes). */
+  get pending(): number {
+    return this.heap.length;
+  }
+
+  private push(at: number, fire: () => void): void {
+    const timer = { at, seq: this.seq++, fire };
+    const heap = this.heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+    this.schedule();
+  }
+
+  private pop(): Timer | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.advance());
+  }
+
+  private advance(): void {
+    this.scheduled = false;
+    const next = this.heap[0];
+    if (!next) return;
+    this.current = Math.max(this.current, next.at);
+    // Fire every timer due at this instant; their continuations run as microtasks before the next turn.
+    while (this.heap[0] && this.heap[0].at <= this.current) {
+      this.fired++;
+      this.pop()!.fire();
+    }
+    if (this.heap.length > 0) this.schedule();
+  }
+}
+
+function before(a: Timer, b: Timer): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** Parse `30s`, `5m`, `1500ms`, `2h`, or a bare number of seconds into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new Error(`invalid duration "${text}" (expected e.g. 500ms, 30s, 5m, 1h)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(n * factor);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  const rest = Math.round(s - m * 60);
+  if (m < 60) return `${m}m${rest.toString().padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, '0')}m`;
+}

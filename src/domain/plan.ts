@@ -1,0 +1,108 @@
+// A plan is data (DESIGN.md, architecture 1): ordered waves of steps. Strategies build plans from the
+// observed fleet; the executor applies them. Every step is idempotent and keyed by machine and
+// target version, so a plan rebuilt from the fleet after a crash only contains what remains.
+
+import type { MachineRole, ProcessGroup, Release, StrategyName, StrategySettings, Machine } from './types.js';
+
+/** A machine named by id (exists now) or by launch id (created by an earlier step of this plan). */
+export type MachineRef = { machineId: string } | { launchId: string };
+
+/**
+ * Update a machine in place to `to`. With `cordon`, the machine is taken out of traffic first and only
+ * put back once it runs `to` and passes checks (waves: nothing serves the new release unchecked).
+ * `gate: 'checks'` waits for the target version and passing checks; `'none'` only for the API to accept.
+ */
+export interface UpdateStep {
+  kind: 'update';
+  machineId: string;
+  group: string;
+  from: string;
+  to: string;
+  cordon: boolean;
+  gate: 'checks' | 'none';
+}
+
+/**
+ * Create a machine on `release`. `cordoned` machines get no traffic until promoted; `gate: 'checks'`
+ * waits until it runs the release and passes checks.
+ */
+export interface CreateStep {
+  kind: 'create';
+  launchId: string;
+  group: string;
+  release: string;
+  role: MachineRole;
+  cordoned: boolean;
+  gate: 'checks' | 'none';
+}
+
+/** Put checked extra machines into traffic as `serving` and take `retire` out of traffic, in one step. */
+export interface CutoverStep {
+  kind: 'cutover';
+  promote: MachineRef[];
+  cordon: string[];
+}
+
+/** Cordon, drain, stop and destroy a machine (old blue, canary, surplus). */
+export interface DestroyStep {
+  kind: 'destroy';
+  machine: MachineRef;
+  group: string;
+  /** Drain first: the machine may be serving traffic. */
+  drain: boolean;
+}
+
+/** Wait for an explicit promote before going on (bluegreen `pause_before_cutover`). */
+export interface PauseStep {
+  kind: 'pause';
+  reason: string;
+}
+
+export type Step = UpdateStep | CreateStep | CutoverStep | DestroyStep | PauseStep;
+
+export type WaveKind = 'spearhead' | 'batch' | 'create' | 'cutover' | 'destroy' | 'canary' | 'surge' | 'pause' | 'dispatch';
+
+/** A set of steps run concurrently; the next wave starts when every step of this one is done. */
+export interface Wave {
+  index: number;
+  kind: WaveKind;
+  label: string;
+  steps: Step[];
+}
+
+export interface PlanInput {
+  deployId: string;
+  app: string;
+  env: string;
+  /** Every observed machine of the environment, including extras left by this or earlier deploys. */
+  fleet: Machine[];
+  target: Release;
+  /** Desired process groups (name and count). */
+  groups: ProcessGroup[];
+  settings: StrategySettings;
+}
+
+export interface PlanEstimate {
+  /** Most machines beyond the desired count that exist at once while the plan runs. */
+  extraMachinesPeak: number;
+  /** Most machines of one group out of traffic at once (cordoned, stopped or restarting). */
+  unavailablePeak: number;
+  /** Provider API calls the plan is expected to make, by operation. */
+  apiCalls: Record<string, number>;
+  apiCallsTotal: number;
+}
+
+export interface Plan {
+  deployId: string;
+  app: string;
+  env: string;
+  strategy: StrategyName;
+  target: string;
+  /** The release most serving machines ran before the plan (for rollback). */
+  previous?: string;
+  settings: StrategySettings;
+  waves: Wave[];
+  estimate: PlanEstimate;
+  /** Human notes the plan wants to show (surge lowered for a connection budget, machines skipped...). */
+  notes: string[];
+}

@@ -1,0 +1,115 @@
+// The words of DESIGN.md as types. No I/O here.
+
+export const STRATEGIES = ['immediate', 'rolling', 'bluegreen', 'canary', 'waves'] as const;
+export type StrategyName = (typeof STRATEGIES)[number];
+
+export type ProviderName = 'sim' | 'local' | 'fly';
+
+/** An immutable version of the app. `version` is the tag people type (`v42`). */
+export interface Release {
+  version: string;
+  image: string;
+  configDigest?: string;
+  notes?: string;
+  createdAtMs: number;
+}
+
+export type MachineRole = 'serving' | 'green' | 'canary' | 'surge' | 'release-command';
+
+/**
+ * Observed lifecycle state of a machine. `failed` means the machine's process exited on its own
+ * (crash, boot failure); it is what version-pinned waits fail fast on.
+ */
+export type MachineState =
+  | 'created'
+  | 'starting'
+  | 'started'
+  | 'stopping'
+  | 'stopped'
+  | 'failed'
+  | 'destroying'
+  | 'destroyed';
+
+export type HealthState = 'unknown' | 'passing' | 'critical';
+
+/** One unit of the fleet, as a provider observes it right now. */
+export interface Machine {
+  id: string;
+  app: string;
+  env: string;
+  group: string;
+  /** Release version the machine is configured with (what it runs once started). */
+  release: string;
+  /**
+   * Provider's version of the machine's config; changes on every update. Waits pin to it so a
+   * machine that silently reverts is never counted as converged.
+   */
+  instanceVersion: string;
+  role: MachineRole;
+  state: MachineState;
+  health: HealthState;
+  /** A cordoned machine receives no traffic. New machines that must not serve yet are created cordoned. */
+  cordoned: boolean;
+  /** Deploy that created or last changed this machine. */
+  deployId?: string;
+  /** Idempotency key of the create that made this machine (`<deployId>:<group>:<n>`). */
+  launchId?: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** Machines of one app in one environment: the unit a deploy acts on. */
+export interface FleetScope {
+  app: string;
+  env: string;
+}
+
+export type DeployStatus =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'aborted'
+  | 'rolled_back'
+  | 'halted';
+
+export const TERMINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'aborted', 'rolled_back', 'halted'];
+
+export type OnFailure = 'rollback' | 'halt';
+
+/** A budget given as a count of machines or as a fraction of a process group (0 < f <= 1). */
+export type MachineBudget = { count: number } | { fraction: number };
+
+/** Strategy settings of one environment, after config layering and defaults. */
+export interface StrategySettings {
+  strategy: StrategyName;
+  maxUnavailable: MachineBudget;
+  maxSurge: MachineBudget;
+  /** Where max_surge was lowered to fit a connection budget, why (shown in the plan). */
+  surgeReason?: string;
+  /** Most provider operations in flight at once. */
+  maxConcurrency: number;
+  /** Longest wait for one machine to reach the target version and pass checks. */
+  waitTimeoutMs: number;
+  /** For `immediate`: how long after dispatch machines have to converge before they are stragglers. */
+  convergenceTimeoutMs: number;
+  onFailure: OnFailure;
+  /** For `bluegreen`: stop after greens pass checks until someone promotes. */
+  pauseBeforeCutover: boolean;
+  /** Grace between cordoning a machine and stopping it, for in-flight requests. */
+  drainTimeoutMs: number;
+}
+
+/** Desired shape of one process group. */
+export interface ProcessGroup {
+  name: string;
+  count: number;
+  command?: string;
+}
+
+/** Resolve a budget against a group size: at least 1 when the budget is non-zero. */
+export function resolveBudget(budget: MachineBudget, groupSize: number): number {
+  if ('count' in budget) return Math.max(0, Math.floor(budget.count));
+  if (budget.fraction <= 0 || groupSize <= 0) return 0;
+  return Math.max(1, Math.ceil(budget.fraction * groupSize));
+}

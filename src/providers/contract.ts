@@ -1,0 +1,141 @@
+// The one contract every provider (sim, local, fly) implements, and the shared contract test
+// suite (test/providers/contract-suite.ts) checks. The executor only ever talks to this.
+
+import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
+
+/** What a new machine should be. */
+export interface MachineSpec {
+  group: string;
+  release: string;
+  role: MachineRole;
+  /** Created without traffic (Fly: skip_service_registration) until uncordoned. */
+  cordoned: boolean;
+  deployId?: string;
+  /** Idempotency key: a provider never creates two machines with one launch id. */
+  launchId: string;
+  /** Extra environment (release command: RELEASE_COMMAND=1). */
+  env?: Record<string, string>;
+  /** Command override (release command machines). */
+  command?: string;
+}
+
+/** An in-place change of a machine's release (and optionally its role/deploy marker). */
+export interface MachineUpdate {
+  release: string;
+  role?: MachineRole;
+  deployId?: string;
+}
+
+export interface StopOptions {
+  signal?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * A condition a wait is pinned to. `instanceVersion` or `release` pins it so that a machine that
+ * comes back on another version never satisfies it.
+ */
+export interface WaitCondition {
+  state: 'started' | 'stopped' | 'destroyed';
+  release?: string;
+  instanceVersion?: string;
+  /** Also require passing checks (started only). */
+  healthy?: boolean;
+}
+
+export type ProviderErrorKind =
+  | 'rate_limited'
+  | 'unavailable'
+  | 'timeout'
+  | 'not_found'
+  | 'conflict'
+  | 'unauthorized'
+  | 'bad_request'
+  | 'machine_failed'
+  | 'wait_timeout';
+
+/** Every provider failure is one of these, so retries and messages are decided in one place. */
+export class ProviderError extends Error {
+  constructor(
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly details: {
+      status?: number;
+      retryAfterMs?: number;
+      machineId?: string;
+      op?: ProviderOp;
+    } = {},
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'rate_limited' || this.kind === 'unavailable' || this.kind === 'timeout';
+  }
+}
+
+export type ProviderOp =
+  | 'list'
+  | 'get'
+  | 'create'
+  | 'update'
+  | 'start'
+  | 'stop'
+  | 'destroy'
+  | 'cordon'
+  | 'uncordon'
+  | 'wait';
+
+/** A change a provider observed on a machine. `machine` is the state after the change. */
+export interface MachineEvent {
+  type: 'created' | 'updated' | 'state' | 'health' | 'cordon' | 'destroyed';
+  machine: Machine;
+  atMs: number;
+}
+
+export interface Provider {
+  readonly name: string;
+
+  /** Every machine of the scope that is not destroyed, including extra (green/canary/surge) machines. */
+  list(scope: FleetScope): Promise<Machine[]>;
+  get(scope: FleetScope, id: string): Promise<Machine>;
+  /**
+   * Create and start a machine. Idempotent by `spec.launchId`: if a machine with that launch id
+   * already exists, it is returned instead of creating another.
+   */
+  create(scope: FleetScope, spec: MachineSpec): Promise<Machine>;
+  /** Change the machine's release in place; the machine restarts on it. Returns the new instanceVersion. */
+  update(scope: FleetScope, id: string, update: MachineUpdate): Promise<Machine>;
+  start(scope: FleetScope, id: string): Promise<Machine>;
+  stop(scope: FleetScope, id: string, options?: StopOptions): Promise<Machine>;
+  destroy(scope: FleetScope, id: string): Promise<void>;
+  cordon(scope: FleetScope, id: string): Promise<Machine>;
+  /** Put the machine into traffic. Also marks an extra machine as `serving` when `role` is given. */
+  uncordon(scope: FleetScope, id: string, role?: MachineRole): Promise<Machine>;
+  /**
+   * Resolve when the machine meets `condition`; reject fast with `machine_failed` when it exits,
+   * with `not_found` if destroyed (unless waiting for destroyed), with `wait_timeout` after `timeoutMs`.
+   * Event-driven where the provider has events.
+   */
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine>;
+  /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
+  subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
+  close?(): Promise<void>;
+}
+
+/** True when the machine satisfies a wait condition. Shared so every provider judges alike. */
+export function meets(machine: Machine, condition: WaitCondition): boolean {
+  if (condition.release !== undefined && machine.release !== condition.release) return false;
+  if (condition.instanceVersion !== undefined && machine.instanceVersion !== condition.instanceVersion) return false;
+  if (condition.state === 'destroyed') return machine.state === 'destroyed';
+  if (machine.state !== condition.state) return false;
+  if (condition.healthy && machine.health !== 'passing') return false;
+  return true;
+}
