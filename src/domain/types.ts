@@ -85,7 +85,12 @@ export interface StrategySettings {
   strategy: StrategyName;
   maxUnavailable: MachineBudget;
   maxSurge: MachineBudget;
-  /** Where max_surge was lowered to fit a connection budget, why (shown in the plan). */
+  /**
+   * Fleet-wide cap on extra machines at once, from a connection budget (every machine holds database
+   * connections, so doubling the pool doubles them). Undefined when no budget is configured.
+   */
+  maxExtraTotal?: number;
+  /** Why maxExtraTotal has its value (shown in the plan). */
   surgeReason?: string;
   /** Most provider operations in flight at once. */
   maxConcurrency: number;
