@@ -1,0 +1,582 @@
+// The Store contract (contract.ts), implemented once over Kysely. A backend only supplies a
+// `Kysely<Database>` (sqlite/open-sqlite.ts; a PostgreSQL dialect later): every query here is
+// portable SQL that both SQLite (>= 3.35, for RETURNING) and PostgreSQL run.
+//
+// Concurrency: every read-modify-write runs in one transaction or one statement. SQLite
+// transactions begin IMMEDIATE (one writer at a time across processes); in PostgreSQL the row
+// updates below take row locks, so the same code is safe at READ COMMITTED.
+
+import { sql, type Kysely, type Selectable, type Transaction, type Insertable, type Updateable } from 'kysely';
+import type { DeployStatus, Release, StrategyName } from '../domain/types.js';
+import { TERMINAL_STATUSES } from '../domain/types.js';
+import {
+  StoreError,
+  type DeployPatch,
+  type DeployQuery,
+  type DeployRecord,
+  type JournalEntry,
+  type Lock,
+  type LockResult,
+  type NewDeploy,
+  type Store,
+  type StoredMachineEvent,
+} from './contract.js';
+import { migrateToLatest } from './migrations.js';
+import type { Database, DeploysTable, JournalTable, LocksTable, MachineEventsTable, ReleasesTable } from './schema.js';
+
+/**
+ * Most bound parameters in one statement. SQLite's limit is 32766 (better-sqlite3 builds it so),
+ * PostgreSQL's 65535; multi-row inserts are chunked to stay under both.
+ */
+export const MAX_BOUND_PARAMETERS = 30_000;
+/** Most rows in one multi-row insert, whatever the parameter count (keeps statements cheap to compile). */
+const MAX_ROWS_PER_INSERT = 2_000;
+
+function rowsPerInsert(columns: number): number {
+  return Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_BOUND_PARAMETERS / columns)));
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** A time column as a number (PostgreSQL bigint comes back as a string). */
+function millis(value: number | string | bigint): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+function millisOrNull(value: number | string | bigint | null): number | null {
+  return value === null ? null : millis(value);
+}
+
+/** JSON text of a nullable document (plan, summary): null and undefined are SQL NULL. */
+function documentText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(value) ?? null;
+}
+
+function parseDocument(text: string | null): unknown {
+  return text === null ? null : (JSON.parse(text) as unknown);
+}
+
+type DeployRow = Selectable<DeploysTable>;
+type ReleaseRow = Selectable<ReleasesTable>;
+type LockRow = Selectable<LocksTable>;
+
+function deployFromRow(row: DeployRow): DeployRecord {
+  return {
+    id: row.id,
+    app: row.app,
+    env: row.env,
+    release: row.release,
+    previousRelease: row.previous_release,
+    strategy: row.strategy as StrategyName,
+    status: row.status as DeployStatus,
+    initiator: row.initiator,
+    responsible: row.responsible,
+    trigger: row.trigger,
+    reason: row.reason,
+    plan: parseDocument(row.plan),
+    summary: parseDocument(row.summary),
+    error: row.error,
+    createdAtMs: millis(row.created_at_ms),
+    startedAtMs: millisOrNull(row.started_at_ms),
+    dispatchedAtMs: millisOrNull(row.dispatched_at_ms),
+    convergedAtMs: millisOrNull(row.converged_at_ms),
+    finishedAtMs: millisOrNull(row.finished_at_ms),
+    owner: row.owner,
+    heartbeatAtMs: millisOrNull(row.heartbeat_at_ms),
+    abortRequestedAtMs: millisOrNull(row.abort_requested_at_ms),
+    abortRequestedBy: row.abort_requested_by,
+  };
+}
+
+function releaseFromRow(row: ReleaseRow): Release {
+  const release: Release = { version: row.version, image: row.image, createdAtMs: millis(row.created_at_ms) };
+  if (row.config_digest !== null) release.configDigest = row.config_digest;
+  if (row.notes !== null) release.notes = row.notes;
+  return release;
+}
+
+function lockFromRow(row: LockRow): Lock {
+  return {
+    app: row.app,
+    env: row.env,
+    holder: row.holder,
+    reason: row.reason,
+    pid: row.pid === null ? null : Number(row.pid),
+    host: row.host,
+    acquiredAtMs: millis(row.acquired_at_ms),
+    heartbeatAtMs: millis(row.heartbeat_at_ms),
+  };
+}
+
+/** What a release's identity is made of: the same version with other content is a conflict. */
+function sameReleaseContent(a: Release, b: Release): boolean {
+  return a.image === b.image && (a.configDigest ?? null) === (b.configDigest ?? null) && (a.notes ?? null) === (b.notes ?? null);
+}
+
+/** DeployPatch field -> column. Keys left undefined in a patch are not changed. */
+function deployPatchColumns(patch: DeployPatch): Updateable<DeploysTable> {
+  const set: Updateable<DeploysTable> = {};
+  if (patch.status !== undefined) set.status = patch.status;
+  if (patch.plan !== undefined) set.plan = documentText(patch.plan);
+  if (patch.summary !== undefined) set.summary = documentText(patch.summary);
+  if (patch.error !== undefined) set.error = patch.error;
+  if (patch.startedAtMs !== undefined) set.started_at_ms = patch.startedAtMs;
+  if (patch.dispatchedAtMs !== undefined) set.dispatched_at_ms = patch.dispatchedAtMs;
+  if (patch.convergedAtMs !== undefined) set.converged_at_ms = patch.convergedAtMs;
+  if (patch.finishedAtMs !== undefined) set.finished_at_ms = patch.finishedAtMs;
+  if (patch.owner !== undefined) set.owner = patch.owner;
+  if (patch.heartbeatAtMs !== undefined) set.heartbeat_at_ms = patch.heartbeatAtMs;
+  if (patch.previousRelease !== undefined) set.previous_release = patch.previousRelease;
+  return set;
+}
+
+type DbErrorClass = 'unique' | 'foreign_key' | 'busy' | 'unavailable';
+
+/** Classify a driver error (better-sqlite3 or pg) by its code. */
+export function classifyDbError(error: unknown): DbErrorClass | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505') return 'unique';
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503') return 'foreign_key';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  // PostgreSQL: serialization failure, deadlock, lock timeout; connection exceptions; shutdown.
+  if (code === '40001' || code === '40P01' || code === '55P03') return 'busy';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return 'unavailable';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') return 'unavailable';
+  return undefined;
+}
+
+/** Turn a busy or unreachable database into StoreError('unavailable'); leave other errors alone. */
+function translateError(error: unknown): unknown {
+  if (error instanceof StoreError) return error;
+  const kind = classifyDbError(error);
+  if (kind === 'busy' || kind === 'unavailable') {
+    const message = error instanceof Error ? error.message : String(error);
+    const store = new StoreError('unavailable', `store ${kind === 'busy' ? 'busy' : 'unavailable'}: ${message}`);
+    (store as Error).cause = error;
+    return store;
+  }
+  return error;
+}
+
+const JOURNAL_COLUMNS = 8;
+const MACHINE_EVENT_COLUMNS = 9;
+
+export class KyselyStore implements Store {
+  private closed = false;
+
+  constructor(readonly db: Kysely<Database>) {}
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw translateError(error);
+    }
+  }
+
+  private transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.run(() => this.db.transaction().execute(work));
+  }
+
+  migrate(): Promise<void> {
+    return this.run(() => migrateToLatest(this.db));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.destroy();
+  }
+
+  // ---- releases
+
+  createRelease(app: string, release: Release): Promise<void> {
+    return this.run(async () => {
+      // Insert-if-absent in one statement, then compare with whatever is stored (ours or a racer's).
+      await this.db
+        .insertInto('releases')
+        .values({
+          app,
+          version: release.version,
+          image: release.image,
+          config_digest: release.configDigest ?? null,
+          notes: release.notes ?? null,
+          created_at_ms: release.createdAtMs,
+        })
+        .onConflict((oc) => oc.columns(['app', 'version']).doNothing())
+        .execute();
+      const stored = await this.getRelease(app, release.version);
+      if (!stored) throw new StoreError('not_found', `release ${app}@${release.version} vanished while being created`);
+      if (!sameReleaseContent(stored, release)) {
+        throw new StoreError(
+          'conflict',
+          `release ${app}@${release.version} already exists with other content (image ${stored.image}); releases are immutable, publish a new version`,
+        );
+      }
+    });
+  }
+
+  getRelease(app: string, version: string): Promise<Release | undefined> {
+    return this.run(async () => {
+      const row = await this.db
+        .selectFrom('releases')
+        .selectAll()
+        .where('app', '=', app)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      return row && releaseFromRow(row);
+    });
+  }
+
+  listReleases(app: string): Promise<Release[]> {
+    return this.run(async () => {
+      const rows = await this.db
+        .selectFrom('releases')
+        .selectAll()
+        .where('app', '=', app)
+        .orderBy('created_at_ms', 'desc')
+        .orderBy('seq', 'desc')
+        .execute();
+      return rows.map(releaseFromRow);
+    });
+  }
+
+  // ---- deploys
+
+  createDeploy(deploy: NewDeploy): Promise<DeployRecord> {
+    return this.run(async () => {
+      try {
+        const row = await this.db
+          .insertInto('deploys')
+          .values({
+            id: deploy.id,
+            app: deploy.app,
+            env: deploy.env,
+            release: deploy.release,
+            previous_release: deploy.previousRelease ?? null,
+            strategy: deploy.strategy,
+            status: deploy.status ?? 'pending',
+            initiator: deploy.initiator,
+            responsible: deploy.responsible,
+            trigger: deploy.trigger,
+            reason: deploy.reason ?? null,
+            plan: documentText(deploy.plan),
+            summary: null,
+            error: null,
+            created_at_ms: deploy.createdAtMs,
+            owner: deploy.owner ?? null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return deployFromRow(row);
+      } catch (error) {
+        if (classifyDbError(error) === 'unique') throw new StoreError('conflict', `deploy ${deploy.id} already exists`);
+        throw error;
+      }
+    });
+  }
+
+  getDeploy(id: string): Promise<DeployRecord | undefined> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('deploys').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && deployFromRow(row);
+    });
+  }
+
+  /** Newest first. An empty `status` list means no status filter. */
+  listDeploys(query: DeployQuery = {}): Promise<DeployRecord[]> {
+    return this.run(async () => {
+      let q = this.db.selectFrom('deploys').selectAll();
+      if (query.app !== undefined) q = q.where('app', '=', query.app);
+      if (query.env !== undefined) q = q.where('env', '=', query.env);
+      if (query.status && query.status.length > 0) q = q.where('status', 'in', query.status);
+      q = q.orderBy('created_at_ms', 'desc').orderBy('seq', 'desc');
+      if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
+      const rows = await q.execute();
+      return rows.map(deployFromRow);
+    });
+  }
+
+  updateDeploy(id: string, patch: DeployPatch): Promise<DeployRecord> {
+    return this.run(async () => {
+      const set = deployPatchColumns(patch);
+      const row =
+        Object.keys(set).length === 0
+          ? await this.db.selectFrom('deploys').selectAll().where('id', '=', id).executeTakeFirst()
+          : await this.db.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      if (!row) throw new StoreError('not_found', `deploy ${id} not found`);
+      return deployFromRow(row);
+    });
+  }
+
+  /** The first request wins: a repeated request keeps the first time and requester, and returns true. */
+  requestAbort(id: string, by: string, atMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db
+        .updateTable('deploys')
+        .set({
+          abort_requested_at_ms: sql<number>`coalesce(abort_requested_at_ms, ${atMs})`,
+          abort_requested_by: sql<string>`coalesce(abort_requested_by, ${by})`,
+        })
+        .where('id', '=', id)
+        .where('status', 'not in', [...TERMINAL_STATUSES])
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  // ---- journal and machine events
+
+  /**
+   * Append entries in one transaction. Seqs are handed out per deploy by bumping the deploy's
+   * `journal_seq` counter (an atomic row update, so concurrent appenders never share a seq), in the
+   * order the entries are given. Fails with StoreError('not_found') if a deploy does not exist.
+   */
+  appendJournal(entries: JournalEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    return this.transaction(async (trx) => {
+      const counts = new Map<string, number>();
+      for (const entry of entries) counts.set(entry.deployId, (counts.get(entry.deployId) ?? 0) + 1);
+      const next = new Map<string, number>();
+      // Sorted, so that concurrent appenders (PostgreSQL) lock deploy rows in one order.
+      for (const deployId of [...counts.keys()].sort()) {
+        const count = counts.get(deployId)!;
+        const row = await trx
+          .updateTable('deploys')
+          .set({ journal_seq: sql<number>`${sql.ref('journal_seq')} + ${count}` })
+          .where('id', '=', deployId)
+          .returning('journal_seq')
+          .executeTakeFirst();
+        if (!row) throw new StoreError('not_found', `cannot append to the journal of deploy ${deployId}: no such deploy`);
+        next.set(deployId, Number(row.journal_seq) - count + 1);
+      }
+      const rows: Insertable<JournalTable>[] = entries.map((entry) => {
+        const seq = next.get(entry.deployId)!;
+        next.set(entry.deployId, seq + 1);
+        return {
+          deploy_id: entry.deployId,
+          seq,
+          at_ms: entry.atMs,
+          kind: entry.kind,
+          wave: entry.wave ?? null,
+          machine_id: entry.machineId ?? null,
+          message: entry.message ?? null,
+          data: entry.data === undefined ? null : (JSON.stringify(entry.data) ?? null),
+        };
+      });
+      for (const chunk of chunks(rows, rowsPerInsert(JOURNAL_COLUMNS))) {
+        await trx.insertInto('journal').values(chunk).execute();
+      }
+    });
+  }
+
+  /** In seq order. `data` is absent when the entry had none. */
+  listJournal(deployId: string): Promise<JournalEntry[]> {
+    return this.run(async () => {
+      const rows = await this.db
+        .selectFrom('journal')
+        .selectAll()
+        .where('deploy_id', '=', deployId)
+        .orderBy('seq', 'asc')
+        .execute();
+      return rows.map((row) => {
+        const entry: JournalEntry = {
+          seq: Number(row.seq),
+          deployId: row.deploy_id,
+          atMs: millis(row.at_ms),
+          kind: row.kind,
+          wave: row.wave === null ? null : Number(row.wave),
+          machineId: row.machine_id,
+          message: row.message,
+        };
+        if (row.data !== null) entry.data = JSON.parse(row.data) as unknown;
+        return entry;
+      });
+    });
+  }
+
+  /** Append events in one transaction. Fails with StoreError('not_found') if a deployId is unknown. */
+  appendMachineEvents(events: StoredMachineEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return this.transaction(async (trx) => {
+      const rows: Insertable<MachineEventsTable>[] = events.map((event) => ({
+        deploy_id: event.deployId,
+        app: event.app,
+        env: event.env,
+        machine_id: event.machineId,
+        at_ms: event.atMs,
+        type: event.type,
+        state: event.state,
+        release: event.release,
+        health: event.health,
+      }));
+      try {
+        for (const chunk of chunks(rows, rowsPerInsert(MACHINE_EVENT_COLUMNS))) {
+          await trx.insertInto('machine_events').values(chunk).execute();
+        }
+      } catch (error) {
+        if (classifyDbError(error) === 'foreign_key') {
+          const ids = [...new Set(events.map((e) => e.deployId).filter((id) => id !== null))].join(', ');
+          throw new StoreError('not_found', `cannot record machine events: unknown deploy among ${ids}`);
+        }
+        throw error;
+      }
+    });
+  }
+
+  /** In the order they were appended. */
+  listMachineEvents(deployId: string): Promise<StoredMachineEvent[]> {
+    return this.run(async () => {
+      const rows = await this.db
+        .selectFrom('machine_events')
+        .selectAll()
+        .where('deploy_id', '=', deployId)
+        .orderBy('id', 'asc')
+        .execute();
+      return rows.map((row) => ({
+        deployId: row.deploy_id,
+        app: row.app,
+        env: row.env,
+        machineId: row.machine_id,
+        atMs: millis(row.at_ms),
+        type: row.type,
+        state: row.state,
+        release: row.release,
+        health: row.health,
+      }));
+    });
+  }
+
+  // ---- locks
+
+  /**
+   * One upsert decides atomically: insert when free; otherwise take over only when the stored lock
+   * has the same holder (re-acquire: keeps acquiredAtMs, refreshes the heartbeat) or its heartbeat
+   * is older than `staleAfterMs` (takeover: a new lock). If the upsert changed nothing, the lock is
+   * held by someone else, read in the same transaction.
+   */
+  acquireLock(lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>, nowMs: number, staleAfterMs: number): Promise<LockResult> {
+    return this.transaction(async (trx) => {
+      const staleBefore = nowMs - staleAfterMs;
+      const taken = await trx
+        .insertInto('locks')
+        .values({
+          app: lock.app,
+          env: lock.env,
+          holder: lock.holder,
+          reason: lock.reason,
+          pid: lock.pid ?? null,
+          host: lock.host ?? null,
+          acquired_at_ms: nowMs,
+          heartbeat_at_ms: nowMs,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['app', 'env'])
+            .doUpdateSet((eb) => ({
+              holder: eb.ref('excluded.holder'),
+              reason: eb.ref('excluded.reason'),
+              pid: eb.ref('excluded.pid'),
+              host: eb.ref('excluded.host'),
+              acquired_at_ms: eb
+                .case()
+                .when('locks.holder', '=', eb.ref('excluded.holder'))
+                .then(eb.ref('locks.acquired_at_ms'))
+                .else(eb.ref('excluded.acquired_at_ms'))
+                .end(),
+              heartbeat_at_ms: eb.ref('excluded.heartbeat_at_ms'),
+            }))
+            .where((eb) =>
+              eb.or([eb('locks.holder', '=', eb.ref('excluded.holder')), eb('locks.heartbeat_at_ms', '<', staleBefore)]),
+            ),
+        )
+        .returningAll()
+        .executeTakeFirst();
+      if (taken) return { acquired: true as const, lock: lockFromRow(taken) };
+      const current = await trx
+        .selectFrom('locks')
+        .selectAll()
+        .where('app', '=', lock.app)
+        .where('env', '=', lock.env)
+        .executeTakeFirst();
+      if (!current) {
+        // Only reachable if the holder released between the two statements (PostgreSQL at READ
+        // COMMITTED); report it as busy so the caller retries rather than acting on a guess.
+        throw new StoreError('unavailable', `lock ${lock.app}/${lock.env} changed while being acquired; retry`);
+      }
+      return { acquired: false as const, heldBy: lockFromRow(current) };
+    });
+  }
+
+  heartbeatLock(app: string, env: string, holder: string, nowMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db
+        .updateTable('locks')
+        .set({ heartbeat_at_ms: nowMs })
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .where('holder', '=', holder)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  releaseLock(app: string, env: string, holder: string): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db
+        .deleteFrom('locks')
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .where('holder', '=', holder)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  getLock(app: string, env: string): Promise<Lock | undefined> {
+    return this.run(async () => {
+      const row = await this.db
+        .selectFrom('locks')
+        .selectAll()
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .executeTakeFirst();
+      return row && lockFromRow(row);
+    });
+  }
+
+  // ---- sim fleets
+
+  loadSimFleet(app: string, env: string): Promise<unknown | undefined> {
+    return this.run(async () => {
+      const row = await this.db
+        .selectFrom('sim_fleets')
+        .select('state')
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .executeTakeFirst();
+      return row === undefined ? undefined : (JSON.parse(row.state) as unknown);
+    });
+  }
+
+  /** Saving `undefined` forgets the fleet (load then returns undefined). */
+  saveSimFleet(app: string, env: string, state: unknown): Promise<void> {
+    return this.run(async () => {
+      const text = state === undefined ? undefined : JSON.stringify(state);
+      if (text === undefined) {
+        await this.db.deleteFrom('sim_fleets').where('app', '=', app).where('env', '=', env).execute();
+        return;
+      }
+      await this.db
+        .insertInto('sim_fleets')
+        .values({ app, env, state: text })
+        .onConflict((oc) => oc.columns(['app', 'env']).doUpdateSet((eb) => ({ state: eb.ref('excluded.state') })))
+        .execute();
+    });
+  }
+}

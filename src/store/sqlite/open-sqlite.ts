@@ -1,0 +1,165 @@
+// A Kysely instance over one better-sqlite3 connection, set up for several runway processes sharing
+// one file (a deploy running in one terminal, `runway abort` in another):
+// - WAL journal: readers never block the writer and the writer never blocks readers;
+// - a busy timeout: a writer waits for another process's write transaction instead of failing;
+// - transactions begin IMMEDIATE: they take the write lock up front, so two processes never both
+//   read and then both try to upgrade to writing (which SQLite can only resolve by failing one);
+// - foreign keys on;
+// - migrations run in a transaction (see RunwaySqliteAdapter).
+// Within one process, every Kysely instance over the same file shares one async mutex, so two
+// stores never interleave their transactions on two connections (better-sqlite3 is synchronous: a
+// connection waiting on the busy timeout would block the event loop the other one needs to commit).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely';
+import type { DatabaseConnection, DialectAdapter, Driver, SqliteDialectConfig } from 'kysely';
+import type { Database } from '../schema.js';
+
+export interface SqliteOpenOptions {
+  /** How long a statement waits for another process's write lock before failing (default 10 s). */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
+
+/** FIFO async mutex: `lock()` resolves to the function that releases it. */
+class AsyncMutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async lock(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const previous = this.tail;
+    this.tail = previous.then(() => held);
+    await previous;
+    return release;
+  }
+}
+
+/** One mutex per database file in this process, shared by every connection to it. */
+const fileMutexes = new Map<string, { mutex: AsyncMutex; refs: number }>();
+
+function retainMutex(key: string): AsyncMutex {
+  let entry = fileMutexes.get(key);
+  if (!entry) {
+    entry = { mutex: new AsyncMutex(), refs: 0 };
+    fileMutexes.set(key, entry);
+  }
+  entry.refs++;
+  return entry.mutex;
+}
+
+function releaseMutex(key: string): void {
+  const entry = fileMutexes.get(key);
+  if (!entry) return;
+  if (--entry.refs <= 0) fileMutexes.delete(key);
+}
+
+class RunwaySqliteDriver extends SqliteDriver implements Driver {
+  private unlock: (() => void) | undefined;
+  private destroyed = false;
+
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly mutex: AsyncMutex,
+    private readonly mutexKey: string | undefined,
+  ) {
+    super(config);
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const unlock = await this.mutex.lock();
+    try {
+      const connection = await super.acquireConnection();
+      this.unlock = unlock;
+      return connection;
+    } catch (error) {
+      unlock();
+      throw error;
+    }
+  }
+
+  override async releaseConnection(): Promise<void> {
+    await super.releaseConnection();
+    const unlock = this.unlock;
+    this.unlock = undefined;
+    unlock?.();
+  }
+
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  override async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await super.destroy();
+    if (this.mutexKey !== undefined) releaseMutex(this.mutexKey);
+  }
+}
+
+/**
+ * SQLite does run DDL in transactions, but Kysely's adapter says it does not, which makes its
+ * Migrator apply migrations outside any transaction: a crash leaves half a migration, and two
+ * processes opening a new file at once both try to create the tables. Saying yes makes each
+ * migration run inside one (IMMEDIATE) transaction that first re-reads what is applied.
+ */
+class RunwaySqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class RunwaySqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly config: SqliteDialectConfig,
+    private readonly mutex: AsyncMutex,
+    private readonly mutexKey: string | undefined,
+  ) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new RunwaySqliteDriver(this.config, this.mutex, this.mutexKey);
+  }
+
+  override createAdapter(): DialectAdapter {
+    return new RunwaySqliteAdapter();
+  }
+}
+
+/** True for the name of a private in-memory database. */
+export function isMemoryPath(file: string): boolean {
+  return file === ':memory:';
+}
+
+/**
+ * Open (creating it and its parent directories if needed) a SQLite database file, or `:memory:`,
+ * as a Kysely instance. Does not run migrations.
+ */
+export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysely<Database> {
+  const memory = isMemoryPath(file);
+  if (!memory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new BetterSqlite3(file, {
+    timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+  });
+  let mutexKey: string | undefined;
+  try {
+    if (!memory) {
+      sqlite.pragma('journal_mode = WAL');
+      // Durable across process crashes; with WAL only a power loss can drop the last commits.
+      sqlite.pragma('synchronous = NORMAL');
+      mutexKey = fs.realpathSync(file);
+    }
+    sqlite.pragma('foreign_keys = ON');
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  const mutex = mutexKey === undefined ? new AsyncMutex() : retainMutex(mutexKey);
+  return new Kysely<Database>({ dialect: new RunwaySqliteDialect({ database: sqlite }, mutex, mutexKey) });
+}
