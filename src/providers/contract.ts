@@ -125,6 +125,11 @@ export interface Provider {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<Machine>;
+  /**
+   * Wait until requests in flight on a cordoned machine have finished (at most `timeoutMs`).
+   * Providers whose proxy tracks connections implement it; others rely on the machine's graceful stop.
+   */
+  drain?(scope: FleetScope, id: string, timeoutMs: number): Promise<void>;
   /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
   subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
   close?(): Promise<void>;

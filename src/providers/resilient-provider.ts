@@ -1,0 +1,283 @@
+// The one place where rate limits and retries live (DESIGN.md, architecture 4). Wraps any Provider:
+//  - throttles itself with the same token buckets the API enforces (rate-limit/fly-limits.ts), so a
+//    well-behaved runway is never answered 429;
+//  - retries retryable ProviderErrors: 429 after its Retry-After, 503 and timeouts with exponential
+//    backoff and seeded jitter, up to `maxAttempts` attempts, then throws the last error;
+//  - never retries the rest (not_found, conflict, unauthorized, bad_request, machine_failed,
+//    wait_timeout) nor anything that is not a ProviderError (an abort);
+//  - re-issues waits in chunks of at most 60 s (Fly caps a wait at 60 s) until the caller's timeout.
+//
+// Retrying mutations after a timeout (the change may have happened):
+//  - create is retried: every provider's create is idempotent by `spec.launchId`, so a retry returns
+//    the machine the timed-out attempt made instead of making a second one;
+//  - destroy is retried, and a `not_found` after an earlier attempt timed out means that attempt
+//    did destroy it: success;
+//  - update/start/stop/cordon/uncordon are retried as they are: each sets an absolute target
+//    (release, state, cordon flag), so applying it twice ends in the same place. A repeated update
+//    restarts the machine once more and gives it a newer instanceVersion; the caller pins its wait to
+//    the instanceVersion returned by the attempt that answered, which is the newest.
+
+import type { Clock } from '../domain/clock.js';
+import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
+import {
+  ProviderError,
+  type MachineEvent,
+  type MachineSpec,
+  type MachineUpdate,
+  type Provider,
+  type ProviderErrorKind,
+  type ProviderOp,
+  type StopOptions,
+  type WaitCondition,
+} from './contract.js';
+import { zeroByOp } from './provider-ops.js';
+import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
+import { SeededRandom } from './sim/random.js';
+
+/** Fly answers a wait after at most 60 s; longer waits are re-issued. */
+export const MAX_WAIT_CHUNK_MS = 60_000;
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 = never retry). */
+  maxAttempts: number;
+  /** First backoff after a 503/timeout; doubles each attempt. */
+  baseDelayMs: number;
+  /** Longest backoff (and the wait after a 429 that gave no Retry-After). */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 10_000 };
+
+export interface ResilientOptions {
+  clock: Clock;
+  /** Limits to throttle by (default Fly's documented ones); `false` sends without throttling. */
+  limits?: Readonly<RateLimitTable> | false;
+  retry?: Partial<RetryPolicy>;
+  /** Seed of the backoff jitter, so runs repeat. */
+  seed?: number;
+  /** Longest single wait call (default 60 s). */
+  maxWaitChunkMs?: number;
+}
+
+type RetryableKind = Extract<ProviderErrorKind, 'rate_limited' | 'unavailable' | 'timeout'>;
+
+export interface ResilientStats {
+  /** Calls made by the caller, by op (each may take several attempts), and in all. */
+  calls: Record<ProviderOp, number>;
+  totalCalls: number;
+  /** Requests sent to the inner provider, by op (attempts and wait chunks). */
+  attempts: Record<ProviderOp, number>;
+  /** 429s received. */
+  rateLimited: number;
+  /** Retries made, in all and by the error kind that caused them. */
+  retries: number;
+  retriesByKind: Record<RetryableKind, number>;
+  /** Calls that failed after `maxAttempts` retryable errors. */
+  gaveUp: number;
+  /** Calls that waited for a client-side token, and how long in all (ms). */
+  throttled: number;
+  throttledMs: number;
+  /** Extra wait calls made because a wait was longer than one chunk. */
+  waitChunks: number;
+}
+
+export function emptyResilientStats(): ResilientStats {
+  return {
+    calls: zeroByOp(),
+    totalCalls: 0,
+    attempts: zeroByOp(),
+    rateLimited: 0,
+    retries: 0,
+    retriesByKind: { rate_limited: 0, unavailable: 0, timeout: 0 },
+    gaveUp: 0,
+    throttled: 0,
+    throttledMs: 0,
+    waitChunks: 0,
+  };
+}
+
+export class ResilientProvider implements Provider {
+  readonly name: string;
+  readonly retry: RetryPolicy;
+  stats: ResilientStats = emptyResilientStats();
+  readonly subscribe?: (scope: FleetScope, listener: (event: MachineEvent) => void) => () => void;
+  /** The inner provider's drain, when it has one (not an API call: neither throttled nor retried). */
+  readonly drain?: (scope: FleetScope, id: string, timeoutMs: number) => Promise<void>;
+  private readonly clock: Clock;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly rng: SeededRandom;
+  private readonly maxWaitChunkMs: number;
+
+  constructor(
+    readonly inner: Provider,
+    options: ResilientOptions,
+  ) {
+    this.name = inner.name;
+    this.clock = options.clock;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    if (!(this.retry.maxAttempts >= 1)) throw new Error(`retry.maxAttempts must be >= 1, got ${this.retry.maxAttempts}`);
+    this.limiter = options.limits === false ? undefined : new RateLimiter(options.limits ?? FLY_RATE_LIMITS);
+    this.rng = SeededRandom.fromSeed(options.seed ?? 1);
+    this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
+    if (inner.subscribe) {
+      const subscribe = inner.subscribe.bind(inner);
+      this.subscribe = (scope, listener) => subscribe(scope, listener);
+    }
+    if (inner.drain) {
+      const drain = inner.drain.bind(inner);
+      this.drain = (scope, id, timeoutMs) => drain(scope, id, timeoutMs);
+    }
+  }
+
+  list(scope: FleetScope): Promise<Machine[]> {
+    return this.call('list', scope, undefined, () => this.inner.list(scope));
+  }
+
+  get(scope: FleetScope, id: string): Promise<Machine> {
+    return this.call('get', scope, id, () => this.inner.get(scope, id));
+  }
+
+  /** Retried safely: the inner create is idempotent by `spec.launchId`. */
+  create(scope: FleetScope, spec: MachineSpec): Promise<Machine> {
+    return this.call('create', scope, undefined, () => this.inner.create(scope, spec));
+  }
+
+  update(scope: FleetScope, id: string, update: MachineUpdate): Promise<Machine> {
+    return this.call('update', scope, id, () => this.inner.update(scope, id, update));
+  }
+
+  start(scope: FleetScope, id: string): Promise<Machine> {
+    return this.call('start', scope, id, () => this.inner.start(scope, id));
+  }
+
+  stop(scope: FleetScope, id: string, options?: StopOptions): Promise<Machine> {
+    return this.call('stop', scope, id, () => this.inner.stop(scope, id, options));
+  }
+
+  destroy(scope: FleetScope, id: string): Promise<void> {
+    let mayHaveHappened = false;
+    return this.call('destroy', scope, id, async () => {
+      try {
+        await this.inner.destroy(scope, id);
+      } catch (error) {
+        if (error instanceof ProviderError && error.kind === 'timeout') mayHaveHappened = true;
+        else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
+        throw error;
+      }
+    });
+  }
+
+  cordon(scope: FleetScope, id: string): Promise<Machine> {
+    return this.call('cordon', scope, id, () => this.inner.cordon(scope, id));
+  }
+
+  uncordon(scope: FleetScope, id: string, role?: MachineRole): Promise<Machine> {
+    return this.call('uncordon', scope, id, () => this.inner.uncordon(scope, id, role));
+  }
+
+  /**
+   * Wait up to `timeoutMs` in all, in calls of at most 60 s each; a chunk that times out is
+   * re-issued until the deadline. Every chunk is throttled and retried like any call.
+   */
+  async waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
+    this.stats.calls.wait++;
+    this.stats.totalCalls++;
+    const deadline = this.clock.now() + Math.max(0, timeoutMs);
+    let chunks = 0;
+    for (;;) {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (chunks > 0 && deadline - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
+      if (chunks++ > 0) this.stats.waitChunks++;
+      // The chunk is sized when each attempt is sent, so retries and throttling eat into it, not past the deadline.
+      const send = () => {
+        const chunk = Math.min(Math.max(0, deadline - this.clock.now()), this.maxWaitChunkMs);
+        return this.inner.waitFor(scope, id, condition, chunk, signal);
+      };
+      try {
+        return await this.attempt('wait', scope, id, send, signal);
+      } catch (error) {
+        if (error instanceof ProviderError && error.kind === 'wait_timeout') {
+          if (this.clock.now() < deadline) continue;
+          throw this.waitTimeout(id, condition, timeoutMs, error);
+        }
+        throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  resetStats(): void {
+    this.stats = emptyResilientStats();
+  }
+
+  private waitTimeout(id: string, condition: WaitCondition, timeoutMs: number, last?: ProviderError): ProviderError {
+    const detail = last ? `: ${last.message}` : '';
+    return new ProviderError('wait_timeout', `wait for ${id} (${condition.state}) timed out after ${timeoutMs} ms${detail}`, {
+      machineId: id,
+      op: 'wait',
+    });
+  }
+
+  private call<T>(op: ProviderOp, scope: FleetScope, machineId: string | undefined, send: () => Promise<T>): Promise<T> {
+    this.stats.calls[op]++;
+    this.stats.totalCalls++;
+    return this.attempt(op, scope, machineId, send);
+  }
+
+  /** Throttle, send, and retry what may be retried. */
+  private async attempt<T>(
+    op: ProviderOp,
+    scope: FleetScope,
+    machineId: string | undefined,
+    send: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.throttle(op, scope, machineId, signal);
+      this.stats.attempts[op]++;
+      try {
+        return await send();
+      } catch (error) {
+        if (!(error instanceof ProviderError) || !error.retryable) throw error;
+        if (error.kind === 'rate_limited') this.stats.rateLimited++;
+        if (attempt >= this.retry.maxAttempts) {
+          this.stats.gaveUp++;
+          throw error;
+        }
+        this.stats.retries++;
+        this.stats.retriesByKind[error.kind as RetryableKind]++;
+        await this.clock.sleep(this.backoff(error, attempt), signal);
+      }
+    }
+  }
+
+  /** How long to wait before attempt `attempt + 1`. */
+  private backoff(error: ProviderError, attempt: number): number {
+    if (error.kind === 'rate_limited') {
+      return error.details.retryAfterMs !== undefined ? Math.max(0, error.details.retryAfterMs) : this.retry.maxDelayMs;
+    }
+    // Exponential, capped, with "equal jitter": half fixed, half random, so retries of many machines
+    // that failed together spread out but never come sooner than half the nominal delay.
+    const nominal = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(nominal / 2 + this.rng.float() * (nominal / 2));
+  }
+
+  /** Take a slot of the op's bucket (first come, first served); sleep until it is ours. */
+  private async throttle(op: ProviderOp, scope: FleetScope, machineId: string | undefined, signal?: AbortSignal): Promise<void> {
+    if (!this.limiter) return;
+    const wait = this.limiter.reserve(op, scope, machineId, this.clock.now());
+    if (wait <= 0) return;
+    this.stats.throttled++;
+    this.stats.throttledMs += wait;
+    await this.clock.sleep(wait, signal);
+  }
+}
