@@ -1,0 +1,280 @@
+/**
+ * The shape of runway.toml. Every table is strict: an unknown key is an error that names it (typos
+ * in deploy settings must not be silently ignored). This comment is the reference for every key.
+ *
+ * ```toml
+ * [org]                                  # optional
+ * name = "acme"                          # optional, informational
+ * vars = { DEPLOY_STRATEGY = "bluegreen" }   # organisation-layer variables (lowest)
+ *
+ * [app]                                  # required
+ * name = "mechanic"                      # required unless the imported fly.toml has `app`
+ * fly_toml = "fly.toml"                  # optional: import from a fly.toml (path relative to this file):
+ *                                        #   [deploy] strategy/max_unavailable/wait_timeout/release_command/
+ *                                        #   release_command_timeout, [processes], http/tcp checks, `app`.
+ *                                        #   Keys written in runway.toml win over imported ones.
+ * vars = { LOG_LEVEL = "info" }          # app-layer variables (values: strings, numbers or booleans)
+ * release_command = "bin/migrate"        # optional: runs once on a fresh machine before serving machines change
+ * release_command_timeout = "5m"         # default 5m
+ *
+ * [app.processes]                        # process groups; default: one group `app` with count 1
+ * web = { count = 400, command = "bin/web" }   # count: whole number >= 0, default 1; command optional
+ * worker = { count = 100, command = "bin/worker" }
+ *
+ * [[app.checks]]                         # health checks, as an array of tables with a `name`...
+ * name = "up"
+ * type = "http"                          # http (default) | tcp
+ * group = "web"                          # process group; omitted = every group
+ * path = "/up"                           # http only; default "/"
+ * port = 8080                            # optional: the provider's default port for the group
+ * interval = "5s"                        # default 15s
+ * timeout = "2s"                         # default 2s
+ * grace_period = "5s"                    # default 1s
+ * # ...or as named tables: [app.checks.up] with the same keys minus `name`. One form per file.
+ *
+ * [app.deploy]                           # deploy settings for every environment (all optional)
+ * max_unavailable = 0.33                 # machines of a group out of traffic at once: number < 1 = fraction,
+ *                                        #   whole number >= 1 = count, "33%" = fraction. Default 0.33;
+ *                                        #   0 for bluegreen and waves (they keep full capacity)
+ * max_surge = "10%"                      # waves only: extra machines at once (same forms). Default 10%
+ * max_concurrency = 64                   # provider operations in flight. Default 64
+ * wait_timeout = "5m"                    # per machine: reach the target version and pass checks. Default 5m
+ * convergence_timeout = "10m"            # immediate: time to converge before stragglers are named. Default 10m
+ * on_failure = "rollback"                # rollback (default) | halt
+ * pause_before_cutover = false           # bluegreen: wait for an explicit promote. Default false
+ * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
+ * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
+ *                                        # caps extra machines fleet-wide at
+ *                                        #   floor((max_connections - reserved) / per_machine) - desired machines;
+ *                                        #   reserved defaults to 0. Replaced as a whole by an environment's.
+ *
+ * [environments.production]              # one table per environment (name: letters, digits, - and _)
+ * provider = "sim"                       # required: sim | local | fly
+ * trigger = "release"                    # release | push:<branch> | manual; optional
+ * initiation = "manual"                  # manual | automatic. Default: automatic for push:<branch>
+ *                                        #   triggers, else manual. A push trigger requires automatic.
+ * allow_cli = false                      # manual environments only: CLI deploys without --emergency. Default false
+ * vars = { DEPLOY_STRATEGY = "immediate" }   # environment-layer variables (highest)
+ * [environments.production.deploy]       # same keys as [app.deploy]; each key overrides the app's
+ * [environments.production.sim]          # same keys as [sim]; overrides them for this environment
+ *
+ * [sim]                                  # simulated fleet (provider "sim"); every key optional
+ * clock = "scaled"                       # virtual | scaled. Default scaled
+ * speed = 50                             # scaled clock: simulated seconds per real second. Default 50
+ * seed = 1                               # seed of every random choice. Default 1
+ * rate_limits = true                     # enforce Fly's API rate limits. Default true
+ * initial_release = "v1"                 # release a new fleet starts on
+ * [sim.latency]                          # per operation: api create update boot checks stop destroy
+ * api = { dist = "constant", ms = 100 }  # constant: ms = milliseconds (or a duration string)
+ * boot = { dist = "lognormal", median = "1.5s", p99 = "4s" }   # lognormal: durations, p99 >= median
+ * [sim.faults]
+ * error_rate = 0.01                      # probability of a 503 per API call; or a table per op,
+ *                                        #   e.g. { create = 0.05, all = 0.01 }
+ * timeout_rate = 0                       # probability an API call times out
+ * boot_failure_releases = ["v3-crash"]   # machines on these releases exit right after starting
+ * unhealthy_releases = ["v3-broken"]     # machines on these releases never pass checks
+ * exit_rate = 0                          # probability a started machine later exits
+ * flap_rate = 0                          # probability checks flap once after passing
+ * revert_rate = 0                        # probability an update silently comes back on the old release
+ *
+ * [store]
+ * url = ".runway/runway.db"              # SQLite file (relative to this file; the default) or postgres://...
+ * ```
+ *
+ * Durations: "500ms", "30s", "5m", "1h", "1m30s", or a number of seconds.
+ *
+ * Variables are layered org < app < environment (as GitHub Actions variables). `DEPLOY_STRATEGY`
+ * (immediate | rolling | bluegreen | canary | waves; default rolling) picks the strategy;
+ * `FLY_DEPLOY_STRATEGY` is an alias. The highest layer that sets either name decides; within one
+ * layer `DEPLOY_STRATEGY` wins over the alias. See layers.ts.
+ */
+
+import { z } from 'zod';
+import { unknownKeysMessage } from './issues.js';
+import { parseBudget, parseDurationMs, describe } from './values.js';
+import type { SimOverrides } from './sim-options.js';
+
+/** A strict table whose unknown-key error lists the valid keys. */
+export function table<S extends z.core.$ZodLooseShape>(shape: S) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? unknownKeysMessage(iss.keys, known) : undefined),
+  });
+}
+
+/** A number or string turned into T by `parse`; its Error message becomes the issue. */
+function parsed<T>(parse: (v: unknown) => T, expected: string) {
+  return z
+    .union([z.number(), z.string()], {
+      error: (iss) => (iss.input === undefined ? 'missing (required)' : `expected ${expected}, got ${describe(iss.input)}`),
+    })
+    .transform((v, ctx) => {
+      try {
+        return parse(v);
+      } catch (e) {
+        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: v });
+        return z.NEVER;
+      }
+    });
+}
+
+export const duration = () => parsed(parseDurationMs, 'a duration such as "30s" or a number of seconds');
+export const positiveDuration = () => duration().refine((ms) => ms > 0, { error: 'must be longer than 0' });
+export const budget = () => parsed(parseBudget, 'a count (2), a fraction (0.25) or a percentage ("25%")');
+const probability = () => z.number().min(0).max(1);
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+export const name = () => z.string().regex(NAME, { error: 'use letters, digits, "-" and "_", starting with a letter or digit' });
+const varName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'variable names are letters, digits and "_", not starting with a digit' })
+  .refine((n) => n !== '__proto__', { error: 'reserved name' });
+// GitHub Actions variables are strings; numbers and booleans are accepted and kept as written.
+const vars = () => z.record(varName, z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' }).transform(String));
+
+export const deploySchema = table({
+  max_unavailable: budget().optional(),
+  max_surge: budget().optional(),
+  max_concurrency: z.number().int().min(1).optional(),
+  wait_timeout: positiveDuration().optional(),
+  convergence_timeout: positiveDuration().optional(),
+  on_failure: z.enum(['rollback', 'halt']).optional(),
+  pause_before_cutover: z.boolean().optional(),
+  drain_timeout: duration().optional(),
+  connection_budget: table({
+    max_connections: z.number().int().min(1),
+    per_machine: z.number().int().min(1),
+    reserved: z.number().int().min(0).default(0),
+  })
+    .refine((b) => b.reserved < b.max_connections, { error: 'must be less than max_connections', path: ['reserved'] })
+    .optional(),
+});
+export type DeployTable = z.output<typeof deploySchema>;
+
+const checkFields = {
+  type: z.enum(['http', 'tcp']).default('http'),
+  group: name().optional(),
+  path: z.string().startsWith('/', { error: 'must start with "/"' }).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  interval: positiveDuration().optional(),
+  timeout: positiveDuration().optional(),
+  grace_period: duration().optional(),
+};
+const checkEntry = table({ name: name(), ...checkFields });
+const checkBody = table(checkFields);
+export type CheckTable = z.output<typeof checkEntry>;
+
+const checksSchema = z.union([z.array(checkEntry), z.record(name(), checkBody)], {
+  error: 'expected [[app.checks]] entries or [app.checks.NAME] tables',
+});
+
+const processSchema = table({
+  count: z.number().int().min(0).default(1),
+  command: z.string().min(1).optional(),
+});
+
+const latencyModel = z.discriminatedUnion(
+  'dist',
+  [
+    table({ dist: z.literal('constant'), ms: z.union([z.number().min(0), z.string()]) }).transform((m, ctx) => {
+      try {
+        return { kind: 'constant' as const, ms: typeof m.ms === 'number' ? m.ms : parseDurationMs(m.ms) };
+      } catch (e) {
+        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: m.ms, path: ['ms'] });
+        return z.NEVER;
+      }
+    }),
+    table({ dist: z.literal('lognormal'), median: positiveDuration(), p99: positiveDuration() })
+      .refine((m) => m.p99 >= m.median, { error: 'p99 must be at least the median', path: ['p99'] })
+      .transform((m) => ({ kind: 'lognormal' as const, medianMs: m.median, p99Ms: m.p99 })),
+  ],
+  { error: 'expected dist = "constant" (with ms) or dist = "lognormal" (with median and p99)' },
+);
+
+const latencySchema = table({
+  api: latencyModel.optional(),
+  create: latencyModel.optional(),
+  update: latencyModel.optional(),
+  boot: latencyModel.optional(),
+  checks: latencyModel.optional(),
+  stop: latencyModel.optional(),
+  destroy: latencyModel.optional(),
+});
+
+const faultsSchema = table({
+  error_rate: z
+    .union([probability(), z.record(z.string(), probability())], { error: 'expected a probability (0..1) or a table of them per operation' })
+    .optional(),
+  timeout_rate: probability().optional(),
+  boot_failure_releases: z.array(z.string()).optional(),
+  unhealthy_releases: z.array(z.string()).optional(),
+  exit_rate: probability().optional(),
+  flap_rate: probability().optional(),
+  revert_rate: probability().optional(),
+});
+
+export const simSchema = table({
+  clock: z.enum(['virtual', 'scaled']).optional(),
+  speed: z.number().positive().optional(),
+  seed: z.number().int().optional(),
+  rate_limits: z.boolean().optional(),
+  initial_release: z.string().min(1).optional(),
+  latency: latencySchema.optional(),
+  faults: faultsSchema.optional(),
+}).transform((s): SimOverrides => {
+  const f = s.faults;
+  return dropUndefined({
+    clock: s.clock,
+    speed: s.speed,
+    seed: s.seed,
+    rateLimits: s.rate_limits,
+    initialRelease: s.initial_release,
+    latency: s.latency ? dropUndefined(s.latency) : undefined,
+    faults: f
+      ? dropUndefined({
+          errorRate: typeof f.error_rate === 'number' ? { all: f.error_rate } : f.error_rate,
+          timeoutRate: f.timeout_rate,
+          bootFailureReleases: f.boot_failure_releases,
+          unhealthyReleases: f.unhealthy_releases,
+          exitRate: f.exit_rate,
+          flapRate: f.flap_rate,
+          revertRate: f.revert_rate,
+        })
+      : undefined,
+  });
+});
+
+const TRIGGER = /^(release|manual|push:\S+)$/;
+
+const environmentSchema = table({
+  provider: z.enum(['sim', 'local', 'fly']),
+  trigger: z.string().regex(TRIGGER, { error: 'expected "release", "push:<branch>" or "manual"' }).optional(),
+  initiation: z.enum(['manual', 'automatic']).optional(),
+  allow_cli: z.boolean().optional(),
+  vars: vars().optional(),
+  deploy: deploySchema.optional(),
+  sim: simSchema.optional(),
+});
+export type EnvironmentTable = z.output<typeof environmentSchema>;
+
+export const runwaySchema = table({
+  org: table({ name: z.string().min(1).optional(), vars: vars().optional() }).optional(),
+  app: table({
+    name: name().optional(),
+    fly_toml: z.string().min(1).optional(),
+    vars: vars().optional(),
+    release_command: z.string().min(1).optional(),
+    release_command_timeout: positiveDuration().optional(),
+    processes: z.record(name(), processSchema).optional(),
+    checks: checksSchema.optional(),
+    deploy: deploySchema.optional(),
+  }),
+  environments: z.record(name(), environmentSchema).optional(),
+  sim: simSchema.optional(),
+  store: table({ url: z.string().min(1).optional() }).optional(),
+});
+export type RunwayTable = z.output<typeof runwaySchema>;
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
