@@ -421,7 +421,7 @@ describe('loadConfig', () => {
     assert.equal(staging.vars.DEPLOY_STRATEGY!.layer, 'org');
     for (const env of [prod, staging]) {
       assert.equal(env.sim.clock, 'scaled');
-      assert.equal(env.sim.speed, 50);
+      assert.equal(env.sim.speed, 200);
       assert.equal(env.sim.initialRelease, 'v1');
       assert.deepEqual(env.sim.faults.unhealthyReleases, ['v3-broken']);
       assert.equal(resolveStrategySettings(env, c.app.processes).strategy, env.strategy);
