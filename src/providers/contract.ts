@@ -26,8 +26,17 @@ export interface MachineUpdate {
   deployId?: string;
 }
 
-export interface StopOptions {
-  signal?: string;
+/**
+ * Per-call options. `signal` aborts a call that has not been sent yet (waiting for a rate-limit token
+ * or a retry backoff); once sent, a call completes, so abort stops within one in-flight operation.
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface StopOptions extends CallOptions {
+  /** Signal sent to the machine's process (e.g. SIGINT), not to be confused with `signal`. */
+  killSignal?: string;
   timeoutMs?: number;
 }
 
@@ -98,21 +107,21 @@ export interface Provider {
   readonly name: string;
 
   /** Every machine of the scope that is not destroyed, including extra (green/canary/surge) machines. */
-  list(scope: FleetScope): Promise<Machine[]>;
-  get(scope: FleetScope, id: string): Promise<Machine>;
+  list(scope: FleetScope, options?: CallOptions): Promise<Machine[]>;
+  get(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine>;
   /**
    * Create and start a machine. Idempotent by `spec.launchId`: if a machine with that launch id
    * already exists, it is returned instead of creating another.
    */
-  create(scope: FleetScope, spec: MachineSpec): Promise<Machine>;
+  create(scope: FleetScope, spec: MachineSpec, options?: CallOptions): Promise<Machine>;
   /** Change the machine's release in place; the machine restarts on it. Returns the new instanceVersion. */
-  update(scope: FleetScope, id: string, update: MachineUpdate): Promise<Machine>;
-  start(scope: FleetScope, id: string): Promise<Machine>;
+  update(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine>;
+  start(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine>;
   stop(scope: FleetScope, id: string, options?: StopOptions): Promise<Machine>;
-  destroy(scope: FleetScope, id: string): Promise<void>;
-  cordon(scope: FleetScope, id: string): Promise<Machine>;
+  destroy(scope: FleetScope, id: string, options?: CallOptions): Promise<void>;
+  cordon(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine>;
   /** Put the machine into traffic. Also marks an extra machine as `serving` when `role` is given. */
-  uncordon(scope: FleetScope, id: string, role?: MachineRole): Promise<Machine>;
+  uncordon(scope: FleetScope, id: string, role?: MachineRole, options?: CallOptions): Promise<Machine>;
   /**
    * Resolve when the machine meets `condition`; reject fast with `machine_failed` when it exits,
    * with `not_found` if destroyed (unless waiting for destroyed), with `wait_timeout` after `timeoutMs`.

@@ -24,6 +24,7 @@ import {
   type MachineEvent,
   type MachineSpec,
   type MachineUpdate,
+  type CallOptions,
   type Provider,
   type ProviderErrorKind,
   type ProviderOp,
@@ -129,32 +130,32 @@ export class ResilientProvider implements Provider {
     }
   }
 
-  list(scope: FleetScope): Promise<Machine[]> {
-    return this.call('list', scope, undefined, () => this.inner.list(scope));
+  list(scope: FleetScope, options?: CallOptions): Promise<Machine[]> {
+    return this.call('list', scope, undefined, () => this.inner.list(scope), options);
   }
 
-  get(scope: FleetScope, id: string): Promise<Machine> {
-    return this.call('get', scope, id, () => this.inner.get(scope, id));
+  get(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
+    return this.call('get', scope, id, () => this.inner.get(scope, id), options);
   }
 
   /** Retried safely: the inner create is idempotent by `spec.launchId`. */
-  create(scope: FleetScope, spec: MachineSpec): Promise<Machine> {
-    return this.call('create', scope, undefined, () => this.inner.create(scope, spec));
+  create(scope: FleetScope, spec: MachineSpec, options?: CallOptions): Promise<Machine> {
+    return this.call('create', scope, undefined, () => this.inner.create(scope, spec), options);
   }
 
-  update(scope: FleetScope, id: string, update: MachineUpdate): Promise<Machine> {
-    return this.call('update', scope, id, () => this.inner.update(scope, id, update));
+  update(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
+    return this.call('update', scope, id, () => this.inner.update(scope, id, update), options);
   }
 
-  start(scope: FleetScope, id: string): Promise<Machine> {
-    return this.call('start', scope, id, () => this.inner.start(scope, id));
+  start(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
+    return this.call('start', scope, id, () => this.inner.start(scope, id), options);
   }
 
   stop(scope: FleetScope, id: string, options?: StopOptions): Promise<Machine> {
-    return this.call('stop', scope, id, () => this.inner.stop(scope, id, options));
+    return this.call('stop', scope, id, () => this.inner.stop(scope, id, options), options);
   }
 
-  destroy(scope: FleetScope, id: string): Promise<void> {
+  destroy(scope: FleetScope, id: string, options?: CallOptions): Promise<void> {
     let mayHaveHappened = false;
     return this.call('destroy', scope, id, async () => {
       try {
@@ -164,15 +165,15 @@ export class ResilientProvider implements Provider {
         else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
         throw error;
       }
-    });
+    }, options);
   }
 
-  cordon(scope: FleetScope, id: string): Promise<Machine> {
-    return this.call('cordon', scope, id, () => this.inner.cordon(scope, id));
+  cordon(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
+    return this.call('cordon', scope, id, () => this.inner.cordon(scope, id), options);
   }
 
-  uncordon(scope: FleetScope, id: string, role?: MachineRole): Promise<Machine> {
-    return this.call('uncordon', scope, id, () => this.inner.uncordon(scope, id, role));
+  uncordon(scope: FleetScope, id: string, role?: MachineRole, options?: CallOptions): Promise<Machine> {
+    return this.call('uncordon', scope, id, () => this.inner.uncordon(scope, id, role), options);
   }
 
   /**
@@ -227,10 +228,10 @@ export class ResilientProvider implements Provider {
     });
   }
 
-  private call<T>(op: ProviderOp, scope: FleetScope, machineId: string | undefined, send: () => Promise<T>): Promise<T> {
+  private call<T>(op: ProviderOp, scope: FleetScope, machineId: string | undefined, send: () => Promise<T>, options?: CallOptions): Promise<T> {
     this.stats.calls[op]++;
     this.stats.totalCalls++;
-    return this.attempt(op, scope, machineId, send);
+    return this.attempt(op, scope, machineId, send, options?.signal);
   }
 
   /** Throttle, send, and retry what may be retried. */

@@ -1,0 +1,144 @@
+// `runway deploys list|show|promote`, `runway abort ID`, `runway releases create|list`.
+
+import { formatDuration } from '../../domain/clock.js';
+import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
+import type { DeployRecord } from '../../store/contract.js';
+import { openContext, type GlobalOptions } from '../context.js';
+import { CliError, printJson, type Io } from '../io.js';
+import { userInfo } from 'node:os';
+
+export interface ListOptions extends GlobalOptions {
+  env?: string;
+  limit?: string;
+  json?: boolean;
+}
+
+export async function deploysListCommand(options: ListOptions, io: Io): Promise<number> {
+  const limit = options.limit ? Number(options.limit) : 20;
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
+  const ctx = await openContext(options, io);
+  try {
+    const deploys = await ctx.store.listDeploys({ app: ctx.config.app.name, ...(options.env ? { env: options.env } : {}), limit });
+    if (options.json) {
+      printJson(io, deploys.map(({ plan: _plan, ...rest }) => rest));
+      return 0;
+    }
+    if (deploys.length === 0) {
+      io.stdout.write('no deploys yet\n');
+      return 0;
+    }
+    io.stdout.write(`${'ID'.padEnd(17)} ${'ENV'.padEnd(12)} ${'RELEASE'.padEnd(12)} ${'STRATEGY'.padEnd(10)} ${'STATUS'.padEnd(12)} ${'BY'.padEnd(14)} STARTED                   DURATION\n`);
+    for (const d of deploys) io.stdout.write(formatRow(d) + '\n');
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+function formatRow(d: DeployRecord): string {
+  const started = d.startedAtMs ? new Date(d.startedAtMs).toISOString().replace('T', ' ').slice(0, 19) : '—';
+  const duration = d.startedAtMs && d.finishedAtMs ? formatDuration(d.finishedAtMs - d.startedAtMs) : '—';
+  return `${d.id.padEnd(17)} ${d.env.padEnd(12)} ${d.release.padEnd(12)} ${d.strategy.padEnd(10)} ${d.status.padEnd(12)} ${d.responsible.padEnd(14)} ${started.padEnd(25)} ${duration}`;
+}
+
+export async function deploysShowCommand(id: string, options: GlobalOptions & { json?: boolean; journal?: boolean }, io: Io): Promise<number> {
+  const ctx = await openContext(options, io);
+  try {
+    const deploy = await ctx.store.getDeploy(id);
+    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const journal = await ctx.store.listJournal(id);
+    if (options.json) {
+      printJson(io, { ...deploy, journal: options.journal ? journal : undefined });
+      return 0;
+    }
+    const lines = [
+      `deploy ${deploy.id}  ${deploy.app}/${deploy.env}  ${deploy.previousRelease ?? '∅'} → ${deploy.release}  ${deploy.strategy}  ${deploy.status}`,
+      `  responsible: ${deploy.responsible}  initiator: ${deploy.initiator}  trigger: ${deploy.trigger}${deploy.reason ? `  reason: ${deploy.reason}` : ''}`,
+      `  created: ${new Date(deploy.createdAtMs).toISOString()}`,
+    ];
+    if (deploy.error) lines.push(`  error: ${deploy.error}`);
+    if (deploy.abortRequestedAtMs) lines.push(`  abort requested by ${deploy.abortRequestedBy} at ${new Date(deploy.abortRequestedAtMs).toISOString()}`);
+    const shown = options.journal ? journal : journal.filter((e) => !e.kind.startsWith('step_'));
+    lines.push(`  journal (${journal.length} entries${options.journal ? '' : ', steps hidden: --journal shows all'}):`);
+    const t0 = deploy.startedAtMs ?? deploy.createdAtMs;
+    for (const e of shown) lines.push(`    +${formatDuration(e.atMs - t0).padStart(7)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`);
+    io.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function abortCommand(id: string, options: GlobalOptions & { json?: boolean; as?: string }, io: Io): Promise<number> {
+  const ctx = await openContext(options, io);
+  try {
+    const deploy = await ctx.store.getDeploy(id);
+    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    if (TERMINAL_STATUSES.includes(deploy.status)) throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to abort`);
+    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const ok = await ctx.store.requestAbort(id, by, Date.now());
+    if (!ok) throw new CliError(`deploy ${id} ended before the abort was recorded`);
+    await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'abort_requested', message: `abort requested by ${by}` }]);
+    if (options.json) printJson(io, { deployId: id, abortRequested: true, by });
+    else io.stdout.write(`abort requested for ${id}; the deploy stops within one in-flight operation per machine\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function promoteCommand(id: string, options: GlobalOptions & { as?: string }, io: Io): Promise<number> {
+  const ctx = await openContext(options, io);
+  try {
+    const deploy = await ctx.store.getDeploy(id);
+    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    if (deploy.status !== 'running') throw new CliError(`deploy ${id} is ${deploy.status}; only a running deploy paused before cutover can be promoted`);
+    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'promote', message: `promoted by ${by}` }]);
+    io.stdout.write(`promote recorded for ${id}\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function releasesCreateCommand(
+  version: string,
+  options: GlobalOptions & { image?: string; notes?: string; json?: boolean },
+  io: Io,
+): Promise<number> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(version)) {
+    throw new CliError(`release version "${version}" must be 1-128 characters of letters, digits, . _ + -`);
+  }
+  const ctx = await openContext(options, io);
+  try {
+    const app = ctx.config.app.name;
+    const release: Release = { version, image: options.image ?? `${app}:${version}`, createdAtMs: Date.now(), ...(options.notes ? { notes: options.notes } : {}) };
+    const existing = await ctx.store.getRelease(app, version);
+    if (existing) {
+      if (existing.image !== release.image) throw new CliError(`release ${version} already exists with image ${existing.image}; releases are immutable`);
+      if (options.json) printJson(io, existing);
+      else io.stdout.write(`release ${version} already exists (${existing.image})\n`);
+      return 0;
+    }
+    await ctx.store.createRelease(app, release);
+    if (options.json) printJson(io, release);
+    else io.stdout.write(`created release ${version} (${release.image})\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+export async function releasesListCommand(options: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
+  const ctx = await openContext(options, io);
+  try {
+    const releases = await ctx.store.listReleases(ctx.config.app.name);
+    if (options.json) printJson(io, releases);
+    else if (releases.length === 0) io.stdout.write('no releases yet\n');
+    else for (const r of releases) io.stdout.write(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}\n`);
+    return 0;
+  } finally {
+    await ctx.close();
+  }
+}

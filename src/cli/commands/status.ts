@@ -1,0 +1,85 @@
+// `runway status --env E [--json]`: the fleet's version spread, unhealthy and cordoned machines, the
+// lock and the last deploy.
+
+import pc from 'picocolors';
+import type { Machine } from '../../domain/types.js';
+import { countFleet, formatSpread, type FleetCounts } from '../fleet-tally.js';
+import { environment, openContext, type GlobalOptions } from '../context.js';
+import { printJson, type Io } from '../io.js';
+import { openProviderSession } from '../provider-session.js';
+
+export interface StatusOptions extends GlobalOptions {
+  env?: string;
+  json?: boolean;
+  machines?: boolean;
+}
+
+export async function statusCommand(options: StatusOptions, io: Io): Promise<number> {
+  const ctx = await openContext(options, io);
+  try {
+    const { config, store } = ctx;
+    const env = environment(config, options.env);
+    const scope = { app: config.app.name, env: env.name };
+    const session = await openProviderSession(config, env, store);
+    try {
+      const machines = await session.provider.list(scope);
+      const [lock, last] = await Promise.all([store.getLock(scope.app, scope.env), store.listDeploys({ app: scope.app, env: scope.env, limit: 1 })]);
+      const lastDeploy = last[0];
+      const groups = Object.fromEntries(config.app.processes.map((g) => [g.name, countFleet(machines.filter((m) => m.group === g.name))]));
+      if (options.json) {
+        printJson(io, {
+          app: scope.app,
+          env: scope.env,
+          fleet: countFleet(machines),
+          groups,
+          lock: lock ?? null,
+          lastDeploy: lastDeploy ? { id: lastDeploy.id, release: lastDeploy.release, status: lastDeploy.status, strategy: lastDeploy.strategy } : null,
+          machines: options.machines ? machines : undefined,
+        });
+        return 0;
+      }
+      io.stdout.write(`${pc.bold(`${scope.app}/${scope.env}`)}  provider ${env.provider}  strategy ${env.strategy}\n`);
+      io.stdout.write(formatFleet(machines, lastDeploy?.release) + '\n');
+      if (lock) io.stdout.write(`  lock: held by ${lock.holder} (${lock.reason}) since ${new Date(lock.acquiredAtMs).toISOString()}\n`);
+      if (lastDeploy) io.stdout.write(`  last deploy: ${lastDeploy.id} ${lastDeploy.release} ${lastDeploy.strategy} ${lastDeploy.status}\n`);
+      if (options.machines) for (const m of machines) io.stdout.write(`  ${formatMachine(m)}\n`);
+      return 0;
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** Per group: version spread and anything not well. */
+export function formatFleet(machines: Machine[], target?: string): string {
+  const byGroup = new Map<string, Machine[]>();
+  for (const m of machines) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m]);
+  const lines = [`  fleet: ${machines.length} machines — ${formatSpread(countFleet(machines).byRelease)}`];
+  for (const [group, list] of [...byGroup].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const c = countFleet(list);
+    lines.push(`  ${group.padEnd(10)} ${formatSpread(c.byRelease)}${problems(c)}`);
+  }
+  if (target) {
+    const off = machines.filter((m) => m.role === 'serving' && m.release !== target);
+    if (off.length > 0 && off.length <= 20) lines.push(`  not on ${target}: ${off.map((m) => `${m.id} (${m.release}, ${m.state})`).join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+function problems(c: FleetCounts): string {
+  const parts = [
+    c.extra ? `${c.extra} extra` : '',
+    c.starting ? `${c.starting} starting` : '',
+    c.unhealthy ? pc.yellow(`${c.unhealthy} unhealthy`) : '',
+    c.failed ? pc.red(`${c.failed} failed`) : '',
+    c.stopped ? `${c.stopped} stopped` : '',
+    c.cordoned ? `${c.cordoned} cordoned` : '',
+  ].filter(Boolean);
+  return parts.length ? `  (${parts.join(', ')})` : '';
+}
+
+function formatMachine(m: Machine): string {
+  return `${m.id.padEnd(16)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} ${m.role.padEnd(8)} ${m.state.padEnd(9)} ${m.health}${m.cordoned ? ' cordoned' : ''}`;
+}

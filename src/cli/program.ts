@@ -1,0 +1,169 @@
+// The `runway` command tree. Commands are thin: they parse flags, call the engine, and print.
+
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { explainVars, explainVarsJson } from '../config/explain.js';
+import { LockHeldError } from '../engine/environment-lock.js';
+import { EXIT } from '../engine/summary.js';
+import { PlanError } from '../strategies/index.js';
+import { STRATEGIES } from '../domain/types.js';
+import { deployCommand } from './commands/deploy.js';
+import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
+import { statusCommand } from './commands/status.js';
+import { demoCommand } from './commands/demo.js';
+import { environment, openContext } from './context.js';
+import { CliError, printJson, type Io } from './io.js';
+
+const EXIT_HELP = `
+Exit codes:
+  0   succeeded
+  1   deploy failed, halted or rolled back (the target release is not what runs)
+  2   bad input (config, flags, unknown environment or release); nothing was changed
+  3   aborted
+  4   environment locked by another deploy (see --lock-wait)
+  70  internal error (provider or store unreachable)`;
+
+export function buildProgram(io: Io, signal?: AbortSignal): Command {
+  let exitCode = 0;
+  const program = new Command('runway')
+    .description('Roll releases onto fleets of machines, recover from failures, and record who deployed what.')
+    .option('-c, --config <file>', 'runway.toml to use (default ./runway.toml, or $RUNWAY_CONFIG)')
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  const run = (fn: (...args: never[]) => Promise<number>) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = { ...program.opts(), ...command.opts() } as { json?: boolean };
+      try {
+        exitCode = await (fn as (...a: unknown[]) => Promise<number>)(...args.slice(0, -2), { ...options });
+      } catch (err) {
+        exitCode = reportError(err, io, Boolean(options.json));
+      }
+    };
+
+  program
+    .command('deploy')
+    .description('Roll a release onto an environment with its strategy, showing live progress.')
+    .requiredOption('-e, --env <name>', 'environment to deploy')
+    .option('-r, --release <version>', 'release to deploy (default: the newest release)')
+    .addOption(new Option('-s, --strategy <name>', 'override the environment strategy').choices([...STRATEGIES]))
+    .option('--dry-run', 'print the plan (waves, steps, peak extra machines, expected API calls) and change nothing')
+    .option('--verbose', 'with --dry-run: list every step')
+    .option('--lock-wait <duration>', 'wait this long (e.g. 2m) for another deploy of the environment to finish')
+    .option('--as <name>', 'who is deploying (default $RUNWAY_USER or the OS user)')
+    .option('--json', 'print one JSON summary object instead of progress')
+    .addHelpText('after', EXIT_HELP)
+    .action(run((opts: object) => deployCommand(opts, io, signal)));
+
+  program
+    .command('status')
+    .description("Show an environment's fleet: version spread, unhealthy and cordoned machines, lock, last deploy.")
+    .requiredOption('-e, --env <name>', 'environment')
+    .option('--machines', 'list every machine')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => statusCommand(opts, io)));
+
+  const deploys = program.command('deploys').description('List and inspect deploys.');
+  deploys
+    .command('list')
+    .description('Recent deploys, newest first.')
+    .option('-e, --env <name>', 'only this environment')
+    .option('--limit <n>', 'how many (default 20)')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => deploysListCommand(opts, io)));
+  deploys
+    .command('show')
+    .description("A deploy's responsibility, plan, status and journal.")
+    .argument('<id>', 'deploy id')
+    .option('--journal', 'show every journal entry, steps included')
+    .option('--json', 'print JSON')
+    .action(run((id: string, opts: object) => deploysShowCommand(id, opts, io)));
+  deploys
+    .command('promote')
+    .description('Let a bluegreen deploy paused before cutover (pause_before_cutover) move traffic.')
+    .argument('<id>', 'deploy id')
+    .option('--as <name>', 'who promotes')
+    .action(run((id: string, opts: object) => promoteCommand(id, opts, io)));
+
+  program
+    .command('abort')
+    .description('Ask a running deploy (in any process) to stop; it stops within one in-flight operation per machine.')
+    .argument('<id>', 'deploy id')
+    .option('--as <name>', 'who aborts')
+    .option('--json', 'print JSON')
+    .action(run((id: string, opts: object) => abortCommand(id, opts, io)));
+
+  const releases = program.command('releases').description('Immutable versions of the app.');
+  releases
+    .command('create')
+    .description('Record a release (image and notes) that can then be deployed.')
+    .argument('<version>', 'version tag, e.g. v42')
+    .option('--image <ref>', 'image reference (default <app>:<version>)')
+    .option('--notes <text>', 'release notes')
+    .option('--json', 'print JSON')
+    .action(run((version: string, opts: object) => releasesCreateCommand(version, opts, io)));
+  releases
+    .command('list')
+    .description('Releases, newest first.')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => releasesListCommand(opts, io)));
+
+  const vars = program.command('vars').description('Layered variables (organisation < app < environment).');
+  vars
+    .command('explain')
+    .description('Each effective variable of an environment and the layer it came from.')
+    .requiredOption('-e, --env <name>', 'environment')
+    .option('--json', 'print JSON')
+    .action(
+      run(async (opts: { env?: string; json?: boolean; config?: string }) => {
+        const ctx = await openContext(opts, io);
+        try {
+          const env = environment(ctx.config, opts.env);
+          if (opts.json) printJson(io, explainVarsJson(env));
+          else io.stdout.write(explainVars(env) + '\n');
+          return 0;
+        } finally {
+          await ctx.close();
+        }
+      }),
+    );
+
+  program
+    .command('demo')
+    .description('Deploy the example fleet: a good release with two strategies, then a broken one that is rolled back.')
+    .option('--keep', 'keep the demo store (default: a fresh one each run)')
+    .action(run((opts: object) => demoCommand(opts, io, signal)));
+
+  return Object.assign(program, { exitCode: () => exitCode });
+}
+
+export async function runCli(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  const program = buildProgram(io, signal);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors are bad input.
+      return err.exitCode === 0 ? 0 : EXIT.badInput;
+    }
+    return reportError(err, io, argv.includes('--json'));
+  }
+  return (program as Command & { exitCode(): number }).exitCode();
+}
+
+export function reportError(err: unknown, io: Io, json: boolean): number {
+  let code: number = EXIT.internal;
+  let message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ConfigError) {
+    code = EXIT.badInput;
+    message = err.toString();
+  } else if (err instanceof CliError) code = err.exitCode;
+  else if (err instanceof PlanError) code = EXIT.badInput;
+  else if (err instanceof LockHeldError) code = EXIT.locked;
+  if (json) printJson(io, { error: message, exitCode: code });
+  else io.stderr.write(`runway: ${message}\n`);
+  return code;
+}

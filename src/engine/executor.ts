@@ -1,0 +1,490 @@
+// The imperative shell around the pure strategies: observe the fleet, build a plan, apply it wave by
+// wave, and re-observe until nothing remains (level-triggered). On failure it rolls back or halts per
+// `on_failure`; on abort it stops within one in-flight operation per machine; either way it settles
+// the fleet (no orphan extra machines, no healthy machine left out of traffic) and says where each
+// machine is.
+
+import { setMaxListeners } from 'node:events';
+import pLimit from 'p-limit';
+import type { Plan, Wave } from '../domain/plan.js';
+import type { Clock } from '../domain/clock.js';
+import type { DeployStatus, FleetScope, Machine, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
+import type { Provider } from '../providers/contract.js';
+import type { Store } from '../store/contract.js';
+import { buildPlan } from '../strategies/index.js';
+import { JournalWriter } from './journal-writer.js';
+import type { DeployPhase, ProgressListener } from './progress.js';
+import { runStep, StepFailure, type StepContext } from './step-runner.js';
+import type { DeploySummary } from './summary.js';
+import { describeError } from './errors.js';
+
+export interface DeployRequest {
+  deployId: string;
+  scope: FleetScope;
+  target: Release;
+  groups: ProcessGroup[];
+  settings: StrategySettings;
+  /** Known when resuming; otherwise taken from the first plan. */
+  previousRelease?: string | null;
+  /** Look up the release to roll back to. */
+  findRelease(version: string): Promise<Release | undefined>;
+}
+
+export interface EngineDeps {
+  provider: Provider;
+  store: Store;
+  clock: Clock;
+  onProgress?: ProgressListener;
+  /** Provider calls made so far (the resilient layer counts retries too). */
+  apiStats?: () => { calls: number; rateLimited: number };
+  /** How often the store is asked whether someone requested an abort or a promote. */
+  pollMs?: number;
+  heartbeatMs?: number;
+}
+
+/** Most times the executor re-observes and re-plans before it gives up on converging. */
+const MAX_ROUNDS = 4;
+
+class Aborted extends Error {
+  constructor(readonly by: string) {
+    super(`aborted by ${by}`);
+    this.name = 'Aborted';
+  }
+}
+
+type Outcome = { ok: true } | { ok: false; error: string; aborted: boolean };
+
+export async function runDeploy(deps: EngineDeps, req: DeployRequest, signal?: AbortSignal): Promise<DeploySummary> {
+  return new DeployRun(deps, req, signal).run();
+}
+
+class DeployRun {
+  private readonly journal: JournalWriter;
+  private readonly abort = new AbortController();
+  private readonly stopBackground = new AbortController();
+  private readonly emit: ProgressListener;
+  private readonly desiredTotal: number;
+  private startedAt = 0;
+  private dispatchedAt: number | null = null;
+  private lastAccepted: number | null = null;
+  private convergedAt: number | null = null;
+  private live = 0;
+  private extraPeak = 0;
+  private readonly failed = new Set<string>();
+  private stragglers: string[] = [];
+  private promoteRequested = false;
+  private phase: DeployPhase = 'deploy';
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly req: DeployRequest,
+    signal?: AbortSignal,
+  ) {
+    this.journal = new JournalWriter(deps.store);
+    this.emit = deps.onProgress ?? (() => {});
+    this.desiredTotal = req.groups.reduce((n, g) => n + g.count, 0);
+    if (signal) {
+      if (signal.aborted) this.requestAbort('signal');
+      else signal.addEventListener('abort', () => this.requestAbort(String(signal.reason ?? 'signal')), { once: true });
+    }
+  }
+
+  private get clock(): Clock {
+    return this.deps.clock;
+  }
+
+  private requestAbort(by: string): void {
+    if (!this.abort.signal.aborted) this.abort.abort(new Aborted(by));
+  }
+
+  private note(kind: string, message: string, data?: unknown, machineId?: string | null, wave?: number | null): void {
+    this.journal.add({ deployId: this.req.deployId, atMs: this.clock.now(), kind, message, data, machineId: machineId ?? null, wave: wave ?? null });
+  }
+
+  async run(): Promise<DeploySummary> {
+    const { store } = this.deps;
+    const { deployId } = this.req;
+    this.startedAt = this.clock.now();
+    await store.updateDeploy(deployId, { status: 'running', startedAtMs: this.startedAt, heartbeatAtMs: this.startedAt });
+    this.watchMachines();
+    const background = this.background();
+    let status: DeployStatus;
+    let error: string | null = null;
+    let previous = this.req.previousRelease ?? null;
+    try {
+      const fleet = await this.observe();
+      this.live = fleet.length;
+      this.trackExtras();
+      const plan = this.plan(fleet, this.req.target, this.req.settings);
+      previous = previous ?? plan.previous ?? null;
+      await store.updateDeploy(deployId, { plan, previousRelease: previous });
+      this.note('plan', `plan: ${plan.waves.length} waves`, { waves: plan.waves.length, estimate: plan.estimate, previous });
+      const outcome = await this.converge(plan, this.req.target, this.req.settings);
+      if (outcome.ok) {
+        status = 'succeeded';
+      } else {
+        error = outcome.error;
+        status = await this.recover(outcome, previous);
+      }
+    } catch (err) {
+      error = describeError(err);
+      status = 'failed';
+      this.note('error', error);
+      await this.settle().catch(() => {});
+    }
+    this.stopBackground.abort();
+    await background;
+    const summary = await this.finish(status, error, previous);
+    this.unsubscribe?.();
+    return summary;
+  }
+
+  /** On failure or abort: roll back, or halt, then settle. Returns the final status. */
+  private async recover(outcome: Extract<Outcome, { ok: false }>, previous: string | null): Promise<DeployStatus> {
+    if (outcome.aborted) {
+      this.emit({ type: 'phase', phase: 'settle', message: outcome.error });
+      await this.settle();
+      return 'aborted';
+    }
+    const { settings } = this.req;
+    if (settings.onFailure === 'rollback' && previous && previous !== this.req.target.version) {
+      const release = (await this.req.findRelease(previous)) ?? { version: previous, image: previous, createdAtMs: 0 };
+      this.phase = 'rollback';
+      this.emit({ type: 'phase', phase: 'rollback', message: `rolling back to ${previous}: ${outcome.error}` });
+      this.note('rollback', `rolling back to ${previous}`, { reason: outcome.error });
+      const rollbackSettings: StrategySettings = {
+        ...settings,
+        strategy: settings.strategy === 'canary' ? 'rolling' : settings.strategy,
+        onFailure: 'halt',
+        pauseBeforeCutover: false,
+      };
+      const fleet = await this.observe();
+      const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
+      await this.settle();
+      if (back.ok) return 'rolled_back';
+      this.note('rollback_failed', back.error);
+      return back.aborted ? 'aborted' : 'failed';
+    }
+    this.emit({ type: 'phase', phase: 'settle', message: `halting: ${outcome.error}` });
+    await this.settle();
+    return 'halted';
+  }
+
+  private plan(fleet: Machine[], target: Release, settings: StrategySettings): Plan {
+    return buildPlan({
+      deployId: this.req.deployId,
+      app: this.req.scope.app,
+      env: this.req.scope.env,
+      fleet,
+      target,
+      groups: this.req.groups,
+      settings,
+    });
+  }
+
+  /** Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). */
+  private async converge(first: Plan, target: Release, settings: StrategySettings): Promise<Outcome> {
+    let plan = first;
+    for (let round = 1; round <= MAX_ROUNDS; round++) {
+      this.emit({ type: 'plan', plan, round, phase: this.phase });
+      if (round > 1) this.note('replan', `round ${round}: ${plan.waves.length} waves remain`, { waves: plan.waves.map((w) => w.label) });
+      if (plan.waves.length === 0) return this.markConverged();
+      const outcome = await this.applyPlan(plan);
+      if (!outcome.ok) return outcome;
+      plan = this.plan(await this.observe(), target, settings);
+    }
+    return { ok: false, error: `fleet still not on ${target.version} after ${MAX_ROUNDS} rounds`, aborted: false };
+  }
+
+  private markConverged(): Outcome {
+    if (this.phase !== 'deploy') return { ok: true };
+    const now = this.clock.now();
+    this.dispatchedAt ??= now;
+    this.convergedAt = now;
+    this.emit({ type: 'converged', atMs: now - this.startedAt });
+    return { ok: true };
+  }
+
+  private async applyPlan(plan: Plan): Promise<Outcome> {
+    const idByLaunch = new Map<string, string>();
+    const known = new Map<string, Machine>();
+    for (const m of await this.observe()) {
+      known.set(m.id, m);
+      if (m.launchId) idByLaunch.set(m.launchId, m.id);
+    }
+    const dispatched: Machine[] = [];
+    const ctx: StepContext = {
+      provider: this.deps.provider,
+      scope: this.req.scope,
+      clock: this.clock,
+      settings: plan.settings,
+      limit: pLimit(Math.max(1, plan.settings.maxConcurrency)),
+      idByLaunch,
+      known,
+      awaitPromote: (signal) => this.awaitPromote(signal),
+      hooks: {
+        accepted: () => {
+          this.lastAccepted = this.clock.now();
+        },
+        created: (_m, isNew) => {
+          if (isNew) {
+            this.live++;
+            this.trackExtras();
+          }
+        },
+        destroyed: () => {
+          this.live--;
+        },
+        failedMachine: (id) => this.failed.add(id),
+        dispatched: (m) => dispatched.push(m),
+      },
+    };
+    for (const wave of plan.waves) {
+      const outcome = await this.applyWave(ctx, wave, plan.waves.length);
+      if (!outcome.ok) return outcome;
+    }
+    if (this.phase === 'deploy') {
+      // Time-to-dispatch: when the provider accepted the last change of the plan.
+      this.dispatchedAt = this.lastAccepted ?? this.clock.now();
+      this.emit({ type: 'dispatched', atMs: this.dispatchedAt - this.startedAt });
+    }
+    if (dispatched.length > 0) return this.trackConvergence(dispatched, plan.settings);
+    return { ok: true };
+  }
+
+  private async applyWave(ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
+    this.emit({ type: 'wave-start', wave, waves, phase: this.phase });
+    this.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
+    const waveAbort = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, waveAbort.signal]);
+    // Every in-flight wait of the wave listens to this signal: thousands, by design.
+    setMaxListeners(0, signal);
+    let failure: StepFailure | Error | undefined;
+    await Promise.all(
+      wave.steps.map(async (step) => {
+        const ref = stepMachine(step);
+        this.emit({ type: 'step', step, machineId: ref, status: 'started' });
+        try {
+          const machineId = await runStep(ctx, step, signal);
+          this.emit({ type: 'step', step, machineId, status: 'succeeded' });
+          this.note('step_succeeded', step.kind, undefined, machineId, wave.index);
+        } catch (err) {
+          // Stopped because another step failed or the deploy was aborted: not a failure of its own.
+          if (signal.aborted) {
+            this.emit({ type: 'step', step, machineId: ref, status: 'skipped' });
+            return;
+          }
+          const message = describeError(err);
+          this.emit({ type: 'step', step, machineId: ref, status: 'failed', error: message });
+          this.note('step_failed', message, undefined, err instanceof StepFailure ? err.machineId : ref, wave.index);
+          if (!failure) {
+            failure = err instanceof Error ? err : new Error(message);
+            // One failed machine stops the wave: no new operations start; in-flight ones finish.
+            waveAbort.abort(new Error('wave stopped: another machine failed'));
+          }
+        }
+      }),
+    );
+    const ok = !failure && !this.abort.signal.aborted;
+    this.emit({ type: 'wave-end', wave, ok, phase: this.phase });
+    this.note('wave_finished', wave.label, { ok }, null, wave.index);
+    await this.journal.flush();
+    if (this.abort.signal.aborted) {
+      const reason = this.abort.signal.reason;
+      return { ok: false, error: reason instanceof Error ? reason.message : 'aborted', aborted: true };
+    }
+    if (failure) return { ok: false, error: describeError(failure), aborted: false };
+    return { ok: true };
+  }
+
+  /** Immediate: updates were only dispatched; follow every machine until it converges or times out. */
+  private async trackConvergence(machines: Machine[], settings: StrategySettings): Promise<Outcome> {
+    this.phase = 'converge';
+    this.emit({ type: 'phase', phase: 'converge', message: `waiting for ${machines.length} machines to converge` });
+    const deadline = this.clock.now() + settings.convergenceTimeoutMs;
+    const pending = new Set(machines.map((m) => m.id));
+    const failedNow: string[] = [];
+    await Promise.all(
+      machines.map(async (m) => {
+        try {
+          await this.deps.provider.waitFor(
+            this.req.scope,
+            m.id,
+            { state: 'started', healthy: true, release: m.release, instanceVersion: m.instanceVersion },
+            Math.max(0, deadline - this.clock.now()),
+            this.abort.signal,
+          );
+          pending.delete(m.id);
+        } catch (err) {
+          if (this.abort.signal.aborted) return;
+          if (err instanceof Error && 'kind' in err && err.kind === 'machine_failed') {
+            pending.delete(m.id);
+            failedNow.push(m.id);
+            this.failed.add(m.id);
+          }
+        }
+      }),
+    );
+    this.phase = 'deploy';
+    if (this.abort.signal.aborted) return { ok: false, error: 'aborted while converging', aborted: true };
+    this.stragglers = [...pending];
+    if (this.stragglers.length > 0 || failedNow.length > 0) {
+      const parts = [];
+      if (this.stragglers.length) parts.push(`${this.stragglers.length} stragglers: ${preview(this.stragglers)}`);
+      if (failedNow.length) parts.push(`${failedNow.length} failed: ${preview(failedNow)}`);
+      this.note('convergence', parts.join('; '), { stragglers: this.stragglers, failed: failedNow });
+      return { ok: false, error: `not converged within ${Math.round(settings.convergenceTimeoutMs / 1000)}s: ${parts.join('; ')}`, aborted: false };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Leave a consistent fleet: extra machines that never took traffic are destroyed, and machines left
+   * out of traffic that run a release with passing checks go back in.
+   */
+  private async settle(): Promise<void> {
+    const { provider } = this.deps;
+    const { scope } = this.req;
+    const fleet = await this.observe();
+    const limit = pLimit(Math.max(1, this.req.settings.maxConcurrency));
+    const work: Promise<unknown>[] = [];
+    for (const m of fleet) {
+      if (m.role === 'green' || m.role === 'canary' || (m.role === 'surge' && m.cordoned)) {
+        work.push(limit(() => provider.destroy(scope, m.id).then(() => this.live--)));
+      } else if (m.cordoned && m.state === 'started' && m.health === 'passing') {
+        work.push(limit(() => provider.uncordon(scope, m.id, 'serving')));
+      }
+    }
+    const results = await Promise.allSettled(work);
+    const failures = results.filter((r) => r.status === 'rejected');
+    this.note('settled', `settled: ${work.length - failures.length}/${work.length} machines tidied`);
+  }
+
+  private async awaitPromote(signal: AbortSignal): Promise<void> {
+    this.emit({ type: 'phase', phase: this.phase, message: `paused before cutover: run \`runway deploys promote ${this.req.deployId}\`` });
+    this.note('paused', 'waiting for promote');
+    while (!this.promoteRequested) {
+      await this.clock.sleep(this.deps.pollMs ?? 1000, signal);
+      const entries = await this.deps.store.listJournal(this.req.deployId);
+      this.promoteRequested = entries.some((e) => e.kind === 'promote');
+    }
+  }
+
+  private async observe(): Promise<Machine[]> {
+    const machines = await this.deps.provider.list(this.req.scope);
+    return machines.filter((m) => m.state !== 'destroying' && m.state !== 'destroyed' && m.role !== 'release-command');
+  }
+
+  private trackExtras(): void {
+    this.extraPeak = Math.max(this.extraPeak, this.live - this.desiredTotal);
+  }
+
+  private watchMachines(): void {
+    const { provider } = this.deps;
+    if (!provider.subscribe) return;
+    this.unsubscribe = provider.subscribe(this.req.scope, (event) => {
+      this.emit({ type: 'machine', event });
+      const m = event.machine;
+      this.journal.addEvent({
+        deployId: this.req.deployId,
+        app: m.app,
+        env: m.env,
+        machineId: m.id,
+        atMs: event.atMs,
+        type: event.type,
+        state: m.state,
+        release: m.release,
+        health: m.health,
+      });
+    });
+  }
+
+  /** Heartbeat (the deploy and its lock) and watch the store for abort requests. */
+  private async background(): Promise<void> {
+    const { store } = this.deps;
+    const stop = this.stopBackground.signal;
+    const pollMs = this.deps.pollMs ?? 1000;
+    const heartbeatMs = this.deps.heartbeatMs ?? 5000;
+    let sinceBeat = 0;
+    const { app, env } = this.req.scope;
+    while (!stop.aborted) {
+      try {
+        await this.clock.sleep(pollMs, stop);
+      } catch {
+        return;
+      }
+      const deploy = await store.getDeploy(this.req.deployId);
+      if (deploy?.abortRequestedAtMs) this.requestAbort(deploy.abortRequestedBy ?? 'request');
+      sinceBeat += pollMs;
+      if (sinceBeat >= heartbeatMs) {
+        sinceBeat = 0;
+        const now = this.clock.now();
+        await store.updateDeploy(this.req.deployId, { heartbeatAtMs: now });
+        await store.heartbeatLock(app, env, this.req.deployId, now);
+      }
+    }
+  }
+
+  private async finish(status: DeployStatus, error: string | null, previous: string | null): Promise<DeploySummary> {
+    const { store } = this.deps;
+    const fleet = await this.observe().catch(() => [] as Machine[]);
+    const target = this.req.target.version;
+    const serving = fleet.filter((m) => m.role === 'serving');
+    const onTarget = serving.filter((m) => m.release === target && m.state === 'started' && m.health === 'passing');
+    const now = this.clock.now();
+    const stats = this.deps.apiStats?.() ?? { calls: 0, rateLimited: 0 };
+    const summary: DeploySummary = {
+      deployId: this.req.deployId,
+      app: this.req.scope.app,
+      env: this.req.scope.env,
+      release: target,
+      previousRelease: previous,
+      strategy: this.req.settings.strategy,
+      status,
+      startedAtMs: this.startedAt,
+      dispatchedAtMs: this.dispatchedAt === null ? null : this.dispatchedAt - this.startedAt,
+      convergedAtMs: status === 'succeeded' && this.convergedAt !== null ? this.convergedAt - this.startedAt : null,
+      finishedAtMs: now - this.startedAt,
+      machines: {
+        total: serving.length,
+        onTarget: onTarget.length,
+        failed: this.failed.size,
+        stragglers: this.stragglers.length,
+      },
+      failedMachineIds: [...this.failed].sort(),
+      stragglerIds: [...this.stragglers].sort(),
+      extraMachinesPeak: Math.max(0, this.extraPeak),
+      apiCalls: stats.calls,
+      rateLimited: stats.rateLimited,
+      error,
+    };
+    this.note('status', status, { error });
+    this.emit({ type: 'status', status, ...(error ? { message: error } : {}) });
+    await this.journal.flush();
+    await store.updateDeploy(this.req.deployId, {
+      status,
+      summary,
+      error,
+      dispatchedAtMs: this.dispatchedAt,
+      convergedAtMs: summary.convergedAtMs === null ? null : this.convergedAt,
+      finishedAtMs: now,
+    });
+    return summary;
+  }
+}
+
+function stepMachine(step: Plan['waves'][number]['steps'][number]): string | null {
+  switch (step.kind) {
+    case 'update':
+      return step.machineId;
+    case 'destroy':
+      return 'machineId' in step.machine ? step.machine.machineId : null;
+    default:
+      return null;
+  }
+}
+
+function preview(ids: string[]): string {
+  return ids.length <= 5 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more`;
+}

@@ -1,0 +1,182 @@
+// Applies one plan step to the fleet through the provider. Each step is a short sequence of provider
+// operations; between operations it checks the abort signal, so an abort stops a machine within one
+// in-flight operation. Waits are pinned to the version the step put on the machine.
+
+import type { LimitFunction } from 'p-limit';
+import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
+import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
+import type { Clock } from '../domain/clock.js';
+import { ProviderError, type CallOptions, type Provider } from '../providers/contract.js';
+
+export class StepFailure extends Error {
+  constructor(
+    message: string,
+    readonly machineId: string | null,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'StepFailure';
+  }
+}
+
+export interface StepHooks {
+  /** A machine-changing call was accepted (for time-to-dispatch). */
+  accepted(): void;
+  created(machine: Machine, isNew: boolean): void;
+  destroyed(machineId: string): void;
+  failedMachine(machineId: string): void;
+  /** The step changed a machine; for immediate's convergence tracking. */
+  dispatched(machine: Machine): void;
+}
+
+export interface StepContext {
+  provider: Provider;
+  scope: FleetScope;
+  clock: Clock;
+  settings: StrategySettings;
+  /** Bounds provider operations in flight (waits are not operations: they hold no API slot). */
+  limit: LimitFunction;
+  /** Machine ids by launch id, for steps that name machines created earlier in the plan. */
+  idByLaunch: Map<string, string>;
+  /** Machines as observed when the plan was made. */
+  known: Map<string, Machine>;
+  hooks: StepHooks;
+  /** Wait for an explicit promote (bluegreen pause_before_cutover). */
+  awaitPromote(signal: AbortSignal): Promise<void>;
+}
+
+export async function runStep(ctx: StepContext, step: Step, signal: AbortSignal): Promise<string | null> {
+  switch (step.kind) {
+    case 'update':
+      return runUpdate(ctx, step, signal);
+    case 'create':
+      return runCreate(ctx, step, signal);
+    case 'cutover':
+      await runCutover(ctx, step, signal);
+      return null;
+    case 'destroy':
+      return runDestroy(ctx, step, signal);
+    case 'pause':
+      await ctx.awaitPromote(signal);
+      return null;
+  }
+}
+
+function checkpoint(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason ?? new Error('aborted');
+}
+
+/**
+ * One provider operation under the concurrency limit. The signal is checked before the slot is taken
+ * and again once it is ours, and handed to the provider, which drops the call if it is still waiting
+ * for a rate-limit token: an abort never waits for operations that have not been sent.
+ */
+function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
+  checkpoint(signal);
+  return ctx.limit(() => {
+    checkpoint(signal);
+    return fn({ signal });
+  });
+}
+
+async function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal, timeoutMs: number): Promise<Machine> {
+  try {
+    return await ctx.provider.waitFor(
+      ctx.scope,
+      machine.id,
+      { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
+      timeoutMs,
+      signal,
+    );
+  } catch (err) {
+    if (signal.aborted) throw err;
+    ctx.hooks.failedMachine(machine.id);
+    throw new StepFailure(describeWaitFailure(machine, err), machine.id, err);
+  }
+}
+
+function describeWaitFailure(machine: Machine, err: unknown): string {
+  if (err instanceof ProviderError) {
+    if (err.kind === 'wait_timeout') return `machine ${machine.id} (${machine.group}) did not run ${machine.release} with passing checks in time`;
+    if (err.kind === 'machine_failed') return `machine ${machine.id} (${machine.group}) failed on ${machine.release}: ${err.message}`;
+  }
+  return `machine ${machine.id} (${machine.group}): ${err instanceof Error ? err.message : String(err)}`;
+}
+
+async function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal): Promise<string> {
+  const { provider, scope } = ctx;
+  if (step.cordon) {
+    await op(ctx, signal, (call) => provider.cordon(scope, step.machineId, call));
+    if (provider.drain) await provider.drain(scope, step.machineId, ctx.settings.drainTimeoutMs);
+  }
+  const updated = await op(ctx, signal, (call) => provider.update(scope, step.machineId, { release: step.to, role: 'serving' }, call));
+  ctx.hooks.accepted();
+  if (step.gate === 'none') ctx.hooks.dispatched(updated);
+  if (step.gate === 'checks') {
+    await waitReady(ctx, updated, signal, ctx.settings.waitTimeoutMs);
+    if (step.cordon) await op(ctx, signal, (call) => provider.uncordon(scope, step.machineId, undefined, call));
+  }
+  return step.machineId;
+}
+
+async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal): Promise<string> {
+  const { provider, scope } = ctx;
+  const known = ctx.idByLaunch.get(step.launchId);
+  const machine = await op(ctx, signal, (call) =>
+    provider.create(
+      scope,
+      {
+      group: step.group,
+      release: step.release,
+      role: step.role,
+      cordoned: step.cordoned,
+        launchId: step.launchId,
+      },
+      call,
+    ),
+  );
+  ctx.idByLaunch.set(step.launchId, machine.id);
+  ctx.hooks.created(machine, known === undefined);
+  ctx.hooks.accepted();
+  if (step.gate === 'checks') await waitReady(ctx, machine, signal, ctx.settings.waitTimeoutMs);
+  else ctx.hooks.dispatched(machine);
+  if (step.promote) await op(ctx, signal, (call) => provider.uncordon(scope, machine.id, 'serving', call));
+  return machine.id;
+}
+
+function resolveRef(ctx: StepContext, ref: MachineRef): string {
+  if ('machineId' in ref) return ref.machineId;
+  const id = ctx.idByLaunch.get(ref.launchId);
+  if (!id) throw new StepFailure(`no machine was created for launch ${ref.launchId}`, null);
+  return id;
+}
+
+async function runCutover(ctx: StepContext, step: CutoverStep, signal: AbortSignal): Promise<void> {
+  const { provider, scope } = ctx;
+  const promote = step.promote.map((ref) => resolveRef(ctx, ref));
+  // Traffic moves to the checked machines before the old ones leave, so capacity never dips.
+  await Promise.all(promote.map((id) => op(ctx, signal, (call) => provider.uncordon(scope, id, 'serving', call))));
+  ctx.hooks.accepted();
+  await Promise.all(step.cordon.map((id) => op(ctx, signal, (call) => provider.cordon(scope, id, call))));
+}
+
+async function runDestroy(ctx: StepContext, step: DestroyStep, signal: AbortSignal): Promise<string> {
+  const { provider, scope } = ctx;
+  const id = resolveRef(ctx, step.machine);
+  try {
+    if (step.drain) {
+      await op(ctx, signal, (call) => provider.cordon(scope, id, call));
+      if (provider.drain) await provider.drain(scope, id, ctx.settings.drainTimeoutMs);
+      await op(ctx, signal, (call) => provider.stop(scope, id, { ...call, timeoutMs: ctx.settings.drainTimeoutMs }));
+    }
+    await op(ctx, signal, (call) => provider.destroy(scope, id, call));
+    // Gone means gone: counts of extra machines and the fleet after the deploy must be exact.
+    await provider.waitFor(scope, id, { state: 'destroyed' }, ctx.settings.waitTimeoutMs, signal);
+  } catch (err) {
+    // Already gone is what we wanted.
+    if (!(err instanceof ProviderError && err.kind === 'not_found')) throw err;
+  }
+  ctx.hooks.destroyed(id);
+  ctx.hooks.accepted();
+  return id;
+}

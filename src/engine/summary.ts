@@ -1,0 +1,60 @@
+// The one summary object a deploy ends with: printed last by `runway deploy --json`, stored with the
+// deploy, and read by the benchmarks. Times are offsets from the deploy's start, in (simulated) ms.
+
+import type { DeployStatus, StrategyName } from '../domain/types.js';
+
+export interface DeploySummary {
+  deployId: string;
+  app: string;
+  env: string;
+  release: string;
+  previousRelease: string | null;
+  strategy: StrategyName;
+  status: DeployStatus;
+  /** Epoch ms the deploy started (clock time). */
+  startedAtMs: number;
+  /** Ms after start when every change had been accepted by the provider; null if never. */
+  dispatchedAtMs: number | null;
+  /** Ms after start when every machine ran the target and passed checks; null if never. */
+  convergedAtMs: number | null;
+  /** Ms after start when the deploy ended. */
+  finishedAtMs: number;
+  machines: {
+    total: number;
+    onTarget: number;
+    /** Machines that exited or never passed checks during the deploy. */
+    failed: number;
+    /** Machines that had not converged when the convergence timeout ran out. */
+    stragglers: number;
+  };
+  failedMachineIds: string[];
+  stragglerIds: string[];
+  /** Most machines beyond the desired count that existed at once. */
+  extraMachinesPeak: number;
+  /** Provider API calls made, including retries. */
+  apiCalls: number;
+  /** 429 answers received. */
+  rateLimited: number;
+  error: string | null;
+}
+
+/** Exit codes of `runway deploy` (documented in README and `runway deploy --help`). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  badInput: 2,
+  aborted: 3,
+  locked: 4,
+  internal: 70,
+} as const;
+
+export function exitCodeFor(status: DeployStatus): number {
+  switch (status) {
+    case 'succeeded':
+      return EXIT.ok;
+    case 'aborted':
+      return EXIT.aborted;
+    default:
+      return EXIT.failed;
+  }
+}

@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { STRATEGIES, type Machine } from '../../src/domain/types.js';
+import type { ProgressEvent } from '../../src/engine/progress.js';
+import { rig, settings, spread, SCOPE } from './harness.js';
+
+function allOn(machines: Machine[], release: string): boolean {
+  return machines.every((m) => m.role === 'serving' && m.release === release && m.state === 'started' && m.health === 'passing' && !m.cordoned);
+}
+
+describe('executor: every strategy converges the fleet', () => {
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: 12 machines v1 → v2`, async () => {
+      const r = await rig();
+      try {
+        const s = settings({ strategy, maxUnavailable: strategy === 'waves' || strategy === 'bluegreen' ? { count: 0 } : { fraction: 0.33 } });
+        const summary = await r.deploy('v2', s);
+        assert.equal(summary.status, 'succeeded', summary.error ?? '');
+        const fleet = await r.fleet();
+        assert.equal(fleet.length, 12);
+        assert.ok(allOn(fleet, 'v2'), JSON.stringify(spread(fleet)));
+        assert.equal(summary.machines.onTarget, 12);
+        assert.ok(summary.convergedAtMs !== null && summary.convergedAtMs > 0);
+        assert.ok(summary.dispatchedAtMs !== null && summary.dispatchedAtMs <= summary.convergedAtMs!);
+        if (strategy === 'bluegreen') assert.equal(summary.extraMachinesPeak, 12);
+        if (strategy === 'canary') assert.equal(summary.extraMachinesPeak, 2);
+        if (strategy === 'rolling' || strategy === 'immediate') assert.equal(summary.extraMachinesPeak, 0);
+        if (strategy === 'waves') assert.ok(summary.extraMachinesPeak >= 1 && summary.extraMachinesPeak <= 2, String(summary.extraMachinesPeak));
+        const deploy = await r.store.getDeploy(summary.deployId);
+        assert.equal(deploy?.status, 'succeeded');
+        assert.equal(deploy?.previousRelease, 'v1');
+        const journal = await r.store.listJournal(summary.deployId);
+        assert.ok(journal.some((e) => e.kind === 'plan'));
+        assert.equal(journal.at(-1)?.kind, 'status');
+      } finally {
+        await r.close();
+      }
+    });
+  }
+});
+
+describe('executor: failure handling', () => {
+  it('rolling onto a release that never passes checks rolls back to the previous release', async () => {
+    const r = await rig();
+    try {
+      const summary = await r.deploy('v-broken', settings({ strategy: 'rolling', waitTimeoutMs: 30_000 }));
+      assert.equal(summary.status, 'rolled_back');
+      assert.ok(summary.machines.failed >= 1);
+      assert.match(summary.error ?? '', /did not run v-broken/);
+      const fleet = await r.fleet();
+      assert.ok(allOn(fleet, 'v1'), JSON.stringify(spread(fleet)));
+      assert.equal(fleet.length, 12);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('on_failure = halt stops, keeps the failing machine out of traffic and leaves the rest serving', async () => {
+    const r = await rig();
+    try {
+      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling', onFailure: 'halt' }));
+      assert.equal(summary.status, 'halted');
+      const fleet = await r.fleet();
+      const bad = fleet.filter((m) => m.release === 'v-bootfail');
+      assert.ok(bad.length >= 1 && bad.length <= 2, `spearheads only: ${bad.length}`);
+      assert.ok(bad.every((m) => m.cordoned), 'failed machines stay out of traffic');
+      assert.equal(fleet.filter((m) => m.release === 'v1' && !m.cordoned).length, 12 - bad.length);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a boot failure fails fast instead of waiting out the timeout', async () => {
+    const r = await rig();
+    try {
+      const start = r.clock.now();
+      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling', onFailure: 'halt', waitTimeoutMs: 600_000 }));
+      assert.equal(summary.status, 'halted');
+      assert.ok(r.clock.now() - start < 60_000, `took ${r.clock.now() - start} ms of a 600 s timeout`);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('bluegreen failure before cutover destroys green and leaves every blue machine untouched', async () => {
+    const r = await rig();
+    try {
+      const before = new Map((await r.fleet()).map((m) => [m.id, m.instanceVersion]));
+      const summary = await r.deploy('v-broken', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 }, waitTimeoutMs: 20_000 }));
+      assert.equal(summary.status, 'rolled_back');
+      const fleet = await r.fleet();
+      assert.equal(fleet.length, 12, JSON.stringify(spread(fleet)));
+      for (const m of fleet) {
+        assert.equal(before.get(m.id), m.instanceVersion, `blue ${m.id} was changed`);
+        assert.ok(!m.cordoned && m.role === 'serving');
+      }
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('immediate names stragglers that never converge and does not wait forever', async () => {
+    const r = await rig();
+    try {
+      const start = r.clock.now();
+      const summary = await r.deploy('v-broken', settings({ strategy: 'immediate', convergenceTimeoutMs: 60_000, onFailure: 'halt' }));
+      assert.equal(summary.status, 'halted');
+      assert.ok(r.clock.now() - start < 120_000);
+      assert.ok(summary.dispatchedAtMs !== null);
+      assert.equal(summary.convergedAtMs, null);
+      assert.equal(summary.machines.stragglers, 12);
+      assert.equal(summary.stragglerIds.length, 12);
+      assert.match(summary.error ?? '', /12 stragglers/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('immediate with on_failure = rollback puts stragglers back on the previous release', async () => {
+    const r = await rig();
+    try {
+      const summary = await r.deploy('v-broken', settings({ strategy: 'immediate', convergenceTimeoutMs: 60_000 }));
+      assert.equal(summary.status, 'rolled_back');
+      assert.ok(allOn(await r.fleet(), 'v1'));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a machine that silently reverts is never counted as converged', async () => {
+    const r = await rig({ sim: { faults: { revertRate: 1 } } });
+    try {
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', onFailure: 'halt' }));
+      assert.notEqual(summary.status, 'succeeded');
+      assert.ok(summary.machines.onTarget < 12);
+      assert.match(summary.error ?? '', /revert/i);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('survives 5xx and timeouts from the provider API', async () => {
+    const r = await rig({ sim: { faults: { errorRate: { all: 0.1 }, timeoutRate: 0.03 } } });
+    try {
+      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxUnavailable: { count: 1 } }));
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.ok(allOn(await r.fleet(), 'v2'));
+      assert.ok(r.provider.stats.retries > 0, 'some calls were retried');
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('executor: abort and level-triggered re-planning', () => {
+  it('abort stops within in-flight operations and leaves a consistent fleet', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 30 }] });
+    try {
+      const controller = new AbortController();
+      let waves = 0;
+      const onProgress = (e: ProgressEvent) => {
+        if (e.type === 'wave-start' && ++waves === 2) controller.abort('test');
+      };
+      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }), { signal: controller.signal, onProgress });
+      assert.equal(summary.status, 'aborted');
+      const fleet = await r.fleet();
+      assert.equal(fleet.filter((m) => m.role !== 'serving').length, 0, 'no extra machines left behind');
+      assert.ok(fleet.every((m) => !m.cordoned || m.health !== 'passing'), 'no healthy machine left out of traffic');
+      assert.ok(fleet.filter((m) => m.release === 'v2').length < 30, 'it stopped before the end');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('an abort requested in the store is seen by the running deploy', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 20 }] });
+    try {
+      let requested = false;
+      const onProgress = (e: ProgressEvent) => {
+        if (e.type === 'wave-start' && e.wave.index === 1 && !requested) {
+          requested = true;
+          void r.store.listDeploys({ limit: 1 }).then(([d]) => r.store.requestAbort(d!.id, 'alice', r.clock.now()));
+        }
+      };
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }), { onProgress });
+      assert.equal(summary.status, 'aborted');
+      assert.match(summary.error ?? '', /alice/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a second deploy of the same release touches only what someone changed by hand', async () => {
+    const r = await rig();
+    try {
+      assert.equal((await r.deploy('v2', settings())).status, 'succeeded');
+      const [victim] = await r.fleet();
+      await r.provider.update(SCOPE, victim!.id, { release: 'v1' });
+      await r.clock.sleep(60_000);
+      const steps: string[] = [];
+      const summary = await r.deploy('v2', settings(), {
+        onProgress: (e) => {
+          if (e.type === 'step' && e.status === 'started' && e.machineId) steps.push(e.machineId);
+        },
+      });
+      assert.equal(summary.status, 'succeeded');
+      assert.deepEqual(steps, [victim!.id]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a deploy onto an empty fleet creates every machine, checked before it takes traffic', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 5 }] });
+    try {
+      for (const m of await r.fleet()) await r.provider.destroy(SCOPE, m.id);
+      await r.clock.sleep(30_000);
+      assert.equal((await r.fleet()).length, 0);
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }));
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.ok(allOn(await r.fleet(), 'v2'));
+      assert.equal((await r.fleet()).length, 5);
+    } finally {
+      await r.close();
+    }
+  });
+});
