@@ -29,7 +29,8 @@ export async function openProviderSession(config: RunwayConfig, env: Environment
 }
 
 async function openSimSession(config: RunwayConfig, env: EnvironmentConfig, store: Store, clockOverride?: Clock): Promise<ProviderSession> {
-  const clock = clockOverride ?? simClock(env.sim);
+  // Virtual time starts at the real now, so deploys of successive CLI runs order by time.
+  const clock = clockOverride ?? simClock(env.sim, Date.now());
   const scope = { app: config.app.name, env: env.name };
   const saved = (await store.loadSimFleet(scope.app, scope.env)) as SimState | undefined;
   const sim = saved ? SimProvider.fromJSON(saved, clock, env.sim) : new SimProvider(clock, env.sim);

@@ -91,7 +91,8 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
         trigger: 'cli',
         reason: null,
         plan,
-        createdAtMs: session.clock.now(),
+        // Wall-clock time: deploys of successive runs order by it even when the sim runs on virtual time.
+        createdAtMs: Date.now(),
         owner: `pid:${process.pid}`,
       });
       try {
