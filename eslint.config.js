@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'examples/**/*.js'] },
+  { ignores: ['dist/', 'node_modules/', 'scratch/', 'examples/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

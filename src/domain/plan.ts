@@ -34,6 +34,11 @@ export interface CreateStep {
   role: MachineRole;
   cordoned: boolean;
   gate: 'checks' | 'none';
+  /**
+   * Once the gate passes, uncordon the machine and mark it `serving` (scale-up creates, waves' surge
+   * machines). Without it the machine stays an extra until a cutover promotes it (or it is destroyed).
+   */
+  promote: boolean;
 }
 
 /** Put checked extra machines into traffic as `serving` and take `retire` out of traffic, in one step. */

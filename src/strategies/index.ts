@@ -1,0 +1,146 @@
+// Strategies are pure plan builders (DESIGN.md, architecture 1): observed fleet + target + settings →
+// ordered waves of steps. Plans are level-triggered: built from what the fleet is now, so rebuilding
+// the plan of a deploy after a crash yields only the remaining work.
+//
+// Rules shared by every strategy, per desired process group:
+// - serving machines on the target, not failed and in traffic are done: no step;
+// - serving machines on another release, failed, or left cordoned are updated or replaced, once;
+// - too few serving machines: new ones are created cordoned, gated on checks, then promoted;
+//   too many: the surplus is destroyed (drained), machines that need work first;
+// - extra machines (green/canary/surge) of this deploy on the target are adopted; any other extra is a
+//   leftover, destroyed (no drain: it carries no traffic) in the first wave — in a wave of its own when
+//   the first wave creates machines, so new and leftover extras never coexist;
+// - serving machines of groups no longer configured are destroyed (drained) at the end.
+
+import type { Plan, PlanInput, Step, Wave } from '../domain/plan.js';
+import { STRATEGIES, type StrategyName } from '../domain/types.js';
+import { planBluegreen } from './bluegreen.js';
+import { planCanary } from './canary.js';
+import { estimatePlan } from './estimate.js';
+import { viewFleet, type ExtraRole, type FleetView, type LeftoverReason } from './fleet-view.js';
+import { planImmediate } from './immediate.js';
+import { PlanError } from './plan-error.js';
+import { planRolling } from './rolling.js';
+import { count, destroy, plural, refOf, type DraftWave, type StrategyResult } from './steps.js';
+import { planWaves } from './waves.js';
+
+export { PlanError } from './plan-error.js';
+export { API_CALL_COSTS, countApiCalls, stepApiCalls } from './api-calls.js';
+export { estimatePlan } from './estimate.js';
+export { applyPlanToModel, simulatePlan, type ModelRun, type ModelWave, type GroupMoment } from './simulate.js';
+export { formatPlan, type FormatPlanOptions } from './format-plan.js';
+
+const STRATEGY: Record<StrategyName, { adopt?: ExtraRole; plan: (input: PlanInput, view: FleetView) => StrategyResult }> = {
+  immediate: { plan: planImmediate },
+  rolling: { plan: planRolling },
+  bluegreen: { adopt: 'green', plan: planBluegreen },
+  canary: { adopt: 'canary', plan: planCanary },
+  waves: { adopt: 'surge', plan: planWaves },
+};
+
+/** Wave kinds the leftover destroys may join (they hold no creates and no cutover). */
+const JOINABLE = new Set<Wave['kind']>(['dispatch', 'spearhead', 'batch', 'destroy']);
+
+export function buildPlan(input: PlanInput): Plan {
+  validate(input);
+  const { strategy } = input.settings;
+  const spec = STRATEGY[strategy];
+  const view = viewFleet(input, spec.adopt);
+  const result = spec.plan(input, view);
+
+  const prelude: Step[] = [...view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)), ...result.prelude];
+  const drafts: DraftWave[] = [...result.waves];
+  if (prelude.length > 0) {
+    const first = drafts[0];
+    if (first && JOINABLE.has(first.kind) && !first.steps.some((s) => s.kind === 'create')) {
+      drafts[0] = { ...first, label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`, steps: [...prelude, ...first.steps] };
+    } else {
+      drafts.unshift({ kind: 'destroy', label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`, steps: prelude });
+    }
+  }
+  if (view.removed.length > 0) {
+    const steps = view.removed.map((m) => destroy(refOf(m), m.group, true));
+    const last = drafts[drafts.length - 1];
+    const label = `remove ${plural(steps.length, 'machine')} of groups no longer configured`;
+    if (last && last.kind === 'destroy') drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
+    else drafts.push({ kind: 'destroy', label, steps });
+  }
+  const waves: Wave[] = drafts.map((w, index) => ({ index, kind: w.kind, label: w.label, steps: w.steps }));
+
+  const { estimate, run } = estimatePlan(input, waves);
+  const max = input.settings.maxExtraTotal;
+  if (max !== undefined && (strategy === 'bluegreen' || strategy === 'canary')) {
+    const needed = run.waves.reduce((peak, w) => (w.creates > 0 ? Math.max(peak, w.groupExtrasDuring) : peak), 0);
+    if (needed > max) {
+      throw new PlanError(
+        `${strategy} needs ${plural(needed, 'extra machine')} at once (${strategy === 'bluegreen' ? 'a green for every serving machine' : 'a canary per process group'}) ` +
+          `but the connection budget allows ${max}${input.settings.surgeReason ? ` (${input.settings.surgeReason})` : ''}; ` +
+          `use strategy waves, which replaces machines within that budget`,
+      );
+    }
+  }
+
+  const plan: Plan = {
+    deployId: input.deployId,
+    app: input.app,
+    env: input.env,
+    strategy,
+    target: input.target.version,
+    settings: input.settings,
+    waves,
+    estimate,
+    notes: [...fleetNotes(input, view), ...result.notes],
+  };
+  if (view.previous !== undefined) plan.previous = view.previous;
+  return plan;
+}
+
+function validate(input: PlanInput): void {
+  if (!(STRATEGIES as readonly string[]).includes(input.settings.strategy)) {
+    throw new PlanError(`unknown strategy "${String(input.settings.strategy)}" (one of: ${STRATEGIES.join(', ')})`);
+  }
+  const seen = new Set<string>();
+  for (const g of input.groups) {
+    if (seen.has(g.name)) throw new PlanError(`process group "${g.name}" is listed twice`);
+    seen.add(g.name);
+    if (!Number.isInteger(g.count) || g.count < 0) throw new PlanError(`process group "${g.name}": count must be a whole number ≥ 0, got ${g.count}`);
+  }
+  const max = input.settings.maxExtraTotal;
+  if (max !== undefined && !(Number.isFinite(max) && max >= 0)) throw new PlanError(`maxExtraTotal must be a number ≥ 0, got ${max}`);
+}
+
+const REASONS: Record<LeftoverReason, string> = {
+  'other-deploy': 'left by another deploy',
+  'other-release': 'on another release',
+  failed: 'failed',
+  'wrong-role': 'of a role this strategy does not use',
+  destroying: 'already being destroyed',
+  'unconfigured-group': 'of a group no longer configured',
+};
+
+function fleetNotes(input: PlanInput, view: FleetView): string[] {
+  const notes: string[] = [];
+  const target = input.target.version;
+  for (const g of view.groups) {
+    const serving = g.done.length + g.old.length;
+    const releases = new Map<string, number>();
+    for (const m of g.old) if (m.release !== target) releases.set(m.release, (releases.get(m.release) ?? 0) + 1);
+    const parts = [`${count(g.done.length)} on ${target}`];
+    for (const [release, n] of [...releases].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) parts.push(`${count(n)} on ${release}`);
+    const repairs = g.old.length - [...releases.values()].reduce((a, b) => a + b, 0);
+    if (repairs > 0) parts.push(`${count(repairs)} on ${target} but failed or out of traffic`);
+    const failed = g.old.filter((m) => m.state === 'failed').length;
+    if (failed > 0) parts.push(`${count(failed)} failed in all`);
+    notes.push(`${g.name}: ${count(serving)} serving, ${count(g.desired)} desired (${parts.join(', ')})`);
+  }
+  if (view.leftovers.length > 0) {
+    const by = new Map<LeftoverReason, number>();
+    for (const l of view.leftovers) by.set(l.reason, (by.get(l.reason) ?? 0) + 1);
+    notes.push(`leftover extra machines destroyed first: ${[...by].map(([r, n]) => `${count(n)} ${REASONS[r]}`).join(', ')}`);
+  }
+  if (view.removed.length > 0) {
+    const groups = [...new Set(view.removed.map((m) => m.group))].join(', ');
+    notes.push(`${plural(view.removed.length, 'machine')} of groups no longer configured (${groups}) destroyed at the end`);
+  }
+  return notes;
+}
