@@ -20,10 +20,10 @@ export const API_CALL_COSTS = {
   cutoverPromote: ['uncordon'],
   /** ...and one cordon per machine taken out of traffic. */
   cutoverCordon: ['cordon'],
-  /** Destroy with `drain: true`: cordon, stop (after the drain grace), destroy. */
-  destroyDrained: ['cordon', 'stop', 'destroy'],
-  /** Destroy without drain (the machine carries no traffic). */
-  destroy: ['destroy'],
+  /** Destroy with `drain: true`: cordon, stop (after the drain grace), destroy, wait until gone. */
+  destroyDrained: ['cordon', 'stop', 'destroy', 'wait'],
+  /** Destroy without drain (the machine carries no traffic), then wait until gone. */
+  destroy: ['destroy', 'wait'],
   pause: [],
 } as const satisfies Record<string, readonly ProviderOp[]>;
 

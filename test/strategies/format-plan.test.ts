@@ -28,7 +28,7 @@ describe('formatPlan', () => {
         'estimate',
         '  peak extra machines  2',
         '  unavailable peak     1 (most machines of one group taken out of traffic at once)',
-        '  expected API calls   37 (list 1, create 2, update 6, cordon 8, uncordon 8, stop 2, destroy 2, wait 8)',
+        '  expected API calls   39 (list 1, create 2, update 6, cordon 8, uncordon 8, stop 2, destroy 2, wait 10)',
       ].join('\n'),
     );
   });
