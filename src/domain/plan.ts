@@ -73,6 +73,16 @@ export interface Wave {
   kind: WaveKind;
   label: string;
   steps: Step[];
+  /**
+   * A rolling window instead of a barrier. Consecutive waves that carry a window run as one flow: a step
+   * of a later wave starts as soon as its group has a free slot, instead of after the whole wave before.
+   * `window[group]` is how many machines of that group in traffic the flow may hold out of traffic at
+   * once; an update gives its slot back when the machine is checked and back in traffic, a drained
+   * destroy keeps it (the machine never comes back). Steps on machines already out of traffic need no
+   * slot. At every moment the flow holds no more machines out than the worst barrier wave would, so the
+   * model (simulate.ts), which runs the waves with barriers, bounds it.
+   */
+  window?: Record<string, number>;
 }
 
 export interface PlanInput {

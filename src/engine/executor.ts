@@ -6,7 +6,7 @@
 
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import type { Plan, Wave } from '../domain/plan.js';
+import type { Plan, Step, Wave } from '../domain/plan.js';
 import type { Clock } from '../domain/clock.js';
 import type { DeployStatus, FleetScope, Machine, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
@@ -17,6 +17,7 @@ import type { DeployPhase, ProgressListener } from './progress.js';
 import { runStep, StepFailure, type StepContext } from './step-runner.js';
 import type { DeploySummary } from './summary.js';
 import { describeError } from './errors.js';
+import { WindowSlots } from './window-slots.js';
 
 export interface DeployRequest {
   deployId: string;
@@ -84,6 +85,8 @@ class DeployRun {
     this.journal = new JournalWriter(deps.store);
     this.emit = deps.onProgress ?? (() => {});
     this.desiredTotal = req.groups.reduce((n, g) => n + g.count, 0);
+    // Every in-flight wait listens to the deploy's abort signal: thousands on a large fleet.
+    setMaxListeners(0, this.abort.signal);
     if (signal) {
       if (signal.aborted) this.requestAbort('signal');
       else signal.addEventListener('abort', () => this.requestAbort(String(signal.reason ?? 'signal')), { once: true });
@@ -240,9 +243,13 @@ class DeployRun {
         dispatched: (m) => dispatched.push(m),
       },
     };
-    for (const wave of plan.waves) {
-      const outcome = await this.applyWave(ctx, wave, plan.waves.length);
+    for (let i = 0; i < plan.waves.length; ) {
+      // Consecutive windowed waves run as one flow (Wave.window); the others one by one.
+      let j = i + 1;
+      if (plan.waves[i]!.window) while (j < plan.waves.length && plan.waves[j]!.window) j++;
+      const outcome = await this.applyWave(ctx, mergeWaves(plan.waves.slice(i, j)), plan.waves.length);
       if (!outcome.ok) return outcome;
+      i = j;
     }
     if (this.phase === 'deploy') {
       // Time-to-dispatch: when the provider accepted the last change of the plan.
@@ -261,12 +268,19 @@ class DeployRun {
     // Every in-flight wait of the wave listens to this signal: thousands, by design.
     setMaxListeners(0, signal);
     let failure: StepFailure | Error | undefined;
+    const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
     await Promise.all(
       wave.steps.map(async (step) => {
         const ref = stepMachine(step);
-        this.emit({ type: 'step', step, machineId: ref, status: 'started' });
+        // Slots are requested in step order, before any await, so the window is first come first served.
+        const slot = slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known) ? slots.get(stepGroup(step)!) : undefined;
+        const acquired = slot?.acquire(signal);
         try {
+          await acquired;
+          this.emit({ type: 'step', step, machineId: ref, status: 'started' });
           const machineId = await runStep(ctx, step, signal);
+          // A drained destroy keeps its slot: that machine never comes back into traffic.
+          if (slot && !(step.kind === 'destroy' && step.drain)) slot.release();
           this.emit({ type: 'step', step, machineId, status: 'succeeded' });
           this.note('step_succeeded', step.kind, undefined, machineId, wave.index);
         } catch (err) {
@@ -474,7 +488,41 @@ class DeployRun {
   }
 }
 
-function stepMachine(step: Plan['waves'][number]['steps'][number]): string | null {
+/** One wave standing for a run of windowed waves (or the single wave itself). */
+function mergeWaves(waves: Wave[]): Wave {
+  if (waves.length === 1) return waves[0]!;
+  const updates = waves.reduce((n, w) => n + w.steps.filter((s) => s.kind === 'update').length, 0);
+  const others = waves.reduce((n, w) => n + w.steps.length, 0) - updates;
+  const window = Object.entries(waves[0]!.window ?? {})
+    .map(([g, n]) => `${g} ${n}`)
+    .join(', ');
+  return {
+    index: waves[0]!.index,
+    kind: 'batch',
+    label: `${updates} updates${others ? `, ${others} other steps` : ''} in a rolling window (${window}) for waves ${waves[0]!.index + 1}-${waves.at(-1)!.index + 1}`,
+    steps: waves.flatMap((w) => w.steps),
+    ...(waves[0]!.window ? { window: waves[0]!.window } : {}),
+  };
+}
+
+function stepGroup(step: Step): string | undefined {
+  return step.kind === 'update' || step.kind === 'destroy' || step.kind === 'create' ? step.group : undefined;
+}
+
+/** Whether the step takes a machine that is in traffic now out of it (so it needs a window slot). */
+function takesOutOfTraffic(step: Step, known: Map<string, Machine>): boolean {
+  if (step.kind === 'update') {
+    const m = known.get(step.machineId);
+    return !m || (m.role === 'serving' && !m.cordoned && m.state !== 'failed');
+  }
+  if (step.kind === 'destroy' && step.drain) {
+    const m = 'machineId' in step.machine ? known.get(step.machine.machineId) : undefined;
+    return !m || (m.role === 'serving' && !m.cordoned && m.state !== 'failed');
+  }
+  return false;
+}
+
+function stepMachine(step: Step): string | null {
   switch (step.kind) {
     case 'update':
       return step.machineId;

@@ -51,6 +51,8 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
         while (j < plan.waves.length && plan.waves[j]!.kind === w.kind && summarize(plan.waves[j]!, byGroup) === text) j++;
         if (j - i > 1) lines.push(`  waves ${w.index}–${plan.waves[j - 1]!.index} ${w.kind}, each: ${text}`);
         else lines.push(`  wave ${w.index} ${w.kind}: ${text}`);
+        // Windowed waves after a non-windowed one (or first): say once that they flow.
+        if (w.window && !plan.waves[i - 1]?.window) lines.push(`    these waves flow as a rolling window: at most ${windowText(w.window)} out of traffic at once`);
         i = j;
       }
     }
@@ -63,6 +65,12 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
   const ops = Object.entries(e.apiCalls).map(([op, n]) => `${op} ${num(n)}`);
   lines.push(`  expected API calls   ${num(e.apiCallsTotal)}${ops.length ? ` (${ops.join(', ')})` : ''}`);
   return lines.join('\n');
+}
+
+function windowText(window: Record<string, number>): string {
+  return Object.entries(window)
+    .map(([group, n]) => `${num(n)} ${group}`)
+    .join(', ');
 }
 
 function countSteps(waves: readonly Wave[]): Record<Step['kind'], number> {

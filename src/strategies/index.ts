@@ -52,7 +52,8 @@ export function buildPlan(input: PlanInput): Plan {
   const drafts: DraftWave[] = [...result.waves];
   if (prelude.length > 0) {
     const first = drafts[0];
-    if (first && JOINABLE.has(first.kind) && !first.steps.some((s) => s.kind === 'create')) {
+    // Not into a rolling window: its slots are counted for the strategy's own steps.
+    if (first && JOINABLE.has(first.kind) && !first.window && !first.steps.some((s) => s.kind === 'create')) {
       drafts[0] = { ...first, label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`, steps: [...prelude, ...first.steps] };
     } else {
       drafts.unshift({ kind: 'destroy', label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`, steps: prelude });
@@ -65,7 +66,7 @@ export function buildPlan(input: PlanInput): Plan {
     if (last && last.kind === 'destroy') drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
     else drafts.push({ kind: 'destroy', label, steps });
   }
-  const waves: Wave[] = drafts.map((w, index) => ({ index, kind: w.kind, label: w.label, steps: w.steps }));
+  const waves: Wave[] = drafts.map((w, index) => ({ index, kind: w.kind, label: w.label, steps: w.steps, ...(w.window ? { window: w.window } : {}) }));
 
   const { estimate, run } = estimatePlan(input, waves);
   const max = input.settings.maxExtraTotal;

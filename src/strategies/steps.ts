@@ -9,6 +9,7 @@ export interface DraftWave {
   kind: WaveKind;
   label: string;
   steps: Step[];
+  window?: Record<string, number>;
 }
 
 /** What one strategy decided; `buildPlan` adds leftovers, removed groups, indexes and the estimate. */

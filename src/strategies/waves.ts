@@ -89,6 +89,8 @@ interface GroupPlan {
   surge: Step[];
   promote: MachineRef[];
   replace: Step[][];
+  /** Machines in traffic the replacement may hold out at once: U plus the surge, while it lasts. */
+  window: number;
   surgeCount: number;
   kept: number;
 }
@@ -153,11 +155,14 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
       const creates = surge.filter((st) => st.kind === 'create').length;
       waves.push({ kind: 'surge', label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`, steps: surge });
     }
+    // The replacement waves run as one rolling window per group (Wave.window): a machine's step starts
+    // as soon as one of the group's slots is free, not when the slowest machine of the batch is done.
+    const window = Object.fromEntries(now.map((i, j) => [view.groups[i]!.name, plans[j]!.window]).filter(([, w]) => (w as number) > 0));
     for (const steps of zipGroups(plans.map((p) => p.replace))) {
       const updates = steps.filter((st) => st.kind === 'update').length;
       const destroys = steps.length - updates;
       const parts = [updates ? plural(updates, 'update') : '', destroys ? `${plural(destroys, 'old machine')} destroyed` : ''].filter(Boolean);
-      waves.push({ kind: updates > 0 ? 'batch' : 'destroy', label: parts.join(', '), steps });
+      waves.push({ kind: updates > 0 ? 'batch' : 'destroy', label: parts.join(', '), steps, window });
     }
     now.forEach((i, j) => {
       const p = plans[j]!;
@@ -215,7 +220,8 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
     );
   }
   const replace = scheduleReplacement(target, g.desired, unavailable, old, toDestroy, d + fresh);
-  return { prelude, surge, promote, replace, surgeCount, kept };
+  const window = unavailable + Math.max(0, d + fresh + old.filter(isAvailable).length - g.desired);
+  return { prelude, surge, promote, replace, window, surgeCount, kept };
 }
 
 /**

@@ -225,3 +225,39 @@ describe('executor: abort and level-triggered re-planning', () => {
     }
   });
 });
+
+describe('executor: capacity and extras, observed on the live fleet', () => {
+  // Machines in traffic = serving, uncordoned, started and passing; watched through provider events.
+  const cases = [
+    { strategy: 'rolling', maxUnavailable: { count: 3 }, maxSurge: { count: 0 }, floor: 30 - 3, extras: 0 },
+    { strategy: 'waves', maxUnavailable: { count: 0 }, maxSurge: { count: 4 }, floor: 30, extras: 4 },
+    { strategy: 'waves', maxUnavailable: { count: 2 }, maxSurge: { count: 3 }, floor: 28, extras: 3 },
+    { strategy: 'bluegreen', maxUnavailable: { count: 0 }, maxSurge: { count: 0 }, floor: 30, extras: 30 },
+    { strategy: 'canary', maxUnavailable: { count: 5 }, maxSurge: { count: 0 }, floor: 25, extras: 1 },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.strategy} (max_unavailable ${c.maxUnavailable.count}, max_surge ${c.maxSurge.count}) keeps ≥ ${c.floor} of 30 in traffic and ≤ ${c.extras} extra`, async () => {
+      const r = await rig({ groups: [{ name: 'web', count: 30 }] });
+      try {
+        const live = new Map((await r.fleet()).map((m) => [m.id, m]));
+        let minInTraffic = Infinity;
+        let maxMachines = 0;
+        const inTraffic = () => [...live.values()].filter((m) => m.role === 'serving' && !m.cordoned && m.state === 'started' && m.health === 'passing').length;
+        const unsubscribe = r.sim.subscribe(SCOPE, (e) => {
+          if (e.type === 'destroyed' || e.machine.state === 'destroyed') live.delete(e.machine.id);
+          else live.set(e.machine.id, e.machine);
+          minInTraffic = Math.min(minInTraffic, inTraffic());
+          maxMachines = Math.max(maxMachines, live.size);
+        });
+        const summary = await r.deploy('v2', settings({ strategy: c.strategy, maxUnavailable: c.maxUnavailable, maxSurge: c.maxSurge }));
+        unsubscribe();
+        assert.equal(summary.status, 'succeeded', summary.error ?? '');
+        assert.ok(minInTraffic >= c.floor, `in traffic dropped to ${minInTraffic}`);
+        assert.ok(maxMachines - 30 <= c.extras, `${maxMachines - 30} extra machines`);
+        assert.ok(allOn(await r.fleet(), 'v2'));
+      } finally {
+        await r.close();
+      }
+    });
+  }
+});

@@ -64,11 +64,12 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
   try {
     const { config, store } = ctx;
     const env = environment(config, options.env);
-    const release = await resolveRelease(store, config.app.name, options.release);
     const settings = resolveStrategySettings(env, config.app.processes, strategyOverride);
     const scope = { app: config.app.name, env: env.name };
+    // Opened first: a new sim fleet registers the release it is seeded on.
     const session = await openProviderSession(config, env, store);
     try {
+      const release = await resolveRelease(store, config.app.name, options.release);
       const deployId = options.dryRun ? 'dry-run' : newDeployId();
       const fleet = await session.provider.list(scope);
       // Plan first: a plan the strategy refuses (PlanError) is bad input, found before anything changes.
