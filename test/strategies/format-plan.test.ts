@@ -23,6 +23,7 @@ describe('formatPlan', () => {
         'waves',
         '  wave 0 surge: 2 creates (web 1, worker 1)',
         '  wave 1 batch: 3 updates (web 2, worker 1), 1 destroy (worker 1)',
+        '    these waves flow as a rolling window: at most 2 web, 2 worker out of traffic at once',
         '  wave 2 batch: 2 updates (web 2)',
         '  wave 3 batch: 1 update (web 1), 1 destroy (web 1)',
         'estimate',

@@ -114,3 +114,22 @@ describe('waves', () => {
     assert.deepEqual(allocate([3, 3, 3], 4, [[0, 0, 2], [1, 1, 1]]), [1, 1, 2]);
   });
 });
+
+describe('waves: rolling window', () => {
+  it('replacement waves carry a per-group window of max_unavailable plus the surge; the surge wave has none', () => {
+    const plan = buildPlan(input([...machines(20), ...machines(5, 'worker')], { web: 20, worker: 5 }, settings('waves', { maxSurge: { count: 2 }, maxUnavailable: { count: 1 } })));
+    const [surge, ...rest] = plan.waves;
+    assert.equal(surge!.kind, 'surge');
+    assert.equal(surge!.window, undefined);
+    assert.ok(rest.length > 0);
+    for (const w of rest) assert.deepEqual(w.window, { web: 3, worker: 3 });
+  });
+
+  it('leftover clean-up is not folded into a windowed wave', () => {
+    const fleet = [...machines(6), { ...machines(1)[0]!, id: 'stray', role: 'green' as const, deployId: 'other', cordoned: true }];
+    const plan = buildPlan(input(fleet, { web: 6 }, settings('waves', { maxSurge: { count: 0 }, maxUnavailable: { count: 2 } })));
+    assert.equal(plan.waves[0]!.window, undefined);
+    assert.match(plan.waves[0]!.label, /clean up/);
+    assert.ok(plan.waves.slice(1).every((w) => w.window?.web === 2));
+  });
+});
