@@ -312,6 +312,8 @@ class Assembler {
       strategySource: source,
       deploy: deploy.input,
       sim: mergeSimOptions(DEFAULT_SIM_OPTIONS, this.raw.sim, t.sim),
+      local: t.local ?? {},
+      fly: t.fly ?? {},
     };
     recordDeployOrigins(env, this.file, deploy.origins);
     try {

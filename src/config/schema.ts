@@ -90,17 +90,12 @@
  */
 
 import { z } from 'zod';
-import { unknownKeysMessage } from './issues.js';
+import { table } from './schema-table.js';
+import { localSchema } from './local-schema.js';
+import { flySchema } from './fly-schema.js';
+export { table } from './schema-table.js';
 import { parseBudget, parseDurationMs, describe } from './values.js';
 import type { SimOverrides } from './sim-options.js';
-
-/** A strict table whose unknown-key error lists the valid keys. */
-export function table<S extends z.core.$ZodLooseShape>(shape: S) {
-  const known = Object.keys(shape);
-  return z.strictObject(shape, {
-    error: (iss) => (iss.code === 'unrecognized_keys' ? unknownKeysMessage(iss.keys, known) : undefined),
-  });
-}
 
 /** A number or string turned into T by `parse`; its Error message becomes the issue. */
 function parsed<T>(parse: (v: unknown) => T, expected: string) {
@@ -254,6 +249,8 @@ const environmentSchema = table({
   vars: vars().optional(),
   deploy: deploySchema.optional(),
   sim: simSchema.optional(),
+  local: localSchema.optional(),
+  fly: flySchema.optional(),
 });
 export type EnvironmentTable = z.output<typeof environmentSchema>;
 

@@ -2,6 +2,8 @@
 
 import type { MachineBudget, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
 import type { SimOptions } from '../providers/sim/options.js';
+import type { LocalOptions } from '../providers/local/options.js';
+import type { FlyOptions } from '../providers/fly/options.js';
 
 export type VarLayer = 'org' | 'app' | 'environment';
 
@@ -61,6 +63,10 @@ export interface EnvironmentConfig {
   strategySource: string;
   deploy: DeploySettingsInput;
   sim: SimOptions;
+  /** `[environments.X.local]`, as written (defaults are the local provider's). */
+  local: Partial<LocalOptions>;
+  /** `[environments.X.fly]`, as written (defaults are the fly provider's). */
+  fly: Partial<FlyOptions>;
 }
 
 export interface RunwayConfig {

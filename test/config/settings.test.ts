@@ -24,6 +24,8 @@ function env(deploy: EnvironmentConfig['deploy'] = {}, strategy: StrategyName = 
     strategySource: 'test',
     deploy,
     sim: DEFAULT_SIM_OPTIONS,
+    local: {},
+    fly: {},
   };
 }
 
