@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { explainVars, explainVarsJson } from '../config/explain.js';
 import { LockHeldError } from '../engine/environment-lock.js';
+import { ProviderSetupError } from '../providers/session.js';
 import { EXIT } from '../engine/summary.js';
 import { PlanError } from '../strategies/index.js';
 import { STRATEGIES } from '../domain/types.js';
@@ -161,7 +162,7 @@ export function reportError(err: unknown, io: Io, json: boolean): number {
     code = EXIT.badInput;
     message = err.toString();
   } else if (err instanceof CliError) code = err.exitCode;
-  else if (err instanceof PlanError) code = EXIT.badInput;
+  else if (err instanceof PlanError || err instanceof ProviderSetupError) code = EXIT.badInput;
   else if (err instanceof LockHeldError) code = EXIT.locked;
   if (json) printJson(io, { error: message, exitCode: code });
   else io.stderr.write(`runway: ${message}\n`);

@@ -15,7 +15,7 @@ import type { Store } from '../../store/contract.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { ProgressView } from '../progress-view.js';
-import { openProviderSession } from '../provider-session.js';
+import { openProviderSession } from '../../providers/open-session.js';
 import { formatFleet } from './status.js';
 
 export interface DeployOptions extends GlobalOptions {
@@ -67,7 +67,7 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
     const settings = resolveStrategySettings(env, config.app.processes, strategyOverride);
     const scope = { app: config.app.name, env: env.name };
     // Opened first: a new sim fleet registers the release it is seeded on.
-    const session = await openProviderSession(config, env, store);
+    const session = await openProviderSession({ config, env, store, processEnv: io.env });
     try {
       const release = await resolveRelease(store, config.app.name, options.release);
       const deployId = options.dryRun ? 'dry-run' : newDeployId();

@@ -6,7 +6,7 @@ import type { Machine } from '../../domain/types.js';
 import { countFleet, formatSpread, type FleetCounts } from '../fleet-tally.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { printJson, type Io } from '../io.js';
-import { openProviderSession } from '../provider-session.js';
+import { openProviderSession } from '../../providers/open-session.js';
 
 export interface StatusOptions extends GlobalOptions {
   env?: string;
@@ -20,7 +20,7 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
     const { config, store } = ctx;
     const env = environment(config, options.env);
     const scope = { app: config.app.name, env: env.name };
-    const session = await openProviderSession(config, env, store);
+    const session = await openProviderSession({ config, env, store, processEnv: io.env });
     try {
       const machines = await session.provider.list(scope);
       const [lock, last] = await Promise.all([store.getLock(scope.app, scope.env), store.listDeploys({ app: scope.app, env: scope.env, limit: 1 })]);

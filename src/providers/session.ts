@@ -1,0 +1,34 @@
+// A provider opened for one environment: the provider (wrapped in ResilientProvider where it talks to
+// an API), the clock it runs on, and whatever must happen when the command ends.
+
+import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
+import type { Clock } from '../domain/clock.js';
+import type { Store } from '../store/contract.js';
+import type { Provider } from './contract.js';
+
+export interface ProviderSession {
+  provider: Provider;
+  clock: Clock;
+  apiStats(): { calls: number; rateLimited: number };
+  /** Persist provider state that must outlive this process (a sim fleet). */
+  save(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SessionInput {
+  config: RunwayConfig;
+  env: EnvironmentConfig;
+  store: Store;
+  /** Tests and benchmarks inject their own clock. */
+  clock?: Clock;
+  /** Process environment (tokens such as FLY_API_TOKEN). */
+  processEnv: NodeJS.ProcessEnv;
+}
+
+/** Raised when a provider cannot be opened as configured; the CLI reports it as bad input. */
+export class ProviderSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderSetupError';
+  }
+}
