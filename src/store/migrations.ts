@@ -3,7 +3,7 @@
 // integer, bigint); the one place they differ (an auto-numbered row column) branches on the flavor.
 // Never edit a migration that has shipped: add a new one (names sort in apply order).
 
-import { Migrator, PostgresAdapter, SqliteAdapter, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
 
@@ -145,19 +145,23 @@ export const migrationProvider: MigrationProvider = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function createMigrator(db: Kysely<any>): Migrator {
+export function createMigrator(db: Kysely<any>, schema?: string): Migrator {
   return new Migrator({
     db,
     provider: migrationProvider,
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
 }
 
 /** Apply every pending migration (idempotent). Throws with the failing migration's name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
-  const { error, results } = await createMigrator(db).migrateToLatest();
+  // Kysely looks for its migration tables in every schema unless told which one: on a PostgreSQL
+  // database with several runway schemas it would find another's. Name the one in use.
+  const schema = sqlFlavor(db) === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const { error, results } = await createMigrator(db, schema).migrateToLatest();
   if (error === undefined) return;
   const failed = results?.find((r) => r.status === 'Error');
   const cause = error instanceof Error ? error.message : String(error);

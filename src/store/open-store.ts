@@ -1,12 +1,14 @@
 // Open the store a URL names, with its schema migrated:
 //   `PATH`, `sqlite:PATH`, `sqlite://PATH` -> SQLite file (PATH relative to baseDir; parents created)
 //   `:memory:`, `sqlite::memory:`           -> private in-memory SQLite (tests)
-//   `postgres://...`, `postgresql://...`    -> PostgreSQL (not available yet)
+//   `postgres://...`, `postgresql://...`    -> PostgreSQL (several runway instances share it)
 
 import path from 'node:path';
+import { sql } from 'kysely';
 import type { Store } from './contract.js';
 import { KyselyStore } from './kysely-store.js';
 import { isMemoryPath, openSqlite, type SqliteOpenOptions } from './sqlite/open-sqlite.js';
+import { openPostgres, type PostgresOpenOptions } from './postgres/open-postgres.js';
 
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
@@ -29,14 +31,18 @@ export function parseStoreUrl(url: string, baseDir: string): StoreLocation {
 }
 
 /** Open and migrate the store at `url`. */
-export async function openStore(url: string, baseDir: string, options: SqliteOpenOptions = {}): Promise<Store> {
+export async function openStore(url: string, baseDir: string, options: SqliteOpenOptions & PostgresOpenOptions = {}): Promise<Store> {
   const location = parseStoreUrl(url, baseDir);
-  if (location.kind === 'postgres') {
-    throw new Error(
-      'PostgreSQL store not available yet: use a SQLite store (a file path or sqlite:PATH) for now',
-    );
+  const db = location.kind === 'postgres' ? openPostgres(location.url, options) : openSqlite(location.file, options);
+  if (location.kind === 'postgres' && options.schema) {
+    await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db).catch(async (error: unknown) => {
+      // Two instances creating it at once: one of them gets a unique violation, and the schema exists.
+      if ((error as { code?: string }).code === '23505') return;
+      await db.destroy();
+      throw error;
+    });
   }
-  const store = new KyselyStore(openSqlite(location.file, options));
+  const store = new KyselyStore(db);
   try {
     await store.migrate();
   } catch (error) {

@@ -1,0 +1,32 @@
+// A Kysely instance over a node-postgres pool, for several runway instances sharing one database.
+// The store code (kysely-store.ts) and migrations are the same as SQLite's; only this differs.
+
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../schema.js';
+
+export interface PostgresOpenOptions {
+  /** Schema to use (created if missing); tests give each store its own. Default: the URL's search_path. */
+  schema?: string;
+  /** Most connections this process opens. */
+  maxConnections?: number;
+}
+
+export function openPostgres(url: string, options: PostgresOpenOptions = {}): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    // A store that cannot be reached must fail a command, not hang it.
+    connectionTimeoutMillis: 5_000,
+    ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
+  });
+  // An idle client losing its connection (server restart) must not crash the process; the next
+  // query gets a fresh connection or a clear error.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid PostgreSQL schema name "${name}"`);
+  return name;
+}

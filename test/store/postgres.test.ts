@@ -1,0 +1,65 @@
+// The store contract on the machine's real PostgreSQL (127.0.0.1:5432, database `test`), each store
+// in a schema of its own, dropped afterwards. Set RUNWAY_TEST_PG to use another database.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { openStore } from '../../src/store/open-store.js';
+import { runStoreContract } from './contract-suite.js';
+
+const URL = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schemas: string[] = [];
+
+function schemaName(): string {
+  const name = `runway_test_${randomBytes(5).toString('hex')}`;
+  schemas.push(name);
+  return name;
+}
+
+after(async () => {
+  const client = new pg.Client({ connectionString: URL });
+  await client.connect();
+  for (const s of schemas) await client.query(`drop schema if exists ${s} cascade`);
+  await client.end();
+});
+
+runStoreContract('postgres', async () => {
+  const store = await openStore(URL, process.cwd(), { schema: schemaName() });
+  return { store, cleanup: () => store.close() };
+});
+
+describe('postgres: what only a shared server has', () => {
+  it('two stores (two instances) race for one environment lock: exactly one wins', async () => {
+    const schema = schemaName();
+    const a = await openStore(URL, process.cwd(), { schema });
+    const b = await openStore(URL, process.cwd(), { schema });
+    try {
+      const now = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          (i % 2 ? a : b).acquireLock({ app: 'shop', env: 'prod', holder: `dep_${i}`, reason: 'race', pid: i, host: 'h' }, now, 30_000),
+        ),
+      );
+      assert.equal(results.filter((r) => r.acquired).length, 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('migrating the same schema from two instances at once is safe', async () => {
+    const schema = schemaName();
+    const stores = await Promise.all([1, 2, 3].map(() => openStore(URL, process.cwd(), { schema })));
+    try {
+      await stores[0]!.createRelease('shop', { version: 'v1', image: 'shop:v1', createdAtMs: 1 });
+      assert.equal((await stores[2]!.listReleases('shop')).length, 1);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('an unreachable server fails fast with a clear error', async () => {
+    await assert.rejects(openStore('postgres://127.0.0.1:1/none', process.cwd()), /ECONNREFUSED|connect/);
+  });
+});
