@@ -119,9 +119,9 @@ describe('openStore (sqlite)', () => {
     }
   });
 
-  it('refuses PostgreSQL URLs clearly for now', async () => {
-    await assert.rejects(openStore('postgres://runway@localhost/runway', '/'), /PostgreSQL store not available yet/);
-    await assert.rejects(openStore('postgresql://runway@localhost/runway', '/'), /PostgreSQL store not available yet/);
+  it('takes postgres:// and postgresql:// URLs as PostgreSQL, not as file paths', () => {
+    assert.deepEqual(parseStoreUrl('postgres://runway@localhost/runway', '/'), { kind: 'postgres', url: 'postgres://runway@localhost/runway' });
+    assert.deepEqual(parseStoreUrl('postgresql://runway@localhost/runway', '/'), { kind: 'postgres', url: 'postgresql://runway@localhost/runway' });
   });
 });
 
