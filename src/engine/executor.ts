@@ -38,6 +38,12 @@ export interface EngineDeps {
   onProgress?: ProgressListener;
   /** Provider calls made so far (the resilient layer counts retries too). */
   apiStats?: () => { calls: number; rateLimited: number };
+  /**
+   * Wall-clock time for what other processes read: heartbeats of the deploy and its lock, and the
+   * polling for abort and promote requests. Defaults to `clock` (tests and benchmarks on virtual time);
+   * the CLI passes a RealClock, since a sim deploy's simulated time runs faster than the wall clock.
+   */
+  wallClock?: Clock;
   /** How often the store is asked whether someone requested an abort or a promote. */
   pollMs?: number;
   heartbeatMs?: number;
@@ -97,6 +103,10 @@ class DeployRun {
     return this.deps.clock;
   }
 
+  private get wall(): Clock {
+    return this.deps.wallClock ?? this.deps.clock;
+  }
+
   private requestAbort(by: string): void {
     if (!this.abort.signal.aborted) this.abort.abort(new Aborted(by));
   }
@@ -109,7 +119,7 @@ class DeployRun {
     const { store } = this.deps;
     const { deployId } = this.req;
     this.startedAt = this.clock.now();
-    await store.updateDeploy(deployId, { status: 'running', startedAtMs: this.startedAt, heartbeatAtMs: this.startedAt });
+    await store.updateDeploy(deployId, { status: 'running', startedAtMs: this.startedAt, heartbeatAtMs: this.wall.now() });
     this.watchMachines();
     const background = this.background();
     let status: DeployStatus;
@@ -218,6 +228,7 @@ class DeployRun {
     }
     const dispatched: Machine[] = [];
     const ctx: StepContext = {
+      deployId: this.req.deployId,
       provider: this.deps.provider,
       scope: this.req.scope,
       clock: this.clock,
@@ -379,7 +390,7 @@ class DeployRun {
     this.emit({ type: 'phase', phase: this.phase, message: `paused before cutover: run \`runway deploys promote ${this.req.deployId}\`` });
     this.note('paused', 'waiting for promote');
     while (!this.promoteRequested) {
-      await this.clock.sleep(this.deps.pollMs ?? 1000, signal);
+      await this.wall.sleep(this.deps.pollMs ?? 1000, signal);
       const entries = await this.deps.store.listJournal(this.req.deployId);
       this.promoteRequested = entries.some((e) => e.kind === 'promote');
     }
@@ -424,7 +435,7 @@ class DeployRun {
     const { app, env } = this.req.scope;
     while (!stop.aborted) {
       try {
-        await this.clock.sleep(pollMs, stop);
+        await this.wall.sleep(pollMs, stop);
       } catch {
         return;
       }
@@ -433,7 +444,7 @@ class DeployRun {
       sinceBeat += pollMs;
       if (sinceBeat >= heartbeatMs) {
         sinceBeat = 0;
-        const now = this.clock.now();
+        const now = this.wall.now();
         await store.updateDeploy(this.req.deployId, { heartbeatAtMs: now });
         await store.heartbeatLock(app, env, this.req.deployId, now);
       }

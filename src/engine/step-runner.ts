@@ -30,6 +30,8 @@ export interface StepHooks {
 }
 
 export interface StepContext {
+  /** Marked on every machine the deploy creates or changes, so its work is traceable on the fleet. */
+  deployId: string;
   provider: Provider;
   scope: FleetScope;
   clock: Clock;
@@ -109,7 +111,13 @@ async function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal
     await op(ctx, signal, (call) => provider.cordon(scope, step.machineId, call));
     if (provider.drain) await provider.drain(scope, step.machineId, ctx.settings.drainTimeoutMs);
   }
-  const updated = await op(ctx, signal, (call) => provider.update(scope, step.machineId, { release: step.to, role: 'serving' }, call));
+  // Keyed by (machine, target version): a machine this deploy already put on the target (a resumed
+  // deploy, a crash between update and uncordon) is only waited for, never updated twice.
+  const seen = ctx.known.get(step.machineId);
+  const alreadyOnTarget = seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
+  const updated = alreadyOnTarget
+    ? seen
+    : await op(ctx, signal, (call) => provider.update(scope, step.machineId, { release: step.to, role: 'serving', deployId: ctx.deployId }, call));
   ctx.hooks.accepted();
   if (step.gate === 'none') ctx.hooks.dispatched(updated);
   if (step.gate === 'checks') {
@@ -125,13 +133,7 @@ async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal
   const machine = await op(ctx, signal, (call) =>
     provider.create(
       scope,
-      {
-      group: step.group,
-      release: step.release,
-      role: step.role,
-      cordoned: step.cordoned,
-        launchId: step.launchId,
-      },
+      { group: step.group, release: step.release, role: step.role, cordoned: step.cordoned, launchId: step.launchId, deployId: ctx.deployId },
       call,
     ),
   );

@@ -1,10 +1,10 @@
 // `runway deploy --env E [--release V] [--strategy S] [--dry-run] [--json] [--lock-wait D]`
 
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import pc from 'picocolors';
 import { resolveStrategySettings } from '../../config/settings.js';
-import { formatDuration, parseDuration } from '../../domain/clock.js';
+import { formatDuration, parseDuration, RealClock } from '../../domain/clock.js';
 import { STRATEGIES, type Release, type StrategyName } from '../../domain/types.js';
 import { acquireEnvironmentLock } from '../../engine/environment-lock.js';
 import { runDeploy } from '../../engine/executor.js';
@@ -94,10 +94,10 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
         plan,
         // Wall-clock time: deploys of successive runs order by it even when the sim runs on virtual time.
         createdAtMs: Date.now(),
-        owner: `pid:${process.pid}`,
+        owner: `${hostname()}:${process.pid}`,
       });
       try {
-        await acquireEnvironmentLock(store, session.clock, { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: lockWaitMs });
+        await acquireEnvironmentLock(store, new RealClock(), { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: lockWaitMs });
       } catch (err) {
         await store.updateDeploy(deployId, { status: 'failed', error: (err as Error).message, finishedAtMs: session.clock.now() });
         throw err;
@@ -113,7 +113,7 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
       let summary: DeploySummary;
       try {
         summary = await runDeploy(
-          { provider: session.provider, store, clock: session.clock, onProgress: view?.listener, apiStats: session.apiStats },
+          { provider: session.provider, store, clock: session.clock, wallClock: new RealClock(), onProgress: view?.listener, apiStats: session.apiStats },
           {
             deployId,
             scope,
