@@ -41,6 +41,7 @@
  * wait_timeout = "5m"                    # per machine: reach the target version and pass checks. Default 5m
  * convergence_timeout = "10m"            # immediate: time to converge before stragglers are named. Default 10m
  * on_failure = "rollback"                # rollback (default) | halt
+ * on_abort = "rollback"                  # after an abort: rollback (default) what changed | leave it
  * pause_before_cutover = false           # bluegreen: wait for an explicit promote. Default false
  * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
  * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
@@ -134,6 +135,7 @@ export const deploySchema = table({
   wait_timeout: positiveDuration().optional(),
   convergence_timeout: positiveDuration().optional(),
   on_failure: z.enum(['rollback', 'halt']).optional(),
+  on_abort: z.enum(['rollback', 'leave']).optional(),
   pause_before_cutover: z.boolean().optional(),
   drain_timeout: duration().optional(),
   connection_budget: table({

@@ -14,6 +14,7 @@ export const DEPLOY_DEFAULTS = {
   waitTimeoutMs: 5 * 60_000,
   convergenceTimeoutMs: 10 * 60_000,
   onFailure: 'rollback' as const,
+  onAbort: 'rollback' as const,
   pauseBeforeCutover: false,
   drainTimeoutMs: 10_000,
 };
@@ -44,6 +45,7 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   waitTimeoutMs: 'wait_timeout',
   convergenceTimeoutMs: 'convergence_timeout',
   onFailure: 'on_failure',
+  onAbort: 'on_abort',
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
   connectionBudget: 'connection_budget',
@@ -89,6 +91,7 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
     waitTimeoutMs: d.waitTimeoutMs ?? DEPLOY_DEFAULTS.waitTimeoutMs,
     convergenceTimeoutMs: d.convergenceTimeoutMs ?? DEPLOY_DEFAULTS.convergenceTimeoutMs,
     onFailure: d.onFailure ?? DEPLOY_DEFAULTS.onFailure,
+    onAbort: d.onAbort ?? DEPLOY_DEFAULTS.onAbort,
     pauseBeforeCutover: d.pauseBeforeCutover ?? DEPLOY_DEFAULTS.pauseBeforeCutover,
     drainTimeoutMs: d.drainTimeoutMs ?? DEPLOY_DEFAULTS.drainTimeoutMs,
   };

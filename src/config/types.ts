@@ -1,6 +1,6 @@
 // The validated, layered configuration the rest of runway reads. Produced by loadConfig (load.ts).
 
-import type { MachineBudget, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
+import type { MachineBudget, OnAbort, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
@@ -36,6 +36,7 @@ export interface DeploySettingsInput {
   waitTimeoutMs?: number;
   convergenceTimeoutMs?: number;
   onFailure?: OnFailure;
+  onAbort?: OnAbort;
   pauseBeforeCutover?: boolean;
   drainTimeoutMs?: number;
   /** Database (or Redis) connection budget that caps extra machines. */

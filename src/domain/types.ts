@@ -77,6 +77,9 @@ export const TERMINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed'
 
 export type OnFailure = 'rollback' | 'halt';
 
+/** After an abort: put back what the deploy changed, or leave the fleet as it is (settled). */
+export type OnAbort = 'rollback' | 'leave';
+
 /** A budget given as a count of machines or as a fraction of a process group (0 < f <= 1). */
 export type MachineBudget = { count: number } | { fraction: number };
 
@@ -99,6 +102,8 @@ export interface StrategySettings {
   /** For `immediate`: how long after dispatch machines have to converge before they are stragglers. */
   convergenceTimeoutMs: number;
   onFailure: OnFailure;
+  /** What an abort does once in-flight operations are done; default `rollback`. */
+  onAbort?: OnAbort;
   /** For `bluegreen`: stop after greens pass checks until someone promotes. */
   pauseBeforeCutover: boolean;
   /** Grace between cordoning a machine and stopping it, for in-flight requests. */

@@ -67,7 +67,9 @@ export async function runDeploy(deps: EngineDeps, req: DeployRequest, signal?: A
 
 class DeployRun {
   private readonly journal: JournalWriter;
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
+  /** Set once an abort has been acted on: its rollback is not itself aborted by the same request. */
+  private abortHandled = false;
   private readonly stopBackground = new AbortController();
   private readonly emit: ProgressListener;
   private readonly desiredTotal: number;
@@ -108,7 +110,7 @@ class DeployRun {
   }
 
   private requestAbort(by: string): void {
-    if (!this.abort.signal.aborted) this.abort.abort(new Aborted(by));
+    if (!this.abortHandled && !this.abort.signal.aborted) this.abort.abort(new Aborted(by));
   }
 
   private note(kind: string, message: string, data?: unknown, machineId?: string | null, wave?: number | null): void {
@@ -155,26 +157,23 @@ class DeployRun {
 
   /** On failure or abort: roll back, or halt, then settle. Returns the final status. */
   private async recover(outcome: Extract<Outcome, { ok: false }>, previous: string | null): Promise<DeployStatus> {
+    const { settings } = this.req;
+    const canRollBack = previous !== null && previous !== this.req.target.version;
     if (outcome.aborted) {
-      this.emit({ type: 'phase', phase: 'settle', message: outcome.error });
-      await this.settle();
+      this.abortHandled = true;
+      if ((settings.onAbort ?? 'rollback') === 'rollback' && canRollBack) {
+        // The abort was acted on (nothing new starts); its policy now runs on a fresh signal.
+        this.abort = new AbortController();
+        setMaxListeners(0, this.abort.signal);
+        await this.rollBack(previous, `${outcome.error}; on_abort = rollback`);
+      } else {
+        this.emit({ type: 'phase', phase: 'settle', message: `${outcome.error}; leaving the fleet as it is` });
+        await this.settle();
+      }
       return 'aborted';
     }
-    const { settings } = this.req;
-    if (settings.onFailure === 'rollback' && previous && previous !== this.req.target.version) {
-      const release = (await this.req.findRelease(previous)) ?? { version: previous, image: previous, createdAtMs: 0 };
-      this.phase = 'rollback';
-      this.emit({ type: 'phase', phase: 'rollback', message: `rolling back to ${previous}: ${outcome.error}` });
-      this.note('rollback', `rolling back to ${previous}`, { reason: outcome.error });
-      const rollbackSettings: StrategySettings = {
-        ...settings,
-        strategy: settings.strategy === 'canary' ? 'rolling' : settings.strategy,
-        onFailure: 'halt',
-        pauseBeforeCutover: false,
-      };
-      const fleet = await this.observe();
-      const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
-      await this.settle();
+    if (settings.onFailure === 'rollback' && canRollBack) {
+      const back = await this.rollBack(previous, outcome.error);
       if (back.ok) return 'rolled_back';
       this.note('rollback_failed', back.error);
       return back.aborted ? 'aborted' : 'failed';
@@ -182,6 +181,25 @@ class DeployRun {
     this.emit({ type: 'phase', phase: 'settle', message: `halting: ${outcome.error}` });
     await this.settle();
     return 'halted';
+  }
+
+  /** Put what the deploy changed back on `previous`, with the deploy's own strategy (canary: rolling). */
+  private async rollBack(previous: string, reason: string): Promise<Outcome> {
+    const { settings } = this.req;
+    const release = (await this.req.findRelease(previous)) ?? { version: previous, image: previous, createdAtMs: 0 };
+    this.phase = 'rollback';
+    this.emit({ type: 'phase', phase: 'rollback', message: `rolling back to ${previous}: ${reason}` });
+    this.note('rollback', `rolling back to ${previous}`, { reason });
+    const rollbackSettings: StrategySettings = {
+      ...settings,
+      strategy: settings.strategy === 'canary' ? 'rolling' : settings.strategy,
+      onFailure: 'halt',
+      pauseBeforeCutover: false,
+    };
+    const fleet = await this.observe();
+    const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
+    await this.settle();
+    return back;
   }
 
   private plan(fleet: Machine[], target: Release, settings: StrategySettings): Plan {

@@ -17,6 +17,12 @@ export interface MachineSpec {
   env?: Record<string, string>;
   /** Command override (release command machines). */
   command?: string;
+  /**
+   * Image reference of `release` (Release.image), filled by the executor when it knows the release.
+   * Providers that run images (fly) need it; the sim ignores it. Absent: the provider finds the image
+   * of a machine already on `release`, or derives one.
+   */
+  image?: string;
 }
 
 /** An in-place change of a machine's release (and optionally its role/deploy marker). */
@@ -24,6 +30,8 @@ export interface MachineUpdate {
   release: string;
   role?: MachineRole;
   deployId?: string;
+  /** Image reference of `release`, as in MachineSpec.image. */
+  image?: string;
 }
 
 /**

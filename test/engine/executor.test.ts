@@ -161,12 +161,33 @@ describe('executor: abort and level-triggered re-planning', () => {
       const onProgress = (e: ProgressEvent) => {
         if (e.type === 'wave-start' && ++waves === 2) controller.abort('test');
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }), { signal: controller.signal, onProgress });
+      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 }, onAbort: 'leave' }), { signal: controller.signal, onProgress });
       assert.equal(summary.status, 'aborted');
       const fleet = await r.fleet();
       assert.equal(fleet.filter((m) => m.role !== 'serving').length, 0, 'no extra machines left behind');
       assert.ok(fleet.every((m) => !m.cordoned || m.health !== 'passing'), 'no healthy machine left out of traffic');
-      assert.ok(fleet.filter((m) => m.release === 'v2').length < 30, 'it stopped before the end');
+      const onV2 = fleet.filter((m) => m.release === 'v2').length;
+      assert.ok(onV2 > 0 && onV2 < 30, `on_abort = leave keeps what changed and stops before the end (${onV2} on v2)`);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('abort with on_abort = rollback (the default) puts what changed back, and the deploy stays aborted', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 30 }] });
+    try {
+      const controller = new AbortController();
+      let waves = 0;
+      const onProgress = (e: ProgressEvent) => {
+        if (e.type === 'wave-end' && ++waves === 2) controller.abort('alice');
+      };
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 5 } }), { signal: controller.signal, onProgress });
+      assert.equal(summary.status, 'aborted');
+      assert.match(summary.error ?? '', /alice/);
+      const fleet = await r.fleet();
+      assert.ok(allOn(fleet, 'v1'), JSON.stringify(spread(fleet)));
+      const journal = await r.store.listJournal(summary.deployId);
+      assert.ok(journal.some((e) => e.kind === 'rollback'));
     } finally {
       await r.close();
     }
