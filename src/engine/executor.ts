@@ -83,6 +83,8 @@ class DeployRun {
   private stragglers: string[] = [];
   private promoteRequested = false;
   private phase: DeployPhase = 'deploy';
+  /** Releases this run knows by version (target, rollback), so steps can give providers their image. */
+  private readonly releases = new Map<string, Release>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(
@@ -93,6 +95,7 @@ class DeployRun {
     this.journal = new JournalWriter(deps.store);
     this.emit = deps.onProgress ?? (() => {});
     this.desiredTotal = req.groups.reduce((n, g) => n + g.count, 0);
+    this.releases.set(req.target.version, req.target);
     // Every in-flight wait listens to the deploy's abort signal: thousands on a large fleet.
     setMaxListeners(0, this.abort.signal);
     if (signal) {
@@ -186,7 +189,10 @@ class DeployRun {
   /** Put what the deploy changed back on `previous`, with the deploy's own strategy (canary: rolling). */
   private async rollBack(previous: string, reason: string): Promise<Outcome> {
     const { settings } = this.req;
-    const release = (await this.req.findRelease(previous)) ?? { version: previous, image: previous, createdAtMs: 0 };
+    const found = await this.req.findRelease(previous);
+    // An unknown release has no image: providers that need one find it on the machines still running it.
+    if (found) this.releases.set(found.version, found);
+    const release = found ?? { version: previous, image: previous, createdAtMs: 0 };
     this.phase = 'rollback';
     this.emit({ type: 'phase', phase: 'rollback', message: `rolling back to ${previous}: ${reason}` });
     this.note('rollback', `rolling back to ${previous}`, { reason });
@@ -255,6 +261,7 @@ class DeployRun {
       idByLaunch,
       known,
       awaitPromote: (signal) => this.awaitPromote(signal),
+      imageFor: (version) => this.releases.get(version)?.image,
       hooks: {
         accepted: () => {
           this.lastAccepted = this.clock.now();

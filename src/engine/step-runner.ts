@@ -6,7 +6,7 @@ import type { LimitFunction } from 'p-limit';
 import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
-import { ProviderError, type CallOptions, type Provider } from '../providers/contract.js';
+import { ProviderError, type CallOptions, type MachineSpec, type MachineUpdate, type Provider } from '../providers/contract.js';
 
 export class StepFailure extends Error {
   constructor(
@@ -45,6 +45,11 @@ export interface StepContext {
   hooks: StepHooks;
   /** Wait for an explicit promote (bluegreen pause_before_cutover). */
   awaitPromote(signal: AbortSignal): Promise<void>;
+  /**
+   * Image of a release version, when the executor knows the release (the target, the rollback
+   * release). Providers that run images (fly) put it on the machine; undefined lets them find it.
+   */
+  imageFor?(version: string): string | undefined;
 }
 
 export async function runStep(ctx: StepContext, step: Step, signal: AbortSignal): Promise<string | null> {
@@ -117,7 +122,7 @@ async function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal
   const alreadyOnTarget = seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
   const updated = alreadyOnTarget
     ? seen
-    : await op(ctx, signal, (call) => provider.update(scope, step.machineId, { release: step.to, role: 'serving', deployId: ctx.deployId }, call));
+    : await op(ctx, signal, (call) => provider.update(scope, step.machineId, withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }), call));
   ctx.hooks.accepted();
   if (step.gate === 'none') ctx.hooks.dispatched(updated);
   if (step.gate === 'checks') {
@@ -133,7 +138,7 @@ async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal
   const machine = await op(ctx, signal, (call) =>
     provider.create(
       scope,
-      { group: step.group, release: step.release, role: step.role, cordoned: step.cordoned, launchId: step.launchId, deployId: ctx.deployId },
+      withImage(ctx, { group: step.group, release: step.release, role: step.role, cordoned: step.cordoned, launchId: step.launchId, deployId: ctx.deployId }),
       call,
     ),
   );
@@ -144,6 +149,12 @@ async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal
   else ctx.hooks.dispatched(machine);
   if (step.promote) await op(ctx, signal, (call) => provider.uncordon(scope, machine.id, 'serving', call));
   return machine.id;
+}
+
+/** The change with the release's image, when the executor knows it (providers that run images need it). */
+function withImage<T extends MachineSpec | MachineUpdate>(ctx: StepContext, change: T): T {
+  const image = ctx.imageFor?.(change.release);
+  return image === undefined ? change : { ...change, image };
 }
 
 function resolveRef(ctx: StepContext, ref: MachineRef): string {

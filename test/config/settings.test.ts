@@ -59,6 +59,7 @@ describe('resolveStrategySettings defaults', () => {
       waitTimeoutMs: 300_000,
       convergenceTimeoutMs: 600_000,
       onFailure: 'rollback',
+      onAbort: 'rollback',
       pauseBeforeCutover: false,
       drainTimeoutMs: 10_000,
     });
