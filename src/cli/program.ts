@@ -8,7 +8,7 @@ import { ProviderSetupError } from '../providers/session.js';
 import { EXIT } from '../engine/summary.js';
 import { PlanError } from '../strategies/index.js';
 import { STRATEGIES } from '../domain/types.js';
-import { deployCommand } from './commands/deploy.js';
+import { deployCommand, resumeCommand } from './commands/deploy.js';
 import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
 import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
@@ -45,10 +45,10 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
       }
     };
 
-  program
+  const deploy = program
     .command('deploy')
     .description('Roll a release onto an environment with its strategy, showing live progress.')
-    .requiredOption('-e, --env <name>', 'environment to deploy')
+    .option('-e, --env <name>', 'environment to deploy (required)')
     .option('-r, --release <version>', 'release to deploy (default: the newest release)')
     .addOption(new Option('-s, --strategy <name>', 'override the environment strategy').choices([...STRATEGIES]))
     .option('--dry-run', 'print the plan (waves, steps, peak extra machines, expected API calls) and change nothing')
@@ -58,6 +58,14 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--json', 'print one JSON summary object instead of progress')
     .addHelpText('after', EXIT_HELP)
     .action(run((opts: object) => deployCommand(opts, io, signal)));
+  deploy
+    .command('resume')
+    .description('Go on with a deploy whose process died, from what the fleet shows now (no machine is updated twice).')
+    .argument('<id>', 'deploy id')
+    .option('--lock-wait <duration>', 'wait this long for the environment lock')
+    .option('--as <name>', 'who resumes')
+    .option('--json', 'print one JSON summary object instead of progress')
+    .action(run((id: string, opts: object) => resumeCommand(id, opts, io, signal)));
 
   program
     .command('status')

@@ -282,3 +282,79 @@ describe('executor: capacity and extras, observed on the live fleet', () => {
     });
   }
 });
+
+describe('executor: resuming a deploy whose process died', () => {
+  // The "crash" is reproduced on the fleet itself: what a dead runway leaves behind, then the same
+  // deploy id is run again, as `runway deploy resume` does.
+  function countUpdates(r: Awaited<ReturnType<typeof rig>>): Map<string, number> {
+    const counts = new Map<string, number>();
+    const update = r.provider.update.bind(r.provider);
+    r.provider.update = async (scope, id, u, call) => {
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      return update(scope, id, u, call);
+    };
+    return counts;
+  }
+
+  it('rolling: machines already on the target are not updated again; one left cordoned mid-step is put back', async () => {
+    const r = await rig();
+    try {
+      const deployId = 'dep_crashed1';
+      const fleet = await r.fleet();
+      // The dead run had updated three web machines for this deploy, one of them still cordoned.
+      for (const m of fleet.slice(0, 3)) await r.provider.update(SCOPE, m.id, { release: 'v2', deployId });
+      await r.provider.cordon(SCOPE, fleet[2]!.id);
+      await r.clock.sleep(60_000);
+      const counts = countUpdates(r);
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { deployId });
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.ok(allOn(await r.fleet(), 'v2'));
+      for (const m of fleet.slice(0, 3)) assert.equal(counts.get(m.id) ?? 0, 0, `${m.id} updated twice`);
+      assert.equal(counts.size, 9);
+      assert.ok([...counts.values()].every((n) => n === 1));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('bluegreen: greens the dead run created are adopted, not created again', async () => {
+    const r = await rig();
+    try {
+      const deployId = 'dep_crashed2';
+      // The dead run had created 5 of 12 greens.
+      for (let i = 0; i < 5; i++) {
+        await r.provider.create(SCOPE, { group: 'web', release: 'v2', role: 'green', cordoned: true, deployId, launchId: `${deployId}:web:green:${i}` });
+      }
+      await r.clock.sleep(60_000);
+      let creates = 0;
+      const create = r.provider.create.bind(r.provider);
+      r.provider.create = async (...args) => {
+        creates++;
+        return create(...args);
+      };
+      const summary = await r.deploy('v2', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 } }), { deployId });
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.equal(creates, 7);
+      const after = await r.fleet();
+      assert.equal(after.length, 12);
+      assert.ok(allOn(after, 'v2'));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a green of another (dead) deploy is an orphan: destroyed, never promoted', async () => {
+    const r = await rig();
+    try {
+      await r.provider.create(SCOPE, { group: 'web', release: 'v3', role: 'green', cordoned: true, deployId: 'dep_other', launchId: 'dep_other:web:green:0' });
+      await r.clock.sleep(60_000);
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }));
+      assert.equal(summary.status, 'succeeded');
+      const after = await r.fleet();
+      assert.equal(after.length, 12);
+      assert.ok(after.every((m) => m.release === 'v2' && m.role === 'serving'));
+    } finally {
+      await r.close();
+    }
+  });
+});

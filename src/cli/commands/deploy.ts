@@ -2,21 +2,20 @@
 
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import pc from 'picocolors';
 import { resolveStrategySettings } from '../../config/settings.js';
-import { formatDuration, parseDuration, RealClock } from '../../domain/clock.js';
-import { STRATEGIES, type Release, type StrategyName } from '../../domain/types.js';
-import { acquireEnvironmentLock } from '../../engine/environment-lock.js';
-import { runDeploy } from '../../engine/executor.js';
-import { exitCodeFor, type DeploySummary } from '../../engine/summary.js';
+import { parseDuration } from '../../domain/clock.js';
+import { STRATEGIES, TERMINAL_STATUSES, type Release, type StrategyName } from '../../domain/types.js';
+import { LOCK_STALE_AFTER_MS } from '../../engine/environment-lock.js';
+import { EXIT } from '../../engine/summary.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
-import type { Store } from '../../store/contract.js';
+import type { DeployRecord, Store } from '../../store/contract.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
+import { superviseDeploy } from '../deploy-runner.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { ProgressView } from '../progress-view.js';
 import { openProviderSession } from '../../providers/open-session.js';
-import { formatFleet } from './status.js';
+
+export { formatSummary } from './deploy-summary.js';
 
 export interface DeployOptions extends GlobalOptions {
   env?: string;
@@ -96,51 +95,95 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
         createdAtMs: Date.now(),
         owner: `${hostname()}:${process.pid}`,
       });
-      try {
-        await acquireEnvironmentLock(store, new RealClock(), { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: lockWaitMs });
-      } catch (err) {
-        await store.updateDeploy(deployId, { status: 'failed', error: (err as Error).message, finishedAtMs: session.clock.now() });
-        throw err;
-      }
-      const view = options.json
-        ? undefined
-        : new ProgressView(
-            io.stderr,
-            session.clock,
-            `${pc.bold(`deploy ${deployId}`)}  ${scope.app}/${scope.env}  ${plan.previous ?? '∅'} → ${pc.bold(release.version)}  ${settings.strategy}  (${fleet.length} machines, ${plan.waves.length} waves)`,
-            fleet,
-          );
-      let summary: DeploySummary;
-      try {
-        summary = await runDeploy(
-          { provider: session.provider, store, clock: session.clock, wallClock: new RealClock(), onProgress: view?.listener, apiStats: session.apiStats },
-          {
-            deployId,
-            scope,
-            target: release,
-            groups: config.app.processes,
-            settings,
-            findRelease: (v) => store.getRelease(scope.app, v),
-          },
-          signal,
-        );
-      } finally {
-        view?.stop();
-        await store.releaseLock(scope.app, scope.env, deployId);
-        await session.save();
-      }
-      if (options.json) printJson(io, summary);
-      else {
-        io.stdout.write(formatSummary(summary) + '\n');
-        // Anything but success: say exactly which machine is where.
-        if (summary.status !== 'succeeded') io.stdout.write(formatFleet(await session.provider.list(scope), release.version) + '\n');
-      }
-      return exitCodeFor(summary.status);
+      const deploy = await store.getDeploy(deployId);
+      return await superviseDeploy({
+        config,
+        store,
+        session,
+        deploy: deploy!,
+        release,
+        settings,
+        fleet,
+        waves: plan.waves.length,
+        lockWaitMs,
+        json: options.json ?? false,
+        io,
+        ...(signal ? { signal } : {}),
+      });
     } finally {
       await session.close();
     }
   } finally {
     await ctx.close();
+  }
+}
+
+export interface ResumeOptions extends GlobalOptions {
+  json?: boolean;
+  lockWait?: string;
+  as?: string;
+}
+
+/**
+ * `runway deploy resume ID`: go on with a deploy whose process died. The engine re-observes the fleet
+ * and plans only what remains, so no machine is updated twice and this deploy's extra machines are
+ * promoted or cleaned up.
+ */
+export async function resumeCommand(id: string, options: ResumeOptions, io: Io, signal?: AbortSignal): Promise<number> {
+  const lockWaitMs = options.lockWait ? parseLockWait(options.lockWait) : 0;
+  const ctx = await openContext(options, io);
+  try {
+    const { config, store } = ctx;
+    const deploy = await store.getDeploy(id);
+    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    if (TERMINAL_STATUSES.includes(deploy.status)) {
+      throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to resume — deploy again or \`runway rollback\``);
+    }
+    if (ownerAlive(deploy)) {
+      throw new CliError(`deploy ${id} is still running (owner ${deploy.owner}, heartbeat ${Math.round((Date.now() - (deploy.heartbeatAtMs ?? 0)) / 1000)}s ago); abort it with \`runway abort ${id}\``, EXIT.locked);
+    }
+    const env = environment(config, deploy.env);
+    const settings = resolveStrategySettings(env, config.app.processes, deploy.strategy);
+    const session = await openProviderSession({ config, env, store, processEnv: io.env });
+    try {
+      const release = await resolveRelease(store, config.app.name, deploy.release);
+      const fleet = await session.provider.list({ app: deploy.app, env: deploy.env });
+      const plan = buildPlan({ deployId: deploy.id, app: deploy.app, env: deploy.env, fleet, target: release, groups: config.app.processes, settings });
+      const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+      await store.updateDeploy(deploy.id, { owner: `${hostname()}:${process.pid}`, heartbeatAtMs: Date.now() });
+      await store.appendJournal([{ deployId: deploy.id, atMs: Date.now(), kind: 'resumed', message: `resumed by ${who}: ${plan.waves.length} waves remain` }]);
+      return await superviseDeploy({
+        config,
+        store,
+        session,
+        deploy: (await store.getDeploy(deploy.id))!,
+        release,
+        settings,
+        fleet,
+        waves: plan.waves.length,
+        lockWaitMs,
+        json: options.json ?? false,
+        io,
+        ...(signal ? { signal } : {}),
+      });
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** A deploy's owner is alive if it heart-beat recently and, on this host, its process exists. */
+export function ownerAlive(deploy: DeployRecord): boolean {
+  if (deploy.heartbeatAtMs === null || Date.now() - deploy.heartbeatAtMs > LOCK_STALE_AFTER_MS) return false;
+  const [host, pid] = (deploy.owner ?? '').split(':');
+  if (host !== hostname() || !pid) return true;
+  try {
+    process.kill(Number(pid), 0);
+    return Number(pid) !== process.pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
@@ -150,29 +193,5 @@ function parseLockWait(text: string): number {
   } catch (err) {
     throw new CliError(`--lock-wait: ${(err as Error).message}`);
   }
-}
-
-const STATUS_COLOR: Record<string, (s: string) => string> = {
-  succeeded: pc.green,
-  rolled_back: pc.yellow,
-  halted: pc.yellow,
-  aborted: pc.yellow,
-  failed: pc.red,
-};
-
-export function formatSummary(s: DeploySummary): string {
-  const color = STATUS_COLOR[s.status] ?? ((x: string) => x);
-  const lines = [
-    `${color(pc.bold(s.status))}  ${s.deployId}  ${s.app}/${s.env}  ${s.release} (${s.strategy})`,
-    `  machines: ${s.machines.onTarget}/${s.machines.total} on ${s.release}` +
-      (s.machines.failed ? `, ${s.machines.failed} failed` : '') +
-      (s.machines.stragglers ? `, ${s.machines.stragglers} stragglers` : ''),
-    `  dispatched: ${s.dispatchedAtMs === null ? '—' : formatDuration(s.dispatchedAtMs)}  converged: ${s.convergedAtMs === null ? '—' : formatDuration(s.convergedAtMs)}  total: ${formatDuration(s.finishedAtMs)}`,
-    `  extra machines at peak: ${s.extraMachinesPeak}  API calls: ${s.apiCalls}${s.rateLimited ? ` (${s.rateLimited} rate-limited)` : ''}`,
-  ];
-  if (s.failedMachineIds.length) lines.push(`  failed machines: ${s.failedMachineIds.slice(0, 10).join(', ')}${s.failedMachineIds.length > 10 ? ' …' : ''}`);
-  if (s.stragglerIds.length) lines.push(`  stragglers: ${s.stragglerIds.slice(0, 10).join(', ')}${s.stragglerIds.length > 10 ? ' …' : ''}`);
-  if (s.error) lines.push(`  ${pc.red('error:')} ${s.error}`);
-  return lines.join('\n');
 }
 
