@@ -11,6 +11,8 @@ import { STRATEGIES } from '../domain/types.js';
 import { deployCommand, resumeCommand } from './commands/deploy.js';
 import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
 import { statusCommand } from './commands/status.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { demoCommand } from './commands/demo.js';
 import { environment, openContext } from './context.js';
 import { CliError, printJson, type Io } from './io.js';
@@ -37,7 +39,7 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
   const run = (fn: (...args: never[]) => Promise<number>) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
-      const options = { ...program.opts(), ...command.opts() } as { json?: boolean };
+      const options = command.optsWithGlobals() as { json?: boolean };
       try {
         exitCode = await (fn as (...a: unknown[]) => Promise<number>)(...args.slice(0, -2), { ...options });
       } catch (err) {
@@ -104,6 +106,34 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--as <name>', 'who aborts')
     .option('--json', 'print JSON')
     .action(run((id: string, opts: object) => abortCommand(id, opts, io)));
+
+  program
+    .command('rollback')
+    .description('Deploy the previous good release (or --to RELEASE) with the rollback strategy (default immediate).')
+    .option('-e, --env <name>', 'environment (required)')
+    .option('--to <version>', 'release to go back to (default: the previous good release)')
+    .addOption(new Option('-s, --strategy <name>', 'override rollback_strategy').choices([...STRATEGIES]))
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('--lock-wait <duration>', 'wait this long for another deploy of the environment to finish')
+    .option('--as <name>', 'who rolls back')
+    .option('--json', 'print one JSON summary object instead of progress')
+    .action(run((opts: object) => rollbackCommand(opts, io, signal)));
+
+  const lock = program.command('lock').description("The environment's deploy lock (one deploy at a time).");
+  lock
+    .command('status')
+    .description('Who holds the lock, since when, and whether the holder is alive.')
+    .option('-e, --env <name>', 'environment (required)')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => lockStatusCommand(opts, io)));
+  lock
+    .command('release')
+    .description('Clear a lock whose holder is gone (deploy ended, process dead, heartbeat lapsed); --force clears any.')
+    .option('-e, --env <name>', 'environment (required)')
+    .option('--force', 'release even if the holder looks alive')
+    .option('--as <name>', 'who releases it')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => lockReleaseCommand(opts, io)));
 
   const releases = program.command('releases').description('Immutable versions of the app.');
   releases

@@ -276,6 +276,7 @@ class Assembler {
     set('convergenceTimeoutMs', 'convergence_timeout', table.convergence_timeout);
     set('onFailure', 'on_failure', table.on_failure);
     set('onAbort', 'on_abort', table.on_abort);
+    set('rollbackStrategy', 'rollback_strategy', table.rollback_strategy);
     set('pauseBeforeCutover', 'pause_before_cutover', table.pause_before_cutover);
     set('drainTimeoutMs', 'drain_timeout', table.drain_timeout);
     const cb = table.connection_budget;

@@ -42,6 +42,7 @@
  * convergence_timeout = "10m"            # immediate: time to converge before stragglers are named. Default 10m
  * on_failure = "rollback"                # rollback (default) | halt
  * on_abort = "rollback"                  # after an abort: rollback (default) what changed | leave it
+ * rollback_strategy = "immediate"        # strategy of `runway rollback` (default immediate, convergence tracked)
  * pause_before_cutover = false           # bluegreen: wait for an explicit promote. Default false
  * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
  * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
@@ -96,6 +97,7 @@ import { localSchema } from './local-schema.js';
 import { flySchema } from './fly-schema.js';
 export { table } from './schema-table.js';
 import { parseBudget, parseDurationMs, describe } from './values.js';
+import { STRATEGIES } from '../domain/types.js';
 import type { SimOverrides } from './sim-options.js';
 
 /** A number or string turned into T by `parse`; its Error message becomes the issue. */
@@ -136,6 +138,7 @@ export const deploySchema = table({
   convergence_timeout: positiveDuration().optional(),
   on_failure: z.enum(['rollback', 'halt']).optional(),
   on_abort: z.enum(['rollback', 'leave']).optional(),
+  rollback_strategy: z.enum(STRATEGIES).optional(),
   pause_before_cutover: z.boolean().optional(),
   drain_timeout: duration().optional(),
   connection_budget: table({

@@ -46,6 +46,7 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   convergenceTimeoutMs: 'convergence_timeout',
   onFailure: 'on_failure',
   onAbort: 'on_abort',
+  rollbackStrategy: 'rollback_strategy',
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
   connectionBudget: 'connection_budget',

@@ -37,6 +37,8 @@ export interface DeploySettingsInput {
   convergenceTimeoutMs?: number;
   onFailure?: OnFailure;
   onAbort?: OnAbort;
+  /** Strategy of `runway rollback`; default immediate. */
+  rollbackStrategy?: StrategyName;
   pauseBeforeCutover?: boolean;
   drainTimeoutMs?: number;
   /** Database (or Redis) connection budget that caps extra machines. */
