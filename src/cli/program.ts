@@ -12,6 +12,7 @@ import { deployCommand, resumeCommand } from './commands/deploy.js';
 import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
 import { statusCommand } from './commands/status.js';
 import { rollbackCommand } from './commands/rollback.js';
+import { recoverCommand } from './commands/recover.js';
 import { lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { demoCommand } from './commands/demo.js';
 import { environment, openContext } from './context.js';
@@ -118,6 +119,15 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--as <name>', 'who rolls back')
     .option('--json', 'print one JSON summary object instead of progress')
     .action(run((opts: object) => rollbackCommand(opts, io, signal)));
+
+  program
+    .command('recover')
+    .description('The recovery runbook, automated: finish forward, redo or roll back a dead or half-done deploy, destroy orphaned extra machines, release stale locks.')
+    .option('-e, --env <name>', 'environment (required)')
+    .option('--dry-run', 'say what was found and what would be done; change nothing')
+    .option('--as <name>', 'who recovers')
+    .option('--json', 'print JSON (findings, actions, what was done)')
+    .action(run((opts: object) => recoverCommand(opts, io, signal)));
 
   const lock = program.command('lock').description("The environment's deploy lock (one deploy at a time).");
   lock

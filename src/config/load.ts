@@ -277,6 +277,7 @@ class Assembler {
     set('onFailure', 'on_failure', table.on_failure);
     set('onAbort', 'on_abort', table.on_abort);
     set('rollbackStrategy', 'rollback_strategy', table.rollback_strategy);
+    set('recoverPolicy', 'recover_policy', table.recover_policy);
     set('pauseBeforeCutover', 'pause_before_cutover', table.pause_before_cutover);
     set('drainTimeoutMs', 'drain_timeout', table.drain_timeout);
     const cb = table.connection_budget;

@@ -43,6 +43,7 @@
  * on_failure = "rollback"                # rollback (default) | halt
  * on_abort = "rollback"                  # after an abort: rollback (default) what changed | leave it
  * rollback_strategy = "immediate"        # strategy of `runway rollback` (default immediate, convergence tracked)
+ * recover_policy = "redo"                # `runway recover` when a minority got the release: redo (default) | rollback
  * pause_before_cutover = false           # bluegreen: wait for an explicit promote. Default false
  * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
  * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
@@ -139,6 +140,7 @@ export const deploySchema = table({
   on_failure: z.enum(['rollback', 'halt']).optional(),
   on_abort: z.enum(['rollback', 'leave']).optional(),
   rollback_strategy: z.enum(STRATEGIES).optional(),
+  recover_policy: z.enum(['redo', 'rollback']).optional(),
   pause_before_cutover: z.boolean().optional(),
   drain_timeout: duration().optional(),
   connection_budget: table({

@@ -47,6 +47,7 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   onFailure: 'on_failure',
   onAbort: 'on_abort',
   rollbackStrategy: 'rollback_strategy',
+  recoverPolicy: 'recover_policy',
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
   connectionBudget: 'connection_budget',

@@ -39,6 +39,8 @@ export interface DeploySettingsInput {
   onAbort?: OnAbort;
   /** Strategy of `runway rollback`; default immediate. */
   rollbackStrategy?: StrategyName;
+  /** What `runway recover` does when only a minority of machines got the release; default redo. */
+  recoverPolicy?: 'redo' | 'rollback';
   pauseBeforeCutover?: boolean;
   drainTimeoutMs?: number;
   /** Database (or Redis) connection budget that caps extra machines. */

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/contract.js';
+import { VirtualClock } from '../../src/domain/clock.js';
+import { SimProvider, type SimState } from '../../src/providers/sim/sim-provider.js';
 import { project, type Project } from './helpers.js';
 
 async function spreadOf(p: Project, env = 'staging'): Promise<Record<string, number>> {
@@ -161,5 +163,65 @@ describe('runway deploy resume', () => {
     const again = await p.run(['deploy', 'resume', 'dep_died']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already ended \(succeeded\)/);
+  });
+});
+
+describe('runway recover', () => {
+  let p: Project;
+  before(async () => {
+    p = project();
+    for (const v of ['v2', 'v3']) await p.run(['releases', 'create', v]);
+    await p.run(['status', '--env', 'staging']);
+  });
+  after(() => p.cleanup());
+
+  /** Change the saved sim fleet the way a dead runway would have left it. */
+  async function leaveFleet(fn: (sim: SimProvider, scope: { app: string; env: string }) => Promise<void>): Promise<void> {
+    await withStore(p, async (store) => {
+      const clock = new VirtualClock(Date.now());
+      const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, { clock: 'virtual', rateLimits: false });
+      await fn(sim, { app: 'shop', env: 'staging' });
+      await clock.sleep(120_000);
+      await store.saveSimFleet('shop', 'staging', sim.toJSON());
+      await sim.close();
+    });
+  }
+
+  it('says there is nothing to recover on a clean fleet, and changes nothing', async () => {
+    const r = await p.run(['recover', '--env', 'staging']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /nothing to recover/);
+    assert.equal(JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout).length, 0);
+  });
+
+  it('a halted deploy that left most machines on its release is finished forward; --dry-run first changes nothing', async () => {
+    await leaveFleet(async (sim, scope) => {
+      for (const m of (await sim.list(scope)).slice(0, 6)) await sim.update(scope, m.id, { release: 'v3', deployId: 'dep_halted' });
+    });
+    await withStore(p, async (s) => {
+      await s.createDeploy({ id: 'dep_halted', app: 'shop', env: 'staging', release: 'v3', previousRelease: 'v1', strategy: 'rolling', initiator: 'cli:x', responsible: 'x', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now(), status: 'halted' });
+    });
+    const dry = await p.run(['recover', '--env', 'staging', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /6\/8 machines on v3/);
+    assert.match(dry.stdout, /finish forward: deploy v3/);
+    assert.deepEqual(await spreadOf(p), { v3: 6, v1: 2 });
+    const r = await p.run(['recover', '--env', 'staging']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /finish forward to v3: deploy dep_\w+ succeeded/);
+    assert.deepEqual(await spreadOf(p), { v3: 8 });
+  });
+
+  it('orphaned green machines of a dead deploy are destroyed', async () => {
+    await leaveFleet(async (sim, scope) => {
+      for (let i = 0; i < 3; i++) await sim.create(scope, { group: 'web', release: 'v2', role: 'green', cordoned: true, deployId: 'dep_gone', launchId: `dep_gone:web:green:${i}` });
+    });
+    const before = JSON.parse((await p.run(['status', '--env', 'staging', '--json'])).stdout);
+    assert.equal(before.fleet.extra, 3);
+    const r = await p.run(['recover', '--env', 'staging', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(out.actions.map((a: { kind: string }) => a.kind), ['destroy-orphans']);
+    assert.match(out.done[0], /destroyed 3 orphaned/);
   });
 });
