@@ -12,6 +12,8 @@ import { exitCodeFor, type DeploySummary } from '../engine/summary.js';
 import type { ProviderSession } from '../providers/session.js';
 import type { DeployRecord, Store } from '../store/contract.js';
 import { formatSummary } from './commands/deploy-summary.js';
+import { getEnvironment } from '../config/environment.js';
+import { releaseStepsFor } from '../release/steps-for-environment.js';
 import { formatFleet } from './commands/status.js';
 import { printJson, type Io } from './io.js';
 import { ProgressView } from './progress-view.js';
@@ -53,7 +55,7 @@ export async function superviseDeploy(run: SupervisedDeploy): Promise<number> {
   let summary: DeploySummary;
   try {
     summary = await runDeploy(
-      { provider: session.provider, store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats },
+      { provider: session.provider, store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, ...(deploy.owner ? { owner: deploy.owner } : {}) },
       {
         deployId: deploy.id,
         scope,
@@ -61,6 +63,7 @@ export async function superviseDeploy(run: SupervisedDeploy): Promise<number> {
         groups: config.app.processes,
         settings,
         previousRelease: deploy.previousRelease,
+        releaseSteps: releaseStepsFor(config, getEnvironment(config, deploy.env)),
         findRelease: (v) => store.getRelease(scope.app, v),
       },
       run.signal,

@@ -13,8 +13,13 @@ import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, r
 import { statusCommand } from './commands/status.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { recoverCommand } from './commands/recover.js';
+import { serverCommand } from './commands/server.js';
 import { lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { demoCommand } from './commands/demo.js';
+import { localDownCommand, localUpCommand } from './commands/local.js';
+import { releaseDraftCommand } from './commands/release-draft.js';
+import { releasePublishCommand } from './commands/release-publish.js';
+import { simServeCommand } from './commands/sim-serve.js';
 import { environment, openContext } from './context.js';
 import { CliError, printJson, type Io } from './io.js';
 
@@ -160,6 +165,40 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--json', 'print JSON')
     .action(run((opts: object) => releasesListCommand(opts, io)));
 
+  // `release draft` / `release publish` (Release Drafter compatible; docs/release-drafting.md). Here
+  // --config names release-drafter.yml (a .toml file is taken as runway.toml instead).
+  const release = program.command('release').description('Draft release notes as Release Drafter does, and publish releases that deploy.');
+  const draftSourceOptions = (cmd: Command) =>
+    cmd
+      .option('-c, --config <file>', 'release-drafter.yml (default .github/release-drafter.yml); a .toml file is runway.toml')
+      .option('--runway-config <file>', 'runway.toml (default $RUNWAY_CONFIG or ./runway.toml)')
+      .option('--input <file>', 'offline input JSON: {"pullRequests": [...], "releases": [...]}')
+      .option('--source <kind>', 'auto (default), github or git')
+      .option('--repo <owner/name>', 'GitHub repository (default $GITHUB_REPOSITORY or the origin remote); token from $GITHUB_TOKEN')
+      .option('--github-api-url <url>', 'GitHub REST API root (default $GITHUB_API_URL or https://api.github.com)')
+      .option('--git-dir <dir>', 'git repository to read (default the current directory)')
+      .option('--version <version>', 'the version to release (overrides the resolved version)')
+      .option('--tag <tag>', 'the tag (overrides tag-template)')
+      .option('--name <name>', 'the name (overrides name-template)')
+      .option('--prerelease', 'draft a prerelease')
+      .option('--prerelease-identifier <id>', 'prerelease identifier (alpha, beta, rc…); implies --prerelease')
+      .option('--include-pre-releases', 'count changes since the last prerelease too')
+      .option('--commitish <ref>', 'target branch (filter-by-commitish, GitHub base branch)')
+      .option('--json', 'print JSON');
+  draftSourceOptions(release.command('draft').description('Print the next release: name, tag, version and notes from the merged pull requests.'))
+    .option('--save', 'create or update the draft release on GitHub')
+    .action(run((opts: object) => releaseDraftCommand(opts, io)));
+  draftSourceOptions(
+    release
+      .command('publish')
+      .description('Publish the drafted release (GitHub and/or runway) and deploy it to environments with trigger = "release".'),
+  )
+    .option('--as <name>', 'who publishes; responsible for the deploys (default $RUNWAY_USER or the OS user)')
+    .option('--image <ref>', 'image reference (default <app>:<version>)')
+    .option('--no-deploy', 'publish only')
+    .addHelpText('after', EXIT_HELP)
+    .action(run((opts: object) => releasePublishCommand(opts, io, signal)));
+
   const vars = program.command('vars').description('Layered variables (organisation < app < environment).');
   vars
     .command('explain')
@@ -181,9 +220,60 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     );
 
   program
+    .command('server')
+    .description('Run the control plane: resumes deploys whose owner died and serves the HTTP API.')
+    .option('-p, --port <port>', 'port to listen on (default 8080; 0 picks a free one)')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .option('--instance <name>', 'this instance’s name in deploy ownership (default host:pid:random)')
+    .action(run((opts: object) => serverCommand(opts, io, signal)));
+
+  const local = program.command('local').description("A local environment's supervisor: the process that owns its machines and its proxy.");
+  local
+    .command('up')
+    .description('Start the supervisor if it is not running; print the proxy URL, state directory and machines.')
+    .requiredOption('-e, --env <name>', 'local environment')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => localUpCommand(opts, io)));
+  local
+    .command('status')
+    .description('Like up, without starting anything.')
+    .requiredOption('-e, --env <name>', 'local environment')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => localUpCommand(opts, io, false)));
+  local
+    .command('down')
+    .description('Destroy every machine, close the proxy and stop the supervisor: no process left, every port free.')
+    .requiredOption('-e, --env <name>', 'local environment')
+    .option('--keep-machines', 'leave the machines running for the next supervisor to re-adopt')
+    .option('--json', 'print JSON')
+    .action(run((opts: object) => localDownCommand(opts, io)));
+
+  const sim = program.command('sim').description('The simulated fleet.');
+  sim
+    .command('serve')
+    .description('Serve the simulated fleet as a Fly Machines-compatible HTTP API (point a provider = "fly" environment\'s api_url at it). Clients must send the token in this process\'s $FLY_API_TOKEN.')
+    .option('-p, --port <port>', 'port to listen on (default 0: a free one, printed)')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .option('--state <file>', 'load the fleet from this file if it exists; save it there after changes and on exit')
+    .option('--eventual-consistency <ms>', 'a just-created machine answers 404 (except in lists) for this long, like Fly right after a create')
+    .option('--seed <n>', 'seed of every random choice (latency, faults)')
+    .option('--speed <x>', 'simulated time runs x times faster than the wall clock (default 1; clients set [environments.X.fly] time_scale to match)')
+    .option('--app <name>', 'create this Fly app (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option('--fleet <groups>', 'seed every new --app with started machines, e.g. "web=4,worker=2"')
+    .option('--initial-release <version>', 'release of the --fleet machines (default v1)')
+    .option('-e, --env <name>', 'take latency, faults, seed and speed from this environment\'s [sim] settings in runway.toml')
+    .option('--unhealthy-releases <list>', 'machines on these releases (comma-separated) never pass checks')
+    .option('--boot-failure-releases <list>', 'machines on these releases exit right after starting')
+    .option('--token-file <file>', 'read the token clients must send from this file instead of $FLY_API_TOKEN')
+    .option('--json', 'print the address as one JSON object')
+    .action(run((opts: object) => simServeCommand(opts, io, signal)));
+
+  program
     .command('demo')
-    .description('Deploy the example fleet: a good release with two strategies, then a broken one that is rolled back.')
-    .option('--keep', 'keep the demo store (default: a fresh one each run)')
+    .description('Boot the demo app as real processes behind runway\'s proxy, deploy v2 under traffic, then a broken v3 that is rolled back.')
+    .option('--sim', 'instead: the 500-machine simulated fleet (production immediate, staging bluegreen)')
+    .option('--hold', 'keep the fleet and the proxy up after the demo until Ctrl-C')
+    .option('--keep', 'keep the demo directory (store, machine logs) instead of removing it')
     .action(run((opts: object) => demoCommand(opts, io, signal)));
 
   return Object.assign(program, { exitCode: () => exitCode });

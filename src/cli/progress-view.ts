@@ -63,6 +63,10 @@ export class ProgressView {
           this.line(pc.red(`  ${event.error ?? 'step failed'}`));
         }
         break;
+      case 'release-step':
+        this.line(`${event.ok ? pc.green('✓') : pc.red('✗')} ${event.step}: ${event.summary}`);
+        if (!event.ok) for (const l of event.output) this.line(pc.dim(`  | ${l}`));
+        break;
       case 'dispatched':
         this.line(`dispatched after ${formatDuration(event.atMs)}`);
         break;

@@ -52,8 +52,10 @@ export interface Machine {
   cordoned: boolean;
   /** Deploy that created or last changed this machine. */
   deployId?: string;
-  /** Idempotency key of the create that made this machine (`<deployId>:<group>:<n>`). */
+  /** Idempotency key of the create that made this machine (`<deployId>:<group>:<role>:<n>`). */
   launchId?: string;
+  /** Exit code of the machine's process once it exited (a release command's result), when known. */
+  exitCode?: number;
   createdAtMs: number;
   updatedAtMs: number;
 }
@@ -71,9 +73,11 @@ export type DeployStatus =
   | 'failed'
   | 'aborted'
   | 'rolled_back'
+  /** A release command (or another release step) failed before any serving machine changed. */
+  | 'release_command_failed'
   | 'halted';
 
-export const TERMINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'aborted', 'rolled_back', 'halted'];
+export const TERMINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'aborted', 'rolled_back', 'halted', 'release_command_failed'];
 
 export type OnFailure = 'rollback' | 'halt';
 

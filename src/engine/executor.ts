@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import type { Plan, Step, Wave } from '../domain/plan.js';
 import type { Clock } from '../domain/clock.js';
 import type { DeployStatus, FleetScope, Machine, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
-import type { Provider } from '../providers/contract.js';
+import { ProviderError, type Provider } from '../providers/contract.js';
 import type { Store } from '../store/contract.js';
 import { buildPlan } from '../strategies/index.js';
 import { JournalWriter } from './journal-writer.js';
@@ -18,6 +18,7 @@ import { runStep, StepFailure, type StepContext } from './step-runner.js';
 import type { DeploySummary } from './summary.js';
 import { describeError } from './errors.js';
 import { WindowSlots } from './window-slots.js';
+import { SHOWN_OUTPUT_LINES, type ReleaseStep } from './release-steps.js';
 
 export interface DeployRequest {
   deployId: string;
@@ -27,6 +28,8 @@ export interface DeployRequest {
   settings: StrategySettings;
   /** Known when resuming; otherwise taken from the first plan. */
   previousRelease?: string | null;
+  /** Release steps to run before any serving machine changes (release command, sidekiq quiet). */
+  releaseSteps?: ReleaseStep[];
   /** Look up the release to roll back to. */
   findRelease(version: string): Promise<Release | undefined>;
 }
@@ -44,6 +47,11 @@ export interface EngineDeps {
    * the CLI passes a RealClock, since a sim deploy's simulated time runs faster than the wall clock.
    */
   wallClock?: Clock;
+  /**
+   * The owner this run heart-beats as. When another owner takes the deploy over (this process was
+   * presumed dead), the run stops at once and leaves everything to the new owner.
+   */
+  owner?: string;
   /** How often the store is asked whether someone requested an abort or a promote. */
   pollMs?: number;
   heartbeatMs?: number;
@@ -59,6 +67,14 @@ class Aborted extends Error {
   }
 }
 
+/** The provider refused the target release before anything changed. */
+class ReleaseRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReleaseRefused';
+  }
+}
+
 type Outcome = { ok: true } | { ok: false; error: string; aborted: boolean };
 
 export async function runDeploy(deps: EngineDeps, req: DeployRequest, signal?: AbortSignal): Promise<DeploySummary> {
@@ -70,6 +86,8 @@ class DeployRun {
   private abort = new AbortController();
   /** Set once an abort has been acted on: its rollback is not itself aborted by the same request. */
   private abortHandled = false;
+  /** Another owner took the deploy over: stop touching the fleet and the record. */
+  private lostOwnership = false;
   private readonly stopBackground = new AbortController();
   private readonly emit: ProgressListener;
   private readonly desiredTotal: number;
@@ -131,6 +149,7 @@ class DeployRun {
     let error: string | null = null;
     let previous = this.req.previousRelease ?? null;
     try {
+      await this.checkRelease();
       const fleet = await this.observe();
       this.live = fleet.length;
       this.trackExtras();
@@ -138,9 +157,17 @@ class DeployRun {
       previous = previous ?? plan.previous ?? null;
       await store.updateDeploy(deployId, { plan, previousRelease: previous });
       this.note('plan', `plan: ${plan.waves.length} waves`, { waves: plan.waves.length, estimate: plan.estimate, previous });
-      const outcome = await this.converge(plan, this.req.target, this.req.settings);
-      if (outcome.ok) {
+      // Release steps run before any serving machine changes, and only when there is something to change.
+      const stepFailure = plan.waves.length > 0 ? await this.runReleaseSteps() : undefined;
+      const outcome: Outcome = stepFailure ? { ok: true } : await this.converge(plan, this.req.target, this.req.settings);
+      if (stepFailure) {
+        error = stepFailure.error;
+        status = stepFailure.status;
+      } else if (outcome.ok) {
         status = 'succeeded';
+      } else if (this.lostOwnership) {
+        error = 'another control-plane instance took this deploy over';
+        status = 'running';
       } else {
         error = outcome.error;
         status = await this.recover(outcome, previous);
@@ -149,13 +176,69 @@ class DeployRun {
       error = describeError(err);
       status = 'failed';
       this.note('error', error);
-      await this.settle().catch(() => {});
+      // A refused release changed nothing: the fleet is left exactly as it was.
+      if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
     }
     this.stopBackground.abort();
     await background;
     const summary = await this.finish(status, error, previous);
     this.unsubscribe?.();
     return summary;
+  }
+
+  /**
+   * Run the configured release steps in order, each once per deploy (a resumed deploy skips those
+   * the journal records as done). Returns the failure that ends the deploy, if any.
+   */
+  private async runReleaseSteps(): Promise<{ status: DeployStatus; error: string } | undefined> {
+    const steps = this.req.releaseSteps ?? [];
+    if (steps.length === 0) return undefined;
+    const done = new Set(
+      (await this.deps.store.listJournal(this.req.deployId)).filter((e) => e.kind === 'release_step_succeeded').map((e) => (e.data as { step?: string } | undefined)?.step),
+    );
+    for (const step of steps) {
+      if (done.has(step.name)) continue;
+      this.emit({ type: 'phase', phase: 'release', message: `release step ${step.name}` });
+      this.note('release_step_started', step.name, { step: step.name });
+      const output: string[] = [];
+      let report;
+      try {
+        report = await step.run({
+          deployId: this.req.deployId,
+          scope: this.req.scope,
+          target: this.req.target,
+          provider: this.deps.provider,
+          clock: this.clock,
+          signal: this.abort.signal,
+          log: (line) => output.push(line),
+        });
+      } catch (err) {
+        if (this.abort.signal.aborted) return { status: 'aborted', error: `aborted during release step ${step.name}` };
+        report = { ok: false, summary: `${step.name}: ${describeError(err)}` };
+      }
+      const lines = [...output, ...(report.output ?? [])];
+      this.note(report.ok ? 'release_step_succeeded' : 'release_step_failed', report.summary, { step: step.name, details: report.details, output: lines });
+      this.emit({ type: 'release-step', step: step.name, ok: report.ok, summary: report.summary, output: lines.slice(-SHOWN_OUTPUT_LINES) });
+      if (!report.ok) {
+        await this.journal.flush();
+        return { status: step.failStatus, error: report.summary };
+      }
+    }
+    return undefined;
+  }
+
+  /** The provider refuses a release it cannot run (Provider.checkRelease) before any machine changes. */
+  private async checkRelease(): Promise<void> {
+    const { provider } = this.deps;
+    if (!provider.checkRelease) return;
+    try {
+      await provider.checkRelease(this.req.scope, this.req.target.version, { signal: this.abort.signal });
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === 'bad_request') {
+        throw new ReleaseRefused(`release ${this.req.target.version} cannot run on ${provider.name}, nothing was changed: ${err.message}`);
+      }
+      throw err;
+    }
   }
 
   /** On failure or abort: roll back, or halt, then settle. Returns the final status. */
@@ -470,7 +553,13 @@ class DeployRun {
       if (sinceBeat >= heartbeatMs) {
         sinceBeat = 0;
         const now = this.wall.now();
-        await store.updateDeploy(this.req.deployId, { heartbeatAtMs: now });
+        if (this.deps.owner) {
+          if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner, now))) {
+            this.lostOwnership = true;
+            this.requestAbort('ownership lost');
+            return;
+          }
+        } else await store.updateDeploy(this.req.deployId, { heartbeatAtMs: now });
         await store.heartbeatLock(app, env, this.req.deployId, now);
       }
     }
@@ -509,6 +598,12 @@ class DeployRun {
       rateLimited: stats.rateLimited,
       error,
     };
+    if (this.lostOwnership) {
+      // The new owner writes the record and the journal's end; this run says only that it stepped back.
+      this.note('owner_lost', `${this.deps.owner ?? 'this run'} stopped: ${error ?? 'taken over'}`);
+      await this.journal.flush();
+      return summary;
+    }
     this.note('status', status, { error });
     this.emit({ type: 'status', status, ...(error ? { message: error } : {}) });
     await this.journal.flush();

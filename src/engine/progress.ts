@@ -4,7 +4,7 @@ import type { Plan, Step, Wave } from '../domain/plan.js';
 import type { DeployStatus } from '../domain/types.js';
 import type { MachineEvent } from '../providers/contract.js';
 
-export type DeployPhase = 'deploy' | 'converge' | 'rollback' | 'settle' | 'verify';
+export type DeployPhase = 'release' | 'deploy' | 'converge' | 'rollback' | 'settle' | 'verify';
 
 export type ProgressEvent =
   | { type: 'plan'; plan: Plan; round: number; phase: DeployPhase }
@@ -15,6 +15,7 @@ export type ProgressEvent =
   | { type: 'dispatched'; atMs: number }
   | { type: 'converged'; atMs: number }
   | { type: 'machine'; event: MachineEvent }
+  | { type: 'release-step'; step: string; ok: boolean; summary: string; output: string[] }
   | { type: 'status'; status: DeployStatus; message?: string };
 
 export type ProgressListener = (event: ProgressEvent) => void;

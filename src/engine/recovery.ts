@@ -3,7 +3,7 @@
 //   - a deploy whose process died: finish it forward when most serving machines already run its
 //     release; otherwise redo it or roll back, as `recover_policy` says;
 //   - a deploy that ended half-way (failed, halted, aborted leaving mixed versions): the same rule;
-//   - extra machines no live deploy owns (greens, canaries, surge machines): destroy;
+//   - extra machines no live deploy owns (greens, canaries, surge machines, release command machines): destroy;
 //   - a lock whose holder is gone: release.
 // The command (src/cli/commands/recover.ts) prints what was found and the actions, then applies them.
 
@@ -60,7 +60,8 @@ export function assessRecovery(input: RecoveryInput): Recovery {
   const deploy = subject && (!newestSucceeded || subject.createdAtMs > newestSucceeded.createdAtMs) ? subject : undefined;
   const dead = deploy !== undefined && !TERMINAL_STATUSES.includes(deploy.status);
 
-  const orphans = input.fleet.filter((m) => m.role !== 'serving' && m.role !== 'release-command' && !(m.deployId && live.has(m.deployId)));
+  // Release command machines included: one left by a crash is an orphan like any green.
+  const orphans = input.fleet.filter((m) => m.role !== 'serving' && !(m.deployId && live.has(m.deployId)));
   const target = deploy?.release;
   const onTarget = target ? serving.filter((m) => m.release === target).length : 0;
   const findings: Findings = {
@@ -85,6 +86,10 @@ export function assessRecovery(input: RecoveryInput): Recovery {
 
   const mixed = Object.keys(byRelease).length > 1 || findings.failedMachines.length > 0;
   if (deploy && (dead || mixed || orphans.length > 0)) {
+    // A deploy's plan destroys leftover greens, canaries and surge machines itself; release command
+    // machines it does not touch, so those go first.
+    const commands = orphans.filter((m) => m.role === 'release-command').map((m) => m.id);
+    if (commands.length > 0) actions.push({ kind: 'destroy-orphans', machineIds: commands });
     const majority = onTarget * 2 > serving.length;
     const back = deploy.previousRelease;
     if (majority || input.policy === 'redo' || !back) {

@@ -147,6 +147,17 @@ export interface Provider {
    * Providers whose proxy tracks connections implement it; others rely on the machine's graceful stop.
    */
   drain?(scope: FleetScope, id: string, timeoutMs: number): Promise<void>;
+  /**
+   * Output of a machine's process (a release command's log), oldest line first, where the provider can
+   * read it. Not an API call of the Fly Machines API (its logs live elsewhere), so optional.
+   */
+  logs?(scope: FleetScope, id: string): Promise<string[]>;
+  /**
+   * Refuse a release the provider cannot run (local: its artifact or a command is missing) with a
+   * `bad_request` ProviderError, before any machine changes. The executor calls it first; providers
+   * that only learn it when a machine boots leave it out.
+   */
+  checkRelease?(scope: FleetScope, release: string, options?: CallOptions): Promise<void>;
   /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
   subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
   close?(): Promise<void>;

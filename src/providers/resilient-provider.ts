@@ -104,6 +104,10 @@ export class ResilientProvider implements Provider {
   readonly subscribe?: (scope: FleetScope, listener: (event: MachineEvent) => void) => () => void;
   /** The inner provider's drain, when it has one (not an API call: neither throttled nor retried). */
   readonly drain?: (scope: FleetScope, id: string, timeoutMs: number) => Promise<void>;
+  /** The inner provider's release check, when it has one (local work: neither throttled nor retried). */
+  readonly checkRelease?: (scope: FleetScope, release: string, options?: CallOptions) => Promise<void>;
+  /** The inner provider's logs, when it has them (not a Machines API call: neither throttled nor retried). */
+  readonly logs?: (scope: FleetScope, id: string) => Promise<string[]>;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter | undefined;
   private readonly rng: SeededRandom;
@@ -127,6 +131,14 @@ export class ResilientProvider implements Provider {
     if (inner.drain) {
       const drain = inner.drain.bind(inner);
       this.drain = (scope, id, timeoutMs) => drain(scope, id, timeoutMs);
+    }
+    if (inner.logs) {
+      const logs = inner.logs.bind(inner);
+      this.logs = (scope, id) => logs(scope, id);
+    }
+    if (inner.checkRelease) {
+      const checkRelease = inner.checkRelease.bind(inner);
+      this.checkRelease = (scope, release, options) => checkRelease(scope, release, options);
     }
   }
 

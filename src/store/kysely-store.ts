@@ -330,6 +330,35 @@ export class KyselyStore implements Store {
     });
   }
 
+  claimDeploy(id: string, owner: string, nowMs: number, staleAfterMs: number): Promise<boolean> {
+    return this.run(async () => {
+      // One statement: the row lock makes concurrent claims of one deploy serialise; the loser's
+      // re-evaluated condition no longer holds (the winner's heartbeat is fresh).
+      const result = await this.db
+        .updateTable('deploys')
+        .set({ owner, heartbeat_at_ms: nowMs })
+        .where('id', '=', id)
+        .where('status', 'not in', [...TERMINAL_STATUSES])
+        .where((eb) =>
+          eb.or([
+            eb('owner', 'is', null),
+            eb('owner', '=', owner),
+            eb('heartbeat_at_ms', 'is', null),
+            eb('heartbeat_at_ms', '<', nowMs - staleAfterMs),
+          ]),
+        )
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  heartbeatDeploy(id: string, owner: string, nowMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db.updateTable('deploys').set({ heartbeat_at_ms: nowMs }).where('id', '=', id).where('owner', '=', owner).executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
   // ---- journal and machine events
 
   /**

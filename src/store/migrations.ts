@@ -135,9 +135,112 @@ const m0001_initial: Migration = {
   },
 };
 
+/** Hash the first ledger entry chains from (64 zeros). */
+export const LEDGER_GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * The control plane: the hash-chained ledger (and its head, the row appends serialise on), API
+ * tokens (hashes only), GitHub webhook deliveries (unique delivery id and event key: a redelivery,
+ * to any instance, never starts a second deploy), encrypted secrets and their staged/applied
+ * versions, and two deploy columns: the emergency flag and the secrets version a deploy carries.
+ */
+const m0002_control_plane: Migration = {
+  async up(db) {
+    await db.schema.alterTable('deploys').addColumn('emergency', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('deploys').addColumn('secrets_version', 'integer').execute();
+
+    await db.schema
+      .createTable('ledger')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey())
+      .addColumn('at_ms', 'bigint', notNull)
+      .addColumn('kind', 'text', notNull)
+      .addColumn('app', 'text', notNull)
+      .addColumn('env', 'text')
+      .addColumn('deploy_id', 'text')
+      .addColumn('responsible', 'text', notNull)
+      .addColumn('initiator', 'text', notNull)
+      .addColumn('trigger', 'text', notNull)
+      .addColumn('reason', 'text')
+      .addColumn('emergency', 'integer', notNull)
+      .addColumn('data', 'text')
+      .addColumn('prev_hash', 'text', notNull)
+      .addColumn('hash', 'text', notNull)
+      .execute();
+    await db.schema.createIndex('ledger_app_env_idx').on('ledger').columns(['app', 'env', 'seq']).execute();
+    await db.schema
+      .createTable('ledger_head')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('seq', 'bigint', notNull)
+      .addColumn('hash', 'text', notNull)
+      .execute();
+    await db.insertInto('ledger_head').values({ id: 'ledger', seq: 0, hash: LEDGER_GENESIS_HASH }).execute();
+
+    await db.schema
+      .createTable('api_tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', notNull)
+      .addColumn('role', 'text', notNull)
+      .addColumn('envs', 'text')
+      .addColumn('automation', 'integer', notNull)
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at_ms', 'bigint', notNull)
+      .addColumn('created_by', 'text', notNull)
+      .addColumn('revoked_at_ms', 'bigint')
+      .addColumn('last_used_at_ms', 'bigint')
+      .execute();
+
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('event', 'text', notNull)
+      .addColumn('event_key', 'text', (c) => c.unique())
+      .addColumn('status', 'text', notNull)
+      .addColumn('received_at_ms', 'bigint', notNull)
+      .addColumn('owner', 'text')
+      .addColumn('requests', 'text', notNull)
+      .addColumn('result', 'text')
+      .addColumn('finished_at_ms', 'bigint')
+      .execute();
+    await db.schema.createIndex('webhook_deliveries_status_idx').on('webhook_deliveries').columns(['status', 'received_at_ms']).execute();
+
+    await db.schema
+      .createTable('secrets')
+      .addColumn('app', 'text', notNull)
+      .addColumn('env', 'text', notNull)
+      .addColumn('name', 'text', notNull)
+      .addColumn('ciphertext', 'text', notNull)
+      .addColumn('digest', 'text', notNull)
+      .addColumn('version', 'integer', notNull)
+      .addColumn('updated_at_ms', 'bigint', notNull)
+      .addColumn('updated_by', 'text', notNull)
+      .addPrimaryKeyConstraint('secrets_pkey', ['app', 'env', 'name'])
+      .execute();
+    await db.schema
+      .createTable('secret_versions')
+      .addColumn('app', 'text', notNull)
+      .addColumn('env', 'text', notNull)
+      .addColumn('staged_version', 'integer', notNull)
+      .addColumn('applied_version', 'integer')
+      .addColumn('applied_deploy_id', 'text')
+      .addColumn('applied_at_ms', 'bigint')
+      .addColumn('updated_at_ms', 'bigint', notNull)
+      .addPrimaryKeyConstraint('secret_versions_pkey', ['app', 'env'])
+      .execute();
+  },
+
+  async down(db) {
+    for (const table of ['secret_versions', 'secrets', 'webhook_deliveries', 'api_tokens', 'ledger_head', 'ledger']) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+    await db.schema.alterTable('deploys').dropColumn('secrets_version').execute();
+    await db.schema.alterTable('deploys').dropColumn('emergency').execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': m0001_initial,
+  '0002_control_plane': m0002_control_plane,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -53,6 +53,10 @@ export interface DeploysTable {
   abort_requested_by: string | null;
   /** Last journal seq handed out for this deploy (appendJournal bumps it atomically). */
   journal_seq: ColumnType<number | string | bigint, number | undefined, number>;
+  /** 0002: 1 when a human used the --emergency break-glass (flagged everywhere). */
+  emergency: ColumnType<number | string | bigint, number | undefined, number>;
+  /** 0002: staged secrets version the deploy carries to the machines (NULL: none recorded). */
+  secrets_version: ColumnType<number | string | bigint | null, number | null | undefined, number | null>;
 }
 
 export interface JournalTable {
@@ -99,6 +103,88 @@ export interface SimFleetsTable {
   state: string;
 }
 
+/** 0002: one entry of the append-only, hash-chained ledger (src/ledger/). */
+export interface LedgerTable {
+  /** 1, 2, 3, ... with no gaps; assigned under the ledger_head row lock. */
+  seq: ColumnType<number | string | bigint, number, never>;
+  at_ms: Millis;
+  kind: string;
+  app: string;
+  env: string | null;
+  deploy_id: string | null;
+  responsible: string;
+  initiator: string;
+  trigger: string;
+  reason: string | null;
+  emergency: ColumnType<number | string | bigint, number, never>;
+  /** JSON text, or NULL. */
+  data: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** 0002: the newest ledger entry's seq and hash (one row, id 'ledger'); appends serialise on it. */
+export interface LedgerHeadTable {
+  id: string;
+  seq: ColumnType<number | string | bigint, number, number>;
+  hash: string;
+}
+
+/** 0002: API tokens; only the sha256 of a token is stored. */
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  /** JSON array of environment names, or NULL for every environment. */
+  envs: string | null;
+  automation: ColumnType<number | string | bigint, number, never>;
+  token_hash: string;
+  created_at_ms: Millis;
+  created_by: string;
+  revoked_at_ms: NullableMillis;
+  last_used_at_ms: NullableMillis;
+}
+
+/** 0002: GitHub webhook deliveries, unique by delivery id and (when it has one) by event key. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  event: string;
+  event_key: string | null;
+  status: string;
+  received_at_ms: Millis;
+  owner: string | null;
+  /** JSON text of the trigger requests the event maps to. */
+  requests: string;
+  /** JSON text of what came of them, or NULL. */
+  result: string | null;
+  finished_at_ms: NullableMillis;
+}
+
+/** 0002: encrypted secret values per environment. */
+export interface SecretsTable {
+  app: string;
+  env: string;
+  name: string;
+  /** `v1:` + base64(iv | tag | AES-256-GCM ciphertext). */
+  ciphertext: string;
+  /** Keyed digest of the value (HMAC), shown by `secrets list`. */
+  digest: string;
+  version: ColumnType<number | string | bigint, number, number>;
+  updated_at_ms: Millis;
+  updated_by: string;
+}
+
+/** 0002: per environment, the staged secrets version and the one a deploy last applied. */
+export interface SecretVersionsTable {
+  app: string;
+  env: string;
+  staged_version: ColumnType<number | string | bigint, number, number>;
+  applied_version: ColumnType<number | string | bigint | null, number | null | undefined, number | null>;
+  applied_deploy_id: string | null;
+  applied_at_ms: NullableMillis;
+  updated_at_ms: Millis;
+}
+
 /**
  * Every table of the store. `schema_migrations` (and `schema_migrations_lock`) belong to Kysely's
  * Migrator and are not listed here.
@@ -110,6 +196,12 @@ export interface Database {
   machine_events: MachineEventsTable;
   locks: LocksTable;
   sim_fleets: SimFleetsTable;
+  ledger: LedgerTable;
+  ledger_head: LedgerHeadTable;
+  api_tokens: ApiTokensTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  secrets: SecretsTable;
+  secret_versions: SecretVersionsTable;
 }
 
 export const MIGRATION_TABLE = 'schema_migrations';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { STRATEGIES, type Machine } from '../../src/domain/types.js';
 import type { ProgressEvent } from '../../src/engine/progress.js';
+import { releaseCommandStep } from '../../src/release/release-command.js';
 import { rig, settings, spread, SCOPE } from './harness.js';
 
 function allOn(machines: Machine[], release: string): boolean {
@@ -353,6 +354,81 @@ describe('executor: resuming a deploy whose process died', () => {
       const after = await r.fleet();
       assert.equal(after.length, 12);
       assert.ok(after.every((m) => m.release === 'v2' && m.role === 'serving'));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('executor: release steps', () => {
+  it('a release command runs once, on a machine of the new release, before any serving machine changes', async () => {
+    const r = await rig();
+    try {
+      const before = new Map((await r.fleet()).map((m) => [m.id, m.instanceVersion]));
+      const order: string[] = [];
+      const step = releaseCommandStep({ command: 'bin/migrate', timeoutMs: 60_000 });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        releaseSteps: [step],
+        onProgress: (e) => {
+          if (e.type === 'release-step') order.push(`step:${e.ok}`);
+          if (e.type === 'step' && e.status === 'started' && order.length === 1 && !order.includes('machines')) order.push('machines');
+        },
+      });
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.deepEqual(order, ['step:true', 'machines']);
+      const journal = await r.store.listJournal(summary.deployId);
+      const ran = journal.find((e) => e.kind === 'release_step_succeeded');
+      assert.equal((ran?.data as { step: string }).step, 'release-command');
+      assert.ok((await r.fleet()).every((m) => m.role === 'serving'), 'the ephemeral machine is gone');
+      assert.equal(before.size, 12);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a release command that fails ends the deploy as release_command_failed with nothing touched', async () => {
+    const r = await rig();
+    try {
+      const before = new Map((await r.fleet()).map((m) => [m.id, m.instanceVersion]));
+      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling' }), { releaseSteps: [releaseCommandStep({ command: 'bin/migrate', timeoutMs: 60_000 })] });
+      assert.equal(summary.status, 'release_command_failed');
+      assert.match(summary.error ?? '', /exited with code 1/);
+      const after = await r.fleet();
+      assert.equal(after.length, 12, 'the failed release command machine was removed');
+      for (const m of after) assert.equal(before.get(m.id), m.instanceVersion);
+      const failed = (await r.store.listJournal(summary.deployId)).find((e) => e.kind === 'release_step_failed');
+      assert.ok(((failed?.data as { output: string[] }).output ?? []).some((l) => /exited with code 1/.test(l)));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a release command that outlives its timeout is stopped and fails the deploy', async () => {
+    const r = await rig();
+    try {
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { releaseSteps: [releaseCommandStep({ command: 'bin/slow', timeoutMs: 50 })] });
+      assert.equal(summary.status, 'release_command_failed');
+      assert.match(summary.error ?? '', /did not finish within/);
+      await r.clock.sleep(30_000);
+      assert.ok((await r.fleet()).every((m) => m.role === 'serving' && m.release === 'v1'));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a resumed deploy does not run its release command again', async () => {
+    const r = await rig();
+    try {
+      let runs = 0;
+      const counting = { name: 'release-command', failStatus: 'release_command_failed' as const, run: async () => ({ ok: true, summary: `run ${++runs}` }) };
+      const first = await r.deploy('v2', settings({ strategy: 'rolling' }), { deployId: 'dep_rc', releaseSteps: [counting] });
+      assert.equal(first.status, 'succeeded');
+      await r.store.updateDeploy('dep_rc', { status: 'running' });
+      for (const m of (await r.fleet()).slice(0, 2)) await r.provider.update(SCOPE, m.id, { release: 'v1' });
+      await r.clock.sleep(60_000);
+      const again = await r.deploy('v2', settings({ strategy: 'rolling' }), { deployId: 'dep_rc', releaseSteps: [counting] });
+      assert.equal(again.status, 'succeeded');
+      assert.equal(runs, 1);
     } finally {
       await r.close();
     }

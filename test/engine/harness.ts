@@ -5,6 +5,7 @@ import { VirtualClock } from '../../src/domain/clock.js';
 import type { Machine, ProcessGroup, Release, StrategySettings } from '../../src/domain/types.js';
 import { runDeploy } from '../../src/engine/executor.js';
 import type { ProgressEvent } from '../../src/engine/progress.js';
+import type { ReleaseStep } from '../../src/engine/release-steps.js';
 import type { DeploySummary } from '../../src/engine/summary.js';
 import { ResilientProvider } from '../../src/providers/resilient-provider.js';
 import { SimProvider } from '../../src/providers/sim/sim-provider.js';
@@ -35,7 +36,11 @@ export interface Rig {
   provider: ResilientProvider;
   store: Store;
   groups: ProcessGroup[];
-  deploy(release: string, s: StrategySettings, options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void }): Promise<DeploySummary>;
+  deploy(
+    release: string,
+    s: StrategySettings,
+    options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; releaseSteps?: ReleaseStep[] },
+  ): Promise<DeploySummary>;
   fleet(): Promise<Machine[]>;
   close(): Promise<void>;
 }
@@ -87,7 +92,7 @@ export async function rig(options: { groups?: ProcessGroup[]; sim?: SimOptionsIn
       }
       return runDeploy(
         { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }), onProgress: o.onProgress },
-        { deployId, scope: SCOPE, target: release(version), groups, settings: s, findRelease: async (v) => release(v) },
+        { deployId, scope: SCOPE, target: release(version), groups, settings: s, findRelease: async (v) => release(v), ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}) },
         o.signal,
       );
     },

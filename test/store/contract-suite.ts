@@ -236,6 +236,34 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         }));
     });
 
+    describe('deploy ownership', () => {
+      it('claimDeploy: free, own, or stale deploys only; heartbeatDeploy only for the owner', () =>
+        withStore(async (store) => {
+          await store.createDeploy(newDeploy('d', { status: 'running', owner: 'a' }));
+          await store.updateDeploy('d', { heartbeatAtMs: T0 });
+          assert.equal(await store.claimDeploy('d', 'b', T0 + 1_000, 10_000), false, 'a is alive');
+          assert.equal(await store.claimDeploy('d', 'a', T0 + 1_000, 10_000), true, 'a re-claims its own');
+          assert.equal(await store.heartbeatDeploy('d', 'a', T0 + 2_000), true);
+          assert.equal(await store.heartbeatDeploy('d', 'b', T0 + 2_000), false);
+          assert.equal(await store.claimDeploy('d', 'b', T0 + 12_001, 10_000), true, "a's heartbeat lapsed");
+          const d = await store.getDeploy('d');
+          assert.equal(d?.owner, 'b');
+          assert.equal(d?.heartbeatAtMs, T0 + 12_001);
+          assert.equal(await store.heartbeatDeploy('d', 'a', T0 + 12_002), false, 'a lost it');
+          await store.createDeploy(newDeploy('done', { status: 'succeeded' }));
+          assert.equal(await store.claimDeploy('done', 'b', T0, 0), false, 'finished deploys are nobody’s');
+          assert.equal(await store.claimDeploy('unknown', 'b', T0, 0), false);
+        }));
+
+      it('of many instances claiming one stale deploy at once, exactly one wins', () =>
+        withStore(async (store) => {
+          await store.createDeploy(newDeploy('d', { status: 'running', owner: 'dead' }));
+          await store.updateDeploy('d', { heartbeatAtMs: T0 });
+          const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claimDeploy('d', `i${i}`, T0 + 60_000, 10_000)));
+          assert.equal(wins.filter(Boolean).length, 1);
+        }));
+    });
+
     describe('journal', () => {
       it('assigns increasing seqs per deploy and lists in order, round-tripping data', () =>
         withStore(async (store) => {

@@ -541,6 +541,8 @@ export class SimFleet {
   private fail(record: SimMachineRecord): void {
     record.machine.state = 'failed';
     record.machine.health = 'critical';
+    // A simulated process that dies exits 1 (a release command's result is read from it).
+    record.machine.exitCode = 1;
     this.changed(record, 'state');
   }
 

@@ -148,6 +148,20 @@ export class SimProvider implements Provider {
     return this.call('wait', scope, id, () => this.fleet.waitFor(scope, id, condition, timeoutMs, signal), signal);
   }
 
+  /** What a simulated process printed: a release command's run, in a few synthetic lines. */
+  async logs(scope: FleetScope, id: string): Promise<string[]> {
+    let m;
+    try {
+      m = this.fleet.get(scope, id);
+    } catch {
+      m = undefined;
+    }
+    if (!m) return [`machine ${id} is gone; the sim keeps no logs of destroyed machines`];
+    const lines = [`[sim] ${m.role} machine ${m.id} on ${m.release}`];
+    if (m.state === 'failed') lines.push(`[sim] process exited with code ${m.exitCode ?? 1}`);
+    return lines;
+  }
+
   subscribe(scope: FleetScope, listener: (event: MachineEvent) => void): () => void {
     return this.fleet.subscribe(scope, listener);
   }

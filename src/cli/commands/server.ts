@@ -1,0 +1,36 @@
+// `runway server --config FILE --port P`: the control plane. Resumes deploys whose owner died (on
+// start and whenever a lease lapses) and serves the HTTP API.
+
+import { openContext, type GlobalOptions } from '../context.js';
+import { CliError, type Io } from '../io.js';
+import { startServer } from '../../server/serve.js';
+
+export interface ServerOptions extends GlobalOptions {
+  port?: string;
+  host?: string;
+  instance?: string;
+}
+
+export async function serverCommand(options: ServerOptions, io: Io, signal?: AbortSignal): Promise<number> {
+  const port = Number(options.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${options.port}"`);
+  const ctx = await openContext(options, io);
+  const server = await startServer({
+    config: ctx.config,
+    store: ctx.store,
+    port,
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.instance ? { instanceId: options.instance } : {}),
+    processEnv: io.env,
+    log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+  });
+  io.stderr.write(`runway server ${server.deploys.instanceId} listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    else signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  io.stderr.write('runway server: stopping\n');
+  await server.close();
+  await ctx.close();
+  return 0;
+}

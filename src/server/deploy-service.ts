@@ -1,0 +1,289 @@
+// The control plane's deploy runner: starts deploys in this process, owns them with a heart-beating
+// lease in the store, resumes deploys whose owner died (on start, and whenever a lease lapses), and
+// keeps each running deploy's live progress for the API and the dashboard. Several `runway server`
+// instances on one PostgreSQL store share the work: a deploy has one owner at a time.
+
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { resolveStrategySettings } from '../config/settings.js';
+import { getEnvironment } from '../config/environment.js';
+import type { RunwayConfig } from '../config/types.js';
+import { RealClock, type Clock } from '../domain/clock.js';
+import type { Release, StrategyName } from '../domain/types.js';
+import { TERMINAL_STATUSES } from '../domain/types.js';
+import { acquireEnvironmentLock, LockHeldError } from '../engine/environment-lock.js';
+import { runDeploy } from '../engine/executor.js';
+import type { ProgressEvent } from '../engine/progress.js';
+import type { DeploySummary } from '../engine/summary.js';
+import { openProviderSession } from '../providers/open-session.js';
+import type { ProviderSession } from '../providers/session.js';
+import { buildPlan } from '../strategies/index.js';
+import { releaseStepsFor } from '../release/steps-for-environment.js';
+import type { DeployRecord, Store } from '../store/contract.js';
+
+/** Who asks for a deploy and why: the control plane's policy has already allowed it. */
+export interface DeployRequestInput {
+  env: string;
+  /** Release version; default the newest release. */
+  release?: string;
+  strategy?: StrategyName;
+  initiator: string;
+  responsible: string;
+  /** `release`, `push`, `manual`, `cli`, `rollback`, `api`, ... */
+  trigger: string;
+  reason?: string | null;
+}
+
+export class DeployRequestError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status the API answers with: 404 unknown env/release, 409 locked, 422 plan refused. */
+    readonly status: 400 | 404 | 409 | 422,
+  ) {
+    super(message);
+    this.name = 'DeployRequestError';
+  }
+}
+
+export interface LiveDeploy {
+  deploy: DeployRecord;
+  /** Every progress event so far, in order (the dashboard replays them, then follows). */
+  events: ProgressEvent[];
+  done: Promise<DeploySummary | undefined>;
+}
+
+export interface DeployServiceOptions {
+  config: RunwayConfig;
+  store: Store;
+  /** This instance's name in deploy ownership (default host:pid:random). */
+  instanceId?: string;
+  wallClock?: Clock;
+  /** How often to look for deploys whose owner stopped heart-beating. */
+  pollMs?: number;
+  /** A deploy whose heartbeat is older than this is taken over. */
+  leaseTtlMs?: number;
+  /** Opens the provider of an environment (tests inject clocks). */
+  openSession?: (env: string) => Promise<ProviderSession>;
+  processEnv?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+type Listener = (deployId: string, event: ProgressEvent) => void;
+
+export class DeployService {
+  readonly instanceId: string;
+  private readonly wall: Clock;
+  private readonly live = new Map<string, LiveDeploy & { controller: AbortController }>();
+  private readonly listeners = new Set<Listener>();
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: DeployServiceOptions) {
+    this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.wall = options.wallClock ?? new RealClock();
+  }
+
+  private get store(): Store {
+    return this.options.store;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  /** Resume orphaned deploys now, then keep watching for lapsed leases. */
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.watch();
+  }
+
+  /** Stop watching and stop every deploy this instance runs (another instance takes them over). */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+    for (const d of this.live.values()) d.controller.abort('server stopping');
+    await Promise.allSettled([...this.live.values()].map((d) => d.done));
+  }
+
+  /** Live progress of deploys this instance runs. */
+  running(): LiveDeploy[] {
+    return [...this.live.values()];
+  }
+
+  get(deployId: string): LiveDeploy | undefined {
+    return this.live.get(deployId);
+  }
+
+  /** Follow progress events of every deploy this instance runs; returns an unsubscribe function. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Validate and start a deploy: unknown environment or release → 404; a plan the strategy refuses →
+   * 422; the environment locked by another deploy → 409. Nothing is changed when it throws.
+   */
+  async create(input: DeployRequestInput): Promise<DeployRecord> {
+    const { config } = this.options;
+    if (!config.environments[input.env]) {
+      throw new DeployRequestError(`unknown environment "${input.env}" (known: ${Object.keys(config.environments).join(', ')})`, 404);
+    }
+    const env = getEnvironment(config, input.env);
+    const release = await this.findRelease(input.release);
+    let settings;
+    try {
+      settings = resolveStrategySettings(env, config.app.processes, input.strategy);
+    } catch (err) {
+      throw new DeployRequestError((err as Error).message, 422);
+    }
+    const session = await this.openSession(input.env);
+    const scope = { app: config.app.name, env: input.env };
+    const deployId = `dep_${randomBytes(6).toString('hex')}`;
+    let plan;
+    try {
+      const fleet = await session.provider.list(scope);
+      plan = buildPlan({ deployId, app: scope.app, env: scope.env, fleet, target: release, groups: config.app.processes, settings });
+    } catch (err) {
+      await session.close();
+      throw new DeployRequestError((err as Error).message, 422);
+    }
+    const deploy = await this.store.createDeploy({
+      id: deployId,
+      app: scope.app,
+      env: scope.env,
+      release: release.version,
+      previousRelease: plan.previous ?? null,
+      strategy: settings.strategy,
+      initiator: input.initiator,
+      responsible: input.responsible,
+      trigger: input.trigger,
+      reason: input.reason ?? null,
+      plan,
+      createdAtMs: this.wall.now(),
+      owner: this.instanceId,
+    });
+    try {
+      await acquireEnvironmentLock(this.store, this.wall, { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: 0 });
+    } catch (err) {
+      await session.close();
+      const message = (err as Error).message;
+      await this.store.updateDeploy(deployId, { status: 'failed', error: message, finishedAtMs: this.wall.now() });
+      throw err instanceof LockHeldError ? new DeployRequestError(message, 409) : err;
+    }
+    await this.store.updateDeploy(deployId, { heartbeatAtMs: this.wall.now() });
+    this.run(deploy, release, session);
+    return deploy;
+  }
+
+  /** Record an abort request; whichever instance owns the deploy stops it within one poll. */
+  async abort(deployId: string, by: string): Promise<DeployRecord> {
+    const deploy = await this.store.getDeploy(deployId);
+    if (!deploy) throw new DeployRequestError(`no deploy ${deployId}`, 404);
+    if (TERMINAL_STATUSES.includes(deploy.status)) throw new DeployRequestError(`deploy ${deployId} already ended (${deploy.status})`, 409);
+    await this.store.requestAbort(deployId, by, this.wall.now());
+    await this.store.appendJournal([{ deployId, atMs: this.wall.now(), kind: 'abort_requested', message: `abort requested by ${by}` }]);
+    return (await this.store.getDeploy(deployId))!;
+  }
+
+  /** Let a bluegreen deploy paused before cutover go on. */
+  async promote(deployId: string, by: string): Promise<void> {
+    const deploy = await this.store.getDeploy(deployId);
+    if (!deploy) throw new DeployRequestError(`no deploy ${deployId}`, 404);
+    if (deploy.status !== 'running') throw new DeployRequestError(`deploy ${deployId} is ${deploy.status}; only a running deploy can be promoted`, 409);
+    await this.store.appendJournal([{ deployId, atMs: this.wall.now(), kind: 'promote', message: `promoted by ${by}` }]);
+  }
+
+  private async findRelease(version: string | undefined): Promise<Release> {
+    const app = this.options.config.app.name;
+    const releases = await this.store.listReleases(app);
+    const release = version ? releases.find((r) => r.version === version) : releases[0];
+    if (!release) throw new DeployRequestError(version ? `release ${version} does not exist for ${app}` : `no releases of ${app} yet`, 404);
+    return release;
+  }
+
+  private openSession(env: string): Promise<ProviderSession> {
+    if (this.options.openSession) return this.options.openSession(env);
+    const { config, store } = this.options;
+    return openProviderSession({ config, env: getEnvironment(config, env), store, processEnv: this.options.processEnv ?? process.env });
+  }
+
+  private run(deploy: DeployRecord, release: Release, session: ProviderSession): void {
+    const { config, store } = this.options;
+    const env = getEnvironment(config, deploy.env);
+    const settings = resolveStrategySettings(env, config.app.processes, deploy.strategy);
+    const controller = new AbortController();
+    const entry = { deploy, events: [] as ProgressEvent[], controller, done: Promise.resolve<DeploySummary | undefined>(undefined) };
+    const onProgress = (event: ProgressEvent) => {
+      entry.events.push(event);
+      for (const l of this.listeners) l(deploy.id, event);
+    };
+    entry.done = (async () => {
+      try {
+        const summary = await runDeploy(
+          { provider: session.provider, store, clock: session.clock, wallClock: this.wall, onProgress, apiStats: session.apiStats, owner: this.instanceId },
+          {
+            deployId: deploy.id,
+            scope: { app: deploy.app, env: deploy.env },
+            target: release,
+            groups: config.app.processes,
+            settings,
+            previousRelease: deploy.previousRelease,
+            releaseSteps: releaseStepsFor(config, env),
+            findRelease: (v) => store.getRelease(deploy.app, v),
+          },
+          controller.signal,
+        );
+        this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${summary.status}`);
+        return summary;
+      } catch (err) {
+        this.log(`deploy ${deploy.id}: ${(err as Error).message}`);
+        return undefined;
+      } finally {
+        await store.releaseLock(deploy.app, deploy.env, deploy.id).catch(() => false);
+        await session.save().catch(() => {});
+        await session.close().catch(() => {});
+        this.live.delete(deploy.id);
+      }
+    })();
+    this.live.set(deploy.id, entry);
+  }
+
+  /** Take over deploys whose owner's lease lapsed (or that nobody owns), and run them to the end. */
+  private async watch(): Promise<void> {
+    const pollMs = this.options.pollMs ?? 2_000;
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.takeOver();
+      } catch (err) {
+        this.log(`takeover check failed: ${(err as Error).message}`);
+      }
+      try {
+        await this.wall.sleep(pollMs, this.stopping.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private async takeOver(): Promise<void> {
+    const ttl = this.options.leaseTtlMs ?? 15_000;
+    const candidates = await this.store.listDeploys({ app: this.options.config.app.name, status: ['running', 'pending'] });
+    for (const deploy of candidates) {
+      if (this.live.has(deploy.id) || !this.options.config.environments[deploy.env]) continue;
+      const claimed = await this.store.claimDeploy(deploy.id, this.instanceId, this.wall.now(), ttl);
+      if (!claimed) continue;
+      this.log(`taking over deploy ${deploy.id} (${deploy.env}) from ${deploy.owner ?? 'nobody'}`);
+      await this.store.appendJournal([{ deployId: deploy.id, atMs: this.wall.now(), kind: 'taken_over', message: `taken over by ${this.instanceId} from ${deploy.owner ?? 'nobody'}` }]);
+      const release = await this.store.getRelease(deploy.app, deploy.release);
+      if (!release) {
+        await this.store.updateDeploy(deploy.id, { status: 'failed', error: `release ${deploy.release} no longer exists`, finishedAtMs: this.wall.now() });
+        continue;
+      }
+      const session = await this.openSession(deploy.env);
+      // Same holder: the lock passes to this instance with the deploy.
+      await acquireEnvironmentLock(this.store, this.wall, { app: deploy.app, env: deploy.env, holder: deploy.id, reason: `deploy ${deploy.release}`, waitMs: 0 }).catch(() => undefined);
+      this.run((await this.store.getDeploy(deploy.id))!, release, session);
+    }
+  }
+}
