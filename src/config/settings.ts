@@ -10,7 +10,7 @@ import { formatBudget, isZeroBudget } from './values.js';
 export const DEPLOY_DEFAULTS = {
   maxUnavailable: { fraction: 0.33 } as MachineBudget,
   maxSurge: { fraction: 0.1 } as MachineBudget,
-  maxConcurrency: 64,
+  maxConcurrency: 256,
   waitTimeoutMs: 5 * 60_000,
   convergenceTimeoutMs: 10 * 60_000,
   onFailure: 'rollback' as const,

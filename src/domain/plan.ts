@@ -76,11 +76,12 @@ export interface Wave {
   /**
    * A rolling window instead of a barrier. Consecutive waves that carry a window run as one flow: a step
    * of a later wave starts as soon as its group has a free slot, instead of after the whole wave before.
-   * `window[group]` is how many machines of that group in traffic the flow may hold out of traffic at
-   * once; an update gives its slot back when the machine is checked and back in traffic, a drained
-   * destroy keeps it (the machine never comes back). Steps on machines already out of traffic need no
-   * slot. At every moment the flow holds no more machines out than the worst barrier wave would, so the
-   * model (simulate.ts), which runs the waves with barriers, bounds it.
+   * `window[group]` is the group's slack when the flow starts: machines in traffic minus
+   * (desired − max_unavailable); it may be zero or less. A step that takes a machine in traffic out
+   * needs a slot; an update gives it back when the machine is checked and back in traffic, a drained
+   * destroy keeps it (the machine never comes back), and every machine the flow promotes into traffic
+   * (a promoted create, a cutover) adds one. So at every moment at least desired − max_unavailable
+   * machines serve — the same guarantee as the barrier waves, which the model (simulate.ts) checks.
    */
   window?: Record<string, number>;
 }

@@ -343,6 +343,7 @@ class DeployRun {
       limit: pLimit(Math.max(1, plan.settings.maxConcurrency)),
       idByLaunch,
       known,
+      outOfTraffic: new Set(),
       awaitPromote: (signal) => this.awaitPromote(signal),
       imageFor: (version) => this.releases.get(version)?.image,
       hooks: {
@@ -363,9 +364,10 @@ class DeployRun {
       },
     };
     for (let i = 0; i < plan.waves.length; ) {
-      // Consecutive windowed waves run as one flow (Wave.window); the others one by one.
+      // Consecutive waves with the same window run as one flow (Wave.window); the others one by one.
       let j = i + 1;
-      if (plan.waves[i]!.window) while (j < plan.waves.length && plan.waves[j]!.window) j++;
+      const window = plan.waves[i]!.window && JSON.stringify(plan.waves[i]!.window);
+      if (window) while (j < plan.waves.length && JSON.stringify(plan.waves[j]!.window) === window) j++;
       const outcome = await this.applyWave(ctx, mergeWaves(plan.waves.slice(i, j)), plan.waves.length);
       if (!outcome.ok) return outcome;
       i = j;
@@ -400,6 +402,8 @@ class DeployRun {
           const machineId = await runStep(ctx, step, signal);
           // A drained destroy keeps its slot: that machine never comes back into traffic.
           if (slot && !(step.kind === 'destroy' && step.drain)) slot.release();
+          // A machine promoted into traffic opens a slot of its group's window.
+          for (const group of promotedGroups(step, ctx)) slots.get(group)?.grant();
           this.emit({ type: 'step', step, machineId, status: 'succeeded' });
           this.note('step_succeeded', step.kind, undefined, machineId, wave.index);
         } catch (err) {
@@ -547,19 +551,17 @@ class DeployRun {
       } catch {
         return;
       }
-      const deploy = await store.getDeploy(this.req.deployId);
-      if (deploy?.abortRequestedAtMs) this.requestAbort(deploy.abortRequestedBy ?? 'request');
+      const control = await store.deployControl(this.req.deployId);
+      if (control?.abortRequestedAtMs) this.requestAbort(control.abortRequestedBy ?? 'request');
       sinceBeat += pollMs;
       if (sinceBeat >= heartbeatMs) {
         sinceBeat = 0;
         const now = this.wall.now();
-        if (this.deps.owner) {
-          if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner, now))) {
-            this.lostOwnership = true;
-            this.requestAbort('ownership lost');
-            return;
-          }
-        } else await store.updateDeploy(this.req.deployId, { heartbeatAtMs: now });
+        if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner ?? null, now))) {
+          this.lostOwnership = true;
+          this.requestAbort('ownership lost');
+          return;
+        }
         await store.heartbeatLock(app, env, this.req.deployId, now);
       }
     }
@@ -638,6 +640,19 @@ function mergeWaves(waves: Wave[]): Wave {
 
 function stepGroup(step: Step): string | undefined {
   return step.kind === 'update' || step.kind === 'destroy' || step.kind === 'create' ? step.group : undefined;
+}
+
+/** Groups of the machines a step put into traffic (one entry per machine). */
+function promotedGroups(step: Step, ctx: StepContext): string[] {
+  if (step.kind === 'create') return step.promote ? [step.group] : [];
+  if (step.kind === 'cutover') {
+    return step.promote.flatMap((ref) => {
+      const id = 'machineId' in ref ? ref.machineId : ctx.idByLaunch.get(ref.launchId);
+      const group = id ? ctx.known.get(id)?.group : undefined;
+      return group ? [group] : [];
+    });
+  }
+  return [];
 }
 
 /** Whether the step takes a machine that is in traffic now out of it (so it needs a window slot). */

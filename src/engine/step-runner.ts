@@ -8,6 +8,9 @@ import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
 import { ProviderError, type CallOptions, type MachineSpec, type MachineUpdate, type Provider } from '../providers/contract.js';
 
+/** Beyond the drain timeout, how long a machine may take to stop before it is killed. */
+const STOP_GRACE_MS = 30_000;
+
 export class StepFailure extends Error {
   constructor(
     message: string,
@@ -42,6 +45,8 @@ export interface StepContext {
   idByLaunch: Map<string, string>;
   /** Machines as observed when the plan was made. */
   known: Map<string, Machine>;
+  /** Machines this plan already took out of traffic (a cutover's blues): their destroy needs no cordon. */
+  outOfTraffic: Set<string>;
   hooks: StepHooks;
   /** Wait for an explicit promote (bluegreen pause_before_cutover). */
   awaitPromote(signal: AbortSignal): Promise<void>;
@@ -171,6 +176,7 @@ async function runCutover(ctx: StepContext, step: CutoverStep, signal: AbortSign
   await Promise.all(promote.map((id) => op(ctx, signal, (call) => provider.uncordon(scope, id, 'serving', call))));
   ctx.hooks.accepted();
   await Promise.all(step.cordon.map((id) => op(ctx, signal, (call) => provider.cordon(scope, id, call))));
+  for (const id of step.cordon) ctx.outOfTraffic.add(id);
 }
 
 async function runDestroy(ctx: StepContext, step: DestroyStep, signal: AbortSignal): Promise<string> {
@@ -178,9 +184,14 @@ async function runDestroy(ctx: StepContext, step: DestroyStep, signal: AbortSign
   const id = resolveRef(ctx, step.machine);
   try {
     if (step.drain) {
-      await op(ctx, signal, (call) => provider.cordon(scope, id, call));
+      if (!ctx.outOfTraffic.has(id)) await op(ctx, signal, (call) => provider.cordon(scope, id, call));
       if (provider.drain) await provider.drain(scope, id, ctx.settings.drainTimeoutMs);
       await op(ctx, signal, (call) => provider.stop(scope, id, { ...call, timeoutMs: ctx.settings.drainTimeoutMs }));
+      // A graceful stop lets the process finish its requests; destroying it mid-stop would kill them.
+      await provider.waitFor(scope, id, { state: 'stopped' }, ctx.settings.drainTimeoutMs + STOP_GRACE_MS, signal).catch((err: unknown) => {
+        // Not stopped in time (or it crashed while stopping): the destroy below kills it.
+        if (signal.aborted || !(err instanceof ProviderError) || err.kind === 'not_found') throw err;
+      });
     }
     await op(ctx, signal, (call) => provider.destroy(scope, id, call));
     // Gone means gone: counts of extra machines and the fleet after the deploy must be exact.

@@ -1,13 +1,15 @@
-// Slots of a rolling window (Wave.window): at most `size` machines of a group out of traffic at once.
-// Written here rather than taken from p-limit because a drained destroy keeps its slot for good (the
-// machine never comes back into traffic), which a concurrency limiter cannot express.
+// Slots of a rolling window (Wave.window): how many more machines of a group may leave traffic while
+// at least `desired − max_unavailable` stay in. Written here rather than taken from p-limit because
+// the count moves both ways: a drained destroy keeps its slot for good (that machine never comes
+// back), and a machine promoted into traffic adds one (`grant`). It may start at or below zero (a
+// group short of machines) and opens as new machines come in.
 
 export class WindowSlots {
   private free: number;
-  private readonly waiting: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
+  private readonly waiting: { resolve: () => void }[] = [];
 
   constructor(size: number) {
-    this.free = Math.max(1, size);
+    this.free = size;
   }
 
   /** Resolves when a slot is ours, first come first served; rejects when `signal` aborts first. */
@@ -23,7 +25,6 @@ export class WindowSlots {
           signal.removeEventListener('abort', onAbort);
           resolve();
         },
-        reject,
       };
       const onAbort = () => {
         const i = this.waiting.indexOf(entry);
@@ -35,9 +36,17 @@ export class WindowSlots {
     });
   }
 
+  /** A machine came back into traffic (an update done) or a new one went in (a promoted machine). */
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next.resolve();
-    else this.free++;
+    this.free++;
+    while (this.free > 0 && this.waiting.length > 0) {
+      this.free--;
+      this.waiting.shift()!.resolve();
+    }
+  }
+
+  /** A machine entered traffic that was not there when the window was sized. */
+  grant(): void {
+    this.release();
   }
 }

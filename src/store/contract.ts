@@ -39,6 +39,8 @@ export interface DeployRecord {
   secretsVersion?: number;
 }
 
+export type DeployControl = Pick<DeployRecord, 'status' | 'owner' | 'heartbeatAtMs' | 'abortRequestedAtMs' | 'abortRequestedBy'>;
+
 export type NewDeploy = Pick<
   DeployRecord,
   'id' | 'app' | 'env' | 'release' | 'previousRelease' | 'strategy' | 'initiator' | 'responsible' | 'trigger' | 'reason' | 'plan' | 'createdAtMs'
@@ -226,8 +228,16 @@ export interface Store {
    * of several instances claiming one deploy at once, one wins. Sets the heartbeat to `nowMs`.
    */
   claimDeploy(id: string, owner: string, nowMs: number, staleAfterMs: number): Promise<boolean>;
-  /** Heartbeat of the deploy's owner; false when `owner` no longer owns it (it was taken over). */
-  heartbeatDeploy(id: string, owner: string, nowMs: number): Promise<boolean>;
+  /**
+   * Heartbeat of the deploy's owner; false when `owner` no longer owns it (it was taken over). With
+   * `owner` null the heartbeat is written whoever owns it (a run that has no owner name).
+   */
+  heartbeatDeploy(id: string, owner: string | null, nowMs: number): Promise<boolean>;
+  /**
+   * What a running deploy polls for, without reading its plan: abort requests and ownership.
+   * Undefined if the deploy does not exist.
+   */
+  deployControl(id: string): Promise<DeployControl | undefined>;
 
   appendJournal(entries: JournalEntry[]): Promise<void>;
   listJournal(deployId: string): Promise<JournalEntry[]>;

@@ -11,6 +11,7 @@ import type { DeployStatus, Release, StrategyName } from '../domain/types.js';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import {
   StoreError,
+  type DeployControl,
   type DeployPatch,
   type DeployQuery,
   type DeployRecord,
@@ -352,10 +353,30 @@ export class KyselyStore implements Store {
     });
   }
 
-  heartbeatDeploy(id: string, owner: string, nowMs: number): Promise<boolean> {
+  heartbeatDeploy(id: string, owner: string | null, nowMs: number): Promise<boolean> {
     return this.run(async () => {
-      const result = await this.db.updateTable('deploys').set({ heartbeat_at_ms: nowMs }).where('id', '=', id).where('owner', '=', owner).executeTakeFirst();
+      let update = this.db.updateTable('deploys').set({ heartbeat_at_ms: nowMs }).where('id', '=', id);
+      if (owner !== null) update = update.where('owner', '=', owner);
+      const result = await update.executeTakeFirst();
       return result.numUpdatedRows > 0n;
+    });
+  }
+
+  deployControl(id: string): Promise<DeployControl | undefined> {
+    return this.run(async () => {
+      const row = await this.db
+        .selectFrom('deploys')
+        .select(['status', 'owner', 'heartbeat_at_ms', 'abort_requested_at_ms', 'abort_requested_by'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        status: row.status as DeployStatus,
+        owner: row.owner,
+        heartbeatAtMs: millisOrNull(row.heartbeat_at_ms),
+        abortRequestedAtMs: millisOrNull(row.abort_requested_at_ms),
+        abortRequestedBy: row.abort_requested_by,
+      };
     });
   }
 

@@ -20,8 +20,11 @@ export const API_CALL_COSTS = {
   cutoverPromote: ['uncordon'],
   /** ...and one cordon per machine taken out of traffic. */
   cutoverCordon: ['cordon'],
-  /** Destroy with `drain: true`: cordon, stop (after the drain grace), destroy, wait until gone. */
-  destroyDrained: ['cordon', 'stop', 'destroy', 'wait'],
+  /**
+   * Destroy with `drain: true`: cordon (unless a cutover already did), stop, wait until stopped (the
+   * process finishes its requests), destroy, wait until gone.
+   */
+  destroyDrained: ['cordon', 'stop', 'wait', 'destroy', 'wait'],
   /** Destroy without drain (the machine carries no traffic), then wait until gone. */
   destroy: ['destroy', 'wait'],
   pause: [],
@@ -50,14 +53,19 @@ export function stepApiCalls(step: Step): readonly ProviderOp[] {
 /** Expected provider calls of a plan's waves (plus the one list that observed the fleet), by operation. */
 export function countApiCalls(waves: readonly { steps: readonly Step[] }[]): Record<string, number> {
   const counts = new Map<ProviderOp, number>([['list', API_CALL_COSTS.plan.length]]);
+  const add = (op: ProviderOp, n = 1) => counts.set(op, (counts.get(op) ?? 0) + n);
+  // Machines a cutover took out of traffic: their drained destroy skips the cordon (as the executor does).
+  const cordoned = new Set<string>();
   for (const wave of waves) {
     for (const step of wave.steps) {
       if (step.kind === 'cutover') {
-        if (step.promote.length) counts.set('uncordon', (counts.get('uncordon') ?? 0) + step.promote.length);
-        if (step.cordon.length) counts.set('cordon', (counts.get('cordon') ?? 0) + step.cordon.length);
+        if (step.promote.length) add('uncordon', step.promote.length);
+        if (step.cordon.length) add('cordon', step.cordon.length);
+        for (const id of step.cordon) cordoned.add(id);
         continue;
       }
-      for (const op of stepApiCalls(step)) counts.set(op, (counts.get(op) ?? 0) + 1);
+      const skipCordon = step.kind === 'destroy' && step.drain && 'machineId' in step.machine && cordoned.has(step.machine.machineId);
+      for (const op of stepApiCalls(step)) if (!(skipCordon && op === 'cordon')) add(op);
     }
   }
   const out: Record<string, number> = {};

@@ -52,7 +52,9 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
         if (j - i > 1) lines.push(`  waves ${w.index}–${plan.waves[j - 1]!.index} ${w.kind}, each: ${text}`);
         else lines.push(`  wave ${w.index} ${w.kind}: ${text}`);
         // Windowed waves after a non-windowed one (or first): say once that they flow.
-        if (w.window && !plan.waves[i - 1]?.window) lines.push(`    these waves flow as a rolling window: at most ${windowText(w.window)} out of traffic at once`);
+        if (w.window && !plan.waves[i - 1]?.window) {
+          lines.push(`    from here the waves flow as one rolling window: each group keeps desired − max_unavailable in traffic (slack now: ${windowText(w.window)}; each new machine adds one)`);
+        }
         i = j;
       }
     }

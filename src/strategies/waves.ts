@@ -89,7 +89,11 @@ interface GroupPlan {
   surge: Step[];
   promote: MachineRef[];
   replace: Step[][];
-  /** Machines in traffic the replacement may hold out at once: U plus the surge, while it lasts. */
+  /**
+   * The group's slack when the flow starts: machines in traffic − (desired − U). New machines add to
+   * it as they are promoted (Wave.window), so the replacement of old machines starts with the first
+   * surge machine in traffic, not after the whole surge wave.
+   */
   window: number;
   surgeCount: number;
   kept: number;
@@ -151,13 +155,14 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
     const surge = plans.flatMap((p) => p.surge);
     const promote = plans.flatMap((p) => p.promote);
     if (promote.length > 0) surge.push({ kind: 'cutover', promote, cordon: [] });
+    // The surge and replacement waves of a phase run as one flow with a window per group (Wave.window):
+    // an old machine's replacement starts as soon as its group has slack, i.e. with the first surge
+    // machine in traffic, not when the slowest machine of the wave before is done.
+    const window = Object.fromEntries(now.map((i, j) => [view.groups[i]!.name, plans[j]!.window]));
     if (surge.length > 0) {
       const creates = surge.filter((st) => st.kind === 'create').length;
-      waves.push({ kind: 'surge', label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`, steps: surge });
+      waves.push({ kind: 'surge', label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`, steps: surge, window });
     }
-    // The replacement waves run as one rolling window per group (Wave.window): a machine's step starts
-    // as soon as one of the group's slots is free, not when the slowest machine of the batch is done.
-    const window = Object.fromEntries(now.map((i, j) => [view.groups[i]!.name, plans[j]!.window]).filter(([, w]) => (w as number) > 0));
     for (const steps of zipGroups(plans.map((p) => p.replace))) {
       const updates = steps.filter((st) => st.kind === 'update').length;
       const destroys = steps.length - updates;
@@ -220,7 +225,8 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
     );
   }
   const replace = scheduleReplacement(target, g.desired, unavailable, old, toDestroy, d + fresh);
-  const window = unavailable + Math.max(0, d + fresh + old.filter(isAvailable).length - g.desired);
+  const doneInTraffic = g.done.filter((m) => isAvailable(m) && !destroyed.includes(m)).length;
+  const window = unavailable + doneInTraffic + old.filter(isAvailable).length - g.desired;
   return { prelude, surge, promote, replace, window, surgeCount, kept };
 }
 

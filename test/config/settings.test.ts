@@ -55,7 +55,7 @@ describe('resolveStrategySettings defaults', () => {
       strategy: 'immediate',
       maxUnavailable: { fraction: 0.33 },
       maxSurge: { count: 0 },
-      maxConcurrency: 64,
+      maxConcurrency: 256,
       waitTimeoutMs: 300_000,
       convergenceTimeoutMs: 600_000,
       onFailure: 'rollback',

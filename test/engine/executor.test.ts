@@ -158,9 +158,9 @@ describe('executor: abort and level-triggered re-planning', () => {
     const r = await rig({ groups: [{ name: 'web', count: 30 }] });
     try {
       const controller = new AbortController();
-      let waves = 0;
+      let updated = 0;
       const onProgress = (e: ProgressEvent) => {
-        if (e.type === 'wave-start' && ++waves === 2) controller.abort('test');
+        if (e.type === 'step' && e.status === 'succeeded' && e.step.kind === 'update' && ++updated === 6) controller.abort('test');
       };
       const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 }, onAbort: 'leave' }), { signal: controller.signal, onProgress });
       assert.equal(summary.status, 'aborted');

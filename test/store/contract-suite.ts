@@ -250,6 +250,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.equal(d?.owner, 'b');
           assert.equal(d?.heartbeatAtMs, T0 + 12_001);
           assert.equal(await store.heartbeatDeploy('d', 'a', T0 + 12_002), false, 'a lost it');
+          assert.equal(await store.heartbeatDeploy('d', null, T0 + 13_000), true, 'an unnamed run beats for whoever owns it');
+          await store.requestAbort('d', 'carol', T0 + 13_500);
+          assert.deepEqual(await store.deployControl('d'), { status: 'running', owner: 'b', heartbeatAtMs: T0 + 13_000, abortRequestedAtMs: T0 + 13_500, abortRequestedBy: 'carol' });
+          assert.equal(await store.deployControl('unknown'), undefined);
           await store.createDeploy(newDeploy('done', { status: 'succeeded' }));
           assert.equal(await store.claimDeploy('done', 'b', T0, 0), false, 'finished deploys are nobody’s');
           assert.equal(await store.claimDeploy('unknown', 'b', T0, 0), false);

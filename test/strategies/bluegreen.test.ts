@@ -17,7 +17,7 @@ describe('bluegreen', () => {
     ]);
     assert.equal(plan.estimate.extraMachinesPeak, 3);
     assert.equal(plan.estimate.unavailablePeak, 0);
-    assert.deepEqual(plan.estimate.apiCalls, { list: 1, create: 3, cordon: 6, uncordon: 3, stop: 3, destroy: 3, wait: 6 });
+    assert.deepEqual(plan.estimate.apiCalls, { list: 1, create: 3, cordon: 3, uncordon: 3, stop: 3, destroy: 3, wait: 9 });
     checkBudgets(inp, plan);
     checkEnd(inp, endFleet(inp, plan));
   });

@@ -13,12 +13,12 @@ describe('API call costs', () => {
       [{ kind: 'create', launchId: 'l', group: 'web', release: 'v2', role: 'green', cordoned: true, gate: 'checks', promote: false }, ['create', 'wait']],
       [{ kind: 'create', launchId: 'l', group: 'web', release: 'v2', role: 'surge', cordoned: true, gate: 'checks', promote: true }, ['create', 'wait', 'uncordon']],
       [{ kind: 'cutover', promote: [{ launchId: 'a' }, { machineId: 'b' }], cordon: ['c'] }, ['uncordon', 'uncordon', 'cordon']],
-      [{ kind: 'destroy', machine: { machineId: 'm' }, group: 'web', drain: true }, ['cordon', 'stop', 'destroy', 'wait']],
+      [{ kind: 'destroy', machine: { machineId: 'm' }, group: 'web', drain: true }, ['cordon', 'stop', 'wait', 'destroy', 'wait']],
       [{ kind: 'destroy', machine: { machineId: 'm' }, group: 'web', drain: false }, ['destroy', 'wait']],
       [{ kind: 'pause', reason: 'r' }, []],
     ];
     for (const [step, ops] of cases) assert.deepEqual([...stepApiCalls(step)], ops, step.kind);
-    assert.deepEqual(countApiCalls([{ steps: cases.map(([s]) => s) }]), { list: 1, create: 2, update: 3, cordon: 3, uncordon: 4, stop: 1, destroy: 2, wait: 7 });
+    assert.deepEqual(countApiCalls([{ steps: cases.map(([s]) => s) }]), { list: 1, create: 2, update: 3, cordon: 3, uncordon: 4, stop: 1, destroy: 2, wait: 8 });
     assert.deepEqual([...API_CALL_COSTS.plan], ['list']);
   });
 
@@ -26,8 +26,8 @@ describe('API call costs', () => {
     const plan = buildPlan(input(machines(4), { web: 4 }, settings('waves', { maxSurge: { count: 1 }, maxUnavailable: { count: 1 } })));
     const sum = Object.values(plan.estimate.apiCalls).reduce((a, b) => a + b, 0);
     assert.equal(plan.estimate.apiCallsTotal, sum);
-    // surge: create+wait+uncordon; 3 updates × 4; 1 drained destroy × 4 (cordon, stop, destroy, wait); + list.
-    assert.equal(sum, 3 + 12 + 4 + 1);
+    // surge: create+wait+uncordon; 3 updates × 4; 1 drained destroy × 5 (cordon, stop, wait, destroy, wait); + list.
+    assert.equal(sum, 3 + 12 + 5 + 1);
   });
 });
 

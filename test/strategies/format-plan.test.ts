@@ -22,14 +22,14 @@ describe('formatPlan', () => {
         '  - surge capacity: web 1, worker 1',
         'waves',
         '  wave 0 surge: 2 creates (web 1, worker 1)',
+        '    from here the waves flow as one rolling window: each group keeps desired − max_unavailable in traffic (slack now: 1 web, 1 worker; each new machine adds one)',
         '  wave 1 batch: 3 updates (web 2, worker 1), 1 destroy (worker 1)',
-        '    these waves flow as a rolling window: at most 2 web, 2 worker out of traffic at once',
         '  wave 2 batch: 2 updates (web 2)',
         '  wave 3 batch: 1 update (web 1), 1 destroy (web 1)',
         'estimate',
         '  peak extra machines  2',
         '  unavailable peak     1 (most machines of one group taken out of traffic at once)',
-        '  expected API calls   39 (list 1, create 2, update 6, cordon 8, uncordon 8, stop 2, destroy 2, wait 10)',
+        '  expected API calls   41 (list 1, create 2, update 6, cordon 8, uncordon 8, stop 2, destroy 2, wait 12)',
       ].join('\n'),
     );
   });

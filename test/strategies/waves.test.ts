@@ -116,13 +116,17 @@ describe('waves', () => {
 });
 
 describe('waves: rolling window', () => {
-  it('replacement waves carry a per-group window of max_unavailable plus the surge; the surge wave has none', () => {
+  it('the surge and replacement waves flow with one window per group: the slack max_unavailable leaves', () => {
     const plan = buildPlan(input([...machines(20), ...machines(5, 'worker')], { web: 20, worker: 5 }, settings('waves', { maxSurge: { count: 2 }, maxUnavailable: { count: 1 } })));
-    const [surge, ...rest] = plan.waves;
-    assert.equal(surge!.kind, 'surge');
-    assert.equal(surge!.window, undefined);
-    assert.ok(rest.length > 0);
-    for (const w of rest) assert.deepEqual(w.window, { web: 3, worker: 3 });
+    assert.equal(plan.waves[0]!.kind, 'surge');
+    assert.ok(plan.waves.length > 1);
+    // 20 in traffic − (20 desired − 1 unavailable) = 1; the surge machines add theirs as they come in.
+    for (const w of plan.waves) assert.deepEqual(w.window, { web: 1, worker: 1 });
+  });
+
+  it('a group short of machines starts with no slack: replacements wait for the new machines', () => {
+    const plan = buildPlan(input(machines(8), { web: 10 }, settings('waves', { maxSurge: { count: 2 }, maxUnavailable: { count: 0 } })));
+    assert.deepEqual(plan.waves[0]!.window, { web: -2 });
   });
 
   it('leftover clean-up is not folded into a windowed wave', () => {
