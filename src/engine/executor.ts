@@ -18,6 +18,7 @@ import { runStep, StepFailure, type StepContext } from './step-runner.js';
 import type { DeploySummary } from './summary.js';
 import { describeError } from './errors.js';
 import { WindowSlots } from './window-slots.js';
+import { AbortFanout } from '../domain/abort-fanout.js';
 import { SHOWN_OUTPUT_LINES, type ReleaseStep } from './release-steps.js';
 
 export interface DeployRequest {
@@ -385,14 +386,14 @@ class DeployRun {
     this.emit({ type: 'wave-start', wave, waves, phase: this.phase });
     this.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
     const waveAbort = new AbortController();
-    const signal = AbortSignal.any([this.abort.signal, waveAbort.signal]);
-    // Every in-flight wait of the wave listens to this signal: thousands, by design.
-    setMaxListeners(0, signal);
+    // Each step listens to a signal of its own: one shared by thousands of waits is quadratic.
+    const fanout = new AbortFanout([this.abort.signal, waveAbort.signal]);
     let failure: StepFailure | Error | undefined;
     const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
     await Promise.all(
       wave.steps.map(async (step) => {
         const ref = stepMachine(step);
+        const { signal, done } = fanout.child();
         // Slots are requested in step order, before any await, so the window is first come first served.
         const slot = slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known) ? slots.get(stepGroup(step)!) : undefined;
         const acquired = slot?.acquire(signal);
@@ -420,6 +421,8 @@ class DeployRun {
             // One failed machine stops the wave: no new operations start; in-flight ones finish.
             waveAbort.abort(new Error('wave stopped: another machine failed'));
           }
+        } finally {
+          done();
         }
       }),
     );
@@ -442,15 +445,17 @@ class DeployRun {
     const deadline = this.clock.now() + settings.convergenceTimeoutMs;
     const pending = new Set(machines.map((m) => m.id));
     const failedNow: string[] = [];
+    const fanout = new AbortFanout([this.abort.signal]);
     await Promise.all(
       machines.map(async (m) => {
+        const { signal, done } = fanout.child();
         try {
           await this.deps.provider.waitFor(
             this.req.scope,
             m.id,
             { state: 'started', healthy: true, release: m.release, instanceVersion: m.instanceVersion },
             Math.max(0, deadline - this.clock.now()),
-            this.abort.signal,
+            signal,
           );
           pending.delete(m.id);
         } catch (err) {
@@ -460,6 +465,8 @@ class DeployRun {
             failedNow.push(m.id);
             this.failed.add(m.id);
           }
+        } finally {
+          done();
         }
       }),
     );

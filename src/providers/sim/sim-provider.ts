@@ -3,6 +3,7 @@
 // may fail as configured (503, timeouts after which the change may or may not have happened).
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
+import { AbortFanout } from '../../domain/abort-fanout.js';
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
@@ -84,7 +85,8 @@ export class SimProvider implements Provider {
   private readonly apiTimeoutMs: number;
   private closed = false;
   /** Aborts every API call in flight on close, so no timer outlives the provider. */
-  private readonly closer = new AbortController();
+  /** Ends every sleep when the provider closes; a fan-out, since thousands of calls sleep at once. */
+  private readonly closer = new AbortFanout([]);
 
   constructor(
     private readonly clock: Clock,
@@ -97,8 +99,6 @@ export class SimProvider implements Provider {
     this.limiter = new RateLimiter(settings.limits ?? FLY_RATE_LIMITS);
     this.apiTimeoutMs = settings.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS;
     this.fleet = new SimFleet(clock, this.options, this.rng, this.log);
-    // Every call in flight listens on it; thousands at once are expected, not a leak.
-    setMaxListeners(0, this.closer.signal);
   }
 
   // ---- the Provider contract ---------------------------------------------------------------
@@ -301,12 +301,14 @@ export class SimProvider implements Provider {
 
   /** Sleep on the clock until `ms` pass, the caller aborts (its reason), or the provider closes. */
   private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const closing = this.closer.signal;
+    const closing = this.closer.child(signal);
     try {
-      await this.clock.sleep(ms, signal ? AbortSignal.any([signal, closing]) : closing);
+      await this.clock.sleep(ms, closing.signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason ?? error;
       throw error;
+    } finally {
+      closing.done();
     }
   }
 
