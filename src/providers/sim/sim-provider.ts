@@ -4,7 +4,6 @@
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
 import { AbortFanout } from '../../domain/abort-fanout.js';
-import { setMaxListeners } from 'node:events';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
