@@ -20,6 +20,7 @@ import { localDownCommand, localUpCommand } from './commands/local.js';
 import { releaseDraftCommand } from './commands/release-draft.js';
 import { releasePublishCommand } from './commands/release-publish.js';
 import { simServeCommand } from './commands/sim-serve.js';
+import { registerReleaseStepCommands } from './commands/release-step.js';
 import { environment, openContext } from './context.js';
 import { CliError, printJson, type Io } from './io.js';
 
@@ -275,6 +276,9 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--hold', 'keep the fleet and the proxy up after the demo until Ctrl-C')
     .option('--keep', 'keep the demo directory (store, machine logs) instead of removing it')
     .action(run((opts: object) => demoCommand(opts, io, signal)));
+
+  // `release-step run NAME`: a built-in release step alone (docs/release-steps.md).
+  registerReleaseStepCommands(program, run, io, signal);
 
   return Object.assign(program, { exitCode: () => exitCode });
 }

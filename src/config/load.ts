@@ -16,6 +16,7 @@ import { checkStrategyVars, isStrategyVar, layerVars, resolveStrategy, STRATEGY_
 import { runwaySchema, type DeployTable, type EnvironmentTable, type RunwayTable } from './schema.js';
 import { recordDeployOrigins, resolveStrategySettings, type DeployOrigins } from './settings.js';
 import { mergeSimOptions } from './sim-options.js';
+import { createReleaseStep } from '../release/steps/index.js';
 import { tomlDocument } from './toml.js';
 
 export const DEFAULT_STORE_URL = '.runway/runway.db';
@@ -102,6 +103,8 @@ class Assembler {
       app,
       environments,
       store: { url: this.storeUrl() },
+      ...(raw.github?.webhook_secret_file ? { github: { webhookSecretFile: path.resolve(this.dir, raw.github.webhook_secret_file) } } : {}),
+      ...(raw.secrets?.key_file ? { secrets: { keyFile: path.resolve(this.dir, raw.secrets.key_file) } } : {}),
     };
   }
 
@@ -197,6 +200,29 @@ class Assembler {
       check,
       fail: (_sub: string, problem: string) => new ConfigError({ file, key, line, problem }),
     }));
+  }
+
+  /** The environment's release steps: its list (else the app's, else the release command), validated. */
+  private releaseSteps(env: string, t: EnvironmentTable): EnvironmentConfig['releaseSteps'] {
+    const app = this.raw.app;
+    const hasCommand = Boolean(app.release_command ?? this.fly?.releaseCommand?.command);
+    const listKey = t.release_steps ? ['environments', env, 'release_steps'] : ['app', 'release_steps'];
+    const names = t.release_steps ?? app.release_steps ?? (hasCommand ? ['release-command'] : []);
+    return names.map((name) => {
+      const settings = { ...app.release_step?.[name], ...t.release_step?.[name] };
+      if (name === 'release-command') {
+        if (!hasCommand) this.problem(listKey, 'lists "release-command" but [app] has no release_command');
+        return { name, settings };
+      }
+      const step = createReleaseStep(name, settings);
+      if ('problems' in step) {
+        for (const p of step.problems) {
+          const where = p.key ? (t.release_step?.[name] && p.key in t.release_step[name]! ? ['environments', env, 'release_step', name, p.key] : ['app', 'release_step', name, p.key]) : listKey;
+          this.problem(where, p.message);
+        }
+      }
+      return { name, settings };
+    });
   }
 
   private releaseCommand(): ReleaseCommandConfig | undefined {
@@ -317,6 +343,7 @@ class Assembler {
       sim: mergeSimOptions(DEFAULT_SIM_OPTIONS, this.raw.sim, t.sim),
       local: t.local ?? {},
       fly: t.fly ?? {},
+      releaseSteps: this.releaseSteps(name, t),
     };
     recordDeployOrigins(env, this.file, deploy.origins);
     try {

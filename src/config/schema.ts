@@ -16,6 +16,11 @@
  * vars = { LOG_LEVEL = "info" }          # app-layer variables (values: strings, numbers or booleans)
  * release_command = "bin/migrate"        # optional: runs once on a fresh machine before serving machines change
  * release_command_timeout = "5m"         # default 5m
+ * release_steps = ["sidekiq-quiet", "release-command"]   # run in this order before serving machines change;
+ *                                        #   default ["release-command"] when release_command is set, else none
+ * [app.release_step.sidekiq-quiet]       # a step's settings (docs/release-steps.md); environments may override
+ * namespace = "myapp"                    #   keys in [environments.X.release_step.sidekiq-quiet], and the list
+ * timeout = "30s"                        #   with their own release_steps
  *
  * [app.processes]                        # process groups; default: one group `app` with count 1
  * web = { count = 400, command = "bin/web" }   # count: whole number >= 0, default 1; command optional
@@ -37,7 +42,7 @@
  *                                        #   whole number >= 1 = count, "33%" = fraction. Default 0.33;
  *                                        #   0 for bluegreen and waves (they keep full capacity)
  * max_surge = "10%"                      # waves only: extra machines at once (same forms). Default 10%
- * max_concurrency = 64                   # provider operations in flight. Default 64
+ * max_concurrency = 256                  # provider operations in flight (waits excepted). Default 256
  * wait_timeout = "5m"                    # per machine: reach the target version and pass checks. Default 5m
  * convergence_timeout = "10m"            # immediate: time to converge before stragglers are named. Default 10m
  * on_failure = "rollback"                # rollback (default) | halt
@@ -82,6 +87,13 @@
  *
  * [store]
  * url = ".runway/runway.db"              # SQLite file (relative to this file; the default) or postgres://...
+ *
+ * [github]                               # optional: `runway server`'s GitHub webhook endpoint
+ * webhook_secret_file = "secrets/github-webhook"   # file holding the webhook secret (relative to this file);
+ *                                        #   $RUNWAY_GITHUB_WEBHOOK_SECRET wins. Without either the endpoint is off
+ *
+ * [secrets]                              # optional: encryption of secret values at rest
+ * key_file = "secrets/runway.key"        # file holding the 32-byte key (base64 or hex); $RUNWAY_SECRET_KEY wins
  * ```
  *
  * Durations: "500ms", "30s", "5m", "1h", "1m30s", or a number of seconds.
@@ -246,6 +258,12 @@ export const simSchema = table({
   });
 });
 
+/** `release_steps = ["sidekiq-quiet", "release-command"]`: names, each at most once, run in this order. */
+const releaseStepsList = () =>
+  z.array(z.string().min(1)).refine((names) => new Set(names).size === names.length, { error: 'lists a release step twice' });
+/** `[app.release_step.<name>]` tables: each step reads (and validates) its own keys. */
+const releaseStepTables = () => z.record(z.string(), z.record(z.string(), z.unknown()));
+
 const TRIGGER = /^(release|manual|push:\S+)$/;
 
 const environmentSchema = table({
@@ -258,6 +276,8 @@ const environmentSchema = table({
   sim: simSchema.optional(),
   local: localSchema.optional(),
   fly: flySchema.optional(),
+  release_steps: releaseStepsList().optional(),
+  release_step: releaseStepTables().optional(),
 });
 export type EnvironmentTable = z.output<typeof environmentSchema>;
 
@@ -269,6 +289,8 @@ export const runwaySchema = table({
     vars: vars().optional(),
     release_command: z.string().min(1).optional(),
     release_command_timeout: positiveDuration().optional(),
+    release_steps: releaseStepsList().optional(),
+    release_step: releaseStepTables().optional(),
     processes: z.record(name(), processSchema).optional(),
     checks: checksSchema.optional(),
     deploy: deploySchema.optional(),
@@ -276,6 +298,8 @@ export const runwaySchema = table({
   environments: z.record(name(), environmentSchema).optional(),
   sim: simSchema.optional(),
   store: table({ url: z.string().min(1).optional() }).optional(),
+  github: table({ webhook_secret_file: z.string().min(1).optional() }).optional(),
+  secrets: table({ key_file: z.string().min(1).optional() }).optional(),
 });
 export type RunwayTable = z.output<typeof runwaySchema>;
 

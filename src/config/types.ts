@@ -68,6 +68,11 @@ export interface EnvironmentConfig {
   strategySource: string;
   deploy: DeploySettingsInput;
   sim: SimOptions;
+  /**
+   * Release steps in the order they run, each with its settings table (the app's, overlaid key by key
+   * by the environment's). `release-command` uses the app's release_command.
+   */
+  releaseSteps: { name: string; settings: Record<string, unknown> }[];
   /** `[environments.X.local]`, as written (defaults are the local provider's). */
   local: Partial<LocalOptions>;
   /** `[environments.X.fly]`, as written (defaults are the fly provider's). */
@@ -88,4 +93,8 @@ export interface RunwayConfig {
   environments: Record<string, EnvironmentConfig>;
   /** Store location: a SQLite file path (relative to the config's dir) or a postgres:// URL. */
   store: { url: string };
+  /** `[github]`: the webhook secret's file (absolute); $RUNWAY_GITHUB_WEBHOOK_SECRET wins over it. */
+  github?: { webhookSecretFile?: string };
+  /** `[secrets]`: the secret key's file (absolute); $RUNWAY_SECRET_KEY wins over it. */
+  secrets?: { keyFile?: string };
 }

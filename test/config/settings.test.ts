@@ -26,6 +26,7 @@ function env(deploy: EnvironmentConfig['deploy'] = {}, strategy: StrategyName = 
     sim: DEFAULT_SIM_OPTIONS,
     local: {},
     fly: {},
+    releaseSteps: [],
   };
 }
 
