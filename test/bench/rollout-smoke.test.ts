@@ -1,0 +1,106 @@
+// Keeps the rollout benchmark (bench/) working: the N = 100 measurement of two strategies through the
+// same functions `npm run bench:rollout` uses, with invariants that must hold whatever the engine's speed.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { measureFlyctlModel } from '../../bench/flyctl-model.js';
+import { lowerBound } from '../../bench/lower-bound.js';
+import { evaluateGoals, markdown, type BenchResults } from '../../bench/report.js';
+import { measureRunway, type RunwayResult } from '../../bench/runway-run.js';
+
+const N = 100;
+
+function checkRun(r: RunwayResult): void {
+  assert.equal(r.status, 'succeeded', r.error ?? '');
+  assert.ok(r.convergeMs !== null && r.convergeMs > 0);
+  assert.ok(r.boundMs > 0, 'bound > 0');
+  // The bound is a lower bound: it may never exceed the time the deploy really took.
+  assert.ok(r.ratio !== null && r.ratio >= 1, `ratio ${r.ratio} ≥ 1`);
+  for (const u of r.bound.units) assert.ok(u.boundMs <= u.actualMs + 1e-6, `unit ${u.index} (${u.kind}): bound ${u.boundMs} ≤ actual ${u.actualMs}`);
+  // Chains are sums of sequential phases: none of a step's counted phases overlap.
+  assert.equal(r.bound.overlaps, 0);
+  // The fleet itself converged no later than runway said it did, and extras agree with the sim's count.
+  assert.ok(r.fleetConvergedMs !== null && r.fleetConvergedMs <= r.convergeMs!);
+  assert.equal(r.extraPeak, r.extraPeakObserved);
+  assert.equal(r.rateLimited, 0, 'runway throttles itself: no 429s');
+  assert.ok(r.apiCallsPerMachine >= 2 && r.apiCallsPerMachine < 10, String(r.apiCallsPerMachine));
+}
+
+describe('rollout benchmark (N = 100)', () => {
+  it('rolling: converges, bound ≤ actual, no extra machines', async () => {
+    const r = await measureRunway('rolling', N);
+    checkRun(r);
+    assert.equal(r.extraPeak, 0);
+    // Barrier batches: each unit's bound is at least its longest chain.
+    assert.ok(r.bound.units.every((u) => (u.terms.chain ?? 0) <= u.boundMs));
+  });
+
+  it('waves: converges, bound ≤ actual, extras within max_surge (10 % per group)', async () => {
+    const r = await measureRunway('waves', N);
+    checkRun(r);
+    // web 80 → 8, worker 20 → 2.
+    assert.ok(r.extraPeak >= 1 && r.extraPeak <= 10, String(r.extraPeak));
+    assert.ok(r.bound.units.some((u) => u.terms['create-rate'] !== undefined), 'the surge wave is bounded by the create rate too');
+  });
+
+  it('flyctl bluegreen model: doubles the fleet, and its creates are held to 1/s per app', async () => {
+    const r = await measureFlyctlModel('bluegreen', N);
+    assert.equal(r.extraPeak, N);
+    assert.ok(r.convergeMs !== null && r.convergeMs >= (N - 3) * 1000 + 20_000, String(r.convergeMs));
+    assert.equal(r.rateLimited, 0);
+  });
+
+  it('the lower bound of a hand-made unit follows the formula', () => {
+    const ops = [
+      // machine a: 100 ms call, 1000 ms update, 2000 ms boot → chain 3100, API 100, tail 3000
+      { machineId: 'a', op: 'api' as const, apiOp: 'update' as const, startMs: 0, endMs: 100 },
+      { machineId: 'a', op: 'update' as const, startMs: 100, endMs: 1100 },
+      { machineId: 'a', op: 'boot' as const, startMs: 1100, endMs: 3100 },
+      // machine b: its wait call does not count; chain 200 + 500 = 700
+      { machineId: 'b', op: 'api' as const, apiOp: 'update' as const, startMs: 0, endMs: 200 },
+      { machineId: 'b', op: 'api' as const, apiOp: 'wait' as const, startMs: 200, endMs: 400 },
+      { machineId: 'b', op: 'update' as const, startMs: 200, endMs: 700 },
+    ];
+    const sa = { kind: 'update' as const, machineId: 'a', group: 'web', from: 'v1', to: 'v2', cordon: false, gate: 'none' as const };
+    const sb = { ...sa, machineId: 'b' };
+    const bound = lowerBound({
+      ops,
+      units: [{ wave: { index: 0, kind: 'dispatch', label: 'x', steps: [sa, sb] }, startMs: 0 }],
+      stepMachine: new Map([
+        [sa, 'a'],
+        [sb, 'b'],
+      ]),
+      launchMachine: new Map(),
+      inTraffic: new Set(['a', 'b']),
+      deployStartMs: 0,
+      convergedAtMs: 3100,
+      maxConcurrency: 1,
+      createLimit: { ratePerSec: 1, burst: 3 },
+    });
+    const u = bound.units[0]!;
+    assert.equal(u.terms.chain, 3100);
+    // K = 1: the first API call done ≥ 100 (a's) + tail 3000 = 3100; both ≥ 300 + 500 (b's tail) = 800.
+    assert.equal(u.terms.concurrency, 3100);
+    assert.equal(bound.totalMs, 3100);
+    assert.equal(bound.overlaps, 0);
+  });
+
+  it('renders the tables and judges the goals', async () => {
+    const r = await measureRunway('waves', N);
+    const results: BenchResults = {
+      command: 'test',
+      machine: { cpus: 1, cpuModel: 'x', memoryGb: 1, node: process.version, platform: 'x', date: 'x' },
+      sizes: [N],
+      seeds: [1],
+      runway: [r],
+      seedRatios: [{ strategy: 'waves', n: N, seed: 1, convergeMs: r.convergeMs, boundMs: r.boundMs, ratio: r.ratio, extraPeak: r.extraPeak, status: r.status }],
+      flyctl: [],
+      engine10k: null,
+      wallMs: 0,
+    };
+    const text = markdown(results);
+    assert.match(text, /\| waves \| 100 \|/);
+    const goals = evaluateGoals(results);
+    assert.equal(goals[0]?.met, r.ratio! <= 1.05);
+  });
+});
