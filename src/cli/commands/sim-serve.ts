@@ -64,7 +64,6 @@ export async function simServeCommand(options: SimServeOptions, io: Io, signal?:
   const initialRelease = options.initialRelease ?? 'v1';
 
   // Simulated time goes on from where a saved state stopped, so leases and timestamps stay coherent.
-  // eslint-disable-next-line no-restricted-syntax -- the server's clock starts at the wall clock by definition
   const clock = new ScaledClock(speed, Math.max(Date.now(), saved?.savedAtMs ?? 0));
   const server = await startSimServer({ clock, token, sim, faults: { eventualConsistencyMs }, statePath, host: options.host ?? '127.0.0.1', port }, saved);
   for (const app of options.app ?? []) {

@@ -1,5 +1,80 @@
-import { ProviderSetupError, type ProviderSession, type SessionInput } from '../session.js';
+// The `fly` provider opened for one environment: token, Fly app, a first request that proves both
+// (so a bad token or an unknown app is bad input, found before anything changes: exit 2), and the
+// FlyProvider behind the ResilientProvider (Fly's documented rate limits, retries, wait chunks).
 
-export async function openFlySession(input: SessionInput): Promise<ProviderSession> {
-  throw new ProviderSetupError(`environment ${input.env.name}: provider "fly" is not available yet in this build (use "sim")`);
+import { hostname } from 'node:os';
+import { RealClock, ScaledClock, type Clock } from '../../domain/clock.js';
+import { ProviderError } from '../contract.js';
+import { ResilientProvider } from '../resilient-provider.js';
+import { ProviderSetupError, type ProviderSession, type SessionInput } from '../session.js';
+import { FlyApiClient } from './api-client.js';
+import { FlyProvider } from './fly-provider.js';
+import type { FlyApp } from './fly-types.js';
+import { flyAppName, resolveFlyOptions } from './options.js';
+import { readFlyToken, type FlyToken } from './token.js';
+
+export async function openFlySession({ config, env, clock: injected, processEnv }: SessionInput): Promise<ProviderSession> {
+  const options = resolveFlyOptions(env.fly);
+  const where = `environment ${env.name} (provider "fly")`;
+  let token: FlyToken;
+  try {
+    token = readFlyToken({ tokenFile: options.tokenFile, dir: config.dir, processEnv });
+  } catch (error) {
+    throw new ProviderSetupError(`${where}: ${(error as Error).message.replace('<env>', env.name)}`);
+  }
+  const app = flyAppName(options, config.app.name, env.name);
+  // eslint-disable-next-line no-restricted-syntax -- the starting instant of a CLI run is wall-clock time by definition
+  const clock: Clock = injected ?? (options.timeScale === 1 ? new RealClock() : new ScaledClock(options.timeScale, Date.now()));
+  const client = new FlyApiClient({ baseUrl: options.apiUrl, token, clock, timeoutMs: options.requestTimeoutMs });
+  try {
+    await checkApp(client, app, where, env.name);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  const fly = new FlyProvider({
+    client,
+    clock,
+    appFor: (scope) => (scope.app === config.app.name && scope.env === env.name ? app : `${scope.app}-${scope.env}`),
+    region: options.region,
+    leaseTtlMs: options.leaseTtlMs,
+    leaseWaitMs: options.leaseWaitMs,
+    pollIntervalMs: options.pollIntervalMs,
+    consistencyGraceMs: options.consistencyGraceMs,
+    leaseDescription: `runway ${config.app.name}/${env.name} pid ${process.pid}@${hostname()} ${Math.random().toString(36).slice(2, 8)}`,
+    // Runway clears only its own leases; RUNWAY_FLY_FORCE_LEASES=1 on one command clears anyone's
+    // (a stale flyctl lease, #1728) instead of waiting lease_wait for it.
+    forceLeases: processEnv.RUNWAY_FLY_FORCE_LEASES === '1',
+  });
+  const provider = new ResilientProvider(fly, { clock });
+  return {
+    provider,
+    clock,
+    // Requests that reached the wire (lease calls, wait slices and health polls included), and 429s.
+    apiStats: () => ({ calls: client.stats.requests, rateLimited: client.stats.rateLimited }),
+    // The fleet lives on Fly: nothing to save.
+    save: async () => {},
+    close: () => provider.close(),
+  };
+}
+
+/**
+ * GET /v1/apps/{app}: proves the token and the app before anything else. 401/403 and 404 are setup
+ * errors (bad input, exit 2) with one clear sentence; an unreachable API is an internal error (70).
+ */
+async function checkApp(client: FlyApiClient, app: string, where: string, envName: string): Promise<FlyApp> {
+  try {
+    const { body } = await client.send<FlyApp>({ method: 'GET', path: `/v1/apps/${encodeURIComponent(app)}`, what: `look up app ${app}`, label: 'app' });
+    return body;
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === 'unauthorized') {
+      throw new ProviderSetupError(
+        `${where}: the Fly API at ${client.origin} refused the token (${error.details.status}); set FLY_API_TOKEN or [environments.${envName}.fly] token_file to a token that may deploy ${app}`,
+      );
+    }
+    if (error instanceof ProviderError && error.kind === 'not_found') {
+      throw new ProviderSetupError(`${where}: Fly app "${app}" does not exist at ${client.origin} (or the token cannot see it); set [environments.${envName}.fly] app`);
+    }
+    throw error;
+  }
 }

@@ -314,6 +314,8 @@ export class SimFlyBackend {
     await this.latency();
     if (!(ttlSeconds >= 1 && ttlSeconds <= 3600)) throw new HttpError(400, `invalid ttl ${ttlSeconds}: expected seconds between 1 and 3600`);
     const current = this.liveLease(id);
+    // A refresh (nonce given) of a lease that is gone is refused, not turned into a new lease.
+    if (!current && nonce) throw new HttpError(409, `lease nonce ${nonce.slice(0, 4)}… is not the lease of machine ${id}: the lease expired or was released`);
     if (current) {
       if (nonce !== current.nonce) throw this.leaseHeld(id, current);
       current.expiresAtMs = this.clock.now() + ttlSeconds * 1000;
@@ -603,7 +605,11 @@ export class SimFlyBackend {
       config,
       image_ref: parseImageRef(config.image),
       checks: checksOf(m, config),
-      events: [],
+      // The sim knows a process's exit code when it died; Fly tells it in an `exit` event.
+      events:
+        m.exitCode === undefined
+          ? []
+          : [{ type: 'exit', status: m.state === 'failed' ? 'failed' : 'stopped', source: 'flyd', timestamp: m.updatedAtMs, request: { exit_event: { exit_code: m.exitCode, exited_at: new Date(m.updatedAtMs).toISOString() } } }],
       host_status: 'ok',
       cordoned: m.cordoned,
     };
