@@ -21,6 +21,7 @@ import { releaseDraftCommand } from './commands/release-draft.js';
 import { releasePublishCommand } from './commands/release-publish.js';
 import { simServeCommand } from './commands/sim-serve.js';
 import { registerReleaseStepCommands } from './commands/release-step.js';
+import { registerControlPlaneCommands } from './commands/control-plane.js';
 import { environment, openContext } from './context.js';
 import { CliError, printJson, type Io } from './io.js';
 
@@ -31,6 +32,7 @@ Exit codes:
   2   bad input (config, flags, unknown environment or release); nothing was changed
   3   aborted
   4   environment locked by another deploy (see --lock-wait)
+  5   refused by policy (the message says why and what would be allowed); nothing was changed
   70  internal error (provider or store unreachable)`;
 
 export function buildProgram(io: Io, signal?: AbortSignal): Command {
@@ -64,6 +66,8 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--verbose', 'with --dry-run: list every step')
     .option('--lock-wait <duration>', 'wait this long (e.g. 2m) for another deploy of the environment to finish')
     .option('--as <name>', 'who is deploying (default $RUNWAY_USER or the OS user)')
+    .option('--emergency', 'break glass: deploy where policy would refuse (an automatic environment, or one without allow_cli); you become responsible and it is flagged everywhere; needs --reason')
+    .option('--reason <text>', 'why (required with --emergency; recorded with the deploy and in the ledger)')
     .option('--json', 'print one JSON summary object instead of progress')
     .addHelpText('after', EXIT_HELP)
     .action(run((opts: object) => deployCommand(opts, io, signal)));
@@ -279,6 +283,9 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 
   // `release-step run NAME`: a built-in release step alone (docs/release-steps.md).
   registerReleaseStepCommands(program, run, io, signal);
+
+  // `token`, `secrets`, `audit`, `init github` (docs/api.md, docs/policy.md).
+  registerControlPlaneCommands(program, run, io);
 
   return Object.assign(program, { exitCode: () => exitCode });
 }

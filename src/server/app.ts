@@ -5,17 +5,21 @@ import { Hono } from 'hono';
 import type { DeployService } from './deploy-service.js';
 import type { RunwayConfig } from '../config/types.js';
 import type { Store } from '../store/contract.js';
+import { errorResponse, mountControlPlane, type ControlPlane } from './api/index.js';
 
 export interface ServerContext {
   config: RunwayConfig;
   store: Store;
   deploys: DeployService;
+  /** The API, tokens, webhooks, secrets and ledger (src/server/api/). */
+  control?: ControlPlane;
 }
 
 export function createApp(ctx: ServerContext): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ ok: true, instance: ctx.deploys.instanceId, running: ctx.deploys.running().map((d) => d.deploy.id) }));
+  if (ctx.control) mountControlPlane(app, ctx.control);
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((err, c) => c.json({ error: err.message }, 500));
+  app.onError(errorResponse);
   return app;
 }

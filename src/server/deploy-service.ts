@@ -32,6 +32,24 @@ export interface DeployRequestInput {
   /** `release`, `push`, `manual`, `cli`, `rollback`, `api`, ... */
   trigger: string;
   reason?: string | null;
+  /** A human's break-glass (policy allowed it): flagged on the deploy. */
+  emergency?: boolean;
+  /** The environment's staged secrets version the deploy carries. */
+  secretsVersion?: number | null;
+  /** Where the request came from (pusher, commit, workflow...): handed to the `started` hook. */
+  context?: Record<string, unknown>;
+}
+
+/**
+ * Optional callbacks at the points the control plane records (the ledger): a deploy started, ended,
+ * was taken over from a dead instance, or its start took over a stale environment lock. A hook that
+ * fails is logged and never affects the deploy.
+ */
+export interface DeployHooks {
+  started?(deploy: DeployRecord, context: Record<string, unknown> | undefined): Promise<void>;
+  ended?(deploy: DeployRecord, summary: DeploySummary | undefined, error: string | undefined): Promise<void>;
+  takenOver?(deploy: DeployRecord, from: string | null): Promise<void>;
+  lockTakenOver?(deploy: DeployRecord, previousHolder: string): Promise<void>;
 }
 
 export class DeployRequestError extends Error {
@@ -66,6 +84,7 @@ export interface DeployServiceOptions {
   openSession?: (env: string) => Promise<ProviderSession>;
   processEnv?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  hooks?: DeployHooks;
 }
 
 type Listener = (deployId: string, event: ProgressEvent) => void;
@@ -89,6 +108,16 @@ export class DeployService {
 
   private log(line: string): void {
     this.options.log?.(line);
+  }
+
+  private async hook<K extends keyof DeployHooks>(name: K, ...args: Parameters<NonNullable<DeployHooks[K]>>): Promise<void> {
+    const fn = this.options.hooks?.[name] as ((...a: unknown[]) => Promise<void>) | undefined;
+    if (!fn) return;
+    try {
+      await fn.apply(this.options.hooks, args);
+    } catch (err) {
+      this.log(`${name} hook failed: ${(err as Error).message}`);
+    }
   }
 
   /** Resume orphaned deploys now, then keep watching for lapsed leases. */
@@ -162,7 +191,10 @@ export class DeployService {
       plan,
       createdAtMs: this.wall.now(),
       owner: this.instanceId,
+      ...(input.emergency ? { emergency: true } : {}),
+      ...(input.secretsVersion !== undefined && input.secretsVersion !== null ? { secretsVersion: input.secretsVersion } : {}),
     });
+    const lockBefore = await this.store.getLock(scope.app, scope.env);
     try {
       await acquireEnvironmentLock(this.store, this.wall, { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: 0 });
     } catch (err) {
@@ -172,6 +204,8 @@ export class DeployService {
       throw err instanceof LockHeldError ? new DeployRequestError(message, 409) : err;
     }
     await this.store.updateDeploy(deployId, { heartbeatAtMs: this.wall.now() });
+    if (lockBefore && lockBefore.holder !== deployId) await this.hook('lockTakenOver', deploy, lockBefore.holder);
+    await this.hook('started', deploy, input.context);
     this.run(deploy, release, session);
     return deploy;
   }
@@ -235,9 +269,11 @@ export class DeployService {
           controller.signal,
         );
         this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${summary.status}`);
+        await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, summary, undefined);
         return summary;
       } catch (err) {
         this.log(`deploy ${deploy.id}: ${(err as Error).message}`);
+        await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, undefined, (err as Error).message);
         return undefined;
       } finally {
         await store.releaseLock(deploy.app, deploy.env, deploy.id).catch(() => false);
@@ -275,6 +311,7 @@ export class DeployService {
       if (!claimed) continue;
       this.log(`taking over deploy ${deploy.id} (${deploy.env}) from ${deploy.owner ?? 'nobody'}`);
       await this.store.appendJournal([{ deployId: deploy.id, atMs: this.wall.now(), kind: 'taken_over', message: `taken over by ${this.instanceId} from ${deploy.owner ?? 'nobody'}` }]);
+      await this.hook('takenOver', deploy, deploy.owner);
       const release = await this.store.getRelease(deploy.app, deploy.release);
       if (!release) {
         await this.store.updateDeploy(deploy.id, { status: 'failed', error: `release ${deploy.release} no longer exists`, finishedAtMs: this.wall.now() });

@@ -3,12 +3,19 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { RunwayConfig } from '../config/types.js';
 import type { Store } from '../store/contract.js';
+import { RealClock } from '../domain/clock.js';
+import { resolveWebhookSecret } from '../triggers/github-webhook.js';
 import { createApp } from './app.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WEBHOOK_BODY_BYTES, type ControlPlane } from './api/http.js';
 import { DeployService, type DeployServiceOptions } from './deploy-service.js';
+import { ledgerHooks } from './ledger-hooks.js';
+import { WebhookWorker } from './webhook-worker.js';
 
 export interface RunningServer {
   url: string;
   deploys: DeployService;
+  /** Queued GitHub deliveries (tests wait on `idle()`). */
+  webhooks: WebhookWorker;
   close(): Promise<void>;
 }
 
@@ -17,11 +24,39 @@ export interface ServeOptions extends Partial<DeployServiceOptions> {
   store: Store;
   port: number;
   host?: string;
+  /**
+   * The GitHub webhook secret. Default: $RUNWAY_GITHUB_WEBHOOK_SECRET (of `processEnv`) or
+   * `[github] webhook_secret_file`; without one the endpoint answers 503. A named file that is
+   * missing or empty stops the server from starting.
+   */
+  webhookSecret?: string;
+  /** API request bodies (default 256 KiB). */
+  maxBodyBytes?: number;
+  /** Webhook payloads (default 5 MiB). */
+  maxWebhookBodyBytes?: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const deploys = new DeployService(options);
-  const app = createApp({ config: options.config, store: options.store, deploys });
+  const processEnv = options.processEnv ?? process.env;
+  const webhookSecret = options.webhookSecret ?? resolveWebhookSecret(options.config, processEnv);
+  const wall = options.wallClock ?? new RealClock();
+  const log = options.log ?? (() => {});
+  let instanceId = '';
+  const deploys = new DeployService({ ...options, wallClock: wall, hooks: options.hooks ?? ledgerHooks(options.store, wall, () => instanceId) });
+  instanceId = deploys.instanceId;
+  const dispatchContext = { config: options.config, store: options.store, deploys, clock: wall, log };
+  const webhooks = new WebhookWorker(dispatchContext, deploys.instanceId);
+  const control: ControlPlane = {
+    ...dispatchContext,
+    processEnv,
+    log,
+    webhookSecret,
+    webhooks,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
+  };
+  if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
+  const app = createApp({ config: options.config, store: options.store, deploys, control });
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port, hostname: host }, () => resolve(s));
@@ -30,10 +65,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   deploys.start();
+  await webhooks.resumeQueued();
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     deploys,
+    webhooks,
     async close() {
+      await webhooks.stop();
       await deploys.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -271,7 +271,7 @@ export interface Store {
 
   /** Fails with StoreError('conflict') if the id or the hash exists. */
   createToken(token: Omit<ApiTokenRecord, 'revokedAtMs' | 'lastUsedAtMs'>): Promise<ApiTokenRecord>;
-  findTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  getToken(id: string): Promise<ApiTokenRecord | undefined>;
   /** Oldest first. */
   listTokens(): Promise<ApiTokenRecord[]>;
   /** False if unknown or already revoked. */

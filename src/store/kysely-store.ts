@@ -11,6 +11,16 @@ import type { DeployStatus, Release, StrategyName } from '../domain/types.js';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import {
   StoreError,
+  type ApiTokenRecord,
+  type DeliveryStatus,
+  type LedgerQuery,
+  type LedgerRecord,
+  type NewLedgerRecord,
+  type RecordDeliveryResult,
+  type SecretsChange,
+  type SecretsState,
+  type StoredSecret,
+  type WebhookDelivery,
   type DeployControl,
   type DeployPatch,
   type DeployQuery,
@@ -23,7 +33,18 @@ import {
   type StoredMachineEvent,
 } from './contract.js';
 import { migrateToLatest } from './migrations.js';
-import type { Database, DeploysTable, JournalTable, LocksTable, MachineEventsTable, ReleasesTable } from './schema.js';
+import type {
+  ApiTokensTable,
+  Database,
+  DeploysTable,
+  JournalTable,
+  LedgerTable,
+  LocksTable,
+  MachineEventsTable,
+  ReleasesTable,
+  SecretsTable,
+  WebhookDeliveriesTable,
+} from './schema.js';
 
 /**
  * Most bound parameters in one statement. SQLite's limit is 32766 (better-sqlite3 builds it so),
@@ -89,6 +110,70 @@ function deployFromRow(row: DeployRow): DeployRecord {
     heartbeatAtMs: millisOrNull(row.heartbeat_at_ms),
     abortRequestedAtMs: millisOrNull(row.abort_requested_at_ms),
     abortRequestedBy: row.abort_requested_by,
+    // Optional fields (migration 0002) appear only when set, as a release's notes do.
+    ...(Number(row.emergency) === 1 ? { emergency: true } : {}),
+    ...(row.secrets_version !== null && row.secrets_version !== undefined ? { secretsVersion: Number(row.secrets_version) } : {}),
+  };
+}
+
+function ledgerFromRow(row: Selectable<LedgerTable>): LedgerRecord {
+  return {
+    seq: Number(row.seq),
+    atMs: millis(row.at_ms),
+    kind: row.kind,
+    app: row.app,
+    env: row.env,
+    deployId: row.deploy_id,
+    responsible: row.responsible,
+    initiator: row.initiator,
+    trigger: row.trigger,
+    reason: row.reason,
+    emergency: Number(row.emergency) === 1,
+    data: parseDocument(row.data),
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+function tokenFromRow(row: Selectable<ApiTokensTable>): ApiTokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    envs: row.envs === null ? null : (JSON.parse(row.envs) as string[]),
+    automation: Number(row.automation) === 1,
+    tokenHash: row.token_hash,
+    createdAtMs: millis(row.created_at_ms),
+    createdBy: row.created_by,
+    revokedAtMs: millisOrNull(row.revoked_at_ms),
+    lastUsedAtMs: millisOrNull(row.last_used_at_ms),
+  };
+}
+
+function deliveryFromRow(row: Selectable<WebhookDeliveriesTable>): WebhookDelivery {
+  return {
+    id: row.id,
+    event: row.event,
+    eventKey: row.event_key,
+    status: row.status as DeliveryStatus,
+    receivedAtMs: millis(row.received_at_ms),
+    owner: row.owner,
+    requests: parseDocument(row.requests),
+    result: parseDocument(row.result),
+    finishedAtMs: millisOrNull(row.finished_at_ms),
+  };
+}
+
+function secretFromRow(row: Selectable<SecretsTable>): StoredSecret {
+  return {
+    app: row.app,
+    env: row.env,
+    name: row.name,
+    ciphertext: row.ciphertext,
+    digest: row.digest,
+    version: Number(row.version),
+    updatedAtMs: millis(row.updated_at_ms),
+    updatedBy: row.updated_by,
   };
 }
 
@@ -271,6 +356,8 @@ export class KyselyStore implements Store {
             error: null,
             created_at_ms: deploy.createdAtMs,
             owner: deploy.owner ?? null,
+            emergency: deploy.emergency ? 1 : 0,
+            secrets_version: deploy.secretsVersion ?? null,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -626,6 +713,277 @@ export class KyselyStore implements Store {
         .insertInto('sim_fleets')
         .values({ app, env, state: text })
         .onConflict((oc) => oc.columns(['app', 'env']).doUpdateSet((eb) => ({ state: eb.ref('excluded.state') })))
+        .execute();
+    });
+  }
+
+  // ---- ledger
+
+  appendLedger(entry: NewLedgerRecord, seal: (seq: number, prevHash: string) => string): Promise<LedgerRecord> {
+    return this.transaction(async (trx) => {
+      // Bumping the head row first takes its row lock (PostgreSQL) inside the IMMEDIATE transaction
+      // (SQLite): appenders serialise here, so every entry chains from the one before it.
+      const head = await trx
+        .updateTable('ledger_head')
+        .set({ seq: sql<number>`${sql.ref('seq')} + 1` })
+        .where('id', '=', 'ledger')
+        .returning(['seq', 'hash'])
+        .executeTakeFirst();
+      if (!head) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      const seq = Number(head.seq);
+      const prevHash = head.hash;
+      const hash = seal(seq, prevHash);
+      const row = await trx
+        .insertInto('ledger')
+        .values({
+          seq,
+          at_ms: entry.atMs,
+          kind: entry.kind,
+          app: entry.app,
+          env: entry.env,
+          deploy_id: entry.deployId,
+          responsible: entry.responsible,
+          initiator: entry.initiator,
+          trigger: entry.trigger,
+          reason: entry.reason,
+          emergency: entry.emergency ? 1 : 0,
+          data: documentText(entry.data),
+          prev_hash: prevHash,
+          hash,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await trx.updateTable('ledger_head').set({ hash }).where('id', '=', 'ledger').execute();
+      return ledgerFromRow(row);
+    });
+  }
+
+  listLedger(query: LedgerQuery = {}): Promise<LedgerRecord[]> {
+    return this.run(async () => {
+      let q = this.db.selectFrom('ledger').selectAll();
+      if (query.app !== undefined) q = q.where('app', '=', query.app);
+      if (query.env !== undefined) q = q.where('env', '=', query.env);
+      if (query.afterSeq !== undefined) q = q.where('seq', '>', query.afterSeq);
+      q = q.orderBy('seq', 'asc');
+      if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
+      return (await q.execute()).map(ledgerFromRow);
+    });
+  }
+
+  ledgerHead(): Promise<{ seq: number; hash: string }> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('ledger_head').select(['seq', 'hash']).where('id', '=', 'ledger').executeTakeFirst();
+      if (!row) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      return { seq: Number(row.seq), hash: row.hash };
+    });
+  }
+
+  // ---- API tokens
+
+  createToken(token: Omit<ApiTokenRecord, 'revokedAtMs' | 'lastUsedAtMs'>): Promise<ApiTokenRecord> {
+    return this.run(async () => {
+      try {
+        const row = await this.db
+          .insertInto('api_tokens')
+          .values({
+            id: token.id,
+            name: token.name,
+            role: token.role,
+            envs: token.envs === null ? null : JSON.stringify(token.envs),
+            automation: token.automation ? 1 : 0,
+            token_hash: token.tokenHash,
+            created_at_ms: token.createdAtMs,
+            created_by: token.createdBy,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return tokenFromRow(row);
+      } catch (error) {
+        if (classifyDbError(error) === 'unique') throw new StoreError('conflict', `token ${token.id} already exists`);
+        throw error;
+      }
+    });
+  }
+
+  getToken(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && tokenFromRow(row);
+    });
+  }
+
+  listTokens(): Promise<ApiTokenRecord[]> {
+    return this.run(async () => {
+      const rows = await this.db.selectFrom('api_tokens').selectAll().orderBy('created_at_ms', 'asc').orderBy('id', 'asc').execute();
+      return rows.map(tokenFromRow);
+    });
+  }
+
+  revokeToken(id: string, atMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db
+        .updateTable('api_tokens')
+        .set({ revoked_at_ms: atMs })
+        .where('id', '=', id)
+        .where('revoked_at_ms', 'is', null)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  touchToken(id: string, atMs: number): Promise<void> {
+    return this.run(async () => {
+      await this.db.updateTable('api_tokens').set({ last_used_at_ms: atMs }).where('id', '=', id).execute();
+    });
+  }
+
+  // ---- webhook deliveries
+
+  recordDelivery(delivery: Omit<WebhookDelivery, 'owner' | 'result' | 'finishedAtMs'>): Promise<RecordDeliveryResult> {
+    return this.run(async () => {
+      // One statement; `on conflict do nothing` without a target covers both unique columns (the
+      // delivery id and the event key) in SQLite and PostgreSQL alike.
+      const inserted = await this.db
+        .insertInto('webhook_deliveries')
+        .values({
+          id: delivery.id,
+          event: delivery.event,
+          event_key: delivery.eventKey,
+          status: delivery.status,
+          received_at_ms: delivery.receivedAtMs,
+          requests: JSON.stringify(delivery.requests ?? null),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return { recorded: true as const };
+      let q = this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', delivery.id);
+      if (delivery.eventKey !== null) q = this.db.selectFrom('webhook_deliveries').selectAll().where((eb) => eb.or([eb('id', '=', delivery.id), eb('event_key', '=', delivery.eventKey)]));
+      const existing = await q.orderBy('received_at_ms', 'asc').executeTakeFirst();
+      if (!existing) throw new StoreError('unavailable', `delivery ${delivery.id} changed while being recorded; retry`);
+      return { recorded: false as const, existing: deliveryFromRow(existing) };
+    });
+  }
+
+  getDelivery(id: string): Promise<WebhookDelivery | undefined> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && deliveryFromRow(row);
+    });
+  }
+
+  listDeliveries(query: { status?: DeliveryStatus[]; limit?: number } = {}): Promise<WebhookDelivery[]> {
+    return this.run(async () => {
+      let q = this.db.selectFrom('webhook_deliveries').selectAll();
+      if (query.status && query.status.length > 0) q = q.where('status', 'in', query.status);
+      q = q.orderBy('received_at_ms', 'desc').orderBy('id', 'desc');
+      if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
+      return (await q.execute()).map(deliveryFromRow);
+    });
+  }
+
+  claimDelivery(id: string, owner: string): Promise<boolean> {
+    return this.run(async () => {
+      const result = await this.db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'processing', owner })
+        .where('id', '=', id)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  finishDelivery(id: string, status: 'done' | 'failed', result: unknown, atMs: number): Promise<void> {
+    return this.run(async () => {
+      const updated = await this.db
+        .updateTable('webhook_deliveries')
+        .set({ status, result: documentText(result), finished_at_ms: atMs })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows === 0n) throw new StoreError('not_found', `delivery ${id} not found`);
+    });
+  }
+
+  // ---- secrets
+
+  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number): Promise<{ version: number; changed: string[] }> {
+    return this.transaction(async (trx) => {
+      // The version row first: its row lock serialises changes of one environment (PostgreSQL).
+      await trx
+        .insertInto('secret_versions')
+        .values({ app, env, staged_version: 0, updated_at_ms: atMs })
+        .onConflict((oc) => oc.columns(['app', 'env']).doNothing())
+        .execute();
+      const current = await trx
+        .updateTable('secret_versions')
+        .set({ updated_at_ms: sql<number>`${sql.ref('updated_at_ms')}` })
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .returning('staged_version')
+        .executeTakeFirstOrThrow();
+      const existing = new Map(
+        (await trx.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).execute()).map((r) => [r.name, r]),
+      );
+      const changed: string[] = [];
+      for (const item of change.set) {
+        const before = existing.get(item.name);
+        if (before && before.digest === item.digest) continue;
+        const version = before ? Number(before.version) + 1 : 1;
+        await trx
+          .insertInto('secrets')
+          .values({ app, env, name: item.name, ciphertext: item.ciphertext, digest: item.digest, version, updated_at_ms: atMs, updated_by: by })
+          .onConflict((oc) =>
+            oc.columns(['app', 'env', 'name']).doUpdateSet({ ciphertext: item.ciphertext, digest: item.digest, version, updated_at_ms: atMs, updated_by: by }),
+          )
+          .execute();
+        changed.push(item.name);
+      }
+      for (const name of change.unset) {
+        if (!existing.has(name)) continue;
+        await trx.deleteFrom('secrets').where('app', '=', app).where('env', '=', env).where('name', '=', name).execute();
+        changed.push(name);
+      }
+      let version = Number(current.staged_version);
+      if (changed.length > 0) {
+        version += 1;
+        await trx.updateTable('secret_versions').set({ staged_version: version, updated_at_ms: atMs }).where('app', '=', app).where('env', '=', env).execute();
+      }
+      return { version, changed };
+    });
+  }
+
+  listSecrets(app: string, env: string): Promise<StoredSecret[]> {
+    return this.run(async () => {
+      const rows = await this.db.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).orderBy('name', 'asc').execute();
+      return rows.map(secretFromRow);
+    });
+  }
+
+  getSecretsState(app: string, env: string): Promise<SecretsState> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('secret_versions').selectAll().where('app', '=', app).where('env', '=', env).executeTakeFirst();
+      return {
+        app,
+        env,
+        stagedVersion: row ? Number(row.staged_version) : 0,
+        appliedVersion: row && row.applied_version !== null ? Number(row.applied_version) : null,
+        appliedDeployId: row?.applied_deploy_id ?? null,
+        appliedAtMs: row ? millisOrNull(row.applied_at_ms) : null,
+      };
+    });
+  }
+
+  markSecretsApplied(app: string, env: string, version: number, deployId: string, atMs: number): Promise<void> {
+    return this.run(async () => {
+      await this.db
+        .insertInto('secret_versions')
+        .values({ app, env, staged_version: version, applied_version: version, applied_deploy_id: deployId, applied_at_ms: atMs, updated_at_ms: atMs })
+        .onConflict((oc) =>
+          oc
+            .columns(['app', 'env'])
+            .doUpdateSet({ applied_version: version, applied_deploy_id: deployId, applied_at_ms: atMs })
+            .where((eb) => eb.or([eb('secret_versions.applied_version', 'is', null), eb('secret_versions.applied_version', '<', version)])),
+        )
         .execute();
     });
   }

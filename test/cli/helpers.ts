@@ -21,16 +21,20 @@ type = "http"
 group = "web"
 path = "/up"
 
+# Both allow CLI deploys: these tests drive deploys from the CLI. The policy itself (automatic
+# environments, allow_cli = false, --emergency) is tested in test/triggers and test/cli/control-plane.
 [environments.staging]
 provider = "sim"
-trigger = "push:main"
-initiation = "automatic"
+trigger = "manual"
+initiation = "manual"
+allow_cli = true
 vars = { DEPLOY_STRATEGY = "rolling" }
 
 [environments.production]
 provider = "sim"
 trigger = "release"
 initiation = "manual"
+allow_cli = true
 vars = { DEPLOY_STRATEGY = "waves" }
 
 [sim]

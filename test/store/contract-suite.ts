@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StoreError, type NewDeploy, type Store, type StoredMachineEvent } from '../../src/store/contract.js';
 import type { Release } from '../../src/domain/types.js';
+import { controlPlaneContract } from './control-plane-contract.js';
 
 export interface StoreFixture {
   store: Store;
@@ -485,5 +486,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.deepEqual(await store.loadSimFleet('mechanic', 'production'), big);
         }));
     });
+
+    // Migration 0002: ledger, tokens, webhook deliveries, secrets, deploy emergency/secrets columns.
+    controlPlaneContract(withStore);
   });
 }

@@ -92,13 +92,13 @@ describe('openStore (sqlite)', () => {
         .prepare("select name from sqlite_master where type = 'table' order by name")
         .all()
         .map((r) => (r as { name: string }).name);
-      for (const t of ['releases', 'deploys', 'journal', 'machine_events', 'locks', 'sim_fleets', 'schema_migrations']) {
+      for (const t of ['releases', 'deploys', 'journal', 'machine_events', 'locks', 'sim_fleets', 'schema_migrations', 'ledger', 'ledger_head', 'api_tokens', 'webhook_deliveries', 'secrets', 'secret_versions']) {
         assert.ok(tables.includes(t), `table ${t} in ${tables.join(', ')}`);
       }
       const applied = raw.prepare('select name from schema_migrations').all() as { name: string }[];
       assert.deepEqual(
         applied.map((r) => r.name),
-        ['0001_initial'],
+        ['0001_initial', '0002_control_plane'],
       );
       const indexes = raw
         .prepare("select name from sqlite_master where type = 'index' and name not like 'sqlite_%'")

@@ -282,15 +282,19 @@ async function simDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Prom
     await statusCommand({ config, env: 'production' }, demoIo);
 
     say('production: deploy v2 with `immediate` (DEPLOY_STRATEGY from the environment layer), tracking convergence');
-    const prod = await deployCommand({ config, env: 'production', release: 'v2' }, demoIo, signal);
+    // Each deploy arrives the way its environment's trigger brings it (docs/policy.md): production on
+    // a published release (the demo user publishes it), staging on a push to main (automation).
+    const released = { trigger: 'release' as const, initiator: { kind: 'human' as const, name: demoIo.env.RUNWAY_USER ?? 'demo' } };
+    const pushed = { trigger: 'push' as const, branch: 'main', initiator: { kind: 'automation' as const, name: 'demo' }, label: 'demo:push' };
+    const prod = await deployCommand({ config, env: 'production', release: 'v2', origin: released }, demoIo, signal);
     if (signal?.aborted) return 3;
 
     say('staging: deploy v2 with `bluegreen` (DEPLOY_STRATEGY from the org layer)');
-    const staging = await deployCommand({ config, env: 'staging', release: 'v2' }, demoIo, signal);
+    const staging = await deployCommand({ config, env: 'staging', release: 'v2', origin: pushed }, demoIo, signal);
     if (signal?.aborted) return 3;
 
     say('staging: deploy v3-broken, whose machines never pass checks: green is destroyed, blue keeps serving v2');
-    const broken = await deployCommand({ config, env: 'staging', release: 'v3-broken' }, demoIo, signal);
+    const broken = await deployCommand({ config, env: 'staging', release: 'v3-broken', origin: pushed }, demoIo, signal);
 
     say('staging after the failed deploy');
     await statusCommand({ config, env: 'staging' }, demoIo);

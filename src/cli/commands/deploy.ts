@@ -14,6 +14,10 @@ import { environment, openContext, type GlobalOptions } from '../context.js';
 import { superviseDeploy } from '../deploy-runner.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { openProviderSession } from '../../providers/open-session.js';
+import type { EnvironmentConfig } from '../../config/types.js';
+import { RealClock } from '../../domain/clock.js';
+import { appendLedger } from '../../ledger/ledger.js';
+import { decidePolicy, EXIT_REFUSED, formatRefusal, type Initiator, type PolicyDecision, type RequestTrigger } from '../../triggers/policy.js';
 
 export { formatSummary } from './deploy-summary.js';
 
@@ -27,6 +31,75 @@ export interface DeployOptions extends GlobalOptions {
   verbose?: boolean;
   /** Who runs it; defaults to the OS user. */
   as?: string;
+  /** The break-glass: a human deploys where policy would refuse, and is responsible (needs `reason`). */
+  emergency?: boolean;
+  /** Why (required with `emergency`; recorded with the deploy either way). */
+  reason?: string;
+  /** Set by commands that act as a trigger (release publish, the demo, CI); default: a person's CLI deploy. */
+  origin?: DeployOrigin;
+}
+
+/** What started a CLI-run deploy that is not a person typing `runway deploy`. */
+export interface DeployOrigin {
+  trigger: RequestTrigger;
+  branch?: string;
+  initiator: Initiator;
+  /** How the initiator is recorded (default `cli:<name>`). */
+  label?: string;
+  context?: Record<string, unknown>;
+}
+
+export interface CliPolicyRequest {
+  who: string;
+  emergency?: boolean | undefined;
+  reason?: string | undefined;
+  origin?: DeployOrigin | undefined;
+  /** Default `cli`; `rollback` for `runway rollback`. */
+  trigger?: RequestTrigger;
+}
+
+/**
+ * The policy of a deploy run from the CLI (docs/policy.md). Refusals are recorded in the ledger and
+ * end the command with exit code 5 and what would be allowed; an emergency is recorded and shouted.
+ * The CLI is not a security boundary (whoever runs it holds the store and provider credentials);
+ * the server is. It keeps honest people inside the policy and leaves a record when they break glass.
+ */
+export async function enforceCliPolicy(store: Store, app: string, env: EnvironmentConfig, request: CliPolicyRequest, io: Io): Promise<Extract<PolicyDecision, { allowed: true }> & { label: string }> {
+  const origin = request.origin;
+  const initiator: Initiator = origin?.initiator ?? { kind: 'human', name: request.who };
+  const label = origin?.label ?? `cli:${initiator.name}`;
+  const trigger = origin?.trigger ?? request.trigger ?? 'cli';
+  const decision = decidePolicy(env, { trigger, branch: origin?.branch, initiator, via: 'cli', emergency: request.emergency, reason: request.reason });
+  const clock = new RealClock();
+  if (!decision.allowed) {
+    await appendLedger(store, clock, {
+      kind: 'policy.refused',
+      app,
+      env: env.name,
+      responsible: initiator.name || 'unknown',
+      initiator: label,
+      trigger: trigger === 'push' ? `push:${origin?.branch ?? ''}` : trigger,
+      reason: request.reason ?? null,
+      emergency: request.emergency ?? false,
+      data: { why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, via: 'cli', ...(origin?.context ? { context: origin.context } : {}) },
+    });
+    throw new CliError(formatRefusal(env.name, decision), EXIT_REFUSED);
+  }
+  if (decision.emergency) {
+    await appendLedger(store, clock, {
+      kind: 'emergency.used',
+      app,
+      env: env.name,
+      responsible: decision.responsible,
+      initiator: label,
+      trigger: decision.trigger,
+      reason: request.reason ?? null,
+      emergency: true,
+      data: { via: 'cli', note: decision.note },
+    });
+    io.stderr.write(`runway: ${decision.note}\n`);
+  }
+  return { ...decision, label };
 }
 
 export function newDeployId(): string {
@@ -65,6 +138,14 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
     const env = environment(config, options.env);
     const settings = resolveStrategySettings(env, config.app.processes, strategyOverride);
     const scope = { app: config.app.name, env: env.name };
+    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    // Policy before any machine is touched (a dry run only says what it would decide).
+    const policyRequest: CliPolicyRequest = { who, emergency: options.emergency, reason: options.reason, origin: options.origin };
+    let decision: Awaited<ReturnType<typeof enforceCliPolicy>> | undefined;
+    if (options.dryRun) {
+      const preview = decidePolicy(env, { trigger: options.origin?.trigger ?? 'cli', branch: options.origin?.branch, initiator: options.origin?.initiator ?? { kind: 'human', name: who }, via: 'cli', emergency: options.emergency, reason: options.reason });
+      if (!options.json) io.stderr.write(`runway: policy: ${preview.allowed ? preview.note : formatRefusal(env.name, preview)}\n`);
+    } else decision = await enforceCliPolicy(store, config.app.name, env, policyRequest, io);
     // Opened first: a new sim fleet registers the release it is seeded on.
     const session = await openProviderSession({ config, env, store, processEnv: io.env });
     try {
@@ -78,7 +159,7 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
         else io.stdout.write(formatPlan(plan, { verbose: options.verbose ?? false }) + '\n');
         return 0;
       }
-      const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+      const secrets = await store.getSecretsState(scope.app, scope.env);
       await store.createDeploy({
         id: deployId,
         app: scope.app,
@@ -86,15 +167,20 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
         release: release.version,
         previousRelease: plan.previous ?? null,
         strategy: settings.strategy,
-        initiator: `cli:${who}`,
-        responsible: who,
-        trigger: 'cli',
-        reason: null,
+        initiator: decision!.label,
+        responsible: decision!.responsible,
+        trigger: decision!.trigger,
+        reason: options.reason ?? null,
         plan,
         // Wall-clock time: deploys of successive runs order by it even when the sim runs on virtual time.
         createdAtMs: Date.now(),
         owner: `${hostname()}:${process.pid}`,
+        ...(decision!.emergency ? { emergency: true } : {}),
+        ...(secrets.stagedVersion > 0 ? { secretsVersion: secrets.stagedVersion } : {}),
       });
+      await store.appendJournal([
+        { deployId, atMs: Date.now(), kind: 'policy', message: decision!.note, data: { responsible: decision!.responsible, emergency: decision!.emergency, via: 'cli', trigger: decision!.trigger, ...(options.origin?.context ? { context: options.origin.context } : {}) } },
+      ]);
       const deploy = await store.getDeploy(deployId);
       return await superviseDeploy({
         config,

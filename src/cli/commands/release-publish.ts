@@ -105,7 +105,10 @@ export async function deployOnRelease(
     const target: Io = opts.json ? { ...io, stdout: { write: (t) => void (captured += t), isTTY: false } } : io;
     let exitCode: number;
     try {
-      exitCode = await deployCommand({ config: opts.runwayFile, env, release: opts.version, as: opts.publisher, json: opts.json }, target, signal);
+      // A release trigger, not a CLI deploy: the policy lets the publisher deploy environments with
+      // trigger = "release" and names them responsible (docs/policy.md).
+      const origin = { trigger: 'release' as const, initiator: { kind: 'human' as const, name: opts.publisher }, context: { event: 'release publish', tag: opts.version } };
+      exitCode = await deployCommand({ config: opts.runwayFile, env, release: opts.version, as: opts.publisher, json: opts.json, origin }, target, signal);
     } catch (err) {
       // The same mapping as any command's errors, reported per environment.
       const { reportError } = await import('../program.js');

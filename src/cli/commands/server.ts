@@ -4,6 +4,7 @@
 import { openContext, type GlobalOptions } from '../context.js';
 import { CliError, type Io } from '../io.js';
 import { startServer } from '../../server/serve.js';
+import { WebhookSecretError } from '../../triggers/github-webhook.js';
 
 export interface ServerOptions extends GlobalOptions {
   port?: string;
@@ -15,15 +16,23 @@ export async function serverCommand(options: ServerOptions, io: Io, signal?: Abo
   const port = Number(options.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${options.port}"`);
   const ctx = await openContext(options, io);
-  const server = await startServer({
-    config: ctx.config,
-    store: ctx.store,
-    port,
-    ...(options.host ? { host: options.host } : {}),
-    ...(options.instance ? { instanceId: options.instance } : {}),
-    processEnv: io.env,
-    log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
-  });
+  let server;
+  try {
+    server = await startServer({
+      config: ctx.config,
+      store: ctx.store,
+      port,
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.instance ? { instanceId: options.instance } : {}),
+      processEnv: io.env,
+      log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    });
+  } catch (err) {
+    await ctx.close();
+    // A webhook secret file that is named but missing or empty: refuse to start half-configured.
+    if (err instanceof WebhookSecretError) throw new CliError(`${err.message}; the server does not start with a webhook secret file it cannot use`);
+    throw err;
+  }
   io.stderr.write(`runway server ${server.deploys.instanceId} listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {
     if (signal?.aborted) resolve();
