@@ -230,6 +230,7 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('-p, --port <port>', 'port to listen on (default 8080; 0 picks a free one)')
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .option('--instance <name>', 'this instance’s name in deploy ownership (default host:pid:random)')
+    .option('--lease-ttl <duration>', 'a deploy whose owner has not heart-beaten for this long is taken over (default 15s)')
     .action(run((opts: object) => serverCommand(opts, io, signal)));
 
   const local = program.command('local').description("A local environment's supervisor: the process that owns its machines and its proxy.");

@@ -67,6 +67,8 @@ export interface LiveDeploy {
   deploy: DeployRecord;
   /** Every progress event so far, in order (the dashboard replays them, then follows). */
   events: ProgressEvent[];
+  /** The clock the deploy runs on (its provider session's; simulated time on the sim). */
+  clock: Clock;
   done: Promise<DeploySummary | undefined>;
 }
 
@@ -85,6 +87,8 @@ export interface DeployServiceOptions {
   processEnv?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
   hooks?: DeployHooks;
+  /** Wraps every provider session this service opens (metrics count provider requests). */
+  instrumentSession?: (env: string, session: ProviderSession) => ProviderSession;
 }
 
 type Listener = (deployId: string, event: ProgressEvent) => void;
@@ -236,10 +240,13 @@ export class DeployService {
     return release;
   }
 
-  private openSession(env: string): Promise<ProviderSession> {
-    if (this.options.openSession) return this.options.openSession(env);
+  /** A provider session of `env`, opened as deploys open theirs (the dashboard reads fleets with it). */
+  async openSession(env: string): Promise<ProviderSession> {
     const { config, store } = this.options;
-    return openProviderSession({ config, env: getEnvironment(config, env), store, processEnv: this.options.processEnv ?? process.env });
+    const session = this.options.openSession
+      ? await this.options.openSession(env)
+      : await openProviderSession({ config, env: getEnvironment(config, env), store, processEnv: this.options.processEnv ?? process.env });
+    return this.options.instrumentSession ? this.options.instrumentSession(env, session) : session;
   }
 
   private run(deploy: DeployRecord, release: Release, session: ProviderSession): void {
@@ -247,7 +254,7 @@ export class DeployService {
     const env = getEnvironment(config, deploy.env);
     const settings = resolveStrategySettings(env, config.app.processes, deploy.strategy);
     const controller = new AbortController();
-    const entry = { deploy, events: [] as ProgressEvent[], controller, done: Promise.resolve<DeploySummary | undefined>(undefined) };
+    const entry = { deploy, events: [] as ProgressEvent[], clock: session.clock, controller, done: Promise.resolve<DeploySummary | undefined>(undefined) };
     const onProgress = (event: ProgressEvent) => {
       entry.events.push(event);
       for (const l of this.listeners) l(deploy.id, event);
@@ -255,7 +262,18 @@ export class DeployService {
     entry.done = (async () => {
       try {
         const summary = await runDeploy(
-          { provider: session.provider, store, clock: session.clock, wallClock: this.wall, onProgress, apiStats: session.apiStats, owner: this.instanceId },
+          {
+            provider: session.provider,
+            store,
+            clock: session.clock,
+            wallClock: this.wall,
+            onProgress,
+            apiStats: session.apiStats,
+            owner: this.instanceId,
+            // Three heartbeats per lease: one late beat never loses the deploy to another instance.
+            heartbeatMs: Math.max(200, Math.round((this.options.leaseTtlMs ?? 15_000) / 3)),
+            pollMs: Math.min(1_000, Math.max(100, Math.round((this.options.leaseTtlMs ?? 15_000) / 6))),
+          },
           {
             deployId: deploy.id,
             scope: { app: deploy.app, env: deploy.env },

@@ -5,7 +5,6 @@
 // `runway status` says where every machine is and a new deploy finishes the job.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,49 +12,18 @@ import { after, before, describe, it } from 'node:test';
 import type { FlyMachine } from '../../src/providers/fly/fly-types.js';
 import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
-import { ROOT, spawnCli } from './helpers.js';
+import { spawnCli } from './helpers.js';
+import { startSimServe, type Child } from '../support/processes.js';
 
 const TOKEN = 'e2e-fly-token-7d3b';
 const SPEED = 25;
 const APP = 'shop-staging';
 
-interface Serve {
-  child: ChildProcess;
-  url: string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
+type Serve = Child & { url: string };
 
 /** `runway sim serve` as a child process; resolves once it printed its address. */
 function serve(args: string[]): Promise<Serve> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'sim', 'serve', '--port', '0', '--speed', String(SPEED), '--json', ...args], {
-    env: { ...process.env, FLY_API_TOKEN: TOKEN, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`sim serve did not start in 20 s: ${out} ${err}`)), 20_000);
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      try {
-        const info = JSON.parse(out) as { url: string };
-        clearTimeout(timer);
-        resolve({
-          child,
-          url: info.url,
-          stop: (signal = 'SIGTERM') => {
-            if (child.exitCode === null) child.kill(signal);
-            return exited;
-          },
-        });
-      } catch {
-        // not all of it yet
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`sim serve exited (${code}): ${err}`)));
-  });
+  return startSimServe(['--speed', String(SPEED), ...args], TOKEN);
 }
 
 async function api<T>(url: string, path: string, token = TOKEN): Promise<{ status: number; body: T }> {

@@ -1,6 +1,7 @@
 // `runway server --config FILE --port P`: the control plane. Resumes deploys whose owner died (on
 // start and whenever a lease lapses) and serves the HTTP API.
 
+import { parseDuration } from '../../domain/clock.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { CliError, type Io } from '../io.js';
 import { startServer } from '../../server/serve.js';
@@ -10,11 +11,21 @@ export interface ServerOptions extends GlobalOptions {
   port?: string;
   host?: string;
   instance?: string;
+  leaseTtl?: string;
 }
 
 export async function serverCommand(options: ServerOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const port = Number(options.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${options.port}"`);
+  let leaseTtlMs: number | undefined;
+  if (options.leaseTtl !== undefined) {
+    try {
+      leaseTtlMs = parseDuration(options.leaseTtl);
+    } catch (err) {
+      throw new CliError(`--lease-ttl: ${(err as Error).message}`);
+    }
+    if (leaseTtlMs < 1_000) throw new CliError('--lease-ttl must be at least 1s');
+  }
   const ctx = await openContext(options, io);
   let server;
   try {
@@ -24,6 +35,9 @@ export async function serverCommand(options: ServerOptions, io: Io, signal?: Abo
       port,
       ...(options.host ? { host: options.host } : {}),
       ...(options.instance ? { instanceId: options.instance } : {}),
+      // Heartbeats come every third of the lease and takeover checks every sixth, so a dead owner's
+      // deploy moves to another instance within the lease TTL plus one poll.
+      ...(leaseTtlMs ? { leaseTtlMs, pollMs: Math.max(200, Math.round(leaseTtlMs / 6)) } : {}),
       processEnv: io.env,
       log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`),
     });

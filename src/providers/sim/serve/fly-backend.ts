@@ -82,6 +82,11 @@ export interface BackendStats {
   requests: number;
   byRoute: Record<string, number>;
   byStatus: Record<string, number>;
+  /**
+   * Every accepted machine update: which machine went to which release for which runway deploy
+   * (metadata `runway_deploy`). Crash tests check from it that no deploy updated a machine twice.
+   */
+  updates: { machineId: string; release: string; deployId: string | null }[];
 }
 
 /** The whole server state as JSON (`--state FILE`). */
@@ -109,7 +114,7 @@ const WAIT_STATES = new Set(['started', 'stopped', 'destroyed', 'suspended']);
 export class SimFlyBackend {
   readonly sim: SimProvider;
   readonly faults: BackendFaults;
-  stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {} };
+  stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [] };
   private readonly clock: Clock;
   private readonly apps = new Map<string, AppRecord>();
   private readonly extras = new Map<string, MachineExtra>();
@@ -229,6 +234,7 @@ export class SimFlyBackend {
     const config = this.validConfig(body);
     this.checkLease(id, nonce);
     const machine = await this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+    this.stats.updates.push({ machineId: id, release: machine.release, deployId: config.metadata?.runway_deploy ?? null });
     this.extras.get(id)!.config = config;
     this.mirror.set(id, machine);
     this.dirty = true;
