@@ -157,7 +157,14 @@ class DeployRun {
       const plan = this.plan(fleet, this.req.target, this.req.settings);
       previous = previous ?? plan.previous ?? null;
       await store.updateDeploy(deployId, { plan, previousRelease: previous });
-      this.note('plan', `plan: ${plan.waves.length} waves`, { waves: plan.waves.length, estimate: plan.estimate, previous });
+      // A resumed deploy says what an earlier run of it already did, so the journal tells the whole story.
+      const alreadyDone = fleet.filter((m) => m.deployId === deployId && m.release === this.req.target.version).map((m) => m.id);
+      this.note('plan', `plan: ${plan.waves.length} waves${alreadyDone.length ? `; ${alreadyDone.length} machines already on ${this.req.target.version} from an earlier run of this deploy` : ''}`, {
+        waves: plan.waves.length,
+        estimate: plan.estimate,
+        previous,
+        alreadyDone,
+      });
       // Release steps run before any serving machine changes, and only when there is something to change.
       const stepFailure = plan.waves.length > 0 ? await this.runReleaseSteps() : undefined;
       const outcome: Outcome = stepFailure ? { ok: true } : await this.converge(plan, this.req.target, this.req.settings);
@@ -558,6 +565,7 @@ class DeployRun {
       } catch {
         return;
       }
+      await this.journal.flush();
       const control = await store.deployControl(this.req.deployId);
       if (control?.abortRequestedAtMs) this.requestAbort(control.abortRequestedBy ?? 'request');
       sinceBeat += pollMs;
