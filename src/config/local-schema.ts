@@ -16,6 +16,7 @@
 // serve = ["web"]                  # groups the proxy routes to. Default: groups with an http check, else the first
 // secrets_file = ".env.local"      # KEY=VALUE lines given to every machine (keep it out of git)
 // ready_after = "500ms"            # groups without checks pass once up this long. Default 500ms
+// boot_concurrency = 4             # machines booting at once (until checks pass or grace ends). Default: CPUs
 // ```
 
 import { constants } from 'node:os';
@@ -57,6 +58,7 @@ export const localSchema = table({
   serve: z.array(name()).min(1).optional(),
   secrets_file: z.string().min(1).optional(),
   ready_after: duration().optional(),
+  boot_concurrency: z.number().int().min(1).optional(),
 })
   .refine((t) => t.base_port === undefined || t.base_port === 0 || t.base_port + (t.port_count ?? 1000) - 1 <= 65535, {
     error: 'base_port + port_count goes past port 65535',
@@ -76,5 +78,6 @@ export const localSchema = table({
     if (t.serve !== undefined) out.serve = t.serve;
     if (t.secrets_file !== undefined) out.secretsFile = t.secrets_file;
     if (t.ready_after !== undefined) out.readyAfterMs = t.ready_after;
+    if (t.boot_concurrency !== undefined) out.bootConcurrency = t.boot_concurrency;
     return out;
   });

@@ -5,6 +5,8 @@
 //   down    destroy every machine (or --keep-machines for the next supervisor to re-adopt), close the
 //           proxy, stop the supervisor; every process it started is gone and every port free after
 
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import pc from 'picocolors';
 import type { EnvironmentConfig } from '../../config/types.js';
 import { connectSupervisor, stateDirOf, stopSupervisor } from '../../providers/local/launcher.js';
@@ -73,7 +75,13 @@ export async function localDownCommand(options: LocalOptions, io: Io): Promise<n
   try {
     const env = localEnvironment(environment(ctx.config, options.env));
     const stateDir = stateDirOf(ctx.config, env);
-    const stopped = await stopSupervisor(stateDir, { keepMachines: options.keepMachines ?? false });
+    let stopped = await stopSupervisor(stateDir, { keepMachines: options.keepMachines ?? false });
+    if (!stopped && !options.keepMachines && recordedMachines(stateDir) > 0) {
+      // No supervisor, but machines are recorded (it died): one adopts the live ones, then destroys them all.
+      const connection = await connectSupervisor({ config: ctx.config, env, processEnv: io.env });
+      await connection?.client.close();
+      stopped = await stopSupervisor(stateDir);
+    }
     const what = `${ctx.config.app.name}/${env.name}`;
     if (options.json) printJson(io, { stopped, keepMachines: options.keepMachines ?? false, stateDir });
     else if (!stopped) io.stdout.write(`no local supervisor was running for ${what}\n`);
@@ -82,5 +90,13 @@ export async function localDownCommand(options: LocalOptions, io: Io): Promise<n
     return 0;
   } finally {
     await ctx.close();
+  }
+}
+
+function recordedMachines(stateDir: string): number {
+  try {
+    return readdirSync(path.join(stateDir, 'machines')).filter((f) => f.endsWith('.json')).length;
+  } catch {
+    return 0;
   }
 }

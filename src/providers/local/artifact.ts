@@ -175,3 +175,20 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
   });
   return out;
 }
+
+/**
+ * The command /bin/sh runs for a machine: a simple command is `exec`-ed, so the machine's process is
+ * the program itself (its pid, its exit status, its signals), not a shell waiting for it. Lists,
+ * pipes, subshells and the like run as written; their whole process group gets the stop signal.
+ */
+export function shellCommand(command: string): string {
+  const text = command.trim();
+  if (/[;&|\n(){}`]/.test(text)) return text;
+  const m = /^((?:[A-Za-z_][A-Za-z0-9_]*=[^\s'"]*\s+)*)(.*)$/s.exec(text);
+  if (!m) return text;
+  const [, assignments, rest] = m as unknown as [string, string, string];
+  const first = rest.split(/\s+/)[0] ?? '';
+  // An assignment with a quoted value (or anything else unusual) runs as written.
+  if (!first || first.includes('=') || ['exec', 'if', 'for', 'while', 'until', 'case', '!', 'trap', 'cd', '.', 'source', 'eval', 'set', 'export'].includes(first)) return text;
+  return `${assignments}exec ${rest}`;
+}

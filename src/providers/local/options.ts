@@ -2,6 +2,7 @@
 // Every key is optional in runway.toml; `resolveLocalOptions` applies the defaults and makes paths
 // absolute (relative paths are relative to runway.toml's directory).
 
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 export interface LocalOptions {
@@ -31,6 +32,11 @@ export interface LocalOptions {
   secretsFile?: string;
   /** A machine of a group without checks passes once its process has been up this long. */
   readyAfterMs: number;
+  /**
+   * Machines booting at once (from spawn until the first passing check, the grace period, or exit).
+   * Booting processes compete for CPU with the ones serving; default: the number of CPUs.
+   */
+  bootConcurrency: number;
 }
 
 /** What `[environments.X.local]` may set, as written (paths not yet resolved). */
@@ -66,6 +72,7 @@ export function resolveLocalOptions(input: LocalOptionsInput, where: { dir: stri
     drainTimeoutMs: input.drainTimeoutMs ?? LOCAL_DEFAULTS.drainTimeoutMs,
     queueTimeoutMs: input.queueTimeoutMs ?? LOCAL_DEFAULTS.queueTimeoutMs,
     readyAfterMs: input.readyAfterMs ?? LOCAL_DEFAULTS.readyAfterMs,
+    bootConcurrency: input.bootConcurrency ?? Math.max(1, availableParallelism()),
   };
   if (input.serve) out.serve = [...input.serve];
   if (input.secretsFile) out.secretsFile = abs(input.secretsFile);

@@ -73,3 +73,13 @@ export function killGroupLeftovers(pid: number): void {
     /* nothing left */
   }
 }
+
+/** True while any process of the group is alive. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
