@@ -6,7 +6,9 @@
 //   B(u) = max( max_i C_i,                                   chain: a step's own sequential phases
 //               max_j ( Σ_{j smallest} A_i / K + T_(j) ),     concurrency K on provider operations
 //               max_k ( max(0, k − b) / r + C^create_(k) ),    create rate r/s burst b per app
-//               max_g max( Σ_{slot steps of g} C_i / w_g,     rolling window w_g per group
+//               max_g max( Σ_{slot steps of g} C_i / w_g,     rolling window: w_g = starting slack + promoted
+//                                                             creates of g (plus the first promotion's chain
+//                                                             when the slack starts at 0 or below)
 //                          C_(w_g) + C_(w_g+1) ) )
 //   cutover unit: max(max u, Σu/K) + max(max c, Σc/K)        (all uncordons, then all cordons)
 //   B = observe + Σ_u B(u)
@@ -178,6 +180,26 @@ function windowBound(chains: readonly number[], w: number): number {
   return Math.max(sum / w, pair);
 }
 
+/**
+ * Slots that open as promoted machines come in: the k-th create cannot be sent before (k − burst)/rate
+ * seconds, nor promoted before its send plus the shortest create chain, so by time t at most
+ * start + #{k : release_k ≤ t} slots exist. The slot-holding work Σ C_i must fit under that staircase:
+ * the smallest T with ∫₀ᵀ slots(t) dt ≥ Σ C_i.
+ */
+function rampBound(chains: readonly number[], start: number, granted: number, minCreateChainMs: number, limit: { ratePerSec: number; burst: number }): number {
+  let work = chains.reduce((a, b) => a + b, 0);
+  const releases = Array.from({ length: granted }, (_, i) => (Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + minCreateChainMs);
+  let t = 0;
+  let slots = start;
+  for (const at of releases) {
+    if (slots > 0 && work <= slots * (at - t)) return t + work / slots;
+    if (slots > 0) work -= slots * (at - t);
+    t = at;
+    slots++;
+  }
+  return t + work / slots;
+}
+
 function stepGroup(step: Step): string | undefined {
   return step.kind === 'update' || step.kind === 'destroy' || step.kind === 'create' ? step.group : undefined;
 }
@@ -203,6 +225,10 @@ export function lowerBound(input: BoundInput): LowerBound {
     const chains: Chain[] = [];
     const createChains: Chain[] = [];
     const slotChains = new Map<string, number[]>();
+    // Windows open as promoted machines come in (Wave.window): slots a group can ever have = its
+    // starting slack + its promoted creates; none before the first of those is in traffic.
+    const grants = new Map<string, number>();
+    const firstGrantMs = new Map<string, number>();
     const allSlotChains: number[] = [];
     const terms: Partial<Record<BoundTerm, number>> = {};
     let longest: Chain | undefined;
@@ -226,7 +252,13 @@ export function lowerBound(input: BoundInput): LowerBound {
       chains.push(chain);
       if (!longest || chain.total > longest.total) longest = chain;
       if (!last || chain.lastMs > last.lastMs) last = chain;
-      if (step.kind === 'create') createChains.push(chain);
+      if (step.kind === 'create') {
+        createChains.push(chain);
+        if (step.promote) {
+          grants.set(step.group, (grants.get(step.group) ?? 0) + 1);
+          firstGrantMs.set(step.group, Math.min(firstGrantMs.get(step.group) ?? Infinity, chain.total));
+        }
+      }
       if (unit.wave.window && takesSlot(step, machineId, input.inTraffic)) {
         const g = stepGroup(step) ?? '';
         let list = slotChains.get(g);
@@ -241,7 +273,12 @@ export function lowerBound(input: BoundInput): LowerBound {
       terms.concurrency = concurrencyBound(chains, k);
       if (createChains.length > 0) terms['create-rate'] = createRateBound(createChains, input.createLimit);
       let window = 0;
-      for (const [g, list] of slotChains) window = Math.max(window, windowBound(list, unit.wave.window?.[g] ?? 0));
+      for (const [g, list] of slotChains) {
+        const start = Math.max(0, unit.wave.window?.[g] ?? 0);
+        const granted = grants.get(g) ?? 0;
+        window = Math.max(window, windowBound(list, start + granted));
+        if (granted > 0) window = Math.max(window, rampBound(list, start, granted, firstGrantMs.get(g) ?? 0, input.createLimit));
+      }
       // A single sliding window over all of a wave's steps, should a plan carry one.
       const maxInFlight = (unit.wave as Wave & { maxInFlight?: number }).maxInFlight;
       if (typeof maxInFlight === 'number') window = Math.max(window, windowBound(allSlotChains, maxInFlight));
