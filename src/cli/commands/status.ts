@@ -39,7 +39,9 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
         return 0;
       }
       io.stdout.write(`${pc.bold(`${scope.app}/${scope.env}`)}  provider ${env.provider}  strategy ${env.strategy}\n`);
-      io.stdout.write(formatFleet(machines, lastDeploy?.release) + '\n');
+      // What the fleet should run: the last deploy's release if it succeeded, else what it went back to.
+      const expected = lastDeploy ? (lastDeploy.status === 'succeeded' ? lastDeploy.release : (lastDeploy.previousRelease ?? undefined)) : undefined;
+      io.stdout.write(formatFleet(machines, expected) + '\n');
       if (lock) io.stdout.write(`  lock: held by ${lock.holder} (${lock.reason}) since ${new Date(lock.acquiredAtMs).toISOString()}\n`);
       if (lastDeploy) io.stdout.write(`  last deploy: ${lastDeploy.id} ${lastDeploy.release} ${lastDeploy.strategy} ${lastDeploy.status}\n`);
       if (options.machines) for (const m of machines) io.stdout.write(`  ${formatMachine(m)}\n`);
