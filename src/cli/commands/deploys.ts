@@ -38,7 +38,7 @@ export async function deploysListCommand(options: ListOptions, io: Io): Promise<
 function formatRow(d: DeployRecord): string {
   const started = d.startedAtMs ? new Date(d.startedAtMs).toISOString().replace('T', ' ').slice(0, 19) : '—';
   const duration = d.startedAtMs && d.finishedAtMs ? formatDuration(d.finishedAtMs - d.startedAtMs) : '—';
-  return `${d.id.padEnd(17)} ${d.env.padEnd(12)} ${d.release.padEnd(12)} ${d.strategy.padEnd(10)} ${d.status.padEnd(12)} ${d.responsible.padEnd(14)} ${started.padEnd(25)} ${duration}`;
+  return `${d.id.padEnd(17)} ${d.env.padEnd(12)} ${d.release.padEnd(12)} ${d.strategy.padEnd(10)} ${d.status.padEnd(12)} ${d.responsible.padEnd(14)} ${started.padEnd(25)} ${duration}${d.emergency ? '  EMERGENCY' : ''}`;
 }
 
 export async function deploysShowCommand(id: string, options: GlobalOptions & { json?: boolean; journal?: boolean }, io: Io): Promise<number> {
@@ -54,6 +54,7 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     const lines = [
       `deploy ${deploy.id}  ${deploy.app}/${deploy.env}  ${deploy.previousRelease ?? '∅'} → ${deploy.release}  ${deploy.strategy}  ${deploy.status}`,
       `  responsible: ${deploy.responsible}  initiator: ${deploy.initiator}  trigger: ${deploy.trigger}${deploy.reason ? `  reason: ${deploy.reason}` : ''}`,
+      ...(deploy.emergency ? [`  EMERGENCY: break-glass by ${deploy.responsible}${deploy.reason ? ` — ${deploy.reason}` : ''}`] : []),
       `  created: ${new Date(deploy.createdAtMs).toISOString()}`,
     ];
     if (deploy.error) lines.push(`  error: ${deploy.error}`);
