@@ -1,6 +1,7 @@
 // `runway deploys list|show|promote`, `runway abort ID`, `runway releases create|list`.
 
-import { formatDuration } from '../../domain/clock.js';
+import { formatDuration, RealClock } from '../../domain/clock.js';
+import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
 import type { DeployRecord } from '../../store/contract.js';
 import { openContext, type GlobalOptions } from '../context.js';
@@ -80,6 +81,15 @@ export async function abortCommand(id: string, options: GlobalOptions & { json?:
     const ok = await ctx.store.requestAbort(id, by, Date.now());
     if (!ok) throw new CliError(`deploy ${id} ended before the abort was recorded`);
     await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'abort_requested', message: `abort requested by ${by}` }]);
+    await appendLedger(ctx.store, new RealClock(), {
+      kind: 'deploy.abort_requested',
+      app: deploy.app,
+      env: deploy.env,
+      deployId: id,
+      responsible: by,
+      initiator: `cli:${by}`,
+      trigger: 'cli',
+    });
     if (options.json) printJson(io, { deployId: id, abortRequested: true, by });
     else io.stdout.write(`abort requested for ${id}; the deploy stops within one in-flight operation per machine\n`);
     return 0;
