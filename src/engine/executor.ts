@@ -397,6 +397,18 @@ class DeployRun {
     const fanout = new AbortFanout([this.abort.signal, waveAbort.signal]);
     let failure: StepFailure | Error | undefined;
     const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
+    // Steps past their slot and not finished. When none is left while steps still wait for a slot,
+    // nothing can ever free one: stop with an error rather than wait forever.
+    let running = 0;
+    const checkStuck = () => {
+      if (running > 0 || failure) return;
+      const stuck = [...slots].filter(([, s]) => s.queued > 0);
+      if (stuck.length === 0) return;
+      failure = new Error(`no machine can leave traffic without going below desired − max_unavailable (${stuck.map(([g, s]) => `${g}: ${s.queued} waiting`).join(', ')}); nothing was left half-done`);
+      waveAbort.abort(failure);
+    };
+    // Once every step has started or queued for a slot: is any of them able to run at all?
+    setImmediate(checkStuck);
     await Promise.all(
       wave.steps.map(async (step) => {
         const ref = stepMachine(step);
@@ -404,8 +416,11 @@ class DeployRun {
         // Slots are requested in step order, before any await, so the window is first come first served.
         const slot = slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known) ? slots.get(stepGroup(step)!) : undefined;
         const acquired = slot?.acquire(signal);
+        let counted = false;
         try {
           await acquired;
+          running++;
+          counted = true;
           this.emit({ type: 'step', step, machineId: ref, status: 'started' });
           const machineId = await runStep(ctx, step, signal);
           // A drained destroy keeps its slot: that machine never comes back into traffic.
@@ -430,6 +445,9 @@ class DeployRun {
           }
         } finally {
           done();
+          if (counted) running--;
+          // After the microtasks this step's end released: a step it handed a slot to is running then.
+          if (running === 0) setImmediate(checkStuck);
         }
       }),
     );
@@ -657,9 +675,11 @@ function stepGroup(step: Step): string | undefined {
   return step.kind === 'update' || step.kind === 'destroy' || step.kind === 'create' ? step.group : undefined;
 }
 
-/** Groups of the machines a step put into traffic (one entry per machine). */
+/** Groups of the machines a step put into traffic that were not in it when the flow began. */
 function promotedGroups(step: Step, ctx: StepContext): string[] {
   if (step.kind === 'create') return step.promote ? [step.group] : [];
+  // A machine that was out of traffic (cordoned by a run that died, or failed) and comes back checked.
+  if (step.kind === 'update') return step.cordon && step.gate === 'checks' && !takesOutOfTraffic(step, ctx.known) ? [step.group] : [];
   if (step.kind === 'cutover') {
     return step.promote.flatMap((ref) => {
       const id = 'machineId' in ref ? ref.machineId : ctx.idByLaunch.get(ref.launchId);

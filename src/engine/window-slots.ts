@@ -45,6 +45,11 @@ export class WindowSlots {
     }
   }
 
+  /** Steps waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
   /** A machine entered traffic that was not there when the window was sized. */
   grant(): void {
     this.release();

@@ -434,3 +434,31 @@ describe('executor: release steps', () => {
     }
   });
 });
+
+describe('executor: waves resumed after a crash', () => {
+  it('machines the dead run left out of traffic open the window again when they come back (no deadlock)', { timeout: 60_000 }, async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 30 }] });
+    try {
+      const deployId = 'dep_waves_crashed';
+      const fleet = await r.fleet();
+      // The dead run: its 3 surge machines are in traffic, and it had 3 old machines cordoned and updated.
+      for (let i = 0; i < 3; i++) {
+        const m = await r.provider.create(SCOPE, { group: 'web', release: 'v2', role: 'surge', cordoned: true, deployId, launchId: `${deployId}:web:surge:${i}` });
+        await r.clock.sleep(20_000);
+        await r.provider.uncordon(SCOPE, m.id, 'serving');
+      }
+      for (const m of fleet.slice(0, 3)) {
+        await r.provider.cordon(SCOPE, m.id);
+        await r.provider.update(SCOPE, m.id, { release: 'v2', deployId });
+      }
+      await r.clock.sleep(60_000);
+      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }), { deployId });
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      const after = await r.fleet();
+      assert.equal(after.length, 30);
+      assert.ok(allOn(after, 'v2'));
+    } finally {
+      await r.close();
+    }
+  });
+});
