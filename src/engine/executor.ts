@@ -665,7 +665,7 @@ function mergeWaves(waves: Wave[]): Wave {
   return {
     index: waves[0]!.index,
     kind: 'batch',
-    label: `${updates} updates${others ? `, ${others} other steps` : ''} in a rolling window (${window}) for waves ${waves[0]!.index + 1}-${waves.at(-1)!.index + 1}`,
+    label: `waves ${waves[0]!.index + 1}-${waves.at(-1)!.index + 1} as one rolling window: ${updates} updates${others ? `, ${others} other steps` : ''} (starting slack ${window})`,
     steps: waves.flatMap((w) => w.steps),
     ...(waves[0]!.window ? { window: waves[0]!.window } : {}),
   };
