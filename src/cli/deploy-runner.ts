@@ -3,7 +3,7 @@
 // summary and map its status to an exit code.
 
 import { hostname } from 'node:os';
-import pc from 'picocolors';
+import { pc } from './colors.js';
 import type { RunwayConfig } from '../config/types.js';
 import { RealClock } from '../domain/clock.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';

@@ -1,7 +1,7 @@
 // Deploy progress for humans: on a TTY a status block redrawn in place (per wave and per machine
 // state counts); otherwise plain lines, one per wave and phase, that read well in CI logs.
 
-import pc from 'picocolors';
+import { pc } from './colors.js';
 import type { Clock } from '../domain/clock.js';
 import { formatDuration } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';

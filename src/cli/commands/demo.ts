@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { readSupervisorInfo } from '../../providers/local/launcher.js';
 import { processStartTime } from '../../providers/local/proc.js';
 import type { Io } from '../io.js';

@@ -1,6 +1,6 @@
 // The human form of a deploy's summary.
 
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { formatDuration } from '../../domain/clock.js';
 import type { DeploySummary } from '../../engine/summary.js';
 

@@ -7,7 +7,7 @@
 
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import type { EnvironmentConfig } from '../../config/types.js';
 import { connectSupervisor, stateDirOf, stopSupervisor } from '../../providers/local/launcher.js';
 import type { MachineProcessInfo } from '../../providers/local/local-provider.js';

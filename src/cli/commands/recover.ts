@@ -2,7 +2,7 @@
 // decides). Prints what it found, what it will do, then does it and says what it did.
 
 import { hostname, userInfo } from 'node:os';
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import { resolveStrategySettings } from '../../config/settings.js';
 import { RealClock } from '../../domain/clock.js';
 import { assessRecovery, type Recovery, type RecoveryAction } from '../../engine/recovery.js';

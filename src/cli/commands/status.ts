@@ -1,7 +1,7 @@
 // `runway status --env E [--json]`: the fleet's version spread, unhealthy and cordoned machines, the
 // lock and the last deploy.
 
-import pc from 'picocolors';
+import { pc } from '../colors.js';
 import type { Machine } from '../../domain/types.js';
 import { countFleet, formatSpread, type FleetCounts } from '../fleet-tally.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
