@@ -7,9 +7,11 @@ import { RealClock } from '../domain/clock.js';
 import { resolveWebhookSecret } from '../triggers/github-webhook.js';
 import { createApp } from './app.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WEBHOOK_BODY_BYTES, type ControlPlane } from './api/http.js';
-import { DeployService, type DeployServiceOptions } from './deploy-service.js';
+import { DeployService, type DeployServiceOptions, type LiveDeploy } from './deploy-service.js';
 import { ledgerHooks } from './ledger-hooks.js';
 import { WebhookWorker } from './webhook-worker.js';
+import { FleetCache, LiveHub } from './dashboard/index.js';
+import { RunwayMetrics } from './metrics.js';
 
 export interface RunningServer {
   url: string;
@@ -34,6 +36,9 @@ export interface ServeOptions extends Partial<DeployServiceOptions> {
   maxBodyBytes?: number;
   /** Webhook payloads (default 5 MiB). */
   maxWebhookBodyBytes?: number;
+  /** Dashboard: how long a fleet listing is reused (default 15 s), and how often live streams flush (default 250 ms). */
+  fleetTtlMs?: number;
+  liveFlushMs?: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -42,8 +47,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const wall = options.wallClock ?? new RealClock();
   const log = options.log ?? (() => {});
   let instanceId = '';
-  const deploys = new DeployService({ ...options, wallClock: wall, hooks: options.hooks ?? ledgerHooks(options.store, wall, () => instanceId) });
+  // The in-progress gauge asks the deploy service only when scraped, after it exists.
+  const metrics: RunwayMetrics = new RunwayMetrics((): LiveDeploy[] => deploys.running());
+  const deploys: DeployService = new DeployService({
+    ...options,
+    wallClock: wall,
+    hooks: metrics.hooks(options.hooks ?? ledgerHooks(options.store, wall, () => instanceId)),
+    instrumentSession: (_env, session) => metrics.instrumentSession(session),
+  });
   instanceId = deploys.instanceId;
+  const hub = new LiveHub(deploys, options.store, { ...(options.liveFlushMs ? { flushMs: options.liveFlushMs } : {}) });
+  const fleets = new FleetCache(options.config, deploys, wall, options.fleetTtlMs);
+  hub.onMachine((_deployId, machine) => fleets.apply(machine.env, machine));
+  metrics.setFleetSource({
+    fleets: async () => (await fleets.all()).map((f) => ({ app: options.config.app.name, env: f.env, machines: f.machines })),
+  });
   const dispatchContext = { config: options.config, store: options.store, deploys, clock: wall, log };
   const webhooks = new WebhookWorker(dispatchContext, deploys.instanceId);
   const control: ControlPlane = {
@@ -56,7 +74,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
   };
   if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
-  const app = createApp({ config: options.config, store: options.store, deploys, control });
+  const app = createApp({ config: options.config, store: options.store, deploys, control, metrics, dashboard: { cp: control, hub, fleets, wall } });
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port, hostname: host }, () => resolve(s));
@@ -73,6 +91,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     async close() {
       await webhooks.stop();
       await deploys.stop();
+      hub.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -39,6 +39,39 @@ export interface DeployRecord {
   secretsVersion?: number;
 }
 
+/** A deploy without its plan and summary documents: what listings (the dashboard) need. */
+export type DeployHead = Omit<DeployRecord, 'plan' | 'summary'>;
+
+/** What deploy-health numbers are computed from: one narrow row per deploy, no documents. */
+export interface DeployStat {
+  id: string;
+  env: string;
+  release: string;
+  strategy: StrategyName;
+  status: DeployStatus;
+  trigger: string;
+  responsible: string;
+  emergency: boolean;
+  createdAtMs: number;
+  startedAtMs: number | null;
+  dispatchedAtMs: number | null;
+  convergedAtMs: number | null;
+  finishedAtMs: number | null;
+  abortRequested: boolean;
+  /** From the final summary (0 when the deploy has none yet). */
+  stragglers: number;
+  failedMachines: number;
+}
+
+export interface DeployStatsQuery {
+  app: string;
+  env?: string;
+  /** Deploys created at or after this instant (wall-clock ms). */
+  sinceMs: number;
+  /** ...and before this one. */
+  untilMs?: number;
+}
+
 export type DeployControl = Pick<DeployRecord, 'status' | 'owner' | 'heartbeatAtMs' | 'abortRequestedAtMs' | 'abortRequestedBy'>;
 
 export type NewDeploy = Pick<
@@ -220,6 +253,12 @@ export interface Store {
   /** Newest first. */
   listDeploys(query?: DeployQuery): Promise<DeployRecord[]>;
   updateDeploy(id: string, patch: DeployPatch): Promise<DeployRecord>;
+  /** As getDeploy, without reading the plan and summary. */
+  getDeployHead(id: string): Promise<DeployHead | undefined>;
+  /** As listDeploys, newest first, without reading plans and summaries. */
+  listDeployHeads(query?: DeployQuery): Promise<DeployHead[]>;
+  /** Narrow rows of the deploys created in a window, oldest first (deploy health; no plans read). */
+  listDeployStats(query: DeployStatsQuery): Promise<DeployStat[]>;
   /** Record an abort request; returns false if the deploy is unknown or already finished. */
   requestAbort(id: string, by: string, atMs: number): Promise<boolean>;
   /**

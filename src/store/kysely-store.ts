@@ -25,6 +25,9 @@ import {
   type DeployPatch,
   type DeployQuery,
   type DeployRecord,
+  type DeployHead,
+  type DeployStat,
+  type DeployStatsQuery,
   type JournalEntry,
   type Lock,
   type LockResult,
@@ -82,6 +85,26 @@ function parseDocument(text: string | null): unknown {
 }
 
 type DeployRow = Selectable<DeploysTable>;
+
+/** Every deploy column but the plan and summary documents. */
+const DEPLOY_HEAD_COLUMNS = [
+  'seq', 'id', 'app', 'env', 'release', 'previous_release', 'strategy', 'status', 'initiator', 'responsible', 'trigger', 'reason', 'error',
+  'created_at_ms', 'started_at_ms', 'dispatched_at_ms', 'converged_at_ms', 'finished_at_ms', 'owner', 'heartbeat_at_ms',
+  'abort_requested_at_ms', 'abort_requested_by', 'journal_seq', 'emergency', 'secrets_version',
+] as const;
+
+/** Straggler and failed-machine counts of a stored summary (0 without one). */
+function summaryMachines(text: string | null): { stragglers: number; failed: number } {
+  if (text === null) return { stragglers: 0, failed: 0 };
+  try {
+    const summary = JSON.parse(text) as { machines?: { stragglers?: unknown; failed?: unknown }; stragglerIds?: unknown };
+    const stragglers = Number(summary.machines?.stragglers ?? (Array.isArray(summary.stragglerIds) ? summary.stragglerIds.length : 0));
+    const failed = Number(summary.machines?.failed ?? 0);
+    return { stragglers: Number.isFinite(stragglers) ? stragglers : 0, failed: Number.isFinite(failed) ? failed : 0 };
+  } catch {
+    return { stragglers: 0, failed: 0 };
+  }
+}
 type ReleaseRow = Selectable<ReleasesTable>;
 type LockRow = Selectable<LocksTable>;
 
@@ -387,6 +410,68 @@ export class KyselyStore implements Store {
       if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
       const rows = await q.execute();
       return rows.map(deployFromRow);
+    });
+  }
+
+  getDeployHead(id: string): Promise<DeployHead | undefined> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('deploys').select(DEPLOY_HEAD_COLUMNS).where('id', '=', id).executeTakeFirst();
+      if (!row) return undefined;
+      const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+      return head;
+    });
+  }
+
+  listDeployHeads(query: DeployQuery = {}): Promise<DeployHead[]> {
+    return this.run(async () => {
+      let q = this.db.selectFrom('deploys').select(DEPLOY_HEAD_COLUMNS);
+      if (query.app !== undefined) q = q.where('app', '=', query.app);
+      if (query.env !== undefined) q = q.where('env', '=', query.env);
+      if (query.status && query.status.length > 0) q = q.where('status', 'in', query.status);
+      q = q.orderBy('created_at_ms', 'desc').orderBy('seq', 'desc');
+      if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
+      const rows = await q.execute();
+      return rows.map((row) => {
+        const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+        return head;
+      });
+    });
+  }
+
+  listDeployStats(query: DeployStatsQuery): Promise<DeployStat[]> {
+    return this.run(async () => {
+      let q = this.db
+        .selectFrom('deploys')
+        .select([
+          'id', 'env', 'release', 'strategy', 'status', 'trigger', 'responsible', 'emergency', 'created_at_ms', 'started_at_ms',
+          'dispatched_at_ms', 'converged_at_ms', 'finished_at_ms', 'abort_requested_at_ms', 'summary',
+        ])
+        .where('app', '=', query.app)
+        .where('created_at_ms', '>=', query.sinceMs);
+      if (query.untilMs !== undefined) q = q.where('created_at_ms', '<', query.untilMs);
+      if (query.env !== undefined) q = q.where('env', '=', query.env);
+      const rows = await q.orderBy('created_at_ms', 'asc').orderBy('seq', 'asc').execute();
+      return rows.map((row) => {
+        const machines = summaryMachines(row.summary);
+        return {
+          id: row.id,
+          env: row.env,
+          release: row.release,
+          strategy: row.strategy as StrategyName,
+          status: row.status as DeployStatus,
+          trigger: row.trigger,
+          responsible: row.responsible,
+          emergency: Number(row.emergency) === 1,
+          createdAtMs: millis(row.created_at_ms),
+          startedAtMs: millisOrNull(row.started_at_ms),
+          dispatchedAtMs: millisOrNull(row.dispatched_at_ms),
+          convergedAtMs: millisOrNull(row.converged_at_ms),
+          finishedAtMs: millisOrNull(row.finished_at_ms),
+          abortRequested: row.abort_requested_at_ms !== null,
+          stragglers: machines.stragglers,
+          failedMachines: machines.failed,
+        };
+      });
     });
   }
 

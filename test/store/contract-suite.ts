@@ -237,6 +237,60 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         }));
     });
 
+    describe('narrow deploy reads (dashboard)', () => {
+      it('listDeployHeads and getDeployHead: as listDeploys and getDeploy, without plan and summary', () =>
+        withStore(async (store) => {
+          await store.createDeploy(newDeploy('d1', { plan: { waves: [] }, createdAtMs: T0 }));
+          await store.createDeploy(newDeploy('d2', { env: 'staging', createdAtMs: T0 + 1, emergency: true }));
+          await store.createDeploy(newDeploy('d3', { createdAtMs: T0 + 2, status: 'running' }));
+          await store.updateDeploy('d1', { status: 'succeeded', summary: { machines: { stragglers: 1 } } });
+          const all = await store.listDeployHeads({ app: 'mechanic' });
+          assert.deepEqual(all.map((d) => d.id), ['d3', 'd2', 'd1']);
+          for (const d of all) {
+            assert.equal('plan' in d, false);
+            assert.equal('summary' in d, false);
+          }
+          const { plan: _p, summary: _s, ...full } = (await store.getDeploy('d1'))!;
+          assert.deepEqual(all[2], full);
+          assert.equal(all[1]!.emergency, true);
+          assert.deepEqual((await store.listDeployHeads({ app: 'mechanic', env: 'production', status: ['running'] })).map((d) => d.id), ['d3']);
+          assert.deepEqual((await store.listDeployHeads({ limit: 1 })).map((d) => d.id), ['d3']);
+          assert.deepEqual(await store.listDeployHeads({ app: 'other' }), []);
+          assert.deepEqual(await store.getDeployHead('d1'), full);
+          assert.equal(await store.getDeployHead('nope'), undefined);
+        }));
+
+      it('listDeployStats: a window of narrow rows, oldest first, with straggler counts from summaries', () =>
+        withStore(async (store) => {
+          await store.createDeploy(newDeploy('old', { createdAtMs: T0 - 1 }));
+          await store.createDeploy(newDeploy('a', { createdAtMs: T0, strategy: 'immediate' }));
+          await store.createDeploy(newDeploy('b', { createdAtMs: T0 + 5, env: 'staging', trigger: 'push', emergency: true }));
+          await store.createDeploy(newDeploy('late', { createdAtMs: T0 + 100 }));
+          await store.updateDeploy('a', {
+            status: 'failed',
+            startedAtMs: 10,
+            dispatchedAtMs: 20,
+            finishedAtMs: 50,
+            summary: { machines: { total: 3, onTarget: 1, failed: 2, stragglers: 4 }, stragglerIds: ['m1', 'm2', 'm3', 'm4'] },
+          });
+          await store.requestAbort('b', 'bob', T0 + 6);
+          const rows = await store.listDeployStats({ app: 'mechanic', sinceMs: T0, untilMs: T0 + 100 });
+          assert.deepEqual(rows, [
+            {
+              id: 'a', env: 'production', release: 'v2', strategy: 'immediate', status: 'failed', trigger: 'cli', responsible: 'alice', emergency: false,
+              createdAtMs: T0, startedAtMs: 10, dispatchedAtMs: 20, convergedAtMs: null, finishedAtMs: 50, abortRequested: false, stragglers: 4, failedMachines: 2,
+            },
+            {
+              id: 'b', env: 'staging', release: 'v2', strategy: 'rolling', status: 'pending', trigger: 'push', responsible: 'alice', emergency: true,
+              createdAtMs: T0 + 5, startedAtMs: null, dispatchedAtMs: null, convergedAtMs: null, finishedAtMs: null, abortRequested: true, stragglers: 0, failedMachines: 0,
+            },
+          ]);
+          assert.deepEqual((await store.listDeployStats({ app: 'mechanic', sinceMs: T0, env: 'staging' })).map((d) => d.id), ['b']);
+          assert.deepEqual((await store.listDeployStats({ app: 'mechanic', sinceMs: 0 })).map((d) => d.id), ['old', 'a', 'b', 'late']);
+          assert.deepEqual(await store.listDeployStats({ app: 'nope', sinceMs: 0 }), []);
+        }));
+    });
+
     describe('deploy ownership', () => {
       it('claimDeploy: free, own, or stale deploys only; heartbeatDeploy only for the owner', () =>
         withStore(async (store) => {

@@ -9,6 +9,7 @@ import type { DeployService } from '../deploy-service.js';
 import { atLeast, authenticate, bearerToken, mayActOn, type Principal, type Role } from '../auth.js';
 import type { Initiator } from '../../triggers/policy.js';
 import type { WebhookWorker } from '../webhook-worker.js';
+import { cookieCredential } from '../dashboard/session.js';
 
 export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 503;
 
@@ -94,10 +95,16 @@ export function optionalBoolean(body: Record<string, unknown>, key: string): boo
   return v;
 }
 
-/** 401 without a valid bearer token. */
+/** 401 without a valid bearer token (or the dashboard's session cookie; 403 when it fails CSRF checks). */
 export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const token = bearerToken(c.req.header('authorization'));
+    let token = bearerToken(c.req.header('authorization'));
+    if (!token) {
+      // The dashboard's session cookie (src/server/dashboard/session.ts): CSRF-checked for changes.
+      const cookie = cookieCredential(c);
+      if (cookie && 'refused' in cookie) throw new ApiError(403, cookie.refused, { code: 'csrf' });
+      token = cookie?.token;
+    }
     if (!token) throw new ApiError(401, 'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)');
     const principal = await authenticate(cp.store, token);
     if (!principal) throw new ApiError(401, 'invalid or revoked token');
