@@ -127,6 +127,8 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--dry-run', 'print the plan and change nothing')
     .option('--lock-wait <duration>', 'wait this long for another deploy of the environment to finish')
     .option('--as <name>', 'who rolls back')
+    .option('--emergency', 'break glass where policy would refuse a CLI rollback; you become responsible; needs --reason')
+    .option('--reason <text>', 'why (required with --emergency)')
     .option('--json', 'print one JSON summary object instead of progress')
     .action(run((opts: object) => rollbackCommand(opts, io, signal)));
 

@@ -7,7 +7,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/contract.js';
 import { VirtualClock } from '../../src/domain/clock.js';
 import { SimProvider, type SimState } from '../../src/providers/sim/sim-provider.js';
-import { project, type Project } from './helpers.js';
+import { project, smallConfig, type Project } from './helpers.js';
 
 async function spreadOf(p: Project, env = 'staging'): Promise<Record<string, number>> {
   const r = await p.run(['status', '--env', env, '--json']);
@@ -223,5 +223,25 @@ describe('runway recover', () => {
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.actions.map((a: { kind: string }) => a.kind), ['destroy-orphans']);
     assert.match(out.done[0], /destroyed 3 orphaned/);
+  });
+});
+
+describe('runway rollback goes through the responsibility policy', () => {
+  it('refused (exit 5) where CLI deploys are not allowed; allowed with --emergency --reason, which is recorded', async () => {
+    const p = project(smallConfig().replace('initiation = "manual"\nallow_cli = true\nvars = { DEPLOY_STRATEGY = "rolling" }', 'initiation = "manual"\nallow_cli = false\nvars = { DEPLOY_STRATEGY = "rolling" }'));
+    try {
+      await p.run(['releases', 'create', 'v2']);
+      const refused = await p.run(['rollback', '--env', 'staging', '--to', 'v2']);
+      assert.equal(refused.code, 5, refused.stderr);
+      assert.match(refused.stderr, /refused by policy/);
+      const allowed = await p.run(['rollback', '--env', 'staging', '--to', 'v2', '--emergency', '--reason', 'pager at 3am', '--json']);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      const [d] = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
+      assert.equal(d.trigger, 'rollback');
+      assert.equal(d.emergency, true);
+      assert.equal(d.reason, 'pager at 3am');
+    } finally {
+      p.cleanup();
+    }
   });
 });

@@ -11,10 +11,12 @@ import { openProviderSession } from '../../providers/open-session.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { superviseDeploy } from '../deploy-runner.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { newDeployId, parseStrategy, resolveRelease } from './deploy.js';
+import { enforceCliPolicy, newDeployId, parseStrategy, resolveRelease } from './deploy.js';
 import { parseDuration } from '../../domain/clock.js';
 
 export interface RollbackOptions extends GlobalOptions {
+  emergency?: boolean;
+  reason?: string;
   env?: string;
   to?: string;
   strategy?: string;
@@ -44,6 +46,9 @@ export async function rollbackCommand(options: RollbackOptions, io: Io, signal?:
     const scope = { app: config.app.name, env: env.name };
     const strategy: StrategyName = override ?? env.deploy.rollbackStrategy ?? 'immediate';
     const settings = resolveStrategySettings(env, config.app.processes, strategy);
+    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    // A rollback is a deploy: the same policy decides who may start one from the CLI.
+    const decision = options.dryRun ? undefined : await enforceCliPolicy(store, config.app.name, env, { who, emergency: options.emergency, reason: options.reason, trigger: 'rollback' }, io);
     const session = await openProviderSession({ config, env, store, processEnv: io.env });
     try {
       let version = options.to;
@@ -63,7 +68,6 @@ export async function rollbackCommand(options: RollbackOptions, io: Io, signal?:
         else io.stdout.write(formatPlan(plan) + '\n');
         return 0;
       }
-      const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
       const deploy = await store.createDeploy({
         id: deployId,
         app: scope.app,
@@ -71,10 +75,11 @@ export async function rollbackCommand(options: RollbackOptions, io: Io, signal?:
         release: release.version,
         previousRelease: plan.previous ?? null,
         strategy: settings.strategy,
-        initiator: `cli:${who}`,
-        responsible: who,
+        initiator: decision?.label ?? `cli:${who}`,
+        responsible: decision?.responsible ?? who,
         trigger: 'rollback',
-        reason: `rollback to ${release.version}`,
+        reason: options.reason ?? `rollback to ${release.version}`,
+        ...(decision?.emergency ? { emergency: true } : {}),
         plan,
         createdAtMs: Date.now(),
         owner: `${hostname()}:${process.pid}`,
