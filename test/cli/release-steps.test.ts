@@ -113,3 +113,34 @@ describe('release steps: config errors name the key', () => {
     }
   });
 });
+
+describe('runway release-step run release-command', () => {
+  it("runs the environment's release command alone on a machine of the release, and removes it", async () => {
+    const p = project(config(REDIS_URL, 'unused'));
+    try {
+      await p.run(['releases', 'create', 'v2']);
+      const r = await p.run(['release-step', 'run', 'release-command', '--env', 'production', '--release', 'v2', '--json']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.ok, true);
+      assert.equal(out.release, 'v2');
+      assert.match(out.summary, /release command succeeded/);
+      const status = JSON.parse((await p.run(['status', '--env', 'production', '--json'])).stdout);
+      assert.equal(status.fleet.extra, 0);
+      assert.deepEqual(status.fleet.byRelease, { v1: 8 }, 'no serving machine changed');
+    } finally {
+      p.cleanup();
+    }
+  });
+
+  it('says so when the app has no release_command (exit 2)', async () => {
+    const p = project(smallConfig());
+    try {
+      const r = await p.run(['release-step', 'run', 'release-command', '--env', 'staging']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /no release_command/);
+    } finally {
+      p.cleanup();
+    }
+  });
+});

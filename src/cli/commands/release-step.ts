@@ -17,6 +17,7 @@ import {
 } from '../../release/steps/sidekiq-quiet.js';
 import type { StepReport } from '../../release/steps/step.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { releaseCommandRun, type ReleaseCommandRunOptions } from './release-command-run.js';
 
 export const RELEASE_STEP_EXIT_HELP = `
 Exit codes:
@@ -34,7 +35,7 @@ until it is restarted. With --json: {step, status, ok, summary, found, quieted, 
 gone, idle, stillBusy, unavailable, timedOutIdentities, stillBusyIdentities, processes,
 skippedIdentities, error, errorKind, exitCode, durationMs}.`;
 
-export interface ReleaseStepRunOptions {
+export interface ReleaseStepRunOptions extends ReleaseCommandRunOptions {
   redisUrl?: string;
   namespace?: string;
   timeout?: string;
@@ -82,8 +83,9 @@ function duration(flag: string, text: string | undefined): number | undefined {
 }
 
 export async function releaseStepRunCommand(step: string, options: ReleaseStepRunOptions, io: Io, signal?: AbortSignal): Promise<number> {
+  if (step === 'release-command') return releaseCommandRun(options, io, signal);
   if (step !== SIDEKIQ_QUIET) {
-    throw new CliError(`unknown release step "${step}"; built in: ${Object.keys(BUILTIN_STEPS).join(', ')}`);
+    throw new CliError(`unknown release step "${step}"; built in: release-command, ${Object.keys(BUILTIN_STEPS).join(', ')}`);
   }
   const stepOptions: SidekiqQuietOptions = {};
   if (options.redisUrl !== undefined) stepOptions.redisUrl = options.redisUrl;
@@ -139,7 +141,9 @@ export function registerReleaseStepCommands(program: Command, run: Action, io: I
   releaseStep
     .command('run')
     .description('Run one release step now, e.g. quiet every live Sidekiq process: `release-step run sidekiq-quiet --redis-url URL`.')
-    .argument('<step>', `the step: ${Object.keys(BUILTIN_STEPS).join(', ')}`)
+    .argument('<step>', `the step: release-command (the environment's, with --env), ${Object.keys(BUILTIN_STEPS).join(', ')}`)
+    .option('-e, --env <name>', 'release-command: the environment whose provider runs it')
+    .option('-r, --release <version>', 'release-command: the release to run it on (default the newest)')
     .option('--redis-url <url>', 'redis[s]://[user:password@]host:port[/db] (default $REDIS_URL, or the variable $REDIS_PROVIDER names)')
     .option('--namespace <name>', 'redis-namespace prefix: keys are <name>:processes, <name>:<identity>...')
     .option('--timeout <duration>', 'how long each process has to report quiet (default 30s; at most 60s, when Sidekiq drops an unread signal)')
