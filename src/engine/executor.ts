@@ -18,6 +18,7 @@ import { runStep, StepFailure, type StepContext } from './step-runner.js';
 import type { DeploySummary } from './summary.js';
 import { describeError } from './errors.js';
 import { WindowSlots } from './window-slots.js';
+import { StoreGate } from './store-gate.js';
 import { AbortFanout } from '../domain/abort-fanout.js';
 import { SHOWN_OUTPUT_LINES, type ReleaseStep } from './release-steps.js';
 
@@ -58,6 +59,9 @@ export interface EngineDeps {
   heartbeatMs?: number;
 }
 
+/** How long the end of a deploy waits for an unreachable store before giving up on recording it. */
+const FINAL_WRITE_PATIENCE_MS = 15 * 60_000;
+
 /** Most times the executor re-observes and re-plans before it gives up on converging. */
 const MAX_ROUNDS = 4;
 
@@ -84,6 +88,8 @@ export async function runDeploy(deps: EngineDeps, req: DeployRequest, signal?: A
 
 class DeployRun {
   private readonly journal: JournalWriter;
+  /** Closed while the store cannot be written: no provider operation starts then. */
+  private readonly storeGate = new StoreGate();
   private abort = new AbortController();
   /** Set once an abort has been acted on: its rollback is not itself aborted by the same request. */
   private abortHandled = false;
@@ -111,7 +117,7 @@ class DeployRun {
     private readonly req: DeployRequest,
     signal?: AbortSignal,
   ) {
-    this.journal = new JournalWriter(deps.store);
+    this.journal = new JournalWriter(deps.store, this.storeGate);
     this.emit = deps.onProgress ?? (() => {});
     this.desiredTotal = req.groups.reduce((n, g) => n + g.count, 0);
     this.releases.set(req.target.version, req.target);
@@ -344,6 +350,7 @@ class DeployRun {
     const dispatched: Machine[] = [];
     const ctx: StepContext = {
       deployId: this.req.deployId,
+      storeGate: this.storeGate,
       provider: this.deps.provider,
       scope: this.req.scope,
       clock: this.clock,
@@ -583,19 +590,29 @@ class DeployRun {
       } catch {
         return;
       }
-      await this.journal.flush();
-      const control = await store.deployControl(this.req.deployId);
-      if (control?.abortRequestedAtMs) this.requestAbort(control.abortRequestedBy ?? 'request');
-      sinceBeat += pollMs;
-      if (sinceBeat >= heartbeatMs) {
-        sinceBeat = 0;
-        const now = this.wall.now();
-        if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner ?? null, now))) {
-          this.lostOwnership = true;
-          this.requestAbort('ownership lost');
-          return;
+      try {
+        const wasDown = this.storeGate.down;
+        const control = await store.deployControl(this.req.deployId);
+        if (control?.abortRequestedAtMs) this.requestAbort(control.abortRequestedBy ?? 'request');
+        sinceBeat += pollMs;
+        if (sinceBeat >= heartbeatMs || wasDown) {
+          sinceBeat = 0;
+          const now = this.wall.now();
+          if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner ?? null, now))) {
+            this.lostOwnership = true;
+            this.requestAbort('ownership lost');
+            this.storeGate.markUp();
+            return;
+          }
+          await store.heartbeatLock(app, env, this.req.deployId, now);
         }
-        await store.heartbeatLock(app, env, this.req.deployId, now);
+        // The store answers: write what waited, then let operations go on.
+        if (wasDown) this.emit({ type: 'phase', phase: this.phase, message: 'the store answers again: going on' });
+        this.storeGate.markUp();
+        await this.journal.flush();
+      } catch (err) {
+        if (!this.storeGate.down) this.emit({ type: 'phase', phase: this.phase, message: `the store is unreachable (${describeError(err)}): no new operation until it answers` });
+        this.storeGate.markDown(err);
       }
     }
   }
@@ -641,16 +658,26 @@ class DeployRun {
     }
     this.note('status', status, { error });
     this.emit({ type: 'status', status, ...(error ? { message: error } : {}) });
-    await this.journal.flush();
-    await store.updateDeploy(this.req.deployId, {
-      status,
-      summary,
-      error,
-      dispatchedAtMs: this.dispatchedAt,
-      convergedAtMs: summary.convergedAtMs === null ? null : this.convergedAt,
-      finishedAtMs: now,
-    });
-    return summary;
+    // The end must be recorded: while the store is down, keep trying (bounded) rather than lose it.
+    const deadline = this.wall.now() + FINAL_WRITE_PATIENCE_MS;
+    for (;;) {
+      await this.journal.flush();
+      try {
+        if (this.journal.pending > 0) throw new Error(this.storeGate.reason ?? 'journal not written');
+        await store.updateDeploy(this.req.deployId, {
+          status,
+          summary,
+          error,
+          dispatchedAtMs: this.dispatchedAt,
+          convergedAtMs: summary.convergedAtMs === null ? null : this.convergedAt,
+          finishedAtMs: now,
+        });
+        return summary;
+      } catch (err) {
+        if (this.wall.now() >= deadline) throw err;
+        await this.wall.sleep(this.deps.pollMs ?? 1000);
+      }
+    }
   }
 }
 

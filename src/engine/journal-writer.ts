@@ -2,6 +2,7 @@
 // multi-row inserts instead of tens of thousands of single ones. Flushed at every wave boundary.
 
 import type { JournalEntry, Store, StoredMachineEvent } from '../store/contract.js';
+import type { StoreGate } from './store-gate.js';
 
 const FLUSH_AT = 500;
 
@@ -10,7 +11,11 @@ export class JournalWriter {
   private events: StoredMachineEvent[] = [];
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Told when a write fails (the store is down) and when one succeeds again. */
+    private readonly gate?: StoreGate,
+  ) {}
 
   add(entry: JournalEntry): void {
     this.entries.push(entry);
@@ -22,16 +27,36 @@ export class JournalWriter {
     if (this.events.length >= FLUSH_AT) void this.flush();
   }
 
-  /** Write everything buffered so far; flushes are serialised so entries keep their order. */
+  /**
+   * Write everything buffered so far; flushes are serialised so entries keep their order. A write the
+   * store refuses is kept for the next flush (nothing is lost) and closes the gate; never throws.
+   */
   flush(): Promise<void> {
-    const entries = this.entries;
-    const events = this.events;
-    this.entries = [];
-    this.events = [];
     this.flushing = this.flushing.then(async () => {
-      if (entries.length > 0) await this.store.appendJournal(entries);
-      if (events.length > 0) await this.store.appendMachineEvents(events);
+      const entries = this.entries;
+      const events = this.events;
+      this.entries = [];
+      this.events = [];
+      try {
+        if (entries.length > 0) await this.store.appendJournal(entries);
+      } catch (err) {
+        this.entries = [...entries, ...this.entries];
+        this.events = [...events, ...this.events];
+        this.gate?.markDown(err);
+        return;
+      }
+      try {
+        if (events.length > 0) await this.store.appendMachineEvents(events);
+      } catch (err) {
+        this.events = [...events, ...this.events];
+        this.gate?.markDown(err);
+      }
     });
     return this.flushing;
+  }
+
+  /** Entries and events not yet written. */
+  get pending(): number {
+    return this.entries.length + this.events.length;
   }
 }

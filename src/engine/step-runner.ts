@@ -6,6 +6,7 @@ import type { LimitFunction } from 'p-limit';
 import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
+import type { StoreGate } from './store-gate.js';
 import { ProviderError, type CallOptions, type MachineSpec, type MachineUpdate, type Provider } from '../providers/contract.js';
 
 /** Beyond the drain timeout, how long a machine may take to stop before it is killed. */
@@ -48,6 +49,8 @@ export interface StepContext {
   /** Machines this plan already took out of traffic (a cutover's blues): their destroy needs no cordon. */
   outOfTraffic: Set<string>;
   hooks: StepHooks;
+  /** Closed while the store is unreachable: no operation starts until it answers again. */
+  storeGate?: StoreGate;
   /** Wait for an explicit promote (bluegreen pause_before_cutover). */
   awaitPromote(signal: AbortSignal): Promise<void>;
   /**
@@ -83,8 +86,10 @@ function checkpoint(signal: AbortSignal): void {
  * and again once it is ours, and handed to the provider, which drops the call if it is still waiting
  * for a rate-limit token: an abort never waits for operations that have not been sent.
  */
-function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
+async function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
   checkpoint(signal);
+  // Never act on the fleet while the store cannot record it.
+  if (ctx.storeGate) await ctx.storeGate.wait(signal);
   return ctx.limit(() => {
     checkpoint(signal);
     return fn({ signal });

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { STRATEGIES, type Machine } from '../../src/domain/types.js';
 import type { ProgressEvent } from '../../src/engine/progress.js';
 import { releaseCommandStep } from '../../src/release/release-command.js';
+import { runDeploy } from '../../src/engine/executor.js';
+import { StoreError } from '../../src/store/contract.js';
 import { rig, settings, spread, SCOPE } from './harness.js';
 
 function allOn(machines: Machine[], release: string): boolean {
@@ -457,6 +459,62 @@ describe('executor: waves resumed after a crash', () => {
       const after = await r.fleet();
       assert.equal(after.length, 30);
       assert.ok(allOn(after, 'v2'));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('executor: the store becomes unreachable mid-deploy', () => {
+  it('no new provider operation starts while the store is down; the deploy goes on when it answers again', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 20 }] });
+    // The real store, behind a switch: while `down`, every call fails as an unreachable store does.
+    let down = false;
+    const flaky = new Proxy(r.store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (down ? Promise.reject(new StoreError('unavailable', 'store unreachable (test)')) : value.apply(target, args));
+      },
+    });
+    try {
+      await r.store.createDeploy({ id: 'dep_storedown', ...SCOPE, release: 'v2', previousRelease: null, strategy: 'rolling', initiator: 'test', responsible: 'test', trigger: 'cli', reason: null, plan: null, createdAtMs: r.clock.now() });
+      const starts: number[] = [];
+      const update = r.provider.update.bind(r.provider);
+      r.provider.update = async (...args) => {
+        starts.push(r.clock.now());
+        return update(...args);
+      };
+      const t0 = r.clock.now();
+      const outage = (async () => {
+        await r.clock.sleep(20_000);
+        down = true;
+        await r.clock.sleep(60_000);
+        down = false;
+      })();
+      const summary = await runDeploy(
+        { provider: r.provider, store: flaky, clock: r.clock },
+        {
+          deployId: 'dep_storedown',
+          scope: SCOPE,
+          target: { version: 'v2', image: 'mechanic:v2', createdAtMs: 0 },
+          groups: r.groups,
+          settings: settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }),
+          findRelease: async () => undefined,
+        },
+      );
+      await outage;
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      // The deploy notices within one poll (1 s) plus one in-flight call; nothing new starts until the store is back.
+      const during = starts.filter((t) => t > t0 + 20_000 + 2_000 && t < t0 + 80_000);
+      assert.deepEqual(during, [], `updates started while the store was down at +${during.map((t) => t - t0).join(', +')} ms`);
+      assert.ok(starts.some((t) => t < t0 + 20_000), 'it was under way before the outage');
+      assert.ok(starts.some((t) => t >= t0 + 80_000), 'and went on after it');
+      assert.ok(allOn(await r.fleet(), 'v2'));
+      const journal = await r.store.listJournal('dep_storedown');
+      assert.equal(journal.at(-1)?.kind, 'status');
+      assert.equal(journal.filter((e) => e.kind === 'step_succeeded').length, 20, 'no journal entry was lost in the outage');
+      assert.equal((await r.store.getDeploy('dep_storedown'))?.status, 'succeeded');
     } finally {
       await r.close();
     }
