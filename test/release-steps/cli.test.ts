@@ -112,7 +112,7 @@ describe('runway release-step run sidekiq-quiet', () => {
   it('exit 2 for bad input: unknown step, bad durations, timeout above 60 s, no URL', async () => {
     const unknown = await cli(['release-step', 'run', 'sidekiq-quite', '--json']);
     assert.equal(unknown.code, 2);
-    assert.match(JSON.parse(unknown.stdout).error, /unknown release step "sidekiq-quite"; built in: sidekiq-quiet/);
+    assert.match(JSON.parse(unknown.stdout).error, /unknown release step "sidekiq-quite"; built in: release-command, sidekiq-quiet/);
     const badDuration = await cli(run('--timeout', 'soon'));
     assert.equal(badDuration.code, 2);
     assert.match(badDuration.stderr, /--timeout: invalid duration "soon"/);
