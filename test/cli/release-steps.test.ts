@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Fixture, REDIS_URL, deadPort } from '../release-steps/helpers.js';
 import { project, smallConfig, type Project } from './helpers.js';
+import { requireRedis } from '../support/services.js';
+
+before(() => requireRedis());
 
 async function machines(p: Project) {
   const r = await p.run(['status', '--env', 'production', '--machines', '--json']);

@@ -1,5 +1,6 @@
 // Headless Debian Chromium driven by playwright-core (never a downloaded browser build). A missing
-// /usr/bin/chromium fails the suite with the command that installs it: .ci/run installs it.
+// /usr/bin/chromium fails the suite with the command that installs it (`npm test` installs it first:
+// scripts/test-services.sh).
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -11,7 +12,7 @@ export const DOC_SHOTS = resolve('docs/screenshots');
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get update && apt-get install -y chromium; .ci/run does this)`);
+    throw new Error(`the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get update && apt-get install -y chromium; scripts/test-services.sh, run by npm test, does this)`);
   }
   return chromium.launch({
     executablePath: CHROMIUM,

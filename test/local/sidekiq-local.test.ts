@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { killTagged, leftovers, localProject, supervisorEnv } from '../providers/local-fixtures.js';
+import { requireRedis } from '../support/services.js';
+
+before(() => requireRedis());
 
 const TAG = randomUUID();
 const REDIS_URL = process.env.RUNWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

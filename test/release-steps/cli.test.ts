@@ -2,10 +2,13 @@
 // against the machine's real Redis and Sidekiq doubles.
 
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { Fixture, REDIS_URL, aclUser, deadPort } from './helpers.js';
+import { requireRedis } from '../support/services.js';
+
+before(() => requireRedis());
 
 async function cli(args: string[], env: Record<string, string> = {}, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

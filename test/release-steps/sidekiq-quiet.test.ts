@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import {
   SIGNAL_TTL_SECONDS,
@@ -16,6 +16,9 @@ import {
 import { BUILTIN_STEPS, createReleaseStep } from '../../src/release/steps/index.js';
 import { sidekiqIdentity } from './sidekiq-double.js';
 import { Fixture, POLL_MS, REDIS_URL, aclUser, deadPort, sleep } from './helpers.js';
+import { requireRedis } from '../support/services.js';
+
+before(() => requireRedis());
 
 let fx: Fixture;
 beforeEach(() => {

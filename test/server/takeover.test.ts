@@ -14,8 +14,11 @@ import { RealClock } from '../../src/domain/clock.js';
 import { createApiToken } from '../../src/server/auth.js';
 import { openStore } from '../../src/store/open-store.js';
 import { startRunwayServer, startSimServe, type Child } from '../support/processes.js';
+import { PG_URL, requirePostgres } from '../support/services.js';
 
-const PG = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+before(() => requirePostgres());
+
+const PG = PG_URL;
 const FLY_TOKEN = 'takeover-fly-token';
 const LEASE_TTL_MS = 3_000;
 

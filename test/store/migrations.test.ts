@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { KyselyStore } from '../../src/store/kysely-store.js';
@@ -11,8 +11,11 @@ import { createMigrator } from '../../src/store/migrations.js';
 import { openPostgres } from '../../src/store/postgres/open-postgres.js';
 import { openSqlite } from '../../src/store/sqlite/open-sqlite.js';
 import type { Database } from '../../src/store/schema.js';
+import { PG_URL, requirePostgres } from '../support/services.js';
 
-const PG = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+before(() => requirePostgres());
+
+const PG = PG_URL;
 const schemas: string[] = [];
 after(async () => {
   if (schemas.length === 0) return;

@@ -3,12 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStore } from '../../src/store/open-store.js';
 import { runStoreContract } from './contract-suite.js';
+import { PG_URL, requirePostgres } from '../support/services.js';
 
-const URL = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+before(() => requirePostgres());
+
+const URL = PG_URL;
 const schemas: string[] = [];
 
 function schemaName(): string {
