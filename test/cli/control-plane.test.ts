@@ -226,6 +226,11 @@ describe('runway init github', () => {
     assert.equal(secrets.jobs.secrets.environment, '${{ inputs.environment }}');
     assert.equal(secrets.jobs.secrets.steps[0].env.ALL_SECRETS, '${{ toJSON(secrets) }}');
     assert.ok(secrets.jobs.secrets.steps.slice(1).every((s: { if?: string }) => s.if === '${{ inputs.apply }}'));
+    // apply = true ends by checking the staged version became the applied one (or fails the job saying why).
+    const check = secrets.jobs.secrets.steps.at(-1) as { name: string; run: string };
+    assert.equal(check.name, 'Check the staged secrets were applied');
+    assert.match(check.run, /\/api\/environments\/\$ENVIRONMENT\/secrets/);
+    assert.match(check.run, /::error::the secrets of \$ENVIRONMENT are staged/);
 
     for (const wf of [release, staging, manual, secrets]) {
       const steps = Object.values(wf.jobs as Record<string, { steps: { run?: string; env?: Record<string, string> }[] }>).flatMap((j) => j.steps);

@@ -49,10 +49,13 @@ const SERVER_ENV = {
   RUNWAY_GITHUB_WEBHOOK_SECRET: '${{ secrets.RUNWAY_GITHUB_WEBHOOK_SECRET }}',
 };
 
+// Messages inside "\${VAR:?…}" carry no apostrophe: bash would read it as the start of a quoted
+// string there, garbling the message (test/cli/workflows-lint.test.ts runs shellcheck on every block).
+
 /** Sign the event payload and hand it to runway, as a repository webhook would. */
 const FORWARD = `set -euo pipefail
-: "\${RUNWAY_URL:?set the RUNWAY_URL repository variable to runway server's address}"
-: "\${RUNWAY_GITHUB_WEBHOOK_SECRET:?set the RUNWAY_GITHUB_WEBHOOK_SECRET secret (the server's webhook secret)}"
+: "\${RUNWAY_URL:?set the RUNWAY_URL repository variable to the address of runway server}"
+: "\${RUNWAY_GITHUB_WEBHOOK_SECRET:?set the RUNWAY_GITHUB_WEBHOOK_SECRET secret (the webhook secret of runway server)}"
 delivery="actions-\${GITHUB_RUN_ID}"
 signature="sha256=$(openssl dgst -sha256 -hmac "$RUNWAY_GITHUB_WEBHOOK_SECRET" -r < "$GITHUB_EVENT_PATH" | cut -d' ' -f1)"
 status=$(curl -sS -o runway-response.json -w '%{http_code}' -X POST "$RUNWAY_URL/webhooks/github" \\
@@ -94,14 +97,15 @@ done
 
 /** Copy named secrets of the job's GitHub environment into runway, on behalf of the dispatching user. */
 const STAGE_SECRETS = `set -euo pipefail
+: "\${RUNWAY_URL:?set the RUNWAY_URL repository variable to the address of runway server}"
 : "\${RUNWAY_TOKEN:?set RUNWAY_TOKEN: an automation deployer token (runway token create --name github-actions --role deployer --automation)}"
 stage() {
   curl -sS --fail-with-body -X "$1" "$RUNWAY_URL/api/environments/$ENVIRONMENT/secrets/$2" \\
     -H "Authorization: Bearer $RUNWAY_TOKEN" -H "X-Runway-On-Behalf-Of: $GITHUB_ACTOR" \\
     -H 'Content-Type: application/json' --data-binary @- > /dev/null
 }
-IFS=',' read -ra names <<< "$NAMES"
-for raw in "\${names[@]}"; do
+IFS=',' read -ra wanted <<< "$NAMES"
+for raw in "\${wanted[@]}"; do
   name=$(echo "$raw" | xargs); [ -n "$name" ] || continue
   jq -e --arg n "$name" 'has($n)' <<< "$ALL_SECRETS" > /dev/null || { echo "::error::the $ENVIRONMENT environment has no secret $name"; exit 1; }
   jq -c --arg n "$name" --arg r "$REASON" '{value: .[$n], reason: $r}' <<< "$ALL_SECRETS" | stage PUT "$name"
@@ -113,6 +117,21 @@ for raw in "\${gone[@]}"; do
   echo '{}' | stage DELETE "$name"
   echo "unset $name"
 done
+`;
+
+/**
+ * After "apply": the staged version must now be the applied one. A deploy that replaced no machine
+ * (the release already ran everywhere) carries no secrets, and the job must not report success then.
+ */
+const CHECK_APPLIED = `set -euo pipefail
+listing=$(curl -sS --fail-with-body -H "Authorization: Bearer $RUNWAY_TOKEN" "$RUNWAY_URL/api/environments/$ENVIRONMENT/secrets")
+staged=$(jq -r .stagedVersion <<< "$listing")
+applied=$(jq -r '.appliedVersion // 0' <<< "$listing")
+if jq -e .pending <<< "$listing" > /dev/null; then
+  echo "::error::the secrets of $ENVIRONMENT are staged (version $staged) but not applied (version $applied): the deploy did not replace every machine, so machines still run the old secrets. Deploy a new release to $ENVIRONMENT to apply them."
+  exit 1
+fi
+echo "secrets version $applied of $ENVIRONMENT applied"
 `;
 
 function forwardSteps(): object[] {
@@ -215,6 +234,12 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
             run: STAGE_SECRETS,
           },
           ...forwardSteps().map((s) => ({ ...s, if: '${{ inputs.apply }}' })),
+          {
+            name: 'Check the staged secrets were applied',
+            if: '${{ inputs.apply }}',
+            env: { RUNWAY_URL: '${{ vars.RUNWAY_URL }}', RUNWAY_TOKEN: '${{ secrets.RUNWAY_TOKEN }}', ENVIRONMENT: '${{ inputs.environment }}' },
+            run: CHECK_APPLIED,
+          },
         ],
       },
     },
