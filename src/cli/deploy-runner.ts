@@ -1,23 +1,26 @@
-// What every command that runs a deploy does around the engine (deploy, resume, rollback, recover):
-// take the environment's lock, show progress, run, release the lock, save provider state, print the
-// summary and map its status to an exit code.
+// What every command that runs a deploy in the foreground does around the engine (deploy, resume,
+// rollback, recover, release publish), once the deploy holds the environment's lock: show progress,
+// run, release the lock, save provider state, print the summary and map its status to an exit code.
 
 import { hostname } from 'node:os';
 import { pc } from './colors.js';
+import { startDeploy } from '../deploys/start.js';
+import type { DeployRequest } from '../deploys/request.js';
+import { openProviderSession } from '../providers/open-session.js';
+import { EXIT_REFUSED, formatRefusal } from '../triggers/policy.js';
 import type { RunwayConfig } from '../config/types.js';
 import { RealClock } from '../domain/clock.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';
-import { acquireEnvironmentLock, LOCK_STALE_AFTER_MS } from '../engine/environment-lock.js';
 import { runDeploy } from '../engine/executor.js';
-import { exitCodeFor, type DeploySummary } from '../engine/summary.js';
+import { EXIT, exitCodeFor, type DeploySummary } from '../engine/summary.js';
 import type { ProviderSession } from '../providers/session.js';
-import type { DeployRecord, Lock, Store } from '../store/contract.js';
-import { appendLedger, ledgerDeployStarted, recordDeployEnd } from '../ledger/ledger.js';
+import type { DeployRecord, Store } from '../store/contract.js';
+import { recordDeployEnd } from '../ledger/ledger.js';
 import { formatSummary } from './commands/deploy-summary.js';
 import { getEnvironment } from '../config/environment.js';
 import { releaseStepsFor } from '../release/steps-for-environment.js';
 import { formatFleet } from './commands/status.js';
-import { printJson, type Io } from './io.js';
+import { CliError, printJson, type Io } from './io.js';
 import { ProgressView } from './progress-view.js';
 
 export interface SupervisedDeploy {
@@ -30,41 +33,26 @@ export interface SupervisedDeploy {
   /** The fleet as observed just before (for the progress view). */
   fleet: Machine[];
   waves: number;
-  lockWaitMs: number;
   json: boolean;
+  /** Print nothing at the end (the caller reports the summary). */
+  quiet?: boolean;
   io: Io;
   signal?: AbortSignal;
 }
 
+/**
+ * Run a deploy that src/deploys/start.ts started (or `deploy resume` locked) in the foreground: the
+ * environment's lock is already this deploy's; it is released when the run ends.
+ */
 export async function superviseDeploy(run: SupervisedDeploy): Promise<number> {
+  return (await superviseDeployWithSummary(run)).code;
+}
+
+/** As superviseDeploy, also handing back the summary (release publish reports it per environment). */
+export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise<{ code: number; summary: DeploySummary }> {
   const { config, store, session, deploy, release, settings, io } = run;
   const scope = { app: deploy.app, env: deploy.env };
   const wall = new RealClock();
-  const lockBefore = await store.getLock(scope.app, scope.env);
-  // A lock held by another holder that is already dead or stale is taken over (not waited for).
-  const takingOver = lockBefore && lockBefore.holder !== deploy.id && (wall.now() - lockBefore.heartbeatAtMs > LOCK_STALE_AFTER_MS || processGone(lockBefore));
-  try {
-    await acquireEnvironmentLock(store, wall, { app: scope.app, env: scope.env, holder: deploy.id, reason: `deploy ${release.version}`, waitMs: run.lockWaitMs });
-  } catch (err) {
-    await store.updateDeploy(deploy.id, { status: 'failed', error: (err as Error).message, finishedAtMs: wall.now() });
-    throw err;
-  }
-  // The ledger: who is responsible, before any machine changes (resumed deploys say so).
-  if (lockBefore && takingOver) {
-    await appendLedger(store, wall, {
-      kind: 'lock.taken_over',
-      app: scope.app,
-      env: scope.env,
-      deployId: deploy.id,
-      responsible: deploy.responsible,
-      initiator: deploy.initiator,
-      trigger: deploy.trigger,
-      reason: `stale lock of ${lockBefore.holder} taken over`,
-      emergency: deploy.emergency ?? false,
-      data: { previousHolder: lockBefore.holder, previousHeartbeatAtMs: lockBefore.heartbeatAtMs },
-    });
-  }
-  await ledgerDeployStarted(store, wall, deploy);
   const view = run.json
     ? undefined
     : new ProgressView(
@@ -103,22 +91,68 @@ export async function superviseDeploy(run: SupervisedDeploy): Promise<number> {
   } catch (err) {
     io.stderr.write(`runway: could not record the end of deploy ${deploy.id} in the ledger: ${(err as Error).message}\n`);
   }
-  if (run.json) printJson(io, summary);
+  if (run.quiet) {
+    // The caller reports (release publish: one JSON object for every environment).
+  } else if (run.json) printJson(io, summary);
   else {
     io.stdout.write(formatSummary(summary) + '\n');
     // Anything but success: say exactly which machine is where.
     if (summary.status !== 'succeeded') io.stdout.write(formatFleet(await session.provider.list(scope), release.version) + '\n');
   }
-  return exitCodeFor(summary.status);
+  return { code: exitCodeFor(summary.status), summary };
 }
 
-/** The lock's holder process is known to be gone (same host, no such pid). */
-function processGone(lock: Lock): boolean {
-  if (lock.host !== hostname() || !lock.pid || lock.pid === process.pid) return false;
-  try {
-    process.kill(lock.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+export interface CliDeployRun {
+  config: RunwayConfig;
+  store: Store;
+  request: DeployRequest;
+  io: Io;
+  json: boolean;
+  quiet?: boolean;
+  lockWaitMs?: number;
+  recoverMode?: string;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A deploy the CLI starts (deploy, rollback, recover, release publish): through the one way to start
+ * a deploy (src/deploys/start.ts), then run here in the foreground. A policy refusal is exit 5 with
+ * what would be allowed; a locked environment exit 4; an unknown release or a refused plan exit 2.
+ */
+export async function runCliDeploy(run: CliDeployRun): Promise<{ code: number; summary: DeploySummary; deploy: DeployRecord }> {
+  const { config, store, io } = run;
+  const outcome = await startDeploy(
+    {
+      config,
+      store,
+      wall: new RealClock(),
+      owner: `${hostname()}:${process.pid}`,
+      openSession: (env) => openProviderSession({ config, env, store, processEnv: io.env }),
+    },
+    run.request,
+    {
+      lockWaitMs: run.lockWaitMs ?? 0,
+      ...(run.recoverMode ? { recoverMode: run.recoverMode } : {}),
+      run: (started) => {
+        if (started.decision.emergency) io.stderr.write(`runway: ${started.decision.note}\n`);
+        return superviseDeployWithSummary({
+          config,
+          store,
+          session: started.session,
+          deploy: started.deploy,
+          release: started.release,
+          settings: started.settings,
+          fleet: started.fleet,
+          waves: started.plan.waves.length,
+          json: run.json,
+          ...(run.quiet ? { quiet: true } : {}),
+          io,
+          ...(run.signal ? { signal: run.signal } : {}),
+        }).finally(() => started.session.close());
+      },
+    },
+  );
+  if (outcome.outcome === 'refused') throw new CliError(formatRefusal(outcome.env, outcome), EXIT_REFUSED);
+  if (outcome.outcome === 'error') throw new CliError(outcome.error, outcome.locked ? EXIT.locked : EXIT.badInput);
+  return { ...(await outcome.run), deploy: outcome.deploy };
 }

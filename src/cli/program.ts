@@ -1,12 +1,8 @@
 // The `runway` command tree. Commands are thin: they parse flags, call the engine, and print.
 
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../config/errors.js';
 import { explainVars, explainVarsJson } from '../config/explain.js';
-import { LockHeldError } from '../engine/environment-lock.js';
-import { ProviderSetupError } from '../providers/session.js';
 import { EXIT } from '../engine/summary.js';
-import { PlanError } from '../strategies/index.js';
 import { STRATEGIES } from '../domain/types.js';
 import { deployCommand, resumeCommand } from './commands/deploy.js';
 import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
@@ -23,7 +19,8 @@ import { simServeCommand } from './commands/sim-serve.js';
 import { registerReleaseStepCommands } from './commands/release-step.js';
 import { registerControlPlaneCommands } from './commands/control-plane.js';
 import { environment, openContext } from './context.js';
-import { CliError, printJson, type Io } from './io.js';
+import { printJson, type Io } from './io.js';
+import { reportError } from './report-error.js';
 
 const EXIT_HELP = `
 Exit codes:
@@ -32,7 +29,9 @@ Exit codes:
   2   bad input (config, flags, unknown environment or release); nothing was changed
   3   aborted
   4   environment locked by another deploy (see --lock-wait)
-  5   refused by policy (the message says why and what would be allowed); nothing was changed
+  5   refused by policy (the message says why and what would be allowed); only the refusal is
+      recorded, in the ledger. With --dry-run: the plan is printed, and a real run would be refused
+      (said first, above the plan); nothing is recorded
   70  internal error (provider or store unreachable)`;
 
 export function buildProgram(io: Io, signal?: AbortSignal): Command {
@@ -130,6 +129,7 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--emergency', 'break glass where policy would refuse a CLI rollback; you become responsible; needs --reason')
     .option('--reason <text>', 'why (required with --emergency)')
     .option('--json', 'print one JSON summary object instead of progress')
+    .addHelpText('after', EXIT_HELP)
     .action(run((opts: object) => rollbackCommand(opts, io, signal)));
 
   program
@@ -138,7 +138,10 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('-e, --env <name>', 'environment (required)')
     .option('--dry-run', 'say what was found and what would be done; change nothing')
     .option('--as <name>', 'who recovers')
+    .option('--emergency', 'break glass where policy refuses the recovery\'s deploy (an automatic environment, or one without allow_cli); you become responsible; needs --reason')
+    .option('--reason <text>', 'why (required with --emergency; recorded with the deploy and in the ledger)')
     .option('--json', 'print JSON (findings, actions, what was done)')
+    .addHelpText('after', EXIT_HELP)
     .action(run((opts: object) => recoverCommand(opts, io, signal)));
 
   const lock = program.command('lock').description("The environment's deploy lock (one deploy at a time).");
@@ -307,16 +310,4 @@ export async function runCli(argv: string[], io: Io, signal?: AbortSignal): Prom
   return (program as Command & { exitCode(): number }).exitCode();
 }
 
-export function reportError(err: unknown, io: Io, json: boolean): number {
-  let code: number = EXIT.internal;
-  let message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ConfigError) {
-    code = EXIT.badInput;
-    message = err.toString();
-  } else if (err instanceof CliError) code = err.exitCode;
-  else if (err instanceof PlanError || err instanceof ProviderSetupError) code = EXIT.badInput;
-  else if (err instanceof LockHeldError) code = EXIT.locked;
-  if (json) printJson(io, { error: message, exitCode: code });
-  else io.stderr.write(`runway: ${message}\n`);
-  return code;
-}
+export { reportError };

@@ -28,6 +28,7 @@ export const LEDGER_KINDS = [
   'secrets.changed',
   'emergency.used',
   'policy.refused',
+  'deploy.locked_out',
   'lock.taken_over',
   'token.created',
   'token.revoked',

@@ -5,63 +5,35 @@
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { DeployRequestError, startDeploy, type DeployDeps, type StartedDeploy, type StartOutcome } from '../deploys/start.js';
+import type { DeployRequest } from '../deploys/request.js';
 import { resolveStrategySettings } from '../config/settings.js';
 import { getEnvironment } from '../config/environment.js';
 import type { RunwayConfig } from '../config/types.js';
 import { RealClock, type Clock } from '../domain/clock.js';
-import type { Release, StrategyName } from '../domain/types.js';
+import type { Release, StrategySettings } from '../domain/types.js';
 import { TERMINAL_STATUSES } from '../domain/types.js';
-import { acquireEnvironmentLock, LockHeldError } from '../engine/environment-lock.js';
+import { acquireEnvironmentLock } from '../engine/environment-lock.js';
 import { runDeploy } from '../engine/executor.js';
 import type { ProgressEvent } from '../engine/progress.js';
 import type { DeploySummary } from '../engine/summary.js';
 import { openProviderSession } from '../providers/open-session.js';
 import type { ProviderSession } from '../providers/session.js';
-import { buildPlan } from '../strategies/index.js';
 import { releaseStepsFor } from '../release/steps-for-environment.js';
 import type { DeployRecord, Store } from '../store/contract.js';
 
-/** Who asks for a deploy and why: the control plane's policy has already allowed it. */
-export interface DeployRequestInput {
-  env: string;
-  /** Release version; default the newest release. */
-  release?: string;
-  strategy?: StrategyName;
-  initiator: string;
-  responsible: string;
-  /** `release`, `push`, `manual`, `cli`, `rollback`, `api`, ... */
-  trigger: string;
-  reason?: string | null;
-  /** A human's break-glass (policy allowed it): flagged on the deploy. */
-  emergency?: boolean;
-  /** The environment's staged secrets version the deploy carries. */
-  secretsVersion?: number | null;
-  /** Where the request came from (pusher, commit, workflow...): handed to the `started` hook. */
-  context?: Record<string, unknown>;
-}
-
 /**
- * Optional callbacks at the points the control plane records (the ledger): a deploy started, ended,
- * was taken over from a dead instance, or its start took over a stale environment lock. A hook that
- * fails is logged and never affects the deploy.
+ * Optional callbacks at the points the control plane records (the ledger) once a deploy runs here:
+ * it ended (finished, aborted, rolled back), or was taken over from a dead instance. (Its start is
+ * recorded by src/deploys/start.ts, the one way every deploy starts.) A hook that fails is logged
+ * and never affects the deploy.
  */
 export interface DeployHooks {
-  started?(deploy: DeployRecord, context: Record<string, unknown> | undefined): Promise<void>;
   ended?(deploy: DeployRecord, summary: DeploySummary | undefined, error: string | undefined): Promise<void>;
   takenOver?(deploy: DeployRecord, from: string | null): Promise<void>;
-  lockTakenOver?(deploy: DeployRecord, previousHolder: string): Promise<void>;
 }
 
-export class DeployRequestError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status the API answers with: 404 unknown env/release, 409 locked, 422 plan refused. */
-    readonly status: 400 | 404 | 409 | 422,
-  ) {
-    super(message);
-    this.name = 'DeployRequestError';
-  }
-}
+export { DeployRequestError };
 
 export interface LiveDeploy {
   deploy: DeployRecord;
@@ -153,65 +125,23 @@ export class DeployService {
     return () => this.listeners.delete(listener);
   }
 
+  /** What src/deploys/start.ts needs to start deploys that this instance owns and runs. */
+  get startDeps(): DeployDeps {
+    const { config, store } = this.options;
+    return { config, store, wall: this.wall, owner: this.instanceId, openSession: (env) => this.openSession(env.name), log: (line) => this.log(line) };
+  }
+
   /**
-   * Validate and start a deploy: unknown environment or release → 404; a plan the strategy refuses →
-   * 422; the environment locked by another deploy → 409. Nothing is changed when it throws.
+   * A request through the one way to start a deploy (src/deploys/start.ts); an allowed, locked and
+   * recorded deploy then runs here in the background.
    */
-  async create(input: DeployRequestInput): Promise<DeployRecord> {
-    const { config } = this.options;
-    if (!config.environments[input.env]) {
-      throw new DeployRequestError(`unknown environment "${input.env}" (known: ${Object.keys(config.environments).join(', ')})`, 404);
-    }
-    const env = getEnvironment(config, input.env);
-    const release = await this.findRelease(input.release);
-    let settings;
-    try {
-      settings = resolveStrategySettings(env, config.app.processes, input.strategy);
-    } catch (err) {
-      throw new DeployRequestError((err as Error).message, 422);
-    }
-    const session = await this.openSession(input.env);
-    const scope = { app: config.app.name, env: input.env };
-    const deployId = `dep_${randomBytes(6).toString('hex')}`;
-    let plan;
-    try {
-      const fleet = await session.provider.list(scope);
-      plan = buildPlan({ deployId, app: scope.app, env: scope.env, fleet, target: release, groups: config.app.processes, settings });
-    } catch (err) {
-      await session.close();
-      throw new DeployRequestError((err as Error).message, 422);
-    }
-    const deploy = await this.store.createDeploy({
-      id: deployId,
-      app: scope.app,
-      env: scope.env,
-      release: release.version,
-      previousRelease: plan.previous ?? null,
-      strategy: settings.strategy,
-      initiator: input.initiator,
-      responsible: input.responsible,
-      trigger: input.trigger,
-      reason: input.reason ?? null,
-      plan,
-      createdAtMs: this.wall.now(),
-      owner: this.instanceId,
-      ...(input.emergency ? { emergency: true } : {}),
-      ...(input.secretsVersion !== undefined && input.secretsVersion !== null ? { secretsVersion: input.secretsVersion } : {}),
-    });
-    const lockBefore = await this.store.getLock(scope.app, scope.env);
-    try {
-      await acquireEnvironmentLock(this.store, this.wall, { app: scope.app, env: scope.env, holder: deployId, reason: `deploy ${release.version}`, waitMs: 0 });
-    } catch (err) {
-      await session.close();
-      const message = (err as Error).message;
-      await this.store.updateDeploy(deployId, { status: 'failed', error: message, finishedAtMs: this.wall.now() });
-      throw err instanceof LockHeldError ? new DeployRequestError(message, 409) : err;
-    }
-    await this.store.updateDeploy(deployId, { heartbeatAtMs: this.wall.now() });
-    if (lockBefore && lockBefore.holder !== deployId) await this.hook('lockTakenOver', deploy, lockBefore.holder);
-    await this.hook('started', deploy, input.context);
-    this.run(deploy, release, session);
-    return deploy;
+  request(request: DeployRequest): Promise<StartOutcome<void>> {
+    return startDeploy(this.startDeps, request, { run: (started) => this.launch(started) });
+  }
+
+  /** Run a started deploy in the background (its lock is already held; the run releases it). */
+  launch(started: StartedDeploy): void {
+    this.run(started.deploy, started.release, started.session, started.settings);
   }
 
   /** Record an abort request; whichever instance owns the deploy stops it within one poll. */
@@ -232,14 +162,6 @@ export class DeployService {
     await this.store.appendJournal([{ deployId, atMs: this.wall.now(), kind: 'promote', message: `promoted by ${by}` }]);
   }
 
-  private async findRelease(version: string | undefined): Promise<Release> {
-    const app = this.options.config.app.name;
-    const releases = await this.store.listReleases(app);
-    const release = version ? releases.find((r) => r.version === version) : releases[0];
-    if (!release) throw new DeployRequestError(version ? `release ${version} does not exist for ${app}` : `no releases of ${app} yet`, 404);
-    return release;
-  }
-
   /** A provider session of `env`, opened as deploys open theirs (the dashboard reads fleets with it). */
   async openSession(env: string): Promise<ProviderSession> {
     const { config, store } = this.options;
@@ -249,10 +171,10 @@ export class DeployService {
     return this.options.instrumentSession ? this.options.instrumentSession(env, session) : session;
   }
 
-  private run(deploy: DeployRecord, release: Release, session: ProviderSession): void {
+  private run(deploy: DeployRecord, release: Release, session: ProviderSession, startSettings?: StrategySettings): void {
     const { config, store } = this.options;
     const env = getEnvironment(config, deploy.env);
-    const settings = resolveStrategySettings(env, config.app.processes, deploy.strategy);
+    const settings = startSettings ?? resolveStrategySettings(env, config.app.processes, deploy.strategy);
     const controller = new AbortController();
     const entry = { deploy, events: [] as ProgressEvent[], clock: session.clock, controller, done: Promise.resolve<DeploySummary | undefined>(undefined) };
     const onProgress = (event: ProgressEvent) => {

@@ -232,7 +232,7 @@ export function mapGithubEvent(event: string, payload: unknown, config: Pick<Run
         return {
           kind: 'requests',
           eventKey: null,
-          requests: [{ env, release: null, action: 'apply-secrets', trigger: 'secrets', initiator: initiatorOf(sender), emergency: truthy(inputs.emergency), reason: reason ?? 'apply staged secrets', context }],
+          requests: [{ env, release: null, action: 'apply-secrets', trigger: 'secrets', initiator: initiatorOf(sender), emergency: truthy(inputs.emergency), reason, context }],
         };
       }
       const release = str(inputs.ref) ?? str(inputs.release);

@@ -7,7 +7,7 @@
 import type { EnvironmentConfig } from '../config/types.js';
 
 /** What started the request. */
-export type RequestTrigger = 'release' | 'push' | 'manual' | 'cli' | 'rollback' | 'secrets';
+export type RequestTrigger = 'release' | 'push' | 'manual' | 'cli' | 'rollback' | 'recover' | 'secrets';
 /** How it reached runway. */
 export type Via = 'cli' | 'api' | 'webhook';
 
@@ -139,7 +139,7 @@ export function decidePolicy(env: PolicyEnvironment, request: PolicyRequest): Po
     return refuse(`${env.name} is not deployed on releases (its trigger is ${env.trigger ?? 'unset'})`, [...manualWays.filter((w) => !w.startsWith('publishing')), BREAK_GLASS]);
   }
   if (request.via === 'cli' && !env.allowCli) {
-    const what = request.trigger === 'rollback' ? 'CLI rollbacks' : 'CLI deploys';
+    const what = request.trigger === 'rollback' ? 'CLI rollbacks' : request.trigger === 'recover' ? 'CLI recoveries that deploy' : 'CLI deploys';
     return refuse(`${what} of ${env.name} are not allowed (allow_cli = false): its deploys go through ${describeTrigger(env.trigger)} or a Manual deploy, so they are recorded the same way`, [
       ...manualWays,
       `allow_cli = true under [environments.${env.name}] in runway.toml`,

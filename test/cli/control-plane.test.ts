@@ -116,11 +116,23 @@ describe('runway deploy: the policy', () => {
     assert.equal(takeover.data.previousHolder, 'dep_dead');
   });
 
-  it('--dry-run of a refused deploy still prints the plan and says what the policy would decide', async () => {
+  it('--dry-run of a refused deploy says so above the plan, exits 5 as the real run would, and records nothing', async () => {
+    const before = (await ledger()).length;
     const r = await p.run(['deploy', '--env', 'production', '--release', 'v2', '--dry-run']);
-    assert.equal(r.code, 0);
-    assert.match(r.stderr, /policy: refused by policy \(production\)/);
-    assert.match(r.stdout, /wave/i);
+    assert.equal(r.code, 5);
+    assert.match(r.stdout, /^A REAL RUN WOULD BE REFUSED \(exit 5\): refused by policy \(production\): CLI deploys of production are not allowed/);
+    const refusedAt = r.stdout.indexOf('A REAL RUN WOULD BE REFUSED');
+    const planAt = r.stdout.search(/wave/i);
+    assert.ok(planAt > refusedAt, 'the plan follows the refusal');
+    const json = await p.run(['deploy', '--env', 'production', '--release', 'v2', '--dry-run', '--json']);
+    assert.equal(json.code, 5);
+    const plan = JSON.parse(json.stdout);
+    assert.deepEqual([plan.policy.allowed, plan.policy.exitCode], [false, 5]);
+    assert.ok(Array.isArray(plan.waves));
+    const allowed = await p.run(['deploy', '--env', 'qa', '--release', 'v2', '--dry-run']);
+    assert.equal(allowed.code, 0);
+    assert.doesNotMatch(allowed.stdout, /REFUSED/);
+    assert.equal((await ledger()).length, before, 'a dry run records nothing');
   });
 });
 

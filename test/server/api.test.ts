@@ -195,7 +195,8 @@ describe('errors are JSON with a status', () => {
     assert.match(unknownEnv.json.error, /unknown environment "moon" \(known: production, staging, qa\)/);
     assert.equal((await h.call('GET', '/api/environments/moon', { token: t })).status, 404);
     const unknownRelease = await h.call('POST', '/api/deploys', { token: t, body: { env: 'production', release: 'v404' } });
-    assert.deepEqual([unknownRelease.status, unknownRelease.json.error], [404, 'release v404 does not exist for shop']);
+    assert.equal(unknownRelease.status, 404);
+    assert.match(unknownRelease.json.error, /^release v404 does not exist for shop \(known: /);
     assert.equal((await h.call('GET', '/api/deploys/dep_nope', { token: t })).status, 404);
     assert.equal((await h.call('POST', '/api/deploys/dep_nope/abort', { token: t })).status, 404);
     assert.equal((await h.call('GET', '/api/releases/v404', { token: t })).status, 404);
@@ -213,9 +214,14 @@ describe('errors are JSON with a status', () => {
 
     await h.store.acquireLock({ app: 'shop', env: 'production', holder: 'someone-else', reason: 'maintenance', pid: null, host: 'elsewhere' }, Date.now(), 60_000);
     try {
+      const storedBefore = (await h.store.listDeploys({ app: 'shop', env: 'production' })).length;
       const locked = await h.call('POST', '/api/deploys', { token: t, body: { env: 'production', release: 'v3' } });
       assert.equal(locked.status, 409);
       assert.match(locked.json.error, /locked by someone-else \(maintenance\)/);
+      // Locked out: no deploy stored (deploy health counts deploys that ran), only the ledger entry.
+      assert.equal((await h.store.listDeploys({ app: 'shop', env: 'production' })).length, storedBefore);
+      const last = (await h.store.listLedger()).at(-1)!;
+      assert.deepEqual([last.kind, last.env, (last.data as { holder: string }).holder], ['deploy.locked_out', 'production', 'someone-else']);
     } finally {
       await h.store.releaseLock('shop', 'production', 'someone-else');
     }

@@ -1,23 +1,26 @@
 // `runway deploy --env E [--release V] [--strategy S] [--dry-run] [--json] [--lock-wait D]`
 
-import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { resolveStrategySettings } from '../../config/settings.js';
-import { parseDuration } from '../../domain/clock.js';
+import type { RunwayConfig } from '../../config/types.js';
+import { parseDuration, RealClock } from '../../domain/clock.js';
 import { STRATEGIES, TERMINAL_STATUSES, type Release, type StrategyName } from '../../domain/types.js';
 import { LOCK_STALE_AFTER_MS } from '../../engine/environment-lock.js';
 import { EXIT } from '../../engine/summary.js';
+import { ledgerLockTakenOver, takeLock } from '../../deploys/lock.js';
+import { ReleaseLookupError, resolveRequestRelease } from '../../deploys/releases.js';
+import type { DeployRequest } from '../../deploys/request.js';
+import { DeployRequestError, previewDeploy, type DeployDeps } from '../../deploys/start.js';
+import { ledgerDeployStarted } from '../../ledger/ledger.js';
+import { openProviderSession } from '../../providers/open-session.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
+import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../triggers/policy.js';
+import { pc } from '../colors.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
-import { superviseDeploy } from '../deploy-runner.js';
+import { runCliDeploy, superviseDeploy } from '../deploy-runner.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { openProviderSession } from '../../providers/open-session.js';
-import type { EnvironmentConfig } from '../../config/types.js';
-import { RealClock } from '../../domain/clock.js';
-import { appendLedger } from '../../ledger/ledger.js';
-import { decidePolicy, EXIT_REFUSED, formatRefusal, type Initiator, type PolicyDecision, type RequestTrigger } from '../../triggers/policy.js';
 
 export { formatSummary } from './deploy-summary.js';
 
@@ -49,76 +52,67 @@ export interface DeployOrigin {
   context?: Record<string, unknown>;
 }
 
-export interface CliPolicyRequest {
-  who: string;
-  emergency?: boolean | undefined;
-  reason?: string | undefined;
-  origin?: DeployOrigin | undefined;
-  /** Default `cli`; `rollback` for `runway rollback`. */
-  trigger?: RequestTrigger;
+/** A CLI request as the one way to start a deploy takes it (src/deploys/request.ts). */
+export function cliRequest(env: string, who: string, o: { kind?: DeployRequest['kind']; trigger?: RequestTrigger; emergency?: boolean | undefined; reason?: string | undefined; release?: string | undefined; strategy?: StrategyName | undefined; origin?: DeployOrigin | undefined }): DeployRequest {
+  const origin = o.origin;
+  const initiator: Initiator = origin?.initiator ?? { kind: 'human', name: who };
+  return {
+    env,
+    kind: o.kind ?? 'deploy',
+    release: o.release,
+    strategy: o.strategy,
+    trigger: origin?.trigger ?? o.trigger ?? 'cli',
+    branch: origin?.branch,
+    initiator,
+    label: origin?.label ?? `cli:${initiator.name}`,
+    via: 'cli',
+    emergency: o.emergency,
+    reason: o.reason,
+    context: origin?.context,
+  };
+}
+
+export function cliDeployDeps(config: RunwayConfig, store: Store, io: Io): DeployDeps {
+  return {
+    config,
+    store,
+    wall: new RealClock(),
+    owner: `${hostname()}:${process.pid}`,
+    openSession: (env) => openProviderSession({ config, env, store, processEnv: io.env }),
+  };
 }
 
 /**
- * The policy of a deploy run from the CLI (docs/policy.md). Refusals are recorded in the ledger and
- * end the command with exit code 5 and what would be allowed; an emergency is recorded and shouted.
- * The CLI is not a security boundary (whoever runs it holds the store and provider credentials);
- * the server is. It keeps honest people inside the policy and leaves a record when they break glass.
+ * A dry run: the plan, and above it what the policy would decide. When a real run would be refused,
+ * that is said first, plainly, and the command exits 5 (as the real run would); nothing is recorded.
  */
-export async function enforceCliPolicy(store: Store, app: string, env: EnvironmentConfig, request: CliPolicyRequest, io: Io): Promise<Extract<PolicyDecision, { allowed: true }> & { label: string }> {
-  const origin = request.origin;
-  const initiator: Initiator = origin?.initiator ?? { kind: 'human', name: request.who };
-  const label = origin?.label ?? `cli:${initiator.name}`;
-  const trigger = origin?.trigger ?? request.trigger ?? 'cli';
-  const decision = decidePolicy(env, { trigger, branch: origin?.branch, initiator, via: 'cli', emergency: request.emergency, reason: request.reason });
-  const clock = new RealClock();
-  if (!decision.allowed) {
-    await appendLedger(store, clock, {
-      kind: 'policy.refused',
-      app,
-      env: env.name,
-      responsible: initiator.name || 'unknown',
-      initiator: label,
-      trigger: trigger === 'push' ? `push:${origin?.branch ?? ''}` : trigger,
-      reason: request.reason ?? null,
-      emergency: request.emergency ?? false,
-      data: { why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, via: 'cli', ...(origin?.context ? { context: origin.context } : {}) },
-    });
-    throw new CliError(formatRefusal(env.name, decision), EXIT_REFUSED);
+export async function dryRun(config: RunwayConfig, store: Store, request: DeployRequest, io: Io, o: { json: boolean; verbose: boolean }): Promise<number> {
+  let preview;
+  try {
+    preview = await previewDeploy(cliDeployDeps(config, store, io), request);
+  } catch (err) {
+    if (err instanceof DeployRequestError) throw new CliError(err.message, err.locked ? EXIT.locked : EXIT.badInput);
+    throw err;
   }
-  if (decision.emergency) {
-    await appendLedger(store, clock, {
-      kind: 'emergency.used',
-      app,
-      env: env.name,
-      responsible: decision.responsible,
-      initiator: label,
-      trigger: decision.trigger,
-      reason: request.reason ?? null,
-      emergency: true,
-      data: { via: 'cli', note: decision.note },
-    });
-    io.stderr.write(`runway: ${decision.note}\n`);
+  const { decision, plan } = preview;
+  if (o.json) {
+    printJson(io, { ...plan, policy: decision.allowed ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note } : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } });
+  } else {
+    if (decision.allowed) io.stderr.write(`runway: policy: ${decision.note}\n`);
+    else io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(request.env, decision)}\n\nthe plan it would have run:\n`);
+    io.stdout.write(formatPlan(plan, { verbose: o.verbose }) + '\n');
   }
-  return { ...decision, label };
+  return decision.allowed ? EXIT.ok : EXIT_REFUSED;
 }
 
-export function newDeployId(): string {
-  return `dep_${randomBytes(6).toString('hex')}`;
-}
-
+/** A release by version (default the newest), or a CliError naming what exists. */
 export async function resolveRelease(store: Store, app: string, version: string | undefined): Promise<Release> {
-  const releases = await store.listReleases(app);
-  if (!version) {
-    const latest = releases[0];
-    if (!latest) throw new CliError(`no releases of ${app} yet; create one with \`runway releases create VERSION\``);
-    return latest;
+  try {
+    return await resolveRequestRelease(store, app, '', 'deploy', version);
+  } catch (err) {
+    if (err instanceof ReleaseLookupError) throw new CliError(err.message);
+    throw err;
   }
-  const release = releases.find((r) => r.version === version);
-  if (!release) {
-    const known = releases.slice(0, 10).map((r) => r.version).join(', ') || 'none';
-    throw new CliError(`release ${version} does not exist for ${app} (known: ${known}); create it with \`runway releases create ${version}\``);
-  }
-  return release;
 }
 
 export function parseStrategy(value: string | undefined): StrategyName | undefined {
@@ -130,75 +124,16 @@ export function parseStrategy(value: string | undefined): StrategyName | undefin
 }
 
 export async function deployCommand(options: DeployOptions, io: Io, signal?: AbortSignal): Promise<number> {
-  const strategyOverride = parseStrategy(options.strategy);
+  const strategy = parseStrategy(options.strategy);
   const lockWaitMs = options.lockWait ? parseLockWait(options.lockWait) : 0;
   const ctx = await openContext(options, io);
   try {
     const { config, store } = ctx;
     const env = environment(config, options.env);
-    const settings = resolveStrategySettings(env, config.app.processes, strategyOverride);
-    const scope = { app: config.app.name, env: env.name };
     const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
-    // Policy before any machine is touched (a dry run only says what it would decide).
-    const policyRequest: CliPolicyRequest = { who, emergency: options.emergency, reason: options.reason, origin: options.origin };
-    let decision: Awaited<ReturnType<typeof enforceCliPolicy>> | undefined;
-    if (options.dryRun) {
-      const preview = decidePolicy(env, { trigger: options.origin?.trigger ?? 'cli', branch: options.origin?.branch, initiator: options.origin?.initiator ?? { kind: 'human', name: who }, via: 'cli', emergency: options.emergency, reason: options.reason });
-      if (!options.json) io.stderr.write(`runway: policy: ${preview.allowed ? preview.note : formatRefusal(env.name, preview)}\n`);
-    } else decision = await enforceCliPolicy(store, config.app.name, env, policyRequest, io);
-    // Opened first: a new sim fleet registers the release it is seeded on.
-    const session = await openProviderSession({ config, env, store, processEnv: io.env });
-    try {
-      const release = await resolveRelease(store, config.app.name, options.release);
-      const deployId = options.dryRun ? 'dry-run' : newDeployId();
-      const fleet = await session.provider.list(scope);
-      // Plan first: a plan the strategy refuses (PlanError) is bad input, found before anything changes.
-      const plan = buildPlan({ deployId, app: scope.app, env: scope.env, fleet, target: release, groups: config.app.processes, settings });
-      if (options.dryRun) {
-        if (options.json) printJson(io, plan);
-        else io.stdout.write(formatPlan(plan, { verbose: options.verbose ?? false }) + '\n');
-        return 0;
-      }
-      const secrets = await store.getSecretsState(scope.app, scope.env);
-      await store.createDeploy({
-        id: deployId,
-        app: scope.app,
-        env: scope.env,
-        release: release.version,
-        previousRelease: plan.previous ?? null,
-        strategy: settings.strategy,
-        initiator: decision!.label,
-        responsible: decision!.responsible,
-        trigger: decision!.trigger,
-        reason: options.reason ?? null,
-        plan,
-        // Wall-clock time: deploys of successive runs order by it even when the sim runs on virtual time.
-        createdAtMs: Date.now(),
-        owner: `${hostname()}:${process.pid}`,
-        ...(decision!.emergency ? { emergency: true } : {}),
-        ...(secrets.stagedVersion > 0 ? { secretsVersion: secrets.stagedVersion } : {}),
-      });
-      await store.appendJournal([
-        { deployId, atMs: Date.now(), kind: 'policy', message: decision!.note, data: { responsible: decision!.responsible, emergency: decision!.emergency, via: 'cli', trigger: decision!.trigger, ...(options.origin?.context ? { context: options.origin.context } : {}) } },
-      ]);
-      const deploy = await store.getDeploy(deployId);
-      return await superviseDeploy({
-        config,
-        store,
-        session,
-        deploy: deploy!,
-        release,
-        settings,
-        fleet,
-        waves: plan.waves.length,
-        lockWaitMs,
-        json: options.json ?? false,
-        io,
-        ...(signal ? { signal } : {}),
-      });
-    } finally {
-      await session.close();
-    }
+    const request = cliRequest(env.name, who, { emergency: options.emergency, reason: options.reason, release: options.release, strategy, origin: options.origin });
+    if (options.dryRun) return await dryRun(config, store, request, io, { json: options.json ?? false, verbose: options.verbose ?? false });
+    return (await runCliDeploy({ config, store, request, io, json: options.json ?? false, lockWaitMs, signal })).code;
   } finally {
     await ctx.close();
   }
@@ -236,18 +171,22 @@ export async function resumeCommand(id: string, options: ResumeOptions, io: Io, 
       const fleet = await session.provider.list({ app: deploy.app, env: deploy.env });
       const plan = buildPlan({ deployId: deploy.id, app: deploy.app, env: deploy.env, fleet, target: release, groups: config.app.processes, settings });
       const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
-      await store.updateDeploy(deploy.id, { owner: `${hostname()}:${process.pid}`, heartbeatAtMs: Date.now() });
-      await store.appendJournal([{ deployId: deploy.id, atMs: Date.now(), kind: 'resumed', message: `resumed by ${who}: ${plan.waves.length} waves remain` }]);
+      const wall = new RealClock();
+      const { replaced } = await takeLock(store, wall, { app: deploy.app, env: deploy.env, holder: deploy.id, reason: `deploy ${release.version}`, waitMs: lockWaitMs });
+      await store.updateDeploy(deploy.id, { owner: `${hostname()}:${process.pid}`, heartbeatAtMs: wall.now() });
+      await store.appendJournal([{ deployId: deploy.id, atMs: wall.now(), kind: 'resumed', message: `resumed by ${who}: ${plan.waves.length} waves remain` }]);
+      const resumed = (await store.getDeploy(deploy.id))!;
+      if (replaced) await ledgerLockTakenOver(store, wall, resumed, replaced);
+      await ledgerDeployStarted(store, wall, resumed);
       return await superviseDeploy({
         config,
         store,
         session,
-        deploy: (await store.getDeploy(deploy.id))!,
+        deploy: resumed,
         release,
         settings,
         fleet,
         waves: plan.waves.length,
-        lockWaitMs,
         json: options.json ?? false,
         io,
         ...(signal ? { signal } : {}),

@@ -1,20 +1,21 @@
 // `runway recover --env E [--dry-run]`: the recovery runbook, automated (src/engine/recovery.ts
 // decides). Prints what it found, what it will do, then does it and says what it did.
 
-import { hostname, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { pc } from '../colors.js';
-import { resolveStrategySettings } from '../../config/settings.js';
 import { RealClock } from '../../domain/clock.js';
+import { decide, refusalEntry, type DeployRequest } from '../../deploys/request.js';
+import { appendLedger } from '../../ledger/ledger.js';
+import { EXIT_REFUSED, formatRefusal } from '../../triggers/policy.js';
 import { assessRecovery, type Recovery, type RecoveryAction } from '../../engine/recovery.js';
 import { EXIT } from '../../engine/summary.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import type { ProviderSession } from '../../providers/session.js';
-import { buildPlan } from '../../strategies/index.js';
 import { environment, openContext, type Context, type GlobalOptions } from '../context.js';
-import { superviseDeploy } from '../deploy-runner.js';
+import { runCliDeploy } from '../deploy-runner.js';
 import { formatSpread } from '../fleet-tally.js';
-import { printJson, type Io } from '../io.js';
-import { newDeployId, ownerAlive, resolveRelease, resumeCommand } from './deploy.js';
+import { CliError, printJson, type Io } from '../io.js';
+import { cliRequest, ownerAlive, resumeCommand } from './deploy.js';
 import { inspectLock } from './lock.js';
 import type { EnvironmentConfig } from '../../config/types.js';
 
@@ -23,6 +24,9 @@ export interface RecoverOptions extends GlobalOptions {
   dryRun?: boolean;
   json?: boolean;
   as?: string;
+  /** Break glass where policy refuses the recovery's deploy (an automatic environment); needs `reason`. */
+  emergency?: boolean;
+  reason?: string;
 }
 
 export async function recoverCommand(options: RecoverOptions, io: Io, signal?: AbortSignal): Promise<number> {
@@ -33,6 +37,7 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
     const env = environment(config, options.env);
     const scope = { app: config.app.name, env: env.name };
     const session = await openProviderSession({ config, env, store, processEnv: io.env });
+    let closed = false;
     try {
       const fleet = await session.provider.list(scope);
       const deploys = await store.listDeploys({ app: scope.app, env: scope.env, limit: 50 });
@@ -50,18 +55,35 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
         if (options.json) printJson(io, { ...recovery, done: [] });
         return EXIT.ok;
       }
-      if (options.dryRun) {
-        if (options.json) printJson(io, { ...recovery, done: [] });
-        else io.stdout.write(pc.dim('dry run: nothing changed\n'));
-        return EXIT.ok;
-      }
       const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+      // A recovery that deploys is a deploy by this person: the policy decides before anything is done.
+      const deployAction = recovery.actions.find((a) => a.kind === 'deploy');
+      const request = deployAction?.kind === 'deploy' ? recoveryRequest(env.name, who, deployAction.release, deployAction.mode, deployAction.why, options) : undefined;
+      const decision = request ? decide(env, request) : undefined;
+      if (options.dryRun) {
+        if (options.json) printJson(io, { ...recovery, done: [], ...(decision && !decision.allowed ? { policy: { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } } : {}) });
+        else {
+          if (decision && !decision.allowed) io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(env.name, decision)}\n`);
+          io.stdout.write(pc.dim('dry run: nothing changed\n'));
+        }
+        return decision && !decision.allowed ? EXIT_REFUSED : EXIT.ok;
+      }
+      if (request && decision && !decision.allowed) {
+        await appendLedger(store, new RealClock(), refusalEntry(scope.app, request, decision));
+        throw new CliError(`${formatRefusal(env.name, decision)}\nnothing was changed`, EXIT_REFUSED);
+      }
       const done: string[] = [];
       let code: number = EXIT.ok;
+      const deploysToRun: Extract<RecoveryAction, { kind: 'deploy' }>[] = [];
       for (const action of recovery.actions) {
         if (action.kind === 'resume') {
           // Resuming opens its own provider session; this one must be saved and closed first.
           resumeId = action.deployId;
+          continue;
+        }
+        if (action.kind === 'deploy') {
+          // A deploy opens its own provider session too (src/deploys/start.ts).
+          deploysToRun.push(action);
           continue;
         }
         const result = await apply(action, { ctx, env, session, who, io, options, signal });
@@ -69,13 +91,20 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
         code = Math.max(code, result.code);
       }
       await session.save();
+      await session.close();
+      closed = true;
+      for (const action of deploysToRun) {
+        const result = await recoveryDeploy(action, { ctx, env, who, io, options, signal });
+        done.push(result.said);
+        code = Math.max(code, result.code);
+      }
       if (!resumeId) {
         if (options.json) printJson(io, { ...recovery, done });
         else io.stdout.write(`${pc.bold('done')}\n${done.map((d) => `  - ${d}`).join('\n')}\n`);
         return code;
       }
     } finally {
-      await session.close();
+      if (!closed) await session.close();
     }
   } finally {
     await ctx.close();
@@ -93,7 +122,7 @@ interface ApplyContext {
   signal?: AbortSignal | undefined;
 }
 
-async function apply(action: Exclude<RecoveryAction, { kind: 'resume' }>, a: ApplyContext): Promise<{ said: string; code: number }> {
+async function apply(action: Exclude<RecoveryAction, { kind: 'resume' | 'deploy' }>, a: ApplyContext): Promise<{ said: string; code: number }> {
   const { store, config } = a.ctx;
   const scope = { app: config.app.name, env: a.env.name };
   switch (action.kind) {
@@ -113,43 +142,30 @@ async function apply(action: Exclude<RecoveryAction, { kind: 'resume' }>, a: App
       await store.releaseLock(scope.app, scope.env, action.deployId);
       return { said: `closed dead deploy ${action.deployId}`, code: EXIT.ok };
     }
-    case 'deploy': {
-      const release = await resolveRelease(store, scope.app, action.release);
-      const settings = resolveStrategySettings(a.env, config.app.processes, action.mode === 'rollback' ? (a.env.deploy.rollbackStrategy ?? 'immediate') : a.env.strategy);
-      const fleet = await a.session.provider.list(scope);
-      const deployId = newDeployId();
-      const plan = buildPlan({ deployId, app: scope.app, env: scope.env, fleet, target: release, groups: config.app.processes, settings });
-      const deploy = await store.createDeploy({
-        id: deployId,
-        ...scope,
-        release: release.version,
-        previousRelease: plan.previous ?? null,
-        strategy: settings.strategy,
-        initiator: `cli:${a.who}`,
-        responsible: a.who,
-        trigger: 'recover',
-        reason: `${action.mode}: ${action.why}`,
-        plan,
-        createdAtMs: Date.now(),
-        owner: `${hostname()}:${process.pid}`,
-      });
-      const code = await superviseDeploy({
-        config,
-        store,
-        session: a.session,
-        deploy,
-        release,
-        settings: action.mode === 'rollback' ? { ...settings, onFailure: 'halt' } : settings,
-        fleet,
-        waves: plan.waves.length,
-        lockWaitMs: 0,
-        json: false,
-        io: a.options.json ? { ...a.io, stdout: { write: () => {}, isTTY: false } } : a.io,
-        ...(a.signal ? { signal: a.signal } : {}),
-      });
-      return { said: `${action.mode.replace('-', ' ')} to ${release.version}: deploy ${deployId} ${code === 0 ? 'succeeded' : `ended with exit code ${code}`}`, code };
-    }
   }
+}
+
+async function recoveryDeploy(action: Extract<RecoveryAction, { kind: 'deploy' }>, a: Omit<ApplyContext, 'session'>): Promise<{ said: string; code: number }> {
+  const { store, config } = a.ctx;
+  const request = recoveryRequest(a.env.name, a.who, action.release, action.mode, action.why, a.options);
+  const { code, deploy } = await runCliDeploy({
+    config,
+    store,
+    request,
+    recoverMode: action.mode,
+    json: false,
+    io: a.options.json ? { ...a.io, stdout: { write: () => {}, isTTY: false } } : a.io,
+    signal: a.signal,
+  });
+  return { said: `${action.mode.replace('-', ' ')} to ${action.release}: deploy ${deploy.id} ${code === 0 ? 'succeeded' : `ended with exit code ${code}`}`, code };
+}
+
+/** The deploy a recovery starts, as a request of the person recovering. */
+function recoveryRequest(env: string, who: string, release: string, mode: string, why: string, options: RecoverOptions): DeployRequest {
+  return {
+    ...cliRequest(env, who, { kind: 'recover', trigger: 'recover', emergency: options.emergency, reason: options.reason, release }),
+    context: { recovery: mode, why },
+  };
 }
 
 function describeFindings(r: Recovery, scope: { app: string; env: string }): string {

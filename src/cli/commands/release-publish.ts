@@ -1,8 +1,8 @@
 // `runway release publish [--version V]`: publish the drafted release — on GitHub when the draft
 // came from GitHub, and always in runway's store (notes = the drafted body) — naming the publisher,
 // then deploy it to every environment whose trigger is `release`, with the publisher as the
-// responsible human. The deploy step (deployOnRelease) is kept apart so the control plane can take
-// it over (and apply its policy) once it exists.
+// responsible human. Each deploy starts the one way every deploy starts (src/deploys/): the policy
+// decides (trigger "release"), a refusal or a locked environment is reported per environment.
 
 import { userInfo } from 'node:os';
 import { loadConfig } from '../../config/load.js';
@@ -11,7 +11,9 @@ import { openStore } from '../../store/open-store.js';
 import { StoreError } from '../../store/contract.js';
 import { EXIT } from '../../engine/summary.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { deployCommand } from './deploy.js';
+import { cliRequest } from './deploy.js';
+import { runCliDeploy } from '../deploy-runner.js';
+import { reportError } from '../report-error.js';
 import { draftJson, prepareDraft, runwayConfigPath, saveDraft, type ReleaseDraftOptions } from './release-draft.js';
 
 export interface ReleasePublishOptions extends ReleaseDraftOptions {
@@ -90,7 +92,8 @@ export async function releasePublishCommand(options: ReleasePublishOptions, io: 
 
 /**
  * Deploys a just-published release to each environment triggered by releases, one after the other,
- * with the publisher responsible. Until the control plane exists this runs `runway deploy`.
+ * with the publisher responsible. With --json each environment's summary (or error) is collected
+ * into the one JSON object the command prints.
  */
 export async function deployOnRelease(
   opts: { runwayFile: string; version: string; publisher: string; environments: string[]; json: boolean },
@@ -98,31 +101,35 @@ export async function deployOnRelease(
   signal?: AbortSignal,
 ): Promise<ReleaseDeployResult[]> {
   const results: ReleaseDeployResult[] = [];
-  for (const env of opts.environments) {
-    if (signal?.aborted) break;
-    if (!opts.json) io.stderr.write(`runway: release ${opts.version} published: deploying to ${env} as ${opts.publisher}\n`);
-    let captured = '';
-    const target: Io = opts.json ? { ...io, stdout: { write: (t) => void (captured += t), isTTY: false } } : io;
-    let exitCode: number;
-    try {
+  const config = loadConfig(opts.runwayFile);
+  const store = await openStore(io.env.RUNWAY_STORE ?? config.store.url, config.dir);
+  try {
+    for (const env of opts.environments) {
+      if (signal?.aborted) break;
+      if (!opts.json) io.stderr.write(`runway: release ${opts.version} published: deploying to ${env} as ${opts.publisher}\n`);
       // A release trigger, not a CLI deploy: the policy lets the publisher deploy environments with
       // trigger = "release" and names them responsible (docs/policy.md).
       const origin = { trigger: 'release' as const, initiator: { kind: 'human' as const, name: opts.publisher }, context: { event: 'release publish', tag: opts.version } };
-      exitCode = await deployCommand({ config: opts.runwayFile, env, release: opts.version, as: opts.publisher, json: opts.json, origin }, target, signal);
-    } catch (err) {
-      // The same mapping as any command's errors, reported per environment.
-      const { reportError } = await import('../program.js');
-      exitCode = reportError(err, target, opts.json);
-    }
-    let summary: unknown;
-    if (opts.json && captured.trim()) {
+      const request = cliRequest(env, opts.publisher, { release: opts.version, origin });
       try {
-        summary = JSON.parse(captured);
-      } catch {
-        summary = captured;
+        const { code, summary } = await runCliDeploy({ config, store, request, io, json: opts.json, quiet: opts.json, signal });
+        results.push({ env, exitCode: code, ...(opts.json ? { summary } : {}) });
+      } catch (err) {
+        // The same mapping as any command's errors, reported per environment.
+        let said = '';
+        const target: Io = opts.json ? { ...io, stdout: { write: (t) => void (said += t), isTTY: false } } : io;
+        const exitCode = reportError(err, target, opts.json);
+        let error: unknown;
+        try {
+          error = said ? JSON.parse(said) : undefined;
+        } catch {
+          error = said;
+        }
+        results.push({ env, exitCode, ...(error !== undefined ? { summary: error } : {}) });
       }
     }
-    results.push({ env, exitCode, ...(summary !== undefined ? { summary } : {}) });
+  } finally {
+    await store.close();
   }
   return results;
 }

@@ -85,7 +85,7 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
         trigger: 'secrets',
         initiator: who.initiator,
         emergency: optionalBoolean(body, 'emergency'),
-        reason: optionalString(body, 'reason') ?? 'apply staged secrets',
+        reason: optionalString(body, 'reason') ?? null,
         context: { via: 'api' },
       },
       { via: 'api', initiatorLabel: who.label },

@@ -3,6 +3,9 @@
 // time-to-converge p50/p95 per strategy over time, rollbacks, aborts, emergencies, stragglers.
 //
 // Definitions (also in docs/dashboard.md):
+//   counted    = deploys that ran (the engine started them) or are about to; a deploy that ended
+//                before it started (stored by an older runway when the environment was locked) is not
+//                a deploy the team tried, and would drag the success rate down
 //   finished   = the deploy ended (any terminal status); success rate = succeeded / finished
 //   dispatch   = dispatchedAtMs - startedAtMs (every change accepted by the provider)
 //   converge   = convergedAtMs - startedAtMs (every machine on the target, passing checks; succeeded deploys)
@@ -158,10 +161,15 @@ export function windowStart(nowMs: number, windowDays: number): number {
   return Math.floor((nowMs - windowDays * DAY) / bucket) * bucket + bucket;
 }
 
+/** Did the deploy run (or is it about to)? One that ended before it started never did. */
+export function ran(d: DeployStat): boolean {
+  return d.startedAtMs !== null || !TERMINAL.has(d.status);
+}
+
 export function healthReport(rows: DeployStat[], options: { nowMs: number; windowDays: number; env?: string | null }): HealthReport {
   const bucketMs = bucketMsFor(options.windowDays);
   const sinceMs = windowStart(options.nowMs, options.windowDays);
-  const inWindow = rows.filter((d) => d.createdAtMs >= sinceMs && (!options.env || d.env === options.env));
+  const inWindow = rows.filter((d) => d.createdAtMs >= sinceMs && (!options.env || d.env === options.env) && ran(d));
   const count = Math.max(1, Math.ceil((options.nowMs - sinceMs) / bucketMs));
   const bucketRows: DeployStat[][] = Array.from({ length: count }, () => []);
   for (const d of inWindow) {
