@@ -58,6 +58,13 @@ export interface EngineDeps {
    * presumed dead), the run stops at once and leaves everything to the new owner.
    */
   owner?: string;
+  /**
+   * The process running this deploy is stopping (a `runway server` sent SIGTERM): no new operation
+   * starts, in-flight ones finish, nothing is rolled back or settled, and the deploy is left running
+   * and unowned, for another instance (or the restarted one, or `runway deploy resume`) to finish in
+   * the same direction.
+   */
+  stepBack?: AbortSignal;
   /** How often the store is asked whether someone requested an abort or a promote. */
   pollMs?: number;
   heartbeatMs?: number;
@@ -102,6 +109,8 @@ class DeployRun {
   private abortHandled = false;
   /** Another owner took the deploy over: stop touching the fleet and the record. */
   private lostOwnership = false;
+  /** This process is stopping: leave the deploy as it is, running and unowned. */
+  private steppingBack = false;
   private readonly stopBackground = new AbortController();
   private readonly emit: ProgressListener;
   private readonly desiredTotal: number;
@@ -135,6 +144,15 @@ class DeployRun {
     this.releases.set(req.target.version, req.target);
     // Every in-flight wait listens to the deploy's abort signal: thousands on a large fleet.
     setMaxListeners(0, this.abort.signal);
+    if (deps.stepBack) {
+      const stepBack = () => {
+        this.steppingBack = true;
+        // Even a rollback already under way stops: whoever goes on with the deploy goes on with it.
+        if (!this.abort.signal.aborted) this.abort.abort(new Aborted('the control plane stopping'));
+      };
+      if (deps.stepBack.aborted) stepBack();
+      else deps.stepBack.addEventListener('abort', stepBack, { once: true });
+    }
     if (signal) {
       if (signal.aborted) this.requestAbort('signal');
       else signal.addEventListener('abort', () => this.requestAbort(String(signal.reason ?? 'signal')), { once: true });
@@ -147,6 +165,11 @@ class DeployRun {
 
   private get wall(): Clock {
     return this.deps.wallClock ?? this.deps.clock;
+  }
+
+  /** This run leaves the deploy to another (it stepped back, or was taken over): it settles nothing. */
+  private get leaving(): boolean {
+    return this.steppingBack || this.lostOwnership;
   }
 
   private requestAbort(by: string): void {
@@ -204,6 +227,9 @@ class DeployRun {
       } else if (this.lostOwnership) {
         error = 'another control-plane instance took this deploy over';
         status = 'running';
+      } else if (this.steppingBack) {
+        error = 'the control plane stopped; the deploy is left to be finished by another instance or a restart';
+        status = 'running';
       } else {
         error = outcome.error;
         status = await this.recover(outcome, previous);
@@ -211,9 +237,13 @@ class DeployRun {
     } catch (err) {
       error = describeError(err);
       status = 'failed';
-      this.note('error', error);
-      // A refused release changed nothing: the fleet is left exactly as it was.
-      if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
+      if (this.steppingBack || this.lostOwnership) {
+        status = 'running';
+      } else {
+        this.note('error', error);
+        // A refused release changed nothing: the fleet is left exactly as it was.
+        if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
+      }
     }
     this.stopBackground.abort();
     await background;
@@ -289,6 +319,7 @@ class DeployRun {
         this.abort = new AbortController();
         setMaxListeners(0, this.abort.signal);
         await this.rollBack(previous, `${outcome.error}; on_abort = rollback`);
+        if (this.leaving) return 'running';
       } else {
         this.emit({ type: 'phase', phase: 'settle', message: `${outcome.error}; leaving the fleet as it is` });
         await this.settle();
@@ -298,6 +329,7 @@ class DeployRun {
     if (settings.onFailure === 'rollback' && canRollBack) {
       const back = await this.rollBack(previous, outcome.error);
       if (back.ok) return 'rolled_back';
+      if (this.leaving) return 'running';
       this.note('rollback_failed', back.error);
       return back.aborted ? 'aborted' : 'failed';
     }
@@ -324,7 +356,7 @@ class DeployRun {
     };
     const fleet = await this.observe();
     const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
-    await this.settle();
+    if (!this.leaving) await this.settle();
     return back;
   }
 
@@ -667,6 +699,14 @@ class DeployRun {
       // The new owner writes the record and the journal's end; this run says only that it stepped back.
       this.note('owner_lost', `${this.deps.owner ?? 'this run'} stopped: ${error ?? 'taken over'}`);
       await this.journal.flush();
+      return summary;
+    }
+    if (this.steppingBack) {
+      // Resumable as it is: running, without an owner or a fresh heartbeat, so another instance
+      // claims it at once and `runway deploy resume` accepts it. Its lock stays with it.
+      this.note('stepped_back', `${this.deps.owner ?? 'this run'} stopped (${error}); nothing was rolled back`);
+      await this.journal.flush();
+      await store.updateDeploy(this.req.deployId, { owner: null, heartbeatAtMs: 0 }).catch(() => {});
       return summary;
     }
     this.note('status', status, { error });
