@@ -306,6 +306,7 @@ class Assembler {
     set('recoverPolicy', 'recover_policy', table.recover_policy);
     set('pauseBeforeCutover', 'pause_before_cutover', table.pause_before_cutover);
     set('drainTimeoutMs', 'drain_timeout', table.drain_timeout);
+    set('providerOutageTimeoutMs', 'provider_outage_timeout', table.provider_outage_timeout);
     const cb = table.connection_budget;
     set('connectionBudget', 'connection_budget', cb && { maxConnections: cb.max_connections, perMachine: cb.per_machine, reserved: cb.reserved });
     return { input, origins };

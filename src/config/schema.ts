@@ -51,6 +51,8 @@
  * recover_policy = "redo"                # `runway recover` when a minority got the release: redo (default) | rollback
  * pause_before_cutover = false           # bluegreen: wait for an explicit promote. Default false
  * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
+ * provider_outage_timeout = "2m"         # how long a deploy waits for a provider that does not answer
+ *                                        #   (refused, reset, timeouts, 5xx, 429) before it gives up. Default 2m
  * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
  *                                        # caps extra machines fleet-wide at
  *                                        #   floor((max_connections - reserved) / per_machine) - desired machines;
@@ -155,6 +157,7 @@ export const deploySchema = table({
   recover_policy: z.enum(['redo', 'rollback']).optional(),
   pause_before_cutover: z.boolean().optional(),
   drain_timeout: duration().optional(),
+  provider_outage_timeout: positiveDuration().optional(),
   connection_budget: table({
     max_connections: z.number().int().min(1),
     per_machine: z.number().int().min(1),

@@ -50,6 +50,7 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   recoverPolicy: 'recover_policy',
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
+  providerOutageTimeoutMs: 'provider_outage_timeout',
   connectionBudget: 'connection_budget',
 };
 

@@ -43,6 +43,8 @@ export interface DeploySettingsInput {
   recoverPolicy?: 'redo' | 'rollback';
   pauseBeforeCutover?: boolean;
   drainTimeoutMs?: number;
+  /** How long a deploy waits for a provider that does not answer before giving up (default 2m). */
+  providerOutageTimeoutMs?: number;
   /** Database (or Redis) connection budget that caps extra machines. */
   connectionBudget?: { maxConnections: number; perMachine: number; reserved: number };
 }

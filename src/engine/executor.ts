@@ -6,7 +6,7 @@
 
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import type { Plan, Step, Wave } from '../domain/plan.js';
+import type { Plan, Wave } from '../domain/plan.js';
 import type { Clock } from '../domain/clock.js';
 import type { DeployStatus, FleetScope, Machine, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
 import { ProviderError, type Provider } from '../providers/contract.js';
@@ -21,6 +21,10 @@ import { WindowSlots } from './window-slots.js';
 import { StoreGate } from './store-gate.js';
 import { AbortFanout } from '../domain/abort-fanout.js';
 import { SHOWN_OUTPUT_LINES, type ReleaseStep } from './release-steps.js';
+import { trackConvergence } from './convergence.js';
+import { mergeWaves, preview, promotedGroups, stepGroup, stepMachine, takesOutOfTraffic } from './wave-flow.js';
+import { outOfTraffic, settleFleet } from './settle.js';
+import { watchProviderOutages } from './provider-outage.js';
 
 export interface DeployRequest {
   deployId: string;
@@ -54,6 +58,13 @@ export interface EngineDeps {
    * presumed dead), the run stops at once and leaves everything to the new owner.
    */
   owner?: string;
+  /**
+   * The process running this deploy is stopping (a `runway server` sent SIGTERM): no new operation
+   * starts, in-flight ones finish, nothing is rolled back or settled, and the deploy is left running
+   * and unowned, for another instance (or the restarted one, or `runway deploy resume`) to finish in
+   * the same direction.
+   */
+  stepBack?: AbortSignal;
   /** How often the store is asked whether someone requested an abort or a promote. */
   pollMs?: number;
   heartbeatMs?: number;
@@ -64,6 +75,9 @@ const FINAL_WRITE_PATIENCE_MS = 15 * 60_000;
 
 /** Most times the executor re-observes and re-plans before it gives up on converging. */
 const MAX_ROUNDS = 4;
+
+/** How long settling keeps trying a provider that does not answer, when it has no outage timeout. */
+const SETTLE_PATIENCE_MS = 2 * 60_000;
 
 class Aborted extends Error {
   constructor(readonly by: string) {
@@ -95,6 +109,8 @@ class DeployRun {
   private abortHandled = false;
   /** Another owner took the deploy over: stop touching the fleet and the record. */
   private lostOwnership = false;
+  /** This process is stopping: leave the deploy as it is, running and unowned. */
+  private steppingBack = false;
   private readonly stopBackground = new AbortController();
   private readonly emit: ProgressListener;
   private readonly desiredTotal: number;
@@ -111,6 +127,11 @@ class DeployRun {
   /** Releases this run knows by version (target, rollback), so steps can give providers their image. */
   private readonly releases = new Map<string, Release>();
   private unsubscribe: (() => void) | undefined;
+  /** The last fleet a listing returned, and when (provider time). */
+  private lastFleet: Machine[] | undefined;
+  private lastFleetAt = 0;
+  /** Serving machines settle could not put back into traffic. */
+  private leftOut: string[] = [];
 
   constructor(
     private readonly deps: EngineDeps,
@@ -123,6 +144,15 @@ class DeployRun {
     this.releases.set(req.target.version, req.target);
     // Every in-flight wait listens to the deploy's abort signal: thousands on a large fleet.
     setMaxListeners(0, this.abort.signal);
+    if (deps.stepBack) {
+      const stepBack = () => {
+        this.steppingBack = true;
+        // Even a rollback already under way stops: whoever goes on with the deploy goes on with it.
+        if (!this.abort.signal.aborted) this.abort.abort(new Aborted('the control plane stopping'));
+      };
+      if (deps.stepBack.aborted) stepBack();
+      else deps.stepBack.addEventListener('abort', stepBack, { once: true });
+    }
     if (signal) {
       if (signal.aborted) this.requestAbort('signal');
       else signal.addEventListener('abort', () => this.requestAbort(String(signal.reason ?? 'signal')), { once: true });
@@ -135,6 +165,11 @@ class DeployRun {
 
   private get wall(): Clock {
     return this.deps.wallClock ?? this.deps.clock;
+  }
+
+  /** This run leaves the deploy to another (it stepped back, or was taken over): it settles nothing. */
+  private get leaving(): boolean {
+    return this.steppingBack || this.lostOwnership;
   }
 
   private requestAbort(by: string): void {
@@ -151,6 +186,16 @@ class DeployRun {
     this.startedAt = this.clock.now();
     await store.updateDeploy(deployId, { status: 'running', startedAtMs: this.startedAt, heartbeatAtMs: this.wall.now() });
     this.watchMachines();
+    const unwatchOutages = watchProviderOutages(this.deps.provider.gate, this.wall, {
+      down: (message, data) => {
+        this.emit({ type: 'phase', phase: this.phase, message });
+        this.note('provider_waiting', message, data);
+      },
+      up: (message, data) => {
+        this.emit({ type: 'phase', phase: this.phase, message });
+        this.note('provider_back', message, data);
+      },
+    });
     const background = this.background();
     let status: DeployStatus;
     let error: string | null = null;
@@ -182,6 +227,9 @@ class DeployRun {
       } else if (this.lostOwnership) {
         error = 'another control-plane instance took this deploy over';
         status = 'running';
+      } else if (this.steppingBack) {
+        error = 'the control plane stopped; the deploy is left to be finished by another instance or a restart';
+        status = 'running';
       } else {
         error = outcome.error;
         status = await this.recover(outcome, previous);
@@ -189,13 +237,18 @@ class DeployRun {
     } catch (err) {
       error = describeError(err);
       status = 'failed';
-      this.note('error', error);
-      // A refused release changed nothing: the fleet is left exactly as it was.
-      if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
+      if (this.steppingBack || this.lostOwnership) {
+        status = 'running';
+      } else {
+        this.note('error', error);
+        // A refused release changed nothing: the fleet is left exactly as it was.
+        if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
+      }
     }
     this.stopBackground.abort();
     await background;
     const summary = await this.finish(status, error, previous);
+    unwatchOutages();
     this.unsubscribe?.();
     return summary;
   }
@@ -266,6 +319,7 @@ class DeployRun {
         this.abort = new AbortController();
         setMaxListeners(0, this.abort.signal);
         await this.rollBack(previous, `${outcome.error}; on_abort = rollback`);
+        if (this.leaving) return 'running';
       } else {
         this.emit({ type: 'phase', phase: 'settle', message: `${outcome.error}; leaving the fleet as it is` });
         await this.settle();
@@ -275,6 +329,7 @@ class DeployRun {
     if (settings.onFailure === 'rollback' && canRollBack) {
       const back = await this.rollBack(previous, outcome.error);
       if (back.ok) return 'rolled_back';
+      if (this.leaving) return 'running';
       this.note('rollback_failed', back.error);
       return back.aborted ? 'aborted' : 'failed';
     }
@@ -301,7 +356,7 @@ class DeployRun {
     };
     const fleet = await this.observe();
     const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
-    await this.settle();
+    if (!this.leaving) await this.settle();
     return back;
   }
 
@@ -474,67 +529,41 @@ class DeployRun {
   private async trackConvergence(machines: Machine[], settings: StrategySettings): Promise<Outcome> {
     this.phase = 'converge';
     this.emit({ type: 'phase', phase: 'converge', message: `waiting for ${machines.length} machines to converge` });
-    const deadline = this.clock.now() + settings.convergenceTimeoutMs;
-    const pending = new Set(machines.map((m) => m.id));
-    const failedNow: string[] = [];
-    const fanout = new AbortFanout([this.abort.signal]);
-    await Promise.all(
-      machines.map(async (m) => {
-        const { signal, done } = fanout.child();
-        try {
-          await this.deps.provider.waitFor(
-            this.req.scope,
-            m.id,
-            { state: 'started', healthy: true, release: m.release, instanceVersion: m.instanceVersion },
-            Math.max(0, deadline - this.clock.now()),
-            signal,
-          );
-          pending.delete(m.id);
-        } catch (err) {
-          if (this.abort.signal.aborted) return;
-          if (err instanceof Error && 'kind' in err && err.kind === 'machine_failed') {
-            pending.delete(m.id);
-            failedNow.push(m.id);
-            this.failed.add(m.id);
-          }
-        } finally {
-          done();
-        }
-      }),
-    );
+    const result = await trackConvergence({ provider: this.deps.provider, scope: this.req.scope, clock: this.clock, signal: this.abort.signal }, machines, settings.convergenceTimeoutMs);
     this.phase = 'deploy';
     if (this.abort.signal.aborted) return { ok: false, error: 'aborted while converging', aborted: true };
-    this.stragglers = [...pending];
-    if (this.stragglers.length > 0 || failedNow.length > 0) {
+    if (result.unanswered) return { ok: false, error: `waiting for machines to converge: ${result.unanswered.message}`, aborted: false };
+    for (const id of result.failed) this.failed.add(id);
+    this.stragglers = result.stragglers;
+    if (this.stragglers.length > 0 || result.failed.length > 0) {
       const parts = [];
       if (this.stragglers.length) parts.push(`${this.stragglers.length} stragglers: ${preview(this.stragglers)}`);
-      if (failedNow.length) parts.push(`${failedNow.length} failed: ${preview(failedNow)}`);
-      this.note('convergence', parts.join('; '), { stragglers: this.stragglers, failed: failedNow });
+      if (result.failed.length) parts.push(`${result.failed.length} failed: ${preview(result.failed)}`);
+      this.note('convergence', parts.join('; '), { stragglers: this.stragglers, failed: result.failed });
       return { ok: false, error: `not converged within ${Math.round(settings.convergenceTimeoutMs / 1000)}s: ${parts.join('; ')}`, aborted: false };
     }
     return { ok: true };
   }
 
   /**
-   * Leave a consistent fleet: extra machines that never took traffic are destroyed, and machines left
-   * out of traffic that run a release with passing checks go back in.
+   * Leave a fleet that serves (settle.ts): no orphan extra machines, no serving machine left out of
+   * traffic. While the provider does not answer, keep trying for provider_outage_timeout; name what
+   * could not be put back (summary, journal, `runway status`).
    */
   private async settle(): Promise<void> {
-    const { provider } = this.deps;
-    const { scope } = this.req;
-    const fleet = await this.observe();
-    const limit = pLimit(Math.max(1, this.req.settings.maxConcurrency));
-    const work: Promise<unknown>[] = [];
-    for (const m of fleet) {
-      if (m.role === 'green' || m.role === 'canary' || (m.role === 'surge' && m.cordoned)) {
-        work.push(limit(() => provider.destroy(scope, m.id).then(() => this.live--)));
-      } else if (m.cordoned && m.state === 'started' && m.health === 'passing') {
-        work.push(limit(() => provider.uncordon(scope, m.id, 'serving')));
-      }
-    }
-    const results = await Promise.allSettled(work);
-    const failures = results.filter((r) => r.status === 'rejected');
-    this.note('settled', `settled: ${work.length - failures.length}/${work.length} machines tidied`);
+    const report = await settleFleet({
+      provider: this.deps.provider,
+      scope: this.req.scope,
+      groups: this.req.groups,
+      clock: this.clock,
+      maxConcurrency: this.req.settings.maxConcurrency,
+      waitTimeoutMs: this.req.settings.waitTimeoutMs,
+      patienceMs: this.deps.provider.gate?.outageTimeoutMs ?? SETTLE_PATIENCE_MS,
+      observe: () => this.observe(),
+    });
+    this.leftOut = report.leftOut;
+    const left = report.leftOut.length ? `; ${report.leftOut.length} serving machines still out of traffic: ${preview(report.leftOut)}${report.error ? ` (${report.error})` : ''}` : '';
+    this.note('settled', `settled: ${report.tidied}/${report.attempted} machines tidied${left}`, { tidied: report.tidied, attempted: report.attempted, leftOut: report.leftOut, error: report.error });
   }
 
   private async awaitPromote(signal: AbortSignal): Promise<void> {
@@ -547,9 +576,12 @@ class DeployRun {
     }
   }
 
+  /** The fleet now. A listing that fails is an error, never an empty fleet. */
   private async observe(): Promise<Machine[]> {
     const machines = await this.deps.provider.list(this.req.scope);
-    return machines.filter((m) => m.state !== 'destroying' && m.state !== 'destroyed' && m.role !== 'release-command');
+    this.lastFleet = machines.filter((m) => m.state !== 'destroying' && m.state !== 'destroyed' && m.role !== 'release-command');
+    this.lastFleetAt = this.clock.now();
+    return this.lastFleet;
   }
 
   private trackExtras(): void {
@@ -619,7 +651,18 @@ class DeployRun {
 
   private async finish(status: DeployStatus, error: string | null, previous: string | null): Promise<DeploySummary> {
     const { store } = this.deps;
-    const fleet = await this.observe().catch(() => [] as Machine[]);
+    let fleet: Machine[];
+    let fleetSeenAt: number | null = null;
+    let listed = true;
+    try {
+      fleet = await this.observe();
+    } catch (err) {
+      // Not an empty fleet: the last one seen, said to be that.
+      listed = false;
+      fleet = this.lastFleet ?? [];
+      fleetSeenAt = this.lastFleet ? this.lastFleetAt - this.startedAt : null;
+      this.note('fleet_unknown', `the fleet could not be listed at the end (${describeError(err)}); the summary counts the last listing${fleetSeenAt === null ? ' (none)' : ''}`);
+    }
     const target = this.req.target.version;
     const serving = fleet.filter((m) => m.role === 'serving');
     const onTarget = serving.filter((m) => m.release === target && m.state === 'started' && m.health === 'passing');
@@ -644,6 +687,8 @@ class DeployRun {
         stragglers: this.stragglers.length,
       },
       failedMachineIds: [...this.failed].sort(),
+      leftOutOfTraffic: status === 'succeeded' ? [] : outOfTraffic(fleet).map((m) => m.id).sort(),
+      ...(listed ? {} : { fleetListedAtMs: fleetSeenAt }),
       stragglerIds: [...this.stragglers].sort(),
       extraMachinesPeak: Math.max(0, this.extraPeak),
       apiCalls: stats.calls,
@@ -654,6 +699,14 @@ class DeployRun {
       // The new owner writes the record and the journal's end; this run says only that it stepped back.
       this.note('owner_lost', `${this.deps.owner ?? 'this run'} stopped: ${error ?? 'taken over'}`);
       await this.journal.flush();
+      return summary;
+    }
+    if (this.steppingBack) {
+      // Resumable as it is: running, without an owner or a fresh heartbeat, so another instance
+      // claims it at once and `runway deploy resume` accepts it. Its lock stays with it.
+      this.note('stepped_back', `${this.deps.owner ?? 'this run'} stopped (${error}); nothing was rolled back`);
+      await this.journal.flush();
+      await store.updateDeploy(this.req.deployId, { owner: null, heartbeatAtMs: 0 }).catch(() => {});
       return summary;
     }
     this.note('status', status, { error });
@@ -679,68 +732,4 @@ class DeployRun {
       }
     }
   }
-}
-
-/** One wave standing for a run of windowed waves (or the single wave itself). */
-function mergeWaves(waves: Wave[]): Wave {
-  if (waves.length === 1) return waves[0]!;
-  const updates = waves.reduce((n, w) => n + w.steps.filter((s) => s.kind === 'update').length, 0);
-  const others = waves.reduce((n, w) => n + w.steps.length, 0) - updates;
-  const window = Object.entries(waves[0]!.window ?? {})
-    .map(([g, n]) => `${g} ${n}`)
-    .join(', ');
-  return {
-    index: waves[0]!.index,
-    kind: 'batch',
-    label: `waves ${waves[0]!.index + 1}-${waves.at(-1)!.index + 1} as one rolling window: ${updates} updates${others ? `, ${others} other steps` : ''} (starting slack ${window})`,
-    steps: waves.flatMap((w) => w.steps),
-    ...(waves[0]!.window ? { window: waves[0]!.window } : {}),
-  };
-}
-
-function stepGroup(step: Step): string | undefined {
-  return step.kind === 'update' || step.kind === 'destroy' || step.kind === 'create' ? step.group : undefined;
-}
-
-/** Groups of the machines a step put into traffic that were not in it when the flow began. */
-function promotedGroups(step: Step, ctx: StepContext): string[] {
-  if (step.kind === 'create') return step.promote ? [step.group] : [];
-  // A machine that was out of traffic (cordoned by a run that died, or failed) and comes back checked.
-  if (step.kind === 'update') return step.cordon && step.gate === 'checks' && !takesOutOfTraffic(step, ctx.known) ? [step.group] : [];
-  if (step.kind === 'cutover') {
-    return step.promote.flatMap((ref) => {
-      const id = 'machineId' in ref ? ref.machineId : ctx.idByLaunch.get(ref.launchId);
-      const group = id ? ctx.known.get(id)?.group : undefined;
-      return group ? [group] : [];
-    });
-  }
-  return [];
-}
-
-/** Whether the step takes a machine that is in traffic now out of it (so it needs a window slot). */
-function takesOutOfTraffic(step: Step, known: Map<string, Machine>): boolean {
-  if (step.kind === 'update') {
-    const m = known.get(step.machineId);
-    return !m || (m.role === 'serving' && !m.cordoned && m.state !== 'failed');
-  }
-  if (step.kind === 'destroy' && step.drain) {
-    const m = 'machineId' in step.machine ? known.get(step.machine.machineId) : undefined;
-    return !m || (m.role === 'serving' && !m.cordoned && m.state !== 'failed');
-  }
-  return false;
-}
-
-function stepMachine(step: Step): string | null {
-  switch (step.kind) {
-    case 'update':
-      return step.machineId;
-    case 'destroy':
-      return 'machineId' in step.machine ? step.machine.machineId : null;
-    default:
-      return null;
-  }
-}
-
-function preview(ids: string[]): string {
-  return ids.length <= 5 ? ids.join(', ') : `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more`;
 }

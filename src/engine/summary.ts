@@ -28,6 +28,16 @@ export interface DeploySummary {
     stragglers: number;
   };
   failedMachineIds: string[];
+  /**
+   * Serving machines out of traffic (cordoned or stopped) when a deploy that did not succeed ended:
+   * what settling could not put back (the provider did not answer). Empty when the fleet serves.
+   */
+  leftOutOfTraffic?: string[];
+  /**
+   * Present when the fleet could not be listed at the end: the counts are those of the last listing,
+   * made this many ms after the start (null: none was ever made).
+   */
+  fleetListedAtMs?: number | null;
   stragglerIds: string[];
   /** Most machines beyond the desired count that existed at once. */
   extraMachinesPeak: number;

@@ -2,6 +2,7 @@
 // suite (test/providers/contract-suite.ts) checks. The executor only ever talks to this.
 
 import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
+import type { ProviderGate } from './provider-gate.js';
 
 /** What a new machine should be. */
 export interface MachineSpec {
@@ -158,6 +159,11 @@ export interface Provider {
    * that only learn it when a machine boots leave it out.
    */
   checkRelease?(scope: FleetScope, release: string, options?: CallOptions): Promise<void>;
+  /**
+   * Closed while the provider does not answer (providers behind a ResilientProvider that rides out
+   * outages): the deploy says it is waiting for the provider, and since when.
+   */
+  readonly gate?: ProviderGate;
   /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
   subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
   close?(): Promise<void>;

@@ -12,10 +12,17 @@
 //    the machine the timed-out attempt made instead of making a second one;
 //  - destroy is retried, and a `not_found` after an earlier attempt timed out means that attempt
 //    did destroy it: success;
-//  - update/start/stop/cordon/uncordon are retried as they are: each sets an absolute target
-//    (release, state, cordon flag), so applying it twice ends in the same place. A repeated update
-//    restarts the machine once more and gives it a newer instanceVersion; the caller pins its wait to
-//    the instanceVersion returned by the attempt that answered, which is the newest.
+//  - an update whose answer was lost (timeout, 5xx, connection reset) is never sent blindly again:
+//    the machine is read first, and when it already runs the release for this deploy that is the
+//    answer; a resend that the provider refuses as a conflict (fly: current_version no longer
+//    matches, because the lost attempt was applied late) is settled by another read;
+//  - start/stop/cordon/uncordon are retried as they are: each sets an absolute target (state,
+//    cordon flag), so applying it twice ends in the same place.
+//
+// Outages (with `outageTimeoutMs`, as every session sets it): a retryable failure closes the
+// ProviderGate; no new operation is sent while it is closed, one call probes with backoff and jitter
+// (Retry-After honoured), and the first answer opens it. Retries then stop at the outage timeout,
+// not after a number of attempts, and waits are stretched by the outage time they lost.
 
 import type { Clock } from '../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
@@ -31,6 +38,7 @@ import {
   type StopOptions,
   type WaitCondition,
 } from './contract.js';
+import { ProviderGate } from './provider-gate.js';
 import { zeroByOp } from './provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
 import { SeededRandom } from './sim/random.js';
@@ -58,7 +66,15 @@ export interface ResilientOptions {
   seed?: number;
   /** Longest single wait call (default 60 s). */
   maxWaitChunkMs?: number;
+  /**
+   * Ride out outages: retry until the provider has not answered for this long (the environment's
+   * provider_outage_timeout), behind one ProviderGate, instead of `retry.maxAttempts` attempts.
+   */
+  outageTimeoutMs?: number;
 }
+
+/** provider_outage_timeout's default. */
+export const DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS = 2 * 60_000;
 
 type RetryableKind = Extract<ProviderErrorKind, 'rate_limited' | 'unavailable' | 'timeout'>;
 
@@ -80,6 +96,8 @@ export interface ResilientStats {
   throttledMs: number;
   /** Extra wait calls made because a wait was longer than one chunk. */
   waitChunks: number;
+  /** Changes whose answer was lost and that a read showed had happened (not sent again). */
+  changesRecovered: number;
 }
 
 export function emptyResilientStats(): ResilientStats {
@@ -94,6 +112,7 @@ export function emptyResilientStats(): ResilientStats {
     throttled: 0,
     throttledMs: 0,
     waitChunks: 0,
+    changesRecovered: 0,
   };
 }
 
@@ -112,6 +131,8 @@ export class ResilientProvider implements Provider {
   private readonly limiter: RateLimiter | undefined;
   private readonly rng: SeededRandom;
   private readonly maxWaitChunkMs: number;
+  /** Closed while the provider does not answer (only with `outageTimeoutMs`). */
+  readonly gate: ProviderGate | undefined;
 
   constructor(
     readonly inner: Provider,
@@ -124,6 +145,7 @@ export class ResilientProvider implements Provider {
     this.limiter = options.limits === false ? undefined : new RateLimiter(options.limits ?? FLY_RATE_LIMITS);
     this.rng = SeededRandom.fromSeed(options.seed ?? 1);
     this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
+    this.gate = options.outageTimeoutMs === undefined ? undefined : new ProviderGate(options.outageTimeoutMs);
     if (inner.subscribe) {
       const subscribe = inner.subscribe.bind(inner);
       this.subscribe = (scope, listener) => subscribe(scope, listener);
@@ -155,8 +177,37 @@ export class ResilientProvider implements Provider {
     return this.call('create', scope, undefined, () => this.inner.create(scope, spec), options);
   }
 
+  /** Never sent twice blindly: after a lost answer, the machine is read before any resend. */
   update(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
-    return this.call('update', scope, id, () => this.inner.update(scope, id, update), options);
+    let uncertain = false;
+    const happened = async (): Promise<Machine | undefined> => {
+      const seen = await this.inner.get(scope, id);
+      if (!applied(seen, update)) return undefined;
+      this.stats.changesRecovered++;
+      return seen;
+    };
+    return this.call(
+      'update',
+      scope,
+      id,
+      async () => {
+        if (uncertain) {
+          const seen = await happened();
+          if (seen) return seen;
+        }
+        try {
+          return await this.inner.update(scope, id, update);
+        } catch (error) {
+          if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited') uncertain = true;
+          else if (uncertain && error instanceof ProviderError && error.kind === 'conflict') {
+            const seen = await happened();
+            if (seen) return seen;
+          }
+          throw error;
+        }
+      },
+      options,
+    );
   }
 
   start(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
@@ -173,7 +224,7 @@ export class ResilientProvider implements Provider {
       try {
         await this.inner.destroy(scope, id);
       } catch (error) {
-        if (error instanceof ProviderError && error.kind === 'timeout') mayHaveHappened = true;
+        if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited') mayHaveHappened = true;
         else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
         throw error;
       }
@@ -201,22 +252,25 @@ export class ResilientProvider implements Provider {
   ): Promise<Machine> {
     this.stats.calls.wait++;
     this.stats.totalCalls++;
-    const deadline = this.clock.now() + Math.max(0, timeoutMs);
+    const base = this.clock.now() + Math.max(0, timeoutMs);
+    // Outage time lost during the wait does not count against it.
+    const downAtStart = this.gate?.downMs(this.clock.now()) ?? 0;
+    const deadlineNow = () => base + (this.gate ? this.gate.downMs(this.clock.now()) - downAtStart : 0);
     let chunks = 0;
     for (;;) {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      if (chunks > 0 && deadline - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
+      if (chunks > 0 && deadlineNow() - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
       if (chunks++ > 0) this.stats.waitChunks++;
       // The chunk is sized when each attempt is sent, so retries and throttling eat into it, not past the deadline.
       const send = () => {
-        const chunk = Math.min(Math.max(0, deadline - this.clock.now()), this.maxWaitChunkMs);
+        const chunk = Math.min(Math.max(0, deadlineNow() - this.clock.now()), this.maxWaitChunkMs);
         return this.inner.waitFor(scope, id, condition, chunk, signal);
       };
       try {
         return await this.attempt('wait', scope, id, send, signal);
       } catch (error) {
         if (error instanceof ProviderError && error.kind === 'wait_timeout') {
-          if (this.clock.now() < deadline) continue;
+          if (this.clock.now() < deadlineNow()) continue;
           throw this.waitTimeout(id, condition, timeoutMs, error);
         }
         throw error;
@@ -246,7 +300,7 @@ export class ResilientProvider implements Provider {
     return this.attempt(op, scope, machineId, send, options?.signal);
   }
 
-  /** Throttle, send, and retry what may be retried. */
+  /** Throttle, send, and retry what may be retried (behind the gate, when outages are ridden out). */
   private async attempt<T>(
     op: ProviderOp,
     scope: FleetScope,
@@ -254,23 +308,55 @@ export class ResilientProvider implements Provider {
     send: () => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      await this.throttle(op, scope, machineId, signal);
-      this.stats.attempts[op]++;
-      try {
-        return await send();
-      } catch (error) {
-        if (!(error instanceof ProviderError) || !error.retryable) throw error;
-        if (error.kind === 'rate_limited') this.stats.rateLimited++;
-        if (attempt >= this.retry.maxAttempts) {
-          this.stats.gaveUp++;
-          throw error;
+    const gate = this.gate;
+    const now = () => this.clock.now();
+    let probe = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        if (gate && !probe) probe = await gate.admit(now, signal);
+        await this.throttle(op, scope, machineId, signal);
+        this.stats.attempts[op]++;
+        try {
+          const answer = await send();
+          gate?.markUp(now());
+          return answer;
+        } catch (error) {
+          if (!(error instanceof ProviderError)) throw error;
+          if (!error.retryable) {
+            // Any answer, a refusal included, says the provider is there.
+            gate?.markUp(now());
+            throw error;
+          }
+          if (error.kind === 'rate_limited') this.stats.rateLimited++;
+          if (gate) {
+            gate.markDown(error.message, now());
+            if (gate.exhausted(now())) {
+              this.stats.gaveUp++;
+              throw this.outageError(gate, error);
+            }
+          } else if (attempt >= this.retry.maxAttempts) {
+            this.stats.gaveUp++;
+            throw error;
+          }
+          this.stats.retries++;
+          this.stats.retriesByKind[error.kind as RetryableKind]++;
+          // The probe backs off; the others wait at the gate for its answer. A 429 is always waited
+          // out by the call that got it (its Retry-After is about that call's bucket).
+          if (gate && probe) gate.failures++;
+          if (!gate || probe || error.kind === 'rate_limited') await this.clock.sleep(this.backoff(error, gate ? Math.max(1, gate.failures) : attempt), signal);
         }
-        this.stats.retries++;
-        this.stats.retriesByKind[error.kind as RetryableKind]++;
-        await this.clock.sleep(this.backoff(error, attempt), signal);
       }
+    } finally {
+      if (probe) gate!.releaseProbe();
     }
+  }
+
+  private outageError(gate: ProviderGate, last: ProviderError): ProviderError {
+    const since = gate.down?.sinceMs ?? this.clock.now();
+    const seconds = Math.round((this.clock.now() - since) / 1000);
+    return new ProviderError('unavailable', `${this.name}: the provider has not answered for ${seconds} s (provider_outage_timeout ${Math.round(gate.outageTimeoutMs / 1000)} s): ${last.message}`, {
+      ...last.details,
+    });
   }
 
   /** How long to wait before attempt `attempt + 1`. */
@@ -280,7 +366,7 @@ export class ResilientProvider implements Provider {
     }
     // Exponential, capped, with "equal jitter": half fixed, half random, so retries of many machines
     // that failed together spread out but never come sooner than half the nominal delay.
-    const nominal = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+    const nominal = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** Math.min(30, attempt - 1));
     return Math.round(nominal / 2 + this.rng.float() * (nominal / 2));
   }
 
@@ -293,4 +379,12 @@ export class ResilientProvider implements Provider {
     this.stats.throttledMs += wait;
     await this.clock.sleep(wait, signal);
   }
+}
+
+/** Whether a machine shows an update as done: its release, and the deploy and role it marks. */
+function applied(machine: Machine, update: MachineUpdate): boolean {
+  if (machine.release !== update.release) return false;
+  if (update.deployId !== undefined && machine.deployId !== update.deployId) return false;
+  if (update.role !== undefined && machine.role !== update.role) return false;
+  return machine.state !== 'destroyed';
 }

@@ -1,7 +1,8 @@
 // End to end, as a user runs it: `runway sim serve` in its own process, and the real CLI in others,
 // with provider = "fly" pointed at it over HTTP. A deploy ends with the fleet on the release (images
 // and metadata as Fly shows them, no lease left behind); a bad token or an unknown app is bad input
-// (exit 2) that changes nothing; an API that dies mid-deploy stops the deploy, and once it is back
+// (exit 2) that changes nothing; an API that dies mid-deploy for longer than provider_outage_timeout
+// stops the deploy (a shorter outage is waited out: provider-outage.test.ts), and once it is back
 // `runway status` says where every machine is and a new deploy finishes the job.
 
 import assert from 'node:assert/strict';
@@ -164,7 +165,7 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.match(r.stderr, /Fly app "no-such-app" does not exist/);
   });
 
-  it('the API dying mid-deploy stops the deploy; back up, status says where machines are and a new deploy finishes', async () => {
+  it('the API dead for longer than provider_outage_timeout stops the deploy; back up, status says where machines are and a new deploy finishes', async () => {
     const updates = async () => (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server.byRoute['POST /v1/apps/:app/machines/:id'] ?? 0;
     const before = await updates();
     const deploy = spawnCli(['deploy', '--env', 'staging', '--release', 'v3', '--json'], dir, { FLY_API_TOKEN: TOKEN });
@@ -178,7 +179,7 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.notEqual(r.code, 0, 'the deploy did not succeed');
     const summary = JSON.parse(r.stdout);
     assert.notEqual(summary.status, 'succeeded');
-    assert.match(summary.error ?? '', /cannot reach the Machines API/);
+    assert.match(summary.error ?? '', /has not answered for \d+ s \(provider_outage_timeout 120 s\).*cannot reach the Machines API/);
 
     // Unreachable API: status fails as an internal error (70), not as bad input.
     const down = await cli(['status', '--env', 'staging']);

@@ -204,13 +204,31 @@ export class FlyProvider implements Provider {
     return machine;
   }
 
+  /**
+   * Sent with `current_version` (the instance runway last saw), so that a late copy of an update whose
+   * answer was lost is refused by Fly instead of applied twice. A refusal (412) is settled here: the
+   * machine is read again; already on the change → that is the answer; otherwise it is sent once more
+   * against the version it has now.
+   */
   async update(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
+    try {
+      return await this.updateOnce(scope, id, update, options);
+    } catch (error) {
+      if (!(error instanceof ProviderError && error.details.status === 412)) throw error;
+      const seen = await this.get(scope, id, options);
+      if (seen.release === update.release && (update.deployId === undefined || seen.deployId === update.deployId)) return seen;
+      return this.updateOnce(scope, id, update, options);
+    }
+  }
+
+  private async updateOnce(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
     const config = configOf(current.fly);
     if (!config) throw new ProviderError('unavailable', `fly: machine ${id}: its config is not readable now (host ${current.fly.host_status ?? 'unknown'})`, { machineId: id, op: 'update' });
     const image = update.image ?? this.images.get(`${app}/${update.release}`) ?? defaultImage(app, update.release);
     const body: FlyLaunchRequest = { config: updatedConfig(scope, config, update, image, current.machine.group) };
+    if (current.fly.instance_id) body.current_version = current.fly.instance_id;
     // A cordoned machine stays out of traffic through its restart; runway uncordons it once checked.
     if (current.machine.cordoned) body.skip_service_registration = true;
     const fm = await this.change(app, id, options?.signal, async (nonce) => {

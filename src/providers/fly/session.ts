@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { RealClock, ScaledClock, type Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
-import { ResilientProvider } from '../resilient-provider.js';
+import { DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS, ResilientProvider } from '../resilient-provider.js';
 import { ProviderSetupError, type ProviderSession, type SessionInput } from '../session.js';
 import { FlyApiClient } from './api-client.js';
 import { FlyProvider } from './fly-provider.js';
@@ -46,7 +46,7 @@ export async function openFlySession({ config, env, clock: injected, processEnv 
     // (a stale flyctl lease, #1728) instead of waiting lease_wait for it.
     forceLeases: processEnv.RUNWAY_FLY_FORCE_LEASES === '1',
   });
-  const provider = new ResilientProvider(fly, { clock });
+  const provider = new ResilientProvider(fly, { clock, outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS });
   return {
     provider,
     clock,

@@ -1,7 +1,7 @@
 // The sim fleet of one environment, loaded from the store and saved back when the command ends, so
 // `status`, successive deploys and rollbacks see the same fleet across CLI runs.
 
-import { ResilientProvider } from '../resilient-provider.js';
+import { DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS, ResilientProvider } from '../resilient-provider.js';
 import type { ProviderSession, SessionInput } from '../session.js';
 import { SimProvider, type SimState } from './sim-provider.js';
 import { simClock } from './sim-clock.js';
@@ -22,7 +22,7 @@ export async function openSimSession({ config, env, store, clock: injected }: Se
       await store.saveSimFleet(scope.app, scope.env, sim.toJSON());
     }
   }
-  const provider = new ResilientProvider(sim, { clock, seed: env.sim.seed });
+  const provider = new ResilientProvider(sim, { clock, seed: env.sim.seed, outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS });
   return {
     provider,
     clock,

@@ -20,9 +20,14 @@ export function openPostgres(url: string, options: PostgresOpenOptions = {}): Ky
     connectionTimeoutMillis: 5_000,
     ...(options.schema ? { options: `-c search_path=${quoteIdent(options.schema)}` } : {}),
   });
-  // An idle client losing its connection (server restart) must not crash the process; the next
-  // query gets a fresh connection or a clear error.
+  // A client losing its connection (server restart, 57P01) must not crash the process: idle ones are
+  // the pool's 'error'; one checked out for a query emits 'error' on itself, where node-postgres has
+  // no listener of its own. The query in flight fails (the deploy's store gate waits for the store),
+  // the broken client is dropped when released, and the next query gets a fresh connection.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -87,6 +87,8 @@ export interface BackendStats {
    * (metadata `runway_deploy`). Crash tests check from it that no deploy updated a machine twice.
    */
   updates: { machineId: string; release: string; deployId: string | null }[];
+  /** Every machine made by a create (answered or not), with runway's launch id: no launch may make two. */
+  creates: { machineId: string; launchId: string | null; deployId: string | null }[];
 }
 
 /** The whole server state as JSON (`--state FILE`). */
@@ -97,6 +99,9 @@ export interface SimServeState {
   apps: AppRecord[];
   machines: [string, MachineExtra][];
   leases: [string, LeaseRecord][];
+  /** Every accepted update so far (BackendStats.updates), so counts survive a restart. */
+  updates?: BackendStats['updates'];
+  creates?: BackendStats['creates'];
 }
 
 export interface BackendOptions {
@@ -114,7 +119,7 @@ const WAIT_STATES = new Set(['started', 'stopped', 'destroyed', 'suspended']);
 export class SimFlyBackend {
   readonly sim: SimProvider;
   readonly faults: BackendFaults;
-  stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [] };
+  stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [], creates: [] };
   private readonly clock: Clock;
   private readonly apps = new Map<string, AppRecord>();
   private readonly extras = new Map<string, MachineExtra>();
@@ -122,6 +127,8 @@ export class SimFlyBackend {
   /** Every machine as of its last event (free to read; the sim's own reads cost API calls). */
   private readonly mirror = new Map<string, Machine>();
   private readonly unsubscribers: (() => void)[] = [];
+  /** The update of a machine being applied, if any (updates of one machine go one at a time). */
+  private readonly updating = new Map<string, Promise<void>>();
   // Lease and metadata calls are per-machine actions too (1 req/s, burst 3 each: acquiring or
   // refreshing, looking up, releasing; reading, writing metadata), counted here since the SimProvider
   // has no such operations.
@@ -205,14 +212,23 @@ export class SimFlyBackend {
     };
     if (config.env) spec.env = { ...config.env };
     if (config.init?.cmd?.length) spec.command = config.init.cmd.join(' ');
-    const machine = await this.sim.create(this.scope(app), spec);
+    const extra = (id: string): MachineExtra => ({ name: body.name ?? `${app}-${id.slice(-6)}`, region: body.region ?? 'sim', config, bornAtMs: this.clock.now() });
+    let machine: Machine;
+    try {
+      machine = await this.sim.create(this.scope(app), spec);
+    } catch (error) {
+      // A create that timed out may still have made its machine: then it is made whole (config,
+      // metadata, image), as Fly's would be, never a bare machine the API cannot show.
+      const made = [...this.mirror.values()].find((m) => m.launchId === spec.launchId && m.app === app);
+      if (made && !this.extras.has(made.id)) {
+        this.extras.set(made.id, extra(made.id));
+        this.recordCreate(made.id, config);
+      }
+      throw error;
+    }
     this.mirror.set(machine.id, machine);
-    this.extras.set(machine.id, {
-      name: body.name ?? `${app}-${machine.id.slice(-6)}`,
-      region: body.region ?? 'sim',
-      config,
-      bornAtMs: this.clock.now(),
-    });
+    this.extras.set(machine.id, extra(machine.id));
+    this.recordCreate(machine.id, config);
     const answer = this.toFly(machine);
     if (body.lease_ttl && !runOnce) answer.nonce = this.newLease(machine.id, body.lease_ttl, 'created with lease_ttl').nonce;
     this.dirty = true;
@@ -233,12 +249,49 @@ export class SimFlyBackend {
     this.visible(app, id);
     const config = this.validConfig(body);
     this.checkLease(id, nonce);
-    const machine = await this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+    // Updates of one machine apply one after another, and `current_version` is judged when a
+    // request's turn comes: a late copy of an update that was already applied is refused, not
+    // applied twice.
+    const before = this.updating.get(id) ?? Promise.resolve();
+    let versionBefore: string | undefined;
+    const turn = before.then(async () => {
+      versionBefore = this.mirror.get(id)?.instanceVersion;
+      if (body.current_version !== undefined && versionBefore !== undefined && body.current_version !== versionBefore) {
+        throw new HttpError(412, `failed_precondition: machine ${id} is at version ${versionBefore}, not ${body.current_version}`);
+      }
+      return this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+    });
+    const settled = turn.then(
+      () => {},
+      () => {},
+    );
+    this.updating.set(id, settled);
+    void settled.then(() => {
+      if (this.updating.get(id) === settled) this.updating.delete(id);
+    });
+    let machine: Machine;
+    try {
+      machine = await turn;
+    } catch (error) {
+      // Answered with an error after the change happened (a timeout): it is recorded, config and all.
+      const now = this.mirror.get(id);
+      if (error instanceof ProviderError && now && versionBefore !== undefined && now.instanceVersion !== versionBefore) this.recordUpdate(id, now, config);
+      throw error;
+    }
+    this.recordUpdate(id, machine, config);
+    return this.toFly(machine);
+  }
+
+  private recordCreate(id: string, config: FlyMachineConfig): void {
+    this.stats.creates.push({ machineId: id, launchId: config.metadata?.runway_launch ?? null, deployId: config.metadata?.runway_deploy ?? null });
+    this.dirty = true;
+  }
+
+  private recordUpdate(id: string, machine: Machine, config: FlyMachineConfig): void {
     this.stats.updates.push({ machineId: id, release: machine.release, deployId: config.metadata?.runway_deploy ?? null });
     this.extras.get(id)!.config = config;
     this.mirror.set(id, machine);
     this.dirty = true;
-    return this.toFly(machine);
   }
 
   async startMachine(app: string, id: string, nonce: string | undefined): Promise<{ previous_state: string; migrated: boolean; new_host: string }> {
@@ -437,6 +490,8 @@ export class SimFlyBackend {
       apps: [...this.apps.values()],
       machines: [...this.extras].filter(([id]) => alive.has(id)),
       leases: [...this.leases].filter(([id, lease]) => alive.has(id) && lease.expiresAtMs > this.clock.now()),
+      updates: this.stats.updates,
+      creates: this.stats.creates,
     };
   }
 
@@ -479,6 +534,8 @@ export class SimFlyBackend {
     for (const [id, extra] of saved.machines) this.extras.set(id, { ...extra, bornAtMs: 0 });
     // Lease expiry continues where it was: the server's clock starts again where it was saved.
     for (const [id, lease] of saved.leases) this.leases.set(id, lease);
+    this.stats.updates = [...(saved.updates ?? [])];
+    this.stats.creates = [...(saved.creates ?? [])];
     this.dirty = false;
   }
 

@@ -1,7 +1,7 @@
 // `runway sim serve`'s server: the Fly-compatible routes on a real HTTP listener (hono on Node), and
 // the state file. The server runs in its own process in crash tests, so the fleet outlives the runway
-// client; with `statePath` it also outlives the server: saved (atomically) shortly after every change
-// and on close, loaded on start.
+// client; with `statePath` it also outlives the server: saved (atomically) before every answer to a
+// change, shortly after changes the fleet makes by itself (boots, checks), and on close; loaded on start.
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -50,7 +50,7 @@ export function loadSimServeState(path: string | undefined): SimServeState | und
 
 export async function startSimServer(options: SimServerOptions, saved = loadSimServeState(options.statePath)): Promise<SimServer> {
   const backend = new SimFlyBackend({ clock: options.clock, sim: options.sim, faults: options.faults }, saved);
-  const app = flyRoutes({ backend, token: options.token });
+  const routes = flyRoutes({ backend, token: options.token });
   const save = () => {
     if (!options.statePath) return;
     const tmp = `${options.statePath}.${process.pid}.tmp`;
@@ -58,8 +58,15 @@ export async function startSimServer(options: SimServerOptions, saved = loadSimS
     renameSync(tmp, options.statePath);
     backend.dirty = false;
   };
+  // Nothing acknowledged is lost on a kill -9: a change is written to the state file before its
+  // answer leaves (errors included: a 504 may follow a change that happened).
+  const fetch = async (request: Request): Promise<Response> => {
+    const response = await routes.fetch(request);
+    if (options.statePath && request.method !== 'GET' && backend.dirty) save();
+    return response;
+  };
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.host ?? '127.0.0.1', overrideGlobalObjects: false }, () => resolve(s));
+    const s = serve({ fetch, port: options.port ?? 0, hostname: options.host ?? '127.0.0.1', overrideGlobalObjects: false }, () => resolve(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
