@@ -75,7 +75,7 @@ describe('fly provider: leases', () => {
       rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 1 }], release: 'v1' });
       const [m] = await rig.provider.list(rig.scope);
       const foreign = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}/lease?ttl=5`, { body: { description: 'flyctl deploy' } });
-      assert.equal(foreign.status, 201);
+      assert.equal(foreign.status, 200, '200, as the spec declares for Machines_create_lease');
       const t0 = rig.clock.now();
       const updated = await rig.provider.update(rig.scope, m!.id, { release: 'v2' });
       const waited = rig.clock.now() - t0;

@@ -454,14 +454,13 @@ export class FlyProvider implements Provider {
     const app = this.appFor(scope);
     const { body } = await this.client.send<FlyMachine[]>({
       method: 'GET',
+      // The whole list: the published spec has no metadata filter on Machines_list.
       path: appPath(app),
-      query: { [`metadata.${META.launch}`]: launchId },
       signal,
       op: 'create',
       what: `look for machines of launch ${launchId} in ${app}`,
       label: 'list',
     });
-    // The filter is applied again here: the answer is trusted for its machines, not for its filtering.
     const found = (Array.isArray(body) ? body : []).find((fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId);
     if (!found) return undefined;
     const machine = this.observe(scope, found);

@@ -330,7 +330,8 @@ export class SimFlyBackend {
       return { status: 200, body: { status: 'success', data: publicLease(current) } };
     }
     const lease = this.newLease(id, ttlSeconds, description);
-    return { status: 201, body: { status: 'success', data: publicLease(lease) } };
+    // 200, as the spec declares for Machines_create_lease (a new lease and a refresh alike).
+    return { status: 200, body: { status: 'success', data: publicLease(lease) } };
   }
 
   async getLease(app: string, id: string): Promise<FlyLease> {
