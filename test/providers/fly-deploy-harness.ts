@@ -58,10 +58,17 @@ export interface FlyDeployRig {
 
 let deploys = 0;
 
-/** A fresh Fly app on `server`, seeded with `groups` on v1, and a store that knows v1, v2, v3 and the broken release. */
-export async function flyDeployRig(server: SimServer, groups: ProcessGroup[] = [{ name: 'web', count: 3 }, { name: 'worker', count: 2 }]): Promise<FlyDeployRig> {
+/** A fresh Fly app on `server`, seeded with `groups` on v1 (unless `seed: false`), and a store that knows v1, v2, v3 and the broken release. */
+export async function flyDeployRig(
+  server: SimServer,
+  groups: ProcessGroup[] = [
+    { name: 'web', count: 3 },
+    { name: 'worker', count: 2 },
+  ],
+  options: { seed?: boolean } = {},
+): Promise<FlyDeployRig> {
   const rig = await flyRig({ server });
-  server.backend.seed(rig.app, { groups, release: 'v1', image: `registry.fly.io/${rig.app}:v1` });
+  if (options.seed !== false) server.backend.seed(rig.app, { groups, release: 'v1', image: `registry.fly.io/${rig.app}:v1` });
   const store = await openStore(':memory:', process.cwd());
   const release = (version: string): Release => ({ version, image: `registry.fly.io/${rig.app}:${version}`, createdAtMs: 0 });
   for (const version of ['v1', 'v2', 'v3', BROKEN]) await store.createRelease(rig.scope.app, release(version));

@@ -279,6 +279,8 @@ describe('fly provider: API behaviour', () => {
       assert.equal(r.config!.env!.RAILS_ENV, 'production');
       assert.deepEqual(r.config!.init!.cmd, ['bin/rails', 'db:migrate']);
       assert.equal(r.config!.services, undefined, 'no services');
+      assert.equal(r.config!.checks, undefined, 'no checks: it runs once');
+      assert.deepEqual(r.config!.guest, g.config!.guest, "a serving machine's size: it runs the app's code");
       assert.equal(r.config!.metadata!.fly_process_group, 'fly_app_release_command', 'flyctl sees a release command');
       assert.equal(rc.role, 'release-command');
       const done = await rig.provider.waitFor(rig.scope, rc.id, { state: 'destroyed' }, 60_000);

@@ -19,7 +19,7 @@ import type {
   FlyMachine,
   FlyMachineConfig,
 } from '../../fly/fly-types.js';
-import { groupOf, parseImageRef, releaseOf } from '../../fly/machine-mapping.js';
+import { groupOf, parseImageRef, releaseOf, roleOf } from '../../fly/machine-mapping.js';
 import { sampleLatency } from '../latency.js';
 import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
@@ -193,7 +193,9 @@ export class SimFlyBackend {
     this.requireApp(app);
     const config = this.validConfig(body);
     const release = releaseOf({ id: '', state: 'created', config });
-    const runOnce = config.auto_destroy === true && config.restart?.policy === 'no';
+    // A release command as flyctl and runway make one: its group says so, and it runs once. A serving
+    // machine whose user set auto_destroy and restart "no" stays a serving machine.
+    const runOnce = config.auto_destroy === true && config.restart?.policy === 'no' && roleOf({ id: '', state: 'created', config }) === 'release-command';
     const spec: MachineSpec = {
       group: groupOf({ id: '', state: 'created', config }),
       release,
