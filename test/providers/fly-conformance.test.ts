@@ -25,6 +25,9 @@ after(async () => {
   await server.close();
 });
 
+/** Operations that change a machine: each must carry the lease nonce (fly-machine-lease-nonce). */
+const MUTATING = new Set(['Machines_update', 'Machines_start', 'Machines_stop', 'Machines_delete', 'Machines_cordon', 'Machines_uncordon', 'Machines_update_metadata', 'Machines_delete_metadata']);
+
 /** Every exchange since `from`: the requests that were not operations of the spec, and answers not of its schemas. */
 function problems(from: number): string[] {
   const spec = flySpec();
@@ -47,7 +50,7 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
     console.log(`fly conformance: ${checked.requests} requests and ${checked.answers} answers checked against the spec, ${checked.operations.size} operations: ${[...checked.operations].sort().join(', ')}`);
   });
 
-  const conforms = (from: number, label: string) => {
+  const conforms = async (from: number, label: string, app: string) => {
     const found = problems(from);
     assert.deepEqual(found, [], `${label}: ${found.length} exchanges outside the spec`);
     const mine = exchanges.slice(from);
@@ -56,6 +59,13 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
     checked.requests += mine.length;
     checked.answers += mine.length;
     for (const x of mine) checked.operations.add(x.operation!.operationId);
+    // Every change of a machine carried the nonce of runway's lease on it.
+    const unleased = mine.filter((x) => MUTATING.has(x.operation!.operationId) && !x.nonce).map((x) => `${x.method} ${x.path}`);
+    assert.deepEqual(unleased, [], `${label}: changes sent without a lease nonce`);
+    assert.ok(mine.some((x) => x.operation!.operationId === 'Machines_create_lease' || (x.operation!.operationId === 'Machines_create' && (x.response as { nonce?: string })?.nonce)), `${label}: leases were taken`);
+    // And when the run ended (success, abort or failure alike), none of runway's leases is left.
+    const { body: machines } = await raw<{ id: string }[]>(server, 'GET', `/v1/apps/${app}/machines`);
+    for (const m of machines) assert.equal((await raw(server, 'GET', `/v1/apps/${app}/machines/${m.id}/lease`)).status, 404, `${label}: machine ${m.id} left leased`);
   };
 
   for (const strategy of STRATEGIES) {
@@ -70,7 +80,7 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
       } finally {
         await r.close();
       }
-      conforms(from, strategy);
+      await conforms(from, strategy, r.rig.app);
     });
   }
 
@@ -105,7 +115,7 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
     } finally {
       await r.close();
     }
-    conforms(from, 'abort, resume, rollback');
+    await conforms(from, 'abort, resume, rollback', r.rig.app);
   });
 });
 

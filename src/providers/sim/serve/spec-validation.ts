@@ -6,6 +6,7 @@
 // how the conformance suite checks the answers against the operation's response schema.
 
 import type { MiddlewareHandler } from 'hono';
+import { LEASE_NONCE_HEADER } from '../../fly/fly-types.js';
 import { flySpec, type Operation } from '../../fly/spec/validator.js';
 
 export interface Exchange {
@@ -14,6 +15,8 @@ export interface Exchange {
   query: Record<string, string | string[]>;
   /** Parsed JSON body, undefined when none was sent. */
   body: unknown;
+  /** The fly-machine-lease-nonce header, if sent. */
+  nonce?: string;
   /** The operation the request matched; undefined when it matched none. */
   operation?: Operation;
   /** Why the request was refused before reaching the backend, if it was. */
@@ -59,7 +62,8 @@ export function specValidation(observe?: ExchangeObserver): MiddlewareHandler {
     } catch {
       response = answer;
     }
-    observe({ method: c.req.method, path: c.req.path, query, body, operation, refused, status: c.res.status, response });
+    const nonce = c.req.header(LEASE_NONCE_HEADER) || undefined;
+    observe({ method: c.req.method, path: c.req.path, query, body, nonce, operation, refused, status: c.res.status, response });
   };
 }
 
