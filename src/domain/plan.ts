@@ -39,6 +39,8 @@ export interface CreateStep {
    * machines). Without it the machine stays an extra until a cutover promotes it (or it is destroyed).
    */
   promote: boolean;
+  /** The machine this one stands in for: providers copy its config and region (see MachineSpec.standInFor). */
+  standInFor?: string;
 }
 
 /** Put checked extra machines into traffic as `serving` and take `retire` out of traffic, in one step. */

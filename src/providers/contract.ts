@@ -24,6 +24,11 @@ export interface MachineSpec {
    * of a machine already on `release`, or derives one.
    */
   image?: string;
+  /**
+   * The machine this one stands in for (bluegreen's green for its blue, waves' surge machine for the
+   * machine it replaces, a canary for its group): a provider that can copies its config and region.
+   */
+  standInFor?: string;
 }
 
 /** An in-place change of a machine's release (and optionally its role/deploy marker). */

@@ -4,7 +4,16 @@
 import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { Store } from '../store/contract.js';
+import type { FleetScope } from '../domain/types.js';
 import type { Provider } from './contract.js';
+
+/** A machine lease an earlier run of runway left behind (fly): what `runway recover` releases. */
+export interface LeftLease {
+  machineId: string;
+  /** Whose it was, as the lease says (`runway <app>/<env> pid …`). */
+  holder: string;
+  expiresAtMs: number;
+}
 
 export interface ProviderSession {
   provider: Provider;
@@ -13,6 +22,12 @@ export interface ProviderSession {
   /** Persist provider state that must outlive this process (a sim fleet). */
   save(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Providers with machine leases (fly): leases runway's own earlier runs of this environment left
+   * on `machineIds` (a crash), and their release. Never anyone else's.
+   */
+  leftLeases?(scope: FleetScope, machineIds: string[]): Promise<LeftLease[]>;
+  releaseLeftLeases?(scope: FleetScope, leases: LeftLease[]): Promise<{ released: string[]; failed: string[] }>;
 }
 
 export interface SessionInput {

@@ -44,9 +44,11 @@ export function planBluegreen(input: PlanInput, view: FleetView): StrategyResult
         prelude.push(destroy(refOf(m), g.name, false));
       }
     }
-    for (; needed > 0; needed--) {
+    // Each new green stands in for a blue (its config and region), so the fleet keeps its shape.
+    const standIns = [...blues, ...g.done];
+    for (let k = 0; needed > 0; needed--, k++) {
       const launchId = view.launchIds.allocate(g.name, 'green');
-      creates.push(create(launchId, g.name, target, 'green', false));
+      creates.push(create(launchId, g.name, target, 'green', false, standIns[k % Math.max(1, standIns.length)]));
       promote.push({ launchId });
     }
     for (const m of blues) {

@@ -31,7 +31,7 @@ export function planCanary(input: PlanInput, view: FleetView): StrategyResult {
       removeCanaries.push(destroy(refOf(keep), g.name, false));
     } else {
       const launchId = view.launchIds.allocate(g.name, 'canary');
-      canarySteps.push(create(launchId, g.name, target, 'canary', false));
+      canarySteps.push(create(launchId, g.name, target, 'canary', false, g.old[0] ?? g.done[0]));
       removeCanaries.push(destroy({ launchId }, g.name, false));
     }
   }

@@ -32,8 +32,10 @@ export function update(m: Machine, to: string, cordon: boolean, gate: 'checks' |
 }
 
 /** Every create is cordoned and gated on checks: no traffic reaches a new machine before it passes them. */
-export function create(launchId: string, group: string, release: string, role: MachineRole, promote: boolean): CreateStep {
-  return { kind: 'create', launchId, group, release, role, cordoned: true, gate: 'checks', promote };
+export function create(launchId: string, group: string, release: string, role: MachineRole, promote: boolean, standInFor?: Machine): CreateStep {
+  const step: CreateStep = { kind: 'create', launchId, group, release, role, cordoned: true, gate: 'checks', promote };
+  if (standInFor) step.standInFor = standInFor.id;
+  return step;
 }
 
 /**

@@ -210,13 +210,17 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
     else surge.push(regate(m, 'surge', true));
   });
   const adopted = Math.min(fresh, adoptable.length);
-  for (let i = adopted; i < fresh; i++) {
-    const role = i < surgeCount ? 'surge' : 'serving';
-    surge.push(create(view.launchIds.allocate(g.name, role), g.name, target, role, true));
-  }
-
   // Old machines to destroy: one per machine in traffic beyond D once the surge is in.
   const toDestroy = kept + surgeCount;
+  // Surge machine i stands in for (copies the config and region of) the i-th machine that the
+  // replacement schedule destroys after the kept ones.
+  const busy = old.filter(isAvailable);
+  const replaced = busy.slice(busy.length - toDestroy + kept);
+  for (let i = adopted; i < fresh; i++) {
+    const role = i < surgeCount ? 'surge' : 'serving';
+    surge.push(create(view.launchIds.allocate(g.name, role), g.name, target, role, true, role === 'surge' ? replaced[i] : undefined));
+  }
+
   if (inTraffic > toDestroy && unavailable + toDestroy === 0) {
     throw new PlanError(
       `waves cannot replace group "${g.name}": max_surge allows 0 extra machines` +

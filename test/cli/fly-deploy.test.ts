@@ -137,6 +137,7 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     const serving = machines.filter((m) => m.config!.metadata!.runway_role !== 'release-command');
     assert.equal(serving.length, 6);
     for (const m of serving) assert.equal(m.config!.image, `registry.fly.io/${APP}:v2`, 'no serving machine changed');
+    for (const m of serving) assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${m.id}/lease`)).status, 404, `machine ${m.id} left leased after a failure`);
     // The failed run's machine is not left behind.
     assert.equal(machines.filter((m) => m.config!.metadata!.runway_role === 'release-command' && m.state !== 'destroyed' && m.state !== 'destroying').length, 0);
   });
@@ -199,6 +200,38 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.equal(JSON.parse(again.stdout).status, 'succeeded');
     assert.deepEqual(JSON.parse((await cli(['status', '--env', 'staging', '--json'])).stdout).fleet.byRelease, { v3: 6 });
+  });
+
+  it('runway recover releases the machine leases a crashed runway left, and never anyone else\'s', async () => {
+    const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
+    const [mine, theirs] = machines;
+    const take = async (id: string, description: string) => {
+      const res = await fetch(`${server.url}/v1/apps/${APP}/machines/${id}/lease?ttl=3600`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ description }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { data: { nonce: string } }).data.nonce;
+    };
+    // A runway of this environment that died mid-deploy, and a human's flyctl.
+    await take(mine!.id, 'runway shop/staging pid 4242@gone-host k3x9q1');
+    const flyctlNonce = await take(theirs!.id, 'flyctl machine update');
+    const dry = await cli(['recover', '--env', 'staging', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`machine leases left by an earlier runway run: 1 \\(${mine!.id} \\(runway shop/staging pid 4242@gone-host`));
+    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status, 200, 'a dry run changes nothing');
+
+    const r = await cli(['recover', '--env', 'staging', '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const out = JSON.parse(r.stdout) as { leftLeases: { machineId: string }[]; done: string[] };
+    assert.deepEqual(out.leftLeases.map((l) => l.machineId), [mine!.id]);
+    assert.match(out.done.join('\n'), /released 1 machine lease left by an earlier runway run/);
+    assert.ok(!r.stdout.includes('nonce'), 'nonces are never printed');
+    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status, 404, "runway's stale lease is gone");
+    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${theirs!.id}/lease`)).status, 200, "flyctl's lease is not runway's to clear");
+    const res = await fetch(`${server.url}/v1/apps/${APP}/machines/${theirs!.id}/lease`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}`, 'fly-machine-lease-nonce': flyctlNonce } });
+    assert.equal(res.status, 200);
   });
 
   it('sim serve stops cleanly on SIGTERM and keeps its fleet in --state', async () => {

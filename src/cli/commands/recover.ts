@@ -7,10 +7,11 @@ import { RealClock } from '../../domain/clock.js';
 import { decide, refusalEntry, type DeployRequest } from '../../deploys/request.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { EXIT_REFUSED, formatRefusal } from '../../triggers/policy.js';
+import { TERMINAL_STATUSES } from '../../domain/types.js';
 import { assessRecovery, type Recovery, type RecoveryAction } from '../../engine/recovery.js';
 import { EXIT } from '../../engine/summary.js';
 import { openProviderSession } from '../../providers/open-session.js';
-import type { ProviderSession } from '../../providers/session.js';
+import type { LeftLease, ProviderSession } from '../../providers/session.js';
 import { environment, openContext, type Context, type GlobalOptions } from '../context.js';
 import { runCliDeploy } from '../deploy-runner.js';
 import { formatSpread } from '../fleet-tally.js';
@@ -50,9 +51,14 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
         lockStale: lock.stale,
         policy: env.deploy.recoverPolicy ?? 'redo',
       });
-      if (!options.json) io.stdout.write(describeFindings(recovery, scope) + '\n' + describeActions(recovery.actions) + '\n');
-      if (recovery.actions.length === 0) {
-        if (options.json) printJson(io, { ...recovery, done: [] });
+      // Leases runway's own crashed runs left (fly): released first, so what follows does not wait them out.
+      // Not while a live deploy owns the environment: they may be its.
+      const live = deploys.some((d) => !TERMINAL_STATUSES.includes(d.status) && ownerAlive(d));
+      const leftLeases = !live && session.leftLeases ? await session.leftLeases(scope, fleet.map((m) => m.id)) : [];
+      const report = { ...recovery, leftLeases: leftLeases.map(({ machineId, holder }) => ({ machineId, holder })) };
+      if (!options.json) io.stdout.write(describeFindings(recovery, scope) + describeLeftLeases(leftLeases) + '\n' + describeActions(recovery.actions, leftLeases) + '\n');
+      if (recovery.actions.length === 0 && leftLeases.length === 0) {
+        if (options.json) printJson(io, { ...report, done: [] });
         return EXIT.ok;
       }
       const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
@@ -61,7 +67,7 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
       const request = deployAction?.kind === 'deploy' ? recoveryRequest(env.name, who, deployAction.release, deployAction.mode, deployAction.why, options) : undefined;
       const decision = request ? decide(env, request) : undefined;
       if (options.dryRun) {
-        if (options.json) printJson(io, { ...recovery, done: [], ...(decision && !decision.allowed ? { policy: { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } } : {}) });
+        if (options.json) printJson(io, { ...report, done: [], ...(decision && !decision.allowed ? { policy: { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } } : {}) });
         else {
           if (decision && !decision.allowed) io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(env.name, decision)}\n`);
           io.stdout.write(pc.dim('dry run: nothing changed\n'));
@@ -75,6 +81,11 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
       const done: string[] = [];
       let code: number = EXIT.ok;
       const deploysToRun: Extract<RecoveryAction, { kind: 'deploy' }>[] = [];
+      if (leftLeases.length > 0 && session.releaseLeftLeases) {
+        const { released, failed } = await session.releaseLeftLeases(scope, leftLeases);
+        done.push(`released ${released.length} machine lease${released.length === 1 ? '' : 's'} left by an earlier runway run${failed.length ? `; ${failed.length} failed: ${failed.join('; ')}` : ''}`);
+        if (failed.length) code = Math.max(code, EXIT.failed);
+      }
       for (const action of recovery.actions) {
         if (action.kind === 'resume') {
           // Resuming opens its own provider session; this one must be saved and closed first.
@@ -99,7 +110,7 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
         code = Math.max(code, result.code);
       }
       if (!resumeId) {
-        if (options.json) printJson(io, { ...recovery, done });
+        if (options.json) printJson(io, { ...report, done });
         else io.stdout.write(`${pc.bold('done')}\n${done.map((d) => `  - ${d}`).join('\n')}\n`);
         return code;
       }
@@ -182,9 +193,17 @@ function describeFindings(r: Recovery, scope: { app: string; env: string }): str
   return lines.join('\n');
 }
 
-function describeActions(actions: RecoveryAction[]): string {
+function describeLeftLeases(leases: LeftLease[]): string {
+  if (leases.length === 0) return '';
+  const shown = leases.slice(0, 5).map((l) => `${l.machineId} (${l.holder})`).join(', ');
+  return `\n  machine leases left by an earlier runway run: ${leases.length} (${shown}${leases.length > 5 ? ', …' : ''})`;
+}
+
+function describeActions(actions: RecoveryAction[], leases: LeftLease[] = []): string {
+  if (actions.length === 0 && leases.length > 0) return `${pc.bold('will do')}\n  - release ${leases.length} machine leases left by an earlier runway run`;
   if (actions.length === 0) return `${pc.bold('nothing to recover')}: the fleet is on one release, nothing is orphaned, no stale lock`;
   const lines = [pc.bold('will do')];
+  if (leases.length > 0) lines.push(`  - release ${leases.length} machine leases left by an earlier runway run`);
   for (const a of actions) {
     switch (a.kind) {
       case 'release-lock':

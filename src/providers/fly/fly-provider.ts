@@ -28,9 +28,9 @@ import {
   type WaitCondition,
 } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
-import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine, type FlyMachineConfig } from './fly-types.js';
+import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine } from './fly-types.js';
 import { LeaseKeeper, type LeaseStats } from './leases.js';
-import { createConfig, defaultImage, updatedConfig } from './machine-config.js';
+import { createConfig, defaultImage, updatedConfig, type ConfigSource } from './machine-config.js';
 import { configOf, META, toMachine } from './machine-mapping.js';
 
 export interface FlyProviderOptions {
@@ -90,8 +90,8 @@ export class FlyProvider implements Provider {
   private readonly uncertain = new Set<string>();
   /** When runway created a machine (`app/id` → client ms), for eventual consistency. */
   private readonly born = new Map<string, number>();
-  /** A machine config per `app/group` (the last seen serving machine's): the template of new ones. */
-  private readonly templates = new Map<string, FlyMachineConfig>();
+  /** The last seen serving machine per `app/group`: the template of new machines that stand in for none. */
+  private readonly templates = new Map<string, FlyMachine>();
   /** Image per `app/release`, from machines seen running it: the image of a release nobody named. */
   private readonly images = new Map<string, string>();
   private readonly listeners = new Map<string, Set<(event: MachineEvent) => void>>();
@@ -173,9 +173,9 @@ export class FlyProvider implements Provider {
       }
     }
     const image = spec.image ?? this.images.get(`${app}/${spec.release}`) ?? defaultImage(app, spec.release);
-    const template = spec.role === 'release-command' ? undefined : this.templates.get(`${app}/${spec.group}`);
-    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, template) };
-    if (this.options.region) body.region = this.options.region;
+    const { from, region } = await this.configSource(scope, spec, options?.signal);
+    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, from) };
+    if (region) body.region = region;
     // Created cordoned: no traffic until an uncordon (bluegreen greens, canaries, waves' surge).
     if (spec.cordoned || spec.role === 'release-command') body.skip_service_registration = true;
     // The create hands over a lease with the machine: one request fewer before its first change. A
@@ -467,19 +467,39 @@ export class FlyProvider implements Provider {
     }
   }
 
+  /**
+   * Where a new machine's config and region come from: the machine it stands in for (its config and
+   * region, read fresh when runway has not seen it); a release command copies a serving machine of any
+   * group; otherwise its group's template. The environment's `region` places what has no source.
+   */
+  private async configSource(scope: FleetScope, spec: MachineSpec, signal?: AbortSignal): Promise<{ from: ConfigSource; region?: string }> {
+    const app = this.appFor(scope);
+    if (spec.standInFor !== undefined) {
+      const source = await this.current(scope, spec.standInFor, signal).catch((error: unknown) => {
+        if (error instanceof ProviderError && error.kind === 'not_found') return undefined; // gone meanwhile: fall back to the template
+        throw error;
+      });
+      const config = source && configOf(source.fly);
+      if (source && config) return { from: { kind: 'stand-in', config }, region: source.fly.region ?? this.options.region };
+    }
+    const template = spec.role === 'release-command' ? [...this.templates].find(([k]) => k.startsWith(`${app}/`))?.[1] : this.templates.get(`${app}/${spec.group}`);
+    const region = this.options.region ?? (spec.role === 'release-command' ? template?.region : undefined);
+    const config = template && configOf(template);
+    return { from: config ? { kind: 'template', config } : { kind: 'none' }, region };
+  }
+
   /** Machines of the app carrying `launchId` (runway_launch), newest answer from the API. */
   private async findLaunch(scope: FleetScope, launchId: string, signal?: AbortSignal): Promise<Machine | undefined> {
     const app = this.appFor(scope);
     const { body } = await this.client.send<FlyMachine[]>({
       method: 'GET',
+      // The whole list: the published spec has no metadata filter on Machines_list.
       path: appPath(app),
-      query: { [`metadata.${META.launch}`]: launchId },
       signal,
       op: 'create',
       what: `look for machines of launch ${launchId} in ${app}`,
       label: 'list',
     });
-    // The filter is applied again here: the answer is trusted for its machines, not for its filtering.
     const found = (Array.isArray(body) ? body : []).find((fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId);
     if (!found) return undefined;
     const machine = this.observe(scope, found);
@@ -545,7 +565,7 @@ export class FlyProvider implements Provider {
     if (machine.launchId) this.launches.set(`${app}/${machine.launchId}`, fm.id);
     const config = configOf(fm);
     if (config?.image) this.images.set(`${app}/${machine.release}`, config.image);
-    if (config && machine.role === 'serving') this.templates.set(`${app}/${machine.group}`, config);
+    if (config && machine.role === 'serving') this.templates.set(`${app}/${machine.group}`, fm);
     this.emit(scope, before, machine);
     return { ...machine };
   }

@@ -1,7 +1,10 @@
-// The machine configs runway sends. Fly's update replaces the whole config (no partial updates), so an
-// update starts from the machine's current config and changes only the image and runway's metadata:
-// services, guest size, checks and whatever flyctl put there survive. A new machine copies the config
-// of a machine of its group (its services, checks, size), or starts from a minimal one.
+// The machine configs runway sends. A machine's config belongs to its user: Fly's update replaces the
+// whole config (no partial updates), so an update starts from the machine's current config and changes
+// only the release fields (image, runway's metadata keys); services, checks, mounts, env, files,
+// restart, guest, metrics, statics, processes, dns, stop_config, auto_destroy, standbys, schedule and
+// foreign metadata go back exactly as they were. A machine standing in for another (green, surge,
+// canary) copies that machine's config; a release-command machine copies a serving machine's, without
+// its services and volumes (as flyctl does); a machine of a new scale copies its group's template.
 
 import type { FleetScope } from '../../domain/types.js';
 import type { MachineSpec, MachineUpdate } from '../contract.js';
@@ -21,12 +24,30 @@ function commandArgs(command: string): string[] {
 }
 
 /**
- * A config for a new machine of `spec`. `template` is the config of a machine of the same group, if
- * runway has seen one; its volumes are dropped (a volume belongs to one machine).
+ * The config of a machine standing in for `source` (its whole config, mounts included), before the
+ * new machine's release fields are set. The one place where a stand-in's volumes are decided: a
+ * mount names one volume, attached to one machine, so a group with volumes needs its volume handling
+ * (fork the source's volume, or roll in place) applied here.
  */
-export function createConfig(scope: FleetScope, spec: MachineSpec, image: string, template?: FlyMachineConfig): FlyMachineConfig {
-  const base: FlyMachineConfig = template ? structuredClone(template) : { image, guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 } };
-  delete base.mounts;
+export function standInConfig(source: FlyMachineConfig): FlyMachineConfig {
+  return structuredClone(source);
+}
+
+/** Where a new machine's config comes from (see createConfig). */
+export type ConfigSource = { kind: 'stand-in'; config: FlyMachineConfig } | { kind: 'template'; config: FlyMachineConfig } | { kind: 'none' };
+
+/**
+ * A config for a new machine of `spec`: a stand-in's copy of its source; else a copy of a template
+ * (a machine of the same group runway has seen) without its volumes, which belong to that machine;
+ * else a minimal one.
+ */
+export function createConfig(scope: FleetScope, spec: MachineSpec, image: string, from: ConfigSource = { kind: 'none' }): FlyMachineConfig {
+  let base: FlyMachineConfig;
+  if (from.kind === 'stand-in') base = standInConfig(from.config);
+  else if (from.kind === 'template') {
+    base = structuredClone(from.config);
+    delete base.mounts;
+  } else base = { image, guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 } };
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(base.metadata ?? {})) if (!PER_MACHINE_KEYS.has(key)) metadata[key] = value;
   Object.assign(metadata, {
@@ -49,6 +70,11 @@ export function createConfig(scope: FleetScope, spec: MachineSpec, image: string
     config.auto_destroy = true;
     config.restart = { policy: 'no' };
     delete config.services;
+    delete config.checks;
+    delete config.mounts;
+    // Nothing that would keep it alive or restart it elsewhere: it runs once.
+    delete config.standbys;
+    delete config.schedule;
     config.env = { ...config.env, RELEASE_COMMAND: '1' };
   }
   return config;

@@ -11,6 +11,7 @@ import { FlyApiClient } from './api-client.js';
 import { FlyProvider } from './fly-provider.js';
 import type { FlyApp } from './fly-types.js';
 import { flyAppName, resolveFlyOptions } from './options.js';
+import { findStaleLeases, leaseOwnerPrefix, releaseStaleLeases, type StaleLease } from './stale-leases.js';
 import { readFlyToken, type FlyToken } from './token.js';
 
 export async function openFlySession({ config, env, clock: injected, processEnv }: SessionInput): Promise<ProviderSession> {
@@ -32,6 +33,9 @@ export async function openFlySession({ config, env, clock: injected, processEnv 
     await client.close();
     throw error;
   }
+  const leaseDescription = `${leaseOwnerPrefix(config.app.name, env.name)}pid ${process.pid}@${hostname()} ${Math.random().toString(36).slice(2, 8)}`;
+  /** Stale leases found, by machine: their nonces stay here, never in output. */
+  const found = new Map<string, StaleLease>();
   const fly = new FlyProvider({
     client,
     clock,
@@ -41,7 +45,7 @@ export async function openFlySession({ config, env, clock: injected, processEnv 
     leaseWaitMs: options.leaseWaitMs,
     pollIntervalMs: options.pollIntervalMs,
     consistencyGraceMs: options.consistencyGraceMs,
-    leaseDescription: `runway ${config.app.name}/${env.name} pid ${process.pid}@${hostname()} ${Math.random().toString(36).slice(2, 8)}`,
+    leaseDescription,
     // Runway clears only its own leases; RUNWAY_FLY_FORCE_LEASES=1 on one command clears anyone's
     // (a stale flyctl lease, #1728) instead of waiting lease_wait for it.
     forceLeases: processEnv.RUNWAY_FLY_FORCE_LEASES === '1',
@@ -55,6 +59,14 @@ export async function openFlySession({ config, env, clock: injected, processEnv 
     // The fleet lives on Fly: nothing to save.
     save: async () => {},
     close: () => provider.close(),
+    async leftLeases(_scope, machineIds) {
+      const leases = await findStaleLeases(client, app, machineIds, leaseOwnerPrefix(config.app.name, env.name), leaseDescription);
+      for (const l of leases) found.set(l.machineId, l);
+      return leases.map((l) => ({ machineId: l.machineId, holder: l.description, expiresAtMs: l.expiresAt * 1000 }));
+    },
+    async releaseLeftLeases(_scope, leases) {
+      return releaseStaleLeases(client, app, leases.map((l) => found.get(l.machineId)).filter((l): l is StaleLease => l !== undefined));
+    },
   };
 }
 

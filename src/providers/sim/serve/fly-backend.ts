@@ -19,7 +19,7 @@ import type {
   FlyMachine,
   FlyMachineConfig,
 } from '../../fly/fly-types.js';
-import { groupOf, parseImageRef, releaseOf } from '../../fly/machine-mapping.js';
+import { groupOf, parseImageRef, releaseOf, roleOf } from '../../fly/machine-mapping.js';
 import { sampleLatency } from '../latency.js';
 import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
@@ -200,7 +200,9 @@ export class SimFlyBackend {
     this.requireApp(app);
     const config = this.validConfig(body);
     const release = releaseOf({ id: '', state: 'created', config });
-    const runOnce = config.auto_destroy === true && config.restart?.policy === 'no';
+    // A release command as flyctl and runway make one: its group says so, and it runs once. A serving
+    // machine whose user set auto_destroy and restart "no" stays a serving machine.
+    const runOnce = config.auto_destroy === true && config.restart?.policy === 'no' && roleOf({ id: '', state: 'created', config }) === 'release-command';
     const spec: MachineSpec = {
       group: groupOf({ id: '', state: 'created', config }),
       release,
@@ -383,7 +385,8 @@ export class SimFlyBackend {
       return { status: 200, body: { status: 'success', data: publicLease(current) } };
     }
     const lease = this.newLease(id, ttlSeconds, description);
-    return { status: 201, body: { status: 'success', data: publicLease(lease) } };
+    // 200, as the spec declares for Machines_create_lease (a new lease and a refresh alike).
+    return { status: 200, body: { status: 'success', data: publicLease(lease) } };
   }
 
   async getLease(app: string, id: string): Promise<FlyLease> {

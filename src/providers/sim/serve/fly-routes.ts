@@ -7,14 +7,17 @@ import { Hono, type Context } from 'hono';
 import { ProviderError } from '../../contract.js';
 import { LEASE_NONCE_HEADER, type FlyLaunchRequest, type FlyStopRequest } from '../../fly/fly-types.js';
 import { HttpError, type BackendFaults, type SeedRequest, type SimFlyBackend } from './fly-backend.js';
+import { specValidation, type ExchangeObserver } from './spec-validation.js';
 
 export interface RouteOptions {
   backend: SimFlyBackend;
   /** The token clients must present. */
   token: string;
+  /** Told every Machines API exchange (request, answer), e.g. by the conformance suite. */
+  observe?: ExchangeObserver;
 }
 
-export function flyRoutes({ backend, token }: RouteOptions): Hono {
+export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
   const app = new Hono();
   const accepted = new Set([token.startsWith('FlyV1 ') ? token : `Bearer ${token}`, `Bearer ${token}`]);
 
@@ -29,6 +32,8 @@ export function flyRoutes({ backend, token }: RouteOptions): Hono {
     await next();
     backend.count(route, c.res.status);
   });
+  // What Fly's published API does not allow is refused as Fly would, before the backend sees it.
+  app.use('/v1/*', specValidation(observe));
 
   app.onError((error, c) => {
     if (error instanceof HttpError) {

@@ -10,6 +10,7 @@ import type { Clock } from '../../../domain/clock.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import { SimFlyBackend, type BackendFaults, type SimServeState } from './fly-backend.js';
 import { flyRoutes } from './fly-routes.js';
+import type { ExchangeObserver } from './spec-validation.js';
 
 export interface SimServerOptions {
   clock: Clock;
@@ -24,6 +25,8 @@ export interface SimServerOptions {
   port?: number;
   /** How often (wall ms) a changed state is written. */
   saveEveryMs?: number;
+  /** Told every Machines API exchange (the conformance suite checks them against Fly's spec). */
+  observe?: ExchangeObserver;
 }
 
 export interface SimServer {
@@ -50,7 +53,7 @@ export function loadSimServeState(path: string | undefined): SimServeState | und
 
 export async function startSimServer(options: SimServerOptions, saved = loadSimServeState(options.statePath)): Promise<SimServer> {
   const backend = new SimFlyBackend({ clock: options.clock, sim: options.sim, faults: options.faults }, saved);
-  const routes = flyRoutes({ backend, token: options.token });
+  const routes = flyRoutes({ backend, token: options.token, observe: options.observe });
   const save = () => {
     if (!options.statePath) return;
     const tmp = `${options.statePath}.${process.pid}.tmp`;

@@ -1,0 +1,66 @@
+// Leases a crashed runway left behind. Every lease runway takes says whose it is in its description
+// (`runway <app>/<env> pid <pid>@<host> <session>`); a runway that dies leaves them until their TTL
+// runs out, and the next deploy waits for them. `runway recover` finds the ones runway's own runs
+// of this environment left (never flyctl's or a human's) and releases them with their nonce.
+
+import pLimit from 'p-limit';
+import { ProviderError } from '../contract.js';
+import type { FlyApiClient } from './api-client.js';
+import type { FlyLease } from './fly-types.js';
+
+export interface StaleLease {
+  machineId: string;
+  nonce: string;
+  description: string;
+  /** Unix seconds. */
+  expiresAt: number;
+}
+
+/** The description prefix of every lease runway takes for `app`/`env` (see session.ts). */
+export function leaseOwnerPrefix(app: string, env: string): string {
+  return `runway ${app}/${env} `;
+}
+
+const leasePath = (flyApp: string, id: string) => `/v1/apps/${encodeURIComponent(flyApp)}/machines/${encodeURIComponent(id)}/lease`;
+
+/** The leases on `machineIds` whose description starts with `prefix` and is not `ownDescription` (this session's). */
+export async function findStaleLeases(client: FlyApiClient, flyApp: string, machineIds: string[], prefix: string, ownDescription: string): Promise<StaleLease[]> {
+  const limit = pLimit(8);
+  const found = await Promise.all(
+    machineIds.map((id) =>
+      limit(async (): Promise<StaleLease | undefined> => {
+        try {
+          const { body } = await client.send<FlyLease>({ method: 'GET', path: leasePath(flyApp, id), machineId: id, what: `look up the lease of machine ${id}`, label: 'lease' });
+          const data = body?.data;
+          if (!data?.nonce || !data.description?.startsWith(prefix) || data.description === ownDescription) return undefined;
+          return { machineId: id, nonce: data.nonce, description: data.description, expiresAt: data.expires_at };
+        } catch (error) {
+          if (error instanceof ProviderError && error.kind === 'not_found') return undefined; // no lease (or no machine)
+          throw error;
+        }
+      }),
+    ),
+  );
+  return found.filter((l): l is StaleLease => l !== undefined);
+}
+
+/** Release each lease with its own nonce. A lease gone meanwhile counts as released. */
+export async function releaseStaleLeases(client: FlyApiClient, flyApp: string, leases: StaleLease[]): Promise<{ released: string[]; failed: string[] }> {
+  const limit = pLimit(8);
+  const released: string[] = [];
+  const failed: string[] = [];
+  await Promise.all(
+    leases.map((lease) =>
+      limit(async () => {
+        try {
+          await client.send({ method: 'DELETE', path: leasePath(flyApp, lease.machineId), nonce: lease.nonce, machineId: lease.machineId, what: `release the stale lease of machine ${lease.machineId}`, label: 'lease' });
+          released.push(lease.machineId);
+        } catch (error) {
+          if (error instanceof ProviderError && error.kind === 'not_found') released.push(lease.machineId);
+          else failed.push(`${lease.machineId}: ${(error as Error).message}`);
+        }
+      }),
+    ),
+  );
+  return { released, failed };
+}
