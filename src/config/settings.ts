@@ -50,6 +50,8 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   recoverPolicy: 'recover_policy',
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
+  newVolumes: 'new_volumes',
+  regionOrder: 'region_order',
   connectionBudget: 'connection_budget',
 };
 
@@ -97,6 +99,8 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
     pauseBeforeCutover: d.pauseBeforeCutover ?? DEPLOY_DEFAULTS.pauseBeforeCutover,
     drainTimeoutMs: d.drainTimeoutMs ?? DEPLOY_DEFAULTS.drainTimeoutMs,
   };
+  if (d.newVolumes !== undefined) settings.newVolumes = d.newVolumes;
+  if (d.regionOrder !== undefined) settings.regionOrder = [...d.regionOrder];
 
   if (d.connectionBudget) {
     const { maxExtraTotal, reason } = connectionBudgetCap(d.connectionBudget, groups);

@@ -23,6 +23,16 @@ export interface MachineSpec {
    * of a machine already on `release`, or derives one.
    */
   image?: string;
+  /**
+   * The machine the new one stands in for (green, surge, canary): providers with regions place the new
+   * machine in its region and start from its config.
+   */
+  standsFor?: string;
+  /**
+   * Give the new machine forks of `standsFor`'s volumes. Without it a provider refuses to create a
+   * machine standing in for one with volumes: a machine is never given without its volume.
+   */
+  forkVolumes?: boolean;
 }
 
 /** An in-place change of a machine's release (and optionally its role/deploy marker). */

@@ -10,6 +10,7 @@ export interface DraftWave {
   label: string;
   steps: Step[];
   window?: Record<string, number>;
+  regions?: string[];
 }
 
 /** What one strategy decided; `buildPlan` adds leftovers, removed groups, indexes and the estimate. */
