@@ -32,6 +32,8 @@ import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine, type FlyM
 import { LeaseKeeper, type LeaseStats } from './leases.js';
 import { createConfig, defaultImage, updatedConfig } from './machine-config.js';
 import { configOf, META, toMachine } from './machine-mapping.js';
+import { placeMachine } from './stand-in.js';
+import { VolumeForks } from './volumes.js';
 
 export interface FlyProviderOptions {
   client: FlyApiClient;
@@ -95,11 +97,13 @@ export class FlyProvider implements Provider {
   /** Image per `app/release`, from machines seen running it: the image of a release nobody named. */
   private readonly images = new Map<string, string>();
   private readonly listeners = new Map<string, Set<(event: MachineEvent) => void>>();
+  private readonly forks: VolumeForks;
 
   constructor(private readonly options: FlyProviderOptions) {
     this.client = options.client;
     this.clock = options.clock;
     this.appFor = options.appFor ?? defaultFlyApp;
+    this.forks = new VolumeForks(this.client);
     this.waitSliceMs = Math.min(FLY_MAX_WAIT_SECONDS * 1000, Math.max(1000, options.waitSliceMs ?? DEFAULT_WAIT_SLICE_MS));
     this.leases = new LeaseKeeper(this.client, this.clock, {
       ttlMs: options.leaseTtlMs,
@@ -173,9 +177,19 @@ export class FlyProvider implements Provider {
       }
     }
     const image = spec.image ?? this.images.get(`${app}/${spec.release}`) ?? defaultImage(app, spec.release);
-    const template = spec.role === 'release-command' ? undefined : this.templates.get(`${app}/${spec.group}`);
-    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, template) };
-    if (this.options.region) body.region = this.options.region;
+    const placement = await placeMachine({
+      app,
+      launchKey,
+      spec,
+      source: spec.standsFor === undefined ? undefined : await this.standingFor(scope, spec.standsFor, options?.signal),
+      groupTemplate: this.templates.get(`${app}/${spec.group}`),
+      defaultRegion: this.options.region,
+      forks: this.forks,
+      signal: options?.signal,
+    });
+    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, placement.template) };
+    if (placement.mounts) body.config.mounts = placement.mounts;
+    if (placement.region) body.region = placement.region;
     // Created cordoned: no traffic until an uncordon (bluegreen greens, canaries, waves' surge).
     if (spec.cordoned || spec.role === 'release-command') body.skip_service_registration = true;
     // The create hands over a lease with the machine: one request fewer before its first change. A
@@ -197,6 +211,7 @@ export class FlyProvider implements Provider {
       throw error;
     }
     this.uncertain.delete(launchKey);
+    this.forks.settled(launchKey);
     this.born.set(`${app}/${fm.id}`, this.clock.now());
     if (fm.nonce) this.leases.adopt(app, fm.id, fm.nonce);
     const machine = this.observe(scope, fm);
@@ -395,6 +410,16 @@ export class FlyProvider implements Provider {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /** The machine a new one stands in for, as last seen; undefined when it is gone. */
+  private async standingFor(scope: FleetScope, id: string, signal?: AbortSignal): Promise<FlyMachine | undefined> {
+    try {
+      return (await this.current(scope, id, signal)).fly;
+    } catch (error) {
+      if (error instanceof ProviderError && error.kind === 'not_found') return undefined;
+      throw error;
+    }
+  }
 
   /** A change of a machine under its lease, with eventual consistency absorbed (a new machine's lease may 404). */
   private change<T>(app: string, id: string, signal: AbortSignal | undefined, send: (nonce: string) => Promise<T>): Promise<T> {
