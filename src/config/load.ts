@@ -307,6 +307,8 @@ class Assembler {
     set('pauseBeforeCutover', 'pause_before_cutover', table.pause_before_cutover);
     set('drainTimeoutMs', 'drain_timeout', table.drain_timeout);
     set('providerOutageTimeoutMs', 'provider_outage_timeout', table.provider_outage_timeout);
+    set('newVolumes', 'new_volumes', table.new_volumes);
+    set('regionOrder', 'region_order', table.region_order);
     const cb = table.connection_budget;
     set('connectionBudget', 'connection_budget', cb && { maxConnections: cb.max_connections, perMachine: cb.per_machine, reserved: cb.reserved });
     return { input, origins };

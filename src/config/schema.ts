@@ -53,6 +53,10 @@
  * drain_timeout = "10s"                  # between cordoning a machine and stopping it. Default 10s
  * provider_outage_timeout = "2m"         # how long a deploy waits for a provider that does not answer
  *                                        #   (refused, reset, timeouts, 5xx, 429) before it gives up. Default 2m
+ * new_volumes = "none"                   # how machines standing in for ones with volumes get theirs: none
+ *                                        #   (default: such groups roll in place) | fork (forks of the volumes)
+ * region_order = ["ord", "*"]            # regions rolled one after another, each checked before the next;
+ *                                        #   "*" = every region not named (implied last). Default: all at once
  * connection_budget = { max_connections = 2000, per_machine = 10, reserved = 0 }
  *                                        # caps extra machines fleet-wide at
  *                                        #   floor((max_connections - reserved) / per_machine) - desired machines;
@@ -112,7 +116,7 @@ import { localSchema } from './local-schema.js';
 import { flySchema } from './fly-schema.js';
 export { table } from './schema-table.js';
 import { parseBudget, parseDurationMs, describe } from './values.js';
-import { STRATEGIES } from '../domain/types.js';
+import { NEW_VOLUMES, STRATEGIES } from '../domain/types.js';
 import type { SimOverrides } from './sim-options.js';
 
 /** A number or string turned into T by `parse`; its Error message becomes the issue. */
@@ -158,6 +162,12 @@ export const deploySchema = table({
   pause_before_cutover: z.boolean().optional(),
   drain_timeout: duration().optional(),
   provider_outage_timeout: positiveDuration().optional(),
+  new_volumes: z.enum(NEW_VOLUMES).optional(),
+  region_order: z
+    .array(z.string().regex(/^(\*|[a-z0-9]+)$/, { error: 'a region is lowercase letters and digits (e.g. "ord"), or "*" for every other region' }), { error: 'expected a list of regions, e.g. ["ord", "*"]' })
+    .min(1, { error: 'name at least one region, e.g. ["ord", "*"]' })
+    .refine((list) => new Set(list).size === list.length, { error: 'names a region twice' })
+    .optional(),
   connection_budget: table({
     max_connections: z.number().int().min(1),
     per_machine: z.number().int().min(1),

@@ -51,6 +51,8 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
   pauseBeforeCutover: 'pause_before_cutover',
   drainTimeoutMs: 'drain_timeout',
   providerOutageTimeoutMs: 'provider_outage_timeout',
+  newVolumes: 'new_volumes',
+  regionOrder: 'region_order',
   connectionBudget: 'connection_budget',
 };
 
@@ -98,6 +100,8 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
     pauseBeforeCutover: d.pauseBeforeCutover ?? DEPLOY_DEFAULTS.pauseBeforeCutover,
     drainTimeoutMs: d.drainTimeoutMs ?? DEPLOY_DEFAULTS.drainTimeoutMs,
   };
+  if (d.newVolumes !== undefined) settings.newVolumes = d.newVolumes;
+  if (d.regionOrder !== undefined) settings.regionOrder = [...d.regionOrder];
 
   if (d.connectionBudget) {
     const { maxExtraTotal, reason } = connectionBudgetCap(d.connectionBudget, groups);

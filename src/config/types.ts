@@ -1,6 +1,6 @@
 // The validated, layered configuration the rest of runway reads. Produced by loadConfig (load.ts).
 
-import type { MachineBudget, OnAbort, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
+import type { MachineBudget, NewVolumes, OnAbort, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
@@ -45,6 +45,10 @@ export interface DeploySettingsInput {
   drainTimeoutMs?: number;
   /** How long a deploy waits for a provider that does not answer before giving up (default 2m). */
   providerOutageTimeoutMs?: number;
+  /** How machines standing in for ones with volumes get theirs (StrategySettings.newVolumes). */
+  newVolumes?: NewVolumes;
+  /** Regions rolled one after another (StrategySettings.regionOrder). */
+  regionOrder?: string[];
   /** Database (or Redis) connection budget that caps extra machines. */
   connectionBudget?: { maxConnections: number; perMachine: number; reserved: number };
 }

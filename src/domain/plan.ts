@@ -39,8 +39,13 @@ export interface CreateStep {
    * machines). Without it the machine stays an extra until a cutover promotes it (or it is destroyed).
    */
   promote: boolean;
-  /** The machine this one stands in for: providers copy its config and region (see MachineSpec.standInFor). */
-  standInFor?: string;
+  /**
+   * The machine this one stands in for (green for blue, surge for the machine it replaces, canary for
+   * the spearhead): the new machine goes to its region and copies its config.
+   */
+  standsFor?: string;
+  /** Give the new machine forks of `standsFor`'s volumes (settings.newVolumes = fork). */
+  forkVolumes?: boolean;
 }
 
 /** Put checked extra machines into traffic as `serving` and take `retire` out of traffic, in one step. */
@@ -86,6 +91,11 @@ export interface Wave {
    * machines serve — the same guarantee as the barrier waves, which the model (simulate.ts) checks.
    */
   window?: Record<string, number>;
+  /**
+   * The regions this wave acts in when the plan rolls regions in order (settings.regionOrder). Waves of
+   * different regions never run as one flow: each region is done and checked before the next starts.
+   */
+  regions?: string[];
 }
 
 export interface PlanInput {

@@ -56,6 +56,13 @@ export interface Machine {
   launchId?: string;
   /** Exit code of the machine's process once it exited (a release command's result), when known. */
   exitCode?: number;
+  /** Where the machine runs (Fly region), for providers that have regions. */
+  region?: string;
+  /**
+   * Volumes attached to the machine (Fly: `config.mounts[].volume`). A machine with volumes is never
+   * replaced by one without them: its group rolls in place unless new volumes may be forked.
+   */
+  volumes?: string[];
   createdAtMs: number;
   updatedAtMs: number;
 }
@@ -112,7 +119,20 @@ export interface StrategySettings {
   pauseBeforeCutover: boolean;
   /** Grace between cordoning a machine and stopping it, for in-flight requests. */
   drainTimeoutMs: number;
+  /**
+   * How a machine created to stand in for one with volumes gets its own: `none` (default) creates no
+   * volumes, so groups with volumes roll in place; `fork` forks the stood-in machine's volumes.
+   */
+  newVolumes?: NewVolumes;
+  /**
+   * Regions rolled one after another, each checked before the next (`*`: every region not named).
+   * Undefined: every region at once.
+   */
+  regionOrder?: string[];
 }
+
+export const NEW_VOLUMES = ['none', 'fork'] as const;
+export type NewVolumes = (typeof NEW_VOLUMES)[number];
 
 /** Desired shape of one process group. */
 export interface ProcessGroup {

@@ -435,9 +435,11 @@ class DeployRun {
     };
     for (let i = 0; i < plan.waves.length; ) {
       // Consecutive waves with the same window run as one flow (Wave.window); the others one by one.
+      // A flow never spans regions rolled in order (Wave.regions): each region is done before the next.
       let j = i + 1;
-      const window = plan.waves[i]!.window && JSON.stringify(plan.waves[i]!.window);
-      if (window) while (j < plan.waves.length && JSON.stringify(plan.waves[j]!.window) === window) j++;
+      const flow = (w: Wave) => JSON.stringify([w.window, w.regions]);
+      const window = plan.waves[i]!.window && flow(plan.waves[i]!);
+      if (window) while (j < plan.waves.length && flow(plan.waves[j]!) === window) j++;
       const outcome = await this.applyWave(ctx, mergeWaves(plan.waves.slice(i, j)), plan.waves.length);
       if (!outcome.ok) return outcome;
       i = j;

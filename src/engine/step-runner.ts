@@ -148,7 +148,16 @@ async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal
   const machine = await op(ctx, signal, (call) =>
     provider.create(
       scope,
-      withImage(ctx, { group: step.group, release: step.release, role: step.role, cordoned: step.cordoned, launchId: step.launchId, deployId: ctx.deployId, ...(step.standInFor ? { standInFor: step.standInFor } : {}) }),
+      withImage(ctx, {
+        group: step.group,
+        release: step.release,
+        role: step.role,
+        cordoned: step.cordoned,
+        launchId: step.launchId,
+        deployId: ctx.deployId,
+        ...(step.standsFor !== undefined ? { standsFor: step.standsFor } : {}),
+        ...(step.forkVolumes ? { forkVolumes: true } : {}),
+      }),
       call,
     ),
   );

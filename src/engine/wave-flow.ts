@@ -19,6 +19,7 @@ export function mergeWaves(waves: Wave[]): Wave {
     label: `waves ${waves[0]!.index + 1}-${waves.at(-1)!.index + 1} as one rolling window: ${updates} updates${others ? `, ${others} other steps` : ''} (starting slack ${window})`,
     steps: waves.flatMap((w) => w.steps),
     ...(waves[0]!.window ? { window: waves[0]!.window } : {}),
+    ...(waves[0]!.regions ? { regions: waves[0]!.regions } : {}),
   };
 }
 

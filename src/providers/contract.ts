@@ -25,10 +25,15 @@ export interface MachineSpec {
    */
   image?: string;
   /**
-   * The machine this one stands in for (bluegreen's green for its blue, waves' surge machine for the
-   * machine it replaces, a canary for its group): a provider that can copies its config and region.
+   * The machine the new one stands in for (green, surge, canary): providers with regions place the new
+   * machine in its region and start from its config.
    */
-  standInFor?: string;
+  standsFor?: string;
+  /**
+   * Give the new machine forks of `standsFor`'s volumes. Without it a provider refuses to create a
+   * machine standing in for one with volumes: a machine is never given without its volume.
+   */
+  forkVolumes?: boolean;
 }
 
 /** An in-place change of a machine's release (and optionally its role/deploy marker). */

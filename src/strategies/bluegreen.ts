@@ -4,7 +4,9 @@
 // untouched (the executor destroys the greens).
 
 import type { MachineRef, PlanInput, Step } from '../domain/plan.js';
+import type { Machine } from '../domain/types.js';
 import { isChecked, type FleetView } from './fleet-view.js';
+import { pairStandIns, standingIn } from './stand-ins.js';
 import { create, destroy, plural, refOf, regate, type DraftWave, type StrategyResult } from './steps.js';
 
 export function planBluegreen(input: PlanInput, view: FleetView): StrategyResult {
@@ -25,9 +27,12 @@ export function planBluegreen(input: PlanInput, view: FleetView): StrategyResult
     const reusable = g.old.filter((m) => isChecked(m, target));
     const blues = g.old.filter((m) => !isChecked(m, target));
     let needed = greens;
+    // Machines already standing in (reused, adopted), so new greens go where blues still lack one.
+    const covered: Machine[] = [];
     for (const m of reusable) {
       if (needed > 0) {
         promote.push(refOf(m));
+        covered.push(m);
         reused++;
         needed--;
       } else {
@@ -38,17 +43,17 @@ export function planBluegreen(input: PlanInput, view: FleetView): StrategyResult
       if (needed > 0) {
         if (!isChecked(m, target)) creates.push(regate(m, 'green', false));
         promote.push(refOf(m));
+        covered.push(m);
         adopted++;
         needed--;
       } else {
         prelude.push(destroy(refOf(m), g.name, false));
       }
     }
-    // Each new green stands in for a blue (its config and region), so the fleet keeps its shape.
-    const standIns = [...blues, ...g.done];
-    for (let k = 0; needed > 0; needed--, k++) {
+    // Each new green stands in for a blue: in its region, with its config.
+    for (const blue of pairStandIns(blues, covered, needed)) {
       const launchId = view.launchIds.allocate(g.name, 'green');
-      creates.push(create(launchId, g.name, target, 'green', false, standIns[k % Math.max(1, standIns.length)]));
+      creates.push(standingIn(create(launchId, g.name, target, 'green', false), blue));
       promote.push({ launchId });
     }
     for (const m of blues) {

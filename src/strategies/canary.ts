@@ -8,9 +8,12 @@
 import type { PlanInput, Step } from '../domain/plan.js';
 import { isChecked, type FleetView } from './fleet-view.js';
 import { planRolling } from './rolling.js';
+import type { Machine } from '../domain/types.js';
+import { standingIn } from './stand-ins.js';
 import { create, destroy, plural, refOf, regate, type DraftWave, type StrategyResult } from './steps.js';
 
-export function planCanary(input: PlanInput, view: FleetView): StrategyResult {
+/** `noCanary`: groups that get no canary (they have volumes and none may be forked: volumes.ts). */
+export function planCanary(input: PlanInput, view: FleetView, noCanary: ReadonlySet<string> = new Set()): StrategyResult {
   const target = input.target.version;
   const rolling = planRolling(input, view);
   const prelude: Step[] = [...rolling.prelude];
@@ -20,7 +23,7 @@ export function planCanary(input: PlanInput, view: FleetView): StrategyResult {
 
   for (const g of view.groups) {
     // A canary only where machines are updated in place, and only until the rolling has begun there.
-    const wanted = rolling.updatedGroups.has(g.name) && !rolling.begunGroups.has(g.name);
+    const wanted = rolling.updatedGroups.has(g.name) && !rolling.begunGroups.has(g.name) && !noCanary.has(g.name);
     const [keep, ...rest] = wanted ? g.adoptable : [];
     const unused = wanted ? rest : g.adoptable;
     for (const m of unused) prelude.push(destroy(refOf(m), g.name, false));
@@ -30,8 +33,9 @@ export function planCanary(input: PlanInput, view: FleetView): StrategyResult {
       if (!isChecked(keep, target)) canarySteps.push(regate(keep, 'canary', false));
       removeCanaries.push(destroy(refOf(keep), g.name, false));
     } else {
+      // The canary stands in for the group's spearhead: the machine the release is proven on next.
       const launchId = view.launchIds.allocate(g.name, 'canary');
-      canarySteps.push(create(launchId, g.name, target, 'canary', false, g.old[0] ?? g.done[0]));
+      canarySteps.push(standingIn(create(launchId, g.name, target, 'canary', false), spearheadOf(rolling, g.old) ?? g.old[0]));
       removeCanaries.push(destroy({ launchId }, g.name, false));
     }
   }
@@ -51,4 +55,10 @@ export function planCanary(input: PlanInput, view: FleetView): StrategyResult {
     waves.push({ kind: 'destroy', label: removal, steps: removeCanaries });
   }
   return { waves, prelude, notes };
+}
+
+/** The machine of `old` (one group's) that rolling updates first. */
+function spearheadOf(rolling: ReturnType<typeof planRolling>, old: readonly Machine[]): Machine | undefined {
+  const first = new Set(rolling.waves[0]?.steps.map((s) => (s.kind === 'update' ? s.machineId : '')));
+  return old.find((m) => first.has(m.id));
 }

@@ -22,7 +22,9 @@ import { planImmediate } from './immediate.js';
 import { PlanError } from './plan-error.js';
 import { planRolling } from './rolling.js';
 import { count, destroy, plural, refOf, type DraftWave, type StrategyResult } from './steps.js';
+import { phaseWaves, regionPhases, regionsLabel } from './regions.js';
 import { planWaves } from './waves.js';
+import { completeCreates, inPlaceGroups, planInPlace, volumeGroups } from './volumes.js';
 
 export { PlanError } from './plan-error.js';
 export { API_CALL_COSTS, countApiCalls, stepApiCalls } from './api-calls.js';
@@ -30,7 +32,7 @@ export { estimatePlan } from './estimate.js';
 export { applyPlanToModel, simulatePlan, type ModelRun, type ModelWave, type GroupMoment } from './simulate.js';
 export { formatPlan, type FormatPlanOptions } from './format-plan.js';
 
-const STRATEGY: Record<StrategyName, { adopt?: ExtraRole; plan: (input: PlanInput, view: FleetView) => StrategyResult }> = {
+const STRATEGY: Record<StrategyName, { adopt?: ExtraRole; plan: (input: PlanInput, view: FleetView, noExtras: ReadonlySet<string>) => StrategyResult }> = {
   immediate: { plan: planImmediate },
   rolling: { plan: planRolling },
   bluegreen: { adopt: 'green', plan: planBluegreen },
@@ -46,27 +48,30 @@ export function buildPlan(input: PlanInput): Plan {
   const { strategy } = input.settings;
   const spec = STRATEGY[strategy];
   const view = viewFleet(input, spec.adopt);
-  const result = spec.plan(input, view);
-
-  const prelude: Step[] = [...view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)), ...result.prelude];
-  const drafts: DraftWave[] = [...result.waves];
-  if (prelude.length > 0) {
-    const first = drafts[0];
-    // Not into a rolling window: its slots are counted for the strategy's own steps.
-    if (first && JOINABLE.has(first.kind) && !first.window && !first.steps.some((s) => s.kind === 'create')) {
-      drafts[0] = { ...first, label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`, steps: [...prelude, ...first.steps] };
-    } else {
-      drafts.unshift({ kind: 'destroy', label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`, steps: prelude });
-    }
+  // One allocator for every region phase, so phases never hand out the same launch id.
+  const launchIds = view.launchIds;
+  const phases = regionPhases(input);
+  const drafts: DraftWave[] = [];
+  const notes: string[] = [];
+  phases.forEach((phase, i) => {
+    const part = planScope(phase.input, { ...viewFleet(phase.input, spec.adopt), launchIds });
+    if (phase.regions === undefined) drafts.push(...part.drafts);
+    else drafts.push(...phaseWaves(part.drafts, phase.regions, i === phases.length - 1));
+    const prefix = phase.regions === undefined ? '' : `${regionsLabel(phase.regions)}: `;
+    notes.push(...part.notes.map((n) => prefix + n));
+  });
+  if (phases.length > 1) {
+    const labels = phases.map((p) => regionsLabel(p.regions ?? []));
+    notes.unshift(`region order: ${labels.join(', then ')} — each region rolled and checked before the next starts`);
   }
-  if (view.removed.length > 0) {
-    const steps = view.removed.map((m) => destroy(refOf(m), m.group, true));
-    const last = drafts[drafts.length - 1];
-    const label = `remove ${plural(steps.length, 'machine')} of groups no longer configured`;
-    if (last && last.kind === 'destroy') drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
-    else drafts.push({ kind: 'destroy', label, steps });
-  }
-  const waves: Wave[] = drafts.map((w, index) => ({ index, kind: w.kind, label: w.label, steps: w.steps, ...(w.window ? { window: w.window } : {}) }));
+  const waves: Wave[] = drafts.map((w, index) => ({
+    index,
+    kind: w.kind,
+    label: w.label,
+    steps: w.steps,
+    ...(w.window ? { window: w.window } : {}),
+    ...(w.regions ? { regions: w.regions } : {}),
+  }));
 
   const { estimate, run } = estimatePlan(input, waves);
   const max = input.settings.maxExtraTotal;
@@ -90,10 +95,54 @@ export function buildPlan(input: PlanInput): Plan {
     settings: input.settings,
     waves,
     estimate,
-    notes: [...fleetNotes(input, view), ...result.notes],
+    notes: [...fleetNotes(input, view), ...notes],
   };
   if (view.previous !== undefined) plan.previous = view.previous;
   return plan;
+}
+
+/**
+ * The strategy's waves for one scope of the fleet (all of it, or one region phase), with leftovers
+ * cleaned up first, groups with volumes kept from machines without them, and removed groups last.
+ */
+function planScope(input: PlanInput, view: FleetView): { drafts: DraftWave[]; notes: string[] } {
+  const spec = STRATEGY[input.settings.strategy];
+  const withVolumes = volumeGroups(view);
+  const inPlace = inPlaceGroups(input.settings, withVolumes);
+  const noCanary = input.settings.newVolumes === 'fork' ? new Set<string>() : withVolumes;
+  let result: StrategyResult;
+  if (inPlace.size > 0) {
+    const rolled = planInPlace(input, view, inPlace);
+    const rest = spec.plan(input, { ...view, groups: view.groups.filter((g) => !inPlace.has(g.name)) }, noCanary);
+    result = { waves: [...rolled.waves, ...rest.waves], prelude: [...rolled.prelude, ...rest.prelude], notes: [...rolled.notes, ...rest.notes] };
+  } else {
+    result = spec.plan(input, view, noCanary);
+  }
+  const notes = [...result.notes];
+  if (input.settings.strategy === 'canary' && input.settings.newVolumes !== 'fork') {
+    const skipped = view.groups.filter((g) => withVolumes.has(g.name) && g.old.length > 0).map((g) => g.name);
+    if (skipped.length > 0) notes.push(`${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} volumes: no canary there (it would start without them); rolled in place`);
+  }
+
+  const prelude: Step[] = [...view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)), ...result.prelude];
+  const drafts: DraftWave[] = completeCreates(input, view, [...result.waves], withVolumes);
+  if (prelude.length > 0) {
+    const first = drafts[0];
+    // Not into a rolling window: its slots are counted for the strategy's own steps.
+    if (first && JOINABLE.has(first.kind) && !first.window && !first.steps.some((s) => s.kind === 'create')) {
+      drafts[0] = { ...first, label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`, steps: [...prelude, ...first.steps] };
+    } else {
+      drafts.unshift({ kind: 'destroy', label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`, steps: prelude });
+    }
+  }
+  if (view.removed.length > 0) {
+    const steps = view.removed.map((m) => destroy(refOf(m), m.group, true));
+    const last = drafts[drafts.length - 1];
+    const label = `remove ${plural(steps.length, 'machine')} of groups no longer configured`;
+    if (last && last.kind === 'destroy') drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
+    else drafts.push({ kind: 'destroy', label, steps });
+  }
+  return { drafts, notes };
 }
 
 function validate(input: PlanInput): void {

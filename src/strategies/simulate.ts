@@ -236,6 +236,7 @@ export class FleetModel {
             x.cordoned = false;
           }
         };
+        const source = step.standsFor !== undefined ? this.byId.get(step.standsFor) : undefined;
         if (existing) {
           this.change(existing, promote);
         } else {
@@ -252,6 +253,9 @@ export class FleetModel {
             cordoned: step.cordoned,
             deployId: this.plan.deployId,
             launchId: step.launchId,
+            // A stand-in runs where the machine it stands in for runs, with forks of its volumes if any.
+            region: source?.region,
+            volumes: step.forkVolumes ? source?.volumes?.map((v) => `${v}>${step.launchId}`) : undefined,
             createdAtMs: 0,
             updatedAtMs: 0,
           };
@@ -297,6 +301,8 @@ function copy(m: Machine): Machine {
     cordoned: m.cordoned,
     deployId: m.deployId,
     launchId: m.launchId,
+    region: m.region,
+    volumes: m.volumes,
     createdAtMs: m.createdAtMs,
     updatedAtMs: m.updatedAtMs,
   };

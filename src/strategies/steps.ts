@@ -10,6 +10,7 @@ export interface DraftWave {
   label: string;
   steps: Step[];
   window?: Record<string, number>;
+  regions?: string[];
 }
 
 /** What one strategy decided; `buildPlan` adds leftovers, removed groups, indexes and the estimate. */
@@ -32,10 +33,8 @@ export function update(m: Machine, to: string, cordon: boolean, gate: 'checks' |
 }
 
 /** Every create is cordoned and gated on checks: no traffic reaches a new machine before it passes them. */
-export function create(launchId: string, group: string, release: string, role: MachineRole, promote: boolean, standInFor?: Machine): CreateStep {
-  const step: CreateStep = { kind: 'create', launchId, group, release, role, cordoned: true, gate: 'checks', promote };
-  if (standInFor) step.standInFor = standInFor.id;
-  return step;
+export function create(launchId: string, group: string, release: string, role: MachineRole, promote: boolean): CreateStep {
+  return { kind: 'create', launchId, group, release, role, cordoned: true, gate: 'checks', promote };
 }
 
 /**

@@ -37,6 +37,7 @@ import type { MachineRef, PlanInput, Step } from '../domain/plan.js';
 import { resolveBudget, type Machine } from '../domain/types.js';
 import { isAvailable, isChecked, type FleetView, type GroupView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
+import { pairStandIns, standingIn } from './stand-ins.js';
 import { create, destroy, plural, refOf, regate, shed, update, zipGroups, type DraftWave, type StrategyResult } from './steps.js';
 
 /**
@@ -210,15 +211,17 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
     else surge.push(regate(m, 'surge', true));
   });
   const adopted = Math.min(fresh, adoptable.length);
-  // Old machines to destroy: one per machine in traffic beyond D once the surge is in.
+  // Old machines to destroy: one per machine in traffic beyond D once the surge is in. Each new surge
+  // machine stands in for one of them (scheduleReplacement destroys the last of those in traffic).
   const toDestroy = kept + surgeCount;
-  // Surge machine i stands in for (copies the config and region of) the i-th machine that the
-  // replacement schedule destroys after the kept ones.
   const busy = old.filter(isAvailable);
-  const replaced = busy.slice(busy.length - toDestroy + kept);
+  const replaced = busy.slice(busy.length - Math.min(busy.length, toDestroy));
+  const newSurge = Math.max(0, Math.min(fresh, surgeCount) - adopted);
+  const standIns = pairStandIns(replaced, adoptable.slice(0, adopted), newSurge);
   for (let i = adopted; i < fresh; i++) {
     const role = i < surgeCount ? 'surge' : 'serving';
-    surge.push(create(view.launchIds.allocate(g.name, role), g.name, target, role, true, role === 'surge' ? replaced[i] : undefined));
+    const step = create(view.launchIds.allocate(g.name, role), g.name, target, role, true);
+    surge.push(role === 'surge' ? standingIn(step, standIns[i - adopted]) : step);
   }
 
   if (inTraffic > toDestroy && unavailable + toDestroy === 0) {

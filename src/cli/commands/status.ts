@@ -26,12 +26,15 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
       const [lock, last] = await Promise.all([store.getLock(scope.app, scope.env), store.listDeploys({ app: scope.app, env: scope.env, limit: 1 })]);
       const lastDeploy = last[0];
       const groups = Object.fromEntries(config.app.processes.map((g) => [g.name, countFleet(machines.filter((m) => m.group === g.name))]));
+      const regions = countRegions(machines);
       if (options.json) {
         printJson(io, {
           app: scope.app,
           env: scope.env,
           fleet: countFleet(machines),
           groups,
+          // Per region (providers with regions only): the version spread of each.
+          regions: regions ?? undefined,
           lock: lock ?? null,
           lastDeploy: lastDeploy ? { id: lastDeploy.id, release: lastDeploy.release, status: lastDeploy.status, strategy: lastDeploy.strategy } : null,
           machines: options.machines ? machines : undefined,
@@ -63,6 +66,11 @@ export function formatFleet(machines: Machine[], target?: string): string {
     const c = countFleet(list);
     lines.push(`  ${group.padEnd(10)} ${formatSpread(c.byRelease)}${problems(c)}`);
   }
+  const regions = countRegions(machines);
+  if (regions) {
+    lines.push('  by region:');
+    for (const [region, c] of Object.entries(regions)) lines.push(`    ${region.padEnd(8)} ${formatSpread(c.byRelease)}${problems(c)}`);
+  }
   if (target) {
     const off = machines.filter((m) => m.role === 'serving' && m.release !== target);
     if (off.length > 0 && off.length <= 20) lines.push(`  not on ${target}: ${off.map((m) => `${m.id} (${m.release}, ${m.state})`).join(', ')}`);
@@ -83,5 +91,18 @@ function problems(c: FleetCounts): string {
 }
 
 function formatMachine(m: Machine): string {
-  return `${m.id.padEnd(16)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} ${m.role.padEnd(8)} ${m.state.padEnd(9)} ${m.health}${m.cordoned ? ' cordoned' : ''}`;
+  const where = m.region ? ` ${m.region}` : '';
+  const volumes = m.volumes?.length ? ` volumes ${m.volumes.join(',')}` : '';
+  return `${m.id.padEnd(16)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} ${m.role.padEnd(8)} ${m.state.padEnd(9)} ${m.health}${m.cordoned ? ' cordoned' : ''}${where}${volumes}`;
+}
+
+/** Counts per region, regions sorted; undefined when no machine has a region (sim, local). */
+export function countRegions(machines: Machine[]): Record<string, FleetCounts> | undefined {
+  if (!machines.some((m) => m.region !== undefined)) return undefined;
+  const byRegion = new Map<string, Machine[]>();
+  for (const m of machines) {
+    const region = m.region ?? '(none)';
+    byRegion.set(region, [...(byRegion.get(region) ?? []), m]);
+  }
+  return Object.fromEntries([...byRegion].sort((a, b) => a[0].localeCompare(b[0])).map(([region, list]) => [region, countFleet(list)]));
 }

@@ -32,6 +32,8 @@ import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine } from './
 import { LeaseKeeper, type LeaseStats } from './leases.js';
 import { createConfig, defaultImage, updatedConfig, type ConfigSource } from './machine-config.js';
 import { configOf, META, toMachine } from './machine-mapping.js';
+import { placeMachine } from './stand-in.js';
+import { VolumeForks } from './volumes.js';
 
 export interface FlyProviderOptions {
   client: FlyApiClient;
@@ -95,11 +97,13 @@ export class FlyProvider implements Provider {
   /** Image per `app/release`, from machines seen running it: the image of a release nobody named. */
   private readonly images = new Map<string, string>();
   private readonly listeners = new Map<string, Set<(event: MachineEvent) => void>>();
+  private readonly forks: VolumeForks;
 
   constructor(private readonly options: FlyProviderOptions) {
     this.client = options.client;
     this.clock = options.clock;
     this.appFor = options.appFor ?? defaultFlyApp;
+    this.forks = new VolumeForks(this.client);
     this.waitSliceMs = Math.min(FLY_MAX_WAIT_SECONDS * 1000, Math.max(1000, options.waitSliceMs ?? DEFAULT_WAIT_SLICE_MS));
     this.leases = new LeaseKeeper(this.client, this.clock, {
       ttlMs: options.leaseTtlMs,
@@ -173,9 +177,20 @@ export class FlyProvider implements Provider {
       }
     }
     const image = spec.image ?? this.images.get(`${app}/${spec.release}`) ?? defaultImage(app, spec.release);
-    const { from, region } = await this.configSource(scope, spec, options?.signal);
-    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, from) };
-    if (region) body.region = region;
+    const template = spec.role === 'release-command' ? [...this.templates].find(([k]) => k.startsWith(`${app}/`))?.[1] : this.templates.get(`${app}/${spec.group}`);
+    const placement = await placeMachine({
+      app,
+      launchKey,
+      spec,
+      source: spec.standsFor === undefined ? undefined : await this.standingFor(scope, spec.standsFor, options?.signal),
+      template,
+      defaultRegion: this.options.region,
+      forks: this.forks,
+      signal: options?.signal,
+    });
+    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, placement.from) };
+    if (placement.mounts) body.config.mounts = placement.mounts;
+    if (placement.region) body.region = placement.region;
     // Created cordoned: no traffic until an uncordon (bluegreen greens, canaries, waves' surge).
     if (spec.cordoned || spec.role === 'release-command') body.skip_service_registration = true;
     // The create hands over a lease with the machine: one request fewer before its first change. A
@@ -197,6 +212,7 @@ export class FlyProvider implements Provider {
       throw error;
     }
     this.uncertain.delete(launchKey);
+    this.forks.settled(launchKey);
     this.born.set(`${app}/${fm.id}`, this.clock.now());
     if (fm.nonce) this.leases.adopt(app, fm.id, fm.nonce);
     const machine = this.observe(scope, fm);
@@ -414,6 +430,16 @@ export class FlyProvider implements Provider {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
+  /** The machine a new one stands in for, as last seen; undefined when it is gone. */
+  private async standingFor(scope: FleetScope, id: string, signal?: AbortSignal): Promise<FlyMachine | undefined> {
+    try {
+      return (await this.current(scope, id, signal)).fly;
+    } catch (error) {
+      if (error instanceof ProviderError && error.kind === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
   /** A change of a machine under its lease, with eventual consistency absorbed (a new machine's lease may 404). */
   private change<T>(app: string, id: string, signal: AbortSignal | undefined, send: (nonce: string) => Promise<T>): Promise<T> {
     return this.absorbFresh(app, id, signal, () => this.leases.withLease(app, id, send, signal));
@@ -465,27 +491,6 @@ export class FlyProvider implements Provider {
         await this.clock.sleep(Math.min(delay, left), signal);
       }
     }
-  }
-
-  /**
-   * Where a new machine's config and region come from: the machine it stands in for (its config and
-   * region, read fresh when runway has not seen it); a release command copies a serving machine of any
-   * group; otherwise its group's template. The environment's `region` places what has no source.
-   */
-  private async configSource(scope: FleetScope, spec: MachineSpec, signal?: AbortSignal): Promise<{ from: ConfigSource; region?: string }> {
-    const app = this.appFor(scope);
-    if (spec.standInFor !== undefined) {
-      const source = await this.current(scope, spec.standInFor, signal).catch((error: unknown) => {
-        if (error instanceof ProviderError && error.kind === 'not_found') return undefined; // gone meanwhile: fall back to the template
-        throw error;
-      });
-      const config = source && configOf(source.fly);
-      if (source && config) return { from: { kind: 'stand-in', config }, region: source.fly.region ?? this.options.region };
-    }
-    const template = spec.role === 'release-command' ? [...this.templates].find(([k]) => k.startsWith(`${app}/`))?.[1] : this.templates.get(`${app}/${spec.group}`);
-    const region = this.options.region ?? (spec.role === 'release-command' ? template?.region : undefined);
-    const config = template && configOf(template);
-    return { from: config ? { kind: 'template', config } : { kind: 'none' }, region };
   }
 
   /** Machines of the app carrying `launchId` (runway_launch), newest answer from the API. */

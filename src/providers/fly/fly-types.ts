@@ -23,10 +23,55 @@ export interface FlyMachineConfig {
   metadata?: Record<string, string>;
   services?: unknown[];
   checks?: Record<string, FlyCheckConfig>;
-  mounts?: unknown[];
+  mounts?: FlyMachineMount[];
   auto_destroy?: boolean;
   restart?: { policy?: 'no' | 'always' | 'on-failure' | string; max_retries?: number };
   [key: string]: unknown;
+}
+
+/** `config.mounts[]` (fly.MachineMount): a volume attached to the machine at `path`. */
+export interface FlyMachineMount {
+  volume?: string;
+  path?: string;
+  name?: string;
+  size_gb?: number;
+  encrypted?: boolean;
+  [key: string]: unknown;
+}
+
+/** A volume as the Volumes API returns it (`Volume`). */
+export interface FlyVolume {
+  id: string;
+  name: string;
+  state: string;
+  region: string;
+  size_gb: number;
+  zone?: string;
+  encrypted?: boolean;
+  fstype?: string;
+  attached_machine_id?: string | null;
+  attached_alloc_id?: string | null;
+  created_at?: string;
+  snapshot_retention?: number;
+  auto_backup_enabled?: boolean;
+  block_size?: number;
+  blocks?: number;
+  blocks_avail?: number;
+  blocks_free?: number;
+}
+
+/** POST /v1/apps/{app}/volumes (`CreateVolumeRequest`); `source_volume_id` forks an existing volume. */
+export interface FlyCreateVolumeRequest {
+  name?: string;
+  region?: string;
+  size_gb?: number;
+  encrypted?: boolean;
+  fstype?: string;
+  require_unique_zone?: boolean;
+  snapshot_id?: string;
+  snapshot_retention?: number;
+  source_volume_id?: string;
+  machines_only?: boolean;
 }
 
 /** One entry of a machine's `checks`: Consul-style status. */

@@ -179,6 +179,9 @@ export function toMachine(fm: FlyMachine, scope: FleetScope): Machine {
     createdAtMs: epochMs(fm.created_at),
     updatedAtMs: epochMs(fm.updated_at),
   };
+  if (fm.region) machine.region = fm.region;
+  const volumes = (configOf(fm)?.mounts ?? []).map((m) => m.volume).filter((v): v is string => typeof v === 'string' && v !== '');
+  if (volumes.length > 0) machine.volumes = volumes;
   if (md[META.deploy]) machine.deployId = md[META.deploy];
   if (md[META.launch]) machine.launchId = md[META.launch];
   const exitCode = machine.state === 'failed' || machine.state === 'stopped' ? exitCodeOf(fm) : undefined;

@@ -12,6 +12,8 @@ import { ProviderError, type MachineSpec } from '../../contract.js';
 import { TokenBucket } from '../../rate-limit/token-bucket.js';
 import type {
   FlyApp,
+  FlyCreateVolumeRequest,
+  FlyVolume,
   FlyCheckStatus,
   FlyLaunchRequest,
   FlyLease,
@@ -24,6 +26,7 @@ import { sampleLatency } from '../latency.js';
 import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import { SimProvider, type SimProviderSettings, type SimState } from '../sim-provider.js';
+import { SimVolumes, type VolumeRecord } from './volumes.js';
 
 /** The sim scope of a Fly app: the app is the unit of rate limits, as on Fly. */
 export const FLY_SIM_ENV = 'fly';
@@ -76,6 +79,10 @@ export interface SeedRequest {
   style?: 'runway' | 'flyctl';
   /** `runway` style: environment written into runway_env (default: the app name's suffix). */
   env?: string;
+  /** Regions the machines are spread over, round robin (default: one region, `sim`). */
+  regions?: string[];
+  /** A volume per machine (of `groups`, default every group), in the machine's region, mounted at `path`. */
+  volumes?: { name: string; path: string; size_gb?: number; groups?: string[] };
 }
 
 export interface BackendStats {
@@ -102,6 +109,8 @@ export interface SimServeState {
   /** Every accepted update so far (BackendStats.updates), so counts survive a restart. */
   updates?: BackendStats['updates'];
   creates?: BackendStats['creates'];
+  /** Volumes (absent in files saved before volumes were modelled). */
+  volumes?: VolumeRecord[];
 }
 
 export interface BackendOptions {
@@ -124,6 +133,7 @@ export class SimFlyBackend {
   private readonly apps = new Map<string, AppRecord>();
   private readonly extras = new Map<string, MachineExtra>();
   private readonly leases = new Map<string, LeaseRecord>();
+  readonly volumes: SimVolumes;
   /** Every machine as of its last event (free to read; the sim's own reads cost API calls). */
   private readonly mirror = new Map<string, Machine>();
   private readonly unsubscribers: (() => void)[] = [];
@@ -151,6 +161,7 @@ export class SimFlyBackend {
     this.sim = saved
       ? SimProvider.fromJSON(saved.sim, options.clock, options.sim ?? {}, options.simSettings ?? {})
       : new SimProvider(options.clock, options.sim ?? {}, options.simSettings ?? {});
+    this.volumes = new SimVolumes(options.clock);
     this.faults = { createDelayMs: 0, createDelayCount: 0, eventualConsistencyMs: 0, ...options.faults };
     this.rng = SeededRandom.fromSeed(this.sim.options.seed + 1);
     this.leaseOwner = options.leaseOwner ?? 'sim@runway.local';
@@ -199,6 +210,11 @@ export class SimFlyBackend {
   async createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
     this.requireApp(app);
     const config = this.validConfig(body);
+    // A machine mounting volumes runs where they are, and only if no other machine has them.
+    const region = this.volumes.place(app, config, body.region);
+    // Held while the create is under way, so two creates cannot both take one volume.
+    const pending = `pending:${++this.launches}`;
+    this.volumes.attach(pending, config);
     const release = releaseOf({ id: '', state: 'created', config });
     // A release command as flyctl and runway make one: its group says so, and it runs once. A serving
     // machine whose user set auto_destroy and restart "no" stays a serving machine.
@@ -214,21 +230,26 @@ export class SimFlyBackend {
     };
     if (config.env) spec.env = { ...config.env };
     if (config.init?.cmd?.length) spec.command = config.init.cmd.join(' ');
-    const extra = (id: string): MachineExtra => ({ name: body.name ?? `${app}-${id.slice(-6)}`, region: body.region ?? 'sim', config, bornAtMs: this.clock.now() });
+    const extra = (id: string): MachineExtra => ({ name: body.name ?? `${app}-${id.slice(-6)}`, region: region ?? 'sim', config, bornAtMs: this.clock.now() });
     let machine: Machine;
     try {
       machine = await this.sim.create(this.scope(app), spec);
     } catch (error) {
       // A create that timed out may still have made its machine: then it is made whole (config,
-      // metadata, image), as Fly's would be, never a bare machine the API cannot show.
+      // metadata, image, volumes), as Fly's would be, never a bare machine the API cannot show.
       const made = [...this.mirror.values()].find((m) => m.launchId === spec.launchId && m.app === app);
       if (made && !this.extras.has(made.id)) {
+        this.volumes.detach(pending);
         this.extras.set(made.id, extra(made.id));
+        this.volumes.attach(made.id, config);
         this.recordCreate(made.id, config);
       }
       throw error;
+    } finally {
+      this.volumes.detach(pending);
     }
     this.mirror.set(machine.id, machine);
+    this.volumes.attach(machine.id, config);
     this.extras.set(machine.id, extra(machine.id));
     this.recordCreate(machine.id, config);
     const answer = this.toFly(machine);
@@ -251,6 +272,7 @@ export class SimFlyBackend {
     this.visible(app, id);
     const config = this.validConfig(body);
     this.checkLease(id, nonce);
+    this.volumes.place(app, config, this.extras.get(id)!.region, id);
     // Updates of one machine apply one after another, and `current_version` is judged when a
     // request's turn comes: a late copy of an update that was already applied is refused, not
     // applied twice.
@@ -292,6 +314,7 @@ export class SimFlyBackend {
   private recordUpdate(id: string, machine: Machine, config: FlyMachineConfig): void {
     this.stats.updates.push({ machineId: id, release: machine.release, deployId: config.metadata?.runway_deploy ?? null });
     this.extras.get(id)!.config = config;
+    this.volumes.attach(id, config);
     this.mirror.set(id, machine);
     this.dirty = true;
   }
@@ -367,6 +390,32 @@ export class SimFlyBackend {
     throw this.waitTimedOut(id, state);
   }
 
+  // ---- volumes ----------------------------------------------------------------------------------
+
+  listVolumes(app: string): FlyVolume[] {
+    this.requireApp(app);
+    return this.volumes.list(app);
+  }
+
+  getVolume(app: string, id: string): FlyVolume {
+    this.requireApp(app);
+    return this.volumes.get(app, id);
+  }
+
+  createVolume(app: string, body: FlyCreateVolumeRequest | undefined): FlyVolume {
+    this.requireApp(app);
+    const volume = this.volumes.create(app, body);
+    this.dirty = true;
+    return volume;
+  }
+
+  destroyVolume(app: string, id: string): FlyVolume {
+    this.requireApp(app);
+    const volume = this.volumes.destroy(app, id);
+    this.dirty = true;
+    return volume;
+  }
+
   // ---- leases and metadata ----------------------------------------------------------------------
 
   async acquireLease(app: string, id: string, ttlSeconds: number, description: string | undefined, nonce: string | undefined): Promise<{ status: number; body: FlyLease }> {
@@ -439,7 +488,11 @@ export class SimFlyBackend {
     this.ensureApp(app);
     const machines = this.sim.seed(this.scope(app), request.groups, request.release);
     const image = request.image ?? `registry.fly.io/${app}:${request.release}`;
-    for (const m of machines) {
+    const regions = request.regions?.length ? request.regions : ['sim'];
+    for (const [i, m] of machines.entries()) {
+      const region = regions[i % regions.length]!;
+      const v = request.volumes;
+      const mounts = v && (!v.groups || v.groups.includes(m.group)) ? [{ volume: this.volumes.seed(app, m.id, v.name, region, v.size_gb ?? 1).id, path: v.path, name: v.name }] : undefined;
       this.mirror.set(m.id, m);
       const metadata: Record<string, string> =
         request.style === 'flyctl'
@@ -456,7 +509,7 @@ export class SimFlyBackend {
             };
       this.extras.set(m.id, {
         name: `${app}-${m.id.slice(-6)}`,
-        region: 'sim',
+        region,
         bornAtMs: 0,
         config: {
           image,
@@ -465,6 +518,7 @@ export class SimFlyBackend {
           metadata,
           services: m.group === 'web' ? [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 443, handlers: ['tls', 'http'] }] }] : [],
           checks: { up: { type: 'http', port: 8080, path: '/up', interval: '5s', timeout: '2s' } },
+          ...(mounts ? { mounts } : {}),
         },
       });
     }
@@ -495,6 +549,7 @@ export class SimFlyBackend {
       leases: [...this.leases].filter(([id, lease]) => alive.has(id) && lease.expiresAtMs > this.clock.now()),
       updates: this.stats.updates,
       creates: this.stats.creates,
+      volumes: this.volumes.toJSON(),
     };
   }
 
@@ -514,8 +569,10 @@ export class SimFlyBackend {
     // Machines are mirrored from the sim's events: reading them costs no API call.
     this.unsubscribers.push(
       this.sim.subscribe(this.scope(record.name), (event) => {
-        if (event.type === 'destroyed') this.mirror.delete(event.machine.id);
-        else this.mirror.set(event.machine.id, event.machine);
+        if (event.type === 'destroyed') {
+          this.mirror.delete(event.machine.id);
+          this.volumes.detach(event.machine.id);
+        } else this.mirror.set(event.machine.id, event.machine);
         this.dirty = true;
       }),
     );
@@ -539,6 +596,7 @@ export class SimFlyBackend {
     for (const [id, lease] of saved.leases) this.leases.set(id, lease);
     this.stats.updates = [...(saved.updates ?? [])];
     this.stats.creates = [...(saved.creates ?? [])];
+    this.volumes.load(saved.volumes);
     this.dirty = false;
   }
 

@@ -5,7 +5,7 @@
 
 import { Hono, type Context } from 'hono';
 import { ProviderError } from '../../contract.js';
-import { LEASE_NONCE_HEADER, type FlyLaunchRequest, type FlyStopRequest } from '../../fly/fly-types.js';
+import { LEASE_NONCE_HEADER, type FlyCreateVolumeRequest, type FlyLaunchRequest, type FlyStopRequest } from '../../fly/fly-types.js';
 import { HttpError, type BackendFaults, type SeedRequest, type SimFlyBackend } from './fly-backend.js';
 import { specValidation, type ExchangeObserver } from './spec-validation.js';
 
@@ -120,12 +120,20 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
     return c.body(null, 204);
   });
 
+  // ---- volumes ------------------------------------------------------------------------------------
+  app.get('/v1/apps/:app/volumes', (c) => c.json(backend.listVolumes(c.req.param('app'))));
+  app.post('/v1/apps/:app/volumes', async (c) => c.json(backend.createVolume(c.req.param('app'), await json<FlyCreateVolumeRequest>(c))));
+  app.get('/v1/apps/:app/volumes/:id', (c) => c.json(backend.getVolume(c.req.param('app'), c.req.param('id'))));
+  app.delete('/v1/apps/:app/volumes/:id', (c) => c.json(backend.destroyVolume(c.req.param('app'), c.req.param('id'))));
+
   // ---- administration (runway's, not Fly's) -------------------------------------------------------
   app.post('/_sim/apps/:app/seed', async (c) => {
     const body = await json<SeedRequest>(c);
     if (!body?.release || !Array.isArray(body.groups)) throw new HttpError(400, 'expected {"groups": [{"name", "count"}], "release": "v1"}');
     return c.json({ machines: backend.seed(c.req.param('app'), body) });
   });
+  // Volumes with what the Volumes API does not show (which volume each was forked from).
+  app.get('/_sim/apps/:app/volumes', (c) => c.json(backend.volumes.toJSON().filter((v) => v.app === c.req.param('app'))));
   app.post('/_sim/faults', async (c) => c.json(backend.setFaults((await json<Partial<BackendFaults>>(c)) ?? {})));
   app.get('/_sim/stats', (c) => c.json({ server: backend.stats, sim: backend.sim.stats, faults: backend.faults }));
 
@@ -163,6 +171,7 @@ function routeName(method: string, path: string): string {
     if (parts[3]) parts[3] = ':app';
     if (parts[4] === 'machines' && parts[5]) parts[5] = ':id';
     if (parts[6] === 'metadata' && parts[7]) parts[7] = ':key';
+    if (parts[4] === 'volumes' && parts[5]) parts[5] = ':id';
   }
   if (parts[1] === '_sim' && parts[2] === 'apps' && parts[3]) parts[3] = ':app';
   return `${method} ${parts.join('/')}`;
