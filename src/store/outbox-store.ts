@@ -60,7 +60,8 @@ export async function insertOutbox(db: Db, items: NewOutboxItem[]): Promise<void
         payload: item.payload === null || item.payload === undefined ? null : JSON.stringify(item.payload),
         state: 'pending',
         attempts: 0,
-        next_attempt_at_ms: item.createdAtMs,
+        // Due at once, whatever clock createdAtMs came from (a virtual one in simulations).
+        next_attempt_at_ms: 0,
         created_at_ms: item.createdAtMs,
       })
       .execute();

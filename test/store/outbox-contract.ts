@@ -34,6 +34,7 @@ export function outboxContract(withStore: WithStore): void {
         ]);
         assert.ok(rows[0]!.seq < rows[1]!.seq && rows[1]!.seq < rows[2]!.seq);
         assert.equal(rows[2]!.createdAtMs, T0 + 3);
+        assert.ok(rows.every((r) => r.nextAttemptAtMs === 0), 'new rows are due at once');
         // A failed deploy creation stores neither the deploy nor a lifecycle row.
         await assert.rejects(store.createDeploy(newDeploy('d1')), (e: unknown) => e instanceof StoreError && e.kind === 'conflict');
         assert.equal((await store.listOutbox({ channel: LIFECYCLE_CHANNEL })).length, 3);
