@@ -66,25 +66,16 @@ export function githubState(status: DeployStatus): GitHubState | undefined {
 
 /** The notification events a status reached means, in the order they are sent. */
 export function notificationEvents(status: DeployStatus, deploy: DeployRecord): NotificationEvent[] {
-  switch (status) {
-    case 'running':
-      return deploy.emergency ? ['emergency', 'started'] : ['started'];
-    case 'succeeded': {
-      const events: NotificationEvent[] = [deploy.trigger === 'rollback' ? 'rolled_back' : 'succeeded'];
-      if (stragglersOf(deploy) > 0) events.push('stragglers');
-      return events;
-    }
-    case 'rolled_back':
-      return ['rolled_back'];
-    case 'aborted':
-      return ['aborted'];
-    case 'failed':
-    case 'halted':
-    case 'release_command_failed':
-      return ['failed'];
-    default:
-      return [];
-  }
+  if (status === 'pending') return [];
+  if (status === 'running') return deploy.emergency ? ['emergency', 'started'] : ['started'];
+  const events: NotificationEvent[] = [];
+  // A `runway rollback` that worked is news as a rollback, not as one more success.
+  if (status === 'succeeded') events.push(deploy.trigger === 'rollback' ? 'rolled_back' : 'succeeded');
+  else if (status === 'rolled_back') events.push('rolled_back');
+  else if (status === 'aborted') events.push('aborted');
+  else events.push('failed');
+  if (stragglersOf(deploy) > 0) events.push('stragglers');
+  return events;
 }
 
 export function stragglersOf(deploy: Pick<DeployRecord, 'summary'>): number {

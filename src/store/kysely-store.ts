@@ -387,7 +387,7 @@ export class KyselyStore implements Store {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await insertOutbox(trx, [lifecycleItem(row, deploy.createdAtMs)]);
+        await insertOutbox(trx, [lifecycleItem(row, Date.now())]);
         return deployFromRow(row);
       } catch (error) {
         if (classifyDbError(error) === 'unique') throw new StoreError('conflict', `deploy ${deploy.id} already exists`);
@@ -488,7 +488,8 @@ export class KyselyStore implements Store {
         const set = deployPatchColumns(patch);
         const changed = await trx.updateTable('deploys').set(set).where('id', '=', id).where('status', '<>', status).returningAll().executeTakeFirst();
         if (changed) {
-          await insertOutbox(trx, [lifecycleItem(changed, patch.finishedAtMs ?? patch.startedAtMs ?? Date.now())]);
+          // Wall-clock time: a deploy's own times may come from a virtual clock (simulations).
+          await insertOutbox(trx, [lifecycleItem(changed, Date.now())]);
           return deployFromRow(changed);
         }
         const row = await trx.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();

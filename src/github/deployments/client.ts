@@ -17,12 +17,15 @@ export interface RepositoryClient {
 
 export class GitHubConfigError extends Error {}
 
+/** Octokit logs failed requests itself; the outbox reports them (with retry state) instead. */
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
 export function repositoryClient(github: GitHubConfig, processEnv: NodeJS.ProcessEnv, userAgent = 'runway'): RepositoryClient {
   const [owner, repo] = (github.repository ?? '').split('/');
   if (!owner || !repo) throw new GitHubConfigError('[github] repository is not set (owner/name)');
   const baseUrl = github.apiUrl ?? 'https://api.github.com';
   const token = processEnv.RUNWAY_GITHUB_TOKEN?.trim();
-  if (token) return { octokit: new Octokit({ auth: token, baseUrl, userAgent }), owner, repo, auth: 'token' };
+  if (token) return { octokit: new Octokit({ auth: token, baseUrl, userAgent, log: quiet }), owner, repo, auth: 'token' };
   if (github.app) {
     let privateKey: string;
     try {
@@ -35,6 +38,7 @@ export function repositoryClient(github: GitHubConfig, processEnv: NodeJS.Proces
       auth: { appId: github.app.appId, privateKey, installationId: github.app.installationId },
       baseUrl,
       userAgent,
+      log: quiet,
     });
     return { octokit, owner, repo, auth: `app ${github.app.appId}` };
   }
