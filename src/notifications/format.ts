@@ -30,7 +30,13 @@ export function responsibleText(n: Pick<NotificationPayload, 'responsible' | 'in
 
 /** One line naming app, environment, release, strategy and the responsible party. */
 export function summaryLine(n: NotificationPayload): string {
-  const release = n.previousRelease && n.previousRelease !== n.release ? `${n.previousRelease} → ${n.release}` : n.release;
+  // A deploy that failed and rolled back leaves the fleet on the previous release: say so.
+  const release =
+    n.status === 'rolled_back'
+      ? `back on ${n.previousRelease ?? 'the previous release'} (${n.release} failed)`
+      : n.previousRelease && n.previousRelease !== n.release
+        ? `${n.previousRelease} → ${n.release}`
+        : n.release;
   return `${TITLES[n.event]}: ${n.app}/${n.env} ${release} (${n.strategy}), responsible: ${responsibleText(n)}`;
 }
 
