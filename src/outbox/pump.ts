@@ -66,7 +66,7 @@ export class OutboxPump {
     this.log = options.log ?? (() => {});
   }
 
-  /** Whether the configuration has anything to deliver to. */
+  /** Whether the configuration has anything to deliver to (without, the pump only retires lifecycle rows). */
   get enabled(): boolean {
     return hasDeliveryTargets(this.options.config);
   }
@@ -114,11 +114,14 @@ export class OutboxPump {
     const result: PumpResult = { delivered: 0, failedAttempts: 0, waiting: 0 };
     for (const row of await store.listOutbox({ state: ['pending'], channel: LIFECYCLE_CHANNEL })) {
       if (!(await this.claim(row))) continue;
-      const deploy = await store.getDeploy(row.deployId);
+      // A status older than the give-up age (queued while nothing was configured, or while no pump
+      // ran) is history: GitHub and the team are not told about it now.
+      const stale = this.now() - row.createdAtMs >= this.maxAgeMs();
+      const deploy = stale ? undefined : await store.getDeploy(row.deployId);
       const followUps = deploy ? deliveriesFor(row, deploy, this.options.config, this.now()) : [];
       await store.completeOutbox(row.seq, this.now(), followUps);
     }
-    const pending = (await store.listOutbox({ state: ['pending'], limit: 2000 })).filter((r) => r.channel !== LIFECYCLE_CHANNEL);
+    const pending = await store.listOutbox({ state: ['pending'], outwardOnly: true, limit: 2000 });
     const channels = new Map<string, OutboxItem[]>();
     for (const row of pending) channels.set(row.channel, [...(channels.get(row.channel) ?? []), row]);
     await Promise.all(
@@ -150,6 +153,10 @@ export class OutboxPump {
     return this.options.store.claimOutbox(row.seq, this.owner, now, now + Math.max(60_000, 3 * this.timeoutMs()));
   }
 
+  private maxAgeMs(): number {
+    return this.options.maxAgeMs ?? 24 * 3600_000;
+  }
+
   private timeoutMs(): number {
     return this.options.requestTimeoutMs ?? 10_000;
   }
@@ -170,7 +177,7 @@ export class OutboxPump {
       const status = (err as { status?: unknown }).status;
       const permanent = err instanceof PermanentDeliveryError || (typeof status === 'number' && HTTP_PERMANENT.includes(status));
       const now = this.now();
-      const giveUp = permanent || now - row.createdAtMs >= (this.options.maxAgeMs ?? 24 * 3600_000);
+      const giveUp = permanent || now - row.createdAtMs >= this.maxAgeMs();
       const message = describe(err);
       const next = now + backoffMs(row.attempts + 1, this.options.baseBackoffMs ?? 2000, this.options.maxBackoffMs ?? 300_000);
       await store.retryOutbox(row.seq, message, next, giveUp);

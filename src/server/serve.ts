@@ -19,7 +19,7 @@ export interface RunningServer {
   deploys: DeployService;
   /** Queued GitHub deliveries (tests wait on `idle()`). */
   webhooks: WebhookWorker;
-  /** GitHub statuses and notifications (src/outbox/); running when the config has any target. */
+  /** GitHub statuses and notifications (src/outbox/). */
   outbox: OutboxPump;
   close(): Promise<void>;
 }
@@ -90,7 +90,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   deploys.start();
   await webhooks.resumeQueued();
   const outbox = new OutboxPump({ store: options.store, config: options.config, processEnv, owner: deploys.instanceId, log });
-  if (outbox.enabled) outbox.start(options.outboxIntervalMs ?? 1000);
+  // Also without targets: it retires lifecycle rows, so enabling GitHub later does not replay history.
+  outbox.start(options.outboxIntervalMs ?? (outbox.enabled ? 1000 : 10_000));
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     deploys,

@@ -37,6 +37,8 @@ export type NewOutboxItem = Pick<OutboxItem, 'channel' | 'deployId' | 'app' | 'e
 export interface OutboxQuery {
   state?: OutboxState[];
   channel?: string;
+  /** Only deliveries (no lifecycle rows). */
+  outwardOnly?: boolean;
   deployId?: string;
   /** Oldest first, at most this many (default 500). */
   limit?: number;

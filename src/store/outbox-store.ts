@@ -72,6 +72,7 @@ export async function listOutbox(db: Db, query: OutboxQuery = {}): Promise<Outbo
   let q = db.selectFrom('outbox').selectAll();
   if (query.state && query.state.length > 0) q = q.where('state', 'in', query.state);
   if (query.channel !== undefined) q = q.where('channel', '=', query.channel);
+  if (query.outwardOnly) q = q.where('channel', '<>', LIFECYCLE_CHANNEL);
   if (query.deployId !== undefined) q = q.where('deploy_id', '=', query.deployId);
   const rows = await q.orderBy('seq', 'asc').limit(Math.max(0, Math.floor(query.limit ?? 500))).execute();
   return rows.map(itemFromRow);

@@ -73,6 +73,7 @@ export function outboxContract(withStore: WithStore): void {
         assert.equal(await store.claimOutbox(gh.seq, 'a', T0, T0 + 1), false, 'a failed row is not delivered again');
         assert.deepEqual((await store.listOutbox({ state: ['pending'] })).map((r) => r.channel), ['notify:team']);
         assert.deepEqual((await store.listOutbox({ deployId: 'other' })).length, 0);
+        assert.deepEqual((await store.listOutbox({ outwardOnly: true })).map((r) => r.channel), ['github', 'notify:team']);
       }));
 
     it('records GitHub deployments per release and environment; activating one returns those it replaces', () =>

@@ -202,7 +202,7 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     '/dashboard',
     guarded(async (c, viewer) => {
       const { cards, recent } = await renderOverview(viewer);
-      const stuck = undeliveredCard(await cp.store.listOutbox({ state: ['pending', 'failed'], limit: 500 }));
+      const stuck = undeliveredCard(await cp.store.listOutbox({ state: ['pending', 'failed'], outwardOnly: true, limit: 500 }));
       return page(c, layout('Overview', 'overview', viewer, h`${stuck}${overviewBody(cards, recent)}`, ['common', 'overview']));
     }),
   );
