@@ -127,6 +127,11 @@ describe('GitHub Deployments', () => {
         const deployRecord = await store.getDeploy(d.deployId);
         assert.equal(deployRecord!.status, 'succeeded');
 
+        const listed = await p.run(['outbox', '--json'], { RUNWAY_GITHUB_TOKEN: TOKEN, RUNWAY_OUTBOX_FLUSH_MS: '0' });
+        assert.equal(listed.code, 0, 'retrying, none given up');
+        const items = (JSON.parse(listed.stdout) as { items: { channel: string; kind: string; state: string }[] }).items;
+        assert.deepEqual(items.map((i) => `${i.channel} ${i.kind} ${i.state}`), ['github queued pending', 'github in_progress pending', 'github success pending']);
+
         // GitHub answers again; the server's pump (here: one with the clock past the backoff) delivers.
         await late.listen(port);
         const pump = new OutboxPump({ store, config, processEnv: { RUNWAY_GITHUB_TOKEN: TOKEN }, now: () => Date.now() + 3600_000 });
