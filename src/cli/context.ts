@@ -7,6 +7,7 @@ import { getEnvironment } from '../config/environment.js';
 import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
 import type { Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
+import { attachOutboxPump } from '../outbox/attach.js';
 import { CliError, type Io } from './io.js';
 
 export interface GlobalOptions {
@@ -32,7 +33,9 @@ export interface Context {
 export async function openContext(options: GlobalOptions, io: Io): Promise<Context> {
   const config = loadConfig(configPath(options, io));
   const store = await openStore(io.env.RUNWAY_STORE ?? config.store.url, config.dir);
-  return { config, store, close: () => store.close() };
+  // GitHub statuses and notifications of deploys this command runs (src/outbox/); never blocks them.
+  const outbox = attachOutboxPump(config, store, io.env, (line) => io.stderr.write(`runway: ${line}\n`));
+  return { config, store, close: async () => (await outbox?.close(), await store.close()) };
 }
 
 export function environment(config: RunwayConfig, name: string | undefined): EnvironmentConfig {

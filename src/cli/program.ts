@@ -18,6 +18,7 @@ import { releasePublishCommand } from './commands/release-publish.js';
 import { simServeCommand } from './commands/sim-serve.js';
 import { registerReleaseStepCommands } from './commands/release-step.js';
 import { registerControlPlaneCommands } from './commands/control-plane.js';
+import { registerOutboxCommands } from './commands/outbox.js';
 import { environment, openContext } from './context.js';
 import { printJson, type Io } from './io.js';
 import { reportError } from './report-error.js';
@@ -292,6 +293,9 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 
   // `token`, `secrets`, `audit`, `init github` (docs/api.md, docs/policy.md).
   registerControlPlaneCommands(program, run, io);
+
+  // `outbox`: undelivered GitHub statuses and notifications (docs/github.md).
+  registerOutboxCommands(program, run, io);
 
   return Object.assign(program, { exitCode: () => exitCode });
 }

@@ -18,6 +18,7 @@ import { recordDeployOrigins, resolveStrategySettings, type DeployOrigins } from
 import { mergeSimOptions } from './sim-options.js';
 import { createReleaseStep } from '../release/steps/index.js';
 import { tomlDocument } from './toml.js';
+import { buildIntegrations } from './integrations.js';
 
 export const DEFAULT_STORE_URL = '.runway/runway.db';
 export const DEFAULT_RELEASE_COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -95,6 +96,7 @@ class Assembler {
       environments[name] = this.environment(name, t, [orgLayer, appLayer, envLayers[i]!], appDeploy, processes);
     });
 
+    const integrations = buildIntegrations(raw, this.dir, (key, problem) => this.problem(key, problem));
     ConfigError.throwAll(this.errors);
     return {
       file: path.resolve(this.file),
@@ -103,7 +105,9 @@ class Assembler {
       app,
       environments,
       store: { url: this.storeUrl() },
-      ...(raw.github?.webhook_secret_file ? { github: { webhookSecretFile: path.resolve(this.dir, raw.github.webhook_secret_file) } } : {}),
+      ...(integrations.github ? { github: integrations.github } : {}),
+      ...(integrations.publicUrl ? { publicUrl: integrations.publicUrl } : {}),
+      ...(integrations.notifications.length ? { notifications: integrations.notifications } : {}),
       ...(raw.secrets?.key_file ? { secrets: { keyFile: path.resolve(this.dir, raw.secrets.key_file) } } : {}),
     };
   }
@@ -339,6 +343,7 @@ class Assembler {
       trigger,
       initiation,
       allowCli: t.allow_cli ?? false,
+      ...(t.url ? { url: t.url } : {}),
       vars: layerVars(layers),
       strategy,
       strategySource: source,

@@ -68,6 +68,7 @@
  * initiation = "manual"                  # manual | automatic. Default: automatic for push:<branch>
  *                                        #   triggers, else manual. A push trigger requires automatic.
  * allow_cli = false                      # manual environments only: CLI deploys without --emergency. Default false
+ * url = "https://mechanic.example.com"   # optional: the environment's address (GitHub's environment_url)
  * vars = { DEPLOY_STRATEGY = "immediate" }   # environment-layer variables (highest)
  * [environments.production.deploy]       # same keys as [app.deploy]; each key overrides the app's
  * [environments.production.sim]          # same keys as [sim]; overrides them for this environment
@@ -97,6 +98,24 @@
  * [github]                               # optional: `runway server`'s GitHub webhook endpoint
  * webhook_secret_file = "secrets/github-webhook"   # file holding the webhook secret (relative to this file);
  *                                        #   $RUNWAY_GITHUB_WEBHOOK_SECRET wins. Without either the endpoint is off
+ * repository = "acme/mechanic"           # optional: GitHub Deployments and statuses for every deploy (docs/github.md);
+ *                                        #   auth: $RUNWAY_GITHUB_TOKEN, or a GitHub App installation:
+ * app_id = 12345                         #   app_id, installation_id and private_key_file (a PEM file) together
+ * installation_id = 678
+ * private_key_file = "secrets/github-app.pem"
+ * api_url = "https://api.github.com"     # optional: GitHub Enterprise (https://HOST/api/v3)
+ * deployments = true                     # default true when repository is set
+ * production_environments = ["production"]   # GitHub's production_environment; default: trigger = "release" ones
+ *
+ * [server]
+ * public_url = "https://runway.example.com"  # the dashboard's address: log_url and notification links
+ *
+ * [notifications.targets.team]           # one table per target (docs/github.md#notifications)
+ * type = "slack"                         # slack (incoming webhook) | webhook (JSON, HMAC-SHA256 signed)
+ * url_env = "SLACK_WEBHOOK_URL"          # url = "https://..." or url_env = the variable holding it
+ * secret_env = "RUNWAY_NOTIFY_SECRET"    # webhook only: secret_env or secret_file (the signing key)
+ * events = ["started", "failed"]         # default all: started succeeded failed rolled_back aborted emergency stragglers
+ * environments = ["production"]          # default all
  *
  * [secrets]                              # optional: encryption of secret values at rest
  * key_file = "secrets/runway.key"        # file holding the 32-byte key (base64 or hex); $RUNWAY_SECRET_KEY wins
@@ -114,6 +133,7 @@ import { z } from 'zod';
 import { table } from './schema-table.js';
 import { localSchema } from './local-schema.js';
 import { flySchema } from './fly-schema.js';
+import { githubSchema, notificationsSchema, serverSchema } from './integrations-schema.js';
 export { table } from './schema-table.js';
 import { parseBudget, parseDurationMs, describe } from './values.js';
 import { NEW_VOLUMES, STRATEGIES } from '../domain/types.js';
@@ -284,6 +304,7 @@ const environmentSchema = table({
   trigger: z.string().regex(TRIGGER, { error: 'expected "release", "push:<branch>" or "manual"' }).optional(),
   initiation: z.enum(['manual', 'automatic']).optional(),
   allow_cli: z.boolean().optional(),
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
   vars: vars().optional(),
   deploy: deploySchema.optional(),
   sim: simSchema.optional(),
@@ -311,7 +332,9 @@ export const runwaySchema = table({
   environments: z.record(name(), environmentSchema).optional(),
   sim: simSchema.optional(),
   store: table({ url: z.string().min(1).optional() }).optional(),
-  github: table({ webhook_secret_file: z.string().min(1).optional() }).optional(),
+  github: githubSchema.optional(),
+  server: serverSchema.optional(),
+  notifications: notificationsSchema.optional(),
   secrets: table({ key_file: z.string().min(1).optional() }).optional(),
 });
 export type RunwayTable = z.output<typeof runwaySchema>;

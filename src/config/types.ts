@@ -4,6 +4,7 @@ import type { MachineBudget, NewVolumes, OnAbort, OnFailure, ProcessGroup, Provi
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
+import type { GitHubConfig, NotificationTarget } from './integrations.js';
 
 export type VarLayer = 'org' | 'app' | 'environment';
 
@@ -66,6 +67,8 @@ export interface EnvironmentConfig {
   initiation: 'manual' | 'automatic';
   /** CLI deploys allowed without --emergency (policy; used by the control plane). */
   allowCli: boolean;
+  /** The environment's address (GitHub's environment_url), when configured. */
+  url?: string;
   /** Effective variables after layering, by name. */
   vars: Record<string, EffectiveVar>;
   /** Strategy from DEPLOY_STRATEGY (or FLY_DEPLOY_STRATEGY), else the default `rolling`. */
@@ -99,8 +102,12 @@ export interface RunwayConfig {
   environments: Record<string, EnvironmentConfig>;
   /** Store location: a SQLite file path (relative to the config's dir) or a postgres:// URL. */
   store: { url: string };
-  /** `[github]`: the webhook secret's file (absolute); $RUNWAY_GITHUB_WEBHOOK_SECRET wins over it. */
-  github?: { webhookSecretFile?: string };
+  /** `[github]`: the webhook secret's file, Deployments (integrations.ts). */
+  github?: GitHubConfig;
+  /** `[server] public_url`: the dashboard's address, for links. */
+  publicUrl?: string;
+  /** `[notifications.targets.*]`. */
+  notifications?: NotificationTarget[];
   /** `[secrets]`: the secret key's file (absolute); $RUNWAY_SECRET_KEY wins over it. */
   secrets?: { keyFile?: string };
 }

@@ -12,12 +12,15 @@ import { ledgerHooks } from './ledger-hooks.js';
 import { WebhookWorker } from './webhook-worker.js';
 import { FleetCache, LiveHub } from './dashboard/index.js';
 import { RunwayMetrics } from './metrics.js';
+import { OutboxPump } from '../outbox/pump.js';
 
 export interface RunningServer {
   url: string;
   deploys: DeployService;
   /** Queued GitHub deliveries (tests wait on `idle()`). */
   webhooks: WebhookWorker;
+  /** GitHub statuses and notifications (src/outbox/). */
+  outbox: OutboxPump;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,8 @@ export interface ServeOptions extends Partial<DeployServiceOptions> {
   /** Dashboard: how long a fleet listing is reused (default 15 s), and how often live streams flush (default 250 ms). */
   fleetTtlMs?: number;
   liveFlushMs?: number;
+  /** How often the outbox pump looks for due deliveries (default 1 s). */
+  outboxIntervalMs?: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -84,11 +89,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const port = typeof address === 'object' && address ? address.port : options.port;
   deploys.start();
   await webhooks.resumeQueued();
+  const outbox = new OutboxPump({ store: options.store, config: options.config, processEnv, owner: deploys.instanceId, log });
+  // Also without targets: it retires lifecycle rows, so enabling GitHub later does not replay history.
+  outbox.start(options.outboxIntervalMs ?? (outbox.enabled ? 1000 : 10_000));
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     deploys,
     webhooks,
+    outbox,
     async close() {
+      await outbox.stop();
       await webhooks.stop();
       await deploys.stop();
       hub.close();

@@ -3,6 +3,7 @@
 // The journal records intent and history; the observed fleet, not the store, is the truth about machines.
 
 import type { DeployStatus, Release, StrategyName } from '../domain/types.js';
+import type { OutboxStore } from './outbox-contract.js';
 
 export interface DeployRecord {
   id: string;
@@ -237,7 +238,8 @@ export interface SecretsChange {
   unset: string[];
 }
 
-export interface Store {
+/** Every status change of a deploy (createDeploy, updateDeploy) also queues a lifecycle row in the outbox (outbox-contract.ts). */
+export interface Store extends OutboxStore {
   /** Apply pending schema migrations (idempotent). */
   migrate(): Promise<void>;
   close(): Promise<void>;

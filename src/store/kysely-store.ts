@@ -36,6 +36,9 @@ import {
   type StoredMachineEvent,
 } from './contract.js';
 import { migrateToLatest } from './migrations.js';
+import * as outbox from './outbox-store.js';
+import { insertOutbox, lifecycleItem } from './outbox-store.js';
+import type { GitHubDeploymentRecord, NewOutboxItem, OutboxItem, OutboxQuery } from './outbox-contract.js';
 import type {
   ApiTokensTable,
   Database,
@@ -358,9 +361,9 @@ export class KyselyStore implements Store {
   // ---- deploys
 
   createDeploy(deploy: NewDeploy): Promise<DeployRecord> {
-    return this.run(async () => {
+    return this.transaction(async (trx) => {
       try {
-        const row = await this.db
+        const row = await trx
           .insertInto('deploys')
           .values({
             id: deploy.id,
@@ -384,6 +387,7 @@ export class KyselyStore implements Store {
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        await insertOutbox(trx, [lifecycleItem(row, Date.now())]);
         return deployFromRow(row);
       } catch (error) {
         if (classifyDbError(error) === 'unique') throw new StoreError('conflict', `deploy ${deploy.id} already exists`);
@@ -476,6 +480,23 @@ export class KyselyStore implements Store {
   }
 
   updateDeploy(id: string, patch: DeployPatch): Promise<DeployRecord> {
+    const status = patch.status;
+    if (status !== undefined) {
+      // A status change queues its lifecycle row in the same transaction (the outbox's one seam);
+      // writing the status it already has (a retried write) queues nothing.
+      return this.transaction(async (trx) => {
+        const set = deployPatchColumns(patch);
+        const changed = await trx.updateTable('deploys').set(set).where('id', '=', id).where('status', '<>', status).returningAll().executeTakeFirst();
+        if (changed) {
+          // Wall-clock time: a deploy's own times may come from a virtual clock (simulations).
+          await insertOutbox(trx, [lifecycleItem(changed, Date.now())]);
+          return deployFromRow(changed);
+        }
+        const row = await trx.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        if (!row) throw new StoreError('not_found', `deploy ${id} not found`);
+        return deployFromRow(row);
+      });
+    }
     return this.run(async () => {
       const set = deployPatchColumns(patch);
       const row =
@@ -1071,5 +1092,39 @@ export class KyselyStore implements Store {
         )
         .execute();
     });
+  }
+
+  // ---- outbox (migration 0003; outbox-store.ts)
+
+  enqueueOutbox(items: NewOutboxItem[]): Promise<void> {
+    return this.transaction((trx) => insertOutbox(trx, items));
+  }
+
+  listOutbox(query?: OutboxQuery): Promise<OutboxItem[]> {
+    return this.run(() => outbox.listOutbox(this.db, query));
+  }
+
+  claimOutbox(seq: number, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return this.run(() => outbox.claimOutbox(this.db, seq, owner, nowMs, untilMs));
+  }
+
+  completeOutbox(seq: number, atMs: number, followUps: NewOutboxItem[] = []): Promise<void> {
+    return this.transaction((trx) => outbox.completeOutbox(trx, seq, atMs, followUps));
+  }
+
+  retryOutbox(seq: number, error: string, nextAttemptAtMs: number, giveUp: boolean): Promise<void> {
+    return this.run(() => outbox.retryOutbox(this.db, seq, error, nextAttemptAtMs, giveUp));
+  }
+
+  getGitHubDeployment(app: string, env: string, release: string): Promise<GitHubDeploymentRecord | undefined> {
+    return this.run(() => outbox.getGitHubDeployment(this.db, app, env, release));
+  }
+
+  saveGitHubDeployment(record: Omit<GitHubDeploymentRecord, 'active'>): Promise<void> {
+    return this.run(() => outbox.saveGitHubDeployment(this.db, record, (e) => classifyDbError(e) === 'unique'));
+  }
+
+  activateGitHubDeployment(app: string, env: string, release: string): Promise<GitHubDeploymentRecord[]> {
+    return this.transaction((trx) => outbox.activateGitHubDeployment(trx, app, env, release));
   }
 }

@@ -237,10 +237,58 @@ const m0002_control_plane: Migration = {
   },
 };
 
+/**
+ * The deploy outbox (src/store/outbox-contract.ts): lifecycle rows the store writes with every
+ * deploy status change, and the deliveries made from them (GitHub statuses, notifications), with
+ * their attempts and backoff; and the GitHub deployment runway made for each release per
+ * environment (statuses go to it; a rollback re-activates it).
+ */
+const m0003_deploy_outbox: Migration = {
+  async up(db) {
+    const flavor = sqlFlavor(db);
+    await addRowNumber(flavor, db.schema.createTable('outbox'), 'seq')
+      .addColumn('channel', 'text', notNull)
+      .addColumn('deploy_id', 'text', notNull)
+      .addColumn('app', 'text', notNull)
+      .addColumn('env', 'text', notNull)
+      .addColumn('kind', 'text', notNull)
+      .addColumn('payload', 'text')
+      .addColumn('state', 'text', notNull)
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_attempt_at_ms', 'bigint', notNull)
+      .addColumn('last_error', 'text')
+      .addColumn('claimed_by', 'text')
+      .addColumn('claimed_until_ms', 'bigint')
+      .addColumn('created_at_ms', 'bigint', notNull)
+      .addColumn('delivered_at_ms', 'bigint')
+      .execute();
+    await db.schema.createIndex('outbox_state_idx').on('outbox').columns(['state', 'seq']).execute();
+    await db.schema.createIndex('outbox_deploy_idx').on('outbox').columns(['deploy_id', 'seq']).execute();
+
+    await db.schema
+      .createTable('github_deployments')
+      .addColumn('app', 'text', notNull)
+      .addColumn('env', 'text', notNull)
+      .addColumn('release', 'text', notNull)
+      .addColumn('deployment_id', 'bigint', notNull)
+      .addColumn('deploy_id', 'text', notNull)
+      .addColumn('active', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at_ms', 'bigint', notNull)
+      .addPrimaryKeyConstraint('github_deployments_pkey', ['app', 'env', 'release'])
+      .execute();
+  },
+
+  async down(db) {
+    await db.schema.dropTable('github_deployments').ifExists().execute();
+    await db.schema.dropTable('outbox').ifExists().execute();
+  },
+};
+
 /** Every migration, by name; names sort in the order they apply. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': m0001_initial,
   '0002_control_plane': m0002_control_plane,
+  '0003_deploy_outbox': m0003_deploy_outbox,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -185,6 +185,38 @@ export interface SecretVersionsTable {
   updated_at_ms: Millis;
 }
 
+/** 0003: the deploy outbox (src/store/outbox-contract.ts). */
+export interface OutboxTable {
+  /** Store-assigned row number: the delivery order. */
+  seq: ColumnType<number | string | bigint, never, never>;
+  channel: string;
+  deploy_id: string;
+  app: string;
+  env: string;
+  kind: string;
+  /** JSON text, or NULL. */
+  payload: string | null;
+  state: string;
+  attempts: ColumnType<number | string | bigint, number | undefined, number>;
+  next_attempt_at_ms: Millis;
+  last_error: string | null;
+  claimed_by: string | null;
+  claimed_until_ms: NullableMillis;
+  created_at_ms: Millis;
+  delivered_at_ms: NullableMillis;
+}
+
+/** 0003: the GitHub deployment made for a release in an environment. */
+export interface GitHubDeploymentsTable {
+  app: string;
+  env: string;
+  release: string;
+  deployment_id: ColumnType<number | string | bigint, number, never>;
+  deploy_id: string;
+  active: ColumnType<number | string | bigint, number | undefined, number>;
+  created_at_ms: Millis;
+}
+
 /**
  * Every table of the store. `schema_migrations` (and `schema_migrations_lock`) belong to Kysely's
  * Migrator and are not listed here.
@@ -202,6 +234,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
+  outbox: OutboxTable;
+  github_deployments: GitHubDeploymentsTable;
 }
 
 export const MIGRATION_TABLE = 'schema_migrations';

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { StoreError, type NewDeploy, type Store, type StoredMachineEvent } from '../../src/store/contract.js';
 import type { Release } from '../../src/domain/types.js';
 import { controlPlaneContract } from './control-plane-contract.js';
+import { outboxContract } from './outbox-contract.js';
 
 export interface StoreFixture {
   store: Store;
@@ -543,5 +544,6 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
 
     // Migration 0002: ledger, tokens, webhook deliveries, secrets, deploy emergency/secrets columns.
     controlPlaneContract(withStore);
+    outboxContract(withStore);
   });
 }

@@ -13,6 +13,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import type { Store } from '../../src/store/contract.js';
 import { KyselyStore } from '../../src/store/kysely-store.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openStore, parseStoreUrl } from '../../src/store/open-store.js';
 import { openSqlite } from '../../src/store/sqlite/open-sqlite.js';
 import { runStoreContract } from './contract-suite.js';
@@ -97,9 +98,10 @@ describe('openStore (sqlite)', () => {
       }
       const applied = raw.prepare('select name from schema_migrations').all() as { name: string }[];
       assert.deepEqual(
-        applied.map((r) => r.name),
-        ['0001_initial', '0002_control_plane'],
+        applied.map((r) => r.name).sort(),
+        Object.keys(MIGRATIONS).sort(),
       );
+      assert.ok(Object.keys(MIGRATIONS).includes('0003_deploy_outbox'));
       const indexes = raw
         .prepare("select name from sqlite_master where type = 'index' and name not like 'sqlite_%'")
         .all()

@@ -21,6 +21,8 @@ import type { DeployHead } from '../../store/contract.js';
 import { authenticate, mayActOn, type Principal } from '../auth.js';
 import { ApiError, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
 import { FleetCache } from './fleet-cache.js';
+import { deliveriesCard, releaseNotesCard, undeliveredCard } from './delivery-view.js';
+import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
@@ -200,7 +202,8 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     '/dashboard',
     guarded(async (c, viewer) => {
       const { cards, recent } = await renderOverview(viewer);
-      return page(c, layout('Overview', 'overview', viewer, overviewBody(cards, recent), ['common', 'overview']));
+      const stuck = undeliveredCard(await cp.store.listOutbox({ state: ['pending', 'failed'], outwardOnly: true, limit: 500 }));
+      return page(c, layout('Overview', 'overview', viewer, h`${stuck}${overviewBody(cards, recent)}`, ['common', 'overview']));
     }),
   );
 
@@ -213,7 +216,8 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       if (!deploy || deploy.app !== appName) return page(c, errorPage(404, `no deploy ${c.req.param('id')}`, viewer), 404);
       const journal = await cp.store.listJournal(deploy.id);
       const progress = hub.progress(deploy.id);
-      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now() }, viewer);
+      const extras = [releaseNotesCard(await cp.store.getRelease(appName, deploy.release), cp.config.github), deliveriesCard(await cp.store.listOutbox({ deployId: deploy.id }))];
+      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), extras }, viewer);
       return page(c, layout(`${deploy.release} → ${deploy.env}`, 'deploy', viewer, body, ['common', 'deploy']));
     }),
   );

@@ -200,6 +200,8 @@ export interface DeployPageModel {
   progress: LiveProgress | undefined;
   live: boolean;
   nowMs: number;
+  /** Cards shown after the summary (release notes, deliveries: delivery-view.ts). */
+  extras?: Html[];
 }
 
 export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
@@ -243,6 +245,7 @@ ${mayAct ? h`<div class="actions" id="actions">${running ? h`<button class="dang
 <div class="grid2"><section class="card"><h2>Plan</h2>${plan ? h`<ol class="waves" id="waves">${plan.waves.map((w) => h`<li data-wave="${w.index}"><span class="wave-state"></span><b>${w.label}</b> <span class="muted">${w.kind} · ${w.steps.length} steps</span></li>`)}</ol>${plan.notes.length ? h`<ul class="notes">${plan.notes.map((n) => h`<li>${n}</li>`)}</ul>` : ''}<p class="muted small">estimate: ${plan.estimate.apiCallsTotal} API calls, peak ${plan.estimate.extraMachinesPeak} extra machines, ${plan.estimate.unavailablePeak} out of traffic at once</p>` : h`<p class="muted">no plan yet</p>`}</section>
 <section class="card"><h2>Release steps</h2><div id="release-steps">${releaseSteps.length === 0 ? h`<p class="muted" id="no-release-steps">none ran${running ? ' yet' : ''}</p>` : releaseSteps.map((e) => releaseStep(e))}</div></section></div>
 ${summary ? summaryCard(summary) : ''}
+${model.extras ?? ''}
 <section class="card"><h2>Journal</h2><table class="journal"><thead><tr><th>#</th><th>time</th><th>kind</th><th>machine</th><th>message</th></tr></thead><tbody>${model.journal
     .filter((e) => e.kind !== 'step_succeeded')
     .slice(-80)
