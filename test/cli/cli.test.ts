@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/store/open-store.js';
-import { project, smallConfig, spawnCli, type Project } from './helpers.js';
+import { ROOT, project, smallConfig, spawnCli, type Project } from './helpers.js';
 
 async function machines(p: Project, env = 'staging') {
   const r = await p.run(['status', '--env', env, '--machines', '--json']);
@@ -227,6 +228,27 @@ describe('locks and abort across processes', () => {
 });
 
 describe('help', () => {
+  it('--version prints the package version; the package names its bin for npm link and npx', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+    const p = project();
+    try {
+      for (const flag of ['--version', '-V']) {
+        const r = await p.run([flag]);
+        assert.equal(r.code, 0);
+        assert.equal(r.stdout, `${pkg.version}\n`);
+      }
+    } finally {
+      p.cleanup();
+    }
+    assert.equal(pkg.bin.runway, 'dist/cli/main.js');
+    assert.match(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    // As a user's shell runs it.
+    const child = spawnCli(['--help'], ROOT);
+    const r = await child.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: runway /);
+  });
+
   it('every command has --help with exit codes on deploy', async () => {
     const p = project();
     try {
