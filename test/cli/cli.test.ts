@@ -108,6 +108,14 @@ describe('bad input: exit 2, a clear message, no machine touched', () => {
     });
   });
 
+  it('deploys list --env with an unknown environment exits 2 naming the known ones', async () => {
+    for (const args of [['deploys', 'list', '--env', 'prod'], ['deploys', 'list', '--env', 'prod', '--json']]) {
+      const r = await p.run(args);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stdout + r.stderr, /unknown environment "prod"; known environments: staging, production/);
+    }
+  });
+
   it('a release that does not exist', async () => {
     await unchanged(async () => {
       const r = await p.run(['deploy', '--env', 'staging', '--release', 'v9']);
