@@ -30,6 +30,10 @@ describe('runway deploy on the sim provider', () => {
     assert.match(r.stdout, /rolling/);
     assert.match(r.stdout, /v1 → v2|v2/);
     assert.match(r.stdout, /API calls/i);
+    // What a real run would meet besides the plan: release steps, and the checks gating each step.
+    assert.match(r.stdout, /release steps {2}none/);
+    assert.match(r.stdout, /checks that gate each step .* within 5m\)\n {2}web {5}up: http GET \/up every 15s/);
+    assert.match(r.stdout, /worker {2}no checks/);
     const json = await p.run(['deploy', '--env', 'staging', '--release', 'v2', '--dry-run', '--json']);
     const plan = JSON.parse(json.stdout);
     assert.equal(plan.strategy, 'rolling');

@@ -9,6 +9,7 @@ import { LOCK_STALE_AFTER_MS } from '../../engine/environment-lock.js';
 import { EXIT } from '../../engine/summary.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
+import { formatGates } from '../format-gates.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { superviseDeploy } from '../deploy-runner.js';
@@ -156,7 +157,7 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
       const plan = buildPlan({ deployId, app: scope.app, env: scope.env, fleet, target: release, groups: config.app.processes, settings });
       if (options.dryRun) {
         if (options.json) printJson(io, plan);
-        else io.stdout.write(formatPlan(plan, { verbose: options.verbose ?? false }) + '\n');
+        else io.stdout.write(`${formatPlan(plan, { verbose: options.verbose ?? false })}\n${formatGates(config, env, settings)}\n`);
         return 0;
       }
       const secrets = await store.getSecretsState(scope.app, scope.env);
