@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/store/open-store.js';
+import { until } from '../support/wait.js';
 import { ROOT, project, smallConfig, spawnCli, type Project } from './helpers.js';
 
 async function machines(p: Project, env = 'staging') {
@@ -218,12 +219,12 @@ describe('locks and abort across processes', () => {
       await p.run(['releases', 'create', 'v2']);
       const deploy = spawnCli(['deploy', '--env', 'production', '--release', 'v2', '--json'], p.dir);
       let id: string | undefined;
-      for (let i = 0; i < 100 && !id; i++) {
-        await new Promise((r) => setTimeout(r, 100));
+      // Polls for the event (the deploy running); the cap is for a hung child, not a timing expectation.
+      await until(async () => {
         const list = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout || '[]');
         if (list[0]?.status === 'running') id = list[0].id;
-      }
-      assert.ok(id, 'deploy started');
+        return id !== undefined;
+      }, 'the deploy is running', 120_000);
       const abort = await p.run(['abort', id!]);
       assert.equal(abort.code, 0, abort.stderr);
       const result = await deploy.done;
