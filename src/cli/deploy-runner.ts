@@ -19,6 +19,7 @@ import { recordDeployEnd } from '../ledger/ledger.js';
 import { formatSummary } from './commands/deploy-summary.js';
 import { getEnvironment } from '../config/environment.js';
 import { releaseStepsFor } from '../release/steps-for-environment.js';
+import { plural } from '../strategies/steps.js';
 import { formatFleet } from './commands/status.js';
 import { CliError, printJson, type Io } from './io.js';
 import { ProgressView } from './progress-view.js';
@@ -58,7 +59,7 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
     : new ProgressView(
         io.stderr,
         session.clock,
-        `${pc.bold(`deploy ${deploy.id}`)}  ${scope.app}/${scope.env}  ${deploy.previousRelease ?? '∅'} → ${pc.bold(release.version)}  ${settings.strategy}  (${run.fleet.length} machines, ${run.waves} waves)`,
+        `${pc.bold(`deploy ${deploy.id}`)}  ${scope.app}/${scope.env}  ${deploy.previousRelease ?? '∅'} → ${pc.bold(release.version)}  ${settings.strategy}  (${plural(run.fleet.length, 'machine')}, ${plural(run.waves, 'wave')})`,
         run.fleet,
       );
   let summary: DeploySummary;

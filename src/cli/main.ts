@@ -14,6 +14,11 @@ process.on('SIGINT', () => {
   } else process.exit(130);
 });
 process.on('SIGTERM', () => controller.abort('SIGTERM'));
+// `runway … | head`: the reader went away; stop writing rather than crash on EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 const code = await runCli(process.argv.slice(2), processIo(), controller.signal);
 process.exitCode = code;

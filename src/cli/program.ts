@@ -20,8 +20,9 @@ import { registerReleaseStepCommands } from './commands/release-step.js';
 import { registerControlPlaneCommands } from './commands/control-plane.js';
 import { registerOutboxCommands } from './commands/outbox.js';
 import { environment, openContext } from './context.js';
-import { printJson, type Io } from './io.js';
+import { CliError, printJson, type Io } from './io.js';
 import { reportError } from './report-error.js';
+import { VERSION } from './version.js';
 
 const EXIT_HELP = `
 Exit codes:
@@ -40,6 +41,7 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
   const program = new Command('runway')
     .description('Roll releases onto fleets of machines, recover from failures, and record who deployed what.')
     .option('-c, --config <file>', 'runway.toml to use (default ./runway.toml, or $RUNWAY_CONFIG)')
+    .version(VERSION, '-V, --version', 'print the version of runway')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .addHelpText('after', EXIT_HELP)
     .exitOverride()

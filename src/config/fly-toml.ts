@@ -41,13 +41,16 @@ export interface FlyImport {
 }
 
 function flyDuration(integerUnitMs: number) {
+  // The hints name the unit a bare number is read in here (milliseconds in checks, as flyctl reads them).
+  const unit = integerUnitMs === 1 ? 'milliseconds' : 'seconds';
   return z
-    .union([z.number(), z.string()], { error: (iss) => `expected a duration such as "30s", got ${describe(iss.input)}` })
+    .union([z.number(), z.string()], { error: (iss) => `expected a duration such as "30s" or a number of ${unit}, got ${describe(iss.input)}` })
     .transform((v, ctx) => {
       try {
+        if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0)) throw new Error(`invalid duration ${v}: must be a non-negative number of ${unit}`);
         return typeof v === 'number' ? parseDurationMs((v * integerUnitMs) / 1000) : parseDurationMs(v);
       } catch (e) {
-        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: v });
+        ctx.issues.push({ code: 'custom', message: (e as Error).message.replace('or a number of seconds', `or a number of ${unit}`), input: v });
         return z.NEVER;
       }
     });

@@ -11,13 +11,24 @@ type Issue = z.core.$ZodIssue;
 export function validate<S extends z.ZodType>(schema: S, data: unknown, file: string, lines: Map<string, number>): z.output<S> {
   const result = schema.safeParse(data, { error: errorMap, reportInput: true });
   if (result.success) return result.data;
-  ConfigError.throwAll(issuesToErrors(result.error.issues, file, lines));
+  ConfigError.throwAll(issuesToErrors(result.error.issues, file, lines, data));
   throw new Error('unreachable');
 }
 
-export function issuesToErrors(issues: readonly Issue[], file: string, lines: Map<string, number>): ConfigError[] {
+export function issuesToErrors(issues: readonly Issue[], file: string, lines: Map<string, number>, data?: unknown): ConfigError[] {
   const out: ConfigError[] = [];
   const push = (path: KeyPath, problem: string): void => {
+    // A required key reported missing beside a near miss of its name (`provder` for `provider`):
+    // the near miss is the mistake. Some tables (an environment, by its provider) are checked for
+    // their required keys before their unknown ones, so the typo would otherwise go unnamed.
+    if (problem.startsWith('missing (required') && data !== undefined) {
+      const typo = nearMissOf(data, path);
+      if (typo) {
+        const at = [...path.slice(0, -1), typo];
+        out.push(new ConfigError({ file, key: formatKey(at), line: lineOf(lines, at), problem: `unknown key (did you mean "${String(path[path.length - 1])}"?); ${String(path[path.length - 1])} is required here` }));
+        return;
+      }
+    }
     out.push(new ConfigError({ file, key: formatKey(path), line: lineOf(lines, path), problem }));
   };
 
@@ -81,6 +92,16 @@ export function unknownKeysMessage(keys: readonly string[], known: readonly stri
   if (keys.length > 1) return `unknown keys ${keys.map((k) => JSON.stringify(k)).join(', ')}; ${valid}`;
   const guess = closest(keys[0]!, known);
   return guess ? `unknown key (did you mean "${guess}"?); ${valid}` : `unknown key; ${valid}`;
+}
+
+/** A key of the table holding `path`'s last key, close to that key's name but not it. */
+function nearMissOf(data: unknown, path: KeyPath): string | undefined {
+  const name = path[path.length - 1];
+  if (typeof name !== 'string') return undefined;
+  let table: unknown = data;
+  for (const p of path.slice(0, -1)) table = table !== null && typeof table === 'object' ? (table as Record<string | number, unknown>)[p] : undefined;
+  if (table === null || typeof table !== 'object' || Array.isArray(table)) return undefined;
+  return Object.keys(table).find((k) => k !== name && closest(k, [name]) === name);
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {

@@ -12,6 +12,7 @@ import type { DeployStatus, FleetScope, Machine, ProcessGroup, Release, Strategy
 import { ProviderError, type Provider } from '../providers/contract.js';
 import type { Store } from '../store/contract.js';
 import { buildPlan } from '../strategies/index.js';
+import { plural } from '../strategies/steps.js';
 import { JournalWriter } from './journal-writer.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
 import { runStep, StepFailure, type StepContext } from './step-runner.js';
@@ -210,7 +211,7 @@ class DeployRun {
       await store.updateDeploy(deployId, { plan, previousRelease: previous });
       // A resumed deploy says what an earlier run of it already did, so the journal tells the whole story.
       const alreadyDone = fleet.filter((m) => m.deployId === deployId && m.release === this.req.target.version).map((m) => m.id);
-      this.note('plan', `plan: ${plan.waves.length} waves${alreadyDone.length ? `; ${alreadyDone.length} machines already on ${this.req.target.version} from an earlier run of this deploy` : ''}`, {
+      this.note('plan', `plan: ${plural(plan.waves.length, 'wave')}${alreadyDone.length ? `; ${alreadyDone.length} machines already on ${this.req.target.version} from an earlier run of this deploy` : ''}`, {
         waves: plan.waves.length,
         estimate: plan.estimate,
         previous,
@@ -377,7 +378,7 @@ class DeployRun {
     let plan = first;
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       this.emit({ type: 'plan', plan, round, phase: this.phase });
-      if (round > 1) this.note('replan', `round ${round}: ${plan.waves.length} waves remain`, { waves: plan.waves.map((w) => w.label) });
+      if (round > 1) this.note('replan', `round ${round}: ${plural(plan.waves.length, 'wave')} remain`, { waves: plan.waves.map((w) => w.label) });
       if (plan.waves.length === 0) return this.markConverged();
       const outcome = await this.applyPlan(plan);
       if (!outcome.ok) return outcome;

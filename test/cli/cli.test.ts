@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../src/store/open-store.js';
-import { project, smallConfig, spawnCli, type Project } from './helpers.js';
+import { until } from '../support/wait.js';
+import { ROOT, project, smallConfig, spawnCli, type Project } from './helpers.js';
 
 async function machines(p: Project, env = 'staging') {
   const r = await p.run(['status', '--env', env, '--machines', '--json']);
@@ -29,6 +31,10 @@ describe('runway deploy on the sim provider', () => {
     assert.match(r.stdout, /rolling/);
     assert.match(r.stdout, /v1 → v2|v2/);
     assert.match(r.stdout, /API calls/i);
+    // What a real run would meet besides the plan: release steps, and the checks gating each step.
+    assert.match(r.stdout, /release steps {2}none/);
+    assert.match(r.stdout, /checks that gate each step .* within 5m\)\n {2}web {5}up: http GET \/up every 15s/);
+    assert.match(r.stdout, /worker {2}no checks/);
     const json = await p.run(['deploy', '--env', 'staging', '--release', 'v2', '--dry-run', '--json']);
     const plan = JSON.parse(json.stdout);
     assert.equal(plan.strategy, 'rolling');
@@ -105,6 +111,15 @@ describe('bad input: exit 2, a clear message, no machine touched', () => {
       assert.match(r.stderr, /prod/);
       assert.match(r.stderr, /staging/);
     });
+  });
+
+  it('deploys list --env with an unknown environment exits 2 naming the known ones', async () => {
+    const r = await p.run(['deploys', 'list', '--env', 'prod']);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /unknown environment "prod"; known environments: staging, production/);
+    const json = await p.run(['deploys', 'list', '--env', 'prod', '--json']);
+    assert.equal(json.code, 2);
+    assert.match(JSON.parse(json.stdout).error, /unknown environment "prod"/);
   });
 
   it('a release that does not exist', async () => {
@@ -204,12 +219,12 @@ describe('locks and abort across processes', () => {
       await p.run(['releases', 'create', 'v2']);
       const deploy = spawnCli(['deploy', '--env', 'production', '--release', 'v2', '--json'], p.dir);
       let id: string | undefined;
-      for (let i = 0; i < 100 && !id; i++) {
-        await new Promise((r) => setTimeout(r, 100));
+      // Polls for the event (the deploy running); the cap is for a hung child, not a timing expectation.
+      await until(async () => {
         const list = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout || '[]');
         if (list[0]?.status === 'running') id = list[0].id;
-      }
-      assert.ok(id, 'deploy started');
+        return id !== undefined;
+      }, 'the deploy is running', 120_000);
       const abort = await p.run(['abort', id!]);
       assert.equal(abort.code, 0, abort.stderr);
       const result = await deploy.done;
@@ -227,6 +242,27 @@ describe('locks and abort across processes', () => {
 });
 
 describe('help', () => {
+  it('--version prints the package version; the package names its bin for npm link and npx', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+    const p = project();
+    try {
+      for (const flag of ['--version', '-V']) {
+        const r = await p.run([flag]);
+        assert.equal(r.code, 0);
+        assert.equal(r.stdout, `${pkg.version}\n`);
+      }
+    } finally {
+      p.cleanup();
+    }
+    assert.equal(pkg.bin.runway, 'dist/cli/main.js');
+    assert.match(readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    // As a user's shell runs it.
+    const child = spawnCli(['--help'], ROOT);
+    const r = await child.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: runway /);
+  });
+
   it('every command has --help with exit codes on deploy', async () => {
     const p = project();
     try {

@@ -76,3 +76,12 @@ for (const [label, plan] of Object.entries(PLANS)) {
     });
   });
 }
+
+describe("the project's own shell scripts", () => {
+  it('scripts/*.sh and .ci/run pass shellcheck', () => {
+    for (const script of ['scripts/test-services.sh', 'scripts/test-soak.sh', '.ci/run']) {
+      const r = spawnSync('shellcheck', ['--shell=bash', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${script}:\n${r.stdout}${r.stderr}`);
+    }
+  });
+});

@@ -129,6 +129,19 @@ describe('importFlyToml', () => {
     assert.equal(err.line, 4);
   });
 
+  it('hints name the unit a bare number is read in: milliseconds in checks, seconds in [deploy]', () => {
+    const check = (v: string) => configError(() => importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = ${v}\n`, 'fly.toml'));
+    assert.equal(importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = 5000\n`, 'fly.toml').checks[0]!.check.intervalMs, 5000);
+    for (const v of ['-5000', '"soon"', 'true']) {
+      const err = check(v);
+      assert.equal(err.key, 'http_service.checks[0].interval');
+      assert.match(err.problem, /number of milliseconds/, err.problem);
+      assert.doesNotMatch(err.problem, /number of seconds/, err.problem);
+    }
+    const deploy = configError(() => importFlyToml(`app = "x"\n[deploy]\nwait_timeout = -3\n`, 'fly.toml'));
+    assert.match(deploy.problem, /non-negative number of seconds/);
+  });
+
   it('gives the line of malformed fly.toml', () => {
     const err = configError(() => importFlyToml(`app = "x"\n[deploy\n`, 'fly.toml'));
     assert.equal(err.file, 'fly.toml');

@@ -333,6 +333,17 @@ describe('config errors', () => {
     assert.equal(String(err), err.message);
   });
 
+  it('a typo of a required key (provder) is named as the typo, with the hint, not as the key missing', () => {
+    const err = configError(() => parseConfig(`${BASE}[environments.staging]\nprovder = "sim"\n`, 'runway.toml'));
+    assert.equal(err.key, 'environments.staging.provder');
+    assert.equal(err.line, 8);
+    assert.match(err.problem, /unknown key \(did you mean "provider"\?\)/);
+    // Without a near miss, the key is missing.
+    const missing = configError(() => parseConfig(`${BASE}[environments.staging]\ntrigger = "manual"\n`, 'runway.toml'));
+    assert.equal(missing.key, 'environments.staging.provider');
+    assert.match(missing.problem, /^missing \(required/);
+  });
+
   it('finds unknown keys inside inline tables and at the top level', () => {
     const inline = configError(() => parseConfig(`${BASE}[app.deploy]\nconnection_budget = { max_connections = 10, per_machin = 2 }\n`, 'runway.toml'));
     assert.ok(

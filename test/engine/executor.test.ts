@@ -438,7 +438,7 @@ describe('executor: release steps', () => {
 });
 
 describe('executor: waves resumed after a crash', () => {
-  it('machines the dead run left out of traffic open the window again when they come back (no deadlock)', { timeout: 60_000 }, async () => {
+  it('machines the dead run left out of traffic open the window again when they come back (no deadlock)', { timeout: 300_000 }, async () => {
     const r = await rig({ groups: [{ name: 'web', count: 30 }] });
     try {
       const deployId = 'dep_waves_crashed';

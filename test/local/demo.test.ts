@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { killTagged, leftovers, portClosed, ROOT } from '../providers/local-fixtures.js';
+import { until } from '../support/wait.js';
 
 const TAG = randomUUID();
 
@@ -31,7 +32,7 @@ function demo(args: string[] = []) {
 
 const proxyPortIn = (out: string) => Number(/served at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
 
-it('runs to the end without a terminal: v2 deployed under traffic, v3 rolled back, nothing left running', { timeout: 120_000 }, async () => {
+it('runs to the end without a terminal: v2 deployed under traffic, v3 rolled back, nothing left running', { timeout: 600_000 }, async () => {
   const run = demo();
   const code = await run.exited;
   const out = run.output();
@@ -44,9 +45,9 @@ it('runs to the end without a terminal: v2 deployed under traffic, v3 rolled bac
   assert.deepEqual(await leftovers(TAG, 3000), []);
 });
 
-it('Ctrl-C in the middle stops every process it started and frees the proxy port', { timeout: 120_000 }, async () => {
+it('Ctrl-C in the middle stops every process it started and frees the proxy port', { timeout: 600_000 }, async () => {
   const run = demo();
-  for (let i = 0; i < 600 && !/traffic: \d+ requests\/s/.test(run.output()); i++) await new Promise((r) => setTimeout(r, 50));
+  await until(() => /traffic: \d+ requests\/s/.test(run.output()), 'the demo sends traffic', 300_000);
   assert.match(run.output(), /traffic: \d+ requests\/s/, 'the fleet is up');
   run.child.kill('SIGINT');
   const code = await run.exited;

@@ -13,6 +13,9 @@ import type { DeployRecord, Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { signatureFor } from '../../src/triggers/github-webhook.js';
 
+/** Cap on waiting for a delivery or a deploy to finish: for a hang, not a timing expectation. */
+const WAIT_CAP_MS = 120_000;
+
 export const WEBHOOK_SECRET = "It's a Secret to Everybody";
 export const SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
 
@@ -138,20 +141,21 @@ export async function startHarness(options: { config?: string; serve?: Partial<S
     },
     async waitDelivery(id) {
       await server.webhooks.idle();
-      for (let i = 0; i < 200; i++) {
+      // Polls for the event; the cap is for a hang, generous for a loaded machine.
+      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline; ) {
         const d = await store.getDelivery(id);
         if (d && (d.status === 'done' || d.status === 'failed')) return d;
         await new Promise((r) => setTimeout(r, 10));
       }
-      throw new Error(`delivery ${id} not processed`);
+      throw new Error(`delivery ${id} not processed within ${WAIT_CAP_MS} ms`);
     },
     async waitDeploy(id) {
-      for (let i = 0; i < 1000; i++) {
+      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline; ) {
         const d = await store.getDeploy(id);
         if (d && TERMINAL_STATUSES.includes(d.status) && !server.deploys.get(id)) return d;
         await new Promise((r) => setTimeout(r, 10));
       }
-      throw new Error(`deploy ${id} did not finish`);
+      throw new Error(`deploy ${id} did not finish within ${WAIT_CAP_MS} ms`);
     },
     async close() {
       await server.close();

@@ -8,6 +8,7 @@ import { Counter, Registry } from 'prom-client';
 import { startHarness, type Harness } from './harness.js';
 import { countingProvider } from '../../src/server/metrics.js';
 import { ProviderError, type Provider } from '../../src/providers/contract.js';
+import { until } from '../support/wait.js';
 
 let h: Harness;
 before(async () => {
@@ -43,7 +44,7 @@ describe('/metrics', () => {
     await h.waitDeploy(good.json.deploy.id);
     const aborted = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v2' } });
     // qa pauses before cutover: abort it there.
-    for (let i = 0; i < 200 && !(await h.store.listJournal(aborted.json.deploy.id)).some((e) => e.kind === 'paused'); i++) await new Promise((r) => setTimeout(r, 10));
+    await until(async () => (await h.store.listJournal(aborted.json.deploy.id)).some((e) => e.kind === 'paused'), 'the deploy paused', 120_000);
     assert.equal((await h.call('POST', `/api/deploys/${aborted.json.deploy.id}/abort`, { token: h.admin, body: {} })).status, 200);
     await h.waitDeploy(aborted.json.deploy.id);
     const { text } = await scrape();
@@ -67,7 +68,7 @@ describe('/metrics', () => {
 
   it('machines by environment, release and state; deploys in progress while one runs', async () => {
     const r = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v3' } });
-    for (let i = 0; i < 200 && !(await h.store.listJournal(r.json.deploy.id)).some((e) => e.kind === 'paused'); i++) await new Promise((res) => setTimeout(res, 10));
+    await until(async () => (await h.store.listJournal(r.json.deploy.id)).some((e) => e.kind === 'paused'), 'the deploy paused', 120_000);
     const during = await scrape();
     assert.equal(value(during.text, 'runway_deploys_in_progress{app="shop",env="qa"}'), 1);
     assert.equal((await h.call('POST', `/api/deploys/${r.json.deploy.id}/promote`, { token: h.admin, body: {} })).status, 200);

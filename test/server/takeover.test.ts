@@ -118,7 +118,7 @@ url = "${storeUrl}"
       owner?: string | null;
       journal?: { kind: string; message: string | null }[];
     };
-    const owner = await until('B to take the deploy over', 20_000, async () => {
+    const owner = await until('B to take the deploy over', 120_000, async () => {
       const d = await deploy();
       const record = d.deploy ?? d;
       return record.owner === 'B' ? Date.now() : undefined;

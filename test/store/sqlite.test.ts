@@ -217,7 +217,7 @@ describe('several stores on one SQLite file', () => {
     }
   });
 
-  it('separate processes: all migrate a new file at once, one takes the lock, journal seqs stay unique', { timeout: 60_000 }, async () => {
+  it('separate processes: all migrate a new file at once, one takes the lock, journal seqs stay unique', { timeout: 300_000 }, async () => {
     const dir = tempDir();
     const file = path.join(dir, 'shared.db');
     const worker = path.join(here, 'lock-worker.ts');

@@ -30,13 +30,22 @@ function stopper(child: ChildProcess, exited: Promise<number | null>) {
   };
 }
 
+/**
+ * How long a child may take to start before the test gives up (and kills it). Generous: it is a cap
+ * for a hung start, not an expectation; on a loaded 2-core machine tsx alone can take tens of seconds.
+ */
+const START_CAP_MS = 120_000;
+
 /** `runway sim serve` on a free port; resolves once it printed its address (`--json`). */
 export function startSimServe(args: string[], token: string): Promise<Child & { url: string }> {
   const { child, exited } = runway(['sim', 'serve', '--port', '0', '--json', ...args], { FLY_API_TOKEN: token });
   return new Promise((resolveStart, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`sim serve did not start in 20 s: ${out} ${err}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sim serve did not start in ${START_CAP_MS / 1000} s: ${out} ${err}`));
+    }, START_CAP_MS);
     child.stderr!.on('data', (d) => (err += d));
     child.stdout!.on('data', (d) => {
       out += d;
@@ -57,7 +66,10 @@ export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: s
   const { child, exited } = runway(['server', '--port', '0', ...args], env, cwd);
   return new Promise((resolveStart, reject) => {
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`runway server did not start in 20 s: ${err}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`runway server did not start in ${START_CAP_MS / 1000} s: ${err}`));
+    }, START_CAP_MS);
     child.stdout!.resume();
     child.stderr!.on('data', (d) => {
       err += d;

@@ -15,6 +15,7 @@ import { ledgerDeployStarted } from '../../ledger/ledger.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
+import { formatGates } from '../format-gates.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
 import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../triggers/policy.js';
 import { pc } from '../colors.js';
@@ -94,13 +95,13 @@ export async function dryRun(config: RunwayConfig, store: Store, request: Deploy
     if (err instanceof DeployRequestError) throw new CliError(err.message, err.locked ? EXIT.locked : EXIT.badInput);
     throw err;
   }
-  const { decision, plan } = preview;
+  const { decision, plan, settings } = preview;
   if (o.json) {
     printJson(io, { ...plan, policy: decision.allowed ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note } : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } });
   } else {
     if (decision.allowed) io.stderr.write(`runway: policy: ${decision.note}\n`);
     else io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(request.env, decision)}\n\nthe plan it would have run:\n`);
-    io.stdout.write(formatPlan(plan, { verbose: o.verbose }) + '\n');
+    io.stdout.write(`${formatPlan(plan, { verbose: o.verbose })}\n${formatGates(config, environment(config, request.env), settings)}\n`);
   }
   return decision.allowed ? EXIT.ok : EXIT_REFUSED;
 }

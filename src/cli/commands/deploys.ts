@@ -4,7 +4,7 @@ import { formatDuration, RealClock } from '../../domain/clock.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
 import type { DeployRecord } from '../../store/contract.js';
-import { openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { userInfo } from 'node:os';
 
@@ -19,6 +19,8 @@ export async function deploysListCommand(options: ListOptions, io: Io): Promise<
   if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
   const ctx = await openContext(options, io);
   try {
+    // An environment runway.toml does not name is bad input (exit 2), not an empty list.
+    if (options.env) environment(ctx.config, options.env);
     const deploys = await ctx.store.listDeploys({ app: ctx.config.app.name, ...(options.env ? { env: options.env } : {}), limit });
     if (options.json) {
       printJson(io, deploys.map(({ plan: _plan, ...rest }) => rest));
