@@ -201,6 +201,9 @@ class DeployRun {
     let error: string | null = null;
     let previous = this.req.previousRelease ?? null;
     try {
+      // An earlier run of this deploy was rolling back when it stopped: go on in that direction.
+      const rollingBack = previous !== null ? (await store.listJournal(deployId)).find((e) => e.kind === 'rollback') : undefined;
+      if (rollingBack && previous !== null) return await this.end(...(await this.resumeRollback(previous, rollingBack.data)), previous, background, unwatchOutages);
       await this.checkRelease();
       const fleet = await this.observe();
       this.live = fleet.length;
@@ -245,12 +248,27 @@ class DeployRun {
         if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
       }
     }
+    return this.end(status, error, previous, background, unwatchOutages);
+  }
+
+  private async end(status: DeployStatus, error: string | null, previous: string | null, background: Promise<void>, unwatchOutages: () => void): Promise<DeploySummary> {
     this.stopBackground.abort();
     await background;
     const summary = await this.finish(status, error, previous);
     unwatchOutages();
     this.unsubscribe?.();
     return summary;
+  }
+
+  /** Finish the rollback an earlier run of this deploy began (it stopped or died during it). */
+  private async resumeRollback(previous: string, data: unknown): Promise<[DeployStatus, string | null]> {
+    const reason = (data as { reason?: string } | undefined)?.reason ?? 'rolling back';
+    this.note('rollback_resumed', `going on with the rollback to ${previous} an earlier run of this deploy began (${reason}); never forward again`, { reason });
+    const back = await this.rollBack(previous, reason);
+    if (this.leaving) return ['running', 'the control plane stopped during the rollback; it is left to be finished'];
+    if (back.ok) return [/on_abort/.test(reason) ? 'aborted' : 'rolled_back', reason];
+    this.note('rollback_failed', back.error);
+    return ['failed', back.error];
   }
 
   /**
