@@ -53,11 +53,11 @@ export function startSimServe(args: string[], token: string): Promise<Child & { 
 }
 
 /** `runway server` on a free port; resolves with its URL once it is listening. */
-export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Child & { url: string }> {
+export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: string, startTimeoutMs = 20_000): Promise<Child & { url: string }> {
   const { child, exited } = runway(['server', '--port', '0', ...args], env, cwd);
   return new Promise((resolveStart, reject) => {
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`runway server did not start in 20 s: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`runway server did not start in ${startTimeoutMs / 1000} s: ${err}`)), startTimeoutMs);
     child.stdout!.resume();
     child.stderr!.on('data', (d) => {
       err += d;
