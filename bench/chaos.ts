@@ -1,129 +1,225 @@
-// Chaos benchmark (`npm run bench:chaos`): runway is killed -9 at a random moment of a 500-machine
-// deploy (random strategy) against an out-of-process fleet (`runway sim serve`), started again with
-// `runway deploy resume`, and the trial checks that
-//   - the fleet converged to the target (every machine serving it, the desired count, in traffic);
-//   - no machine was updated twice for that deploy (sim serve records every update with its deploy);
-//   - no extra machine (green, canary, surge, release command) is left;
-//   - the journal tells the true story: the deploy ended succeeded, it says it was resumed, and every
-//     machine the deploy changed is accounted for (a step it recorded, or "already done" when resumed).
-// For the SQLite store and for PostgreSQL.
+// Chaos benchmark (`npm run bench:chaos`): 500-machine deploys of random strategies through the fly
+// provider against `runway sim serve` (its own process, with --state), each trial hit by one fault at
+// a random moment drawn over the whole deploy, its end included:
+//   kill-runway     runway killed -9, then `runway deploy resume`
+//   api-outage      the sim server killed -9 and started again from its state after 2–60 s (same port)
+//   slow-api        API latency median 3 s, p99 40 s (client timeouts on changes that still happen)
+//   5xx             15 % of API calls answered 503, 5 % time out (504, half of them applied)
+//   429             another client lists the app without pause (the app's rate limit shared)
+//   pg-restart      the control plane's PostgreSQL stopped for 3 s (postgres store only; a server of
+//                   the benchmark's own, never the shared one)
+//   sigterm-server  the deploy runs in `runway server`, which gets SIGTERM and is started again
+// Every trial must end converged (every machine on the target, started, checks passing, in traffic)
+// with no machine updated or created twice (counted by the sim server, changes it applied after
+// answering an error included), no extra machine, none left cordoned or stopped, and a journal that
+// ends succeeded. Seeds are fresh by default and printed; `--seed` repeats a run.
 //
-//   npm run bench:chaos -- [--trials 20] [--stores sqlite,postgres] [--machines 500] [--speed 20] [--seed 1] [--json]
+//   npm run bench:chaos -- [--trials 20] [--scenarios all|a,b] [--stores sqlite,postgres]
+//                          [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { STRATEGIES } from '../src/domain/types.js';
+import { RealClock } from '../src/domain/clock.js';
+import { createApiToken } from '../src/server/auth.js';
 import { openStore } from '../src/store/open-store.js';
-import { ROOT, startSimServe } from '../test/support/processes.js';
+import { ROOT, startRunwayServer, type Child } from '../test/support/processes.js';
+import { startPostgresInstance, type PostgresInstance } from '../test/support/postgres-instance.js';
 
-const exec = promisify(execFile);
+const SCENARIOS = ['kill-runway', 'api-outage', 'slow-api', '5xx', '429', 'pg-restart', 'sigterm-server'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const HELP = `Usage: npm run bench:chaos -- [options]
+
+Chaos benchmark: deploys of random strategies through the fly provider against \`runway sim serve\`,
+each hit by one fault at a random moment of the deploy (its end included); every trial must end
+converged with no machine updated or created twice and none left out of traffic.
+
+Options:
+  --trials N          trials per scenario and store (default 20)
+  --scenarios LIST    comma-separated, or "all" (default): ${SCENARIOS.join(', ')}
+  --stores LIST       sqlite,postgres (default both; postgres runs on a server of the benchmark's own)
+  --machines N        machines per deploy (default 500: 80 % web, 20 % worker)
+  --speed X           simulated seconds per real second, sim server and runway alike (default 20)
+  --seed N            seed of every random choice (default: a fresh one, printed)
+  --max-outage S      longest API outage in real seconds (default 60; drawn from 2..S)
+  --json              print every trial as JSON
+  -h, --help          this help
+`;
+
 const { values: args } = parseArgs({
   options: {
     trials: { type: 'string', default: '20' },
+    scenarios: { type: 'string', default: 'all' },
     stores: { type: 'string', default: 'sqlite,postgres' },
     machines: { type: 'string', default: '500' },
     speed: { type: 'string', default: '20' },
-    seed: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    'max-outage': { type: 'string', default: '60' },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (args.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 const TRIALS = Number(args.trials);
 const N = Number(args.machines);
 const SPEED = Number(args.speed);
-const PG = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const MAX_OUTAGE_S = Number(args['max-outage']);
+const SEED = args.seed !== undefined ? Number(args.seed) >>> 0 : randomBytes(4).readUInt32LE() >>> 0;
 const TOKEN = 'chaos-token';
-
-// A small seeded generator: trials repeat for a seed (which strategy, when to kill).
-let state = Number(args.seed) >>> 0 || 1;
-function random(): number {
-  state = (state * 1664525 + 1013904223) >>> 0;
-  return state / 2 ** 32;
+const chosen = (args.scenarios === 'all' ? [...SCENARIOS] : args.scenarios!.split(',')) as Scenario[];
+for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+for (const [name, v] of [['--trials', TRIALS], ['--machines', N], ['--speed', SPEED], ['--max-outage', MAX_OUTAGE_S]] as const) {
+  if (!(v > 0)) throw new Error(`${name} must be a positive number`);
 }
 
-/** Rough simulated duration of a deploy (s), to pick a kill moment inside it. */
-const EXPECTED_SIM_S: Record<string, number> = { immediate: 25, rolling: 90, canary: 100, waves: 150, bluegreen: N * 1.05 };
+let rng = SEED || 1;
+function random(): number {
+  rng = (rng * 1664525 + 1013904223) >>> 0;
+  return rng / 2 ** 32;
+}
+
+/** Rough simulated duration of a deploy (s); kill moments are drawn over 110 % of it. */
+const EXPECTED_SIM_S: Record<string, number> = { immediate: 30, rolling: 100, canary: 110, waves: 160, bluegreen: N * 1.05 };
+
+interface Counts {
+  doubleUpdates: number;
+  doubleCreates: number;
+  extras: number;
+  leftOut: number;
+  offTarget: number;
+}
 
 interface Trial {
+  scenario: Scenario;
   store: string;
   trial: number;
   strategy: string;
-  killAfterMs: number;
-  killedDuring: string;
+  faultAfterMs: number;
+  faultDuring: string;
+  outageMs?: number;
   ok: boolean;
+  counts: Counts;
   problems: string[];
   wallMs: number;
 }
 
-function runway(dir: string, cliArgs: string[]) {
-  return spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs], {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function cli(dir: string, cliArgs: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs], {
     cwd: dir,
     env: { ...process.env, FLY_API_TOKEN: TOKEN, RUNWAY_USER: 'chaos', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.resume();
+  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout }))) };
 }
 
-async function runwayOut(dir: string, cliArgs: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs], {
-      cwd: dir,
-      env: { ...process.env, FLY_API_TOKEN: TOKEN, RUNWAY_USER: 'chaos', NO_COLOR: '1' },
-      maxBuffer: 64 * 1024 * 1024,
+/** `runway sim serve` in `dir` (its runway.toml's [sim] settings with --env), on `port` (0: any). */
+function simServe(dir: string, extra: string[], port = 0): Promise<Child & { url: string; port: number }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'sim', 'serve', '--json', '--port', String(port), '--speed', String(SPEED), '--state', join(dir, 'fleet.json'), ...extra], {
+    cwd: dir,
+    env: { ...process.env, FLY_API_TOKEN: TOKEN, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      try {
+        const info = JSON.parse(out) as { url: string; port: number };
+        resolve({
+          child,
+          url: info.url,
+          port: info.port,
+          log: () => err,
+          stop: (signal: NodeJS.Signals = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      } catch {
+        // not all of it yet
+      }
     });
-    return stdout;
-  } catch (err) {
-    // Deploy commands exit non-zero on a failed deploy; their JSON is still on stdout.
-    return (err as { stdout?: string }).stdout ?? '';
-  }
+    child.on('exit', (code) => reject(new Error(`sim serve exited (${code}): ${err}`)));
+  });
 }
 
+/** A read or seed of the sim server, retried through the faults the scenario injects (5xx, 429). */
 async function fleetApi<T>(url: string, path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers } });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers } });
+    if (res.ok) return (await res.json()) as T;
+    const text = await res.text();
+    if ((res.status >= 500 || res.status === 429) && attempt < 100) {
+      await sleep(100);
+      continue;
+    }
+    throw new Error(`${path}: ${res.status} ${text}`);
+  }
 }
 
 interface FlyMachineLite {
   id: string;
   state: string;
-  config?: { metadata?: Record<string, string>; image?: string };
+  cordoned?: boolean;
+  config?: { metadata?: Record<string, string> };
   checks?: { status: string }[];
 }
 
-async function trial(storeKind: string, i: number, fleetUrl: string): Promise<Trial> {
+function simSettings(scenario: Scenario): string {
+  if (scenario === 'slow-api') return `[sim.latency]\napi = { dist = "lognormal", median = "3s", p99 = "40s" }\n`;
+  if (scenario === '5xx') return `[sim.faults]\nerror_rate = 0.15\ntimeout_rate = 0.05\n`;
+  return '';
+}
+
+async function trial(scenario: Scenario, storeKind: string, i: number, pgServer: PostgresInstance | undefined): Promise<Trial> {
   const started = Date.now();
   const strategy = STRATEGIES[Math.floor(random() * STRATEGIES.length)]!;
-  const app = `chaos-${storeKind}-${i}-${randomBytes(2).toString('hex')}`;
+  const app = `chaos-${i}-${randomBytes(2).toString('hex')}`;
+  const flyApp = `${app}-production`;
   const dir = mkdtempSync(join(tmpdir(), 'runway-chaos-'));
   const problems: string[] = [];
-  let schema: string | undefined;
+  const counts: Counts = { doubleUpdates: 0, doubleCreates: 0, extras: 0, leftOut: 0, offTarget: 0 };
+  const children: Child[] = [];
+  let neighbour: AbortController | undefined;
+  let faultAfterMs = 0;
+  let faultDuring = '';
+  let outageMs: number | undefined;
   try {
-    let storeUrl = '.runway/runway.db';
+    const db = storeKind === 'postgres' ? pgServer!.url.replace(/\/postgres$/, `/postgres?options=-c%20search_path%3D${app.replace(/-/g, '_')}`) : '.runway/runway.db';
     if (storeKind === 'postgres') {
-      schema = `runway_chaos_${randomBytes(4).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: PG });
-      await admin.connect();
-      await admin.query(`create schema ${schema}`);
-      await admin.end();
-      storeUrl = `${PG}?options=-c%20search_path%3D${schema}`;
+      const admin = await import('pg');
+      const c = new admin.default.Client({ connectionString: pgServer!.url });
+      await c.connect();
+      await c.query(`create schema ${app.replace(/-/g, '_')}`);
+      await c.end();
     }
     const web = Math.round(N * 0.8);
-    await fleetApi(fleetUrl, `/_sim/apps/${app}-production/seed`, {
-      method: 'POST',
-      body: JSON.stringify({ release: 'v1', groups: [{ name: 'web', count: web }, { name: 'worker', count: N - web }] }),
-    });
-    writeFileSync(
-      join(dir, 'runway.toml'),
-      `[app]
+    // The outage timeout is in simulated time: long enough for the longest outage at this speed,
+    // plus the sim server's own restart (a node process starting on a busy machine: up to ~30 s).
+    const outageTimeoutS = Math.ceil((MAX_OUTAGE_S + 30) * SPEED * 1.5);
+    const config = (url: string) => `[app]
 name = "${app}"
 [app.processes]
 web = { count = ${web} }
 worker = { count = ${N - web} }
+[app.deploy]
+provider_outage_timeout = "${outageTimeoutS}s"
 
 [environments.production]
 provider = "fly"
@@ -132,129 +228,195 @@ initiation = "manual"
 allow_cli = true
 vars = { DEPLOY_STRATEGY = "${strategy}" }
 [environments.production.fly]
-api_url = "${fleetUrl}"
+api_url = "${url}"
 time_scale = ${SPEED}
 
+[environments.chaos]
+provider = "sim"
+${simSettings(scenario).replace(/\[sim\./g, '[environments.chaos.sim.')}
 [store]
-url = "${storeUrl}"
-`,
-    );
-    await runwayOut(dir, ['releases', 'create', 'v2', '--image', `registry.fly.io/${app}:v2`]);
+url = "${db}"
+`;
+    writeFileSync(join(dir, 'runway.toml'), config('http://127.0.0.1:1'));
+    let fleet = await simServe(dir, ['--env', 'chaos', '--seed', String(Math.floor(random() * 1e9))]);
+    children.push(fleet);
+    writeFileSync(join(dir, 'runway.toml'), config(fleet.url));
+    await fleetApi(fleet.url, `/_sim/apps/${flyApp}/seed`, { method: 'POST', body: JSON.stringify({ release: 'v1', groups: [{ name: 'web', count: web }, { name: 'worker', count: N - web }] }) });
+    await cli(dir, ['releases', 'create', 'v2', '--image', `registry.fly.io/${flyApp}:v2`]).done;
 
-    // Deploy, then kill -9 at a random moment while it runs.
-    const deploy = runway(dir, ['deploy', '--env', 'production', '--release', 'v2', '--json']);
-    const exited = new Promise<number | null>((done) => deploy.on('exit', (code) => done(code)));
-    deploy.stdout.resume();
-    deploy.stderr.resume();
-    const store = await openStore(storeUrl, dir);
+    if (scenario === '429') {
+      neighbour = new AbortController();
+      const signal = neighbour.signal;
+      void (async () => {
+        while (!signal.aborted) {
+          await fetch(`${fleet.url}/v1/apps/${flyApp}/machines`, { headers: { authorization: `Bearer ${TOKEN}` }, signal }).then((r) => r.arrayBuffer(), () => undefined);
+          await sleep(25);
+        }
+      })();
+    }
+
+    // Start the deploy: in the CLI, or in a runway server (sigterm-server).
+    const store = await openStore(db, dir);
     let deployId: string | undefined;
-    for (let t = 0; t < 600 && !deployId; t++) {
-      const [d] = await store.listDeploys({ app, limit: 1 });
-      if (d?.status === 'running') deployId = d.id;
-      else await new Promise((r) => setTimeout(r, 50));
+    let deploy: ReturnType<typeof cli> | undefined;
+    let server: (Child & { url: string }) | undefined;
+    let apiToken = '';
+    if (scenario === 'sigterm-server') {
+      apiToken = (await createApiToken(store, new RealClock(), { name: 'chaos', role: 'admin', createdBy: 'chaos', app })).token;
+      server = await startRunwayServer(['--instance', 'S1', '--lease-ttl', '3s'], { FLY_API_TOKEN: TOKEN }, dir, 90_000);
+      children.push(server);
+      const res = await fetch(`${server.url}/api/deploys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ env: 'production', release: 'v2', reason: 'chaos' }),
+      });
+      if (res.status !== 201) throw new Error(`server refused the deploy: ${res.status} ${await res.text()}`);
+      deployId = ((await res.json()) as { deploy: { id: string } }).deploy.id;
+    } else {
+      deploy = cli(dir, ['deploy', '--env', 'production', '--release', 'v2', '--json']);
+      for (let t = 0; t < 1200 && !deployId; t++) {
+        const [d] = await store.listDeploys({ app, limit: 1 });
+        if (d?.status === 'running') deployId = d.id;
+        else await sleep(50);
+      }
     }
     if (!deployId) throw new Error('the deploy never started');
-    const killAfterMs = Math.round(random() * ((EXPECTED_SIM_S[strategy] ?? 100) * 1000 / SPEED) * 0.9);
-    await new Promise((r) => setTimeout(r, killAfterMs));
-    const journalBefore = await store.listJournal(deployId);
-    const killedDuring = [...journalBefore].reverse().find((e) => e.kind === 'wave_started')?.message ?? 'before its first wave';
-    deploy.kill('SIGKILL');
-    const code = await exited;
-    const wasRunning = (await store.getDeploy(deployId))?.status === 'running';
 
-    // Start it again.
-    if (wasRunning) {
-      const out = await runwayOut(dir, ['deploy', 'resume', deployId, '--json']);
-      const summary = JSON.parse(out || '{}') as { status?: string; error?: string };
-      if (summary.status !== 'succeeded') problems.push(`resume ended ${summary.status}: ${summary.error ?? out.slice(0, 300)}`);
-    } else if (code !== 0) problems.push(`killed deploy exited ${code} without finishing`);
+    // One fault at a random moment over the whole deploy, its end included.
+    faultAfterMs = Math.round(random() * (((EXPECTED_SIM_S[strategy] ?? 100) * 1000) / SPEED) * 1.1);
+    const faulty = scenario === 'kill-runway' || scenario === 'api-outage' || scenario === 'pg-restart' || scenario === 'sigterm-server';
+    if (faulty) {
+      await sleep(faultAfterMs);
+      faultDuring = [...(await store.listJournal(deployId).catch(() => []))].reverse().find((e) => e.kind === 'wave_started')?.message ?? 'before its first wave';
+    }
+    let resumeNeeded = false;
+    if (scenario === 'kill-runway') {
+      deploy!.child.kill('SIGKILL');
+      await deploy!.done;
+      resumeNeeded = (await store.getDeploy(deployId))?.status === 'running';
+    } else if (scenario === 'api-outage') {
+      outageMs = Math.round((2 + random() * (MAX_OUTAGE_S - 2)) * 1000);
+      const port = fleet.port;
+      await fleet.stop('SIGKILL');
+      await sleep(outageMs);
+      fleet = await simServe(dir, ['--env', 'chaos'], port);
+      children.push(fleet);
+    } else if (scenario === 'pg-restart') {
+      if (pgServer) await pgServer.restart(3_000);
+    } else if (scenario === 'sigterm-server') {
+      await server!.stop('SIGTERM');
+      server = await startRunwayServer(['--instance', 'S2', '--lease-ttl', '3s'], { FLY_API_TOKEN: TOKEN }, dir, 90_000);
+      children.push(server);
+    }
+    if (resumeNeeded) {
+      const out = await cli(dir, ['deploy', 'resume', deployId, '--json']).done;
+      const summary = JSON.parse(out.stdout || '{}') as { status?: string; error?: string };
+      if (summary.status !== 'succeeded') problems.push(`resume ended ${summary.status}: ${summary.error ?? out.stdout.slice(0, 300)}`);
+    } else if (deploy) {
+      const out = await deploy.done;
+      if (scenario !== 'kill-runway' && out.code !== 0) problems.push(`deploy exited ${out.code}: ${out.stdout.slice(-400)}`);
+    } else {
+      for (let t = 0; ; t++) {
+        const d = await store.getDeploy(deployId).catch(() => undefined);
+        if (d && d.status !== 'running' && d.status !== 'pending') break;
+        if (t > 6000) throw new Error('the restarted server never finished the deploy');
+        await sleep(100);
+      }
+    }
+    neighbour?.abort();
 
-    // The fleet converged.
-    const machines = await fleetApi<FlyMachineLite[]>(fleetUrl, `/v1/apps/${app}-production/machines`);
+    // The fleet converged: target, started, checks passing, in traffic; nothing extra.
+    const machines = await fleetApi<FlyMachineLite[]>(fleet.url, `/v1/apps/${flyApp}/machines`);
     const live = machines.filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
     const serving = live.filter((m) => (m.config?.metadata?.runway_role ?? 'serving') === 'serving');
-    const extras = live.length - serving.length;
-    const onTarget = serving.filter((m) => m.config?.metadata?.runway_release === 'v2' && m.state === 'started').length;
+    counts.extras = live.length - N;
+    counts.leftOut = serving.filter((m) => m.cordoned || m.state === 'stopped').length;
+    counts.offTarget = serving.filter((m) => !(m.config?.metadata?.runway_release === 'v2' && m.state === 'started' && !m.cordoned && (m.checks ?? []).every((c) => c.status === 'passing'))).length;
     if (serving.length !== N) problems.push(`${serving.length} serving machines, expected ${N}`);
-    if (onTarget !== N) problems.push(`${onTarget}/${N} serving machines run v2`);
-    if (extras) problems.push(`${extras} extra machines left`);
+    if (counts.offTarget) problems.push(`${counts.offTarget}/${N} serving machines not converged (v2, started, passing, in traffic)`);
+    if (counts.extras > 0) problems.push(`${counts.extras} extra machines left`);
+    if (counts.leftOut) problems.push(`${counts.leftOut} machines left cordoned or stopped`);
 
-    // No machine updated twice by the deploy.
-    const stats = await fleetApi<{ server: { updates: { machineId: string; deployId: string | null }[] } }>(fleetUrl, '/_sim/stats');
-    const counts = new Map<string, number>();
-    for (const u of stats.server.updates) if (u.deployId === deployId) counts.set(u.machineId, (counts.get(u.machineId) ?? 0) + 1);
-    const twice = [...counts].filter(([, n]) => n > 1);
-    if (twice.length) problems.push(`${twice.length} machines updated more than once (${twice.slice(0, 3).map(([id, n]) => `${id}×${n}`).join(', ')})`);
+    // No machine updated or created twice (counted by the server, across its restarts).
+    const stats = await fleetApi<{ server: { updates: { machineId: string; deployId: string | null }[]; creates: { launchId: string | null; deployId: string | null }[] } }>(fleet.url, '/_sim/stats');
+    const perMachine = new Map<string, number>();
+    for (const u of stats.server.updates) if (u.deployId === deployId) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
+    counts.doubleUpdates = [...perMachine.values()].filter((n) => n > 1).length;
+    const perLaunch = new Map<string, number>();
+    for (const c of stats.server.creates) if (c.launchId) perLaunch.set(c.launchId, (perLaunch.get(c.launchId) ?? 0) + 1);
+    counts.doubleCreates = [...perLaunch.values()].filter((n) => n > 1).length;
+    if (counts.doubleUpdates) problems.push(`${counts.doubleUpdates} machines updated more than once by the deploy`);
+    if (counts.doubleCreates) problems.push(`${counts.doubleCreates} launches created more than one machine`);
 
-    // The journal tells the true story.
+    // The record and the journal tell the true story.
     const record = await store.getDeploy(deployId);
     const journal = await store.listJournal(deployId);
-    if (record?.status !== 'succeeded') problems.push(`deploy record says ${record?.status}`);
+    if (record?.status !== 'succeeded') problems.push(`deploy record says ${record?.status}: ${record?.error ?? ''}`.slice(0, 400));
     if (journal.at(-1)?.kind !== 'status' || journal.at(-1)?.message !== 'succeeded') problems.push(`journal ends with ${journal.at(-1)?.kind} ${journal.at(-1)?.message}`);
-    if (wasRunning && !journal.some((e) => e.kind === 'resumed')) problems.push('journal does not say the deploy was resumed');
-    const accounted = new Set<string>();
-    for (const e of journal) {
-      if (e.kind === 'step_succeeded' && e.machineId) accounted.add(e.machineId);
-      if (e.kind === 'plan') for (const id of (e.data as { alreadyDone?: string[] } | undefined)?.alreadyDone ?? []) accounted.add(id);
-    }
-    const changed = serving.filter((m) => m.config?.metadata?.runway_deploy === deployId).map((m) => m.id);
-    const untold = changed.filter((id) => !accounted.has(id));
-    if (untold.length) problems.push(`${untold.length} machines changed by the deploy are not in its journal`);
+    if (journal.some((e) => e.kind === 'rollback')) problems.push('the deploy rolled back');
     await store.close();
-    return { store: storeKind, trial: i, strategy, killAfterMs, killedDuring, ok: problems.length === 0, problems, wallMs: Date.now() - started };
+    return { scenario, store: storeKind, trial: i, strategy, faultAfterMs, faultDuring, ...(outageMs !== undefined ? { outageMs } : {}), ok: problems.length === 0, counts, problems, wallMs: Date.now() - started };
   } catch (err) {
     problems.push((err as Error).message);
-    return { store: storeKind, trial: i, strategy, killAfterMs: 0, killedDuring: '', ok: false, problems, wallMs: Date.now() - started };
+    return { scenario, store: storeKind, trial: i, strategy, faultAfterMs, faultDuring, ok: false, counts, problems, wallMs: Date.now() - started };
   } finally {
+    neighbour?.abort();
+    await Promise.all(children.map((c) => c.stop('SIGKILL').catch(() => null)));
     rmSync(dir, { recursive: true, force: true });
-    if (schema) {
-      const admin = new pg.Client({ connectionString: PG });
-      await admin.connect();
-      await admin.query(`drop schema if exists ${schema} cascade`);
-      await admin.end();
-    }
   }
 }
 
 async function main(): Promise<void> {
-  const fleet = await startSimServe(['--speed', String(SPEED), '--seed', String(args.seed)], TOKEN);
+  const stores = args.stores!.split(',');
+  const pgServer = stores.includes('postgres') ? await startPostgresInstance() : undefined;
   const results: Trial[] = [];
   const t0 = Date.now();
+  process.stderr.write(`chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}\n`);
   try {
-    for (const storeKind of args.stores!.split(',')) {
-      for (let i = 1; i <= TRIALS; i++) {
-        const r = await trial(storeKind, i, fleet.url);
-        results.push(r);
-        if (!args.json) {
-          process.stderr.write(
-            `${storeKind.padEnd(8)} #${String(i).padStart(2)} ${r.strategy.padEnd(9)} killed after ${String(r.killAfterMs).padStart(5)} ms (${r.killedDuring.slice(0, 60)}) → ${r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`}  [${(r.wallMs / 1000).toFixed(1)} s]\n`,
-          );
+    for (const scenario of chosen) {
+      for (const storeKind of stores) {
+        if (scenario === 'pg-restart' && storeKind !== 'postgres') continue;
+        for (let i = 1; i <= TRIALS; i++) {
+          const r = await trial(scenario, storeKind, i, pgServer);
+          results.push(r);
+          if (!args.json) {
+            const fault = r.outageMs !== undefined ? `outage ${(r.outageMs / 1000).toFixed(0)} s after ${r.faultAfterMs} ms` : `fault after ${r.faultAfterMs} ms`;
+            process.stderr.write(
+              `${scenario.padEnd(14)} ${storeKind.padEnd(8)} #${String(i).padStart(2)} ${r.strategy.padEnd(9)} ${fault} (${r.faultDuring.slice(0, 50)}) → ${r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`}  [${(r.wallMs / 1000).toFixed(1)} s]\n`,
+            );
+          }
         }
       }
     }
   } finally {
-    await fleet.stop();
+    await pgServer?.destroy();
   }
   if (args.json) {
-    process.stdout.write(JSON.stringify({ machines: N, speed: SPEED, trials: results }, null, 2) + '\n');
-    return;
-  }
-  const lines = [
-    `chaos: ${N} machines, sim serve at ${SPEED}x, seed ${args.seed}, ${cpus().length} CPUs, ${((Date.now() - t0) / 1000).toFixed(0)} s wall`,
-    '',
-    '| store | trials passed | strategies (passed/run) |',
-    '| --- | ---: | --- |',
-  ];
-  for (const storeKind of args.stores!.split(',')) {
-    const rs = results.filter((r) => r.store === storeKind);
-    const by = new Map<string, [number, number]>();
-    for (const r of rs) {
-      const [p, n] = by.get(r.strategy) ?? [0, 0];
-      by.set(r.strategy, [p + (r.ok ? 1 : 0), n + 1]);
+    process.stdout.write(JSON.stringify({ seed: SEED, machines: N, speed: SPEED, trials: results }, null, 2) + '\n');
+  } else {
+    const lines = [
+      `chaos: seed ${SEED}, ${N} machines, sim serve at ${SPEED}x, ${cpus().length} CPUs, ${((Date.now() - t0) / 1000).toFixed(0)} s wall`,
+      '',
+      '| scenario | store | converged | double updates | double creates | extra machines | left cordoned/stopped | strategies (passed/run) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ];
+    for (const scenario of chosen) {
+      for (const storeKind of stores) {
+        const rs = results.filter((r) => r.scenario === scenario && r.store === storeKind);
+        if (rs.length === 0) continue;
+        const by = new Map<string, [number, number]>();
+        for (const r of rs) {
+          const [p, n] = by.get(r.strategy) ?? [0, 0];
+          by.set(r.strategy, [p + (r.ok ? 1 : 0), n + 1]);
+        }
+        const sum = (k: keyof Counts) => rs.reduce((n, r) => n + Math.max(0, r.counts[k]), 0);
+        lines.push(
+          `| ${scenario} | ${storeKind} | ${rs.filter((r) => r.ok).length}/${rs.length} | ${sum('doubleUpdates')} | ${sum('doubleCreates')} | ${sum('extras')} | ${sum('leftOut')} | ${[...by].map(([s, [p, n]]) => `${s} ${p}/${n}`).join(', ')} |`,
+        );
+      }
     }
-    lines.push(`| ${storeKind} | ${rs.filter((r) => r.ok).length}/${rs.length} | ${[...by].map(([s, [p, n]]) => `${s} ${p}/${n}`).join(', ')} |`);
+    process.stdout.write(lines.join('\n') + '\n');
   }
-  process.stdout.write(lines.join('\n') + '\n');
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 

@@ -20,7 +20,7 @@ import { registerReleaseStepCommands } from './commands/release-step.js';
 import { registerControlPlaneCommands } from './commands/control-plane.js';
 import { registerOutboxCommands } from './commands/outbox.js';
 import { environment, openContext } from './context.js';
-import { CliError, printJson, type Io } from './io.js';
+import { printJson, type Io } from './io.js';
 import { reportError } from './report-error.js';
 import { VERSION } from './version.js';
 

@@ -15,17 +15,18 @@ import { buildPlan } from '../strategies/index.js';
 import { plural } from '../strategies/steps.js';
 import { JournalWriter } from './journal-writer.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
-import { runStep, StepFailure, type StepContext } from './step-runner.js';
+import type { StepContext } from './step-runner.js';
 import type { DeploySummary } from './summary.js';
 import { describeError } from './errors.js';
-import { WindowSlots } from './window-slots.js';
+import { runWave, type Outcome } from './wave-runner.js';
 import { StoreGate } from './store-gate.js';
-import { AbortFanout } from '../domain/abort-fanout.js';
-import { SHOWN_OUTPUT_LINES, type ReleaseStep } from './release-steps.js';
+import type { ReleaseStep } from './release-steps.js';
+import { runReleaseSteps } from './release-step-runner.js';
 import { trackConvergence } from './convergence.js';
-import { mergeWaves, preview, promotedGroups, stepGroup, stepMachine, takesOutOfTraffic } from './wave-flow.js';
+import { mergeWaves, preview } from './wave-flow.js';
 import { outOfTraffic, settleFleet } from './settle.js';
 import { watchProviderOutages } from './provider-outage.js';
+import { watchDeploy } from './deploy-watch.js';
 
 export interface DeployRequest {
   deployId: string;
@@ -95,7 +96,6 @@ class ReleaseRefused extends Error {
   }
 }
 
-type Outcome = { ok: true } | { ok: false; error: string; aborted: boolean };
 
 export async function runDeploy(deps: EngineDeps, req: DeployRequest, signal?: AbortSignal): Promise<DeploySummary> {
   return new DeployRun(deps, req, signal).run();
@@ -202,6 +202,9 @@ class DeployRun {
     let error: string | null = null;
     let previous = this.req.previousRelease ?? null;
     try {
+      // An earlier run of this deploy was rolling back when it stopped: go on in that direction.
+      const rollingBack = previous !== null ? (await store.listJournal(deployId)).find((e) => e.kind === 'rollback') : undefined;
+      if (rollingBack && previous !== null) return await this.end(...(await this.resumeRollback(previous, rollingBack.data)), previous, background, unwatchOutages);
       await this.checkRelease();
       const fleet = await this.observe();
       this.live = fleet.length;
@@ -246,6 +249,10 @@ class DeployRun {
         if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
       }
     }
+    return this.end(status, error, previous, background, unwatchOutages);
+  }
+
+  private async end(status: DeployStatus, error: string | null, previous: string | null, background: Promise<void>, unwatchOutages: () => void): Promise<DeploySummary> {
     this.stopBackground.abort();
     await background;
     const summary = await this.finish(status, error, previous);
@@ -254,45 +261,26 @@ class DeployRun {
     return summary;
   }
 
-  /**
-   * Run the configured release steps in order, each once per deploy (a resumed deploy skips those
-   * the journal records as done). Returns the failure that ends the deploy, if any.
-   */
-  private async runReleaseSteps(): Promise<{ status: DeployStatus; error: string } | undefined> {
-    const steps = this.req.releaseSteps ?? [];
-    if (steps.length === 0) return undefined;
-    const done = new Set(
-      (await this.deps.store.listJournal(this.req.deployId)).filter((e) => e.kind === 'release_step_succeeded').map((e) => (e.data as { step?: string } | undefined)?.step),
-    );
-    for (const step of steps) {
-      if (done.has(step.name)) continue;
-      this.emit({ type: 'phase', phase: 'release', message: `release step ${step.name}` });
-      this.note('release_step_started', step.name, { step: step.name });
-      const output: string[] = [];
-      let report;
-      try {
-        report = await step.run({
-          deployId: this.req.deployId,
-          scope: this.req.scope,
-          target: this.req.target,
-          provider: this.deps.provider,
-          clock: this.clock,
-          signal: this.abort.signal,
-          log: (line) => output.push(line),
-        });
-      } catch (err) {
-        if (this.abort.signal.aborted) return { status: 'aborted', error: `aborted during release step ${step.name}` };
-        report = { ok: false, summary: `${step.name}: ${describeError(err)}` };
-      }
-      const lines = [...output, ...(report.output ?? [])];
-      this.note(report.ok ? 'release_step_succeeded' : 'release_step_failed', report.summary, { step: step.name, details: report.details, output: lines });
-      this.emit({ type: 'release-step', step: step.name, ok: report.ok, summary: report.summary, output: lines.slice(-SHOWN_OUTPUT_LINES) });
-      if (!report.ok) {
-        await this.journal.flush();
-        return { status: step.failStatus, error: report.summary };
-      }
-    }
-    return undefined;
+  /** Finish the rollback an earlier run of this deploy began (it stopped or died during it). */
+  private async resumeRollback(previous: string, data: unknown): Promise<[DeployStatus, string | null]> {
+    const reason = (data as { reason?: string } | undefined)?.reason ?? 'rolling back';
+    this.note('rollback_resumed', `going on with the rollback to ${previous} an earlier run of this deploy began (${reason}); never forward again`, { reason });
+    const back = await this.rollBack(previous, reason);
+    if (this.leaving) return ['running', 'the control plane stopped during the rollback; it is left to be finished'];
+    if (back.ok) return [/on_abort/.test(reason) ? 'aborted' : 'rolled_back', reason];
+    this.note('rollback_failed', back.error);
+    return ['failed', back.error];
+  }
+
+  private runReleaseSteps(): Promise<{ status: DeployStatus; error: string } | undefined> {
+    return runReleaseSteps({
+      steps: this.req.releaseSteps ?? [],
+      store: this.deps.store,
+      context: { deployId: this.req.deployId, scope: this.req.scope, target: this.req.target, provider: this.deps.provider, clock: this.clock, signal: this.abort.signal },
+      emit: this.emit,
+      note: (kind, message, data) => this.note(kind, message, data),
+      flush: () => this.journal.flush(),
+    });
   }
 
   /** The provider refuses a release it cannot run (Provider.checkRelease) before any machine changes. */
@@ -454,78 +442,19 @@ class DeployRun {
     return { ok: true };
   }
 
-  private async applyWave(ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
-    this.emit({ type: 'wave-start', wave, waves, phase: this.phase });
-    this.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
-    const waveAbort = new AbortController();
-    // Each step listens to a signal of its own: one shared by thousands of waits is quadratic.
-    const fanout = new AbortFanout([this.abort.signal, waveAbort.signal]);
-    let failure: StepFailure | Error | undefined;
-    const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
-    // Steps past their slot and not finished. When none is left while steps still wait for a slot,
-    // nothing can ever free one: stop with an error rather than wait forever.
-    let running = 0;
-    const checkStuck = () => {
-      if (running > 0 || failure) return;
-      const stuck = [...slots].filter(([, s]) => s.queued > 0);
-      if (stuck.length === 0) return;
-      failure = new Error(`no machine can leave traffic without going below desired − max_unavailable (${stuck.map(([g, s]) => `${g}: ${s.queued} waiting`).join(', ')}); nothing was left half-done`);
-      waveAbort.abort(failure);
-    };
-    // Once every step has started or queued for a slot: is any of them able to run at all?
-    setImmediate(checkStuck);
-    await Promise.all(
-      wave.steps.map(async (step) => {
-        const ref = stepMachine(step);
-        const { signal, done } = fanout.child();
-        // Slots are requested in step order, before any await, so the window is first come first served.
-        const slot = slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known) ? slots.get(stepGroup(step)!) : undefined;
-        const acquired = slot?.acquire(signal);
-        let counted = false;
-        try {
-          await acquired;
-          running++;
-          counted = true;
-          this.emit({ type: 'step', step, machineId: ref, status: 'started' });
-          const machineId = await runStep(ctx, step, signal);
-          // A drained destroy keeps its slot: that machine never comes back into traffic.
-          if (slot && !(step.kind === 'destroy' && step.drain)) slot.release();
-          // A machine promoted into traffic opens a slot of its group's window.
-          for (const group of promotedGroups(step, ctx)) slots.get(group)?.grant();
-          this.emit({ type: 'step', step, machineId, status: 'succeeded' });
-          this.note('step_succeeded', step.kind, undefined, machineId, wave.index);
-        } catch (err) {
-          // Stopped because another step failed or the deploy was aborted: not a failure of its own.
-          if (signal.aborted) {
-            this.emit({ type: 'step', step, machineId: ref, status: 'skipped' });
-            return;
-          }
-          const message = describeError(err);
-          this.emit({ type: 'step', step, machineId: ref, status: 'failed', error: message });
-          this.note('step_failed', message, undefined, err instanceof StepFailure ? err.machineId : ref, wave.index);
-          if (!failure) {
-            failure = err instanceof Error ? err : new Error(message);
-            // One failed machine stops the wave: no new operations start; in-flight ones finish.
-            waveAbort.abort(new Error('wave stopped: another machine failed'));
-          }
-        } finally {
-          done();
-          if (counted) running--;
-          // After the microtasks this step's end released: a step it handed a slot to is running then.
-          if (running === 0) setImmediate(checkStuck);
-        }
-      }),
+  private applyWave(ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
+    return runWave(
+      {
+        signal: this.abort.signal,
+        phase: this.phase,
+        emit: this.emit,
+        note: (kind, message, data, machineId, index) => this.note(kind, message, data, machineId, index),
+        flush: () => this.journal.flush(),
+      },
+      ctx,
+      wave,
+      waves,
     );
-    const ok = !failure && !this.abort.signal.aborted;
-    this.emit({ type: 'wave-end', wave, ok, phase: this.phase });
-    this.note('wave_finished', wave.label, { ok }, null, wave.index);
-    await this.journal.flush();
-    if (this.abort.signal.aborted) {
-      const reason = this.abort.signal.reason;
-      return { ok: false, error: reason instanceof Error ? reason.message : 'aborted', aborted: true };
-    }
-    if (failure) return { ok: false, error: describeError(failure), aborted: false };
-    return { ok: true };
   }
 
   /** Immediate: updates were only dispatched; follow every machine until it converges or times out. */
@@ -611,45 +540,26 @@ class DeployRun {
     });
   }
 
-  /** Heartbeat (the deploy and its lock) and watch the store for abort requests. */
-  private async background(): Promise<void> {
-    const { store } = this.deps;
-    const stop = this.stopBackground.signal;
-    const pollMs = this.deps.pollMs ?? 1000;
-    const heartbeatMs = this.deps.heartbeatMs ?? 5000;
-    let sinceBeat = 0;
-    const { app, env } = this.req.scope;
-    while (!stop.aborted) {
-      try {
-        await this.wall.sleep(pollMs, stop);
-      } catch {
-        return;
-      }
-      try {
-        const wasDown = this.storeGate.down;
-        const control = await store.deployControl(this.req.deployId);
-        if (control?.abortRequestedAtMs) this.requestAbort(control.abortRequestedBy ?? 'request');
-        sinceBeat += pollMs;
-        if (sinceBeat >= heartbeatMs || wasDown) {
-          sinceBeat = 0;
-          const now = this.wall.now();
-          if (!(await store.heartbeatDeploy(this.req.deployId, this.deps.owner ?? null, now))) {
-            this.lostOwnership = true;
-            this.requestAbort('ownership lost');
-            this.storeGate.markUp();
-            return;
-          }
-          await store.heartbeatLock(app, env, this.req.deployId, now);
-        }
-        // The store answers: write what waited, then let operations go on.
-        if (wasDown) this.emit({ type: 'phase', phase: this.phase, message: 'the store answers again: going on' });
-        this.storeGate.markUp();
-        await this.journal.flush();
-      } catch (err) {
-        if (!this.storeGate.down) this.emit({ type: 'phase', phase: this.phase, message: `the store is unreachable (${describeError(err)}): no new operation until it answers` });
-        this.storeGate.markDown(err);
-      }
-    }
+  /** Heartbeat (the deploy and its lock) and watch the store for abort requests (deploy-watch.ts). */
+  private background(): Promise<void> {
+    return watchDeploy({
+      store: this.deps.store,
+      deployId: this.req.deployId,
+      scope: this.req.scope,
+      owner: this.deps.owner ?? null,
+      wall: this.wall,
+      pollMs: this.deps.pollMs ?? 1000,
+      heartbeatMs: this.deps.heartbeatMs ?? 5000,
+      stop: this.stopBackground.signal,
+      storeGate: this.storeGate,
+      journal: this.journal,
+      abortRequested: (by) => this.requestAbort(by),
+      ownershipLost: () => {
+        this.lostOwnership = true;
+        this.requestAbort('ownership lost');
+      },
+      say: (message) => this.emit({ type: 'phase', phase: this.phase, message }),
+    });
   }
 
   private async finish(status: DeployStatus, error: string | null, previous: string | null): Promise<DeploySummary> {

@@ -10,6 +10,7 @@
 import type { Machine } from '../domain/types.js';
 import { TERMINAL_STATUSES } from '../domain/types.js';
 import type { DeployRecord, Lock } from '../store/contract.js';
+import { outOfTraffic } from './settle.js';
 
 export type RecoverPolicy = 'redo' | 'rollback';
 
@@ -33,6 +34,8 @@ export interface Findings {
   onTarget: number;
   orphans: { id: string; role: string; release: string; deployId: string | null }[];
   failedMachines: string[];
+  /** Serving machines out of traffic (cordoned or stopped): what a deploy that gave up left, if anything. */
+  outOfTraffic: string[];
   lock: { holder: string; stale: string | null } | null;
 }
 
@@ -71,6 +74,7 @@ export function assessRecovery(input: RecoveryInput): Recovery {
     onTarget,
     orphans: orphans.map((m) => ({ id: m.id, role: m.role, release: m.release, deployId: m.deployId ?? null })),
     failedMachines: serving.filter((m) => m.state === 'failed').map((m) => m.id),
+    outOfTraffic: outOfTraffic(input.fleet).map((m) => m.id),
     lock: input.lock ? { holder: input.lock.holder, stale: input.lockStale } : null,
   };
 

@@ -37,7 +37,7 @@ export interface SettleReport {
 
 /** Serving machines not in traffic: cordoned, or not running. */
 export function outOfTraffic(fleet: Machine[]): Machine[] {
-  return fleet.filter((m) => m.role === 'serving' && (m.cordoned || m.state === 'stopped' || m.state === 'stopping' || m.state === 'created'));
+  return fleet.filter((m) => m.role === 'serving' && m.state !== 'destroying' && m.state !== 'destroyed' && (m.cordoned || m.state === 'stopped' || m.state === 'stopping' || m.state === 'created'));
 }
 
 export async function settleFleet(input: SettleInput): Promise<SettleReport> {

@@ -68,7 +68,7 @@ type Listener = (deployId: string, event: ProgressEvent) => void;
 export class DeployService {
   readonly instanceId: string;
   private readonly wall: Clock;
-  private readonly live = new Map<string, LiveDeploy & { controller: AbortController }>();
+  private readonly live = new Map<string, LiveDeploy & { controller: AbortController; stepBack: AbortController }>();
   private readonly listeners = new Set<Listener>();
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
@@ -102,11 +102,15 @@ export class DeployService {
     this.loop = this.watch();
   }
 
-  /** Stop watching and stop every deploy this instance runs (another instance takes them over). */
+  /**
+   * Stop watching, and step back from every deploy this instance runs: no new operation starts,
+   * in-flight ones finish, nothing is rolled back; each deploy is left running and unowned (its lock
+   * kept), for another instance or this one restarted to finish in the same direction.
+   */
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
-    for (const d of this.live.values()) d.controller.abort('server stopping');
+    for (const d of this.live.values()) d.stepBack.abort();
     await Promise.allSettled([...this.live.values()].map((d) => d.done));
   }
 
@@ -176,7 +180,9 @@ export class DeployService {
     const env = getEnvironment(config, deploy.env);
     const settings = startSettings ?? resolveStrategySettings(env, config.app.processes, deploy.strategy);
     const controller = new AbortController();
-    const entry = { deploy, events: [] as ProgressEvent[], clock: session.clock, controller, done: Promise.resolve<DeploySummary | undefined>(undefined) };
+    const stepBack = new AbortController();
+    let leftRunning = false;
+    const entry = { deploy, events: [] as ProgressEvent[], clock: session.clock, controller, stepBack, done: Promise.resolve<DeploySummary | undefined>(undefined) };
     const onProgress = (event: ProgressEvent) => {
       entry.events.push(event);
       for (const l of this.listeners) l(deploy.id, event);
@@ -192,6 +198,7 @@ export class DeployService {
             onProgress,
             apiStats: session.apiStats,
             owner: this.instanceId,
+            stepBack: stepBack.signal,
             // Three heartbeats per lease: one late beat never loses the deploy to another instance.
             heartbeatMs: Math.max(200, Math.round((this.options.leaseTtlMs ?? 15_000) / 3)),
             pollMs: Math.min(1_000, Math.max(100, Math.round((this.options.leaseTtlMs ?? 15_000) / 6))),
@@ -208,15 +215,17 @@ export class DeployService {
           },
           controller.signal,
         );
-        this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${summary.status}`);
-        await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, summary, undefined);
+        leftRunning = summary.status === 'running';
+        this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${leftRunning ? `left running (${summary.error})` : summary.status}`);
+        if (!leftRunning) await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, summary, undefined);
         return summary;
       } catch (err) {
         this.log(`deploy ${deploy.id}: ${(err as Error).message}`);
         await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, undefined, (err as Error).message);
         return undefined;
       } finally {
-        await store.releaseLock(deploy.app, deploy.env, deploy.id).catch(() => false);
+        // A deploy left running (stepped back, taken over) keeps its lock: whoever goes on with it holds it.
+        if (!leftRunning) await store.releaseLock(deploy.app, deploy.env, deploy.id).catch(() => false);
         await session.save().catch(() => {});
         await session.close().catch(() => {});
         this.live.delete(deploy.id);

@@ -105,3 +105,16 @@ describe('assessRecovery', () => {
     assert.equal(r.findings.orphans.length, 0, "a live deploy's green is not an orphan");
   });
 });
+
+describe('recover names serving machines left out of traffic', () => {
+  it('cordoned and stopped serving machines are in the findings; extra machines are not', () => {
+    const fleet = [
+      ...machines(3, 'v1'),
+      ...machines(1, 'v1', { id: 'cordoned-1', cordoned: true }),
+      ...machines(1, 'v1', { id: 'stopped-1', state: 'stopped' }),
+      ...machines(1, 'v2', { id: 'green-1', role: 'green', cordoned: true }),
+    ];
+    const r = assessRecovery({ fleet, deploys: [], ownerAlive: () => false, lock: null, lockStale: null, policy: 'redo' });
+    assert.deepEqual(r.findings.outOfTraffic.sort(), ['cordoned-1', 'stopped-1']);
+  });
+});

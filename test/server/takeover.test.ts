@@ -81,6 +81,7 @@ url = "${storeUrl}"
     );
     const store = await openStore(storeUrl, dir);
     await store.createRelease('shop', { version: 'v2', image: 'registry.fly.io/shop:v2', createdAtMs: Date.now() });
+    await store.createRelease('shop', { version: 'v3', image: 'registry.fly.io/shop:v3', createdAtMs: Date.now() + 1 });
     token = (await createApiToken(store, new RealClock(), { name: 'alice', role: 'admin', createdBy: 'test', app: 'shop' })).token;
     await store.close();
   });
@@ -135,6 +136,50 @@ url = "${storeUrl}"
     assert.equal(record.status, 'succeeded', JSON.stringify(finished).slice(0, 2000));
     assert.ok((finished.journal ?? []).some((e) => e.kind === 'taken_over' && /taken over by B/.test(e.message ?? '')));
 
+    const updates = (await stats()).server.updates.filter((u) => u.deployId === deployId);
+    const perMachine = new Map<string, number>();
+    for (const u of updates) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
+    assert.equal(perMachine.size, 12, 'every machine was updated');
+    assert.deepEqual([...perMachine.entries()].filter(([, n]) => n > 1), [], 'no machine updated twice for the deploy');
+  });
+
+  it('SIGTERM of the owner: it steps back (nothing rolled back, the deploy left running and unowned); a restarted instance finishes it forward', async () => {
+    // Alone: no other instance around to claim the deploy the moment C lets go of it.
+    for (const c of children) if (c !== fleet) await c.stop('SIGTERM');
+    const env = { FLY_API_TOKEN: FLY_TOKEN };
+    const a = await startRunwayServer(['--instance', 'C', '--lease-ttl', `${LEASE_TTL_MS}ms`], env, dir);
+    children.push(a);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${a.url}/api/deploys`, { method: 'POST', headers, body: JSON.stringify({ env: 'production', release: 'v3', reason: 'graceful stop test' }) });
+    assert.equal(created.status, 201, await created.clone().text());
+    const deployId = ((await created.json()) as { deploy: { id: string } }).deploy.id;
+    const stats = async () => (await (await fetch(`${fleet.url}/_sim/stats`, { headers: { authorization: `Bearer ${FLY_TOKEN}` } })).json()) as { server: { updates: { machineId: string; release: string; deployId: string | null }[] } };
+    await until('C to update some machines', 30_000, async () => ((await stats()).server.updates.filter((u) => u.deployId === deployId).length >= 2 ? true : undefined));
+    assert.equal(await a.stop('SIGTERM'), 0, `graceful exit: ${a.log().slice(-1500)}`);
+
+    const store = await openStore(storeUrl, dir);
+    try {
+      const left = await store.getDeploy(deployId);
+      assert.equal(left?.status, 'running', 'left running, not rolled back or failed');
+      assert.equal(left?.owner, null, 'ownership released');
+      const journal = await store.listJournal(deployId);
+      assert.ok(journal.some((e) => e.kind === 'stepped_back'), 'the journal says the server stepped back');
+      assert.ok(!journal.some((e) => e.kind === 'rollback'), 'nothing rolled back because the server stopped');
+      assert.ok((await store.getLock('shop', 'production'))?.holder === deployId, 'the deploy keeps its lock');
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual((await stats()).server.updates.filter((u) => u.deployId === deployId && u.release !== 'v3'), [], 'no machine went back');
+
+    const d = await startRunwayServer(['--instance', 'D', '--lease-ttl', `${LEASE_TTL_MS}ms`], env, dir);
+    children.push(d);
+    const finished = await until('the restarted instance to finish the deploy', 90_000, async () => {
+      const r = (await (await fetch(`${d.url}/api/deploys/${deployId}?journal=1`, { headers })).json()) as { deploy?: { status: string }; status?: string; journal?: { kind: string }[] };
+      const status = (r.deploy ?? r).status;
+      return status === 'running' || status === 'pending' ? undefined : r;
+    });
+    assert.equal((finished.deploy ?? finished).status, 'succeeded', JSON.stringify(finished).slice(0, 2000));
+    assert.ok(!(finished.journal ?? []).some((e) => e.kind === 'rollback'));
     const updates = (await stats()).server.updates.filter((u) => u.deployId === deployId);
     const perMachine = new Map<string, number>();
     for (const u of updates) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);

@@ -62,14 +62,14 @@ export function startSimServe(args: string[], token: string): Promise<Child & { 
 }
 
 /** `runway server` on a free port; resolves with its URL once it is listening. */
-export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Child & { url: string }> {
+export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: string, startTimeoutMs = START_CAP_MS): Promise<Child & { url: string }> {
   const { child, exited } = runway(['server', '--port', '0', ...args], env, cwd);
   return new Promise((resolveStart, reject) => {
     let err = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`runway server did not start in ${START_CAP_MS / 1000} s: ${err}`));
-    }, START_CAP_MS);
+      reject(new Error(`runway server did not start in ${startTimeoutMs / 1000} s: ${err}`));
+    }, startTimeoutMs);
     child.stdout!.resume();
     child.stderr!.on('data', (d) => {
       err += d;

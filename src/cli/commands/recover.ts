@@ -189,6 +189,7 @@ function describeFindings(r: Recovery, scope: { app: string; env: string }): str
   }
   if (f.orphans.length) lines.push(`  orphaned extra machines: ${f.orphans.length} (${f.orphans.slice(0, 5).map((o) => `${o.id} ${o.role} ${o.release}`).join(', ')}${f.orphans.length > 5 ? ', …' : ''})`);
   if (f.failedMachines.length) lines.push(`  failed machines: ${f.failedMachines.slice(0, 10).join(', ')}`);
+  if (f.outOfTraffic.length) lines.push(`  serving machines out of traffic (cordoned or stopped): ${f.outOfTraffic.length} (${f.outOfTraffic.slice(0, 10).join(', ')}${f.outOfTraffic.length > 10 ? ', …' : ''})`);
   if (f.lock) lines.push(`  lock: held by ${f.lock.holder}${f.lock.stale ? ` — stale: ${f.lock.stale}` : ' (alive)'}`);
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import { countFleet, formatSpread, type FleetCounts } from '../fleet-tally.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { printJson, type Io } from '../io.js';
 import { openProviderSession } from '../../providers/open-session.js';
+import { outOfTraffic } from '../../engine/settle.js';
 
 export interface StatusOptions extends GlobalOptions {
   env?: string;
@@ -32,6 +33,7 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
           app: scope.app,
           env: scope.env,
           fleet: countFleet(machines),
+          outOfTraffic: outOfTraffic(machines).map((m) => m.id),
           groups,
           // Per region (providers with regions only): the version spread of each.
           regions: regions ?? undefined,
@@ -71,6 +73,8 @@ export function formatFleet(machines: Machine[], target?: string): string {
     lines.push('  by region:');
     for (const [region, c] of Object.entries(regions)) lines.push(`    ${region.padEnd(8)} ${formatSpread(c.byRelease)}${problems(c)}`);
   }
+  const out = outOfTraffic(machines);
+  if (out.length > 0) lines.push(`  out of traffic (cordoned or stopped): ${out.length} serving machines${out.length <= 20 ? `: ${out.map((m) => m.id).join(', ')}` : ''}`);
   if (target) {
     const off = machines.filter((m) => m.role === 'serving' && m.release !== target);
     if (off.length > 0 && off.length <= 20) lines.push(`  not on ${target}: ${off.map((m) => `${m.id} (${m.release}, ${m.state})`).join(', ')}`);

@@ -169,7 +169,13 @@ export class FlyProvider implements Provider {
       }
     }
     if (this.uncertain.has(launchKey)) {
-      const made = await this.findLaunch(scope, spec.launchId, options?.signal);
+      // The lost attempt may still be on its way (a slow API answers after the client gave up), and
+      // a new machine may not be listed at once: look, give it the consistency grace, look again.
+      let made = await this.findLaunch(scope, spec.launchId, options?.signal);
+      if (!made) {
+        await this.clock.sleep(this.options.consistencyGraceMs, options?.signal);
+        made = await this.findLaunch(scope, spec.launchId, options?.signal);
+      }
       if (made) {
         this.uncertain.delete(launchKey);
         this.stats.createsRecovered++;

@@ -289,6 +289,7 @@ ${kpi('result', STATUS_LABEL[s.status] ?? s.status, statusClass(s.status))}${kpi
 ${kpi('on target', `${num(s.machines.onTarget)} / ${num(s.machines.total)}`, s.machines.total > 0 && s.machines.onTarget === s.machines.total ? 'ok' : '')}${kpi('failed machines', num(s.machines.failed), s.machines.failed ? 'bad' : '')}${kpi('stragglers', num(s.machines.stragglers), s.machines.stragglers ? 'warn' : '')}${kpi('extra machines (peak)', num(s.extraMachinesPeak))}${kpi('API calls', num(s.apiCalls))}${kpi('rate limited', num(s.rateLimited), s.rateLimited ? 'warn' : '')}</div>
 ${s.error ? h`<p class="error">${s.error}</p>` : ''}
 ${s.stragglerIds.length ? h`<p class="small"><b>stragglers:</b> <span class="mono">${s.stragglerIds.slice(0, 50).join(', ')}${s.stragglerIds.length > 50 ? ` and ${s.stragglerIds.length - 50} more` : ''}</span></p>` : ''}
+${s.leftOutOfTraffic?.length ? h`<p class="small error" id="left-out"><b>left out of traffic (the provider did not answer in time):</b> <span class="mono">${s.leftOutOfTraffic.slice(0, 50).join(', ')}${s.leftOutOfTraffic.length > 50 ? ` and ${s.leftOutOfTraffic.length - 50} more` : ''}</span></p>` : ''}
 ${s.failedMachineIds.length ? h`<p class="small"><b>failed machines:</b> <span class="mono">${s.failedMachineIds.slice(0, 50).join(', ')}${s.failedMachineIds.length > 50 ? ` and ${s.failedMachineIds.length - 50} more` : ''}</span></p>` : ''}</section>`;
 }
 

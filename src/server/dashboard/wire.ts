@@ -129,6 +129,11 @@ export class StoreEventConverter {
         case 'replan':
         case 'convergence':
         case 'settled':
+        case 'provider_waiting':
+        case 'provider_back':
+        case 'stepped_back':
+        case 'rollback_resumed':
+        case 'fleet_unknown':
         case 'error':
           out.push({ t: 'phase', ph: j.kind === 'convergence' ? 'converge' : 'deploy', msg: j.message ?? j.kind, at: j.atMs });
           break;
