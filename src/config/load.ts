@@ -103,7 +103,14 @@ class Assembler {
       app,
       environments,
       store: { url: this.storeUrl() },
-      ...(raw.github?.webhook_secret_file ? { github: { webhookSecretFile: path.resolve(this.dir, raw.github.webhook_secret_file) } } : {}),
+      ...(raw.github?.webhook_secret_file || raw.github?.repository
+        ? {
+            github: {
+              ...(raw.github.webhook_secret_file ? { webhookSecretFile: path.resolve(this.dir, raw.github.webhook_secret_file) } : {}),
+              ...(raw.github.repository ? { repository: raw.github.repository } : {}),
+            },
+          }
+        : {}),
       ...(raw.secrets?.key_file ? { secrets: { keyFile: path.resolve(this.dir, raw.secrets.key_file) } } : {}),
     };
   }

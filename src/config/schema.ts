@@ -91,6 +91,8 @@
  * [github]                               # optional: `runway server`'s GitHub webhook endpoint
  * webhook_secret_file = "secrets/github-webhook"   # file holding the webhook secret (relative to this file);
  *                                        #   $RUNWAY_GITHUB_WEBHOOK_SECRET wins. Without either the endpoint is off
+ * repository = "octo-org/shop"           # events of other repositories are answered 202 and ignored (an
+ *                                        #   organisation webhook shares its secret with every repository)
  *
  * [secrets]                              # optional: encryption of secret values at rest
  * key_file = "secrets/runway.key"        # file holding the 32-byte key (base64 or hex); $RUNWAY_SECRET_KEY wins
@@ -298,7 +300,13 @@ export const runwaySchema = table({
   environments: z.record(name(), environmentSchema).optional(),
   sim: simSchema.optional(),
   store: table({ url: z.string().min(1).optional() }).optional(),
-  github: table({ webhook_secret_file: z.string().min(1).optional() }).optional(),
+  github: table({
+    webhook_secret_file: z.string().min(1).optional(),
+    repository: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected "owner/name", e.g. "octo-org/shop"')
+      .optional(),
+  }).optional(),
   secrets: table({ key_file: z.string().min(1).optional() }).optional(),
 });
 export type RunwayTable = z.output<typeof runwaySchema>;

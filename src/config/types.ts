@@ -94,7 +94,11 @@ export interface RunwayConfig {
   /** Store location: a SQLite file path (relative to the config's dir) or a postgres:// URL. */
   store: { url: string };
   /** `[github]`: the webhook secret's file (absolute); $RUNWAY_GITHUB_WEBHOOK_SECRET wins over it. */
-  github?: { webhookSecretFile?: string };
+  github?: {
+    webhookSecretFile?: string;
+    /** `owner/name`: webhook events of any other repository are ignored (202, logged). */
+    repository?: string;
+  };
   /** `[secrets]`: the secret key's file (absolute); $RUNWAY_SECRET_KEY wins over it. */
   secrets?: { keyFile?: string };
 }

@@ -74,6 +74,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
   };
   if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
+  else if (!options.config.github?.repository) log('GitHub webhooks: no [github] repository set, so events of every repository that shares the webhook secret are acted on; set it to "owner/name"');
   const app = createApp({ config: options.config, store: options.store, deploys, control, metrics, dashboard: { cp: control, hub, fleets, wall } });
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve, reject) => {

@@ -814,7 +814,8 @@ export class KyselyStore implements Store {
         .where('id', '=', 'ledger')
         .returning(['seq', 'hash'])
         .executeTakeFirst();
-      if (!head) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      // Fail closed: an entry appended without the head could hide entries cut off the end.
+      if (!head) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
       const seq = Number(head.seq);
       const prevHash = head.hash;
       const hash = seal(seq, prevHash);
@@ -858,7 +859,7 @@ export class KyselyStore implements Store {
   ledgerHead(): Promise<{ seq: number; hash: string }> {
     return this.run(async () => {
       const row = await this.db.selectFrom('ledger_head').select(['seq', 'hash']).where('id', '=', 'ledger').executeTakeFirst();
-      if (!row) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      if (!row) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
       return { seq: Number(row.seq), hash: row.hash };
     });
   }

@@ -2,7 +2,7 @@
 // digests, the key from RUNWAY_SECRET_KEY or a file, staged changes recorded in the ledger by name.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -76,11 +76,19 @@ describe('the secret key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runway-key-'));
     try {
       const file = join(dir, 'runway.key');
-      writeFileSync(file, KEY.toString('base64') + '\n');
+      writeFileSync(file, KEY.toString('base64') + '\n', { mode: 0o600 });
       assert.deepEqual(loadSecretKey({ env: {}, keyFile: file }), KEY);
       assert.deepEqual(loadSecretKey({ env: { RUNWAY_SECRET_KEY_FILE: file }, keyFile: '/nope' }), KEY);
       assert.deepEqual(loadSecretKey({ env: { RUNWAY_SECRET_KEY: OTHER.toString('hex') }, keyFile: file }), OTHER);
       assert.throws(() => loadSecretKey({ env: {}, keyFile: join(dir, 'missing.key') }), /missing\.key: not found/);
+      // Readable by others: refused, saying how to fix it, the key never echoed.
+      chmodSync(file, 0o644);
+      assert.throws(
+        () => loadSecretKey({ env: {}, keyFile: file }),
+        (e: unknown) => e instanceof SecretKeyError && /readable by others \(mode 0644\).*chmod 600/.test(e.message) && !e.message.includes(KEY.toString('base64')),
+      );
+      chmodSync(file, 0o640);
+      assert.throws(() => loadSecretKey({ env: {}, keyFile: file }), /readable by its group \(mode 0640\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
