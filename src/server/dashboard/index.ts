@@ -19,7 +19,7 @@ import type { Clock } from '../../domain/clock.js';
 import { verifyLedger, type LedgerVerification } from '../../ledger/ledger.js';
 import type { DeployHead } from '../../store/contract.js';
 import { authenticate, mayActOn, type Principal } from '../auth.js';
-import { ApiError, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
+import { ApiError, readRawBody, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
 import { FleetCache } from './fleet-cache.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
@@ -69,6 +69,9 @@ function assetFiles(): Map<string, { body: string; type: string }> {
 
 type Signed = { principal: Principal; token: string };
 
+/** The sign-in form: a token (~60 bytes) and where to go next. */
+export const LOGIN_MAX_BODY_BYTES = 4096;
+
 export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const { cp, hub, fleets, wall } = deps;
   const appName = cp.config.app.name;
@@ -104,7 +107,9 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   app.get('/dashboard/login', (c) => page(c, loginPage(null, safeNext(c.req.query('next')))));
   app.post('/dashboard/login', async (c) => {
     if (!sameOrigin(c)) return page(c, loginPage('sign-in refused: the form was not sent from this server', '/dashboard'), 403);
-    const text = (await c.req.text()).slice(0, 4096);
+    // A token and a path fit in far less: a larger body is refused (413) by its Content-Length before
+    // any of it is read, or as soon as more than this has arrived (a chunked upload).
+    const text = (await readRawBody(c, LOGIN_MAX_BODY_BYTES)).toString('utf8');
     const form = new URLSearchParams(text);
     const token = (form.get('token') ?? '').trim();
     const next = safeNext(form.get('next') ?? undefined);
