@@ -183,6 +183,17 @@ export interface SecretVersionsTable {
   applied_deploy_id: string | null;
   applied_at_ms: NullableMillis;
   updated_at_ms: Millis;
+  /** Fingerprint of the key the secrets are encrypted with (null until the first change under 0003). */
+  key_fingerprint: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface DashboardSessionsTable {
+  /** sha256 of the opaque session id the cookie carries (the id itself is never stored). */
+  id_hash: string;
+  token_id: string;
+  created_at_ms: Millis;
+  expires_at_ms: Millis;
+  ended_at_ms: NullableMillis;
 }
 
 /**
@@ -202,6 +213,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   secrets: SecretsTable;
   secret_versions: SecretVersionsTable;
+  dashboard_sessions: DashboardSessionsTable;
 }
 
 export const MIGRATION_TABLE = 'schema_migrations';

@@ -98,7 +98,7 @@ describe('openStore (sqlite)', () => {
       const applied = raw.prepare('select name from schema_migrations').all() as { name: string }[];
       assert.deepEqual(
         applied.map((r) => r.name),
-        ['0001_initial', '0002_control_plane'],
+        ['0001_initial', '0002_control_plane', '0003_sessions_key_fingerprint'],
       );
       const indexes = raw
         .prepare("select name from sqlite_master where type = 'index' and name not like 'sqlite_%'")
