@@ -94,6 +94,8 @@ export async function createApiToken(store: Store, clock: Clock, request: NewTok
 export async function revokeApiToken(store: Store, clock: Clock, id: string, by: string, app: string): Promise<boolean> {
   const token = await store.getToken(id);
   const revoked = await store.revokeToken(id, clock.now());
+  // Its dashboard sessions end with it (requests check the token too; this makes it visible).
+  await store.endSessionsOfToken(id, clock.now());
   if (revoked) {
     await appendLedger(store, clock, { kind: 'token.revoked', app, responsible: by, initiator: by, trigger: 'token', data: { id, name: token?.name ?? null } });
   }
@@ -110,6 +112,10 @@ export async function authenticate(store: Store, token: string | undefined): Pro
   const stored = record ? Buffer.from(record.tokenHash, 'hex') : Buffer.alloc(presented.length);
   const equal = stored.length === presented.length && timingSafeEqual(stored, presented);
   if (!record || !equal || record.revokedAtMs !== null) return undefined;
+  return principalOf(record);
+}
+
+export function principalOf(record: ApiTokenRecord): Principal {
   return { tokenId: record.id, name: record.name, role: record.role as Role, envs: record.envs, automation: record.automation };
 }
 

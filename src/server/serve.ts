@@ -10,6 +10,7 @@ import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WEBHOOK_BODY_BYTES, type ControlPla
 import { DeployService, type DeployServiceOptions, type LiveDeploy } from './deploy-service.js';
 import { ledgerHooks } from './ledger-hooks.js';
 import { WebhookWorker } from './webhook-worker.js';
+import { StreamGuard } from './stream-guard.js';
 import { FleetCache, LiveHub } from './dashboard/index.js';
 import { RunwayMetrics } from './metrics.js';
 
@@ -18,6 +19,8 @@ export interface RunningServer {
   deploys: DeployService;
   /** Queued GitHub deliveries (tests wait on `idle()`). */
   webhooks: WebhookWorker;
+  /** Open event streams (ended when their token is revoked or their session ends). */
+  streams: StreamGuard;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,8 @@ export interface ServeOptions extends Partial<DeployServiceOptions> {
   /** Dashboard: how long a fleet listing is reused (default 15 s), and how often live streams flush (default 250 ms). */
   fleetTtlMs?: number;
   liveFlushMs?: number;
+  /** How often open event streams check their token and session (revocations made elsewhere; default 500 ms). */
+  streamSweepMs?: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -64,6 +69,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   const dispatchContext = { config: options.config, store: options.store, deploys, clock: wall, log };
   const webhooks = new WebhookWorker(dispatchContext, deploys.instanceId);
+  const streams = new StreamGuard(options.store, wall, options.streamSweepMs);
   const control: ControlPlane = {
     ...dispatchContext,
     processEnv,
@@ -72,6 +78,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     webhooks,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
+    streams,
   };
   if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
   else if (!options.config.github?.repository) log('GitHub webhooks: no [github] repository set, so events of every repository that shares the webhook secret are acted on; set it to "owner/name"');
@@ -89,9 +96,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     deploys,
     webhooks,
+    streams,
     async close() {
       await webhooks.stop();
       await deploys.stop();
+      streams.close();
       hub.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -24,7 +24,7 @@ import { FleetCache } from './fleet-cache.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
-import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionToken } from './session.js';
+import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from './session.js';
 
 export interface DashboardDeps {
   cp: ControlPlane;
@@ -81,11 +81,11 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const viewerOf = (s: Signed): Viewer => ({ principal: s.principal, csrf: csrfToken(s.token), app: appName, mayActOn: (env) => mayActOn(s.principal, env) });
 
   const signedIn = async (c: Context): Promise<Signed | undefined> => {
-    const token = sessionToken(c);
-    const principal = token ? await authenticate(cp.store, token) : undefined;
-    if (!token || !principal) return undefined;
-    await cp.store.touchToken(principal.tokenId, wall.now()).catch(() => {});
-    return { principal, token };
+    const id = sessionToken(c);
+    const session = id ? await sessionPrincipal(cp.store, wall, id) : undefined;
+    if (!id || !session) return undefined;
+    await cp.store.touchToken(session.principal.tokenId, wall.now()).catch(() => {});
+    return { principal: session.principal, token: id };
   };
 
   const page = (c: Context, html: string, status = 200) => c.body(html, status as 200, PAGE_HEADERS);
@@ -119,11 +119,18 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       return page(c, loginPage('That token is not valid (unknown, malformed or revoked).', next), 401);
     }
     cp.log(`dashboard sign-in: ${principal.name} (${principal.role})`);
-    return c.body(null, 303, { location: next, 'set-cookie': sessionCookie(c, token), 'cache-control': 'no-store' });
+    const sessionId = await startSession(cp.store, wall, principal.tokenId);
+    return c.body(null, 303, { location: next, 'set-cookie': sessionCookie(c, sessionId), 'cache-control': 'no-store' });
   });
-  app.post('/dashboard/logout', (c) => {
+  app.post('/dashboard/logout', async (c) => {
     if (!sameOrigin(c)) return c.json({ error: 'cross-origin request refused' }, 403);
-    return c.body(null, 303, { location: '/dashboard/login', 'set-cookie': clearedSessionCookie(c) });
+    // Signing out ends the session on the server: the cookie, if kept or copied, opens nothing.
+    const id = sessionToken(c);
+    if (id) {
+      await cp.store.endSession(sessionHash(id), wall.now());
+      cp.streams.endSession(sessionHash(id));
+    }
+    return c.body(null, 303, { location: '/dashboard/login', 'set-cookie': clearedSessionCookie(c), 'cache-control': 'no-store' });
   });
 
   app.get('/dashboard/assets/:name', (c) => {
@@ -285,13 +292,17 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const api = app as unknown as Hono<ApiEnv>;
   const auth = requireToken(cp);
 
+  /** The same event stream, ended when the request's token is revoked or its dashboard session ends. */
+  const guardStream = (c: Context<ApiEnv>, res: Response): Response =>
+    res.body ? new Response(cp.streams.guard({ tokenId: c.get('principal').tokenId, sessionHash: c.get('sessionHash') }, res.body), { status: res.status, headers: res.headers }) : res;
+
   api.get('/api/deploys/:id/events', auth, async (c) => {
     // A deploy running here needs no store read (its record holds a plan that can be megabytes).
     const live = cp.deploys.get(c.req.param('id'));
-    if (live && live.deploy.app === appName) return hub.respond(live.deploy.id, live.deploy.startedAtMs);
+    if (live && live.deploy.app === appName) return guardStream(c, await hub.respond(live.deploy.id, live.deploy.startedAtMs));
     const deploy = await cp.store.getDeployHead(c.req.param('id'));
     if (!deploy || deploy.app !== appName) throw new ApiError(404, `no deploy ${c.req.param('id')}`);
-    return hub.respond(deploy.id, deploy.startedAtMs);
+    return guardStream(c, await hub.respond(deploy.id, deploy.startedAtMs));
   });
 
   api.get('/api/health', auth, async (c) => {
@@ -345,9 +356,10 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
         untrack();
       },
     });
-    return new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' } });
+    return guardStream(c, new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' } }));
   });
 }
+
 
 export { FleetCache } from './fleet-cache.js';
 export { LiveHub } from './live.js';
