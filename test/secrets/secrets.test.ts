@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RealClock } from '../../src/domain/clock.js';
 import { verifyLedger } from '../../src/ledger/ledger.js';
-import { decryptSecret, encryptSecret, SecretDecryptError, secretDigest, secretPlace } from '../../src/secrets/crypto.js';
+import { decryptSecret, encryptSecret, keyFingerprint, SecretDecryptError, secretDigest, secretPlace } from '../../src/secrets/crypto.js';
 import { loadSecretKey, SecretKeyError } from '../../src/secrets/key.js';
 import { changeSecrets, listSecrets, SecretInputError, secretsForEnvironment } from '../../src/secrets/secrets.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -96,6 +96,31 @@ describe('the secret key', () => {
 });
 
 describe('secrets of an environment', () => {
+  it('a change under another key is refused before anything is written (the key fingerprint is kept with the secrets)', async () => {
+    const store = await openStore(':memory:', os.tmpdir());
+    const clock = new RealClock();
+    try {
+      const base = { app: 'shop', env: 'production', by: 'alice', initiator: 'cli:alice', trigger: 'cli' };
+      await changeSecrets(store, KEY, clock, { ...base, set: { API_KEY: 'k-1' } });
+      assert.equal((await store.getSecretsState('shop', 'production')).keyFingerprint, keyFingerprint(KEY));
+      await assert.rejects(
+        changeSecrets(store, OTHER, clock, { ...base, by: 'mallory', set: { API_KEY: 'k-2', NEW: 'n' } }),
+        (e: unknown) => e instanceof SecretKeyError && /encrypted with another key/.test(e.message) && /nothing was changed/.test(e.message),
+      );
+      assert.deepEqual(await secretsForEnvironment(store, 'shop', 'production', KEY), { API_KEY: 'k-1' });
+      assert.equal((await store.getSecretsState('shop', 'production')).stagedVersion, 1);
+      assert.deepEqual((await store.listLedger()).map((e) => e.responsible), ['alice']);
+      // Secrets set before fingerprints were kept: the key must still open them.
+      await store.changeSecrets('shop', 'staging', { set: [{ name: 'OLD', ciphertext: encryptSecret(KEY, secretPlace('shop', 'staging', 'OLD'), 'o'), digest: 'd' }], unset: [] }, 'alice', 1);
+      await assert.rejects(changeSecrets(store, OTHER, clock, { ...base, env: 'staging', set: { X: 'x' } }), SecretKeyError);
+      assert.deepEqual((await store.listSecrets('shop', 'staging')).map((r) => r.name), ['OLD']);
+      await changeSecrets(store, KEY, clock, { ...base, env: 'staging', set: { X: 'x' } });
+      assert.equal((await store.getSecretsState('shop', 'staging')).keyFingerprint, keyFingerprint(KEY));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('stages changes, lists names/versions/digests only, decrypts for providers, ledgers names and digests', async () => {
     const store = await openStore(':memory:', os.tmpdir());
     const clock = new RealClock();
