@@ -99,6 +99,7 @@
  * webhook_secret_file = "secrets/github-webhook"   # file holding the webhook secret (relative to this file);
  *                                        #   $RUNWAY_GITHUB_WEBHOOK_SECRET wins. Without either the endpoint is off
  * repository = "acme/mechanic"           # optional: GitHub Deployments and statuses for every deploy (docs/github.md);
+ *                                        #   webhook events of other repositories are answered 202 and ignored;
  *                                        #   auth: $RUNWAY_GITHUB_TOKEN, or a GitHub App installation:
  * app_id = 12345                         #   app_id, installation_id and private_key_file (a PEM file) together
  * installation_id = 678

@@ -161,6 +161,8 @@ async function start<T>(deps: DeployDeps, request: DeployRequest, options: Start
   const env = environmentOf(config, request.env);
   checkText(request);
 
+  // A ledger without its head refuses every write (fail closed): find that out before anything is stored.
+  await store.ledgerHead();
   // Policy before anything else: a refusal leaves its refusal in the ledger, and nothing more.
   const decision = decide(env, request);
   if (!decision.allowed) {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import type { DeploySummary } from '../engine/summary.js';
 import { LEDGER_GENESIS_HASH } from '../store/migrations.js';
-import type { DeployRecord, LedgerRecord, NewLedgerRecord, Store } from '../store/contract.js';
+import { StoreError, type DeployRecord, type LedgerRecord, type NewLedgerRecord, type Store } from '../store/contract.js';
 import { canonicalJson, jsonValue } from './canonical.js';
 import { deployReplacedFleet } from '../secrets/applied.js';
 
@@ -106,7 +106,30 @@ export interface LedgerVerification {
 /** Walk the whole chain (every app and environment: the chain is one). */
 export async function verifyLedger(store: Store): Promise<LedgerVerification> {
   const entries = await store.listLedger();
-  const head = await store.ledgerHead();
+  let head: { seq: number; hash: string } | undefined;
+  try {
+    head = await store.ledgerHead();
+  } catch (err) {
+    if (!(err instanceof StoreError && err.kind === 'not_found')) throw err;
+  }
+  if (!head) {
+    // Fail closed: without its head nobody can tell whether entries were cut off the end, and the
+    // store refuses every ledger write (so every deploy and change) until the head is restored.
+    const last = entries[entries.length - 1];
+    const result = verifyEntries(entries);
+    return {
+      ok: false,
+      entries: entries.length,
+      head: { seq: last?.seq ?? 0, hash: last?.hash ?? LEDGER_GENESIS_HASH },
+      problems: [
+        {
+          seq: (last?.seq ?? 0) + 1,
+          problem: `the ledger head is missing (its row in ledger_head was deleted): whether entries were removed from the end cannot be checked, and every ledger write is refused until it is restored (restore the store from a backup)`,
+        },
+        ...result.problems,
+      ],
+    };
+  }
   return { ...verifyEntries(entries, head), head };
 }
 

@@ -53,3 +53,12 @@ export function secretDigest(key: Buffer, place: string, value: string): string 
   const mac = createHmac('sha256', subkey(key, 'digest')).update(place, 'utf8').update('\u0000').update(value, 'utf8').digest('hex');
   return `hmac-sha256:${mac.slice(0, 16)}`;
 }
+
+/**
+ * Names the key without revealing it: kept with an environment's secrets, so a change under another
+ * key (a typo'd RUNWAY_SECRET_KEY on one machine) is refused before anything is written, instead of
+ * leaving secrets encrypted under two keys.
+ */
+export function keyFingerprint(key: Buffer): string {
+  return `key:${createHmac('sha256', subkey(key, 'fingerprint')).update('runway key fingerprint').digest('hex').slice(0, 16)}`;
+}

@@ -2,7 +2,7 @@
 // $RUNWAY_SECRET_KEY, or from a file ($RUNWAY_SECRET_KEY_FILE, or `[secrets] key_file` in
 // runway.toml). Generate one with `openssl rand -base64 32`.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export class SecretKeyError extends Error {
   constructor(message: string) {
@@ -37,12 +37,26 @@ export function loadSecretKey(sources: SecretKeySources): Buffer {
   if (file) {
     let text: string;
     try {
+      refuseSharedFile(file, (m) => new SecretKeyError(m));
       text = readFileSync(file, 'utf8');
     } catch (err) {
+      if (err instanceof SecretKeyError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       throw new SecretKeyError(`secret key file ${file}: ${code === 'ENOENT' ? 'not found' : `cannot read (${code ?? 'error'})`}; ${HOW}`);
     }
     return decodeKey(text, `secret key file ${file}`);
   }
   throw new SecretKeyError(`no secret key: ${HOW}`);
+}
+
+/**
+ * A file holding a key (the secret key, the webhook secret) must be readable by its owner only: one
+ * that group or others may read is refused, saying how to fix it. (No-op on Windows, which has no modes.)
+ */
+export function refuseSharedFile(file: string, error: (message: string) => Error): void {
+  if (process.platform === 'win32') return;
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw error(`${file} is readable by ${mode & 0o007 ? 'others' : 'its group'} (mode 0${mode.toString(8)}); a key file must be the owner's alone: chmod 600 ${file}`);
+  }
 }

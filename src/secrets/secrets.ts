@@ -13,9 +13,10 @@
 // names, per-secret versions and keyed digests; errors and ledger entries name secrets, never values.
 
 import type { Clock } from '../domain/clock.js';
-import type { SecretsState, Store } from '../store/contract.js';
+import { StoreError, type SecretsState, type Store } from '../store/contract.js';
 import { appendLedger } from '../ledger/ledger.js';
-import { decryptSecret, encryptSecret, secretDigest, secretPlace } from './crypto.js';
+import { decryptSecret, encryptSecret, keyFingerprint, secretDigest, secretPlace } from './crypto.js';
+import { SecretKeyError } from './key.js';
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -65,7 +66,26 @@ export async function changeSecrets(store: Store, key: Buffer, clock: Clock, req
     unset,
   };
   const atMs = clock.now();
-  const result = await store.changeSecrets(request.app, request.env, change, request.by, atMs);
+  const fingerprint = keyFingerprint(key);
+  // Secrets set before fingerprints were kept: the key must still open them.
+  const state = await store.getSecretsState(request.app, request.env);
+  if (state.keyFingerprint === null) {
+    const [first] = await store.listSecrets(request.app, request.env);
+    if (first) {
+      try {
+        decryptSecret(key, secretPlace(request.app, request.env, first.name), first.ciphertext);
+      } catch {
+        throw new SecretKeyError(`the secrets of ${request.app}/${request.env} are encrypted with another key than this one; use the key they were set with (nothing was changed)`);
+      }
+    }
+  }
+  let result: { version: number; changed: string[] };
+  try {
+    result = await store.changeSecrets(request.app, request.env, change, request.by, atMs, fingerprint);
+  } catch (err) {
+    if (err instanceof StoreError && err.kind === 'conflict') throw new SecretKeyError(`${err.message} (nothing was changed)`);
+    throw err;
+  }
   if (result.changed.length > 0) {
     const changedSet = change.set.filter((s) => result.changed.includes(s.name));
     await appendLedger(store, clock, {

@@ -61,7 +61,11 @@ export interface NewTokenRequest {
 export async function createApiToken(store: Store, clock: Clock, request: NewTokenRequest): Promise<{ token: string; record: ApiTokenRecord }> {
   if (!NAME.test(request.name)) throw new TokenInputError(`bad token name ${JSON.stringify(request.name)}: a login or automation name (letters, digits, . _ - @)`);
   if (!(ROLES as readonly string[]).includes(request.role)) throw new TokenInputError(`unknown role "${request.role}" (one of: ${ROLES.join(', ')})`);
-  const envs = request.envs && request.envs.length > 0 ? [...new Set(request.envs)] : null;
+  // An empty list is not "every environment": a deployer of no environment is a mistake, refused.
+  if (request.envs && request.envs.length === 0) {
+    throw new TokenInputError(`a ${request.role} token with an empty environment list acts nowhere; name its environments (a deployer with no list acts on every environment)`);
+  }
+  const envs = request.envs ? [...new Set(request.envs)] : null;
   if (envs && request.role !== 'deployer') throw new TokenInputError(`environments apply to deployer tokens only (a ${request.role} token covers every environment)`);
   const unknown = envs?.filter((e) => request.knownEnvironments && !request.knownEnvironments.includes(e)) ?? [];
   if (unknown.length) throw new TokenInputError(`unknown environment${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${request.knownEnvironments?.join(', ')})`);
@@ -90,6 +94,8 @@ export async function createApiToken(store: Store, clock: Clock, request: NewTok
 export async function revokeApiToken(store: Store, clock: Clock, id: string, by: string, app: string): Promise<boolean> {
   const token = await store.getToken(id);
   const revoked = await store.revokeToken(id, clock.now());
+  // Its dashboard sessions end with it (requests check the token too; this makes it visible).
+  await store.endSessionsOfToken(id, clock.now());
   if (revoked) {
     await appendLedger(store, clock, { kind: 'token.revoked', app, responsible: by, initiator: by, trigger: 'token', data: { id, name: token?.name ?? null } });
   }
@@ -106,6 +112,10 @@ export async function authenticate(store: Store, token: string | undefined): Pro
   const stored = record ? Buffer.from(record.tokenHash, 'hex') : Buffer.alloc(presented.length);
   const equal = stored.length === presented.length && timingSafeEqual(stored, presented);
   if (!record || !equal || record.revokedAtMs !== null) return undefined;
+  return principalOf(record);
+}
+
+export function principalOf(record: ApiTokenRecord): Principal {
   return { tokenId: record.id, name: record.name, role: record.role as Role, envs: record.envs, automation: record.automation };
 }
 

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_WEBHOOK_BODY_BYTES, type ControlPla
 import { DeployService, type DeployServiceOptions, type LiveDeploy } from './deploy-service.js';
 import { ledgerHooks } from './ledger-hooks.js';
 import { WebhookWorker } from './webhook-worker.js';
+import { StreamGuard } from './stream-guard.js';
 import { FleetCache, LiveHub } from './dashboard/index.js';
 import { RunwayMetrics } from './metrics.js';
 import { OutboxPump } from '../outbox/pump.js';
@@ -21,6 +22,8 @@ export interface RunningServer {
   webhooks: WebhookWorker;
   /** GitHub statuses and notifications (src/outbox/). */
   outbox: OutboxPump;
+  /** Open event streams (ended when their token is revoked or their session ends). */
+  streams: StreamGuard;
   close(): Promise<void>;
 }
 
@@ -44,6 +47,8 @@ export interface ServeOptions extends Partial<DeployServiceOptions> {
   liveFlushMs?: number;
   /** How often the outbox pump looks for due deliveries (default 1 s). */
   outboxIntervalMs?: number;
+  /** How often open event streams check their token and session (revocations made elsewhere; default 500 ms). */
+  streamSweepMs?: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
@@ -69,6 +74,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   const dispatchContext = { config: options.config, store: options.store, deploys, clock: wall, log };
   const webhooks = new WebhookWorker(dispatchContext, deploys.instanceId);
+  const streams = new StreamGuard(options.store, wall, options.streamSweepMs);
   const control: ControlPlane = {
     ...dispatchContext,
     processEnv,
@@ -77,8 +83,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     webhooks,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
+    streams,
   };
   if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
+  else if (!options.config.github?.repository) log('GitHub webhooks: no [github] repository set, so events of every repository that shares the webhook secret are acted on; set it to "owner/name"');
   const app = createApp({ config: options.config, store: options.store, deploys, control, metrics, dashboard: { cp: control, hub, fleets, wall } });
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve, reject) => {
@@ -97,10 +105,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     deploys,
     webhooks,
     outbox,
+    streams,
     async close() {
       await outbox.stop();
       await webhooks.stop();
       await deploys.stop();
+      streams.close();
       hub.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

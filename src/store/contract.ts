@@ -231,6 +231,16 @@ export interface SecretsState {
   appliedVersion: number | null;
   appliedDeployId: string | null;
   appliedAtMs: number | null;
+  /** Fingerprint of the key the secrets are encrypted with; null before the first change that recorded it. */
+  keyFingerprint: string | null;
+}
+
+export interface DashboardSession {
+  idHash: string;
+  tokenId: string;
+  createdAtMs: number;
+  expiresAtMs: number;
+  endedAtMs: number | null;
 }
 
 export interface SecretsChange {
@@ -336,7 +346,19 @@ export interface Store extends OutboxStore {
    * transaction. A value whose digest equals the stored one is no change. When anything changed, the
    * environment's staged version goes up by one. Returns the staged version and the changed names.
    */
-  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number): Promise<{ version: number; changed: string[] }>;
+  /**
+   * Stage a change. With `keyFingerprint`: refused (StoreError conflict, nothing written) when the
+   * environment's secrets were encrypted under a key with another fingerprint; recorded otherwise.
+   */
+  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }>;
+
+  // ---- dashboard sessions
+  createSession(session: Omit<DashboardSession, 'endedAtMs'>): Promise<void>;
+  getSession(idHash: string): Promise<DashboardSession | undefined>;
+  /** End one session (sign-out); false when it was not active. */
+  endSession(idHash: string, atMs: number): Promise<boolean>;
+  /** End every active session of a token (revocation); how many. */
+  endSessionsOfToken(tokenId: string, atMs: number): Promise<number>;
   /** By name. */
   listSecrets(app: string, env: string): Promise<StoredSecret[]>;
   getSecretsState(app: string, env: string): Promise<SecretsState>;

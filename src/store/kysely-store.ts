@@ -13,6 +13,7 @@ import {
   StoreError,
   type ApiTokenRecord,
   type DeliveryStatus,
+  type DashboardSession,
   type LedgerQuery,
   type LedgerRecord,
   type NewLedgerRecord,
@@ -835,7 +836,8 @@ export class KyselyStore implements Store {
         .where('id', '=', 'ledger')
         .returning(['seq', 'hash'])
         .executeTakeFirst();
-      if (!head) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      // Fail closed: an entry appended without the head could hide entries cut off the end.
+      if (!head) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
       const seq = Number(head.seq);
       const prevHash = head.hash;
       const hash = seal(seq, prevHash);
@@ -879,7 +881,7 @@ export class KyselyStore implements Store {
   ledgerHead(): Promise<{ seq: number; hash: string }> {
     return this.run(async () => {
       const row = await this.db.selectFrom('ledger_head').select(['seq', 'hash']).where('id', '=', 'ledger').executeTakeFirst();
-      if (!row) throw new StoreError('not_found', 'ledger head missing (store not migrated?)');
+      if (!row) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
       return { seq: Number(row.seq), hash: row.hash };
     });
   }
@@ -1012,7 +1014,7 @@ export class KyselyStore implements Store {
 
   // ---- secrets
 
-  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number): Promise<{ version: number; changed: string[] }> {
+  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }> {
     return this.transaction(async (trx) => {
       // The version row first: its row lock serialises changes of one environment (PostgreSQL).
       await trx
@@ -1025,8 +1027,15 @@ export class KyselyStore implements Store {
         .set({ updated_at_ms: sql<number>`${sql.ref('updated_at_ms')}` })
         .where('app', '=', app)
         .where('env', '=', env)
-        .returning('staged_version')
+        .returning(['staged_version', 'key_fingerprint'])
         .executeTakeFirstOrThrow();
+      if (keyFingerprint !== undefined) {
+        if (current.key_fingerprint !== null && current.key_fingerprint !== keyFingerprint) {
+          // Thrown inside the transaction: nothing of the change is written.
+          throw new StoreError('conflict', `the secrets of ${app}/${env} are encrypted with another key (fingerprint ${current.key_fingerprint}, this key's is ${keyFingerprint}); use the key they were set with`);
+        }
+        if (current.key_fingerprint === null) await trx.updateTable('secret_versions').set({ key_fingerprint: keyFingerprint }).where('app', '=', app).where('env', '=', env).execute();
+      }
       const existing = new Map(
         (await trx.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).execute()).map((r) => [r.name, r]),
       );
@@ -1075,7 +1084,42 @@ export class KyselyStore implements Store {
         appliedVersion: row && row.applied_version !== null ? Number(row.applied_version) : null,
         appliedDeployId: row?.applied_deploy_id ?? null,
         appliedAtMs: row ? millisOrNull(row.applied_at_ms) : null,
+        keyFingerprint: row?.key_fingerprint ?? null,
       };
+    });
+  }
+
+  // ---- dashboard sessions
+
+  createSession(session: Omit<DashboardSession, 'endedAtMs'>): Promise<void> {
+    return this.run(async () => {
+      await this.db
+        .insertInto('dashboard_sessions')
+        .values({ id_hash: session.idHash, token_id: session.tokenId, created_at_ms: session.createdAtMs, expires_at_ms: session.expiresAtMs, ended_at_ms: null })
+        .execute();
+    });
+  }
+
+  getSession(idHash: string): Promise<DashboardSession | undefined> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('dashboard_sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+      return row
+        ? { idHash: row.id_hash, tokenId: row.token_id, createdAtMs: millis(row.created_at_ms), expiresAtMs: millis(row.expires_at_ms), endedAtMs: millisOrNull(row.ended_at_ms) }
+        : undefined;
+    });
+  }
+
+  endSession(idHash: string, atMs: number): Promise<boolean> {
+    return this.run(async () => {
+      const r = await this.db.updateTable('dashboard_sessions').set({ ended_at_ms: atMs }).where('id_hash', '=', idHash).where('ended_at_ms', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    });
+  }
+
+  endSessionsOfToken(tokenId: string, atMs: number): Promise<number> {
+    return this.run(async () => {
+      const r = await this.db.updateTable('dashboard_sessions').set({ ended_at_ms: atMs }).where('token_id', '=', tokenId).where('ended_at_ms', 'is', null).executeTakeFirst();
+      return Number(r.numUpdatedRows);
     });
   }
 

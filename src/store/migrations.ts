@@ -285,10 +285,35 @@ const m0003_deploy_outbox: Migration = {
 };
 
 /** Every migration, by name; names sort in the order they apply. */
+/**
+ * Dashboard sessions (an opaque id in the cookie, stored as its sha256, with a server-side expiry;
+ * sign-out and revoking the token end them) and the fingerprint of the key the environment's
+ * secrets are encrypted with (a change under another key is refused before anything is written).
+ */
+const m0003_sessions_key_fingerprint: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('dashboard_sessions')
+      .addColumn('id_hash', 'text', (c) => c.primaryKey())
+      .addColumn('token_id', 'text', notNull)
+      .addColumn('created_at_ms', 'bigint', notNull)
+      .addColumn('expires_at_ms', 'bigint', notNull)
+      .addColumn('ended_at_ms', 'bigint')
+      .execute();
+    await db.schema.createIndex('dashboard_sessions_token_idx').on('dashboard_sessions').column('token_id').execute();
+    await db.schema.alterTable('secret_versions').addColumn('key_fingerprint', 'text').execute();
+  },
+  async down(db) {
+    await db.schema.alterTable('secret_versions').dropColumn('key_fingerprint').execute();
+    await db.schema.dropTable('dashboard_sessions').ifExists().execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': m0001_initial,
   '0002_control_plane': m0002_control_plane,
   '0003_deploy_outbox': m0003_deploy_outbox,
+  '0003_sessions_key_fingerprint': m0003_sessions_key_fingerprint,
 });
 
 export const migrationProvider: MigrationProvider = {

@@ -183,6 +183,17 @@ export interface SecretVersionsTable {
   applied_deploy_id: string | null;
   applied_at_ms: NullableMillis;
   updated_at_ms: Millis;
+  /** Fingerprint of the key the secrets are encrypted with (null until the first change under 0003). */
+  key_fingerprint: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface DashboardSessionsTable {
+  /** sha256 of the opaque session id the cookie carries (the id itself is never stored). */
+  id_hash: string;
+  token_id: string;
+  created_at_ms: Millis;
+  expires_at_ms: Millis;
+  ended_at_ms: NullableMillis;
 }
 
 /** 0003: the deploy outbox (src/store/outbox-contract.ts). */
@@ -236,6 +247,7 @@ export interface Database {
   secret_versions: SecretVersionsTable;
   outbox: OutboxTable;
   github_deployments: GitHubDeploymentsTable;
+  dashboard_sessions: DashboardSessionsTable;
 }
 
 export const MIGRATION_TABLE = 'schema_migrations';

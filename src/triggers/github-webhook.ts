@@ -19,6 +19,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RunwayConfig } from '../config/types.js';
 import type { Release } from '../domain/types.js';
+import { refuseSharedFile } from '../secrets/key.js';
 import type { Initiator, RequestTrigger } from './policy.js';
 
 export const SIGNATURE_HEADER = 'x-hub-signature-256';
@@ -62,8 +63,10 @@ export function resolveWebhookSecret(config: Pick<RunwayConfig, 'github'>, env: 
   if (!file) return undefined;
   let text: string;
   try {
+    refuseSharedFile(file, (m) => new WebhookSecretError(`github.webhook_secret_file ${m}`));
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof WebhookSecretError) throw err;
     throw new WebhookSecretError(`github.webhook_secret_file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'cannot be read'}`);
   }
   const secret = text.replace(/\r?\n$/, '');
@@ -90,7 +93,7 @@ export interface TriggerRequest {
 
 export type EventMapping =
   | { kind: 'ping'; zen: string | null }
-  | { kind: 'ignored'; why: string }
+  | { kind: 'ignored'; why: string; otherRepository?: boolean }
   | { kind: 'requests'; eventKey: string | null; requests: TriggerRequest[] };
 
 type Json = Record<string, unknown>;
@@ -123,9 +126,18 @@ function firstLine(text: unknown, max = 200): string | null {
 
 const RELEASE_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
-export function mapGithubEvent(event: string, payload: unknown, config: Pick<RunwayConfig, 'app' | 'environments'>): EventMapping {
+export function mapGithubEvent(event: string, payload: unknown, config: Pick<RunwayConfig, 'app' | 'environments'> & Partial<Pick<RunwayConfig, 'github'>>): EventMapping {
   const body = obj(payload);
   const repo = obj(body.repository);
+  // An organisation-wide webhook shares its secret with every repository: a valid signature says
+  // the event is from GitHub, not that it is about this app's repository.
+  const expected = config.github?.repository;
+  if (expected && event !== 'ping') {
+    const from = str(repo.full_name);
+    if (!from || from.toLowerCase() !== expected.toLowerCase()) {
+      return { kind: 'ignored', why: `the event is about ${from ? `repository ${from}` : 'no repository'}, not ${expected} ([github] repository)`, otherRepository: true };
+    }
+  }
   const repoKey = String(repo.id ?? repo.full_name ?? 'repo');
   const envs = Object.values(config.environments);
   switch (event) {

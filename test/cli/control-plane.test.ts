@@ -280,3 +280,31 @@ function writeInput(dir: string): string {
   writeFileSync(file, JSON.stringify({ pullRequests: [{ number: 1, title: 'Add search', user: { login: 'ada' }, merged_at: '2026-11-01T00:00:00Z', labels: [{ name: 'feature' }] }], releases: [] }));
   return file;
 }
+
+describe('a missing ledger head fails closed', () => {
+  it('audit --verify exits 1 saying what is wrong; a deploy is refused before anything is stored', async () => {
+    const s = project(POLICY_CONFIG);
+    try {
+      assert.equal((await s.run(['releases', 'create', 'v2'])).code, 0);
+      assert.equal((await s.run(['deploy', '--env', 'qa', '--release', 'v2', '--json'])).code, 0);
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(s.dir, '.runway', 'runway.db'));
+      db.prepare('delete from ledger_head').run();
+      db.close();
+      const verify = await s.run(['audit', '--verify']);
+      assert.equal(verify.code, 1);
+      assert.match(verify.stdout, /LEDGER TAMPERED/);
+      assert.match(verify.stdout, /the ledger head is missing .*every ledger write is refused/);
+      const json = JSON.parse((await s.run(['audit', '--verify', '--json'])).stdout);
+      assert.equal(json.verification.ok, false);
+      const before = JSON.parse((await s.run(['deploys', 'list', '--json'])).stdout).length;
+      const deploy = await s.run(['deploy', '--env', 'qa', '--release', 'v1']);
+      assert.notEqual(deploy.code, 0);
+      assert.match(deploy.stderr, /the ledger head is missing: ledger writes are refused/);
+      assert.equal(JSON.parse((await s.run(['deploys', 'list', '--json'])).stdout).length, before);
+      assert.equal((await s.run(['lock', 'status', '--env', 'qa', '--json'])).code, 0);
+    } finally {
+      s.cleanup();
+    }
+  });
+});

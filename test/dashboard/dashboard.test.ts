@@ -14,12 +14,25 @@ let viewer: string;
 let deployer: string;
 let done: string;
 
+/** Tests name a signed-in browser by its token; the cookie it carries is the session id sign-in gave it. */
+const sessions = new Map<string, string>();
+const session = (tokenOrCookie: string) => sessions.get(tokenOrCookie) ?? tokenOrCookie;
+
+async function signIn(token: string): Promise<string> {
+  const res = await fetch(h.url + '/dashboard/login', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: h.url }, body: new URLSearchParams({ token }).toString() });
+  const m = /^runway_session=(rws_[^;]+);/.exec(res.headers.get('set-cookie') ?? '');
+  assert.ok(m, 'signed in');
+  return m[1]!;
+}
+
 async function get(path: string, cookie?: string, headers: Record<string, string> = {}) {
+  if (cookie) cookie = session(cookie);
   const res = await fetch(h.url + path, { headers: { ...(cookie ? { cookie: `runway_session=${cookie}` } : {}), ...headers }, redirect: 'manual' });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
 async function post(path: string, options: { cookie?: string; headers?: Record<string, string>; body?: string; type?: string }) {
+  if (options.cookie) options = { ...options, cookie: session(options.cookie) };
   const res = await fetch(h.url + path, {
     method: 'POST',
     redirect: 'manual',
@@ -40,7 +53,7 @@ async function post(path: string, options: { cookie?: string; headers?: Record<s
 async function readSse(path: string, cookie: string, until: RegExp, timeoutMs = 15_000): Promise<string> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const res = await fetch(h.url + path, { headers: { cookie: `runway_session=${cookie}` }, signal: controller.signal });
+  const res = await fetch(h.url + path, { headers: { cookie: `runway_session=${session(cookie)}` }, signal: controller.signal });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   let text = '';
@@ -68,6 +81,7 @@ before(async () => {
   for (const v of ['v2', 'v3']) await h.call('POST', '/api/releases', { token: h.admin, body: { version: v } });
   viewer = await h.token('vera', 'viewer');
   deployer = await h.token('pat', 'deployer', { envs: ['production'] });
+  for (const t of [viewer, deployer]) sessions.set(t, await signIn(t));
   const r = await h.call('POST', '/api/deploys', { token: deployer, body: { env: 'production', release: 'v2', reason: '<script>alert(1)</script>' } });
   assert.equal(r.status, 201, r.text);
   done = r.json.deploy.id;
@@ -94,7 +108,9 @@ describe('sign-in and the session cookie', () => {
     assert.equal(r.status, 303);
     assert.equal(r.headers.get('location'), '/dashboard/ledger');
     const cookie = r.headers.get('set-cookie') ?? '';
-    assert.match(cookie, /^runway_session=rwt_[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    // An opaque session id, not the token.
+    assert.match(cookie, /^runway_session=rws_[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=43200$/);
+    assert.ok(!cookie.includes(viewer), 'the token is not in the cookie');
     for (const path of ['/dashboard', `/dashboard/deploys/${done}`, '/dashboard/health', '/dashboard/ledger']) {
       const page = await get(path, viewer);
       assert.equal(page.status, 200, path);
@@ -116,9 +132,15 @@ describe('sign-in and the session cookie', () => {
     assert.equal(crossSite.headers.get('set-cookie'), null);
     const away = await post('/dashboard/login', { type: 'application/x-www-form-urlencoded', body: new URLSearchParams({ token: viewer, next: 'https://evil.example/' }).toString() });
     assert.equal(away.headers.get('location'), '/dashboard');
-    const out = await post('/dashboard/logout', { cookie: viewer, headers: { origin: h.url } });
+    const fresh = await signIn(viewer);
+    assert.equal((await get('/api/whoami', fresh)).status, 200);
+    const out = await post('/dashboard/logout', { cookie: fresh, headers: { origin: h.url } });
     assert.equal(out.status, 303);
     assert.match(out.headers.get('set-cookie') ?? '', /^runway_session=; .*Max-Age=0/);
+    // Signing out ended the session on the server: the same cookie, kept or copied, opens nothing.
+    assert.equal((await get('/dashboard', fresh)).status, 303);
+    assert.equal((await get('/api/whoami', fresh)).status, 401);
+    assert.equal((await get('/api/whoami', viewer)).status, 200, 'other sessions of the token go on');
   });
 
   it('the cookie reads the API; changes need the CSRF token and this origin; roles still apply', async () => {
@@ -128,18 +150,18 @@ describe('sign-in and the session cookie', () => {
     assert.equal(noCsrf.status, 403);
     assert.equal(noCsrf.json.code, 'csrf');
     assert.match(noCsrf.json.error ?? '', /x-runway-csrf/);
-    const wrongCsrf = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(viewer) } });
+    const wrongCsrf = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(viewer)) } });
     assert.equal(wrongCsrf.status, 403);
-    const crossOrigin = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(deployer), origin: 'https://evil.example' } });
+    const crossOrigin = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: 'https://evil.example' } });
     assert.equal(crossOrigin.status, 403);
     assert.match(crossOrigin.json.error ?? '', /cross-origin/);
-    const viewerAct = await post(`/api/deploys/${done}/abort`, { cookie: viewer, headers: { 'x-runway-csrf': csrfToken(viewer), origin: h.url } });
+    const viewerAct = await post(`/api/deploys/${done}/abort`, { cookie: viewer, headers: { 'x-runway-csrf': csrfToken(session(viewer)), origin: h.url } });
     assert.equal(viewerAct.status, 403);
     assert.equal(viewerAct.json.code, 'role');
     // Nothing was rolled back by any of those.
     assert.equal((await h.store.listDeploys({ env: 'production' })).length, 1);
     // With both, the deployer acts (the deploy already ended: 409, JSON).
-    const ended = await post(`/api/deploys/${done}/abort`, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(deployer), origin: h.url } });
+    const ended = await post(`/api/deploys/${done}/abort`, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: h.url } });
     assert.equal(ended.status, 409);
     assert.match(ended.json.error ?? '', /already ended/);
   });

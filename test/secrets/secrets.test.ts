@@ -2,13 +2,13 @@
 // digests, the key from RUNWAY_SECRET_KEY or a file, staged changes recorded in the ledger by name.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RealClock } from '../../src/domain/clock.js';
 import { verifyLedger } from '../../src/ledger/ledger.js';
-import { decryptSecret, encryptSecret, SecretDecryptError, secretDigest, secretPlace } from '../../src/secrets/crypto.js';
+import { decryptSecret, encryptSecret, keyFingerprint, SecretDecryptError, secretDigest, secretPlace } from '../../src/secrets/crypto.js';
 import { loadSecretKey, SecretKeyError } from '../../src/secrets/key.js';
 import { changeSecrets, listSecrets, SecretInputError, secretsForEnvironment } from '../../src/secrets/secrets.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -76,11 +76,19 @@ describe('the secret key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runway-key-'));
     try {
       const file = join(dir, 'runway.key');
-      writeFileSync(file, KEY.toString('base64') + '\n');
+      writeFileSync(file, KEY.toString('base64') + '\n', { mode: 0o600 });
       assert.deepEqual(loadSecretKey({ env: {}, keyFile: file }), KEY);
       assert.deepEqual(loadSecretKey({ env: { RUNWAY_SECRET_KEY_FILE: file }, keyFile: '/nope' }), KEY);
       assert.deepEqual(loadSecretKey({ env: { RUNWAY_SECRET_KEY: OTHER.toString('hex') }, keyFile: file }), OTHER);
       assert.throws(() => loadSecretKey({ env: {}, keyFile: join(dir, 'missing.key') }), /missing\.key: not found/);
+      // Readable by others: refused, saying how to fix it, the key never echoed.
+      chmodSync(file, 0o644);
+      assert.throws(
+        () => loadSecretKey({ env: {}, keyFile: file }),
+        (e: unknown) => e instanceof SecretKeyError && /readable by others \(mode 0644\).*chmod 600/.test(e.message) && !e.message.includes(KEY.toString('base64')),
+      );
+      chmodSync(file, 0o640);
+      assert.throws(() => loadSecretKey({ env: {}, keyFile: file }), /readable by its group \(mode 0640\)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -88,6 +96,31 @@ describe('the secret key', () => {
 });
 
 describe('secrets of an environment', () => {
+  it('a change under another key is refused before anything is written (the key fingerprint is kept with the secrets)', async () => {
+    const store = await openStore(':memory:', os.tmpdir());
+    const clock = new RealClock();
+    try {
+      const base = { app: 'shop', env: 'production', by: 'alice', initiator: 'cli:alice', trigger: 'cli' };
+      await changeSecrets(store, KEY, clock, { ...base, set: { API_KEY: 'k-1' } });
+      assert.equal((await store.getSecretsState('shop', 'production')).keyFingerprint, keyFingerprint(KEY));
+      await assert.rejects(
+        changeSecrets(store, OTHER, clock, { ...base, by: 'mallory', set: { API_KEY: 'k-2', NEW: 'n' } }),
+        (e: unknown) => e instanceof SecretKeyError && /encrypted with another key/.test(e.message) && /nothing was changed/.test(e.message),
+      );
+      assert.deepEqual(await secretsForEnvironment(store, 'shop', 'production', KEY), { API_KEY: 'k-1' });
+      assert.equal((await store.getSecretsState('shop', 'production')).stagedVersion, 1);
+      assert.deepEqual((await store.listLedger()).map((e) => e.responsible), ['alice']);
+      // Secrets set before fingerprints were kept: the key must still open them.
+      await store.changeSecrets('shop', 'staging', { set: [{ name: 'OLD', ciphertext: encryptSecret(KEY, secretPlace('shop', 'staging', 'OLD'), 'o'), digest: 'd' }], unset: [] }, 'alice', 1);
+      await assert.rejects(changeSecrets(store, OTHER, clock, { ...base, env: 'staging', set: { X: 'x' } }), SecretKeyError);
+      assert.deepEqual((await store.listSecrets('shop', 'staging')).map((r) => r.name), ['OLD']);
+      await changeSecrets(store, KEY, clock, { ...base, env: 'staging', set: { X: 'x' } });
+      assert.equal((await store.getSecretsState('shop', 'staging')).keyFingerprint, keyFingerprint(KEY));
+    } finally {
+      await store.close();
+    }
+  });
+
   it('stages changes, lists names/versions/digests only, decrypts for providers, ledgers names and digests', async () => {
     const store = await openStore(':memory:', os.tmpdir());
     const clock = new RealClock();

@@ -134,7 +134,7 @@ export function controlPlaneContract(withStore: WithStore): void {
     it('stages changes: versions per secret and per environment; equal digests are no change', () =>
       withStore(async (store) => {
         assert.deepEqual(await store.getSecretsState('mechanic', 'production'), {
-          app: 'mechanic', env: 'production', stagedVersion: 0, appliedVersion: null, appliedDeployId: null, appliedAtMs: null,
+          app: 'mechanic', env: 'production', stagedVersion: 0, appliedVersion: null, appliedDeployId: null, appliedAtMs: null, keyFingerprint: null,
         });
         const r1 = await store.changeSecrets('mechanic', 'production', { set: [set('B', 'd1'), set('A', 'd1')], unset: [] }, 'alice', T0);
         assert.deepEqual(r1, { version: 1, changed: ['B', 'A'] });
@@ -159,14 +159,44 @@ export function controlPlaneContract(withStore: WithStore): void {
         await store.markSecretsApplied('mechanic', 'production', 2, 'dep_b', T0 + 5);
         await store.markSecretsApplied('mechanic', 'production', 1, 'dep_a', T0 + 6);
         assert.deepEqual(await store.getSecretsState('mechanic', 'production'), {
-          app: 'mechanic', env: 'production', stagedVersion: 2, appliedVersion: 2, appliedDeployId: 'dep_b', appliedAtMs: T0 + 5,
+          app: 'mechanic', env: 'production', stagedVersion: 2, appliedVersion: 2, appliedDeployId: 'dep_b', appliedAtMs: T0 + 5, keyFingerprint: null,
         });
+      }));
+
+    it('keeps the key fingerprint of the first change; a change under another key is refused and writes nothing', () =>
+      withStore(async (store) => {
+        await store.changeSecrets('mechanic', 'production', { set: [set('A', 'd1')], unset: [] }, 'alice', T0, 'key:aaaa');
+        assert.equal((await store.getSecretsState('mechanic', 'production')).keyFingerprint, 'key:aaaa');
+        await assert.rejects(
+          store.changeSecrets('mechanic', 'production', { set: [set('A', 'd2'), set('B', 'd1')], unset: [] }, 'mallory', T0 + 1, 'key:bbbb'),
+          (e: unknown) => e instanceof StoreError && e.kind === 'conflict' && /another key/.test(e.message),
+        );
+        assert.deepEqual((await store.listSecrets('mechanic', 'production')).map((s) => [s.name, s.digest]), [['A', 'd1']]);
+        assert.equal((await store.getSecretsState('mechanic', 'production')).stagedVersion, 1);
+        assert.equal((await store.changeSecrets('mechanic', 'production', { set: [set('B', 'd1')], unset: [] }, 'alice', T0 + 2, 'key:aaaa')).version, 2);
       }));
 
     it('concurrent changes of one environment each get their own version', () =>
       withStore(async (store) => {
         const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.changeSecrets('mechanic', 'production', { set: [set(`S${i}`, 'd')], unset: [] }, 'alice', T0)));
         assert.deepEqual(results.map((r) => r.version).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+      }));
+  });
+
+  describe('dashboard sessions', () => {
+    it('are created, read, ended one by one (sign-out) or all of a token at once (revocation)', () =>
+      withStore(async (store) => {
+        await store.createSession({ idHash: 'h1', tokenId: 'tok_a', createdAtMs: T0, expiresAtMs: T0 + 1000 });
+        await store.createSession({ idHash: 'h2', tokenId: 'tok_a', createdAtMs: T0, expiresAtMs: T0 + 1000 });
+        await store.createSession({ idHash: 'h3', tokenId: 'tok_b', createdAtMs: T0, expiresAtMs: T0 + 1000 });
+        assert.deepEqual(await store.getSession('h1'), { idHash: 'h1', tokenId: 'tok_a', createdAtMs: T0, expiresAtMs: T0 + 1000, endedAtMs: null });
+        assert.equal(await store.getSession('nope'), undefined);
+        assert.equal(await store.endSession('h1', T0 + 5), true);
+        assert.equal(await store.endSession('h1', T0 + 6), false);
+        assert.equal((await store.getSession('h1'))?.endedAtMs, T0 + 5);
+        assert.equal(await store.endSessionsOfToken('tok_a', T0 + 7), 1);
+        assert.equal((await store.getSession('h2'))?.endedAtMs, T0 + 7);
+        assert.equal((await store.getSession('h3'))?.endedAtMs, null);
       }));
   });
 

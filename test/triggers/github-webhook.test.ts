@@ -2,7 +2,7 @@
 // requests, on payloads in GitHub's documented shapes.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -57,7 +57,9 @@ describe('X-Hub-Signature-256', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runway-secret-'));
     try {
       const file = join(dir, 'hook');
-      writeFileSync(file, 's3cret\n');
+      writeFileSync(file, 's3cret\n', { mode: 0o644 });
+      assert.throws(() => resolveWebhookSecret({ github: { webhookSecretFile: file } }, {}), (e: unknown) => e instanceof WebhookSecretError && /readable by others \(mode 0644\).*chmod 600/.test(e.message));
+      chmodSync(file, 0o600);
       assert.equal(resolveWebhookSecret({ github: { webhookSecretFile: file } }, {}), 's3cret');
       assert.equal(resolveWebhookSecret({ github: { webhookSecretFile: file } }, { RUNWAY_GITHUB_WEBHOOK_SECRET: 'env wins' }), 'env wins');
       assert.equal(resolveWebhookSecret({}, {}), undefined);

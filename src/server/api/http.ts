@@ -9,7 +9,8 @@ import type { DeployService } from '../deploy-service.js';
 import { atLeast, authenticate, bearerToken, mayActOn, type Principal, type Role } from '../auth.js';
 import type { Initiator } from '../../triggers/policy.js';
 import type { WebhookWorker } from '../webhook-worker.js';
-import { cookieCredential } from '../dashboard/session.js';
+import { cookieCredential, sessionPrincipal } from '../dashboard/session.js';
+import type { StreamGuard } from '../stream-guard.js';
 
 export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 503;
 
@@ -37,9 +38,11 @@ export interface ControlPlane {
   maxBodyBytes: number;
   maxWebhookBodyBytes: number;
   log: (line: string) => void;
+  /** Open event streams, ended when their token is revoked or their session ends. */
+  streams: StreamGuard;
 }
 
-export type ApiEnv = { Variables: { principal: Principal } };
+export type ApiEnv = { Variables: { principal: Principal; /** Set when the request came with a dashboard session. */ sessionHash?: string } };
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /** GitHub caps webhook payloads at 25 MB; runway reads a few fields, so 5 MiB is plenty. */
@@ -98,16 +101,21 @@ export function optionalBoolean(body: Record<string, unknown>, key: string): boo
 /** 401 without a valid bearer token (or the dashboard's session cookie; 403 when it fails CSRF checks). */
 export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    let token = bearerToken(c.req.header('authorization'));
-    if (!token) {
+    const token = bearerToken(c.req.header('authorization'));
+    let principal: Principal | undefined;
+    if (token) {
+      principal = await authenticate(cp.store, token);
+      if (!principal) throw new ApiError(401, 'invalid or revoked token');
+    } else {
       // The dashboard's session cookie (src/server/dashboard/session.ts): CSRF-checked for changes.
       const cookie = cookieCredential(c);
       if (cookie && 'refused' in cookie) throw new ApiError(403, cookie.refused, { code: 'csrf' });
-      token = cookie?.token;
+      if (!cookie) throw new ApiError(401, 'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)');
+      const session = await sessionPrincipal(cp.store, cp.clock, cookie.token);
+      if (!session) throw new ApiError(401, 'the dashboard session ended (signed out, expired, or its token was revoked): sign in again');
+      principal = session.principal;
+      c.set('sessionHash', session.hash);
     }
-    if (!token) throw new ApiError(401, 'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)');
-    const principal = await authenticate(cp.store, token);
-    if (!principal) throw new ApiError(401, 'invalid or revoked token');
     await cp.store.touchToken(principal.tokenId, cp.clock.now()).catch(() => {});
     c.set('principal', principal);
     await next();

@@ -5,6 +5,7 @@
 
 import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { appendLedger } from '../../ledger/ledger.js';
 import { loadSecretKey } from '../../secrets/key.js';
 import { deployReplacedFleet } from '../../secrets/applied.js';
 import { changeSecrets, checkSecretName, listSecrets } from '../../secrets/secrets.js';
@@ -12,11 +13,21 @@ import { dispatch } from '../../triggers/dispatch.js';
 import { formatRefusal } from '../../triggers/policy.js';
 import { ApiError, caller, optionalBoolean, optionalString, readJson, requireActOn, requireEnvironment, type ApiEnv, type ControlPlane } from './http.js';
 
-/** Secret changes are a person's: an automation token must name who it acts for. */
-function changer(c: Context<ApiEnv>) {
+/** Secret changes are a person's: an automation token must name who it acts for (a refusal is in the ledger). */
+async function changer(c: Context<ApiEnv>, cp: ControlPlane, env: string) {
   const who = caller(c);
   if (who.initiator.kind !== 'human') {
-    throw new ApiError(403, `secret changes need a named human responsible; an automation token must send X-Runway-On-Behalf-Of: <login>`, { code: 'policy' });
+    const why = `secret changes need a named human responsible; an automation token must send X-Runway-On-Behalf-Of: <login>`;
+    await appendLedger(cp.store, cp.clock, {
+      kind: 'policy.refused',
+      app: cp.config.app.name,
+      env,
+      responsible: who.initiator.name || 'unknown',
+      initiator: who.label,
+      trigger: 'secrets',
+      data: { why, wouldBeAllowed: ['the same change by a personal token', 'the automation token naming the person it acts for (X-Runway-On-Behalf-Of)'], via: 'api', action: 'change-secrets' },
+    });
+    throw new ApiError(403, why, { code: 'policy' });
   }
   return who;
 }
@@ -26,7 +37,7 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   const key = () => loadSecretKey({ env: cp.processEnv, keyFile: cp.config.secrets?.keyFile });
 
   const change = async (c: Context<ApiEnv>, env: string, set: Record<string, string>, unset: string[], reason: string | null) => {
-    const who = changer(c);
+    const who = await changer(c, cp, env);
     const result = await changeSecrets(cp.store, key(), cp.clock, { app, env, set, unset, by: who.initiator.name, initiator: who.label, trigger: 'api', reason });
     const listing = await listSecrets(cp.store, app, env);
     return c.json({ env, changed: result.changed, stagedVersion: result.version, appliedVersion: listing.appliedVersion, secrets: listing.secrets });

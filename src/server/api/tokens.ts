@@ -35,6 +35,8 @@ export function tokenRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     const id = c.req.param('id');
     if (!(await cp.store.getToken(id))) throw new ApiError(404, `no token ${id}`);
     if (!(await revokeApiToken(cp.store, cp.clock, id, caller(c).initiator.name, cp.config.app.name))) throw new ApiError(409, `token ${id} is already revoked`);
+    // Its open event streams end now (other instances' within their next sweep).
+    cp.streams.endToken(id);
     return c.json(publicToken((await cp.store.getToken(id))!));
   });
 }

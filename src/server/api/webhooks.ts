@@ -33,7 +33,10 @@ export function webhookRoutes(app: Hono, cp: ControlPlane): void {
     }
     const mapping = mapGithubEvent(event, payload, cp.config);
     if (mapping.kind === 'ping') return c.json({ ok: true, event, deliveryId: delivery, zen: mapping.zen });
-    if (mapping.kind === 'ignored') return c.json({ ignored: true, event, deliveryId: delivery, why: mapping.why }, 202);
+    if (mapping.kind === 'ignored') {
+      if (mapping.otherRepository) cp.log(`github delivery ${delivery} (${event}) ignored: ${mapping.why}`);
+      return c.json({ ignored: true, event, deliveryId: delivery, why: mapping.why }, 202);
+    }
     const recorded = await cp.store.recordDelivery({
       id: delivery,
       event,

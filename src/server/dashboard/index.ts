@@ -19,14 +19,14 @@ import type { Clock } from '../../domain/clock.js';
 import { verifyLedger, type LedgerVerification } from '../../ledger/ledger.js';
 import type { DeployHead } from '../../store/contract.js';
 import { authenticate, mayActOn, type Principal } from '../auth.js';
-import { ApiError, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
+import { ApiError, readRawBody, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
 import { FleetCache } from './fleet-cache.js';
 import { deliveriesCard, releaseNotesCard, undeliveredCard } from './delivery-view.js';
 import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
-import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionToken } from './session.js';
+import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from './session.js';
 
 export interface DashboardDeps {
   cp: ControlPlane;
@@ -71,6 +71,9 @@ function assetFiles(): Map<string, { body: string; type: string }> {
 
 type Signed = { principal: Principal; token: string };
 
+/** The sign-in form: a token (~60 bytes) and where to go next. */
+export const LOGIN_MAX_BODY_BYTES = 4096;
+
 export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const { cp, hub, fleets, wall } = deps;
   const appName = cp.config.app.name;
@@ -80,11 +83,11 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const viewerOf = (s: Signed): Viewer => ({ principal: s.principal, csrf: csrfToken(s.token), app: appName, mayActOn: (env) => mayActOn(s.principal, env) });
 
   const signedIn = async (c: Context): Promise<Signed | undefined> => {
-    const token = sessionToken(c);
-    const principal = token ? await authenticate(cp.store, token) : undefined;
-    if (!token || !principal) return undefined;
-    await cp.store.touchToken(principal.tokenId, wall.now()).catch(() => {});
-    return { principal, token };
+    const id = sessionToken(c);
+    const session = id ? await sessionPrincipal(cp.store, wall, id) : undefined;
+    if (!id || !session) return undefined;
+    await cp.store.touchToken(session.principal.tokenId, wall.now()).catch(() => {});
+    return { principal: session.principal, token: id };
   };
 
   const page = (c: Context, html: string, status = 200) => c.body(html, status as 200, PAGE_HEADERS);
@@ -106,7 +109,9 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   app.get('/dashboard/login', (c) => page(c, loginPage(null, safeNext(c.req.query('next')))));
   app.post('/dashboard/login', async (c) => {
     if (!sameOrigin(c)) return page(c, loginPage('sign-in refused: the form was not sent from this server', '/dashboard'), 403);
-    const text = (await c.req.text()).slice(0, 4096);
+    // A token and a path fit in far less: a larger body is refused (413) by its Content-Length before
+    // any of it is read, or as soon as more than this has arrived (a chunked upload).
+    const text = (await readRawBody(c, LOGIN_MAX_BODY_BYTES)).toString('utf8');
     const form = new URLSearchParams(text);
     const token = (form.get('token') ?? '').trim();
     const next = safeNext(form.get('next') ?? undefined);
@@ -116,11 +121,18 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       return page(c, loginPage('That token is not valid (unknown, malformed or revoked).', next), 401);
     }
     cp.log(`dashboard sign-in: ${principal.name} (${principal.role})`);
-    return c.body(null, 303, { location: next, 'set-cookie': sessionCookie(c, token), 'cache-control': 'no-store' });
+    const sessionId = await startSession(cp.store, wall, principal.tokenId);
+    return c.body(null, 303, { location: next, 'set-cookie': sessionCookie(c, sessionId), 'cache-control': 'no-store' });
   });
-  app.post('/dashboard/logout', (c) => {
+  app.post('/dashboard/logout', async (c) => {
     if (!sameOrigin(c)) return c.json({ error: 'cross-origin request refused' }, 403);
-    return c.body(null, 303, { location: '/dashboard/login', 'set-cookie': clearedSessionCookie(c) });
+    // Signing out ends the session on the server: the cookie, if kept or copied, opens nothing.
+    const id = sessionToken(c);
+    if (id) {
+      await cp.store.endSession(sessionHash(id), wall.now());
+      cp.streams.endSession(sessionHash(id));
+    }
+    return c.body(null, 303, { location: '/dashboard/login', 'set-cookie': clearedSessionCookie(c), 'cache-control': 'no-store' });
   });
 
   app.get('/dashboard/assets/:name', (c) => {
@@ -284,13 +296,17 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const api = app as unknown as Hono<ApiEnv>;
   const auth = requireToken(cp);
 
+  /** The same event stream, ended when the request's token is revoked or its dashboard session ends. */
+  const guardStream = (c: Context<ApiEnv>, res: Response): Response =>
+    res.body ? new Response(cp.streams.guard({ tokenId: c.get('principal').tokenId, sessionHash: c.get('sessionHash') }, res.body), { status: res.status, headers: res.headers }) : res;
+
   api.get('/api/deploys/:id/events', auth, async (c) => {
     // A deploy running here needs no store read (its record holds a plan that can be megabytes).
     const live = cp.deploys.get(c.req.param('id'));
-    if (live && live.deploy.app === appName) return hub.respond(live.deploy.id, live.deploy.startedAtMs);
+    if (live && live.deploy.app === appName) return guardStream(c, await hub.respond(live.deploy.id, live.deploy.startedAtMs));
     const deploy = await cp.store.getDeployHead(c.req.param('id'));
     if (!deploy || deploy.app !== appName) throw new ApiError(404, `no deploy ${c.req.param('id')}`);
-    return hub.respond(deploy.id, deploy.startedAtMs);
+    return guardStream(c, await hub.respond(deploy.id, deploy.startedAtMs));
   });
 
   api.get('/api/health', auth, async (c) => {
@@ -344,9 +360,10 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
         untrack();
       },
     });
-    return new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' } });
+    return guardStream(c, new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' } }));
   });
 }
+
 
 export { FleetCache } from './fleet-cache.js';
 export { LiveHub } from './live.js';

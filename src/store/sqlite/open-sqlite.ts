@@ -132,6 +132,12 @@ class RunwaySqliteDialect extends SqliteDialect {
   }
 }
 
+/** Make a file the owner's alone (no-op on Windows, which has no modes). */
+function restrictMode(file: string): void {
+  if (process.platform === 'win32') return;
+  if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+}
+
 /** True for the name of a private in-memory database. */
 export function isMemoryPath(file: string): boolean {
   return file === ':memory:';
@@ -143,7 +149,14 @@ export function isMemoryPath(file: string): boolean {
  */
 export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysely<Database> {
   const memory = isMemoryPath(file);
-  if (!memory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  if (!memory) {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // The store holds token hashes, encrypted secrets and the ledger: the owner's alone. Created
+    // 0600 before SQLite opens it, so its WAL and SHM files (which SQLite gives the database
+    // file's mode) are 0600 too; an existing file is narrowed to 0600.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    restrictMode(file);
+  }
   const sqlite = new BetterSqlite3(file, {
     timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
   });
@@ -154,6 +167,7 @@ export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysel
       // Durable across process crashes; with WAL only a power loss can drop the last commits.
       sqlite.pragma('synchronous = NORMAL');
       mutexKey = fs.realpathSync(file);
+      for (const companion of [`${file}-wal`, `${file}-shm`]) if (fs.existsSync(companion)) restrictMode(companion);
     }
     sqlite.pragma('foreign_keys = ON');
   } catch (error) {
