@@ -54,6 +54,8 @@ describe('outbox pump', () => {
       await pump.tick();
       const [tried] = await store.listOutbox({ channel: 'notify:gone' });
       assert.deepEqual([tried?.state, tried?.attempts], ['pending', 1], 'connection refused: retried later');
+      assert.match(tried?.lastError ?? '', /^gone: ECONNREFUSED/);
+      assert.doesNotMatch(tried?.lastError ?? '', /127\.0\.0\.1/, 'webhook URLs are secrets: not in the stored error');
       const without = new OutboxPump({ store, config: parseConfig(CONFIG, '/tmp/runway.toml'), now: () => Date.now() + 3600_000 });
       const r = await without.tick();
       assert.equal(r.failedAttempts, 1);
