@@ -1,6 +1,6 @@
 // Runs the outbox pump beside a command that has the store open (CLI) and flushes it when the
-// command ends, bounded: GitHub or a webhook being down costs the command at most one request
-// timeout (5 s), and whatever is left stays queued for `runway server` or the next command.
+// command ends, bounded: GitHub or a webhook being down costs the command a request timeout (5 s)
+// or two at its end, and whatever is left stays queued for `runway server` or the next command.
 
 import type { RunwayConfig } from '../config/types.js';
 import type { Store } from '../store/contract.js';
