@@ -57,7 +57,15 @@ export async function sendNotification(
     headers[DELIVERY_HEADER] = deliveryId;
     headers[SIGNATURE_HEADER] = signature(targetSecret(target, processEnv), timestamp, body);
   }
-  const response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    // Incoming-webhook URLs are secrets: the error kept in the store and shown names the target only.
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.cause?.code ?? e.cause?.message ?? e.message;
+    throw new Error(`${target.name}: ${e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : why}`.replaceAll(url, '<url>'));
+  }
   const text = await response.text().catch(() => '');
   if (response.ok) return;
   const message = `${target.name}: HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`;

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { OutboxPump } from '../../src/outbox/pump.js';
 import { openStore } from '../../src/store/open-store.js';
+import { freePort } from './helpers.js';
 
 const CONFIG = `[app]
 name = "mechanic"
@@ -48,12 +49,14 @@ describe('outbox pump', () => {
 
   it('gives up at once on a refusal for good and goes on with the channel', () =>
     withDeploy(async (store) => {
-      const config = parseConfig(`${CONFIG}[notifications.targets.gone]\ntype = "slack"\nurl = "http://127.0.0.1:9/x"\n`, '/tmp/runway.toml');
+      const config = parseConfig(`${CONFIG}[notifications.targets.gone]\ntype = "slack"\nurl = "http://127.0.0.1:${await freePort()}/x"\n`, '/tmp/runway.toml');
       // The target disappears from the configuration while deliveries for it are queued.
       const pump = new OutboxPump({ store, config });
       await pump.tick();
       const [tried] = await store.listOutbox({ channel: 'notify:gone' });
       assert.deepEqual([tried?.state, tried?.attempts], ['pending', 1], 'connection refused: retried later');
+      assert.match(tried?.lastError ?? '', /^gone: ECONNREFUSED/);
+      assert.doesNotMatch(tried?.lastError ?? '', /127\.0\.0\.1/, 'webhook URLs are secrets: not in the stored error');
       const without = new OutboxPump({ store, config: parseConfig(CONFIG, '/tmp/runway.toml'), now: () => Date.now() + 3600_000 });
       const r = await without.tick();
       assert.equal(r.failedAttempts, 1);

@@ -104,6 +104,11 @@ public_url = "https://runway.example.com"
       const id = r.json.deploy.id as string;
       assert.equal((await h.waitDeploy(id)).status, 'succeeded');
       await until('a failed attempt', async () => ((await h.store.listOutbox({ deployId: id, channel: 'github' }))[0]?.attempts ?? 0) > 0 || undefined);
+      const api = await h.call('GET', `/api/outbox?deploy=${id}`, { token: h.admin });
+      assert.equal(api.status, 200);
+      assert.deepEqual(api.json.map((i: { channel: string; kind: string; state: string }) => `${i.channel} ${i.kind} ${i.state}`)[0], 'github queued pending');
+      assert.ok(api.json[0].attempts >= 1 && /503/.test(api.json[0].lastError));
+      assert.equal((await h.call('GET', '/api/outbox?state=lost', { token: h.admin })).status, 400);
       const overview = await page('/dashboard');
       assert.match(overview, /id="undelivered"/);
       assert.ok(overview.includes(`href="/dashboard/deploys/${id}"`));

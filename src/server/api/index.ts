@@ -7,6 +7,7 @@ import { environmentRoutes } from './environments.js';
 import { errorResponse } from './errors.js';
 import { requireToken, type ApiEnv, type ControlPlane } from './http.js';
 import { ledgerRoutes } from './ledger.js';
+import { outboxRoutes } from './outbox.js';
 import { releaseRoutes } from './releases.js';
 import { secretRoutes } from './secrets.js';
 import { tokenRoutes } from './tokens.js';
@@ -23,6 +24,7 @@ export function mountControlPlane(app: Hono, cp: ControlPlane): void {
   ledgerRoutes(api, cp);
   tokenRoutes(api, cp);
   deliveryRoutes(api, cp);
+  outboxRoutes(api, cp);
   api.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.route('/api', api);
   webhookRoutes(app, cp);
