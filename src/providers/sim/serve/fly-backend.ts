@@ -21,6 +21,7 @@ import type {
 } from '../../fly/fly-types.js';
 import { groupOf, parseImageRef, releaseOf, roleOf } from '../../fly/machine-mapping.js';
 import { sampleLatency } from '../latency.js';
+import { SimAppSecrets } from './fly-secrets.js';
 import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import { SimProvider, type SimProviderSettings, type SimState } from '../sim-provider.js';
@@ -112,6 +113,8 @@ export interface BackendOptions {
 const WAIT_STATES = new Set(['started', 'stopped', 'destroyed', 'suspended']);
 
 export class SimFlyBackend {
+  /** Fly's app secrets (fly-secrets.ts): values never enter a machine's config. */
+  readonly secrets = new SimAppSecrets(() => this.clock.now());
   readonly sim: SimProvider;
   readonly faults: BackendFaults;
   stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [] };
@@ -192,6 +195,7 @@ export class SimFlyBackend {
   async createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
     this.requireApp(app);
     const config = this.validConfig(body);
+    this.secrets.check(app, body.min_secrets_version);
     const release = releaseOf({ id: '', state: 'created', config });
     // A release command as flyctl and runway make one: its group says so, and it runs once. A serving
     // machine whose user set auto_destroy and restart "no" stays a serving machine.
@@ -208,6 +212,7 @@ export class SimFlyBackend {
     if (config.env) spec.env = { ...config.env };
     if (config.init?.cmd?.length) spec.command = config.init.cmd.join(' ');
     const machine = await this.sim.create(this.scope(app), spec);
+    this.secrets.deliver(app, machine.id);
     this.mirror.set(machine.id, machine);
     this.extras.set(machine.id, {
       name: body.name ?? `${app}-${machine.id.slice(-6)}`,
@@ -235,7 +240,9 @@ export class SimFlyBackend {
     this.visible(app, id);
     const config = this.validConfig(body);
     this.checkLease(id, nonce);
+    this.secrets.check(app, body.min_secrets_version);
     const machine = await this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+    this.secrets.deliver(app, id);
     this.stats.updates.push({ machineId: id, release: machine.release, deployId: config.metadata?.runway_deploy ?? null });
     this.extras.get(id)!.config = config;
     this.mirror.set(id, machine);
