@@ -266,4 +266,15 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.equal(after.pending, false);
     assert.equal(after.appliedDeployId, JSON.parse(r.stdout).deployId, 'the deploy that applied them is recorded');
   });
+
+  it("a 4xx from Fly is shown with Fly's own error text and the operation that got it, never a stack trace; nothing changes", async () => {
+    assert.equal((await cli(['releases', 'create', 'v5', '--image', 'registry.fly.io/Shop Staging:v5'])).code, 0);
+    const r = await cli(['deploy', '--env', 'staging', '--release', 'v5'], { FLY_API_TOKEN: TOKEN, RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') });
+    assert.notEqual(r.code, 0);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /create a release_command machine on v5 in shop-staging: 422 invalid image reference "registry\.fly\.io\/Shop Staging:v5"/);
+    assert.doesNotMatch(out, /^\s+at /m, 'no stack trace');
+    const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
+    assert.ok(machines.every((m) => m.config!.metadata!.runway_release === 'v4'), 'no machine changed');
+  });
 });

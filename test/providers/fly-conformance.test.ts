@@ -178,7 +178,7 @@ describe('sim serve answers what the spec does not allow as Fly would', () => {
         ['DELETE', `${base}/${m!.id}?kill=yes`, {}, 400, /not a boolean/],
         ['POST', `${base}/${m!.id}`, { body: { config: { image: 'registry.fly.io/x:v9', restart: { policy: 'sometimes' } } } }, 400, /restart\/policy must be equal to one of the allowed values/],
         ['POST', `${base}/${m!.id}`, { body: { config: { image: 'registry.fly.io/x:v9', guest: { cpus: 'two' } } } }, 400, /guest\/cpus must be integer/],
-        ['POST', base, { body: { config: { image: 'x', checks: { up: { interval: 15 } } } } }, 400, /interval must be string/],
+        ['POST', base, { body: { config: { image: 'x', checks: { up: { interval: '15 seconds' } } } } }, 400, /interval must match pattern/],
         ['POST', `${base}/${m!.id}/metadata/owner`, { body: { value: 7 } }, 400, /value must be string/],
       ];
       for (const [method, path, options, status, message] of cases) {

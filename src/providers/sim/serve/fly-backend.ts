@@ -26,6 +26,9 @@ import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import { SimProvider, type SimProviderSettings, type SimState } from '../sim-provider.js';
 
+/** A Docker image reference, as Fly checks one before it pulls it: [registry[:port]/]path[:tag][@algo:digest]. */
+const IMAGE_REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+:[a-zA-Z0-9]+)?$/;
+
 /** The sim scope of a Fly app: the app is the unit of rate limits, as on Fly. */
 export const FLY_SIM_ENV = 'fly';
 
@@ -515,6 +518,7 @@ export class SimFlyBackend {
     const config = body?.config;
     if (!config || typeof config !== 'object') throw new HttpError(400, 'missing config');
     if (typeof config.image !== 'string' || !config.image) throw new HttpError(422, 'config.image is required');
+    if (!IMAGE_REFERENCE.test(config.image)) throw new HttpError(422, `invalid image reference "${config.image.slice(0, 200)}": expected [registry/]repository[:tag][@digest]`);
     if (config.metadata !== undefined && (typeof config.metadata !== 'object' || Object.values(config.metadata).some((v) => typeof v !== 'string'))) {
       throw new HttpError(400, 'config.metadata must map strings to strings');
     }
