@@ -242,4 +242,40 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.ok(body.every((m) => m.config!.metadata!.runway_release === 'v3'));
     assert.equal((await api(server.url, `/v1/apps/${APP}/machines`, 'not-the-token')).status, 401);
   });
+
+  it('secrets set for a fly environment reach its machines through Fly\'s app secrets with the next deploy, recorded as applied', async () => {
+    writeFileSync(join(dir, 'runway.toml'), config(server.url)); // the server came back on another port
+    const env = { FLY_API_TOKEN: TOKEN, RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') };
+    const value = 'postgres://shop:pa55-e2e-9q@db/shop';
+    const set = await cli(['secrets', 'set', '--env', 'staging', `DATABASE_URL=${value}`, '--json'], env);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(JSON.parse(set.stdout).pending, true, 'staged, waiting for a deploy');
+    assert.equal((await api<{ secrets: unknown[] }>(server.url, `/v1/apps/${APP}/secrets`)).body.secrets.length, 0, 'nothing reaches Fly before a deploy');
+
+    assert.equal((await cli(['releases', 'create', 'v4', '--image', `registry.fly.io/${APP}:v4`])).code, 0);
+    const r = await cli(['deploy', '--env', 'staging', '--release', 'v4', '--json'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.ok(!r.stdout.includes(value) && !r.stderr.includes(value), 'the value is never printed');
+    const listed = (await api<{ secrets: { name: string; value?: string }[] }>(server.url, `/v1/apps/${APP}/secrets`)).body.secrets;
+    assert.deepEqual(listed.map((x) => x.name), ['DATABASE_URL']);
+    const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
+    for (const m of machines) {
+      assert.equal(m.config!.metadata!.runway_secrets, 'DATABASE_URL', `machine ${m.id} started with the app's secrets`);
+      assert.ok(!JSON.stringify(m).includes(value), 'never in a machine');
+    }
+    const after = JSON.parse((await cli(['secrets', 'list', '--env', 'staging', '--json'], env)).stdout);
+    assert.equal(after.pending, false);
+    assert.equal(after.appliedDeployId, JSON.parse(r.stdout).deployId, 'the deploy that applied them is recorded');
+  });
+
+  it("a 4xx from Fly is shown with Fly's own error text and the operation that got it, never a stack trace; nothing changes", async () => {
+    assert.equal((await cli(['releases', 'create', 'v5', '--image', 'registry.fly.io/Shop Staging:v5'])).code, 0);
+    const r = await cli(['deploy', '--env', 'staging', '--release', 'v5'], { FLY_API_TOKEN: TOKEN, RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') });
+    assert.notEqual(r.code, 0);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /create a release_command machine on v5 in shop-staging: 422 invalid image reference "registry\.fly\.io\/Shop Staging:v5"/);
+    assert.doesNotMatch(out, /^\s+at /m, 'no stack trace');
+    const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
+    assert.ok(machines.every((m) => m.config!.metadata!.runway_release === 'v4'), 'no machine changed');
+  });
 });

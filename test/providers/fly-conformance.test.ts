@@ -84,6 +84,48 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
     });
   }
 
+  it('secrets reach machines through the app secrets API (overlay operations), never in a config', { timeout: 120_000 }, async () => {
+    const from = exchanges.length;
+    const VALUE = 'postgres://runway:s3cr3t-7f2a@db/shop';
+    let staged: Record<string, string> = { DATABASE_URL: VALUE, API_KEY: 'k-91x' };
+    const r = await flyDeployRig(server, [{ name: 'web', count: 3 }], { secrets: async () => staged });
+    try {
+      const first = await r.deploy('v2', settings({ strategy: 'bluegreen' }));
+      assert.equal(first.status, 'succeeded', first.error ?? '');
+      const app = r.rig.app;
+      const listed = (await raw<{ secrets: { name: string; value?: string }[] }>(server, 'GET', `/v1/apps/${app}/secrets`)).body.secrets;
+      assert.deepEqual(listed.map((s) => s.name), ['API_KEY', 'DATABASE_URL']);
+      assert.ok(listed.every((s) => s.value === undefined), 'a list shows no values');
+      const machines = (await raw<{ id: string; config: { metadata: Record<string, string> } }[]>(server, 'GET', `/v1/apps/${app}/machines`)).body;
+      for (const m of machines) {
+        assert.deepEqual(server.backend.secrets.delivered(m.id)?.names, ['API_KEY', 'DATABASE_URL'], `machine ${m.id} started with the secrets`);
+        assert.ok(server.backend.secrets.delivered(m.id)!.version >= 1);
+        assert.equal(m.config.metadata.runway_secrets, 'API_KEY,DATABASE_URL');
+      }
+      // An unset reaches Fly with the next deploy: deleted from the app, machines start without it.
+      staged = { DATABASE_URL: VALUE };
+      await r.rig.close();
+      const next = await flyDeployRig(server, [{ name: 'web', count: 3 }], { seed: false, secrets: async () => staged });
+      try {
+        const again = await next.deploy('v3', settings({ strategy: 'rolling' }), { rig: { ...next.rig, app, scope: r.rig.scope } });
+        assert.equal(again.status, 'succeeded', again.error ?? '');
+      } finally {
+        await next.close();
+      }
+      assert.deepEqual((await raw<{ secrets: { name: string }[] }>(server, 'GET', `/v1/apps/${app}/secrets`)).body.secrets.map((s) => s.name), ['DATABASE_URL']);
+      for (const m of (await raw<{ id: string }[]>(server, 'GET', `/v1/apps/${app}/machines`)).body) assert.deepEqual(server.backend.secrets.delivered(m.id)?.names, ['DATABASE_URL']);
+      // The value travelled in one kind of request only, and no answer carried it.
+      const mine = exchanges.slice(from);
+      const carrying = mine.filter((x) => JSON.stringify(x.body ?? '').includes('s3cr3t'));
+      assert.ok(carrying.length >= 1 && carrying.every((x) => x.operation?.operationId === 'AppSecrets_update'), carrying.map((x) => x.path).join(', '));
+      assert.ok(mine.every((x) => !JSON.stringify(x.response ?? '').includes('s3cr3t')), 'no answer shows a value');
+      assert.ok(mine.some((x) => x.operation?.operationId === 'Machines_update' && typeof (x.body as { min_secrets_version?: number }).min_secrets_version === 'number'));
+    } finally {
+      await r.close();
+    }
+    await conforms(from, 'secrets', r.rig.app);
+  });
+
   it('an abort, a rollback and a resume under a new session conform too', { timeout: 180_000 }, async () => {
     const from = exchanges.length;
     const r = await flyDeployRig(server, [{ name: 'web', count: 6 }]);
@@ -136,7 +178,7 @@ describe('sim serve answers what the spec does not allow as Fly would', () => {
         ['DELETE', `${base}/${m!.id}?kill=yes`, {}, 400, /not a boolean/],
         ['POST', `${base}/${m!.id}`, { body: { config: { image: 'registry.fly.io/x:v9', restart: { policy: 'sometimes' } } } }, 400, /restart\/policy must be equal to one of the allowed values/],
         ['POST', `${base}/${m!.id}`, { body: { config: { image: 'registry.fly.io/x:v9', guest: { cpus: 'two' } } } }, 400, /guest\/cpus must be integer/],
-        ['POST', base, { body: { config: { image: 'x', checks: { up: { interval: 15 } } } } }, 400, /interval must be string/],
+        ['POST', base, { body: { config: { image: 'x', checks: { up: { interval: '15 seconds' } } } } }, 400, /interval must match pattern/],
         ['POST', `${base}/${m!.id}/metadata/owner`, { body: { value: 7 } }, 400, /value must be string/],
       ];
       for (const [method, path, options, status, message] of cases) {

@@ -8,6 +8,7 @@ import type { ProgressEvent } from '../../src/engine/progress.js';
 import type { ReleaseStep } from '../../src/engine/release-steps.js';
 import type { DeploySummary } from '../../src/engine/summary.js';
 import { ScaledClock } from '../../src/domain/clock.js';
+import type { SecretsSource } from '../../src/providers/fly/app-secrets.js';
 import { startSimServer, type SimServer } from '../../src/providers/sim/serve/sim-server.js';
 import type { Exchange } from '../../src/providers/sim/serve/spec-validation.js';
 import type { Store } from '../../src/store/contract.js';
@@ -65,9 +66,9 @@ export async function flyDeployRig(
     { name: 'web', count: 3 },
     { name: 'worker', count: 2 },
   ],
-  options: { seed?: boolean } = {},
+  options: { seed?: boolean; secrets?: SecretsSource } = {},
 ): Promise<FlyDeployRig> {
-  const rig = await flyRig({ server });
+  const rig = await flyRig({ server, ...(options.secrets ? { secrets: options.secrets } : {}) });
   if (options.seed !== false) server.backend.seed(rig.app, { groups, release: 'v1', image: `registry.fly.io/${rig.app}:v1` });
   const store = await openStore(':memory:', process.cwd());
   const release = (version: string): Release => ({ version, image: `registry.fly.io/${rig.app}:${version}`, createdAtMs: 0 });
@@ -82,7 +83,7 @@ export async function flyDeployRig(
       if (!(await store.getDeploy(deployId))) {
         await store.createDeploy({
           id: deployId,
-          ...rig.scope,
+          ...on.scope,
           release: version,
           previousRelease: null,
           strategy: s.strategy,
@@ -96,7 +97,7 @@ export async function flyDeployRig(
       }
       return runDeploy(
         { provider: on.provider, store, clock: on.clock, onProgress: o.onProgress },
-        { deployId, scope: rig.scope, target: release(version), groups, settings: s, findRelease: async (v) => release(v), ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}) },
+        { deployId, scope: on.scope, target: release(version), groups, settings: s, findRelease: async (v) => release(v), ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}) },
         o.signal,
       );
     },

@@ -29,6 +29,7 @@ import {
 } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine } from './fly-types.js';
+import { AppSecrets, deliveredSecrets, withSecrets, type SecretsSource } from './app-secrets.js';
 import { LeaseKeeper, type LeaseStats } from './leases.js';
 import { createConfig, defaultImage, updatedConfig, type ConfigSource } from './machine-config.js';
 import { configOf, META, toMachine } from './machine-mapping.js';
@@ -51,6 +52,8 @@ export interface FlyProviderOptions {
   leaseDescription?: string;
   /** Longest single call to the wait endpoint, so an exit is noticed within it (default 10 s). */
   waitSliceMs?: number;
+  /** The environment's staged secrets, delivered through Fly's app secrets API before the first change (app-secrets.ts). */
+  secrets?: SecretsSource;
 }
 
 export interface FlyProviderStats {
@@ -98,6 +101,7 @@ export class FlyProvider implements Provider {
   private readonly images = new Map<string, string>();
   private readonly listeners = new Map<string, Set<(event: MachineEvent) => void>>();
   private readonly forks: VolumeForks;
+  private readonly appSecrets: AppSecrets;
 
   constructor(private readonly options: FlyProviderOptions) {
     this.client = options.client;
@@ -105,6 +109,7 @@ export class FlyProvider implements Provider {
     this.appFor = options.appFor ?? defaultFlyApp;
     this.forks = new VolumeForks(this.client);
     this.waitSliceMs = Math.min(FLY_MAX_WAIT_SECONDS * 1000, Math.max(1000, options.waitSliceMs ?? DEFAULT_WAIT_SLICE_MS));
+    this.appSecrets = new AppSecrets(this.client, options.secrets);
     this.leases = new LeaseKeeper(this.client, this.clock, {
       ttlMs: options.leaseTtlMs,
       waitMs: options.leaseWaitMs,
@@ -194,7 +199,7 @@ export class FlyProvider implements Provider {
       forks: this.forks,
       signal: options?.signal,
     });
-    const body: FlyLaunchRequest = { config: createConfig(scope, spec, image, placement.from) };
+    const body: FlyLaunchRequest = withSecrets({ config: createConfig(scope, spec, image, placement.from) }, await this.secretsFor(app, options?.signal));
     if (placement.mounts) body.config.mounts = placement.mounts;
     if (placement.region) body.region = placement.region;
     // Created cordoned: no traffic until an uncordon (bluegreen greens, canaries, waves' surge).
@@ -249,7 +254,7 @@ export class FlyProvider implements Provider {
     const config = configOf(current.fly);
     if (!config) throw new ProviderError('unavailable', `fly: machine ${id}: its config is not readable now (host ${current.fly.host_status ?? 'unknown'})`, { machineId: id, op: 'update' });
     const image = update.image ?? this.images.get(`${app}/${update.release}`) ?? defaultImage(app, update.release);
-    const body: FlyLaunchRequest = { config: updatedConfig(scope, config, update, image, current.machine.group) };
+    const body: FlyLaunchRequest = withSecrets({ config: updatedConfig(scope, config, update, image, current.machine.group) }, await this.secretsFor(app, options?.signal));
     if (current.fly.instance_id) body.current_version = current.fly.instance_id;
     // A cordoned machine stays out of traffic through its restart; runway uncordons it once checked.
     if (current.machine.cordoned) body.skip_service_registration = true;
@@ -497,6 +502,11 @@ export class FlyProvider implements Provider {
         await this.clock.sleep(Math.min(delay, left), signal);
       }
     }
+  }
+
+  /** The app's secrets as runway stages them, set on Fly once per session (names it delivered before, from the machines it has seen). */
+  private secretsFor(app: string, signal?: AbortSignal) {
+    return this.appSecrets.sync(app, () => [...this.cache].filter(([k]) => k.startsWith(`${app}/`)).flatMap(([, c]) => deliveredSecrets(configOf(c.fly)?.metadata)), signal);
   }
 
   /** Machines of the app carrying `launchId` (runway_launch), newest answer from the API. */

@@ -144,6 +144,8 @@ export interface FlyLaunchRequest {
   lease_ttl?: number;
   /** Update only: the instance_id the caller last saw. */
   current_version?: string;
+  /** Start with at least this version of the app's secrets (fly-go LaunchMachineInput.MinSecretsVersion). */
+  min_secrets_version?: number;
 }
 
 export interface FlyStopRequest {

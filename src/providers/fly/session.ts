@@ -13,8 +13,10 @@ import type { FlyApp } from './fly-types.js';
 import { flyAppName, resolveFlyOptions } from './options.js';
 import { findStaleLeases, leaseOwnerPrefix, releaseStaleLeases, type StaleLease } from './stale-leases.js';
 import { readFlyToken, type FlyToken } from './token.js';
+import { loadSecretKey } from '../../secrets/key.js';
+import { secretsForEnvironment } from '../../secrets/secrets.js';
 
-export async function openFlySession({ config, env, clock: injected, processEnv }: SessionInput): Promise<ProviderSession> {
+export async function openFlySession({ config, env, store, clock: injected, processEnv }: SessionInput): Promise<ProviderSession> {
   const options = resolveFlyOptions(env.fly);
   const where = `environment ${env.name} (provider "fly")`;
   let token: FlyToken;
@@ -49,6 +51,13 @@ export async function openFlySession({ config, env, clock: injected, processEnv 
     // Runway clears only its own leases; RUNWAY_FLY_FORCE_LEASES=1 on one command clears anyone's
     // (a stale flyctl lease, #1728) instead of waiting lease_wait for it.
     forceLeases: processEnv.RUNWAY_FLY_FORCE_LEASES === '1',
+    // `runway secrets set` values, decrypted only when a deploy first changes a machine, then set
+    // through Fly's app secrets API (never in a machine's config).
+    secrets: async () => {
+      if ((await store.listSecrets(config.app.name, env.name)).length === 0) return {};
+      const key = loadSecretKey({ env: processEnv, keyFile: config.secrets?.keyFile });
+      return secretsForEnvironment(store, config.app.name, env.name, key);
+    },
   });
   const provider = new ResilientProvider(fly, { clock, outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS });
   return {

@@ -56,9 +56,9 @@ export const OVERLAY_PARAMETERS: Record<string, OverlayEntry<SpecParameter>[]> =
 /** Definitions replaced: the spec publishes them in a shape Fly does not send or accept. */
 export const OVERLAY_DEFINITIONS: Record<string, OverlayEntry<unknown>> = {
   'fly.Duration': {
-    evidence: 'duration.go: `Duration.MarshalJSON` writes `d.String()` (e.g. "15s"); the spec publishes a Go struct',
-    // Go's time.Duration.String(): "0s", "1h2m3s", "1.5s", "300ms", "2µs"…
-    value: { type: 'string', pattern: '^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$' },
+    evidence: 'duration.go: `Duration.MarshalJSON` writes `d.String()` (e.g. "15s"), `ParseDuration` reads a Go duration string or a number of nanoseconds; the spec publishes a Go struct',
+    // Go's time.ParseDuration: "0", "1h2m3s", "1.5s", "300ms", "2µs"…; or integer nanoseconds.
+    value: { anyOf: [{ type: 'string', pattern: '^(0|[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|ms|s|m|h))+)$' }, { type: 'integer' }] },
   },
   // The lease endpoints answer fly-go's MachineLease, the Lease inside `data`.
   MachineLease: {

@@ -23,10 +23,14 @@ import type {
 } from '../../fly/fly-types.js';
 import { groupOf, parseImageRef, releaseOf, roleOf } from '../../fly/machine-mapping.js';
 import { sampleLatency } from '../latency.js';
+import { SimAppSecrets } from './fly-secrets.js';
 import { SeededRandom } from '../random.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import { SimProvider, type SimProviderSettings, type SimState } from '../sim-provider.js';
 import { SimVolumes, type VolumeRecord } from './volumes.js';
+
+/** A Docker image reference, as Fly checks one before it pulls it: [registry[:port]/]path[:tag][@algo:digest]. */
+const IMAGE_REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+:[a-zA-Z0-9]+)?$/;
 
 /** The sim scope of a Fly app: the app is the unit of rate limits, as on Fly. */
 export const FLY_SIM_ENV = 'fly';
@@ -126,6 +130,8 @@ export interface BackendOptions {
 const WAIT_STATES = new Set(['started', 'stopped', 'destroyed', 'suspended']);
 
 export class SimFlyBackend {
+  /** Fly's app secrets (fly-secrets.ts): values never enter a machine's config. */
+  readonly secrets = new SimAppSecrets(() => this.clock.now());
   readonly sim: SimProvider;
   readonly faults: BackendFaults;
   stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [], creates: [] };
@@ -210,6 +216,7 @@ export class SimFlyBackend {
   async createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
     this.requireApp(app);
     const config = this.validConfig(body);
+    this.secrets.check(app, body.min_secrets_version);
     // A machine mounting volumes runs where they are, and only if no other machine has them.
     const region = this.volumes.place(app, config, body.region);
     // Held while the create is under way, so two creates cannot both take one volume.
@@ -243,11 +250,13 @@ export class SimFlyBackend {
         this.extras.set(made.id, extra(made.id));
         this.volumes.attach(made.id, config);
         this.recordCreate(made.id, config);
+        this.secrets.deliver(app, made.id);
       }
       throw error;
     } finally {
       this.volumes.detach(pending);
     }
+    this.secrets.deliver(app, machine.id);
     this.mirror.set(machine.id, machine);
     this.volumes.attach(machine.id, config);
     this.extras.set(machine.id, extra(machine.id));
@@ -272,6 +281,7 @@ export class SimFlyBackend {
     this.visible(app, id);
     const config = this.validConfig(body);
     this.checkLease(id, nonce);
+    this.secrets.check(app, body.min_secrets_version);
     this.volumes.place(app, config, this.extras.get(id)!.region, id);
     // Updates of one machine apply one after another, and `current_version` is judged when a
     // request's turn comes: a late copy of an update that was already applied is refused, not
@@ -283,7 +293,9 @@ export class SimFlyBackend {
       if (body.current_version !== undefined && versionBefore !== undefined && body.current_version !== versionBefore) {
         throw new HttpError(412, `failed_precondition: machine ${id} is at version ${versionBefore}, not ${body.current_version}`);
       }
-      return this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+      const updated = await this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+      this.secrets.deliver(app, id);
+      return updated;
     });
     const settled = turn.then(
       () => {},
@@ -623,6 +635,7 @@ export class SimFlyBackend {
     const config = body?.config;
     if (!config || typeof config !== 'object') throw new HttpError(400, 'missing config');
     if (typeof config.image !== 'string' || !config.image) throw new HttpError(422, 'config.image is required');
+    if (!IMAGE_REFERENCE.test(config.image)) throw new HttpError(422, `invalid image reference "${config.image.slice(0, 200)}": expected [registry/]repository[:tag][@digest]`);
     if (config.metadata !== undefined && (typeof config.metadata !== 'object' || Object.values(config.metadata).some((v) => typeof v !== 'string'))) {
       throw new HttpError(400, 'config.metadata must map strings to strings');
     }

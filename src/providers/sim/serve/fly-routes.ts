@@ -125,6 +125,19 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
   app.post('/v1/apps/:app/volumes', async (c) => c.json(backend.createVolume(c.req.param('app'), await json<FlyCreateVolumeRequest>(c))));
   app.get('/v1/apps/:app/volumes/:id', (c) => c.json(backend.getVolume(c.req.param('app'), c.req.param('id'))));
   app.delete('/v1/apps/:app/volumes/:id', (c) => c.json(backend.destroyVolume(c.req.param('app'), c.req.param('id'))));
+  // ---- app secrets (fly-go flaps_secrets.go; in the spec overlay) ---------------------------------
+  const show = (c: Context) => c.req.query('show_secrets') === 'true';
+  const withApp = (c: Context): string => {
+    const name = c.req.param('app') ?? '';
+    backend.getApp(name); // 404 for an unknown app
+    return name;
+  };
+  const secretName = (c: Context): string => c.req.param('name') ?? '';
+  app.get('/v1/apps/:app/secrets', (c) => c.json(backend.secrets.list(withApp(c), show(c))));
+  app.post('/v1/apps/:app/secrets', async (c) => c.json(backend.secrets.update(withApp(c), (await json<{ values: Record<string, string | null> }>(c))!.values)));
+  app.get('/v1/apps/:app/secrets/:name', (c) => c.json(backend.secrets.get(withApp(c), secretName(c), show(c))));
+  app.post('/v1/apps/:app/secrets/:name', async (c) => c.json(backend.secrets.set(withApp(c), secretName(c), (await json<{ value: string }>(c))!.value)));
+  app.delete('/v1/apps/:app/secrets/:name', (c) => c.json(backend.secrets.delete(withApp(c), secretName(c))));
 
   // ---- administration (runway's, not Fly's) -------------------------------------------------------
   app.post('/_sim/apps/:app/seed', async (c) => {
