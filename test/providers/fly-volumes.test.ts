@@ -105,7 +105,7 @@ describe('fly: machines with volumes are never given machines without them', () 
             if (e.type === 'step' && e.status === 'started' && e.step.kind === 'create') created.push(e.step.group);
           },
         });
-        assert.equal(summary.status, 'succeeded', summary.error);
+        assert.equal(summary.status, 'succeeded', summary.error ?? undefined);
 
         const list = await machines(rig);
         const after = layout(list);
@@ -129,7 +129,7 @@ describe('fly: machines with volumes are never given machines without them', () 
     try {
       const blues = (await machines(rig)).filter((m) => group(m) === 'web');
       const summary = await deploy(rig, 'v2', settings('bluegreen', { newVolumes: 'fork' }));
-      assert.equal(summary.status, 'succeeded', summary.error);
+      assert.equal(summary.status, 'succeeded', summary.error ?? undefined);
       const list = await machines(rig);
       const greens = list.filter((m) => group(m) === 'web');
       assert.equal(greens.length, 6);
@@ -231,7 +231,7 @@ describe('fly: regions rolled in order', () => {
         if (!e.wave.regions?.includes('ord')) controller.abort('test: between regions');
       };
       const summary = await deploy(rig, 'v2', settings('rolling', { regionOrder: ['ord', '*'], onAbort: 'leave' }), { signal: controller.signal, onProgress });
-      assert.equal(summary.status, 'aborted', summary.error);
+      assert.equal(summary.status, 'aborted', summary.error ?? undefined);
       assert.ok(order.length >= 2 && order[0] === 'ord', `ord first: ${order.join(' → ')}`);
       assert.equal(order.at(-1), 'cdg+iad');
       const after = new Map((await machines(rig)).map((m) => [m.id, m]));
@@ -261,7 +261,7 @@ describe('fly: regions rolled in order', () => {
           if (e.type === 'wave-start' && e.phase === 'deploy') regionsSeen.push((e.wave.regions ?? []).join('+'));
         },
       });
-      assert.equal(summary.status, 'succeeded', summary.error);
+      assert.equal(summary.status, 'succeeded', summary.error ?? undefined);
       assert.deepEqual([...new Set(regionsSeen)], ['ord', 'iad', 'cdg'], 'regions in order');
       const list = await machines(rig);
       assert.deepEqual(layout(list).regions, before, 'each region keeps its count per group');
