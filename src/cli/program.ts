@@ -275,6 +275,8 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--app <name>', 'create this Fly app (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
     .option('--fleet <groups>', 'seed every new --app with started machines, e.g. "web=4,worker=2"')
     .option('--initial-release <version>', 'release of the --fleet machines (default v1)')
+    .option('--regions <list>', 'spread the --fleet machines over these regions, round robin, e.g. "ord,iad,cdg" (default: one region, sim)')
+    .option('--volumes <spec>', 'give every --fleet machine of GROUP its own volume NAME mounted at PATH, e.g. "web:data:/data" (comma-separated for more groups)')
     .option('-e, --env <name>', 'take latency, faults, seed and speed from this environment\'s [sim] settings in runway.toml')
     .option('--unhealthy-releases <list>', 'machines on these releases (comma-separated) never pass checks')
     .option('--boot-failure-releases <list>', 'machines on these releases exit right after starting')

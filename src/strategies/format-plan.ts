@@ -3,6 +3,7 @@
 // step.
 
 import type { MachineRef, Plan, Step, Wave } from '../domain/plan.js';
+import { regionsLabel } from './regions.js';
 import { count as num } from './steps.js';
 
 export interface FormatPlanOptions {
@@ -39,7 +40,7 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
     lines.push('waves');
     if (verbose) {
       for (const w of plan.waves) {
-        lines.push(`  wave ${w.index} ${w.kind}: ${summarize(w, byGroup)}`);
+        lines.push(`  wave ${w.index} ${w.kind}${where(w)}: ${summarize(w, byGroup)}`);
         lines.push(`    ${w.label}`);
         for (const s of w.steps) lines.push(`    - ${describeStep(s)}`);
       }
@@ -48,9 +49,10 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
         const w = plan.waves[i]!;
         const text = summarize(w, byGroup);
         let j = i + 1;
-        while (j < plan.waves.length && plan.waves[j]!.kind === w.kind && summarize(plan.waves[j]!, byGroup) === text) j++;
-        if (j - i > 1) lines.push(`  waves ${w.index}–${plan.waves[j - 1]!.index} ${w.kind}, each: ${text}`);
-        else lines.push(`  wave ${w.index} ${w.kind}: ${text}`);
+        while (j < plan.waves.length && plan.waves[j]!.kind === w.kind && where(plan.waves[j]!) === where(w) && summarize(plan.waves[j]!, byGroup) === text) j++;
+        if (where(w) !== where(plan.waves[i - 1])) lines.push(`  region ${regionsLabel(w.regions ?? [])}${i === 0 ? ' first' : ' next, once the region before is done and checked'}:`);
+        if (j - i > 1) lines.push(`  waves ${w.index}–${plan.waves[j - 1]!.index} ${w.kind}${where(w)}, each: ${text}`);
+        else lines.push(`  wave ${w.index} ${w.kind}${where(w)}: ${text}`);
         // Windowed waves after a non-windowed one (or first): say once that they flow.
         if (w.window && !plan.waves[i - 1]?.window) {
           lines.push(`    from here the waves flow as one rolling window: each group keeps desired − max_unavailable in traffic (slack now: ${windowText(w.window)}; each new machine adds one)`);
@@ -67,6 +69,11 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
   const ops = Object.entries(e.apiCalls).map(([op, n]) => `${op} ${num(n)}`);
   lines.push(`  expected API calls   ${num(e.apiCallsTotal)}${ops.length ? ` (${ops.join(', ')})` : ''}`);
   return lines.join('\n');
+}
+
+/** ` [ord]` for a wave of a region phase, else nothing. */
+function where(w: Wave | undefined): string {
+  return w?.regions ? ` [${regionsLabel(w.regions)}]` : '';
 }
 
 function windowText(window: Record<string, number>): string {

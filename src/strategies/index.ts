@@ -13,7 +13,7 @@
 // - serving machines of groups no longer configured are destroyed (drained) at the end.
 
 import type { Plan, PlanInput, Step, Wave } from '../domain/plan.js';
-import { STRATEGIES, type StrategyName } from '../domain/types.js';
+import { STRATEGIES, type Machine, type StrategyName } from '../domain/types.js';
 import { planBluegreen } from './bluegreen.js';
 import { planCanary } from './canary.js';
 import { estimatePlan } from './estimate.js';
@@ -22,7 +22,7 @@ import { planImmediate } from './immediate.js';
 import { PlanError } from './plan-error.js';
 import { planRolling } from './rolling.js';
 import { count, destroy, plural, refOf, type DraftWave, type StrategyResult } from './steps.js';
-import { phaseWaves, regionPhases, regionsLabel } from './regions.js';
+import { phaseWaves, regionOf, regionPhases, regionsLabel } from './regions.js';
 import { planWaves } from './waves.js';
 import { completeCreates, inPlaceGroups, planInPlace, volumeGroups } from './volumes.js';
 
@@ -48,21 +48,28 @@ export function buildPlan(input: PlanInput): Plan {
   const { strategy } = input.settings;
   const spec = STRATEGY[strategy];
   const view = viewFleet(input, spec.adopt);
-  // One allocator for every region phase, so phases never hand out the same launch id.
-  const launchIds = view.launchIds;
   const phases = regionPhases(input);
+  // Groups with volumes are known from the whole fleet: a region phase without them is still such a group.
+  const withVolumes = volumeGroups(input);
   const drafts: DraftWave[] = [];
   const notes: string[] = [];
-  phases.forEach((phase, i) => {
-    const part = planScope(phase.input, { ...viewFleet(phase.input, spec.adopt), launchIds });
-    if (phase.regions === undefined) drafts.push(...part.drafts);
-    else drafts.push(...phaseWaves(part.drafts, phase.regions, i === phases.length - 1));
-    const prefix = phase.regions === undefined ? '' : `${regionsLabel(phase.regions)}: `;
-    notes.push(...part.notes.map((n) => prefix + n));
-  });
-  if (phases.length > 1) {
-    const labels = phases.map((p) => regionsLabel(p.regions ?? []));
-    notes.unshift(`region order: ${labels.join(', then ')} — each region rolled and checked before the next starts`);
+  if (phases.length === 1) {
+    const part = planScope(input, view, withVolumes, input.fleet, true);
+    drafts.push(...part.drafts);
+    notes.push(...part.notes);
+  } else {
+    const cleanup = phasedCleanup(input, view, phases, withVolumes);
+    if (cleanup.length > 0) drafts.push({ kind: 'destroy', label: `clean up: destroy ${plural(cleanup.length, 'leftover machine')} (every region)`, steps: cleanup.map((m) => destroy(refOf(m), m.group, false)) });
+    const gone = new Set(cleanup.map((m) => m.id));
+    // One allocator for every region phase, so phases never hand out the same launch id.
+    const launchIds = viewFleet(input, spec.adopt).launchIds;
+    phases.forEach((phase, i) => {
+      const scoped = { ...phase.input, fleet: phase.input.fleet.filter((m) => !gone.has(m.id)) };
+      const part = planScope(scoped, { ...viewFleet(scoped, spec.adopt), launchIds }, withVolumes, input.fleet, false);
+      drafts.push(...phaseWaves(part.drafts, phase.regions!, i === phases.length - 1));
+      notes.push(...part.notes.map((n) => `${regionsLabel(phase.regions!)}: ${n}`));
+    });
+    notes.unshift(`region order: ${phases.map((p) => regionsLabel(p.regions!)).join(', then ')} — each region rolled and checked before the next starts`);
   }
   const waves: Wave[] = drafts.map((w, index) => ({
     index,
@@ -105,9 +112,27 @@ export function buildPlan(input: PlanInput): Plan {
  * The strategy's waves for one scope of the fleet (all of it, or one region phase), with leftovers
  * cleaned up first, groups with volumes kept from machines without them, and removed groups last.
  */
-function planScope(input: PlanInput, view: FleetView): { drafts: DraftWave[]; notes: string[] } {
+/**
+ * Machines a phased plan destroys before its first region: leftovers, wherever they are, and this
+ * deploy's extras in regions after the first one with work (a region adopts its extras when its turn
+ * comes; until then they would only stand next to the extras of the region being rolled). Found with a
+ * trial plan of each phase, on an allocator of its own.
+ */
+function phasedCleanup(input: PlanInput, view: FleetView, phases: readonly { regions?: string[]; input: PlanInput }[], withVolumes: ReadonlySet<string>): Machine[] {
   const spec = STRATEGY[input.settings.strategy];
-  const withVolumes = volumeGroups(view);
+  const leftovers = view.leftovers.map((l) => l.machine);
+  const gone = new Set(leftovers.map((m) => m.id));
+  const active = phases.findIndex((phase) => {
+    const scoped = { ...phase.input, fleet: phase.input.fleet.filter((m) => !gone.has(m.id)) };
+    return planScope(scoped, viewFleet(scoped, spec.adopt), withVolumes, input.fleet, false).drafts.length > 0;
+  });
+  const later = new Set(phases.slice(active + 1).flatMap((p) => p.regions ?? []));
+  const extras = active < 0 ? [] : view.groups.flatMap((g) => g.adoptable).filter((m) => later.has(regionOf(m)));
+  return [...leftovers, ...extras];
+}
+
+function planScope(input: PlanInput, view: FleetView, withVolumes: ReadonlySet<string>, everywhere: readonly Machine[], cleanup: boolean): { drafts: DraftWave[]; notes: string[] } {
+  const spec = STRATEGY[input.settings.strategy];
   const inPlace = inPlaceGroups(input.settings, withVolumes);
   const noCanary = input.settings.newVolumes === 'fork' ? new Set<string>() : withVolumes;
   let result: StrategyResult;
@@ -124,8 +149,8 @@ function planScope(input: PlanInput, view: FleetView): { drafts: DraftWave[]; no
     if (skipped.length > 0) notes.push(`${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} volumes: no canary there (it would start without them); rolled in place`);
   }
 
-  const prelude: Step[] = [...view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)), ...result.prelude];
-  const drafts: DraftWave[] = completeCreates(input, view, [...result.waves], withVolumes);
+  const prelude: Step[] = [...(cleanup ? view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)) : []), ...result.prelude];
+  const drafts: DraftWave[] = completeCreates(input, view, [...result.waves], withVolumes, everywhere);
   if (prelude.length > 0) {
     const first = drafts[0];
     // Not into a rolling window: its slots are counted for the strategy's own steps.

@@ -4,8 +4,9 @@
 // region on the target and checked — before the next phase's start, and waves of different phases
 // never run as one flow (Wave.regions), so an abort between regions leaves the later ones untouched.
 //
-// A phase other than the last keeps the number of serving machines its regions have; the last phase
-// takes whatever the groups' desired counts still need (growing or shrinking happens there). Pure.
+// Each phase keeps the number of serving machines its regions have. A group that grows does so in the
+// first phase (new machines that fork volumes find every machine to fork from still there); one that
+// shrinks keeps phases whole in order while its desired count lasts, so the last regions shed. Pure.
 
 import type { PlanInput } from '../domain/plan.js';
 import type { Machine } from '../domain/types.js';
@@ -14,13 +15,10 @@ import type { DraftWave } from './steps.js';
 /** Region of machines whose provider has none. */
 export const NO_REGION = '';
 
-export interface RegionPhase {
-  /** Regions of the phase, sorted; `NO_REGION` for machines without one. */
-  regions: string[];
-  input: PlanInput;
-}
-
-/** The phases of a plan; one phase with every machine (and no regions) when there is no order to keep. */
+/**
+ * The phases of a plan, each with its regions (sorted; `NO_REGION` for machines without one) and its
+ * part of the input; one phase with every machine (and no regions) when there is no order to keep.
+ */
 export function regionPhases(input: PlanInput): { regions?: string[]; input: PlanInput }[] {
   const order = input.settings.regionOrder;
   if (!order || order.length === 0) return [{ input }];
@@ -37,17 +35,23 @@ export function regionPhases(input: PlanInput): { regions?: string[]; input: Pla
   if (merged.length <= 1) return [{ input }];
 
   const serving = (m: Machine, group: string) => mine(m) && m.role === 'serving' && m.group === group && m.state !== 'destroying' && m.state !== 'destroyed';
-  const kept = new Map<string, number>();
-  return merged.map((regions, i) => {
-    const inPhase = new Set(regions);
-    const last = i === merged.length - 1;
-    const groups = input.groups.map((g) => {
-      const here = input.fleet.filter((m) => serving(m, g.name) && inPhase.has(regionOf(m))).length;
-      const count = last ? Math.max(0, g.count - (kept.get(g.name) ?? 0)) : Math.min(here, Math.max(0, g.count - (kept.get(g.name) ?? 0)));
-      kept.set(g.name, (kept.get(g.name) ?? 0) + count);
-      return { ...g, count };
+  const sets = merged.map((regions) => new Set(regions));
+  const counts = input.groups.map((g) => {
+    const here = sets.map((set) => input.fleet.filter((m) => serving(m, g.name) && set.has(regionOf(m))).length);
+    const total = here.reduce((a, b) => a + b, 0);
+    // Growing: in the first phase, so the machines new ones may fork volumes from are all still there.
+    if (g.count >= total) return here.map((n, i) => (i === 0 ? n + g.count - total : n));
+    // Shrinking: phases keep their machines in order while the desired count lasts; later ones shed.
+    let left = g.count;
+    return here.map((n) => {
+      const keep = Math.min(n, left);
+      left -= keep;
+      return keep;
     });
-    const fleet = input.fleet.filter((m) => !mine(m) || inPhase.has(regionOf(m)));
+  });
+  return merged.map((regions, i) => {
+    const groups = input.groups.map((g, j) => ({ ...g, count: counts[j]![i]! }));
+    const fleet = input.fleet.filter((m) => !mine(m) || sets[i]!.has(regionOf(m)));
     const settings = i === 0 ? input.settings : { ...input.settings, pauseBeforeCutover: false };
     return { regions, input: { ...input, fleet, groups, settings } };
   });

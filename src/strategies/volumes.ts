@@ -9,7 +9,7 @@
 
 import type { PlanInput, Step } from '../domain/plan.js';
 import type { Machine, StrategySettings } from '../domain/types.js';
-import type { FleetView, GroupView } from './fleet-view.js';
+import { isGone, type FleetView, type GroupView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
 import { planRolling } from './rolling.js';
 import { destroy, plural, refOf, type DraftWave, type StrategyResult } from './steps.js';
@@ -18,10 +18,16 @@ export function hasVolumes(m: Machine): boolean {
   return (m.volumes?.length ?? 0) > 0;
 }
 
-/** Desired groups with a machine (serving, or an extra this deploy could adopt) that has volumes. */
-export function volumeGroups(view: FleetView): Set<string> {
+/**
+ * Desired groups with a machine of the environment that has volumes, whatever its role or region: the
+ * group's machines mount volumes, so none of its new machines may start without one.
+ */
+export function volumeGroups(input: PlanInput): Set<string> {
+  const desired = new Set(input.groups.map((g) => g.name));
   const out = new Set<string>();
-  for (const g of view.groups) if ([...g.done, ...g.old, ...g.adoptable].some(hasVolumes)) out.add(g.name);
+  for (const m of input.fleet) {
+    if (m.app === input.app && m.env === input.env && m.role !== 'release-command' && m.state !== 'destroyed' && desired.has(m.group) && hasVolumes(m)) out.add(m.group);
+  }
   return out;
 }
 
@@ -46,11 +52,11 @@ export function planInPlace(input: PlanInput, view: FleetView, groups: ReadonlyS
   const prelude: Step[] = [...rolled.prelude];
   for (const g of sub.groups) for (const m of g.adoptable) prelude.push(destroy(refOf(m), g.name, false));
   const names = [...groups].join(', ');
-  const notes = [
+  const notes = rolled.waves.length === 0 ? [] : [
     `${names} ${groups.size === 1 ? 'has' : 'have'} volumes: rolled in place (${oneAtATime ? 'one machine at a time' : 'within max_unavailable'}) before the rest, ` +
       `since ${input.settings.strategy} would create machines without their volumes; set new_volumes = "fork" to give new machines forks of the volumes instead`,
-    ...rolled.notes,
   ];
+  notes.push(...rolled.notes);
   const waves: DraftWave[] = rolled.waves.map((w) => ({ ...w, label: `${names} in place: ${w.label}` }));
   return { waves, prelude, notes };
 }
@@ -61,14 +67,17 @@ export function planInPlace(input: PlanInput, view: FleetView, groups: ReadonlyS
  * group, round robin, when the group grows); without, a new machine there is refused. Creates of
  * machines that exist already (adopted extras, re-gated) are left alone.
  */
-export function completeCreates(input: PlanInput, view: FleetView, waves: DraftWave[], groups: ReadonlySet<string>): DraftWave[] {
+export function completeCreates(input: PlanInput, view: FleetView, waves: DraftWave[], groups: ReadonlySet<string>, everywhere: readonly Machine[]): DraftWave[] {
   if (groups.size === 0) return waves;
   const fork = input.settings.newVolumes === 'fork';
   const existing = new Set(input.fleet.map((m) => m.launchId).filter((l): l is string => l !== undefined));
   const byId = new Map(input.fleet.map((m) => [m.id, m]));
+  // Forks come from a machine of the scope (its region phase) when there is one, else from anywhere.
   const sources = new Map(view.groups.map((g) => [g.name, withVolumes(g)]));
+  for (const [group, list] of sources) if (list.length === 0) sources.set(group, everywhere.filter((m) => m.group === group && m.role === 'serving' && hasVolumes(m) && !isGone(m)));
   const turn = new Map<string, number>();
   const refused = new Map<string, number>();
+  const orphans = new Map<string, number>();
   const out = waves.map((w) => ({
     ...w,
     steps: w.steps.map((s): Step => {
@@ -83,6 +92,10 @@ export function completeCreates(input: PlanInput, view: FleetView, waves: DraftW
       const all = sources.get(s.group) ?? [];
       const local = stood ? all.filter((m) => m.region === stood.region) : [];
       const pool = local.length > 0 ? local : all;
+      if (pool.length === 0) {
+        orphans.set(s.group, (orphans.get(s.group) ?? 0) + 1);
+        return s;
+      }
       const n = turn.get(s.group) ?? 0;
       turn.set(s.group, n + 1);
       return { ...s, standsFor: pool[n % pool.length]!.id, forkVolumes: true };
@@ -96,10 +109,17 @@ export function completeCreates(input: PlanInput, view: FleetView, waves: DraftW
         `or create the machines with their volumes first (fly volumes create, fly machine clone)`,
     );
   }
+  if (orphans.size > 0) {
+    const [group, n] = [...orphans][0]!;
+    throw new PlanError(
+      `process group "${group}" has volumes and the plan needs ${plural(n, 'new machine')} there, but no serving machine of the group has a volume to fork; ` +
+        `create the machines with their volumes first (fly volumes create, fly machine clone)`,
+    );
+  }
   return out;
 }
 
-/** Machines of a group that have volumes, serving ones first: where a new machine's forks come from. */
+/** Serving machines of a group that have volumes: where a new machine's forks come from (extras may be destroyed first). */
 function withVolumes(g: GroupView): Machine[] {
-  return [...g.done, ...g.old, ...g.adoptable].filter(hasVolumes);
+  return [...g.done, ...g.old].filter(hasVolumes);
 }

@@ -1,4 +1,4 @@
-// `runway sim serve --port P [--state FILE] [--eventual-consistency MS] [--seed N] [--speed X] …`
+// `runway sim serve --port P [--state FILE] [--eventual-consistency MS] [--seed N] [--speed X] [--regions ord,iad] [--volumes web:data:/data] …`
 // The simulated fleet behind a Fly Machines-compatible HTTP API, in its own process: point an
 // environment at it with `provider = "fly"` and `[environments.X.fly] api_url = "http://127.0.0.1:P"`.
 // Clients authenticate with the token in the server's $FLY_API_TOKEN (or --token-file); it is never
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDuration, ScaledClock } from '../../domain/clock.js';
 import type { SimOptionsInput } from '../../providers/sim/resolve-options.js';
+import type { SimFlyBackend } from '../../providers/sim/serve/fly-backend.js';
 import { loadSimServeState, startSimServer } from '../../providers/sim/serve/sim-server.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
@@ -22,6 +23,8 @@ export interface SimServeOptions extends GlobalOptions {
   app?: string[];
   fleet?: string;
   initialRelease?: string;
+  regions?: string;
+  volumes?: string;
   env?: string;
   unhealthyReleases?: string;
   bootFailureReleases?: string;
@@ -62,6 +65,9 @@ export async function simServeCommand(options: SimServeOptions, io: Io, signal?:
   const eventualConsistencyMs = options.eventualConsistency !== undefined ? durationFlag('--eventual-consistency', options.eventualConsistency) : 0;
   const fleet = options.fleet ? parseFleet(options.fleet) : undefined;
   const initialRelease = options.initialRelease ?? 'v1';
+  const regions = options.regions !== undefined ? parseRegions(options.regions) : undefined;
+  const volumes = options.volumes !== undefined ? parseVolumes(options.volumes) : [];
+  for (const v of volumes) if (!fleet?.some((g) => g.name === v.group)) throw new CliError(`--volumes: group "${v.group}" is not in --fleet`);
 
   // Simulated time goes on from where a saved state stopped, so leases and timestamps stay coherent.
   const clock = new ScaledClock(speed, Math.max(Date.now(), saved?.savedAtMs ?? 0));
@@ -74,7 +80,7 @@ export async function simServeCommand(options: SimServeOptions, io: Io, signal?:
       throw new CliError(`--app ${app}: ${(error as Error).message}`);
     }
     const fresh = server.backend.listApps().find((a) => a.name === app)?.machine_count === 0;
-    if (fleet && fresh) server.backend.seed(app, { groups: fleet, release: initialRelease });
+    if (fleet && fresh) seedFleet(server.backend, app, fleet, initialRelease, regions, volumes);
   }
   server.save();
 
@@ -137,6 +143,36 @@ export function parseFleet(text: string): { name: string; count: number }[] {
   });
   if (groups.length === 0) throw new CliError('--fleet: empty');
   return groups;
+}
+
+/** `ord,iad,cdg` → regions (Fly's region codes: lowercase letters and digits). */
+export function parseRegions(text: string): string[] {
+  const regions = list(text);
+  for (const r of regions) if (!/^[a-z0-9]+$/.test(r)) throw new CliError(`--regions: "${r}" is not a region code (lowercase letters and digits, e.g. ord)`);
+  if (regions.length === 0) throw new CliError('--regions: empty');
+  return regions;
+}
+
+/** `web:data:/data,db:pg:/var/lib/postgresql` → one volume per machine of each group. */
+export function parseVolumes(text: string): { group: string; name: string; path: string }[] {
+  const out = list(text).map((part) => {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_-]*):([a-z0-9_]{1,30}):(\/\S*)$/.exec(part);
+    if (!m) throw new CliError(`--volumes: expected GROUP:NAME:PATH such as "web:data:/data" (NAME: lowercase letters, digits, _), got "${part}"`);
+    return { group: m[1]!, name: m[2]!, path: m[3]! };
+  });
+  if (out.length === 0) throw new CliError('--volumes: empty');
+  return out;
+}
+
+/** Seed a fresh app: one seeding per volume layout (the backend seeds one volume name per call). */
+function seedFleet(backend: SimFlyBackend, app: string, fleet: { name: string; count: number }[], release: string, regions: string[] | undefined, volumes: { group: string; name: string; path: string }[]): void {
+  const base = { release, ...(regions ? { regions } : {}) };
+  const plain = fleet.filter((g) => !volumes.some((v) => v.group === g.name));
+  if (plain.length > 0) backend.seed(app, { ...base, groups: plain });
+  for (const v of volumes) {
+    const groups = fleet.filter((g) => g.name === v.group);
+    backend.seed(app, { ...base, groups, volumes: { name: v.name, path: v.path, groups: [v.group] } });
+  }
 }
 
 /** Milliseconds: a bare number is ms (`2000`), or a duration (`2s`). Simulated time. */

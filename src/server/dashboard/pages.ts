@@ -269,6 +269,8 @@ function strategySettings(plan: Plan): string {
     ['maxSurge', 'max_surge'],
     ['onFailure', 'on_failure'],
     ['pauseBeforeCutover', 'pause_before_cutover'],
+    ['newVolumes', 'new_volumes'],
+    ['regionOrder', 'region_order'],
   ];
   return keys
     .filter(([k]) => s[k] !== undefined && s[k] !== null && s[k] !== false)
