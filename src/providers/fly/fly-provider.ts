@@ -31,7 +31,7 @@ import type { FlyApiClient } from './api-client.js';
 import { FLY_MAX_WAIT_SECONDS, type FlyLaunchRequest, type FlyMachine } from './fly-types.js';
 import { AppSecrets, deliveredSecrets, withSecrets, type SecretsSource } from './app-secrets.js';
 import { LeaseKeeper, type LeaseStats } from './leases.js';
-import { createConfig, defaultImage, updatedConfig, type ConfigSource } from './machine-config.js';
+import { createConfig, defaultImage, updatedConfig } from './machine-config.js';
 import { configOf, META, toMachine } from './machine-mapping.js';
 import { placeMachine } from './stand-in.js';
 import { VolumeForks } from './volumes.js';
