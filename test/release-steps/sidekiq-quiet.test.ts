@@ -14,7 +14,7 @@ import {
   type SidekiqQuietOptions,
 } from '../../src/release/steps/sidekiq-quiet.js';
 import { BUILTIN_STEPS, createReleaseStep } from '../../src/release/steps/index.js';
-import { sidekiqIdentity } from './sidekiq-double.js';
+import { deleteNamespace, sidekiqIdentity } from './sidekiq-double.js';
 import { Fixture, POLL_MS, REDIS_URL, aclUser, beatsPast, deadPort, until } from './helpers.js';
 import { requireRedis } from '../support/services.js';
 
@@ -139,6 +139,41 @@ describe('sidekiq-quiet: quieting live processes', () => {
     assert.equal(report.details.processes[0]!.state, 'gone');
     assert.match(report.details.processes[0]!.reason ?? '', /left the processes set/);
     assert.match(report.summary, /1 stopped while waiting/);
+  });
+
+  it('without a namespace, finding none in "processes" but a namespaced set: fails naming the namespace to set', async () => {
+    // A database nothing else uses, so the only namespaced set there is this test's.
+    let db = 0;
+    for (let i = 14; i >= 1; i--) {
+      const probe = new Redis(`${REDIS_URL}/${i}`);
+      const size = await probe.dbsize();
+      probe.disconnect();
+      if (size === 0) {
+        db = i;
+        break;
+      }
+    }
+    assert.ok(db > 0, 'an empty Redis database');
+    const url = `${REDIS_URL}/${db}`;
+    const admin = new Redis(url);
+    const p = await fx.start({ url });
+    try {
+      const report = await runSidekiqQuiet(fx.context(), { redisUrl: url, timeoutMs: 5_000, pollMs: POLL_MS });
+      assert.equal(report.status, 'failed', report.summary);
+      assert.equal(report.error?.kind, 'bad_input');
+      assert.match(report.error!.message, new RegExp(`no Sidekiq process in "processes" at redis://127\\.0\\.0\\.1:6379/${db}, but namespaced process sets exist: "${fx.namespace}:processes" \\(1 member\\)`));
+      assert.match(report.error!.message, new RegExp(`--namespace ${fx.namespace}`));
+      assert.match(report.error!.message, /nothing was signalled/);
+      assert.deepEqual(p.received, [], 'nothing was signalled');
+      // With the namespace it finds and quiets the process.
+      const named = await runSidekiqQuiet(fx.context(), { redisUrl: url, namespace: fx.namespace, timeoutMs: 5_000, pollMs: POLL_MS });
+      assert.equal(named.status, 'succeeded', named.summary);
+      assert.equal(named.details.quieted, 1);
+    } finally {
+      await p.stop();
+      await deleteNamespace(admin, fx.namespace);
+      admin.disconnect();
+    }
   });
 
   it('works without a namespace, on the URL\'s database index', async () => {

@@ -21,6 +21,7 @@
 
 import type { Redis } from 'ioredis';
 import { RealClock, formatDuration, parseDuration } from '../../domain/clock.js';
+import { namespaceHint, namespacedProcessSets } from './sidekiq-namespaces.js';
 import { RedisFault, classifyRedisError, closeRedis, connectRedis, redactRedisUrl, redisUrlProblem } from './redis.js';
 import type { ReleaseStep, StepContext, StepError, StepErrorKind, StepReport, StepStatus } from './step.js';
 
@@ -607,6 +608,11 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
       return failed('timeout', message, summary);
     }
     if (tracked.length === 0) {
+      if (!options.namespace && details.skippedIdentities.length === 0) {
+        // A user whose ACL forbids SCAN just gets the plain answer.
+        const sets = await namespacedProcessSets(client).catch(() => []);
+        if (sets.length) return failed('bad_input', namespaceHint(where, sets), `no Sidekiq process without a namespace; found namespace "${sets[0]!.namespace}": set --namespace`);
+      }
       return report('succeeded', `no live Sidekiq process at ${where}: nothing to quiet${skippedText ? ` (${skippedText})` : ''}`);
     }
     const idleText = o.waitIdle ? (details.quieted ? ', all idle' : '') : '';
