@@ -36,8 +36,15 @@ export function regionPhases(input: PlanInput): { regions?: string[]; input: Pla
 
   const serving = (m: Machine, group: string) => mine(m) && m.role === 'serving' && m.group === group && m.state !== 'destroying' && m.state !== 'destroyed';
   const sets = merged.map((regions) => new Set(regions));
+  // A stand-in of this deploy already serving (a promoted surge machine, a green after its cutover) next
+  // to an old machine it will replace counts once: an interrupted region re-planned keeps its size.
+  const standIn = (m: Machine) => m.deployId === input.deployId && /:(surge|green):\d+$/.test(m.launchId ?? '');
   const counts = input.groups.map((g) => {
-    const here = sets.map((set) => input.fleet.filter((m) => serving(m, g.name) && set.has(regionOf(m))).length);
+    const here = sets.map((set) => {
+      const list = input.fleet.filter((m) => serving(m, g.name) && set.has(regionOf(m)));
+      const doubled = Math.min(list.filter(standIn).length, list.filter((m) => m.release !== input.target.version).length);
+      return list.length - doubled;
+    });
     const total = here.reduce((a, b) => a + b, 0);
     // Growing: in the first phase, so the machines new ones may fork volumes from are all still there.
     if (g.count >= total) return here.map((n, i) => (i === 0 ? n + g.count - total : n));

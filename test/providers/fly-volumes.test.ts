@@ -154,7 +154,7 @@ describe('fly: machines with volumes are never given machines without them', () 
       for (const b of blues) {
         const old = byId.get(mounted(b)[0]!)!;
         assert.ok(old, 'the blue\'s volume is kept');
-        assert.equal(old.attached_machine_id, null, 'detached once its machine is gone');
+        assert.equal(old.attached_machine_id, undefined, 'detached once its machine is gone');
       }
       assert.deepEqual(layout(list).regions, layout(blues.concat(list.filter((m) => group(m) === 'worker'))).regions);
     } finally {
@@ -195,7 +195,7 @@ describe('sim serve: volumes as Fly has them', () => {
       const elsewhere = REGIONS.find((r) => r !== web!.region)!;
       const fork = await raw<FlyVolume>(rig.server, 'POST', `/v1/apps/${rig.app}/volumes`, { body: { source_volume_id: volume } });
       assert.equal(fork.status, 200);
-      assert.deepEqual([fork.body.name, fork.body.region, fork.body.size_gb, fork.body.attached_machine_id], ['data', web!.region, 3, null]);
+      assert.deepEqual([fork.body.name, fork.body.region, fork.body.size_gb, fork.body.attached_machine_id], ['data', web!.region, 3, undefined]);
       const wrongRegion = await raw<{ error: string }>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, { body: { config: { ...config, mounts: [{ volume: fork.body.id, path: '/data' }] }, region: elsewhere } });
       assert.equal(wrongRegion.status, 412);
       assert.match(wrongRegion.body.error, /is in region/);

@@ -117,6 +117,21 @@ describe('regions', () => {
     assert.ok(flat.waves.every((w) => w.regions === undefined));
   });
 
+  it('re-planned after any wave (a crash, a resume), every region ends with the machines it had', () => {
+    for (const strategy of ['bluegreen', 'waves'] as const) {
+      const f = fleet(0, 9);
+      const inp = input(f, { worker: 9 }, settings(strategy, { regionOrder: ['ord', '*'], maxUnavailable: { count: 0 }, maxSurge: { count: 2 }, ...(strategy === 'bluegreen' ? { maxSurge: { fraction: 1 } } : {}) }));
+      const plan = buildPlan(inp);
+      const count = (list: Machine[]) => list.filter((m) => m.role === 'serving').reduce<Record<string, number>>((o, m) => ({ ...o, [m.region!]: (o[m.region!] ?? 0) + 1 }), {});
+      for (let cut = 0; cut <= plan.waves.length; cut++) {
+        const mid = applyPlanToModel(f, plan, { waves: cut });
+        const end = applyPlanToModel(mid, buildPlan({ ...inp, fleet: mid }));
+        assert.deepEqual(count(end), count(f), `${strategy}, re-planned after wave ${cut}`);
+        assert.ok(end.every((m) => m.release === TARGET));
+      }
+    }
+  });
+
   it('a region order does not change the end: the whole fleet on the target at its desired counts', () => {
     for (const strategy of ['immediate', 'rolling', 'bluegreen', 'canary', 'waves'] as const) {
       const f = fleet(0, 7);

@@ -49,6 +49,7 @@ export interface FlyVolume {
   zone?: string;
   encrypted?: boolean;
   fstype?: string;
+  /** Absent while the volume is attached to no machine. */
   attached_machine_id?: string | null;
   attached_alloc_id?: string | null;
   created_at?: string;

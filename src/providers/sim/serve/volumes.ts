@@ -55,8 +55,6 @@ export class SimVolumes {
       size_gb: size,
       encrypted: body.encrypted ?? source?.encrypted ?? true,
       fstype: body.fstype ?? source?.fstype ?? 'ext4',
-      attached_machine_id: null,
-      attached_alloc_id: null,
       snapshot_retention: body.snapshot_retention ?? 5,
       created_at: new Date(this.clock.now()).toISOString(),
     };
@@ -128,9 +126,10 @@ export class SimVolumes {
     for (const v of saved ?? []) this.volumes.set(v.id, { ...v });
   }
 
+  /** Detached: the attachment fields are left out (the spec types them as strings, never null). */
   private detachOne(v: VolumeRecord): void {
-    v.attached_machine_id = null;
-    v.attached_alloc_id = null;
+    delete v.attached_machine_id;
+    delete v.attached_alloc_id;
   }
 
   private need(app: string, id: string): VolumeRecord {
