@@ -213,6 +213,10 @@ async function trial(scenario: Scenario, storeKind: string, i: number, pgServer:
     // The outage timeout is in simulated time: long enough for the longest outage at this speed,
     // plus the sim server's own restart (a node process starting on a busy machine: up to ~30 s).
     const outageTimeoutS = Math.ceil((MAX_OUTAGE_S + 30) * SPEED * 1.5);
+    // lease_ttl and request_timeout are simulated time too: their 30 s defaults would be 30/SPEED real
+    // seconds, which a busy machine misses for reasons of its own. Both are 30 real seconds, as
+    // against Fly (request_timeout not in slow-api, where client timeouts are the point).
+    const requestTimeout = `lease_ttl = "${30 * SPEED}s"\n${scenario === 'slow-api' ? '' : `request_timeout = "${30 * SPEED}s"\n`}`;
     const config = (url: string) => `[app]
 name = "${app}"
 [app.processes]
@@ -230,7 +234,7 @@ vars = { DEPLOY_STRATEGY = "${strategy}" }
 [environments.production.fly]
 api_url = "${url}"
 time_scale = ${SPEED}
-
+${requestTimeout}
 [environments.chaos]
 provider = "sim"
 ${simSettings(scenario).replace(/\[sim\./g, '[environments.chaos.sim.')}

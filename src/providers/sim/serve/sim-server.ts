@@ -62,10 +62,20 @@ export async function startSimServer(options: SimServerOptions, saved = loadSimS
     backend.dirty = false;
   };
   // Nothing acknowledged is lost on a kill -9: a change is written to the state file before its
-  // answer leaves (errors included: a 504 may follow a change that happened).
+  // answer leaves (errors included: a 504 may follow a change that happened). Answers waiting at the
+  // same moment share one write (group commit), so a busy fleet is not one file write per request.
+  let pending: Promise<void> | undefined;
+  const written = (): Promise<void> =>
+    (pending ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        pending = undefined;
+        if (backend.dirty) save();
+        resolve();
+      }),
+    ));
   const fetch = async (request: Request): Promise<Response> => {
     const response = await routes.fetch(request);
-    if (options.statePath && request.method !== 'GET' && backend.dirty) save();
+    if (options.statePath && request.method !== 'GET' && backend.dirty) await written();
     return response;
   };
   const server: ServerType = await new Promise((resolve, reject) => {
