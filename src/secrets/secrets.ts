@@ -17,6 +17,7 @@ import { StoreError, type SecretsState, type Store } from '../store/contract.js'
 import { appendLedger } from '../ledger/ledger.js';
 import { decryptSecret, encryptSecret, keyFingerprint, secretDigest, secretPlace } from './crypto.js';
 import { SecretKeyError } from './key.js';
+import { controlCharacter } from '../domain/free-text.js';
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -56,6 +57,8 @@ export async function changeSecrets(store: Store, key: Buffer, clock: Clock, req
     if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES) throw new SecretInputError(`secret ${name}: the value is longer than ${MAX_SECRET_BYTES} bytes`);
   }
   for (const name of unset) checkSecretName(name);
+  const control = request.reason ? controlCharacter(request.reason) : undefined;
+  if (control) throw new SecretInputError(`reason contains a control character (${control}); use plain text on one line`);
   const both = set.map(([n]) => n).filter((n) => unset.includes(n));
   if (both.length) throw new SecretInputError(`secrets both set and unset: ${both.join(', ')}`);
   const change = {

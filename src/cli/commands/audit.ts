@@ -2,6 +2,7 @@
 // each deploy, secrets change, emergency and refusal — and, with --verify, a walk of its hash chain
 // that names every edited, removed or reordered entry (exit 1 when any is found).
 
+import { escapeTerminal } from '../../domain/free-text.js';
 import { verifyLedger } from '../../ledger/ledger.js';
 import type { LedgerRecord } from '../../store/contract.js';
 import { openContext, type GlobalOptions } from '../context.js';
@@ -60,7 +61,8 @@ export async function auditCommand(options: AuditOptions, io: Io): Promise<numbe
       printJson(io, { entries, ...(verification ? { verification } : {}) });
     } else {
       if (entries.length === 0) io.stdout.write('the ledger is empty\n');
-      for (const e of entries) io.stdout.write(formatEntry(e) + '\n');
+      // Reasons, names and notes are shown escaped: a control character cannot rewrite the terminal.
+      for (const e of entries) io.stdout.write(escapeTerminal(formatEntry(e)) + '\n');
       if (verification) {
         if (verification.ok) io.stdout.write(`ledger verified: ${verification.entries} entries chain from genesis to head #${verification.head.seq} ${verification.head.hash.slice(0, 16)}…\n`);
         else {

@@ -1,5 +1,6 @@
 // `runway deploys list|show|promote`, `runway abort ID`, `runway releases create|list`.
 
+import { checkFreeText, escapeTerminal, FreeTextError } from '../../domain/free-text.js';
 import { formatDuration, RealClock } from '../../domain/clock.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
@@ -31,7 +32,8 @@ export async function deploysListCommand(options: ListOptions, io: Io): Promise<
       return 0;
     }
     io.stdout.write(`${'ID'.padEnd(17)} ${'ENV'.padEnd(12)} ${'RELEASE'.padEnd(12)} ${'STRATEGY'.padEnd(10)} ${'STATUS'.padEnd(12)} ${'BY'.padEnd(14)} STARTED                   DURATION\n`);
-    for (const d of deploys) io.stdout.write(formatRow(d) + '\n');
+    // What people and events typed is shown escaped: a control character cannot rewrite the terminal.
+    for (const d of deploys) io.stdout.write(escapeTerminal(formatRow(d)) + '\n');
     return 0;
   } finally {
     await ctx.close();
@@ -66,7 +68,7 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     lines.push(`  journal (${journal.length} entries${options.journal ? '' : ', steps hidden: --journal shows all'}):`);
     const t0 = deploy.startedAtMs ?? deploy.createdAtMs;
     for (const e of shown) lines.push(`    +${formatDuration(e.atMs - t0).padStart(7)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`);
-    io.stdout.write(lines.join('\n') + '\n');
+    io.stdout.write(escapeTerminal(lines.join('\n'), { multiline: true }) + '\n');
     return 0;
   } finally {
     await ctx.close();
@@ -121,7 +123,14 @@ export async function releasesCreateCommand(
   io: Io,
 ): Promise<number> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(version)) {
-    throw new CliError(`release version "${version}" must be 1-128 characters of letters, digits, . _ + -`);
+    throw new CliError(`release version "${escapeTerminal(version)}" must be 1-128 characters of letters, digits, . _ + -`);
+  }
+  try {
+    checkFreeText('--image', options.image);
+    checkFreeText('--notes', options.notes, { multiline: true });
+  } catch (err) {
+    if (err instanceof FreeTextError) throw new CliError(err.message);
+    throw err;
   }
   const ctx = await openContext(options, io);
   try {
@@ -149,7 +158,7 @@ export async function releasesListCommand(options: GlobalOptions & { json?: bool
     const releases = await ctx.store.listReleases(ctx.config.app.name);
     if (options.json) printJson(io, releases);
     else if (releases.length === 0) io.stdout.write('no releases yet\n');
-    else for (const r of releases) io.stdout.write(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}\n`);
+    else for (const r of releases) io.stdout.write(escapeTerminal(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}`) + '\n');
     return 0;
   } finally {
     await ctx.close();

@@ -9,7 +9,7 @@ import { appendLedger } from '../../ledger/ledger.js';
 import { dispatch, type DispatchOutcome } from '../../triggers/dispatch.js';
 import { formatRefusal } from '../../triggers/policy.js';
 import type { DeployRecord } from '../../store/contract.js';
-import { ApiError, caller, optionalBoolean, optionalString, positiveInt, readJson, requireActOn, type ApiEnv, type ControlPlane } from './http.js';
+import { ApiError, caller, freeText, optionalBoolean, optionalString, positiveInt, readJson, requireActOn, type ApiEnv, type ControlPlane } from './http.js';
 
 const STATUSES: DeployStatus[] = ['pending', 'running', 'succeeded', 'failed', 'aborted', 'rolled_back', 'halted'];
 
@@ -114,6 +114,7 @@ export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
       const body = await readJson(c, cp.maxBodyBytes);
       const who = caller(c);
       const reason = optionalString(body, 'reason') ?? null;
+      freeText('"reason"', reason);
       if (action === 'abort') await cp.deploys.abort(deploy.id, who.initiator.name);
       else await cp.deploys.promote(deploy.id, who.initiator.name);
       await appendLedger(cp.store, cp.clock, {

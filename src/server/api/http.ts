@@ -8,6 +8,7 @@ import type { Store } from '../../store/contract.js';
 import type { DeployService } from '../deploy-service.js';
 import { atLeast, authenticate, bearerToken, mayActOn, type Principal, type Role } from '../auth.js';
 import type { Initiator } from '../../triggers/policy.js';
+import { checkFreeText, FreeTextError } from '../../domain/free-text.js';
 import type { WebhookWorker } from '../webhook-worker.js';
 import { cookieCredential, sessionPrincipal } from '../dashboard/session.js';
 import type { StreamGuard } from '../stream-guard.js';
@@ -89,6 +90,16 @@ export function optionalString(body: Record<string, unknown>, key: string): stri
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new ApiError(400, `"${key}" must be a string`);
   return v;
+}
+
+/** 400 when free text (a reason, an image, notes) holds control characters. */
+export function freeText(field: string, text: string | null | undefined, multiline = false): void {
+  try {
+    checkFreeText(field, text, { multiline });
+  } catch (err) {
+    if (err instanceof FreeTextError) throw new ApiError(400, err.message);
+    throw err;
+  }
 }
 
 export function optionalBoolean(body: Record<string, unknown>, key: string): boolean {

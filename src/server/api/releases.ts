@@ -2,7 +2,7 @@
 
 import type { Hono } from 'hono';
 import type { Release } from '../../domain/types.js';
-import { ApiError, optionalString, readJson, requireRole, type ApiEnv, type ControlPlane } from './http.js';
+import { ApiError, freeText, optionalString, readJson, requireRole, type ApiEnv, type ControlPlane } from './http.js';
 
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
@@ -19,8 +19,11 @@ export function releaseRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     const body = await readJson(c, cp.maxBodyBytes);
     const version = optionalString(body, 'version');
     if (!version || !VERSION.test(version)) throw new ApiError(400, '"version" is required: 1-128 letters, digits, . _ + -');
-    const release: Release = { version, image: optionalString(body, 'image') ?? `${app}:${version}`, createdAtMs: cp.clock.now() };
+    const image = optionalString(body, 'image');
     const notes = optionalString(body, 'notes');
+    freeText('"image"', image);
+    freeText('"notes"', notes, true);
+    const release: Release = { version, image: image ?? `${app}:${version}`, createdAtMs: cp.clock.now() };
     if (notes) release.notes = notes;
     if (await cp.store.getRelease(app, version)) throw new ApiError(409, `release ${version} already exists; releases are immutable`);
     await cp.store.createRelease(app, release);

@@ -11,7 +11,7 @@ import { deployReplacedFleet } from '../../secrets/applied.js';
 import { changeSecrets, checkSecretName, listSecrets } from '../../secrets/secrets.js';
 import { dispatch } from '../../triggers/dispatch.js';
 import { formatRefusal } from '../../triggers/policy.js';
-import { ApiError, caller, optionalBoolean, optionalString, readJson, requireActOn, requireEnvironment, type ApiEnv, type ControlPlane } from './http.js';
+import { ApiError, caller, freeText, optionalBoolean, optionalString, readJson, requireActOn, requireEnvironment, type ApiEnv, type ControlPlane } from './http.js';
 
 /** Secret changes are a person's: an automation token must name who it acts for (a refusal is in the ledger). */
 async function changer(c: Context<ApiEnv>, cp: ControlPlane, env: string) {
@@ -37,6 +37,7 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   const key = () => loadSecretKey({ env: cp.processEnv, keyFile: cp.config.secrets?.keyFile });
 
   const change = async (c: Context<ApiEnv>, env: string, set: Record<string, string>, unset: string[], reason: string | null) => {
+    freeText('"reason"', reason);
     const who = await changer(c, cp, env);
     const result = await changeSecrets(cp.store, key(), cp.clock, { app, env, set, unset, by: who.initiator.name, initiator: who.label, trigger: 'api', reason });
     const listing = await listSecrets(cp.store, app, env);
