@@ -36,7 +36,11 @@ export function startSimServe(args: string[], token: string): Promise<Child & { 
   return new Promise((resolveStart, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`sim serve did not start in 20 s: ${out} ${err}`)), 20_000);
+    // Generous on a loaded machine; a server that never answers is killed, so the test fails instead of hanging on it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sim serve did not start in 60 s: ${out} ${err}`));
+    }, 60_000);
     child.stderr!.on('data', (d) => (err += d));
     child.stdout!.on('data', (d) => {
       out += d;
