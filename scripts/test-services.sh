@@ -3,6 +3,7 @@
 # Debian machine with nothing done by hand. Each check is cheap when the thing is already present.
 #   PostgreSQL at 127.0.0.1:5432 (store tests)   Redis at 127.0.0.1:6379 (Sidekiq release step)
 #   /usr/bin/chromium (dashboard browser tests)    shellcheck (generated workflows' run: blocks)
+#   tmux (the live deploy view in a real terminal)
 # What cannot be had (not root, no apt) is reported here; the tests that need it then fail saying how
 # to get it. Set RUNWAY_TEST_SERVICES=skip to leave the machine alone.
 set -uo pipefail
@@ -80,10 +81,17 @@ ensure_shellcheck() {
   apt_install shellcheck || missing+=("shellcheck (Debian: apt-get install -y shellcheck)")
 }
 
+ensure_tmux() {
+  if command -v tmux >/dev/null; then return; fi
+  echo "test-services: installing tmux (Debian package tmux)"
+  apt_install tmux || missing+=("tmux (Debian: apt-get install -y tmux)")
+}
+
 ensure_postgres
 ensure_redis
 ensure_chromium
 ensure_shellcheck
+ensure_tmux
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test-services: could not get, so the tests that need them will fail:" >&2

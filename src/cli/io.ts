@@ -14,7 +14,21 @@ export interface Io {
 export function processIo(): Io {
   return {
     stdout: { write: (t) => void process.stdout.write(t), isTTY: Boolean(process.stdout.isTTY) },
-    stderr: { write: (t) => void process.stderr.write(t), isTTY: Boolean(process.stderr.isTTY) },
+    stderr: {
+      write: (t) => void process.stderr.write(t),
+      isTTY: Boolean(process.stderr.isTTY),
+      get columns() {
+        // Asks the terminal now (one ioctl) instead of trusting the size cached at the last SIGWINCH:
+        // on a busy machine the signal can be handled after a redraw that would then erase too few
+        // rows of a block the terminal has already re-wrapped. (_refreshSize is tty.WriteStream's own.)
+        (process.stderr as { _refreshSize?: () => void })._refreshSize?.();
+        return process.stderr.columns;
+      },
+      onResize(listener) {
+        process.stderr.on('resize', listener);
+        return () => void process.stderr.off('resize', listener);
+      },
+    },
     env: process.env,
     cwd: process.cwd(),
   };
