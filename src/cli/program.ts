@@ -39,9 +39,8 @@ Exit codes:
 export function buildProgram(io: Io, signal?: AbortSignal): Command {
   let exitCode = 0;
   const program = new Command('runway')
-    .description('Roll releases onto fleets of machines, recover from failures, and record who deployed what.')
+    .description(`Roll releases onto fleets of machines, recover from failures, and record who deployed what.\n(runway ${VERSION}; \`runway --version\` prints it)`)
     .option('-c, --config <file>', 'runway.toml to use (default ./runway.toml, or $RUNWAY_CONFIG)')
-    .version(VERSION, '-V, --version', 'print the version of runway')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .addHelpText('after', EXIT_HELP)
     .exitOverride()
@@ -305,6 +304,12 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 }
 
 export async function runCli(argv: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  // Only as the whole command line: `release draft --version 2.0.0` and `releases create --version`
+  // are subcommands' own flags, which commander's .version() on the root would take over.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const program = buildProgram(io, signal);
   try {
     await program.parseAsync(argv, { from: 'user' });

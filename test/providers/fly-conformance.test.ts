@@ -64,7 +64,14 @@ describe('the fly client and sim serve, held to Fly\'s published Machines API', 
     assert.deepEqual(unleased, [], `${label}: changes sent without a lease nonce`);
     assert.ok(mine.some((x) => x.operation!.operationId === 'Machines_create_lease' || (x.operation!.operationId === 'Machines_create' && (x.response as { nonce?: string })?.nonce)), `${label}: leases were taken`);
     // And when the run ended (success, abort or failure alike), none of runway's leases is left.
-    const { body: machines } = await raw<{ id: string }[]>(server, 'GET', `/v1/apps/${app}/machines`);
+    // The deploy may have spent the app's list budget: a client of Fly's API waits out a 429.
+    let listed = await raw<{ id: string }[]>(server, 'GET', `/v1/apps/${app}/machines`);
+    for (let attempt = 0; listed.status === 429 && attempt < 100; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      listed = await raw<{ id: string }[]>(server, 'GET', `/v1/apps/${app}/machines`);
+    }
+    assert.equal(listed.status, 200, `${label}: listing after the run: ${JSON.stringify(listed.body)}`);
+    const machines = listed.body;
     for (const m of machines) assert.equal((await raw(server, 'GET', `/v1/apps/${app}/machines/${m.id}/lease`)).status, 404, `${label}: machine ${m.id} left leased`);
   };
 
