@@ -430,6 +430,9 @@ describe('loadConfig', () => {
     const staging = getEnvironment(c, 'staging');
     assert.deepEqual([staging.provider, staging.trigger, staging.initiation, staging.strategy], ['sim', 'push:main', 'automatic', 'bluegreen']);
     assert.equal(staging.vars.DEPLOY_STRATEGY!.layer, 'org');
+    // The example's first comment deploys sandbox from the CLI: its policy must allow that.
+    const sandbox = getEnvironment(c, 'sandbox');
+    assert.deepEqual([sandbox.provider, sandbox.trigger, sandbox.initiation, sandbox.allowCli, sandbox.strategy], ['sim', 'manual', 'manual', true, 'rolling']);
     for (const env of [prod, staging]) {
       assert.equal(env.sim.clock, 'scaled');
       assert.equal(env.sim.speed, 200);
