@@ -15,6 +15,7 @@ import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { spawnCli } from './helpers.js';
 import { startSimServe, type Child } from '../support/processes.js';
+import { flyGet } from '../support/fly-api.js';
 
 const TOKEN = 'e2e-fly-token-7d3b';
 const SPEED = 25;
@@ -27,9 +28,8 @@ function serve(args: string[]): Promise<Serve> {
   return startSimServe(['--speed', String(SPEED), ...args], TOKEN);
 }
 
-async function api<T>(url: string, path: string, token = TOKEN): Promise<{ status: number; body: T }> {
-  const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } });
-  return { status: res.status, body: (await res.json()) as T };
+function api<T>(url: string, path: string, token = TOKEN): Promise<{ status: number; body: T }> {
+  return flyGet<T>(url, path, token);
 }
 
 function config(url: string): string {

@@ -13,6 +13,7 @@ import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import type { FlyMachine, FlyVolume } from '../../src/providers/fly/fly-types.js';
 import { startSimServe, type Child } from '../support/processes.js';
+import { flyGet } from '../support/fly-api.js';
 
 const TOKEN = 'e2e-fly-volumes-5c2e';
 const SPEED = 25;
@@ -41,9 +42,9 @@ time_scale = ${SPEED}
 }
 
 async function api<T>(url: string, path: string): Promise<T> {
-  const res = await fetch(url + path, { headers: { authorization: `Bearer ${TOKEN}` } });
-  assert.equal(res.status, 200);
-  return (await res.json()) as T;
+  const res = await flyGet<T>(url, path, TOKEN);
+  assert.equal(res.status, 200, path);
+  return res.body;
 }
 
 describe('volumes and regions through the CLI, against `runway sim serve` (separate process)', () => {

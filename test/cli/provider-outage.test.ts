@@ -13,6 +13,7 @@ import type { FlyMachine } from '../../src/providers/fly/fly-types.js';
 import { openStore } from '../../src/store/open-store.js';
 import { spawnCli } from './helpers.js';
 import { startSimServe, type Child } from '../support/processes.js';
+import { flyGet } from '../support/fly-api.js';
 
 const TOKEN = 'outage-token-4c1e';
 // Simulated seconds per real second, on both sides: ten real seconds of outage are 50 simulated
@@ -21,9 +22,9 @@ const SPEED = 5;
 const APP = 'shop-production';
 
 async function api<T>(url: string, path: string): Promise<T> {
-  const res = await fetch(url + path, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const res = await flyGet<T>(url, path, TOKEN);
   assert.equal(res.status, 200, path);
-  return (await res.json()) as T;
+  return res.body;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
