@@ -2,6 +2,7 @@
 // start and whenever a lease lapses) and serves the HTTP API.
 
 import { parseDuration } from '../../domain/clock.js';
+import { EXIT } from '../../engine/summary.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { CliError, type Io } from '../io.js';
 import { startServer } from '../../server/serve.js';
@@ -13,6 +14,9 @@ export interface ServerOptions extends GlobalOptions {
   instance?: string;
   leaseTtl?: string;
 }
+
+/** How long `runway server` waits for its graceful stop after SIGTERM or Ctrl-C. */
+const SHUTDOWN_TIMEOUT_MS = 60_000;
 
 export async function serverCommand(options: ServerOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const port = Number(options.port ?? 8080);
@@ -53,7 +57,19 @@ export async function serverCommand(options: ServerOptions, io: Io, signal?: Abo
     else signal?.addEventListener('abort', () => resolve(), { once: true });
   });
   io.stderr.write('runway server: stopping\n');
-  await server.close();
+  // Graceful, but bounded: a stop that cannot finish (a store or provider call that never returns)
+  // must not keep the process up forever. Deploys it leaves stay resumable: another instance or a
+  // restart claims them once this instance's lease lapses.
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([
+    server.close().then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!stopped) {
+    io.stderr.write(`runway server: could not stop gracefully within ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting (its deploys are taken over when its lease lapses)\n`);
+    return EXIT.failed;
+  }
   await ctx.close();
   return 0;
 }
