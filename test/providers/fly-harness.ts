@@ -104,7 +104,14 @@ export async function raw<T = unknown>(server: SimServer, method: string, path: 
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? TOKEN}` };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.nonce) headers['fly-machine-lease-nonce'] = options.nonce;
-  const res = await fetch(server.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(server.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const text = await res.text();
+    // A test's own read waits out a 429 like any Fly client (the deploy under test may have spent the budget).
+    if (method === 'GET' && res.status === 429 && attempt < 100) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      continue;
+    }
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
 }
