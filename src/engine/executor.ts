@@ -1,3 +1,5 @@
+// Size: still ~650 lines after convergence, settle, wave flow and release steps moved out; the deploy
+// run's state (DeployRun) is next to split (issue 18).
 // The imperative shell around the pure strategies: observe the fleet, build a plan, apply it wave by
 // wave, and re-observe until nothing remains (level-triggered). On failure it rolls back or halts per
 // `on_failure`; on abort it stops within one in-flight operation per machine; either way it settles

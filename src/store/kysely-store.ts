@@ -1,3 +1,5 @@
+// Size: ~1,170 lines behind a 40-method Store interface; the outbox already has its own file, and the
+// split per concept (deploys, journal, ledger, locks, secrets, sessions) is issue 18.
 // The Store contract (contract.ts), implemented once over Kysely. A backend only supplies a
 // `Kysely<Database>` (sqlite/open-sqlite.ts; a PostgreSQL dialect later): every query here is
 // portable SQL that both SQLite (>= 3.35, for RETURNING) and PostgreSQL run.

@@ -1,3 +1,5 @@
+// Size: ~650 lines; stand-ins, volumes, leases and app secrets already live in their own files; the
+// create and update paths are next to move out (issue 18).
 // The `fly` provider: the Provider contract over the Fly Machines REST API. It is always used behind
 // the ResilientProvider, which owns rate limits, retries and wait chunking; this class maps calls to
 // HTTP requests, answers to ProviderErrors, and handles what only Fly has:

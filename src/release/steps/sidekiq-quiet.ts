@@ -1,3 +1,4 @@
+// Size: ~750 lines, one protocol end to end; its split by concept is tracked in issue 18.
 // The `sidekiq-quiet` release step: tells every live Sidekiq process to stop taking new jobs
 // ("quiet"), in Sidekiq's own Redis protocol, and waits until each one says it is quiet (and,
 // optionally, idle). Protocol (Sidekiq 6.0 – 8.x; lib/sidekiq/api.rb and launcher.rb):

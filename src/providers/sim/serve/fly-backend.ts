@@ -1,3 +1,5 @@
+// Size: ~770 lines; volumes, secrets and spec checks are their own files; machines, leases and
+// persistence are next to split by concept (issue 18).
 // The simulated fleet behind a Fly-compatible API: what `runway sim serve` answers, without HTTP.
 // Every Machines API call goes through the SimProvider, so it costs the sim's API latency, obeys Fly's
 // documented rate limits (429 + Retry-After) and the configured faults. What Fly has and the sim does
