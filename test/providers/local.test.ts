@@ -156,9 +156,12 @@ describe('local provider: real processes', () => {
       cordoned: false,
       launchId: 'polite',
       env: { DUMP: join(dump, 'signal') },
-      command: `exec node -e "process.on('SIGINT',()=>{require('fs').writeFileSync(process.env.DUMP,'SIGINT');process.exit(0)});setInterval(()=>{},1000)"`,
+      // It says when its handler is in place: a busy machine can take longer to boot node than the
+      // provider takes to call the process started, and a SIGINT before the handler just kills it.
+      command: `exec node -e "process.on('SIGINT',()=>{require('fs').writeFileSync(process.env.DUMP,'SIGINT');process.exit(0)});require('fs').writeFileSync(process.env.DUMP,'ready');setInterval(()=>{},1000)"`,
     });
     await p.waitFor(scope, polite.id, { state: 'started', healthy: true }, 10_000);
+    await until(() => existsSync(join(dump, 'signal')), 'the process to install its SIGINT handler');
     await p.stop(scope, polite.id);
     await p.waitFor(scope, polite.id, { state: 'stopped' }, 10_000);
     assert.equal(readFileSync(join(dump, 'signal'), 'utf8'), 'SIGINT');
