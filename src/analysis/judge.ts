@@ -33,7 +33,8 @@ export function judge(entry: AnalysisEntry, reading: SourceReading, release: str
   }
   if (reading.value > ceiling) {
     const broke = entry.max !== undefined && reading.value > entry.max ? `max ${fmt(entry.max)}` : `baseline ${fmt(reading.baseline!)} × ${fmt(entry.maxRatio!)}`;
-    return { ...base, limit, verdict: 'fail', reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, above ${broke}` };
+    const against = baselineRelease !== null && reading.baseline !== null ? ` (${baselineRelease}: ${fmt(reading.baseline)})` : '';
+    return { ...base, limit, verdict: 'fail', reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, above ${broke}${against}` };
   }
   return { ...base, limit, verdict: 'pass', reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, within ${limit}` };
 }

@@ -74,6 +74,8 @@ export interface Measurement {
   requests?: { target: number; baseline: number };
   release: string;
   baselineRelease: string | null;
+  /** When it was taken (the deploy's clock). */
+  atMs?: number;
 }
 
 /** A source answers one measurement for both sides; an error (bad query, no answer) fails the measurement. */

@@ -110,6 +110,7 @@ export class AnalysisGate {
           if (!flow) open.delete(entry.name);
           continue;
         }
+        m.atMs = now;
         const list = taken.get(entry.name)!;
         list.push(m);
         if (flow && list.length > entry.count) list.shift();

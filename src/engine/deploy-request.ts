@@ -1,6 +1,7 @@
 // What a deploy run is given: the request (what to deploy where, how) and the engine's dependencies
 // (provider, store, clocks, the owner it runs as), and the two ways a run ends early by design.
 
+import type { AnalysisSpec } from '../analysis/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { FleetScope, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
@@ -18,6 +19,8 @@ export interface DeployRequest {
   previousRelease?: string | null;
   /** Release steps to run before any serving machine changes (release command, sidekiq quiet). */
   releaseSteps?: ReleaseStep[];
+  /** Metrics of the new release against the old one's, after each step (src/analysis/). */
+  analysis?: AnalysisSpec;
   /** Look up the release to roll back to. */
   findRelease(version: string): Promise<Release | undefined>;
 }

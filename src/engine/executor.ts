@@ -6,6 +6,10 @@
 // ownership), deploy-watch.ts (heartbeat), plan-applier.ts (waves and convergence), deploy-tally.ts
 // (what it measures), settle.ts, deploy-end.ts (summary and record).
 
+import { PrometheusSource } from '../analysis/prometheus-source.js';
+import { ProxySource } from '../analysis/proxy-source.js';
+import type { AnalysisSpec } from '../analysis/types.js';
+import { AnalysisGate } from './analysis-gate.js';
 import type { Plan } from '../domain/plan.js';
 import type { Clock } from '../domain/clock.js';
 import type { DeployStatus, Machine, Release, StrategySettings } from '../domain/types.js';
@@ -66,6 +70,33 @@ class DeployRun implements PlanHost, EndHost {
     this.tally = new DeployTally(deps.clock, req.groups.reduce((n, g) => n + g.count, 0));
     this.releases.set(req.target.version, req.target);
     this.control = new RunControl(signal, deps.stepBack);
+    this.analysis = req.analysis?.entries.length ? this.analysisGate(req.analysis) : undefined;
+  }
+
+  readonly analysis: AnalysisGate | undefined;
+
+  private analysisGate(spec: AnalysisSpec): AnalysisGate {
+    const { provider } = this.deps;
+    const { scope } = this.req;
+    const uses = (source: string) => spec.entries.some((e) => e.source === source);
+    return new AnalysisGate(
+      spec,
+      {
+        proxy: uses('proxy') && provider.traffic ? new ProxySource(provider, scope) : undefined,
+        prometheus: uses('prometheus') && spec.prometheus ? new PrometheusSource(spec.prometheus, scope) : undefined,
+      },
+      {
+        provider,
+        scope,
+        clock: this.clock,
+        target: this.req.target.version,
+        note: (kind, message, data, wave) => this.note(kind, message, data, null, wave ?? null),
+        measured: (measurement, wave) => {
+          this.emit({ type: 'analysis', measurement, wave: wave.index });
+          this.note('analysis_measured', `${measurement.analysis}: ${measurement.verdict}: ${measurement.reason}`, measurement, null, wave.index);
+        },
+      },
+    );
   }
 
   private get clock(): Clock {

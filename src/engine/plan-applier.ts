@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import type { Plan, Wave } from '../domain/plan.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';
 import { plural } from '../strategies/steps.js';
+import type { AnalysisGate } from './analysis-gate.js';
 import type { DeployRequest, EngineDeps } from './deploy-request.js';
 import type { DeployTally } from './deploy-tally.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
@@ -34,6 +35,8 @@ export interface PlanHost {
   plan(fleet: Machine[], target: Release, settings: StrategySettings): Plan;
   awaitPromote(signal: AbortSignal): Promise<void>;
   imageFor(version: string): string | undefined;
+  /** Analysis between steps, when the environment has any (forward direction only). */
+  readonly analysis?: AnalysisGate | undefined;
 }
 
 /** Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). */
@@ -95,7 +98,7 @@ async function applyPlan(host: PlanHost, plan: Plan): Promise<Outcome> {
     const flow = (w: Wave) => JSON.stringify([w.window, w.regions]);
     const window = plan.waves[i]!.window && flow(plan.waves[i]!);
     if (window) while (j < plan.waves.length && flow(plan.waves[j]!) === window) j++;
-    const outcome = await applyWave(host, ctx, mergeWaves(plan.waves.slice(i, j)), plan.waves.length);
+    const outcome = await applyAnalysedWave(host, ctx, mergeWaves(plan.waves.slice(i, j)), plan.waves.length);
     if (!outcome.ok) return outcome;
     i = j;
   }
@@ -107,10 +110,19 @@ async function applyPlan(host: PlanHost, plan: Plan): Promise<Outcome> {
   return { ok: true };
 }
 
-function applyWave(host: PlanHost, ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
+/** A wave, with analysis beside it (a flow) and after it, while deploying (a rollback is not analysed). */
+async function applyAnalysedWave(host: PlanHost, ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
+  const analysis = host.phase === 'deploy' ? host.analysis : undefined;
+  if (!analysis) return applyWave(host, ctx, wave, waves, host.signal);
+  const outcome = await analysis.during(wave, host.signal, (signal) => applyWave(host, ctx, wave, waves, signal));
+  if (!outcome.ok) return outcome;
+  return analysis.after(wave, host.signal);
+}
+
+function applyWave(host: PlanHost, ctx: StepContext, wave: Wave, waves: number, signal: AbortSignal): Promise<Outcome> {
   return runWave(
     {
-      signal: host.signal,
+      signal,
       phase: host.phase,
       emit: host.emit,
       note: (kind, message, data, machineId, index) => host.note(kind, message, data, machineId, index),
