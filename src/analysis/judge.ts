@@ -51,8 +51,10 @@ export interface StepVerdict {
 
 /**
  * An entry's verdict from its measurements so far: failed once `failureLimit` measurements failed;
- * passed once `count` measurements were made with at least one conclusive; a step whose every
- * measurement was inconclusive fails (no evidence is not a pass).
+ * passed once `count` measurements were made with at least one conclusive. When every one was
+ * inconclusive, it depends on the old release: if it had data (it served users) while the new one had
+ * none, that is no pass — the new release is not seen serving; if neither had any (no traffic yet,
+ * as on a first deploy), there is nothing to judge and nobody to protect, and the step goes on.
  */
 export function entryVerdict(entry: AnalysisEntry, measurements: readonly Measurement[]): StepVerdict {
   const failed = measurements.filter((m) => m.verdict === 'fail');
@@ -62,6 +64,9 @@ export function entryVerdict(entry: AnalysisEntry, measurements: readonly Measur
   }
   if (measurements.length < entry.count) return { verdict: 'pending', reason: `${measurements.length} of ${entry.count} measurements` };
   const conclusive = measurements.filter((m) => m.verdict !== 'inconclusive');
+  if (conclusive.length === 0 && !measurements.some((m) => m.baseline !== null)) {
+    return { verdict: 'pass', reason: `analysis "${entry.name}": no traffic to judge in ${measurements.length} measurements (neither release had data)` };
+  }
   if (conclusive.length === 0) {
     return { verdict: 'fail', reason: `analysis "${entry.name}" had no conclusive measurement in ${measurements.length}: ${measurements[measurements.length - 1]!.reason}` };
   }

@@ -190,7 +190,8 @@ export class ProgressView {
 /** `analysis errors ✓ error_rate of v2 is 0.001, within ≤ 0.02 (v1 0.0008; 412 / 3008 requests)`. */
 export function formatMeasurement(m: Measurement): string {
   const mark = m.verdict === 'pass' ? pc.green('✓') : m.verdict === 'fail' ? pc.red('✗') : pc.yellow('?');
-  const base = m.baselineRelease !== null && m.baseline !== null ? `${m.baselineRelease} ${fmt(m.baseline)}` : '';
+  // A failure's reason already names the baseline's value.
+  const base = m.verdict !== 'fail' && m.baselineRelease !== null && m.baseline !== null ? `${m.baselineRelease} ${fmt(m.baseline)}` : '';
   const requests = m.requests ? `${m.requests.target} / ${m.requests.baseline} requests` : '';
   const detail = [base, requests].filter(Boolean).join('; ');
   const text = `analysis ${m.analysis} ${mark} ${m.reason}${detail ? ` (${detail})` : ''}`;

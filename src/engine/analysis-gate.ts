@@ -75,7 +75,6 @@ export class AnalysisGate {
       if (signal.aborted) return { ok: false, error: describeError(signal.reason ?? error), aborted: true };
       throw error;
     }
-    this.host.note('analysis_passed', `analysis after ${wave.label} passed`, undefined, wave.index);
     return { ok: true };
   }
 
@@ -117,7 +116,10 @@ export class AnalysisGate {
         this.host.measured(m, wave);
         const verdict = entryVerdict(entry, list);
         if (verdict.verdict === 'fail' && (!flow || m.verdict === 'fail')) return verdict.reason;
-        if (verdict.verdict === 'pass' && !flow) open.delete(entry.name);
+        if (verdict.verdict === 'pass' && !flow) {
+          open.delete(entry.name);
+          this.host.note('analysis_passed', verdict.reason, { analysis: entry.name }, wave.index);
+        }
       }
     }
     return undefined;

@@ -419,7 +419,7 @@ export class LocalProvider implements Provider {
 
   /** Requests the proxy answered per machine of the scope, since it started (analysis' proxy source). */
   async traffic(scope: FleetScope): Promise<TrafficSnapshot> {
-    const atMs = Date.now();
+    const atMs = this.clock.now();
     if (!this.inScope(scope)) return { atMs, byMachine: {} };
     return { atMs, byMachine: await this.proxy.traffic() };
   }
