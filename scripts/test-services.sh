@@ -3,7 +3,7 @@
 # Debian machine with nothing done by hand. Each check is cheap when the thing is already present.
 #   PostgreSQL at 127.0.0.1:5432 (store tests)   Redis at 127.0.0.1:6379 (Sidekiq release step)
 #   /usr/bin/chromium (dashboard browser tests)    shellcheck (generated workflows' run: blocks)
-#   tmux (the live deploy view in a real terminal)
+#   tmux (the live deploy view in a real terminal)  prometheus (analysis' query source)
 # What cannot be had (not root, no apt) is reported here; the tests that need it then fail saying how
 # to get it. Set RUNWAY_TEST_SERVICES=skip to leave the machine alone.
 set -uo pipefail
@@ -87,11 +87,19 @@ ensure_tmux() {
   apt_install tmux || missing+=("tmux (Debian: apt-get install -y tmux)")
 }
 
+# The tests start their own Prometheus servers; only the binary is needed (no service is started).
+ensure_prometheus() {
+  if [ -x /usr/bin/prometheus ] || [ -n "${RUNWAY_TEST_PROMETHEUS:-}" ]; then return; fi
+  echo "test-services: installing prometheus (Debian package prometheus)"
+  apt_install --no-install-recommends prometheus || missing+=("prometheus (Debian: apt-get install -y prometheus)")
+}
+
 ensure_postgres
 ensure_redis
 ensure_chromium
 ensure_shellcheck
 ensure_tmux
+ensure_prometheus
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test-services: could not get, so the tests that need them will fail:" >&2

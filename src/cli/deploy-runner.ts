@@ -74,6 +74,7 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
         settings,
         previousRelease: deploy.previousRelease,
         releaseSteps: releaseStepsFor(config, getEnvironment(config, deploy.env)),
+        analysis: getEnvironment(config, deploy.env).analysis,
         findRelease: (v) => store.getRelease(scope.app, v),
       },
       run.signal,

@@ -13,6 +13,8 @@ import type { Clock } from '../domain/clock.js';
 import { formatDuration, RealClock } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';
 import type { ProgressEvent, WaveTally } from '../engine/progress.js';
+import type { Measurement } from '../analysis/types.js';
+import { fmt } from '../analysis/judge.js';
 import { FleetTally, formatSpread } from './fleet-tally.js';
 
 export interface Output {
@@ -91,6 +93,9 @@ export class ProgressView {
       case 'release-step':
         this.line(`${event.ok ? pc.green('✓') : pc.red('✗')} ${event.step}: ${event.summary}`);
         if (!event.ok) for (const l of event.output) this.line(pc.dim(`  | ${l}`));
+        break;
+      case 'analysis':
+        this.line(formatMeasurement(event.measurement));
         break;
       case 'dispatched':
         this.line(`dispatched after ${formatDuration(event.atMs)}${this.simulated ? ' (simulated)' : ''}`);
@@ -180,4 +185,15 @@ export class ProgressView {
     this.unsubscribeResize?.();
     if (this.out.isTTY) this.clear();
   }
+}
+
+/** `analysis errors ✓ error_rate of v2 is 0.001, within ≤ 0.02 (v1 0.0008; 412 / 3008 requests)`. */
+export function formatMeasurement(m: Measurement): string {
+  const mark = m.verdict === 'pass' ? pc.green('✓') : m.verdict === 'fail' ? pc.red('✗') : pc.yellow('?');
+  // A failure's reason already names the baseline's value.
+  const base = m.verdict !== 'fail' && m.baselineRelease !== null && m.baseline !== null ? `${m.baselineRelease} ${fmt(m.baseline)}` : '';
+  const requests = m.requests ? `${m.requests.target} / ${m.requests.baseline} requests` : '';
+  const detail = [base, requests].filter(Boolean).join('; ');
+  const text = `analysis ${m.analysis} ${mark} ${m.reason}${detail ? ` (${detail})` : ''}`;
+  return m.verdict === 'fail' ? pc.red(text) : text;
 }

@@ -19,6 +19,7 @@ import { mergeSimOptions } from './sim-options.js';
 import { createReleaseStep } from '../release/steps/index.js';
 import { tomlDocument } from './toml.js';
 import { buildIntegrations } from './integrations.js';
+import { buildAnalysis } from './analysis.js';
 
 export const DEFAULT_STORE_URL = '.runway/runway.db';
 export const DEFAULT_RELEASE_COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -318,6 +319,32 @@ class Assembler {
     return { input, origins };
   }
 
+  /** The environment's analysis list replaces the app's as a whole; its [prometheus] replaces the top-level one. */
+  private analysis(name: string, t: EnvironmentTable, processes: ProcessGroup[]): EnvironmentConfig['analysis'] {
+    const own = t.analysis !== undefined;
+    const list = (own ? t.analysis : this.raw.app.analysis) ?? [];
+    const at = (i: number): KeyPath => (own ? ['environments', name, 'analysis', i] : ['app', 'analysis', i]);
+    const prometheus = t.prometheus
+      ? { at: ['environments', name, 'prometheus'] as KeyPath, table: t.prometheus }
+      : this.raw.prometheus
+        ? { at: ['prometheus'] as KeyPath, table: this.raw.prometheus }
+        : undefined;
+    return buildAnalysis({
+      entries: list.map((table, i) => ({ at: at(i), table })),
+      ...(prometheus ? { prometheus } : {}),
+      provider: t.provider,
+      processes,
+      dir: this.dir,
+      // An app-level entry is checked once per environment: say each problem once.
+      problem: (key, message) => {
+        const before = this.errors.length;
+        this.problem(key, own ? message : `${message} (in environment ${name})`);
+        const added = this.errors[before]!;
+        if (this.errors.slice(0, before).some((e) => e.message === added.message)) this.errors.pop();
+      },
+    });
+  }
+
   private environment(
     name: string,
     t: EnvironmentTable,
@@ -352,6 +379,7 @@ class Assembler {
       local: t.local ?? {},
       fly: t.fly ?? {},
       releaseSteps: this.releaseSteps(name, t),
+      analysis: this.analysis(name, t, processes),
     };
     recordDeployOrigins(env, this.file, deploy.origins);
     try {

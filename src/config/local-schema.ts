@@ -23,22 +23,9 @@ import { constants } from 'node:os';
 import { z } from 'zod';
 import type { LocalOptionsInput } from '../providers/local/options.js';
 import { table } from './schema-table.js';
-import { describe, parseDurationMs } from './values.js';
+import { duration, positiveDuration } from './schema-values.js';
 
-// Own helpers rather than schema.ts's: schema.ts imports this module while it is being evaluated.
 const port = () => z.number().int().min(0).max(65535);
-const duration = () =>
-  z
-    .union([z.number(), z.string()], { error: (iss) => `expected a duration such as "10s" or a number of seconds, got ${describe(iss.input)}` })
-    .transform((v, ctx) => {
-      try {
-        return parseDurationMs(v);
-      } catch (e) {
-        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: v });
-        return z.NEVER;
-      }
-    });
-const positiveDuration = () => duration().refine((ms) => ms > 0, { error: 'must be longer than 0' });
 const name = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, { error: 'use letters, digits, "-" and "_"' });
 const SIGNALS = Object.keys(constants.signals);
 

@@ -37,6 +37,22 @@
  * grace_period = "5s"                    # default 1s
  * # ...or as named tables: [app.checks.up] with the same keys minus `name`. One form per file.
  *
+ * [[app.analysis]]                       # metrics of the new release against the old one's, after each
+ *                                        #   step's health checks (docs/analysis.md); fails the step like a check
+ * name = "errors"
+ * metric = "error_rate"                  # error_rate (5xx share) | latency (needs quantile) | query (PromQL)
+ * quantile = 0.99                        # latency only
+ * query = 'sum(rate(http_requests_total{release="{{release}}",code=~"5.."}[{{window}}]))'   # query only
+ * source = "proxy"                       # proxy (local provider; error_rate, latency) | prometheus (query)
+ * group = "web"                          # optional: only this group's machines
+ * max = 0.02                             # fail above this (absolute) ...
+ * max_ratio = 2                          # ... and/or above the old release's value × this. One is required
+ * interval = "10s"                       # between measurements. Default 10s
+ * window = "30s"                         # each measurement covers this much. Default = interval
+ * count = 3                              # measurements per step. Default 3
+ * failure_limit = 1                      # failed measurements that fail the step. Default 1
+ * min_requests = 10                      # proxy: fewer requests in a window = no data. Default 10
+ *
  * [app.deploy]                           # deploy settings for every environment (all optional)
  * max_unavailable = 0.33                 # machines of a group out of traffic at once: number < 1 = fraction,
  *                                        #   whole number >= 1 = count, "33%" = fraction. Default 0.33;
@@ -72,6 +88,8 @@
  * vars = { DEPLOY_STRATEGY = "immediate" }   # environment-layer variables (highest)
  * [environments.production.deploy]       # same keys as [app.deploy]; each key overrides the app's
  * [environments.production.sim]          # same keys as [sim]; overrides them for this environment
+ * [[environments.production.analysis]]   # replaces [[app.analysis]] as a whole here (analysis = [] turns it off)
+ * [environments.production.prometheus]   # same keys as [prometheus]; replaces it for this environment
  *
  * [sim]                                  # simulated fleet (provider "sim"); every key optional
  * clock = "scaled"                       # virtual | scaled. Default scaled
@@ -91,6 +109,10 @@
  * exit_rate = 0                          # probability a started machine later exits
  * flap_rate = 0                          # probability checks flap once after passing
  * revert_rate = 0                        # probability an update silently comes back on the old release
+ *
+ * [prometheus]                           # where query analyses go (Fly: https://api.fly.io/prometheus/ORG)
+ * url = "http://127.0.0.1:9090"
+ * token_env = "FLY_API_TOKEN"            # optional bearer token: token_env (a variable) or token_file
  *
  * [store]
  * url = ".runway/runway.db"              # SQLite file (relative to this file; the default) or postgres://...
@@ -136,29 +158,13 @@ import { localSchema } from './local-schema.js';
 import { flySchema } from './fly-schema.js';
 import { githubSchema, notificationsSchema, serverSchema } from './integrations-schema.js';
 export { table } from './schema-table.js';
-import { parseBudget, parseDurationMs, describe } from './values.js';
+import { parseDurationMs, describe } from './values.js';
+import { budget, duration, positiveDuration } from './schema-values.js';
+export { budget, duration, positiveDuration } from './schema-values.js';
+import { analysisSchema, prometheusSchema } from './analysis-schema.js';
 import { NEW_VOLUMES, STRATEGIES } from '../domain/types.js';
 import type { SimOverrides } from './sim-options.js';
 
-/** A number or string turned into T by `parse`; its Error message becomes the issue. */
-function parsed<T>(parse: (v: unknown) => T, expected: string) {
-  return z
-    .union([z.number(), z.string()], {
-      error: (iss) => (iss.input === undefined ? 'missing (required)' : `expected ${expected}, got ${describe(iss.input)}`),
-    })
-    .transform((v, ctx) => {
-      try {
-        return parse(v);
-      } catch (e) {
-        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: v });
-        return z.NEVER;
-      }
-    });
-}
-
-export const duration = () => parsed(parseDurationMs, 'a duration such as "30s" or a number of seconds');
-export const positiveDuration = () => duration().refine((ms) => ms > 0, { error: 'must be longer than 0' });
-export const budget = () => parsed(parseBudget, 'a count (2), a fraction (0.25) or a percentage ("25%")');
 const probability = () => z.number().min(0).max(1);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
@@ -313,6 +319,8 @@ const environmentSchema = table({
   fly: flySchema.optional(),
   release_steps: releaseStepsList().optional(),
   release_step: releaseStepTables().optional(),
+  analysis: analysisSchema.optional(),
+  prometheus: prometheusSchema.optional(),
 });
 export type EnvironmentTable = z.output<typeof environmentSchema>;
 
@@ -328,11 +336,13 @@ export const runwaySchema = table({
     release_step: releaseStepTables().optional(),
     processes: z.record(name(), processSchema).optional(),
     checks: checksSchema.optional(),
+    analysis: analysisSchema.optional(),
     deploy: deploySchema.optional(),
   }),
   environments: z.record(name(), environmentSchema).optional(),
   sim: simSchema.optional(),
   store: table({ url: z.string().min(1).optional() }).optional(),
+  prometheus: prometheusSchema.optional(),
   github: githubSchema.optional(),
   server: serverSchema.optional(),
   notifications: notificationsSchema.optional(),

@@ -4,6 +4,7 @@ import type { MachineBudget, NewVolumes, OnAbort, OnFailure, ProcessGroup, Provi
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
+import type { AnalysisSpec } from '../analysis/types.js';
 import type { GitHubConfig, NotificationTarget } from './integrations.js';
 
 export type VarLayer = 'org' | 'app' | 'environment';
@@ -86,6 +87,8 @@ export interface EnvironmentConfig {
   local: Partial<LocalOptions>;
   /** `[environments.X.fly]`, as written (defaults are the fly provider's). */
   fly: Partial<FlyOptions>;
+  /** Analysis after each step (the environment's list, else the app's) and its Prometheus. */
+  analysis: AnalysisSpec;
 }
 
 export interface RunwayConfig {

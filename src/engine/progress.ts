@@ -1,5 +1,6 @@
 // What a running deploy tells the outside (CLI progress, later the dashboard's live view).
 
+import type { Measurement } from '../analysis/types.js';
 import type { Plan, Step, Wave } from '../domain/plan.js';
 import type { DeployStatus } from '../domain/types.js';
 import type { MachineEvent } from '../providers/contract.js';
@@ -15,6 +16,7 @@ export type ProgressEvent =
   | { type: 'dispatched'; atMs: number }
   | { type: 'converged'; atMs: number }
   | { type: 'machine'; event: MachineEvent }
+  | { type: 'analysis'; measurement: Measurement; wave: number }
   | { type: 'release-step'; step: string; ok: boolean; summary: string; output: string[] }
   | { type: 'status'; status: DeployStatus; message?: string };
 

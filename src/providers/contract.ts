@@ -1,6 +1,7 @@
 // The one contract every provider (sim, local, fly) implements, and the shared contract test
 // suite (test/providers/contract-suite.ts) checks. The executor only ever talks to this.
 
+import type { TrafficSnapshot } from '../domain/traffic.js';
 import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
 import type { ProviderGate } from './provider-gate.js';
 
@@ -169,6 +170,11 @@ export interface Provider {
    * that only learn it when a machine boots leave it out.
    */
   checkRelease?(scope: FleetScope, release: string, options?: CallOptions): Promise<void>;
+  /**
+   * Requests the provider's own proxy answered, per machine, counted since the proxy started
+   * (analysis' `proxy` source). Only providers that route requests themselves (local) have it.
+   */
+  traffic?(scope: FleetScope, options?: CallOptions): Promise<TrafficSnapshot>;
   /**
    * Closed while the provider does not answer (providers behind a ResilientProvider that rides out
    * outages): the deploy says it is waiting for the provider, and since when.

@@ -24,6 +24,7 @@
 // (Retry-After honoured), and the first answer opens it. Retries then stop at the outage timeout,
 // not after a number of attempts, and waits are stretched by the outage time they lost.
 
+import type { TrafficSnapshot } from '../domain/traffic.js';
 import type { Clock } from '../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
 import {
@@ -125,6 +126,8 @@ export class ResilientProvider implements Provider {
   readonly drain?: (scope: FleetScope, id: string, timeoutMs: number) => Promise<void>;
   /** The inner provider's release check, when it has one (local work: neither throttled nor retried). */
   readonly checkRelease?: (scope: FleetScope, release: string, options?: CallOptions) => Promise<void>;
+  /** The inner provider's request counters, when it has them (its own proxy: neither throttled nor retried). */
+  readonly traffic?: (scope: FleetScope, options?: CallOptions) => Promise<TrafficSnapshot>;
   /** The inner provider's logs, when it has them (not a Machines API call: neither throttled nor retried). */
   readonly logs?: (scope: FleetScope, id: string) => Promise<string[]>;
   private readonly clock: Clock;
@@ -157,6 +160,10 @@ export class ResilientProvider implements Provider {
     if (inner.logs) {
       const logs = inner.logs.bind(inner);
       this.logs = (scope, id) => logs(scope, id);
+    }
+    if (inner.traffic) {
+      const traffic = inner.traffic.bind(inner);
+      this.traffic = (scope, options) => traffic(scope, options);
     }
     if (inner.checkRelease) {
       const checkRelease = inner.checkRelease.bind(inner);

@@ -211,6 +211,7 @@ export class DeployService {
             settings,
             previousRelease: deploy.previousRelease,
             releaseSteps: releaseStepsFor(config, env),
+            analysis: env.analysis,
             findRelease: (v) => store.getRelease(deploy.app, v),
           },
           controller.signal,

@@ -27,6 +27,7 @@ function env(deploy: EnvironmentConfig['deploy'] = {}, strategy: StrategyName = 
     local: {},
     fly: {},
     releaseSteps: [],
+    analysis: { entries: [] },
   };
 }
 

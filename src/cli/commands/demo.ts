@@ -1,7 +1,10 @@
 // `runway demo`: the demo app (examples/demo-app) as real processes on this host behind runway's
 // proxy. It boots v1 (4 web + 2 worker processes), sends steady traffic through the proxy, deploys
 // v2 with `rolling` under that traffic, then v3 — whose web processes never pass /up — which is
-// rolled back on its own; the proxy answers every request throughout. Then `runway local down`
+// rolled back on its own; the proxy answers every request throughout; then v4, which passes /up but
+// answers 500 to a quarter of real requests — analysis (the proxy's error rate of v4 against v2's)
+// rolls it back after its first machine, and the demo says how many requests v4 answered and how
+// many of those failed. Then `runway local down`
 // stops every process it started and frees every port (also on Ctrl-C; `--hold` keeps the fleet up
 // until Ctrl-C). Every step is the ordinary CLI command, so what it shows is real.
 //
@@ -56,9 +59,10 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
   let ok = false;
   const codes: Record<string, number> = {};
   const steps = async (): Promise<number> => {
-    say('releases v1, v2 and v3 of the demo app: directories with a manifest (releases/<version>/runway-release.toml)');
-    for (const version of ['v1', 'v2', 'v3']) {
-      const code = await releasesCreateCommand(version, { config, image: `releases/${version}`, notes: version === 'v3' ? 'never passes /up' : undefined }, demoIo);
+    say('releases v1 to v4 of the demo app: directories with a manifest (releases/<version>/runway-release.toml)');
+    const notes: Record<string, string> = { v3: 'never passes /up', v4: 'passes /up, but 25 % of its requests answer 500' };
+    for (const version of ['v1', 'v2', 'v3', 'v4']) {
+      const code = await releasesCreateCommand(version, { config, image: `releases/${version}`, notes: notes[version] }, demoIo);
       if (code !== 0) return code;
     }
 
@@ -88,7 +92,14 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
     note(traffic.lap('during the v3 deploy and its rollback'));
     if (signal?.aborted) return 3;
 
-    say('the fleet after the rollback: the same supervisor and proxy, every machine back on v2');
+    say('deploy v4, which passes /up but answers 500 to a quarter of real requests: analysis compares its error rate with v2\'s and rolls it back');
+    codes.v4 = await deployCommand({ config, env: ENV, release: 'v4' }, demoIo, signal);
+    const bad = traffic.since.answeredBy('v4');
+    note(traffic.lap('during the v4 deploy and its rollback'));
+    note(`v4 answered ${bad.requests} of them, ${bad.errors} with a 500 (${bad.requests ? ((100 * bad.errors) / bad.requests).toFixed(1) : '0'} %) before analysis rolled it back`);
+    if (signal?.aborted) return 3;
+
+    say('the fleet after the rollbacks: the same supervisor and proxy, every machine back on v2');
     await localUpCommand({ config, env: ENV }, demoIo, false);
     say('deploy history');
     await deploysListCommand({ config }, demoIo);
@@ -103,7 +114,9 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
     await traffic.stop();
     const total = traffic.total();
     note(traffic.lap('in all', total));
-    ok = codes.v2 === 0 && codes.v3 === 1 && total.failed === 0 && total.non2xx === 0 && !total.releases.has('v3') && total.releases.has('v2');
+    // Every request failed was answered by v4 (the release analysis caught); none failed otherwise.
+    const v4 = total.answeredBy('v4');
+    ok = codes.v2 === 0 && codes.v3 === 1 && codes.v4 === 1 && total.failed === 0 && total.non2xx === v4.errors && !total.releases.has('v3') && total.releases.has('v2');
     return 0;
   };
 
@@ -130,7 +143,7 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
   const clean = left.length === 0 && portFree;
   io.stdout.write(
     ok && clean
-      ? `\n${pc.green('demo finished as expected')}: v2 serving after a deploy under traffic, v3 rolled back on its own, no request failed, nothing left running.\n`
+      ? `\n${pc.green('demo finished as expected')}: v2 serving after a deploy under traffic, v3 (failing /up) and v4 (failing requests, caught by analysis) rolled back on their own, no request failed but v4's, nothing left running.\n`
       : `\n${pc.red('demo did not go as expected')} (exit codes: ${JSON.stringify(codes)}; processes left: ${left.length}; proxy port free: ${portFree})\n`,
   );
   return ok && clean ? 0 : 1;
@@ -175,7 +188,10 @@ interface Tally {
   failed: number;
   non2xx: number;
   releases: Map<string, number>;
+  /** Answers that were not 2xx, by the release that gave them. */
+  errorsBy: Map<string, number>;
   latencies: number[];
+  answeredBy(release: string): { requests: number; errors: number };
 }
 
 /** Steady GET traffic through the proxy over keep-alive connections: every answer counted and checked. */
@@ -183,7 +199,7 @@ class Traffic {
   readonly rate = 40;
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
   private readonly all: Tally = emptyTally();
-  private since: Tally = emptyTally();
+  since: Tally = emptyTally();
   private stopped = false;
   private readonly loops: Promise<void>[];
 
@@ -230,8 +246,10 @@ class Traffic {
     for (const t of [this.all, this.since]) {
       t.requests++;
       if (status < 0) t.failed++;
-      else if (status < 200 || status >= 300) t.non2xx++;
-      else t.releases.set(release, (t.releases.get(release) ?? 0) + 1);
+      else if (status < 200 || status >= 300) {
+        t.non2xx++;
+        t.errorsBy.set(release, (t.errorsBy.get(release) ?? 0) + 1);
+      } else t.releases.set(release, (t.releases.get(release) ?? 0) + 1);
       if (status >= 0) t.latencies.push(ms);
     }
   }
@@ -260,7 +278,19 @@ class Traffic {
 }
 
 function emptyTally(): Tally {
-  return { requests: 0, failed: 0, non2xx: 0, releases: new Map(), latencies: [] };
+  const t: Tally = {
+    requests: 0,
+    failed: 0,
+    non2xx: 0,
+    releases: new Map(),
+    errorsBy: new Map(),
+    latencies: [],
+    answeredBy: (release) => {
+      const errors = t.errorsBy.get(release) ?? 0;
+      return { requests: (t.releases.get(release) ?? 0) + errors, errors };
+    },
+  };
+  return t;
 }
 
 function sleep(ms: number): Promise<void> {

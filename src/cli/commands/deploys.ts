@@ -53,7 +53,8 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
     const journal = await ctx.store.listJournal(id);
     if (options.json) {
-      printJson(io, { ...deploy, journal: options.journal ? journal : undefined });
+      const analysis = journal.filter((e) => e.kind === 'analysis_measured').map((e) => ({ atMs: e.atMs, wave: e.wave, ...(e.data as object) }));
+      printJson(io, { ...deploy, analysis, journal: options.journal ? journal : undefined });
       return 0;
     }
     const lines = [

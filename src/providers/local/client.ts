@@ -5,6 +5,7 @@
 // subscriber sees a change before the call that made it returns, as with an in-process provider.
 
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { TrafficSnapshot } from '../../domain/traffic.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
   ProviderError,
@@ -96,6 +97,10 @@ export class LocalClient implements Provider {
 
   logs(scope: FleetScope, id: string): Promise<string[]> {
     return this.call('GET', `machines/${enc(id)}/logs`, scope);
+  }
+
+  traffic(scope: FleetScope, options?: CallOptions): Promise<TrafficSnapshot> {
+    return this.call('GET', 'traffic', scope, undefined, options?.signal);
   }
 
   async checkRelease(scope: FleetScope, release: string, options?: CallOptions): Promise<void> {

@@ -18,6 +18,7 @@
 // release, target), written on every change. `LocalProvider.open` re-adopts the processes recorded
 // there when pid and start time still match (see proc.ts) and never signals any other process.
 
+import type { TrafficSnapshot } from '../../domain/traffic.js';
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, statSync, readSync } from 'node:fs';
@@ -414,6 +415,13 @@ export class LocalProvider implements Provider {
         () => {},
       );
     });
+  }
+
+  /** Requests the proxy answered per machine of the scope, since it started (analysis' proxy source). */
+  async traffic(scope: FleetScope): Promise<TrafficSnapshot> {
+    const atMs = this.clock.now();
+    if (!this.inScope(scope)) return { atMs, byMachine: {} };
+    return { atMs, byMachine: await this.proxy.traffic() };
   }
 
   /** Requests in flight on the machine, counted by the proxy, finish (at most `timeoutMs`). */

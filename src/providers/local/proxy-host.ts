@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HOST } from './ports.js';
+import type { RequestCounters } from '../../domain/traffic.js';
 import type { Backend, ProxyStats } from './proxy.js';
 
 export type ToProxy =
@@ -16,6 +17,7 @@ export type ToProxy =
   | { type: 'drain'; req: number; id: string; timeoutMs: number }
   | { type: 'forget'; id: string }
   | { type: 'stats'; req: number; id?: string }
+  | { type: 'traffic'; req: number }
   | { type: 'close'; req: number };
 
 export type FromProxy =
@@ -24,6 +26,7 @@ export type FromProxy =
   | { type: 'routed'; seq: number }
   | { type: 'drained'; req: number; idle: boolean }
   | { type: 'stats'; req: number; stats: ProxySnapshot }
+  | { type: 'traffic'; req: number; byMachine: Record<string, RequestCounters> }
   | { type: 'closed'; req: number };
 
 export interface ProxySnapshot extends ProxyStats {
@@ -136,6 +139,12 @@ export class ProxyHost {
     const answer = await this.ask({ type: 'stats', req: 0, ...(id !== undefined ? { id } : {}) });
     if (answer.type === 'stats') return answer.stats;
     return { requests: 0, retries: 0, held: 0, badGateway: 0, unavailable: 0, inFlight: {}, inFlightTotal: 0 };
+  }
+
+  /** Requests answered per machine since the proxy started. */
+  async traffic(): Promise<Record<string, RequestCounters>> {
+    const answer = await this.ask({ type: 'traffic', req: 0 });
+    return answer.type === 'traffic' ? answer.byMachine : {};
   }
 
   async inFlight(id: string): Promise<number> {

@@ -40,6 +40,9 @@ port.on('message', (message: ToProxy) => {
       reply({ type: 'stats', req: message.req, stats: { ...(proxy?.stats ?? emptyStats()), inFlight, inFlightTotal: proxy?.inFlightTotal ?? 0 } });
       return;
     }
+    case 'traffic':
+      reply({ type: 'traffic', req: message.req, byMachine: Object.fromEntries(proxy?.counters ?? []) });
+      return;
     case 'close':
       void (proxy?.close() ?? Promise.resolve()).then(() => reply({ type: 'closed', req: message.req }));
       return;

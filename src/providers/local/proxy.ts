@@ -17,6 +17,7 @@ import { Agent, createServer, type IncomingMessage, type Server, type ServerResp
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
+import { emptyCounters, record, type RequestCounters } from '../../domain/traffic.js';
 import { HOST } from './ports.js';
 
 export interface Backend {
@@ -63,6 +64,8 @@ export class LocalProxy {
   private turn = 0;
   private boundPort = 0;
   readonly stats: ProxyStats = { requests: 0, retries: 0, held: 0, badGateway: 0, unavailable: 0 };
+  /** Per machine: requests answered, 5xx among them, latency histogram (analysis' proxy source). */
+  readonly counters = new Map<string, RequestCounters>();
 
   constructor(private readonly options: { queueTimeoutMs: number }) {
     this.proxy.on('proxyRes', (_proxyRes, req, res) => {
@@ -172,6 +175,16 @@ export class LocalProxy {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.stats.requests++;
+    const started = performance.now();
+    // Counted against the machine that answered (the last one tried); a response cut off mid-way is an
+    // error the client saw, like a 5xx. Requests no machine took (503 while none is routable) count nowhere.
+    res.once('close', () => {
+      const id = this.machineOf.get(req);
+      if (id === undefined) return;
+      let counters = this.counters.get(id);
+      if (!counters) this.counters.set(id, (counters = emptyCounters()));
+      record(counters, res.writableFinished ? res.statusCode : 502, performance.now() - started);
+    });
     const length = req.headers['content-length'];
     const bodyless = (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;
     this.dispatch(req, res, { tried: new Set(), attempts: 0, bodyless, settled: false });

@@ -212,6 +212,8 @@ export class Supervisor {
           res.once('close', () => gone.abort(new Error('client went away')));
           return this.send(res, 200, await p.waitFor(scope, id, b.condition, b.timeoutMs, gone.signal));
         }
+        case 'GET traffic':
+          return this.send(res, 200, await p.traffic(scope));
         case 'POST releases/:id/check':
           await p.checkRelease(scope, id);
           return this.send(res, 200, {});

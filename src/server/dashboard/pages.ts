@@ -1,6 +1,8 @@
 // The dashboard's pages, rendered on the server (html.ts escapes every value). Client scripts in
 // assets/ add live updates, charts and confirmed actions; a page is complete without them.
 
+import type { Measurement } from '../../analysis/types.js';
+import { fmt as fmtNumber } from '../../analysis/judge.js';
 import { formatDuration } from '../../domain/clock.js';
 import type { Plan } from '../../domain/plan.js';
 import type { DeploySummary } from '../../engine/summary.js';
@@ -244,6 +246,7 @@ ${mayAct ? h`<div class="actions" id="actions">${running ? h`<button class="dang
 <div class="legend tl-legend"><span><i class="op-done"></i>done</span><span><i class="op-run"></i>in flight</span><span><i class="op-fail"></i>failed</span><span><i class="op-skip"></i>skipped</span><span><i class="op-destroy"></i>destroyed</span><span><i class="op-rb"></i>rolled back</span></div></section>
 <div class="grid2"><section class="card"><h2>Plan</h2>${plan ? h`<ol class="waves" id="waves">${plan.waves.map((w) => h`<li data-wave="${w.index}"><span class="wave-state"></span><b>${w.label}</b> <span class="muted">${w.kind} · ${w.steps.length} steps</span></li>`)}</ol>${plan.notes.length ? h`<ul class="notes">${plan.notes.map((n) => h`<li>${n}</li>`)}</ul>` : ''}<p class="muted small">estimate: ${plan.estimate.apiCallsTotal} API calls, peak ${plan.estimate.extraMachinesPeak} extra machines, ${plan.estimate.unavailablePeak} out of traffic at once</p>` : h`<p class="muted">no plan yet</p>`}</section>
 <section class="card"><h2>Release steps</h2><div id="release-steps">${releaseSteps.length === 0 ? h`<p class="muted" id="no-release-steps">none ran${running ? ' yet' : ''}</p>` : releaseSteps.map((e) => releaseStep(e))}</div></section></div>
+${analysisCard(model.journal.filter((e) => e.kind === 'analysis_measured'))}
 ${summary ? summaryCard(summary) : ''}
 ${model.extras ?? ''}
 <section class="card"><h2>Journal</h2><table class="journal"><thead><tr><th>#</th><th>time</th><th>kind</th><th>machine</th><th>message</th></tr></thead><tbody>${model.journal
@@ -282,6 +285,21 @@ function releaseStep(e: JournalEntry): Html {
   const data = (e.data ?? {}) as { step?: string; output?: string[] };
   const ok = e.kind === 'release_step_succeeded';
   return h`<div class="release-step ${ok ? 'ok' : 'bad'}"><div>${badge(ok ? 'succeeded' : 'failed')} <b>${data.step ?? ''}</b> ${e.message ?? ''}</div>${data.output && data.output.length ? h`<pre>${data.output.slice(-40).join('\n')}</pre>` : ''}</div>`;
+}
+
+/** Each measurement of the deploy's analysis, per step: value against baseline and limit, and the verdict. */
+function analysisCard(entries: JournalEntry[]): Html {
+  const rows = entries.map((e) => {
+    const m = (e.data ?? {}) as Partial<Measurement>;
+    return analysisRow(e.wave ?? 0, m);
+  });
+  return h`<section class="card" id="analysis-card" ${entries.length === 0 ? 'hidden' : ''}><h2>Analysis</h2><table class="analysis"><thead><tr><th>step</th><th>analysis</th><th>verdict</th><th>new</th><th>baseline</th><th>limit</th><th>why</th></tr></thead><tbody id="analysis">${rows}</tbody></table></section>`;
+}
+
+function analysisRow(wave: number, m: Partial<Measurement>): Html {
+  const verdictClass = m.verdict === 'pass' ? 'ok' : m.verdict === 'fail' ? 'bad' : 'warn';
+  const value = (v: number | null | undefined, release: string | null | undefined) => (v === null || v === undefined ? '—' : `${fmtNumber(v)}${release ? ` (${release})` : ''}`);
+  return h`<tr class="an-${m.verdict ?? ''}" data-key="${wave}|${m.analysis ?? ''}|${m.atMs ?? 0}"><td>${wave + 1}</td><td><b>${m.analysis ?? ''}</b> <span class="muted small">${m.metric ?? ''}</span></td><td><span class="badge ${verdictClass}">${m.verdict ?? ''}</span></td><td class="mono">${value(m.value, m.release)}</td><td class="mono">${value(m.baseline, m.baselineRelease)}</td><td class="mono small">${m.limit ?? ''}</td><td class="small">${m.reason ?? ''}</td></tr>`;
 }
 
 function summaryCard(s: DeploySummary): Html {

@@ -10,7 +10,10 @@
 //   {t:'disp', at} / {t:'conv', at}
 //   {t:'rs', step, ok, summary, output}                 a release step's result and last output lines
 //   {t:'status', s, msg?, at}                           the deploy ended
+//   {t:'an', w, a, v, b, lim, vd, why, at}              an analysis measurement (wave w, analysis a, value v,
+//                                                       baseline b, limit, verdict pass|fail|inconclusive)
 
+import type { Measurement } from '../../analysis/types.js';
 import type { ProgressEvent } from '../../engine/progress.js';
 import type { Plan, Step } from '../../domain/plan.js';
 import type { JournalEntry, StoredMachineEvent } from '../../store/contract.js';
@@ -19,6 +22,10 @@ export type WireEvent = { t: string; at?: number } & Record<string, unknown>;
 
 function stepGroup(step: Step): string | undefined {
   return step.kind === 'update' || step.kind === 'create' || step.kind === 'destroy' ? step.group : undefined;
+}
+
+function analysisWire(m: Measurement, wave: number): WireEvent {
+  return { t: 'an', w: wave, a: m.analysis, me: m.metric, v: m.value, b: m.baseline, lim: m.limit, vd: m.verdict, why: m.reason, mt: m.atMs ?? 0, r: m.release, br: m.baselineRelease, ...(m.query ? { q: m.query } : {}) };
 }
 
 export function planSummary(plan: Plan, round: number, phase: string): WireEvent {
@@ -59,6 +66,8 @@ export function compact(event: ProgressEvent, at: number): WireEvent {
       return { t: 'disp', at };
     case 'converged':
       return { t: 'conv', at };
+    case 'analysis':
+      return { ...analysisWire(event.measurement, event.wave), at };
     case 'release-step':
       return { t: 'rs', step: event.step, ok: event.ok, summary: event.summary, output: event.output, at };
     case 'status':
@@ -146,6 +155,12 @@ export class StoreEventConverter {
           out.push({ t: 'rs', step, ok: j.kind === 'release_step_succeeded', summary: j.message ?? '', output, at: j.atMs });
           break;
         }
+        case 'analysis_measured':
+          out.push({ ...analysisWire(data as unknown as Measurement, j.wave ?? 0), at: j.atMs });
+          break;
+        case 'analysis_skipped':
+          out.push({ t: 'phase', ph: 'deploy', msg: j.message ?? j.kind, at: j.atMs });
+          break;
         case 'status':
           out.push({ t: 'status', s: j.message ?? 'unknown', ...(typeof data.error === 'string' ? { msg: data.error } : {}), at: j.atMs });
           break;

@@ -123,12 +123,32 @@ function apply(e) {
     case 'rs':
       addReleaseStep(e);
       break;
+    case 'an':
+      addMeasurement(e);
+      break;
     case 'status':
       state.status = e.s;
       break;
     default:
       break;
   }
+}
+
+/** A row of the analysis panel (the server renders the rows the store had; live ones are added here). */
+function addMeasurement(e) {
+  const body = document.getElementById('analysis');
+  const card = document.getElementById('analysis-card');
+  if (!body || !card) return;
+  const key = `${e.w}|${e.a}|${e.mt}`;
+  if (body.querySelector(`[data-key="${CSS.escape(key)}"]`)) return;
+  card.hidden = false;
+  const cls = e.vd === 'pass' ? 'ok' : e.vd === 'fail' ? 'bad' : 'warn';
+  const num = (v, r) => (v === null || v === undefined ? '—' : `${Number(v.toPrecision(4))}${r ? ` (${r})` : ''}`);
+  const tr = document.createElement('tr');
+  tr.className = `an-${e.vd}`;
+  tr.dataset.key = key;
+  tr.innerHTML = `<td>${e.w + 1}</td><td><b>${esc(e.a)}</b> <span class="muted small">${esc(e.me)}</span></td><td><span class="badge ${cls}">${esc(e.vd)}</span></td><td class="mono">${esc(num(e.v, e.r))}</td><td class="mono">${esc(num(e.b, e.br))}</td><td class="mono small">${esc(e.lim)}</td><td class="small">${esc(e.why)}</td>`;
+  body.appendChild(tr);
 }
 
 function addReleaseStep(e) {
