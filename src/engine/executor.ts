@@ -505,8 +505,7 @@ class DeployRun {
     this.note('paused', 'waiting for promote');
     while (!this.promoteRequested) {
       await this.wall.sleep(this.deps.pollMs ?? 1000, signal);
-      const entries = await this.deps.store.listJournal(this.req.deployId);
-      this.promoteRequested = entries.some((e) => e.kind === 'promote');
+      this.promoteRequested = await this.deps.store.hasJournalEntry(this.req.deployId, 'promote');
     }
   }
 

@@ -622,6 +622,13 @@ export class KyselyStore implements Store {
   }
 
   /** In seq order. `data` is absent when the entry had none. */
+  hasJournalEntry(deployId: string, kind: string): Promise<boolean> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('journal').select('seq').where('deploy_id', '=', deployId).where('kind', '=', kind).limit(1).executeTakeFirst();
+      return row !== undefined;
+    });
+  }
+
   listJournal(deployId: string): Promise<JournalEntry[]> {
     return this.run(async () => {
       const rows = await this.db
