@@ -224,7 +224,7 @@ class DeployRun {
       });
       // Release steps run before any serving machine changes, and only when there is something to change.
       const stepFailure = plan.waves.length > 0 ? await this.runReleaseSteps() : undefined;
-      const outcome: Outcome = stepFailure ? { ok: true } : await this.converge(plan, this.req.target, this.req.settings);
+      const outcome: Outcome = stepFailure ? { ok: true } : await this.converge(plan, this.req.target, this.req.settings, this.req.releaseSteps?.length ? undefined : fleet);
       if (stepFailure) {
         error = stepFailure.error;
         status = stepFailure.status;
@@ -346,7 +346,7 @@ class DeployRun {
       pauseBeforeCutover: false,
     };
     const fleet = await this.observe();
-    const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
+    const back = await this.converge(this.plan(fleet, release, rollbackSettings), release, rollbackSettings, fleet);
     if (!this.leaving) await this.settle();
     return back;
   }
@@ -363,33 +363,42 @@ class DeployRun {
     });
   }
 
-  /** Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). */
-  private async converge(first: Plan, target: Release, settings: StrategySettings): Promise<Outcome> {
+  /**
+   * Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). `fleet` is the
+   * listing `first` was built from, when nothing changed since: the plan is applied without listing again.
+   */
+  private async converge(first: Plan, target: Release, settings: StrategySettings, fleet?: Machine[]): Promise<Outcome> {
     let plan = first;
+    let seen = fleet;
+    // When the last plan's final step finished: every machine was then checked on the target, so a
+    // re-plan that finds nothing left dates convergence there, not at the end of the confirming listing.
+    let appliedAt: number | undefined;
     for (let round = 1; round <= MAX_ROUNDS; round++) {
       this.emit({ type: 'plan', plan, round, phase: this.phase });
       if (round > 1) this.note('replan', `round ${round}: ${plural(plan.waves.length, 'wave')} remain`, { waves: plan.waves.map((w) => w.label) });
-      if (plan.waves.length === 0) return this.markConverged();
-      const outcome = await this.applyPlan(plan);
+      if (plan.waves.length === 0) return this.markConverged(appliedAt);
+      const outcome = await this.applyPlan(plan, seen);
       if (!outcome.ok) return outcome;
-      plan = this.plan(await this.observe(), target, settings);
+      appliedAt = this.clock.now();
+      seen = await this.observe();
+      plan = this.plan(seen, target, settings);
     }
     return { ok: false, error: `fleet still not on ${target.version} after ${MAX_ROUNDS} rounds`, aborted: false };
   }
 
-  private markConverged(): Outcome {
+  private markConverged(at?: number): Outcome {
     if (this.phase !== 'deploy') return { ok: true };
-    const now = this.clock.now();
+    const now = at ?? this.clock.now();
     this.dispatchedAt ??= now;
     this.convergedAt = now;
     this.emit({ type: 'converged', atMs: now - this.startedAt });
     return { ok: true };
   }
 
-  private async applyPlan(plan: Plan): Promise<Outcome> {
+  private async applyPlan(plan: Plan, fleet?: Machine[]): Promise<Outcome> {
     const idByLaunch = new Map<string, string>();
     const known = new Map<string, Machine>();
-    for (const m of await this.observe()) {
+    for (const m of fleet ?? (await this.observe())) {
       known.set(m.id, m);
       if (m.launchId) idByLaunch.set(m.launchId, m.id);
     }
