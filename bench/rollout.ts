@@ -9,6 +9,7 @@
 //   npm run bench:rollout -- --quick           N = 100, seed 1, no 10k run (a smoke run)
 //   npm run -s bench:rollout -- --json         raw numbers as JSON (-s: no npm banner on stdout)
 //   options: --sizes 100,500  --strategies waves,rolling  --seeds 3  --engine-runs 3  --no-engine  --no-profile
+//            --engine-scale 1000,50000 (one engine run at each other size; `--engine-scale none` for none)
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ interface Options {
   seeds: number;
   engineRuns: number;
   engineN: number;
+  engineScale: number[];
   profile: boolean;
   json: boolean;
   quick: boolean;
@@ -54,6 +56,7 @@ function parseArgs(argv: readonly string[]): Options {
     seeds: Number(value('seeds') ?? (quick ? 1 : 5)),
     engineRuns: noEngine ? 0 : Number(value('engine-runs') ?? 3),
     engineN: Number(value('engine-n') ?? 10_000),
+    engineScale: noEngine || value('engine-scale') === 'none' ? [] : (list(value('engine-scale')) ?? ['1000', '50000']).map(Number),
     profile: !argv.includes('--no-profile') && !noEngine,
     json: argv.includes('--json'),
     quick,
@@ -133,6 +136,12 @@ async function main(): Promise<void> {
       log(options, `engine profile run: CPU ${(engine10k.profile.cpuMs / 1000).toFixed(2)} s (profiler on)`);
     }
   }
+  const engineScale: EngineCostResult[] = [];
+  for (const n of options.engineScale) {
+    const r = await engineRun(n, false);
+    engineScale.push(r);
+    log(options, `engine ${r.strategy} N=${r.n}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+  }
   const results: BenchResults = {
     command: `npm run bench:rollout${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     machine: machineInfo(),
@@ -142,6 +151,7 @@ async function main(): Promise<void> {
     seedRatios,
     flyctl,
     engine10k,
+    engineScale,
     wallMs: performance.now() - wall0,
   };
   if (options.json) process.stdout.write(`${JSON.stringify({ ...results, goals: evaluateGoals(results) }, null, 2)}\n`);

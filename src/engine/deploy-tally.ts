@@ -48,9 +48,9 @@ export class DeployTally {
     return this.dispatchedAt - this.startedAt;
   }
 
-  /** The fleet is on the target; returns ms since the start. */
-  converged(): number {
-    const now = this.clock.now();
+  /** The fleet is on the target (since `at`, default now); returns ms since the start. */
+  converged(at?: number): number {
+    const now = at ?? this.clock.now();
     this.dispatchedAt ??= now;
     this.convergedAt = now;
     return now - this.startedAt;

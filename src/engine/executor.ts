@@ -160,7 +160,7 @@ class DeployRun implements PlanHost, EndHost {
       });
       // Release steps run before any serving machine changes, and only when there is something to change.
       const stepFailure = plan.waves.length > 0 ? await this.runReleaseSteps() : undefined;
-      const outcome: Outcome = stepFailure ? { ok: true } : await convergeOn(this, plan, this.req.target, this.req.settings);
+      const outcome: Outcome = stepFailure ? { ok: true } : await convergeOn(this, plan, this.req.target, this.req.settings, this.req.releaseSteps?.length ? undefined : fleet);
       if (stepFailure) {
         error = stepFailure.error;
         status = stepFailure.status;
@@ -281,7 +281,7 @@ class DeployRun implements PlanHost, EndHost {
       pauseBeforeCutover: false,
     };
     const fleet = await this.observe();
-    const back = await convergeOn(this, this.plan(fleet, release, rollbackSettings), release, rollbackSettings);
+    const back = await convergeOn(this, this.plan(fleet, release, rollbackSettings), release, rollbackSettings, fleet);
     if (!this.leaving) await this.settle();
     return back;
   }
@@ -324,8 +324,7 @@ class DeployRun implements PlanHost, EndHost {
     this.note('paused', 'waiting for promote');
     while (!this.promoteRequested) {
       await this.wall.sleep(this.deps.pollMs ?? 1000, signal);
-      const entries = await this.deps.store.listJournal(this.req.deployId);
-      this.promoteRequested = entries.some((e) => e.kind === 'promote');
+      this.promoteRequested = await this.deps.store.hasJournalEntry(this.req.deployId, 'promote');
     }
   }
 

@@ -39,31 +39,40 @@ export interface PlanHost {
   readonly analysis?: AnalysisGate | undefined;
 }
 
-/** Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). */
-export async function convergeOn(host: PlanHost, first: Plan, target: Release, settings: StrategySettings): Promise<Outcome> {
+/**
+ * Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). `fleet` is the
+ * listing `first` was built from, when nothing changed since: the plan is applied without listing again.
+ */
+export async function convergeOn(host: PlanHost, first: Plan, target: Release, settings: StrategySettings, fleet?: Machine[]): Promise<Outcome> {
   let plan = first;
+  let seen = fleet;
+  // When the last plan's final step finished: every machine was then checked on the target, so a
+  // re-plan that finds nothing left dates convergence there, not at the end of the confirming listing.
+  let appliedAt: number | undefined;
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     host.emit({ type: 'plan', plan, round, phase: host.phase });
     if (round > 1) host.note('replan', `round ${round}: ${plural(plan.waves.length, 'wave')} remain`, { waves: plan.waves.map((w) => w.label) });
-    if (plan.waves.length === 0) return markConverged(host);
-    const outcome = await applyPlan(host, plan);
+    if (plan.waves.length === 0) return markConverged(host, appliedAt);
+    const outcome = await applyPlan(host, plan, seen);
     if (!outcome.ok) return outcome;
-    plan = host.plan(await host.observe(), target, settings);
+    appliedAt = host.deps.clock.now();
+    seen = await host.observe();
+    plan = host.plan(seen, target, settings);
   }
   return { ok: false, error: `fleet still not on ${target.version} after ${MAX_ROUNDS} rounds`, aborted: false };
 }
 
-function markConverged(host: PlanHost): Outcome {
+function markConverged(host: PlanHost, at?: number): Outcome {
   if (host.phase !== 'deploy') return { ok: true };
-  host.emit({ type: 'converged', atMs: host.tally.converged() });
+  host.emit({ type: 'converged', atMs: host.tally.converged(at) });
   return { ok: true };
 }
 
-async function applyPlan(host: PlanHost, plan: Plan): Promise<Outcome> {
+async function applyPlan(host: PlanHost, plan: Plan, fleet?: Machine[]): Promise<Outcome> {
   const { tally } = host;
   const idByLaunch = new Map<string, string>();
   const known = new Map<string, Machine>();
-  for (const m of await host.observe()) {
+  for (const m of fleet ?? (await host.observe())) {
     known.set(m.id, m);
     if (m.launchId) idByLaunch.set(m.launchId, m.id);
   }

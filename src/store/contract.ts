@@ -292,6 +292,8 @@ export interface Store extends OutboxStore {
 
   appendJournal(entries: JournalEntry[]): Promise<void>;
   listJournal(deployId: string): Promise<JournalEntry[]>;
+  /** Whether the deploy's journal holds an entry of `kind` (one narrow query; a promote poll asks it). */
+  hasJournalEntry(deployId: string, kind: string): Promise<boolean>;
   appendMachineEvents(events: StoredMachineEvent[]): Promise<void>;
   listMachineEvents(deployId: string): Promise<StoredMachineEvent[]>;
 

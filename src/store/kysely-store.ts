@@ -38,6 +38,7 @@ import {
   type Store,
   type StoredMachineEvent,
 } from './contract.js';
+import { BulkInserter } from './bulk-insert.js';
 import { migrateToLatest } from './migrations.js';
 import * as outbox from './outbox-store.js';
 import { insertOutbox, lifecycleItem } from './outbox-store.js';
@@ -283,6 +284,7 @@ const MACHINE_EVENT_COLUMNS = 9;
 
 export class KyselyStore implements Store {
   private closed = false;
+  private readonly bulk = new BulkInserter();
 
   constructor(readonly db: Kysely<Database>) {}
 
@@ -616,8 +618,15 @@ export class KyselyStore implements Store {
         };
       });
       for (const chunk of chunks(rows, rowsPerInsert(JOURNAL_COLUMNS))) {
-        await trx.insertInto('journal').values(chunk).execute();
+        await this.bulk.insert(trx, 'journal', chunk);
       }
+    });
+  }
+
+  hasJournalEntry(deployId: string, kind: string): Promise<boolean> {
+    return this.run(async () => {
+      const row = await this.db.selectFrom('journal').select('seq').where('deploy_id', '=', deployId).where('kind', '=', kind).limit(1).executeTakeFirst();
+      return row !== undefined;
     });
   }
 
@@ -663,7 +672,7 @@ export class KyselyStore implements Store {
       }));
       try {
         for (const chunk of chunks(rows, rowsPerInsert(MACHINE_EVENT_COLUMNS))) {
-          await trx.insertInto('machine_events').values(chunk).execute();
+          await this.bulk.insert(trx, 'machine_events', chunk);
         }
       } catch (error) {
         if (classifyDbError(error) === 'foreign_key') {

@@ -1,6 +1,8 @@
-// rolling: per process group a spearhead machine first, then batches of at most max_unavailable; each
-// machine is cordoned, updated, and put back only once it runs the target and passes checks. Groups
-// roll side by side: wave i holds every group's i-th batch.
+// rolling: per process group a spearhead machine first, then a sliding window of at most max_unavailable
+// machines out of traffic: each machine is cordoned, updated, and put back only once it runs the target
+// and passes checks, and the next one starts as soon as one is back (Wave.window), with no barrier
+// between batches. Groups roll side by side: wave i holds every group's i-th batch; the batches are the
+// window's order of work and what the model (simulate.ts) checks, not points the run waits at.
 
 import type { PlanInput, Step } from '../domain/plan.js';
 import { resolveBudget } from '../domain/types.js';
@@ -22,6 +24,9 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
   const updatedGroups = new Set<string>();
   const begunGroups = new Set<string>();
   const notes: string[] = [];
+  // Per group, its slack when the window opens (after the spearhead wave): machines in traffic then
+  // minus (desired − max_unavailable).
+  const window: Record<string, number> = {};
 
   for (const g of view.groups) {
     const surplus = g.done.length + g.old.length - g.desired;
@@ -40,19 +45,33 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
     const updates = old.map((m) => update(m, target, true, 'checks'));
     if (updates.length > 0) updatedGroups.add(g.name);
     const waves: Step[][] = [];
+    // Machines in traffic beyond desired − max_unavailable: how many more may leave it now.
+    const slack = done.filter(isAvailable).length + old.filter(isAvailable).length - (g.desired - budget);
+    // What the spearhead wave adds to traffic by the time the window opens.
+    let joining = 0;
     if (surplus < 0) {
       // Too few machines: the new ones (checked before they serve) lead the group instead of a spearhead,
       // so the group is at its desired size before any machine leaves traffic.
       const creates: Step[] = [];
       for (let i = surplus; i < 0; i++) creates.push(create(view.launchIds.allocate(g.name, 'serving'), g.name, target, 'serving', true));
       waves.push(creates, ...chunk(updates, budget));
+      joining = creates.length;
     } else if (updates.length > 0) {
       // The spearhead proves the release on one machine: a healthy one on another release when there is
-      // one (a machine that was already failing would prove little), so it costs one machine of capacity.
-      const pick = Math.max(0, old.findIndex((m) => m.release !== target && isAvailable(m) && m.state === 'started' && m.health === 'passing'));
+      // one (a machine that was already failing would prove little), so it costs one machine of capacity
+      // — unless the group has no slack left (machines already out of traffic use up max_unavailable):
+      // then it is the first machine out of traffic, which costs none.
+      const healthy = old.findIndex((m) => m.release !== target && isAvailable(m) && m.state === 'started' && m.health === 'passing');
+      const pick = slack > 0 ? Math.max(0, healthy) : 0;
       waves.push([updates[pick]!], ...chunk([...updates.slice(0, pick), ...updates.slice(pick + 1)], budget));
+      if (!isAvailable(old[pick]!)) joining = 1;
     }
-    if (waves.length > 0) notes.push(`${g.name}: ${plural(updates.length, 'update')}${surplus < 0 ? `, ${plural(-surplus, 'new machine')}` : ''}, batches of at most ${budget}`);
+    if (waves.length > 0) {
+      // The window opens once the spearhead wave is done: its machines are back in traffic or new in it.
+      // Machines out of traffic then cost no slot and add one once checked (Wave.window).
+      window[g.name] = slack + joining;
+      notes.push(`${g.name}: ${plural(updates.length, 'update')}${surplus < 0 ? `, ${plural(-surplus, 'new machine')}` : ''}, a window of at most ${budget} out of traffic`);
+    }
     perGroup.push(waves);
   }
 
@@ -63,7 +82,7 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
       if (updates === 0) return { kind: 'create', label: `create ${plural(creates, 'machine')} (checked before they serve)`, steps };
       return { kind: 'spearhead', label: `spearhead: ${plural(updates, 'machine')}${creates ? ` and ${plural(creates, 'new machine')}` : ''}, checked before the batches`, steps };
     }
-    return { kind: 'batch', label: `batch ${i}: ${plural(updates, 'machine')}`, steps };
+    return { kind: 'batch', label: `batch ${i}: ${plural(updates, 'machine')}`, steps, window };
   });
   return { waves, prelude, notes, updatedGroups, begunGroups };
 }

@@ -363,6 +363,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.deepEqual(await store.listJournal('nope'), []);
         }));
 
+      it('answers whether a deploy\'s journal holds an entry of a kind (the promote poll), per deploy', () =>
+        withStore(async (store) => {
+          await store.createDeploy(newDeploy('d1'));
+          await store.createDeploy(newDeploy('d2'));
+          await store.appendJournal([{ deployId: 'd1', atMs: T0, kind: 'paused' }]);
+          assert.equal(await store.hasJournalEntry('d1', 'promote'), false);
+          await store.appendJournal([{ deployId: 'd2', atMs: T0, kind: 'promote' }]);
+          assert.equal(await store.hasJournalEntry('d1', 'promote'), false, 'another deploy\'s promote is not this one\'s');
+          await store.appendJournal([{ deployId: 'd1', atMs: T0 + 1, kind: 'promote', message: 'promoted by alice' }]);
+          assert.equal(await store.hasJournalEntry('d1', 'promote'), true);
+          assert.equal(await store.hasJournalEntry('nope', 'promote'), false);
+        }));
+
       it('keeps seqs unique and gap-free under concurrent appends', () =>
         withStore(async (store) => {
           await store.createDeploy(newDeploy('d1'));

@@ -3,7 +3,8 @@
 // strategy refuses with a PlanError) keeps its budgets on the model fleet, touches every machine that
 // needs work exactly once, never puts traffic on an unchecked new machine, ends with every group at its
 // desired count on the target, is deterministic, and is level-triggered: re-planning after any prefix
-// of it — including a wave cut off halfway, steps half done — continues to the same end.
+// of it — including a wave cut off halfway, steps half done — continues to the same end. Rolling (and
+// canary, which rolls) flow their batches under a window for every group they touch.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -64,6 +65,37 @@ describe('strategy properties', () => {
             assert.ok(newLaunches(again, replan.waves.flatMap((w) => w.steps)) <= newLaunches(inp, remaining) + slack, 're-plan creates no more than remained');
           }
           if (full === plan.waves.length) assert.deepEqual(replan.waves, [], 'a finished plan re-plans to nothing');
+        }),
+      );
+    });
+  }
+});
+
+describe('rolling window', () => {
+  for (const strategy of ['rolling', 'canary'] as const) {
+    it(`${strategy}: the batches flow under a window for every group they take machines from, never wider than max_unavailable`, () => {
+      check(
+        fc.property(scenarioArb([strategy]), (sc) => {
+          const inp = toInput(sc);
+          const plan = planOrRefusal(inp);
+          if (plan instanceof PlanError) return;
+          const budgets = new Map(inp.groups.map((g) => [g.name, resolveBudget(inp.settings.maxUnavailable, g.count)]));
+          const windowed = plan.waves.filter((w) => w.window);
+          // The release is proven (spearhead, or canary and spearhead) behind a barrier before any window.
+          if (windowed.length > 0) assert.ok(plan.waves[0]!.window === undefined, 'the first wave is a barrier');
+          for (const w of windowed) {
+            for (const [group, slack] of Object.entries(w.window!)) {
+              assert.ok(slack <= budgets.get(group)!, `${group}: window ${slack} wider than max_unavailable ${budgets.get(group)}`);
+            }
+            for (const step of w.steps) {
+              // A group missing from the window would have no bound at all on what leaves traffic.
+              if (step.kind === 'update' || (step.kind === 'destroy' && step.drain)) assert.ok(step.group in w.window!, `${w.label}: ${step.group} has no window`);
+            }
+          }
+          if (strategy === 'rolling') {
+            const updates = plan.waves.flatMap((w, i) => (i > 0 && w.kind === 'batch' ? w.steps : [])).filter((st) => st.kind === 'update');
+            if (updates.length > 0) assert.ok(windowed.length > 0, 'rolling batches flow as a window');
+          }
         }),
       );
     });

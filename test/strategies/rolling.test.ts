@@ -4,7 +4,7 @@ import { buildPlan, PlanError } from '../../src/strategies/index.js';
 import { checkBudgets, checkEnd, checkPlan, endFleet, input, machine, machines, settings, shape } from './fixtures.js';
 
 describe('rolling', () => {
-  it('a spearhead, then batches of at most max_unavailable; cordoned and gated on checks', () => {
+  it('a spearhead, then batches of at most max_unavailable (the window\'s order); cordoned and gated on checks', () => {
     const inp = input(machines(5), { web: 5 }, settings('rolling', { maxUnavailable: { count: 2 } }));
     const plan = buildPlan(inp);
     assert.deepEqual(shape(plan), ['spearhead: u(web-0)', 'batch: u(web-1) u(web-2)', 'batch: u(web-3) u(web-4)']);
@@ -29,15 +29,34 @@ describe('rolling', () => {
   });
 
   it('spearheads on a healthy machine, then fixes machines already out of traffic first', () => {
-    const inp = input(
-      [machine('web-0'), machine('web-1'), machine('web-2', { state: 'failed' }), machine('web-3'), machine('web-4', { cordoned: true, release: 'v3', deployId: 'd1' })],
-      { web: 5 },
-      settings('rolling', { maxUnavailable: { count: 2 } }),
-    );
+    const fleet = [machine('web-0'), machine('web-1'), machine('web-2', { state: 'failed' }), machine('web-3'), machine('web-4', { cordoned: true, release: 'v3', deployId: 'd1' })];
+    const inp = input(fleet, { web: 5 }, settings('rolling', { maxUnavailable: { count: 3 } }));
     const plan = buildPlan(inp);
-    assert.deepEqual(shape(plan), ['spearhead: u(web-0)', 'batch: u(web-2) u(web-4)', 'batch: u(web-1) u(web-3)']);
+    assert.deepEqual(shape(plan), ['spearhead: u(web-0)', 'batch: u(web-2) u(web-4) u(web-1)', 'batch: u(web-3)']);
+    // 3 in traffic, 2 must stay: one more may leave; each machine out of traffic adds one once checked.
+    assert.deepEqual(plan.waves[1]!.window, { web: 1 });
     checkPlan(inp, plan);
     checkBudgets(inp, plan);
+  });
+
+  it('with machines out of traffic using up max_unavailable, the spearhead is one of them (it costs no capacity)', () => {
+    const fleet = [machine('web-0'), machine('web-1'), machine('web-2', { state: 'failed' }), machine('web-3'), machine('web-4', { cordoned: true, release: 'v3', deployId: 'd1' })];
+    const inp = input(fleet, { web: 5 }, settings('rolling', { maxUnavailable: { count: 2 } }));
+    const plan = buildPlan(inp);
+    assert.deepEqual(shape(plan), ['spearhead: u(web-2)', 'batch: u(web-4) u(web-0)', 'batch: u(web-1) u(web-3)']);
+    // After the spearhead: 4 in traffic, 3 must stay.
+    assert.deepEqual(plan.waves[1]!.window, { web: 1 });
+    checkPlan(inp, plan);
+    checkBudgets(inp, plan);
+  });
+
+  it('after the spearhead the batches flow as one sliding window (Wave.window), not behind a barrier', () => {
+    const plan = buildPlan(input([...machines(10), ...machines(3, 'worker')], { web: 10, worker: 3 }, settings('rolling', { maxUnavailable: { count: 3 } })));
+    assert.equal(plan.waves[0]!.window, undefined, 'the spearhead wave is a barrier: the release is proven first');
+    for (const w of plan.waves.slice(1)) assert.deepEqual(w.window, { web: 3, worker: 3 });
+    const grown = buildPlan(input(machines(3), { web: 5 }, settings('rolling', { maxUnavailable: { count: 2 } })));
+    // The two new machines are in traffic when the window opens: 5 in, 3 must stay.
+    assert.deepEqual(grown.waves[1]!.window, { web: 2 });
   });
 
   it('scales up first (new machines lead instead of a spearhead), scales down by destroying old machines', () => {

@@ -86,6 +86,8 @@ export class SimProvider implements Provider {
   /** Aborts every API call in flight on close, so no timer outlives the provider. */
   /** Ends every sleep when the provider closes; a fan-out, since thousands of calls sleep at once. */
   private readonly closer = new AbortFanout([]);
+  /** Sleeps in flight on a clock with `after`: failed when the provider closes. */
+  private readonly sleepers = new Set<(error: unknown) => void>();
 
   constructor(
     private readonly clock: Clock,
@@ -168,6 +170,7 @@ export class SimProvider implements Provider {
   async close(): Promise<void> {
     this.closed = true;
     this.closer.abort(new ProviderError('unavailable', 'sim provider is closed'));
+    for (const stop of [...this.sleepers]) stop(new ProviderError('unavailable', 'sim provider is closed'));
     this.fleet.close();
   }
 
@@ -299,7 +302,32 @@ export class SimProvider implements Provider {
   }
 
   /** Sleep on the clock until `ms` pass, the caller aborts (its reason), or the provider closes. */
-  private async sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  private sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    // Every simulated API call sleeps here: with `clock.after` it costs a timer and a listener on the
+    // caller's own signal, not an AbortController of its own.
+    const after = this.clock.after?.bind(this.clock);
+    if (!after) return this.sleepWithSignal(ms, signal);
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+    if (this.closed) return Promise.reject(new ProviderError('unavailable', 'sim provider is closed'));
+    return new Promise<void>((resolve, reject) => {
+      const stop = (error: unknown) => {
+        cancel();
+        this.sleepers.delete(stop);
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      };
+      const onAbort = () => stop(signal!.reason ?? new Error('aborted'));
+      const cancel = after(ms, () => {
+        this.sleepers.delete(stop);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      this.sleepers.add(stop);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private async sleepWithSignal(ms: number, signal: AbortSignal | undefined): Promise<void> {
     const closing = this.closer.child(signal);
     try {
       await this.clock.sleep(ms, closing.signal);

@@ -132,6 +132,32 @@ class RunwaySqliteDialect extends SqliteDialect {
   }
 }
 
+/** Prepared statements kept per connection (most recently used). */
+const STATEMENT_CACHE = 64;
+
+/**
+ * Kysely prepares every query it runs, and compiling SQL is much of what a write costs: a running
+ * deploy repeats the same few statements (a heartbeat, a control read, full-sized batches of journal
+ * rows and machine events) thousands of times. Statements are reused by SQL text. Safe because the
+ * connection is used one query at a time (the mutex above) and nothing streams (a statement being
+ * iterated could not run again).
+ */
+function cacheStatements(sqlite: BetterSqlite3.Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (statement) {
+      cache.delete(source);
+    } else {
+      statement = prepare(source);
+      if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, statement);
+    return statement;
+  }) as typeof sqlite.prepare;
+}
+
 /** Make a file the owner's alone (no-op on Windows, which has no modes). */
 function restrictMode(file: string): void {
   if (process.platform === 'win32') return;
@@ -174,6 +200,7 @@ export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysel
     sqlite.close();
     throw error;
   }
+  cacheStatements(sqlite);
   const mutex = mutexKey === undefined ? new AsyncMutex() : retainMutex(mutexKey);
   return new Kysely<Database>({ dialect: new RunwaySqliteDialect({ database: sqlite }, mutex, mutexKey) });
 }
