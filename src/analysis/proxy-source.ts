@@ -29,8 +29,8 @@ export class ProxySource implements MetricSource {
     const now = await this.snapshot(signal);
     const earlier = this.history.filter((s) => s !== now && s.atMs <= now.atMs - entry.windowMs).pop() ?? this.history[0];
     const start = earlier === now ? undefined : earlier;
-    const ours = windowOf(start, now, target.machineIds);
-    const theirs = baseline ? windowOf(start, now, baseline.machineIds) : undefined;
+    const ours = windowOf(start, now, target.release, target.machineIds);
+    const theirs = baseline ? windowOf(start, now, baseline.release, baseline.machineIds) : undefined;
     const metric = describeMetric(entry);
     const reading: SourceReading = {
       metric,

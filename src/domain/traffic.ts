@@ -17,7 +17,8 @@ export interface RequestCounters {
 export interface TrafficSnapshot {
   /** Wall-clock ms when taken. */
   atMs: number;
-  byMachine: Record<string, RequestCounters>;
+  /** Per machine, per release it answered on (a machine updated in place keeps its id). */
+  byMachine: Record<string, Record<string, RequestCounters>>;
 }
 
 export function emptyCounters(): RequestCounters {
@@ -32,13 +33,16 @@ export function record(counters: RequestCounters, status: number, ms: number): v
   counters.latency[i] = (counters.latency[i] ?? 0) + 1;
 }
 
-/** `later − earlier` for the machines named, summed; a counter that went down is read as reset to 0 in between. */
-export function windowOf(earlier: TrafficSnapshot | undefined, later: TrafficSnapshot, machineIds: readonly string[]): RequestCounters {
+/**
+ * `later − earlier` for the machines named, on `release`, summed; a counter that went down is read as
+ * reset to 0 in between.
+ */
+export function windowOf(earlier: TrafficSnapshot | undefined, later: TrafficSnapshot, release: string, machineIds: readonly string[]): RequestCounters {
   const sum = emptyCounters();
   for (const id of machineIds) {
-    const now = later.byMachine[id];
+    const now = later.byMachine[id]?.[release];
     if (!now) continue;
-    const before = earlier?.byMachine[id];
+    const before = earlier?.byMachine[id]?.[release];
     const reset = before !== undefined && now.requests < before.requests;
     const base = before && !reset ? before : emptyCounters();
     sum.requests += now.requests - base.requests;

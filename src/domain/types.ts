@@ -129,6 +129,12 @@ export interface StrategySettings {
    * Undefined: every region at once.
    */
   regionOrder?: string[];
+  /**
+   * The environment analyses each step (src/analysis/): a step that would put many machines on the new
+   * release into traffic at once (waves' surge) puts one per group in first, so analysis judges the
+   * release on one machine's share of the traffic before the rest.
+   */
+  analysisSpearhead?: boolean;
 }
 
 export const NEW_VOLUMES = ['none', 'fork'] as const;

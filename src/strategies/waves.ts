@@ -33,7 +33,7 @@
 // this plan, or an oversized group) are kept as surge capacity up to S instead of being destroyed and
 // re-created, and this deploy's surge machines are adopted, so re-planning continues where it stopped.
 
-import type { MachineRef, PlanInput, Step } from '../domain/plan.js';
+import type { CreateStep, MachineRef, PlanInput, Step } from '../domain/plan.js';
 import { resolveBudget, type Machine } from '../domain/types.js';
 import { isAvailable, isChecked, type FleetView, type GroupView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
@@ -160,6 +160,16 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
     // an old machine's replacement starts as soon as its group has slack, i.e. with the first surge
     // machine in traffic, not when the slowest machine of the wave before is done.
     const window = Object.fromEntries(now.map((i, j) => [view.groups[i]!.name, plans[j]!.window]));
+    if (settings.analysisSpearhead) {
+      // One new machine per group goes into traffic alone first, for analysis to judge; it is slack
+      // of its group's window by the time the flow starts.
+      const first = analysisSpearhead(surge);
+      if (first.length > 0) {
+        for (const step of first) window[step.group] = (window[step.group] ?? 0) + 1;
+        surge.splice(0, surge.length, ...surge.filter((st) => !first.includes(st as CreateStep)));
+        waves.push({ kind: 'spearhead', label: `spearhead: ${plural(first.length, 'surge machine')} on ${input.target.version} in traffic first, analysed before the rest`, steps: first });
+      }
+    }
     if (surge.length > 0) {
       const creates = surge.filter((st) => st.kind === 'create').length;
       waves.push({ kind: 'surge', label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`, steps: surge, window });
@@ -267,4 +277,16 @@ function scheduleReplacement(target: string, desired: number, unavailable: numbe
     pendingFree = [];
   }
   return waves;
+}
+
+/** The first new machine of each group that goes into traffic once checked. */
+function analysisSpearhead(surge: readonly Step[]): CreateStep[] {
+  const seen = new Set<string>();
+  const first: CreateStep[] = [];
+  for (const step of surge) {
+    if (step.kind !== 'create' || !step.promote || seen.has(step.group)) continue;
+    seen.add(step.group);
+    first.push(step);
+  }
+  return first;
 }

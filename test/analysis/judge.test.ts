@@ -61,19 +61,24 @@ describe("entryVerdict: a step's verdict from its measurements", () => {
 describe('request counters of the proxy', () => {
   const snapshot = (atMs: number, byMachine: TrafficSnapshot['byMachine']): TrafficSnapshot => ({ atMs, byMachine });
 
-  it('a window is the difference of two snapshots over the machines named; a drop is a reset', () => {
+  it('a window is the difference of two snapshots over the machines named, on one release; a drop is a reset', () => {
     const a = emptyCounters();
     for (let i = 0; i < 10; i++) record(a, i < 2 ? 500 : 200, 20);
     const b = structuredClone(a);
     for (let i = 0; i < 10; i++) record(b, i < 5 ? 503 : 200, 20);
     const other = emptyCounters();
     record(other, 200, 1);
-    const w = windowOf(snapshot(0, { m1: a, m2: other }), snapshot(1, { m1: b, m2: other }), ['m1']);
+    const onV1 = emptyCounters();
+    for (let i = 0; i < 7; i++) record(onV1, 500, 1);
+    // m1 was updated in place from v1 to v2: its v1 answers are not v2's.
+    const w = windowOf(snapshot(0, { m1: { v1: onV1, v2: a }, m2: { v2: other } }), snapshot(1, { m1: { v1: onV1, v2: b }, m2: { v2: other } }), 'v2', ['m1']);
     assert.equal(w.requests, 10);
     assert.equal(w.errors, 5);
+    assert.equal(windowOf(undefined, snapshot(1, { m1: { v1: onV1, v2: b } }), 'v1', ['m1']).errors, 7);
     const restarted = emptyCounters();
     record(restarted, 500, 1);
-    assert.deepEqual([windowOf(snapshot(0, { m1: b }), snapshot(1, { m1: restarted }), ['m1']).requests, windowOf(snapshot(0, { m1: b }), snapshot(1, { m1: restarted }), ['m1']).errors], [1, 1]);
+    const reset = windowOf(snapshot(0, { m1: { v2: b } }), snapshot(1, { m1: { v2: restarted } }), 'v2', ['m1']);
+    assert.deepEqual([reset.requests, reset.errors], [1, 1]);
   });
 
   it('latency quantiles interpolate inside their bucket; none without requests', () => {

@@ -35,6 +35,24 @@ describe('waves', () => {
     checkBudgets(inp, plan);
   });
 
+  it('with analysis, one surge machine per group goes into traffic alone first; the window counts it as slack', () => {
+    const inp = input(machines(10), { web: 10 }, { ...settings('waves', { maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }), analysisSpearhead: true });
+    const plan = buildPlan(inp);
+    assert.deepEqual(shape(plan), [
+      'spearhead: c(web:surge:0,p)',
+      'surge: c(web:surge:1,p) c(web:surge:2,p)',
+      'batch: u(web-0) u(web-1) u(web-2)',
+      'batch: u(web-3) u(web-4) u(web-5)',
+      'batch: u(web-6) d(web-7) d(web-8)',
+      'destroy: d(web-9)',
+    ]);
+    assert.equal(plan.waves[0]!.window, undefined, 'the spearhead is a step of its own, analysed before the flow');
+    assert.equal(plan.waves[1]!.window?.['web'], 1, 'the spearhead is in traffic when the flow starts');
+    assert.equal(plan.estimate.unavailablePeak, 0);
+    checkBudgets(inp, plan);
+    checkEnd(inp, endFleet(inp, plan));
+  });
+
   it('a machine already out of traffic costs no budget, but is no capacity either', () => {
     const inp = input([machine('web-0', { state: 'failed' }), ...machines(5).slice(1)], { web: 5 }, settings('waves', { maxSurge: { count: 1 }, maxUnavailable: { count: 0 } }));
     const plan = buildPlan(inp);

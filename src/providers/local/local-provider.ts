@@ -936,7 +936,7 @@ export class LocalProvider implements Provider {
     for (const r of this.recs.values()) {
       const m = r.machine;
       if (served.has(m.group) && !m.cordoned && m.role !== 'release-command' && m.state === 'started' && m.health === 'passing' && r.proc) {
-        backends.push({ id: m.id, port: r.port });
+        backends.push({ id: m.id, port: r.port, release: m.release });
       }
     }
     this.proxy.setBackends(backends);

@@ -26,7 +26,7 @@ export type FromProxy =
   | { type: 'routed'; seq: number }
   | { type: 'drained'; req: number; idle: boolean }
   | { type: 'stats'; req: number; stats: ProxySnapshot }
-  | { type: 'traffic'; req: number; byMachine: Record<string, RequestCounters> }
+  | { type: 'traffic'; req: number; byMachine: Record<string, Record<string, RequestCounters>> }
   | { type: 'closed'; req: number };
 
 export interface ProxySnapshot extends ProxyStats {
@@ -141,8 +141,8 @@ export class ProxyHost {
     return { requests: 0, retries: 0, held: 0, badGateway: 0, unavailable: 0, inFlight: {}, inFlightTotal: 0 };
   }
 
-  /** Requests answered per machine since the proxy started. */
-  async traffic(): Promise<Record<string, RequestCounters>> {
+  /** Requests answered per machine and release since the proxy started. */
+  async traffic(): Promise<Record<string, Record<string, RequestCounters>>> {
     const answer = await this.ask({ type: 'traffic', req: 0 });
     return answer.type === 'traffic' ? answer.byMachine : {};
   }

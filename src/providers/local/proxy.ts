@@ -23,6 +23,8 @@ import { HOST } from './ports.js';
 export interface Backend {
   id: string;
   port: number;
+  /** The release the machine runs (requests are counted per machine and release). */
+  release?: string;
 }
 
 export interface ProxyStats {
@@ -64,8 +66,9 @@ export class LocalProxy {
   private turn = 0;
   private boundPort = 0;
   readonly stats: ProxyStats = { requests: 0, retries: 0, held: 0, badGateway: 0, unavailable: 0 };
-  /** Per machine: requests answered, 5xx among them, latency histogram (analysis' proxy source). */
-  readonly counters = new Map<string, RequestCounters>();
+  /** Per machine and release: requests answered, 5xx among them, latency histogram (analysis' proxy source). */
+  readonly counters = new Map<string, Record<string, RequestCounters>>();
+  private readonly releaseOf = new WeakMap<IncomingMessage, string>();
 
   constructor(private readonly options: { queueTimeoutMs: number }) {
     this.proxy.on('proxyRes', (_proxyRes, req, res) => {
@@ -178,11 +181,15 @@ export class LocalProxy {
     const started = performance.now();
     // Counted against the machine that answered (the last one tried); a response cut off mid-way is an
     // error the client saw, like a 5xx. Requests no machine took (503 while none is routable) count nowhere.
+    // A machine updated in place keeps its id: counting per release keeps the old release's answers
+    // out of the new one's.
     res.once('close', () => {
       const id = this.machineOf.get(req);
       if (id === undefined) return;
-      let counters = this.counters.get(id);
-      if (!counters) this.counters.set(id, (counters = emptyCounters()));
+      const release = this.releaseOf.get(req) ?? '';
+      let byRelease = this.counters.get(id);
+      if (!byRelease) this.counters.set(id, (byRelease = {}));
+      const counters = (byRelease[release] ??= emptyCounters());
       record(counters, res.writableFinished ? res.statusCode : 502, performance.now() - started);
     });
     const length = req.headers['content-length'];
@@ -202,6 +209,7 @@ export class LocalProxy {
     const release = this.acquire(backend.id);
     res.once('close', release);
     this.machineOf.set(req, backend.id);
+    this.releaseOf.set(req, backend.release ?? '');
     const options = {
       target: { host: HOST, port: backend.port },
       agent: this.agentFor(backend.id),
