@@ -28,20 +28,20 @@ const AUTOSTOP: Record<string, boolean> = { off: false, stop: true, suspend: tru
 const autostop: Field = {
   to: ['autostop'],
   convert: (v) =>
-    typeof v === 'boolean' ? { value: v } : typeof v === 'string' && v in AUTOSTOP ? { value: AUTOSTOP[v] } : { problem: `must be true, false, "off", "stop" or "suspend"; got ${describe(v)}` },
+    typeof v === 'boolean' ? { value: v } : typeof v === 'string' && Object.hasOwn(AUTOSTOP, v) ? { value: AUTOSTOP[v] } : { problem: `must be true, false, "off", "stop" or "suspend"; got ${describe(v)}` },
 };
 
 const PORTS: Field = {
   to: ['ports'],
   many: true,
   nested: {
-  port: copy('port'),
-  start_port: copy('start_port'),
-  end_port: copy('end_port'),
-  handlers: copy('handlers'),
-  force_https: copy('force_https'),
-  http_options: copy('http_options'),
-  tls_options: copy('tls_options'),
+    port: copy('port'),
+    start_port: copy('start_port'),
+    end_port: copy('end_port'),
+    handlers: copy('handlers'),
+    force_https: copy('force_https'),
+    http_options: copy('http_options'),
+    tls_options: copy('tls_options'),
     proxy_proto_options: copy('proxy_proto_options'),
   },
 };
