@@ -1,6 +1,8 @@
 // Import the parts of a fly.toml that runway uses, so a Fly app can adopt runway without writing its
-// settings twice. fly.toml has many keys runway has no use for; those are ignored, not errors. Only
-// the keys read here are validated.
+// settings twice. fly.toml has many keys runway has no use for; those are ignored, not errors. The
+// keys read here are validated, and so are the sections that describe machines ([[vm]], [[services]],
+// [http_service], [[restart]], [[mounts]], [env]…): fly-machine-sections.ts holds them to Fly's
+// published machine config schema, so a fly.toml Fly would refuse fails when runway reads it.
 //
 // Read: `app`; [deploy] strategy, max_unavailable, wait_timeout, release_command,
 // release_command_timeout; [processes] (names and commands; Fly has no counts); checks from
@@ -13,6 +15,8 @@ import { z } from 'zod';
 import type { MachineBudget } from '../domain/types.js';
 import type { CheckConfig } from './types.js';
 import { toCheckConfig } from './checks.js';
+import { ConfigError } from './errors.js';
+import { machineSectionErrors } from './fly-machine-sections.js';
 import { validate } from './issues.js';
 import { formatKey, keyLines, lineOf, type KeyPath } from './key-lines.js';
 import { tomlDocument } from './toml.js';
@@ -110,7 +114,7 @@ const flySchema = z.looseObject({
 export function importFlyToml(source: string, file: string): FlyImport {
   const doc = tomlDocument(source, file);
   const lines = keyLines(source);
-  const fly = validate(flySchema, doc, file, lines);
+  const fly = validateAll(doc, file, lines);
   const at = (path: KeyPath) => ({ key: formatKey(path), line: lineOf(lines, path) });
 
   const out: FlyImport = { file, deploy: {}, processes: [], checks: [] };
@@ -155,6 +159,23 @@ export function importFlyToml(source: string, file: string): FlyImport {
     add(['checks', name], name, type, c, undefined, undefined);
   }
   return out;
+}
+
+/** The keys runway reads and the machine sections, checked in one pass: every problem reported at once. */
+function validateAll(doc: Record<string, unknown>, file: string, lines: Map<string, number>): z.output<typeof flySchema> {
+  const machine = machineSectionErrors(doc, file, lines);
+  let fly: z.output<typeof flySchema>;
+  try {
+    fly = validate(flySchema, doc, file, lines);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const read = [e, ...e.others];
+    // A key both checks refuse (a service's internal_port "80") is reported once, by the reader.
+    ConfigError.throwAll([...read, ...machine.filter((m) => !read.some((r) => r.key === m.key))]);
+    throw e;
+  }
+  ConfigError.throwAll(machine);
+  return fly;
 }
 
 /**

@@ -13,6 +13,9 @@
  *                                        #   [deploy] strategy/max_unavailable/wait_timeout/release_command/
  *                                        #   release_command_timeout, [processes], http/tcp checks, `app`.
  *                                        #   Keys written in runway.toml win over imported ones.
+ *                                        #   Its machine sections ([[vm]], [[services]], [http_service],
+ *                                        #   [[restart]], [[mounts]], [env], [[statics]], [[metrics]], [[files]])
+ *                                        #   are checked against Fly's machine config schema: fly.toml:LINE: key: problem.
  * vars = { LOG_LEVEL = "info" }          # app-layer variables (values: strings, numbers or booleans)
  * release_command = "bin/migrate"        # optional: runs once on a fresh machine before serving machines change
  * release_command_timeout = "5m"         # default 5m

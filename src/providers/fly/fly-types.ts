@@ -172,12 +172,6 @@ export interface FlyLease {
   code?: string;
 }
 
-/** Every error answer: `{"error": "...", "status": "..."}` (fly-go's flaps errorResponse). */
-export interface FlyErrorBody {
-  error: string;
-  status?: string;
-}
-
 export interface FlyApp {
   id?: string;
   name: string;

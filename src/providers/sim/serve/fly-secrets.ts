@@ -7,7 +7,7 @@
 // secret values.
 
 import { createHash } from 'node:crypto';
-import { HttpError } from './fly-backend.js';
+import { HttpError } from './http-error.js';
 
 interface SecretRecord {
   value: string;

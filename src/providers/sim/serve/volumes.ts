@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../../domain/clock.js';
 import type { FlyCreateVolumeRequest, FlyMachineConfig, FlyVolume } from '../../fly/fly-types.js';
-import { HttpError } from './fly-backend.js';
+import { HttpError } from './http-error.js';
 
 export interface VolumeRecord extends FlyVolume {
   app: string;

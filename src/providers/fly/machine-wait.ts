@@ -1,0 +1,157 @@
+// Waiting for a Fly machine. Fly's wait endpoint knows states, not health, and does not fail fast when
+// a machine exits (flyctl#2653). So a wait is sliced: the wait endpoint (pinned to the instance_id via
+// `version`) in slices of at most `waitSliceMs`, a GET after each slice that ran out (exit →
+// machine_failed at once; another instance → reverted, machine_failed), then GET polling for checks.
+
+import type { Clock } from '../../domain/clock.js';
+import type { FleetScope, Machine } from '../../domain/types.js';
+import { meets, ProviderError, type WaitCondition } from '../contract.js';
+import type { FlyApiClient } from './api-client.js';
+import { machinePath } from './api-paths.js';
+import { FLY_MAX_WAIT_SECONDS, type FlyMachine } from './fly-types.js';
+import type { LeaseKeeper } from './leases.js';
+import { configOf } from './machine-mapping.js';
+import type { ObservedFleet } from './observed-fleet.js';
+
+/** What a wait uses of the provider. */
+export interface WaitDeps {
+  client: FlyApiClient;
+  clock: Clock;
+  leases: LeaseKeeper;
+  fleet: ObservedFleet;
+  appFor: (scope: FleetScope) => string;
+  pollIntervalMs: number;
+  waitSliceMs: number;
+  fetchMachine: (app: string, id: string, signal?: AbortSignal) => Promise<FlyMachine>;
+  /** The machine is gone: forget it (leases included) and say so. */
+  gone: (scope: FleetScope, id: string) => Machine;
+  /** Counted each time a wait fails fast on a GET after a slice ran out. */
+  onFailedFast: () => void;
+}
+
+export class MachineWaiter {
+  constructor(private readonly deps: WaitDeps) {}
+
+  async waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    const deps = this.deps;
+    const clock = deps.clock;
+    const app = deps.appFor(scope);
+    const deadline = clock.now() + Math.max(0, timeoutMs);
+    const unhold = deps.leases.hold(app, id);
+    try {
+      // Fly requires a version to wait for `stopped`; without a pinned one, the instance runway last saw.
+      const version = condition.instanceVersion ?? (condition.state === 'stopped' ? deps.fleet.cached(app, id)?.machine.instanceVersion : undefined);
+      // 1. The state, from the wait endpoint, slice by slice; a GET after each slice that ran out.
+      for (;;) {
+        const remaining = deadline - clock.now();
+        if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal);
+        const seconds = Math.max(1, Math.min(FLY_MAX_WAIT_SECONDS, Math.ceil(Math.min(remaining, deps.waitSliceMs) / 1000)));
+        try {
+          await deps.fleet.absorbFresh(app, id, signal, () =>
+            deps.client.send({
+              method: 'GET',
+              path: `${machinePath(app, id)}/wait`,
+              query: { state: condition.state, version, timeout: seconds },
+              signal,
+              timeoutMs: seconds * 1000 + 15_000,
+              op: 'wait',
+              machineId: id,
+              what: `wait for machine ${id} to be ${condition.state}`,
+              label: 'wait',
+            }),
+          );
+          break;
+        } catch (error) {
+          if (!(error instanceof ProviderError)) throw error;
+          if (error.kind === 'not_found') {
+            if (condition.state === 'destroyed') return deps.gone(scope, id);
+            deps.gone(scope, id);
+            throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, { status: 404, machineId: id, op: 'wait' });
+          }
+          if (error.kind !== 'wait_timeout') throw error;
+          const settled = await this.look(scope, id, condition, signal);
+          if (settled) return settled;
+        }
+      }
+      if (condition.state === 'destroyed') return deps.gone(scope, id);
+      // 2. What the wait endpoint cannot tell: checks passing, the release. Polled. A machine with
+      // checks has not passed them the moment it started: the first look comes one interval later.
+      if (condition.healthy && this.hasChecks(app, id)) await clock.sleep(Math.min(deps.pollIntervalMs, Math.max(0, deadline - clock.now())), signal);
+      for (;;) {
+        const settled = await this.look(scope, id, condition, signal);
+        if (settled) return settled;
+        const remaining = deadline - clock.now();
+        if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal, true);
+        await clock.sleep(Math.min(deps.pollIntervalMs, remaining), signal);
+      }
+    } finally {
+      unhold();
+    }
+  }
+
+  /** Whether the machine's config (as last seen) defines health checks, top-level or in services. */
+  private hasChecks(app: string, id: string): boolean {
+    const config = configOf(this.deps.fleet.cached(app, id)?.fly ?? { id, state: '' });
+    if (!config) return false;
+    if (config.checks && Object.keys(config.checks).length > 0) return true;
+    return (config.services ?? []).some((s) => Array.isArray((s as { checks?: unknown[] }).checks) && (s as { checks: unknown[] }).checks.length > 0);
+  }
+
+  /**
+   * GET the machine and judge it against the wait: the machine when it meets the condition; throws
+   * when it never will (exited, another instance, gone); undefined to keep waiting.
+   */
+  private async look(scope: FleetScope, id: string, condition: WaitCondition, signal?: AbortSignal): Promise<Machine | undefined> {
+    const app = this.deps.appFor(scope);
+    let fm: FlyMachine;
+    try {
+      fm = await this.deps.fetchMachine(app, id, signal);
+    } catch (error) {
+      if (error instanceof ProviderError && error.kind === 'not_found') {
+        if (condition.state === 'destroyed') return this.deps.gone(scope, id);
+        this.deps.gone(scope, id);
+        throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, { status: 404, machineId: id, op: 'wait' });
+      }
+      throw error;
+    }
+    const m = this.deps.fleet.observe(scope, fm);
+    if (meets(m, condition)) return m;
+    const fail = (message: string) => {
+      this.deps.onFailedFast();
+      return new ProviderError('machine_failed', `fly: machine ${id} ${message}`, { machineId: id, op: 'wait' });
+    };
+    if (m.state === 'failed') throw fail(`exited (failed) on ${m.release} (${m.instanceVersion})`);
+    const pinned = condition.instanceVersion;
+    if (pinned !== undefined && m.instanceVersion !== pinned && (m.state === 'started' || m.state === 'stopped')) {
+      throw fail(`runs ${m.release} (${m.instanceVersion}) instead of ${pinned}: it reverted, or someone else changed it`);
+    }
+    if (pinned === undefined && condition.release !== undefined && m.release !== condition.release && m.state === 'started') {
+      throw fail(`runs ${m.release} instead of ${condition.release}`);
+    }
+    if (condition.state === 'started' && m.state === 'stopped') throw fail('is stopped while waiting for it to start');
+    return undefined;
+  }
+
+  private async waitTimeout(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal, seenNow = false): Promise<ProviderError> {
+    const app = this.deps.appFor(scope);
+    let m = this.deps.fleet.cached(app, id)?.machine;
+    if (!seenNow) {
+      try {
+        m = this.deps.fleet.observe(scope, await this.deps.fetchMachine(app, id, signal));
+      } catch {
+        // The timeout is the news; what the machine looks like is a detail.
+      }
+    }
+    const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
+    return new ProviderError('wait_timeout', `fly: machine ${id} did not reach ${describe(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' });
+  }
+}
+
+function describe(condition: WaitCondition): string {
+  const parts: string[] = [condition.state];
+  if (condition.healthy) parts.push('healthy');
+  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
+  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
+  return parts.join(' ');
+}
