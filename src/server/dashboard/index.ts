@@ -229,7 +229,7 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       const journal = await cp.store.listJournal(deploy.id);
       const progress = hub.progress(deploy.id);
       const extras = [releaseNotesCard(await cp.store.getRelease(appName, deploy.release), cp.config.github), deliveriesCard(await cp.store.listOutbox({ deployId: deploy.id }))];
-      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), extras }, viewer);
+      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), simulated: cp.config.environments[deploy.env]?.provider === 'sim', extras }, viewer);
       return page(c, layout(`${deploy.release} → ${deploy.env}`, 'deploy', viewer, body, ['common', 'deploy']));
     }),
   );
