@@ -8,7 +8,7 @@ import { startDeploy } from '../deploys/start.js';
 import { SimulatedTimeline } from '../deploys/simulated-time.js';
 import type { DeployRequest } from '../deploys/request.js';
 import { openProviderSession } from '../providers/open-session.js';
-import { EXIT_REFUSED, formatRefusal } from '../triggers/policy.js';
+import { EXIT_REFUSED, formatRefusal } from '../deploys/policy.js';
 import type { RunwayConfig } from '../config/types.js';
 import { RealClock } from '../domain/clock.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';

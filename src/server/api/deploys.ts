@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { STRATEGIES, type DeployStatus, type StrategyName } from '../../domain/types.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { dispatch, type DispatchOutcome } from '../../triggers/dispatch.js';
-import { formatRefusal } from '../../triggers/policy.js';
+import { formatRefusal } from '../../deploys/policy.js';
 import type { DeployRecord } from '../../store/contract.js';
 import { ApiError, caller, freeText, optionalBoolean, optionalString, positiveInt, readJson, requireActOn, type ApiEnv, type ControlPlane } from './http.js';
 

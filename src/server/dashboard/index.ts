@@ -26,7 +26,7 @@ import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
-import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from './session.js';
+import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from '../browser-session.js';
 
 export interface DashboardDeps {
   cp: ControlPlane;
