@@ -89,6 +89,7 @@ describe('a sim deploy through the control plane', () => {
     assertWithin('startedAtMs', done.startedAtMs, from, to);
     assertWithin('finishedAtMs', done.finishedAtMs, from, to);
     assert.equal((done.summary as DeploySummary).clock, 'simulated');
+    assert.equal((await h.call('GET', `/api/deploys/${done.id}`, { token: h.admin })).json.clock, 'simulated');
     const journal = await h.store.listJournal(done.id);
     const viewer = { principal: { name: 'root', role: 'admin' } as unknown as Principal, csrf: 'x', app: 'shop', mayActOn: () => false };
     const html = String(deployBody({ deploy: done, journal, progress: undefined, live: false, nowMs: Date.now(), simulated: true }, viewer));
