@@ -17,6 +17,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/load.js';
 import { RealClock } from '../src/domain/clock.js';
 import { TERMINAL_STATUSES } from '../src/domain/types.js';
+import type { DeploySummary } from '../src/engine/summary.js';
 import { createApiToken } from '../src/server/auth.js';
 import { startServer } from '../src/server/serve.js';
 import { openStore } from '../src/store/open-store.js';
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
         await new Promise((resolve) => child.once('exit', resolve));
         report = JSON.parse(out.trim().split('\n').at(-1)!);
       }
-      return { id, status: deploy.status, wallMs, loopP99, cpuMs, simMs: deploy.finishedAtMs! - deploy.startedAtMs!, report, lagMs: report ? report.lastEndAt - endedAtWall : 0 };
+      return { id, status: deploy.status, wallMs, loopP99, cpuMs, simMs: (deploy.summary as DeploySummary | null)?.finishedAtMs ?? null, report, lagMs: report ? report.lastEndAt - endedAtWall : 0 };
     };
     console.log(`\n${MACHINES}-machine rolling deploy (sim, scaled clock ×${SPEED}), ${VIEWERS} viewers in a separate process:\n`);
     console.log('| run | viewers | deploy wall s | server CPU s | event-loop delay p99 ms | status | viewers that saw the end | steps each saw | MB to each | last viewer end after deploy end (ms) |');

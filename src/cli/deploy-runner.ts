@@ -5,9 +5,10 @@
 import { hostname } from 'node:os';
 import { pc } from './colors.js';
 import { startDeploy } from '../deploys/start.js';
+import { SimulatedTimeline } from '../deploys/simulated-time.js';
 import type { DeployRequest } from '../deploys/request.js';
 import { openProviderSession } from '../providers/open-session.js';
-import { EXIT_REFUSED, formatRefusal } from '../triggers/policy.js';
+import { EXIT_REFUSED, formatRefusal } from '../deploys/policy.js';
 import type { RunwayConfig } from '../config/types.js';
 import { RealClock } from '../domain/clock.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';
@@ -62,10 +63,12 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
         `${pc.bold(`deploy ${deploy.id}`)}  ${scope.app}/${scope.env}  ${deploy.previousRelease ?? '∅'} → ${pc.bold(release.version)}  ${settings.strategy}  (${plural(run.fleet.length, 'machine')}, ${plural(run.waves, 'wave')})`,
         run.fleet,
       );
+  // A simulated clock's instants are not wall-clock ones: the record gets wall-clock instants.
+  const timeline = session.simulated ? new SimulatedTimeline(wall) : undefined;
   let summary: DeploySummary;
   try {
     summary = await runDeploy(
-      { provider: session.provider, store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, ...(deploy.owner ? { owner: deploy.owner } : {}) },
+      { provider: session.provider, store: timeline ? timeline.wrap(store) : store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, ...(deploy.owner ? { owner: deploy.owner } : {}) },
       {
         deployId: deploy.id,
         scope,
@@ -79,6 +82,7 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
       },
       run.signal,
     );
+    if (timeline) summary = timeline.label(deploy.id, summary);
   } catch (err) {
     const failed = (await store.getDeploy(deploy.id)) ?? deploy;
     await recordDeployEnd(store, wall, failed, undefined, (err as Error).message).catch((e: Error) => io.stderr.write(`runway: ledger: ${e.message}\n`));

@@ -219,7 +219,6 @@ const checkFields = {
 };
 const checkEntry = table({ name: name(), ...checkFields });
 const checkBody = table(checkFields);
-export type CheckTable = z.output<typeof checkEntry>;
 
 const checksSchema = z.union([z.array(checkEntry), z.record(name(), checkBody)], {
   error: 'expected [[app.checks]] entries or [app.checks.NAME] tables',

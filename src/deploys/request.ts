@@ -10,7 +10,7 @@ import type { ProcessGroup, Release, StrategyName, StrategySettings } from '../d
 import type { LedgerInput } from '../ledger/ledger.js';
 import type { Plan } from '../domain/plan.js';
 import type { NewDeploy } from '../store/contract.js';
-import { decidePolicy, type Initiator, type PolicyDecision, type RequestTrigger, type Via } from '../triggers/policy.js';
+import { decidePolicy, type Initiator, type PolicyDecision, type RequestTrigger, type Via } from './policy.js';
 
 /** What the deploy does: roll a release on, go back, finish a recovery, or carry staged secrets. */
 export type DeployKind = 'deploy' | 'rollback' | 'recover' | 'apply-secrets';

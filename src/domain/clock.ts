@@ -210,3 +210,15 @@ export function formatDuration(ms: number): string {
   if (m < 60) return `${m}m${rest.toString().padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, '0')}m`;
 }
+
+/**
+ * A journal entry's offset, the one format the CLI and the dashboard show: `+1m39s`, from the
+ * deploy's creation (the first instant of its record, so nothing it journals comes before it).
+ * Never negative: an entry another host stamped with a clock a little behind shows as `+0ms`.
+ */
+export function formatOffset(atMs: number, fromMs: number): string {
+  return `+${formatDuration(Math.max(0, atMs - fromMs))}`;
+}
+
+/** What a duration measured on a simulated clock (the sim provider) says after its figure. */
+export const SIMULATED = '(simulated)';

@@ -1,5 +1,6 @@
 // The one summary object a deploy ends with: printed last by `runway deploy --json`, stored with the
-// deploy, and read by the benchmarks. Times are offsets from the deploy's start, in (simulated) ms.
+// deploy, and read by the benchmarks. Times are offsets from the deploy's start, in ms of the provider's clock (simulated for the sim
+// provider: `clock` says so).
 
 import type { DeployStatus, StrategyName } from '../domain/types.js';
 
@@ -11,8 +12,13 @@ export interface DeploySummary {
   previousRelease: string | null;
   strategy: StrategyName;
   status: DeployStatus;
-  /** Epoch ms the deploy started (clock time). */
+  /** Epoch ms the deploy started (wall-clock time). */
   startedAtMs: number;
+  /**
+   * Present ("simulated") when the durations below were measured on a simulated clock (the sim
+   * provider): minutes of simulated time may have passed in seconds.
+   */
+  clock?: 'simulated';
   /** Ms after start when every change had been accepted by the provider; null if never. */
   dispatchedAtMs: number | null;
   /** Ms after start when every machine ran the target and passed checks; null if never. */

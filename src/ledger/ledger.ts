@@ -7,13 +7,20 @@
 
 import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import type { DeploySummary } from '../engine/summary.js';
-import { LEDGER_GENESIS_HASH } from '../store/migrations.js';
+import type { DeployStatus } from '../domain/types.js';
+import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
 import { StoreError, type DeployRecord, type LedgerRecord, type NewLedgerRecord, type Store } from '../store/contract.js';
 import { canonicalJson, jsonValue } from './canonical.js';
-import { deployReplacedFleet } from '../secrets/applied.js';
+import { deployReplacedFleet } from '../domain/fleet-replaced.js';
 
 export { LEDGER_GENESIS_HASH };
+
+/** What the ledger records of a deploy's end: the part of the engine's summary it needs (kept here so the ledger does not depend on the engine). */
+export interface DeployEnd {
+  status: DeployStatus;
+  error: string | null;
+  machines: { total: number; onTarget: number; failed: number; stragglers: number };
+}
 
 export const LEDGER_KINDS = [
   'deploy.started',
@@ -199,7 +206,7 @@ export async function ledgerDeployEnded(
   store: Store,
   clock: Clock,
   deploy: DeployRecord,
-  summary: DeploySummary | undefined,
+  summary: DeployEnd | undefined,
   error?: string,
   extra?: Record<string, unknown>,
 ): Promise<void> {
@@ -230,7 +237,7 @@ export async function ledgerDeployEnded(
  * After a deploy: record its end and, when it succeeded carrying a secrets version and replaced
  * every machine, make that version the applied one. Used by the server's hooks and the CLI.
  */
-export async function recordDeployEnd(store: Store, clock: Clock, deploy: DeployRecord, summary: DeploySummary | undefined, error?: string): Promise<void> {
+export async function recordDeployEnd(store: Store, clock: Clock, deploy: DeployRecord, summary: DeployEnd | undefined, error?: string): Promise<void> {
   let extra: Record<string, unknown> | undefined;
   if (deploy.secretsVersion !== undefined) {
     const applied = summary?.status === 'succeeded' && deployReplacedFleet(deploy.plan, summary.machines.total);

@@ -42,7 +42,7 @@ import {
 import { ProviderGate } from './provider-gate.js';
 import { zeroByOp } from './provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
-import { SeededRandom } from './sim/random.js';
+import { SeededRandom } from '../domain/random.js';
 
 /** Fly answers a wait after at most 60 s; longer waits are re-issued. */
 export const MAX_WAIT_CHUNK_MS = 60_000;

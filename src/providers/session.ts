@@ -18,6 +18,8 @@ export interface LeftLease {
 export interface ProviderSession {
   provider: Provider;
   clock: Clock;
+  /** The clock is simulated (the sim provider): its durations are simulated time, its instants not wall-clock. */
+  simulated?: boolean;
   apiStats(): { calls: number; rateLimited: number };
   /** Persist provider state that must outlive this process (a sim fleet). */
   save(): Promise<void>;

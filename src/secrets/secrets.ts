@@ -13,7 +13,7 @@
 // names, per-secret versions and keyed digests; errors and ledger entries name secrets, never values.
 
 import type { Clock } from '../domain/clock.js';
-import { StoreError, type SecretsState, type Store } from '../store/contract.js';
+import { StoreError, type Store } from '../store/contract.js';
 import { appendLedger } from '../ledger/ledger.js';
 import { decryptSecret, encryptSecret, keyFingerprint, secretDigest, secretPlace } from './crypto.js';
 import { SecretKeyError } from './key.js';
@@ -135,10 +135,6 @@ export async function listSecrets(store: Store, app: string, env: string): Promi
   };
 }
 
-export function secretsState(store: Store, app: string, env: string): Promise<SecretsState> {
-  return store.getSecretsState(app, env);
-}
-
 /** The decrypted values of an environment's staged secrets, by name: for providers to hand to machines. */
 export async function secretsForEnvironment(store: Store, app: string, env: string, key: Buffer): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -148,4 +144,4 @@ export async function secretsForEnvironment(store: Store, app: string, env: stri
   return out;
 }
 
-export { deployReplacedFleet } from './applied.js';
+export { deployReplacedFleet } from '../domain/fleet-replaced.js';

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DeployRequestError, startDeploy, type DeployDeps, type StartedDeploy, type StartOutcome } from '../deploys/start.js';
 import type { DeployRequest } from '../deploys/request.js';
+import { SimulatedTimeline } from '../deploys/simulated-time.js';
 import { resolveStrategySettings } from '../config/settings.js';
 import { getEnvironment } from '../config/environment.js';
 import type { RunwayConfig } from '../config/types.js';
@@ -187,12 +188,14 @@ export class DeployService {
       entry.events.push(event);
       for (const l of this.listeners) l(deploy.id, event);
     };
+    // A simulated clock's instants are not wall-clock ones: the record gets wall-clock instants.
+    const timeline = session.simulated ? new SimulatedTimeline(this.wall) : undefined;
     entry.done = (async () => {
       try {
-        const summary = await runDeploy(
+        const ran = await runDeploy(
           {
             provider: session.provider,
-            store,
+            store: timeline ? timeline.wrap(store) : store,
             clock: session.clock,
             wallClock: this.wall,
             onProgress,
@@ -216,6 +219,7 @@ export class DeployService {
           },
           controller.signal,
         );
+        const summary = timeline ? timeline.label(deploy.id, ran) : ran;
         leftRunning = summary.status === 'running';
         this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${leftRunning ? `left running (${summary.error})` : summary.status}`);
         if (!leftRunning) await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, summary, undefined);

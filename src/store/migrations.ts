@@ -6,6 +6,7 @@
 import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
+import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
 
 export type SqlFlavor = 'sqlite' | 'postgres';
 
@@ -134,9 +135,6 @@ const m0001_initial: Migration = {
     }
   },
 };
-
-/** Hash the first ledger entry chains from (64 zeros). */
-export const LEDGER_GENESIS_HASH = '0'.repeat(64);
 
 /**
  * The control plane: the hash-chained ledger (and its head, the row appends serialise on), API

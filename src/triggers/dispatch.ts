@@ -7,17 +7,18 @@ import type { RunwayConfig } from '../config/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { StrategyName } from '../domain/types.js';
 import type { DeployRequest } from '../deploys/request.js';
-import type { DeployService } from '../server/deploy-service.js';
+import type { StartOutcome } from '../deploys/start.js';
 import type { Store } from '../store/contract.js';
 import type { TriggerRequest } from './github-webhook.js';
-import type { Via } from './policy.js';
+import type { Via } from '../deploys/policy.js';
 
 export { currentRelease } from '../deploys/releases.js';
 
 export interface DispatchContext {
   config: RunwayConfig;
   store: Store;
-  deploys: DeployService;
+  /** Starts a deploy through the one door (the control plane's DeployService). */
+  deploys: { request(request: DeployRequest): Promise<StartOutcome<void>> };
   clock: Clock;
   log?: (line: string) => void;
 }

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import type { RunwayConfig } from '../config/types.js';
 import type { Release } from '../domain/types.js';
 import { refuseSharedFile } from '../secrets/key.js';
-import type { Initiator, RequestTrigger } from './policy.js';
+import type { Initiator, RequestTrigger } from '../deploys/policy.js';
 
 export const SIGNATURE_HEADER = 'x-hub-signature-256';
 export const EVENT_HEADER = 'x-github-event';

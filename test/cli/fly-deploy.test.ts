@@ -29,7 +29,7 @@ function serve(args: string[]): Promise<Serve> {
 }
 
 function api<T>(url: string, path: string, token = TOKEN): Promise<{ status: number; body: T }> {
-  return flyGet<T>(url, path, token);
+  return flyGet<T>(url, path, token, SPEED);
 }
 
 function config(url: string): string {

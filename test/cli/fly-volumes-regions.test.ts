@@ -42,7 +42,7 @@ time_scale = ${SPEED}
 }
 
 async function api<T>(url: string, path: string): Promise<T> {
-  const res = await flyGet<T>(url, path, TOKEN);
+  const res = await flyGet<T>(url, path, TOKEN, SPEED);
   assert.equal(res.status, 200, path);
   return res.body;
 }

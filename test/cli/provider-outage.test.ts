@@ -22,7 +22,7 @@ const SPEED = 5;
 const APP = 'shop-production';
 
 async function api<T>(url: string, path: string): Promise<T> {
-  const res = await flyGet<T>(url, path, TOKEN);
+  const res = await flyGet<T>(url, path, TOKEN, SPEED);
   assert.equal(res.status, 200, path);
   return res.body;
 }

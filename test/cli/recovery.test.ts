@@ -180,8 +180,10 @@ describe('runway recover', () => {
     await withStore(p, async (store) => {
       const clock = new VirtualClock(Date.now());
       const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, { clock: 'virtual', rateLimits: false });
-      await fn(sim, { app: 'shop', env: 'staging' });
-      await clock.sleep(120_000);
+      const scope = { app: 'shop', env: 'staging' };
+      await fn(sim, scope);
+      // Until every machine has settled (started, passing checks), not a guessed stretch of time.
+      await Promise.all((await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)));
       await store.saveSimFleet('shop', 'staging', sim.toJSON());
       await sim.close();
     });

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../server/harness.js';
-import { csrfToken } from '../../src/server/dashboard/session.js';
+import { csrfToken } from '../../src/server/browser-session.js';
 import { DASHBOARD_CONFIG } from './fixtures.js';
+import { until } from '../support/wait.js';
 
 let h: Harness;
 let viewer: string;
@@ -49,8 +50,8 @@ async function post(path: string, options: { cookie?: string; headers?: Record<s
   return { status: res.status, headers: res.headers, text, json };
 }
 
-/** Read an SSE response until `until` matches the text so far (or the stream ends). */
-async function readSse(path: string, cookie: string, until: RegExp, timeoutMs = 15_000): Promise<string> {
+/** Read an SSE response until `end` matches the text so far (or the stream ends); `seen` is told the text as it grows. */
+async function readSse(path: string, cookie: string, end: RegExp, timeoutMs = 15_000, seen?: (text: string) => void): Promise<string> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const res = await fetch(h.url + path, { headers: { cookie: `runway_session=${session(cookie)}` }, signal: controller.signal });
@@ -61,7 +62,8 @@ async function readSse(path: string, cookie: string, until: RegExp, timeoutMs = 
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       text += decoder.decode(chunk, { stream: true });
-      if (until.test(text)) break;
+      seen?.(text);
+      if (end.test(text)) break;
     }
   } catch (err) {
     if (!controller.signal.aborted) throw err;
@@ -221,7 +223,8 @@ describe('live streams (SSE)', () => {
     const r = await h.call('POST', '/api/deploys', { token: deployer, body: { env: 'production', release: 'v3' } });
     assert.equal(r.status, 201, r.text);
     const id = r.json.deploy.id as string;
-    await new Promise((res) => setTimeout(res, 400));
+    // Late: once the deploy has sent progress.
+    await until(() => (h.server.deploys.get(id)?.events.length ?? 0) > 0, 'the deploy under way');
     const text = await readSse(`/api/deploys/${id}/events`, viewer, /event: end/, 30_000);
     const [hello] = events(text, 'hello') as { source: string; startedAt: number }[];
     assert.equal(hello!.source, 'live');
@@ -252,8 +255,10 @@ describe('live streams (SSE)', () => {
       { deployId: id, atMs: now + 900, kind: 'step_succeeded', machineId: 'm-1', message: 'create', wave: 0 },
     ]);
     await h.store.appendMachineEvents([{ deployId: id, app: 'shop', env: 'qa', machineId: 'm-1', atMs: now + 200, type: 'created', state: 'starting', release: 'v2', health: 'unknown' }]);
-    const reading = readSse(`/api/deploys/${id}/events`, viewer, /event: end/, 20_000);
-    await new Promise((res) => setTimeout(res, 300));
+    let sofar = '';
+    const reading = readSse(`/api/deploys/${id}/events`, viewer, /event: end/, 20_000, (text) => (sofar = text));
+    // What comes next comes after the viewer has what was there.
+    await until(() => /event: batch/.test(sofar), 'the viewer got the replay from the store');
     await h.store.appendMachineEvents([{ deployId: id, app: 'shop', env: 'qa', machineId: 'm-2', atMs: now + 1_000, type: 'created', state: 'starting', release: 'v2', health: 'unknown' }]);
     await h.store.appendJournal([
       { deployId: id, atMs: now + 1_500, kind: 'step_failed', machineId: 'm-2', message: 'm-2 exited with code 1', wave: 0 },

@@ -51,7 +51,8 @@ describe('runway recover into an automatic environment', () => {
       const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, { clock: 'virtual', rateLimits: false });
       const scope = { app: 'shop', env: 'staging' };
       for (const m of (await sim.list(scope)).slice(0, 5)) await sim.update(scope, m.id, { release: 'v2', deployId: 'dep_halted' });
-      await clock.sleep(120_000);
+      // Until every machine has settled (started, passing checks), not a guessed stretch of time.
+      await Promise.all((await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)));
       await store.saveSimFleet('shop', 'staging', sim.toJSON());
       await sim.close();
       await store.createDeploy({ id: 'dep_halted', app: 'shop', env: 'staging', release: 'v2', previousRelease: 'v1', strategy: 'rolling', initiator: 'github:push', responsible: 'automation', trigger: 'push:main', reason: null, plan: null, createdAtMs: Date.now(), status: 'halted' });

@@ -20,6 +20,7 @@ import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { killTagged, leftovers, localProject, processGroupOf, taggedProcesses } from '../providers/local-fixtures.js';
 import { Load } from './load.js';
+import { until } from '../support/wait.js';
 
 const TAG = randomUUID();
 const VERSIONS = ['v1', 'v2', 'v3', 'v-broken', 'v-bootfail', 'v-nocmd'];
@@ -103,7 +104,9 @@ describe('local deploys under traffic', () => {
       assert.deepEqual(await serving(), { v1: 5 });
       const load = new Load(provider.proxyUrl);
       const summary = await deploy('v2', settings(strategy));
-      await new Promise((r) => setTimeout(r, 200));
+      // Traffic goes on past the deploy's end (what it left serving answers too), for enough requests to judge by.
+      const atEnd = load.result.requests;
+      await until(() => load.result.requests >= Math.max(atEnd + 20, 31), 'requests after the deploy ended');
       const traffic = await load.stop();
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       assert.equal(summary.machines.onTarget, 5);

@@ -10,6 +10,7 @@ import { ResilientProvider, type ResilientOptions } from '../../src/providers/re
 import { startSimServer, type SimServer } from '../../src/providers/sim/serve/sim-server.js';
 import type { Harness } from './contract-suite.js';
 import { RELEASES } from './sim-harness.js';
+import { retryAfterMs } from '../support/fly-api.js';
 
 /** Simulated time runs this much faster than the wall clock, on the server and in the client. */
 export const SPEED = 25;
@@ -99,17 +100,22 @@ export function flyHarness(): () => Promise<Harness> {
   };
 }
 
-/** One raw request to the server, as curl would send it. */
-export async function raw<T = unknown>(server: SimServer, method: string, path: string, options: { body?: unknown; nonce?: string; token?: string } = {}): Promise<{ status: number; body: T }> {
+/**
+ * One raw request to the server, as curl would send it. `speed`: how much faster than the wall
+ * clock the server runs (the shared server's by default): a 429's Retry-After is in its seconds.
+ */
+export async function raw<T = unknown>(server: SimServer, method: string, path: string, options: { body?: unknown; nonce?: string; token?: string; speed?: number } = {}): Promise<{ status: number; body: T }> {
+  const serverClock = new ScaledClock(options.speed ?? SPEED);
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? TOKEN}` };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.nonce) headers['fly-machine-lease-nonce'] = options.nonce;
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(server.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
     const text = await res.text();
-    // A test's own read waits out a 429 like any Fly client (the deploy under test may have spent the budget).
+    // A test's own read waits out a 429 for as long as Retry-After says, like any Fly client (the
+    // deploy under test may have spent the budget).
     if (method === 'GET' && res.status === 429 && attempt < 100) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await serverClock.sleep(retryAfterMs(res.headers.get('retry-after')));
       continue;
     }
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };

@@ -8,11 +8,12 @@ import type { FleetScope, Machine } from '../../src/domain/types.js';
 import type { MachineEvent, ProviderOp } from '../../src/providers/contract.js';
 import { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from '../../src/providers/sim/fleet.js';
 import { lognormalSigma, sampleLatency } from '../../src/providers/sim/latency.js';
-import { SeededRandom } from '../../src/providers/sim/random.js';
+import { SeededRandom } from '../../src/domain/random.js';
 import { constantLatency, type SimOptionsInput } from '../../src/providers/sim/resolve-options.js';
 import { SimProvider, type SimState } from '../../src/providers/sim/sim-provider.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
 import { RELEASES, simHarness, simOptions } from './sim-harness.js';
+import { until } from '../support/wait.js';
 
 runProviderContract('sim (virtual clock)', simHarness());
 
@@ -325,8 +326,7 @@ describe('sim on real time', () => {
     assert.equal(ready.health, 'passing');
     const pending = sim.waitFor(scope, m.id, { state: 'stopped' }, 3_600_000); // long timeout, exit and flap pending
     const outcome = pending.catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 5));
-    assert.ok(timers() > before);
+    await until(() => timers() > before, 'the pending exit and flap scheduled their timers');
     await sim.close();
     assert.ok((await outcome) instanceof Error);
     await new Promise((r) => setImmediate(r));

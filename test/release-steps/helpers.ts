@@ -73,10 +73,6 @@ export async function aclUser(fixture: Fixture, password: string, rules: string[
 
 export { until };
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Waits until the double has beaten `n` more times: what it would do on its own has been done. */
 export function beatsPast(double: SidekiqProcessDouble, n = 2): Promise<void> {
   const target = double.beats + n;

@@ -176,7 +176,7 @@ describe('secrets of an environment', () => {
 describe('when a deploy applies the secrets it carries', () => {
   const plan = (...steps: { kind: string; machineId?: string }[]) => ({ waves: [{ steps }] });
   it('only when its plan replaced (updated or created) every machine', async () => {
-    const { deployReplacedFleet } = await import('../../src/secrets/applied.js');
+    const { deployReplacedFleet } = await import('../../src/domain/fleet-replaced.js');
     assert.equal(deployReplacedFleet(plan(), 4), false);
     assert.equal(deployReplacedFleet({ waves: [] }, 4), false);
     assert.equal(deployReplacedFleet(null, 4), false);

@@ -88,7 +88,7 @@ describe('revoking a token', () => {
     assert.equal((await stream.done).at(-1), 'revoked');
     assert.equal((await fetch(`${h.url}/api/whoami`, { headers: cookie })).status, 401);
     assert.equal((await fetch(`${h.url}/dashboard`, { headers: cookie, redirect: 'manual' })).status, 303);
-    const stored = await h.store.getSession((await import('../../src/server/dashboard/session.js')).sessionHash(session));
+    const stored = await h.store.getSession((await import('../../src/server/browser-session.js')).sessionHash(session));
     assert.ok(stored?.endedAtMs, 'the session ended on the server');
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StoreError, type NewLedgerRecord, type Store } from '../../src/store/contract.js';
-import { LEDGER_GENESIS_HASH } from '../../src/store/migrations.js';
+import { LEDGER_GENESIS_HASH } from '../../src/domain/ledger-genesis.js';
 
 type WithStore = (body: (store: Store) => Promise<void>) => Promise<void>;
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AUTOMATION, decidePolicy, formatRefusal, type PolicyEnvironment, type PolicyRequest } from '../../src/triggers/policy.js';
+import { AUTOMATION, decidePolicy, formatRefusal, type PolicyEnvironment, type PolicyRequest } from '../../src/deploys/policy.js';
 
 const production: PolicyEnvironment = { name: 'production', trigger: 'release', initiation: 'manual', allowCli: false };
 const productionCli: PolicyEnvironment = { ...production, allowCli: true };

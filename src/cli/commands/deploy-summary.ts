@@ -1,7 +1,7 @@
 // The human form of a deploy's summary.
 
 import { pc } from '../colors.js';
-import { formatDuration } from '../../domain/clock.js';
+import { formatDuration, SIMULATED } from '../../domain/clock.js';
 import type { DeploySummary } from '../../engine/summary.js';
 
 const STATUS_COLOR: Record<string, (s: string) => string> = {
@@ -19,7 +19,7 @@ export function formatSummary(s: DeploySummary): string {
     `  machines: ${s.machines.onTarget}/${s.machines.total} on ${s.release}` +
       (s.machines.failed ? `, ${s.machines.failed} failed` : '') +
       (s.machines.stragglers ? `, ${s.machines.stragglers} stragglers` : ''),
-    `  dispatched: ${s.dispatchedAtMs === null ? '—' : formatDuration(s.dispatchedAtMs)}  converged: ${s.convergedAtMs === null ? '—' : formatDuration(s.convergedAtMs)}  total: ${formatDuration(s.finishedAtMs)}`,
+    `  dispatched: ${s.dispatchedAtMs === null ? '—' : formatDuration(s.dispatchedAtMs)}  converged: ${s.convergedAtMs === null ? '—' : formatDuration(s.convergedAtMs)}  total: ${formatDuration(s.finishedAtMs)}${s.clock === 'simulated' ? ` ${SIMULATED}` : ''}`,
     `  extra machines at peak: ${s.extraMachinesPeak}  API calls: ${s.apiCalls}${s.rateLimited ? ` (${s.rateLimited} rate-limited)` : ''}`,
   ];
   if (s.failedMachineIds.length) lines.push(`  failed machines: ${s.failedMachineIds.slice(0, 10).join(', ')}${s.failedMachineIds.length > 10 ? ' …' : ''}`);

@@ -17,7 +17,7 @@ import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
 import { formatGates } from '../format-gates.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
-import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../triggers/policy.js';
+import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../deploys/policy.js';
 import { pc } from '../colors.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { runCliDeploy, superviseDeploy } from '../deploy-runner.js';

@@ -1,7 +1,10 @@
 // `runway deploys list|show|promote`, `runway abort ID`, `runway releases create|list`.
 
 import { checkFreeText, escapeTerminal, FreeTextError } from '../../domain/free-text.js';
-import { formatDuration, RealClock } from '../../domain/clock.js';
+import { formatDuration, formatOffset, RealClock } from '../../domain/clock.js';
+import { deployClock } from '../../deploys/simulated-time.js';
+import { formatSummary } from './deploy-summary.js';
+import type { DeploySummary } from '../../engine/summary.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
 import type { DeployRecord } from '../../store/contract.js';
@@ -52,23 +55,28 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     const deploy = await ctx.store.getDeploy(id);
     if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
     const journal = await ctx.store.listJournal(id);
+    // Its durations and journal offsets were measured on this clock (simulated: the sim provider).
+    const clock = deployClock(deploy, ctx.config.environments[deploy.env]?.provider === 'sim');
     if (options.json) {
       const analysis = journal.filter((e) => e.kind === 'analysis_measured').map((e) => ({ atMs: e.atMs, wave: e.wave, ...(e.data as object) }));
-      printJson(io, { ...deploy, analysis, journal: options.journal ? journal : undefined });
+      printJson(io, { ...deploy, clock, analysis, journal: options.journal ? journal : undefined });
       return 0;
     }
+    const at = (ms: number | null) => (ms === null ? '—' : new Date(ms).toISOString());
     const lines = [
       `deploy ${deploy.id}  ${deploy.app}/${deploy.env}  ${deploy.previousRelease ?? '∅'} → ${deploy.release}  ${deploy.strategy}  ${deploy.status}`,
       `  responsible: ${deploy.responsible}  initiator: ${deploy.initiator}  trigger: ${deploy.trigger}${deploy.reason ? `  reason: ${deploy.reason}` : ''}`,
       ...(deploy.emergency ? [`  EMERGENCY: break-glass by ${deploy.responsible}${deploy.reason ? ` — ${deploy.reason}` : ''}`] : []),
-      `  created: ${new Date(deploy.createdAtMs).toISOString()}`,
+      `  created: ${at(deploy.createdAtMs)}  started: ${at(deploy.startedAtMs)}  finished: ${at(deploy.finishedAtMs)}`,
     ];
+    if (deploy.summary) lines.push(formatSummary(deploy.summary as DeploySummary).split('\n').slice(1).join('\n'));
     if (deploy.error) lines.push(`  error: ${deploy.error}`);
     if (deploy.abortRequestedAtMs) lines.push(`  abort requested by ${deploy.abortRequestedBy} at ${new Date(deploy.abortRequestedAtMs).toISOString()}`);
     const shown = options.journal ? journal : journal.filter((e) => !e.kind.startsWith('step_'));
-    lines.push(`  journal (${journal.length} entries${options.journal ? '' : ', steps hidden: --journal shows all'}):`);
-    const t0 = deploy.startedAtMs ?? deploy.createdAtMs;
-    for (const e of shown) lines.push(`    +${formatDuration(e.atMs - t0).padStart(7)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`);
+    lines.push(
+      `  journal (${journal.length} entries${options.journal ? '' : ', steps hidden: --journal shows all'}; offsets from creation${clock === 'simulated' ? ', in simulated time while it ran' : ''}):`,
+    );
+    for (const e of shown) lines.push(`    ${formatOffset(e.atMs, deploy.createdAtMs).padStart(8)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`);
     io.stdout.write(escapeTerminal(lines.join('\n'), { multiline: true }) + '\n');
     return 0;
   } finally {

@@ -6,7 +6,7 @@ import { pc } from '../colors.js';
 import { RealClock } from '../../domain/clock.js';
 import { decide, refusalEntry, type DeployRequest } from '../../deploys/request.js';
 import { appendLedger } from '../../ledger/ledger.js';
-import { EXIT_REFUSED, formatRefusal } from '../../triggers/policy.js';
+import { EXIT_REFUSED, formatRefusal } from '../../deploys/policy.js';
 import { TERMINAL_STATUSES } from '../../domain/types.js';
 import { assessRecovery, type Recovery, type RecoveryAction } from '../../engine/recovery.js';
 import { EXIT } from '../../engine/summary.js';

@@ -16,7 +16,7 @@ import {
 import { sampleLatency } from './latency.js';
 import type { OpLog } from './op-log.js';
 import type { SimLatencyOp, SimOptions } from './options.js';
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '../../domain/random.js';
 
 /** A machine on a boot-failure release exits this long after it started. */
 export const BOOT_FAILURE_AFTER_MS = 500;

@@ -4,7 +4,7 @@ export { SimProvider, DEFAULT_API_TIMEOUT_MS, emptySimStats } from './sim-provid
 export type { SimStats, SimProviderSettings, SimState } from './sim-provider.js';
 export { SimFleet, BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './fleet.js';
 export type { SimFleetState, SavedSimMachine, SimTarget } from './fleet.js';
-export { SeededRandom } from './random.js';
+export { SeededRandom } from '../../domain/random.js';
 export { sampleLatency, lognormalSigma, medianLatency, Z_P99 } from './latency.js';
 export { OpLog } from './op-log.js';
 export type { SimPhase } from './op-log.js';

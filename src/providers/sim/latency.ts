@@ -1,7 +1,7 @@
 // How long one simulated operation takes (options.ts LatencyModel).
 
 import type { LatencyModel } from './options.js';
-import type { SeededRandom } from './random.js';
+import type { SeededRandom } from '../../domain/random.js';
 
 /** z of the 99th percentile of the standard normal. */
 export const Z_P99 = 2.3263;

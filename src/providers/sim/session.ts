@@ -26,6 +26,7 @@ export async function openSimSession({ config, env, store, clock: injected }: Se
   return {
     provider,
     clock,
+    simulated: true,
     apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }),
     save: () => store.saveSimFleet(scope.app, scope.env, sim.toJSON()),
     close: () => sim.close(),

@@ -22,7 +22,7 @@ import { SimFleet, type SimFleetState } from './fleet.js';
 import { sampleLatency } from './latency.js';
 import { OpLog, type SimPhase } from './op-log.js';
 import type { SimOptions } from './options.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../../domain/random.js';
 import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
 
 /** How long a call that times out takes before the caller sees the timeout (unless set). */

@@ -14,7 +14,7 @@
 import semver, { SemVer } from 'semver';
 import { matchesConventional } from './conventional.js';
 import { filterPullRequests } from './categories.js';
-import { escapeRegExp, renderTemplate, type NestedTemplate, type TemplateVars } from './template.js';
+import { escapeRegExp, renderTemplate, type NestedTemplate } from './template.js';
 import type { DrafterConfig, PullRequest, ReleaseRecord, SemverIncrement } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -244,8 +244,4 @@ export function versionInfo(opts: {
   vars = templatable(base, input, opts.template, increment, opts.prereleaseIdentifier);
   if (custom) renderVersions(vars);
   return { vars, resolved: vars.$RESOLVED_VERSION };
-}
-
-export function versionVars(info: VersionInfo): TemplateVars {
-  return info.vars;
 }

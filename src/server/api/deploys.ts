@@ -7,7 +7,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { STRATEGIES, type DeployStatus, type StrategyName } from '../../domain/types.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { dispatch, type DispatchOutcome } from '../../triggers/dispatch.js';
-import { formatRefusal } from '../../triggers/policy.js';
+import { formatRefusal } from '../../deploys/policy.js';
+import { deployClock } from '../../deploys/simulated-time.js';
 import type { DeployRecord } from '../../store/contract.js';
 import { ApiError, caller, freeText, optionalBoolean, optionalString, positiveInt, readJson, requireActOn, type ApiEnv, type ControlPlane } from './http.js';
 
@@ -56,7 +57,9 @@ export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     if (!deploy || deploy.app !== app) throw new ApiError(404, `no deploy ${c.req.param('id')}`);
     const live = cp.deploys.get(deploy.id);
     const journal = c.req.query('journal') ? await cp.store.listJournal(deploy.id) : undefined;
-    return c.json({ ...deploy, ...(live ? { live: { events: live.events.length, last: live.events[live.events.length - 1] ?? null } } : {}), ...(journal ? { journal } : {}) });
+    // Which clock its durations and journal offsets were measured on (simulated: the sim provider).
+    const clock = deployClock(deploy, cp.config.environments[deploy.env]?.provider === 'sim');
+    return c.json({ ...deploy, clock, ...(live ? { live: { events: live.events.length, last: live.events[live.events.length - 1] ?? null } } : {}), ...(journal ? { journal } : {}) });
   });
 
   api.post('/deploys', async (c) => {

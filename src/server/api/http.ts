@@ -7,10 +7,10 @@ import type { Clock } from '../../domain/clock.js';
 import type { Store } from '../../store/contract.js';
 import type { DeployService } from '../deploy-service.js';
 import { atLeast, authenticate, bearerToken, mayActOn, type Principal, type Role } from '../auth.js';
-import type { Initiator } from '../../triggers/policy.js';
+import type { Initiator } from '../../deploys/policy.js';
 import { checkFreeText, FreeTextError } from '../../domain/free-text.js';
 import type { WebhookWorker } from '../webhook-worker.js';
-import { cookieCredential, sessionPrincipal } from '../dashboard/session.js';
+import { cookieCredential, sessionPrincipal } from '../browser-session.js';
 import type { StreamGuard } from '../stream-guard.js';
 
 export type ApiStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 503;
@@ -118,7 +118,7 @@ export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
       principal = await authenticate(cp.store, token);
       if (!principal) throw new ApiError(401, 'invalid or revoked token');
     } else {
-      // The dashboard's session cookie (src/server/dashboard/session.ts): CSRF-checked for changes.
+      // The dashboard's session cookie (src/server/browser-session.ts): CSRF-checked for changes.
       const cookie = cookieCredential(c);
       if (cookie && 'refused' in cookie) throw new ApiError(403, cookie.refused, { code: 'csrf' });
       if (!cookie) throw new ApiError(401, 'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)');

@@ -7,10 +7,10 @@ import type { Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appendLedger } from '../../ledger/ledger.js';
 import { loadSecretKey } from '../../secrets/key.js';
-import { deployReplacedFleet } from '../../secrets/applied.js';
+import { deployReplacedFleet } from '../../domain/fleet-replaced.js';
 import { changeSecrets, checkSecretName, listSecrets } from '../../secrets/secrets.js';
 import { dispatch } from '../../triggers/dispatch.js';
-import { formatRefusal } from '../../triggers/policy.js';
+import { formatRefusal } from '../../deploys/policy.js';
 import { ApiError, caller, freeText, optionalBoolean, optionalString, readJson, requireActOn, requireEnvironment, type ApiEnv, type ControlPlane } from './http.js';
 
 /** Secret changes are a person's: an automation token must name who it acts for (a refusal is in the ledger). */

@@ -26,7 +26,7 @@ import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
-import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from './session.js';
+import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from '../browser-session.js';
 
 export interface DashboardDeps {
   cp: ControlPlane;
@@ -229,7 +229,7 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       const journal = await cp.store.listJournal(deploy.id);
       const progress = hub.progress(deploy.id);
       const extras = [releaseNotesCard(await cp.store.getRelease(appName, deploy.release), cp.config.github), deliveriesCard(await cp.store.listOutbox({ deployId: deploy.id }))];
-      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), extras }, viewer);
+      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), simulated: cp.config.environments[deploy.env]?.provider === 'sim', extras }, viewer);
       return page(c, layout(`${deploy.release} → ${deploy.env}`, 'deploy', viewer, body, ['common', 'deploy']));
     }),
   );

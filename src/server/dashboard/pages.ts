@@ -3,7 +3,7 @@
 
 import type { Measurement } from '../../analysis/types.js';
 import { fmt as fmtNumber } from '../../analysis/judge.js';
-import { formatDuration } from '../../domain/clock.js';
+import { formatDuration, formatOffset, SIMULATED } from '../../domain/clock.js';
 import type { Plan } from '../../domain/plan.js';
 import type { DeploySummary } from '../../engine/summary.js';
 import type { DeployHead, DeployRecord, JournalEntry, LedgerRecord, Lock } from '../../store/contract.js';
@@ -202,6 +202,8 @@ export interface DeployPageModel {
   progress: LiveProgress | undefined;
   live: boolean;
   nowMs: number;
+  /** The deploy's durations are on a simulated clock (the sim provider): they say so. */
+  simulated: boolean;
   /** Cards shown after the summary (release notes, deliveries: delivery-view.ts). */
   extras?: Html[];
 }
@@ -216,8 +218,10 @@ export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
   const percent = running ? progressPercent(model.progress) : d.status === 'succeeded' ? 100 : null;
   const paused = model.progress?.paused ?? (running && model.journal.some((e) => e.kind === 'paused') && !model.journal.some((e) => e.kind === 'promote'));
   const releaseSteps = model.journal.filter((e) => e.kind === 'release_step_succeeded' || e.kind === 'release_step_failed');
-  const elapsedEnd = d.finishedAtMs ?? model.progress?.now ?? null;
-  const elapsed = d.startedAtMs !== null && elapsedEnd !== null ? elapsedEnd - d.startedAtMs : null;
+  // On the provider's clock (simulated for the sim provider), like the live view that updates it.
+  const liveStart = model.progress?.startedAt ?? null;
+  const elapsed = summary ? summary.finishedAtMs : liveStart !== null && model.progress ? model.progress.now - liveStart : null;
+  const simulated = summary ? summary.clock === 'simulated' : model.simulated;
   const data = {
     id: d.id,
     env: d.env,
@@ -226,6 +230,7 @@ export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
     startedAtMs: d.startedAtMs,
     finishedAtMs: d.finishedAtMs,
     live: running,
+    simulated,
     paused,
     target: d.release,
     steps: plan ? plan.waves.reduce((n, w) => n + w.steps.length, 0) : 0,
@@ -236,8 +241,8 @@ export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
 ${d.emergency ? h`<div class="emergency" role="alert"><b>EMERGENCY deploy</b> — ${d.responsible} broke glass${d.reason ? h`: “${d.reason}”` : ''}</div>` : ''}
 <div class="title-row"><span id="status-badge">${badge(d.status)}</span><h1><span class="release">${d.release}</span> <span class="muted from">from ${d.previousRelease ?? '—'}</span></h1>
 <span class="pill">${d.env}</span><span class="pill">${d.strategy}</span>${paused ? h`<span class="pill warn" id="paused">paused before cutover</span>` : ''}<span class="muted mono">${d.id}</span></div>
-<div class="progress-row">${progressBar(percent ?? 0, statusClass(d.status))}<span class="big-pct" id="pct">${percent === null ? '—' : `${percent}%`}</span><span class="muted" id="elapsed" data-elapsed="${elapsed ?? ''}">${elapsed === null ? '' : formatDuration(elapsed)}</span><span class="muted" id="phase">${model.progress?.phase ?? (running ? 'running' : '')}</span></div>
-<dl class="facts">${fact('responsible', h`<b>${d.responsible}</b> <span class="muted">(${responsibleKind})</span>`)}${fact('initiator', d.initiator)}${fact('trigger', d.trigger)}${fact('reason', d.reason ?? '—')}${fact('strategy', plan ? h`${d.strategy} <span class="muted">${strategySettings(plan)}</span>` : d.strategy)}${fact('created', fmtTime(d.createdAtMs))}${fact('instance', d.owner ?? '—')}${d.abortRequestedAtMs ? fact('abort requested', h`<span class="warn-text">by ${d.abortRequestedBy ?? '?'}</span>`) : ''}</dl>
+<div class="progress-row">${progressBar(percent ?? 0, statusClass(d.status))}<span class="big-pct" id="pct">${percent === null ? '—' : `${percent}%`}</span><span class="muted" id="elapsed" data-elapsed="${elapsed ?? ''}">${elapsed === null ? '' : formatDuration(elapsed)}</span>${simulated ? h`<span class="muted" id="simulated">${SIMULATED}</span>` : ''}<span class="muted" id="phase">${model.progress?.phase ?? (running ? 'running' : '')}</span></div>
+<dl class="facts">${fact('responsible', h`<b>${d.responsible}</b> <span class="muted">(${responsibleKind})</span>`)}${fact('initiator', d.initiator)}${fact('trigger', d.trigger)}${fact('reason', d.reason ?? '—')}${fact('strategy', plan ? h`${d.strategy} <span class="muted">${strategySettings(plan)}</span>` : d.strategy)}${fact('created', fmtTime(d.createdAtMs))}${d.startedAtMs !== null ? fact('started', fmtTime(d.startedAtMs)) : ''}${d.finishedAtMs !== null ? fact('finished', fmtTime(d.finishedAtMs)) : ''}${fact('instance', d.owner ?? '—')}${d.abortRequestedAtMs ? fact('abort requested', h`<span class="warn-text">by ${d.abortRequestedBy ?? '?'}</span>`) : ''}</dl>
 ${d.error ? h`<p class="error" id="deploy-error">${d.error}</p>` : ''}
 ${mayAct ? h`<div class="actions" id="actions">${running ? h`<button class="danger" data-action="abort" data-deploy="${d.id}">Abort deploy…</button>` : ''}${running && (paused || d.strategy === 'bluegreen') ? h`<button data-action="promote" data-deploy="${d.id}" ${paused ? '' : 'hidden'} id="promote">Promote (cut over)…</button>` : ''}${!running ? h`<button class="secondary" data-action="rollback" data-env="${d.env}">Roll back ${d.env}…</button>` : ''}</div>` : ''}
 </section>
@@ -249,10 +254,10 @@ ${mayAct ? h`<div class="actions" id="actions">${running ? h`<button class="dang
 ${analysisCard(model.journal.filter((e) => e.kind === 'analysis_measured'))}
 ${summary ? summaryCard(summary) : ''}
 ${model.extras ?? ''}
-<section class="card"><h2>Journal</h2><table class="journal"><thead><tr><th>#</th><th>time</th><th>kind</th><th>machine</th><th>message</th></tr></thead><tbody>${model.journal
+<section class="card"><h2>Journal</h2><p class="muted small" id="journal-clock">times are offsets from the deploy's creation${simulated ? '; while it ran, in simulated time' : ''}</p><table class="journal"><thead><tr><th>#</th><th>time</th><th>kind</th><th>machine</th><th>message</th></tr></thead><tbody>${model.journal
     .filter((e) => e.kind !== 'step_succeeded')
     .slice(-80)
-    .map((e) => h`<tr class="j-${e.kind}"><td>${e.seq ?? ''}</td><td class="mono small">${d.startedAtMs !== null ? `+${formatDuration(Math.max(0, e.atMs - d.startedAtMs))}` : fmtTime(e.atMs)}</td><td>${e.kind}</td><td class="mono small">${e.machineId ?? ''}</td><td>${e.message ?? ''}</td></tr>`)}</tbody></table>
+    .map((e) => h`<tr class="j-${e.kind}"><td>${e.seq ?? ''}</td><td class="mono small">${formatOffset(e.atMs, d.createdAtMs)}</td><td>${e.kind}</td><td class="mono small">${e.machineId ?? ''}</td><td>${e.message ?? ''}</td></tr>`)}</tbody></table>
 <p class="muted small">${model.journal.filter((e) => e.kind === 'step_succeeded').length} step_succeeded entries not listed (they are the timeline's bars)</p></section>`;
 }
 
@@ -304,7 +309,7 @@ function analysisRow(wave: number, m: Partial<Measurement>): Html {
 
 function summaryCard(s: DeploySummary): Html {
   const kpi = (label: string, value: string, cls = '') => h`<div class="kpi ${cls}"><div class="label">${label}</div><div class="value">${value}</div></div>`;
-  return h`<section class="card" id="summary"><h2>Summary</h2><div class="kpis">
+  return h`<section class="card" id="summary"><h2>Summary${s.clock === 'simulated' ? h` <span class="muted small" id="summary-clock">durations in simulated time</span>` : ''}</h2><div class="kpis">
 ${kpi('result', STATUS_LABEL[s.status] ?? s.status, statusClass(s.status))}${kpi('time to dispatch', dur(s.dispatchedAtMs))}${kpi('time to converge', dur(s.convergedAtMs))}${kpi('finished after', dur(s.finishedAtMs))}
 ${kpi('on target', `${num(s.machines.onTarget)} / ${num(s.machines.total)}`, s.machines.total > 0 && s.machines.onTarget === s.machines.total ? 'ok' : '')}${kpi('failed machines', num(s.machines.failed), s.machines.failed ? 'bad' : '')}${kpi('stragglers', num(s.machines.stragglers), s.machines.stragglers ? 'warn' : '')}${kpi('extra machines (peak)', num(s.extraMachinesPeak))}${kpi('API calls', num(s.apiCalls))}${kpi('rate limited', num(s.rateLimited), s.rateLimited ? 'warn' : '')}</div>
 ${s.error ? h`<p class="error">${s.error}</p>` : ''}

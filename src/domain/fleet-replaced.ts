@@ -1,4 +1,5 @@
-// When does a deploy apply the secrets it carries? When it puts every machine on fresh config.
+// When does a deploy apply the secrets it carries? When it puts every machine on fresh config. A
+// question about a plan and a fleet, asked by the secrets, the ledger and the API alike.
 
 /**
  * Did a deploy put every machine on fresh config (so each got the secrets it carried)? Its first

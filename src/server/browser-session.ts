@@ -12,9 +12,9 @@
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
-import type { Clock } from '../../domain/clock.js';
-import type { Store } from '../../store/contract.js';
-import { principalOf, type Principal } from '../auth.js';
+import type { Clock } from '../domain/clock.js';
+import type { Store } from '../store/contract.js';
+import { principalOf, type Principal } from './auth.js';
 
 export const SESSION_COOKIE = 'runway_session';
 export const CSRF_HEADER = 'x-runway-csrf';
