@@ -6,6 +6,8 @@
 //   engine      runs one plan: domain/, strategies/, and the provider and store contracts (never a provider)
 //   store       the records; ledger, secrets: on the store's contract
 //   providers   what owns machines (sim, local, fly), behind providers/contract.ts
+//   analysis    metric sources of analysis (the local proxy, Prometheus), behind domain/analysis.ts;
+//               the front ends open them and hand them to the engine
 //   config      reads runway.toml; composes the providers' option schemas
 //   release     release drafting and release steps
 //   deploys     the one door every deploy goes through (policy, plan, lock, record, run)

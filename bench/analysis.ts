@@ -19,6 +19,7 @@ import { getEnvironment, loadConfig } from '../src/config/load.js';
 import { settingsFor } from '../src/deploys/request.js';
 import { RealClock } from '../src/domain/clock.js';
 import type { StrategyName } from '../src/domain/types.js';
+import { openMetricSources } from '../src/analysis/sources.js';
 import { runDeploy } from '../src/engine/executor.js';
 import { connectSupervisor, stopSupervisor } from '../src/providers/local/launcher.js';
 import { openStore } from '../src/store/open-store.js';
@@ -121,10 +122,12 @@ async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
     // As `runway deploy` resolves them: with analysis, waves puts one surge machine in first.
     const settings = settingsFor(env, config.app.processes, { kind: 'deploy', strategy: s });
     await store.createDeploy({ id: deployId, ...scope, release: version, previousRelease: null, strategy: s, initiator: 'bench', responsible: 'bench', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now() });
+    const metrics = openMetricSources(env.analysis, provider, scope);
     const summary = await runDeploy(
-      { provider, store, clock: new RealClock(), pollMs: 500 },
+      { provider, store, clock: new RealClock(), pollMs: 500, metricSources: metrics.sources },
       { deployId, scope, target: release, groups: config.app.processes, settings, analysis: env.analysis, findRelease: (v) => store.getRelease('bench', v) },
     );
+    await metrics.close();
     return { summary, deployId };
   };
   try {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 import type { FleetScope } from '../domain/types.js';
-import { AnalysisSourceError, type AnalysisEntry, type MetricSource, type PrometheusConfig, type ReleaseSide, type SourceReading } from './types.js';
+import { AnalysisSourceError, type AnalysisEntry, type MetricSource, type PrometheusConfig, type ReleaseSide, type SourceReading } from '../domain/analysis.js';
 
 /** One query's longest wait for an answer: a Prometheus that does not answer fails the measurement. */
 const QUERY_TIMEOUT_MS = 10_000;
@@ -22,17 +22,16 @@ type QueryAnswer =
   | { status: 'error'; errorType?: string; error?: string };
 
 export class PrometheusSource implements MetricSource {
-  private readonly token: string | undefined;
+  private token: string | undefined | null = null;
   private readonly agent = new Agent({ connections: 8 });
   private readonly base: string;
 
   constructor(
     private readonly config: PrometheusConfig,
     private readonly scope: FleetScope,
-    env: NodeJS.ProcessEnv = process.env,
+    private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.base = config.url.replace(/\/+$/, '');
-    this.token = resolveToken(config, env);
   }
 
   async measure(entry: AnalysisEntry, target: ReleaseSide, baseline: ReleaseSide | null, signal?: AbortSignal): Promise<SourceReading> {
@@ -63,6 +62,8 @@ export class PrometheusSource implements MetricSource {
 
   /** The query's value: a scalar, or a vector's single sample. Null: no sample, or NaN (e.g. 0/0 without traffic). */
   private async instant(query: string, signal?: AbortSignal): Promise<number | null> {
+    // Read when first needed: a missing token fails the measurement that needs it, with its reason.
+    if (this.token === null) this.token = resolveToken(this.config, this.env);
     const url = `${this.base}/api/v1/query`;
     const timeout = AbortSignal.timeout(QUERY_TIMEOUT_MS);
     let response;

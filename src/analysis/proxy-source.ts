@@ -5,8 +5,7 @@
 import { latencyQuantile, windowOf, type RequestCounters, type TrafficSnapshot } from '../domain/traffic.js';
 import type { FleetScope } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
-import { fmt } from './judge.js';
-import { AnalysisSourceError, type AnalysisEntry, type MetricSource, type ReleaseSide, type SourceReading } from './types.js';
+import { AnalysisSourceError, describeMetric, type AnalysisEntry, type MetricSource, type ReleaseSide, type SourceReading } from '../domain/analysis.js';
 
 /** Snapshots older than this are dropped: no window is longer. */
 const KEEP_MS = 60 * 60_000;
@@ -56,16 +55,5 @@ export class ProxySource implements MetricSource {
     this.history.push(snap);
     while (this.history.length > 2 && this.history[0]!.atMs < snap.atMs - KEEP_MS) this.history.shift();
     return snap;
-  }
-}
-
-export function describeMetric(entry: AnalysisEntry): string {
-  switch (entry.metric.kind) {
-    case 'error_rate':
-      return 'error_rate';
-    case 'latency':
-      return `latency p${fmt(entry.metric.quantile * 100)} (ms)`;
-    case 'query':
-      return 'query';
   }
 }

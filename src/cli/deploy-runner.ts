@@ -2,6 +2,7 @@
 // rollback, recover, release publish), once the deploy holds the environment's lock: show progress,
 // run, release the lock, save provider state, print the summary and map its status to an exit code.
 
+import { openMetricSources } from '../analysis/sources.js';
 import { hostname } from 'node:os';
 import { pc } from './colors.js';
 import { startDeploy } from '../deploys/start.js';
@@ -66,9 +67,11 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
   // A simulated clock's instants are not wall-clock ones: the record gets wall-clock instants.
   const timeline = session.simulated ? new SimulatedTimeline(wall) : undefined;
   let summary: DeploySummary;
+  const analysis = getEnvironment(config, deploy.env).analysis;
+  const metrics = openMetricSources(analysis, session.provider, scope, io.env);
   try {
     summary = await runDeploy(
-      { provider: session.provider, store: timeline ? timeline.wrap(store) : store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, ...(deploy.owner ? { owner: deploy.owner } : {}) },
+      { provider: session.provider, store: timeline ? timeline.wrap(store) : store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, metricSources: metrics.sources, ...(deploy.owner ? { owner: deploy.owner } : {}) },
       {
         deployId: deploy.id,
         scope,
@@ -77,7 +80,7 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
         settings,
         previousRelease: deploy.previousRelease,
         releaseSteps: releaseStepsFor(config, getEnvironment(config, deploy.env)),
-        analysis: getEnvironment(config, deploy.env).analysis,
+        analysis,
         findRelease: (v) => store.getRelease(scope.app, v),
       },
       run.signal,
@@ -89,6 +92,7 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
     throw err;
   } finally {
     view?.stop();
+    await metrics.close();
     await store.releaseLock(scope.app, scope.env, deploy.id);
     await session.save();
   }

@@ -13,8 +13,8 @@ import type { Clock } from '../domain/clock.js';
 import { formatDuration, RealClock } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';
 import type { ProgressEvent, WaveTally } from '../engine/progress.js';
-import type { Measurement } from '../analysis/types.js';
-import { fmt } from '../analysis/judge.js';
+import type { Measurement } from '../domain/analysis.js';
+import { fmt } from '../domain/analysis-judge.js';
 import { FleetTally, formatSpread } from './fleet-tally.js';
 
 export interface Output {

@@ -3,7 +3,7 @@
 // proxy runs here), a query needs a `[prometheus]` url, a group must exist.
 
 import path from 'node:path';
-import type { AnalysisEntry, AnalysisSpec, PrometheusConfig } from '../analysis/types.js';
+import type { AnalysisEntry, AnalysisSpec, PrometheusConfig } from '../domain/analysis.js';
 import type { ProcessGroup, ProviderName } from '../domain/types.js';
 import { DEFAULT_COUNT, DEFAULT_INTERVAL_MS, DEFAULT_MIN_REQUESTS, type AnalysisTable, type PrometheusTable } from './analysis-schema.js';
 import type { KeyPath } from './key-lines.js';

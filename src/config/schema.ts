@@ -161,7 +161,7 @@ import { localSchema } from './local-schema.js';
 import { flySchema } from './fly-schema.js';
 import { githubSchema, notificationsSchema, serverSchema } from './integrations-schema.js';
 export { table } from './schema-table.js';
-import { parseDurationMs, describe } from './values.js';
+import { parseDurationMs } from './values.js';
 import { budget, duration, positiveDuration } from './schema-values.js';
 export { budget, duration, positiveDuration } from './schema-values.js';
 import { analysisSchema, prometheusSchema } from './analysis-schema.js';

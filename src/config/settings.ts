@@ -102,6 +102,8 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
   };
   if (d.newVolumes !== undefined) settings.newVolumes = d.newVolumes;
   if (d.regionOrder !== undefined) settings.regionOrder = [...d.regionOrder];
+  // `?.`: environments built by hand (tests) may have no analysis.
+  if (env.analysis?.entries.length) settings.analysisSpearhead = true;
 
   if (d.connectionBudget) {
     const { maxExtraTotal, reason } = connectionBudgetCap(d.connectionBudget, groups);

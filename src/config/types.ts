@@ -4,7 +4,7 @@ import type { MachineBudget, NewVolumes, OnAbort, OnFailure, ProcessGroup, Provi
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
-import type { AnalysisSpec } from '../analysis/types.js';
+import type { AnalysisSpec } from '../domain/analysis.js';
 import type { GitHubConfig, NotificationTarget } from './integrations.js';
 
 export type VarLayer = 'org' | 'app' | 'environment';

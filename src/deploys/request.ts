@@ -100,9 +100,11 @@ export function settingsFor(env: EnvironmentConfig, groups: readonly ProcessGrou
   const back = request.kind === 'rollback' || recoverMode === 'rollback';
   const strategy = request.strategy ?? (back ? (env.deploy.rollbackStrategy ?? 'immediate') : undefined);
   const settings = resolveStrategySettings(env, groups, strategy);
-  if (env.analysis.entries.length > 0 && !back) settings.analysisSpearhead = true;
-  // A failed rollback stops where it is: rolling "back from the rollback" would be surprising.
-  return back ? { ...settings, onFailure: 'halt' } : settings;
+  if (!back) return settings;
+  // A failed rollback stops where it is: rolling "back from the rollback" would be surprising. Going
+  // back to a release that served, it puts no machine in first for analysis.
+  const { analysisSpearhead: _unused, ...rest } = settings;
+  return { ...rest, onFailure: 'halt' };
 }
 
 export interface RecordInput {

@@ -4,9 +4,8 @@
 // the wave like a failed health check, so `on_failure` (rollback or halt) applies. Only the forward
 // direction is analysed: a rollback is not held up by the release it is leaving.
 
-import { entryVerdict, judge, sourceFailure } from '../analysis/judge.js';
-import { describeMetric } from '../analysis/proxy-source.js';
-import type { AnalysisEntry, AnalysisSpec, Measurement, MetricSource, ReleaseSide } from '../analysis/types.js';
+import { entryVerdict, judge, sourceFailure } from '../domain/analysis-judge.js';
+import { describeMetric, type AnalysisEntry, type AnalysisSpec, type Measurement, type MetricSources, type ReleaseSide } from '../domain/analysis.js';
 import type { Clock } from '../domain/clock.js';
 import type { Wave, WaveKind } from '../domain/plan.js';
 import type { FleetScope, Machine } from '../domain/types.js';
@@ -32,7 +31,7 @@ export class AnalysisGate {
 
   constructor(
     private readonly spec: AnalysisSpec,
-    private readonly sources: Readonly<Record<AnalysisEntry['source'], MetricSource | undefined>>,
+    private readonly sources: MetricSources,
     private readonly host: AnalysisHost,
   ) {}
 

@@ -1,7 +1,7 @@
 // What a deploy run is given: the request (what to deploy where, how) and the engine's dependencies
 // (provider, store, clocks, the owner it runs as), and the two ways a run ends early by design.
 
-import type { AnalysisSpec } from '../analysis/types.js';
+import type { AnalysisSpec, MetricSources } from '../domain/analysis.js';
 import type { Clock } from '../domain/clock.js';
 import type { FleetScope, ProcessGroup, Release, StrategySettings } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
@@ -50,6 +50,8 @@ export interface EngineDeps {
    * the same direction.
    */
   stepBack?: AbortSignal;
+  /** Where the request's analysis reads its metrics (src/analysis/sources.ts opens them). */
+  metricSources?: MetricSources;
   /** How often the store is asked whether someone requested an abort or a promote. */
   pollMs?: number;
   heartbeatMs?: number;

@@ -6,9 +6,7 @@
 // ownership), deploy-watch.ts (heartbeat), plan-applier.ts (waves and convergence), deploy-tally.ts
 // (what it measures), settle.ts, deploy-end.ts (summary and record).
 
-import { PrometheusSource } from '../analysis/prometheus-source.js';
-import { ProxySource } from '../analysis/proxy-source.js';
-import type { AnalysisSpec } from '../analysis/types.js';
+import type { AnalysisSpec } from '../domain/analysis.js';
 import { AnalysisGate } from './analysis-gate.js';
 import type { Plan } from '../domain/plan.js';
 import type { Clock } from '../domain/clock.js';
@@ -78,13 +76,9 @@ class DeployRun implements PlanHost, EndHost {
   private analysisGate(spec: AnalysisSpec): AnalysisGate {
     const { provider } = this.deps;
     const { scope } = this.req;
-    const uses = (source: string) => spec.entries.some((e) => e.source === source);
     return new AnalysisGate(
       spec,
-      {
-        proxy: uses('proxy') && provider.traffic ? new ProxySource(provider, scope) : undefined,
-        prometheus: uses('prometheus') && spec.prometheus ? new PrometheusSource(spec.prometheus, scope) : undefined,
-      },
+      this.deps.metricSources ?? {},
       {
         provider,
         scope,

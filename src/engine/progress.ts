@@ -1,6 +1,6 @@
 // What a running deploy tells the outside (CLI progress, later the dashboard's live view).
 
-import type { Measurement } from '../analysis/types.js';
+import type { Measurement } from '../domain/analysis.js';
 import type { Plan, Step, Wave } from '../domain/plan.js';
 import type { DeployStatus } from '../domain/types.js';
 import type { MachineEvent } from '../providers/contract.js';

@@ -3,6 +3,7 @@
 // keeps each running deploy's live progress for the API and the dashboard. Several `runway server`
 // instances on one PostgreSQL store share the work: a deploy has one owner at a time.
 
+import { openMetricSources } from '../analysis/sources.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DeployRequestError, startDeploy, type DeployDeps, type StartedDeploy, type StartOutcome } from '../deploys/start.js';
@@ -190,6 +191,7 @@ export class DeployService {
     };
     // A simulated clock's instants are not wall-clock ones: the record gets wall-clock instants.
     const timeline = session.simulated ? new SimulatedTimeline(this.wall) : undefined;
+    const metrics = openMetricSources(env.analysis, session.provider, { app: deploy.app, env: deploy.env });
     entry.done = (async () => {
       try {
         const ran = await runDeploy(
@@ -200,6 +202,7 @@ export class DeployService {
             wallClock: this.wall,
             onProgress,
             apiStats: session.apiStats,
+            metricSources: metrics.sources,
             owner: this.instanceId,
             stepBack: stepBack.signal,
             // Three heartbeats per lease: one late beat never loses the deploy to another instance.
@@ -233,6 +236,7 @@ export class DeployService {
         if (!leftRunning) await store.releaseLock(deploy.app, deploy.env, deploy.id).catch(() => false);
         await session.save().catch(() => {});
         await session.close().catch(() => {});
+        await metrics.close().catch(() => {});
         this.live.delete(deploy.id);
       }
     })();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { entryVerdict, judge } from '../../src/analysis/judge.js';
-import type { AnalysisEntry, Measurement, SourceReading } from '../../src/analysis/types.js';
+import { entryVerdict, judge } from '../../src/domain/analysis-judge.js';
+import type { AnalysisEntry, Measurement, SourceReading } from '../../src/domain/analysis.js';
 import { emptyCounters, latencyQuantile, record, windowOf, type TrafficSnapshot } from '../../src/domain/traffic.js';
 
 const ENTRY: AnalysisEntry = { name: 'errors', metric: { kind: 'error_rate' }, source: 'proxy', windowMs: 10_000, intervalMs: 10_000, count: 3, failureLimit: 2, minRequests: 10 };

@@ -1,8 +1,8 @@
 // The dashboard's pages, rendered on the server (html.ts escapes every value). Client scripts in
 // assets/ add live updates, charts and confirmed actions; a page is complete without them.
 
-import type { Measurement } from '../../analysis/types.js';
-import { fmt as fmtNumber } from '../../analysis/judge.js';
+import type { Measurement } from '../../domain/analysis.js';
+import { fmt as fmtNumber } from '../../domain/analysis-judge.js';
 import { formatDuration, formatOffset, SIMULATED } from '../../domain/clock.js';
 import type { Plan } from '../../domain/plan.js';
 import type { DeploySummary } from '../../engine/summary.js';

@@ -13,7 +13,7 @@
 //   {t:'an', w, a, v, b, lim, vd, why, at}              an analysis measurement (wave w, analysis a, value v,
 //                                                       baseline b, limit, verdict pass|fail|inconclusive)
 
-import type { Measurement } from '../../analysis/types.js';
+import type { Measurement } from '../../domain/analysis.js';
 import type { ProgressEvent } from '../../engine/progress.js';
 import type { Plan, Step } from '../../domain/plan.js';
 import type { JournalEntry, StoredMachineEvent } from '../../store/contract.js';

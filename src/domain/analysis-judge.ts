@@ -1,6 +1,6 @@
 // Pure: a reading against an entry's limits gives a measurement's verdict; measurements give a step's.
 
-import type { AnalysisEntry, Measurement, SourceReading, Verdict } from './types.js';
+import type { AnalysisEntry, Measurement, SourceReading, Verdict } from './analysis.js';
 
 export function judge(entry: AnalysisEntry, reading: SourceReading, release: string, baselineRelease: string | null): Measurement {
   const base = {

@@ -85,6 +85,9 @@ export interface MetricSource {
   prime?(signal?: AbortSignal): Promise<void>;
 }
 
+/** The sources a deploy's analysis reads, by name (those its entries use and that could be opened). */
+export type MetricSources = Partial<Record<AnalysisSourceName, MetricSource>>;
+
 export interface SourceReading {
   value: number | null;
   baseline: number | null;
@@ -100,5 +103,17 @@ export class AnalysisSourceError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'AnalysisSourceError';
+  }
+}
+
+/** What an entry measures, as the evidence names it: `error_rate`, `latency p99 (ms)`, `query`. */
+export function describeMetric(entry: AnalysisEntry): string {
+  switch (entry.metric.kind) {
+    case 'error_rate':
+      return 'error_rate';
+    case 'latency':
+      return `latency p${Number((entry.metric.quantile * 100).toPrecision(4))} (ms)`;
+    case 'query':
+      return 'query';
   }
 }
