@@ -168,6 +168,11 @@ describe('fly provider: API behaviour', () => {
       const all = await rig.provider.list(rig.scope);
       assert.equal(all.filter((m) => m.launchId === s.launchId).length, 1, 'exactly one machine for the launch');
       assert.equal(all.length, 1);
+      // The lost answer carried the lease the create handed out (lease_ttl): the re-read takes it up,
+      // so the machine's first change does not wait for runway's own lease to run out (lease_wait).
+      await rig.provider.uncordon(rig.scope, made.id);
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, 'no wait for the lease the lost create was given');
+      assert.equal(rig.fly.leaseStats.adopted, 1, 'the lease of the lost create was taken up');
     } finally {
       server.backend.setFaults({ createDelayCount: 0 });
       await rig.close();

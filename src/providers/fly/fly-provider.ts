@@ -525,6 +525,8 @@ export class FlyProvider implements Provider {
     });
     const found = (Array.isArray(body) ? body : []).find((fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId);
     if (!found) return undefined;
+    // The lost answer carried the lease the create handed out: take it up rather than wait it out.
+    await this.leases.adoptLost(app, found.id, Date.parse(found.created_at ?? ''), signal);
     const machine = this.observe(scope, found);
     this.launches.set(`${app}/${launchId}`, found.id);
     return machine;

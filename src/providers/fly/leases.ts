@@ -86,12 +86,27 @@ export class LeaseKeeper {
   }
 
   /** A lease Fly handed out with a create (`lease_ttl`): the nonce came with the machine. */
-  adopt(app: string, id: string, nonce: string): void {
+  adopt(app: string, id: string, nonce: string, expiresAtMs?: number): void {
     if (this.closed) return;
     const now = this.clock.now();
-    this.held.set(key(app, id), { app, id, nonce, expiresAtMs: now + this.settings.ttlMs, lastUsedMs: now, busy: 0 });
+    this.held.set(key(app, id), { app, id, nonce, expiresAtMs: expiresAtMs ?? now + this.settings.ttlMs, lastUsedMs: now, busy: 0 });
     this.stats.adopted++;
     this.startRefresher();
+  }
+
+  /**
+   * The lease a create handed out with its machine (lease_ttl) when the create's answer was lost: read
+   * it back and hold it, so the machine's first change does not wait out a lease that is runway's own
+   * (lease_wait). It is the create's when it runs out one TTL after the machine was made (nobody took
+   * or refreshed it since). Held as due for a refresh: the refresh tells whether it is still valid.
+   */
+  async adoptLost(app: string, id: string, createdAtMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed || this.held.has(key(app, id)) || !Number.isFinite(createdAtMs)) return false;
+    // Best effort: when the lease cannot be read, the change takes (or waits for) it as usual.
+    const holder = await this.holder(app, id, signal).catch(() => undefined);
+    if (!holder || holder.expires_at * 1000 > createdAtMs + this.ttlSeconds * 1000 + 1_000) return false;
+    this.adopt(app, id, holder.nonce, this.clock.now());
+    return true;
   }
 
   /**
