@@ -118,7 +118,7 @@ time_scale = ${SPEED}
   }
 
   /** The journal of a deploy (the local SQLite store the CLI writes). */
-  async journal(deployId: string): Promise<{ kind: string; message?: string | null }[]> {
+  async journal(deployId: string): Promise<{ kind: string; message?: string | null; data?: unknown }[]> {
     const store = await openStore('.runway/runway.db', this.dir);
     try {
       return await store.listJournal(deployId);
@@ -279,7 +279,9 @@ describe('Machines API outages at the edges of a deploy', () => {
     assertServing(await rig.machines());
     assertNoDoubleCreate(await rig.stats(), id);
     const journal = await rig.journal(id);
-    assert.ok(journal.some((e) => e.kind === 'settled'), 'the journal says the fleet was settled');
+    const settled = journal.find((e) => e.kind === 'settled') as { data?: { tidied?: number } } | undefined;
+    assert.ok(settled, 'the journal says the fleet was settled');
+    assert.ok((settled.data?.tidied ?? 0) >= 1, `settling put machines back once the API answered: ${JSON.stringify(settled)}`);
 
     const status = await rig.cli(['status', '--env', 'production', '--json']).done;
     assert.equal(status.code, 0, status.stderr);
