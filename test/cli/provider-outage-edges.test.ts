@@ -1,7 +1,7 @@
 // Issue 19's edge cases of a Machines API outage, each with real processes: `runway sim serve` killed
 // -9 at a chosen moment of a `runway deploy` (a child process) and started again from its --state file
 // on the same port. Moments are found by watching the server's own counters, never by sleeping:
-//   - during bluegreen's cutover: the deploy ends with exactly one colour serving;
+//   - during bluegreen's cutover: the deploy ends with exactly one colour serving (also when it gives up);
 //   - during the release command: it is not run twice;
 //   - an abort while the API is down takes effect when it answers, and leaves the fleet serving;
 //   - an outage longer than provider_outage_timeout: the deploy gives up with at most max_unavailable
@@ -201,6 +201,27 @@ describe('Machines API outages at the edges of a deploy', () => {
     const colours = new Set(machines.filter(inTraffic).map((m) => meta(m).runway_release));
     assert.deepEqual([...colours], ['v2'], 'one colour serves: the greens');
     assertNoDoubleCreate(await rig.stats(), summary.deployId);
+  });
+
+  it("during bluegreen's cutover, longer than provider_outage_timeout: given up, and once the API answers one colour serves", async () => {
+    rig = new Rig();
+    await rig.start({ strategy: 'bluegreen', deploy: 'provider_outage_timeout = "1m"' });
+    const deploy = rig.cli(['deploy', '--env', 'production', '--release', 'v2', '--json']);
+    const id = await rig.deployId();
+    await rig.waitFor('the cutover', (s) => (s.server.byRoute['POST /v1/apps/:app/machines/:id/uncordon'] ?? 0) > 0);
+    await rig.kill();
+    await rig.journalSays(id, 'error');
+    await rig.restart();
+
+    const r = await deploy.done;
+    const summary = JSON.parse(r.stdout) as Summary;
+    assert.notEqual(summary.status, 'succeeded');
+    assert.deepEqual(summary.leftOutOfTraffic, [], r.stderr.slice(-1500));
+    const machines = await rig.machines();
+    assertServing(machines);
+    const colours = new Set(machines.filter(inTraffic).map((m) => meta(m).runway_release));
+    assert.deepEqual([...colours], ['v1'], 'one colour serves: the blues, which served before');
+    assertNoDoubleCreate(await rig.stats(), id);
   });
 
   it('during the release command: it runs once', async () => {
