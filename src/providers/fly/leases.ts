@@ -9,7 +9,8 @@
 //    default), not the 30 minutes that blocked redeploys (flyctl#1728);
 //  - a lease held by someone else (flyctl, a human, another runway) is waited for, up to `waitMs`,
 //    then the change fails with a conflict naming the holder. Runway only clears leases of its own
-//    session (one that lapsed while it worked), unless `force` is set.
+//    session (one that lapsed while it worked) and of a run of the same environment on this host whose
+//    process is gone (killed), unless `force` is set.
 // Retries of refused calls stay the ResilientProvider's: a 429 on a lease call fails the change it
 // belongs to, which the ResilientProvider retries.
 
@@ -18,6 +19,7 @@ import type { Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import type { FlyLease, FlyLeaseData } from './fly-types.js';
+import { heldByDeadRun } from './stale-leases.js';
 
 export interface LeaseSettings {
   ttlMs: number;
@@ -232,7 +234,7 @@ export class LeaseKeeper {
         if (!(error instanceof ProviderError && error.kind === 'conflict')) throw error;
         const holder = await this.holder(app, id, signal);
         if (!holder) continue; // released between our attempt and our look: try again at once
-        if (holder.description === this.settings.description || this.settings.force) {
+        if (holder.description === this.settings.description || this.settings.force || heldByDeadRun(holder.description ?? '', this.settings.description)) {
           await this.clear(app, id, holder, signal);
           continue;
         }
