@@ -178,7 +178,7 @@ class DeployRun implements PlanHost, EndHost {
       } else {
         this.note('error', error);
         // A refused release changed nothing: the fleet is left exactly as it was.
-        if (!(err instanceof ReleaseRefused)) await this.settle().catch(() => {});
+        if (!(err instanceof ReleaseRefused)) await this.settle(previous).catch(() => {});
       }
     }
     return this.end(status, error, previous, background, unwatchOutages);
@@ -242,7 +242,7 @@ class DeployRun implements PlanHost, EndHost {
         if (this.leaving) return 'running';
       } else {
         this.emit({ type: 'phase', phase: 'settle', message: `${outcome.error}; leaving the fleet as it is` });
-        await this.settle();
+        await this.settle(previous);
       }
       return 'aborted';
     }
@@ -254,7 +254,7 @@ class DeployRun implements PlanHost, EndHost {
       return back.aborted ? 'aborted' : 'failed';
     }
     this.emit({ type: 'phase', phase: 'settle', message: `halting: ${outcome.error}` });
-    await this.settle();
+    await this.settle(previous);
     return 'halted';
   }
 
@@ -276,7 +276,7 @@ class DeployRun implements PlanHost, EndHost {
     };
     const fleet = await this.observe();
     const back = await convergeOn(this, this.plan(fleet, release, rollbackSettings), release, rollbackSettings, fleet);
-    if (!this.leaving) await this.settle();
+    if (!this.leaving) await this.settle(previous);
     return back;
   }
 
@@ -297,11 +297,12 @@ class DeployRun implements PlanHost, EndHost {
    * traffic. While the provider does not answer, keep trying for provider_outage_timeout; name what
    * could not be put back (summary, journal, `runway status`).
    */
-  private async settle(): Promise<void> {
+  private async settle(previous: string | null): Promise<void> {
     const report = await settleFleet({
       provider: this.deps.provider,
       scope: this.req.scope,
       groups: this.req.groups,
+      previous,
       clock: this.clock,
       maxConcurrency: this.req.settings.maxConcurrency,
       waitTimeoutMs: this.req.settings.waitTimeoutMs,

@@ -2,7 +2,8 @@
 // on an outage): leave a fleet that serves. Extra machines that never took traffic are destroyed;
 // serving machines left out of traffic go back in (started again when their group lacks them, and
 // uncordoned once checked); out-of-traffic machines their group no longer needs (a replaced blue, a
-// waves machine whose surge took its place) are destroyed. While the provider does not answer, the
+// waves machine whose surge took its place) are destroyed; a group with more machines in traffic than
+// it wants (a cutover or surge cut short) keeps one colour or is trimmed to its count. While the provider does not answer, the
 // whole pass is tried again with backoff for a bounded time; what could not be put back is named.
 
 import pLimit from 'p-limit';
@@ -21,6 +22,11 @@ export interface SettleInput {
   waitTimeoutMs: number;
   /** How long to keep trying while the provider does not answer. */
   patienceMs: number;
+  /**
+   * The release the fleet served before the deploy. A group with more machines in traffic than it
+   * wants (a bluegreen cutover or a surge cut short) keeps this colour when it can fill the group.
+   */
+  previous?: string | null;
   observe(): Promise<Machine[]>;
 }
 
@@ -74,9 +80,10 @@ async function settlePass(input: SettleInput): Promise<{ tidied: number; attempt
   const { provider, scope } = input;
   const fleet = await input.observe();
   const desired = new Map(input.groups.map((g) => [g.name, g.count]));
+  const { keep, excess } = overServed(fleet, desired, input.previous ?? null);
   const inTraffic = new Map<string, number>();
   for (const m of fleet) {
-    if (m.role === 'serving' && !m.cordoned && m.state === 'started') inTraffic.set(m.group, (inTraffic.get(m.group) ?? 0) + 1);
+    if (isInTraffic(m) && !excess.has(m.id)) inTraffic.set(m.group, (inTraffic.get(m.group) ?? 0) + 1);
   }
   const limit = pLimit(Math.max(1, input.maxConcurrency));
   const work: Promise<unknown>[] = [];
@@ -89,6 +96,12 @@ async function settlePass(input: SettleInput): Promise<{ tidied: number; attempt
     if (m.role !== 'serving' || m.state === 'failed' || m.state === 'destroying') continue;
     const out = m.cordoned || m.state !== 'started';
     if (!out) continue;
+    const colour = keep.get(m.group);
+    if (colour !== undefined && m.release !== colour) {
+      // Not of the colour its group keeps: it would serve next to the other one.
+      act(() => provider.destroy(scope, m.id));
+      continue;
+    }
     const serving = inTraffic.get(m.group) ?? 0;
     const wanted = desired.get(m.group) ?? serving;
     if (serving >= wanted) {
@@ -108,9 +121,51 @@ async function settlePass(input: SettleInput): Promise<{ tidied: number; attempt
       });
     }
   }
-  const results = await Promise.allSettled(work);
+  const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(work);
+  // Machines in traffic beyond what their group wants leave only once the others are back: the
+  // fleet's capacity never dips below the desired count while it settles.
+  if (excess.size > 0 && !results.some((r) => r.status === 'rejected')) {
+    for (const id of excess) work.push(limit(async () => {
+      await provider.cordon(scope, id);
+      await provider.destroy(scope, id);
+    }));
+    results.push(...(await Promise.allSettled(work.slice(results.length))));
+  }
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   // Only a provider that did not answer is worth another pass; a machine that fails its checks is not.
   const unanswered = failures.find((f) => f.reason instanceof ProviderError && f.reason.retryable)?.reason;
   return { tidied: work.length - failures.length, attempted: work.length, ...(unanswered !== undefined ? { unanswered } : {}) };
+}
+
+function isInTraffic(m: Machine): boolean {
+  return m.role === 'serving' && !m.cordoned && m.state === 'started';
+}
+
+/**
+ * Groups with more machines in traffic than they want: a bluegreen cutover cut short (greens promoted,
+ * blues not yet out) or surge machines kept. Such a group keeps one colour, the release that served
+ * before, when that release alone can fill it (its other machines go); otherwise it is trimmed to its
+ * count, newest release first. Returns the colour kept per group and the machines in traffic to remove.
+ */
+function overServed(fleet: Machine[], desired: Map<string, number>, previous: string | null): { keep: Map<string, string>; excess: Set<string> } {
+  const keep = new Map<string, string>();
+  const excess = new Set<string>();
+  const groups = new Map<string, Machine[]>();
+  for (const m of fleet) {
+    if (m.role !== 'serving' || m.state === 'failed' || m.state === 'destroying' || m.state === 'destroyed') continue;
+    groups.set(m.group, [...(groups.get(m.group) ?? []), m]);
+  }
+  for (const [group, machines] of groups) {
+    const wanted = desired.get(group);
+    const serving = machines.filter(isInTraffic);
+    if (wanted === undefined || serving.length <= wanted) continue;
+    if (previous !== null && machines.filter((m) => m.release === previous).length >= wanted) {
+      keep.set(group, previous);
+      for (const m of serving) if (m.release !== previous) excess.add(m.id);
+      continue;
+    }
+    const newestFirst = [...serving].sort((a, b) => Number(a.release === previous) - Number(b.release === previous));
+    for (const m of newestFirst.slice(0, serving.length - wanted)) excess.add(m.id);
+  }
+  return { keep, excess };
 }

@@ -74,4 +74,42 @@ describe('settleFleet', () => {
     assert.equal(fleet.length, 3);
     assert.ok(!fleet.some((m) => m.id === machines[0]!.id));
   });
+
+  it("a bluegreen cutover cut short leaves one colour serving: the release that served before, when it can fill every group", async () => {
+    for (const promoted of [2, 6]) {
+      const clock = new VirtualClock(0);
+      const sim = new SimProvider(clock, simOptions({ rateLimits: false }));
+      const blues = sim.seed(scope, [{ name: 'web', count: 6 }], 'v1');
+      const greens = [];
+      for (let i = 0; i < 6; i++) greens.push(await sim.create(scope, { group: 'web', release: 'v2', role: 'green', cordoned: true, launchId: `g${i}` }));
+      for (const g of greens) await sim.waitFor(scope, g.id, { state: 'started', healthy: true }, 120_000);
+      // The cutover got this far: some greens in traffic; with all of them in, some blues out.
+      for (const g of greens.slice(0, promoted)) await sim.uncordon(scope, g.id, 'serving');
+      if (promoted === 6) for (const b of blues.slice(0, 4)) await sim.cordon(scope, b.id);
+      const report = await settleFleet({ provider: sim, scope, groups: [{ name: 'web', count: 6 }], previous: 'v1', clock, maxConcurrency: 8, waitTimeoutMs: 60_000, patienceMs: 60_000, observe: () => sim.list(scope) });
+      assert.deepEqual(report.leftOut, []);
+      const fleet = (await sim.list(scope)).filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
+      assert.deepEqual(fleet.map((m) => m.release).sort(), Array(6).fill('v1'), `${promoted} promoted: only the blues serve`);
+      assert.ok(fleet.every((m) => m.state === 'started' && !m.cordoned), `${promoted} promoted: all of them in traffic`);
+    }
+  });
+
+  it('a group with more machines in traffic than desired is trimmed to its count (waves surge kept)', async () => {
+    const clock = new VirtualClock(0);
+    const sim = new SimProvider(clock, simOptions({ rateLimits: false }));
+    sim.seed(scope, [{ name: 'web', count: 4 }], 'v1');
+    for (let i = 0; i < 2; i++) {
+      const m = await sim.create(scope, { group: 'web', release: 'v2', role: 'serving', cordoned: false, launchId: `s${i}` });
+      await sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 120_000);
+    }
+    // v1 alone cannot fill the group: a wave replaced two of them already.
+    const v1 = (await sim.list(scope)).filter((m) => m.release === 'v1');
+    for (const m of v1.slice(0, 2)) await sim.destroy(scope, m.id);
+    const extra = await sim.create(scope, { group: 'web', release: 'v2', role: 'serving', cordoned: false, launchId: 's9' });
+    await sim.waitFor(scope, extra.id, { state: 'started', healthy: true }, 120_000);
+    await settleFleet({ provider: sim, scope, groups: [{ name: 'web', count: 4 }], previous: 'v1', clock, maxConcurrency: 8, waitTimeoutMs: 60_000, patienceMs: 60_000, observe: () => sim.list(scope) });
+    const fleet = (await sim.list(scope)).filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
+    assert.equal(fleet.length, 4, 'the desired count, no surge machine kept');
+    assert.ok(fleet.every((m) => m.state === 'started' && !m.cordoned));
+  });
 });

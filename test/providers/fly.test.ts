@@ -3,6 +3,8 @@
 // a timeout, 429s, the token, adoption of a fleet flyctl deployed, and the configs runway sends.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { inspect } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
@@ -35,6 +37,30 @@ const spec = (over: Partial<{ release: string; role: 'serving' | 'green' | 'rele
 });
 
 describe('fly provider: leases', () => {
+  it('a lease a killed runway run of the same environment left on this host is cleared, not waited out; one from another host is waited for', async () => {
+    const own = (pid: number, host: string, app: string) => `runway ${app} pid ${pid}@${host} own123`;
+    const rig = await flyRig({ leaseWaitMs: 3_000, leaseDescription: own(process.pid, hostname(), 'shop/staging') });
+    try {
+      rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 2 }], release: 'v1' });
+      const [m, other] = await rig.provider.list(rig.scope);
+      assert.ok(m && other);
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      const take = async (id: string, description: string) => {
+        const r = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${id}/lease`, { body: { ttl: 3600, description } });
+        assert.equal(r.status, 200);
+      };
+      await take(m.id, own(dead, hostname(), 'shop/staging').replace('own123', 'k1ll3d'));
+      await take(other.id, own(dead, 'another-host', 'shop/staging').replace('own123', 'elsew1'));
+      await rig.provider.uncordon(rig.scope, m.id);
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, 'the dead run\'s lease was not waited for');
+      assert.equal(rig.fly.leaseStats.cleared, 1);
+      await assertRejects(rig.provider.uncordon(rig.scope, other.id), 'conflict');
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 1, 'a run on another host cannot be judged: waited for');
+    } finally {
+      await rig.close();
+    }
+  });
+
   it('holds a lease while it works on a machine, refreshes it past its TTL, releases it when idle and on close', async () => {
     const rig = await flyRig({ leaseTtlMs: 4_000 });
     try {
@@ -168,6 +194,11 @@ describe('fly provider: API behaviour', () => {
       const all = await rig.provider.list(rig.scope);
       assert.equal(all.filter((m) => m.launchId === s.launchId).length, 1, 'exactly one machine for the launch');
       assert.equal(all.length, 1);
+      // The lost answer carried the lease the create handed out (lease_ttl): the re-read takes it up,
+      // so the machine's first change does not wait for runway's own lease to run out (lease_wait).
+      await rig.provider.uncordon(rig.scope, made.id);
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, 'no wait for the lease the lost create was given');
+      assert.equal(rig.fly.leaseStats.adopted, 1, 'the lease of the lost create was taken up');
     } finally {
       server.backend.setFaults({ createDelayCount: 0 });
       await rig.close();

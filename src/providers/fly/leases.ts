@@ -9,7 +9,8 @@
 //    default), not the 30 minutes that blocked redeploys (flyctl#1728);
 //  - a lease held by someone else (flyctl, a human, another runway) is waited for, up to `waitMs`,
 //    then the change fails with a conflict naming the holder. Runway only clears leases of its own
-//    session (one that lapsed while it worked), unless `force` is set.
+//    session (one that lapsed while it worked) and of a run of the same environment on this host whose
+//    process is gone (killed), unless `force` is set.
 // Retries of refused calls stay the ResilientProvider's: a 429 on a lease call fails the change it
 // belongs to, which the ResilientProvider retries.
 
@@ -18,6 +19,7 @@ import type { Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import type { FlyLease, FlyLeaseData } from './fly-types.js';
+import { heldByDeadRun } from './stale-leases.js';
 
 export interface LeaseSettings {
   ttlMs: number;
@@ -86,12 +88,27 @@ export class LeaseKeeper {
   }
 
   /** A lease Fly handed out with a create (`lease_ttl`): the nonce came with the machine. */
-  adopt(app: string, id: string, nonce: string): void {
+  adopt(app: string, id: string, nonce: string, expiresAtMs?: number): void {
     if (this.closed) return;
     const now = this.clock.now();
-    this.held.set(key(app, id), { app, id, nonce, expiresAtMs: now + this.settings.ttlMs, lastUsedMs: now, busy: 0 });
+    this.held.set(key(app, id), { app, id, nonce, expiresAtMs: expiresAtMs ?? now + this.settings.ttlMs, lastUsedMs: now, busy: 0 });
     this.stats.adopted++;
     this.startRefresher();
+  }
+
+  /**
+   * The lease a create handed out with its machine (lease_ttl) when the create's answer was lost: read
+   * it back and hold it, so the machine's first change does not wait out a lease that is runway's own
+   * (lease_wait). It is the create's when it runs out one TTL after the machine was made (nobody took
+   * or refreshed it since). Held as due for a refresh: the refresh tells whether it is still valid.
+   */
+  async adoptLost(app: string, id: string, createdAtMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed || this.held.has(key(app, id)) || !Number.isFinite(createdAtMs)) return false;
+    // Best effort: when the lease cannot be read, the change takes (or waits for) it as usual.
+    const holder = await this.holder(app, id, signal).catch(() => undefined);
+    if (!holder || holder.expires_at * 1000 > createdAtMs + this.ttlSeconds * 1000 + 1_000) return false;
+    this.adopt(app, id, holder.nonce, this.clock.now());
+    return true;
   }
 
   /**
@@ -217,7 +234,7 @@ export class LeaseKeeper {
         if (!(error instanceof ProviderError && error.kind === 'conflict')) throw error;
         const holder = await this.holder(app, id, signal);
         if (!holder) continue; // released between our attempt and our look: try again at once
-        if (holder.description === this.settings.description || this.settings.force) {
+        if (holder.description === this.settings.description || this.settings.force || heldByDeadRun(holder.description ?? '', this.settings.description)) {
           await this.clear(app, id, holder, signal);
           continue;
         }

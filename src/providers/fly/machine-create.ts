@@ -130,6 +130,8 @@ export class MachineLauncher {
     });
     const found = (Array.isArray(body) ? body : []).find((fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId);
     if (!found) return undefined;
+    // The lost answer carried the lease the create handed out: take it up rather than wait it out.
+    await this.deps.leases.adoptLost(app, found.id, Date.parse(found.created_at ?? ''), signal);
     const machine = this.deps.fleet.observe(scope, found);
     this.deps.fleet.rememberLaunch(app, launchId, found.id);
     return machine;

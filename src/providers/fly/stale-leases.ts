@@ -21,6 +21,26 @@ export function leaseOwnerPrefix(app: string, env: string): string {
   return `runway ${app}/${env} `;
 }
 
+/** `runway <app>/<env> pid <pid>@<host> <session>`: whose a lease runway took is (fly/session.ts). */
+const RUN = /^runway (\S+) pid (\d+)@(\S+) \S+$/;
+
+/**
+ * A lease another runway run of the same environment took on this host, and whose process is gone (it
+ * was killed): nobody will release or refresh it, so it is cleared rather than waited out (a resumed
+ * deploy would otherwise wait lease_wait per machine). Runs on other hosts cannot be judged: waited for.
+ */
+export function heldByDeadRun(holder: string, own: string): boolean {
+  const theirs = RUN.exec(holder);
+  const mine = RUN.exec(own);
+  if (!theirs || !mine || theirs[1] !== mine[1] || theirs[3] !== mine[3] || theirs[2] === mine[2]) return false;
+  try {
+    process.kill(Number(theirs[2]), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 const leasePath = (flyApp: string, id: string) => `/v1/apps/${encodeURIComponent(flyApp)}/machines/${encodeURIComponent(id)}/lease`;
 
 /** The leases on `machineIds` whose description starts with `prefix` and is not `ownDescription` (this session's). */

@@ -21,6 +21,7 @@ import type { DeployHead } from '../../store/contract.js';
 import { authenticate, mayActOn, type Principal } from '../auth.js';
 import { ApiError, readRawBody, requireToken, type ApiEnv, type ControlPlane } from '../api/http.js';
 import { FleetCache } from './fleet-cache.js';
+import { outOfTraffic } from '../../engine/settle.js';
 import { deliveriesCard, releaseNotesCard, undeliveredCard } from './delivery-view.js';
 import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
@@ -179,6 +180,8 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
                   failed: fleet.machines.filter((m) => m.state === 'failed').length,
                   unhealthy: fleet.machines.filter((m) => m.state === 'started' && m.health === 'critical').length,
                   starting: changing,
+                  // While a deploy runs here, machines out of traffic are its work, not something left.
+                  ...(runningHere.length === 0 ? { outOfTraffic: outOfTraffic(fleet.machines).map((m) => m.id) } : {}),
                   observedAtMs: fleet.observedAtMs,
                   error: fleet.error,
                 },

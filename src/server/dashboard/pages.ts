@@ -121,7 +121,7 @@ export interface EnvCardModel {
   initiation: string;
   currentRelease: string | null;
   lock: Lock | null;
-  fleet: { total: number; serving: number; byRelease: { release: string; count: number }[]; extra: number; failed: number; unhealthy: number; starting: number; observedAtMs: number; error: string | null } | null;
+  fleet: { total: number; serving: number; byRelease: { release: string; count: number }[]; extra: number; failed: number; unhealthy: number; starting: number; observedAtMs: number; error: string | null; outOfTraffic?: string[] } | null;
   convergence: { target: string; onTarget: number; total: number } | null;
   running: { deploy: DeployHead; progress: LiveProgress | undefined }[];
   last: DeployHead | null;
@@ -165,7 +165,7 @@ export function envCard(m: EnvCardModel, viewer: Viewer, nowMs: number): Html {
 <div class="env-body"><div class="current"><div class="label">current release</div><div class="big release">${m.currentRelease ?? '—'}</div></div>
 <div class="conv"><div class="label">convergence${conv ? h` to <b>${conv.target}</b>` : ''}</div><div class="big ${convPct === 100 ? 'ok-text' : convPct === null ? '' : 'run-text'}" data-convergence="${convPct === null ? '' : convPct.toFixed(1)}">${convPct === null ? '—' : `${convPct.toFixed(convPct === 100 ? 0 : 1)}%`}</div>
 <div class="muted small">${conv ? `${num(conv.onTarget)} of ${num(conv.total)} serving machines on ${conv.target}, passing` : ''}</div></div></div>
-<div class="label">version spread${m.fleet ? h` <span class="muted small">· ${num(m.fleet.total)} machines${m.fleet.extra ? ` (${m.fleet.extra} extra)` : ''}${m.fleet.failed ? h` · <span class="bad-text">${m.fleet.failed} failed</span>` : ''}${m.fleet.unhealthy ? ` · ${m.fleet.unhealthy} unhealthy` : ''}${m.fleet.starting ? ` · ${m.fleet.starting} changing` : ''}</span>` : ''}</div>
+<div class="label">version spread${m.fleet ? h` <span class="muted small">· ${num(m.fleet.total)} machines${m.fleet.extra ? ` (${m.fleet.extra} extra)` : ''}${m.fleet.failed ? h` · <span class="bad-text">${m.fleet.failed} failed</span>` : ''}${m.fleet.unhealthy ? ` · ${m.fleet.unhealthy} unhealthy` : ''}${m.fleet.starting ? ` · ${m.fleet.starting} changing` : ''}${m.fleet.outOfTraffic?.length ? h` · <span class="bad-text" id="out-of-traffic-${m.name}" title="${m.fleet.outOfTraffic.slice(0, 50).join(', ')}">${m.fleet.outOfTraffic.length} out of traffic (cordoned or stopped)</span>` : ''}</span>` : ''}</div>
 ${m.fleet?.error ? h`<p class="error small">fleet unavailable: ${m.fleet.error}</p>` : m.fleet ? spreadBar(m.fleet.byRelease, running[0]?.deploy.release ?? m.currentRelease) : h`<div class="spread empty">observing…</div>`}
 ${running.map(({ deploy: d, progress: p }) => {
   const percent = progressPercent(p);
@@ -314,7 +314,7 @@ ${kpi('result', STATUS_LABEL[s.status] ?? s.status, statusClass(s.status))}${kpi
 ${kpi('on target', `${num(s.machines.onTarget)} / ${num(s.machines.total)}`, s.machines.total > 0 && s.machines.onTarget === s.machines.total ? 'ok' : '')}${kpi('failed machines', num(s.machines.failed), s.machines.failed ? 'bad' : '')}${kpi('stragglers', num(s.machines.stragglers), s.machines.stragglers ? 'warn' : '')}${kpi('extra machines (peak)', num(s.extraMachinesPeak))}${kpi('API calls', num(s.apiCalls))}${kpi('rate limited', num(s.rateLimited), s.rateLimited ? 'warn' : '')}</div>
 ${s.error ? h`<p class="error">${s.error}</p>` : ''}
 ${s.stragglerIds.length ? h`<p class="small"><b>stragglers:</b> <span class="mono">${s.stragglerIds.slice(0, 50).join(', ')}${s.stragglerIds.length > 50 ? ` and ${s.stragglerIds.length - 50} more` : ''}</span></p>` : ''}
-${s.leftOutOfTraffic?.length ? h`<p class="small error" id="left-out"><b>left out of traffic (the provider did not answer in time):</b> <span class="mono">${s.leftOutOfTraffic.slice(0, 50).join(', ')}${s.leftOutOfTraffic.length > 50 ? ` and ${s.leftOutOfTraffic.length - 50} more` : ''}</span></p>` : ''}
+${s.leftOutOfTraffic?.length ? h`<p class="small error" id="left-out"><b>left out of traffic (cordoned or stopped; settling could not put them back):</b> <span class="mono">${s.leftOutOfTraffic.slice(0, 50).join(', ')}${s.leftOutOfTraffic.length > 50 ? ` and ${s.leftOutOfTraffic.length - 50} more` : ''}</span></p>` : ''}
 ${s.failedMachineIds.length ? h`<p class="small"><b>failed machines:</b> <span class="mono">${s.failedMachineIds.slice(0, 50).join(', ')}${s.failedMachineIds.length > 50 ? ` and ${s.failedMachineIds.length - 50} more` : ''}</span></p>` : ''}</section>`;
 }
 
