@@ -1,6 +1,7 @@
 // An in-process deploy rig: sim fleet on a virtual clock behind the resilient provider, an in-memory
 // SQLite store, and runDeploy — the same parts the CLI wires, minus the terminal.
 
+import type { AnalysisSpec, MetricSources } from '../../src/domain/analysis.js';
 import { VirtualClock } from '../../src/domain/clock.js';
 import type { Machine, ProcessGroup, Release, StrategySettings } from '../../src/domain/types.js';
 import { runDeploy } from '../../src/engine/executor.js';
@@ -39,7 +40,7 @@ export interface Rig {
   deploy(
     release: string,
     s: StrategySettings,
-    options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; releaseSteps?: ReleaseStep[] },
+    options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; releaseSteps?: ReleaseStep[]; analysis?: AnalysisSpec; metricSources?: MetricSources },
   ): Promise<DeploySummary>;
   fleet(): Promise<Machine[]>;
   close(): Promise<void>;
@@ -91,8 +92,17 @@ export async function rig(options: { groups?: ProcessGroup[]; sim?: SimOptionsIn
         });
       }
       return runDeploy(
-        { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }), onProgress: o.onProgress },
-        { deployId, scope: SCOPE, target: release(version), groups, settings: s, findRelease: async (v) => release(v), ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}) },
+        { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }), onProgress: o.onProgress, ...(o.metricSources ? { metricSources: o.metricSources } : {}) },
+        {
+          deployId,
+          scope: SCOPE,
+          target: release(version),
+          groups,
+          settings: s,
+          findRelease: async (v) => release(v),
+          ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}),
+          ...(o.analysis ? { analysis: o.analysis } : {}),
+        },
         o.signal,
       );
     },
