@@ -181,6 +181,18 @@ describe('pages', () => {
     assert.match(asDeployer.text, /id="summary"/);
   });
 
+  it("the deploy page's Analysis panel lists each measurement, escaped, and is hidden without any", async () => {
+    const before = await get(`/dashboard/deploys/${done}`, viewer);
+    assert.match(before.text, /<section class="card" id="analysis-card" hidden>/);
+    const measurement = { analysis: 'errors<b>', metric: 'error_rate', value: 0.2, baseline: 0.01, limit: '≤ 0.05', verdict: 'fail', reason: 'error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)', release: 'v2', baselineRelease: 'v1', atMs: 7 };
+    await h.store.appendJournal([{ deployId: done, atMs: Date.now(), kind: 'analysis_measured', message: 'errors: fail', data: measurement, wave: 0 }]);
+    const after = await get(`/dashboard/deploys/${done}`, viewer);
+    assert.match(after.text, /<section class="card" id="analysis-card" >/);
+    assert.match(after.text, /<b>errors&lt;b&gt;<\/b>/);
+    assert.match(after.text, /<span class="badge bad">fail<\/span><\/td><td class="mono">0\.2 \(v2\)<\/td><td class="mono">0\.01 \(v1\)<\/td>/);
+    assert.ok(after.text.includes('error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)'));
+  });
+
   it('unknown deploys, windows and environments: 404/400 pages and JSON errors', async () => {
     assert.equal((await get('/dashboard/deploys/dep_nope', viewer)).status, 404);
     assert.equal((await get('/dashboard/health?window=8', viewer)).status, 400);
