@@ -28,6 +28,8 @@ function reset(startedAt) {
     paused: data.paused,
     rollingBack: false,
     releaseSteps: new Set(),
+    /** First wave of a flow → its last wave's index. */
+    flowEnd: new Map(),
   };
 }
 reset(null);
@@ -47,13 +49,17 @@ function apply(e) {
     case 'plan':
       state.total = Math.max(state.total, state.done + e.steps);
       break;
-    case 'wave':
+    case 'wave': {
       if (e.ph) state.rollingBack = e.ph === 'rollback';
+      // Waves run as one flow ("waves 2-6 as one rolling window: …") are marked together.
+      const flow = /^waves (\d+)-(\d+) as one rolling window/.exec(e.l ?? '');
+      state.flowEnd.set(e.i, flow ? Number(flow[2]) - 1 : e.i);
       // The plan list is the deploy's plan: a rollback's waves (same indices) do not mark it.
-      if (!state.rollingBack) state.waves.set(e.i, 'running');
+      if (!state.rollingBack) markWaves(e.i, 'running');
       break;
+    }
     case 'wend':
-      if (!state.rollingBack) state.waves.set(e.i, e.ok ? 'done' : 'failed');
+      if (!state.rollingBack) markWaves(e.i, e.ok ? 'done' : 'failed');
       break;
     case 'phase':
       if (e.ph === 'rollback') state.rollingBack = true;
@@ -149,6 +155,11 @@ function addMeasurement(e) {
   tr.dataset.key = key;
   tr.innerHTML = `<td>${e.w + 1}</td><td><b>${esc(e.a)}</b> <span class="muted small">${esc(e.me)}</span></td><td><span class="badge ${cls}">${esc(e.vd)}</span></td><td class="mono">${esc(num(e.v, e.r))}</td><td class="mono">${esc(num(e.b, e.br))}</td><td class="mono small">${esc(e.lim)}</td><td class="small">${esc(e.why)}</td>`;
   body.appendChild(tr);
+}
+
+function markWaves(first, status) {
+  const last = state.flowEnd.get(first) ?? first;
+  for (let i = first; i <= last; i++) state.waves.set(i, status);
 }
 
 function addReleaseStep(e) {
