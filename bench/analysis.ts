@@ -11,21 +11,11 @@
 //               (rollback included); goal: under 1 %
 // Options: --rate N (200) --connections N (10) --web N (10) --interval S (1) --strategies a,b --json
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, type as osType, release as osRelease } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, type as osType, release as osRelease } from 'node:os';
 import autocannon from 'autocannon';
-import { getEnvironment, loadConfig } from '../src/config/load.js';
-import { settingsFor } from '../src/deploys/request.js';
-import { RealClock } from '../src/domain/clock.js';
 import type { StrategyName } from '../src/domain/types.js';
-import { openMetricSources } from '../src/analysis/sources.js';
-import { runDeploy } from '../src/engine/executor.js';
-import { connectSupervisor, stopSupervisor } from '../src/providers/local/launcher.js';
-import { openStore } from '../src/store/open-store.js';
+import { openLocalBench } from './local-bench.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const SERVER = join(ROOT, 'examples/demo-app/server.js');
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,80 +46,14 @@ export interface AnalysisResult {
   failedShare: number;
 }
 
-function project(dir: string): string {
-  for (const [version, env] of [
-    ['v1', ''],
-    ['v2', `DEMO_ERROR_RATE = "${ERROR_RATE}"`],
-  ] as const) {
-    mkdirSync(join(dir, 'releases', version), { recursive: true });
-    writeFileSync(join(dir, 'releases', version, 'runway-release.toml'), `version = "${version}"\n[processes]\nweb = ${JSON.stringify(`node ${SERVER}`)}\n[env]\n${env}\n`);
-  }
-  const config = join(dir, 'runway.toml');
-  writeFileSync(
-    config,
-    `
-[app]
-name = "bench"
-[app.processes]
-web = { count = ${WEB} }
-[[app.checks]]
-name = "up"
-type = "http"
-group = "web"
-path = "/up"
-interval = "100ms"
-timeout = "1s"
-grace_period = "1s"
-[[app.analysis]]
-name = "errors"
-metric = "error_rate"
-max = 0.05
-interval = "${INTERVAL_S}s"
-window = "${2 * INTERVAL_S}s"
-count = 3
-min_requests = 5
-[app.deploy]
-wait_timeout = "30s"
-drain_timeout = "5s"
-[environments.bench]
-provider = "local"
-trigger = "manual"
-initiation = "manual"
-allow_cli = true
-[environments.bench.local]
-releases_dir = "releases"
-stop_timeout = "5s"
-drain_timeout = "5s"
-queue_timeout = "10s"
-`,
-  );
-  return config;
-}
-
 async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'runway-bench-analysis-'));
-  const config = loadConfig(project(dir));
-  const env = getEnvironment(config, 'bench');
-  const connection = await connectSupervisor({ config, env, processEnv: { RUNWAY_LOCAL_OWNER_PID: String(process.pid) } });
-  const provider = connection!.client;
-  const store = await openStore(join(dir, 'runway.db'), dir);
-  const scope = { app: 'bench', env: 'bench' };
-  let n = 0;
-  const deploy = async (version: string, s: StrategyName) => {
-    const release = { version, image: `releases/${version}`, createdAtMs: Date.now() };
-    if (!(await store.getRelease('bench', version))) await store.createRelease('bench', release);
-    const deployId = `dep_bench_${strategy}_${++n}`;
-    // As `runway deploy` resolves them: with analysis, waves puts one surge machine in first.
-    const settings = settingsFor(env, config.app.processes, { kind: 'deploy', strategy: s });
-    await store.createDeploy({ id: deployId, ...scope, release: version, previousRelease: null, strategy: s, initiator: 'bench', responsible: 'bench', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now() });
-    const metrics = openMetricSources(env.analysis, provider, scope);
-    const summary = await runDeploy(
-      { provider, store, clock: new RealClock(), pollMs: 500, metricSources: metrics.sources },
-      { deployId, scope, target: release, groups: config.app.processes, settings, analysis: env.analysis, findRelease: (v) => store.getRelease('bench', v) },
-    );
-    await metrics.close();
-    return { summary, deployId };
-  };
+  const bench = await openLocalBench({
+    web: WEB,
+    releases: { v1: '', v2: `DEMO_ERROR_RATE = "${ERROR_RATE}"` },
+    appToml: `[[app.analysis]]\nname = "errors"\nmetric = "error_rate"\nmax = 0.05\ninterval = "${INTERVAL_S}s"\nwindow = "${2 * INTERVAL_S}s"\ncount = 3\nmin_requests = 5\n`,
+  });
+  const { provider, store, scope } = bench;
+  const deploy = (version: string, s: StrategyName) => bench.deploy(version, s);
   try {
     const first = await deploy('v1', 'rolling');
     if (first.summary.status !== 'succeeded') throw new Error(`${strategy}: seeding v1 failed: ${first.summary.error}`);
@@ -137,7 +61,7 @@ async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
     const samples: { at: number; status: number }[] = [];
     let finish!: (result: autocannon.Result) => void;
     const done = new Promise<autocannon.Result>((r) => (finish = r));
-    const load = autocannon({ url: `${connection!.info.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
+    const load = autocannon({ url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
       if (error) throw error;
       finish(result);
     });
@@ -177,10 +101,7 @@ async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
       failedShare: during.length ? non2xx / during.length : 0,
     };
   } finally {
-    await provider.close();
-    await stopSupervisor(connection!.info.stateDir);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 

@@ -11,21 +11,10 @@
 //   --steady S        seconds of steady state before the deploy (default 5)
 //   --strategies a,b  (default every strategy)             --json  print the results as JSON
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, type as osType, release as osRelease } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, type as osType, release as osRelease } from 'node:os';
 import autocannon from 'autocannon';
-import { getEnvironment, loadConfig } from '../src/config/load.js';
-import { resolveStrategySettings } from '../src/config/settings.js';
-import { RealClock } from '../src/domain/clock.js';
 import { STRATEGIES, type StrategyName } from '../src/domain/types.js';
-import { runDeploy } from '../src/engine/executor.js';
-import type { DeploySummary } from '../src/engine/summary.js';
-import { connectSupervisor, stopSupervisor } from '../src/providers/local/launcher.js';
-import { openStore } from '../src/store/open-store.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-const SERVER = join(ROOT, 'examples/demo-app/server.js');
+import { openLocalBench } from './local-bench.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,51 +47,6 @@ export interface TrafficResult {
   p99Ratio: number;
 }
 
-function project(dir: string): string {
-  for (const [version, greeting] of [
-    ['v1', 'hello from v1'],
-    ['v2', 'hello from v2'],
-  ] as const) {
-    mkdirSync(join(dir, 'releases', version), { recursive: true });
-    writeFileSync(
-      join(dir, 'releases', version, 'runway-release.toml'),
-      `version = "${version}"\n[processes]\nweb = ${JSON.stringify(`node ${SERVER}`)}\n[env]\nGREETING = "${greeting}"\n`,
-    );
-  }
-  const config = join(dir, 'runway.toml');
-  writeFileSync(
-    config,
-    `
-[app]
-name = "bench"
-[app.processes]
-web = { count = ${WEB} }
-[[app.checks]]
-name = "up"
-type = "http"
-group = "web"
-path = "/up"
-interval = "100ms"
-timeout = "1s"
-grace_period = "1s"
-[app.deploy]
-wait_timeout = "30s"
-drain_timeout = "5s"
-[environments.bench]
-provider = "local"
-trigger = "manual"
-initiation = "manual"
-allow_cli = true
-[environments.bench.local]
-releases_dir = "releases"
-stop_timeout = "5s"
-drain_timeout = "5s"
-queue_timeout = "10s"
-`,
-  );
-  return config;
-}
-
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -114,23 +58,8 @@ function stats(samples: Sample[]) {
 }
 
 async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'runway-bench-traffic-'));
-  const file = project(dir);
-  const config = loadConfig(file);
-  const env = getEnvironment(config, 'bench');
-  const connection = await connectSupervisor({ config, env, processEnv: { RUNWAY_LOCAL_OWNER_PID: String(process.pid) } });
-  const provider = connection!.client;
-  const store = await openStore(join(dir, 'runway.db'), dir);
-  const scope = { app: 'bench', env: 'bench' };
-  let n = 0;
-  const deploy = async (version: string, s: StrategyName): Promise<DeploySummary> => {
-    const release = { version, image: `releases/${version}`, createdAtMs: Date.now() };
-    if (!(await store.getRelease('bench', version))) await store.createRelease('bench', release);
-    const deployId = `dep_bench_${strategy}_${++n}`;
-    const settings = resolveStrategySettings(env, config.app.processes, s);
-    await store.createDeploy({ id: deployId, ...scope, release: version, previousRelease: null, strategy: s, initiator: 'bench', responsible: 'bench', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now() });
-    return runDeploy({ provider, store, clock: new RealClock(), pollMs: 500 }, { deployId, scope, target: release, groups: config.app.processes, settings, findRelease: (v) => store.getRelease('bench', v) });
-  };
+  const bench = await openLocalBench({ web: WEB, releases: { v1: 'GREETING = "hello from v1"', v2: 'GREETING = "hello from v2"' } });
+  const deploy = async (version: string, s: StrategyName) => (await bench.deploy(version, s)).summary;
   try {
     const first = await deploy('v1', 'rolling');
     if (first.status !== 'succeeded') throw new Error(`${strategy}: seeding v1 failed: ${first.error}`);
@@ -139,7 +68,7 @@ async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
     const samples: Sample[] = [];
     let finish!: (result: autocannon.Result) => void;
     const done = new Promise<autocannon.Result>((resolve) => (finish = resolve));
-    const load = autocannon({ url: `${connection!.info.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
+    const load = autocannon({ url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
       if (error) throw error;
       finish(result);
     });
@@ -171,10 +100,7 @@ async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
       p99Ratio: during.p99 / steady.p99,
     };
   } finally {
-    await provider.close();
-    await stopSupervisor(connection!.info.stateDir);
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await bench.close();
   }
 }
 
