@@ -85,6 +85,8 @@ export async function startHarness(
     env?: NodeJS.ProcessEnv;
     /** Wraps each provider session the server opens (a test holding a deploy at a point of its choosing). */
     wrapSession?: (env: string, session: ProviderSession) => ProviderSession;
+    /** Wraps the store the server uses (the harness's own reads go to the store itself). */
+    wrapStore?: (store: Store) => Store;
   } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'runway-server-'));
@@ -98,7 +100,7 @@ export async function startHarness(
   const wrapSession = options.wrapSession;
   const server = await startServer({
     config,
-    store,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     port: 0,
     pollMs: 50,
     webhookSecret: WEBHOOK_SECRET,
