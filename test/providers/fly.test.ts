@@ -135,12 +135,15 @@ describe('fly provider: leases', () => {
 describe('fly provider: API behaviour', () => {
   it('absorbs the 404s of a just-created machine (eventual consistency), and only those', async () => {
     const server = await sharedServer();
-    server.backend.setFaults({ eventualConsistencyMs: 2_000 });
-    const rig = await flyRig();
+    // Simulated time (SPEED times the wall clock): the window must outlast the wall time between a create
+    // and the next call even on a loaded machine (2 s, i.e. 80 real ms, did not; found by test:soak), and
+    // the grace must outlast the window: 2 minutes = 4.8 real s, and 10 minutes.
+    server.backend.setFaults({ eventualConsistencyMs: 120_000 });
+    const rig = await flyRig({ consistencyGraceMs: 600_000 });
     const impatient = await flyRig({ consistencyGraceMs: 0, createApp: false });
     try {
       const created = await rig.provider.create(rig.scope, spec());
-      const ready = await rig.provider.waitFor(rig.scope, created.id, healthyOn(created), 60_000);
+      const ready = await rig.provider.waitFor(rig.scope, created.id, healthyOn(created), 3_600_000);
       assert.equal(ready.id, created.id);
       assert.ok(rig.fly.stats.notFoundAbsorbed > 0, 'some 404s were absorbed');
 
