@@ -32,8 +32,8 @@ async function deploy(token: string, body: Record<string, unknown>): Promise<str
   return r.json.deploy.id as string;
 }
 
-/** The harness waits 10 s; scaled-clock deploys of 48 machines take longer. */
-async function waitDeploy(id: string, timeoutMs = 60_000): Promise<DeployRecord> {
+/** A cap for a hang: scaled-clock deploys of 48 machines on a loaded machine take long. */
+async function waitDeploy(id: string, timeoutMs = 180_000): Promise<DeployRecord> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const d = await h.store.getDeploy(id);
@@ -51,7 +51,8 @@ function fn(expression: string): () => unknown {
   return new Function(`return (${expression});`) as () => unknown;
 }
 
-async function waitFor(page: Page, predicate: string, timeout = 20_000): Promise<void> {
+/** The cap is for a hang: a page on a loaded machine may take long to catch up with a deploy. */
+async function waitFor(page: Page, predicate: string, timeout = 120_000): Promise<void> {
   await page.waitForFunction(fn(predicate), undefined, { timeout });
 }
 
