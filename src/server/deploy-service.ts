@@ -74,6 +74,12 @@ export class DeployService {
   private readonly listeners = new Set<Listener>();
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  /**
+   * Requests between recording their deploy (owned by this instance) and running it: the takeover
+   * check must not claim such a deploy, or this instance would run it twice (found by test:soak on a
+   * busy machine, where the store writes between the two take longer than a takeover poll).
+   */
+  private starting = 0;
 
   constructor(private readonly options: DeployServiceOptions) {
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -141,8 +147,13 @@ export class DeployService {
    * A request through the one way to start a deploy (src/deploys/start.ts); an allowed, locked and
    * recorded deploy then runs here in the background.
    */
-  request(request: DeployRequest): Promise<StartOutcome<void>> {
-    return startDeploy(this.startDeps, request, { run: (started) => this.launch(started) });
+  async request(request: DeployRequest): Promise<StartOutcome<void>> {
+    this.starting++;
+    try {
+      return await startDeploy(this.startDeps, request, { run: (started) => this.launch(started) });
+    } finally {
+      this.starting--;
+    }
   }
 
   /** Run a started deploy in the background (its lock is already held; the run releases it). */
@@ -265,6 +276,10 @@ export class DeployService {
     const candidates = await this.store.listDeploys({ app: this.options.config.app.name, status: ['running', 'pending'] });
     for (const deploy of candidates) {
       if (this.live.has(deploy.id) || !this.options.config.environments[deploy.env]) continue;
+      // Ours and maybe still being started here (not yet live): looked at again at the next poll. A
+      // deploy of this instance id that no request here is starting (a restart under the same id) is
+      // claimed as any other.
+      if (deploy.owner === this.instanceId && this.starting > 0) continue;
       const claimed = await this.store.claimDeploy(deploy.id, this.instanceId, this.wall.now(), ttl);
       if (!claimed) continue;
       this.log(`taking over deploy ${deploy.id} (${deploy.env}) from ${deploy.owner ?? 'nobody'}`);

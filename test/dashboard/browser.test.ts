@@ -14,6 +14,7 @@ import type { DeployRecord } from '../../src/store/contract.js';
 import { launchChromium, shot, signIn } from './browser-helpers.js';
 import { seedHistory } from './seed.js';
 import { DASHBOARD_CONFIG } from './fixtures.js';
+import { UpdateHold } from './update-hold.js';
 
 
 let h: Harness;
@@ -21,6 +22,9 @@ let browser: Browser;
 let deployer: string;
 let viewer: string;
 let finished: { production: string; staging: string };
+// The running deploy (v3 on production) goes only as far as the test lets it: a busy machine must not
+// let it finish before the page has watched it and aborted it (found by test:soak).
+const hold = new UpdateHold('v3', 6);
 
 async function deploy(token: string, body: Record<string, unknown>): Promise<string> {
   const r = await h.call('POST', '/api/deploys', { token, body });
@@ -28,8 +32,8 @@ async function deploy(token: string, body: Record<string, unknown>): Promise<str
   return r.json.deploy.id as string;
 }
 
-/** The harness waits 10 s; scaled-clock deploys of 48 machines take longer. */
-async function waitDeploy(id: string, timeoutMs = 60_000): Promise<DeployRecord> {
+/** A cap for a hang: scaled-clock deploys of 48 machines on a loaded machine take long. */
+async function waitDeploy(id: string, timeoutMs = 180_000): Promise<DeployRecord> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const d = await h.store.getDeploy(id);
@@ -47,7 +51,8 @@ function fn(expression: string): () => unknown {
   return new Function(`return (${expression});`) as () => unknown;
 }
 
-async function waitFor(page: Page, predicate: string, timeout = 20_000): Promise<void> {
+/** The cap is for a hang: a page on a loaded machine may take long to catch up with a deploy. */
+async function waitFor(page: Page, predicate: string, timeout = 120_000): Promise<void> {
   await page.waitForFunction(fn(predicate), undefined, { timeout });
 }
 
@@ -57,7 +62,7 @@ async function evaluate<T>(page: Page, expression: string): Promise<T> {
 
 before(async () => {
   browser = await launchChromium();
-  h = await startHarness({ config: DASHBOARD_CONFIG(10), serve: { fleetTtlMs: 500, liveFlushMs: 100 } });
+  h = await startHarness({ config: DASHBOARD_CONFIG(10), serve: { fleetTtlMs: 500, liveFlushMs: 100 }, wrapSession: (env, session) => (env === 'production' ? hold.wrap(session) : session) });
   for (const v of ['v2', 'v3', 'v4']) assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: v, notes: `release ${v}` } })).status, 201);
   deployer = await h.token('pat', 'deployer', { envs: ['production', 'qa'] });
   viewer = await h.token('vera', 'viewer');
@@ -71,6 +76,7 @@ before(async () => {
 });
 
 after(async () => {
+  hold.releaseAll();
   await browser?.close();
   await h?.close();
 });
@@ -141,17 +147,20 @@ describe('dashboard in Chromium', () => {
     try {
       const id = await deploy(deployer, { env: 'production', release: 'v3', reason: 'ship v3' });
       await page.goto(`${h.url}/dashboard/deploys/${id}`);
+      // Held at 6 updates (the spearheads and part of the first batch): seen, then let on.
       await waitFor(page, `Number(document.getElementById('timeline').dataset.done) >= 3`);
       const timeline = `({ done: Number(document.getElementById('timeline').dataset.done), span: Number(document.getElementById('timeline').dataset.span) })`;
       const first = await evaluate<{ done: number; span: number }>(page, timeline);
-      await waitFor(page, `Number(document.getElementById('timeline').dataset.done) >= ${first.done + 5}`);
+      assert.ok(first.done <= 6, JSON.stringify(first));
+      // Held again at 20 of 48: the rest of its batch is in flight, and the deploy cannot finish before the abort.
+      hold.allow(20);
+      await waitFor(page, `Number(document.getElementById('timeline').dataset.done) >= 20`);
       const second = await evaluate<{ done: number; span: number }>(page, timeline);
       assert.ok(second.done > first.done && second.span > first.span, JSON.stringify({ first, second }));
       assert.ok((await page.locator('.tl-bar.run').count()) > 0, 'bars in flight');
       assert.match((await page.locator('#pct').textContent()) ?? '', /^\d+(\.\d)?%$/);
       assert.equal(await page.locator('#deploy-head').getAttribute('data-status'), 'running');
-      // For the picture: the spearhead and the first batch done, the next batch well under way.
-      await waitFor(page, `Number(document.getElementById('timeline').dataset.done) >= 12`);
+      // For the picture: the spearheads and two batches done, the next batch under way.
       await page.waitForTimeout(600);
       await shot(page, 'deploy', { doc: true });
 

@@ -20,10 +20,11 @@ import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { killTagged, leftovers, localProject, processGroupOf, taggedProcesses } from '../providers/local-fixtures.js';
 import { Load } from './load.js';
-import { until } from '../support/wait.js';
 
 const TAG = randomUUID();
 const VERSIONS = ['v1', 'v2', 'v3', 'v-broken', 'v-bootfail', 'v-nocmd'];
+/** Requests answered before a deploy starts, and again after it ends. */
+const TRAFFIC_AROUND = 20;
 
 after(async () => {
   const left = await leftovers(TAG);
@@ -102,21 +103,22 @@ describe('local deploys under traffic', () => {
       const first = await deploy('v1', settings('rolling'));
       assert.equal(first.status, 'succeeded', first.error ?? '');
       assert.deepEqual(await serving(), { v1: 5 });
+      // Traffic before, during and after the deploy, by count (a busy machine sends fewer requests in
+      // the time a deploy takes; found by test:soak): some answered before it starts, some after it ends.
       const load = new Load(provider.proxyUrl);
+      await load.answered(TRAFFIC_AROUND);
       const summary = await deploy('v2', settings(strategy));
-      // Traffic goes on past the deploy's end (what it left serving answers too), for enough requests to judge by.
-      const atEnd = load.result.requests;
-      await until(() => load.result.requests >= Math.max(atEnd + 20, 31), 'requests after the deploy ended');
+      await load.answered(load.result.requests + TRAFFIC_AROUND);
       const traffic = await load.stop();
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       assert.equal(summary.machines.onTarget, 5);
       assert.deepEqual(await serving(), { v2: 5 });
       const [lo, hi] = EXTRA_PEAK[strategy];
       assert.ok(summary.extraMachinesPeak >= lo && summary.extraMachinesPeak <= hi, `extra machines at peak: ${summary.extraMachinesPeak}`);
-      assert.ok(traffic.requests > 30, `traffic flowed (${traffic.requests} requests)`);
       assert.deepEqual({ failed: traffic.failed, non2xx: traffic.non2xx, errors: traffic.errors }, { failed: 0, non2xx: 0, errors: [] });
       assert.ok(Object.keys(traffic.releases).every((r) => r === 'v1' || r === 'v2'), JSON.stringify(traffic.releases));
-      assert.ok((traffic.releases.v2 ?? 0) > 0, 'v2 answered');
+      assert.ok((traffic.releases.v1 ?? 0) > 0, 'v1 answered (before the deploy)');
+      assert.ok((traffic.releases.v2 ?? 0) > 0, 'v2 answered (after it)');
       // Old processes and destroyed extra machines are really gone: what runs belongs to the 5 machines
       // (each is a process group: /bin/sh and what it started).
       const machinePids = [...pids().values()];

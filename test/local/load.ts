@@ -18,6 +18,7 @@ export class Load {
   private readonly agent: Agent;
   private stopped = false;
   private readonly loops: Promise<void>[];
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
   readonly result: LoadResult = { requests: 0, failed: 0, non2xx: 0, statuses: {}, releases: {}, errors: [] };
 
   constructor(
@@ -35,9 +36,26 @@ export class Load {
     });
   }
 
+  /**
+   * Resolves once `count` requests have been answered in all (or failed: the assertions on the result
+   * name those), so a test asks for traffic by amount, never by time.
+   */
+  answered(count: number): Promise<void> {
+    if (this.result.requests >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+
+  private counted(): void {
+    for (const w of [...this.waiters]) {
+      if (this.result.requests < w.count) continue;
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  }
+
   private once(): Promise<void> {
     const r = this.result;
-    return new Promise((resolve) => {
+    return new Promise<void>((resolve) => {
       const req = request(`${this.url}/`, { agent: this.agent }, (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -64,7 +82,7 @@ export class Load {
         resolve();
       });
       req.end();
-    });
+    }).then(() => this.counted());
   }
 
   async stop(): Promise<LoadResult> {

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { RealClock } from '../../src/domain/clock.js';
 import { TERMINAL_STATUSES } from '../../src/domain/types.js';
+import { getEnvironment } from '../../src/config/environment.js';
+import { openProviderSession } from '../../src/providers/open-session.js';
+import type { ProviderSession } from '../../src/providers/session.js';
 import { createApiToken } from '../../src/server/auth.js';
 import { startServer, type RunningServer, type ServeOptions } from '../../src/server/serve.js';
 import type { DeployRecord, Store } from '../../src/store/contract.js';
@@ -75,7 +78,17 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { config?: string; serve?: Partial<ServeOptions>; env?: NodeJS.ProcessEnv } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    config?: string;
+    serve?: Partial<ServeOptions>;
+    env?: NodeJS.ProcessEnv;
+    /** Wraps each provider session the server opens (a test holding a deploy at a point of its choosing). */
+    wrapSession?: (env: string, session: ProviderSession) => ProviderSession;
+    /** Wraps the store the server uses (the harness's own reads go to the store itself). */
+    wrapStore?: (store: Store) => Store;
+  } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'runway-server-'));
   writeFileSync(join(dir, 'runway.toml'), options.config ?? CONTROL_CONFIG);
   const config = loadConfig(join(dir, 'runway.toml'));
@@ -83,13 +96,16 @@ export async function startHarness(options: { config?: string; serve?: Partial<S
   const logs: string[] = [];
   const bodies: string[] = [];
   const clock = new RealClock();
+  const processEnv = options.env ?? { RUNWAY_SECRET_KEY: SECRET_KEY };
+  const wrapSession = options.wrapSession;
   const server = await startServer({
     config,
-    store,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     port: 0,
     pollMs: 50,
     webhookSecret: WEBHOOK_SECRET,
-    processEnv: options.env ?? { RUNWAY_SECRET_KEY: SECRET_KEY },
+    processEnv,
+    ...(wrapSession ? { openSession: async (env: string) => wrapSession(env, await openProviderSession({ config, env: getEnvironment(config, env), store, processEnv })) } : {}),
     log: (line) => logs.push(line),
     ...options.serve,
   });

@@ -1,16 +1,22 @@
-// Child process for test/store/sqlite.test.ts. Waits for the start time argv[4] (so the workers
-// contend together), then opens (and migrates) the SQLite store at argv[2] — possibly a new file
-// other workers are creating at the same moment — creates the deploy `shared` unless another
-// worker did, tries to take the lock for holder argv[3], appends a journal batch, and prints one
-// JSON line with the outcome.
+// Child process for test/store/sqlite.test.ts. Says it has loaded (a file named after it in the
+// barrier directory argv[4]) and waits until all argv[5] workers have (so they contend together,
+// however slowly a busy machine starts them), then opens (and migrates) the SQLite store at argv[2]
+// — possibly a new file other workers are creating at the same moment — creates the deploy `shared`
+// unless another worker did, tries to take the lock for holder argv[3], appends a journal batch, and
+// prints one JSON line with the outcome.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { StoreError } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 
-const [file, holder, startAt] = process.argv.slice(2);
-if (!file || !holder || !startAt) throw new Error('usage: lock-worker FILE HOLDER START_AT_MS');
-await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startAt) - Date.now())));
-const store = await openStore(file, process.cwd());
+const [file, holder, barrier, count] = process.argv.slice(2);
+if (!file || !holder || !barrier || !count) throw new Error('usage: lock-worker FILE HOLDER BARRIER_DIR WORKERS');
+fs.writeFileSync(path.join(barrier, holder), '');
+while (fs.readdirSync(barrier).length < Number(count)) await new Promise((resolve) => setTimeout(resolve, 10));
+// A cap for a loaded machine, not a timing: another worker's migration or journal batch holds the
+// write lock for as long as its starved process takes (the default 10 s busy timeout can run out).
+const store = await openStore(file, process.cwd(), { busyTimeoutMs: 240_000 });
 try {
   await store.createDeploy({
     id: 'shared',

@@ -221,12 +221,13 @@ describe('several stores on one SQLite file', () => {
     const dir = tempDir();
     const file = path.join(dir, 'shared.db');
     const worker = path.join(here, 'lock-worker.ts');
-    // Workers start together once every one of them has loaded.
-    const startAt = Date.now() + 3_000;
+    // Workers start together once every one of them has loaded (each waits for the others' files here).
+    const barrier = path.join(dir, 'loaded');
+    fs.mkdirSync(barrier);
     const holders = ['p1', 'p2', 'p3', 'p4'];
     const outputs = await Promise.all(
       holders.map((holder) =>
-        execFileAsync(process.execPath, ['--import', 'tsx', worker, file, holder, String(startAt)], {
+        execFileAsync(process.execPath, ['--import', 'tsx', worker, file, holder, barrier, String(holders.length)], {
           cwd: path.resolve(here, '../..'),
         }),
       ),

@@ -173,6 +173,27 @@ export function isMemoryPath(file: string): boolean {
  * Open (creating it and its parent directories if needed) a SQLite database file, or `:memory:`,
  * as a Kysely instance. Does not run migrations.
  */
+/**
+ * Switch to WAL. The switch needs the file to itself for a moment, and while another process opens
+ * the same (new) file SQLite may answer SQLITE_BUSY at once, without waiting on the busy timeout
+ * (found by the several-processes test on a loaded machine: "database is locked" on opening). So
+ * retry, with short pauses, for up to the busy timeout. Synchronous, like the rest of the opening.
+ */
+function enterWal(sqlite: BetterSqlite3.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let ms = 5; ; ms = Math.min(ms * 2, 100)) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = ((error as { code?: string }).code ?? '').startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, ms);
+    }
+  }
+}
+
 export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysely<Database> {
   const memory = isMemoryPath(file);
   if (!memory) {
@@ -183,13 +204,14 @@ export function openSqlite(file: string, options: SqliteOpenOptions = {}): Kysel
     fs.closeSync(fs.openSync(file, 'a', 0o600));
     restrictMode(file);
   }
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const sqlite = new BetterSqlite3(file, {
-    timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    timeout: busyTimeoutMs,
   });
   let mutexKey: string | undefined;
   try {
     if (!memory) {
-      sqlite.pragma('journal_mode = WAL');
+      enterWal(sqlite, busyTimeoutMs);
       // Durable across process crashes; with WAL only a power loss can drop the last commits.
       sqlite.pragma('synchronous = NORMAL');
       mutexKey = fs.realpathSync(file);
