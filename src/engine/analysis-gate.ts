@@ -72,7 +72,8 @@ export class AnalysisGate {
       if (failure) return { ok: false, error: failure, aborted: false };
     } catch (error) {
       if (signal.aborted) return { ok: false, error: describeError(signal.reason ?? error), aborted: true };
-      throw error;
+      // The fleet could not be listed (the provider gave up): no evidence, so no pass.
+      return { ok: false, error: `analysis after ${wave.label}: ${describeError(error)}`, aborted: false };
     }
     return { ok: true };
   }
