@@ -135,13 +135,16 @@ export class VirtualClock implements Clock {
     const timer = { at, seq: this.seq++, fire };
     const heap = this.heap;
     heap.push(timer);
+    // Sift up by moving parents down (no swap arrays: this runs for every simulated phase).
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      const p = heap[parent]!;
+      if (!before(timer, p)) break;
+      heap[i] = p;
       i = parent;
     }
+    heap[i] = timer;
     this.schedule();
     return timer;
   }
@@ -151,18 +154,20 @@ export class VirtualClock implements Clock {
     const top = heap[0];
     const last = heap.pop();
     if (heap.length > 0 && last) {
-      heap[0] = last;
+      // Sift `last` down from the root, moving the smaller child up.
+      const n = heap.length;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= n) break;
         const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-        i = m;
+        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+        const child = heap[c]!;
+        if (!before(child, last)) break;
+        heap[i] = child;
+        i = c;
       }
+      heap[i] = last;
     }
     return top;
   }

@@ -346,9 +346,17 @@ class DeployRun implements PlanHost, EndHost {
   private watchMachines(): void {
     const { provider } = this.deps;
     if (!provider.subscribe) return;
+    // What each machine showed in its last stored event: the readers of stored events (the dashboard's
+    // timeline from the store) see a machine's state, release and health, so an event that changes none
+    // of them (an uncordon, a repeated state) is not stored; created and destroyed always are.
+    const shown = new Map<string, { state: string; release: string; health: string }>();
     this.unsubscribe = provider.subscribe(this.req.scope, (event) => {
       this.emit({ type: 'machine', event });
       const m = event.machine;
+      const last = shown.get(m.id);
+      if (last && event.type !== 'created' && event.type !== 'destroyed' && last.state === m.state && last.release === m.release && last.health === m.health) return;
+      if (event.type === 'destroyed') shown.delete(m.id);
+      else shown.set(m.id, { state: m.state, release: m.release, health: m.health });
       this.journal.addEvent({
         deployId: this.req.deployId,
         app: m.app,

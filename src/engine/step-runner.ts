@@ -86,13 +86,23 @@ function checkpoint(signal: AbortSignal): void {
  * and again once it is ours, and handed to the provider, which drops the call if it is still waiting
  * for a rate-limit token: an abort never waits for operations that have not been sent.
  */
-async function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
-  checkpoint(signal);
-  // Never act on the fleet while the store cannot record it.
-  if (ctx.storeGate) await ctx.storeGate.wait(signal);
+function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
+  try {
+    checkpoint(signal);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  // Never act on the fleet while the store cannot record it. (Not async: an open gate costs no
+  // promise; this runs for every provider call of a deploy.)
+  if (ctx.storeGate?.down) return ctx.storeGate.wait(signal).then(() => limited(ctx, signal, fn));
+  return limited(ctx, signal, fn);
+}
+
+function limited<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
+  const call: CallOptions = { signal };
   return ctx.limit(() => {
     checkpoint(signal);
-    return fn({ signal });
+    return fn(call);
   });
 }
 

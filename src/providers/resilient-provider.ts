@@ -136,6 +136,7 @@ export class ResilientProvider implements Provider {
   private readonly maxWaitChunkMs: number;
   /** Closed while the provider does not answer (only with `outageTimeoutMs`). */
   readonly gate: ProviderGate | undefined;
+  private readonly now = (): number => this.clock.now();
 
   constructor(
     readonly inner: Provider,
@@ -316,12 +317,14 @@ export class ResilientProvider implements Provider {
     signal?: AbortSignal,
   ): Promise<T> {
     const gate = this.gate;
-    const now = () => this.clock.now();
+    const now = this.now;
     let probe = false;
     try {
       for (let attempt = 1; ; attempt++) {
         if (gate && !probe) probe = await gate.admit(now, signal);
-        await this.throttle(op, scope, machineId, signal);
+        // Most calls find their token there: no promise to wait on then.
+        const throttled = this.throttle(op, scope, machineId, signal);
+        if (throttled) await throttled;
         this.stats.attempts[op]++;
         try {
           const answer = await send();
@@ -377,14 +380,14 @@ export class ResilientProvider implements Provider {
     return Math.round(nominal / 2 + this.rng.float() * (nominal / 2));
   }
 
-  /** Take a slot of the op's bucket (first come, first served); sleep until it is ours. */
-  private async throttle(op: ProviderOp, scope: FleetScope, machineId: string | undefined, signal?: AbortSignal): Promise<void> {
-    if (!this.limiter) return;
+  /** Take a slot of the op's bucket (first come, first served); a sleep until it is ours, if it is not yet. */
+  private throttle(op: ProviderOp, scope: FleetScope, machineId: string | undefined, signal?: AbortSignal): Promise<void> | undefined {
+    if (!this.limiter) return undefined;
     const wait = this.limiter.reserve(op, scope, machineId, this.clock.now());
-    if (wait <= 0) return;
+    if (wait <= 0) return undefined;
     this.stats.throttled++;
     this.stats.throttledMs += wait;
-    await this.clock.sleep(wait, signal);
+    return this.clock.sleep(wait, signal);
   }
 }
 

@@ -1,7 +1,9 @@
 // Multi-row inserts without Kysely's per-call compilation. Building the query tree and the SQL text of a
 // 500-row insert was most of what storing a deploy's journal and machine events cost (a 10,000-machine
 // deploy stores ~70,000 machine events). The SQL text of each shape (table, columns, row count) is
-// compiled by Kysely once, for this store's dialect, and reused with the new rows' values.
+// compiled by Kysely once, for this store's dialect, and reused with the new rows' values. Where the
+// dialect's placeholders are positional `?` (SQLite), the text of any row count is the one-row text
+// with its values tuple repeated, so flushes of varying sizes compile nothing either.
 
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
@@ -9,22 +11,35 @@ import type { Database } from './schema.js';
 /** Shapes kept per store (most recently used); full-sized chunks repeat, the tail sizes vary. */
 const SHAPES = 16;
 
+/** `insert into … values (?, ?, …)`: the part before the tuple, and the tuple. */
+const ONE_ROW = /^(insert into .* values )(\((?:\?, )*\?\))$/s;
+
+type Db = Kysely<Database> | Transaction<Database>;
+
 export class BulkInserter {
   private readonly texts = new Map<string, string>();
+  /** Per table and columns: the one-row text split at its tuple, or null when it cannot be repeated. */
+  private readonly tuples = new Map<string, { head: string; tuple: string } | null>();
 
-  async insert(db: Kysely<Database> | Transaction<Database>, table: 'journal' | 'machine_events', rows: readonly Record<string, unknown>[]): Promise<void> {
+  async insert(db: Db, table: 'journal' | 'machine_events', rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!);
     const params: unknown[] = new Array(rows.length * columns.length);
     let i = 0;
     for (const row of rows) for (const column of columns) params[i++] = row[column];
-    const key = `${table}\u0000${columns.join(',')}\u0000${rows.length}`;
+    const shape = `${table}\u0000${columns.join(',')}`;
+    const repeat = this.tuples.has(shape) ? this.tuples.get(shape) : this.learnTuple(db, table, shape, rows[0]!, columns);
+    if (repeat) {
+      await db.executeQuery(CompiledQuery.raw(`${repeat.head}${new Array<string>(rows.length).fill(repeat.tuple).join(', ')}`, params));
+      return;
+    }
+    const key = `${shape}\u0000${rows.length}`;
     let text = this.texts.get(key);
     if (text === undefined) {
       const compiled = db.insertInto(table).values(rows as never).compile();
       // Reused only when Kysely binds exactly these values in this order (row by row, columns as in the
       // first row): otherwise this one runs as compiled and nothing is kept.
-      if (compiled.parameters.length !== params.length || compiled.parameters.some((p, j) => p !== params[j])) {
+      if (!sameParams(compiled.parameters, params)) {
         await db.executeQuery(compiled);
         return;
       }
@@ -36,4 +51,23 @@ export class BulkInserter {
     this.texts.set(key, text);
     await db.executeQuery(CompiledQuery.raw(text, params));
   }
+
+  /** Compile one row of this shape; keep its text split at the tuple when its placeholders are `?`. */
+  private learnTuple(db: Db, table: 'journal' | 'machine_events', shape: string, row: Record<string, unknown>, columns: string[]): { head: string; tuple: string } | null {
+    const compiled = db.insertInto(table).values(row as never).compile();
+    const match = ONE_ROW.exec(compiled.sql);
+    const ok =
+      match !== null &&
+      sameParams(
+        compiled.parameters,
+        columns.map((c) => row[c]),
+      );
+    const repeat = ok ? { head: match[1]!, tuple: match[2]! } : null;
+    this.tuples.set(shape, repeat);
+    return repeat;
+  }
+}
+
+function sameParams(bound: readonly unknown[], params: readonly unknown[]): boolean {
+  return bound.length === params.length && bound.every((p, j) => p === params[j]);
 }

@@ -39,7 +39,7 @@ import {
   type StoredMachineEvent,
 } from './contract.js';
 import { BulkInserter } from './bulk-insert.js';
-import { migrateToLatest } from './migrations.js';
+import { migrateToLatest, sqlFlavor } from './migrations.js';
 import * as outbox from './outbox-store.js';
 import { insertOutbox, lifecycleItem } from './outbox-store.js';
 import type { GitHubDeploymentRecord, NewOutboxItem, OutboxItem, OutboxQuery } from './outbox-contract.js';
@@ -285,8 +285,11 @@ const MACHINE_EVENT_COLUMNS = 9;
 export class KyselyStore implements Store {
   private closed = false;
   private readonly bulk = new BulkInserter();
+  private readonly sqlite: boolean;
 
-  constructor(readonly db: Kysely<Database>) {}
+  constructor(readonly db: Kysely<Database>) {
+    this.sqlite = sqlFlavor(db) === 'sqlite';
+  }
 
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
@@ -584,6 +587,9 @@ export class KyselyStore implements Store {
    * Append entries in one transaction. Seqs are handed out per deploy by bumping the deploy's
    * `journal_seq` counter (an atomic row update, so concurrent appenders never share a seq), in the
    * order the entries are given. Fails with StoreError('not_found') if a deploy does not exist.
+   * SQLite: the journal's own highest seq instead. Its transactions are IMMEDIATE (one writer at a
+   * time), so that is as safe, and an UPDATE of the deploys row rewrites the whole record, stored plan
+   * included (over 1 MB at 10,000 machines), on every flush.
    */
   appendJournal(entries: JournalEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
@@ -594,6 +600,13 @@ export class KyselyStore implements Store {
       // Sorted, so that concurrent appenders (PostgreSQL) lock deploy rows in one order.
       for (const deployId of [...counts.keys()].sort()) {
         const count = counts.get(deployId)!;
+        if (this.sqlite) {
+          const exists = await trx.selectFrom('deploys').select('id').where('id', '=', deployId).executeTakeFirst();
+          if (!exists) throw new StoreError('not_found', `cannot append to the journal of deploy ${deployId}: no such deploy`);
+          const last = await trx.selectFrom('journal').select((eb) => eb.fn.max('seq').as('seq')).where('deploy_id', '=', deployId).executeTakeFirst();
+          next.set(deployId, Number(last?.seq ?? 0) + 1);
+          continue;
+        }
         const row = await trx
           .updateTable('deploys')
           .set({ journal_seq: sql<number>`${sql.ref('journal_seq')} + ${count}` })

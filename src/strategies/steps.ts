@@ -71,6 +71,16 @@ export function zipGroups(perGroup: Step[][][]): Step[][] {
 }
 
 /**
+ * Merge per-group lists into one, each list spread evenly over the result in proportion to its length
+ * (item i of a list of n sits at (i + ½) / n; ties keep list order). Stable within each list.
+ */
+export function interleaveByShare<T>(lists: readonly (readonly T[])[]): T[] {
+  const keyed = lists.flatMap((list, g) => list.map((item, i) => ({ item, g, key: (i + 0.5) / list.length })));
+  keyed.sort((a, b) => a.key - b.key || a.g - b.g);
+  return keyed.map((k) => k.item);
+}
+
+/**
  * A group with more serving machines than desired sheds `count` of them: machines that need work
  * before done ones, and among those the ones already out of traffic first (so shedding costs no
  * capacity). Returns the machines to destroy and the old machines that remain (still sorted).

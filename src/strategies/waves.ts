@@ -38,7 +38,7 @@ import { resolveBudget, type Machine } from '../domain/types.js';
 import { isAvailable, isChecked, type FleetView, type GroupView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
 import { pairStandIns, standingIn } from './stand-ins.js';
-import { create, destroy, plural, refOf, regate, shed, update, zipGroups, type DraftWave, type StrategyResult } from './steps.js';
+import { create, destroy, interleaveByShare, plural, refOf, regate, shed, update, zipGroups, type DraftWave, type StrategyResult } from './steps.js';
 
 /**
  * Max-min fair split of `total` across demands (water-filling): every group gets min(demand, level) for
@@ -153,7 +153,10 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
     // Groups of a later phase hold nothing while earlier ones roll: they start from scratch in their phase.
     const plans = now.map((i) => planGroup(input, view, view.groups[i]!, budget.get(i)!, phase > 1));
     prelude.push(...plans.flatMap((p) => p.prelude));
-    const surge = plans.flatMap((p) => p.surge);
+    // Creates share one rate limit per app (Fly: 1/s): interleaved in proportion to each group's surge,
+    // every group's window opens at its share of that rate, so the groups finish together instead of
+    // the last group starting its replacement only once every other group's surge is in.
+    const surge = interleaveByShare(plans.map((p) => p.surge));
     const promote = plans.flatMap((p) => p.promote);
     if (promote.length > 0) surge.push({ kind: 'cutover', promote, cordon: [] });
     // The surge and replacement waves of a phase run as one flow with a window per group (Wave.window):

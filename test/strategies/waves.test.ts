@@ -90,6 +90,19 @@ describe('waves', () => {
     checkEnd(inp, endFleet(inp, plan));
   });
 
+  it("interleaves the groups' surge creates in proportion to their surge: they share the app's create rate", () => {
+    const inp = input([...machines(40), ...machines(10, 'worker')], { web: 40, worker: 10 }, settings('waves', { maxSurge: { fraction: 0.1 }, maxUnavailable: { count: 0 } }));
+    const plan = buildPlan(inp);
+    const surge = plan.waves.find((w) => w.kind === 'surge')!;
+    // web 4, worker 1: worker's create sits mid-wave, not behind all of web's.
+    assert.deepEqual(
+      surge.steps.map((st) => (st.kind === 'create' ? st.group : st.kind)),
+      ['web', 'web', 'worker', 'web', 'web'],
+    );
+    checkBudgets(inp, plan);
+    checkEnd(inp, endFleet(inp, plan));
+  });
+
   it('when the budget cannot give every group a surge machine, groups take turns', () => {
     const inp = input([...machines(3), ...machines(3, 'worker')], { web: 3, worker: 3 }, settings('waves', { maxSurge: { count: 2 }, maxUnavailable: { count: 0 }, maxExtraTotal: 1 }));
     const plan = buildPlan(inp);

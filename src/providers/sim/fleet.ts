@@ -550,7 +550,7 @@ export class SimFleet {
     const ms = sampleLatency(this.options.latency[op], this.rng);
     const startMs = this.clock.now();
     if (!(await this.sleep(ms, signal))) return false;
-    this.log.record({ machineId: record.machine.id, op, startMs, endMs: this.clock.now() });
+    if (this.log.enabled) this.log.record({ machineId: record.machine.id, op, startMs, endMs: this.clock.now() });
     return true;
   }
 
@@ -677,10 +677,12 @@ export class SimFleet {
     m.updatedAtMs = atMs;
     const snapshot = copy(m);
     const listeners = this.listeners.get(record.scopeKey);
-    if (listeners) {
-      for (const listener of [...listeners]) {
+    if (listeners && listeners.size > 0) {
+      // One copy for all listeners (an event is read, never changed), and no array for the usual one.
+      const event = { type, machine: copy(m), atMs };
+      for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
         try {
-          listener({ type, machine: copy(m), atMs });
+          listener(event);
         } catch {
           this.listenerErrors++;
         }

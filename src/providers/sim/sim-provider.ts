@@ -87,7 +87,9 @@ export class SimProvider implements Provider {
   /** Ends every sleep when the provider closes; a fan-out, since thousands of calls sleep at once. */
   private readonly closer = new AbortFanout([]);
   /** Sleeps in flight on a clock with `after`: failed when the provider closes. */
-  private readonly sleepers = new Set<(error: unknown) => void>();
+  private readonly sleepers = new Set<Sleeper>();
+  /** The clock's cancellable timers, bound once (every simulated call sleeps on one). */
+  private readonly after: ((ms: number, fire: () => void) => () => void) | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -100,6 +102,7 @@ export class SimProvider implements Provider {
     this.limiter = new RateLimiter(settings.limits ?? FLY_RATE_LIMITS);
     this.apiTimeoutMs = settings.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS;
     this.fleet = new SimFleet(clock, this.options, this.rng, this.log);
+    this.after = clock.after?.bind(clock);
   }
 
   // ---- the Provider contract ---------------------------------------------------------------
@@ -170,7 +173,7 @@ export class SimProvider implements Provider {
   async close(): Promise<void> {
     this.closed = true;
     this.closer.abort(new ProviderError('unavailable', 'sim provider is closed'));
-    for (const stop of [...this.sleepers]) stop(new ProviderError('unavailable', 'sim provider is closed'));
+    for (const sleeper of [...this.sleepers]) sleeper.stop(new ProviderError('unavailable', 'sim provider is closed'));
     this.fleet.close();
   }
 
@@ -273,9 +276,12 @@ export class SimProvider implements Provider {
 
     const latency = sampleLatency(this.options.latency.api, this.rng);
     await this.sleep(latency, signal);
-    const phase: SimPhase = { op: 'api', apiOp: op, startMs, endMs: this.clock.now() };
-    if (machineId !== undefined) phase.machineId = machineId;
-    this.log.record(phase);
+    // Only built when the op log is on (the benchmark's bounds): most runs make tens of thousands of calls.
+    const phase: SimPhase | undefined = this.log.enabled ? { op: 'api', apiOp: op, startMs, endMs: this.clock.now() } : undefined;
+    if (phase) {
+      if (machineId !== undefined) phase.machineId = machineId;
+      this.log.record(phase);
+    }
     if (this.closed) throw new ProviderError('unavailable', 'sim provider is closed', { op, machineId });
     if (refusal) throw refusal;
 
@@ -284,7 +290,7 @@ export class SimProvider implements Provider {
         try {
           const made = apply();
           if (made instanceof Promise) made.catch(() => undefined);
-          else if (op === 'create') phase.machineId = (made as Machine).id;
+          else if (op === 'create' && phase) phase.machineId = (made as Machine).id;
         } catch {
           // The change failed on the server; the caller only ever sees the timeout.
         }
@@ -297,33 +303,23 @@ export class SimProvider implements Provider {
     }
 
     const result = apply();
-    if (op === 'create' && !(result instanceof Promise)) phase.machineId = (result as Machine).id;
+    if (op === 'create' && phase && !(result instanceof Promise)) phase.machineId = (result as Machine).id;
     return result;
   }
 
   /** Sleep on the clock until `ms` pass, the caller aborts (its reason), or the provider closes. */
   private sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    // Every simulated API call sleeps here: with `clock.after` it costs a timer and a listener on the
-    // caller's own signal, not an AbortController of its own.
-    const after = this.clock.after?.bind(this.clock);
+    // Every simulated API call sleeps here: with `clock.after` it costs a timer, one Sleeper and a
+    // listener on the caller's own signal, not an AbortController of its own.
+    const after = this.after;
     if (!after) return this.sleepWithSignal(ms, signal);
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     if (this.closed) return Promise.reject(new ProviderError('unavailable', 'sim provider is closed'));
     return new Promise<void>((resolve, reject) => {
-      const stop = (error: unknown) => {
-        cancel();
-        this.sleepers.delete(stop);
-        signal?.removeEventListener('abort', onAbort);
-        reject(error);
-      };
-      const onAbort = () => stop(signal!.reason ?? new Error('aborted'));
-      const cancel = after(ms, () => {
-        this.sleepers.delete(stop);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      this.sleepers.add(stop);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const sleeper = new Sleeper(this.sleepers, resolve, reject, signal);
+      sleeper.cancel = after(ms, sleeper.fire);
+      this.sleepers.add(sleeper);
+      signal?.addEventListener('abort', sleeper, { once: true });
     });
   }
 
@@ -343,5 +339,35 @@ export class SimProvider implements Provider {
   private errorRate(op: ProviderOp): number {
     const rates = this.options.faults.errorRate;
     return rates[op] ?? rates['all'] ?? 0;
+  }
+}
+
+/** One simulated call's sleep: an object with one closure (the timer's), and the abort listener itself. */
+class Sleeper {
+  cancel: () => void = () => {};
+
+  constructor(
+    private readonly sleepers: Set<Sleeper>,
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  readonly fire = (): void => {
+    this.sleepers.delete(this);
+    this.signal?.removeEventListener('abort', this);
+    this.resolve();
+  };
+
+  /** The caller's signal aborted (EventListener object). */
+  handleEvent(): void {
+    this.stop(this.signal!.reason ?? new Error('aborted'));
+  }
+
+  stop(error: unknown): void {
+    this.cancel();
+    this.sleepers.delete(this);
+    this.signal?.removeEventListener('abort', this);
+    this.reject(error);
   }
 }
