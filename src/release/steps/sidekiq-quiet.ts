@@ -1,19 +1,8 @@
-// Size: ~750 lines, one protocol end to end; its split by concept is tracked in issue 18.
 // The `sidekiq-quiet` release step: tells every live Sidekiq process to stop taking new jobs
 // ("quiet"), in Sidekiq's own Redis protocol, and waits until each one says it is quiet (and,
-// optionally, idle). Protocol (Sidekiq 6.0 – 8.x; lib/sidekiq/api.rb and launcher.rb):
-//
-// - Live processes: the members of the SET `processes` (identities "hostname:pid:nonce") whose
-//   HASH `<identity>` still has the field `info` (the hash expires 60 s after the last heartbeat, so
-//   a member without `info` is dead). `info` is JSON; `"embedded": true` marks a Sidekiq running
-//   inside another process, which reads its signals but ignores them: skipped, as Sidekiq's
-//   Process#quiet! refuses it.
-// - Quiet, exactly as Process#quiet!: MULTI; LPUSH <identity>-signals TSTP; EXPIRE <identity>-signals 60; EXEC.
-// - Each heartbeat (every 10 s in 7.x/8.x, 5 s in 6.x) writes `quiet` = @done.to_s and `busy` into
-//   the hash, then RPOPs one signal and acts on it; so `quiet` = "true" shows on the beat after the
-//   one that read TSTP: up to ~2 beats (about 20 s). The default 30 s timeout leaves room and stays
-//   below the 60 s after which an unread signal expires (a longer wait could never succeed).
-// - With redis-namespace every key is prefixed `<namespace>:` (the set members are not).
+// optionally, idle). Sidekiq's protocol is in sidekiq-protocol.ts, the step's options in
+// sidekiq-quiet-options.ts, its waits in sidekiq-quiet-wait.ts, its report's shape in
+// sidekiq-quiet-report.ts; this file runs the step: find, signal, wait, report.
 //
 // Idempotent: a process that already reports quiet is not signalled again; a run after a crash
 // sends TSTP only to those not yet quiet. Quiet cannot be undone through Redis: a quieted process
@@ -21,356 +10,34 @@
 // e.g. the new release's workers) are not quiet, by design.
 
 import type { Redis } from 'ioredis';
-import { RealClock, formatDuration, parseDuration } from '../../domain/clock.js';
+import { RealClock, formatDuration } from '../../domain/clock.js';
 import { namespaceHint, namespacedProcessSets } from './sidekiq-namespaces.js';
 import { RedisFault, classifyRedisError, closeRedis, connectRedis, redactRedisUrl, redisUrlProblem } from './redis.js';
-import type { ReleaseStep, StepContext, StepError, StepErrorKind, StepReport, StepStatus } from './step.js';
+import { countOf, listIdentities, parseInfo, readProcesses, sendQuiet, sidekiqKeys, SIGNAL_TTL_SECONDS } from './sidekiq-protocol.js';
+import { resolveRedisUrl, SIDEKIQ_QUIET_CONFIG_KEYS, SIDEKIQ_QUIET_DEFAULTS, validateSidekiqQuietOptions, type SidekiqQuietOptions } from './sidekiq-quiet-options.js';
+import { listed, plural, type SidekiqQuietDetails, type SidekiqQuietReport } from './sidekiq-quiet-report.js';
+import { waitIdle, waitQuiet, type Tracked } from './sidekiq-quiet-wait.js';
+import type { ReleaseStep, StepContext, StepError, StepErrorKind, StepStatus } from './step.js';
+
+// Kept importable from here (the CLI, the step registry and the tests import them by this path).
+export { SIGNAL_TTL_SECONDS };
+export {
+  parseSidekiqQuietConfig,
+  resolveRedisUrl,
+  SIDEKIQ_QUIET_CONFIG_KEYS,
+  SIDEKIQ_QUIET_DEFAULTS,
+  validateSidekiqQuietOptions,
+  type OnUnavailable,
+  type OptionProblem,
+  type SidekiqQuietOption,
+  type SidekiqQuietOptions,
+} from './sidekiq-quiet-options.js';
+export type { SidekiqProcessOutcome, SidekiqQuietDetails, SidekiqQuietReport, SidekiqSkippedIdentity } from './sidekiq-quiet-report.js';
 
 export const SIDEKIQ_QUIET = 'sidekiq-quiet';
 
-/** Sidekiq's EXPIRE on `<identity>-signals`: an unread signal is gone after this. */
-export const SIGNAL_TTL_SECONDS = 60;
-
-export type OnUnavailable = 'fail' | 'skip';
-
-export interface SidekiqQuietOptions {
-  /**
-   * The Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS). When absent it is read
-   * from the context's vars: `redisUrlVar` if set, else the variable REDIS_PROVIDER names (Sidekiq's
-   * convention), else REDIS_URL.
-   */
-  redisUrl?: string;
-  /** The variable holding the Redis URL (e.g. SIDEKIQ_REDIS_URL). */
-  redisUrlVar?: string;
-  /** redis-namespace prefix: keys become `<namespace>:processes`, `<namespace>:<identity>`, ... */
-  namespace?: string;
-  /** How long to wait for every process to report quiet = "true"; at most 60 s. Default 30 s. */
-  timeoutMs?: number;
-  /** Then wait until every quieted process reports busy = "0". Default false. */
-  waitIdle?: boolean;
-  /** How long to wait for idle (waitIdle). Default 5 min. */
-  idleTimeoutMs?: number;
-  /** How often to read the processes' hashes while waiting. Default 1 s. */
-  pollMs?: number;
-  /**
-   * When Redis cannot be reached (before anything was signalled): "fail" (default) fails the step;
-   * "skip" reports it skipped and lets the deploy go on. Refused credentials always fail.
-   */
-  onUnavailable?: OnUnavailable;
-  /** Connect timeout. Default 5 s. */
-  connectTimeoutMs?: number;
-}
-
-export const SIDEKIQ_QUIET_DEFAULTS = {
-  timeoutMs: 30_000,
-  waitIdle: false,
-  idleTimeoutMs: 300_000,
-  pollMs: 1_000,
-  onUnavailable: 'fail' as OnUnavailable,
-  connectTimeoutMs: 5_000,
-} as const;
-
-/** A process the step signalled (or found already quiet), and what became of it. */
-export type SidekiqProcessOutcome = {
-  identity: string;
-  hostname: string | null;
-  pid: number | null;
-  tag: string | null;
-  /**
-   * - `quieted`: reports quiet = "true";
-   * - `timed_out`: did not within the timeout (`reason` says what was seen);
-   * - `gone`: stopped while we waited (left `processes`, or its hash expired): takes no jobs either;
-   * - `not_signalled`: Redis failed before TSTP could be sent to it.
-   */
-  state: 'quieted' | 'timed_out' | 'gone' | 'not_signalled';
-  /** It reported quiet before the step; no signal was sent. */
-  alreadyQuiet: boolean;
-  /** TSTP was pushed to its signal list by this run. */
-  signalled: boolean;
-  /** From sending TSTP to seeing quiet = "true". */
-  ackMs: number | null;
-  /** The last `busy` seen (jobs in progress). */
-  busy: number | null;
-  /** With waitIdle: whether busy reached 0 (or it stopped); null when not waited for. */
-  idle: boolean | null;
-  /** Why it timed out, was not signalled, is still busy or is gone, in words. */
-  reason: string | null;
-};
-
-export type SidekiqSkippedIdentity = {
-  identity: string;
-  /** `embedded`: a Sidekiq inside another process (ignores signals); `dead`: no heartbeat for 60 s (no `info`). */
-  reason: 'embedded' | 'dead';
-};
-
-/** The step's details; the CLI's --json prints these at the top level. */
-export type SidekiqQuietDetails = {
-  /** The Redis URL used, password hidden; null when none could be resolved. */
-  redis: string | null;
-  namespace: string | null;
-  /** Live, non-embedded processes found. */
-  found: number;
-  /** Of those, how many report quiet (already quiet ones included). */
-  quieted: number;
-  /** Of those, how many did not report quiet in time (or could not be signalled). */
-  timedOut: number;
-  /** Identities in `processes` that were skipped: embedded or dead. */
-  skipped: number;
-  /** Processes that stopped while the step waited. */
-  gone: number;
-  waitIdle: boolean;
-  /** With waitIdle: quieted processes that reached busy = 0 (or stopped). */
-  idle: number;
-  /** With waitIdle: quieted processes still busy at the idle timeout. */
-  stillBusy: number;
-  /** Why Redis could not be used, when the step was skipped (on_unavailable = "skip"). */
-  unavailable: string | null;
-  timedOutIdentities: string[];
-  stillBusyIdentities: string[];
-  processes: SidekiqProcessOutcome[];
-  skippedIdentities: SidekiqSkippedIdentity[];
-};
-
-export type SidekiqQuietReport = StepReport<SidekiqQuietDetails>;
-
 export function sidekiqQuietStep(options: SidekiqQuietOptions = {}): ReleaseStep<SidekiqQuietDetails> {
   return { name: SIDEKIQ_QUIET, run: (context) => runSidekiqQuiet(context, options) };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Options
-
-export type SidekiqQuietOption = keyof SidekiqQuietOptions;
-
-export interface OptionProblem {
-  option: SidekiqQuietOption;
-  message: string;
-}
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Problems with the options (empty when they are fine); messages do not repeat the option's name. */
-export function validateSidekiqQuietOptions(options: SidekiqQuietOptions): OptionProblem[] {
-  const problems: OptionProblem[] = [];
-  const positive = (option: SidekiqQuietOption, value: number | undefined) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push({ option, message: `must be a positive duration, got ${value}` });
-  };
-  positive('timeoutMs', options.timeoutMs);
-  positive('idleTimeoutMs', options.idleTimeoutMs);
-  positive('pollMs', options.pollMs);
-  positive('connectTimeoutMs', options.connectTimeoutMs);
-  if (options.timeoutMs !== undefined && options.timeoutMs > SIGNAL_TTL_SECONDS * 1000) {
-    problems.push({
-      option: 'timeoutMs',
-      message: `must be at most ${SIGNAL_TTL_SECONDS}s, got ${formatDuration(options.timeoutMs)}: Sidekiq drops an unread quiet signal after ${SIGNAL_TTL_SECONDS} s, so a longer wait could never succeed`,
-    });
-  }
-  if (options.onUnavailable !== undefined && options.onUnavailable !== 'fail' && options.onUnavailable !== 'skip') {
-    problems.push({ option: 'onUnavailable', message: `must be "fail" or "skip", got "${String(options.onUnavailable)}"` });
-  }
-  if (options.namespace !== undefined) {
-    if (options.namespace === '' || /\s/.test(options.namespace)) problems.push({ option: 'namespace', message: `must be a non-empty name without spaces, got "${options.namespace}"` });
-    else if (options.namespace.endsWith(':')) {
-      problems.push({ option: 'namespace', message: `give it without the trailing colon ("${options.namespace.replace(/:+$/, '')}"); keys are "<namespace>:processes"` });
-    }
-  }
-  if (options.redisUrlVar !== undefined && !IDENT.test(options.redisUrlVar)) {
-    problems.push({ option: 'redisUrlVar', message: `must be a variable name (letters, digits, _), got "${options.redisUrlVar}"` });
-  }
-  if (options.redisUrl !== undefined) {
-    const problem = redisUrlProblem(options.redisUrl);
-    if (problem) problems.push({ option: 'redisUrl', message: problem });
-  }
-  return problems;
-}
-
-/** runway.toml keys of a sidekiq-quiet step table, by option. */
-export const SIDEKIQ_QUIET_CONFIG_KEYS: Record<SidekiqQuietOption, string> = {
-  redisUrl: 'redis_url',
-  redisUrlVar: 'redis_url_var',
-  namespace: 'namespace',
-  timeoutMs: 'timeout',
-  waitIdle: 'wait_idle',
-  idleTimeoutMs: 'idle_timeout',
-  pollMs: 'poll_interval',
-  onUnavailable: 'on_unavailable',
-  connectTimeoutMs: 'connect_timeout',
-};
-
-/**
- * Reads a runway.toml table of step options (snake_case keys, durations as "30s"/"5m" or seconds)
- * into options; `problems` name the key. Unknown keys are problems.
- */
-export function parseSidekiqQuietConfig(raw: Record<string, unknown>): { options: SidekiqQuietOptions; problems: { key: string; message: string }[] } {
-  const options: SidekiqQuietOptions = {};
-  const problems: { key: string; message: string }[] = [];
-  const byKey = new Map(Object.entries(SIDEKIQ_QUIET_CONFIG_KEYS).map(([option, key]) => [key, option as SidekiqQuietOption]));
-  for (const [key, value] of Object.entries(raw)) {
-    const option = byKey.get(key);
-    if (!option) {
-      problems.push({ key, message: `unknown key; sidekiq-quiet takes ${[...byKey.keys()].join(', ')}` });
-      continue;
-    }
-    const duration = () => {
-      if (typeof value === 'number') return value * 1000;
-      if (typeof value === 'string') {
-        try {
-          return parseDuration(value);
-        } catch (err) {
-          problems.push({ key, message: (err as Error).message });
-          return undefined;
-        }
-      }
-      problems.push({ key, message: `expected a duration such as "30s", got ${JSON.stringify(value)}` });
-      return undefined;
-    };
-    const text = () => {
-      if (typeof value === 'string') return value;
-      problems.push({ key, message: `expected a string, got ${JSON.stringify(value)}` });
-      return undefined;
-    };
-    switch (option) {
-      case 'timeoutMs':
-      case 'idleTimeoutMs':
-      case 'pollMs':
-      case 'connectTimeoutMs': {
-        const ms = duration();
-        if (ms !== undefined) options[option] = ms;
-        break;
-      }
-      case 'waitIdle':
-        if (typeof value === 'boolean') options.waitIdle = value;
-        else problems.push({ key, message: `expected true or false, got ${JSON.stringify(value)}` });
-        break;
-      case 'onUnavailable': {
-        const s = text();
-        if (s !== undefined) options.onUnavailable = s as OnUnavailable;
-        break;
-      }
-      default: {
-        const s = text();
-        if (s !== undefined) options[option] = s;
-      }
-    }
-  }
-  for (const p of validateSidekiqQuietOptions(options)) problems.push({ key: SIDEKIQ_QUIET_CONFIG_KEYS[p.option], message: p.message });
-  return { options, problems };
-}
-
-/**
- * Where the Redis URL comes from: the option, else vars[redisUrlVar], else the variable named by
- * REDIS_PROVIDER (Sidekiq's convention), else REDIS_URL.
- */
-export function resolveRedisUrl(vars: Readonly<Record<string, string>>, options: Pick<SidekiqQuietOptions, 'redisUrl' | 'redisUrlVar'>): { url: string; source: string } | { problem: string } {
-  if (options.redisUrl !== undefined) return { url: options.redisUrl, source: 'the redis_url option' };
-  if (options.redisUrlVar !== undefined) {
-    const url = vars[options.redisUrlVar];
-    if (!url) return { problem: `redis_url_var names ${options.redisUrlVar}, which is not set in the environment's variables or secrets` };
-    return { url, source: `$${options.redisUrlVar}` };
-  }
-  const provider = vars.REDIS_PROVIDER;
-  if (provider) {
-    if (provider.includes(':')) {
-      return { problem: 'REDIS_PROVIDER must be the NAME of the variable that holds the Redis URL (e.g. REDISTOGO_URL), not a URL' };
-    }
-    const url = vars[provider];
-    if (url) return { url, source: `$${provider} (named by REDIS_PROVIDER)` };
-  }
-  const url = vars.REDIS_URL;
-  if (url) return { url, source: '$REDIS_URL' };
-  return {
-    problem:
-      'no Redis URL: set REDIS_URL (or REDIS_PROVIDER naming the variable that holds it) in the environment\'s variables or secrets, or give the step redis_url / redis_url_var',
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The run
-
-interface Keys {
-  processes: string;
-  hash(identity: string): string;
-  signals(identity: string): string;
-}
-
-function sidekiqKeys(namespace: string | undefined): Keys {
-  const k = (name: string) => (namespace ? `${namespace}:${name}` : name);
-  return { processes: k('processes'), hash: (id) => k(id), signals: (id) => k(`${id}-signals`) };
-}
-
-/** What one read of a process shows. */
-interface Seen {
-  member: boolean;
-  info: string | null;
-  quiet: string | null;
-  busy: string | null;
-  beat: string | null;
-}
-
-interface Tracked {
-  outcome: SidekiqProcessOutcome;
-  signalledAtMs: number | null;
-  beatAtSignal: string | null;
-  lastSeen: Seen | null;
-}
-
-const PIPELINE_CHUNK = 500;
-
-async function readProcesses(client: Redis, keys: Keys, ids: string[]): Promise<Map<string, Seen>> {
-  const out = new Map<string, Seen>();
-  for (let i = 0; i < ids.length; i += PIPELINE_CHUNK) {
-    const chunk = ids.slice(i, i + PIPELINE_CHUNK);
-    const pipeline = client.pipeline();
-    for (const id of chunk) {
-      pipeline.sismember(keys.processes, id);
-      pipeline.hmget(keys.hash(id), 'info', 'quiet', 'busy', 'beat');
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    chunk.forEach((id, j) => {
-      const member = replies[2 * j];
-      const hash = replies[2 * j + 1];
-      if (!member || !hash) throw new Error('Redis returned fewer replies than commands sent');
-      if (member[0]) throw member[0];
-      if (hash[0]) throw hash[0];
-      const [info = null, quiet = null, busy = null, beat = null] = hash[1] as (string | null)[];
-      out.set(id, { member: member[1] === 1, info, quiet, busy, beat });
-    });
-  }
-  return out;
-}
-
-async function listIdentities(client: Redis, keys: Keys): Promise<string[]> {
-  const ids = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await client.sscan(keys.processes, cursor, 'COUNT', 1000);
-    cursor = next;
-    for (const id of batch) ids.add(id);
-  } while (cursor !== '0');
-  return [...ids].sort();
-}
-
-function parseInfo(info: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(info);
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function countOf(text: string | null): number | null {
-  if (text === null) return null;
-  const n = Number(text);
-  return Number.isFinite(n) ? n : null;
-}
-
-function plural(n: number, word: string, many = `${word}es`): string {
-  return `${n} ${n === 1 ? word : many}`;
-}
-
-function listed(ids: string[], max = 5): string {
-  return ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')} and ${ids.length - max} more`;
 }
 
 function faultKind(fault: RedisFault): StepErrorKind {
@@ -514,10 +181,8 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
     const signalFaults: RedisFault[] = [];
     await Promise.all(
       toSignal.map(async (t) => {
-        const list = keys.signals(t.outcome.identity);
         try {
-          const replies = await client.multi().lpush(list, 'TSTP').expire(list, SIGNAL_TTL_SECONDS).exec();
-          for (const [err] of replies ?? []) if (err) throw err;
+          await sendQuiet(client, keys, t.outcome.identity);
           t.outcome.signalled = true;
           t.signalledAtMs = clock.now();
         } catch (err) {
@@ -620,131 +285,5 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
     return report('succeeded', `quieted ${details.quieted} of ${plural(tracked.length, 'Sidekiq process')}${idleText} in ${took} at ${where}${tailText}`);
   } finally {
     await closeRedis(client);
-  }
-}
-
-interface WaitOptions {
-  clock: NonNullable<StepContext['clock']>;
-  signal: AbortSignal;
-  log(line: string): void;
-  timeoutMs: number;
-  pollMs: number;
-}
-
-/**
- * Polls `pending` until `settle` has settled each one or the deadline passes; one read of every
- * pending process per poll (pipelined). A failed read is logged and retried at the next poll.
- * Returns the processes still pending at the deadline.
- */
-async function pollUntil(client: Redis, keys: Keys, pending: Tracked[], w: WaitOptions, settle: (t: Tracked, seen: Seen, now: number) => boolean, progress: (left: number) => void): Promise<Tracked[]> {
-  const deadline = w.clock.now() + w.timeoutMs;
-  let left = pending;
-  let lastError = '';
-  for (;;) {
-    try {
-      const seen = await readProcesses(client, keys, left.map((t) => t.outcome.identity));
-      const now = w.clock.now();
-      const before = left.length;
-      left = left.filter((t) => {
-        const s = seen.get(t.outcome.identity);
-        if (!s) return true;
-        t.lastSeen = s;
-        if (countOf(s.busy) !== null) t.outcome.busy = countOf(s.busy);
-        if (!s.member || !s.info) {
-          t.outcome.state = 'gone';
-          t.outcome.reason = !s.member ? 'it left the processes set (it stopped)' : 'its heartbeat expired (no beat for 60 s)';
-          w.log(`${t.outcome.identity}: ${t.outcome.reason}`);
-          return false;
-        }
-        return !settle(t, s, now);
-      });
-      if (left.length !== before) progress(left.length);
-      lastError = '';
-    } catch (err) {
-      if (w.signal.aborted) throw w.signal.reason ?? err;
-      const message = classifyRedisError(err, 'Redis').message;
-      if (message !== lastError) w.log(`reading the processes failed, retrying: ${message}`);
-      lastError = message;
-    }
-    if (left.length === 0) return left;
-    const remaining = deadline - w.clock.now();
-    if (remaining <= 0) return left;
-    await w.clock.sleep(Math.min(w.pollMs, remaining), w.signal);
-  }
-}
-
-async function waitQuiet(client: Redis, keys: Keys, signalled: Tracked[], w: WaitOptions): Promise<void> {
-  if (signalled.length === 0) return;
-  const total = signalled.length;
-  const left = await pollUntil(
-    client,
-    keys,
-    signalled,
-    w,
-    (t, s, now) => {
-      if (s.quiet !== 'true') return false;
-      t.outcome.state = 'quieted';
-      t.outcome.ackMs = now - (t.signalledAtMs ?? now);
-      return true;
-    },
-    (n) => w.log(`quiet: ${total - n}/${total}`),
-  );
-  if (left.length === 0) return;
-  // Say why each did not acknowledge: is TSTP still unread, did it beat since?
-  let unread = new Map<string, string[]>();
-  try {
-    const pipeline = client.pipeline();
-    for (const t of left) pipeline.lrange(keys.signals(t.outcome.identity), 0, -1);
-    const replies = (await pipeline.exec()) ?? [];
-    unread = new Map(left.map((t, i) => [t.outcome.identity, (replies[i]?.[1] as string[] | undefined) ?? []]));
-  } catch {
-    // best effort: the reason then says less
-  }
-  for (const t of left) {
-    t.outcome.state = 'timed_out';
-    const signals = unread.get(t.outcome.identity);
-    const quiet = t.lastSeen?.quiet ?? 'null';
-    const beat = Number(t.lastSeen?.beat);
-    const beatAge = Number.isFinite(beat) && beat > 0 ? ` (last heartbeat ${formatDuration(Math.max(0, w.clock.now() - beat * 1000))} ago)` : '';
-    const beatSince = t.lastSeen?.beat !== t.beatAtSignal;
-    if (signals === undefined) {
-      t.outcome.reason = `no quiet = "true" yet; it reports quiet = "${quiet}"${beatAge}`;
-    } else if (signals.includes('TSTP')) {
-      t.outcome.reason = beatSince
-        ? `it is heart-beating${beatAge} but TSTP is still unread in ${keys.signals(t.outcome.identity)} (${signals.length} signal(s) queued; Sidekiq reads one per heartbeat): it does not read its signals`
-        : `no heartbeat since TSTP was sent${beatAge}, and TSTP is still unread: the process looks hung (Sidekiq beats every 10 s)`;
-    } else {
-      t.outcome.reason = `it read TSTP but still reports quiet = "${quiet}"${beatAge}: it ignores TSTP (an embedded Sidekiq, or the app traps TSTP)`;
-    }
-    w.log(`${t.outcome.identity}: did not report quiet within ${formatDuration(w.timeoutMs)}: ${t.outcome.reason}`);
-  }
-}
-
-async function waitIdle(client: Redis, keys: Keys, quieted: Tracked[], w: WaitOptions): Promise<void> {
-  const total = quieted.length;
-  w.log(`waiting up to ${formatDuration(w.timeoutMs)} for ${plural(total, 'quiet process')} to finish their jobs (busy = 0)`);
-  const left = await pollUntil(
-    client,
-    keys,
-    quieted,
-    w,
-    (t, s) => {
-      if (s.busy !== '0') return false;
-      t.outcome.idle = true;
-      return true;
-    },
-    (n) => w.log(`idle: ${total - n}/${total}`),
-  );
-  for (const t of quieted) {
-    if (t.outcome.state === 'gone') {
-      t.outcome.state = 'quieted';
-      t.outcome.idle = true;
-      t.outcome.reason = `stopped while finishing its jobs (${t.outcome.reason ?? 'gone'})`;
-    }
-  }
-  for (const t of left) {
-    t.outcome.idle = false;
-    t.outcome.reason = `still busy with ${t.outcome.busy ?? '?'} job(s) after ${formatDuration(w.timeoutMs)}`;
-    w.log(`${t.outcome.identity}: ${t.outcome.reason}`);
   }
 }

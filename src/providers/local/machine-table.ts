@@ -1,0 +1,297 @@
+// The local provider's table of machines: each machine's record, the events and waits on its changes,
+// the proxy's routes derived from it, and its state file written on every change. The process
+// lifecycle (machine-reconciler.ts) and the Provider contract (local-provider.ts) build on it.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import type { CheckConfig } from '../../config/types.js';
+import type { Clock } from '../../domain/clock.js';
+import type { FleetScope, Machine } from '../../domain/types.js';
+import { meets, ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
+import { checkArtifact, checkCommand, resolveArtifact, type ArtifactContext } from './artifact.js';
+import { fileSecrets, pathEnv } from './machine-env.js';
+import type { LocalAppConfig, Rec } from './machine-record.js';
+import { savedMachine, writeJsonAtomic } from './machine-state-file.js';
+import { pickPort } from './ports.js';
+import { ProxyHost } from './proxy-host.js';
+
+const TOMBSTONES_KEPT = 10_000;
+
+interface Waiter {
+  check(rec: Rec | undefined): void;
+}
+
+export abstract class MachineTable {
+  readonly proxy: ProxyHost;
+  protected config: LocalAppConfig;
+  protected readonly clock: Clock;
+  protected readonly recs = new Map<string, Rec>();
+  protected readonly byLaunch = new Map<string, string>();
+  protected readonly creating = new Map<string, Promise<Machine>>();
+  protected readonly tombstones = new Map<string, Machine>();
+  protected readonly listeners = new Set<(event: MachineEvent) => void>();
+  protected readonly waiters = new Map<string, Set<Waiter>>();
+  protected readonly reservedPorts = new Set<number>();
+  protected closed = false;
+
+  protected constructor(config: LocalAppConfig, clock: Clock) {
+    this.config = config;
+    this.clock = clock;
+    this.proxy = new ProxyHost({ queueTimeoutMs: config.options.queueTimeoutMs });
+  }
+
+  // ---- paths and settings ------------------------------------------------------------------
+
+  get stateDir(): string {
+    return this.config.options.stateDir;
+  }
+
+  protected get machinesDir(): string {
+    return path.join(this.stateDir, 'machines');
+  }
+
+  protected get logsDir(): string {
+    return path.join(this.stateDir, 'logs');
+  }
+
+  logFile(id: string): string {
+    return path.join(this.logsDir, `${id}.log`);
+  }
+
+  get scope(): FleetScope {
+    return { app: this.config.app, env: this.config.env };
+  }
+
+  get proxyUrl(): string {
+    return this.proxy.url;
+  }
+
+  /** New groups, checks, variables (the config file changed); applied to processes started from now on. */
+  reconfigure(update: Pick<LocalAppConfig, 'processes' | 'checks' | 'vars' | 'releaseCommand' | 'configDir' | 'secrets'>): void {
+    this.config = { ...this.config, ...update };
+    this.updateRoutes();
+  }
+
+  protected artifactContext(): ArtifactContext {
+    return { releasesDir: this.config.options.releasesDir, configDir: this.config.configDir, processes: this.config.processes };
+  }
+
+  /** Groups the proxy routes to: `serve`, else groups with an http check, else the first group. */
+  protected servedGroups(): Set<string> {
+    const { serve } = this.config.options;
+    if (serve) return new Set(serve);
+    const names = this.config.processes.map((p) => p.name);
+    const withHttp = new Set<string>();
+    for (const c of this.config.checks) {
+      if (c.type !== 'http') continue;
+      if (c.group === undefined) names.forEach((n) => withHttp.add(n));
+      else withHttp.add(c.group);
+    }
+    if (withHttp.size > 0) return withHttp;
+    return new Set(names.slice(0, 1));
+  }
+
+  protected checksFor(group: string): CheckConfig[] {
+    return this.config.checks.filter((c) => c.group === undefined || c.group === group);
+  }
+
+  /**
+   * Judged on every change of the machine (no polling of our own children): resolves when it meets
+   * the condition; rejects with machine_failed when its process exited, or it stopped while a start
+   * is awaited; not_found when it is or becomes gone (unless waiting for destroyed).
+   */
+  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+    return new Promise<Machine>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      const first = this.verdict(scope, id, this.inScope(scope) ? this.recs.get(id) : undefined, condition);
+      if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
+      const timer = new AbortController();
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      const finish = () => {
+        const current = this.waiters.get(id);
+        current?.delete(waiter);
+        if (current?.size === 0) this.waiters.delete(id);
+        timer.abort();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: Waiter = {
+        check: (rec) => {
+          const verdict = this.verdict(scope, id, rec, condition);
+          if (!verdict) return;
+          finish();
+          if ('machine' in verdict) resolve(verdict.machine);
+          else reject(verdict.error);
+        },
+      };
+      const onAbort = () => {
+        finish();
+        reject(signal!.reason ?? new Error('aborted'));
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.clock.sleep(Math.max(0, timeoutMs), timer.signal).then(
+        () => {
+          finish();
+          const m = this.recs.get(id)?.machine;
+          const seen = m ? `; it is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
+          reject(new ProviderError('wait_timeout', `machine ${id} did not reach ${describe(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' }));
+        },
+        () => {},
+      );
+    });
+  }
+
+
+  // ---- bookkeeping -------------------------------------------------------------------------
+
+  protected remove(rec: Rec): void {
+    const m = rec.machine;
+    this.recs.delete(m.id);
+    if (m.launchId !== undefined && this.byLaunch.get(m.launchId) === m.id) this.byLaunch.delete(m.launchId);
+    this.proxy.forget(m.id);
+    try {
+      unlinkSync(this.machineFile(m.id));
+    } catch {
+      /* already gone */
+    }
+    m.state = 'destroyed';
+    m.health = 'unknown';
+    m.updatedAtMs = this.clock.now();
+    this.tombstones.set(m.id, { ...m });
+    if (this.tombstones.size > TOMBSTONES_KEPT) this.tombstones.delete(this.tombstones.keys().next().value!);
+    this.emit(rec, 'destroyed', undefined);
+  }
+
+  /** Stamp, persist, re-route, and tell listeners and waiters. Returns a copy. */
+  protected changed(rec: Rec, type: MachineEvent['type']): Machine {
+    rec.machine.updatedAtMs = this.clock.now();
+    this.save(rec);
+    return this.emit(rec, type, rec);
+  }
+
+  protected emit(rec: Rec, type: MachineEvent['type'], alive: Rec | undefined): Machine {
+    const m = rec.machine;
+    this.updateRoutes();
+    const snapshot = { ...m };
+    for (const listener of [...this.listeners]) {
+      try {
+        listener({ type, machine: { ...m }, atMs: m.updatedAtMs });
+      } catch {
+        /* a listener must not break the fleet */
+      }
+    }
+    const waiters = this.waiters.get(m.id);
+    if (waiters) for (const w of [...waiters]) w.check(alive);
+    return snapshot;
+  }
+
+  protected updateRoutes(): void {
+    if (this.closed) return;
+    const served = this.servedGroups();
+    const backends = [];
+    for (const r of this.recs.values()) {
+      const m = r.machine;
+      if (served.has(m.group) && !m.cordoned && m.role !== 'release-command' && m.state === 'started' && m.health === 'passing' && r.proc) {
+        backends.push({ id: m.id, port: r.port, release: m.release });
+      }
+    }
+    this.proxy.setBackends(backends);
+  }
+
+  protected save(rec: Rec): void {
+    if (this.closed) return;
+    const saved = savedMachine(rec);
+    if (!this.recs.has(rec.machine.id)) return;
+    writeJsonAtomic(this.machineFile(rec.machine.id), saved);
+  }
+
+  protected machineFile(id: string): string {
+    return path.join(this.machinesDir, `${id}.json`);
+  }
+
+  protected verdict(scope: FleetScope, id: string, rec: Rec | undefined, condition: WaitCondition): { machine: Machine } | { error: ProviderError } | undefined {
+    if (this.closed) return { error: new ProviderError('unavailable', 'local provider is closed', { machineId: id, op: 'wait' }) };
+    if (!rec || !this.inScope(scope)) {
+      const tomb = this.tombstones.get(id);
+      if (condition.state === 'destroyed' && tomb && this.inScope(scope)) return { machine: { ...tomb } };
+      return { error: new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env} (destroyed)`, { status: 404, machineId: id, op: 'wait' }) };
+    }
+    const m = rec.machine;
+    if (meets(m, condition)) return { machine: { ...m } };
+    if (m.state === 'failed') {
+      const why = rec.lastExit?.message ? `: ${rec.lastExit.message}` : '';
+      return { error: new ProviderError('machine_failed', `machine ${id} (${m.group}) failed on ${m.release} (${m.instanceVersion})${why}`, { machineId: id, op: 'wait' }) };
+    }
+    if (condition.state === 'started' && m.state === 'stopped') {
+      return { error: new ProviderError('machine_failed', `machine ${id} is stopped while waiting for it to start`, { machineId: id, op: 'wait' }) };
+    }
+    return undefined;
+  }
+
+  protected require(scope: FleetScope, id: string): Rec {
+    this.open_();
+    const rec = this.inScope(scope) ? this.recs.get(id) : undefined;
+    if (!rec) throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, { status: 404, machineId: id });
+    return rec;
+  }
+
+  protected mutable(scope: FleetScope, id: string, op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon'): Rec {
+    const rec = this.require(scope, id);
+    if (rec.target === 'destroyed') throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
+    return rec;
+  }
+
+  protected open_(): void {
+    if (this.closed) throw new ProviderError('unavailable', 'local provider is closed');
+  }
+
+  protected inScope(scope: FleetScope): boolean {
+    return scope.app === this.config.app && scope.env === this.config.env;
+  }
+
+  protected wrongScope(scope: FleetScope): ProviderError {
+    return new ProviderError('bad_request', `this local provider runs ${this.config.app}/${this.config.env}, not ${scope.app}/${scope.env}`, { status: 400 });
+  }
+
+  /** Throw bad_request if `release` cannot run `group` (or `command`) here. Nothing has changed yet. */
+  protected check(release: string, group: string, command?: string): void {
+    if (command !== undefined) {
+      const artifact = resolveArtifact(release, this.artifactContext());
+      checkCommand(command, artifact.dir, pathEnv(), `release ${release}: ${group}`);
+    } else {
+      checkArtifact(release, this.artifactContext(), [group], [], pathEnv());
+    }
+    fileSecrets(this.config.options.secretsFile);
+  }
+
+  protected async allocatePort(): Promise<number> {
+    const taken = new Set<number>(this.reservedPorts);
+    for (const r of this.recs.values()) taken.add(r.port);
+    taken.add(this.proxy.port);
+    const { basePort, portCount } = this.config.options;
+    const port = await pickPort(basePort, portCount, taken);
+    if (port === undefined) {
+      throw new ProviderError('bad_request', `no free port for a machine in ${basePort}-${basePort + portCount - 1} on 127.0.0.1 (set base_port/port_count)`, { status: 422 });
+    }
+    this.reservedPorts.add(port);
+    return port;
+  }
+
+  protected newId(group: string): string {
+    for (;;) {
+      const id = `${group}-${randomBytes(3).toString('hex')}`;
+      if (!this.recs.has(id) && !this.tombstones.has(id) && !existsSync(this.machineFile(id))) return id;
+    }
+  }
+
+}
+
+function describe(condition: WaitCondition): string {
+  const parts: string[] = [condition.state];
+  if (condition.healthy) parts.push('healthy');
+  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
+  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
+  return parts.join(' ');
+}
