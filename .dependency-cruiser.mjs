@@ -22,8 +22,8 @@
 const KNOWN_CYCLES = [
   // config ↔ providers: the local provider and provider sessions read config types (and the local
   // supervisor loads runway.toml) while config composes the providers' option schemas. Breaking it
-  // means moving the providers' option and environment types, in src/providers/fly/ and
-  // src/providers/local/, which are being split (issue 18).
+  // means moving the providers' option and environment types (src/providers/*/options.ts, the
+  // sessions' inputs) to a folder both read (issue 18).
   '^src/(config|providers)(/|$)',
   // outbox ↔ notifications and outbox ↔ github/deployments: the channels read the outbox's item
   // types while the outbox pump calls the channels (issue 18).
