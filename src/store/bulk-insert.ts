@@ -16,6 +16,22 @@ const ONE_ROW = /^(insert into .* values )(\((?:\?, )*\?\))$/s;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/**
+ * Most bound parameters in one statement. SQLite's limit is 32766 (better-sqlite3 builds it so),
+ * PostgreSQL's 65535; multi-row inserts are chunked to stay under both.
+ */
+export const MAX_BOUND_PARAMETERS = 30_000;
+/** Most rows in one multi-row insert, whatever the parameter count (keeps statements cheap to compile). */
+const MAX_ROWS_PER_INSERT = 2_000;
+
+export function rowsPerInsert(columns: number): number {
+  return Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_BOUND_PARAMETERS / columns)));
+}
+
+export function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
 export class BulkInserter {
   private readonly texts = new Map<string, string>();
   /** Per table and columns: the one-row text split at its tuple, or null when it cannot be repeated. */

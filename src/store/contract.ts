@@ -1,3 +1,5 @@
+// Size: ~425 lines, all of them types: every record of the store and one interface per record kind;
+// kept in one file so that whoever writes a backend reads one contract.
 // The one store contract; backends live in sqlite/ (default, zero set-up) and postgres/ (several
 // control-plane instances). The same suite (test/store/contract-suite.ts) runs against each.
 // The journal records intent and history; the observed fleet, not the store, is the truth about machines.
@@ -248,18 +250,17 @@ export interface SecretsChange {
   unset: string[];
 }
 
-/** Every status change of a deploy (createDeploy, updateDeploy) also queues a lifecycle row in the outbox (outbox-contract.ts). */
-export interface Store extends OutboxStore {
-  /** Apply pending schema migrations (idempotent). */
-  migrate(): Promise<void>;
-  close(): Promise<void>;
-
+/** Releases (records/releases.ts). */
+export interface ReleaseStore {
   /** Fails with StoreError('conflict') if the version exists with other content; same content is a no-op. */
   createRelease(app: string, release: Release): Promise<void>;
   getRelease(app: string, version: string): Promise<Release | undefined>;
   /** Newest first. */
   listReleases(app: string): Promise<Release[]>;
+}
 
+/** Deploys, their ownership and abort requests (records/deploys.ts). */
+export interface DeployStore {
   createDeploy(deploy: NewDeploy): Promise<DeployRecord>;
   getDeploy(id: string): Promise<DeployRecord | undefined>;
   /** Newest first. */
@@ -289,14 +290,24 @@ export interface Store extends OutboxStore {
    * Undefined if the deploy does not exist.
    */
   deployControl(id: string): Promise<DeployControl | undefined>;
+}
 
+/** Deploys' journals (records/journal.ts). */
+export interface JournalStore {
   appendJournal(entries: JournalEntry[]): Promise<void>;
   listJournal(deployId: string): Promise<JournalEntry[]>;
   /** Whether the deploy's journal holds an entry of `kind` (one narrow query; a promote poll asks it). */
   hasJournalEntry(deployId: string, kind: string): Promise<boolean>;
+}
+
+/** Machine events seen during deploys (records/machine-events.ts). */
+export interface MachineEventStore {
   appendMachineEvents(events: StoredMachineEvent[]): Promise<void>;
   listMachineEvents(deployId: string): Promise<StoredMachineEvent[]>;
+}
 
+/** Environment locks (records/locks.ts). */
+export interface LockStore {
   /**
    * Take the environment's lock for `holder`. Succeeds if free, already held by `holder`, or held by
    * a lock whose heartbeat is older than `staleAfterMs` (then the result's lock replaces it).
@@ -305,13 +316,17 @@ export interface Store extends OutboxStore {
   heartbeatLock(app: string, env: string, holder: string, nowMs: number): Promise<boolean>;
   releaseLock(app: string, env: string, holder: string): Promise<boolean>;
   getLock(app: string, env: string): Promise<Lock | undefined>;
+}
 
+/** Simulated fleets (records/sim-fleets.ts). */
+export interface SimFleetStore {
   /** Opaque persisted state of a simulated fleet, so `sim` fleets survive between CLI runs. */
   loadSimFleet(app: string, env: string): Promise<unknown | undefined>;
   saveSimFleet(app: string, env: string, state: unknown): Promise<void>;
+}
 
-  // ---- control plane (migration 0002)
-
+/** The hash-chained ledger (records/ledger.ts; migration 0002). */
+export interface LedgerStore {
   /**
    * Append one ledger entry: atomically take the next seq and the previous entry's hash, and store
    * the entry with `seal(seq, prevHash)` as its hash. Concurrent appenders (any instance) serialise.
@@ -321,7 +336,10 @@ export interface Store extends OutboxStore {
   listLedger(query?: LedgerQuery): Promise<LedgerRecord[]>;
   /** Seq and hash of the newest entry (seq 0 and the genesis hash when empty). */
   ledgerHead(): Promise<{ seq: number; hash: string }>;
+}
 
+/** API tokens (records/api-tokens.ts; migration 0002). */
+export interface ApiTokenStore {
   /** Fails with StoreError('conflict') if the id or the hash exists. */
   createToken(token: Omit<ApiTokenRecord, 'revokedAtMs' | 'lastUsedAtMs'>): Promise<ApiTokenRecord>;
   getToken(id: string): Promise<ApiTokenRecord | undefined>;
@@ -330,7 +348,10 @@ export interface Store extends OutboxStore {
   /** False if unknown or already revoked. */
   revokeToken(id: string, atMs: number): Promise<boolean>;
   touchToken(id: string, atMs: number): Promise<void>;
+}
 
+/** Webhook deliveries (records/webhook-deliveries.ts; migration 0002). */
+export interface WebhookDeliveryStore {
   /**
    * Record a delivery unless one with the same id (or the same non-null event key) exists: then
    * nothing is written and the existing one is returned. Atomic across instances.
@@ -342,7 +363,10 @@ export interface Store extends OutboxStore {
   /** queued -> processing for `owner`; false if another instance claimed it first. */
   claimDelivery(id: string, owner: string): Promise<boolean>;
   finishDelivery(id: string, status: 'done' | 'failed', result: unknown, atMs: number): Promise<void>;
+}
 
+/** An environment's secrets and their versions (records/secrets.ts; migration 0002). */
+export interface SecretStore {
   /**
    * Set (encrypted values with their digests) and unset secrets of an environment in one
    * transaction. A value whose digest equals the stored one is no change. When anything changed, the
@@ -353,19 +377,43 @@ export interface Store extends OutboxStore {
    * environment's secrets were encrypted under a key with another fingerprint; recorded otherwise.
    */
   changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }>;
+  /** By name. */
+  listSecrets(app: string, env: string): Promise<StoredSecret[]>;
+  getSecretsState(app: string, env: string): Promise<SecretsState>;
+  /** A successful deploy carried `version` to the machines (an older version never replaces a newer one). */
+  markSecretsApplied(app: string, env: string, version: number, deployId: string, atMs: number): Promise<void>;
+}
 
-  // ---- dashboard sessions
+/** Dashboard sessions (records/dashboard-sessions.ts). */
+export interface DashboardSessionStore {
   createSession(session: Omit<DashboardSession, 'endedAtMs'>): Promise<void>;
   getSession(idHash: string): Promise<DashboardSession | undefined>;
   /** End one session (sign-out); false when it was not active. */
   endSession(idHash: string, atMs: number): Promise<boolean>;
   /** End every active session of a token (revocation); how many. */
   endSessionsOfToken(tokenId: string, atMs: number): Promise<number>;
-  /** By name. */
-  listSecrets(app: string, env: string): Promise<StoredSecret[]>;
-  getSecretsState(app: string, env: string): Promise<SecretsState>;
-  /** A successful deploy carried `version` to the machines (an older version never replaces a newer one). */
-  markSecretsApplied(app: string, env: string, version: number, deployId: string, atMs: number): Promise<void>;
+}
+
+/**
+ * The whole store: one interface per record kind. Every status change of a deploy (createDeploy,
+ * updateDeploy) also queues a lifecycle row in the outbox (outbox-contract.ts).
+ */
+export interface Store
+  extends ReleaseStore,
+    DeployStore,
+    JournalStore,
+    MachineEventStore,
+    LockStore,
+    SimFleetStore,
+    LedgerStore,
+    ApiTokenStore,
+    WebhookDeliveryStore,
+    SecretStore,
+    DashboardSessionStore,
+    OutboxStore {
+  /** Apply pending schema migrations (idempotent). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export class StoreError extends Error {

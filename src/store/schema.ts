@@ -1,7 +1,7 @@
 // The store's tables as Kysely sees them. One schema for every backend (SQLite, PostgreSQL):
 // snake_case columns, JSON stored as text, times as integer milliseconds. Time columns are
 // `bigint` in PostgreSQL, which `pg` returns as strings, and `integer` in SQLite: always read them
-// through `toMillis` (kysely-store.ts) rather than trusting the runtime type.
+// through `millis` (records/column-values.ts) rather than trusting the runtime type.
 // Schema changes go through src/store/migrations.ts; this file must describe the latest migration.
 
 import type { ColumnType, Generated } from 'kysely';
