@@ -185,6 +185,15 @@ export interface Provider {
   close?(): Promise<void>;
 }
 
+/** A wait condition as errors name it: `started healthy on v2 (3)`. Shared so every provider says it alike. */
+export function describeCondition(condition: WaitCondition): string {
+  const parts: string[] = [condition.state];
+  if (condition.healthy) parts.push('healthy');
+  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
+  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
+  return parts.join(' ');
+}
+
 /** True when the machine satisfies a wait condition. Shared so every provider judges alike. */
 export function meets(machine: Machine, condition: WaitCondition): boolean {
   if (condition.release !== undefined && machine.release !== condition.release) return false;

@@ -5,7 +5,7 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { meets, ProviderError, type WaitCondition } from '../contract.js';
+import { describeCondition, meets, ProviderError, type WaitCondition } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import { machinePath } from './api-paths.js';
 import { FLY_MAX_WAIT_SECONDS, type FlyMachine } from './fly-types.js';
@@ -144,14 +144,6 @@ export class MachineWaiter {
       }
     }
     const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-    return new ProviderError('wait_timeout', `fly: machine ${id} did not reach ${describe(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' });
+    return new ProviderError('wait_timeout', `fly: machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' });
   }
-}
-
-function describe(condition: WaitCondition): string {
-  const parts: string[] = [condition.state];
-  if (condition.healthy) parts.push('healthy');
-  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
-  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
-  return parts.join(' ');
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { CheckConfig } from '../../config/types.js';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { meets, ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
+import { describeCondition, meets, ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
 import { checkArtifact, checkCommand, resolveArtifact, type ArtifactContext } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
 import type { LocalAppConfig, Rec } from './machine-record.js';
@@ -136,7 +136,7 @@ export abstract class MachineTable {
           finish();
           const m = this.recs.get(id)?.machine;
           const seen = m ? `; it is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-          reject(new ProviderError('wait_timeout', `machine ${id} did not reach ${describe(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' }));
+          reject(new ProviderError('wait_timeout', `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' }));
         },
         () => {},
       );
@@ -286,12 +286,4 @@ export abstract class MachineTable {
     }
   }
 
-}
-
-function describe(condition: WaitCondition): string {
-  const parts: string[] = [condition.state];
-  if (condition.healthy) parts.push('healthy');
-  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
-  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
-  return parts.join(' ');
 }

@@ -7,14 +7,14 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
-import { ProviderError, type MachineEvent, type MachineSpec, type MachineUpdate, type WaitCondition } from '../contract.js';
+import { describeCondition, ProviderError, type MachineEvent, type MachineSpec, type MachineUpdate, type WaitCondition } from '../contract.js';
 import type { OpLog } from './op-log.js';
 import type { SimOptions } from './options.js';
 import type { SeededRandom } from '../../domain/random.js';
 import { after } from './lifecycle-chain.js';
 import { MachineLifecycle, type PreviousConfig } from './machine-lifecycle.js';
 import { copyMachine, savedMachine, scopeKey, settledMachine, type SavedSimMachine, type SimFleetState, type SimMachineRecord } from './sim-machine.js';
-import { abortReason, describe, waitVerdict, type Verdict } from './wait-verdict.js';
+import { abortReason, waitVerdict, type Verdict } from './wait-verdict.js';
 
 export { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './machine-lifecycle.js';
 export type { SavedSimMachine, SimFleetState, SimTarget } from './sim-machine.js';
@@ -278,7 +278,7 @@ export class SimFleet {
           const m = this.find(scope, id)?.machine;
           const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
           reject(
-            new ProviderError('wait_timeout', `machine ${id} did not reach ${describe(condition)} within ${timeoutMs} ms${seen}`, {
+            new ProviderError('wait_timeout', `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, {
               machineId: id,
               op: 'wait',
             }),

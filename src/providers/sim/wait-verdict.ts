@@ -2,7 +2,7 @@
 // gone), or not yet. Judged on every change, so a wait never polls.
 
 import type { Machine } from '../../domain/types.js';
-import { meets, ProviderError, type WaitCondition } from '../contract.js';
+import { describeCondition, meets, ProviderError, type WaitCondition } from '../contract.js';
 import { copyMachine, type SimMachineRecord } from './sim-machine.js';
 
 export type Verdict = { machine: Machine } | { error: ProviderError } | undefined;
@@ -42,7 +42,7 @@ export function waitVerdict(
     return {
       error: new ProviderError(
         'machine_failed',
-        `machine ${id} reverted: it came back on ${m.release} (${m.instanceVersion}) instead of ${describe(condition)}`,
+        `machine ${id} reverted: it came back on ${m.release} (${m.instanceVersion}) instead of ${describeCondition(condition)}`,
         { machineId: id, op: 'wait' },
       ),
     };
@@ -64,10 +64,3 @@ export function abortReason(signal: AbortSignal): unknown {
 
 
 /** A wait condition in words, for error messages. */
-export function describe(condition: WaitCondition): string {
-  const parts: string[] = [condition.state];
-  if (condition.healthy) parts.push('healthy');
-  if (condition.release !== undefined) parts.push(`on ${condition.release}`);
-  if (condition.instanceVersion !== undefined) parts.push(`(${condition.instanceVersion})`);
-  return parts.join(' ');
-}
