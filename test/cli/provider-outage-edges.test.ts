@@ -205,11 +205,15 @@ describe('Machines API outages at the edges of a deploy', () => {
 
   it("during bluegreen's cutover, longer than provider_outage_timeout: given up, and once the API answers one colour serves", async () => {
     rig = new Rig();
-    await rig.start({ strategy: 'bluegreen', deploy: 'provider_outage_timeout = "1m"' });
+    // Paused before the cutover, the API goes down, then the promote: the cutover meets the outage
+    // whatever the machine's speed (waiting for its first uncordon let a fast cutover finish first).
+    await rig.start({ strategy: 'bluegreen', deploy: 'provider_outage_timeout = "1m"\npause_before_cutover = true' });
     const deploy = rig.cli(['deploy', '--env', 'production', '--release', 'v2', '--json']);
     const id = await rig.deployId();
-    await rig.waitFor('the cutover', (s) => (s.server.byRoute['POST /v1/apps/:app/machines/:id/uncordon'] ?? 0) > 0);
+    await rig.journalSays(id, 'paused');
     await rig.kill();
+    const promote = await rig.cli(['deploys', 'promote', id]).done;
+    assert.equal(promote.code, 0, promote.stderr);
     await rig.journalSays(id, 'error');
     await rig.restart();
 
@@ -249,7 +253,9 @@ describe('Machines API outages at the edges of a deploy', () => {
 
   it('an abort while the API is down takes effect when it answers, and the fleet serves', async () => {
     rig = new Rig();
-    await rig.start({ strategy: 'rolling', deploy: 'max_unavailable = 2' });
+    // An outage timeout far longer than the test (30 simulated minutes): on a busy machine the abort
+    // and the turn to the rollback can take longer than the default 2 simulated minutes (24 real s).
+    await rig.start({ strategy: 'rolling', deploy: 'max_unavailable = 2\nprovider_outage_timeout = "30m"' });
     const deploy = rig.cli(['deploy', '--env', 'production', '--release', 'v2', '--json']);
     const id = await rig.deployId();
     await rig.waitFor('some machines updated', (s) => s.server.updates.filter((u) => u.deployId === id).length >= 3);
