@@ -7,6 +7,7 @@
 //   - an outage longer than provider_outage_timeout: the deploy gives up with at most max_unavailable
 //     machines out of traffic, and once the API answers none that served before is left cordoned or stopped.
 
+import { until } from '../support/wait.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,8 @@ interface Summary {
   leftOutOfTraffic?: string[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The API stays down this long: the outage under test, not a wait for readiness. */
+const outageFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One environment on its own `sim serve`, with the API's outage as a kill -9 and a restart. */
 class Rig {
@@ -100,11 +102,7 @@ time_scale = ${SPEED}
 
   /** Poll the server's counters (cheap, never rate limited) until `ready` says the moment has come. */
   async waitFor(what: string, ready: (s: Stats) => boolean): Promise<void> {
-    for (let waited = 0; ; waited += 20) {
-      assert.ok(waited < 120_000, `never saw: ${what}`);
-      if (ready(await this.stats())) return;
-      await sleep(20);
-    }
+    await until(async () => ready(await this.stats()), what, 120_000);
   }
 
   /** The outage begins: no clean shutdown, the state file is what the server acknowledged. */
@@ -129,21 +127,22 @@ time_scale = ${SPEED}
 
   /** Wait until the deploy's journal has an entry `kind` (the deploy acted, whatever the API does). */
   async journalSays(deployId: string, kind: string): Promise<void> {
-    for (let waited = 0; ; waited += 100) {
-      assert.ok(waited < 120_000, `the journal never said ${kind}`);
-      if ((await this.journal(deployId)).some((e) => e.kind === kind)) return;
-      await sleep(100);
-    }
+    await until(async () => (await this.journal(deployId)).some((e) => e.kind === kind), `the journal to say ${kind}`, 120_000);
   }
 
   async deployId(): Promise<string> {
-    for (let waited = 0; ; waited += 100) {
-      assert.ok(waited < 60_000, 'the deploy was never recorded');
-      const r = await this.cli(['deploys', 'list', '--json']).done;
-      const [newest] = JSON.parse(r.stdout || '[]') as { id: string; release: string }[];
-      if (newest?.release === 'v2') return newest.id;
-      await sleep(100);
-    }
+    let id: string | undefined;
+    await until(
+      async () => {
+        const r = await this.cli(['deploys', 'list', '--json']).done;
+        const [newest] = JSON.parse(r.stdout || '[]') as { id: string; release: string }[];
+        if (newest?.release === 'v2') id = newest.id;
+        return id !== undefined;
+      },
+      'the deploy to be recorded',
+      60_000,
+    );
+    return id!;
   }
 
   machines(): Promise<FlyMachine[]> {
@@ -190,7 +189,7 @@ describe('Machines API outages at the edges of a deploy', () => {
     // Greens are created out of traffic; the first uncordon is the cutover beginning.
     await rig.waitFor('the cutover', (s) => (s.server.byRoute['POST /v1/apps/:app/machines/:id/uncordon'] ?? 0) > 0);
     await rig.kill();
-    await sleep(5_000); // the outage itself: 25 simulated seconds, within provider_outage_timeout
+    await outageFor(5_000); // the outage itself: 25 simulated seconds, within provider_outage_timeout
     await rig.restart();
 
     const r = await deploy.done;
@@ -235,7 +234,7 @@ describe('Machines API outages at the edges of a deploy', () => {
     // A rolling deploy creates one machine: the release command's.
     await rig.waitFor('the release command machine', (s) => s.server.creates.length > 0);
     await rig.kill();
-    await sleep(5_000);
+    await outageFor(5_000);
     await rig.restart();
 
     const r = await deploy.done;
