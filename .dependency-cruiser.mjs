@@ -51,12 +51,17 @@ export default {
     },
     {
       name: 'engine-on-contracts',
-      comment: 'The engine runs a plan against the provider and store contracts, never a provider, a store, the config or a front end.',
+      comment:
+        'The engine runs a plan against the provider and store contracts, never a provider, a store, the config or a front end.',
       severity: 'error',
       from: { path: '^src/engine/' },
       to: {
         path: '^src/',
-        pathNot: ['^src/(domain|strategies|engine)/', '^src/providers/(contract|provider-gate)[.]ts$', '^src/store/contract[.]ts$'],
+        pathNot: [
+          '^src/(domain|strategies|engine)/',
+          '^src/providers/(contract|provider-gate)[.]ts$',
+          '^src/store/contract[.]ts$',
+        ],
       },
     },
     {

@@ -16,14 +16,15 @@ import autocannon from 'autocannon';
 import type { StrategyName } from '../src/domain/types.js';
 import { openLocalBench } from './local-bench.js';
 
-
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('Usage: npm run bench:analysis -- [--rate 200] [--connections 10] [--web 10] [--interval 1] [--strategies canary,rolling,waves] [--json]\n');
+  process.stdout.write(
+    'Usage: npm run bench:analysis -- [--rate 200] [--connections 10] [--web 10] [--interval 1] [--strategies canary,rolling,waves] [--json]\n',
+  );
   process.exit(0);
 }
 const RATE = Number(flag('rate', '200'));
@@ -61,10 +62,13 @@ async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
     const samples: { at: number; status: number }[] = [];
     let finish!: (result: autocannon.Result) => void;
     const done = new Promise<autocannon.Result>((r) => (finish = r));
-    const load = autocannon({ url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
-      if (error) throw error;
-      finish(result);
-    });
+    const load = autocannon(
+      { url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 },
+      (error, result) => {
+        if (error) throw error;
+        finish(result);
+      },
+    );
     load.on('response', (_client, status) => samples.push({ at: Date.now(), status }));
     // Steady state first: the baseline needs requests of its own in the window.
     await new Promise((r) => setTimeout(r, 3000));
@@ -107,14 +111,19 @@ async function runStrategy(strategy: StrategyName): Promise<AnalysisResult> {
 
 const results: AnalysisResult[] = [];
 for (const strategy of ONLY) {
-  if (!JSON_OUT) process.stderr.write(`${strategy}: ${WEB} web machines v1 → v2 (25 % of requests fail) at ${RATE} req/s …\n`);
+  if (!JSON_OUT)
+    process.stderr.write(`${strategy}: ${WEB} web machines v1 → v2 (25 % of requests fail) at ${RATE} req/s …\n`);
   results.push(await runStrategy(strategy));
 }
 const goalMs = 2 * INTERVAL_S * 1000;
-const met = (r: AnalysisResult) => r.status === 'rolled_back' && r.detectionMs !== null && r.detectionMs <= goalMs && r.failedShare < 0.01;
+const met = (r: AnalysisResult) =>
+  r.status === 'rolled_back' && r.detectionMs !== null && r.detectionMs <= goalMs && r.failedShare < 0.01;
 if (JSON_OUT) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
 else {
-  const lines = ['| strategy | result | deploy (with rollback) | detection | requests | non-2xx | failed share | goal |', '|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| strategy | result | deploy (with rollback) | detection | requests | non-2xx | failed share | goal |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
     lines.push(
       `| ${r.strategy} | ${r.status} | ${(r.deployMs / 1000).toFixed(1)} s | ${r.detectionMs === null ? '—' : `${(r.detectionMs / 1000).toFixed(2)} s`} | ${r.requests} | ${r.non2xx} | ${(100 * r.failedShare).toFixed(2)} % | ${met(r) ? 'met' : 'NOT MET'} |`,
@@ -125,6 +134,7 @@ else {
     `analysis: error_rate ≤ 5 %, every ${INTERVAL_S} s over ${2 * INTERVAL_S} s; goals: detection ≤ ${goalMs / 1000} s (two intervals), failed share < 1 %; ` +
       `${RATE} req/s over ${CONNECTIONS} connections; machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? '?'}, ${osType()} ${osRelease()}, Node ${process.versions.node}\n`,
   );
-  if (results.some((r) => r.error && r.status !== 'rolled_back')) for (const r of results) if (r.error) process.stdout.write(`${r.strategy}: ${r.error}\n`);
+  if (results.some((r) => r.error && r.status !== 'rolled_back'))
+    for (const r of results) if (r.error) process.stdout.write(`${r.strategy}: ${r.error}\n`);
 }
 process.exitCode = results.every(met) ? 0 : 1;

@@ -75,8 +75,14 @@ const MAX_OUTAGE_S = Number(args['max-outage']);
 const SEED = args.seed !== undefined ? Number(args.seed) >>> 0 : randomBytes(4).readUInt32LE() >>> 0;
 const TOKEN = 'chaos-token';
 const chosen = (args.scenarios === 'all' ? [...SCENARIOS] : args.scenarios!.split(',')) as Scenario[];
-for (const s of chosen) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
-for (const [name, v] of [['--trials', TRIALS], ['--machines', N], ['--speed', SPEED], ['--max-outage', MAX_OUTAGE_S]] as const) {
+for (const s of chosen)
+  if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+for (const [name, v] of [
+  ['--trials', TRIALS],
+  ['--machines', N],
+  ['--speed', SPEED],
+  ['--max-outage', MAX_OUTAGE_S],
+] as const) {
   if (!(v > 0)) throw new Error(`${name} must be a positive number`);
 }
 
@@ -87,7 +93,13 @@ function random(): number {
 }
 
 /** Rough simulated duration of a deploy (s); kill moments are drawn over 110 % of it. */
-const EXPECTED_SIM_S: Record<string, number> = { immediate: 30, rolling: 100, canary: 110, waves: 160, bluegreen: N * 1.05 };
+const EXPECTED_SIM_S: Record<string, number> = {
+  immediate: 30,
+  rolling: 100,
+  canary: 110,
+  waves: 160,
+  bluegreen: N * 1.05,
+};
 
 interface Counts {
   doubleUpdates: number;
@@ -113,12 +125,19 @@ interface Trial {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cli(dir: string, cliArgs: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs], {
-    cwd: dir,
-    env: { ...process.env, FLY_API_TOKEN: TOKEN, RUNWAY_USER: 'chaos', NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function cli(
+  dir: string,
+  cliArgs: string[],
+): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs],
+    {
+      cwd: dir,
+      env: { ...process.env, FLY_API_TOKEN: TOKEN, RUNWAY_USER: 'chaos', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.resume();
@@ -127,12 +146,32 @@ function cli(dir: string, cliArgs: string[]): { child: ChildProcess; done: Promi
 
 /** `runway sim serve` in `dir` (its runway.toml's [sim] settings with --env), on `port` (0: any). */
 function simServe(dir: string, extra: string[], port = 0): Promise<Child & { url: string; port: number }> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'sim', 'serve', '--json', '--port', String(port), '--speed', String(SPEED), '--state', join(dir, 'fleet.json'), ...extra], {
-    cwd: dir,
-    env: { ...process.env, FLY_API_TOKEN: TOKEN, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      join(ROOT, 'src/cli/main.ts'),
+      'sim',
+      'serve',
+      '--json',
+      '--port',
+      String(port),
+      '--speed',
+      String(SPEED),
+      '--state',
+      join(dir, 'fleet.json'),
+      ...extra,
+    ],
+    {
+      cwd: dir,
+      env: { ...process.env, FLY_API_TOKEN: TOKEN, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((done) =>
+    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))),
+  );
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -162,7 +201,10 @@ function simServe(dir: string, extra: string[], port = 0): Promise<Child & { url
 /** A read or seed of the sim server, retried through the faults the scenario injects (5xx, 429). */
 async function fleetApi<T>(url: string, path: string, init: RequestInit = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(url + path, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers } });
+    const res = await fetch(url + path, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers },
+    });
     if (res.ok) return (await res.json()) as T;
     const text = await res.text();
     if ((res.status >= 500 || res.status === 429) && attempt < 100) {
@@ -187,7 +229,12 @@ function simSettings(scenario: Scenario): string {
   return '';
 }
 
-async function trial(scenario: Scenario, storeKind: string, i: number, pgServer: PostgresInstance | undefined): Promise<Trial> {
+async function trial(
+  scenario: Scenario,
+  storeKind: string,
+  i: number,
+  pgServer: PostgresInstance | undefined,
+): Promise<Trial> {
   const started = Date.now();
   const strategy = STRATEGIES[Math.floor(random() * STRATEGIES.length)]!;
   const app = `chaos-${i}-${randomBytes(2).toString('hex')}`;
@@ -201,7 +248,10 @@ async function trial(scenario: Scenario, storeKind: string, i: number, pgServer:
   let faultDuring = '';
   let outageMs: number | undefined;
   try {
-    const db = storeKind === 'postgres' ? pgServer!.url.replace(/\/postgres$/, `/postgres?options=-c%20search_path%3D${app.replace(/-/g, '_')}`) : '.runway/runway.db';
+    const db =
+      storeKind === 'postgres'
+        ? pgServer!.url.replace(/\/postgres$/, `/postgres?options=-c%20search_path%3D${app.replace(/-/g, '_')}`)
+        : '.runway/runway.db';
     if (storeKind === 'postgres') {
       const admin = await import('pg');
       const c = new admin.default.Client({ connectionString: pgServer!.url });
@@ -245,7 +295,16 @@ url = "${db}"
     let fleet = await simServe(dir, ['--env', 'chaos', '--seed', String(Math.floor(random() * 1e9))]);
     children.push(fleet);
     writeFileSync(join(dir, 'runway.toml'), config(fleet.url));
-    await fleetApi(fleet.url, `/_sim/apps/${flyApp}/seed`, { method: 'POST', body: JSON.stringify({ release: 'v1', groups: [{ name: 'web', count: web }, { name: 'worker', count: N - web }] }) });
+    await fleetApi(fleet.url, `/_sim/apps/${flyApp}/seed`, {
+      method: 'POST',
+      body: JSON.stringify({
+        release: 'v1',
+        groups: [
+          { name: 'web', count: web },
+          { name: 'worker', count: N - web },
+        ],
+      }),
+    });
     await cli(dir, ['releases', 'create', 'v2', '--image', `registry.fly.io/${flyApp}:v2`]).done;
 
     if (scenario === '429') {
@@ -253,7 +312,13 @@ url = "${db}"
       const signal = neighbour.signal;
       void (async () => {
         while (!signal.aborted) {
-          await fetch(`${fleet.url}/v1/apps/${flyApp}/machines`, { headers: { authorization: `Bearer ${TOKEN}` }, signal }).then((r) => r.arrayBuffer(), () => undefined);
+          await fetch(`${fleet.url}/v1/apps/${flyApp}/machines`, {
+            headers: { authorization: `Bearer ${TOKEN}` },
+            signal,
+          }).then(
+            (r) => r.arrayBuffer(),
+            () => undefined,
+          );
           await sleep(25);
         }
       })();
@@ -266,8 +331,15 @@ url = "${db}"
     let server: (Child & { url: string }) | undefined;
     let apiToken = '';
     if (scenario === 'sigterm-server') {
-      apiToken = (await createApiToken(store, new RealClock(), { name: 'chaos', role: 'admin', createdBy: 'chaos', app })).token;
-      server = await startRunwayServer(['--instance', 'S1', '--lease-ttl', '3s'], { FLY_API_TOKEN: TOKEN }, dir, 90_000);
+      apiToken = (
+        await createApiToken(store, new RealClock(), { name: 'chaos', role: 'admin', createdBy: 'chaos', app })
+      ).token;
+      server = await startRunwayServer(
+        ['--instance', 'S1', '--lease-ttl', '3s'],
+        { FLY_API_TOKEN: TOKEN },
+        dir,
+        90_000,
+      );
       children.push(server);
       const res = await fetch(`${server.url}/api/deploys`, {
         method: 'POST',
@@ -288,10 +360,16 @@ url = "${db}"
 
     // One fault at a random moment over the whole deploy, its end included.
     faultAfterMs = Math.round(random() * (((EXPECTED_SIM_S[strategy] ?? 100) * 1000) / SPEED) * 1.1);
-    const faulty = scenario === 'kill-runway' || scenario === 'api-outage' || scenario === 'pg-restart' || scenario === 'sigterm-server';
+    const faulty =
+      scenario === 'kill-runway' ||
+      scenario === 'api-outage' ||
+      scenario === 'pg-restart' ||
+      scenario === 'sigterm-server';
     if (faulty) {
       await sleep(faultAfterMs);
-      faultDuring = [...(await store.listJournal(deployId).catch(() => []))].reverse().find((e) => e.kind === 'wave_started')?.message ?? 'before its first wave';
+      faultDuring =
+        [...(await store.listJournal(deployId).catch(() => []))].reverse().find((e) => e.kind === 'wave_started')
+          ?.message ?? 'before its first wave';
     }
     let resumeNeeded = false;
     if (scenario === 'kill-runway') {
@@ -309,16 +387,23 @@ url = "${db}"
       if (pgServer) await pgServer.restart(3_000);
     } else if (scenario === 'sigterm-server') {
       await server!.stop('SIGTERM');
-      server = await startRunwayServer(['--instance', 'S2', '--lease-ttl', '3s'], { FLY_API_TOKEN: TOKEN }, dir, 90_000);
+      server = await startRunwayServer(
+        ['--instance', 'S2', '--lease-ttl', '3s'],
+        { FLY_API_TOKEN: TOKEN },
+        dir,
+        90_000,
+      );
       children.push(server);
     }
     if (resumeNeeded) {
       const out = await cli(dir, ['deploy', 'resume', deployId, '--json']).done;
       const summary = JSON.parse(out.stdout || '{}') as { status?: string; error?: string };
-      if (summary.status !== 'succeeded') problems.push(`resume ended ${summary.status}: ${summary.error ?? out.stdout.slice(0, 300)}`);
+      if (summary.status !== 'succeeded')
+        problems.push(`resume ended ${summary.status}: ${summary.error ?? out.stdout.slice(0, 300)}`);
     } else if (deploy) {
       const out = await deploy.done;
-      if (scenario !== 'kill-runway' && out.code !== 0) problems.push(`deploy exited ${out.code}: ${out.stdout.slice(-400)}`);
+      if (scenario !== 'kill-runway' && out.code !== 0)
+        problems.push(`deploy exited ${out.code}: ${out.stdout.slice(-400)}`);
     } else {
       for (let t = 0; ; t++) {
         const d = await store.getDeploy(deployId).catch(() => undefined);
@@ -335,19 +420,35 @@ url = "${db}"
     const serving = live.filter((m) => (m.config?.metadata?.runway_role ?? 'serving') === 'serving');
     counts.extras = live.length - N;
     counts.leftOut = serving.filter((m) => m.cordoned || m.state === 'stopped').length;
-    counts.offTarget = serving.filter((m) => !(m.config?.metadata?.runway_release === 'v2' && m.state === 'started' && !m.cordoned && (m.checks ?? []).every((c) => c.status === 'passing'))).length;
+    counts.offTarget = serving.filter(
+      (m) =>
+        !(
+          m.config?.metadata?.runway_release === 'v2' &&
+          m.state === 'started' &&
+          !m.cordoned &&
+          (m.checks ?? []).every((c) => c.status === 'passing')
+        ),
+    ).length;
     if (serving.length !== N) problems.push(`${serving.length} serving machines, expected ${N}`);
-    if (counts.offTarget) problems.push(`${counts.offTarget}/${N} serving machines not converged (v2, started, passing, in traffic)`);
+    if (counts.offTarget)
+      problems.push(`${counts.offTarget}/${N} serving machines not converged (v2, started, passing, in traffic)`);
     if (counts.extras > 0) problems.push(`${counts.extras} extra machines left`);
     if (counts.leftOut) problems.push(`${counts.leftOut} machines left cordoned or stopped`);
 
     // No machine updated or created twice (counted by the server, across its restarts).
-    const stats = await fleetApi<{ server: { updates: { machineId: string; deployId: string | null }[]; creates: { launchId: string | null; deployId: string | null }[] } }>(fleet.url, '/_sim/stats');
+    const stats = await fleetApi<{
+      server: {
+        updates: { machineId: string; deployId: string | null }[];
+        creates: { launchId: string | null; deployId: string | null }[];
+      };
+    }>(fleet.url, '/_sim/stats');
     const perMachine = new Map<string, number>();
-    for (const u of stats.server.updates) if (u.deployId === deployId) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
+    for (const u of stats.server.updates)
+      if (u.deployId === deployId) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
     counts.doubleUpdates = [...perMachine.values()].filter((n) => n > 1).length;
     const perLaunch = new Map<string, number>();
-    for (const c of stats.server.creates) if (c.launchId) perLaunch.set(c.launchId, (perLaunch.get(c.launchId) ?? 0) + 1);
+    for (const c of stats.server.creates)
+      if (c.launchId) perLaunch.set(c.launchId, (perLaunch.get(c.launchId) ?? 0) + 1);
     counts.doubleCreates = [...perLaunch.values()].filter((n) => n > 1).length;
     if (counts.doubleUpdates) problems.push(`${counts.doubleUpdates} machines updated more than once by the deploy`);
     if (counts.doubleCreates) problems.push(`${counts.doubleCreates} launches created more than one machine`);
@@ -355,14 +456,39 @@ url = "${db}"
     // The record and the journal tell the true story.
     const record = await store.getDeploy(deployId);
     const journal = await store.listJournal(deployId);
-    if (record?.status !== 'succeeded') problems.push(`deploy record says ${record?.status}: ${record?.error ?? ''}`.slice(0, 400));
-    if (journal.at(-1)?.kind !== 'status' || journal.at(-1)?.message !== 'succeeded') problems.push(`journal ends with ${journal.at(-1)?.kind} ${journal.at(-1)?.message}`);
+    if (record?.status !== 'succeeded')
+      problems.push(`deploy record says ${record?.status}: ${record?.error ?? ''}`.slice(0, 400));
+    if (journal.at(-1)?.kind !== 'status' || journal.at(-1)?.message !== 'succeeded')
+      problems.push(`journal ends with ${journal.at(-1)?.kind} ${journal.at(-1)?.message}`);
     if (journal.some((e) => e.kind === 'rollback')) problems.push('the deploy rolled back');
     await store.close();
-    return { scenario, store: storeKind, trial: i, strategy, faultAfterMs, faultDuring, ...(outageMs !== undefined ? { outageMs } : {}), ok: problems.length === 0, counts, problems, wallMs: Date.now() - started };
+    return {
+      scenario,
+      store: storeKind,
+      trial: i,
+      strategy,
+      faultAfterMs,
+      faultDuring,
+      ...(outageMs !== undefined ? { outageMs } : {}),
+      ok: problems.length === 0,
+      counts,
+      problems,
+      wallMs: Date.now() - started,
+    };
   } catch (err) {
     problems.push((err as Error).message);
-    return { scenario, store: storeKind, trial: i, strategy, faultAfterMs, faultDuring, ok: false, counts, problems, wallMs: Date.now() - started };
+    return {
+      scenario,
+      store: storeKind,
+      trial: i,
+      strategy,
+      faultAfterMs,
+      faultDuring,
+      ok: false,
+      counts,
+      problems,
+      wallMs: Date.now() - started,
+    };
   } finally {
     neighbour?.abort();
     await Promise.all(children.map((c) => c.stop('SIGKILL').catch(() => null)));
@@ -375,7 +501,9 @@ async function main(): Promise<void> {
   const pgServer = stores.includes('postgres') ? await startPostgresInstance() : undefined;
   const results: Trial[] = [];
   const t0 = Date.now();
-  process.stderr.write(`chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}\n`);
+  process.stderr.write(
+    `chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}\n`,
+  );
   try {
     for (const scenario of chosen) {
       for (const storeKind of stores) {
@@ -384,7 +512,10 @@ async function main(): Promise<void> {
           const r = await trial(scenario, storeKind, i, pgServer);
           results.push(r);
           if (!args.json) {
-            const fault = r.outageMs !== undefined ? `outage ${(r.outageMs / 1000).toFixed(0)} s after ${r.faultAfterMs} ms` : `fault after ${r.faultAfterMs} ms`;
+            const fault =
+              r.outageMs !== undefined
+                ? `outage ${(r.outageMs / 1000).toFixed(0)} s after ${r.faultAfterMs} ms`
+                : `fault after ${r.faultAfterMs} ms`;
             process.stderr.write(
               `${scenario.padEnd(14)} ${storeKind.padEnd(8)} #${String(i).padStart(2)} ${r.strategy.padEnd(9)} ${fault} (${r.faultDuring.slice(0, 50)}) → ${r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`}  [${(r.wallMs / 1000).toFixed(1)} s]\n`,
             );

@@ -7,7 +7,9 @@ import { createInterface } from 'node:readline';
 const [url, cookie, count] = process.argv.slice(2) as [string, string, string];
 const n = Number(count);
 process.stdout.write('ready\n');
-const id = await new Promise<string>((resolve) => createInterface({ input: process.stdin }).once('line', (line) => resolve(line.trim())));
+const id = await new Promise<string>((resolve) =>
+  createInterface({ input: process.stdin }).once('line', (line) => resolve(line.trim())),
+);
 
 let ended = 0;
 let steps = 0;
@@ -28,7 +30,9 @@ await Promise.all(
         const event = /^event: (\w+)/.exec(message)?.[1];
         const data = message.slice(message.indexOf('data: ') + 6);
         // Counted without parsing: parsing is the browsers' work, on their machines, not the server's.
-        if (event === 'batch') steps += (data.match(/"s":"(succeeded|failed|skipped)"/g) ?? []).length - (data.match(/"t":"status"/g) ?? []).length;
+        if (event === 'batch')
+          steps +=
+            (data.match(/"s":"(succeeded|failed|skipped)"/g) ?? []).length - (data.match(/"t":"status"/g) ?? []).length;
         if (event === 'end') {
           ended++;
           lastEndAt = Math.max(lastEndAt, Date.now());

@@ -79,7 +79,12 @@ async function main(): Promise<void> {
   const store = await openStore(join(dir, 'runway.db'), dir);
   const server = await startServer({ config, store, port: 0, pollMs: 500 });
   const clock = new RealClock();
-  const { token } = await createApiToken(store, clock, { name: 'bench', role: 'admin', createdBy: 'bench', app: 'shop' });
+  const { token } = await createApiToken(store, clock, {
+    name: 'bench',
+    role: 'admin',
+    createdBy: 'bench',
+    app: 'shop',
+  });
   const cookie = `runway_session=${token}`;
   console.log(`machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
   try {
@@ -87,7 +92,14 @@ async function main(): Promise<void> {
     let t = performance.now();
     await seedHistory(store, { app: 'shop', nowMs: Date.now(), count: DEPLOYS, days: 90, machines: MACHINES });
     console.log(`seeded ${DEPLOYS} past deploys over 90 days in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    const pages = ['/dashboard', '/dashboard/health?window=7', '/dashboard/health?window=30', '/dashboard/health?window=90', '/api/health?window=90', '/dashboard/ledger'];
+    const pages = [
+      '/dashboard',
+      '/dashboard/health?window=7',
+      '/dashboard/health?window=30',
+      '/dashboard/health?window=90',
+      '/api/health?window=90',
+      '/dashboard/ledger',
+    ];
     console.log('\n| page | cold server ms | server ms p50 / p95 / max (30 requests) | client ms p50 | bytes |');
     console.log('|---|---|---|---|---|');
     for (const path of pages) {
@@ -110,14 +122,30 @@ async function main(): Promise<void> {
         }
       }
       const s = stats(timings);
-      console.log(`| \`${path}\` | ${fmt(cold)} | ${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.max)} | ${fmt(stats(client).p50)} | ${bytes.toLocaleString('en-US')} |`);
+      console.log(
+        `| \`${path}\` | ${fmt(cold)} | ${fmt(s.p50)} / ${fmt(s.p95)} / ${fmt(s.max)} | ${fmt(stats(client).p50)} | ${bytes.toLocaleString('en-US')} |`,
+      );
     }
 
     // ---- 2. live viewers of a 2,000-machine deploy
     await store.createRelease('shop', { version: 'v2', image: 'shop:v2', createdAtMs: Date.now() });
     await store.createRelease('shop', { version: 'v3', image: 'shop:v3', createdAtMs: Date.now() + 1 });
     const runDeploy = async (release: string, viewers: number) => {
-      const child = viewers > 0 ? spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'dashboard-viewers.ts'), server.url, cookie, String(viewers)], { stdio: ['pipe', 'pipe', 'inherit'] }) : undefined;
+      const child =
+        viewers > 0
+          ? spawn(
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                join(import.meta.dirname, 'dashboard-viewers.ts'),
+                server.url,
+                cookie,
+                String(viewers),
+              ],
+              { stdio: ['pipe', 'pipe', 'inherit'] },
+            )
+          : undefined;
       let out = '';
       child?.stdout?.on('data', (d: Buffer) => (out += d.toString()));
       if (child) await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
@@ -125,7 +153,11 @@ async function main(): Promise<void> {
       loop.enable();
       const cpu = process.cpuUsage();
       const started = performance.now();
-      const res = await fetch(`${server.url}/api/deploys`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ env: 'production', release }) });
+      const res = await fetch(`${server.url}/api/deploys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ env: 'production', release }),
+      });
       const created = (await res.json()) as { deploy: { id: string } };
       if (res.status !== 201) throw new Error(JSON.stringify(created));
       const id = created.deploy.id;
@@ -148,10 +180,23 @@ async function main(): Promise<void> {
         await new Promise((resolve) => child.once('exit', resolve));
         report = JSON.parse(out.trim().split('\n').at(-1)!);
       }
-      return { id, status: deploy.status, wallMs, loopP99, cpuMs, simMs: (deploy.summary as DeploySummary | null)?.finishedAtMs ?? null, report, lagMs: report ? report.lastEndAt - endedAtWall : 0 };
+      return {
+        id,
+        status: deploy.status,
+        wallMs,
+        loopP99,
+        cpuMs,
+        simMs: (deploy.summary as DeploySummary | null)?.finishedAtMs ?? null,
+        report,
+        lagMs: report ? report.lastEndAt - endedAtWall : 0,
+      };
     };
-    console.log(`\n${MACHINES}-machine rolling deploy (sim, scaled clock ×${SPEED}), ${VIEWERS} viewers in a separate process:\n`);
-    console.log('| run | viewers | deploy wall s | server CPU s | event-loop delay p99 ms | status | viewers that saw the end | steps each saw | MB to each | last viewer end after deploy end (ms) |');
+    console.log(
+      `\n${MACHINES}-machine rolling deploy (sim, scaled clock ×${SPEED}), ${VIEWERS} viewers in a separate process:\n`,
+    );
+    console.log(
+      '| run | viewers | deploy wall s | server CPU s | event-loop delay p99 ms | status | viewers that saw the end | steps each saw | MB to each | last viewer end after deploy end (ms) |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     const base: number[] = [];
     const watched: number[] = [];
@@ -172,7 +217,9 @@ async function main(): Promise<void> {
       }
     }
     const median = (v: number[]) => stats(v).p50;
-    console.log(`\nmedian deploy wall time: ${(median(base) / 1000).toFixed(2)} s without viewers, ${(median(watched) / 1000).toFixed(2)} s with ${VIEWERS}: ${(((median(watched) - median(base)) / median(base)) * 100).toFixed(1)} % slower; server CPU ${(median(baseCpu) / 1000).toFixed(2)} s and ${(median(watchedCpu) / 1000).toFixed(2)} s`);
+    console.log(
+      `\nmedian deploy wall time: ${(median(base) / 1000).toFixed(2)} s without viewers, ${(median(watched) / 1000).toFixed(2)} s with ${VIEWERS}: ${(((median(watched) - median(base)) / median(base)) * 100).toFixed(1)} % slower; server CPU ${(median(baseCpu) / 1000).toFixed(2)} s and ${(median(watchedCpu) / 1000).toFixed(2)} s`,
+    );
   } finally {
     await server.close();
     await store.close();

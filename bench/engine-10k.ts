@@ -55,9 +55,11 @@ function area(url: string, fn: string): string {
   if (url.includes('/src/engine/')) return 'engine (src/engine)';
   if (url.includes('/src/strategies/')) return 'strategies (src/strategies)';
   if (url.includes('/src/domain/clock')) return 'virtual clock (src/domain/clock.ts)';
-  if (url.includes('/src/store/') || url.includes('kysely') || url.includes('better-sqlite3')) return 'store (src/store, kysely, better-sqlite3)';
+  if (url.includes('/src/store/') || url.includes('kysely') || url.includes('better-sqlite3'))
+    return 'store (src/store, kysely, better-sqlite3)';
   if (url.includes('p-limit') || url.includes('yocto-queue')) return 'p-limit';
-  if (url.includes('abort_controller') || url.includes('event_target') || url.includes('domexception')) return 'AbortSignal/EventTarget (node)';
+  if (url.includes('abort_controller') || url.includes('event_target') || url.includes('domexception'))
+    return 'AbortSignal/EventTarget (node)';
   if (url.startsWith('node:') || url === '') return 'other Node internals';
   return 'other';
 }
@@ -124,7 +126,12 @@ export async function measureEngineCost(
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const summary = await runDeploy(
-    { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }) },
+    {
+      provider,
+      store,
+      clock,
+      apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }),
+    },
     { deployId, scope: SCOPE, target: release(TO), groups, settings, findRelease: async (v) => release(v) },
   );
   const cpu = process.cpuUsage(cpu0);
@@ -177,7 +184,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const strategy = (arg('strategy') ?? 'rolling') as StrategyName;
   const whatIf = arg('what-if');
   if (whatIf !== undefined && whatIf !== 'lean-store') throw new Error(`unknown --what-if ${whatIf} (lean-store)`);
-  const result = await measureEngineCost(n, strategy, { profile: process.argv.includes('--profile'), ...(whatIf ? { whatIf } : {}) });
+  const result = await measureEngineCost(n, strategy, {
+    profile: process.argv.includes('--profile'),
+    ...(whatIf ? { whatIf } : {}),
+  });
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
@@ -190,9 +200,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
         `${result.heapUsedAfterGcBytes === null ? '' : `, ${mb(result.heapUsedAfterGcBytes)} live after a full GC`}, wall ${s(result.wallMs)}\n`,
     );
     if (result.profile) {
-      process.stdout.write('Share of on-CPU profile samples by area (V8 sampling profiler), and that share of the CPU time:\n');
+      process.stdout.write(
+        'Share of on-CPU profile samples by area (V8 sampling profiler), and that share of the CPU time:\n',
+      );
       for (const [k, v] of Object.entries(result.profile)) {
-        process.stdout.write(`  ${(100 * v).toFixed(0).padStart(3)} %  ${((v * result.cpuMs) / 1000).toFixed(2)} s  ${k}\n`);
+        process.stdout.write(
+          `  ${(100 * v).toFixed(0).padStart(3)} %  ${((v * result.cpuMs) / 1000).toFixed(2)} s  ${k}\n`,
+        );
       }
     }
   }

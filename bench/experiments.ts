@@ -26,11 +26,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 async function concurrency(seeds: number): Promise<void> {
   const n = 2000;
   process.stdout.write(`## A. max_concurrency 64 vs 256, N = ${n}, seeds 1–${seeds} (median)\n\n`);
-  process.stdout.write('| strategy | K | converge (s) | lower bound (s) | ratio (median) | ratio (max) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n');
+  process.stdout.write(
+    '| strategy | K | converge (s) | lower bound (s) | ratio (median) | ratio (max) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n',
+  );
   for (const strategy of ['immediate', 'rolling', 'canary'] as StrategyName[]) {
     for (const k of [64, 256]) {
       const runs = [];
-      for (let seed = 1; seed <= seeds; seed++) runs.push(await measureRunway(strategy, n, { seed, settings: { maxConcurrency: k } }));
+      for (let seed = 1; seed <= seeds; seed++)
+        runs.push(await measureRunway(strategy, n, { seed, settings: { maxConcurrency: k } }));
       const conv = median(runs.map((r) => r.convergeMs ?? NaN));
       const bound = median(runs.map((r) => r.boundMs));
       const ratios = runs.map((r) => r.ratio ?? NaN);
@@ -43,12 +46,20 @@ async function concurrency(seeds: number): Promise<void> {
 }
 
 async function engine(runs: number): Promise<void> {
-  process.stdout.write(`## B. 10,000-machine rolling deploy, as it is vs lean store use (${runs} runs each, child processes)\n\n`);
+  process.stdout.write(
+    `## B. 10,000-machine rolling deploy, as it is vs lean store use (${runs} runs each, child processes)\n\n`,
+  );
   process.stdout.write('| variant | CPU (s) per run | peak RSS (MB) per run |\n| --- | --- | --- |\n');
   for (const whatIf of [undefined, 'lean-store'] as const) {
     const results: EngineCostResult[] = [];
     for (let i = 0; i < runs; i++) {
-      const args = ['--import', 'tsx', path.join('bench', 'engine-10k.ts'), '--json', ...(whatIf ? ['--what-if', whatIf] : [])];
+      const args = [
+        '--import',
+        'tsx',
+        path.join('bench', 'engine-10k.ts'),
+        '--json',
+        ...(whatIf ? ['--what-if', whatIf] : []),
+      ];
       const { stdout } = await exec(process.execPath, args, { cwd: ROOT, maxBuffer: 16 * 2 ** 20 });
       results.push(JSON.parse(stdout.trim().split('\n').at(-1)!) as EngineCostResult);
     }

@@ -35,7 +35,11 @@ const FLY_APP = `${APP}-${ENV}`;
 const FLYCTL_500: Partial<Record<StrategyName, { modelCalls: number; seconds: number; basis: string }>> = {
   immediate: { modelCalls: 1.0, seconds: 11.9, basis: 'update only (waits for nothing)' },
   rolling: { modelCalls: 10.0, seconds: 74.2, basis: 'update, wait, ~7 smoke GETs, health GETs' },
-  bluegreen: { modelCalls: 9.01, seconds: 589.2, basis: 'create, waits, health GETs, uncordon, tag, cordon, stop, wait, destroy' },
+  bluegreen: {
+    modelCalls: 9.01,
+    seconds: 589.2,
+    basis: 'create, waits, health GETs, uncordon, tag, cordon, stop, wait, destroy',
+  },
 };
 const FLYCTL_REFRESH_S = 4;
 
@@ -44,7 +48,10 @@ function flyctlPerMachine(strategy: StrategyName): { calls: number; basis: strin
   const model = FLYCTL_500[strategy === 'canary' ? 'rolling' : strategy === 'waves' ? 'bluegreen' : strategy];
   if (!model) return undefined;
   const leases = 2 + model.seconds / FLYCTL_REFRESH_S;
-  return { calls: model.modelCalls + leases, basis: `${model.basis} + lease acquire/release + refresh every 4 s for ${model.seconds} s` };
+  return {
+    calls: model.modelCalls + leases,
+    basis: `${model.basis} + lease acquire/release + refresh every 4 s for ${model.seconds} s`,
+  };
 }
 
 interface Row {
@@ -76,10 +83,31 @@ function groups(n: number) {
 }
 
 async function startServer(n: number, speed: number, seed: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const fleet = groups(n).map((g) => `${g.name}=${g.count}`).join(',');
+  const fleet = groups(n)
+    .map((g) => `${g.name}=${g.count}`)
+    .join(',');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'sim', 'serve', '--port', '0', '--speed', String(speed), '--seed', String(seed), '--app', FLY_APP, '--fleet', fleet, '--initial-release', 'v1', '--json'],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'sim',
+      'serve',
+      '--port',
+      '0',
+      '--speed',
+      String(speed),
+      '--seed',
+      String(seed),
+      '--app',
+      FLY_APP,
+      '--fleet',
+      fleet,
+      '--initial-release',
+      'v1',
+      '--json',
+    ],
     { cwd: ROOT, env: { ...process.env, FLY_API_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise<void>((done) => child.on('exit', () => done()));
@@ -127,20 +155,46 @@ async function measure(strategy: StrategyName, n: number, speed: number, seed: n
     const settings = resolveStrategySettings(env, config.app.processes, strategy);
     const store = await openStore(':memory:', ROOT);
     const session = await openFlySession({ config, env, store, processEnv: { FLY_API_TOKEN: TOKEN } });
-    const release = (version: string): Release => ({ version, image: `registry.fly.io/${FLY_APP}:${version}`, createdAtMs: 0 });
+    const release = (version: string): Release => ({
+      version,
+      image: `registry.fly.io/${FLY_APP}:${version}`,
+      createdAtMs: 0,
+    });
     await store.createRelease(APP, release('v1'));
     await store.createRelease(APP, release('v2'));
     const deployId = `dep_flybench_${strategy}`;
-    await store.createDeploy({ id: deployId, app: APP, env: ENV, release: 'v2', previousRelease: 'v1', strategy, initiator: 'bench', responsible: 'bench', trigger: 'cli', reason: null, plan: null, createdAtMs: session.clock.now() });
+    await store.createDeploy({
+      id: deployId,
+      app: APP,
+      env: ENV,
+      release: 'v2',
+      previousRelease: 'v1',
+      strategy,
+      initiator: 'bench',
+      responsible: 'bench',
+      trigger: 'cli',
+      reason: null,
+      plan: null,
+      createdAtMs: session.clock.now(),
+    });
     const wall0 = performance.now();
     const summary = await runDeploy(
       { provider: session.provider, store, clock: session.clock, apiStats: session.apiStats },
-      { deployId, scope: { app: APP, env: ENV }, target: release('v2'), groups: config.app.processes, settings, findRelease: async (v) => release(v) },
+      {
+        deployId,
+        scope: { app: APP, env: ENV },
+        target: release('v2'),
+        groups: config.app.processes,
+        settings,
+        findRelease: async (v) => release(v),
+      },
     );
     const fly = (session.provider as ResilientProvider).inner as FlyProvider;
     await session.close(); // leases released: those requests count too
     const wallS = (performance.now() - wall0) / 1000;
-    const stats = (await (await fetch(`${server.url}/_sim/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { server: { byStatus: Record<string, number> } };
+    const stats = (await (
+      await fetch(`${server.url}/_sim/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { server: { byStatus: Record<string, number> } };
     await store.close();
     const requests = fly.apiStats.requests;
     return {
@@ -159,7 +213,12 @@ async function measure(strategy: StrategyName, n: number, speed: number, seed: n
       rateLimited: fly.apiStats.rateLimited,
       serverRateLimited: stats.server.byStatus['429'] ?? 0,
       extraPeak: summary.extraMachinesPeak,
-      leases: { acquired: fly.leaseStats.acquired, adopted: fly.leaseStats.adopted, refreshed: fly.leaseStats.refreshed, released: fly.leaseStats.released },
+      leases: {
+        acquired: fly.leaseStats.acquired,
+        adopted: fly.leaseStats.adopted,
+        refreshed: fly.leaseStats.refreshed,
+        released: fly.leaseStats.released,
+      },
       flyctlPerMachine: flyctlPerMachine(strategy)?.calls ?? null,
     };
   } finally {
@@ -181,13 +240,18 @@ async function main(): Promise<void> {
   const speed = Number(values.speed);
   const seed = Number(values.seed);
   const strategies = values.strategies!.split(',').map((s) => s.trim()) as StrategyName[];
-  for (const s of strategies) if (!(STRATEGIES as readonly string[]).includes(s)) throw new Error(`unknown strategy ${s}`);
-  console.error(`fly-api bench: N=${n}, speed ${speed}x, seed ${seed}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
+  for (const s of strategies)
+    if (!(STRATEGIES as readonly string[]).includes(s)) throw new Error(`unknown strategy ${s}`);
+  console.error(
+    `fly-api bench: N=${n}, speed ${speed}x, seed ${seed}, node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  );
   const rows: Row[] = [];
   for (const strategy of strategies) {
     const row = await measure(strategy, n, speed, seed);
     rows.push(row);
-    console.error(`  ${strategy}: ${row.status} in ${row.simS.toFixed(1)} s simulated (dispatched ${row.dispatchedS?.toFixed(1) ?? '—'} s), ${row.wallS.toFixed(1)} s wall, ${row.perMachine.toFixed(2)} requests/machine, ${row.rateLimited} 429s`);
+    console.error(
+      `  ${strategy}: ${row.status} in ${row.simS.toFixed(1)} s simulated (dispatched ${row.dispatchedS?.toFixed(1) ?? '—'} s), ${row.wallS.toFixed(1)} s wall, ${row.perMachine.toFixed(2)} requests/machine, ${row.rateLimited} 429s`,
+    );
   }
   const lines = [
     '| strategy | status | simulated (s) | converged (s) | wall (s) | requests / machine | flyctl, derived / machine | 429s received | extra peak |',
@@ -200,17 +264,29 @@ async function main(): Promise<void> {
         r.convergedS === null ? '—' : r.convergedS.toFixed(1),
         r.wallS.toFixed(1),
         r.perMachine.toFixed(2),
-        r.flyctlPerMachine === null ? '—' : `${r.flyctlPerMachine.toFixed(1)}${r.strategy === 'canary' || r.strategy === 'waves' ? ` (${r.strategy === 'canary' ? 'rolling' : 'bluegreen'})` : ''}`,
+        r.flyctlPerMachine === null
+          ? '—'
+          : `${r.flyctlPerMachine.toFixed(1)}${r.strategy === 'canary' || r.strategy === 'waves' ? ` (${r.strategy === 'canary' ? 'rolling' : 'bluegreen'})` : ''}`,
         String(r.rateLimited),
         String(r.extraPeak),
-      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
+      ]
+        .join(' | ')
+        .replace(/^/, '| ')
+        .replace(/$/, ' |'),
     ),
     '',
     'Requests by kind, per machine:',
     '',
-    '| strategy | ' + ['list', 'get', 'create', 'update', 'wait', 'lease', 'cordon', 'uncordon', 'metadata', 'stop', 'destroy'].join(' | ') + ' |',
+    '| strategy | ' +
+      ['list', 'get', 'create', 'update', 'wait', 'lease', 'cordon', 'uncordon', 'metadata', 'stop', 'destroy'].join(
+        ' | ',
+      ) +
+      ' |',
     '| --- |' + ' ---: |'.repeat(11),
-    ...rows.map((r) => `| ${r.strategy} | ${['list', 'get', 'create', 'update', 'wait', 'lease', 'cordon', 'uncordon', 'metadata', 'stop', 'destroy'].map((k) => ((r.byLabel[k] ?? 0) / r.n).toFixed(2)).join(' | ')} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.strategy} | ${['list', 'get', 'create', 'update', 'wait', 'lease', 'cordon', 'uncordon', 'metadata', 'stop', 'destroy'].map((k) => ((r.byLabel[k] ?? 0) / r.n).toFixed(2)).join(' | ')} |`,
+    ),
   ];
   console.log(lines.join('\n'));
   if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2));

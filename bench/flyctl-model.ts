@@ -110,7 +110,12 @@ async function immediate(ctx: Ctx): Promise<{ dispatchMs: number }> {
 /** One machine of rolling: update, wait started, smoke checks, health checks (waitForMachine). */
 async function rollOne(ctx: Ctx, m: Machine): Promise<void> {
   const updated = await ctx.p.update(SCOPE, m.id, { release: TO });
-  await ctx.p.waitFor(SCOPE, m.id, { state: 'started', instanceVersion: updated.instanceVersion }, FLYCTL.waitTimeoutMs);
+  await ctx.p.waitFor(
+    SCOPE,
+    m.id,
+    { state: 'started', instanceVersion: updated.instanceVersion },
+    FLYCTL.waitTimeoutMs,
+  );
   const startedAt = ctx.world.clock.now();
   await smokeChecks(ctx, m.id, startedAt);
   await healthChecks(ctx, m.id);
@@ -150,7 +155,15 @@ async function bluegreen(ctx: Ctx): Promise<void> {
   const createConcurrency = Math.max(1, Math.min(Math.ceil(blues.length / 3), k));
   const greens: Machine[] = [];
   await pool(createConcurrency, blues, async (blue, i) => {
-    greens.push(await p.create(SCOPE, { group: blue.group, release: TO, role: 'green', cordoned: true, launchId: `flyctl-bg:${i}` }));
+    greens.push(
+      await p.create(SCOPE, {
+        group: blue.group,
+        release: TO,
+        role: 'green',
+        cordoned: true,
+        launchId: `flyctl-bg:${i}`,
+      }),
+    );
   });
   await sleep(ctx, FLYCTL.bluegreenSleepsMs.afterCreate);
   // WaitForGreenMachinesToBeStarted: one wait per green, all at once.

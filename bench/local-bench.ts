@@ -43,7 +43,10 @@ export interface LocalBench {
 function project(dir: string, o: LocalBenchOptions): string {
   for (const [version, env] of Object.entries(o.releases)) {
     mkdirSync(join(dir, 'releases', version), { recursive: true });
-    writeFileSync(join(dir, 'releases', version, 'runway-release.toml'), `version = "${version}"\n[processes]\nweb = ${JSON.stringify(`node ${SERVER}`)}\n[env]\n${env}\n`);
+    writeFileSync(
+      join(dir, 'releases', version, 'runway-release.toml'),
+      `version = "${version}"\n[processes]\nweb = ${JSON.stringify(`node ${SERVER}`)}\n[env]\n${env}\n`,
+    );
   }
   const config = join(dir, 'runway.toml');
   writeFileSync(
@@ -84,7 +87,11 @@ export async function openLocalBench(o: LocalBenchOptions): Promise<LocalBench> 
   const dir = mkdtempSync(join(tmpdir(), 'runway-bench-local-'));
   const config = loadConfig(project(dir, o));
   const env = getEnvironment(config, 'bench');
-  const connection = await connectSupervisor({ config, env, processEnv: { RUNWAY_LOCAL_OWNER_PID: String(process.pid) } });
+  const connection = await connectSupervisor({
+    config,
+    env,
+    processEnv: { RUNWAY_LOCAL_OWNER_PID: String(process.pid) },
+  });
   const provider = connection!.client;
   const store = await openStore(join(dir, 'runway.db'), dir);
   const scope = { app: 'bench', env: 'bench' };
@@ -101,12 +108,32 @@ export async function openLocalBench(o: LocalBenchOptions): Promise<LocalBench> 
       if (!(await store.getRelease('bench', version))) await store.createRelease('bench', release);
       const deployId = `dep_bench_${strategy}_${++n}`;
       const settings = settingsFor(env, config.app.processes, { kind: 'deploy', strategy });
-      await store.createDeploy({ id: deployId, ...scope, release: version, previousRelease: null, strategy, initiator: 'bench', responsible: 'bench', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now() });
+      await store.createDeploy({
+        id: deployId,
+        ...scope,
+        release: version,
+        previousRelease: null,
+        strategy,
+        initiator: 'bench',
+        responsible: 'bench',
+        trigger: 'cli',
+        reason: null,
+        plan: null,
+        createdAtMs: Date.now(),
+      });
       const metrics = openMetricSources(env.analysis, provider, scope);
       try {
         const summary = await runDeploy(
           { provider, store, clock: new RealClock(), pollMs: 500, metricSources: metrics.sources },
-          { deployId, scope, target: release, groups: config.app.processes, settings, analysis: env.analysis, findRelease: (v) => store.getRelease('bench', v) },
+          {
+            deployId,
+            scope,
+            target: release,
+            groups: config.app.processes,
+            settings,
+            analysis: env.analysis,
+            findRelease: (v) => store.getRelease('bench', v),
+          },
         );
         return { summary, deployId };
       } finally {

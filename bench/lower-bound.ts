@@ -186,9 +186,18 @@ function windowBound(chains: readonly number[], w: number): number {
  * start + #{k : release_k ≤ t} slots exist. The slot-holding work Σ C_i must fit under that staircase:
  * the smallest T with ∫₀ᵀ slots(t) dt ≥ Σ C_i.
  */
-function rampBound(chains: readonly number[], start: number, granted: number, minCreateChainMs: number, limit: { ratePerSec: number; burst: number }): number {
+function rampBound(
+  chains: readonly number[],
+  start: number,
+  granted: number,
+  minCreateChainMs: number,
+  limit: { ratePerSec: number; burst: number },
+): number {
   let work = chains.reduce((a, b) => a + b, 0);
-  const releases = Array.from({ length: granted }, (_, i) => (Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + minCreateChainMs);
+  const releases = Array.from(
+    { length: granted },
+    (_, i) => (Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + minCreateChainMs,
+  );
   let t = 0;
   let slots = start;
   for (const at of releases) {
@@ -238,8 +247,12 @@ export function lowerBound(input: BoundInput): LowerBound {
       if (step.kind === 'pause') continue;
       if (step.kind === 'cutover') {
         const lat = (ids: string[], op: string) =>
-          ids.flatMap((id) => phasesIn(byMachine.get(id), from, to).filter((p) => p.op === 'api' && p.apiOp === op)).map((p) => p.endMs - p.startMs);
-        const promoted = step.promote.map((ref) => ('machineId' in ref ? ref.machineId : input.launchMachine.get(ref.launchId))).filter((id): id is string => id !== undefined);
+          ids
+            .flatMap((id) => phasesIn(byMachine.get(id), from, to).filter((p) => p.op === 'api' && p.apiOp === op))
+            .map((p) => p.endMs - p.startMs);
+        const promoted = step.promote
+          .map((ref) => ('machineId' in ref ? ref.machineId : input.launchMachine.get(ref.launchId)))
+          .filter((id): id is string => id !== undefined);
         const u1 = lat(promoted, 'uncordon');
         const c1 = lat(step.cordon, 'cordon');
         const phase = (xs: number[]) => Math.max(0, ...xs, xs.reduce((a, b) => a + b, 0) / k);
@@ -277,7 +290,8 @@ export function lowerBound(input: BoundInput): LowerBound {
         const start = Math.max(0, unit.wave.window?.[g] ?? 0);
         const granted = grants.get(g) ?? 0;
         window = Math.max(window, windowBound(list, start + granted));
-        if (granted > 0) window = Math.max(window, rampBound(list, start, granted, firstGrantMs.get(g) ?? 0, input.createLimit));
+        if (granted > 0)
+          window = Math.max(window, rampBound(list, start, granted, firstGrantMs.get(g) ?? 0, input.createLimit));
       }
       // A single sliding window over all of a wave's steps, should a plan carry one.
       const maxInFlight = (unit.wave as Wave & { maxInFlight?: number }).maxInFlight;
@@ -320,7 +334,8 @@ export function lowerBound(input: BoundInput): LowerBound {
     .filter((p) => p.op === 'api' && p.apiOp === 'list' && p.startMs >= input.deployStartMs)
     .sort((a, b) => a.startMs - b.startMs)[0];
   const observeMs = firstList ? firstList.endMs - firstList.startMs : 0;
-  const beforeFirstUnitMs = input.units.length > 0 ? input.units[0]!.startMs - input.deployStartMs : input.convergedAtMs - input.deployStartMs;
+  const beforeFirstUnitMs =
+    input.units.length > 0 ? input.units[0]!.startMs - input.deployStartMs : input.convergedAtMs - input.deployStartMs;
   return {
     totalMs: observeMs + units.reduce((n, u) => n + u.boundMs, 0),
     observeMs,

@@ -44,7 +44,13 @@ export class FleetObserver {
   }
 
   private isGood(m: Machine): boolean {
-    return m.role === 'serving' && m.release === this.target && m.state === 'started' && m.health === 'passing' && !m.cordoned;
+    return (
+      m.role === 'serving' &&
+      m.release === this.target &&
+      m.state === 'started' &&
+      m.health === 'passing' &&
+      !m.cordoned
+    );
   }
 
   private put(m: Machine): void {

@@ -88,7 +88,14 @@ export function latencyTable(): string {
     const [median, p99, sigma, mean] = modelText(DEFAULT_SIM_OPTIONS.latency[op]);
     return [`\`${op}\``, median, p99, sigma, mean, why[op]];
   });
-  return table(['phase', 'median (ms)', 'p99 (ms)', 'σ of ln', 'mean (ms)', 'what it stands for'], rows, ['l', 'r', 'r', 'r', 'r', 'l']);
+  return table(['phase', 'median (ms)', 'p99 (ms)', 'σ of ln', 'mean (ms)', 'what it stands for'], rows, [
+    'l',
+    'r',
+    'r',
+    'r',
+    'r',
+    'l',
+  ]);
 }
 
 export function runwayTable(results: readonly RunwayResult[]): string {
@@ -104,11 +111,25 @@ export function runwayTable(results: readonly RunwayResult[]): string {
     s1(r.dispatchMs),
     ...(failed ? [r.status] : []),
   ]);
-  return table(['strategy', 'N', 'converge (s)', 'lower bound (s)', 'ratio', 'extra machines, peak', 'API calls / machine', 'dispatched (s)', ...(failed ? ['status'] : [])], rows);
+  return table(
+    [
+      'strategy',
+      'N',
+      'converge (s)',
+      'lower bound (s)',
+      'ratio',
+      'extra machines, peak',
+      'API calls / machine',
+      'dispatched (s)',
+      ...(failed ? ['status'] : []),
+    ],
+    rows,
+  );
 }
 
 export function flyctlTable(results: readonly FlyctlModelResult[], runway: readonly RunwayResult[]): string {
-  const converge = (strategy: StrategyName, n: number) => runway.find((r) => r.strategy === strategy && r.n === n)?.convergeMs;
+  const converge = (strategy: StrategyName, n: number) =>
+    runway.find((r) => r.strategy === strategy && r.n === n)?.convergeMs;
   const rows = results.map((r) => [
     `flyctl ${r.model} (model)`,
     String(r.n),
@@ -120,7 +141,16 @@ export function flyctlTable(results: readonly FlyctlModelResult[], runway: reado
     s1(converge('waves', r.n)),
   ]);
   return table(
-    ['model', 'N', 'fleet converged (s)', 'flyctl exits (s)', 'extra machines, peak', 'API calls / machine', `runway, same strategy (s)`, 'runway waves (s)'],
+    [
+      'model',
+      'N',
+      'fleet converged (s)',
+      'flyctl exits (s)',
+      'extra machines, peak',
+      'API calls / machine',
+      `runway, same strategy (s)`,
+      'runway waves (s)',
+    ],
     rows,
   );
 }
@@ -145,12 +175,27 @@ export function slowUnitsTable(results: readonly RunwayResult[]): string {
     for (const u of r.bound.units) {
       const excess = u.actualMs - u.boundMs;
       if (excess <= 300 || u.actualMs <= u.boundMs * 1.02) continue;
-      const last = u.last ? `${s2(u.last.startDelayMs)} s late, chain ${s2(u.last.chainMs)} s, ${s2(u.last.gapsMs)} s waiting between its calls` : '—';
-      rows.push([r.strategy, String(r.n), `${u.index} ${u.kind} (${u.steps} steps)`, s2(u.actualMs), s2(u.boundMs), `+${s2(excess)}`, u.binding, last]);
+      const last = u.last
+        ? `${s2(u.last.startDelayMs)} s late, chain ${s2(u.last.chainMs)} s, ${s2(u.last.gapsMs)} s waiting between its calls`
+        : '—';
+      rows.push([
+        r.strategy,
+        String(r.n),
+        `${u.index} ${u.kind} (${u.steps} steps)`,
+        s2(u.actualMs),
+        s2(u.boundMs),
+        `+${s2(excess)}`,
+        u.binding,
+        last,
+      ]);
     }
   }
   if (rows.length === 0) return '(none)';
-  return table(['strategy', 'N', 'unit', 'actual (s)', 'bound (s)', 'excess (s)', 'binding term', 'the step that finished last'], rows, ['l', 'r', 'l', 'r', 'r', 'r', 'l', 'l']);
+  return table(
+    ['strategy', 'N', 'unit', 'actual (s)', 'bound (s)', 'excess (s)', 'binding term', 'the step that finished last'],
+    rows,
+    ['l', 'r', 'l', 'r', 'r', 'r', 'l', 'l'],
+  );
 }
 
 export function engineTable(e: NonNullable<BenchResults['engine10k']>): string {
@@ -166,7 +211,21 @@ export function engineTable(e: NonNullable<BenchResults['engine10k']>): string {
     r.heapUsedAfterGcBytes === null ? '—' : mb(r.heapUsedAfterGcBytes),
     (r.wallMs / 1000).toFixed(2),
   ]);
-  return table(['run', 'deploy', 'status', 'virtual converge (s)', 'CPU (s)', 'peak RSS (MB)', 'RSS before deploy (MB)', 'heap peak (MB)', 'live heap after GC (MB)', 'wall (s)'], rows);
+  return table(
+    [
+      'run',
+      'deploy',
+      'status',
+      'virtual converge (s)',
+      'CPU (s)',
+      'peak RSS (MB)',
+      'RSS before deploy (MB)',
+      'heap peak (MB)',
+      'live heap after GC (MB)',
+      'wall (s)',
+    ],
+    rows,
+  );
 }
 
 /** Engine cost at each size: the 10,000 runs' median and one run at every other size. */
@@ -189,10 +248,32 @@ export function scaleTable(e: NonNullable<BenchResults['engine10k']>, scale: rea
     ...scale.filter((r) => r.n > tenK[0]!.n).map((r) => [r, '1 run'] as const),
   ];
   return table(
-    ['machines', 'runs', 'status', 'virtual converge (s)', 'CPU (s)', 'CPU per machine (µs)', 'peak RSS (MB)', 'RSS before (MB)', 'peak RSS above the start, per machine (KB)', 'heap peak (MB)'],
+    [
+      'machines',
+      'runs',
+      'status',
+      'virtual converge (s)',
+      'CPU (s)',
+      'CPU per machine (µs)',
+      'peak RSS (MB)',
+      'RSS before (MB)',
+      'peak RSS above the start, per machine (KB)',
+      'heap peak (MB)',
+    ],
     rows.map(([r, runs]) => {
       const p = perMachine(r);
-      return [r.n.toLocaleString('en'), runs, r.status, s1(r.convergeMs), (r.cpuMs / 1000).toFixed(2), p.cpuUs.toFixed(0), mb(r.maxRssKb * 1024), mb(r.rssBeforeBytes), p.memKb.toFixed(1), mb(r.heapUsedPeakBytes)];
+      return [
+        r.n.toLocaleString('en'),
+        runs,
+        r.status,
+        s1(r.convergeMs),
+        (r.cpuMs / 1000).toFixed(2),
+        p.cpuUs.toFixed(0),
+        mb(r.maxRssKb * 1024),
+        mb(r.rssBeforeBytes),
+        p.memKb.toFixed(1),
+        mb(r.heapUsedPeakBytes),
+      ];
     }),
   );
 }
@@ -206,19 +287,35 @@ export function profileTable(profile: Record<string, number>, cpuMs: number): st
 }
 
 /** Fleet-converged times of runway (seed 1) and of a flyctl model (seed 1), per N: same sim, same draws' seed. */
-function versusModel(results: BenchResults, strategy: StrategyName, model: FlyctlModelResult['model'], factor: number, word: string): Goal | null {
+function versusModel(
+  results: BenchResults,
+  strategy: StrategyName,
+  model: FlyctlModelResult['model'],
+  factor: number,
+  word: string,
+): Goal | null {
   const rows = results.sizes.map((n) => {
     const r = results.runway.find((x) => x.strategy === strategy && x.n === n);
     const f = results.flyctl.find((x) => x.model === model && x.n === n);
     const ours = r?.fleetConvergedMs ?? null;
     const theirs = f?.convergeMs ?? null;
-    return { n, ours, theirs, ok: ours !== null && theirs !== null && r?.status === 'succeeded' && ours <= factor * theirs };
+    return {
+      n,
+      ours,
+      theirs,
+      ok: ours !== null && theirs !== null && r?.status === 'succeeded' && ours <= factor * theirs,
+    };
   });
   if (rows.every((x) => x.theirs === null && x.ours === null)) return null;
   return {
     goal: `${strategy}: fleet converged ${word} the flyctl ${model} model's at N = ${results.sizes.join(', ')} (seed ${results.seeds[0]}, same budget)`,
     met: rows.every((x) => x.ok),
-    figure: rows.map((x) => `N = ${x.n}: ${s1(x.ours)} s vs ${s1(x.theirs)} s (${x.ours !== null && x.theirs ? (x.ours / x.theirs).toFixed(2) : '—'}×)`).join('; '),
+    figure: rows
+      .map(
+        (x) =>
+          `N = ${x.n}: ${s1(x.ours)} s vs ${s1(x.theirs)} s (${x.ours !== null && x.theirs ? (x.ours / x.theirs).toFixed(2) : '—'}×)`,
+      )
+      .join('; '),
   };
 }
 
@@ -292,7 +389,9 @@ export function evaluateGoals(results: BenchResults): Goal[] {
 }
 
 export function goalsList(goals: readonly Goal[]): string {
-  return goals.map((g) => `- ${g.goal}: **${g.met === null ? 'not measured' : g.met ? 'met' : 'not met'}** — ${g.figure}`).join('\n');
+  return goals
+    .map((g) => `- ${g.goal}: **${g.met === null ? 'not measured' : g.met ? 'met' : 'not met'}** — ${g.figure}`)
+    .join('\n');
 }
 
 /** The bound must never exceed what really happened; say so, with the tightest case. */
@@ -314,8 +413,12 @@ export function markdown(results: BenchResults): string {
   out.push('# Rollout benchmark');
   out.push('');
   out.push(`Command: \`${results.command}\`  `);
-  out.push(`Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb.toFixed(0)} GB, ${m.platform}, Node ${m.node}; ${m.date}  `);
-  out.push(`Sizes ${results.sizes.join(', ')}; seeds ${results.seeds.join(', ')} (tables below: seed ${results.seeds[0]}); benchmark wall time ${(results.wallMs / 1000).toFixed(1)} s`);
+  out.push(
+    `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb.toFixed(0)} GB, ${m.platform}, Node ${m.node}; ${m.date}  `,
+  );
+  out.push(
+    `Sizes ${results.sizes.join(', ')}; seeds ${results.seeds.join(', ')} (tables below: seed ${results.seeds[0]}); benchmark wall time ${(results.wallMs / 1000).toFixed(1)} s`,
+  );
   out.push('');
   out.push('## runway (virtual clock, Fly-like latency model, rate limits on, CLI default settings)');
   out.push('');
@@ -349,7 +452,9 @@ export function markdown(results: BenchResults): string {
     out.push(engineTable(results.engine10k));
     out.push('');
     if (results.engineScale && results.engineScale.length > 0) {
-      out.push('Engine cost by fleet size (rolling, same settings; memory per machine counts the peak RSS above the RSS before the deploy):');
+      out.push(
+        'Engine cost by fleet size (rolling, same settings; memory per machine counts the peak RSS above the RSS before the deploy):',
+      );
       out.push('');
       out.push(scaleTable(results.engine10k, results.engineScale));
       out.push('');

@@ -44,10 +44,15 @@ function parseArgs(argv: readonly string[]): Options {
     return argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   };
   const quick = argv.includes('--quick');
-  const list = (text: string | undefined) => text?.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (text: string | undefined) =>
+    text
+      ?.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   const sizes = (list(value('sizes')) ?? (quick ? ['100'] : ['100', '500', '2000'])).map(Number);
   const strategies = (list(value('strategies')) ?? [...STRATEGIES]) as StrategyName[];
-  for (const s of strategies) if (!(STRATEGIES as readonly string[]).includes(s)) throw new Error(`unknown strategy ${s}`);
+  for (const s of strategies)
+    if (!(STRATEGIES as readonly string[]).includes(s)) throw new Error(`unknown strategy ${s}`);
   for (const n of sizes) if (!Number.isInteger(n) || n < 2) throw new Error(`bad size ${n}`);
   const noEngine = argv.includes('--no-engine') || (quick && !argv.includes('--engine'));
   return {
@@ -56,7 +61,10 @@ function parseArgs(argv: readonly string[]): Options {
     seeds: Number(value('seeds') ?? (quick ? 1 : 5)),
     engineRuns: noEngine ? 0 : Number(value('engine-runs') ?? 3),
     engineN: Number(value('engine-n') ?? 10_000),
-    engineScale: noEngine || value('engine-scale') === 'none' ? [] : (list(value('engine-scale')) ?? ['1000', '50000']).map(Number),
+    engineScale:
+      noEngine || value('engine-scale') === 'none'
+        ? []
+        : (list(value('engine-scale')) ?? ['1000', '50000']).map(Number),
     profile: !argv.includes('--no-profile') && !noEngine,
     json: argv.includes('--json'),
     quick,
@@ -109,8 +117,20 @@ async function main(): Promise<void> {
       for (const seed of seeds) {
         const r = await measureRunway(strategy, n, { seed });
         if (seed === seeds[0]) runway.push(r);
-        seedRatios.push({ strategy, n, seed, convergeMs: r.convergeMs, boundMs: r.boundMs, ratio: r.ratio, extraPeak: r.extraPeak, status: r.status });
-        log(options, `runway ${strategy} N=${n} seed ${seed}: ${r.status}, converge ${((r.convergeMs ?? NaN) / 1000).toFixed(1)} s, ratio ${r.ratio?.toFixed(3)} (${(r.wallMs / 1000).toFixed(1)} s wall)`);
+        seedRatios.push({
+          strategy,
+          n,
+          seed,
+          convergeMs: r.convergeMs,
+          boundMs: r.boundMs,
+          ratio: r.ratio,
+          extraPeak: r.extraPeak,
+          status: r.status,
+        });
+        log(
+          options,
+          `runway ${strategy} N=${n} seed ${seed}: ${r.status}, converge ${((r.convergeMs ?? NaN) / 1000).toFixed(1)} s, ratio ${r.ratio?.toFixed(3)} (${(r.wallMs / 1000).toFixed(1)} s wall)`,
+        );
       }
     }
   }
@@ -119,7 +139,10 @@ async function main(): Promise<void> {
     for (const model of FLYCTL_MODELS) {
       const r = await measureFlyctlModel(model, n, seeds[0]);
       flyctl.push(r);
-      log(options, `flyctl ${model} model N=${n}: converged ${((r.convergeMs ?? NaN) / 1000).toFixed(1)} s, exits ${(r.doneMs / 1000).toFixed(1)} s`);
+      log(
+        options,
+        `flyctl ${model} model N=${n}: converged ${((r.convergeMs ?? NaN) / 1000).toFixed(1)} s, exits ${(r.doneMs / 1000).toFixed(1)} s`,
+      );
     }
   }
   let engine10k: BenchResults['engine10k'] = null;
@@ -128,7 +151,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < options.engineRuns; i++) {
       const r = await engineRun(options.engineN, false);
       runs.push(r);
-      log(options, `engine ${r.strategy} N=${r.n} run ${i + 1}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+      log(
+        options,
+        `engine ${r.strategy} N=${r.n} run ${i + 1}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`,
+      );
     }
     engine10k = { runs };
     if (options.profile) {
@@ -140,7 +166,10 @@ async function main(): Promise<void> {
   for (const n of options.engineScale) {
     const r = await engineRun(n, false);
     engineScale.push(r);
-    log(options, `engine ${r.strategy} N=${r.n}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+    log(
+      options,
+      `engine ${r.strategy} N=${r.n}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`,
+    );
   }
   const results: BenchResults = {
     command: `npm run bench:rollout${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,

@@ -47,7 +47,11 @@ export interface MeasureOptions {
   settings?: Partial<StrategySettings>;
 }
 
-export async function measureRunway(strategy: StrategyName, n: number, options: MeasureOptions = {}): Promise<RunwayResult> {
+export async function measureRunway(
+  strategy: StrategyName,
+  n: number,
+  options: MeasureOptions = {},
+): Promise<RunwayResult> {
   const wall0 = performance.now();
   const seed = options.seed ?? 1;
   const resolved = benchSettings(strategy, n);
@@ -58,7 +62,9 @@ export async function measureRunway(strategy: StrategyName, n: number, options: 
   const deployId = `dep_bench${++deploys}`;
   const store = await benchStore(deployId, strategy, clock.now());
   const observer = new FleetObserver(sim, world.seeded, n, TO);
-  const inTraffic = new Set(world.seeded.filter((m) => m.role === 'serving' && !m.cordoned && m.state !== 'failed').map((m) => m.id));
+  const inTraffic = new Set(
+    world.seeded.filter((m) => m.role === 'serving' && !m.cordoned && m.state !== 'failed').map((m) => m.id),
+  );
 
   const units: ExecutedUnit[] = [];
   const stepMachine = new Map<Step, string>();
@@ -73,7 +79,13 @@ export async function measureRunway(strategy: StrategyName, n: number, options: 
 
   const startMs = clock.now();
   const summary = await runDeploy(
-    { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }), onProgress },
+    {
+      provider,
+      store,
+      clock,
+      apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }),
+      onProgress,
+    },
     { deployId, scope: SCOPE, target: release(TO), groups, settings, findRelease: async (v) => release(v) },
   );
   const deployStartMs = summary.startedAtMs;
@@ -109,7 +121,11 @@ export async function measureRunway(strategy: StrategyName, n: number, options: 
     apiCallsByOp: Object.fromEntries(Object.entries(sim.stats.calls).filter(([, v]) => v > 0)),
     rateLimited: sim.stats.rateLimited,
     bound,
-    settings: { maxUnavailable: settings.maxUnavailable, maxSurge: settings.maxSurge, maxConcurrency: settings.maxConcurrency },
+    settings: {
+      maxUnavailable: settings.maxUnavailable,
+      maxSurge: settings.maxSurge,
+      maxConcurrency: settings.maxConcurrency,
+    },
     wallMs: 0,
   };
   await sim.close();

@@ -5,7 +5,14 @@
 
 import { getEnvironment, parseConfig, resolveStrategySettings } from '../src/config/index.js';
 import { VirtualClock } from '../src/domain/clock.js';
-import type { FleetScope, Machine, ProcessGroup, Release, StrategyName, StrategySettings } from '../src/domain/types.js';
+import type {
+  FleetScope,
+  Machine,
+  ProcessGroup,
+  Release,
+  StrategyName,
+  StrategySettings,
+} from '../src/domain/types.js';
 import { ResilientProvider } from '../src/providers/resilient-provider.js';
 import { SimProvider } from '../src/providers/sim/sim-provider.js';
 import type { Store } from '../src/store/contract.js';
@@ -44,7 +51,10 @@ export function benchToml(n: number): string {
 }
 
 /** Strategy settings as `runway deploy --strategy <s>` resolves them for this fleet (config defaults). */
-export function benchSettings(strategy: StrategyName, n: number): { settings: StrategySettings; groups: ProcessGroup[] } {
+export function benchSettings(
+  strategy: StrategyName,
+  n: number,
+): { settings: StrategySettings; groups: ProcessGroup[] } {
   const config = parseConfig(benchToml(n), 'bench/runway.toml');
   const env = getEnvironment(config, 'bench');
   return { settings: resolveStrategySettings(env, config.app.processes, strategy), groups: config.app.processes };
@@ -68,7 +78,11 @@ export interface World {
  */
 export function newWorld(n: number, seed: number, options: { recordOps?: boolean } = {}): World {
   const clock = new VirtualClock();
-  const sim = new SimProvider(clock, { clock: 'virtual', seed, rateLimits: true }, { recordOps: options.recordOps ?? true });
+  const sim = new SimProvider(
+    clock,
+    { clock: 'virtual', seed, rateLimits: true },
+    { recordOps: options.recordOps ?? true },
+  );
   const seeded = sim.seed(SCOPE, benchGroups(n), FROM);
   const provider = new ResilientProvider(sim, { clock, seed });
   return { clock, sim, provider, seeded };

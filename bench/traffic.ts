@@ -58,7 +58,10 @@ function stats(samples: Sample[]) {
 }
 
 async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
-  const bench = await openLocalBench({ web: WEB, releases: { v1: 'GREETING = "hello from v1"', v2: 'GREETING = "hello from v2"' } });
+  const bench = await openLocalBench({
+    web: WEB,
+    releases: { v1: 'GREETING = "hello from v1"', v2: 'GREETING = "hello from v2"' },
+  });
   const deploy = async (version: string, s: StrategyName) => (await bench.deploy(version, s)).summary;
   try {
     const first = await deploy('v1', 'rolling');
@@ -68,10 +71,13 @@ async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
     const samples: Sample[] = [];
     let finish!: (result: autocannon.Result) => void;
     const done = new Promise<autocannon.Result>((resolve) => (finish = resolve));
-    const load = autocannon({ url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 }, (error, result) => {
-      if (error) throw error;
-      finish(result);
-    });
+    const load = autocannon(
+      { url: `${bench.proxyUrl}/`, connections: CONNECTIONS, overallRate: RATE, duration: 3600, timeout: 20 },
+      (error, result) => {
+        if (error) throw error;
+        finish(result);
+      },
+    );
     load.on('response', (_client, status, _bytes, ms) => {
       samples.push({ startedAt: performance.now() - ms, ms, status });
     });
@@ -85,7 +91,9 @@ async function runStrategy(strategy: StrategyName): Promise<TrafficResult> {
     const result = await done;
 
     // The first second warms connections up; it is not steady state.
-    const steady = stats(samples.filter((s) => s.startedAt >= samples[0]!.startedAt + 1000 && s.startedAt < deployStart));
+    const steady = stats(
+      samples.filter((s) => s.startedAt >= samples[0]!.startedAt + 1000 && s.startedAt < deployStart),
+    );
     const during = stats(samples.filter((s) => s.startedAt >= deployStart && s.startedAt <= deployEnd));
     return {
       strategy,
@@ -132,6 +140,8 @@ else {
   );
   const ok = results.every((r) => r.status === 'succeeded' && r.failed === 0 && r.non2xx === 0);
   const fast = results.filter((r) => r.p99Ratio > 2).map((r) => r.strategy);
-  process.stdout.write(`${ok ? 'no failed or non-2xx request with any strategy' : 'FAILED REQUESTS: see the table'}${fast.length ? `; p99 during the deploy above 2× steady: ${fast.join(', ')}` : '; p99 during every deploy within 2× steady'}\n`);
+  process.stdout.write(
+    `${ok ? 'no failed or non-2xx request with any strategy' : 'FAILED REQUESTS: see the table'}${fast.length ? `; p99 during the deploy above 2× steady: ${fast.join(', ')}` : '; p99 during every deploy within 2× steady'}\n`,
+  );
   process.exitCode = ok ? 0 : 1;
 }

@@ -26,8 +26,12 @@ function count(code) {
 }
 
 function metrics(res) {
-  const lines = ['# HELP demo_http_requests_total Requests answered, by status code.', '# TYPE demo_http_requests_total counter'];
-  for (const [code, n] of answered) lines.push(`demo_http_requests_total{release="${release}",machine="${machine}",code="${code}"} ${n}`);
+  const lines = [
+    '# HELP demo_http_requests_total Requests answered, by status code.',
+    '# TYPE demo_http_requests_total counter',
+  ];
+  for (const [code, n] of answered)
+    lines.push(`demo_http_requests_total{release="${release}",machine="${machine}",code="${code}"} ${n}`);
   res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
   res.end(lines.join('\n') + '\n');
 }
@@ -67,7 +71,9 @@ const server = http.createServer((req, res) => {
   reply(res);
 });
 server.keepAliveTimeout = 65_000;
-server.listen(port, '127.0.0.1', () => console.log(`web ${machine} ${release} listening on 127.0.0.1:${server.address().port}`));
+server.listen(port, '127.0.0.1', () =>
+  console.log(`web ${machine} ${release} listening on 127.0.0.1:${server.address().port}`),
+);
 
 // Graceful stop: finish requests in flight, close idle keep-alive connections, exit.
 function stop(signal) {

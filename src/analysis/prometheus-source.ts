@@ -7,7 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { Agent, fetch } from 'undici';
 import type { FleetScope } from '../domain/types.js';
-import { AnalysisSourceError, type AnalysisEntry, type MetricSource, type PrometheusConfig, type ReleaseSide, type SourceReading } from '../domain/analysis.js';
+import {
+  AnalysisSourceError,
+  type AnalysisEntry,
+  type MetricSource,
+  type PrometheusConfig,
+  type ReleaseSide,
+  type SourceReading,
+} from '../domain/analysis.js';
 
 /** One query's longest wait for an answer: a Prometheus that does not answer fails the measurement. */
 const QUERY_TIMEOUT_MS = 10_000;
@@ -18,7 +25,13 @@ interface VectorSample {
 }
 
 type QueryAnswer =
-  | { status: 'success'; data: { resultType: 'vector'; result: VectorSample[] } | { resultType: 'scalar'; result: [number, string] } | { resultType: string; result: unknown } }
+  | {
+      status: 'success';
+      data:
+        | { resultType: 'vector'; result: VectorSample[] }
+        | { resultType: 'scalar'; result: [number, string] }
+        | { resultType: string; result: unknown };
+    }
   | { status: 'error'; errorType?: string; error?: string };
 
 export class PrometheusSource implements MetricSource {
@@ -34,11 +47,22 @@ export class PrometheusSource implements MetricSource {
     this.base = config.url.replace(/\/+$/, '');
   }
 
-  async measure(entry: AnalysisEntry, target: ReleaseSide, baseline: ReleaseSide | null, signal?: AbortSignal): Promise<SourceReading> {
-    if (entry.metric.kind !== 'query') throw new AnalysisSourceError(`the prometheus source runs queries; "${entry.name}" measures ${entry.metric.kind} (use source = "proxy", or write a query)`);
+  async measure(
+    entry: AnalysisEntry,
+    target: ReleaseSide,
+    baseline: ReleaseSide | null,
+    signal?: AbortSignal,
+  ): Promise<SourceReading> {
+    if (entry.metric.kind !== 'query')
+      throw new AnalysisSourceError(
+        `the prometheus source runs queries; "${entry.name}" measures ${entry.metric.kind} (use source = "proxy", or write a query)`,
+      );
     const query = this.render(entry, entry.metric.query, target);
     const baselineQuery = baseline ? this.render(entry, entry.metric.query, baseline) : undefined;
-    const [value, base] = await Promise.all([this.instant(query, signal), baselineQuery !== undefined ? this.instant(baselineQuery, signal) : Promise.resolve(null)]);
+    const [value, base] = await Promise.all([
+      this.instant(query, signal),
+      baselineQuery !== undefined ? this.instant(baselineQuery, signal) : Promise.resolve(null),
+    ]);
     const reading: SourceReading = { metric: 'query', query, value, baseline: base };
     if (baselineQuery !== undefined) reading.baselineQuery = baselineQuery;
     if (value === null) reading.noData = `the query returned no sample for ${target.release}`;
@@ -71,7 +95,10 @@ export class PrometheusSource implements MetricSource {
       response = await fetch(url, {
         method: 'POST',
         dispatcher: this.agent,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: new URLSearchParams({ query }).toString(),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
@@ -85,18 +112,28 @@ export class PrometheusSource implements MetricSource {
     try {
       answer = JSON.parse(text) as QueryAnswer;
     } catch {
-      throw new AnalysisSourceError(`prometheus at ${this.base} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+      throw new AnalysisSourceError(
+        `prometheus at ${this.base} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
     if (answer.status !== 'success') {
       const e = answer as { errorType?: string; error?: string };
-      throw new AnalysisSourceError(`prometheus rejected the query (${response.status} ${e.errorType ?? 'error'}): ${e.error ?? text.slice(0, 200)}`);
+      throw new AnalysisSourceError(
+        `prometheus rejected the query (${response.status} ${e.errorType ?? 'error'}): ${e.error ?? text.slice(0, 200)}`,
+      );
     }
     const data = answer.data;
     if (data.resultType === 'scalar') return finite(Number((data.result as [number, string])[1]));
-    if (data.resultType !== 'vector') throw new AnalysisSourceError(`prometheus answered a ${data.resultType}; analysis needs a query that gives one number (an instant vector or a scalar)`);
+    if (data.resultType !== 'vector')
+      throw new AnalysisSourceError(
+        `prometheus answered a ${data.resultType}; analysis needs a query that gives one number (an instant vector or a scalar)`,
+      );
     const samples = data.result as VectorSample[];
     if (samples.length === 0) return null;
-    if (samples.length > 1) throw new AnalysisSourceError(`the query returned ${samples.length} series; analysis needs one number: aggregate it (e.g. sum(...)): ${query}`);
+    if (samples.length > 1)
+      throw new AnalysisSourceError(
+        `the query returned ${samples.length} series; analysis needs one number: aggregate it (e.g. sum(...)): ${query}`,
+      );
     return finite(Number(samples[0]!.value[1]));
   }
 }

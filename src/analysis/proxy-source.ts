@@ -5,7 +5,14 @@
 import { latencyQuantile, windowOf, type RequestCounters, type TrafficSnapshot } from '../domain/traffic.js';
 import type { FleetScope } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
-import { AnalysisSourceError, describeMetric, type AnalysisEntry, type MetricSource, type ReleaseSide, type SourceReading } from '../domain/analysis.js';
+import {
+  AnalysisSourceError,
+  describeMetric,
+  type AnalysisEntry,
+  type MetricSource,
+  type ReleaseSide,
+  type SourceReading,
+} from '../domain/analysis.js';
 
 /** Snapshots older than this are dropped: no window is longer. */
 const KEEP_MS = 60 * 60_000;
@@ -17,16 +24,25 @@ export class ProxySource implements MetricSource {
     private readonly provider: Provider,
     private readonly scope: FleetScope,
   ) {
-    if (!provider.traffic) throw new AnalysisSourceError(`the ${provider.name} provider has no proxy of its own to count requests: use source = "prometheus"`);
+    if (!provider.traffic)
+      throw new AnalysisSourceError(
+        `the ${provider.name} provider has no proxy of its own to count requests: use source = "prometheus"`,
+      );
   }
 
   async prime(signal?: AbortSignal): Promise<void> {
     await this.snapshot(signal);
   }
 
-  async measure(entry: AnalysisEntry, target: ReleaseSide, baseline: ReleaseSide | null, signal?: AbortSignal): Promise<SourceReading> {
+  async measure(
+    entry: AnalysisEntry,
+    target: ReleaseSide,
+    baseline: ReleaseSide | null,
+    signal?: AbortSignal,
+  ): Promise<SourceReading> {
     const now = await this.snapshot(signal);
-    const earlier = this.history.filter((s) => s !== now && s.atMs <= now.atMs - entry.windowMs).pop() ?? this.history[0];
+    const earlier =
+      this.history.filter((s) => s !== now && s.atMs <= now.atMs - entry.windowMs).pop() ?? this.history[0];
     const start = earlier === now ? undefined : earlier;
     const ours = windowOf(start, now, target.release, target.machineIds);
     const theirs = baseline ? windowOf(start, now, baseline.release, baseline.machineIds) : undefined;
@@ -46,7 +62,9 @@ export class ProxySource implements MetricSource {
       if (c.requests < e.minRequests || c.requests === 0) return null;
       if (e.metric.kind === 'error_rate') return c.errors / c.requests;
       if (e.metric.kind === 'latency') return latencyQuantile(c, e.metric.quantile);
-      throw new AnalysisSourceError(`the proxy source measures error_rate and latency; "${e.name}" asks for a query (use source = "prometheus")`);
+      throw new AnalysisSourceError(
+        `the proxy source measures error_rate and latency; "${e.name}" asks for a query (use source = "prometheus")`,
+      );
     }
   }
 

@@ -14,11 +14,17 @@ export interface OpenedSources {
 }
 
 /** The sources `spec`'s entries use. A source that cannot be opened is left out: its measurements fail, saying so. */
-export function openMetricSources(spec: AnalysisSpec | undefined, provider: Provider, scope: FleetScope, env: NodeJS.ProcessEnv = process.env): OpenedSources {
+export function openMetricSources(
+  spec: AnalysisSpec | undefined,
+  provider: Provider,
+  scope: FleetScope,
+  env: NodeJS.ProcessEnv = process.env,
+): OpenedSources {
   const uses = (source: string) => spec?.entries.some((e) => e.source === source) ?? false;
   const sources: MetricSources = {};
   if (uses('proxy') && provider.traffic) sources.proxy = new ProxySource(provider, scope);
   let prometheus: PrometheusSource | undefined;
-  if (uses('prometheus') && spec?.prometheus) sources.prometheus = prometheus = new PrometheusSource(spec.prometheus, scope, env);
+  if (uses('prometheus') && spec?.prometheus)
+    sources.prometheus = prometheus = new PrometheusSource(spec.prometheus, scope, env);
   return { sources, close: async () => prometheus?.close() };
 }

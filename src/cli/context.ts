@@ -19,7 +19,9 @@ export function configPath(options: GlobalOptions, io: Io): string {
   if (given) return resolve(io.cwd, given);
   const found = resolve(io.cwd, 'runway.toml');
   if (!existsSync(found)) {
-    throw new CliError(`no runway.toml in ${io.cwd}; pass --config FILE or set RUNWAY_CONFIG (see examples/sim/runway.toml)`);
+    throw new CliError(
+      `no runway.toml in ${io.cwd}; pass --config FILE or set RUNWAY_CONFIG (see examples/sim/runway.toml)`,
+    );
   }
   return found;
 }
@@ -40,7 +42,9 @@ export async function openContext(options: GlobalOptions, io: Io): Promise<Conte
 
 export function environment(config: RunwayConfig, name: string | undefined): EnvironmentConfig {
   if (!name) {
-    throw new CliError(`--env is required; environments in ${config.file}: ${Object.keys(config.environments).join(', ')}`);
+    throw new CliError(
+      `--env is required; environments in ${config.file}: ${Object.keys(config.environments).join(', ')}`,
+    );
   }
   return getEnvironment(config, name);
 }

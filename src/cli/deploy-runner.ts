@@ -52,7 +52,9 @@ export async function superviseDeploy(run: SupervisedDeploy): Promise<number> {
 }
 
 /** As superviseDeploy, also handing back the summary (release publish reports it per environment). */
-export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise<{ code: number; summary: DeploySummary }> {
+export async function superviseDeployWithSummary(
+  run: SupervisedDeploy,
+): Promise<{ code: number; summary: DeploySummary }> {
   const { config, store, session, deploy, release, settings, io } = run;
   const scope = { app: deploy.app, env: deploy.env };
   const wall = new RealClock();
@@ -71,7 +73,16 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
   const metrics = openMetricSources(analysis, session.provider, scope, io.env);
   try {
     summary = await runDeploy(
-      { provider: session.provider, store: timeline ? timeline.wrap(store) : store, clock: session.clock, wallClock: wall, onProgress: view?.listener, apiStats: session.apiStats, metricSources: metrics.sources, ...(deploy.owner ? { owner: deploy.owner } : {}) },
+      {
+        provider: session.provider,
+        store: timeline ? timeline.wrap(store) : store,
+        clock: session.clock,
+        wallClock: wall,
+        onProgress: view?.listener,
+        apiStats: session.apiStats,
+        metricSources: metrics.sources,
+        ...(deploy.owner ? { owner: deploy.owner } : {}),
+      },
       {
         deployId: deploy.id,
         scope,
@@ -88,7 +99,9 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
     if (timeline) summary = timeline.label(deploy.id, summary);
   } catch (err) {
     const failed = (await store.getDeploy(deploy.id)) ?? deploy;
-    await recordDeployEnd(store, wall, failed, undefined, (err as Error).message).catch((e: Error) => io.stderr.write(`runway: ledger: ${e.message}\n`));
+    await recordDeployEnd(store, wall, failed, undefined, (err as Error).message).catch((e: Error) =>
+      io.stderr.write(`runway: ledger: ${e.message}\n`),
+    );
     throw err;
   } finally {
     view?.stop();
@@ -99,7 +112,9 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
   try {
     await recordDeployEnd(store, wall, (await store.getDeploy(deploy.id)) ?? deploy, summary);
   } catch (err) {
-    io.stderr.write(`runway: could not record the end of deploy ${deploy.id} in the ledger: ${(err as Error).message}\n`);
+    io.stderr.write(
+      `runway: could not record the end of deploy ${deploy.id} in the ledger: ${(err as Error).message}\n`,
+    );
   }
   if (run.quiet) {
     // The caller reports (release publish: one JSON object for every environment).
@@ -107,7 +122,8 @@ export async function superviseDeployWithSummary(run: SupervisedDeploy): Promise
   else {
     io.stdout.write(formatSummary(summary) + '\n');
     // Anything but success: say exactly which machine is where.
-    if (summary.status !== 'succeeded') io.stdout.write(formatFleet(await session.provider.list(scope), release.version) + '\n');
+    if (summary.status !== 'succeeded')
+      io.stdout.write(formatFleet(await session.provider.list(scope), release.version) + '\n');
   }
   return { code: exitCodeFor(summary.status), summary };
 }
@@ -129,7 +145,9 @@ export interface CliDeployRun {
  * a deploy (src/deploys/start.ts), then run here in the foreground. A policy refusal is exit 5 with
  * what would be allowed; a locked environment exit 4; an unknown release or a refused plan exit 2.
  */
-export async function runCliDeploy(run: CliDeployRun): Promise<{ code: number; summary: DeploySummary; deploy: DeployRecord }> {
+export async function runCliDeploy(
+  run: CliDeployRun,
+): Promise<{ code: number; summary: DeploySummary; deploy: DeployRecord }> {
   const { config, store, io } = run;
   const outcome = await startDeploy(
     {

@@ -34,7 +34,16 @@ export class FleetTally {
 }
 
 export function countFleet(machines: Machine[]): FleetCounts {
-  const counts: FleetCounts = { total: 0, byRelease: {}, extra: 0, starting: 0, unhealthy: 0, failed: 0, stopped: 0, cordoned: 0 };
+  const counts: FleetCounts = {
+    total: 0,
+    byRelease: {},
+    extra: 0,
+    starting: 0,
+    unhealthy: 0,
+    failed: 0,
+    stopped: 0,
+    cordoned: 0,
+  };
   for (const m of machines) {
     if (m.state === 'destroyed' || m.role === 'release-command') continue;
     counts.total++;

@@ -6,7 +6,11 @@ import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
 import { durationText } from '../config/values.js';
 import type { StrategySettings } from '../domain/types.js';
 
-export function formatGates(config: Pick<RunwayConfig, 'app'>, env: Pick<EnvironmentConfig, 'releaseSteps'>, settings: Pick<StrategySettings, 'strategy' | 'waitTimeoutMs' | 'convergenceTimeoutMs'>): string {
+export function formatGates(
+  config: Pick<RunwayConfig, 'app'>,
+  env: Pick<EnvironmentConfig, 'releaseSteps'>,
+  settings: Pick<StrategySettings, 'strategy' | 'waitTimeoutMs' | 'convergenceTimeoutMs'>,
+): string {
   const lines: string[] = ['before any serving machine changes'];
   if (env.releaseSteps.length === 0) lines.push('  release steps  none');
   for (const [i, step] of env.releaseSteps.entries()) {
@@ -14,7 +18,13 @@ export function formatGates(config: Pick<RunwayConfig, 'app'>, env: Pick<Environ
     const text =
       step.name === 'release-command' && rc
         ? `release command \`${rc.command}\` once, on a throw-away machine of the target release (timeout ${durationText(rc.timeoutMs)}); failing it ends the deploy, nothing changed`
-        : `${step.name}${Object.keys(step.settings).length ? ` (${Object.entries(step.settings).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')})` : ''}`;
+        : `${step.name}${
+            Object.keys(step.settings).length
+              ? ` (${Object.entries(step.settings)
+                  .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+                  .join(', ')})`
+              : ''
+          }`;
     lines.push(`  ${i === 0 ? 'release steps  ' : '               '}${i + 1}. ${text}`);
   }
   lines.push(
@@ -27,7 +37,10 @@ export function formatGates(config: Pick<RunwayConfig, 'app'>, env: Pick<Environ
     const checks = config.app.checks.filter((c) => c.group === undefined || c.group === group.name);
     const text = checks.length
       ? checks
-          .map((c) => `${c.name}: ${c.type === 'http' ? `http GET ${c.path ?? '/'}` : 'tcp'}${c.port ? ` on port ${c.port}` : ''} every ${durationText(c.intervalMs)}, timeout ${durationText(c.timeoutMs)}, grace ${durationText(c.gracePeriodMs)}`)
+          .map(
+            (c) =>
+              `${c.name}: ${c.type === 'http' ? `http GET ${c.path ?? '/'}` : 'tcp'}${c.port ? ` on port ${c.port}` : ''} every ${durationText(c.intervalMs)}, timeout ${durationText(c.timeoutMs)}, grace ${durationText(c.gracePeriodMs)}`,
+          )
           .join('; ')
       : 'no checks: started on the target release is enough';
     lines.push(`  ${group.name.padEnd(width)}  ${text}`);

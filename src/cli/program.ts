@@ -5,7 +5,14 @@ import { explainVars, explainVarsJson } from '../config/explain.js';
 import { EXIT } from '../engine/summary.js';
 import { STRATEGIES } from '../domain/types.js';
 import { deployCommand, resumeCommand } from './commands/deploy.js';
-import { abortCommand, deploysListCommand, deploysShowCommand, promoteCommand, releasesCreateCommand, releasesListCommand } from './commands/deploys.js';
+import {
+  abortCommand,
+  deploysListCommand,
+  deploysShowCommand,
+  promoteCommand,
+  releasesCreateCommand,
+  releasesListCommand,
+} from './commands/deploys.js';
 import { statusCommand } from './commands/status.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { recoverCommand } from './commands/recover.js';
@@ -39,14 +46,17 @@ Exit codes:
 export function buildProgram(io: Io, signal?: AbortSignal): Command {
   let exitCode = 0;
   const program = new Command('runway')
-    .description(`Roll releases onto fleets of machines, recover from failures, and record who deployed what.\n(runway ${VERSION}; \`runway --version\` prints it)`)
+    .description(
+      `Roll releases onto fleets of machines, recover from failures, and record who deployed what.\n(runway ${VERSION}; \`runway --version\` prints it)`,
+    )
     .option('-c, --config <file>', 'runway.toml to use (default ./runway.toml, or $RUNWAY_CONFIG)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .addHelpText('after', EXIT_HELP)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
 
-  const run = (fn: (...args: never[]) => Promise<number>) =>
+  const run =
+    (fn: (...args: never[]) => Promise<number>) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const options = command.optsWithGlobals() as { json?: boolean };
@@ -67,7 +77,10 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--verbose', 'with --dry-run: list every step')
     .option('--lock-wait <duration>', 'wait this long (e.g. 2m) for another deploy of the environment to finish')
     .option('--as <name>', 'who is deploying (default $RUNWAY_USER or the OS user)')
-    .option('--emergency', 'break glass: deploy where policy would refuse (an automatic environment, or one without allow_cli); you become responsible and it is flagged everywhere; needs --reason')
+    .option(
+      '--emergency',
+      'break glass: deploy where policy would refuse (an automatic environment, or one without allow_cli); you become responsible and it is flagged everywhere; needs --reason',
+    )
     .option('--reason <text>', 'why (required with --emergency; recorded with the deploy and in the ledger)')
     .option('--json', 'print one JSON summary object instead of progress')
     .addHelpText('after', EXIT_HELP)
@@ -128,7 +141,10 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('--dry-run', 'print the plan and change nothing')
     .option('--lock-wait <duration>', 'wait this long for another deploy of the environment to finish')
     .option('--as <name>', 'who rolls back')
-    .option('--emergency', 'break glass where policy would refuse a CLI rollback; you become responsible; needs --reason')
+    .option(
+      '--emergency',
+      'break glass where policy would refuse a CLI rollback; you become responsible; needs --reason',
+    )
     .option('--reason <text>', 'why (required with --emergency)')
     .option('--json', 'print one JSON summary object instead of progress')
     .addHelpText('after', EXIT_HELP)
@@ -136,11 +152,16 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 
   program
     .command('recover')
-    .description('The recovery runbook, automated: finish forward, redo or roll back a dead or half-done deploy, destroy orphaned extra machines, release stale locks.')
+    .description(
+      'The recovery runbook, automated: finish forward, redo or roll back a dead or half-done deploy, destroy orphaned extra machines, release stale locks.',
+    )
     .option('-e, --env <name>', 'environment (required)')
     .option('--dry-run', 'say what was found and what would be done; change nothing')
     .option('--as <name>', 'who recovers')
-    .option('--emergency', 'break glass where policy refuses the recovery\'s deploy (an automatic environment, or one without allow_cli); you become responsible; needs --reason')
+    .option(
+      '--emergency',
+      "break glass where policy refuses the recovery's deploy (an automatic environment, or one without allow_cli); you become responsible; needs --reason",
+    )
     .option('--reason <text>', 'why (required with --emergency; recorded with the deploy and in the ledger)')
     .option('--json', 'print JSON (findings, actions, what was done)')
     .addHelpText('after', EXIT_HELP)
@@ -155,7 +176,9 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .action(run((opts: object) => lockStatusCommand(opts, io)));
   lock
     .command('release')
-    .description('Clear a lock whose holder is gone (deploy ended, process dead, heartbeat lapsed); --force clears any.')
+    .description(
+      'Clear a lock whose holder is gone (deploy ended, process dead, heartbeat lapsed); --force clears any.',
+    )
     .option('-e, --env <name>', 'environment (required)')
     .option('--force', 'release even if the holder looks alive')
     .option('--as <name>', 'who releases it')
@@ -179,14 +202,22 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 
   // `release draft` / `release publish` (Release Drafter compatible; docs/release-drafting.md). Here
   // --config names release-drafter.yml (a .toml file is taken as runway.toml instead).
-  const release = program.command('release').description('Draft release notes as Release Drafter does, and publish releases that deploy.');
+  const release = program
+    .command('release')
+    .description('Draft release notes as Release Drafter does, and publish releases that deploy.');
   const draftSourceOptions = (cmd: Command) =>
     cmd
-      .option('-c, --config <file>', 'release-drafter.yml (default .github/release-drafter.yml); a .toml file is runway.toml')
+      .option(
+        '-c, --config <file>',
+        'release-drafter.yml (default .github/release-drafter.yml); a .toml file is runway.toml',
+      )
       .option('--runway-config <file>', 'runway.toml (default $RUNWAY_CONFIG or ./runway.toml)')
       .option('--input <file>', 'offline input JSON: {"pullRequests": [...], "releases": [...]}')
       .option('--source <kind>', 'auto (default), github or git')
-      .option('--repo <owner/name>', 'GitHub repository (default $GITHUB_REPOSITORY or the origin remote); token from $GITHUB_TOKEN')
+      .option(
+        '--repo <owner/name>',
+        'GitHub repository (default $GITHUB_REPOSITORY or the origin remote); token from $GITHUB_TOKEN',
+      )
       .option('--github-api-url <url>', 'GitHub REST API root (default $GITHUB_API_URL or https://api.github.com)')
       .option('--git-dir <dir>', 'git repository to read (default the current directory)')
       .option('--version <version>', 'the version to release (overrides the resolved version)')
@@ -197,13 +228,19 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
       .option('--include-pre-releases', 'count changes since the last prerelease too')
       .option('--commitish <ref>', 'target branch (filter-by-commitish, GitHub base branch)')
       .option('--json', 'print JSON');
-  draftSourceOptions(release.command('draft').description('Print the next release: name, tag, version and notes from the merged pull requests.'))
+  draftSourceOptions(
+    release
+      .command('draft')
+      .description('Print the next release: name, tag, version and notes from the merged pull requests.'),
+  )
     .option('--save', 'create or update the draft release on GitHub')
     .action(run((opts: object) => releaseDraftCommand(opts, io)));
   draftSourceOptions(
     release
       .command('publish')
-      .description('Publish the drafted release (GitHub and/or runway) and deploy it to environments with trigger = "release".'),
+      .description(
+        'Publish the drafted release (GitHub and/or runway) and deploy it to environments with trigger = "release".',
+      ),
   )
     .option('--as <name>', 'who publishes; responsible for the deploys (default $RUNWAY_USER or the OS user)')
     .option('--image <ref>', 'image reference (default <app>:<version>)')
@@ -237,10 +274,15 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
     .option('-p, --port <port>', 'port to listen on (default 8080; 0 picks a free one)')
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .option('--instance <name>', 'this instance’s name in deploy ownership (default host:pid:random)')
-    .option('--lease-ttl <duration>', 'a deploy whose owner has not heart-beaten for this long is taken over (default 15s)')
+    .option(
+      '--lease-ttl <duration>',
+      'a deploy whose owner has not heart-beaten for this long is taken over (default 15s)',
+    )
     .action(run((opts: object) => serverCommand(opts, io, signal)));
 
-  const local = program.command('local').description("A local environment's supervisor: the process that owns its machines and its proxy.");
+  const local = program
+    .command('local')
+    .description("A local environment's supervisor: the process that owns its machines and its proxy.");
   local
     .command('up')
     .description('Start the supervisor if it is not running; print the proxy URL, state directory and machines.')
@@ -264,19 +306,41 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
   const sim = program.command('sim').description('The simulated fleet.');
   sim
     .command('serve')
-    .description('Serve the simulated fleet as a Fly Machines-compatible HTTP API (point a provider = "fly" environment\'s api_url at it). Clients must send the token in this process\'s $FLY_API_TOKEN.')
+    .description(
+      'Serve the simulated fleet as a Fly Machines-compatible HTTP API (point a provider = "fly" environment\'s api_url at it). Clients must send the token in this process\'s $FLY_API_TOKEN.',
+    )
     .option('-p, --port <port>', 'port to listen on (default 0: a free one, printed)')
     .option('--host <address>', 'address to listen on (default 127.0.0.1)')
     .option('--state <file>', 'load the fleet from this file if it exists; save it there after changes and on exit')
-    .option('--eventual-consistency <ms>', 'a just-created machine answers 404 (except in lists) for this long, like Fly right after a create')
+    .option(
+      '--eventual-consistency <ms>',
+      'a just-created machine answers 404 (except in lists) for this long, like Fly right after a create',
+    )
     .option('--seed <n>', 'seed of every random choice (latency, faults)')
-    .option('--speed <x>', 'simulated time runs x times faster than the wall clock (default 1; clients set [environments.X.fly] time_scale to match)')
-    .option('--app <name>', 'create this Fly app (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
+    .option(
+      '--speed <x>',
+      'simulated time runs x times faster than the wall clock (default 1; clients set [environments.X.fly] time_scale to match)',
+    )
+    .option(
+      '--app <name>',
+      'create this Fly app (repeatable)',
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
     .option('--fleet <groups>', 'seed every new --app with started machines, e.g. "web=4,worker=2"')
     .option('--initial-release <version>', 'release of the --fleet machines (default v1)')
-    .option('--regions <list>', 'spread the --fleet machines over these regions, round robin, e.g. "ord,iad,cdg" (default: one region, sim)')
-    .option('--volumes <spec>', 'give every --fleet machine of GROUP its own volume NAME mounted at PATH, e.g. "web:data:/data" (comma-separated for more groups)')
-    .option('-e, --env <name>', 'take latency, faults, seed and speed from this environment\'s [sim] settings in runway.toml')
+    .option(
+      '--regions <list>',
+      'spread the --fleet machines over these regions, round robin, e.g. "ord,iad,cdg" (default: one region, sim)',
+    )
+    .option(
+      '--volumes <spec>',
+      'give every --fleet machine of GROUP its own volume NAME mounted at PATH, e.g. "web:data:/data" (comma-separated for more groups)',
+    )
+    .option(
+      '-e, --env <name>',
+      "take latency, faults, seed and speed from this environment's [sim] settings in runway.toml",
+    )
     .option('--unhealthy-releases <list>', 'machines on these releases (comma-separated) never pass checks')
     .option('--boot-failure-releases <list>', 'machines on these releases exit right after starting')
     .option('--token-file <file>', 'read the token clients must send from this file instead of $FLY_API_TOKEN')
@@ -285,7 +349,9 @@ export function buildProgram(io: Io, signal?: AbortSignal): Command {
 
   program
     .command('demo')
-    .description('Boot the demo app as real processes behind runway\'s proxy, deploy v2 under traffic, then a broken v3 that is rolled back.')
+    .description(
+      "Boot the demo app as real processes behind runway's proxy, deploy v2 under traffic, then a broken v3 that is rolled back.",
+    )
     .option('--sim', 'instead: the 500-machine simulated fleet (production immediate, staging bluegreen)')
     .option('--hold', 'keep the fleet and the proxy up after the demo until Ctrl-C')
     .option('--keep', 'keep the demo directory (store, machine logs) instead of removing it')

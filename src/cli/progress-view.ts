@@ -67,7 +67,10 @@ export class ProgressView {
         this.tally.apply(event.event.machine);
         break;
       case 'plan':
-        if (event.round > 1) this.line(`re-observed the fleet: ${event.plan.waves.length} ${event.plan.waves.length === 1 ? 'wave remains' : 'waves remain'}`);
+        if (event.round > 1)
+          this.line(
+            `re-observed the fleet: ${event.plan.waves.length} ${event.plan.waves.length === 1 ? 'wave remains' : 'waves remain'}`,
+          );
         break;
       case 'phase':
         this.phase = event.phase;
@@ -75,11 +78,21 @@ export class ProgressView {
         break;
       case 'wave-start':
         this.waves = event.waves;
-        this.wave = { index: event.wave.index, label: event.wave.label, total: event.wave.steps.length, started: 0, succeeded: 0, failed: 0 };
+        this.wave = {
+          index: event.wave.index,
+          label: event.wave.label,
+          total: event.wave.steps.length,
+          started: 0,
+          succeeded: 0,
+          failed: 0,
+        };
         if (!this.out.isTTY) this.line(`${this.waveName()} ${this.waveLabel()}`);
         break;
       case 'wave-end':
-        if (this.wave) this.line(`${event.ok ? pc.green('✓') : pc.red('✗')} ${this.waveName()} ${this.waveLabel()} ${this.waveCounts()}`);
+        if (this.wave)
+          this.line(
+            `${event.ok ? pc.green('✓') : pc.red('✗')} ${this.waveName()} ${this.waveLabel()} ${this.waveCounts()}`,
+          );
         break;
       case 'step':
         if (!this.wave) break;
@@ -116,7 +129,9 @@ export class ProgressView {
     const w = this.wave;
     if (!w) return '';
     const flow = FLOW.exec(w.label);
-    return flow ? `waves ${flow[1]}–${flow[2]} of ${this.waves} (one rolling window)` : `wave ${w.index + 1}/${this.waves}`;
+    return flow
+      ? `waves ${flow[1]}–${flow[2]} of ${this.waves} (one rolling window)`
+      : `wave ${w.index + 1}/${this.waves}`;
   }
 
   private waveLabel(): string {
@@ -134,7 +149,9 @@ export class ProgressView {
     const c = this.tally.counts();
     const w = this.wave;
     // Counts before the label: when the line is cut to the terminal's width, the label goes first.
-    const waveLine = w ? `${this.waveName()}: ${this.waveCounts()}, ${w.started - w.succeeded - w.failed} in flight  ${pc.dim(this.waveLabel())}` : 'planning';
+    const waveLine = w
+      ? `${this.waveName()}: ${this.waveCounts()}, ${w.started - w.succeeded - w.failed} in flight  ${pc.dim(this.waveLabel())}`
+      : 'planning';
     const states = [
       c.extra ? `${c.extra} extra` : '',
       c.starting ? `${c.starting} starting` : '',
@@ -191,7 +208,10 @@ export class ProgressView {
 export function formatMeasurement(m: Measurement): string {
   const mark = m.verdict === 'pass' ? pc.green('✓') : m.verdict === 'fail' ? pc.red('✗') : pc.yellow('?');
   // A failure's reason already names the baseline's value.
-  const base = m.verdict !== 'fail' && m.baselineRelease !== null && m.baseline !== null ? `${m.baselineRelease} ${fmt(m.baseline)}` : '';
+  const base =
+    m.verdict !== 'fail' && m.baselineRelease !== null && m.baseline !== null
+      ? `${m.baselineRelease} ${fmt(m.baseline)}`
+      : '';
   const requests = m.requests ? `${m.requests.target} / ${m.requests.baseline} requests` : '';
   const detail = [base, requests].filter(Boolean).join('; ');
   const text = `analysis ${m.analysis} ${mark} ${m.reason}${detail ? ` (${detail})` : ''}`;

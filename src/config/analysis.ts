@@ -5,7 +5,13 @@
 import path from 'node:path';
 import type { AnalysisEntry, AnalysisSpec, PrometheusConfig } from '../domain/analysis.js';
 import type { ProcessGroup, ProviderName } from '../domain/types.js';
-import { DEFAULT_COUNT, DEFAULT_INTERVAL_MS, DEFAULT_MIN_REQUESTS, type AnalysisTable, type PrometheusTable } from './analysis-schema.js';
+import {
+  DEFAULT_COUNT,
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_MIN_REQUESTS,
+  type AnalysisTable,
+  type PrometheusTable,
+} from './analysis-schema.js';
 import type { KeyPath } from './key-lines.js';
 
 export interface AnalysisInput {
@@ -23,16 +29,28 @@ export function buildAnalysis(input: AnalysisInput): AnalysisSpec {
   for (const { at, table: t } of input.entries) {
     const source = t.source ?? (t.metric === 'query' ? 'prometheus' : 'proxy');
     if (source === 'proxy' && input.provider !== 'local') {
-      input.problem([...at, t.source ? 'source' : 'metric'], `the proxy source counts requests in the local provider's proxy; the ${input.provider} provider has none here: use metric = "query" with [prometheus] (Fly exposes its metrics there)`);
+      input.problem(
+        [...at, t.source ? 'source' : 'metric'],
+        `the proxy source counts requests in the local provider's proxy; the ${input.provider} provider has none here: use metric = "query" with [prometheus] (Fly exposes its metrics there)`,
+      );
     }
-    if (source === 'prometheus' && !input.prometheus) input.problem([...at, 'metric'], 'a query needs [prometheus] url = "..." (or [environments.NAME.prometheus])');
+    if (source === 'prometheus' && !input.prometheus)
+      input.problem([...at, 'metric'], 'a query needs [prometheus] url = "..." (or [environments.NAME.prometheus])');
     if (t.group !== undefined && !input.processes.some((g) => g.name === t.group)) {
-      input.problem([...at, 'group'], `no process group "${t.group}" (groups: ${input.processes.map((g) => g.name).join(', ')})`);
+      input.problem(
+        [...at, 'group'],
+        `no process group "${t.group}" (groups: ${input.processes.map((g) => g.name).join(', ')})`,
+      );
     }
     const intervalMs = t.interval ?? DEFAULT_INTERVAL_MS;
     const entry: AnalysisEntry = {
       name: t.name,
-      metric: t.metric === 'latency' ? { kind: 'latency', quantile: t.quantile! } : t.metric === 'query' ? { kind: 'query', query: t.query! } : { kind: 'error_rate' },
+      metric:
+        t.metric === 'latency'
+          ? { kind: 'latency', quantile: t.quantile! }
+          : t.metric === 'query'
+            ? { kind: 'query', query: t.query! }
+            : { kind: 'error_rate' },
       source,
       windowMs: t.window ?? intervalMs,
       intervalMs,

@@ -57,7 +57,11 @@ export function explainVars(env: EnvironmentConfig): string {
   ]);
   const header = ['NAME', 'VALUE', 'LAYER', 'OVERRIDES'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const out = [`environment: ${data.environment}`];
   if (rows.length) out.push(line(header), ...rows.map(line));
   else out.push('(no variables set in any layer)');

@@ -28,7 +28,11 @@ const AUTOSTOP: Record<string, boolean> = { off: false, stop: true, suspend: tru
 const autostop: Field = {
   to: ['autostop'],
   convert: (v) =>
-    typeof v === 'boolean' ? { value: v } : typeof v === 'string' && Object.hasOwn(AUTOSTOP, v) ? { value: AUTOSTOP[v] } : { problem: `must be true, false, "off", "stop" or "suspend"; got ${describe(v)}` },
+    typeof v === 'boolean'
+      ? { value: v }
+      : typeof v === 'string' && Object.hasOwn(AUTOSTOP, v)
+        ? { value: AUTOSTOP[v] }
+        : { problem: `must be true, false, "off", "stop" or "suspend"; got ${describe(v)}` },
 };
 
 const PORTS: Field = {
@@ -46,7 +50,10 @@ const PORTS: Field = {
   },
 };
 
-const CONCURRENCY: Field = { to: ['concurrency'], nested: { type: copy('type'), hard_limit: copy('hard_limit'), soft_limit: copy('soft_limit') } };
+const CONCURRENCY: Field = {
+  to: ['concurrency'],
+  nested: { type: copy('type'), hard_limit: copy('hard_limit'), soft_limit: copy('soft_limit') },
+};
 
 const CHECKS_READ_ELSEWHERE = { check: 'any' } as const;
 
@@ -70,7 +77,10 @@ const memory: Field = {
   convert: (v) => {
     if (typeof v === 'number') return { value: v };
     const m = typeof v === 'string' ? MEMORY.exec(v.trim()) : null;
-    if (!m) return { problem: `expected a memory size such as "512mb" or "1gb", or a number of megabytes; got ${describe(v)}` };
+    if (!m)
+      return {
+        problem: `expected a memory size such as "512mb" or "1gb", or a number of megabytes; got ${describe(v)}`,
+      };
     return { value: Number(m[1]) * (m[2]!.toLowerCase() === 'gb' ? 1024 : 1) };
   },
 };
@@ -79,7 +89,10 @@ const memory: Field = {
 const RESTART: Record<string, string> = { never: 'no', always: 'always', 'on-failure': 'on-failure' };
 const restartPolicy: Field = {
   to: ['policy'],
-  convert: (v) => (typeof v === 'string' && Object.hasOwn(RESTART, v) ? { value: RESTART[v] } : { problem: `must be one of "always", "never", "on-failure"; got ${describe(v)}` }),
+  convert: (v) =>
+    typeof v === 'string' && Object.hasOwn(RESTART, v)
+      ? { value: RESTART[v] }
+      : { problem: `must be one of "always", "never", "on-failure"; got ${describe(v)}` },
 };
 
 /** One machine-config section of fly.toml: where its items go in the machine config, and its keys. */
@@ -144,9 +157,32 @@ const SECTIONS: Record<string, Section> = {
     },
   },
   env: { at: ['env'], many: false, fields: 'map' },
-  statics: { at: ['statics', 0], many: true, fields: { guest_path: copy('guest_path'), url_prefix: copy('url_prefix'), tigris_bucket: copy('tigris_bucket'), index_document: { check: 'string' } } },
-  metrics: { at: ['metrics'], many: true, fields: { port: copy('port'), path: copy('path'), https: { check: 'boolean' }, processes } },
-  files: { at: ['files', 0], many: true, fields: { guest_path: copy('guest_path'), local_path: { check: 'string' }, secret_name: copy('secret_name'), raw_value: copy('raw_value'), processes } },
+  statics: {
+    at: ['statics', 0],
+    many: true,
+    fields: {
+      guest_path: copy('guest_path'),
+      url_prefix: copy('url_prefix'),
+      tigris_bucket: copy('tigris_bucket'),
+      index_document: { check: 'string' },
+    },
+  },
+  metrics: {
+    at: ['metrics'],
+    many: true,
+    fields: { port: copy('port'), path: copy('path'), https: { check: 'boolean' }, processes },
+  },
+  files: {
+    at: ['files', 0],
+    many: true,
+    fields: {
+      guest_path: copy('guest_path'),
+      local_path: { check: 'string' },
+      secret_name: copy('secret_name'),
+      raw_value: copy('raw_value'),
+      processes,
+    },
+  },
 };
 
 /** A machine config built from one fly.toml item, and which fly.toml key each part came from. */
@@ -158,11 +194,13 @@ interface Fragment {
 /** Problems of fly.toml's machine sections, located in `file` (empty when Fly would take them). */
 export function machineSectionErrors(doc: Table, file: string, lines: Map<string, number>): ConfigError[] {
   const errors: ConfigError[] = [];
-  const fail = (toml: KeyPath, problem: string) => errors.push(new ConfigError({ file, key: formatKey(toml), line: lineOf(lines, toml), problem }));
+  const fail = (toml: KeyPath, problem: string) =>
+    errors.push(new ConfigError({ file, key: formatKey(toml), line: lineOf(lines, toml), problem }));
   for (const [name, section] of Object.entries(SECTIONS)) {
     const value = doc[name];
     if (value === undefined) continue;
-    const items: [unknown, KeyPath][] = section.many && Array.isArray(value) ? value.map((v, i) => [v, [name, i]]) : [[value, [name]]];
+    const items: [unknown, KeyPath][] =
+      section.many && Array.isArray(value) ? value.map((v, i) => [v, [name, i]]) : [[value, [name]]];
     for (const [item, toml] of items) {
       if (!isTable(item)) {
         fail(toml, `expected a table${section.many ? ' or an array of tables' : ''}, got ${describe(item)}`);
@@ -184,8 +222,16 @@ export function machineSectionErrors(doc: Table, file: string, lines: Map<string
 }
 
 /** Copies `item`'s keys into the fragment; a key unknown or unusable is reported and left out. */
-function translate(item: Table, fields: Record<string, Field>, at: KeyPath, toml: KeyPath, fragment: Fragment, fail: (toml: KeyPath, problem: string) => void): void {
-  for (const k of Object.keys(item)) if (!Object.hasOwn(fields, k)) fail([...toml, k], unknownKeysMessage([k], Object.keys(fields)));
+function translate(
+  item: Table,
+  fields: Record<string, Field>,
+  at: KeyPath,
+  toml: KeyPath,
+  fragment: Fragment,
+  fail: (toml: KeyPath, problem: string) => void,
+): void {
+  for (const k of Object.keys(item))
+    if (!Object.hasOwn(fields, k)) fail([...toml, k], unknownKeysMessage([k], Object.keys(fields)));
   for (const [key, field] of Object.entries(fields)) {
     const v = item[key];
     if (v === undefined) continue;
@@ -193,7 +239,10 @@ function translate(item: Table, fields: Record<string, Field>, at: KeyPath, toml
       const problem = checkOnly(field.check, v);
       if (problem) fail([...toml, key], problem);
     } else if ('nested' in field) {
-      const parts: [unknown, KeyPath, KeyPath][] = field.many && Array.isArray(v) ? v.map((x, n) => [x, [...toml, key, n], [...at, ...field.to, n]]) : [[v, [...toml, key], [...at, ...field.to]]];
+      const parts: [unknown, KeyPath, KeyPath][] =
+        field.many && Array.isArray(v)
+          ? v.map((x, n) => [x, [...toml, key, n], [...at, ...field.to, n]])
+          : [[v, [...toml, key], [...at, ...field.to]]];
       for (const [x, xToml, xAt] of parts) {
         if (!isTable(x)) {
           fail(xToml, `expected a table${field.many ? ' or an array of tables' : ''}, got ${describe(x)}`);
@@ -213,7 +262,9 @@ function translate(item: Table, fields: Record<string, Field>, at: KeyPath, toml
 function checkOnly(kind: 'processes' | 'string' | 'integer' | 'boolean' | 'any', v: unknown): string | undefined {
   switch (kind) {
     case 'processes':
-      return Array.isArray(v) && v.every((p) => typeof p === 'string') ? undefined : `expected an array of process group names, got ${describe(v)}`;
+      return Array.isArray(v) && v.every((p) => typeof p === 'string')
+        ? undefined
+        : `expected an array of process group names, got ${describe(v)}`;
     case 'string':
       return typeof v === 'string' ? undefined : `expected a string, got ${describe(v)}`;
     case 'integer':
@@ -231,13 +282,23 @@ function httpServicePorts(fragment: Fragment, at: KeyPath): void {
   service.protocol = 'tcp';
   const ports = (service.ports as Table[] | undefined) ?? [];
   for (const o of [...fragment.origins]) {
-    if (o.machine.length > at.length + 2 && o.machine[at.length] === 'ports' && o.machine[at.length + 1] === 0 && o.machine[at.length + 2] === 'http_options') {
+    if (
+      o.machine.length > at.length + 2 &&
+      o.machine[at.length] === 'ports' &&
+      o.machine[at.length + 1] === 0 &&
+      o.machine[at.length + 2] === 'http_options'
+    ) {
       fragment.origins.push({ machine: [...at, 'ports', 1, ...o.machine.slice(at.length + 2)], toml: o.toml });
     }
   }
   service.ports = [
     { ...ports[0], port: 80, handlers: ['http'] },
-    { ...ports[1], port: 443, handlers: ['tls', 'http'], ...(ports[0]?.http_options !== undefined ? { http_options: ports[0].http_options } : {}) },
+    {
+      ...ports[1],
+      port: 443,
+      handlers: ['tls', 'http'],
+      ...(ports[0]?.http_options !== undefined ? { http_options: ports[0].http_options } : {}),
+    },
   ];
 }
 
@@ -260,7 +321,12 @@ function get(config: Table, path: KeyPath): unknown {
 function tomlPath(fragment: Fragment, machine: KeyPath): KeyPath {
   let best: { machine: KeyPath; toml: KeyPath } | undefined;
   for (const o of fragment.origins) {
-    if (o.machine.length <= machine.length && o.machine.every((seg, i) => seg === machine[i]) && (!best || o.machine.length > best.machine.length)) best = o;
+    if (
+      o.machine.length <= machine.length &&
+      o.machine.every((seg, i) => seg === machine[i]) &&
+      (!best || o.machine.length > best.machine.length)
+    )
+      best = o;
   }
   return best ? [...best.toml, ...machine.slice(best.machine.length)] : machine;
 }
@@ -271,7 +337,8 @@ function problemText({ error }: MachineConfigProblem): string {
   switch (error.keyword) {
     case 'type': {
       const t = String(error.params.type);
-      const expected = t === 'integer' ? 'a whole number' : t === 'object' ? 'a table' : t === 'array' ? 'an array' : `a ${t}`;
+      const expected =
+        t === 'integer' ? 'a whole number' : t === 'object' ? 'a table' : t === 'array' ? 'an array' : `a ${t}`;
       return `expected ${expected}, got ${got}`;
     }
     case 'enum':

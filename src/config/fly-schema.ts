@@ -23,7 +23,9 @@ import { describe, parseDurationMs } from './values.js';
 // Local duration parsers: schema.ts imports this file, so importing its helpers back would be circular.
 const duration = (min: number) =>
   z
-    .union([z.number(), z.string()], { error: (iss) => `expected a duration such as "30s" or a number of seconds, got ${describe(iss.input)}` })
+    .union([z.number(), z.string()], {
+      error: (iss) => `expected a duration such as "30s" or a number of seconds, got ${describe(iss.input)}`,
+    })
     .transform((v, ctx) => {
       try {
         const ms = parseDurationMs(v);
@@ -39,9 +41,14 @@ const FLY_APP = /^[a-z0-9][a-z0-9-]*$/;
 
 export const flySchema = table({
   app: z.string().regex(FLY_APP, { error: 'Fly app names are lowercase letters, digits and "-"' }).optional(),
-  api_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "https://api.machines.dev"' }).optional(),
+  api_url: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "https://api.machines.dev"' })
+    .optional(),
   token_file: z.string().min(1).optional(),
-  region: z.string().regex(/^[a-z]{3}$/, { error: 'expected a three-letter Fly region code such as "ams"' }).optional(),
+  region: z
+    .string()
+    .regex(/^[a-z]{3}$/, { error: 'expected a three-letter Fly region code such as "ams"' })
+    .optional(),
   // Fly leases are whole seconds; a lease shorter than 3 s could lapse between two refreshes.
   lease_ttl: duration(3_000).optional(),
   lease_wait: duration(0).optional(),

@@ -48,13 +48,20 @@ function flyDuration(integerUnitMs: number) {
   // The hints name the unit a bare number is read in here (milliseconds in checks, as flyctl reads them).
   const unit = integerUnitMs === 1 ? 'milliseconds' : 'seconds';
   return z
-    .union([z.number(), z.string()], { error: (iss) => `expected a duration such as "30s" or a number of ${unit}, got ${describe(iss.input)}` })
+    .union([z.number(), z.string()], {
+      error: (iss) => `expected a duration such as "30s" or a number of ${unit}, got ${describe(iss.input)}`,
+    })
     .transform((v, ctx) => {
       try {
-        if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0)) throw new Error(`invalid duration ${v}: must be a non-negative number of ${unit}`);
+        if (typeof v === 'number' && !(Number.isFinite(v) && v >= 0))
+          throw new Error(`invalid duration ${v}: must be a non-negative number of ${unit}`);
         return typeof v === 'number' ? parseDurationMs((v * integerUnitMs) / 1000) : parseDurationMs(v);
       } catch (e) {
-        ctx.issues.push({ code: 'custom', message: (e as Error).message.replace('or a number of seconds', `or a number of ${unit}`), input: v });
+        ctx.issues.push({
+          code: 'custom',
+          message: (e as Error).message.replace('or a number of seconds', `or a number of ${unit}`),
+          input: v,
+        });
         return z.NEVER;
       }
     });
@@ -95,7 +102,11 @@ const flySchema = z.looseObject({
     .optional(),
   processes: z.record(z.string(), z.string()).optional(),
   http_service: z
-    .looseObject({ internal_port: z.number().int().optional(), processes: processList, checks: z.array(flyCheck).optional() })
+    .looseObject({
+      internal_port: z.number().int().optional(),
+      processes: processList,
+      checks: z.array(flyCheck).optional(),
+    })
     .optional(),
   services: z
     .array(
@@ -121,8 +132,10 @@ export function importFlyToml(source: string, file: string): FlyImport {
   if (fly.app) out.app = fly.app;
   const d = fly.deploy;
   if (d?.strategy) out.strategy = { value: d.strategy, ...at(['deploy', 'strategy']) };
-  if (d?.max_unavailable) out.deploy.maxUnavailable = { value: d.max_unavailable, ...at(['deploy', 'max_unavailable']) };
-  if (d?.wait_timeout !== undefined) out.deploy.waitTimeoutMs = { value: d.wait_timeout, ...at(['deploy', 'wait_timeout']) };
+  if (d?.max_unavailable)
+    out.deploy.maxUnavailable = { value: d.max_unavailable, ...at(['deploy', 'max_unavailable']) };
+  if (d?.wait_timeout !== undefined)
+    out.deploy.waitTimeoutMs = { value: d.wait_timeout, ...at(['deploy', 'wait_timeout']) };
   if (d?.release_command) {
     out.releaseCommand = { command: d.release_command };
     if (d.release_command_timeout !== undefined) out.releaseCommand.timeoutMs = d.release_command_timeout;
@@ -131,7 +144,14 @@ export function importFlyToml(source: string, file: string): FlyImport {
 
   // Without [processes] Fly runs one group called `app`; checks scoped to it apply to the whole app.
   const hasGroups = out.processes.length > 0;
-  const add = (path: KeyPath, name: string, type: 'http' | 'tcp', c: FlyCheck, port: number | undefined, groups: string[] | undefined) => {
+  const add = (
+    path: KeyPath,
+    name: string,
+    type: 'http' | 'tcp',
+    c: FlyCheck,
+    port: number | undefined,
+    groups: string[] | undefined,
+  ) => {
     const scoped = hasGroups ? (c.processes ?? groups) : undefined;
     for (const group of scoped?.length ? scoped : [undefined]) {
       const check = toCheckConfig({
@@ -148,10 +168,16 @@ export function importFlyToml(source: string, file: string): FlyImport {
     }
   };
   const hs = fly.http_service;
-  hs?.checks?.forEach((c, i) => add(['http_service', 'checks', i], `http-service-${i}`, 'http', c, hs.internal_port, hs.processes));
+  hs?.checks?.forEach((c, i) =>
+    add(['http_service', 'checks', i], `http-service-${i}`, 'http', c, hs.internal_port, hs.processes),
+  );
   fly.services?.forEach((s, j) => {
-    s.http_checks?.forEach((c, i) => add(['services', j, 'http_checks', i], `service-${j}-http-${i}`, 'http', c, s.internal_port, s.processes));
-    s.tcp_checks?.forEach((c, i) => add(['services', j, 'tcp_checks', i], `service-${j}-tcp-${i}`, 'tcp', c, s.internal_port, s.processes));
+    s.http_checks?.forEach((c, i) =>
+      add(['services', j, 'http_checks', i], `service-${j}-http-${i}`, 'http', c, s.internal_port, s.processes),
+    );
+    s.tcp_checks?.forEach((c, i) =>
+      add(['services', j, 'tcp_checks', i], `service-${j}-tcp-${i}`, 'tcp', c, s.internal_port, s.processes),
+    );
   });
   for (const [name, c] of Object.entries(fly.checks ?? {})) {
     const type = (c.type ?? 'http').toLowerCase();
@@ -162,7 +188,11 @@ export function importFlyToml(source: string, file: string): FlyImport {
 }
 
 /** The keys runway reads and the machine sections, checked in one pass: every problem reported at once. */
-function validateAll(doc: Record<string, unknown>, file: string, lines: Map<string, number>): z.output<typeof flySchema> {
+function validateAll(
+  doc: Record<string, unknown>,
+  file: string,
+  lines: Map<string, number>,
+): z.output<typeof flySchema> {
   const machine = machineSectionErrors(doc, file, lines);
   let fly: z.output<typeof flySchema>;
   try {
@@ -188,10 +218,14 @@ export function renderRunwayToml(imp: FlyImport, environment = 'production'): st
   if (imp.strategy) app.vars = { DEPLOY_STRATEGY: imp.strategy.value };
   if (imp.releaseCommand) {
     app.release_command = imp.releaseCommand.command;
-    if (imp.releaseCommand.timeoutMs !== undefined) app.release_command_timeout = durationText(imp.releaseCommand.timeoutMs);
+    if (imp.releaseCommand.timeoutMs !== undefined)
+      app.release_command_timeout = durationText(imp.releaseCommand.timeoutMs);
   }
   app.processes = Object.fromEntries(
-    (imp.processes.length ? imp.processes : [{ name: 'app', command: undefined }]).map((p) => [p.name, p.command ? { count: 1, command: p.command } : { count: 1 }]),
+    (imp.processes.length ? imp.processes : [{ name: 'app', command: undefined }]).map((p) => [
+      p.name,
+      p.command ? { count: 1, command: p.command } : { count: 1 },
+    ]),
   );
   const deploy: Record<string, unknown> = {};
   if (imp.deploy.maxUnavailable) deploy.max_unavailable = budgetValue(imp.deploy.maxUnavailable.value);

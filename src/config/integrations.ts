@@ -42,7 +42,11 @@ export interface Integrations {
   notifications: NotificationTarget[];
 }
 
-export function buildIntegrations(raw: RunwayTable, dir: string, problem: (key: KeyPath, message: string) => void): Integrations {
+export function buildIntegrations(
+  raw: RunwayTable,
+  dir: string,
+  problem: (key: KeyPath, message: string) => void,
+): Integrations {
   const envs = Object.keys(raw.environments ?? {});
   const knownEnv = (key: KeyPath, names: string[] | undefined) =>
     (names ?? []).forEach((n) => {
@@ -55,27 +59,48 @@ export function buildIntegrations(raw: RunwayTable, dir: string, problem: (key: 
     const appKeys = [g.app_id, g.installation_id, g.private_key_file].filter((v) => v !== undefined).length;
     if (appKeys > 0 && appKeys < 3) {
       const missing = (['app_id', 'installation_id', 'private_key_file'] as const).filter((k) => g[k] === undefined);
-      problem(['github', missing[0]!], `missing: GitHub App authentication needs app_id, installation_id and private_key_file (missing ${missing.join(', ')})`);
+      problem(
+        ['github', missing[0]!],
+        `missing: GitHub App authentication needs app_id, installation_id and private_key_file (missing ${missing.join(', ')})`,
+      );
     }
-    if (g.deployments === true && !g.repository) problem(['github', 'deployments'], 'needs [github] repository (owner/name)');
+    if (g.deployments === true && !g.repository)
+      problem(['github', 'deployments'], 'needs [github] repository (owner/name)');
     out.github = {
       ...(g.webhook_secret_file ? { webhookSecretFile: path.resolve(dir, g.webhook_secret_file) } : {}),
       ...(g.repository ? { repository: g.repository } : {}),
       ...(g.api_url ? { apiUrl: g.api_url.replace(/\/+$/, '') } : {}),
       deployments: g.deployments ?? Boolean(g.repository),
       // By default the environments a published release deploys to are production.
-      productionEnvironments: g.production_environments ?? Object.entries(raw.environments ?? {}).filter(([, e]) => e.trigger === 'release').map(([n]) => n),
-      ...(appKeys === 3 ? { app: { appId: g.app_id!, installationId: g.installation_id!, privateKeyFile: path.resolve(dir, g.private_key_file!) } } : {}),
+      productionEnvironments:
+        g.production_environments ??
+        Object.entries(raw.environments ?? {})
+          .filter(([, e]) => e.trigger === 'release')
+          .map(([n]) => n),
+      ...(appKeys === 3
+        ? {
+            app: {
+              appId: g.app_id!,
+              installationId: g.installation_id!,
+              privateKeyFile: path.resolve(dir, g.private_key_file!),
+            },
+          }
+        : {}),
     };
   }
   if (raw.server?.public_url) out.publicUrl = raw.server.public_url.replace(/\/+$/, '');
   for (const [name, t] of Object.entries(raw.notifications?.targets ?? {})) {
     const key = ['notifications', 'targets', name];
-    if ((t.url === undefined) === (t.url_env === undefined)) problem([...key, 'url'], 'set exactly one of url and url_env');
+    if ((t.url === undefined) === (t.url_env === undefined))
+      problem([...key, 'url'], 'set exactly one of url and url_env');
     if (t.type === 'webhook' && (t.secret_file === undefined) === (t.secret_env === undefined)) {
       problem([...key, 'secret_file'], 'a webhook target is signed: set exactly one of secret_file and secret_env');
     }
-    if (t.type === 'slack' && (t.secret_file || t.secret_env)) problem([...key, t.secret_file ? 'secret_file' : 'secret_env'], 'slack targets are not signed (the URL is the secret)');
+    if (t.type === 'slack' && (t.secret_file || t.secret_env))
+      problem(
+        [...key, t.secret_file ? 'secret_file' : 'secret_env'],
+        'slack targets are not signed (the URL is the secret)',
+      );
     knownEnv([...key, 'environments'], t.environments);
     out.notifications.push({
       name,

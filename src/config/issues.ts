@@ -8,14 +8,24 @@ import { describe } from './values.js';
 type Issue = z.core.$ZodIssue;
 
 /** Parse `data` with `schema`; on failure throw the first problem (in source order) with the others. */
-export function validate<S extends z.ZodType>(schema: S, data: unknown, file: string, lines: Map<string, number>): z.output<S> {
+export function validate<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  file: string,
+  lines: Map<string, number>,
+): z.output<S> {
   const result = schema.safeParse(data, { error: errorMap, reportInput: true });
   if (result.success) return result.data;
   ConfigError.throwAll(issuesToErrors(result.error.issues, file, lines, data));
   throw new Error('unreachable');
 }
 
-export function issuesToErrors(issues: readonly Issue[], file: string, lines: Map<string, number>, data?: unknown): ConfigError[] {
+export function issuesToErrors(
+  issues: readonly Issue[],
+  file: string,
+  lines: Map<string, number>,
+  data?: unknown,
+): ConfigError[] {
   const out: ConfigError[] = [];
   const push = (path: KeyPath, problem: string): void => {
     // A required key reported missing beside a near miss of its name (`provder` for `provider`):
@@ -25,7 +35,14 @@ export function issuesToErrors(issues: readonly Issue[], file: string, lines: Ma
       const typo = nearMissOf(data, path);
       if (typo) {
         const at = [...path.slice(0, -1), typo];
-        out.push(new ConfigError({ file, key: formatKey(at), line: lineOf(lines, at), problem: `unknown key (did you mean "${String(path[path.length - 1])}"?); ${String(path[path.length - 1])} is required here` }));
+        out.push(
+          new ConfigError({
+            file,
+            key: formatKey(at),
+            line: lineOf(lines, at),
+            problem: `unknown key (did you mean "${String(path[path.length - 1])}"?); ${String(path[path.length - 1])} is required here`,
+          }),
+        );
         return;
       }
     }
@@ -38,7 +55,9 @@ export function issuesToErrors(issues: readonly Issue[], file: string, lines: Ma
       case 'invalid_union': {
         // The branch whose type matched the input says what is wrong inside it; when no branch
         // matched the type at all, the union's own message (or the branches' expectations) stands.
-        const branch = issue.errors.find((errs) => !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0));
+        const branch = issue.errors.find(
+          (errs) => !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0),
+        );
         if (branch) return branch.forEach((e) => visit(e, path));
         return push(path, issue.message);
       }
@@ -64,7 +83,8 @@ function errorMap(iss: z.core.$ZodRawIssue): string | undefined {
       if (iss.expected === 'int') return `expected a whole number, got ${describe(iss.input)}`;
       return `expected ${article(iss.expected)}, got ${describe(iss.input)}`;
     case 'invalid_value':
-      if (iss.input === undefined) return `missing (required; one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')})`;
+      if (iss.input === undefined)
+        return `missing (required; one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')})`;
       return `must be one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}; got ${describe(iss.input)}`;
     case 'too_small':
       if (iss.origin === 'string') return 'must not be empty';
@@ -99,7 +119,8 @@ function nearMissOf(data: unknown, path: KeyPath): string | undefined {
   const name = path[path.length - 1];
   if (typeof name !== 'string') return undefined;
   let table: unknown = data;
-  for (const p of path.slice(0, -1)) table = table !== null && typeof table === 'object' ? (table as Record<string | number, unknown>)[p] : undefined;
+  for (const p of path.slice(0, -1))
+    table = table !== null && typeof table === 'object' ? (table as Record<string | number, unknown>)[p] : undefined;
   if (table === null || typeof table !== 'object' || Array.isArray(table)) return undefined;
   return Object.keys(table).find((k) => k !== name && closest(k, [name]) === name);
 }

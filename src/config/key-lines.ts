@@ -119,7 +119,7 @@ class Scanner {
     }
     if (c === '[') {
       this.i++;
-      for (let index = 0; ; ) {
+      for (let index = 0; ;) {
         this.skipBlank(true);
         const d = this.src[this.i];
         if (d === undefined) return;

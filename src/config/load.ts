@@ -5,14 +5,29 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessGroup } from '../domain/types.js';
 import { DEFAULT_SIM_OPTIONS } from '../providers/sim/options.js';
-import type { CheckConfig, DeploySettingsInput, EnvironmentConfig, ReleaseCommandConfig, RunwayConfig, VarLayer } from './types.js';
+import type {
+  CheckConfig,
+  DeploySettingsInput,
+  EnvironmentConfig,
+  ReleaseCommandConfig,
+  RunwayConfig,
+  VarLayer,
+} from './types.js';
 export { getEnvironment } from './environment.js';
 import { toCheckConfig } from './checks.js';
 import { ConfigError } from './errors.js';
 import { importFlyToml, type FlyImport } from './fly-toml.js';
 import { validate } from './issues.js';
 import { formatKey, keyLines, lineOf, type KeyPath } from './key-lines.js';
-import { checkStrategyVars, isStrategyVar, layerVars, resolveStrategy, STRATEGY_VAR, type VarEntry, type VarLayerInput } from './layers.js';
+import {
+  checkStrategyVars,
+  isStrategyVar,
+  layerVars,
+  resolveStrategy,
+  STRATEGY_VAR,
+  type VarEntry,
+  type VarLayerInput,
+} from './layers.js';
 import { runwaySchema, type DeployTable, type EnvironmentTable, type RunwayTable } from './schema.js';
 import { recordDeployOrigins, resolveStrategySettings, type DeployOrigins } from './settings.js';
 import { mergeSimOptions } from './sim-options.js';
@@ -53,7 +68,11 @@ function readConfigFile(file: string, readFile?: (file: string) => string): stri
     return (readFile ?? ((f) => readFileSync(f, 'utf8')))(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError({ file, key: '', problem: code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}` });
+    throw new ConfigError({
+      file,
+      key: '',
+      problem: code === 'ENOENT' ? 'file not found' : `cannot read: ${(e as Error).message}`,
+    });
   }
 }
 
@@ -80,7 +99,11 @@ class Assembler {
       processes,
       checks: this.checks(processes),
     };
-    if (!app.name) this.problem(['app', 'name'], `missing (required${raw.app.fly_toml ? ', and the imported fly.toml has no `app`' : ''})`);
+    if (!app.name)
+      this.problem(
+        ['app', 'name'],
+        `missing (required${raw.app.fly_toml ? ', and the imported fly.toml has no `app`' : ''})`,
+      );
     const releaseCommand = this.releaseCommand();
     if (releaseCommand) app.releaseCommand = releaseCommand;
 
@@ -114,7 +137,9 @@ class Assembler {
   }
 
   private problem(keyPath: KeyPath, problem: string): void {
-    this.errors.push(new ConfigError({ file: this.file, key: formatKey(keyPath), line: lineOf(this.lines, keyPath), problem }));
+    this.errors.push(
+      new ConfigError({ file: this.file, key: formatKey(keyPath), line: lineOf(this.lines, keyPath), problem }),
+    );
   }
 
   private importFly(): FlyImport | undefined {
@@ -157,12 +182,16 @@ class Assembler {
     const out: CheckConfig[] = [];
     for (const { check, fail } of this.raw.app.checks ? this.writtenChecks() : this.importedChecks()) {
       if (check.group !== undefined && !groups.has(check.group)) {
-        this.errors.push(fail('group', `process group "${check.group}" is not defined; groups: ${[...groups].join(', ')}`));
+        this.errors.push(
+          fail('group', `process group "${check.group}" is not defined; groups: ${[...groups].join(', ')}`),
+        );
         continue;
       }
       const id = `${check.name}\0${check.group ?? ''}`;
       if (seen.has(id)) {
-        this.errors.push(fail('name', `duplicate check name "${check.name}"${check.group ? ` for group "${check.group}"` : ''}`));
+        this.errors.push(
+          fail('name', `duplicate check name "${check.name}"${check.group ? ` for group "${check.group}"` : ''}`),
+        );
         continue;
       }
       seen.add(id);
@@ -193,7 +222,12 @@ class Assembler {
         gracePeriodMs: c.grace_period,
       });
       const fail = (sub: string, problem: string) =>
-        new ConfigError({ file: this.file, key: formatKey([...at, sub]), line: lineOf(this.lines, [...at, sub]), problem });
+        new ConfigError({
+          file: this.file,
+          key: formatKey([...at, sub]),
+          line: lineOf(this.lines, [...at, sub]),
+          problem,
+        });
       out.push({ check, fail });
     }
     return out;
@@ -222,7 +256,11 @@ class Assembler {
       const step = createReleaseStep(name, settings);
       if ('problems' in step) {
         for (const p of step.problems) {
-          const where = p.key ? (t.release_step?.[name] && p.key in t.release_step[name]! ? ['environments', env, 'release_step', name, p.key] : ['app', 'release_step', name, p.key]) : listKey;
+          const where = p.key
+            ? t.release_step?.[name] && p.key in t.release_step[name]!
+              ? ['environments', env, 'release_step', name, p.key]
+              : ['app', 'release_step', name, p.key]
+            : listKey;
           this.problem(where, p.message);
         }
       }
@@ -234,12 +272,14 @@ class Assembler {
     const { raw, fly } = this;
     const command = raw.app.release_command ?? fly?.releaseCommand?.command;
     if (!command) {
-      if (raw.app.release_command_timeout !== undefined) this.problem(['app', 'release_command_timeout'], 'set without a release_command');
+      if (raw.app.release_command_timeout !== undefined)
+        this.problem(['app', 'release_command_timeout'], 'set without a release_command');
       return undefined;
     }
     return {
       command,
-      timeoutMs: raw.app.release_command_timeout ?? fly?.releaseCommand?.timeoutMs ?? DEFAULT_RELEASE_COMMAND_TIMEOUT_MS,
+      timeoutMs:
+        raw.app.release_command_timeout ?? fly?.releaseCommand?.timeoutMs ?? DEFAULT_RELEASE_COMMAND_TIMEOUT_MS,
     };
   }
 
@@ -295,10 +335,18 @@ class Assembler {
     const input: DeploySettingsInput = { ...base.input };
     const origins: DeployOrigins = { ...base.origins };
     if (!table) return { input, origins };
-    const set = <K extends keyof DeploySettingsInput>(field: K, key: string, value: DeploySettingsInput[K] | undefined) => {
+    const set = <K extends keyof DeploySettingsInput>(
+      field: K,
+      key: string,
+      value: DeploySettingsInput[K] | undefined,
+    ) => {
       if (value === undefined) return;
       input[field] = value;
-      origins[field] = { file: this.file, key: formatKey([...prefix, key]), line: lineOf(this.lines, [...prefix, key]) };
+      origins[field] = {
+        file: this.file,
+        key: formatKey([...prefix, key]),
+        line: lineOf(this.lines, [...prefix, key]),
+      };
     };
     set('maxUnavailable', 'max_unavailable', table.max_unavailable);
     set('maxSurge', 'max_surge', table.max_surge);
@@ -315,7 +363,11 @@ class Assembler {
     set('newVolumes', 'new_volumes', table.new_volumes);
     set('regionOrder', 'region_order', table.region_order);
     const cb = table.connection_budget;
-    set('connectionBudget', 'connection_budget', cb && { maxConnections: cb.max_connections, perMachine: cb.per_machine, reserved: cb.reserved });
+    set(
+      'connectionBudget',
+      'connection_budget',
+      cb && { maxConnections: cb.max_connections, perMachine: cb.per_machine, reserved: cb.reserved },
+    );
     return { input, origins };
   }
 
@@ -357,10 +409,16 @@ class Assembler {
     const pushed = trigger?.startsWith('push:') ?? false;
     const initiation = t.initiation ?? (pushed ? 'automatic' : 'manual');
     if (pushed && initiation === 'manual') {
-      this.problem([...prefix, 'initiation'], `trigger "${trigger}" starts deploys with no human to hold responsible; use initiation = "automatic"`);
+      this.problem(
+        [...prefix, 'initiation'],
+        `trigger "${trigger}" starts deploys with no human to hold responsible; use initiation = "automatic"`,
+      );
     }
     if (t.allow_cli && initiation === 'automatic') {
-      this.problem([...prefix, 'allow_cli'], 'applies to manual environments only; in an automatic environment a human deploys only with --emergency --reason');
+      this.problem(
+        [...prefix, 'allow_cli'],
+        'applies to manual environments only; in an automatic environment a human deploys only with --emergency --reason',
+      );
     }
     const { strategy, source } = resolveStrategy(layers);
     const deploy = this.deploy([...prefix, 'deploy'], t.deploy, appDeploy);

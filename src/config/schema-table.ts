@@ -8,4 +8,3 @@ export function table<S extends z.core.$ZodLooseShape>(shape: S) {
     error: (iss) => (iss.code === 'unrecognized_keys' ? unknownKeysMessage(iss.keys, known) : undefined),
   });
 }
-

@@ -8,7 +8,8 @@ import { describe, parseBudget, parseDurationMs } from './values.js';
 function parsed<T>(parse: (v: unknown) => T, expected: string) {
   return z
     .union([z.number(), z.string()], {
-      error: (iss) => (iss.input === undefined ? 'missing (required)' : `expected ${expected}, got ${describe(iss.input)}`),
+      error: (iss) =>
+        iss.input === undefined ? 'missing (required)' : `expected ${expected}, got ${describe(iss.input)}`,
     })
     .transform((v, ctx) => {
       try {

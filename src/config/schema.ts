@@ -171,13 +171,18 @@ import type { SimOverrides } from './sim-options.js';
 const probability = () => z.number().min(0).max(1);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-export const name = () => z.string().regex(NAME, { error: 'use letters, digits, "-" and "_", starting with a letter or digit' });
+export const name = () =>
+  z.string().regex(NAME, { error: 'use letters, digits, "-" and "_", starting with a letter or digit' });
 const varName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'variable names are letters, digits and "_", not starting with a digit' })
   .refine((n) => n !== '__proto__', { error: 'reserved name' });
 // GitHub Actions variables are strings; numbers and booleans are accepted and kept as written.
-const vars = () => z.record(varName, z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' }).transform(String));
+const vars = () =>
+  z.record(
+    varName,
+    z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' }).transform(String),
+  );
 
 export const deploySchema = table({
   max_unavailable: budget().optional(),
@@ -194,7 +199,14 @@ export const deploySchema = table({
   provider_outage_timeout: positiveDuration().optional(),
   new_volumes: z.enum(NEW_VOLUMES).optional(),
   region_order: z
-    .array(z.string().regex(/^(\*|[a-z0-9]+)$/, { error: 'a region is lowercase letters and digits (e.g. "ord"), or "*" for every other region' }), { error: 'expected a list of regions, e.g. ["ord", "*"]' })
+    .array(
+      z
+        .string()
+        .regex(/^(\*|[a-z0-9]+)$/, {
+          error: 'a region is lowercase letters and digits (e.g. "ord"), or "*" for every other region',
+        }),
+      { error: 'expected a list of regions, e.g. ["ord", "*"]' },
+    )
     .min(1, { error: 'name at least one region, e.g. ["ord", "*"]' })
     .refine((list) => new Set(list).size === list.length, { error: 'names a region twice' })
     .optional(),
@@ -259,7 +271,9 @@ const latencySchema = table({
 
 const faultsSchema = table({
   error_rate: z
-    .union([probability(), z.record(z.string(), probability())], { error: 'expected a probability (0..1) or a table of them per operation' })
+    .union([probability(), z.record(z.string(), probability())], {
+      error: 'expected a probability (0..1) or a table of them per operation',
+    })
     .optional(),
   timeout_rate: probability().optional(),
   boot_failure_releases: z.array(z.string()).optional(),
@@ -302,7 +316,9 @@ export const simSchema = table({
 
 /** `release_steps = ["sidekiq-quiet", "release-command"]`: names, each at most once, run in this order. */
 const releaseStepsList = () =>
-  z.array(z.string().min(1)).refine((names) => new Set(names).size === names.length, { error: 'lists a release step twice' });
+  z
+    .array(z.string().min(1))
+    .refine((names) => new Set(names).size === names.length, { error: 'lists a release step twice' });
 /** `[app.release_step.<name>]` tables: each step reads (and validates) its own keys. */
 const releaseStepTables = () => z.record(z.string(), z.record(z.string(), z.unknown()));
 

@@ -2,7 +2,13 @@
 // per-strategy defaults, the connection budget's cap on extra machines, and the combinations that
 // would leave a strategy unable to replace any machine.
 
-import { STRATEGIES, type MachineBudget, type ProcessGroup, type StrategyName, type StrategySettings } from '../domain/types.js';
+import {
+  STRATEGIES,
+  type MachineBudget,
+  type ProcessGroup,
+  type StrategyName,
+  type StrategySettings,
+} from '../domain/types.js';
 import { ConfigError } from './errors.js';
 import type { DeploySettingsInput, EnvironmentConfig } from './types.js';
 import { formatBudget, isZeroBudget } from './values.js';
@@ -61,7 +67,11 @@ const SNAKE: Record<keyof DeploySettingsInput, string> = {
  * process groups; their total count is what the connection budget is measured against).
  * Throws ConfigError when the combination cannot replace a single machine.
  */
-export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly ProcessGroup[], strategy: StrategyName = env.strategy): StrategySettings {
+export function resolveStrategySettings(
+  env: EnvironmentConfig,
+  groups: readonly ProcessGroup[],
+  strategy: StrategyName = env.strategy,
+): StrategySettings {
   const d = env.deploy;
   const known = origins.get(env) ?? origins.get(d) ?? { file: 'runway.toml', fields: {} };
   const origin = (field: keyof DeploySettingsInput): SettingOrigin =>
@@ -72,7 +82,11 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
   };
 
   if (!(STRATEGIES as readonly string[]).includes(strategy)) {
-    throw new ConfigError({ file: known.file, key: 'strategy', problem: `unknown strategy "${strategy}"; valid strategies: ${STRATEGIES.join(', ')}` });
+    throw new ConfigError({
+      file: known.file,
+      key: 'strategy',
+      problem: `unknown strategy "${strategy}"; valid strategies: ${STRATEGIES.join(', ')}`,
+    });
   }
 
   // bluegreen and waves keep full serving capacity unless told otherwise.
@@ -130,7 +144,10 @@ export function resolveStrategySettings(env: EnvironmentConfig, groups: readonly
     );
   }
   if ((strategy === 'rolling' || strategy === 'canary') && noUnavailable) {
-    fail('maxUnavailable', `${strategy} updates machines in place, so max_unavailable = 0 lets it update none; set at least 1 (or a fraction such as 0.25)`);
+    fail(
+      'maxUnavailable',
+      `${strategy} updates machines in place, so max_unavailable = 0 lets it update none; set at least 1 (or a fraction such as 0.25)`,
+    );
   }
   return settings;
 }

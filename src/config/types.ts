@@ -1,6 +1,14 @@
 // The validated, layered configuration the rest of runway reads. Produced by loadConfig (load.ts).
 
-import type { MachineBudget, NewVolumes, OnAbort, OnFailure, ProcessGroup, ProviderName, StrategyName } from '../domain/types.js';
+import type {
+  MachineBudget,
+  NewVolumes,
+  OnAbort,
+  OnFailure,
+  ProcessGroup,
+  ProviderName,
+  StrategyName,
+} from '../domain/types.js';
 import type { SimOptions } from '../providers/sim/options.js';
 import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';

@@ -12,10 +12,12 @@ const SEGMENT = /(\d+(?:\.\d+)?)\s*(ms|s|m|h)/g;
  */
 export function parseDurationMs(value: unknown): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw new Error(`invalid duration ${value}: must be a non-negative number of seconds`);
+    if (!Number.isFinite(value) || value < 0)
+      throw new Error(`invalid duration ${value}: must be a non-negative number of seconds`);
     return Math.round(value * 1000);
   }
-  if (typeof value !== 'string') throw new Error(`expected a duration such as "30s" or a number of seconds, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw new Error(`expected a duration such as "30s" or a number of seconds, got ${describe(value)}`);
   const text = value.trim();
   const compact = text.replace(/\s+/g, '');
   if (/^(\d+(?:\.\d+)?(ms|s|m|h))+$/.test(compact) && (compact.match(SEGMENT)?.length ?? 0) > 1) {
@@ -24,7 +26,9 @@ export function parseDurationMs(value: unknown): number {
   try {
     return parseDuration(text);
   } catch {
-    throw new Error(`invalid duration ${JSON.stringify(value)} (expected e.g. "500ms", "30s", "5m", "1h30m" or a number of seconds)`);
+    throw new Error(
+      `invalid duration ${JSON.stringify(value)} (expected e.g. "500ms", "30s", "5m", "1h30m" or a number of seconds)`,
+    );
   }
 }
 
@@ -35,7 +39,10 @@ export function parseDurationMs(value: unknown): number {
 export function parseBudget(value: unknown): MachineBudget {
   if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
-    if (!m) throw new Error(`invalid budget ${JSON.stringify(value)} (expected a count like 2, a fraction like 0.25, or a percentage like "25%")`);
+    if (!m)
+      throw new Error(
+        `invalid budget ${JSON.stringify(value)} (expected a count like 2, a fraction like 0.25, or a percentage like "25%")`,
+      );
     const pct = Number(m[1]);
     if (pct > 100) throw new Error(`invalid budget "${value.trim()}": a percentage cannot exceed 100%`);
     return pct === 0 ? { count: 0 } : { fraction: pct / 100 };
@@ -47,7 +54,9 @@ export function parseBudget(value: unknown): MachineBudget {
   if (value === 0) return { count: 0 };
   if (value < 1) return { fraction: value };
   if (!Number.isInteger(value)) {
-    throw new Error(`invalid budget ${value}: numbers from 1 up are machine counts and must be whole (write a fraction below 1, or "${Math.round(value * 100)}%"?)`);
+    throw new Error(
+      `invalid budget ${value}: numbers from 1 up are machine counts and must be whole (write a fraction below 1, or "${Math.round(value * 100)}%"?)`,
+    );
   }
   return { count: value };
 }
@@ -65,7 +74,11 @@ export function formatBudget(b: MachineBudget): string {
 export function durationText(ms: number): string {
   if (ms === 0) return '0s';
   if (ms % 1000 !== 0) return `${ms}ms`;
-  const units: [string, number][] = [['h', 3600], ['m', 60], ['s', 1]];
+  const units: [string, number][] = [
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
   let rest = ms / 1000;
   let out = '';
   for (const [unit, size] of units) {

@@ -16,15 +16,27 @@ export interface LockRequest {
 }
 
 /** Take the lock (LockHeldError when a live holder keeps it past `waitMs`); the stale lock it replaced, if any. */
-export async function takeLock(store: Store, wall: Clock, request: LockRequest): Promise<{ replaced: Lock | undefined }> {
+export async function takeLock(
+  store: Store,
+  wall: Clock,
+  request: LockRequest,
+): Promise<{ replaced: Lock | undefined }> {
   const before = await store.getLock(request.app, request.env);
   // A lock held by another holder that is already dead or stale is taken over (not waited for).
-  const stale = before && before.holder !== request.holder && (wall.now() - before.heartbeatAtMs > LOCK_STALE_AFTER_MS || processGone(before));
+  const stale =
+    before &&
+    before.holder !== request.holder &&
+    (wall.now() - before.heartbeatAtMs > LOCK_STALE_AFTER_MS || processGone(before));
   await acquireEnvironmentLock(store, wall, { ...request });
   return { replaced: stale ? before : undefined };
 }
 
-export async function ledgerLockTakenOver(store: Store, wall: Clock, deploy: DeployRecord, previous: Lock): Promise<void> {
+export async function ledgerLockTakenOver(
+  store: Store,
+  wall: Clock,
+  deploy: DeployRecord,
+  previous: Lock,
+): Promise<void> {
   await appendLedger(store, wall, {
     kind: 'lock.taken_over',
     app: deploy.app,

@@ -71,7 +71,8 @@ function isEnvironmentTrigger(env: PolicyEnvironment, request: PolicyRequest): b
   return false;
 }
 
-const BREAK_GLASS = 'an emergency break-glass by a named human: --emergency --reason "…" on the CLI, "emergency": true with a "reason" in the API, or the Manual deploy workflow\'s emergency input; that human becomes responsible and the deploy is flagged as an emergency everywhere';
+const BREAK_GLASS =
+  'an emergency break-glass by a named human: --emergency --reason "…" on the CLI, "emergency": true with a "reason" in the API, or the Manual deploy workflow\'s emergency input; that human becomes responsible and the deploy is flagged as an emergency everywhere';
 
 function refuse(why: string, wouldBeAllowed: string[]): PolicyDecision {
   return { allowed: false, why, wouldBeAllowed };
@@ -84,7 +85,9 @@ export function decidePolicy(env: PolicyEnvironment, request: PolicyRequest): Po
   const reason = request.reason?.trim() ?? '';
 
   if (human && who === '') {
-    return refuse(`a deploy of ${env.name} needs a named human: the initiator has no name`, ['the same request naming the person making it (--as NAME, or a personal API token)']);
+    return refuse(`a deploy of ${env.name} needs a named human: the initiator has no name`, [
+      'the same request naming the person making it (--as NAME, or a personal API token)',
+    ]);
   }
 
   if (request.emergency) {
@@ -95,7 +98,9 @@ export function decidePolicy(env: PolicyEnvironment, request: PolicyRequest): Po
       ]);
     }
     if (reason === '') {
-      return refuse('an emergency deploy needs a reason: say why, it is recorded with your name', [`the same request with --reason "…" (API: "reason")`]);
+      return refuse('an emergency deploy needs a reason: say why, it is recorded with your name', [
+        `the same request with --reason "…" (API: "reason")`,
+      ]);
     }
     return {
       allowed: true,
@@ -109,7 +114,13 @@ export function decidePolicy(env: PolicyEnvironment, request: PolicyRequest): Po
   if (env.initiation === 'automatic') {
     if (isEnvironmentTrigger(env, request)) {
       const by = human ? ` (${who}'s ${request.trigger === 'release' ? 'release' : 'push'} is kept as context)` : '';
-      return { allowed: true, responsible: AUTOMATION, emergency: false, trigger, note: `${env.name} deploys automatically on ${describeTrigger(env.trigger)}; responsible: automation${by}` };
+      return {
+        allowed: true,
+        responsible: AUTOMATION,
+        emergency: false,
+        trigger,
+        note: `${env.name} deploys automatically on ${describeTrigger(env.trigger)}; responsible: automation${by}`,
+      };
     }
     const why = human
       ? `${env.name} deploys automatically (on ${describeTrigger(env.trigger)}): no human is responsible for its deploys, so no human may start one (${who} asked: ${trigger})`
@@ -122,34 +133,65 @@ export function decidePolicy(env: PolicyEnvironment, request: PolicyRequest): Po
 
   // initiation = manual: a named human is responsible for every deploy.
   const manualWays = [
-    ...(env.trigger === 'release' ? ['publishing a release (GitHub release published, or `runway release publish`): the publisher is responsible'] : []),
+    ...(env.trigger === 'release'
+      ? ['publishing a release (GitHub release published, or `runway release publish`): the publisher is responsible']
+      : []),
     'a Manual deploy by a named human: POST /api/deploys with a personal token, or the "Manual deploy" workflow',
     ...(env.allowCli ? ['`runway deploy` by a named human (allow_cli = true)'] : []),
   ];
   if (!human) {
-    return refuse(`${env.name} needs a named human responsible for each deploy; automation (${who}) cannot start one`, [...manualWays, BREAK_GLASS]);
-  }
-  if (request.trigger === 'push') {
-    return refuse(`${env.name} is not deployed on pushes (its trigger is ${env.trigger ?? 'unset'}); a human is responsible for each of its deploys`, [...manualWays, BREAK_GLASS]);
-  }
-  if (request.trigger === 'release') {
-    if (env.trigger === 'release') {
-      return { allowed: true, responsible: who, emergency: false, trigger, note: `release published by ${who}: ${who} is responsible for deploying it to ${env.name}` };
-    }
-    return refuse(`${env.name} is not deployed on releases (its trigger is ${env.trigger ?? 'unset'})`, [...manualWays.filter((w) => !w.startsWith('publishing')), BREAK_GLASS]);
-  }
-  if (request.via === 'cli' && !env.allowCli) {
-    const what = request.trigger === 'rollback' ? 'CLI rollbacks' : request.trigger === 'recover' ? 'CLI recoveries that deploy' : 'CLI deploys';
-    return refuse(`${what} of ${env.name} are not allowed (allow_cli = false): its deploys go through ${describeTrigger(env.trigger)} or a Manual deploy, so they are recorded the same way`, [
+    return refuse(`${env.name} needs a named human responsible for each deploy; automation (${who}) cannot start one`, [
       ...manualWays,
-      `allow_cli = true under [environments.${env.name}] in runway.toml`,
       BREAK_GLASS,
     ]);
   }
-  return { allowed: true, responsible: who, emergency: false, trigger, note: `${env.name} is deployed by named humans; ${who} is responsible` };
+  if (request.trigger === 'push') {
+    return refuse(
+      `${env.name} is not deployed on pushes (its trigger is ${env.trigger ?? 'unset'}); a human is responsible for each of its deploys`,
+      [...manualWays, BREAK_GLASS],
+    );
+  }
+  if (request.trigger === 'release') {
+    if (env.trigger === 'release') {
+      return {
+        allowed: true,
+        responsible: who,
+        emergency: false,
+        trigger,
+        note: `release published by ${who}: ${who} is responsible for deploying it to ${env.name}`,
+      };
+    }
+    return refuse(`${env.name} is not deployed on releases (its trigger is ${env.trigger ?? 'unset'})`, [
+      ...manualWays.filter((w) => !w.startsWith('publishing')),
+      BREAK_GLASS,
+    ]);
+  }
+  if (request.via === 'cli' && !env.allowCli) {
+    const what =
+      request.trigger === 'rollback'
+        ? 'CLI rollbacks'
+        : request.trigger === 'recover'
+          ? 'CLI recoveries that deploy'
+          : 'CLI deploys';
+    return refuse(
+      `${what} of ${env.name} are not allowed (allow_cli = false): its deploys go through ${describeTrigger(env.trigger)} or a Manual deploy, so they are recorded the same way`,
+      [...manualWays, `allow_cli = true under [environments.${env.name}] in runway.toml`, BREAK_GLASS],
+    );
+  }
+  return {
+    allowed: true,
+    responsible: who,
+    emergency: false,
+    trigger,
+    note: `${env.name} is deployed by named humans; ${who} is responsible`,
+  };
 }
 
 /** A refusal as lines a person reads: the reason, then what would be allowed. */
 export function formatRefusal(env: string, decision: { why: string; wouldBeAllowed: string[] }): string {
-  return [`refused by policy (${env}): ${decision.why}`, 'allowed instead:', ...decision.wouldBeAllowed.map((w) => `  - ${w}`)].join('\n');
+  return [
+    `refused by policy (${env}): ${decision.why}`,
+    'allowed instead:',
+    ...decision.wouldBeAllowed.map((w) => `  - ${w}`),
+  ].join('\n');
 }

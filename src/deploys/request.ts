@@ -59,7 +59,11 @@ function recordedTrigger(request: DeployRequest): string {
 }
 
 /** The one thing a refused request leaves: its refusal, in the ledger. */
-export function refusalEntry(app: string, request: DeployRequest, refusal: { why: string; wouldBeAllowed: string[] }): LedgerInput {
+export function refusalEntry(
+  app: string,
+  request: DeployRequest,
+  refusal: { why: string; wouldBeAllowed: string[] },
+): LedgerInput {
   return {
     kind: 'policy.refused',
     app,
@@ -81,7 +85,13 @@ export function refusalEntry(app: string, request: DeployRequest, refusal: { why
 }
 
 /** The one thing a request that found the environment locked leaves: that, in the ledger. */
-export function lockedOutEntry(app: string, request: DeployRequest, decision: AllowedDecision, release: string, lock: { holder: string; reason: string }): LedgerInput {
+export function lockedOutEntry(
+  app: string,
+  request: DeployRequest,
+  decision: AllowedDecision,
+  release: string,
+  lock: { holder: string; reason: string },
+): LedgerInput {
   return {
     kind: 'deploy.locked_out',
     app,
@@ -91,12 +101,24 @@ export function lockedOutEntry(app: string, request: DeployRequest, decision: Al
     trigger: decision.trigger,
     reason: request.reason ?? null,
     emergency: decision.emergency,
-    data: { release, holder: lock.holder, holderReason: lock.reason, via: request.via, action: request.kind, ...(request.context ? { context: request.context } : {}) },
+    data: {
+      release,
+      holder: lock.holder,
+      holderReason: lock.reason,
+      via: request.via,
+      action: request.kind,
+      ...(request.context ? { context: request.context } : {}),
+    },
   };
 }
 
 /** The strategy a request runs with: a rollback uses the environment's rollback strategy and halts on failure. */
-export function settingsFor(env: EnvironmentConfig, groups: readonly ProcessGroup[], request: Pick<DeployRequest, 'kind' | 'strategy'>, recoverMode?: string): StrategySettings {
+export function settingsFor(
+  env: EnvironmentConfig,
+  groups: readonly ProcessGroup[],
+  request: Pick<DeployRequest, 'kind' | 'strategy'>,
+  recoverMode?: string,
+): StrategySettings {
   const back = request.kind === 'rollback' || recoverMode === 'rollback';
   const strategy = request.strategy ?? (back ? (env.deploy.rollbackStrategy ?? 'immediate') : undefined);
   const settings = resolveStrategySettings(env, groups, strategy);

@@ -31,8 +31,10 @@ export class SimulatedTimeline {
 
   /** The store the engine writes a simulated run through. */
   wrap(store: Store): Store {
-    const updateDeploy = (id: string, patch: DeployPatch): Promise<DeployRecord> => store.updateDeploy(id, this.patch(id, patch));
-    const appendJournal = (entries: JournalEntry[]): Promise<void> => store.appendJournal(entries.map((e) => this.entry(e)));
+    const updateDeploy = (id: string, patch: DeployPatch): Promise<DeployRecord> =>
+      store.updateDeploy(id, this.patch(id, patch));
+    const appendJournal = (entries: JournalEntry[]): Promise<void> =>
+      store.appendJournal(entries.map((e) => this.entry(e)));
     return new Proxy(store, {
       get(target, prop, receiver) {
         if (prop === 'updateDeploy') return updateDeploy;

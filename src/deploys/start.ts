@@ -19,7 +19,15 @@ import { PlanError } from '../strategies/plan-error.js';
 import { StoreError, type DeployRecord, type Store } from '../store/contract.js';
 import { ledgerLockTakenOver, takeLock } from './lock.js';
 import { ReleaseLookupError, resolveRequestRelease } from './releases.js';
-import { decide, deployRecord, lockedOutEntry, refusalEntry, settingsFor, type AllowedDecision, type DeployRequest } from './request.js';
+import {
+  decide,
+  deployRecord,
+  lockedOutEntry,
+  refusalEntry,
+  settingsFor,
+  type AllowedDecision,
+  type DeployRequest,
+} from './request.js';
 
 export interface DeployDeps {
   config: RunwayConfig;
@@ -69,7 +77,11 @@ export function newDeployId(): string {
 
 function environmentOf(config: RunwayConfig, name: string): EnvironmentConfig {
   const env = Object.hasOwn(config.environments, name) ? config.environments[name] : undefined;
-  if (!env) throw new DeployRequestError(`unknown environment "${name}" (known: ${Object.keys(config.environments).join(', ')})`, 404);
+  if (!env)
+    throw new DeployRequestError(
+      `unknown environment "${name}" (known: ${Object.keys(config.environments).join(', ')})`,
+      404,
+    );
   return env;
 }
 
@@ -93,7 +105,13 @@ interface Prepared {
 }
 
 /** Release, settings, fleet and plan; the session is open on success and closed on failure. */
-async function prepare(deps: DeployDeps, env: EnvironmentConfig, request: DeployRequest, deployId: string, recoverMode?: string): Promise<Prepared> {
+async function prepare(
+  deps: DeployDeps,
+  env: EnvironmentConfig,
+  request: DeployRequest,
+  deployId: string,
+  recoverMode?: string,
+): Promise<Prepared> {
   const app = deps.config.app.name;
   let settings: StrategySettings;
   try {
@@ -115,7 +133,15 @@ async function prepare(deps: DeployDeps, env: EnvironmentConfig, request: Deploy
     let plan: Plan;
     try {
       // A plan the strategy refuses is bad input, found before anything changes.
-      plan = buildPlan({ deployId, app, env: env.name, fleet, target: release, groups: deps.config.app.processes, settings });
+      plan = buildPlan({
+        deployId,
+        app,
+        env: env.name,
+        fleet,
+        target: release,
+        groups: deps.config.app.processes,
+        settings,
+      });
     } catch (err) {
       if (err instanceof PlanError) throw new DeployRequestError(err.message, 422);
       throw err;
@@ -128,7 +154,10 @@ async function prepare(deps: DeployDeps, env: EnvironmentConfig, request: Deploy
 }
 
 /** What a dry run shows: the policy's decision (not enforced, not recorded) and the plan. Nothing is stored. */
-export async function previewDeploy(deps: DeployDeps, request: DeployRequest): Promise<{ decision: ReturnType<typeof decide>; release: Release; settings: StrategySettings; plan: Plan }> {
+export async function previewDeploy(
+  deps: DeployDeps,
+  request: DeployRequest,
+): Promise<{ decision: ReturnType<typeof decide>; release: Release; settings: StrategySettings; plan: Plan }> {
   const env = environmentOf(deps.config, request.env);
   checkText(request);
   const decision = decide(env, request);
@@ -146,11 +175,16 @@ export interface StartOptions<T> {
   run(started: StartedDeploy): T;
 }
 
-export async function startDeploy<T>(deps: DeployDeps, request: DeployRequest, options: StartOptions<T>): Promise<StartOutcome<T>> {
+export async function startDeploy<T>(
+  deps: DeployDeps,
+  request: DeployRequest,
+  options: StartOptions<T>,
+): Promise<StartOutcome<T>> {
   try {
     return await start(deps, request, options);
   } catch (err) {
-    if (err instanceof DeployRequestError) return { outcome: 'error', env: request.env, status: err.status, error: err.message, locked: err.locked };
+    if (err instanceof DeployRequestError)
+      return { outcome: 'error', env: request.env, status: err.status, error: err.message, locked: err.locked };
     throw err;
   }
 }
@@ -181,12 +215,24 @@ async function start<T>(deps: DeployDeps, request: DeployRequest, options: Start
   }
 
   const deployId = newDeployId();
-  const p = await prepare(deps, env, { ...request, release: request.release ?? request.newRelease?.version }, deployId, options.recoverMode);
+  const p = await prepare(
+    deps,
+    env,
+    { ...request, release: request.release ?? request.newRelease?.version },
+    deployId,
+    options.recoverMode,
+  );
   let locked = false;
   try {
     let replaced;
     try {
-      ({ replaced } = await takeLock(store, wall, { app, env: env.name, holder: deployId, reason: `deploy ${p.release.version}`, waitMs: options.lockWaitMs ?? 0 }));
+      ({ replaced } = await takeLock(store, wall, {
+        app,
+        env: env.name,
+        holder: deployId,
+        reason: `deploy ${p.release.version}`,
+        waitMs: options.lockWaitMs ?? 0,
+      }));
       locked = true;
     } catch (err) {
       if (!(err instanceof LockHeldError)) throw err;
@@ -196,7 +242,18 @@ async function start<T>(deps: DeployDeps, request: DeployRequest, options: Start
     }
     const state = await store.getSecretsState(app, env.name);
     await store.createDeploy(
-      deployRecord({ id: deployId, app, request, decision, release: p.release, plan: p.plan, settings: p.settings, owner: deps.owner, nowMs: wall.now(), stagedSecretsVersion: state.stagedVersion }),
+      deployRecord({
+        id: deployId,
+        app,
+        request,
+        decision,
+        release: p.release,
+        plan: p.plan,
+        settings: p.settings,
+        owner: deps.owner,
+        nowMs: wall.now(),
+        stagedSecretsVersion: state.stagedVersion,
+      }),
     );
     await store.updateDeploy(deployId, { heartbeatAtMs: wall.now() });
     const deploy = (await store.getDeploy(deployId))!;
@@ -206,7 +263,13 @@ async function start<T>(deps: DeployDeps, request: DeployRequest, options: Start
         atMs: wall.now(),
         kind: 'policy',
         message: decision.note,
-        data: { responsible: decision.responsible, emergency: decision.emergency, via: request.via, trigger: decision.trigger, ...(request.context ? { context: request.context } : {}) },
+        data: {
+          responsible: decision.responsible,
+          emergency: decision.emergency,
+          via: request.via,
+          trigger: decision.trigger,
+          ...(request.context ? { context: request.context } : {}),
+        },
       },
     ]);
     if (decision.emergency) {
@@ -226,14 +289,25 @@ async function start<T>(deps: DeployDeps, request: DeployRequest, options: Start
     }
     if (replaced) await ledgerLockTakenOver(store, wall, deploy, replaced);
     await ledgerDeployStarted(store, wall, deploy, { ...request.context, via: request.via, policy: decision.note });
-    const started: StartedDeploy = { deploy, release: p.release, settings: p.settings, plan: p.plan, fleet: p.fleet, session: p.session, decision, request };
+    const started: StartedDeploy = {
+      deploy,
+      release: p.release,
+      settings: p.settings,
+      plan: p.plan,
+      fleet: p.fleet,
+      session: p.session,
+      decision,
+      request,
+    };
     return { outcome: 'started', env: env.name, deploy, decision, run: options.run(started) };
   } catch (err) {
     await p.session.close().catch(() => {});
     if (locked) {
       // Anything failing between lock and run: the deploy (if stored) ends failed, and the lock goes.
       if (await store.getDeploy(deployId).catch(() => undefined)) {
-        await store.updateDeploy(deployId, { status: 'failed', error: (err as Error).message, finishedAtMs: wall.now() }).catch(() => {});
+        await store
+          .updateDeploy(deployId, { status: 'failed', error: (err as Error).message, finishedAtMs: wall.now() })
+          .catch(() => {});
       }
       await store.releaseLock(app, env.name, deployId).catch(() => false);
     }

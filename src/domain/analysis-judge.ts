@@ -2,7 +2,12 @@
 
 import type { AnalysisEntry, Measurement, SourceReading, Verdict } from './analysis.js';
 
-export function judge(entry: AnalysisEntry, reading: SourceReading, release: string, baselineRelease: string | null): Measurement {
+export function judge(
+  entry: AnalysisEntry,
+  reading: SourceReading,
+  release: string,
+  baselineRelease: string | null,
+): Measurement {
   const base = {
     analysis: entry.name,
     metric: reading.metric,
@@ -32,16 +37,46 @@ export function judge(entry: AnalysisEntry, reading: SourceReading, release: str
     return { ...base, limit, verdict: 'inconclusive', reason: reading.noData ?? 'no data' };
   }
   if (reading.value > ceiling) {
-    const broke = entry.max !== undefined && reading.value > entry.max ? `max ${fmt(entry.max)}` : `baseline ${fmt(reading.baseline!)} × ${fmt(entry.maxRatio!)}`;
-    const against = baselineRelease !== null && reading.baseline !== null ? ` (${baselineRelease}: ${fmt(reading.baseline)})` : '';
-    return { ...base, limit, verdict: 'fail', reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, above ${broke}${against}` };
+    const broke =
+      entry.max !== undefined && reading.value > entry.max
+        ? `max ${fmt(entry.max)}`
+        : `baseline ${fmt(reading.baseline!)} × ${fmt(entry.maxRatio!)}`;
+    const against =
+      baselineRelease !== null && reading.baseline !== null ? ` (${baselineRelease}: ${fmt(reading.baseline)})` : '';
+    return {
+      ...base,
+      limit,
+      verdict: 'fail',
+      reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, above ${broke}${against}`,
+    };
   }
-  return { ...base, limit, verdict: 'pass', reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, within ${limit}` };
+  return {
+    ...base,
+    limit,
+    verdict: 'pass',
+    reason: `${reading.metric} of ${release} is ${fmt(reading.value)}, within ${limit}`,
+  };
 }
 
 /** A measurement the source could not make (bad query, no answer): it fails, never passes. */
-export function sourceFailure(entry: AnalysisEntry, metric: string, error: string, release: string, baselineRelease: string | null): Measurement {
-  return { analysis: entry.name, metric, value: null, baseline: null, limit: '-', verdict: 'fail', reason: error, release, baselineRelease };
+export function sourceFailure(
+  entry: AnalysisEntry,
+  metric: string,
+  error: string,
+  release: string,
+  baselineRelease: string | null,
+): Measurement {
+  return {
+    analysis: entry.name,
+    metric,
+    value: null,
+    baseline: null,
+    limit: '-',
+    verdict: 'fail',
+    reason: error,
+    release,
+    baselineRelease,
+  };
 }
 
 export interface StepVerdict {
@@ -60,17 +95,30 @@ export function entryVerdict(entry: AnalysisEntry, measurements: readonly Measur
   const failed = measurements.filter((m) => m.verdict === 'fail');
   if (failed.length >= entry.failureLimit) {
     const last = failed[failed.length - 1]!;
-    return { verdict: 'fail', reason: `analysis "${entry.name}" failed ${failed.length} of ${measurements.length} measurements: ${last.reason}` };
+    return {
+      verdict: 'fail',
+      reason: `analysis "${entry.name}" failed ${failed.length} of ${measurements.length} measurements: ${last.reason}`,
+    };
   }
-  if (measurements.length < entry.count) return { verdict: 'pending', reason: `${measurements.length} of ${entry.count} measurements` };
+  if (measurements.length < entry.count)
+    return { verdict: 'pending', reason: `${measurements.length} of ${entry.count} measurements` };
   const conclusive = measurements.filter((m) => m.verdict !== 'inconclusive');
   if (conclusive.length === 0 && !measurements.some((m) => m.baseline !== null)) {
-    return { verdict: 'pass', reason: `analysis "${entry.name}": no traffic to judge in ${measurements.length} measurements (neither release had data)` };
+    return {
+      verdict: 'pass',
+      reason: `analysis "${entry.name}": no traffic to judge in ${measurements.length} measurements (neither release had data)`,
+    };
   }
   if (conclusive.length === 0) {
-    return { verdict: 'fail', reason: `analysis "${entry.name}" had no conclusive measurement in ${measurements.length}: ${measurements[measurements.length - 1]!.reason}` };
+    return {
+      verdict: 'fail',
+      reason: `analysis "${entry.name}" had no conclusive measurement in ${measurements.length}: ${measurements[measurements.length - 1]!.reason}`,
+    };
   }
-  return { verdict: 'pass', reason: `analysis "${entry.name}" passed (${conclusive.length - failed.length} of ${measurements.length} measurements within limits)` };
+  return {
+    verdict: 'pass',
+    reason: `analysis "${entry.name}" passed (${conclusive.length - failed.length} of ${measurements.length} measurements within limits)`,
+  };
 }
 
 /** Numbers as people read them: rates and ratios to 4 significant digits, no exponent for ordinary values. */

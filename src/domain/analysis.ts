@@ -4,9 +4,7 @@
 
 /** What an analysis measures. `error_rate` and `latency` come from the local provider's proxy; `query` from Prometheus. */
 export type AnalysisMetric =
-  | { kind: 'error_rate' }
-  | { kind: 'latency'; quantile: number }
-  | { kind: 'query'; query: string };
+  { kind: 'error_rate' } | { kind: 'latency'; quantile: number } | { kind: 'query'; query: string };
 
 export type AnalysisSourceName = 'proxy' | 'prometheus';
 
@@ -80,7 +78,12 @@ export interface Measurement {
 
 /** A source answers one measurement for both sides; an error (bad query, no answer) fails the measurement. */
 export interface MetricSource {
-  measure(entry: AnalysisEntry, target: ReleaseSide, baseline: ReleaseSide | null, signal?: AbortSignal): Promise<SourceReading>;
+  measure(
+    entry: AnalysisEntry,
+    target: ReleaseSide,
+    baseline: ReleaseSide | null,
+    signal?: AbortSignal,
+  ): Promise<SourceReading>;
   /** Called when an analysis begins, so the first measurement has a starting point (proxy counters). */
   prime?(signal?: AbortSignal): Promise<void>;
 }

@@ -25,11 +25,17 @@ export function controlCharacter(text: string, options: { multiline?: boolean } 
 }
 
 /** Refuse text with control characters, naming the field and the character (never echoing the text). */
-export function checkFreeText(field: string, text: string | null | undefined, options: { multiline?: boolean } = {}): void {
+export function checkFreeText(
+  field: string,
+  text: string | null | undefined,
+  options: { multiline?: boolean } = {},
+): void {
   if (text === null || text === undefined) return;
   const found = controlCharacter(text, options);
   if (found) {
-    throw new FreeTextError(`${field} contains a control character (${found}); use plain text${options.multiline ? ' (newlines and tabs are fine)' : ' on one line'}`);
+    throw new FreeTextError(
+      `${field} contains a control character (${found}); use plain text${options.multiline ? ' (newlines and tabs are fine)' : ' on one line'}`,
+    );
   }
 }
 

@@ -72,7 +72,8 @@ export interface PauseStep {
 
 export type Step = UpdateStep | CreateStep | CutoverStep | DestroyStep | PauseStep;
 
-export type WaveKind = 'spearhead' | 'batch' | 'create' | 'cutover' | 'destroy' | 'canary' | 'surge' | 'pause' | 'dispatch';
+export type WaveKind =
+  'spearhead' | 'batch' | 'create' | 'cutover' | 'destroy' | 'canary' | 'surge' | 'pause' | 'dispatch';
 
 /** A set of steps run concurrently; the next wave starts when every step of this one is done. */
 export interface Wave {

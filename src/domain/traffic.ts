@@ -37,7 +37,12 @@ export function record(counters: RequestCounters, status: number, ms: number): v
  * `later − earlier` for the machines named, on `release`, summed; a counter that went down is read as
  * reset to 0 in between.
  */
-export function windowOf(earlier: TrafficSnapshot | undefined, later: TrafficSnapshot, release: string, machineIds: readonly string[]): RequestCounters {
+export function windowOf(
+  earlier: TrafficSnapshot | undefined,
+  later: TrafficSnapshot,
+  release: string,
+  machineIds: readonly string[],
+): RequestCounters {
   const sum = emptyCounters();
   for (const id of machineIds) {
     const now = later.byMachine[id]?.[release];

@@ -21,14 +21,7 @@ export type MachineRole = 'serving' | 'green' | 'canary' | 'surge' | 'release-co
  * (crash, boot failure); it is what version-pinned waits fail fast on.
  */
 export type MachineState =
-  | 'created'
-  | 'starting'
-  | 'started'
-  | 'stopping'
-  | 'stopped'
-  | 'failed'
-  | 'destroying'
-  | 'destroyed';
+  'created' | 'starting' | 'started' | 'stopping' | 'stopped' | 'failed' | 'destroying' | 'destroyed';
 
 export type HealthState = 'unknown' | 'passing' | 'critical';
 
@@ -84,7 +77,14 @@ export type DeployStatus =
   | 'release_command_failed'
   | 'halted';
 
-export const TERMINAL_STATUSES: readonly DeployStatus[] = ['succeeded', 'failed', 'aborted', 'rolled_back', 'halted', 'release_command_failed'];
+export const TERMINAL_STATUSES: readonly DeployStatus[] = [
+  'succeeded',
+  'failed',
+  'aborted',
+  'rolled_back',
+  'halted',
+  'release_command_failed',
+];
 
 export type OnFailure = 'rollback' | 'halt';
 

@@ -5,7 +5,14 @@
 // direction is analysed: a rollback is not held up by the release it is leaving.
 
 import { entryVerdict, judge, sourceFailure } from '../domain/analysis-judge.js';
-import { describeMetric, type AnalysisEntry, type AnalysisSpec, type Measurement, type MetricSources, type ReleaseSide } from '../domain/analysis.js';
+import {
+  describeMetric,
+  type AnalysisEntry,
+  type AnalysisSpec,
+  type Measurement,
+  type MetricSources,
+  type ReleaseSide,
+} from '../domain/analysis.js';
 import type { Clock } from '../domain/clock.js';
 import type { Wave, WaveKind } from '../domain/plan.js';
 import type { FleetScope, Machine } from '../domain/types.js';
@@ -40,7 +47,11 @@ export class AnalysisGate {
   }
 
   /** Run a wave (`run`) with analysis measuring beside it when the wave is one long flow. */
-  async during(wave: Wave, deploySignal: AbortSignal, run: (signal: AbortSignal) => Promise<Outcome>): Promise<Outcome> {
+  async during(
+    wave: Wave,
+    deploySignal: AbortSignal,
+    run: (signal: AbortSignal) => Promise<Outcome>,
+  ): Promise<Outcome> {
     if (!this.applies(wave) || wave.window === undefined) return run(deploySignal);
     await this.prime(deploySignal);
     const stop = new AbortController();
@@ -66,7 +77,12 @@ export class AnalysisGate {
   async after(wave: Wave, signal: AbortSignal): Promise<Outcome> {
     if (!this.applies(wave)) return { ok: true };
     await this.prime(signal);
-    this.host.note('analysis_started', `analysis after ${wave.label}: ${this.spec.entries.map((e) => e.name).join(', ')}`, { entries: this.spec.entries.map((e) => e.name) }, wave.index);
+    this.host.note(
+      'analysis_started',
+      `analysis after ${wave.label}: ${this.spec.entries.map((e) => e.name).join(', ')}`,
+      { entries: this.spec.entries.map((e) => e.name) },
+      wave.index,
+    );
     try {
       const failure = await this.measureUntil(wave, signal, false);
       if (failure) return { ok: false, error: failure, aborted: false };
@@ -91,7 +107,9 @@ export class AnalysisGate {
    */
   private async measureUntil(wave: Wave, signal: AbortSignal, flow: boolean): Promise<string | undefined> {
     const taken = new Map<string, Measurement[]>(this.spec.entries.map((e) => [e.name, []]));
-    const nextAt = new Map<string, number>(this.spec.entries.map((e) => [e.name, this.host.clock.now() + e.intervalMs]));
+    const nextAt = new Map<string, number>(
+      this.spec.entries.map((e) => [e.name, this.host.clock.now() + e.intervalMs]),
+    );
     const open = new Set(this.spec.entries.map((e) => e.name));
     const skipped = new Set<string>();
     while (open.size > 0) {
@@ -126,20 +144,43 @@ export class AnalysisGate {
   }
 
   /** One measurement, or undefined when the entry cannot measure this fleet (said once in the journal). */
-  private async measure(entry: AnalysisEntry, fleet: readonly Machine[], signal: AbortSignal, say: boolean): Promise<Measurement | undefined> {
+  private async measure(
+    entry: AnalysisEntry,
+    fleet: readonly Machine[],
+    signal: AbortSignal,
+    say: boolean,
+  ): Promise<Measurement | undefined> {
     const { target, baseline } = sides(entry, fleet, this.host.target);
     if (target.machineIds.length === 0) {
-      if (say) this.host.note('analysis_skipped', `analysis "${entry.name}": no machine on ${this.host.target} in traffic to measure${entry.source === 'proxy' ? ' (the proxy sees requests only to machines in traffic)' : ''}`, { analysis: entry.name });
+      if (say)
+        this.host.note(
+          'analysis_skipped',
+          `analysis "${entry.name}": no machine on ${this.host.target} in traffic to measure${entry.source === 'proxy' ? ' (the proxy sees requests only to machines in traffic)' : ''}`,
+          { analysis: entry.name },
+        );
       return undefined;
     }
     const source = this.sources[entry.source];
-    if (!source) return sourceFailure(entry, describeMetric(entry), `no ${entry.source} source is configured`, target.release, baseline?.release ?? null);
+    if (!source)
+      return sourceFailure(
+        entry,
+        describeMetric(entry),
+        `no ${entry.source} source is configured`,
+        target.release,
+        baseline?.release ?? null,
+      );
     try {
       const reading = await source.measure(entry, target, baseline, signal);
       return judge(entry, reading, target.release, baseline?.release ?? null);
     } catch (error) {
       if (signal.aborted) throw error;
-      return sourceFailure(entry, describeMetric(entry), describeError(error), target.release, baseline?.release ?? null);
+      return sourceFailure(
+        entry,
+        describeMetric(entry),
+        describeError(error),
+        target.release,
+        baseline?.release ?? null,
+      );
     }
   }
 }
@@ -148,11 +189,20 @@ export class AnalysisGate {
  * The new release's machines and the baseline's (the release most machines still run), of the entry's
  * group. Machines out of traffic answer no request: they are left out of both.
  */
-export function sides(entry: AnalysisEntry, fleet: readonly Machine[], target: string): { target: ReleaseSide; baseline: ReleaseSide | null } {
-  const serving = fleet.filter((m) => (entry.group === undefined || m.group === entry.group) && m.state === 'started' && !m.cordoned);
+export function sides(
+  entry: AnalysisEntry,
+  fleet: readonly Machine[],
+  target: string,
+): { target: ReleaseSide; baseline: ReleaseSide | null } {
+  const serving = fleet.filter(
+    (m) => (entry.group === undefined || m.group === entry.group) && m.state === 'started' && !m.cordoned,
+  );
   const ours = serving.filter((m) => m.release === target).map((m) => m.id);
   const others = new Map<string, string[]>();
   for (const m of serving) if (m.release !== target) others.set(m.release, [...(others.get(m.release) ?? []), m.id]);
   const [baseRelease, baseIds] = [...others].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
-  return { target: { release: target, machineIds: ours }, baseline: baseRelease ? { release: baseRelease, machineIds: baseIds! } : null };
+  return {
+    target: { release: target, machineIds: ours },
+    baseline: baseRelease ? { release: baseRelease, machineIds: baseIds! } : null,
+  };
 }

@@ -22,7 +22,11 @@ export interface ConvergenceResult {
   unanswered?: ProviderError;
 }
 
-export async function trackConvergence(input: ConvergenceInput, machines: Machine[], timeoutMs: number): Promise<ConvergenceResult> {
+export async function trackConvergence(
+  input: ConvergenceInput,
+  machines: Machine[],
+  timeoutMs: number,
+): Promise<ConvergenceResult> {
   const deadline = input.clock.now() + timeoutMs;
   const pending = new Set(machines.map((m) => m.id));
   const failed: string[] = [];

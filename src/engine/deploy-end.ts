@@ -31,7 +31,12 @@ export interface EndHost {
   lastFleet(): { machines: Machine[]; atMs: number } | undefined;
 }
 
-export async function finishDeploy(host: EndHost, status: DeployStatus, error: string | null, previous: string | null): Promise<DeploySummary> {
+export async function finishDeploy(
+  host: EndHost,
+  status: DeployStatus,
+  error: string | null,
+  previous: string | null,
+): Promise<DeploySummary> {
   const { deps, req, tally, control } = host;
   const { store } = deps;
   const wall = deps.wallClock ?? deps.clock;
@@ -46,7 +51,10 @@ export async function finishDeploy(host: EndHost, status: DeployStatus, error: s
     const last = host.lastFleet();
     fleet = last?.machines ?? [];
     fleetSeenAt = last ? last.atMs - tally.startedAt : null;
-    host.note('fleet_unknown', `the fleet could not be listed at the end (${describeError(err)}); the summary counts the last listing${fleetSeenAt === null ? ' (none)' : ''}`);
+    host.note(
+      'fleet_unknown',
+      `the fleet could not be listed at the end (${describeError(err)}); the summary counts the last listing${fleetSeenAt === null ? ' (none)' : ''}`,
+    );
   }
   const target = req.target.version;
   const serving = fleet.filter((m) => m.role === 'serving');
@@ -72,7 +80,12 @@ export async function finishDeploy(host: EndHost, status: DeployStatus, error: s
       stragglers: tally.stragglers.length,
     },
     failedMachineIds: [...tally.failed].sort(),
-    leftOutOfTraffic: status === 'succeeded' ? [] : outOfTraffic(fleet).map((m) => m.id).sort(),
+    leftOutOfTraffic:
+      status === 'succeeded'
+        ? []
+        : outOfTraffic(fleet)
+            .map((m) => m.id)
+            .sort(),
     ...(listed ? {} : { fleetListedAtMs: fleetSeenAt }),
     stragglerIds: [...tally.stragglers].sort(),
     extraMachinesPeak: Math.max(0, tally.extraPeak),

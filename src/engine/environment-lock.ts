@@ -30,7 +30,14 @@ export interface AcquireOptions {
 
 export async function acquireEnvironmentLock(store: Store, clock: Clock, options: AcquireOptions): Promise<Lock> {
   const deadline = clock.now() + options.waitMs;
-  const request = { app: options.app, env: options.env, holder: options.holder, reason: options.reason, pid: process.pid, host: hostname() };
+  const request = {
+    app: options.app,
+    env: options.env,
+    holder: options.holder,
+    reason: options.reason,
+    pid: process.pid,
+    host: hostname(),
+  };
   for (;;) {
     const existing = await store.getLock(options.app, options.env);
     const staleAfter = existing && holderIsDead(existing) ? 0 : LOCK_STALE_AFTER_MS;

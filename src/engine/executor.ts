@@ -65,7 +65,10 @@ class DeployRun implements PlanHost, EndHost {
   ) {
     this.journal = new JournalWriter(deps.store, this.storeGate);
     this.emit = deps.onProgress ?? (() => {});
-    this.tally = new DeployTally(deps.clock, req.groups.reduce((n, g) => n + g.count, 0));
+    this.tally = new DeployTally(
+      deps.clock,
+      req.groups.reduce((n, g) => n + g.count, 0),
+    );
     this.releases.set(req.target.version, req.target);
     this.control = new RunControl(signal, deps.stepBack);
     this.analysis = req.analysis?.entries.length ? this.analysisGate(req.analysis) : undefined;
@@ -76,21 +79,23 @@ class DeployRun implements PlanHost, EndHost {
   private analysisGate(spec: AnalysisSpec): AnalysisGate {
     const { provider } = this.deps;
     const { scope } = this.req;
-    return new AnalysisGate(
-      spec,
-      this.deps.metricSources ?? {},
-      {
-        provider,
-        scope,
-        clock: this.clock,
-        target: this.req.target.version,
-        note: (kind, message, data, wave) => this.note(kind, message, data, null, wave ?? null),
-        measured: (measurement, wave) => {
-          this.emit({ type: 'analysis', measurement, wave: wave.index });
-          this.note('analysis_measured', `${measurement.analysis}: ${measurement.verdict}: ${measurement.reason}`, measurement, null, wave.index);
-        },
+    return new AnalysisGate(spec, this.deps.metricSources ?? {}, {
+      provider,
+      scope,
+      clock: this.clock,
+      target: this.req.target.version,
+      note: (kind, message, data, wave) => this.note(kind, message, data, null, wave ?? null),
+      measured: (measurement, wave) => {
+        this.emit({ type: 'analysis', measurement, wave: wave.index });
+        this.note(
+          'analysis_measured',
+          `${measurement.analysis}: ${measurement.verdict}: ${measurement.reason}`,
+          measurement,
+          null,
+          wave.index,
+        );
       },
-    );
+    });
   }
 
   private get clock(): Clock {
@@ -111,14 +116,26 @@ class DeployRun implements PlanHost, EndHost {
   }
 
   note(kind: string, message: string, data?: unknown, machineId?: string | null, wave?: number | null): void {
-    this.journal.add({ deployId: this.req.deployId, atMs: this.clock.now(), kind, message, data, machineId: machineId ?? null, wave: wave ?? null });
+    this.journal.add({
+      deployId: this.req.deployId,
+      atMs: this.clock.now(),
+      kind,
+      message,
+      data,
+      machineId: machineId ?? null,
+      wave: wave ?? null,
+    });
   }
 
   async run(): Promise<DeploySummary> {
     const { store } = this.deps;
     const { deployId } = this.req;
     this.tally.start();
-    await store.updateDeploy(deployId, { status: 'running', startedAtMs: this.tally.startedAt, heartbeatAtMs: this.wall.now() });
+    await store.updateDeploy(deployId, {
+      status: 'running',
+      startedAtMs: this.tally.startedAt,
+      heartbeatAtMs: this.wall.now(),
+    });
     this.watchMachines();
     const unwatchOutages = watchProviderOutages(this.deps.provider.gate, this.wall, {
       down: (message, data) => {
@@ -136,8 +153,15 @@ class DeployRun implements PlanHost, EndHost {
     let previous = this.req.previousRelease ?? null;
     try {
       // An earlier run of this deploy was rolling back when it stopped: go on in that direction.
-      const rollingBack = previous !== null ? (await store.listJournal(deployId)).find((e) => e.kind === 'rollback') : undefined;
-      if (rollingBack && previous !== null) return await this.end(...(await this.resumeRollback(previous, rollingBack.data)), previous, background, unwatchOutages);
+      const rollingBack =
+        previous !== null ? (await store.listJournal(deployId)).find((e) => e.kind === 'rollback') : undefined;
+      if (rollingBack && previous !== null)
+        return await this.end(
+          ...(await this.resumeRollback(previous, rollingBack.data)),
+          previous,
+          background,
+          unwatchOutages,
+        );
       await this.checkRelease();
       const fleet = await this.observe();
       this.tally.seen(fleet.length);
@@ -145,16 +169,30 @@ class DeployRun implements PlanHost, EndHost {
       previous = previous ?? plan.previous ?? null;
       await store.updateDeploy(deployId, { plan, previousRelease: previous });
       // A resumed deploy says what an earlier run of it already did, so the journal tells the whole story.
-      const alreadyDone = fleet.filter((m) => m.deployId === deployId && m.release === this.req.target.version).map((m) => m.id);
-      this.note('plan', `plan: ${plural(plan.waves.length, 'wave')}${alreadyDone.length ? `; ${alreadyDone.length} machines already on ${this.req.target.version} from an earlier run of this deploy` : ''}`, {
-        waves: plan.waves.length,
-        estimate: plan.estimate,
-        previous,
-        alreadyDone,
-      });
+      const alreadyDone = fleet
+        .filter((m) => m.deployId === deployId && m.release === this.req.target.version)
+        .map((m) => m.id);
+      this.note(
+        'plan',
+        `plan: ${plural(plan.waves.length, 'wave')}${alreadyDone.length ? `; ${alreadyDone.length} machines already on ${this.req.target.version} from an earlier run of this deploy` : ''}`,
+        {
+          waves: plan.waves.length,
+          estimate: plan.estimate,
+          previous,
+          alreadyDone,
+        },
+      );
       // Release steps run before any serving machine changes, and only when there is something to change.
       const stepFailure = plan.waves.length > 0 ? await this.runReleaseSteps() : undefined;
-      const outcome: Outcome = stepFailure ? { ok: true } : await convergeOn(this, plan, this.req.target, this.req.settings, this.req.releaseSteps?.length ? undefined : fleet);
+      const outcome: Outcome = stepFailure
+        ? { ok: true }
+        : await convergeOn(
+            this,
+            plan,
+            this.req.target,
+            this.req.settings,
+            this.req.releaseSteps?.length ? undefined : fleet,
+          );
       if (stepFailure) {
         error = stepFailure.error;
         status = stepFailure.status;
@@ -184,7 +222,13 @@ class DeployRun implements PlanHost, EndHost {
     return this.end(status, error, previous, background, unwatchOutages);
   }
 
-  private async end(status: DeployStatus, error: string | null, previous: string | null, background: Promise<void>, unwatchOutages: () => void): Promise<DeploySummary> {
+  private async end(
+    status: DeployStatus,
+    error: string | null,
+    previous: string | null,
+    background: Promise<void>,
+    unwatchOutages: () => void,
+  ): Promise<DeploySummary> {
     this.stopBackground.abort();
     await background;
     const summary = await this.finish(status, error, previous);
@@ -196,7 +240,11 @@ class DeployRun implements PlanHost, EndHost {
   /** Finish the rollback an earlier run of this deploy began (it stopped or died during it). */
   private async resumeRollback(previous: string, data: unknown): Promise<[DeployStatus, string | null]> {
     const reason = (data as { reason?: string } | undefined)?.reason ?? 'rolling back';
-    this.note('rollback_resumed', `going on with the rollback to ${previous} an earlier run of this deploy began (${reason}); never forward again`, { reason });
+    this.note(
+      'rollback_resumed',
+      `going on with the rollback to ${previous} an earlier run of this deploy began (${reason}); never forward again`,
+      { reason },
+    );
     const back = await this.rollBack(previous, reason);
     if (this.leaving) return ['running', 'the control plane stopped during the rollback; it is left to be finished'];
     if (back.ok) return [/on_abort/.test(reason) ? 'aborted' : 'rolled_back', reason];
@@ -208,7 +256,14 @@ class DeployRun implements PlanHost, EndHost {
     return runReleaseSteps({
       steps: this.req.releaseSteps ?? [],
       store: this.deps.store,
-      context: { deployId: this.req.deployId, scope: this.req.scope, target: this.req.target, provider: this.deps.provider, clock: this.clock, signal: this.signal },
+      context: {
+        deployId: this.req.deployId,
+        scope: this.req.scope,
+        target: this.req.target,
+        provider: this.deps.provider,
+        clock: this.clock,
+        signal: this.signal,
+      },
       emit: this.emit,
       note: (kind, message, data) => this.note(kind, message, data),
       flush: () => this.journal.flush(),
@@ -223,7 +278,9 @@ class DeployRun implements PlanHost, EndHost {
       await provider.checkRelease(this.req.scope, this.req.target.version, { signal: this.signal });
     } catch (err) {
       if (err instanceof ProviderError && err.kind === 'bad_request') {
-        throw new ReleaseRefused(`release ${this.req.target.version} cannot run on ${provider.name}, nothing was changed: ${err.message}`);
+        throw new ReleaseRefused(
+          `release ${this.req.target.version} cannot run on ${provider.name}, nothing was changed: ${err.message}`,
+        );
       }
       throw err;
     }
@@ -310,12 +367,23 @@ class DeployRun implements PlanHost, EndHost {
       observe: () => this.observe(),
     });
     this.leftOut = report.leftOut;
-    const left = report.leftOut.length ? `; ${report.leftOut.length} serving machines still out of traffic: ${preview(report.leftOut)}${report.error ? ` (${report.error})` : ''}` : '';
-    this.note('settled', `settled: ${report.tidied}/${report.attempted} machines tidied${left}`, { tidied: report.tidied, attempted: report.attempted, leftOut: report.leftOut, error: report.error });
+    const left = report.leftOut.length
+      ? `; ${report.leftOut.length} serving machines still out of traffic: ${preview(report.leftOut)}${report.error ? ` (${report.error})` : ''}`
+      : '';
+    this.note('settled', `settled: ${report.tidied}/${report.attempted} machines tidied${left}`, {
+      tidied: report.tidied,
+      attempted: report.attempted,
+      leftOut: report.leftOut,
+      error: report.error,
+    });
   }
 
   async awaitPromote(signal: AbortSignal): Promise<void> {
-    this.emit({ type: 'phase', phase: this.phase, message: `paused before cutover: run \`runway deploys promote ${this.req.deployId}\`` });
+    this.emit({
+      type: 'phase',
+      phase: this.phase,
+      message: `paused before cutover: run \`runway deploys promote ${this.req.deployId}\``,
+    });
     this.note('paused', 'waiting for promote');
     while (!this.promoteRequested) {
       await this.wall.sleep(this.deps.pollMs ?? 1000, signal);
@@ -334,7 +402,9 @@ class DeployRun implements PlanHost, EndHost {
   /** The fleet now. A listing that fails is an error, never an empty fleet. */
   async observe(): Promise<Machine[]> {
     const machines = await this.deps.provider.list(this.req.scope);
-    const fleet = machines.filter((m) => m.state !== 'destroying' && m.state !== 'destroyed' && m.role !== 'release-command');
+    const fleet = machines.filter(
+      (m) => m.state !== 'destroying' && m.state !== 'destroyed' && m.role !== 'release-command',
+    );
     this.lastListing = { machines: fleet, atMs: this.clock.now() };
     return fleet;
   }
@@ -354,7 +424,15 @@ class DeployRun implements PlanHost, EndHost {
       this.emit({ type: 'machine', event });
       const m = event.machine;
       const last = shown.get(m.id);
-      if (last && event.type !== 'created' && event.type !== 'destroyed' && last.state === m.state && last.release === m.release && last.health === m.health) return;
+      if (
+        last &&
+        event.type !== 'created' &&
+        event.type !== 'destroyed' &&
+        last.state === m.state &&
+        last.release === m.release &&
+        last.health === m.health
+      )
+        return;
       if (event.type === 'destroyed') shown.delete(m.id);
       else shown.set(m.id, { state: m.state, release: m.release, health: m.health });
       this.journal.addEvent({

@@ -43,7 +43,13 @@ export interface PlanHost {
  * Apply `first`, then re-observe and re-plan until the fleet is on `target` (bounded). `fleet` is the
  * listing `first` was built from, when nothing changed since: the plan is applied without listing again.
  */
-export async function convergeOn(host: PlanHost, first: Plan, target: Release, settings: StrategySettings, fleet?: Machine[]): Promise<Outcome> {
+export async function convergeOn(
+  host: PlanHost,
+  first: Plan,
+  target: Release,
+  settings: StrategySettings,
+  fleet?: Machine[],
+): Promise<Outcome> {
   let plan = first;
   let seen = fleet;
   // When the last plan's final step finished: every machine was then checked on the target, so a
@@ -51,7 +57,10 @@ export async function convergeOn(host: PlanHost, first: Plan, target: Release, s
   let appliedAt: number | undefined;
   for (let round = 1; round <= MAX_ROUNDS; round++) {
     host.emit({ type: 'plan', plan, round, phase: host.phase });
-    if (round > 1) host.note('replan', `round ${round}: ${plural(plan.waves.length, 'wave')} remain`, { waves: plan.waves.map((w) => w.label) });
+    if (round > 1)
+      host.note('replan', `round ${round}: ${plural(plan.waves.length, 'wave')} remain`, {
+        waves: plan.waves.map((w) => w.label),
+      });
     if (plan.waves.length === 0) return markConverged(host, appliedAt);
     const outcome = await applyPlan(host, plan, seen);
     if (!outcome.ok) return outcome;
@@ -100,7 +109,7 @@ async function applyPlan(host: PlanHost, plan: Plan, fleet?: Machine[]): Promise
       dispatched: (m) => dispatched.push(m),
     },
   };
-  for (let i = 0; i < plan.waves.length; ) {
+  for (let i = 0; i < plan.waves.length;) {
     // Consecutive waves with the same window run as one flow (Wave.window); the others one by one.
     // A flow never spans regions rolled in order (Wave.regions): each region is done before the next.
     let j = i + 1;
@@ -149,10 +158,15 @@ async function followConvergence(host: PlanHost, machines: Machine[], settings: 
   host.phase = 'converge';
   host.emit({ type: 'phase', phase: 'converge', message: `waiting for ${machines.length} machines to converge` });
   const signal = host.signal;
-  const result = await trackConvergence({ provider: host.deps.provider, scope: host.req.scope, clock: host.deps.clock, signal }, machines, settings.convergenceTimeoutMs);
+  const result = await trackConvergence(
+    { provider: host.deps.provider, scope: host.req.scope, clock: host.deps.clock, signal },
+    machines,
+    settings.convergenceTimeoutMs,
+  );
   host.phase = 'deploy';
   if (signal.aborted) return { ok: false, error: 'aborted while converging', aborted: true };
-  if (result.unanswered) return { ok: false, error: `waiting for machines to converge: ${result.unanswered.message}`, aborted: false };
+  if (result.unanswered)
+    return { ok: false, error: `waiting for machines to converge: ${result.unanswered.message}`, aborted: false };
   for (const id of result.failed) tally.failed.add(id);
   tally.stragglers = result.stragglers;
   if (tally.stragglers.length > 0 || result.failed.length > 0) {
@@ -160,7 +174,11 @@ async function followConvergence(host: PlanHost, machines: Machine[], settings: 
     if (tally.stragglers.length) parts.push(`${tally.stragglers.length} stragglers: ${preview(tally.stragglers)}`);
     if (result.failed.length) parts.push(`${result.failed.length} failed: ${preview(result.failed)}`);
     host.note('convergence', parts.join('; '), { stragglers: tally.stragglers, failed: result.failed });
-    return { ok: false, error: `not converged within ${Math.round(settings.convergenceTimeoutMs / 1000)}s: ${parts.join('; ')}`, aborted: false };
+    return {
+      ok: false,
+      error: `not converged within ${Math.round(settings.convergenceTimeoutMs / 1000)}s: ${parts.join('; ')}`,
+      aborted: false,
+    };
   }
   return { ok: true };
 }

@@ -12,7 +12,13 @@ export type ProgressEvent =
   | { type: 'phase'; phase: DeployPhase; message: string }
   | { type: 'wave-start'; wave: Wave; waves: number; phase: DeployPhase }
   | { type: 'wave-end'; wave: Wave; ok: boolean; phase: DeployPhase }
-  | { type: 'step'; step: Step; machineId: string | null; status: 'started' | 'succeeded' | 'failed' | 'skipped'; error?: string }
+  | {
+      type: 'step';
+      step: Step;
+      machineId: string | null;
+      status: 'started' | 'succeeded' | 'failed' | 'skipped';
+      error?: string;
+    }
   | { type: 'dispatched'; atMs: number }
   | { type: 'converged'; atMs: number }
   | { type: 'machine'; event: MachineEvent }

@@ -19,13 +19,19 @@ export function watchProviderOutages(gate: ProviderGate | undefined, wall: Clock
   return gate.onChange((event) => {
     if (event.type === 'down') {
       since = new Date(wall.now()).toISOString();
-      notes.down(`waiting for the provider since ${since} (no new operation until it answers, at most ${Math.round(gate.outageTimeoutMs / 1000)} s): ${event.outage.reason}`, {
-        since,
-        reason: event.outage.reason,
-      });
+      notes.down(
+        `waiting for the provider since ${since} (no new operation until it answers, at most ${Math.round(gate.outageTimeoutMs / 1000)} s): ${event.outage.reason}`,
+        {
+          since,
+          reason: event.outage.reason,
+        },
+      );
     } else {
       const lostMs = event.atMs - event.outage.sinceMs;
-      notes.up(`the provider answers again after ${(lostMs / 1000).toFixed(1)} s (waiting since ${since}): going on`, { since, lostMs });
+      notes.up(`the provider answers again after ${(lostMs / 1000).toFixed(1)} s (waiting since ${since}): going on`, {
+        since,
+        lostMs,
+      });
     }
   });
 }

@@ -56,11 +56,14 @@ export function assessRecovery(input: RecoveryInput): Recovery {
   const byRelease: Record<string, number> = {};
   for (const m of serving) byRelease[m.release] = (byRelease[m.release] ?? 0) + 1;
 
-  const live = new Set(input.deploys.filter((d) => !TERMINAL_STATUSES.includes(d.status) && input.ownerAlive(d)).map((d) => d.id));
+  const live = new Set(
+    input.deploys.filter((d) => !TERMINAL_STATUSES.includes(d.status) && input.ownerAlive(d)).map((d) => d.id),
+  );
   const subject = input.deploys.find((d) => d.status !== 'succeeded' && !live.has(d.id) && d.status !== 'rolled_back');
   const newestSucceeded = input.deploys.find((d) => d.status === 'succeeded');
   // Only the newest deploy's leftovers matter: one that succeeded after it already settled the fleet.
-  const deploy = subject && (!newestSucceeded || subject.createdAtMs > newestSucceeded.createdAtMs) ? subject : undefined;
+  const deploy =
+    subject && (!newestSucceeded || subject.createdAtMs > newestSucceeded.createdAtMs) ? subject : undefined;
   const dead = deploy !== undefined && !TERMINAL_STATUSES.includes(deploy.status);
 
   // Release command machines included: one left by a crash is an orphan like any green.
@@ -70,7 +73,9 @@ export function assessRecovery(input: RecoveryInput): Recovery {
   const findings: Findings = {
     serving: serving.length,
     byRelease,
-    deploy: deploy ? { id: deploy.id, release: deploy.release, previousRelease: deploy.previousRelease, status: deploy.status, dead } : null,
+    deploy: deploy
+      ? { id: deploy.id, release: deploy.release, previousRelease: deploy.previousRelease, status: deploy.status, dead }
+      : null,
     onTarget,
     orphans: orphans.map((m) => ({ id: m.id, role: m.role, release: m.release, deployId: m.deployId ?? null })),
     failedMachines: serving.filter((m) => m.state === 'failed').map((m) => m.id),
@@ -106,8 +111,18 @@ export function assessRecovery(input: RecoveryInput): Recovery {
       if (dead) actions.push({ kind: 'resume', deployId: deploy.id, release: deploy.release, why });
       else actions.push({ kind: 'deploy', release: deploy.release, mode: majority ? 'finish-forward' : 'redo', why });
     } else {
-      if (dead) actions.push({ kind: 'close-deploy', deployId: deploy.id, why: 'its process died; recovery rolls back instead' });
-      actions.push({ kind: 'deploy', release: back, mode: 'rollback', why: `only ${onTarget} of ${serving.length} run ${deploy.release}; recover_policy = rollback` });
+      if (dead)
+        actions.push({
+          kind: 'close-deploy',
+          deployId: deploy.id,
+          why: 'its process died; recovery rolls back instead',
+        });
+      actions.push({
+        kind: 'deploy',
+        release: back,
+        mode: 'rollback',
+        why: `only ${onTarget} of ${serving.length} run ${deploy.release}; recover_policy = rollback`,
+      });
     }
     return { findings, actions };
   }

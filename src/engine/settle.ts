@@ -43,7 +43,13 @@ export interface SettleReport {
 
 /** Serving machines not in traffic: cordoned, or not running. */
 export function outOfTraffic(fleet: Machine[]): Machine[] {
-  return fleet.filter((m) => m.role === 'serving' && m.state !== 'destroying' && m.state !== 'destroyed' && (m.cordoned || m.state === 'stopped' || m.state === 'stopping' || m.state === 'created'));
+  return fleet.filter(
+    (m) =>
+      m.role === 'serving' &&
+      m.state !== 'destroying' &&
+      m.state !== 'destroyed' &&
+      (m.cordoned || m.state === 'stopped' || m.state === 'stopping' || m.state === 'created'),
+  );
 }
 
 export async function settleFleet(input: SettleInput): Promise<SettleReport> {
@@ -58,7 +64,8 @@ export async function settleFleet(input: SettleInput): Promise<SettleReport> {
       attempted += result.attempted;
       // A pass where every call was answered: what is still out is out for a reason of its own
       // (failed checks), not because the provider was away.
-      if (result.unanswered === undefined) return { tidied, attempted, leftOut: outOfTraffic(await input.observe()).map((m) => m.id) };
+      if (result.unanswered === undefined)
+        return { tidied, attempted, leftOut: outOfTraffic(await input.observe()).map((m) => m.id) };
       lastError = result.unanswered;
     } catch (err) {
       lastError = err;
@@ -116,7 +123,12 @@ async function settlePass(input: SettleInput): Promise<{ tidied: number; attempt
       act(async () => {
         let machine = m;
         if (m.state === 'stopped') machine = await provider.start(scope, m.id);
-        await provider.waitFor(scope, m.id, { state: 'started', healthy: true, release: m.release }, input.waitTimeoutMs);
+        await provider.waitFor(
+          scope,
+          m.id,
+          { state: 'started', healthy: true, release: m.release },
+          input.waitTimeoutMs,
+        );
         if (machine.cordoned || m.cordoned) await provider.uncordon(scope, m.id, 'serving');
       });
     }
@@ -125,16 +137,23 @@ async function settlePass(input: SettleInput): Promise<{ tidied: number; attempt
   // Machines in traffic beyond what their group wants leave only once the others are back: the
   // fleet's capacity never dips below the desired count while it settles.
   if (excess.size > 0 && !results.some((r) => r.status === 'rejected')) {
-    for (const id of excess) work.push(limit(async () => {
-      await provider.cordon(scope, id);
-      await provider.destroy(scope, id);
-    }));
+    for (const id of excess)
+      work.push(
+        limit(async () => {
+          await provider.cordon(scope, id);
+          await provider.destroy(scope, id);
+        }),
+      );
     results.push(...(await Promise.allSettled(work.slice(results.length))));
   }
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   // Only a provider that did not answer is worth another pass; a machine that fails its checks is not.
   const unanswered = failures.find((f) => f.reason instanceof ProviderError && f.reason.retryable)?.reason;
-  return { tidied: work.length - failures.length, attempted: work.length, ...(unanswered !== undefined ? { unanswered } : {}) };
+  return {
+    tidied: work.length - failures.length,
+    attempted: work.length,
+    ...(unanswered !== undefined ? { unanswered } : {}),
+  };
 }
 
 function isInTraffic(m: Machine): boolean {
@@ -147,7 +166,11 @@ function isInTraffic(m: Machine): boolean {
  * before, when that release alone can fill it (its other machines go); otherwise it is trimmed to its
  * count, newest release first. Returns the colour kept per group and the machines in traffic to remove.
  */
-function overServed(fleet: Machine[], desired: Map<string, number>, previous: string | null): { keep: Map<string, string>; excess: Set<string> } {
+function overServed(
+  fleet: Machine[],
+  desired: Map<string, number>,
+  previous: string | null,
+): { keep: Map<string, string>; excess: Set<string> } {
   const keep = new Map<string, string>();
   const excess = new Set<string>();
   const groups = new Map<string, Machine[]>();

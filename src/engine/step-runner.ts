@@ -7,7 +7,13 @@ import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { StoreGate } from './store-gate.js';
-import { ProviderError, type CallOptions, type MachineSpec, type MachineUpdate, type Provider } from '../providers/contract.js';
+import {
+  ProviderError,
+  type CallOptions,
+  type MachineSpec,
+  type MachineUpdate,
+  type Provider,
+} from '../providers/contract.js';
 
 /** Beyond the drain timeout, how long a machine may take to stop before it is killed. */
 const STOP_GRACE_MS = 30_000;
@@ -124,8 +130,10 @@ async function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal
 
 function describeWaitFailure(machine: Machine, err: unknown): string {
   if (err instanceof ProviderError) {
-    if (err.kind === 'wait_timeout') return `machine ${machine.id} (${machine.group}) did not run ${machine.release} with passing checks in time`;
-    if (err.kind === 'machine_failed') return `machine ${machine.id} (${machine.group}) failed on ${machine.release}: ${err.message}`;
+    if (err.kind === 'wait_timeout')
+      return `machine ${machine.id} (${machine.group}) did not run ${machine.release} with passing checks in time`;
+    if (err.kind === 'machine_failed')
+      return `machine ${machine.id} (${machine.group}) failed on ${machine.release}: ${err.message}`;
   }
   return `machine ${machine.id} (${machine.group}): ${err instanceof Error ? err.message : String(err)}`;
 }
@@ -139,10 +147,18 @@ async function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal
   // Keyed by (machine, target version): a machine this deploy already put on the target (a resumed
   // deploy, a crash between update and uncordon) is only waited for, never updated twice.
   const seen = ctx.known.get(step.machineId);
-  const alreadyOnTarget = seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
+  const alreadyOnTarget =
+    seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
   const updated = alreadyOnTarget
     ? seen
-    : await op(ctx, signal, (call) => provider.update(scope, step.machineId, withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }), call));
+    : await op(ctx, signal, (call) =>
+        provider.update(
+          scope,
+          step.machineId,
+          withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }),
+          call,
+        ),
+      );
   ctx.hooks.accepted();
   if (step.gate === 'none') ctx.hooks.dispatched(updated);
   if (step.gate === 'checks') {
@@ -212,10 +228,12 @@ async function runDestroy(ctx: StepContext, step: DestroyStep, signal: AbortSign
       if (provider.drain) await provider.drain(scope, id, ctx.settings.drainTimeoutMs);
       await op(ctx, signal, (call) => provider.stop(scope, id, { ...call, timeoutMs: ctx.settings.drainTimeoutMs }));
       // A graceful stop lets the process finish its requests; destroying it mid-stop would kill them.
-      await provider.waitFor(scope, id, { state: 'stopped' }, ctx.settings.drainTimeoutMs + STOP_GRACE_MS, signal).catch((err: unknown) => {
-        // Not stopped in time (or it crashed while stopping): the destroy below kills it.
-        if (signal.aborted || !(err instanceof ProviderError) || err.kind === 'not_found') throw err;
-      });
+      await provider
+        .waitFor(scope, id, { state: 'stopped' }, ctx.settings.drainTimeoutMs + STOP_GRACE_MS, signal)
+        .catch((err: unknown) => {
+          // Not stopped in time (or it crashed while stopping): the destroy below kills it.
+          if (signal.aborted || !(err instanceof ProviderError) || err.kind === 'not_found') throw err;
+        });
     }
     await op(ctx, signal, (call) => provider.destroy(scope, id, call));
     // Gone means gone: counts of extra machines and the fleet after the deploy must be exact.

@@ -31,7 +31,8 @@ export function stepGroup(step: Step): string | undefined {
 export function promotedGroups(step: Step, ctx: StepContext): string[] {
   if (step.kind === 'create') return step.promote ? [step.group] : [];
   // A machine that was out of traffic (cordoned by a run that died, or failed) and comes back checked.
-  if (step.kind === 'update') return step.cordon && step.gate === 'checks' && !takesOutOfTraffic(step, ctx.known) ? [step.group] : [];
+  if (step.kind === 'update')
+    return step.cordon && step.gate === 'checks' && !takesOutOfTraffic(step, ctx.known) ? [step.group] : [];
   if (step.kind === 'cutover') {
     return step.promote.flatMap((ref) => {
       const id = 'machineId' in ref ? ref.machineId : ctx.idByLaunch.get(ref.launchId);

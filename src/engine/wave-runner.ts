@@ -23,75 +23,80 @@ export interface WaveHost {
 }
 
 export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, waves: number): Promise<Outcome> {
-    host.emit({ type: 'wave-start', wave, waves, phase: host.phase });
-    host.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
-    const waveAbort = new AbortController();
-    // Each step listens to a signal of its own: one shared by thousands of waits is quadratic.
-    const fanout = new AbortFanout([host.signal, waveAbort.signal]);
-    let failure: StepFailure | Error | undefined;
-    const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
-    // Steps past their slot and not finished. When none is left while steps still wait for a slot,
-    // nothing can ever free one: stop with an error rather than wait forever.
-    let running = 0;
-    const checkStuck = () => {
-      if (running > 0 || failure) return;
-      const stuck = [...slots].filter(([, s]) => s.queued > 0);
-      if (stuck.length === 0) return;
-      failure = new Error(`no machine can leave traffic without going below desired − max_unavailable (${stuck.map(([g, s]) => `${g}: ${s.queued} waiting`).join(', ')}); nothing was left half-done`);
-      waveAbort.abort(failure);
-    };
-    // Once every step has started or queued for a slot: is any of them able to run at all?
-    setImmediate(checkStuck);
-    await Promise.all(
-      wave.steps.map(async (step) => {
-        const ref = stepMachine(step);
-        const { signal, done } = fanout.child();
-        // Slots are requested in step order, before any await, so the window is first come first served.
-        const slot = slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known) ? slots.get(stepGroup(step)!) : undefined;
-        const acquired = slot?.acquire(signal);
-        let counted = false;
-        try {
-          await acquired;
-          running++;
-          counted = true;
-          host.emit({ type: 'step', step, machineId: ref, status: 'started' });
-          const machineId = await runStep(ctx, step, signal);
-          // A drained destroy keeps its slot: that machine never comes back into traffic.
-          if (slot && !(step.kind === 'destroy' && step.drain)) slot.release();
-          // A machine promoted into traffic opens a slot of its group's window.
-          for (const group of promotedGroups(step, ctx)) slots.get(group)?.grant();
-          host.emit({ type: 'step', step, machineId, status: 'succeeded' });
-          host.note('step_succeeded', step.kind, undefined, machineId, wave.index);
-        } catch (err) {
-          // Stopped because another step failed or the deploy was aborted: not a failure of its own.
-          if (signal.aborted) {
-            host.emit({ type: 'step', step, machineId: ref, status: 'skipped' });
-            return;
-          }
-          const message = describeError(err);
-          host.emit({ type: 'step', step, machineId: ref, status: 'failed', error: message });
-          host.note('step_failed', message, undefined, err instanceof StepFailure ? err.machineId : ref, wave.index);
-          if (!failure) {
-            failure = err instanceof Error ? err : new Error(message);
-            // One failed machine stops the wave: no new operations start; in-flight ones finish.
-            waveAbort.abort(new Error('wave stopped: another machine failed'));
-          }
-        } finally {
-          done();
-          if (counted) running--;
-          // After the microtasks this step's end released: a step it handed a slot to is running then.
-          if (running === 0) setImmediate(checkStuck);
-        }
-      }),
+  host.emit({ type: 'wave-start', wave, waves, phase: host.phase });
+  host.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
+  const waveAbort = new AbortController();
+  // Each step listens to a signal of its own: one shared by thousands of waits is quadratic.
+  const fanout = new AbortFanout([host.signal, waveAbort.signal]);
+  let failure: StepFailure | Error | undefined;
+  const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
+  // Steps past their slot and not finished. When none is left while steps still wait for a slot,
+  // nothing can ever free one: stop with an error rather than wait forever.
+  let running = 0;
+  const checkStuck = () => {
+    if (running > 0 || failure) return;
+    const stuck = [...slots].filter(([, s]) => s.queued > 0);
+    if (stuck.length === 0) return;
+    failure = new Error(
+      `no machine can leave traffic without going below desired − max_unavailable (${stuck.map(([g, s]) => `${g}: ${s.queued} waiting`).join(', ')}); nothing was left half-done`,
     );
-    const ok = !failure && !host.signal.aborted;
-    host.emit({ type: 'wave-end', wave, ok, phase: host.phase });
-    host.note('wave_finished', wave.label, { ok }, null, wave.index);
-    await host.flush();
-    if (host.signal.aborted) {
-      const reason = host.signal.reason;
-      return { ok: false, error: reason instanceof Error ? reason.message : 'aborted', aborted: true };
-    }
-    if (failure) return { ok: false, error: describeError(failure), aborted: false };
-    return { ok: true };
+    waveAbort.abort(failure);
+  };
+  // Once every step has started or queued for a slot: is any of them able to run at all?
+  setImmediate(checkStuck);
+  await Promise.all(
+    wave.steps.map(async (step) => {
+      const ref = stepMachine(step);
+      const { signal, done } = fanout.child();
+      // Slots are requested in step order, before any await, so the window is first come first served.
+      const slot =
+        slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known)
+          ? slots.get(stepGroup(step)!)
+          : undefined;
+      const acquired = slot?.acquire(signal);
+      let counted = false;
+      try {
+        await acquired;
+        running++;
+        counted = true;
+        host.emit({ type: 'step', step, machineId: ref, status: 'started' });
+        const machineId = await runStep(ctx, step, signal);
+        // A drained destroy keeps its slot: that machine never comes back into traffic.
+        if (slot && !(step.kind === 'destroy' && step.drain)) slot.release();
+        // A machine promoted into traffic opens a slot of its group's window.
+        for (const group of promotedGroups(step, ctx)) slots.get(group)?.grant();
+        host.emit({ type: 'step', step, machineId, status: 'succeeded' });
+        host.note('step_succeeded', step.kind, undefined, machineId, wave.index);
+      } catch (err) {
+        // Stopped because another step failed or the deploy was aborted: not a failure of its own.
+        if (signal.aborted) {
+          host.emit({ type: 'step', step, machineId: ref, status: 'skipped' });
+          return;
+        }
+        const message = describeError(err);
+        host.emit({ type: 'step', step, machineId: ref, status: 'failed', error: message });
+        host.note('step_failed', message, undefined, err instanceof StepFailure ? err.machineId : ref, wave.index);
+        if (!failure) {
+          failure = err instanceof Error ? err : new Error(message);
+          // One failed machine stops the wave: no new operations start; in-flight ones finish.
+          waveAbort.abort(new Error('wave stopped: another machine failed'));
+        }
+      } finally {
+        done();
+        if (counted) running--;
+        // After the microtasks this step's end released: a step it handed a slot to is running then.
+        if (running === 0) setImmediate(checkStuck);
+      }
+    }),
+  );
+  const ok = !failure && !host.signal.aborted;
+  host.emit({ type: 'wave-end', wave, ok, phase: host.phase });
+  host.note('wave_finished', wave.label, { ok }, null, wave.index);
+  await host.flush();
+  if (host.signal.aborted) {
+    const reason = host.signal.reason;
+    return { ok: false, error: reason instanceof Error ? reason.message : 'aborted', aborted: true };
   }
+  if (failure) return { ok: false, error: describeError(failure), aborted: false };
+  return { ok: true };
+}

@@ -9,7 +9,13 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import type { DeployStatus } from '../domain/types.js';
 import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
-import { StoreError, type DeployRecord, type LedgerRecord, type NewLedgerRecord, type Store } from '../store/contract.js';
+import {
+  StoreError,
+  type DeployRecord,
+  type LedgerRecord,
+  type NewLedgerRecord,
+  type Store,
+} from '../store/contract.js';
 import { canonicalJson, jsonValue } from './canonical.js';
 import { deployReplacedFleet } from '../domain/fleet-replaced.js';
 
@@ -77,7 +83,10 @@ function hashedFields(seq: number, e: NewLedgerRecord): Record<string, unknown> 
 }
 
 export function entryHash(prevHash: string, seq: number, entry: NewLedgerRecord): string {
-  return createHash('sha256').update(prevHash).update(canonicalJson(hashedFields(seq, entry))).digest('hex');
+  return createHash('sha256')
+    .update(prevHash)
+    .update(canonicalJson(hashedFields(seq, entry)))
+    .digest('hex');
 }
 
 export async function appendLedger(store: Store, clock: Clock, input: LedgerInput): Promise<LedgerRecord> {
@@ -141,23 +150,33 @@ export async function verifyLedger(store: Store): Promise<LedgerVerification> {
 }
 
 /** Pure: check a list of entries (in seq order as stored) against the chain rules and the head. */
-export function verifyEntries(entries: LedgerRecord[], head?: { seq: number; hash: string }): { ok: boolean; entries: number; problems: LedgerProblem[] } {
+export function verifyEntries(
+  entries: LedgerRecord[],
+  head?: { seq: number; hash: string },
+): { ok: boolean; entries: number; problems: LedgerProblem[] } {
   const problems: LedgerProblem[] = [];
   let expectedSeq = 1;
   let prevHash = LEDGER_GENESIS_HASH;
   for (const e of entries) {
     if (e.seq !== expectedSeq) {
       if (e.seq > expectedSeq) {
-        const missing = e.seq - expectedSeq === 1 ? `entry ${expectedSeq} is missing` : `entries ${expectedSeq}-${e.seq - 1} are missing`;
+        const missing =
+          e.seq - expectedSeq === 1
+            ? `entry ${expectedSeq} is missing`
+            : `entries ${expectedSeq}-${e.seq - 1} are missing`;
         problems.push({ seq: expectedSeq, problem: `${missing} (removed)` });
       } else problems.push({ seq: e.seq, problem: `entry ${e.seq} appears out of order (after ${expectedSeq - 1})` });
     }
     if (e.prevHash !== prevHash) {
-      problems.push({ seq: e.seq, problem: `entry ${e.seq} does not chain from the entry before it (an entry was removed, inserted or reordered)` });
+      problems.push({
+        seq: e.seq,
+        problem: `entry ${e.seq} does not chain from the entry before it (an entry was removed, inserted or reordered)`,
+      });
     }
     const { seq, prevHash: _p, hash: _h, ...fields } = e;
     const recomputed = entryHash(e.prevHash, seq, fields);
-    if (recomputed !== e.hash) problems.push({ seq: e.seq, problem: `entry ${e.seq} was edited: its content does not match its hash` });
+    if (recomputed !== e.hash)
+      problems.push({ seq: e.seq, problem: `entry ${e.seq} was edited: its content does not match its hash` });
     prevHash = e.hash;
     expectedSeq = Math.max(expectedSeq, e.seq) + 1;
   }
@@ -180,7 +199,12 @@ export function verifyEntries(entries: LedgerRecord[], head?: { seq: number; has
 
 // ---- deploy lifecycle entries
 
-export async function ledgerDeployStarted(store: Store, clock: Clock, deploy: DeployRecord, context?: Record<string, unknown>): Promise<void> {
+export async function ledgerDeployStarted(
+  store: Store,
+  clock: Clock,
+  deploy: DeployRecord,
+  context?: Record<string, unknown>,
+): Promise<void> {
   const resumed = deploy.startedAtMs !== null;
   await appendLedger(store, clock, {
     kind: resumed ? 'deploy.resumed' : deploy.trigger === 'rollback' ? 'rollback.started' : 'deploy.started',
@@ -211,7 +235,8 @@ export async function ledgerDeployEnded(
   extra?: Record<string, unknown>,
 ): Promise<void> {
   const status = summary?.status ?? 'failed';
-  const kind: LedgerKind = status === 'aborted' ? 'deploy.aborted' : status === 'rolled_back' ? 'deploy.rolled_back' : 'deploy.finished';
+  const kind: LedgerKind =
+    status === 'aborted' ? 'deploy.aborted' : status === 'rolled_back' ? 'deploy.rolled_back' : 'deploy.finished';
   await appendLedger(store, clock, {
     kind,
     app: deploy.app,
@@ -237,7 +262,13 @@ export async function ledgerDeployEnded(
  * After a deploy: record its end and, when it succeeded carrying a secrets version and replaced
  * every machine, make that version the applied one. Used by the server's hooks and the CLI.
  */
-export async function recordDeployEnd(store: Store, clock: Clock, deploy: DeployRecord, summary: DeployEnd | undefined, error?: string): Promise<void> {
+export async function recordDeployEnd(
+  store: Store,
+  clock: Clock,
+  deploy: DeployRecord,
+  summary: DeployEnd | undefined,
+  error?: string,
+): Promise<void> {
   let extra: Record<string, unknown> | undefined;
   if (deploy.secretsVersion !== undefined) {
     const applied = summary?.status === 'succeeded' && deployReplacedFleet(deploy.plan, summary.machines.total);

@@ -42,7 +42,8 @@ export function summaryLine(n: NotificationPayload): string {
 
 function detail(n: NotificationPayload): string | null {
   if (n.event === 'emergency') return `reason: ${n.reason ?? '(none given)'}`;
-  if (n.event === 'stragglers') return `${n.stragglers} machine${n.stragglers === 1 ? '' : 's'} had not converged when the convergence timeout ran out`;
+  if (n.event === 'stragglers')
+    return `${n.stragglers} machine${n.stragglers === 1 ? '' : 's'} had not converged when the convergence timeout ran out`;
   if ((n.event === 'failed' || n.event === 'rolled_back' || n.event === 'aborted') && n.error) return n.error;
   return null;
 }

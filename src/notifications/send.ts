@@ -30,8 +30,15 @@ export function targetUrl(target: NotificationTarget, processEnv: NodeJS.Process
 }
 
 function targetSecret(target: NotificationTarget, processEnv: NodeJS.ProcessEnv): string {
-  const secret = target.secretEnv ? processEnv[target.secretEnv] : target.secretFile ? readFileSync(target.secretFile, 'utf8') : undefined;
-  if (!secret?.trim()) throw new Error(`notification target ${target.name}: no signing secret (${target.secretEnv ? `$${target.secretEnv}` : target.secretFile} is empty or unset)`);
+  const secret = target.secretEnv
+    ? processEnv[target.secretEnv]
+    : target.secretFile
+      ? readFileSync(target.secretFile, 'utf8')
+      : undefined;
+  if (!secret?.trim())
+    throw new Error(
+      `notification target ${target.name}: no signing secret (${target.secretEnv ? `$${target.secretEnv}` : target.secretFile} is empty or unset)`,
+    );
   return secret.trim();
 }
 
@@ -64,12 +71,18 @@ export async function sendNotification(
     // Incoming-webhook URLs are secrets: the error kept in the store and shown names the target only.
     const e = err as Error & { cause?: { code?: string; message?: string } };
     const why = e.cause?.code ?? e.cause?.message ?? e.message;
-    throw new Error(`${target.name}: ${e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : why}`.replaceAll(url, '<url>'));
+    throw new Error(
+      `${target.name}: ${e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : why}`.replaceAll(
+        url,
+        '<url>',
+      ),
+    );
   }
   const text = await response.text().catch(() => '');
   if (response.ok) return;
   const message = `${target.name}: HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}`;
   // 4xx other than timeouts and rate limits: the same request will be refused again.
-  if (response.status >= 400 && response.status < 500 && ![408, 409, 425, 429].includes(response.status)) throw new PermanentDeliveryError(message);
+  if (response.status >= 400 && response.status < 500 && ![408, 409, 425, 429].includes(response.status))
+    throw new PermanentDeliveryError(message);
   throw new Error(message);
 }

@@ -11,10 +11,21 @@ export interface AttachedPump {
   close(): Promise<void>;
 }
 
-export function attachOutboxPump(config: RunwayConfig, store: Store, processEnv: NodeJS.ProcessEnv, log: (line: string) => void): AttachedPump | undefined {
+export function attachOutboxPump(
+  config: RunwayConfig,
+  store: Store,
+  processEnv: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): AttachedPump | undefined {
   const flushMs = Number(processEnv.RUNWAY_OUTBOX_FLUSH_MS ?? 10_000);
   // A receiver that never answers costs a command at most this long at its end.
-  const pump = new OutboxPump({ store, config, processEnv, log, requestTimeoutMs: Math.max(1000, Math.min(5000, flushMs)) });
+  const pump = new OutboxPump({
+    store,
+    config,
+    processEnv,
+    log,
+    requestTimeoutMs: Math.max(1000, Math.min(5000, flushMs)),
+  });
   if (!pump.enabled) return undefined;
   pump.start(Number(processEnv.RUNWAY_OUTBOX_INTERVAL_MS ?? 1000));
   return {

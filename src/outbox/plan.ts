@@ -113,7 +113,12 @@ export function deploymentsEnabled(config: Pick<RunwayConfig, 'github'>): boolea
   return Boolean(config.github?.repository) && config.github?.deployments !== false;
 }
 
-export function deliveriesFor(lifecycle: Pick<OutboxItem, 'kind' | 'createdAtMs'>, deploy: DeployRecord, config: RunwayConfig, nowMs: number): NewOutboxItem[] {
+export function deliveriesFor(
+  lifecycle: Pick<OutboxItem, 'kind' | 'createdAtMs'>,
+  deploy: DeployRecord,
+  config: RunwayConfig,
+  nowMs: number,
+): NewOutboxItem[] {
   const status = lifecycle.kind as DeployStatus;
   const base = { deployId: deploy.id, app: deploy.app, env: deploy.env, createdAtMs: nowMs };
   const url = deployPageUrl(config, deploy.id);
@@ -127,12 +132,28 @@ export function deliveriesFor(lifecycle: Pick<OutboxItem, 'kind' | 'createdAtMs'
       release: deploy.release,
       environment: deploy.env,
       ref: deploy.release,
-      productionEnvironment: (config.github?.productionEnvironments ?? Object.values(config.environments).filter((e) => e.trigger === 'release').map((e) => e.name)).includes(deploy.env),
-      deploymentDescription: `runway deploy ${deploy.id}: ${deploy.release} (${deploy.strategy}), responsible: ${deploy.responsible}`.slice(0, 140),
+      productionEnvironment: (
+        config.github?.productionEnvironments ??
+        Object.values(config.environments)
+          .filter((e) => e.trigger === 'release')
+          .map((e) => e.name)
+      ).includes(deploy.env),
+      deploymentDescription:
+        `runway deploy ${deploy.id}: ${deploy.release} (${deploy.strategy}), responsible: ${deploy.responsible}`.slice(
+          0,
+          140,
+        ),
       description: statusDescription(status, deploy),
       ...(url ? { logUrl: url } : {}),
       ...(envUrl ? { environmentUrl: envUrl } : {}),
-      runway: { deployId: deploy.id, app: deploy.app, release: deploy.release, strategy: deploy.strategy, responsible: deploy.responsible, trigger: deploy.trigger },
+      runway: {
+        deployId: deploy.id,
+        app: deploy.app,
+        release: deploy.release,
+        strategy: deploy.strategy,
+        responsible: deploy.responsible,
+        trigger: deploy.trigger,
+      },
     };
     rows.push({ ...base, channel: GITHUB_CHANNEL, kind: state, payload });
   }

@@ -97,8 +97,13 @@ export class OutboxPump {
     let result: PumpResult = { delivered: 0, failedAttempts: 0, waiting: 0 };
     for (;;) {
       const r = await this.tick();
-      result = { delivered: result.delivered + r.delivered, failedAttempts: result.failedAttempts + r.failedAttempts, waiting: r.waiting };
-      if ((r.delivered === 0 && r.failedAttempts === 0) || r.failedAttempts > 0 || this.wall.now() >= deadline) return result;
+      result = {
+        delivered: result.delivered + r.delivered,
+        failedAttempts: result.failedAttempts + r.failedAttempts,
+        waiting: r.waiting,
+      };
+      if ((r.delivered === 0 && r.failedAttempts === 0) || r.failedAttempts > 0 || this.wall.now() >= deadline)
+        return result;
     }
   }
 
@@ -175,13 +180,17 @@ export class OutboxPump {
       }
     } catch (err) {
       const status = (err as { status?: unknown }).status;
-      const permanent = err instanceof PermanentDeliveryError || (typeof status === 'number' && HTTP_PERMANENT.includes(status));
+      const permanent =
+        err instanceof PermanentDeliveryError || (typeof status === 'number' && HTTP_PERMANENT.includes(status));
       const now = this.now();
       const giveUp = permanent || now - row.createdAtMs >= this.maxAgeMs();
       const message = describe(err);
-      const next = now + backoffMs(row.attempts + 1, this.options.baseBackoffMs ?? 2000, this.options.maxBackoffMs ?? 300_000);
+      const next =
+        now + backoffMs(row.attempts + 1, this.options.baseBackoffMs ?? 2000, this.options.maxBackoffMs ?? 300_000);
       await store.retryOutbox(row.seq, message, next, giveUp);
-      this.log(`outbox: ${row.channel} ${row.kind} for deploy ${row.deployId}: ${message}${giveUp ? ' (given up)' : ` (attempt ${row.attempts + 1}; retrying)`}`);
+      this.log(
+        `outbox: ${row.channel} ${row.kind} for deploy ${row.deployId}: ${message}${giveUp ? ' (given up)' : ` (attempt ${row.attempts + 1}; retrying)`}`,
+      );
       return giveUp ? 'given up' : 'retry';
     }
     await store.completeOutbox(row.seq, this.now(), followUps);

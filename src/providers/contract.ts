@@ -105,16 +105,7 @@ export class ProviderError extends Error {
 }
 
 export type ProviderOp =
-  | 'list'
-  | 'get'
-  | 'create'
-  | 'update'
-  | 'start'
-  | 'stop'
-  | 'destroy'
-  | 'cordon'
-  | 'uncordon'
-  | 'wait';
+  'list' | 'get' | 'create' | 'update' | 'start' | 'stop' | 'destroy' | 'cordon' | 'uncordon' | 'wait';
 
 /** A change a provider observed on a machine. `machine` is the state after the change. */
 export interface MachineEvent {

@@ -11,7 +11,9 @@ export interface OutageState {
   reason: string;
 }
 
-export type OutageListener = (event: { type: 'down'; outage: OutageState } | { type: 'up'; outage: OutageState; atMs: number }) => void;
+export type OutageListener = (
+  event: { type: 'down'; outage: OutageState } | { type: 'up'; outage: OutageState; atMs: number },
+) => void;
 
 export class ProviderGate {
   private outage: OutageState | undefined;

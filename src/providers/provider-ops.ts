@@ -2,7 +2,18 @@
 
 import type { ProviderOp } from './contract.js';
 
-export const PROVIDER_OPS: readonly ProviderOp[] = ['list', 'get', 'create', 'update', 'start', 'stop', 'destroy', 'cordon', 'uncordon', 'wait'];
+export const PROVIDER_OPS: readonly ProviderOp[] = [
+  'list',
+  'get',
+  'create',
+  'update',
+  'start',
+  'stop',
+  'destroy',
+  'cordon',
+  'uncordon',
+  'wait',
+];
 
 /** A counter per op, all zero. */
 export function zeroByOp(): Record<ProviderOp, number> {

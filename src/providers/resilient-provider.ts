@@ -145,7 +145,8 @@ export class ResilientProvider implements Provider {
     this.name = inner.name;
     this.clock = options.clock;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    if (!(this.retry.maxAttempts >= 1)) throw new Error(`retry.maxAttempts must be >= 1, got ${this.retry.maxAttempts}`);
+    if (!(this.retry.maxAttempts >= 1))
+      throw new Error(`retry.maxAttempts must be >= 1, got ${this.retry.maxAttempts}`);
     this.limiter = options.limits === false ? undefined : new RateLimiter(options.limits ?? FLY_RATE_LIMITS);
     this.rng = SeededRandom.fromSeed(options.seed ?? 1);
     this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
@@ -228,15 +229,22 @@ export class ResilientProvider implements Provider {
 
   destroy(scope: FleetScope, id: string, options?: CallOptions): Promise<void> {
     let mayHaveHappened = false;
-    return this.call('destroy', scope, id, async () => {
-      try {
-        await this.inner.destroy(scope, id);
-      } catch (error) {
-        if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited') mayHaveHappened = true;
-        else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
-        throw error;
-      }
-    }, options);
+    return this.call(
+      'destroy',
+      scope,
+      id,
+      async () => {
+        try {
+          await this.inner.destroy(scope, id);
+        } catch (error) {
+          if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited')
+            mayHaveHappened = true;
+          else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
+          throw error;
+        }
+      },
+      options,
+    );
   }
 
   cordon(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
@@ -296,13 +304,23 @@ export class ResilientProvider implements Provider {
 
   private waitTimeout(id: string, condition: WaitCondition, timeoutMs: number, last?: ProviderError): ProviderError {
     const detail = last ? `: ${last.message}` : '';
-    return new ProviderError('wait_timeout', `wait for ${id} (${condition.state}) timed out after ${timeoutMs} ms${detail}`, {
-      machineId: id,
-      op: 'wait',
-    });
+    return new ProviderError(
+      'wait_timeout',
+      `wait for ${id} (${condition.state}) timed out after ${timeoutMs} ms${detail}`,
+      {
+        machineId: id,
+        op: 'wait',
+      },
+    );
   }
 
-  private call<T>(op: ProviderOp, scope: FleetScope, machineId: string | undefined, send: () => Promise<T>, options?: CallOptions): Promise<T> {
+  private call<T>(
+    op: ProviderOp,
+    scope: FleetScope,
+    machineId: string | undefined,
+    send: () => Promise<T>,
+    options?: CallOptions,
+  ): Promise<T> {
     this.stats.calls[op]++;
     this.stats.totalCalls++;
     return this.attempt(op, scope, machineId, send, options?.signal);
@@ -353,7 +371,8 @@ export class ResilientProvider implements Provider {
           // The probe backs off; the others wait at the gate for its answer. A 429 is always waited
           // out by the call that got it (its Retry-After is about that call's bucket).
           if (gate && probe) gate.failures++;
-          if (!gate || probe || error.kind === 'rate_limited') await this.clock.sleep(this.backoff(error, gate ? Math.max(1, gate.failures) : attempt), signal);
+          if (!gate || probe || error.kind === 'rate_limited')
+            await this.clock.sleep(this.backoff(error, gate ? Math.max(1, gate.failures) : attempt), signal);
         }
       }
     } finally {
@@ -364,9 +383,13 @@ export class ResilientProvider implements Provider {
   private outageError(gate: ProviderGate, last: ProviderError): ProviderError {
     const since = gate.down?.sinceMs ?? this.clock.now();
     const seconds = Math.round((this.clock.now() - since) / 1000);
-    return new ProviderError('unavailable', `${this.name}: the provider has not answered for ${seconds} s (provider_outage_timeout ${Math.round(gate.outageTimeoutMs / 1000)} s): ${last.message}`, {
-      ...last.details,
-    });
+    return new ProviderError(
+      'unavailable',
+      `${this.name}: the provider has not answered for ${seconds} s (provider_outage_timeout ${Math.round(gate.outageTimeoutMs / 1000)} s): ${last.message}`,
+      {
+        ...last.details,
+      },
+    );
   }
 
   /** How long to wait before attempt `attempt + 1`. */
@@ -381,7 +404,12 @@ export class ResilientProvider implements Provider {
   }
 
   /** Take a slot of the op's bucket (first come, first served); a sleep until it is ours, if it is not yet. */
-  private throttle(op: ProviderOp, scope: FleetScope, machineId: string | undefined, signal?: AbortSignal): Promise<void> | undefined {
+  private throttle(
+    op: ProviderOp,
+    scope: FleetScope,
+    machineId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> | undefined {
     if (!this.limiter) return undefined;
     const wait = this.limiter.reserve(op, scope, machineId, this.clock.now());
     if (wait <= 0) return undefined;

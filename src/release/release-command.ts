@@ -32,7 +32,9 @@ export function releaseCommandStep(options: ReleaseCommandOptions): ReleaseStep 
 async function runReleaseCommand(ctx: ReleaseStepContext, options: ReleaseCommandOptions): Promise<ReleaseStepReport> {
   const { provider, scope, signal } = ctx;
   const started = ctx.clock.now();
-  ctx.log(`running \`${options.command}\` on a new ${ctx.target.version} machine (timeout ${formatDuration(options.timeoutMs)})`);
+  ctx.log(
+    `running \`${options.command}\` on a new ${ctx.target.version} machine (timeout ${formatDuration(options.timeoutMs)})`,
+  );
   const machine = await provider.create(
     scope,
     {
@@ -54,7 +56,12 @@ async function runReleaseCommand(ctx: ReleaseStepContext, options: ReleaseComman
     await provider.waitFor(scope, machine.id, { state: 'destroyed' }, options.timeoutMs, signal);
     gone = true;
     const lines = await output();
-    return { ok: true, summary: `release command succeeded in ${formatDuration(ctx.clock.now() - started)}`, details: { machineId: machine.id, exitCode: 0 }, output: lines };
+    return {
+      ok: true,
+      summary: `release command succeeded in ${formatDuration(ctx.clock.now() - started)}`,
+      details: { machineId: machine.id, exitCode: 0 },
+      output: lines,
+    };
   } catch (err) {
     if (signal.aborted) throw err;
     if (err instanceof ProviderError && err.kind === 'machine_failed') {
@@ -83,7 +90,8 @@ async function runReleaseCommand(ctx: ReleaseStepContext, options: ReleaseComman
         await provider.destroy(scope, machine.id);
         await provider.waitFor(scope, machine.id, { state: 'destroyed' }, DESTROY_WAIT_MS);
       } catch (e) {
-        if (!(e instanceof ProviderError && e.kind === 'not_found')) ctx.log(`could not destroy release command machine ${machine.id}: ${(e as Error).message}`);
+        if (!(e instanceof ProviderError && e.kind === 'not_found'))
+          ctx.log(`could not destroy release command machine ${machine.id}: ${(e as Error).message}`);
       }
     }
   }

@@ -33,7 +33,11 @@ function builtin(step: BuiltinReleaseStep, vars: Record<string, string>): Releas
     failStatus: 'failed',
     async run(ctx) {
       const report = await step.run({ vars, signal: ctx.signal, log: ctx.log, clock: new RealClock() });
-      return { ok: report.ok, summary: `${step.name}: ${report.summary}`, details: { status: report.status, ...report.details } };
+      return {
+        ok: report.ok,
+        summary: `${step.name}: ${report.summary}`,
+        details: { status: report.status, ...report.details },
+      };
     },
   };
 }

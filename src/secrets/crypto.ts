@@ -34,12 +34,19 @@ export function encryptSecret(key: Buffer, place: string, value: string): string
   return `${FORMAT}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
 }
 
-export function decryptSecret(key: Buffer, place: string, text: string, what = place.split('\u0000').join('/')): string {
+export function decryptSecret(
+  key: Buffer,
+  place: string,
+  text: string,
+  what = place.split('\u0000').join('/'),
+): string {
   if (!text.startsWith(`${FORMAT}:`)) throw new SecretDecryptError(`${what} (unknown format)`);
   const raw = Buffer.from(text.slice(FORMAT.length + 1), 'base64');
   if (raw.length < IV_BYTES + TAG_BYTES) throw new SecretDecryptError(`${what} (truncated)`);
   try {
-    const decipher = createDecipheriv('aes-256-gcm', subkey(key, 'encryption'), raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', subkey(key, 'encryption'), raw.subarray(0, IV_BYTES), {
+      authTagLength: TAG_BYTES,
+    });
     decipher.setAAD(Buffer.from(place, 'utf8'));
     decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
     return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
@@ -50,7 +57,11 @@ export function decryptSecret(key: Buffer, place: string, text: string, what = p
 
 /** Keyed digest of a value at its place: equal values at one place have equal digests; without the key it says nothing. */
 export function secretDigest(key: Buffer, place: string, value: string): string {
-  const mac = createHmac('sha256', subkey(key, 'digest')).update(place, 'utf8').update('\u0000').update(value, 'utf8').digest('hex');
+  const mac = createHmac('sha256', subkey(key, 'digest'))
+    .update(place, 'utf8')
+    .update('\u0000')
+    .update(value, 'utf8')
+    .digest('hex');
   return `hmac-sha256:${mac.slice(0, 16)}`;
 }
 

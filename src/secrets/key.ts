@@ -11,15 +11,18 @@ export class SecretKeyError extends Error {
   }
 }
 
-const HOW = 'set RUNWAY_SECRET_KEY to 32 random bytes in base64 or hex (generate one with `openssl rand -base64 32`), or name a file holding it with RUNWAY_SECRET_KEY_FILE or [secrets] key_file in runway.toml';
+const HOW =
+  'set RUNWAY_SECRET_KEY to 32 random bytes in base64 or hex (generate one with `openssl rand -base64 32`), or name a file holding it with RUNWAY_SECRET_KEY_FILE or [secrets] key_file in runway.toml';
 
 function decodeKey(text: string, source: string): Buffer {
   const t = text.trim();
   let key: Buffer | undefined;
   if (/^[0-9a-fA-F]{64}$/.test(t)) key = Buffer.from(t, 'hex');
-  else if (/^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(t)) key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  else if (/^[A-Za-z0-9+/_-]{42,44}={0,2}$/.test(t))
+    key = Buffer.from(t.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
   // Never echo the text: it may be a key with a typo.
-  if (!key || key.length !== 32) throw new SecretKeyError(`${source} is not a 32-byte key in base64 or hex (${t.length} characters); ${HOW}`);
+  if (!key || key.length !== 32)
+    throw new SecretKeyError(`${source} is not a 32-byte key in base64 or hex (${t.length} characters); ${HOW}`);
   return key;
 }
 
@@ -42,7 +45,9 @@ export function loadSecretKey(sources: SecretKeySources): Buffer {
     } catch (err) {
       if (err instanceof SecretKeyError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      throw new SecretKeyError(`secret key file ${file}: ${code === 'ENOENT' ? 'not found' : `cannot read (${code ?? 'error'})`}; ${HOW}`);
+      throw new SecretKeyError(
+        `secret key file ${file}: ${code === 'ENOENT' ? 'not found' : `cannot read (${code ?? 'error'})`}; ${HOW}`,
+      );
     }
     return decodeKey(text, `secret key file ${file}`);
   }
@@ -57,6 +62,8 @@ export function refuseSharedFile(file: string, error: (message: string) => Error
   if (process.platform === 'win32') return;
   const mode = statSync(file).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw error(`${file} is readable by ${mode & 0o007 ? 'others' : 'its group'} (mode 0${mode.toString(8)}); a key file must be the owner's alone: chmod 600 ${file}`);
+    throw error(
+      `${file} is readable by ${mode & 0o007 ? 'others' : 'its group'} (mode 0${mode.toString(8)}); a key file must be the owner's alone: chmod 600 ${file}`,
+    );
   }
 }

@@ -43,22 +43,32 @@ export interface SecretsChangeRequest {
 
 export function checkSecretName(name: string): void {
   if (!SECRET_NAME.test(name)) {
-    throw new SecretInputError(`bad secret name ${JSON.stringify(name.slice(0, 130))}: use letters, digits and "_", not starting with a digit (at most 128)`);
+    throw new SecretInputError(
+      `bad secret name ${JSON.stringify(name.slice(0, 130))}: use letters, digits and "_", not starting with a digit (at most 128)`,
+    );
   }
 }
 
-export async function changeSecrets(store: Store, key: Buffer, clock: Clock, request: SecretsChangeRequest): Promise<{ version: number; changed: string[] }> {
+export async function changeSecrets(
+  store: Store,
+  key: Buffer,
+  clock: Clock,
+  request: SecretsChangeRequest,
+): Promise<{ version: number; changed: string[] }> {
   const set = Object.entries(request.set ?? {});
   const unset = request.unset ?? [];
-  if (set.length === 0 && unset.length === 0) throw new SecretInputError('nothing to change: name at least one secret to set or unset');
+  if (set.length === 0 && unset.length === 0)
+    throw new SecretInputError('nothing to change: name at least one secret to set or unset');
   for (const [name, value] of set) {
     checkSecretName(name);
     if (typeof value !== 'string') throw new SecretInputError(`secret ${name}: the value must be a string`);
-    if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES) throw new SecretInputError(`secret ${name}: the value is longer than ${MAX_SECRET_BYTES} bytes`);
+    if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_BYTES)
+      throw new SecretInputError(`secret ${name}: the value is longer than ${MAX_SECRET_BYTES} bytes`);
   }
   for (const name of unset) checkSecretName(name);
   const control = request.reason ? controlCharacter(request.reason) : undefined;
-  if (control) throw new SecretInputError(`reason contains a control character (${control}); use plain text on one line`);
+  if (control)
+    throw new SecretInputError(`reason contains a control character (${control}); use plain text on one line`);
   const both = set.map(([n]) => n).filter((n) => unset.includes(n));
   if (both.length) throw new SecretInputError(`secrets both set and unset: ${both.join(', ')}`);
   const change = {
@@ -78,7 +88,9 @@ export async function changeSecrets(store: Store, key: Buffer, clock: Clock, req
       try {
         decryptSecret(key, secretPlace(request.app, request.env, first.name), first.ciphertext);
       } catch {
-        throw new SecretKeyError(`the secrets of ${request.app}/${request.env} are encrypted with another key than this one; use the key they were set with (nothing was changed)`);
+        throw new SecretKeyError(
+          `the secrets of ${request.app}/${request.env} are encrypted with another key than this one; use the key they were set with (nothing was changed)`,
+        );
       }
     }
   }
@@ -86,7 +98,8 @@ export async function changeSecrets(store: Store, key: Buffer, clock: Clock, req
   try {
     result = await store.changeSecrets(request.app, request.env, change, request.by, atMs, fingerprint);
   } catch (err) {
-    if (err instanceof StoreError && err.kind === 'conflict') throw new SecretKeyError(`${err.message} (nothing was changed)`);
+    if (err instanceof StoreError && err.kind === 'conflict')
+      throw new SecretKeyError(`${err.message} (nothing was changed)`);
     throw err;
   }
   if (result.changed.length > 0) {
@@ -131,12 +144,23 @@ export async function listSecrets(store: Store, app: string, env: string): Promi
     appliedVersion: state.appliedVersion,
     appliedDeployId: state.appliedDeployId,
     pending: state.stagedVersion > 0 && state.stagedVersion !== (state.appliedVersion ?? 0),
-    secrets: rows.map((r) => ({ name: r.name, version: r.version, digest: r.digest, updatedAtMs: r.updatedAtMs, updatedBy: r.updatedBy })),
+    secrets: rows.map((r) => ({
+      name: r.name,
+      version: r.version,
+      digest: r.digest,
+      updatedAtMs: r.updatedAtMs,
+      updatedBy: r.updatedBy,
+    })),
   };
 }
 
 /** The decrypted values of an environment's staged secrets, by name: for providers to hand to machines. */
-export async function secretsForEnvironment(store: Store, app: string, env: string, key: Buffer): Promise<Record<string, string>> {
+export async function secretsForEnvironment(
+  store: Store,
+  app: string,
+  env: string,
+  key: Buffer,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const row of await store.listSecrets(app, env)) {
     out[row.name] = decryptSecret(key, secretPlace(app, env, row.name), row.ciphertext, `${app}/${env}/${row.name}`);

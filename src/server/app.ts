@@ -23,7 +23,9 @@ export interface ServerContext {
 
 export function createApp(ctx: ServerContext): Hono {
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true, instance: ctx.deploys.instanceId, running: ctx.deploys.running().map((d) => d.deploy.id) }));
+  app.get('/healthz', (c) =>
+    c.json({ ok: true, instance: ctx.deploys.instanceId, running: ctx.deploys.running().map((d) => d.deploy.id) }),
+  );
   if (ctx.metrics) mountMetrics(app, ctx.metrics, ctx.store);
   app.get('/', (c) => c.redirect('/dashboard', 302));
   // Before the API: the dashboard adds a few /api routes (event streams, health) of its own.

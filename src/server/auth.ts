@@ -58,17 +58,33 @@ export interface NewTokenRequest {
 }
 
 /** Create a token; the returned `token` is the only time it exists in clear. */
-export async function createApiToken(store: Store, clock: Clock, request: NewTokenRequest): Promise<{ token: string; record: ApiTokenRecord }> {
-  if (!NAME.test(request.name)) throw new TokenInputError(`bad token name ${JSON.stringify(request.name)}: a login or automation name (letters, digits, . _ - @)`);
-  if (!(ROLES as readonly string[]).includes(request.role)) throw new TokenInputError(`unknown role "${request.role}" (one of: ${ROLES.join(', ')})`);
+export async function createApiToken(
+  store: Store,
+  clock: Clock,
+  request: NewTokenRequest,
+): Promise<{ token: string; record: ApiTokenRecord }> {
+  if (!NAME.test(request.name))
+    throw new TokenInputError(
+      `bad token name ${JSON.stringify(request.name)}: a login or automation name (letters, digits, . _ - @)`,
+    );
+  if (!(ROLES as readonly string[]).includes(request.role))
+    throw new TokenInputError(`unknown role "${request.role}" (one of: ${ROLES.join(', ')})`);
   // An empty list is not "every environment": a deployer of no environment is a mistake, refused.
   if (request.envs && request.envs.length === 0) {
-    throw new TokenInputError(`a ${request.role} token with an empty environment list acts nowhere; name its environments (a deployer with no list acts on every environment)`);
+    throw new TokenInputError(
+      `a ${request.role} token with an empty environment list acts nowhere; name its environments (a deployer with no list acts on every environment)`,
+    );
   }
   const envs = request.envs ? [...new Set(request.envs)] : null;
-  if (envs && request.role !== 'deployer') throw new TokenInputError(`environments apply to deployer tokens only (a ${request.role} token covers every environment)`);
+  if (envs && request.role !== 'deployer')
+    throw new TokenInputError(
+      `environments apply to deployer tokens only (a ${request.role} token covers every environment)`,
+    );
   const unknown = envs?.filter((e) => request.knownEnvironments && !request.knownEnvironments.includes(e)) ?? [];
-  if (unknown.length) throw new TokenInputError(`unknown environment${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${request.knownEnvironments?.join(', ')})`);
+  if (unknown.length)
+    throw new TokenInputError(
+      `unknown environment${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${request.knownEnvironments?.join(', ')})`,
+    );
   const { id, token } = newToken();
   const record = await store.createToken({
     id,
@@ -91,13 +107,26 @@ export async function createApiToken(store: Store, clock: Clock, request: NewTok
   return { token, record };
 }
 
-export async function revokeApiToken(store: Store, clock: Clock, id: string, by: string, app: string): Promise<boolean> {
+export async function revokeApiToken(
+  store: Store,
+  clock: Clock,
+  id: string,
+  by: string,
+  app: string,
+): Promise<boolean> {
   const token = await store.getToken(id);
   const revoked = await store.revokeToken(id, clock.now());
   // Its dashboard sessions end with it (requests check the token too; this makes it visible).
   await store.endSessionsOfToken(id, clock.now());
   if (revoked) {
-    await appendLedger(store, clock, { kind: 'token.revoked', app, responsible: by, initiator: by, trigger: 'token', data: { id, name: token?.name ?? null } });
+    await appendLedger(store, clock, {
+      kind: 'token.revoked',
+      app,
+      responsible: by,
+      initiator: by,
+      trigger: 'token',
+      data: { id, name: token?.name ?? null },
+    });
   }
   return revoked;
 }
@@ -116,7 +145,13 @@ export async function authenticate(store: Store, token: string | undefined): Pro
 }
 
 export function principalOf(record: ApiTokenRecord): Principal {
-  return { tokenId: record.id, name: record.name, role: record.role as Role, envs: record.envs, automation: record.automation };
+  return {
+    tokenId: record.id,
+    name: record.name,
+    role: record.role as Role,
+    envs: record.envs,
+    automation: record.automation,
+  };
 }
 
 export function bearerToken(header: string | undefined | null): string | undefined {

@@ -36,12 +36,21 @@ export function sessionHash(sessionId: string): string {
 export async function startSession(store: Store, clock: Clock, tokenId: string): Promise<string> {
   const id = `rws_${randomBytes(32).toString('base64url')}`;
   const now = clock.now();
-  await store.createSession({ idHash: sessionHash(id), tokenId, createdAtMs: now, expiresAtMs: now + SESSION_MAX_AGE_S * 1000 });
+  await store.createSession({
+    idHash: sessionHash(id),
+    tokenId,
+    createdAtMs: now,
+    expiresAtMs: now + SESSION_MAX_AGE_S * 1000,
+  });
   return id;
 }
 
 /** The principal of an active session (not ended, not expired, its token not revoked), or undefined. */
-export async function sessionPrincipal(store: Store, clock: Clock, sessionId: string): Promise<{ principal: Principal; hash: string } | undefined> {
+export async function sessionPrincipal(
+  store: Store,
+  clock: Clock,
+  sessionId: string,
+): Promise<{ principal: Principal; hash: string } | undefined> {
   const hash = sessionHash(sessionId);
   const session = await store.getSession(hash);
   if (!session || session.endedAtMs !== null || session.expiresAtMs <= clock.now()) return undefined;
@@ -98,11 +107,14 @@ export function cookieCredential(c: Context): { token: string } | { refused: str
   const token = sessionToken(c);
   if (!token) return undefined;
   if (SAFE.has(c.req.method)) return { token };
-  if (!sameOrigin(c)) return { refused: 'cross-origin request refused: the dashboard session acts only from this server\'s own pages' };
+  if (!sameOrigin(c))
+    return { refused: "cross-origin request refused: the dashboard session acts only from this server's own pages" };
   const presented = Buffer.from(c.req.header(CSRF_HEADER) ?? '');
   const expected = Buffer.from(csrfToken(token));
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-    return { refused: `missing or wrong ${CSRF_HEADER} header: a request authenticated by the dashboard session must carry the page's CSRF token` };
+    return {
+      refused: `missing or wrong ${CSRF_HEADER} header: a request authenticated by the dashboard session must carry the page's CSRF token`,
+    };
   }
   return { token };
 }

@@ -6,7 +6,13 @@
 import { openMetricSources } from '../analysis/sources.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DeployRequestError, startDeploy, type DeployDeps, type StartedDeploy, type StartOutcome } from '../deploys/start.js';
+import {
+  DeployRequestError,
+  startDeploy,
+  type DeployDeps,
+  type StartedDeploy,
+  type StartOutcome,
+} from '../deploys/start.js';
 import type { DeployRequest } from '../deploys/request.js';
 import { SimulatedTimeline } from '../deploys/simulated-time.js';
 import { resolveStrategySettings } from '../config/settings.js';
@@ -94,7 +100,10 @@ export class DeployService {
     this.options.log?.(line);
   }
 
-  private async hook<K extends keyof DeployHooks>(name: K, ...args: Parameters<NonNullable<DeployHooks[K]>>): Promise<void> {
+  private async hook<K extends keyof DeployHooks>(
+    name: K,
+    ...args: Parameters<NonNullable<DeployHooks[K]>>
+  ): Promise<void> {
     const fn = this.options.hooks?.[name] as ((...a: unknown[]) => Promise<void>) | undefined;
     if (!fn) return;
     try {
@@ -140,7 +149,14 @@ export class DeployService {
   /** What src/deploys/start.ts needs to start deploys that this instance owns and runs. */
   get startDeps(): DeployDeps {
     const { config, store } = this.options;
-    return { config, store, wall: this.wall, owner: this.instanceId, openSession: (env) => this.openSession(env.name), log: (line) => this.log(line) };
+    return {
+      config,
+      store,
+      wall: this.wall,
+      owner: this.instanceId,
+      openSession: (env) => this.openSession(env.name),
+      log: (line) => this.log(line),
+    };
   }
 
   /**
@@ -165,9 +181,12 @@ export class DeployService {
   async abort(deployId: string, by: string): Promise<DeployRecord> {
     const deploy = await this.store.getDeploy(deployId);
     if (!deploy) throw new DeployRequestError(`no deploy ${deployId}`, 404);
-    if (TERMINAL_STATUSES.includes(deploy.status)) throw new DeployRequestError(`deploy ${deployId} already ended (${deploy.status})`, 409);
+    if (TERMINAL_STATUSES.includes(deploy.status))
+      throw new DeployRequestError(`deploy ${deployId} already ended (${deploy.status})`, 409);
     await this.store.requestAbort(deployId, by, this.wall.now());
-    await this.store.appendJournal([{ deployId, atMs: this.wall.now(), kind: 'abort_requested', message: `abort requested by ${by}` }]);
+    await this.store.appendJournal([
+      { deployId, atMs: this.wall.now(), kind: 'abort_requested', message: `abort requested by ${by}` },
+    ]);
     return (await this.store.getDeploy(deployId))!;
   }
 
@@ -175,8 +194,14 @@ export class DeployService {
   async promote(deployId: string, by: string): Promise<void> {
     const deploy = await this.store.getDeploy(deployId);
     if (!deploy) throw new DeployRequestError(`no deploy ${deployId}`, 404);
-    if (deploy.status !== 'running') throw new DeployRequestError(`deploy ${deployId} is ${deploy.status}; only a running deploy can be promoted`, 409);
-    await this.store.appendJournal([{ deployId, atMs: this.wall.now(), kind: 'promote', message: `promoted by ${by}` }]);
+    if (deploy.status !== 'running')
+      throw new DeployRequestError(
+        `deploy ${deployId} is ${deploy.status}; only a running deploy can be promoted`,
+        409,
+      );
+    await this.store.appendJournal([
+      { deployId, atMs: this.wall.now(), kind: 'promote', message: `promoted by ${by}` },
+    ]);
   }
 
   /** A provider session of `env`, opened as deploys open theirs (the dashboard reads fleets with it). */
@@ -184,18 +209,35 @@ export class DeployService {
     const { config, store } = this.options;
     const session = this.options.openSession
       ? await this.options.openSession(env)
-      : await openProviderSession({ config, env: getEnvironment(config, env), store, processEnv: this.options.processEnv ?? process.env });
+      : await openProviderSession({
+          config,
+          env: getEnvironment(config, env),
+          store,
+          processEnv: this.options.processEnv ?? process.env,
+        });
     return this.options.instrumentSession ? this.options.instrumentSession(env, session) : session;
   }
 
-  private run(deploy: DeployRecord, release: Release, session: ProviderSession, startSettings?: StrategySettings): void {
+  private run(
+    deploy: DeployRecord,
+    release: Release,
+    session: ProviderSession,
+    startSettings?: StrategySettings,
+  ): void {
     const { config, store } = this.options;
     const env = getEnvironment(config, deploy.env);
     const settings = startSettings ?? resolveStrategySettings(env, config.app.processes, deploy.strategy);
     const controller = new AbortController();
     const stepBack = new AbortController();
     let leftRunning = false;
-    const entry = { deploy, events: [] as ProgressEvent[], clock: session.clock, controller, stepBack, done: Promise.resolve<DeploySummary | undefined>(undefined) };
+    const entry = {
+      deploy,
+      events: [] as ProgressEvent[],
+      clock: session.clock,
+      controller,
+      stepBack,
+      done: Promise.resolve<DeploySummary | undefined>(undefined),
+    };
     const onProgress = (event: ProgressEvent) => {
       entry.events.push(event);
       for (const l of this.listeners) l(deploy.id, event);
@@ -235,12 +277,25 @@ export class DeployService {
         );
         const summary = timeline ? timeline.label(deploy.id, ran) : ran;
         leftRunning = summary.status === 'running';
-        this.log(`deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${leftRunning ? `left running (${summary.error})` : summary.status}`);
-        if (!leftRunning) await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, summary, undefined);
+        this.log(
+          `deploy ${deploy.id} ${deploy.app}/${deploy.env} ${release.version}: ${leftRunning ? `left running (${summary.error})` : summary.status}`,
+        );
+        if (!leftRunning)
+          await this.hook(
+            'ended',
+            (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy,
+            summary,
+            undefined,
+          );
         return summary;
       } catch (err) {
         this.log(`deploy ${deploy.id}: ${(err as Error).message}`);
-        await this.hook('ended', (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy, undefined, (err as Error).message);
+        await this.hook(
+          'ended',
+          (await store.getDeploy(deploy.id).catch(() => undefined)) ?? deploy,
+          undefined,
+          (err as Error).message,
+        );
         return undefined;
       } finally {
         // A deploy left running (stepped back, taken over) keeps its lock: whoever goes on with it holds it.
@@ -273,7 +328,10 @@ export class DeployService {
 
   private async takeOver(): Promise<void> {
     const ttl = this.options.leaseTtlMs ?? 15_000;
-    const candidates = await this.store.listDeploys({ app: this.options.config.app.name, status: ['running', 'pending'] });
+    const candidates = await this.store.listDeploys({
+      app: this.options.config.app.name,
+      status: ['running', 'pending'],
+    });
     for (const deploy of candidates) {
       if (this.live.has(deploy.id) || !this.options.config.environments[deploy.env]) continue;
       // Ours and maybe still being started here (not yet live): looked at again at the next poll. A
@@ -283,16 +341,33 @@ export class DeployService {
       const claimed = await this.store.claimDeploy(deploy.id, this.instanceId, this.wall.now(), ttl);
       if (!claimed) continue;
       this.log(`taking over deploy ${deploy.id} (${deploy.env}) from ${deploy.owner ?? 'nobody'}`);
-      await this.store.appendJournal([{ deployId: deploy.id, atMs: this.wall.now(), kind: 'taken_over', message: `taken over by ${this.instanceId} from ${deploy.owner ?? 'nobody'}` }]);
+      await this.store.appendJournal([
+        {
+          deployId: deploy.id,
+          atMs: this.wall.now(),
+          kind: 'taken_over',
+          message: `taken over by ${this.instanceId} from ${deploy.owner ?? 'nobody'}`,
+        },
+      ]);
       await this.hook('takenOver', deploy, deploy.owner);
       const release = await this.store.getRelease(deploy.app, deploy.release);
       if (!release) {
-        await this.store.updateDeploy(deploy.id, { status: 'failed', error: `release ${deploy.release} no longer exists`, finishedAtMs: this.wall.now() });
+        await this.store.updateDeploy(deploy.id, {
+          status: 'failed',
+          error: `release ${deploy.release} no longer exists`,
+          finishedAtMs: this.wall.now(),
+        });
         continue;
       }
       const session = await this.openSession(deploy.env);
       // Same holder: the lock passes to this instance with the deploy.
-      await acquireEnvironmentLock(this.store, this.wall, { app: deploy.app, env: deploy.env, holder: deploy.id, reason: `deploy ${deploy.release}`, waitMs: 0 }).catch(() => undefined);
+      await acquireEnvironmentLock(this.store, this.wall, {
+        app: deploy.app,
+        env: deploy.env,
+        holder: deploy.id,
+        reason: `deploy ${deploy.release}`,
+        waitMs: 0,
+      }).catch(() => undefined);
       this.run((await this.store.getDeploy(deploy.id))!, release, session);
     }
   }

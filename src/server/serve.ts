@@ -70,7 +70,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const fleets = new FleetCache(options.config, deploys, wall, options.fleetTtlMs);
   hub.onMachine((_deployId, machine) => fleets.apply(machine.env, machine));
   metrics.setFleetSource({
-    fleets: async () => (await fleets.all()).map((f) => ({ app: options.config.app.name, env: f.env, machines: f.machines })),
+    fleets: async () =>
+      (await fleets.all()).map((f) => ({ app: options.config.app.name, env: f.env, machines: f.machines })),
   });
   const dispatchContext = { config: options.config, store: options.store, deploys, clock: wall, log };
   const webhooks = new WebhookWorker(dispatchContext, deploys.instanceId);
@@ -85,9 +86,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxWebhookBodyBytes: options.maxWebhookBodyBytes ?? DEFAULT_MAX_WEBHOOK_BODY_BYTES,
     streams,
   };
-  if (webhookSecret === undefined) log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
-  else if (!options.config.github?.repository) log('GitHub webhooks: no [github] repository set, so events of every repository that shares the webhook secret are acted on; set it to "owner/name"');
-  const app = createApp({ config: options.config, store: options.store, deploys, control, metrics, dashboard: { cp: control, hub, fleets, wall } });
+  if (webhookSecret === undefined)
+    log('GitHub webhook endpoint off: no secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
+  else if (!options.config.github?.repository)
+    log(
+      'GitHub webhooks: no [github] repository set, so events of every repository that shares the webhook secret are acted on; set it to "owner/name"',
+    );
+  const app = createApp({
+    config: options.config,
+    store: options.store,
+    deploys,
+    control,
+    metrics,
+    dashboard: { cp: control, hub, fleets, wall },
+  });
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port, hostname: host }, () => resolve(s));
@@ -97,7 +109,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const port = typeof address === 'object' && address ? address.port : options.port;
   deploys.start();
   await webhooks.resumeQueued();
-  const outbox = new OutboxPump({ store: options.store, config: options.config, processEnv, owner: deploys.instanceId, log });
+  const outbox = new OutboxPump({
+    store: options.store,
+    config: options.config,
+    processEnv,
+    owner: deploys.instanceId,
+    log,
+  });
   // Also without targets: it retires lifecycle rows, so enabling GitHub later does not replay history.
   outbox.start(options.outboxIntervalMs ?? (outbox.enabled ? 1000 : 10_000));
   return {

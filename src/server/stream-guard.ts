@@ -124,7 +124,9 @@ export class StreamGuard {
         const token = await this.store.getToken(id);
         if (!token || token.revokedAtMs !== null) this.endToken(id);
       }
-      const sessions = new Set([...this.open].flatMap((g) => (g.credential.sessionHash ? [g.credential.sessionHash] : [])));
+      const sessions = new Set(
+        [...this.open].flatMap((g) => (g.credential.sessionHash ? [g.credential.sessionHash] : [])),
+      );
       for (const hash of sessions) {
         const session = await this.store.getSession(hash);
         if (!session || session.endedAtMs !== null) this.endSession(hash);

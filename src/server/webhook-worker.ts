@@ -8,7 +8,9 @@ import { dispatch, type DispatchContext, type DispatchOutcome } from '../trigger
 import type { TriggerRequest } from '../triggers/github-webhook.js';
 
 export function webhookInitiatorLabel(request: TriggerRequest): string {
-  return request.initiator.kind === 'automation' && request.trigger === 'push' ? 'github:push' : `github:${request.initiator.name || 'unknown'}`;
+  return request.initiator.kind === 'automation' && request.trigger === 'push'
+    ? 'github:push'
+    : `github:${request.initiator.name || 'unknown'}`;
 }
 
 export class WebhookWorker {
@@ -50,13 +52,20 @@ export class WebhookWorker {
       const outcomes: DispatchOutcome[] = [];
       for (const request of requests) {
         try {
-          outcomes.push(await dispatch(this.ctx, request, { via: 'webhook', initiatorLabel: webhookInitiatorLabel(request) }));
+          outcomes.push(
+            await dispatch(this.ctx, request, { via: 'webhook', initiatorLabel: webhookInitiatorLabel(request) }),
+          );
         } catch (err) {
           outcomes.push({ env: request.env, outcome: 'error', status: 500, error: (err as Error).message });
         }
       }
       for (const o of outcomes) {
-        const line = o.outcome === 'started' ? `started ${o.deployId} (responsible: ${o.responsible})` : o.outcome === 'refused' ? `refused: ${o.why}` : `error: ${o.error}`;
+        const line =
+          o.outcome === 'started'
+            ? `started ${o.deployId} (responsible: ${o.responsible})`
+            : o.outcome === 'refused'
+              ? `refused: ${o.why}`
+              : `error: ${o.error}`;
         this.ctx.log?.(`github delivery ${deliveryId} ${delivery?.event ?? ''} -> ${o.env}: ${line}`);
       }
       await store.finishDelivery(deliveryId, 'done', { outcomes }, clock.now());

@@ -44,15 +44,22 @@ export class BulkInserter {
     let i = 0;
     for (const row of rows) for (const column of columns) params[i++] = row[column];
     const shape = `${table}\u0000${columns.join(',')}`;
-    const repeat = this.tuples.has(shape) ? this.tuples.get(shape) : this.learnTuple(db, table, shape, rows[0]!, columns);
+    const repeat = this.tuples.has(shape)
+      ? this.tuples.get(shape)
+      : this.learnTuple(db, table, shape, rows[0]!, columns);
     if (repeat) {
-      await db.executeQuery(CompiledQuery.raw(`${repeat.head}${new Array<string>(rows.length).fill(repeat.tuple).join(', ')}`, params));
+      await db.executeQuery(
+        CompiledQuery.raw(`${repeat.head}${new Array<string>(rows.length).fill(repeat.tuple).join(', ')}`, params),
+      );
       return;
     }
     const key = `${shape}\u0000${rows.length}`;
     let text = this.texts.get(key);
     if (text === undefined) {
-      const compiled = db.insertInto(table).values(rows as never).compile();
+      const compiled = db
+        .insertInto(table)
+        .values(rows as never)
+        .compile();
       // Reused only when Kysely binds exactly these values in this order (row by row, columns as in the
       // first row): otherwise this one runs as compiled and nothing is kept.
       if (!sameParams(compiled.parameters, params)) {
@@ -69,8 +76,17 @@ export class BulkInserter {
   }
 
   /** Compile one row of this shape; keep its text split at the tuple when its placeholders are `?`. */
-  private learnTuple(db: Db, table: 'journal' | 'machine_events', shape: string, row: Record<string, unknown>, columns: string[]): { head: string; tuple: string } | null {
-    const compiled = db.insertInto(table).values(row as never).compile();
+  private learnTuple(
+    db: Db,
+    table: 'journal' | 'machine_events',
+    shape: string,
+    row: Record<string, unknown>,
+    columns: string[],
+  ): { head: string; tuple: string } | null {
+    const compiled = db
+      .insertInto(table)
+      .values(row as never)
+      .compile();
     const match = ONE_ROW.exec(compiled.sql);
     const ok =
       match !== null &&

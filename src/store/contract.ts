@@ -75,11 +75,25 @@ export interface DeployStatsQuery {
   untilMs?: number;
 }
 
-export type DeployControl = Pick<DeployRecord, 'status' | 'owner' | 'heartbeatAtMs' | 'abortRequestedAtMs' | 'abortRequestedBy'>;
+export type DeployControl = Pick<
+  DeployRecord,
+  'status' | 'owner' | 'heartbeatAtMs' | 'abortRequestedAtMs' | 'abortRequestedBy'
+>;
 
 export type NewDeploy = Pick<
   DeployRecord,
-  'id' | 'app' | 'env' | 'release' | 'previousRelease' | 'strategy' | 'initiator' | 'responsible' | 'trigger' | 'reason' | 'plan' | 'createdAtMs'
+  | 'id'
+  | 'app'
+  | 'env'
+  | 'release'
+  | 'previousRelease'
+  | 'strategy'
+  | 'initiator'
+  | 'responsible'
+  | 'trigger'
+  | 'reason'
+  | 'plan'
+  | 'createdAtMs'
 > & { status?: DeployStatus; owner?: string | null; emergency?: boolean; secretsVersion?: number | null };
 
 export type DeployPatch = Partial<
@@ -312,7 +326,11 @@ export interface LockStore {
    * Take the environment's lock for `holder`. Succeeds if free, already held by `holder`, or held by
    * a lock whose heartbeat is older than `staleAfterMs` (then the result's lock replaces it).
    */
-  acquireLock(lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>, nowMs: number, staleAfterMs: number): Promise<LockResult>;
+  acquireLock(
+    lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>,
+    nowMs: number,
+    staleAfterMs: number,
+  ): Promise<LockResult>;
   heartbeatLock(app: string, env: string, holder: string, nowMs: number): Promise<boolean>;
   releaseLock(app: string, env: string, holder: string): Promise<boolean>;
   getLock(app: string, env: string): Promise<Lock | undefined>;
@@ -376,7 +394,14 @@ export interface SecretStore {
    * Stage a change. With `keyFingerprint`: refused (StoreError conflict, nothing written) when the
    * environment's secrets were encrypted under a key with another fingerprint; recorded otherwise.
    */
-  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }>;
+  changeSecrets(
+    app: string,
+    env: string,
+    change: SecretsChange,
+    by: string,
+    atMs: number,
+    keyFingerprint?: string,
+  ): Promise<{ version: number; changed: string[] }>;
   /** By name. */
   listSecrets(app: string, env: string): Promise<StoredSecret[]>;
   getSecretsState(app: string, env: string): Promise<SecretsState>;
@@ -399,7 +424,8 @@ export interface DashboardSessionStore {
  * updateDeploy) also queues a lifecycle row in the outbox (outbox-contract.ts).
  */
 export interface Store
-  extends ReleaseStore,
+  extends
+    ReleaseStore,
     DeployStore,
     JournalStore,
     MachineEventStore,

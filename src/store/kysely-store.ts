@@ -76,7 +76,8 @@ export class KyselyStore implements Store {
       sqlite: sqlFlavor(db) === 'sqlite',
       bulk: new BulkInserter(),
       run,
-      transaction: <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> => run(() => db.transaction().execute(work)),
+      transaction: <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+        run(() => db.transaction().execute(work)),
     };
   }
 
@@ -182,7 +183,11 @@ export class KyselyStore implements Store {
 
   // ---- locks (records/locks.ts)
 
-  acquireLock(lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>, nowMs: number, staleAfterMs: number): Promise<LockResult> {
+  acquireLock(
+    lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>,
+    nowMs: number,
+    staleAfterMs: number,
+  ): Promise<LockResult> {
     return locks.acquireLock(this.context, lock, nowMs, staleAfterMs);
   }
 
@@ -268,7 +273,14 @@ export class KyselyStore implements Store {
 
   // ---- secrets (records/secrets.ts)
 
-  changeSecrets(app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }> {
+  changeSecrets(
+    app: string,
+    env: string,
+    change: SecretsChange,
+    by: string,
+    atMs: number,
+    keyFingerprint?: string,
+  ): Promise<{ version: number; changed: string[] }> {
     return secrets.changeSecrets(this.context, app, env, change, by, atMs, keyFingerprint);
   }
 

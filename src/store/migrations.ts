@@ -3,7 +3,15 @@
 // integer, bigint); the one place they differ (an auto-numbered row column) branches on the flavor.
 // Never edit a migration that has shipped: add a new one (names sort in apply order).
 
-import { Migrator, PostgresAdapter, SqliteAdapter, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Migrator,
+  PostgresAdapter,
+  SqliteAdapter,
+  sql,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
 import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
@@ -105,7 +113,11 @@ const m0001_initial: Migration = {
       .addColumn('release', 'text', notNull)
       .addColumn('health', 'text', notNull)
       .execute();
-    await db.schema.createIndex('machine_events_deploy_idx').on('machine_events').columns(['deploy_id', 'id']).execute();
+    await db.schema
+      .createIndex('machine_events_deploy_idx')
+      .on('machine_events')
+      .columns(['deploy_id', 'id'])
+      .execute();
 
     await db.schema
       .createTable('locks')
@@ -144,7 +156,10 @@ const m0001_initial: Migration = {
  */
 const m0002_control_plane: Migration = {
   async up(db) {
-    await db.schema.alterTable('deploys').addColumn('emergency', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('deploys')
+      .addColumn('emergency', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
     await db.schema.alterTable('deploys').addColumn('secrets_version', 'integer').execute();
 
     await db.schema
@@ -199,7 +214,11 @@ const m0002_control_plane: Migration = {
       .addColumn('result', 'text')
       .addColumn('finished_at_ms', 'bigint')
       .execute();
-    await db.schema.createIndex('webhook_deliveries_status_idx').on('webhook_deliveries').columns(['status', 'received_at_ms']).execute();
+    await db.schema
+      .createIndex('webhook_deliveries_status_idx')
+      .on('webhook_deliveries')
+      .columns(['status', 'received_at_ms'])
+      .execute();
 
     await db.schema
       .createTable('secrets')
@@ -334,10 +353,15 @@ export function createMigrator(db: Kysely<any>, schema?: string): Migrator {
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
   // Kysely looks for its migration tables in every schema unless told which one: on a PostgreSQL
   // database with several runway schemas it would find another's. Name the one in use.
-  const schema = sqlFlavor(db) === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const schema =
+    sqlFlavor(db) === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
   const { error, results } = await createMigrator(db, schema).migrateToLatest();
   if (error === undefined) return;
   const failed = results?.find((r) => r.status === 'Error');
   const cause = error instanceof Error ? error.message : String(error);
-  throw new Error(`runway store: migration ${failed ? `"${failed.migrationName}" ` : ''}failed: ${cause}`, { cause: error });
+  throw new Error(`runway store: migration ${failed ? `"${failed.migrationName}" ` : ''}failed: ${cause}`, {
+    cause: error,
+  });
 }

@@ -31,7 +31,11 @@ export function parseStoreUrl(url: string, baseDir: string): StoreLocation {
 }
 
 /** Open and migrate the store at `url`. */
-export async function openStore(url: string, baseDir: string, options: SqliteOpenOptions & PostgresOpenOptions = {}): Promise<Store> {
+export async function openStore(
+  url: string,
+  baseDir: string,
+  options: SqliteOpenOptions & PostgresOpenOptions = {},
+): Promise<Store> {
   const location = parseStoreUrl(url, baseDir);
   const db = location.kind === 'postgres' ? openPostgres(location.url, options) : openSqlite(location.file, options);
   if (location.kind === 'postgres' && options.schema) {

@@ -32,7 +32,10 @@ export interface OutboxItem {
   deliveredAtMs: number | null;
 }
 
-export type NewOutboxItem = Pick<OutboxItem, 'channel' | 'deployId' | 'app' | 'env' | 'kind' | 'payload' | 'createdAtMs'>;
+export type NewOutboxItem = Pick<
+  OutboxItem,
+  'channel' | 'deployId' | 'app' | 'env' | 'kind' | 'payload' | 'createdAtMs'
+>;
 
 export interface OutboxQuery {
   state?: OutboxState[];

@@ -4,7 +4,14 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { StoreError } from './contract.js';
 import type { Database, DeploysTable, GitHubDeploymentsTable, OutboxTable } from './schema.js';
-import { LIFECYCLE_CHANNEL, type GitHubDeploymentRecord, type NewOutboxItem, type OutboxItem, type OutboxQuery, type OutboxState } from './outbox-contract.js';
+import {
+  LIFECYCLE_CHANNEL,
+  type GitHubDeploymentRecord,
+  type NewOutboxItem,
+  type OutboxItem,
+  type OutboxQuery,
+  type OutboxState,
+} from './outbox-contract.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -42,8 +49,19 @@ function ghFromRow(row: Selectable<GitHubDeploymentsTable>): GitHubDeploymentRec
 }
 
 /** The lifecycle row for a deploy row whose status was just written (at `atMs`). */
-export function lifecycleItem(row: Pick<Selectable<DeploysTable>, 'id' | 'app' | 'env' | 'status'>, atMs: number): NewOutboxItem {
-  return { channel: LIFECYCLE_CHANNEL, deployId: row.id, app: row.app, env: row.env, kind: row.status, payload: null, createdAtMs: atMs };
+export function lifecycleItem(
+  row: Pick<Selectable<DeploysTable>, 'id' | 'app' | 'env' | 'status'>,
+  atMs: number,
+): NewOutboxItem {
+  return {
+    channel: LIFECYCLE_CHANNEL,
+    deployId: row.id,
+    app: row.app,
+    env: row.env,
+    kind: row.status,
+    payload: null,
+    createdAtMs: atMs,
+  };
 }
 
 export async function insertOutbox(db: Db, items: NewOutboxItem[]): Promise<void> {
@@ -74,22 +92,38 @@ export async function listOutbox(db: Db, query: OutboxQuery = {}): Promise<Outbo
   if (query.channel !== undefined) q = q.where('channel', '=', query.channel);
   if (query.outwardOnly) q = q.where('channel', '<>', LIFECYCLE_CHANNEL);
   if (query.deployId !== undefined) q = q.where('deploy_id', '=', query.deployId);
-  const rows = await q.orderBy('seq', 'asc').limit(Math.max(0, Math.floor(query.limit ?? 500))).execute();
+  const rows = await q
+    .orderBy('seq', 'asc')
+    .limit(Math.max(0, Math.floor(query.limit ?? 500)))
+    .execute();
   return rows.map(itemFromRow);
 }
 
-export async function claimOutbox(db: Db, seq: number, owner: string, nowMs: number, untilMs: number): Promise<boolean> {
+export async function claimOutbox(
+  db: Db,
+  seq: number,
+  owner: string,
+  nowMs: number,
+  untilMs: number,
+): Promise<boolean> {
   const result = await db
     .updateTable('outbox')
     .set({ claimed_by: owner, claimed_until_ms: untilMs })
     .where('seq', '=', seq)
     .where('state', '=', 'pending')
-    .where((eb) => eb.or([eb('claimed_by', 'is', null), eb('claimed_by', '=', owner), eb('claimed_until_ms', '<', nowMs)]))
+    .where((eb) =>
+      eb.or([eb('claimed_by', 'is', null), eb('claimed_by', '=', owner), eb('claimed_until_ms', '<', nowMs)]),
+    )
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
-export async function completeOutbox(trx: Transaction<Database>, seq: number, atMs: number, followUps: NewOutboxItem[]): Promise<void> {
+export async function completeOutbox(
+  trx: Transaction<Database>,
+  seq: number,
+  atMs: number,
+  followUps: NewOutboxItem[],
+): Promise<void> {
   const result = await trx
     .updateTable('outbox')
     .set({ state: 'delivered', delivered_at_ms: atMs, claimed_by: null, claimed_until_ms: null, last_error: null })
@@ -101,7 +135,13 @@ export async function completeOutbox(trx: Transaction<Database>, seq: number, at
   await insertOutbox(trx, followUps);
 }
 
-export async function retryOutbox(db: Db, seq: number, error: string, nextAttemptAtMs: number, giveUp: boolean): Promise<void> {
+export async function retryOutbox(
+  db: Db,
+  seq: number,
+  error: string,
+  nextAttemptAtMs: number,
+  giveUp: boolean,
+): Promise<void> {
   await db
     .updateTable('outbox')
     .set({
@@ -117,24 +157,56 @@ export async function retryOutbox(db: Db, seq: number, error: string, nextAttemp
     .execute();
 }
 
-export async function getGitHubDeployment(db: Db, app: string, env: string, release: string): Promise<GitHubDeploymentRecord | undefined> {
-  const row = await db.selectFrom('github_deployments').selectAll().where('app', '=', app).where('env', '=', env).where('release', '=', release).executeTakeFirst();
+export async function getGitHubDeployment(
+  db: Db,
+  app: string,
+  env: string,
+  release: string,
+): Promise<GitHubDeploymentRecord | undefined> {
+  const row = await db
+    .selectFrom('github_deployments')
+    .selectAll()
+    .where('app', '=', app)
+    .where('env', '=', env)
+    .where('release', '=', release)
+    .executeTakeFirst();
   return row && ghFromRow(row);
 }
 
-export async function saveGitHubDeployment(db: Db, record: Omit<GitHubDeploymentRecord, 'active'>, isUnique: (e: unknown) => boolean): Promise<void> {
+export async function saveGitHubDeployment(
+  db: Db,
+  record: Omit<GitHubDeploymentRecord, 'active'>,
+  isUnique: (e: unknown) => boolean,
+): Promise<void> {
   try {
     await db
       .insertInto('github_deployments')
-      .values({ app: record.app, env: record.env, release: record.release, deployment_id: record.deploymentId, deploy_id: record.deployId, active: 0, created_at_ms: record.createdAtMs })
+      .values({
+        app: record.app,
+        env: record.env,
+        release: record.release,
+        deployment_id: record.deploymentId,
+        deploy_id: record.deployId,
+        active: 0,
+        created_at_ms: record.createdAtMs,
+      })
       .execute();
   } catch (error) {
-    if (isUnique(error)) throw new StoreError('conflict', `a GitHub deployment of ${record.app}@${record.release} in ${record.env} is already recorded`);
+    if (isUnique(error))
+      throw new StoreError(
+        'conflict',
+        `a GitHub deployment of ${record.app}@${record.release} in ${record.env} is already recorded`,
+      );
     throw error;
   }
 }
 
-export async function activateGitHubDeployment(trx: Transaction<Database>, app: string, env: string, release: string): Promise<GitHubDeploymentRecord[]> {
+export async function activateGitHubDeployment(
+  trx: Transaction<Database>,
+  app: string,
+  env: string,
+  release: string,
+): Promise<GitHubDeploymentRecord[]> {
   const replaced = await trx
     .updateTable('github_deployments')
     .set({ active: 0 })
@@ -144,6 +216,12 @@ export async function activateGitHubDeployment(trx: Transaction<Database>, app: 
     .where('active', '=', 1)
     .returningAll()
     .execute();
-  await trx.updateTable('github_deployments').set({ active: 1 }).where('app', '=', app).where('env', '=', env).where('release', '=', release).execute();
+  await trx
+    .updateTable('github_deployments')
+    .set({ active: 1 })
+    .where('app', '=', app)
+    .where('env', '=', env)
+    .where('release', '=', release)
+    .execute();
   return replaced.map(ghFromRow).sort((a, b) => a.createdAtMs - b.createdAtMs);
 }

@@ -31,7 +31,16 @@ export const API_CALL_COSTS = {
 } as const satisfies Record<string, readonly ProviderOp[]>;
 
 /** Order in which operations are listed in estimates. */
-export const API_OPS: readonly ProviderOp[] = ['list', 'create', 'update', 'cordon', 'uncordon', 'stop', 'destroy', 'wait'];
+export const API_OPS: readonly ProviderOp[] = [
+  'list',
+  'create',
+  'update',
+  'cordon',
+  'uncordon',
+  'stop',
+  'destroy',
+  'wait',
+];
 
 /** Provider operations of one step, in the order the executor makes them. */
 export function stepApiCalls(step: Step): readonly ProviderOp[] {
@@ -64,7 +73,8 @@ export function countApiCalls(waves: readonly { steps: readonly Step[] }[]): Rec
         for (const id of step.cordon) cordoned.add(id);
         continue;
       }
-      const skipCordon = step.kind === 'destroy' && step.drain && 'machineId' in step.machine && cordoned.has(step.machine.machineId);
+      const skipCordon =
+        step.kind === 'destroy' && step.drain && 'machineId' in step.machine && cordoned.has(step.machine.machineId);
       for (const op of stepApiCalls(step)) if (!(skipCordon && op === 'cordon')) add(op);
     }
   }

@@ -66,19 +66,34 @@ export function planBluegreen(input: PlanInput, view: FleetView): StrategyResult
   }
 
   if (adopted > 0) notes.push(`adopting ${plural(adopted, 'green machine')} created earlier by this deploy`);
-  if (reused > 0) notes.push(`${plural(reused, 'machine')} on ${target} out of traffic but passing checks go back in at the cutover`);
+  if (reused > 0)
+    notes.push(`${plural(reused, 'machine')} on ${target} out of traffic but passing checks go back in at the cutover`);
 
   const waves: DraftWave[] = [];
   const newGreens = creates.filter((s) => s.kind === 'create').length;
-  if (creates.length > 0) waves.push({ kind: 'create', label: `create ${plural(newGreens, 'green machine')} without traffic, checked`, steps: creates });
+  if (creates.length > 0)
+    waves.push({
+      kind: 'create',
+      label: `create ${plural(newGreens, 'green machine')} without traffic, checked`,
+      steps: creates,
+    });
   if (promote.length > 0 || cordon.length > 0) {
     // Once any machine of this deploy serves the target, the cutover has begun: finish it without pausing again.
     const begun = view.groups.some((g) => g.progressed);
     if (input.settings.pauseBeforeCutover && promote.length > 0 && !begun) {
-      waves.push({ kind: 'pause', label: 'pause before cutover: greens are checked; waiting for promote', steps: [{ kind: 'pause', reason: 'pause_before_cutover: greens pass checks; promote to move traffic to them' }] });
+      waves.push({
+        kind: 'pause',
+        label: 'pause before cutover: greens are checked; waiting for promote',
+        steps: [{ kind: 'pause', reason: 'pause_before_cutover: greens pass checks; promote to move traffic to them' }],
+      });
     }
-    waves.push({ kind: 'cutover', label: `cutover: ${plural(promote.length, 'green')} into traffic, ${plural(cordon.length, 'blue')} out`, steps: [{ kind: 'cutover', promote, cordon }] });
+    waves.push({
+      kind: 'cutover',
+      label: `cutover: ${plural(promote.length, 'green')} into traffic, ${plural(cordon.length, 'blue')} out`,
+      steps: [{ kind: 'cutover', promote, cordon }],
+    });
   }
-  if (destroys.length > 0) waves.push({ kind: 'destroy', label: `destroy ${plural(destroys.length, 'blue machine')}`, steps: destroys });
+  if (destroys.length > 0)
+    waves.push({ kind: 'destroy', label: `destroy ${plural(destroys.length, 'blue machine')}`, steps: destroys });
   return { waves, prelude, notes };
 }

@@ -13,7 +13,11 @@ import { standingIn } from './stand-ins.js';
 import { create, destroy, plural, refOf, regate, type DraftWave, type StrategyResult } from './steps.js';
 
 /** `noCanary`: groups that get no canary (they have volumes and none may be forked: volumes.ts). */
-export function planCanary(input: PlanInput, view: FleetView, noCanary: ReadonlySet<string> = new Set()): StrategyResult {
+export function planCanary(
+  input: PlanInput,
+  view: FleetView,
+  noCanary: ReadonlySet<string> = new Set(),
+): StrategyResult {
   const target = input.target.version;
   const rolling = planRolling(input, view);
   const prelude: Step[] = [...rolling.prelude];
@@ -35,7 +39,9 @@ export function planCanary(input: PlanInput, view: FleetView, noCanary: Readonly
     } else {
       // The canary stands in for the group's spearhead: the machine the release is proven on next.
       const launchId = view.launchIds.allocate(g.name, 'canary');
-      canarySteps.push(standingIn(create(launchId, g.name, target, 'canary', false), spearheadOf(rolling, g.old) ?? g.old[0]));
+      canarySteps.push(
+        standingIn(create(launchId, g.name, target, 'canary', false), spearheadOf(rolling, g.old) ?? g.old[0]),
+      );
       removeCanaries.push(destroy({ launchId }, g.name, false));
     }
   }
@@ -44,13 +50,22 @@ export function planCanary(input: PlanInput, view: FleetView, noCanary: Readonly
   if (adopted > 0) notes.push(`adopting ${plural(adopted, 'canary', 'canaries')} created earlier by this deploy`);
   const waves: DraftWave[] = [];
   if (canarySteps.length > 0) {
-    waves.push({ kind: 'canary', label: `canary: ${plural(canarySteps.length, 'machine')} on ${target} without traffic, checked`, steps: canarySteps });
+    waves.push({
+      kind: 'canary',
+      label: `canary: ${plural(canarySteps.length, 'machine')} on ${target} without traffic, checked`,
+      steps: canarySteps,
+    });
   }
   const [first, second, ...others] = rolling.waves;
   const removal = `remove ${plural(removeCanaries.length, 'canary', 'canaries')}`;
   if (first) waves.push(first);
   if (second) {
-    waves.push(removeCanaries.length > 0 ? { ...second, label: `${second.label}; ${removal}`, steps: [...second.steps, ...removeCanaries] } : second, ...others);
+    waves.push(
+      removeCanaries.length > 0
+        ? { ...second, label: `${second.label}; ${removal}`, steps: [...second.steps, ...removeCanaries] }
+        : second,
+      ...others,
+    );
   } else if (removeCanaries.length > 0) {
     waves.push({ kind: 'destroy', label: removal, steps: removeCanaries });
   }

@@ -17,7 +17,11 @@ export interface Estimated {
  * - apiCalls: the provider operations of every step (api-calls.ts) plus one list.
  */
 export function estimatePlan(input: PlanInput, waves: readonly Wave[]): Estimated {
-  const run = simulatePlan(input.fleet, { deployId: input.deployId, app: input.app, env: input.env, target: input.target.version, waves: [...waves] }, input.groups);
+  const run = simulatePlan(
+    input.fleet,
+    { deployId: input.deployId, app: input.app, env: input.env, target: input.target.version, waves: [...waves] },
+    input.groups,
+  );
   let extraMachinesPeak = run.initialExtras;
   let unavailablePeak = 0;
   for (const w of run.waves) {

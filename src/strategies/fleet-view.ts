@@ -73,7 +73,8 @@ export interface GroupView {
 }
 
 /** Why a machine is destroyed first without draining. */
-export type LeftoverReason = 'other-deploy' | 'other-release' | 'failed' | 'wrong-role' | 'destroying' | 'unconfigured-group';
+export type LeftoverReason =
+  'other-deploy' | 'other-release' | 'failed' | 'wrong-role' | 'destroying' | 'unconfigured-group';
 
 export interface Leftover {
   machine: Machine;
@@ -160,7 +161,8 @@ export function viewFleet(input: PlanInput, adoptRole: ExtraRole | undefined): F
     }
     if (!EXTRA_ROLES.includes(m.role)) continue;
     if (!group) leftovers.push({ machine: m, reason: 'unconfigured-group' });
-    else if (m.deployId !== input.deployId || m.launchId === undefined) leftovers.push({ machine: m, reason: 'other-deploy' });
+    else if (m.deployId !== input.deployId || m.launchId === undefined)
+      leftovers.push({ machine: m, reason: 'other-deploy' });
     else if (m.release !== target) leftovers.push({ machine: m, reason: 'other-release' });
     else if (m.state === 'failed') leftovers.push({ machine: m, reason: 'failed' });
     else if (m.role !== adoptRole) leftovers.push({ machine: m, reason: 'wrong-role' });

@@ -45,17 +45,28 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
         for (const s of w.steps) lines.push(`    - ${describeStep(s)}`);
       }
     } else {
-      for (let i = 0; i < plan.waves.length; ) {
+      for (let i = 0; i < plan.waves.length;) {
         const w = plan.waves[i]!;
         const text = summarize(w, byGroup);
         let j = i + 1;
-        while (j < plan.waves.length && plan.waves[j]!.kind === w.kind && where(plan.waves[j]!) === where(w) && summarize(plan.waves[j]!, byGroup) === text) j++;
-        if (where(w) !== where(plan.waves[i - 1])) lines.push(`  region ${regionsLabel(w.regions ?? [])}${i === 0 ? ' first' : ' next, once the region before is done and checked'}:`);
+        while (
+          j < plan.waves.length &&
+          plan.waves[j]!.kind === w.kind &&
+          where(plan.waves[j]!) === where(w) &&
+          summarize(plan.waves[j]!, byGroup) === text
+        )
+          j++;
+        if (where(w) !== where(plan.waves[i - 1]))
+          lines.push(
+            `  region ${regionsLabel(w.regions ?? [])}${i === 0 ? ' first' : ' next, once the region before is done and checked'}:`,
+          );
         if (j - i > 1) lines.push(`  waves ${w.index}–${plan.waves[j - 1]!.index} ${w.kind}${where(w)}, each: ${text}`);
         else lines.push(`  wave ${w.index} ${w.kind}${where(w)}: ${text}`);
         // Windowed waves after a non-windowed one (or first): say once that they flow.
         if (w.window && !plan.waves[i - 1]?.window) {
-          lines.push(`    from here the waves flow as one rolling window: each group keeps desired − max_unavailable in traffic (slack now: ${windowText(w.window)}; each new machine adds one)`);
+          lines.push(
+            `    from here the waves flow as one rolling window: each group keeps desired − max_unavailable in traffic (slack now: ${windowText(w.window)}; each new machine adds one)`,
+          );
         }
         i = j;
       }
@@ -65,7 +76,9 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
   const e = plan.estimate;
   lines.push('estimate');
   lines.push(`  peak extra machines  ${num(e.extraMachinesPeak)}`);
-  lines.push(`  unavailable peak     ${num(e.unavailablePeak)} (most machines of one group taken out of traffic at once)`);
+  lines.push(
+    `  unavailable peak     ${num(e.unavailablePeak)} (most machines of one group taken out of traffic at once)`,
+  );
   const ops = Object.entries(e.apiCalls).map(([op, n]) => `${op} ${num(n)}`);
   lines.push(`  expected API calls   ${num(e.apiCallsTotal)}${ops.length ? ` (${ops.join(', ')})` : ''}`);
   return lines.join('\n');
@@ -124,7 +137,9 @@ function describeStep(s: Step): string {
       return `update ${s.group} ${s.machineId} ${s.from} → ${s.to} (${how})`;
     }
     case 'create': {
-      const how = [s.cordoned ? 'cordoned' : 'in traffic', `gate ${s.gate}`, s.promote ? 'then serving' : ''].filter(Boolean).join(', ');
+      const how = [s.cordoned ? 'cordoned' : 'in traffic', `gate ${s.gate}`, s.promote ? 'then serving' : '']
+        .filter(Boolean)
+        .join(', ');
       return `create ${s.group} ${s.role} ${s.launchId} on ${s.release} (${how})`;
     }
     case 'cutover':
@@ -135,4 +150,3 @@ function describeStep(s: Step): string {
       return `pause: ${s.reason}`;
   }
 }
-

@@ -14,12 +14,14 @@ export function planImmediate(input: PlanInput, view: FleetView): StrategyResult
     const surplus = g.done.length + g.old.length - g.desired;
     const { destroyed, old } = shed(g, surplus);
     for (const m of destroyed) prelude.push(destroy(refOf(m), g.name, true));
-    for (let i = surplus; i < 0; i++) steps.push(create(view.launchIds.allocate(g.name, 'serving'), g.name, target, 'serving', true));
+    for (let i = surplus; i < 0; i++)
+      steps.push(create(view.launchIds.allocate(g.name, 'serving'), g.name, target, 'serving', true));
     for (const m of old) {
       // A machine left cordoned (out of traffic) goes back only once checked; the rest are dispatched.
       steps.push(m.cordoned ? update(m, target, true, 'checks') : update(m, target, false, 'none'));
     }
   }
-  const waves = steps.length > 0 ? [{ kind: 'dispatch' as const, label: 'dispatch: update every machine at once', steps }] : [];
+  const waves =
+    steps.length > 0 ? [{ kind: 'dispatch' as const, label: 'dispatch: update every machine at once', steps }] : [];
   return { waves, prelude, notes: [] };
 }

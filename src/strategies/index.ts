@@ -32,7 +32,10 @@ export { estimatePlan } from './estimate.js';
 export { applyPlanToModel, simulatePlan, type ModelRun, type ModelWave, type GroupMoment } from './simulate.js';
 export { formatPlan, type FormatPlanOptions } from './format-plan.js';
 
-const STRATEGY: Record<StrategyName, { adopt?: ExtraRole; plan: (input: PlanInput, view: FleetView, noExtras: ReadonlySet<string>) => StrategyResult }> = {
+const STRATEGY: Record<
+  StrategyName,
+  { adopt?: ExtraRole; plan: (input: PlanInput, view: FleetView, noExtras: ReadonlySet<string>) => StrategyResult }
+> = {
   immediate: { plan: planImmediate },
   rolling: { plan: planRolling },
   bluegreen: { adopt: 'green', plan: planBluegreen },
@@ -59,7 +62,12 @@ export function buildPlan(input: PlanInput): Plan {
     notes.push(...part.notes);
   } else {
     const cleanup = phasedCleanup(input, view, phases, withVolumes);
-    if (cleanup.length > 0) drafts.push({ kind: 'destroy', label: `clean up: destroy ${plural(cleanup.length, 'leftover machine')} (every region)`, steps: cleanup.map((m) => destroy(refOf(m), m.group, false)) });
+    if (cleanup.length > 0)
+      drafts.push({
+        kind: 'destroy',
+        label: `clean up: destroy ${plural(cleanup.length, 'leftover machine')} (every region)`,
+        steps: cleanup.map((m) => destroy(refOf(m), m.group, false)),
+      });
     const gone = new Set(cleanup.map((m) => m.id));
     // One allocator for every region phase, so phases never hand out the same launch id.
     const launchIds = viewFleet(input, spec.adopt).launchIds;
@@ -69,7 +77,9 @@ export function buildPlan(input: PlanInput): Plan {
       drafts.push(...phaseWaves(part.drafts, phase.regions!, i === phases.length - 1));
       notes.push(...part.notes.map((n) => `${regionsLabel(phase.regions!)}: ${n}`));
     });
-    notes.unshift(`region order: ${phases.map((p) => regionsLabel(p.regions!)).join(', then ')} — each region rolled and checked before the next starts`);
+    notes.unshift(
+      `region order: ${phases.map((p) => regionsLabel(p.regions!)).join(', then ')} — each region rolled and checked before the next starts`,
+    );
   }
   const waves: Wave[] = drafts.map((w, index) => ({
     index,
@@ -118,7 +128,12 @@ export function buildPlan(input: PlanInput): Plan {
  * comes; until then they would only stand next to the extras of the region being rolled). Found with a
  * trial plan of each phase, on an allocator of its own.
  */
-function phasedCleanup(input: PlanInput, view: FleetView, phases: readonly { regions?: string[]; input: PlanInput }[], withVolumes: ReadonlySet<string>): Machine[] {
+function phasedCleanup(
+  input: PlanInput,
+  view: FleetView,
+  phases: readonly { regions?: string[]; input: PlanInput }[],
+  withVolumes: ReadonlySet<string>,
+): Machine[] {
   const spec = STRATEGY[input.settings.strategy];
   const leftovers = view.leftovers.map((l) => l.machine);
   const gone = new Set(leftovers.map((m) => m.id));
@@ -131,7 +146,13 @@ function phasedCleanup(input: PlanInput, view: FleetView, phases: readonly { reg
   return [...leftovers, ...extras];
 }
 
-function planScope(input: PlanInput, view: FleetView, withVolumes: ReadonlySet<string>, everywhere: readonly Machine[], cleanup: boolean): { drafts: DraftWave[]; notes: string[] } {
+function planScope(
+  input: PlanInput,
+  view: FleetView,
+  withVolumes: ReadonlySet<string>,
+  everywhere: readonly Machine[],
+  cleanup: boolean,
+): { drafts: DraftWave[]; notes: string[] } {
   const spec = STRATEGY[input.settings.strategy];
   const inPlace = inPlaceGroups(input.settings, withVolumes);
   const noCanary = input.settings.newVolumes === 'fork' ? new Set<string>() : withVolumes;
@@ -139,32 +160,51 @@ function planScope(input: PlanInput, view: FleetView, withVolumes: ReadonlySet<s
   if (inPlace.size > 0) {
     const rolled = planInPlace(input, view, inPlace);
     const rest = spec.plan(input, { ...view, groups: view.groups.filter((g) => !inPlace.has(g.name)) }, noCanary);
-    result = { waves: [...rolled.waves, ...rest.waves], prelude: [...rolled.prelude, ...rest.prelude], notes: [...rolled.notes, ...rest.notes] };
+    result = {
+      waves: [...rolled.waves, ...rest.waves],
+      prelude: [...rolled.prelude, ...rest.prelude],
+      notes: [...rolled.notes, ...rest.notes],
+    };
   } else {
     result = spec.plan(input, view, noCanary);
   }
   const notes = [...result.notes];
   if (input.settings.strategy === 'canary' && input.settings.newVolumes !== 'fork') {
     const skipped = view.groups.filter((g) => withVolumes.has(g.name) && g.old.length > 0).map((g) => g.name);
-    if (skipped.length > 0) notes.push(`${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} volumes: no canary there (it would start without them); rolled in place`);
+    if (skipped.length > 0)
+      notes.push(
+        `${skipped.join(', ')} ${skipped.length === 1 ? 'has' : 'have'} volumes: no canary there (it would start without them); rolled in place`,
+      );
   }
 
-  const prelude: Step[] = [...(cleanup ? view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)) : []), ...result.prelude];
+  const prelude: Step[] = [
+    ...(cleanup ? view.leftovers.map((l) => destroy(refOf(l.machine), l.machine.group, false)) : []),
+    ...result.prelude,
+  ];
   const drafts: DraftWave[] = completeCreates(input, view, [...result.waves], withVolumes, everywhere);
   if (prelude.length > 0) {
     const first = drafts[0];
     // Not into a rolling window: its slots are counted for the strategy's own steps.
     if (first && JOINABLE.has(first.kind) && !first.window && !first.steps.some((s) => s.kind === 'create')) {
-      drafts[0] = { ...first, label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`, steps: [...prelude, ...first.steps] };
+      drafts[0] = {
+        ...first,
+        label: `${first.label}; clean up ${plural(prelude.length, 'machine')}`,
+        steps: [...prelude, ...first.steps],
+      };
     } else {
-      drafts.unshift({ kind: 'destroy', label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`, steps: prelude });
+      drafts.unshift({
+        kind: 'destroy',
+        label: `clean up: destroy ${plural(prelude.length, 'leftover or surplus machine')}`,
+        steps: prelude,
+      });
     }
   }
   if (view.removed.length > 0) {
     const steps = view.removed.map((m) => destroy(refOf(m), m.group, true));
     const last = drafts[drafts.length - 1];
     const label = `remove ${plural(steps.length, 'machine')} of groups no longer configured`;
-    if (last && last.kind === 'destroy') drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
+    if (last && last.kind === 'destroy')
+      drafts[drafts.length - 1] = { ...last, label: `${last.label}; ${label}`, steps: [...last.steps, ...steps] };
     else drafts.push({ kind: 'destroy', label, steps });
   }
   return { drafts, notes };
@@ -178,10 +218,12 @@ function validate(input: PlanInput): void {
   for (const g of input.groups) {
     if (seen.has(g.name)) throw new PlanError(`process group "${g.name}" is listed twice`);
     seen.add(g.name);
-    if (!Number.isInteger(g.count) || g.count < 0) throw new PlanError(`process group "${g.name}": count must be a whole number ≥ 0, got ${g.count}`);
+    if (!Number.isInteger(g.count) || g.count < 0)
+      throw new PlanError(`process group "${g.name}": count must be a whole number ≥ 0, got ${g.count}`);
   }
   const max = input.settings.maxExtraTotal;
-  if (max !== undefined && !(Number.isFinite(max) && max >= 0)) throw new PlanError(`maxExtraTotal must be a number ≥ 0, got ${max}`);
+  if (max !== undefined && !(Number.isFinite(max) && max >= 0))
+    throw new PlanError(`maxExtraTotal must be a number ≥ 0, got ${max}`);
 }
 
 const REASONS: Record<LeftoverReason, string> = {
@@ -201,7 +243,8 @@ function fleetNotes(input: PlanInput, view: FleetView): string[] {
     const releases = new Map<string, number>();
     for (const m of g.old) if (m.release !== target) releases.set(m.release, (releases.get(m.release) ?? 0) + 1);
     const parts = [`${count(g.done.length)} on ${target}`];
-    for (const [release, n] of [...releases].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) parts.push(`${count(n)} on ${release}`);
+    for (const [release, n] of [...releases].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)))
+      parts.push(`${count(n)} on ${release}`);
     const repairs = g.old.length - [...releases.values()].reduce((a, b) => a + b, 0);
     if (repairs > 0) parts.push(`${count(repairs)} on ${target} but failed or out of traffic`);
     const failed = g.old.filter((m) => m.state === 'failed').length;
@@ -211,11 +254,15 @@ function fleetNotes(input: PlanInput, view: FleetView): string[] {
   if (view.leftovers.length > 0) {
     const by = new Map<LeftoverReason, number>();
     for (const l of view.leftovers) by.set(l.reason, (by.get(l.reason) ?? 0) + 1);
-    notes.push(`leftover extra machines destroyed first: ${[...by].map(([r, n]) => `${count(n)} ${REASONS[r]}`).join(', ')}`);
+    notes.push(
+      `leftover extra machines destroyed first: ${[...by].map(([r, n]) => `${count(n)} ${REASONS[r]}`).join(', ')}`,
+    );
   }
   if (view.removed.length > 0) {
     const groups = [...new Set(view.removed.map((m) => m.group))].join(', ');
-    notes.push(`${plural(view.removed.length, 'machine')} of groups no longer configured (${groups}) destroyed at the end`);
+    notes.push(
+      `${plural(view.removed.length, 'machine')} of groups no longer configured (${groups}) destroyed at the end`,
+    );
   }
   return notes;
 }

@@ -34,7 +34,8 @@ export function regionPhases(input: PlanInput): { regions?: string[]; input: Pla
   const merged = phases.filter((p) => p.length > 0);
   if (merged.length <= 1) return [{ input }];
 
-  const serving = (m: Machine, group: string) => mine(m) && m.role === 'serving' && m.group === group && m.state !== 'destroying' && m.state !== 'destroyed';
+  const serving = (m: Machine, group: string) =>
+    mine(m) && m.role === 'serving' && m.group === group && m.state !== 'destroying' && m.state !== 'destroyed';
   const sets = merged.map((regions) => new Set(regions));
   // A stand-in of this deploy already serving (a promoted surge machine, a green after its cutover) next
   // to an old machine it will replace counts once: an interrupted region re-planned keeps its size.
@@ -42,7 +43,10 @@ export function regionPhases(input: PlanInput): { regions?: string[]; input: Pla
   const counts = input.groups.map((g) => {
     const here = sets.map((set) => {
       const list = input.fleet.filter((m) => serving(m, g.name) && set.has(regionOf(m)));
-      const doubled = Math.min(list.filter(standIn).length, list.filter((m) => m.release !== input.target.version).length);
+      const doubled = Math.min(
+        list.filter(standIn).length,
+        list.filter((m) => m.release !== input.target.version).length,
+      );
       return list.length - doubled;
     });
     const total = here.reduce((a, b) => a + b, 0);
@@ -85,6 +89,8 @@ export function phaseWaves(waves: readonly DraftWave[], regions: readonly string
     ...w,
     label: `${label}: ${w.label}`,
     regions: [...regions],
-    steps: last ? w.steps : w.steps.map((s) => (s.kind === 'update' && s.gate === 'none' ? { ...s, gate: 'checks' as const } : s)),
+    steps: last
+      ? w.steps
+      : w.steps.map((s) => (s.kind === 'update' && s.gate === 'none' ? { ...s, gate: 'checks' as const } : s)),
   }));
 }

@@ -8,7 +8,18 @@ import type { PlanInput, Step } from '../domain/plan.js';
 import { resolveBudget } from '../domain/types.js';
 import { isAvailable, type FleetView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
-import { chunk, create, destroy, plural, refOf, shed, update, zipGroups, type DraftWave, type StrategyResult } from './steps.js';
+import {
+  chunk,
+  create,
+  destroy,
+  plural,
+  refOf,
+  shed,
+  update,
+  zipGroups,
+  type DraftWave,
+  type StrategyResult,
+} from './steps.js';
 
 export interface RollingResult extends StrategyResult {
   /** Groups that get in-place updates (canary puts one canary in each of them). */
@@ -32,7 +43,8 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
     const surplus = g.done.length + g.old.length - g.desired;
     const { destroyed, old, done } = shed(g, surplus);
     for (const m of destroyed) prelude.push(destroy(refOf(m), g.name, true));
-    if ([...done, ...old].some((m) => m.deployId === input.deployId && m.release === target && m.state !== 'failed')) begunGroups.add(g.name);
+    if ([...done, ...old].some((m) => m.deployId === input.deployId && m.release === target && m.state !== 'failed'))
+      begunGroups.add(g.name);
     const budget = resolveBudget(input.settings.maxUnavailable, g.desired);
     // Refused whatever the fleet looks like (not only when this fleet has machines to update), so a
     // dry-run and every re-plan of a deploy agree.
@@ -53,7 +65,8 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
       // Too few machines: the new ones (checked before they serve) lead the group instead of a spearhead,
       // so the group is at its desired size before any machine leaves traffic.
       const creates: Step[] = [];
-      for (let i = surplus; i < 0; i++) creates.push(create(view.launchIds.allocate(g.name, 'serving'), g.name, target, 'serving', true));
+      for (let i = surplus; i < 0; i++)
+        creates.push(create(view.launchIds.allocate(g.name, 'serving'), g.name, target, 'serving', true));
       waves.push(creates, ...chunk(updates, budget));
       joining = creates.length;
     } else if (updates.length > 0) {
@@ -61,7 +74,9 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
       // one (a machine that was already failing would prove little), so it costs one machine of capacity
       // — unless the group has no slack left (machines already out of traffic use up max_unavailable):
       // then it is the first machine out of traffic, which costs none.
-      const healthy = old.findIndex((m) => m.release !== target && isAvailable(m) && m.state === 'started' && m.health === 'passing');
+      const healthy = old.findIndex(
+        (m) => m.release !== target && isAvailable(m) && m.state === 'started' && m.health === 'passing',
+      );
       const pick = slack > 0 ? Math.max(0, healthy) : 0;
       waves.push([updates[pick]!], ...chunk([...updates.slice(0, pick), ...updates.slice(pick + 1)], budget));
       if (!isAvailable(old[pick]!)) joining = 1;
@@ -70,7 +85,9 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
       // The window opens once the spearhead wave is done: its machines are back in traffic or new in it.
       // Machines out of traffic then cost no slot and add one once checked (Wave.window).
       window[g.name] = slack + joining;
-      notes.push(`${g.name}: ${plural(updates.length, 'update')}${surplus < 0 ? `, ${plural(-surplus, 'new machine')}` : ''}, a window of at most ${budget} out of traffic`);
+      notes.push(
+        `${g.name}: ${plural(updates.length, 'update')}${surplus < 0 ? `, ${plural(-surplus, 'new machine')}` : ''}, a window of at most ${budget} out of traffic`,
+      );
     }
     perGroup.push(waves);
   }
@@ -79,8 +96,13 @@ export function planRolling(input: PlanInput, view: FleetView): RollingResult {
     const updates = steps.filter((s) => s.kind === 'update').length;
     const creates = steps.length - updates;
     if (i === 0) {
-      if (updates === 0) return { kind: 'create', label: `create ${plural(creates, 'machine')} (checked before they serve)`, steps };
-      return { kind: 'spearhead', label: `spearhead: ${plural(updates, 'machine')}${creates ? ` and ${plural(creates, 'new machine')}` : ''}, checked before the batches`, steps };
+      if (updates === 0)
+        return { kind: 'create', label: `create ${plural(creates, 'machine')} (checked before they serve)`, steps };
+      return {
+        kind: 'spearhead',
+        label: `spearhead: ${plural(updates, 'machine')}${creates ? ` and ${plural(creates, 'new machine')}` : ''}, checked before the batches`,
+        steps,
+      };
     }
     return { kind: 'batch', label: `batch ${i}: ${plural(updates, 'machine')}`, steps, window };
   });

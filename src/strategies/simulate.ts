@@ -47,11 +47,20 @@ export interface ModelRun {
 }
 
 /** Apply a plan's waves (all, or the first `waves`) to a model fleet; returns the fleet afterwards. */
-export function applyPlanToModel(fleet: readonly Machine[], plan: ModelPlan, options: { waves?: number } = {}): Machine[] {
+export function applyPlanToModel(
+  fleet: readonly Machine[],
+  plan: ModelPlan,
+  options: { waves?: number } = {},
+): Machine[] {
   return simulatePlan(fleet, plan, [], options).fleet;
 }
 
-export function simulatePlan(fleet: readonly Machine[], plan: ModelPlan, groups: readonly ProcessGroup[], options: { waves?: number } = {}): ModelRun {
+export function simulatePlan(
+  fleet: readonly Machine[],
+  plan: ModelPlan,
+  groups: readonly ProcessGroup[],
+  options: { waves?: number } = {},
+): ModelRun {
   const model = new FleetModel(fleet, plan, groups);
   const initialExtras = model.extras(model.live).total;
   const waves: ModelWave[] = [];
@@ -206,7 +215,14 @@ export class FleetModel {
         unavailableByPlan: Math.max(0, desired - availableDuring[i]!) - Math.max(0, desired - availableBefore[i]!),
       };
     });
-    return { index: wave.index, kind: wave.kind, groups, creates, groupExtrasDuring: extras.groups, extrasDuring: extras.total };
+    return {
+      index: wave.index,
+      kind: wave.kind,
+      groups,
+      creates,
+      groupExtrasDuring: extras.groups,
+      extrasDuring: extras.total,
+    };
   }
 
   /** One step's effect on success. Mirrors src/engine/step-runner.ts. */

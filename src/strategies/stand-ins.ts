@@ -12,7 +12,11 @@ import type { Machine } from '../domain/types.js';
  * there (`covered`: adopted extras, reused machines), so that re-planning keeps each region's count.
  * Beyond the replaced machines (the group grows) a new machine stands in for nobody.
  */
-export function pairStandIns(replaced: readonly Machine[], covered: readonly Machine[], n: number): (Machine | undefined)[] {
+export function pairStandIns(
+  replaced: readonly Machine[],
+  covered: readonly Machine[],
+  n: number,
+): (Machine | undefined)[] {
   const cover = new Map<string, number>();
   for (const m of covered) cover.set(regionKey(m), (cover.get(regionKey(m)) ?? 0) + 1);
   const open: Machine[] = [];

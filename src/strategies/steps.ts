@@ -33,7 +33,13 @@ export function update(m: Machine, to: string, cordon: boolean, gate: 'checks' |
 }
 
 /** Every create is cordoned and gated on checks: no traffic reaches a new machine before it passes them. */
-export function create(launchId: string, group: string, release: string, role: MachineRole, promote: boolean): CreateStep {
+export function create(
+  launchId: string,
+  group: string,
+  release: string,
+  role: MachineRole,
+  promote: boolean,
+): CreateStep {
   return { kind: 'create', launchId, group, release, role, cordoned: true, gate: 'checks', promote };
 }
 

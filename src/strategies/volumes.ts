@@ -26,7 +26,15 @@ export function volumeGroups(input: PlanInput): Set<string> {
   const desired = new Set(input.groups.map((g) => g.name));
   const out = new Set<string>();
   for (const m of input.fleet) {
-    if (m.app === input.app && m.env === input.env && m.role !== 'release-command' && m.state !== 'destroyed' && desired.has(m.group) && hasVolumes(m)) out.add(m.group);
+    if (
+      m.app === input.app &&
+      m.env === input.env &&
+      m.role !== 'release-command' &&
+      m.state !== 'destroyed' &&
+      desired.has(m.group) &&
+      hasVolumes(m)
+    )
+      out.add(m.group);
   }
   return out;
 }
@@ -52,10 +60,13 @@ export function planInPlace(input: PlanInput, view: FleetView, groups: ReadonlyS
   const prelude: Step[] = [...rolled.prelude];
   for (const g of sub.groups) for (const m of g.adoptable) prelude.push(destroy(refOf(m), g.name, false));
   const names = [...groups].join(', ');
-  const notes = rolled.waves.length === 0 ? [] : [
-    `${names} ${groups.size === 1 ? 'has' : 'have'} volumes: rolled in place (${oneAtATime ? 'one machine at a time' : 'within max_unavailable'}) before the rest, ` +
-      `since ${input.settings.strategy} would create machines without their volumes; set new_volumes = "fork" to give new machines forks of the volumes instead`,
-  ];
+  const notes =
+    rolled.waves.length === 0
+      ? []
+      : [
+          `${names} ${groups.size === 1 ? 'has' : 'have'} volumes: rolled in place (${oneAtATime ? 'one machine at a time' : 'within max_unavailable'}) before the rest, ` +
+            `since ${input.settings.strategy} would create machines without their volumes; set new_volumes = "fork" to give new machines forks of the volumes instead`,
+        ];
   notes.push(...rolled.notes);
   const waves: DraftWave[] = rolled.waves.map((w) => ({ ...w, label: `${names} in place: ${w.label}` }));
   return { waves, prelude, notes };
@@ -67,14 +78,25 @@ export function planInPlace(input: PlanInput, view: FleetView, groups: ReadonlyS
  * group, round robin, when the group grows); without, a new machine there is refused. Creates of
  * machines that exist already (adopted extras, re-gated) are left alone.
  */
-export function completeCreates(input: PlanInput, view: FleetView, waves: DraftWave[], groups: ReadonlySet<string>, everywhere: readonly Machine[]): DraftWave[] {
+export function completeCreates(
+  input: PlanInput,
+  view: FleetView,
+  waves: DraftWave[],
+  groups: ReadonlySet<string>,
+  everywhere: readonly Machine[],
+): DraftWave[] {
   if (groups.size === 0) return waves;
   const fork = input.settings.newVolumes === 'fork';
   const existing = new Set(input.fleet.map((m) => m.launchId).filter((l): l is string => l !== undefined));
   const byId = new Map(input.fleet.map((m) => [m.id, m]));
   // Forks come from a machine of the scope (its region phase) when there is one, else from anywhere.
   const sources = new Map(view.groups.map((g) => [g.name, withVolumes(g)]));
-  for (const [group, list] of sources) if (list.length === 0) sources.set(group, everywhere.filter((m) => m.group === group && m.role === 'serving' && hasVolumes(m) && !isGone(m)));
+  for (const [group, list] of sources)
+    if (list.length === 0)
+      sources.set(
+        group,
+        everywhere.filter((m) => m.group === group && m.role === 'serving' && hasVolumes(m) && !isGone(m)),
+      );
   const turn = new Map<string, number>();
   const refused = new Map<string, number>();
   const orphans = new Map<string, number>();

@@ -38,7 +38,19 @@ import { resolveBudget, type Machine } from '../domain/types.js';
 import { isAvailable, isChecked, type FleetView, type GroupView } from './fleet-view.js';
 import { PlanError } from './plan-error.js';
 import { pairStandIns, standingIn } from './stand-ins.js';
-import { create, destroy, interleaveByShare, plural, refOf, regate, shed, update, zipGroups, type DraftWave, type StrategyResult } from './steps.js';
+import {
+  create,
+  destroy,
+  interleaveByShare,
+  plural,
+  refOf,
+  regate,
+  shed,
+  update,
+  zipGroups,
+  type DraftWave,
+  type StrategyResult,
+} from './steps.js';
 
 /**
  * Max-min fair split of `total` across demands (water-filling): every group gets min(demand, level) for
@@ -109,7 +121,11 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
 
   // Surge per group: max_surge of the group, useful only for old machines in traffic (one out of
   // traffic is updated at no cost to capacity).
-  const wanted = view.groups.map((g) => (g.done.length >= g.desired ? 0 : Math.min(resolveBudget(settings.maxSurge, g.desired), g.old.filter(isAvailable).length)));
+  const wanted = view.groups.map((g) =>
+    g.done.length >= g.desired
+      ? 0
+      : Math.min(resolveBudget(settings.maxSurge, g.desired), g.old.filter(isAvailable).length),
+  );
   const noUnavailable = view.groups.map((g) => resolveBudget(settings.maxUnavailable, g.desired) === 0);
   const holdings = view.groups.map((g) => {
     const inTraffic = g.old.filter(isAvailable).length;
@@ -134,7 +150,9 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
           );
     const now: number[] = [];
     const later: number[] = [];
-    pending.forEach((i, j) => ((noUnavailable[i] && wanted[i]! > 0 && allowed[j] === 0 ? later : now).push(i), undefined));
+    pending.forEach(
+      (i, j) => ((noUnavailable[i] && wanted[i]! > 0 && allowed[j] === 0 ? later : now).push(i), undefined),
+    );
     // Nothing fits at all: let the first group explain why (planGroup throws the PlanError).
     if (now.length === 0) now.push(later.shift()!);
     const budget = new Map(pending.map((i, j) => [i, allowed[j]!]));
@@ -147,7 +165,9 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
       );
     }
     if (later.length > 0) {
-      notes.push(`${later.map((i) => view.groups[i]!.name).join(', ')} wait${later.length === 1 ? 's' : ''} until ${now.map((i) => view.groups[i]!.name).join(', ')} ${now.length === 1 ? 'is' : 'are'} done: the connection budget has no surge machine left for ${later.length === 1 ? 'it' : 'them'} and max_unavailable is 0`);
+      notes.push(
+        `${later.map((i) => view.groups[i]!.name).join(', ')} wait${later.length === 1 ? 's' : ''} until ${now.map((i) => view.groups[i]!.name).join(', ')} ${now.length === 1 ? 'is' : 'are'} done: the connection budget has no surge machine left for ${later.length === 1 ? 'it' : 'them'} and max_unavailable is 0`,
+      );
     }
 
     // Groups of a later phase hold nothing while earlier ones roll: they start from scratch in their phase.
@@ -170,22 +190,37 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
       if (first.length > 0) {
         for (const step of first) window[step.group] = (window[step.group] ?? 0) + 1;
         surge.splice(0, surge.length, ...surge.filter((st) => !first.includes(st as CreateStep)));
-        waves.push({ kind: 'spearhead', label: `spearhead: ${plural(first.length, 'surge machine')} on ${input.target.version} in traffic first, analysed before the rest`, steps: first });
+        waves.push({
+          kind: 'spearhead',
+          label: `spearhead: ${plural(first.length, 'surge machine')} on ${input.target.version} in traffic first, analysed before the rest`,
+          steps: first,
+        });
       }
     }
     if (surge.length > 0) {
       const creates = surge.filter((st) => st.kind === 'create').length;
-      waves.push({ kind: 'surge', label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`, steps: surge, window });
+      waves.push({
+        kind: 'surge',
+        label: `surge: ${plural(creates + promote.length, 'new machine')} on ${input.target.version}, into traffic once checked`,
+        steps: surge,
+        window,
+      });
     }
     for (const steps of zipGroups(plans.map((p) => p.replace))) {
       const updates = steps.filter((st) => st.kind === 'update').length;
       const destroys = steps.length - updates;
-      const parts = [updates ? plural(updates, 'update') : '', destroys ? `${plural(destroys, 'old machine')} destroyed` : ''].filter(Boolean);
+      const parts = [
+        updates ? plural(updates, 'update') : '',
+        destroys ? `${plural(destroys, 'old machine')} destroyed` : '',
+      ].filter(Boolean);
       waves.push({ kind: updates > 0 ? 'batch' : 'destroy', label: parts.join(', '), steps, window });
     }
     now.forEach((i, j) => {
       const p = plans[j]!;
-      if (p.surgeCount + p.kept > 0) capacity.push(`${view.groups[i]!.name} ${p.surgeCount + p.kept}${p.kept ? ` (${p.kept} already serving)` : ''}`);
+      if (p.surgeCount + p.kept > 0)
+        capacity.push(
+          `${view.groups[i]!.name} ${p.surgeCount + p.kept}${p.kept ? ` (${p.kept} already serving)` : ''}`,
+        );
     });
     pending = later;
   }
@@ -193,7 +228,13 @@ export function planWaves(input: PlanInput, view: FleetView): StrategyResult {
   return { waves, prelude, notes };
 }
 
-function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget: number, holdNothing: boolean): GroupPlan {
+function planGroup(
+  input: PlanInput,
+  view: FleetView,
+  g: GroupView,
+  surgeBudget: number,
+  holdNothing: boolean,
+): GroupPlan {
   const target = input.target.version;
   const unavailable = resolveBudget(input.settings.maxUnavailable, g.desired);
   const prelude: Step[] = [];
@@ -203,7 +244,8 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
   // Serving machines beyond D are capacity already in traffic: keep up to the surge budget of them as
   // surge (they are destroyed last), shed the rest now — those out of traffic first, as they add no
   // capacity. With d ≥ D nothing is updated: all old go now.
-  const kept = d >= g.desired || holdNothing ? 0 : Math.max(0, Math.min(surplus, surgeBudget, g.old.filter(isAvailable).length));
+  const kept =
+    d >= g.desired || holdNothing ? 0 : Math.max(0, Math.min(surplus, surgeBudget, g.old.filter(isAvailable).length));
   const { destroyed, old } = shed(g, Math.max(0, surplus - kept));
   for (const m of destroyed) prelude.push(destroy(refOf(m), g.name, true));
 
@@ -240,7 +282,9 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
   if (inTraffic > toDestroy && unavailable + toDestroy === 0) {
     throw new PlanError(
       `waves cannot replace group "${g.name}": max_surge allows 0 extra machines` +
-        (input.settings.maxExtraTotal !== undefined ? ` (after the connection budget of ${plural(input.settings.maxExtraTotal, 'extra machine')} in total)` : '') +
+        (input.settings.maxExtraTotal !== undefined
+          ? ` (after the connection budget of ${plural(input.settings.maxExtraTotal, 'extra machine')} in total)`
+          : '') +
         ` and max_unavailable resolves to 0, so no machine may leave traffic; raise max_surge, the connection budget, or max_unavailable`,
     );
   }
@@ -256,7 +300,14 @@ function planGroup(input: PlanInput, view: FleetView, g: GroupView, surgeBudget:
  * traffic are updated first and cost nothing; the `toDestroy` machines the surge stands in for are
  * machines in traffic (there are always enough), destroyed last so the surge capacity lasts.
  */
-function scheduleReplacement(target: string, desired: number, unavailable: number, old: Machine[], toDestroy: number, inTraffic0: number): Step[][] {
+function scheduleReplacement(
+  target: string,
+  desired: number,
+  unavailable: number,
+  old: Machine[],
+  toDestroy: number,
+  inTraffic0: number,
+): Step[][] {
   const idle = old.filter((m) => !isAvailable(m));
   const busy = old.filter((m) => isAvailable(m));
   const free: Step[] = idle.map((m) => update(m, target, true, 'checks'));
@@ -273,7 +324,8 @@ function scheduleReplacement(target: string, desired: number, unavailable: numbe
     // Take out at most U plus whatever serves beyond the desired count.
     const budget = unavailable + Math.max(0, inTraffic - desired);
     const take = costly.slice(next, next + budget);
-    if (pendingFree.length === 0 && take.length === 0) throw new Error(`waves: no capacity to replace ${old[0]?.group} (internal)`);
+    if (pendingFree.length === 0 && take.length === 0)
+      throw new Error(`waves: no capacity to replace ${old[0]?.group} (internal)`);
     waves.push([...pendingFree, ...take]);
     inTraffic += pendingFree.length - take.filter((s) => s.kind === 'destroy').length;
     next += take.length;

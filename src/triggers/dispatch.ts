@@ -24,7 +24,16 @@ export interface DispatchContext {
 }
 
 export type DispatchOutcome =
-  | { env: string; outcome: 'started'; deployId: string; release: string; responsible: string; emergency: boolean; trigger: string; note: string }
+  | {
+      env: string;
+      outcome: 'started';
+      deployId: string;
+      release: string;
+      responsible: string;
+      emergency: boolean;
+      trigger: string;
+      note: string;
+    }
   | { env: string; outcome: 'refused'; why: string; wouldBeAllowed: string[] }
   | { env: string; outcome: 'error'; status: number; error: string };
 
@@ -55,13 +64,29 @@ export function deployRequestOf(request: TriggerRequest, options: DispatchOption
   };
 }
 
-export async function dispatch(ctx: DispatchContext, request: TriggerRequest, options: DispatchOptions): Promise<DispatchOutcome> {
+export async function dispatch(
+  ctx: DispatchContext,
+  request: TriggerRequest,
+  options: DispatchOptions,
+): Promise<DispatchOutcome> {
   const outcome = await ctx.deploys.request(deployRequestOf(request, options));
   if (outcome.outcome === 'refused') return outcome;
   if (outcome.outcome === 'error') {
-    if (outcome.locked) ctx.log?.(`${options.initiatorLabel}'s ${request.action} of ${outcome.env}: ${outcome.error} (nothing stored; recorded in the ledger)`);
+    if (outcome.locked)
+      ctx.log?.(
+        `${options.initiatorLabel}'s ${request.action} of ${outcome.env}: ${outcome.error} (nothing stored; recorded in the ledger)`,
+      );
     return { env: outcome.env, outcome: 'error', status: outcome.status, error: outcome.error };
   }
   const { deploy, decision } = outcome;
-  return { env: outcome.env, outcome: 'started', deployId: deploy.id, release: deploy.release, responsible: decision.responsible, emergency: decision.emergency, trigger: decision.trigger, note: decision.note };
+  return {
+    env: outcome.env,
+    outcome: 'started',
+    deployId: deploy.id,
+    release: deploy.release,
+    responsible: decision.responsible,
+    emergency: decision.emergency,
+    trigger: decision.trigger,
+    note: decision.note,
+  };
 }

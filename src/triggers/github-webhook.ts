@@ -67,7 +67,9 @@ export function resolveWebhookSecret(config: Pick<RunwayConfig, 'github'>, env: 
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof WebhookSecretError) throw err;
-    throw new WebhookSecretError(`github.webhook_secret_file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'cannot be read'}`);
+    throw new WebhookSecretError(
+      `github.webhook_secret_file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : 'cannot be read'}`,
+    );
   }
   const secret = text.replace(/\r?\n$/, '');
   if (secret === '') throw new WebhookSecretError(`github.webhook_secret_file ${file} is empty`);
@@ -126,7 +128,11 @@ function firstLine(text: unknown, max = 200): string | null {
 
 const RELEASE_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
-export function mapGithubEvent(event: string, payload: unknown, config: Pick<RunwayConfig, 'app' | 'environments'> & Partial<Pick<RunwayConfig, 'github'>>): EventMapping {
+export function mapGithubEvent(
+  event: string,
+  payload: unknown,
+  config: Pick<RunwayConfig, 'app' | 'environments'> & Partial<Pick<RunwayConfig, 'github'>>,
+): EventMapping {
   const body = obj(payload);
   const repo = obj(body.repository);
   // An organisation-wide webhook shares its secret with every repository: a valid signature says
@@ -135,7 +141,11 @@ export function mapGithubEvent(event: string, payload: unknown, config: Pick<Run
   if (expected && event !== 'ping') {
     const from = str(repo.full_name);
     if (!from || from.toLowerCase() !== expected.toLowerCase()) {
-      return { kind: 'ignored', why: `the event is about ${from ? `repository ${from}` : 'no repository'}, not ${expected} ([github] repository)`, otherRepository: true };
+      return {
+        kind: 'ignored',
+        why: `the event is about ${from ? `repository ${from}` : 'no repository'}, not ${expected} ([github] repository)`,
+        otherRepository: true,
+      };
     }
   }
   const repoKey = String(repo.id ?? repo.full_name ?? 'repo');
@@ -147,15 +157,24 @@ export function mapGithubEvent(event: string, payload: unknown, config: Pick<Run
     case 'release': {
       const action = str(body.action);
       const release = obj(body.release);
-      if (action !== 'published') return { kind: 'ignored', why: `release action "${action ?? '?'}" is not "published"` };
+      if (action !== 'published')
+        return { kind: 'ignored', why: `release action "${action ?? '?'}" is not "published"` };
       if (release.draft === true) return { kind: 'ignored', why: 'the release is a draft' };
       if (release.prerelease === true) return { kind: 'ignored', why: 'prereleases are not deployed' };
       const tag = str(release.tag_name);
-      if (!tag || !RELEASE_VERSION.test(tag)) return { kind: 'ignored', why: `release tag ${JSON.stringify(tag)} is not a runway version (letters, digits, . _ + -)` };
+      if (!tag || !RELEASE_VERSION.test(tag))
+        return {
+          kind: 'ignored',
+          why: `release tag ${JSON.stringify(tag)} is not a runway version (letters, digits, . _ + -)`,
+        };
       const targets = envs.filter((e) => e.trigger === 'release');
       if (targets.length === 0) return { kind: 'ignored', why: 'no environment has trigger = "release"' };
       const publishedAt = Date.parse(str(release.published_at) ?? '');
-      const newRelease: Release = { version: tag, image: `${config.app.name}:${tag}`, createdAtMs: Number.isFinite(publishedAt) ? publishedAt : 0 };
+      const newRelease: Release = {
+        version: tag,
+        image: `${config.app.name}:${tag}`,
+        createdAtMs: Number.isFinite(publishedAt) ? publishedAt : 0,
+      };
       const notes = str(release.body);
       if (notes) newRelease.notes = notes;
       const sender = obj(body.sender);
@@ -198,7 +217,11 @@ export function mapGithubEvent(event: string, payload: unknown, config: Pick<Run
       const version = `sha-${after.slice(0, 12).toLowerCase()}`;
       const head = obj(body.head_commit);
       const pusher = obj(body.pusher);
-      const newRelease: Release = { version, image: `${config.app.name}:${after.toLowerCase()}`, createdAtMs: Date.parse(str(head.timestamp) ?? '') || 0 };
+      const newRelease: Release = {
+        version,
+        image: `${config.app.name}:${after.toLowerCase()}`,
+        createdAtMs: Date.parse(str(head.timestamp) ?? '') || 0,
+      };
       const message = firstLine(head.message);
       if (message) newRelease.notes = message;
       const context = {
@@ -235,23 +258,56 @@ export function mapGithubEvent(event: string, payload: unknown, config: Pick<Run
       const file = workflow.split('/').pop() ?? '';
       const secrets = /secret/i.test(file) || inputs.operation === 'secrets';
       const env = str(inputs.environment);
-      if (!env) return { kind: 'ignored', why: `workflow_dispatch of ${workflow || 'a workflow'} without an "environment" input` };
+      if (!env)
+        return {
+          kind: 'ignored',
+          why: `workflow_dispatch of ${workflow || 'a workflow'} without an "environment" input`,
+        };
       const sender = obj(body.sender);
       const reason = str(inputs.reason);
-      const context = { event: 'workflow_dispatch', workflow, ref: str(body.ref), sender: str(sender.login), repository: str(repo.full_name) };
+      const context = {
+        event: 'workflow_dispatch',
+        workflow,
+        ref: str(body.ref),
+        sender: str(sender.login),
+        repository: str(repo.full_name),
+      };
       if (secrets) {
-        if (inputs.apply === false || inputs.apply === 'false') return { kind: 'ignored', why: 'Manual secrets with apply = false: the change stays staged' };
+        if (inputs.apply === false || inputs.apply === 'false')
+          return { kind: 'ignored', why: 'Manual secrets with apply = false: the change stays staged' };
         return {
           kind: 'requests',
           eventKey: null,
-          requests: [{ env, release: null, action: 'apply-secrets', trigger: 'secrets', initiator: initiatorOf(sender), emergency: truthy(inputs.emergency), reason, context }],
+          requests: [
+            {
+              env,
+              release: null,
+              action: 'apply-secrets',
+              trigger: 'secrets',
+              initiator: initiatorOf(sender),
+              emergency: truthy(inputs.emergency),
+              reason,
+              context,
+            },
+          ],
         };
       }
       const release = str(inputs.ref) ?? str(inputs.release);
       return {
         kind: 'requests',
         eventKey: null,
-        requests: [{ env, release, action: 'deploy', trigger: 'manual', initiator: initiatorOf(sender), emergency: truthy(inputs.emergency), reason, context }],
+        requests: [
+          {
+            env,
+            release,
+            action: 'deploy',
+            trigger: 'manual',
+            initiator: initiatorOf(sender),
+            emergency: truthy(inputs.emergency),
+            reason,
+            context,
+          },
+        ],
       };
     }
 

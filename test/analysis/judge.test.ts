@@ -4,8 +4,22 @@ import { entryVerdict, judge } from '../../src/domain/analysis-judge.js';
 import type { AnalysisEntry, Measurement, SourceReading } from '../../src/domain/analysis.js';
 import { emptyCounters, latencyQuantile, record, windowOf, type TrafficSnapshot } from '../../src/domain/traffic.js';
 
-const ENTRY: AnalysisEntry = { name: 'errors', metric: { kind: 'error_rate' }, source: 'proxy', windowMs: 10_000, intervalMs: 10_000, count: 3, failureLimit: 2, minRequests: 10 };
-const reading = (value: number | null, baseline: number | null): SourceReading => ({ metric: 'error_rate', value, baseline, ...(value === null ? { noData: 'too few requests' } : {}) });
+const ENTRY: AnalysisEntry = {
+  name: 'errors',
+  metric: { kind: 'error_rate' },
+  source: 'proxy',
+  windowMs: 10_000,
+  intervalMs: 10_000,
+  count: 3,
+  failureLimit: 2,
+  minRequests: 10,
+};
+const reading = (value: number | null, baseline: number | null): SourceReading => ({
+  metric: 'error_rate',
+  value,
+  baseline,
+  ...(value === null ? { noData: 'too few requests' } : {}),
+});
 
 describe('judge: one measurement against its limits', () => {
   it('fails above the absolute limit, naming the value, the limit and the baseline', () => {
@@ -37,12 +51,25 @@ describe('judge: one measurement against its limits', () => {
 });
 
 describe("entryVerdict: a step's verdict from its measurements", () => {
-  const m = (verdict: Measurement['verdict'], baseline: number | null = 0): Measurement => ({ analysis: 'errors', metric: 'error_rate', value: verdict === 'inconclusive' ? null : 0.1, baseline, limit: '', verdict, reason: verdict, release: 'v2', baselineRelease: 'v1' });
+  const m = (verdict: Measurement['verdict'], baseline: number | null = 0): Measurement => ({
+    analysis: 'errors',
+    metric: 'error_rate',
+    value: verdict === 'inconclusive' ? null : 0.1,
+    baseline,
+    limit: '',
+    verdict,
+    reason: verdict,
+    release: 'v2',
+    baselineRelease: 'v1',
+  });
 
   it('fails once failure_limit measurements failed, before count is reached', () => {
     assert.equal(entryVerdict(ENTRY, [m('fail')]).verdict, 'pending');
     assert.equal(entryVerdict(ENTRY, [m('fail'), m('pass'), m('fail')]).verdict, 'fail');
-    assert.match(entryVerdict(ENTRY, [m('fail'), m('fail')]).reason, /^analysis "errors" failed 2 of 2 measurements: fail$/);
+    assert.match(
+      entryVerdict(ENTRY, [m('fail'), m('fail')]).reason,
+      /^analysis "errors" failed 2 of 2 measurements: fail$/,
+    );
   });
 
   it('passes after count measurements with fewer failures than the limit', () => {
@@ -71,7 +98,12 @@ describe('request counters of the proxy', () => {
     const onV1 = emptyCounters();
     for (let i = 0; i < 7; i++) record(onV1, 500, 1);
     // m1 was updated in place from v1 to v2: its v1 answers are not v2's.
-    const w = windowOf(snapshot(0, { m1: { v1: onV1, v2: a }, m2: { v2: other } }), snapshot(1, { m1: { v1: onV1, v2: b }, m2: { v2: other } }), 'v2', ['m1']);
+    const w = windowOf(
+      snapshot(0, { m1: { v1: onV1, v2: a }, m2: { v2: other } }),
+      snapshot(1, { m1: { v1: onV1, v2: b }, m2: { v2: other } }),
+      'v2',
+      ['m1'],
+    );
     assert.equal(w.requests, 10);
     assert.equal(w.errors, 5);
     assert.equal(windowOf(undefined, snapshot(1, { m1: { v1: onV1, v2: b } }), 'v1', ['m1']).errors, 7);

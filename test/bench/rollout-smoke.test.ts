@@ -16,7 +16,8 @@ function checkRun(r: RunwayResult): void {
   assert.ok(r.boundMs > 0, 'bound > 0');
   // The bound is a lower bound: it may never exceed the time the deploy really took.
   assert.ok(r.ratio !== null && r.ratio >= 1, `ratio ${r.ratio} ≥ 1`);
-  for (const u of r.bound.units) assert.ok(u.boundMs <= u.actualMs + 1e-6, `unit ${u.index} (${u.kind}): bound ${u.boundMs} ≤ actual ${u.actualMs}`);
+  for (const u of r.bound.units)
+    assert.ok(u.boundMs <= u.actualMs + 1e-6, `unit ${u.index} (${u.kind}): bound ${u.boundMs} ≤ actual ${u.actualMs}`);
   // Chains are sums of sequential phases: none of a step's counted phases overlap.
   assert.equal(r.bound.overlaps, 0);
   // The fleet itself converged no later than runway said it did, and extras agree with the sim's count.
@@ -40,7 +41,10 @@ describe('rollout benchmark (N = 100)', () => {
     checkRun(r);
     // web 80 → 8, worker 20 → 2.
     assert.ok(r.extraPeak >= 1 && r.extraPeak <= 10, String(r.extraPeak));
-    assert.ok(r.bound.units.some((u) => u.terms['create-rate'] !== undefined), 'the surge wave is bounded by the create rate too');
+    assert.ok(
+      r.bound.units.some((u) => u.terms['create-rate'] !== undefined),
+      'the surge wave is bounded by the create rate too',
+    );
   });
 
   it('flyctl bluegreen model: doubles the fleet, and its creates are held to 1/s per app', async () => {
@@ -61,7 +65,15 @@ describe('rollout benchmark (N = 100)', () => {
       { machineId: 'b', op: 'api' as const, apiOp: 'wait' as const, startMs: 200, endMs: 400 },
       { machineId: 'b', op: 'update' as const, startMs: 200, endMs: 700 },
     ];
-    const sa = { kind: 'update' as const, machineId: 'a', group: 'web', from: 'v1', to: 'v2', cordon: false, gate: 'none' as const };
+    const sa = {
+      kind: 'update' as const,
+      machineId: 'a',
+      group: 'web',
+      from: 'v1',
+      to: 'v2',
+      cordon: false,
+      gate: 'none' as const,
+    };
     const sb = { ...sa, machineId: 'b' };
     const bound = lowerBound({
       ops,
@@ -93,7 +105,18 @@ describe('rollout benchmark (N = 100)', () => {
       sizes: [N],
       seeds: [1],
       runway: [r],
-      seedRatios: [{ strategy: 'waves', n: N, seed: 1, convergeMs: r.convergeMs, boundMs: r.boundMs, ratio: r.ratio, extraPeak: r.extraPeak, status: r.status }],
+      seedRatios: [
+        {
+          strategy: 'waves',
+          n: N,
+          seed: 1,
+          convergeMs: r.convergeMs,
+          boundMs: r.boundMs,
+          ratio: r.ratio,
+          extraPeak: r.extraPeak,
+          status: r.status,
+        },
+      ],
       flyctl: [],
       engine10k: null,
       wallMs: 0,
@@ -108,17 +131,40 @@ describe('rollout benchmark (N = 100)', () => {
   });
 
   it('judges the goals against the flyctl models and the engine cost per machine', () => {
-    const run = (strategy: 'rolling' | 'immediate', n: number, ms: number) => ({ kind: 'runway', strategy, n, seed: 1, status: 'succeeded', convergeMs: ms, fleetConvergedMs: ms }) as never;
-    const model = (m: 'rolling' | 'immediate', n: number, ms: number) => ({ kind: 'flyctl-model', model: m, n, seed: 1, convergeMs: ms }) as never;
-    const engine = (n: number, cpuMs: number, rssMb: number) => ({ kind: 'engine-cost', strategy: 'rolling', n, status: 'succeeded', convergeMs: 1, cpuMs, maxRssKb: rssMb * 1024, rssBeforeBytes: 100 * 2 ** 20, heapUsedPeakBytes: 0 }) as never;
+    const run = (strategy: 'rolling' | 'immediate', n: number, ms: number) =>
+      ({ kind: 'runway', strategy, n, seed: 1, status: 'succeeded', convergeMs: ms, fleetConvergedMs: ms }) as never;
+    const model = (m: 'rolling' | 'immediate', n: number, ms: number) =>
+      ({ kind: 'flyctl-model', model: m, n, seed: 1, convergeMs: ms }) as never;
+    const engine = (n: number, cpuMs: number, rssMb: number) =>
+      ({
+        kind: 'engine-cost',
+        strategy: 'rolling',
+        n,
+        status: 'succeeded',
+        convergeMs: 1,
+        cpuMs,
+        maxRssKb: rssMb * 1024,
+        rssBeforeBytes: 100 * 2 ** 20,
+        heapUsedPeakBytes: 0,
+      }) as never;
     const results: BenchResults = {
       command: 'test',
       machine: { cpus: 1, cpuModel: 'x', memoryGb: 1, node: process.version, platform: 'x', date: 'x' },
       sizes: [100, 500],
       seeds: [1],
-      runway: [run('rolling', 100, 50_000), run('rolling', 500, 70_000), run('immediate', 100, 17_000), run('immediate', 500, 20_000)],
+      runway: [
+        run('rolling', 100, 50_000),
+        run('rolling', 500, 70_000),
+        run('immediate', 100, 17_000),
+        run('immediate', 500, 20_000),
+      ],
       seedRatios: [],
-      flyctl: [model('rolling', 100, 60_000), model('rolling', 500, 70_000), model('immediate', 100, 17_000), model('immediate', 500, 27_000)],
+      flyctl: [
+        model('rolling', 100, 60_000),
+        model('rolling', 500, 70_000),
+        model('immediate', 100, 17_000),
+        model('immediate', 500, 27_000),
+      ],
       engine10k: { runs: [engine(10_000, 1500, 250)] },
       engineScale: [engine(1000, 200, 110), engine(50_000, 8000, 800)],
       wallMs: 0,

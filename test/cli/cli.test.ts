@@ -48,7 +48,19 @@ describe('runway deploy on the sim provider', () => {
     const r = await p.run(['deploy', '--env', 'staging', '--release', 'v2', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const s = JSON.parse(r.stdout);
-    for (const key of ['deployId', 'app', 'env', 'release', 'strategy', 'status', 'dispatchedAtMs', 'convergedAtMs', 'machines', 'extraMachinesPeak', 'apiCalls']) {
+    for (const key of [
+      'deployId',
+      'app',
+      'env',
+      'release',
+      'strategy',
+      'status',
+      'dispatchedAtMs',
+      'convergedAtMs',
+      'machines',
+      'extraMachinesPeak',
+      'apiCalls',
+    ]) {
       assert.ok(key in s, `summary has ${key}`);
     }
     assert.equal(s.status, 'succeeded');
@@ -71,7 +83,11 @@ describe('runway deploy on the sim provider', () => {
   it('lists and shows deploys with who was responsible', async () => {
     const list = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
     assert.equal(list.length, 2);
-    assert.equal(list[0].release, 'v-broken', JSON.stringify(list.map((d: { release: string; createdAtMs: number }) => [d.release, d.createdAtMs])));
+    assert.equal(
+      list[0].release,
+      'v-broken',
+      JSON.stringify(list.map((d: { release: string; createdAtMs: number }) => [d.release, d.createdAtMs])),
+    );
     assert.equal(list[0].responsible, 'tester');
     const show = await p.run(['deploys', 'show', list[1].id]);
     assert.equal(show.code, 0);
@@ -154,7 +170,9 @@ describe('bad input: exit 2, a clear message, no machine touched', () => {
   });
 
   it('unknown key names the key and line', async () => {
-    const bad = project(smallConfig().replace('[environments.staging]\n', '[environments.staging]\nstrategee = "rolling"\n'));
+    const bad = project(
+      smallConfig().replace('[environments.staging]\n', '[environments.staging]\nstrategee = "rolling"\n'),
+    );
     try {
       const r = await bad.run(['status', '--env', 'staging']);
       assert.equal(r.code, 2);
@@ -202,7 +220,11 @@ describe('locks and abort across processes', () => {
     try {
       await p.run(['releases', 'create', 'v2']);
       const store = await openStore(join(p.dir, '.runway/runway.db'), p.dir);
-      const held = await store.acquireLock({ app: 'shop', env: 'staging', holder: 'dep_other', reason: 'deploy v9', pid: process.pid, host: hostname() }, Date.now(), 30_000);
+      const held = await store.acquireLock(
+        { app: 'shop', env: 'staging', holder: 'dep_other', reason: 'deploy v9', pid: process.pid, host: hostname() },
+        Date.now(),
+        30_000,
+      );
       assert.ok(held.acquired);
       await store.close();
       const r = await p.run(['deploy', '--env', 'staging', '--release', 'v2']);
@@ -220,11 +242,15 @@ describe('locks and abort across processes', () => {
       const deploy = spawnCli(['deploy', '--env', 'production', '--release', 'v2', '--json'], p.dir);
       let id: string | undefined;
       // Polls for the event (the deploy running); the cap is for a hung child, not a timing expectation.
-      await until(async () => {
-        const list = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout || '[]');
-        if (list[0]?.status === 'running') id = list[0].id;
-        return id !== undefined;
-      }, 'the deploy is running', 120_000);
+      await until(
+        async () => {
+          const list = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout || '[]');
+          if (list[0]?.status === 'running') id = list[0].id;
+          return id !== undefined;
+        },
+        'the deploy is running',
+        120_000,
+      );
       const abort = await p.run(['abort', id!]);
       assert.equal(abort.code, 0, abort.stderr);
       const result = await deploy.done;
@@ -243,7 +269,10 @@ describe('locks and abort across processes', () => {
 
 describe('help', () => {
   it('--version prints the package version; the package names its bin for npm link and npx', async () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+      bin: Record<string, string>;
+    };
     const p = project();
     try {
       for (const flag of ['--version', '-V']) {

@@ -44,7 +44,17 @@ before(async () => {
 });
 after(() => p.cleanup());
 
-async function ledger(): Promise<{ kind: string; env: string | null; responsible: string; emergency: boolean; reason: string | null; deployId: string | null; data: Record<string, unknown> }[]> {
+async function ledger(): Promise<
+  {
+    kind: string;
+    env: string | null;
+    responsible: string;
+    emergency: boolean;
+    reason: string | null;
+    deployId: string | null;
+    data: Record<string, unknown>;
+  }[]
+> {
   const r = await p.run(['audit', '--json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout).entries;
@@ -54,8 +64,14 @@ describe('runway deploy: the policy', () => {
   it('a human CLI deploy of the automatic environment: exit 5, why and what would be allowed, recorded, nothing deployed', async () => {
     const r = await p.run(['deploy', '--env', 'staging', '--release', 'v2']);
     assert.equal(r.code, 5);
-    assert.match(r.stderr, /^runway: refused by policy \(staging\): staging deploys automatically \(on a push to main\): no human is responsible for its deploys, so no human may start one/);
-    assert.match(r.stderr, /allowed instead:\n {2}- a push to main: automation deploys staging\n {2}- an emergency break-glass by a named human: --emergency --reason/);
+    assert.match(
+      r.stderr,
+      /^runway: refused by policy \(staging\): staging deploys automatically \(on a push to main\): no human is responsible for its deploys, so no human may start one/,
+    );
+    assert.match(
+      r.stderr,
+      /allowed instead:\n {2}- a push to main: automation deploys staging\n {2}- an emergency break-glass by a named human: --emergency --reason/,
+    );
     assert.equal(JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout).length, 0);
     const [refusal] = await ledger();
     assert.deepEqual([refusal!.kind, refusal!.env, refusal!.responsible], ['policy.refused', 'staging', 'tester']);
@@ -72,7 +88,10 @@ describe('runway deploy: the policy', () => {
     const ok = await p.run(['deploy', '--env', 'qa', '--release', 'v2', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     const [d] = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
-    assert.deepEqual([d.env, d.responsible, d.initiator, d.trigger, d.emergency], ['qa', 'tester', 'cli:tester', 'cli', undefined]);
+    assert.deepEqual(
+      [d.env, d.responsible, d.initiator, d.trigger, d.emergency],
+      ['qa', 'tester', 'cli:tester', 'cli', undefined],
+    );
     const kinds = (await ledger()).filter((e) => e.deployId === d.id).map((e) => e.kind);
     assert.deepEqual(kinds, ['deploy.started', 'deploy.finished']);
   });
@@ -81,19 +100,35 @@ describe('runway deploy: the policy', () => {
     const noReason = await p.run(['deploy', '--env', 'staging', '--release', 'v2', '--emergency']);
     assert.equal(noReason.code, 5);
     assert.match(noReason.stderr, /an emergency deploy needs a reason/);
-    const r = await p.run(['deploy', '--env', 'staging', '--release', 'v2', '--emergency', '--reason', 'main is broken', '--json']);
+    const r = await p.run([
+      'deploy',
+      '--env',
+      'staging',
+      '--release',
+      'v2',
+      '--emergency',
+      '--reason',
+      'main is broken',
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /EMERGENCY: tester broke glass on staging and is responsible for this deploy \(main is broken\)/);
+    assert.match(
+      r.stderr,
+      /EMERGENCY: tester broke glass on staging and is responsible for this deploy \(main is broken\)/,
+    );
     const [d] = JSON.parse((await p.run(['deploys', 'list', '--env', 'staging', '--json'])).stdout);
     assert.deepEqual([d.responsible, d.emergency, d.reason, d.status], ['tester', true, 'main is broken', 'succeeded']);
     const show = await p.run(['deploys', 'show', d.id, '--journal']);
     assert.match(show.stdout, /EMERGENCY: tester broke glass on staging/);
     const entries = (await ledger()).filter((e) => e.env === 'staging').slice(-3);
-    assert.deepEqual(entries.map((e) => [e.kind, e.emergency, e.reason]), [
-      ['emergency.used', true, 'main is broken'],
-      ['deploy.started', true, 'main is broken'],
-      ['deploy.finished', true, 'main is broken'],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.kind, e.emergency, e.reason]),
+      [
+        ['emergency.used', true, 'main is broken'],
+        ['deploy.started', true, 'main is broken'],
+        ['deploy.finished', true, 'main is broken'],
+      ],
+    );
     const audit = await p.run(['audit', '--env', 'staging']);
     assert.match(audit.stdout, /emergency\.used .*EMERGENCY/);
   });
@@ -103,7 +138,11 @@ describe('runway deploy: the policy', () => {
     const store = await openStore(join(p.dir, '.runway', 'runway.db'), p.dir);
     try {
       const old = Date.now() - 120_000;
-      await store.acquireLock({ app: 'shop', env: 'qa', holder: 'dep_dead', reason: 'deploy v1', pid: null, host: 'gone-host' }, old, 30_000);
+      await store.acquireLock(
+        { app: 'shop', env: 'qa', holder: 'dep_dead', reason: 'deploy v1', pid: null, host: 'gone-host' },
+        old,
+        30_000,
+      );
     } finally {
       await store.close();
     }
@@ -120,7 +159,10 @@ describe('runway deploy: the policy', () => {
     const before = (await ledger()).length;
     const r = await p.run(['deploy', '--env', 'production', '--release', 'v2', '--dry-run']);
     assert.equal(r.code, 5);
-    assert.match(r.stdout, /^A REAL RUN WOULD BE REFUSED \(exit 5\): refused by policy \(production\): CLI deploys of production are not allowed/);
+    assert.match(
+      r.stdout,
+      /^A REAL RUN WOULD BE REFUSED \(exit 5\): refused by policy \(production\): CLI deploys of production are not allowed/,
+    );
     const refusedAt = r.stdout.indexOf('A REAL RUN WOULD BE REFUSED');
     const planAt = r.stdout.search(/wave/i);
     assert.ok(planAt > refusedAt, 'the plan follows the refusal');
@@ -154,8 +196,14 @@ describe('runway token', () => {
     assert.match((await p.run(['token', 'list'])).stdout, /revoked/);
     assert.equal((await p.run(['token', 'revoke', id])).code, 2);
     assert.match((await p.run(['token', 'create', '--name', 'x', '--role', 'root'])).stderr, /unknown role "root"/);
-    assert.match((await p.run(['token', 'create', '--name', 'x', '--role', 'admin', '--env', 'qa'])).stderr, /environments apply to deployer tokens only/);
-    assert.match((await p.run(['token', 'create', '--name', 'x', '--role', 'deployer', '--env', 'moon'])).stderr, /unknown environment moon/);
+    assert.match(
+      (await p.run(['token', 'create', '--name', 'x', '--role', 'admin', '--env', 'qa'])).stderr,
+      /environments apply to deployer tokens only/,
+    );
+    assert.match(
+      (await p.run(['token', 'create', '--name', 'x', '--role', 'deployer', '--env', 'moon'])).stderr,
+      /unknown environment moon/,
+    );
     assert.equal((await p.run(['token', 'create', '--role', 'admin'])).code, 2);
   });
 });
@@ -173,7 +221,10 @@ describe('runway audit --verify', () => {
     }
     const edited = await p.run(['audit', '--verify']);
     assert.equal(edited.code, 1);
-    assert.match(edited.stdout, /LEDGER TAMPERED: 1 problem\n {2}#2: entry 2 was edited: its content does not match its hash/);
+    assert.match(
+      edited.stdout,
+      /LEDGER TAMPERED: 1 problem\n {2}#2: entry 2 was edited: its content does not match its hash/,
+    );
     const db2 = new BetterSqlite3(join(p.dir, '.runway', 'runway.db'));
     try {
       db2.prepare('delete from ledger where seq = 3').run();
@@ -183,7 +234,10 @@ describe('runway audit --verify', () => {
     const removed = await p.run(['audit', '--verify', '--json']);
     assert.equal(removed.code, 1);
     const problems = JSON.parse(removed.stdout).verification.problems as { seq: number; problem: string }[];
-    assert.ok(problems.some((x) => x.seq === 3 && /entry 3 is missing \(removed\)/.test(x.problem)), JSON.stringify(problems));
+    assert.ok(
+      problems.some((x) => x.seq === 3 && /entry 3 is missing \(removed\)/.test(x.problem)),
+      JSON.stringify(problems),
+    );
   });
 });
 
@@ -227,14 +281,26 @@ describe('runway init github', () => {
     assert.equal(manual.name, 'Manual deploy');
     const inputs = manual.on.workflow_dispatch.inputs;
     assert.deepEqual(Object.keys(inputs), ['environment', 'ref', 'reason', 'emergency']);
-    assert.deepEqual(inputs.environment, { description: 'Environment', required: true, type: 'choice', options: ['staging', 'production', 'qa'] });
+    assert.deepEqual(inputs.environment, {
+      description: 'Environment',
+      required: true,
+      type: 'choice',
+      options: ['staging', 'production', 'qa'],
+    });
     assert.equal(inputs.ref.type, 'string');
     assert.equal(inputs.emergency.type, 'boolean');
     assert.equal(inputs.emergency.default, false);
 
     const secrets = load('.github/workflows/runway-manual-secrets.yml');
     assert.equal(secrets.name, 'Manual secrets');
-    assert.deepEqual(Object.keys(secrets.on.workflow_dispatch.inputs), ['environment', 'names', 'unset', 'apply', 'reason', 'emergency']);
+    assert.deepEqual(Object.keys(secrets.on.workflow_dispatch.inputs), [
+      'environment',
+      'names',
+      'unset',
+      'apply',
+      'reason',
+      'emergency',
+    ]);
     assert.equal(secrets.jobs.secrets.environment, '${{ inputs.environment }}');
     assert.equal(secrets.jobs.secrets.steps[0].env.ALL_SECRETS, '${{ toJSON(secrets) }}');
     assert.ok(secrets.jobs.secrets.steps.slice(1).every((s: { if?: string }) => s.if === '${{ inputs.apply }}'));
@@ -245,7 +311,9 @@ describe('runway init github', () => {
     assert.match(check.run, /::error::the secrets of \$ENVIRONMENT are staged/);
 
     for (const wf of [release, staging, manual, secrets]) {
-      const steps = Object.values(wf.jobs as Record<string, { steps: { run?: string; env?: Record<string, string> }[] }>).flatMap((j) => j.steps);
+      const steps = Object.values(
+        wf.jobs as Record<string, { steps: { run?: string; env?: Record<string, string> }[] }>,
+      ).flatMap((j) => j.steps);
       const forward = steps.find((s) => s.run?.includes('/webhooks/github'));
       assert.ok(forward, 'each workflow hands its event to runway server');
       assert.match(forward!.run!, /X-Hub-Signature-256: \$signature/);
@@ -260,7 +328,15 @@ describe('runway init github', () => {
     assert.ok(Array.isArray(drafter.categories) && drafter.categories.length >= 2);
     assert.equal(drafter['version-resolver'].default, 'patch');
     // `runway release draft` reads it.
-    const draft = await p.run(['release', 'draft', '--config', '.github/release-drafter.yml', '--input', writeInput(p.dir), '--json']);
+    const draft = await p.run([
+      'release',
+      'draft',
+      '--config',
+      '.github/release-drafter.yml',
+      '--input',
+      writeInput(p.dir),
+      '--json',
+    ]);
     assert.equal(draft.code, 0, draft.stderr);
     assert.equal(JSON.parse(draft.stdout).tag, 'v0.1.0');
   });
@@ -277,7 +353,21 @@ describe('runway init github', () => {
 
 function writeInput(dir: string): string {
   const file = join(dir, 'draft-input.json');
-  writeFileSync(file, JSON.stringify({ pullRequests: [{ number: 1, title: 'Add search', user: { login: 'ada' }, merged_at: '2026-11-01T00:00:00Z', labels: [{ name: 'feature' }] }], releases: [] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      pullRequests: [
+        {
+          number: 1,
+          title: 'Add search',
+          user: { login: 'ada' },
+          merged_at: '2026-11-01T00:00:00Z',
+          labels: [{ name: 'feature' }],
+        },
+      ],
+      releases: [],
+    }),
+  );
   return file;
 }
 

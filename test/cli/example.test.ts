@@ -19,25 +19,29 @@ function promisedCommands(source: string): string[][] {
 }
 
 describe('examples/sim/runway.toml as its first comment says', () => {
-  it('every promised command succeeds, and staging without break-glass is refused (exit 5)', { timeout: 300_000 }, async () => {
-    const commands = promisedCommands(EXAMPLE);
-    assert.ok(commands.length >= 3, `the comment promises commands: ${JSON.stringify(commands)}`);
-    const p = project(EXAMPLE);
-    try {
-      const refused = await p.run(['deploy', '--env', 'staging', '--release', 'v1']);
-      assert.equal(refused.code, 5, refused.stderr);
-      for (const args of commands) {
-        const r = await p.run(args);
-        assert.equal(r.code, 0, `runway ${args.join(' ')}: ${r.stderr}`);
+  it(
+    'every promised command succeeds, and staging without break-glass is refused (exit 5)',
+    { timeout: 300_000 },
+    async () => {
+      const commands = promisedCommands(EXAMPLE);
+      assert.ok(commands.length >= 3, `the comment promises commands: ${JSON.stringify(commands)}`);
+      const p = project(EXAMPLE);
+      try {
+        const refused = await p.run(['deploy', '--env', 'staging', '--release', 'v1']);
+        assert.equal(refused.code, 5, refused.stderr);
+        for (const args of commands) {
+          const r = await p.run(args);
+          assert.equal(r.code, 0, `runway ${args.join(' ')}: ${r.stderr}`);
+        }
+        const listed = await p.run(['deploys', 'list', '--json']);
+        const deploys = JSON.parse(listed.stdout) as { env: string; status: string; emergency?: boolean }[];
+        assert.deepEqual(deploys.map((d) => [d.env, d.status, d.emergency === true]).sort(), [
+          ['sandbox', 'succeeded', false],
+          ['staging', 'succeeded', true],
+        ]);
+      } finally {
+        p.cleanup();
       }
-      const listed = await p.run(['deploys', 'list', '--json']);
-      const deploys = JSON.parse(listed.stdout) as { env: string; status: string; emergency?: boolean }[];
-      assert.deepEqual(deploys.map((d) => [d.env, d.status, d.emergency === true]).sort(), [
-        ['sandbox', 'succeeded', false],
-        ['staging', 'succeeded', true],
-      ]);
-    } finally {
-      p.cleanup();
-    }
-  });
+    },
+  );
 });

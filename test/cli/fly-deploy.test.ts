@@ -86,7 +86,18 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'runway-fly-e2e-'));
-    server = await serve(['--app', APP, '--fleet', 'web=4,worker=2', '--initial-release', 'v1', '--state', state(), '--boot-failure-releases', 'v-crash']);
+    server = await serve([
+      '--app',
+      APP,
+      '--fleet',
+      'web=4,worker=2',
+      '--initial-release',
+      'v1',
+      '--state',
+      state(),
+      '--boot-failure-releases',
+      'v-crash',
+    ]);
     writeFileSync(join(dir, 'runway.toml'), config(server.url));
     for (const v of ['v1', 'v2', 'v3', 'v-crash']) {
       const r = await cli(['releases', 'create', v, '--image', `registry.fly.io/${APP}:${v}`]);
@@ -123,7 +134,11 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
       assert.equal(m.config!.metadata!.runway_deploy, summary.deployId);
       assert.equal(m.config!.metadata!.fly_platform_version, 'v2');
       assert.equal(m.cordoned, false, 'every machine back in traffic');
-      assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${m.id}/lease`)).status, 404, `machine ${m.id} left leased`);
+      assert.equal(
+        (await api(server.url, `/v1/apps/${APP}/machines/${m.id}/lease`)).status,
+        404,
+        `machine ${m.id} left leased`,
+      );
     }
   });
 
@@ -137,27 +152,47 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     const serving = machines.filter((m) => m.config!.metadata!.runway_role !== 'release-command');
     assert.equal(serving.length, 6);
     for (const m of serving) assert.equal(m.config!.image, `registry.fly.io/${APP}:v2`, 'no serving machine changed');
-    for (const m of serving) assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${m.id}/lease`)).status, 404, `machine ${m.id} left leased after a failure`);
+    for (const m of serving)
+      assert.equal(
+        (await api(server.url, `/v1/apps/${APP}/machines/${m.id}/lease`)).status,
+        404,
+        `machine ${m.id} left leased after a failure`,
+      );
     // The failed run's machine is not left behind.
-    assert.equal(machines.filter((m) => m.config!.metadata!.runway_role === 'release-command' && m.state !== 'destroyed' && m.state !== 'destroying').length, 0);
+    assert.equal(
+      machines.filter(
+        (m) =>
+          m.config!.metadata!.runway_role === 'release-command' && m.state !== 'destroyed' && m.state !== 'destroying',
+      ).length,
+      0,
+    );
   });
 
   it('a refused token is bad input (exit 2), one clear message, nothing changed, the token never printed', async () => {
-    const before = (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server.byRoute;
+    const before = (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server
+      .byRoute;
     const wrong = 'wrong-token-zz9-plural-z-alpha';
     const r = await child(['deploy', '--env', 'staging', '--release', 'v3'], { FLY_API_TOKEN: wrong });
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^runway: environment staging \(provider "fly"\): the Fly API at http:\/\/127\.0\.0\.1:\d+ refused the token \(401\)/);
+    assert.match(
+      r.stderr,
+      /^runway: environment staging \(provider "fly"\): the Fly API at http:\/\/127\.0\.0\.1:\d+ refused the token \(401\)/,
+    );
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
     const json = await cli(['status', '--env', 'staging', '--json'], { FLY_API_TOKEN: wrong });
     assert.equal(json.code, 2);
     assert.equal(JSON.parse(json.stdout).exitCode, 2);
     for (const out of [r.stdout, r.stderr, json.stdout, json.stderr]) assert.ok(!out.includes(wrong), 'token printed');
-    const afterwards = (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server.byRoute;
+    const afterwards = (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body
+      .server.byRoute;
     for (const route of Object.keys(afterwards).filter((k) => !k.startsWith('GET'))) {
       assert.equal(afterwards[route], before[route], `${route} was called`);
     }
-    assert.deepEqual(JSON.parse((await cli(['deploys', 'list', '--json'])).stdout).map((d: { release: string }) => d.release), ['v-crash', 'v2'], 'no deploy recorded');
+    assert.deepEqual(
+      JSON.parse((await cli(['deploys', 'list', '--json'])).stdout).map((d: { release: string }) => d.release),
+      ['v-crash', 'v2'],
+      'no deploy recorded',
+    );
   });
 
   it('an unknown Fly app is bad input naming the app', async () => {
@@ -167,7 +202,10 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
   });
 
   it('the API dead for longer than provider_outage_timeout stops the deploy; back up, status says where machines are and a new deploy finishes', async () => {
-    const updates = async () => (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server.byRoute['POST /v1/apps/:app/machines/:id'] ?? 0;
+    const updates = async () =>
+      (await api<{ server: { byRoute: Record<string, number> } }>(server.url, '/_sim/stats')).body.server.byRoute[
+        'POST /v1/apps/:app/machines/:id'
+      ] ?? 0;
     const before = await updates();
     const deploy = spawnCli(['deploy', '--env', 'staging', '--release', 'v3', '--json'], dir, { FLY_API_TOKEN: TOKEN });
     // Kill the API (no clean shutdown: its state file is what it last saved) once the first machine is being updated.
@@ -180,7 +218,10 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.notEqual(r.code, 0, 'the deploy did not succeed');
     const summary = JSON.parse(r.stdout);
     assert.notEqual(summary.status, 'succeeded');
-    assert.match(summary.error ?? '', /has not answered for \d+ s \(provider_outage_timeout 120 s\).*cannot reach the Machines API/);
+    assert.match(
+      summary.error ?? '',
+      /has not answered for \d+ s \(provider_outage_timeout 120 s\).*cannot reach the Machines API/,
+    );
 
     // Unreachable API: status fails as an internal error (70), not as bad input.
     const down = await cli(['status', '--env', 'staging']);
@@ -191,18 +232,26 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     writeFileSync(join(dir, 'runway.toml'), config(server.url));
     const status = await cli(['status', '--env', 'staging', '--machines', '--json']);
     assert.equal(status.code, 0, status.stderr);
-    const seen = JSON.parse(status.stdout) as { fleet: { total: number; byRelease: Record<string, number> }; machines: { id: string; release: string; state: string }[] };
+    const seen = JSON.parse(status.stdout) as {
+      fleet: { total: number; byRelease: Record<string, number> };
+      machines: { id: string; release: string; state: string }[];
+    };
     assert.equal(seen.machines.length, 6, 'every machine accounted for');
-    assert.equal(Object.values(seen.fleet.byRelease).reduce((a, b) => a + b, 0), 6);
+    assert.equal(
+      Object.values(seen.fleet.byRelease).reduce((a, b) => a + b, 0),
+      6,
+    );
     for (const m of seen.machines) assert.ok(['v2', 'v3'].includes(m.release), `${m.id} on ${m.release}`);
 
     const again = await cli(['deploy', '--env', 'staging', '--release', 'v3', '--json']);
     assert.equal(again.code, 0, again.stderr + again.stdout);
     assert.equal(JSON.parse(again.stdout).status, 'succeeded');
-    assert.deepEqual(JSON.parse((await cli(['status', '--env', 'staging', '--json'])).stdout).fleet.byRelease, { v3: 6 });
+    assert.deepEqual(JSON.parse((await cli(['status', '--env', 'staging', '--json'])).stdout).fleet.byRelease, {
+      v3: 6,
+    });
   });
 
-  it('runway recover releases the machine leases a crashed runway left, and never anyone else\'s', async () => {
+  it("runway recover releases the machine leases a crashed runway left, and never anyone else's", async () => {
     const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
     const [mine, theirs] = machines;
     const take = async (id: string, description: string) => {
@@ -219,18 +268,41 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     const flyctlNonce = await take(theirs!.id, 'flyctl machine update');
     const dry = await cli(['recover', '--env', 'staging', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, new RegExp(`machine leases left by an earlier runway run: 1 \\(${mine!.id} \\(runway shop/staging pid 4242@gone-host`));
-    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status, 200, 'a dry run changes nothing');
+    assert.match(
+      dry.stdout,
+      new RegExp(
+        `machine leases left by an earlier runway run: 1 \\(${mine!.id} \\(runway shop/staging pid 4242@gone-host`,
+      ),
+    );
+    assert.equal(
+      (await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status,
+      200,
+      'a dry run changes nothing',
+    );
 
     const r = await cli(['recover', '--env', 'staging', '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const out = JSON.parse(r.stdout) as { leftLeases: { machineId: string }[]; done: string[] };
-    assert.deepEqual(out.leftLeases.map((l) => l.machineId), [mine!.id]);
+    assert.deepEqual(
+      out.leftLeases.map((l) => l.machineId),
+      [mine!.id],
+    );
     assert.match(out.done.join('\n'), /released 1 machine lease left by an earlier runway run/);
     assert.ok(!r.stdout.includes('nonce'), 'nonces are never printed');
-    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status, 404, "runway's stale lease is gone");
-    assert.equal((await api(server.url, `/v1/apps/${APP}/machines/${theirs!.id}/lease`)).status, 200, "flyctl's lease is not runway's to clear");
-    const res = await fetch(`${server.url}/v1/apps/${APP}/machines/${theirs!.id}/lease`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}`, 'fly-machine-lease-nonce': flyctlNonce } });
+    assert.equal(
+      (await api(server.url, `/v1/apps/${APP}/machines/${mine!.id}/lease`)).status,
+      404,
+      "runway's stale lease is gone",
+    );
+    assert.equal(
+      (await api(server.url, `/v1/apps/${APP}/machines/${theirs!.id}/lease`)).status,
+      200,
+      "flyctl's lease is not runway's to clear",
+    );
+    const res = await fetch(`${server.url}/v1/apps/${APP}/machines/${theirs!.id}/lease`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}`, 'fly-machine-lease-nonce': flyctlNonce },
+    });
     assert.equal(res.status, 200);
   });
 
@@ -243,24 +315,36 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
     assert.equal((await api(server.url, `/v1/apps/${APP}/machines`, 'not-the-token')).status, 401);
   });
 
-  it('secrets set for a fly environment reach its machines through Fly\'s app secrets with the next deploy, recorded as applied', async () => {
+  it("secrets set for a fly environment reach its machines through Fly's app secrets with the next deploy, recorded as applied", async () => {
     writeFileSync(join(dir, 'runway.toml'), config(server.url)); // the server came back on another port
     const env = { FLY_API_TOKEN: TOKEN, RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') };
     const value = 'postgres://shop:pa55-e2e-9q@db/shop';
     const set = await cli(['secrets', 'set', '--env', 'staging', `DATABASE_URL=${value}`, '--json'], env);
     assert.equal(set.code, 0, set.stderr);
     assert.equal(JSON.parse(set.stdout).pending, true, 'staged, waiting for a deploy');
-    assert.equal((await api<{ secrets: unknown[] }>(server.url, `/v1/apps/${APP}/secrets`)).body.secrets.length, 0, 'nothing reaches Fly before a deploy');
+    assert.equal(
+      (await api<{ secrets: unknown[] }>(server.url, `/v1/apps/${APP}/secrets`)).body.secrets.length,
+      0,
+      'nothing reaches Fly before a deploy',
+    );
 
     assert.equal((await cli(['releases', 'create', 'v4', '--image', `registry.fly.io/${APP}:v4`])).code, 0);
     const r = await cli(['deploy', '--env', 'staging', '--release', 'v4', '--json'], env);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.ok(!r.stdout.includes(value) && !r.stderr.includes(value), 'the value is never printed');
-    const listed = (await api<{ secrets: { name: string; value?: string }[] }>(server.url, `/v1/apps/${APP}/secrets`)).body.secrets;
-    assert.deepEqual(listed.map((x) => x.name), ['DATABASE_URL']);
+    const listed = (await api<{ secrets: { name: string; value?: string }[] }>(server.url, `/v1/apps/${APP}/secrets`))
+      .body.secrets;
+    assert.deepEqual(
+      listed.map((x) => x.name),
+      ['DATABASE_URL'],
+    );
     const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
     for (const m of machines) {
-      assert.equal(m.config!.metadata!.runway_secrets, 'DATABASE_URL', `machine ${m.id} started with the app's secrets`);
+      assert.equal(
+        m.config!.metadata!.runway_secrets,
+        'DATABASE_URL',
+        `machine ${m.id} started with the app's secrets`,
+      );
       assert.ok(!JSON.stringify(m).includes(value), 'never in a machine');
     }
     const after = JSON.parse((await cli(['secrets', 'list', '--env', 'staging', '--json'], env)).stdout);
@@ -270,12 +354,21 @@ describe('runway deploy on provider = "fly" against `runway sim serve` (separate
 
   it("a 4xx from Fly is shown with Fly's own error text and the operation that got it, never a stack trace; nothing changes", async () => {
     assert.equal((await cli(['releases', 'create', 'v5', '--image', 'registry.fly.io/Shop Staging:v5'])).code, 0);
-    const r = await cli(['deploy', '--env', 'staging', '--release', 'v5'], { FLY_API_TOKEN: TOKEN, RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') });
+    const r = await cli(['deploy', '--env', 'staging', '--release', 'v5'], {
+      FLY_API_TOKEN: TOKEN,
+      RUNWAY_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+    });
     assert.notEqual(r.code, 0);
     const out = r.stdout + r.stderr;
-    assert.match(out, /create a release_command machine on v5 in shop-staging: 422 invalid image reference "registry\.fly\.io\/Shop Staging:v5"/);
+    assert.match(
+      out,
+      /create a release_command machine on v5 in shop-staging: 422 invalid image reference "registry\.fly\.io\/Shop Staging:v5"/,
+    );
     assert.doesNotMatch(out, /^\s+at /m, 'no stack trace');
     const { body: machines } = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
-    assert.ok(machines.every((m) => m.config!.metadata!.runway_release === 'v4'), 'no machine changed');
+    assert.ok(
+      machines.every((m) => m.config!.metadata!.runway_release === 'v4'),
+      'no machine changed',
+    );
   });
 });

@@ -58,7 +58,10 @@ token_file = "fly-token"
     it(`${dryRun ? '--dry-run' : 'a real run'} exits 2 with fly.toml:line: key: problem and sends nothing`, async () => {
       const r = await p.run(['deploy', '--env', 'production', '--release', 'v2', ...(dryRun ? ['--dry-run'] : [])]);
       assert.equal(r.code, 2, r.stderr);
-      assert.equal(r.stderr, `runway: ${join(p.dir, 'fly.toml')}:4: vm[0].cpu_kind: must be one of "shared", "performance"; got the string "perfomance"\n`);
+      assert.equal(
+        r.stderr,
+        `runway: ${join(p.dir, 'fly.toml')}:4: vm[0].cpu_kind: must be one of "shared", "performance"; got the string "perfomance"\n`,
+      );
       assert.deepEqual(seen, []);
     });
   }

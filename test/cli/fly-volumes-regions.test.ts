@@ -65,9 +65,24 @@ describe('volumes and regions through the CLI, against `runway sim serve` (separ
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'runway-fly-volumes-'));
-    server = await startSimServe(['--speed', String(SPEED), '--app', APP, '--fleet', 'web=3,worker=3', '--regions', 'ord,iad,cdg', '--volumes', 'web:data:/data'], TOKEN);
+    server = await startSimServe(
+      [
+        '--speed',
+        String(SPEED),
+        '--app',
+        APP,
+        '--fleet',
+        'web=3,worker=3',
+        '--regions',
+        'ord,iad,cdg',
+        '--volumes',
+        'web:data:/data',
+      ],
+      TOKEN,
+    );
     writeFileSync(join(dir, 'runway.toml'), config(server.url));
-    for (const v of ['v1', 'v2']) assert.equal((await cli(['releases', 'create', v, '--image', `registry.fly.io/${APP}:${v}`])).code, 0);
+    for (const v of ['v1', 'v2'])
+      assert.equal((await cli(['releases', 'create', v, '--image', `registry.fly.io/${APP}:${v}`])).code, 0);
   });
   after(async () => {
     await server?.stop();
@@ -79,7 +94,10 @@ describe('volumes and regions through the CLI, against `runway sim serve` (separ
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /strategy\s+bluegreen/);
     assert.match(r.stdout, /region order: ord, then cdg\+iad — each region rolled and checked before the next starts/);
-    assert.match(r.stdout, /ord: web has volumes: rolled in place \(one machine at a time\) before the rest, since bluegreen would create machines without their volumes; set new_volumes = "fork"/);
+    assert.match(
+      r.stdout,
+      /ord: web has volumes: rolled in place \(one machine at a time\) before the rest, since bluegreen would create machines without their volumes; set new_volumes = "fork"/,
+    );
     assert.match(r.stdout, /region ord first:\n\s+wave 0 spearhead \[ord\]: 1 update/);
     assert.match(r.stdout, /region cdg\+iad next, once the region before is done and checked:/);
   });
@@ -90,7 +108,11 @@ describe('volumes and regions through the CLI, against `runway sim serve` (separ
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal(JSON.parse(r.stdout).status, 'succeeded');
     const after = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
-    const web = (list: FlyMachine[]) => list.filter((m) => m.config?.metadata?.runway_group === 'web').map((m) => `${m.id}:${m.region}:${m.config?.mounts?.[0]?.volume}`).sort();
+    const web = (list: FlyMachine[]) =>
+      list
+        .filter((m) => m.config?.metadata?.runway_group === 'web')
+        .map((m) => `${m.id}:${m.region}:${m.config?.mounts?.[0]?.volume}`)
+        .sort();
     assert.deepEqual(web(after), web(before));
     const regions = (list: FlyMachine[]) => list.map((m) => `${m.config?.metadata?.runway_group}@${m.region}`).sort();
     assert.deepEqual(regions(after), regions(before));
@@ -100,7 +122,11 @@ describe('volumes and regions through the CLI, against `runway sim serve` (separ
     const status = await cli(['status', '--env', 'prod', '--json']);
     assert.equal(status.code, 0, status.stderr);
     const spread = JSON.parse(status.stdout).regions as Record<string, { byRelease: Record<string, number> }>;
-    assert.deepEqual(Object.fromEntries(Object.entries(spread).map(([r, c]) => [r, c.byRelease])), { cdg: { v2: 2 }, iad: { v2: 2 }, ord: { v2: 2 } });
+    assert.deepEqual(Object.fromEntries(Object.entries(spread).map(([r, c]) => [r, c.byRelease])), {
+      cdg: { v2: 2 },
+      iad: { v2: 2 },
+      ord: { v2: 2 },
+    });
     const text = await cli(['status', '--env', 'prod', '--machines']);
     assert.match(text.stdout, /by region:\n\s+cdg\s+2 on v2\n\s+iad\s+2 on v2\n\s+ord\s+2 on v2/);
     assert.match(text.stdout, / ord volumes vol_\w+/);
@@ -110,13 +136,19 @@ describe('volumes and regions through the CLI, against `runway sim serve` (separ
     writeFileSync(join(dir, 'runway.toml'), config(server.url, 'region_order = ["ORD", "*"]'));
     const r = await cli(['deploy', '--env', 'prod', '--release', 'v2', '--dry-run']);
     assert.equal(r.code, 2, r.stdout);
-    assert.match(r.stderr, /runway\.toml:15: environments\.prod\.deploy\.region_order\[0\]: a region is lowercase letters and digits/);
+    assert.match(
+      r.stderr,
+      /runway\.toml:15: environments\.prod\.deploy\.region_order\[0\]: a region is lowercase letters and digits/,
+    );
     writeFileSync(join(dir, 'runway.toml'), config(server.url, 'new_volumes = "copy"'));
     const v = await cli(['deploy', '--env', 'prod', '--release', 'v2', '--dry-run']);
     assert.equal(v.code, 2, v.stdout);
     assert.match(v.stderr, /runway\.toml:15: environments\.prod\.deploy\.new_volumes: .*"none".*"fork"/);
     writeFileSync(join(dir, 'runway.toml'), config(server.url, 'region_order = ["ord", "iad", "ord"]'));
-    assert.match((await cli(['deploy', '--env', 'prod', '--release', 'v2', '--dry-run'])).stderr, /region_order: names a region twice/);
+    assert.match(
+      (await cli(['deploy', '--env', 'prod', '--release', 'v2', '--dry-run'])).stderr,
+      /region_order: names a region twice/,
+    );
     writeFileSync(join(dir, 'runway.toml'), config(server.url));
   });
 });

@@ -42,15 +42,27 @@ describe('deploy --dry-run: what a real run would meet besides the plan', () => 
   it('names the release command and the checks gating each group, with wait_timeout', () => {
     const env = config.environments.production!;
     const text = formatGates(config, env, resolveStrategySettings(env, config.app.processes));
-    assert.match(text, /release steps {2}1\. release command `bin\/migrate` once, on a throw-away machine of the target release \(timeout 3m\)/);
-    assert.match(text, /checks that gate each step \(a new or updated machine must pass them on the target release within 4m\)/);
-    assert.match(text, /\n {2}web {5}up: http GET \/up every 5s, timeout 2s, grace 10s; port: tcp on port 9000 every 15s/);
+    assert.match(
+      text,
+      /release steps {2}1\. release command `bin\/migrate` once, on a throw-away machine of the target release \(timeout 3m\)/,
+    );
+    assert.match(
+      text,
+      /checks that gate each step \(a new or updated machine must pass them on the target release within 4m\)/,
+    );
+    assert.match(
+      text,
+      /\n {2}web {5}up: http GET \/up every 5s, timeout 2s, grace 10s; port: tcp on port 9000 every 15s/,
+    );
     assert.match(text, /\n {2}worker {2}port: tcp on port 9000/, 'a check without a group applies to every group');
   });
 
   it('for immediate, says the checks decide convergence rather than gate', () => {
     const env = config.environments.staging!;
     const text = formatGates(config, env, resolveStrategySettings(env, config.app.processes));
-    assert.match(text, /checks that decide convergence \(immediate does not wait on them; .* within 10m is a straggler\)/);
+    assert.match(
+      text,
+      /checks that decide convergence \(immediate does not wait on them; .* within 10m is a straggler\)/,
+    );
   });
 });

@@ -77,11 +77,15 @@ export function project(source = smallConfig()): Project {
 
 /** Run the real CLI as a child process (what a user's shell does). */
 export function spawnCli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd,
-    env: { ...process.env, NO_COLOR: '1', RUNWAY_USER: 'tester', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...args],
+    {
+      cwd,
+      env: { ...process.env, NO_COLOR: '1', RUNWAY_USER: 'tester', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

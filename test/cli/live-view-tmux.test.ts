@@ -18,7 +18,10 @@ const dir = mkdtempSync(join(tmpdir(), 'runway-live-'));
 const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
 
 before(() => {
-  if (spawnSync('tmux', ['-V']).error) throw new Error('these tests need tmux (Debian: apt-get install -y tmux; scripts/test-services.sh, run by npm test, does this)');
+  if (spawnSync('tmux', ['-V']).error)
+    throw new Error(
+      'these tests need tmux (Debian: apt-get install -y tmux; scripts/test-services.sh, run by npm test, does this)',
+    );
   writeFileSync(
     join(dir, 'runway.toml'),
     `[app]
@@ -57,12 +60,31 @@ function screen(session: string, history = false): string[] {
   return r.stdout.split('\n');
 }
 
-async function deployIn(session: string, release: string, columns: number, resizeTo?: number): Promise<{ seen: number; history: string[] }> {
+async function deployIn(
+  session: string,
+  release: string,
+  columns: number,
+  resizeTo?: number,
+): Promise<{ seen: number; history: string[] }> {
   const tsx = import.meta.resolve('tsx');
   const cli = `'${process.execPath}' --import ${tsx} ${join(ROOT, 'src/cli/main.ts')}`;
-  const created = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'src/cli/main.ts'), 'releases', 'create', release], { cwd: dir, encoding: 'utf8' });
+  const created = spawnSync(
+    process.execPath,
+    ['--import', tsx, join(ROOT, 'src/cli/main.ts'), 'releases', 'create', release],
+    { cwd: dir, encoding: 'utf8' },
+  );
   assert.equal(created.status, 0, created.stderr);
-  const started = tmux('new-session', '-d', '-x', String(columns), '-y', '40', '-s', session, `cd ${dir} && ${cli} deploy --env production --release ${release}; echo EXIT=$?; sleep 600`);
+  const started = tmux(
+    'new-session',
+    '-d',
+    '-x',
+    String(columns),
+    '-y',
+    '40',
+    '-s',
+    session,
+    `cd ${dir} && ${cli} deploy --env production --release ${release}; echo EXIT=$?; sleep 600`,
+  );
   assert.equal(started.status, 0, started.stderr);
   let seen = 0;
   let resized = resizeTo === undefined;
@@ -71,7 +93,8 @@ async function deployIn(session: string, release: string, columns: number, resiz
       const rows = screen(session);
       const copies = rows.filter((r) => BLOCK.test(r)).length;
       assert.ok(copies <= 1, `one live block at a time, saw ${copies}:\n${rows.join('\n')}`);
-      for (const r of rows) assert.ok(r.length <= (resized ? (resizeTo ?? columns) : columns), `a row wider than the terminal: ${r}`);
+      for (const r of rows)
+        assert.ok(r.length <= (resized ? (resizeTo ?? columns) : columns), `a row wider than the terminal: ${r}`);
       if (copies === 1 && / {2}waves? /.test(rows.find((r) => BLOCK.test(r))!)) {
         seen++;
         if (!resized && seen >= 2) {
@@ -97,7 +120,11 @@ describe('the live deploy view in tmux', () => {
       assert.ok(seen >= 1, 'the live block was on screen during the deploy');
       // A waves deploy runs its windowed waves as one flow: never "wave 1/11" for it.
       assert.doesNotMatch(text, /wave 1\/\d+ waves/);
-      assert.deepEqual(history.filter((r) => BLOCK.test(r)), [], `the block was erased at the end; scrollback:\n${text}`);
+      assert.deepEqual(
+        history.filter((r) => BLOCK.test(r)),
+        [],
+        `the block was erased at the end; scrollback:\n${text}`,
+      );
       assert.match(text, /times are simulated/);
     });
   }

@@ -58,7 +58,10 @@ class Rig {
     const fleet = Object.entries(GROUPS)
       .map(([g, n]) => `${g}=${n}`)
       .join(',');
-    this.server = await startSimServe(['--speed', String(SPEED), '--app', APP, '--fleet', fleet, '--initial-release', 'v1', '--state', this.state], TOKEN);
+    this.server = await startSimServe(
+      ['--speed', String(SPEED), '--app', APP, '--fleet', fleet, '--initial-release', 'v1', '--state', this.state],
+      TOKEN,
+    );
     this.port = new URL(this.server.url).port;
     writeFileSync(
       join(this.dir, 'runway.toml'),
@@ -127,7 +130,11 @@ time_scale = ${SPEED}
 
   /** Wait until the deploy's journal has an entry `kind` (the deploy acted, whatever the API does). */
   async journalSays(deployId: string, kind: string): Promise<void> {
-    await until(async () => (await this.journal(deployId)).some((e) => e.kind === kind), `the journal to say ${kind}`, 120_000);
+    await until(
+      async () => (await this.journal(deployId)).some((e) => e.kind === kind),
+      `the journal to say ${kind}`,
+      120_000,
+    );
   }
 
   async deployId(): Promise<string> {
@@ -158,22 +165,32 @@ time_scale = ${SPEED}
 const meta = (m: FlyMachine) => m.config?.metadata ?? {};
 const live = (m: FlyMachine) => m.state !== 'destroyed' && m.state !== 'destroying';
 const inTraffic = (m: FlyMachine) => meta(m).runway_role === 'serving' && m.state === 'started' && !m.cordoned;
-const describeMachine = (m: FlyMachine) => `${m.id} ${meta(m).runway_role} ${meta(m).runway_release} ${m.state} cordoned=${m.cordoned}`;
+const describeMachine = (m: FlyMachine) =>
+  `${m.id} ${meta(m).runway_role} ${meta(m).runway_release} ${m.state} cordoned=${m.cordoned}`;
 
 /** Serving machines out of traffic: cordoned, or not running. */
-const outOfTraffic = (machines: FlyMachine[]) => machines.filter((m) => live(m) && meta(m).runway_role === 'serving' && (m.cordoned || m.state !== 'started'));
+const outOfTraffic = (machines: FlyMachine[]) =>
+  machines.filter((m) => live(m) && meta(m).runway_role === 'serving' && (m.cordoned || m.state !== 'started'));
 
 /** The fleet serves whole: the desired count in traffic, nothing else left, none out of traffic. */
 function assertServing(machines: FlyMachine[]): void {
   const left = machines.filter(live);
   assert.deepEqual(outOfTraffic(left).map(describeMachine), [], 'no serving machine cordoned or stopped');
-  assert.deepEqual(left.filter((m) => meta(m).runway_role !== 'serving').map(describeMachine), [], 'no extra machine left');
+  assert.deepEqual(
+    left.filter((m) => meta(m).runway_role !== 'serving').map(describeMachine),
+    [],
+    'no extra machine left',
+  );
   assert.equal(left.filter(inTraffic).length, DESIRED, 'the desired count in traffic');
 }
 
 function assertNoDoubleCreate(stats: Stats, deployId: string): void {
   const launches = stats.server.creates.filter((c) => c.deployId === deployId).map((c) => c.launchId);
-  assert.deepEqual(launches.filter((l, i) => launches.indexOf(l) !== i), [], 'no launch made two machines');
+  assert.deepEqual(
+    launches.filter((l, i) => launches.indexOf(l) !== i),
+    [],
+    'no launch made two machines',
+  );
 }
 
 describe('Machines API outages at the edges of a deploy', () => {
@@ -242,7 +259,11 @@ describe('Machines API outages at the edges of a deploy', () => {
     assert.equal(summary.status, 'succeeded', `${summary.error} ${r.stderr.slice(-2000)}`);
     const stats = await rig.stats();
     // The server is fresh: every machine it ever made is this deploy's.
-    assert.equal(stats.server.creates.length, 1, `one release command machine, made once: ${JSON.stringify(stats.server.creates)}`);
+    assert.equal(
+      stats.server.creates.length,
+      1,
+      `one release command machine, made once: ${JSON.stringify(stats.server.creates)}`,
+    );
     const journal = await rig.journal(summary.deployId);
     assert.equal(journal.filter((e) => e.kind === 'release_step_started').length, 1, 'the release step started once');
     const machines = await rig.machines();
@@ -264,7 +285,9 @@ describe('Machines API outages at the edges of a deploy', () => {
     // The deploy acts on the abort without the API: it turns to its rollback, which waits for the API.
     await rig.journalSays(id, 'rollback');
     await rig.restart();
-    const forwardBefore = (await rig.stats()).server.updates.filter((u) => u.deployId === id && u.release === 'v2').length;
+    const forwardBefore = (await rig.stats()).server.updates.filter(
+      (u) => u.deployId === id && u.release === 'v2',
+    ).length;
 
     const r = await deploy.done;
     const summary = JSON.parse(r.stdout) as Summary;
@@ -275,7 +298,10 @@ describe('Machines API outages at the edges of a deploy', () => {
     assert.equal(forward, forwardBefore, 'nothing went forward once the API answered');
     const machines = await rig.machines();
     assertServing(machines);
-    assert.ok(machines.filter(inTraffic).every((m) => meta(m).runway_release === 'v1'), 'rolled back (on_abort = rollback)');
+    assert.ok(
+      machines.filter(inTraffic).every((m) => meta(m).runway_release === 'v1'),
+      'rolled back (on_abort = rollback)',
+    );
   });
 
   it('longer than provider_outage_timeout: gives up with at most max_unavailable out of traffic; none left out once the API answers', async () => {
@@ -294,7 +320,10 @@ describe('Machines API outages at the edges of a deploy', () => {
     for (const [group, count] of Object.entries(GROUPS)) {
       const window = Math.min(2, count);
       const out = left.filter((m) => meta(m).runway_group === group);
-      assert.ok(out.length <= window, `${group}: ${out.length} out of traffic, max_unavailable ${window}: ${out.map(describeMachine).join('; ')}`);
+      assert.ok(
+        out.length <= window,
+        `${group}: ${out.length} out of traffic, max_unavailable ${window}: ${out.map(describeMachine).join('; ')}`,
+      );
     }
 
     const r = await deploy.done;
@@ -307,7 +336,10 @@ describe('Machines API outages at the edges of a deploy', () => {
     const journal = await rig.journal(id);
     const settled = journal.find((e) => e.kind === 'settled') as { data?: { tidied?: number } } | undefined;
     assert.ok(settled, 'the journal says the fleet was settled');
-    assert.ok((settled.data?.tidied ?? 0) >= 1, `settling put machines back once the API answered: ${JSON.stringify(settled)}`);
+    assert.ok(
+      (settled.data?.tidied ?? 0) >= 1,
+      `settling put machines back once the API answered: ${JSON.stringify(settled)}`,
+    );
 
     const status = await rig.cli(['status', '--env', 'production', '--json']).done;
     assert.equal(status.code, 0, status.stderr);

@@ -39,7 +39,21 @@ describe('a ten-second Machines API outage during a 200-machine rolling deploy',
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'runway-outage-'));
-    server = await startSimServe(['--speed', String(SPEED), '--app', APP, '--fleet', 'web=160,worker=40', '--initial-release', 'v1', '--state', join(dir, 'fly.json')], TOKEN);
+    server = await startSimServe(
+      [
+        '--speed',
+        String(SPEED),
+        '--app',
+        APP,
+        '--fleet',
+        'web=160,worker=40',
+        '--initial-release',
+        'v1',
+        '--state',
+        join(dir, 'fly.json'),
+      ],
+      TOKEN,
+    );
     writeFileSync(
       join(dir, 'runway.toml'),
       `[app]
@@ -61,7 +75,9 @@ api_url = "${server.url}"
 time_scale = ${SPEED}
 `,
     );
-    const r = await spawnCli(['releases', 'create', 'v2', '--image', `registry.fly.io/${APP}:v2`], dir, { FLY_API_TOKEN: TOKEN }).done;
+    const r = await spawnCli(['releases', 'create', 'v2', '--image', `registry.fly.io/${APP}:v2`], dir, {
+      FLY_API_TOKEN: TOKEN,
+    }).done;
     assert.equal(r.code, 0, r.stderr);
   });
   after(async () => {
@@ -71,7 +87,9 @@ time_scale = ${SPEED}
 
   it('waits for the provider, goes on, and ends converged with no machine updated twice', async () => {
     const port = new URL(server.url).port;
-    const deploy = spawnCli(['deploy', '--env', 'production', '--release', 'v2', '--json'], dir, { FLY_API_TOKEN: TOKEN });
+    const deploy = spawnCli(['deploy', '--env', 'production', '--release', 'v2', '--json'], dir, {
+      FLY_API_TOKEN: TOKEN,
+    });
     // Kill the API once the deploy is well under way (some machines updated, most not).
     for (let waited = 0; ; waited += 50) {
       assert.ok(waited < 60_000, 'the deploy never got going');
@@ -84,7 +102,12 @@ time_scale = ${SPEED}
     server = await startSimServe(['--speed', String(SPEED), '--state', join(dir, 'fly.json'), '--port', port], TOKEN);
 
     const r = await deploy.done;
-    const summary = JSON.parse(r.stdout) as { status: string; error: string | null; deployId: string; leftOutOfTraffic?: string[] };
+    const summary = JSON.parse(r.stdout) as {
+      status: string;
+      error: string | null;
+      deployId: string;
+      leftOutOfTraffic?: string[];
+    };
     assert.equal(summary.status, 'succeeded', `${summary.error} ${r.stderr.slice(-2000)}`);
     assert.equal(r.code, 0);
     assert.deepEqual(summary.leftOutOfTraffic, []);
@@ -92,7 +115,11 @@ time_scale = ${SPEED}
     const machines = await api<FlyMachine[]>(server.url, `/v1/apps/${APP}/machines`);
     assert.equal(machines.length, 200, 'no extra machine, none lost');
     const off = machines.filter(
-      (m) => m.config?.metadata?.runway_release !== 'v2' || m.state !== 'started' || m.cordoned || !(m.checks ?? []).every((c) => c.status === 'passing'),
+      (m) =>
+        m.config?.metadata?.runway_release !== 'v2' ||
+        m.state !== 'started' ||
+        m.cordoned ||
+        !(m.checks ?? []).every((c) => c.status === 'passing'),
     );
     assert.deepEqual(
       off.map((m) => `${m.id} ${m.config?.metadata?.runway_release} ${m.state} cordoned=${m.cordoned}`),
@@ -100,11 +127,19 @@ time_scale = ${SPEED}
       'every machine on v2, started, checks passing, in traffic',
     );
 
-    const stats = await api<{ server: { updates: { machineId: string; deployId: string | null }[] } }>(server.url, '/_sim/stats');
+    const stats = await api<{ server: { updates: { machineId: string; deployId: string | null }[] } }>(
+      server.url,
+      '/_sim/stats',
+    );
     const counts = new Map<string, number>();
-    for (const u of stats.server.updates) if (u.deployId === summary.deployId) counts.set(u.machineId, (counts.get(u.machineId) ?? 0) + 1);
+    for (const u of stats.server.updates)
+      if (u.deployId === summary.deployId) counts.set(u.machineId, (counts.get(u.machineId) ?? 0) + 1);
     assert.equal(counts.size, 200, 'the server recorded an update of every machine (across its restart)');
-    assert.deepEqual([...counts].filter(([, n]) => n > 1), [], 'no machine updated twice');
+    assert.deepEqual(
+      [...counts].filter(([, n]) => n > 1),
+      [],
+      'no machine updated twice',
+    );
 
     // The journal says the deploy waited for the provider, since when, and that it came back.
     const store = await openStore('.runway/runway.db', dir);
@@ -113,7 +148,10 @@ time_scale = ${SPEED}
       const waiting = journal.find((e) => e.kind === 'provider_waiting');
       assert.ok(waiting, 'journal: waiting for the provider');
       assert.match(waiting.message ?? '', /waiting for the provider since \d{4}-\d\d-\d\dT/);
-      assert.ok(journal.some((e) => e.kind === 'provider_back'), 'journal: the provider answers again');
+      assert.ok(
+        journal.some((e) => e.kind === 'provider_back'),
+        'journal: the provider answers again',
+      );
     } finally {
       await store.close();
     }

@@ -82,7 +82,13 @@ describe('runway lock', () => {
   });
 
   it('a lock left by a dead process is reported stale and taken over by the next deploy', async () => {
-    await withStore(p, (s) => s.acquireLock({ app: 'shop', env: 'staging', holder: 'dep_dead', reason: 'deploy v9', pid: deadPid(), host: hostname() }, Date.now(), 30_000));
+    await withStore(p, (s) =>
+      s.acquireLock(
+        { app: 'shop', env: 'staging', holder: 'dep_dead', reason: 'deploy v9', pid: deadPid(), host: hostname() },
+        Date.now(),
+        30_000,
+      ),
+    );
     const status = await p.run(['lock', 'status', '--env', 'staging', '--json']);
     assert.match(JSON.parse(status.stdout).stale, /process \d+ is gone/);
     const r = await p.run(['deploy', '--env', 'staging', '--release', 'v2']);
@@ -91,7 +97,13 @@ describe('runway lock', () => {
   });
 
   it('release refuses a live holder unless --force', async () => {
-    await withStore(p, (s) => s.acquireLock({ app: 'shop', env: 'staging', holder: 'dep_live', reason: 'deploy v2', pid: process.pid, host: hostname() }, Date.now(), 30_000));
+    await withStore(p, (s) =>
+      s.acquireLock(
+        { app: 'shop', env: 'staging', holder: 'dep_live', reason: 'deploy v2', pid: process.pid, host: hostname() },
+        Date.now(),
+        30_000,
+      ),
+    );
     const refused = await p.run(['lock', 'release', '--env', 'staging']);
     assert.equal(refused.code, 4);
     assert.match(refused.stderr, /looks alive/);
@@ -129,7 +141,11 @@ describe('runway deploy resume', () => {
         owner,
       });
       await s.updateDeploy(id, { heartbeatAtMs, startedAtMs: heartbeatAtMs });
-      await s.acquireLock({ app: 'shop', env: 'staging', holder: id, reason: 'deploy v2', pid: deadPid(), host: hostname() }, heartbeatAtMs, 30_000);
+      await s.acquireLock(
+        { app: 'shop', env: 'staging', holder: id, reason: 'deploy v2', pid: deadPid(), host: hostname() },
+        heartbeatAtMs,
+        30_000,
+      );
     });
   }
 
@@ -176,14 +192,21 @@ describe('runway recover', () => {
   after(() => p.cleanup());
 
   /** Change the saved sim fleet the way a dead runway would have left it. */
-  async function leaveFleet(fn: (sim: SimProvider, scope: { app: string; env: string }) => Promise<void>): Promise<void> {
+  async function leaveFleet(
+    fn: (sim: SimProvider, scope: { app: string; env: string }) => Promise<void>,
+  ): Promise<void> {
     await withStore(p, async (store) => {
       const clock = new VirtualClock(Date.now());
-      const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, { clock: 'virtual', rateLimits: false });
+      const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, {
+        clock: 'virtual',
+        rateLimits: false,
+      });
       const scope = { app: 'shop', env: 'staging' };
       await fn(sim, scope);
       // Until every machine has settled (started, passing checks), not a guessed stretch of time.
-      await Promise.all((await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)));
+      await Promise.all(
+        (await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)),
+      );
       await store.saveSimFleet('shop', 'staging', sim.toJSON());
       await sim.close();
     });
@@ -198,10 +221,25 @@ describe('runway recover', () => {
 
   it('a halted deploy that left most machines on its release is finished forward; --dry-run first changes nothing', async () => {
     await leaveFleet(async (sim, scope) => {
-      for (const m of (await sim.list(scope)).slice(0, 6)) await sim.update(scope, m.id, { release: 'v3', deployId: 'dep_halted' });
+      for (const m of (await sim.list(scope)).slice(0, 6))
+        await sim.update(scope, m.id, { release: 'v3', deployId: 'dep_halted' });
     });
     await withStore(p, async (s) => {
-      await s.createDeploy({ id: 'dep_halted', app: 'shop', env: 'staging', release: 'v3', previousRelease: 'v1', strategy: 'rolling', initiator: 'cli:x', responsible: 'x', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now(), status: 'halted' });
+      await s.createDeploy({
+        id: 'dep_halted',
+        app: 'shop',
+        env: 'staging',
+        release: 'v3',
+        previousRelease: 'v1',
+        strategy: 'rolling',
+        initiator: 'cli:x',
+        responsible: 'x',
+        trigger: 'cli',
+        reason: null,
+        plan: null,
+        createdAtMs: Date.now(),
+        status: 'halted',
+      });
     });
     const dry = await p.run(['recover', '--env', 'staging', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
@@ -216,27 +254,53 @@ describe('runway recover', () => {
 
   it('orphaned green machines of a dead deploy are destroyed', async () => {
     await leaveFleet(async (sim, scope) => {
-      for (let i = 0; i < 3; i++) await sim.create(scope, { group: 'web', release: 'v2', role: 'green', cordoned: true, deployId: 'dep_gone', launchId: `dep_gone:web:green:${i}` });
+      for (let i = 0; i < 3; i++)
+        await sim.create(scope, {
+          group: 'web',
+          release: 'v2',
+          role: 'green',
+          cordoned: true,
+          deployId: 'dep_gone',
+          launchId: `dep_gone:web:green:${i}`,
+        });
     });
     const before = JSON.parse((await p.run(['status', '--env', 'staging', '--json'])).stdout);
     assert.equal(before.fleet.extra, 3);
     const r = await p.run(['recover', '--env', 'staging', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
-    assert.deepEqual(out.actions.map((a: { kind: string }) => a.kind), ['destroy-orphans']);
+    assert.deepEqual(
+      out.actions.map((a: { kind: string }) => a.kind),
+      ['destroy-orphans'],
+    );
     assert.match(out.done[0], /destroyed 3 orphaned/);
   });
 });
 
 describe('runway rollback goes through the responsibility policy', () => {
   it('refused (exit 5) where CLI deploys are not allowed; allowed with --emergency --reason, which is recorded', async () => {
-    const p = project(smallConfig().replace('initiation = "manual"\nallow_cli = true\nvars = { DEPLOY_STRATEGY = "rolling" }', 'initiation = "manual"\nallow_cli = false\nvars = { DEPLOY_STRATEGY = "rolling" }'));
+    const p = project(
+      smallConfig().replace(
+        'initiation = "manual"\nallow_cli = true\nvars = { DEPLOY_STRATEGY = "rolling" }',
+        'initiation = "manual"\nallow_cli = false\nvars = { DEPLOY_STRATEGY = "rolling" }',
+      ),
+    );
     try {
       await p.run(['releases', 'create', 'v2']);
       const refused = await p.run(['rollback', '--env', 'staging', '--to', 'v2']);
       assert.equal(refused.code, 5, refused.stderr);
       assert.match(refused.stderr, /refused by policy/);
-      const allowed = await p.run(['rollback', '--env', 'staging', '--to', 'v2', '--emergency', '--reason', 'pager at 3am', '--json']);
+      const allowed = await p.run([
+        'rollback',
+        '--env',
+        'staging',
+        '--to',
+        'v2',
+        '--emergency',
+        '--reason',
+        'pager at 3am',
+        '--json',
+      ]);
       assert.equal(allowed.code, 0, allowed.stderr);
       const [d] = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
       assert.equal(d.trigger, 'rollback');

@@ -12,7 +12,10 @@ before(() => requireRedis());
 
 async function machines(p: Project) {
   const r = await p.run(['status', '--env', 'production', '--machines', '--json']);
-  return JSON.parse(r.stdout) as { fleet: { byRelease: Record<string, number> }; machines: { id: string; instanceVersion: string }[] };
+  return JSON.parse(r.stdout) as {
+    fleet: { byRelease: Record<string, number> };
+    machines: { id: string; instanceVersion: string }[];
+  };
 }
 
 function config(redisUrl: string, namespace: string, extra = ''): string {
@@ -23,7 +26,10 @@ poll_interval = "100ms"
 timeout = "10s"
 connect_timeout = "1s"
 ${extra}`)
-    .replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_command = "bin/migrate"\nrelease_steps = ["sidekiq-quiet", "release-command"]')
+    .replace(
+      '[app]\nname = "shop"',
+      '[app]\nname = "shop"\nrelease_command = "bin/migrate"\nrelease_steps = ["sidekiq-quiet", "release-command"]',
+    )
     .replace('vars = { DEPLOY_STRATEGY = "waves" }', `vars = { DEPLOY_STRATEGY = "waves", REDIS_URL = "${redisUrl}" }`);
 }
 
@@ -47,7 +53,10 @@ describe('release steps in a deploy', () => {
       const show = await p.run(['deploys', 'show', list[0].id]);
       assert.match(show.stdout, /sidekiq-quiet: .*2/);
       assert.match(show.stdout, /release command succeeded/);
-      assert.ok(show.stdout.indexOf('sidekiq-quiet') < show.stdout.indexOf('release command succeeded'), 'in the configured order');
+      assert.ok(
+        show.stdout.indexOf('sidekiq-quiet') < show.stdout.indexOf('release command succeeded'),
+        'in the configured order',
+      );
     } finally {
       p.cleanup();
     }
@@ -84,7 +93,9 @@ describe('release steps in a deploy', () => {
 
 describe('release steps: config errors name the key', () => {
   it('an unknown step', async () => {
-    const p = project(smallConfig().replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_steps = ["sidekiq-qiet"]'));
+    const p = project(
+      smallConfig().replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_steps = ["sidekiq-qiet"]'),
+    );
     try {
       const r = await p.run(['status', '--env', 'staging']);
       assert.equal(r.code, 2);
@@ -95,7 +106,9 @@ describe('release steps: config errors name the key', () => {
   });
 
   it('"release-command" listed without a release_command', async () => {
-    const p = project(smallConfig().replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_steps = ["release-command"]'));
+    const p = project(
+      smallConfig().replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_steps = ["release-command"]'),
+    );
     try {
       const r = await p.run(['status', '--env', 'staging']);
       assert.equal(r.code, 2);
@@ -106,7 +119,12 @@ describe('release steps: config errors name the key', () => {
   });
 
   it("a bad key in a step's table", async () => {
-    const p = project(smallConfig('[app.release_step.sidekiq-quiet]\ntimeout = "2h"\n').replace('[app]\nname = "shop"', '[app]\nname = "shop"\nrelease_steps = ["sidekiq-quiet"]'));
+    const p = project(
+      smallConfig('[app.release_step.sidekiq-quiet]\ntimeout = "2h"\n').replace(
+        '[app]\nname = "shop"',
+        '[app]\nname = "shop"\nrelease_steps = ["sidekiq-quiet"]',
+      ),
+    );
     try {
       const r = await p.run(['status', '--env', 'staging']);
       assert.equal(r.code, 2);
@@ -122,7 +140,16 @@ describe('runway release-step run release-command', () => {
     const p = project(config(REDIS_URL, 'unused'));
     try {
       await p.run(['releases', 'create', 'v2']);
-      const r = await p.run(['release-step', 'run', 'release-command', '--env', 'production', '--release', 'v2', '--json']);
+      const r = await p.run([
+        'release-step',
+        'run',
+        'release-command',
+        '--env',
+        'production',
+        '--release',
+        'v2',
+        '--json',
+      ]);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       const out = JSON.parse(r.stdout);
       assert.equal(out.ok, true);

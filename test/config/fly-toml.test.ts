@@ -101,11 +101,70 @@ describe('importFlyToml', () => {
     assert.deepEqual(
       imp.checks.map((c) => [c.key, c.check]),
       [
-        ['http_service.checks[0]', { name: 'http-service-0', type: 'http', group: 'web', path: '/up', port: 3000, intervalMs: 30_000, timeoutMs: 5000, gracePeriodMs: 10_000 }],
-        ['services[0].http_checks[0]', { name: 'service-0-http-0', type: 'http', group: 'worker', path: '/metrics', port: 9000, intervalMs: 10_000, timeoutMs: 2000, gracePeriodMs: 5000 }],
-        ['services[0].tcp_checks[0]', { name: 'service-0-tcp-0', type: 'tcp', group: 'worker', port: 9000, intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 1000 }],
-        ['checks.status', { name: 'status', type: 'http', group: 'web', path: '/status', port: 2020, intervalMs: 10_000, timeoutMs: 2000, gracePeriodMs: 27_000 }],
-        ['checks.status', { name: 'status', type: 'http', group: 'worker', path: '/status', port: 2020, intervalMs: 10_000, timeoutMs: 2000, gracePeriodMs: 27_000 }],
+        [
+          'http_service.checks[0]',
+          {
+            name: 'http-service-0',
+            type: 'http',
+            group: 'web',
+            path: '/up',
+            port: 3000,
+            intervalMs: 30_000,
+            timeoutMs: 5000,
+            gracePeriodMs: 10_000,
+          },
+        ],
+        [
+          'services[0].http_checks[0]',
+          {
+            name: 'service-0-http-0',
+            type: 'http',
+            group: 'worker',
+            path: '/metrics',
+            port: 9000,
+            intervalMs: 10_000,
+            timeoutMs: 2000,
+            gracePeriodMs: 5000,
+          },
+        ],
+        [
+          'services[0].tcp_checks[0]',
+          {
+            name: 'service-0-tcp-0',
+            type: 'tcp',
+            group: 'worker',
+            port: 9000,
+            intervalMs: 15_000,
+            timeoutMs: 2000,
+            gracePeriodMs: 1000,
+          },
+        ],
+        [
+          'checks.status',
+          {
+            name: 'status',
+            type: 'http',
+            group: 'web',
+            path: '/status',
+            port: 2020,
+            intervalMs: 10_000,
+            timeoutMs: 2000,
+            gracePeriodMs: 27_000,
+          },
+        ],
+        [
+          'checks.status',
+          {
+            name: 'status',
+            type: 'http',
+            group: 'worker',
+            path: '/status',
+            port: 2020,
+            intervalMs: 10_000,
+            timeoutMs: 2000,
+            gracePeriodMs: 27_000,
+          },
+        ],
       ],
     );
     assert.equal(imp.checks[0]!.line, 35);
@@ -123,15 +182,21 @@ describe('importFlyToml', () => {
   });
 
   it('names fly.toml, key and line when a value runway reads is invalid', () => {
-    const err = configError(() => importFlyToml(`app = "x"\n\n[deploy]\n  max_unavailable = "many"\n`, 'deploy/fly.toml'));
+    const err = configError(() =>
+      importFlyToml(`app = "x"\n\n[deploy]\n  max_unavailable = "many"\n`, 'deploy/fly.toml'),
+    );
     assert.equal(err.file, 'deploy/fly.toml');
     assert.equal(err.key, 'deploy.max_unavailable');
     assert.equal(err.line, 4);
   });
 
   it('hints name the unit a bare number is read in: milliseconds in checks, seconds in [deploy]', () => {
-    const check = (v: string) => configError(() => importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = ${v}\n`, 'fly.toml'));
-    assert.equal(importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = 5000\n`, 'fly.toml').checks[0]!.check.intervalMs, 5000);
+    const check = (v: string) =>
+      configError(() => importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = ${v}\n`, 'fly.toml'));
+    assert.equal(
+      importFlyToml(`app = "x"\n[[http_service.checks]]\ninterval = 5000\n`, 'fly.toml').checks[0]!.check.intervalMs,
+      5000,
+    );
     for (const v of ['-5000', '"soon"', 'true']) {
       const err = check(v);
       assert.equal(err.key, 'http_service.checks[0].interval');
@@ -173,7 +238,10 @@ describe('fly_toml in runway.toml', () => {
     const prod = c.environments.production!;
     assert.equal(prod.strategy, 'canary');
     assert.equal(prod.vars.DEPLOY_STRATEGY!.layer, 'app');
-    assert.match(prod.strategySource, /^DEPLOY_STRATEGY = "canary" \(app layer; imported from fly\.toml \[deploy\] strategy\)$/);
+    assert.match(
+      prod.strategySource,
+      /^DEPLOY_STRATEGY = "canary" \(app layer; imported from fly\.toml \[deploy\] strategy\)$/,
+    );
     assert.match(explainVars(prod), /DEPLOY_STRATEGY\s+canary\s+app \(imported from fly\.toml \[deploy\] strategy\)/);
     assert.deepEqual(prod.deploy, { maxUnavailable: { fraction: 0.25 }, waitTimeoutMs: 150_000 });
   });
@@ -207,7 +275,11 @@ max_unavailable = 2
       { name: 'web', count: 400, command: 'bin/rails server' },
       { name: 'worker', count: 1, command: 'bundle exec sidekiq' },
     ]);
-    assert.deepEqual(c.app.checks.map((ch) => ch.name), ['up'], 'runway.toml checks replace imported ones');
+    assert.deepEqual(
+      c.app.checks.map((ch) => ch.name),
+      ['up'],
+      'runway.toml checks replace imported ones',
+    );
     assert.deepEqual(c.app.releaseCommand, { command: 'bin/migrate', timeoutMs: 600_000 });
     const prod = c.environments.production!;
     assert.equal(prod.strategy, 'rolling', 'app.vars alias beats the imported [deploy] strategy');
@@ -216,7 +288,9 @@ max_unavailable = 2
   });
 
   it('reports an invalid imported strategy in fly.toml', () => {
-    const err = configError(() => load(`[app]\nfly_toml = "fly.toml"\n`, `app = "x"\n[deploy]\nstrategy = "rolling-eyes"\n`));
+    const err = configError(() =>
+      load(`[app]\nfly_toml = "fly.toml"\n`, `app = "x"\n[deploy]\nstrategy = "rolling-eyes"\n`),
+    );
     assert.equal(err.file, '/srv/mechanic/fly.toml');
     assert.equal(err.key, 'deploy.strategy');
     assert.equal(err.line, 3);
@@ -225,7 +299,10 @@ max_unavailable = 2
 
   it('locates settings imported from fly.toml when they make a strategy impossible', () => {
     const err = configError(() =>
-      load(`[app]\nfly_toml = "fly.toml"\n[environments.p]\nprovider = "fly"\nvars = { DEPLOY_STRATEGY = "rolling" }\n`, `app = "x"\n[deploy]\nmax_unavailable = 0\n`),
+      load(
+        `[app]\nfly_toml = "fly.toml"\n[environments.p]\nprovider = "fly"\nvars = { DEPLOY_STRATEGY = "rolling" }\n`,
+        `app = "x"\n[deploy]\nmax_unavailable = 0\n`,
+      ),
     );
     assert.equal(err.file, '/srv/mechanic/fly.toml');
     assert.equal(err.key, 'deploy.max_unavailable');
@@ -252,7 +329,10 @@ describe('renderRunwayToml', () => {
     const text = renderRunwayToml(imp, 'production');
     const c = parseConfig(text, 'runway.toml');
     assert.equal(c.app.name, 'mechanic-fly');
-    assert.deepEqual(c.app.checks, imp.checks.map((x) => x.check));
+    assert.deepEqual(
+      c.app.checks,
+      imp.checks.map((x) => x.check),
+    );
     assert.deepEqual(c.app.releaseCommand, { command: 'bin/rails db:migrate', timeoutMs: 600_000 });
     const prod = c.environments.production!;
     assert.equal(prod.provider, 'fly');

@@ -24,7 +24,12 @@ provider = "sim"
 function layers(spec: Partial<Record<'org' | 'app' | 'environment', Record<string, string>>>): VarLayerInput[] {
   return (['org', 'app', 'environment'] as const).map((layer) => ({
     layer,
-    entries: Object.entries(spec[layer] ?? {}).map(([name, value]) => ({ name, value, file: 'runway.toml', key: `${layer}.vars.${name}` })),
+    entries: Object.entries(spec[layer] ?? {}).map(([name, value]) => ({
+      name,
+      value,
+      file: 'runway.toml',
+      key: `${layer}.vars.${name}`,
+    })),
   }));
 }
 
@@ -60,7 +65,10 @@ describe('layered variables', () => {
   });
 
   it('normalises the case of strategy values but keeps the variable as written', () => {
-    const c = parseConfig(`${BASE}[environments.p]\nprovider = "sim"\nvars = { DEPLOY_STRATEGY = " Waves " }\n`, 'runway.toml');
+    const c = parseConfig(
+      `${BASE}[environments.p]\nprovider = "sim"\nvars = { DEPLOY_STRATEGY = " Waves " }\n`,
+      'runway.toml',
+    );
     assert.equal(c.environments.p!.strategy, 'waves');
     assert.equal(c.environments.p!.vars.DEPLOY_STRATEGY!.value, ' Waves ');
   });
@@ -76,13 +84,20 @@ describe('FLY_DEPLOY_STRATEGY alias', () => {
   it('loses to DEPLOY_STRATEGY in the same layer, and the source says so', () => {
     const r = resolveStrategy(layers({ environment: { DEPLOY_STRATEGY: 'waves', FLY_DEPLOY_STRATEGY: 'canary' } }));
     assert.equal(r.strategy, 'waves');
-    assert.match(r.source, /^DEPLOY_STRATEGY = "waves" \(environment layer; FLY_DEPLOY_STRATEGY = "canary" in the same layer ignored\)$/);
+    assert.match(
+      r.source,
+      /^DEPLOY_STRATEGY = "waves" \(environment layer; FLY_DEPLOY_STRATEGY = "canary" in the same layer ignored\)$/,
+    );
   });
 
   it('in a higher layer beats DEPLOY_STRATEGY in a lower one (layer order first)', () => {
-    const r = resolveStrategy(layers({ org: { DEPLOY_STRATEGY: 'bluegreen' }, environment: { FLY_DEPLOY_STRATEGY: 'immediate' } }));
+    const r = resolveStrategy(
+      layers({ org: { DEPLOY_STRATEGY: 'bluegreen' }, environment: { FLY_DEPLOY_STRATEGY: 'immediate' } }),
+    );
     assert.equal(r.strategy, 'immediate');
-    const lower = resolveStrategy(layers({ org: { FLY_DEPLOY_STRATEGY: 'bluegreen' }, app: { DEPLOY_STRATEGY: 'canary' } }));
+    const lower = resolveStrategy(
+      layers({ org: { FLY_DEPLOY_STRATEGY: 'bluegreen' }, app: { DEPLOY_STRATEGY: 'canary' } }),
+    );
     assert.equal(lower.strategy, 'canary');
   });
 
@@ -104,13 +119,21 @@ describe('FLY_DEPLOY_STRATEGY alias', () => {
 describe('layerVars', () => {
   it('treats names that are Object.prototype members as ordinary variables', () => {
     const vars = layerVars(layers({ org: { constructor: 'o' }, app: { constructor: 'a', toString: 't' } }));
-    assert.deepEqual(vars.constructor, { name: 'constructor', value: 'a', layer: 'app', overridden: [{ layer: 'org', value: 'o' }] });
+    assert.deepEqual(vars.constructor, {
+      name: 'constructor',
+      value: 'a',
+      layer: 'app',
+      overridden: [{ layer: 'org', value: 'o' }],
+    });
     assert.equal(new Map(Object.entries(vars)).get('toString')?.value, 't');
   });
 
   it('lists overridden values lowest first', () => {
     const vars = layerVars(layers({ org: { A: '1' }, app: { A: '2' }, environment: { A: '3' } }));
-    assert.deepEqual(vars.A!.overridden.map((o) => o.value), ['1', '2']);
+    assert.deepEqual(
+      vars.A!.overridden.map((o) => o.value),
+      ['1', '2'],
+    );
     assert.equal(vars.A!.layer, 'environment');
   });
 });

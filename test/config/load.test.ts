@@ -94,7 +94,16 @@ describe('parseConfig', () => {
       { name: 'worker', count: 100, command: 'bin/worker' },
     ]);
     assert.deepEqual(c.app.checks, [
-      { name: 'up', type: 'http', group: 'web', path: '/up', port: 8080, intervalMs: 5000, timeoutMs: 2000, gracePeriodMs: 5000 },
+      {
+        name: 'up',
+        type: 'http',
+        group: 'web',
+        path: '/up',
+        port: 8080,
+        intervalMs: 5000,
+        timeoutMs: 2000,
+        gracePeriodMs: 5000,
+      },
     ]);
     assert.deepEqual(c.app.releaseCommand, { command: 'bin/migrate', timeoutMs: 300_000 });
     assert.equal(c.store.url, 'postgres://runway@localhost/runway');
@@ -188,7 +197,10 @@ error_rate = 0.1
     const c = parseConfig(`${BASE}[environments.staging]\nprovider = "sim"\ntrigger = "push:main"\n`, 'runway.toml');
     assert.equal(c.environments.staging!.initiation, 'automatic');
     const err = configError(() =>
-      parseConfig(`${BASE}[environments.staging]\nprovider = "sim"\ntrigger = "push:main"\ninitiation = "manual"\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[environments.staging]\nprovider = "sim"\ntrigger = "push:main"\ninitiation = "manual"\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(err.key, 'environments.staging.initiation');
     assert.equal(err.line, 10);
@@ -196,14 +208,20 @@ error_rate = 0.1
 
   it('rejects allow_cli in an automatic environment', () => {
     const err = configError(() =>
-      parseConfig(`${BASE}[environments.staging]\nprovider = "sim"\ninitiation = "automatic"\nallow_cli = true\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[environments.staging]\nprovider = "sim"\ninitiation = "automatic"\nallow_cli = true\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(err.key, 'environments.staging.allow_cli');
     assert.match(err.message, /--emergency/);
   });
 
   it('accepts [app.checks.NAME] tables and applies check defaults', () => {
-    const c = parseConfig(`${BASE}[app.checks.up]\ngroup = "web"\n[app.checks.port]\ntype = "tcp"\nport = 9000\n`, 'runway.toml');
+    const c = parseConfig(
+      `${BASE}[app.checks.up]\ngroup = "web"\n[app.checks.port]\ntype = "tcp"\nport = 9000\n`,
+      'runway.toml',
+    );
     assert.deepEqual(c.app.checks, [
       { name: 'up', type: 'http', group: 'web', path: '/', intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 1000 },
       { name: 'port', type: 'tcp', port: 9000, intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 1000 },
@@ -218,7 +236,9 @@ error_rate = 0.1
   });
 
   it('rejects duplicate check names', () => {
-    const err = configError(() => parseConfig(`${BASE}[[app.checks]]\nname = "up"\n[[app.checks]]\nname = "up"\n`, 'runway.toml'));
+    const err = configError(() =>
+      parseConfig(`${BASE}[[app.checks]]\nname = "up"\n[[app.checks]]\nname = "up"\n`, 'runway.toml'),
+    );
     assert.equal(err.key, 'app.checks[1].name');
     assert.equal(err.line, 10);
   });
@@ -271,7 +291,10 @@ error_rate = 0.1
     assert.equal(count.key, 'app.processes.worker.count');
     assert.equal(count.line, 6);
     const reserved = configError(() =>
-      parseConfig(`${BASE}[app.deploy]\nconnection_budget = { max_connections = 100, per_machine = 5, reserved = 100 }\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[app.deploy]\nconnection_budget = { max_connections = 100, per_machine = 5, reserved = 100 }\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(reserved.key, 'app.deploy.connection_budget.reserved');
     const rate = configError(() => parseConfig(`${BASE}[sim.faults]\nexit_rate = 1.5\n`, 'runway.toml'));
@@ -280,7 +303,10 @@ error_rate = 0.1
 
   it('rejects an unknown strategy at the layer that set it, listing valid ones', () => {
     const err = configError(() =>
-      parseConfig(`[org]\nvars = { DEPLOY_STRATEGY = "blue-green" }\n${BASE}[environments.p]\nprovider = "sim"\n`, 'runway.toml'),
+      parseConfig(
+        `[org]\nvars = { DEPLOY_STRATEGY = "blue-green" }\n${BASE}[environments.p]\nprovider = "sim"\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(err.file, 'runway.toml');
     assert.equal(err.key, 'org.vars.DEPLOY_STRATEGY');
@@ -289,7 +315,10 @@ error_rate = 0.1
     assert.match(err.problem, /immediate, rolling, bluegreen, canary, waves/);
 
     const alias = configError(() =>
-      parseConfig(`${BASE}[environments.p]\nprovider = "sim"\nvars = { FLY_DEPLOY_STRATEGY = "yolo" }\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[environments.p]\nprovider = "sim"\nvars = { FLY_DEPLOY_STRATEGY = "yolo" }\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(alias.key, 'environments.p.vars.FLY_DEPLOY_STRATEGY');
     assert.match(alias.problem, /environment layer/);
@@ -314,16 +343,25 @@ error_rate = 0.1
   });
 
   it('keeps sqlite paths relative to the config directory and leaves other URLs alone', () => {
-    assert.equal(parseConfig(`${BASE}[store]\nurl = "data/r.db"\n`, '/etc/runway/runway.toml').store.url, '/etc/runway/data/r.db');
+    assert.equal(
+      parseConfig(`${BASE}[store]\nurl = "data/r.db"\n`, '/etc/runway/runway.toml').store.url,
+      '/etc/runway/data/r.db',
+    );
     assert.equal(parseConfig(`${BASE}[store]\nurl = "/var/r.db"\n`, '/etc/runway/runway.toml').store.url, '/var/r.db');
-    assert.equal(parseConfig(`${BASE}[store]\nurl = "postgresql://h/db"\n`, '/etc/runway/runway.toml').store.url, 'postgresql://h/db');
+    assert.equal(
+      parseConfig(`${BASE}[store]\nurl = "postgresql://h/db"\n`, '/etc/runway/runway.toml').store.url,
+      'postgresql://h/db',
+    );
   });
 });
 
 describe('config errors', () => {
   it('names an unknown key with its line and suggests the near miss', () => {
     const err = configError(() =>
-      parseConfig(`${BASE}[environments.staging]\nprovider = "sim"\n\n[environments.staging.deploy]\nmax_surg = "10%"\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[environments.staging]\nprovider = "sim"\n\n[environments.staging.deploy]\nmax_surg = "10%"\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(err.file, 'runway.toml');
     assert.equal(err.key, 'environments.staging.deploy.max_surg');
@@ -339,13 +377,17 @@ describe('config errors', () => {
     assert.equal(err.line, 8);
     assert.match(err.problem, /unknown key \(did you mean "provider"\?\)/);
     // Without a near miss, the key is missing.
-    const missing = configError(() => parseConfig(`${BASE}[environments.staging]\ntrigger = "manual"\n`, 'runway.toml'));
+    const missing = configError(() =>
+      parseConfig(`${BASE}[environments.staging]\ntrigger = "manual"\n`, 'runway.toml'),
+    );
     assert.equal(missing.key, 'environments.staging.provider');
     assert.match(missing.problem, /^missing \(required/);
   });
 
   it('finds unknown keys inside inline tables and at the top level', () => {
-    const inline = configError(() => parseConfig(`${BASE}[app.deploy]\nconnection_budget = { max_connections = 10, per_machin = 2 }\n`, 'runway.toml'));
+    const inline = configError(() =>
+      parseConfig(`${BASE}[app.deploy]\nconnection_budget = { max_connections = 10, per_machin = 2 }\n`, 'runway.toml'),
+    );
     assert.ok(
       [inline, ...inline.others].some((e) => e.key === 'app.deploy.connection_budget.per_machin' && e.line === 8),
       inline.report(),
@@ -358,7 +400,10 @@ describe('config errors', () => {
 
   it('reports the first problem in source order and keeps the others', () => {
     const err = configError(() =>
-      parseConfig(`${BASE}[app.deploy]\nmax_surge = "lots"\n[environments.x]\nprovider = "cloud"\n[sim]\nspeed = -1\n`, 'runway.toml'),
+      parseConfig(
+        `${BASE}[app.deploy]\nmax_surge = "lots"\n[environments.x]\nprovider = "cloud"\n[sim]\nspeed = -1\n`,
+        'runway.toml',
+      ),
     );
     assert.equal(err.line, 8);
     assert.equal(err.key, 'app.deploy.max_surge');
@@ -373,7 +418,9 @@ describe('config errors', () => {
   });
 
   it('points a missing required key at its table', () => {
-    const err = configError(() => parseConfig(`${BASE}\n[environments.staging]\ntrigger = "push:main"\n`, 'runway.toml'));
+    const err = configError(() =>
+      parseConfig(`${BASE}\n[environments.staging]\ntrigger = "push:main"\n`, 'runway.toml'),
+    );
     assert.equal(err.key, 'environments.staging.provider');
     assert.equal(err.line, 8);
     assert.match(err.problem, /missing \(required; one of "sim", "local", "fly"\)/);
@@ -395,7 +442,9 @@ describe('config errors', () => {
   });
 
   it('rejects bad environment and variable names', () => {
-    const env = configError(() => parseConfig(`${BASE}[environments."pro duction"]\nprovider = "sim"\n`, 'runway.toml'));
+    const env = configError(() =>
+      parseConfig(`${BASE}[environments."pro duction"]\nprovider = "sim"\n`, 'runway.toml'),
+    );
     assert.equal(env.key, 'environments."pro duction"');
     assert.equal(env.line, 7);
     const v = configError(() => parseConfig(`${BASE}[app.vars]\n"1BAD" = "x"\n`, 'runway.toml'));
@@ -426,13 +475,22 @@ describe('loadConfig', () => {
     assert.equal(c.app.checks[0]!.path, '/up');
 
     const prod = getEnvironment(c, 'production');
-    assert.deepEqual([prod.provider, prod.trigger, prod.initiation, prod.strategy], ['sim', 'release', 'manual', 'immediate']);
+    assert.deepEqual(
+      [prod.provider, prod.trigger, prod.initiation, prod.strategy],
+      ['sim', 'release', 'manual', 'immediate'],
+    );
     const staging = getEnvironment(c, 'staging');
-    assert.deepEqual([staging.provider, staging.trigger, staging.initiation, staging.strategy], ['sim', 'push:main', 'automatic', 'bluegreen']);
+    assert.deepEqual(
+      [staging.provider, staging.trigger, staging.initiation, staging.strategy],
+      ['sim', 'push:main', 'automatic', 'bluegreen'],
+    );
     assert.equal(staging.vars.DEPLOY_STRATEGY!.layer, 'org');
     // The example's first comment deploys sandbox from the CLI: its policy must allow that.
     const sandbox = getEnvironment(c, 'sandbox');
-    assert.deepEqual([sandbox.provider, sandbox.trigger, sandbox.initiation, sandbox.allowCli, sandbox.strategy], ['sim', 'manual', 'manual', true, 'rolling']);
+    assert.deepEqual(
+      [sandbox.provider, sandbox.trigger, sandbox.initiation, sandbox.allowCli, sandbox.strategy],
+      ['sim', 'manual', 'manual', true, 'rolling'],
+    );
     for (const env of [prod, staging]) {
       assert.equal(env.sim.clock, 'scaled');
       assert.equal(env.sim.speed, 200);
@@ -454,7 +512,10 @@ describe('loadConfig', () => {
 
 describe('getEnvironment', () => {
   it('lists the known environments when the name is unknown', () => {
-    const c = parseConfig(`${BASE}[environments.production]\nprovider = "sim"\n[environments.staging]\nprovider = "sim"\n`, '/x/runway.toml');
+    const c = parseConfig(
+      `${BASE}[environments.production]\nprovider = "sim"\n[environments.staging]\nprovider = "sim"\n`,
+      '/x/runway.toml',
+    );
     assert.equal(getEnvironment(c, 'staging').name, 'staging');
     const err = configError(() => getEnvironment(c, 'prod'));
     assert.equal(err.file, '/x/runway.toml');

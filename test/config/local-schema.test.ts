@@ -82,9 +82,18 @@ boot_concurrency = 3`),
     assert.match(signal.message, /environments\.dev\.local\.stop_signal/);
     assert.match(signal.message, /signal name/);
     assert.match(configError(() => parseConfig(local('proxy_port = 70000'), FILE)).message, /proxy_port/);
-    assert.match(configError(() => parseConfig(local('base_port = 65500\nport_count = 100'), FILE)).message, /goes past port 65535/);
-    assert.match(configError(() => parseConfig(local('stop_timeout = "soon"'), FILE)).message, /stop_timeout.*invalid duration/);
-    assert.match(configError(() => parseConfig(local('stop_timeout = 0'), FILE)).message, /stop_timeout.*longer than 0/);
+    assert.match(
+      configError(() => parseConfig(local('base_port = 65500\nport_count = 100'), FILE)).message,
+      /goes past port 65535/,
+    );
+    assert.match(
+      configError(() => parseConfig(local('stop_timeout = "soon"'), FILE)).message,
+      /stop_timeout.*invalid duration/,
+    );
+    assert.match(
+      configError(() => parseConfig(local('stop_timeout = 0'), FILE)).message,
+      /stop_timeout.*longer than 0/,
+    );
     assert.match(configError(() => parseConfig(local('boot_concurrency = 0'), FILE)).message, /boot_concurrency/);
   });
 });

@@ -47,7 +47,9 @@ describe('resolveStrategySettings defaults', () => {
     assert.deepEqual(resolveStrategySettings(env(), GROUPS, 'waves').maxSurge, { fraction: 0.1 });
     assert.deepEqual(resolveStrategySettings(env(), GROUPS, 'bluegreen').maxSurge, { fraction: 1 });
     assert.deepEqual(resolveStrategySettings(env(), GROUPS, 'canary').maxSurge, { count: 1 });
-    assert.deepEqual(resolveStrategySettings(env({ maxSurge: { count: 7 } }), GROUPS, 'rolling').maxSurge, { count: 0 });
+    assert.deepEqual(resolveStrategySettings(env({ maxSurge: { count: 7 } }), GROUPS, 'rolling').maxSurge, {
+      count: 0,
+    });
     assert.deepEqual(resolveStrategySettings(env({ maxSurge: { count: 7 } }), GROUPS, 'waves').maxSurge, { count: 7 });
   });
 
@@ -70,7 +72,14 @@ describe('resolveStrategySettings defaults', () => {
 
   it('keeps values that are set', () => {
     const s = resolveStrategySettings(
-      env({ maxUnavailable: { count: 5 }, maxConcurrency: 8, waitTimeoutMs: 1000, onFailure: 'halt', pauseBeforeCutover: true, drainTimeoutMs: 0 }),
+      env({
+        maxUnavailable: { count: 5 },
+        maxConcurrency: 8,
+        waitTimeoutMs: 1000,
+        onFailure: 'halt',
+        pauseBeforeCutover: true,
+        drainTimeoutMs: 0,
+      }),
       GROUPS,
       'bluegreen',
     );
@@ -85,7 +94,11 @@ describe('resolveStrategySettings defaults', () => {
 
 describe('connection budget', () => {
   it('caps extra machines at the connections left after the desired fleet', () => {
-    const s = resolveStrategySettings(env({ connectionBudget: { maxConnections: 6000, perMachine: 10, reserved: 500 } }), GROUPS, 'bluegreen');
+    const s = resolveStrategySettings(
+      env({ connectionBudget: { maxConnections: 6000, perMachine: 10, reserved: 500 } }),
+      GROUPS,
+      'bluegreen',
+    );
     // floor((6000 - 500) / 10) = 550 machines; 500 desired → 50 extra.
     assert.equal(s.maxExtraTotal, 50);
     assert.equal(
@@ -97,7 +110,10 @@ describe('connection budget', () => {
   it('never goes below zero and uses the issue’s wording', () => {
     const r = connectionBudgetCap({ maxConnections: 2000, perMachine: 10, reserved: 0 }, GROUPS);
     assert.equal(r.maxExtraTotal, 0);
-    assert.equal(r.reason, 'connection budget: 2000 connections (0 reserved) / 10 per machine = 200 machines; fleet is 500 → 0 extra machines allowed');
+    assert.equal(
+      r.reason,
+      'connection budget: 2000 connections (0 reserved) / 10 per machine = 200 machines; fleet is 500 → 0 extra machines allowed',
+    );
   });
 
   it('rounds machines down and measures against the groups passed in', () => {
@@ -109,17 +125,29 @@ describe('connection budget', () => {
 
 describe('settings that cannot replace a machine', () => {
   it('rejects waves with max_unavailable 0 and max_surge 0', () => {
-    const err = configError(() => resolveStrategySettings(env({ maxUnavailable: { count: 0 }, maxSurge: { count: 0 } }), GROUPS, 'waves'));
+    const err = configError(() =>
+      resolveStrategySettings(env({ maxUnavailable: { count: 0 }, maxSurge: { count: 0 } }), GROUPS, 'waves'),
+    );
     assert.match(err.problem, /max_surge = 0 together with .*max_unavailable = 0/);
     assert.equal(err.key, 'environments.test.deploy.max_surge');
   });
 
   it('rejects waves when the connection budget leaves no extra machine and nothing may be unavailable', () => {
-    const err = configError(() => resolveStrategySettings(env({ connectionBudget: { maxConnections: 2000, perMachine: 10, reserved: 0 } }), GROUPS, 'waves'));
+    const err = configError(() =>
+      resolveStrategySettings(
+        env({ connectionBudget: { maxConnections: 2000, perMachine: 10, reserved: 0 } }),
+        GROUPS,
+        'waves',
+      ),
+    );
     assert.match(err.problem, /0 extra machines allowed/);
     assert.equal(err.key, 'environments.test.deploy.connection_budget');
     // With room to take machines out of service, waves can proceed in place.
-    const ok = resolveStrategySettings(env({ maxUnavailable: { count: 1 }, connectionBudget: { maxConnections: 2000, perMachine: 10, reserved: 0 } }), GROUPS, 'waves');
+    const ok = resolveStrategySettings(
+      env({ maxUnavailable: { count: 1 }, connectionBudget: { maxConnections: 2000, perMachine: 10, reserved: 0 } }),
+      GROUPS,
+      'waves',
+    );
     assert.equal(ok.maxExtraTotal, 0);
   });
 

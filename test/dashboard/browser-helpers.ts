@@ -12,16 +12,30 @@ export const DOC_SHOTS = resolve('docs/screenshots');
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get update && apt-get install -y chromium; scripts/test-services.sh, run by npm test, does this)`);
+    throw new Error(
+      `the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get update && apt-get install -y chromium; scripts/test-services.sh, run by npm test, does this)`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 
 /** A browser context signed in to the dashboard with `token` through the sign-in form. */
-export async function signIn(browser: Browser, url: string, token: string): Promise<{ context: BrowserContext; page: Page }> {
+export async function signIn(
+  browser: Browser,
+  url: string,
+  token: string,
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
   await page.goto(`${url}/dashboard`);
@@ -32,7 +46,11 @@ export async function signIn(browser: Browser, url: string, token: string): Prom
 }
 
 /** Save a screenshot as a test artifact (and, with `doc`, as the README's picture of that page: `name`, or the artifact's). */
-export async function shot(page: Page, name: string, options: { doc?: boolean; fullPage?: boolean; name?: string } = {}): Promise<string> {
+export async function shot(
+  page: Page,
+  name: string,
+  options: { doc?: boolean; fullPage?: boolean; name?: string } = {},
+): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, `dashboard-${name}.png`);
   await page.screenshot({ path, fullPage: options.fullPage ?? true });

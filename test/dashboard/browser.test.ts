@@ -16,7 +16,6 @@ import { seedHistory } from './seed.js';
 import { DASHBOARD_CONFIG } from './fixtures.js';
 import { UpdateHold } from './update-hold.js';
 
-
 let h: Harness;
 let browser: Browser;
 let deployer: string;
@@ -62,8 +61,16 @@ async function evaluate<T>(page: Page, expression: string): Promise<T> {
 
 before(async () => {
   browser = await launchChromium();
-  h = await startHarness({ config: DASHBOARD_CONFIG(10), serve: { fleetTtlMs: 500, liveFlushMs: 100 }, wrapSession: (env, session) => (env === 'production' ? hold.wrap(session) : session) });
-  for (const v of ['v2', 'v3', 'v4']) assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: v, notes: `release ${v}` } })).status, 201);
+  h = await startHarness({
+    config: DASHBOARD_CONFIG(10),
+    serve: { fleetTtlMs: 500, liveFlushMs: 100 },
+    wrapSession: (env, session) => (env === 'production' ? hold.wrap(session) : session),
+  });
+  for (const v of ['v2', 'v3', 'v4'])
+    assert.equal(
+      (await h.call('POST', '/api/releases', { token: h.admin, body: { version: v, notes: `release ${v}` } })).status,
+      201,
+    );
   deployer = await h.token('pat', 'deployer', { envs: ['production', 'qa'] });
   viewer = await h.token('vera', 'viewer');
   // History: a production deploy by a named human, and a break-glass deploy on staging.
@@ -89,7 +96,10 @@ describe('dashboard in Chromium', () => {
       await card.waitFor();
       assert.equal((await card.locator('.current .release').textContent())?.trim(), 'v2');
       // The fleet (48 machines, all serving v2 after the deploy): one segment, all of the bar.
-      await waitFor(page, `parseFloat(document.querySelector('#env-production .spread .seg[data-release="v2"]')?.style.width) === 100`);
+      await waitFor(
+        page,
+        `parseFloat(document.querySelector('#env-production .spread .seg[data-release="v2"]')?.style.width) === 100`,
+      );
       assert.equal(await card.locator('[data-convergence]').getAttribute('data-convergence'), '100.0');
       assert.equal((await page.locator('#env-qa .current .release').textContent())?.trim(), '—');
       assert.match((await page.locator('#env-qa .spread').getAttribute('aria-label')) ?? '', /48 on v1/);
@@ -117,7 +127,10 @@ describe('dashboard in Chromium', () => {
     try {
       await page.goto(`${h.url}/dashboard/deploys/${finished.staging}`);
       assert.equal(await page.locator('#deploy-head').getAttribute('data-status'), 'succeeded');
-      assert.match((await page.locator('.emergency').textContent()) ?? '', /EMERGENCY deploy — root broke glass: “main is broken, hotfix <b>now<\/b>”/);
+      assert.match(
+        (await page.locator('.emergency').textContent()) ?? '',
+        /EMERGENCY deploy — root broke glass: “main is broken, hotfix <b>now<\/b>”/,
+      );
       assert.match((await page.locator('.facts').textContent()) ?? '', /responsibleroot \(a named human\)/);
       assert.match((await page.locator('.facts').textContent()) ?? '', /triggermanual/);
       // The timeline from the store: one row per machine (sampled), each with an update bar.
@@ -133,7 +146,7 @@ describe('dashboard in Chromium', () => {
       await page.goto(`${h.url}/dashboard/deploys/${finished.production}`);
       assert.match((await page.locator('.facts').textContent()) ?? '', /responsiblepat/);
       assert.match((await page.locator('.facts').textContent()) ?? '', /reasonweekly release/);
-      assert.equal(await page.locator('#waves li').count(), (await page.locator('#waves li.w-done').count()));
+      assert.equal(await page.locator('#waves li').count(), await page.locator('#waves li.w-done').count());
       assert.equal(await page.locator('button[data-action="rollback"]').count(), 1);
       await waitFor(page, `Number(document.getElementById('timeline').dataset.rows) > 0`);
       await shot(page, 'deploy-finished');
@@ -185,7 +198,12 @@ describe('dashboard in Chromium', () => {
       assert.equal(done.abortRequestedBy, 'pat');
       const summary = done.summary as { machines: { onTarget: number; total: number } };
       assert.ok(summary.machines.onTarget < summary.machines.total, 'stopped before every machine was on v3');
-      const ledger = (await h.call('GET', '/api/ledger?env=production', { token: h.admin })).json as { kind: string; deployId: string; reason: string; responsible: string }[];
+      const ledger = (await h.call('GET', '/api/ledger?env=production', { token: h.admin })).json as {
+        kind: string;
+        deployId: string;
+        reason: string;
+        responsible: string;
+      }[];
       const abort = ledger.find((e) => e.kind === 'deploy.abort_requested' && e.deployId === id);
       assert.equal(abort?.reason, 'wrong release');
       assert.equal(abort?.responsible, 'pat');
@@ -208,11 +226,14 @@ describe('dashboard in Chromium', () => {
       await page.goto(`${h.url}/dashboard/deploys/${id}`);
       await waitFor(page, `Number(document.getElementById('timeline').dataset.rows) >= 0`);
       assert.equal(await page.locator('button[data-action]').count(), 0);
-      const refused = await evaluate<{ status: number; body: { error: string; code: string } }>(page, `(async () => {
+      const refused = await evaluate<{ status: number; body: { error: string; code: string } }>(
+        page,
+        `(async () => {
         const csrf = document.querySelector('meta[name="runway-csrf"]').getAttribute('content');
         const res = await fetch('/api/deploys/${id}/abort', { method: 'POST', headers: { 'content-type': 'application/json', 'x-runway-csrf': csrf }, body: '{}' });
         return { status: res.status, body: await res.json() };
-      })()`);
+      })()`,
+      );
       assert.equal(refused.status, 403);
       assert.equal(refused.body.code, 'role');
       assert.match(refused.body.error, /vera's token \(viewer\) may not act on qa/);
@@ -246,14 +267,18 @@ describe('dashboard in Chromium', () => {
       await page.waitForURL(/window=30/);
       assert.equal(await page.locator('.seg-control a.active[data-window="30"]').count(), 1);
       await waitFor(page, `document.body.dataset.charts === '3'`);
-      const deploys30 = Number(((await page.locator('#kpi-success .sub').textContent()) ?? '').match(/of (\d+) finished/)?.[1]);
+      const deploys30 = Number(
+        ((await page.locator('#kpi-success .sub').textContent()) ?? '').match(/of (\d+) finished/)?.[1],
+      );
       assert.equal(deploys30, 244);
       assert.ok(Number(await page.locator('#kpi-rollbacks .value').textContent()) > 0);
       assert.equal(await page.locator('#by-strategy tbody tr').count(), 5);
       await shot(page, 'health', { doc: true });
       await page.click('a[data-window="7"]');
       await page.waitForURL(/window=7/);
-      const deploys7 = Number(((await page.locator('#kpi-success .sub').textContent()) ?? '').match(/of (\d+) finished/)?.[1]);
+      const deploys7 = Number(
+        ((await page.locator('#kpi-success .sub').textContent()) ?? '').match(/of (\d+) finished/)?.[1],
+      );
       assert.ok(deploys7 > 4 && deploys7 < 244, String(deploys7));
     } finally {
       await context.close();
@@ -266,9 +291,13 @@ describe('dashboard in Chromium', () => {
       await page.goto(`${h.url}/dashboard/ledger`);
       assert.equal(await page.locator('#ledger-verify').getAttribute('data-ok'), 'true');
       assert.ok((await page.locator('table.ledger tbody tr').count()) >= 6);
-      assert.equal(await page.locator('tr.emergency-row').count() > 0, true);
+      assert.equal((await page.locator('tr.emergency-row').count()) > 0, true);
       await shot(page, 'ledger', { doc: true });
-      await (h.store as KyselyStore).db.updateTable('ledger').set({ reason: 'edited afterwards' }).where('seq', '=', 2).execute();
+      await (h.store as KyselyStore).db
+        .updateTable('ledger')
+        .set({ reason: 'edited afterwards' })
+        .where('seq', '=', 2)
+        .execute();
       // Verification is cached until the head moves (or 30 s pass): append an entry.
       await h.token('late', 'viewer');
       await page.goto(`${h.url}/dashboard/ledger`);

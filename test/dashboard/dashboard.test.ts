@@ -20,7 +20,12 @@ const sessions = new Map<string, string>();
 const session = (tokenOrCookie: string) => sessions.get(tokenOrCookie) ?? tokenOrCookie;
 
 async function signIn(token: string): Promise<string> {
-  const res = await fetch(h.url + '/dashboard/login', { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: h.url }, body: new URLSearchParams({ token }).toString() });
+  const res = await fetch(h.url + '/dashboard/login', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: h.url },
+    body: new URLSearchParams({ token }).toString(),
+  });
   const m = /^runway_session=(rws_[^;]+);/.exec(res.headers.get('set-cookie') ?? '');
   assert.ok(m, 'signed in');
   return m[1]!;
@@ -28,16 +33,26 @@ async function signIn(token: string): Promise<string> {
 
 async function get(path: string, cookie?: string, headers: Record<string, string> = {}) {
   if (cookie) cookie = session(cookie);
-  const res = await fetch(h.url + path, { headers: { ...(cookie ? { cookie: `runway_session=${cookie}` } : {}), ...headers }, redirect: 'manual' });
+  const res = await fetch(h.url + path, {
+    headers: { ...(cookie ? { cookie: `runway_session=${cookie}` } : {}), ...headers },
+    redirect: 'manual',
+  });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
-async function post(path: string, options: { cookie?: string; headers?: Record<string, string>; body?: string; type?: string }) {
+async function post(
+  path: string,
+  options: { cookie?: string; headers?: Record<string, string>; body?: string; type?: string },
+) {
   if (options.cookie) options = { ...options, cookie: session(options.cookie) };
   const res = await fetch(h.url + path, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': options.type ?? 'application/json', ...(options.cookie ? { cookie: `runway_session=${options.cookie}` } : {}), ...(options.headers ?? {}) },
+    headers: {
+      'content-type': options.type ?? 'application/json',
+      ...(options.cookie ? { cookie: `runway_session=${options.cookie}` } : {}),
+      ...(options.headers ?? {}),
+    },
     body: options.body ?? '{}',
   });
   const text = await res.text();
@@ -51,10 +66,19 @@ async function post(path: string, options: { cookie?: string; headers?: Record<s
 }
 
 /** Read an SSE response until `end` matches the text so far (or the stream ends); `seen` is told the text as it grows. */
-async function readSse(path: string, cookie: string, end: RegExp, timeoutMs = 15_000, seen?: (text: string) => void): Promise<string> {
+async function readSse(
+  path: string,
+  cookie: string,
+  end: RegExp,
+  timeoutMs = 15_000,
+  seen?: (text: string) => void,
+): Promise<string> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const res = await fetch(h.url + path, { headers: { cookie: `runway_session=${session(cookie)}` }, signal: controller.signal });
+  const res = await fetch(h.url + path, {
+    headers: { cookie: `runway_session=${session(cookie)}` },
+    signal: controller.signal,
+  });
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   let text = '';
@@ -84,7 +108,10 @@ before(async () => {
   viewer = await h.token('vera', 'viewer');
   deployer = await h.token('pat', 'deployer', { envs: ['production'] });
   for (const t of [viewer, deployer]) sessions.set(t, await signIn(t));
-  const r = await h.call('POST', '/api/deploys', { token: deployer, body: { env: 'production', release: 'v2', reason: '<script>alert(1)</script>' } });
+  const r = await h.call('POST', '/api/deploys', {
+    token: deployer,
+    body: { env: 'production', release: 'v2', reason: '<script>alert(1)</script>' },
+  });
   assert.equal(r.status, 201, r.text);
   done = r.json.deploy.id;
   for (let i = 0; i < 600; i++) {
@@ -97,7 +124,12 @@ after(() => h.close());
 
 describe('sign-in and the session cookie', () => {
   it('pages send a browser without a session to the sign-in page', async () => {
-    for (const path of ['/dashboard', `/dashboard/deploys/${done}`, '/dashboard/health?window=30', '/dashboard/ledger']) {
+    for (const path of [
+      '/dashboard',
+      `/dashboard/deploys/${done}`,
+      '/dashboard/health?window=30',
+      '/dashboard/ledger',
+    ]) {
       const r = await get(path);
       assert.equal(r.status, 303, path);
       assert.equal(r.headers.get('location'), `/dashboard/login?next=${encodeURIComponent(path)}`);
@@ -106,7 +138,11 @@ describe('sign-in and the session cookie', () => {
   });
 
   it('a valid token signs in: HttpOnly, SameSite=Strict cookie, redirect, and the token in no page', async () => {
-    const r = await post('/dashboard/login', { type: 'application/x-www-form-urlencoded', body: new URLSearchParams({ token: viewer, next: '/dashboard/ledger' }).toString(), headers: { origin: h.url } });
+    const r = await post('/dashboard/login', {
+      type: 'application/x-www-form-urlencoded',
+      body: new URLSearchParams({ token: viewer, next: '/dashboard/ledger' }).toString(),
+      headers: { origin: h.url },
+    });
     assert.equal(r.status, 303);
     assert.equal(r.headers.get('location'), '/dashboard/ledger');
     const cookie = r.headers.get('set-cookie') ?? '';
@@ -129,10 +165,17 @@ describe('sign-in and the session cookie', () => {
     assert.equal(bad.status, 401);
     assert.equal(bad.headers.get('set-cookie'), null);
     assert.match(bad.text, /That token is not valid/);
-    const crossSite = await post('/dashboard/login', { type: 'application/x-www-form-urlencoded', body: `token=${viewer}`, headers: { origin: 'https://evil.example' } });
+    const crossSite = await post('/dashboard/login', {
+      type: 'application/x-www-form-urlencoded',
+      body: `token=${viewer}`,
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(crossSite.status, 403);
     assert.equal(crossSite.headers.get('set-cookie'), null);
-    const away = await post('/dashboard/login', { type: 'application/x-www-form-urlencoded', body: new URLSearchParams({ token: viewer, next: 'https://evil.example/' }).toString() });
+    const away = await post('/dashboard/login', {
+      type: 'application/x-www-form-urlencoded',
+      body: new URLSearchParams({ token: viewer, next: 'https://evil.example/' }).toString(),
+    });
     assert.equal(away.headers.get('location'), '/dashboard');
     const fresh = await signIn(viewer);
     assert.equal((await get('/api/whoami', fresh)).status, 200);
@@ -154,16 +197,25 @@ describe('sign-in and the session cookie', () => {
     assert.match(noCsrf.json.error ?? '', /x-runway-csrf/);
     const wrongCsrf = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(viewer)) } });
     assert.equal(wrongCsrf.status, 403);
-    const crossOrigin = await post(path, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: 'https://evil.example' } });
+    const crossOrigin = await post(path, {
+      cookie: deployer,
+      headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: 'https://evil.example' },
+    });
     assert.equal(crossOrigin.status, 403);
     assert.match(crossOrigin.json.error ?? '', /cross-origin/);
-    const viewerAct = await post(`/api/deploys/${done}/abort`, { cookie: viewer, headers: { 'x-runway-csrf': csrfToken(session(viewer)), origin: h.url } });
+    const viewerAct = await post(`/api/deploys/${done}/abort`, {
+      cookie: viewer,
+      headers: { 'x-runway-csrf': csrfToken(session(viewer)), origin: h.url },
+    });
     assert.equal(viewerAct.status, 403);
     assert.equal(viewerAct.json.code, 'role');
     // Nothing was rolled back by any of those.
     assert.equal((await h.store.listDeploys({ env: 'production' })).length, 1);
     // With both, the deployer acts (the deploy already ended: 409, JSON).
-    const ended = await post(`/api/deploys/${done}/abort`, { cookie: deployer, headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: h.url } });
+    const ended = await post(`/api/deploys/${done}/abort`, {
+      cookie: deployer,
+      headers: { 'x-runway-csrf': csrfToken(session(deployer)), origin: h.url },
+    });
     assert.equal(ended.status, 409);
     assert.match(ended.json.error ?? '', /already ended/);
   });
@@ -184,12 +236,35 @@ describe('pages', () => {
   it("the deploy page's Analysis panel lists each measurement, escaped, and is hidden without any", async () => {
     const before = await get(`/dashboard/deploys/${done}`, viewer);
     assert.match(before.text, /<section class="card" id="analysis-card" hidden>/);
-    const measurement = { analysis: 'errors<b>', metric: 'error_rate', value: 0.2, baseline: 0.01, limit: '≤ 0.05', verdict: 'fail', reason: 'error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)', release: 'v2', baselineRelease: 'v1', atMs: 7 };
-    await h.store.appendJournal([{ deployId: done, atMs: Date.now(), kind: 'analysis_measured', message: 'errors: fail', data: measurement, wave: 0 }]);
+    const measurement = {
+      analysis: 'errors<b>',
+      metric: 'error_rate',
+      value: 0.2,
+      baseline: 0.01,
+      limit: '≤ 0.05',
+      verdict: 'fail',
+      reason: 'error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)',
+      release: 'v2',
+      baselineRelease: 'v1',
+      atMs: 7,
+    };
+    await h.store.appendJournal([
+      {
+        deployId: done,
+        atMs: Date.now(),
+        kind: 'analysis_measured',
+        message: 'errors: fail',
+        data: measurement,
+        wave: 0,
+      },
+    ]);
     const after = await get(`/dashboard/deploys/${done}`, viewer);
     assert.match(after.text, /<section class="card" id="analysis-card" >/);
     assert.match(after.text, /<b>errors&lt;b&gt;<\/b>/);
-    assert.match(after.text, /<span class="badge bad">fail<\/span><\/td><td class="mono">0\.2 \(v2\)<\/td><td class="mono">0\.01 \(v1\)<\/td>/);
+    assert.match(
+      after.text,
+      /<span class="badge bad">fail<\/span><\/td><td class="mono">0\.2 \(v2\)<\/td><td class="mono">0\.01 \(v1\)<\/td>/,
+    );
     assert.ok(after.text.includes('error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)'));
   });
 
@@ -227,7 +302,10 @@ describe('live streams (SSE)', () => {
     assert.equal(batch.filter((e) => e.t === 'step' && e.s === 'succeeded').length, 48);
     assert.equal(batch.filter((e) => e.t === 'step' && e.s === 'started').length, 48);
     assert.ok(batch.filter((e) => e.t === 'm').length >= 48);
-    assert.deepEqual(batch.filter((e) => e.t === 'status').map((e) => e.s), ['succeeded']);
+    assert.deepEqual(
+      batch.filter((e) => e.t === 'status').map((e) => e.s),
+      ['succeeded'],
+    );
     assert.deepEqual(events(text, 'end'), [{ status: 'succeeded' }]);
   });
 
@@ -248,32 +326,89 @@ describe('live streams (SSE)', () => {
     assert.equal(started, 48);
     assert.equal(ended, 48);
     assert.ok(events(text, 'now').length > 0);
-    assert.deepEqual(all.filter((e) => e.t === 'status').map((e) => e.s), ['succeeded']);
+    assert.deepEqual(
+      all.filter((e) => e.t === 'status').map((e) => e.s),
+      ['succeeded'],
+    );
     const times = all.filter((e) => e.t !== 'm').map((e) => e.at!);
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), 'stamped in order on the deploy clock');
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'stamped in order on the deploy clock',
+    );
   });
 
   it('a deploy another instance runs: followed from the store (journal and machine events) until it ends', async () => {
     const id = 'dep_elsewhere01';
     const now = Date.now();
     await h.store.createDeploy({
-      id, app: 'shop', env: 'qa', release: 'v2', previousRelease: 'v1', strategy: 'bluegreen', initiator: 'token:pat', responsible: 'pat',
-      trigger: 'manual', reason: null, plan: null, createdAtMs: now, status: 'running', owner: 'other-instance',
+      id,
+      app: 'shop',
+      env: 'qa',
+      release: 'v2',
+      previousRelease: 'v1',
+      strategy: 'bluegreen',
+      initiator: 'token:pat',
+      responsible: 'pat',
+      trigger: 'manual',
+      reason: null,
+      plan: null,
+      createdAtMs: now,
+      status: 'running',
+      owner: 'other-instance',
     });
     // A fresh heartbeat: this instance must not take it over during the test.
     await h.store.updateDeploy(id, { startedAtMs: now, heartbeatAtMs: now + 60_000 });
     await h.store.appendJournal([
-      { deployId: id, atMs: now + 10, kind: 'wave_started', wave: 0, message: 'create 2 green machines', data: { kind: 'create', steps: 2 } },
+      {
+        deployId: id,
+        atMs: now + 10,
+        kind: 'wave_started',
+        wave: 0,
+        message: 'create 2 green machines',
+        data: { kind: 'create', steps: 2 },
+      },
       { deployId: id, atMs: now + 900, kind: 'step_succeeded', machineId: 'm-1', message: 'create', wave: 0 },
     ]);
-    await h.store.appendMachineEvents([{ deployId: id, app: 'shop', env: 'qa', machineId: 'm-1', atMs: now + 200, type: 'created', state: 'starting', release: 'v2', health: 'unknown' }]);
+    await h.store.appendMachineEvents([
+      {
+        deployId: id,
+        app: 'shop',
+        env: 'qa',
+        machineId: 'm-1',
+        atMs: now + 200,
+        type: 'created',
+        state: 'starting',
+        release: 'v2',
+        health: 'unknown',
+      },
+    ]);
     let sofar = '';
     const reading = readSse(`/api/deploys/${id}/events`, viewer, /event: end/, 20_000, (text) => (sofar = text));
     // What comes next comes after the viewer has what was there.
     await until(() => /event: batch/.test(sofar), 'the viewer got the replay from the store');
-    await h.store.appendMachineEvents([{ deployId: id, app: 'shop', env: 'qa', machineId: 'm-2', atMs: now + 1_000, type: 'created', state: 'starting', release: 'v2', health: 'unknown' }]);
+    await h.store.appendMachineEvents([
+      {
+        deployId: id,
+        app: 'shop',
+        env: 'qa',
+        machineId: 'm-2',
+        atMs: now + 1_000,
+        type: 'created',
+        state: 'starting',
+        release: 'v2',
+        health: 'unknown',
+      },
+    ]);
     await h.store.appendJournal([
-      { deployId: id, atMs: now + 1_500, kind: 'step_failed', machineId: 'm-2', message: 'm-2 exited with code 1', wave: 0 },
+      {
+        deployId: id,
+        atMs: now + 1_500,
+        kind: 'step_failed',
+        machineId: 'm-2',
+        message: 'm-2 exited with code 1',
+        wave: 0,
+      },
       { deployId: id, atMs: now + 1_600, kind: 'status', message: 'failed', data: { error: 'm-2 exited' } },
     ]);
     await h.store.updateDeploy(id, { status: 'failed', finishedAtMs: now + 1_600 });
@@ -284,7 +419,15 @@ describe('live streams (SSE)', () => {
     assert.ok(batches.length >= 2, 'what was there, then what came later');
     const steps = batches.flat().filter((e) => e.t === 'step');
     // Starts are inferred: the machine's first event after the wave started.
-    assert.deepEqual(steps.map((e) => [e.m, e.s, e.at - now]), [['m-1', 'started', 200], ['m-1', 'succeeded', 900], ['m-2', 'started', 1_000], ['m-2', 'failed', 1_500]]);
+    assert.deepEqual(
+      steps.map((e) => [e.m, e.s, e.at - now]),
+      [
+        ['m-1', 'started', 200],
+        ['m-1', 'succeeded', 900],
+        ['m-2', 'started', 1_000],
+        ['m-2', 'failed', 1_500],
+      ],
+    );
     assert.equal(steps[3]!.e, 'm-2 exited with code 1');
     assert.deepEqual(events(text, 'end'), [{ status: 'failed' }]);
   });

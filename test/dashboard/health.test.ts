@@ -11,9 +11,23 @@ const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
 
 function stat(id: string, over: Partial<DeployStat>): DeployStat {
   return {
-    id, env: 'production', release: 'v2', strategy: 'rolling', status: 'succeeded', trigger: 'release', responsible: 'pat', emergency: false,
-    createdAtMs: NOW - DAY, startedAtMs: 1_000, dispatchedAtMs: 11_000, convergedAtMs: 21_000, finishedAtMs: 22_000,
-    abortRequested: false, stragglers: 0, failedMachines: 0, ...over,
+    id,
+    env: 'production',
+    release: 'v2',
+    strategy: 'rolling',
+    status: 'succeeded',
+    trigger: 'release',
+    responsible: 'pat',
+    emergency: false,
+    createdAtMs: NOW - DAY,
+    startedAtMs: 1_000,
+    dispatchedAtMs: 11_000,
+    convergedAtMs: 21_000,
+    finishedAtMs: 22_000,
+    abortRequested: false,
+    stragglers: 0,
+    failedMachines: 0,
+    ...over,
   };
 }
 
@@ -36,8 +50,32 @@ describe('deploy health', () => {
       stat('f', { strategy: 'immediate', stragglers: 3, status: 'failed', convergedAtMs: null }),
     ]);
     assert.deepEqual(
-      { deploys: t.deploys, finished: t.finished, succeeded: t.succeeded, running: t.running, rollbacks: t.rollbacks, auto: t.autoRollbacks, manual: t.manualRollbacks, aborts: t.aborts, emergencies: t.emergencies, stragglers: t.stragglers, withStragglers: t.deploysWithStragglers },
-      { deploys: 6, finished: 5, succeeded: 2, running: 1, rollbacks: 2, auto: 1, manual: 1, aborts: 1, emergencies: 1, stragglers: 3, withStragglers: 1 },
+      {
+        deploys: t.deploys,
+        finished: t.finished,
+        succeeded: t.succeeded,
+        running: t.running,
+        rollbacks: t.rollbacks,
+        auto: t.autoRollbacks,
+        manual: t.manualRollbacks,
+        aborts: t.aborts,
+        emergencies: t.emergencies,
+        stragglers: t.stragglers,
+        withStragglers: t.deploysWithStragglers,
+      },
+      {
+        deploys: 6,
+        finished: 5,
+        succeeded: 2,
+        running: 1,
+        rollbacks: 2,
+        auto: 1,
+        manual: 1,
+        aborts: 1,
+        emergencies: 1,
+        stragglers: 3,
+        withStragglers: 1,
+      },
     );
     assert.equal(t.successRate, 2 / 5);
     // dispatch: a, b, c, f = 10s, 10s, 30s, 10s; converge: a and c only (successes) = 20s, 40s.
@@ -61,7 +99,10 @@ describe('deploy health', () => {
     const r = healthReport(rows, { nowMs: NOW, windowDays: 7 });
     assert.equal(r.totals.deploys, 3);
     assert.equal(r.buckets.length, Math.ceil((NOW - since) / (DAY / 4)));
-    assert.equal(r.buckets.reduce((n, b) => n + b.deploys, 0), 3);
+    assert.equal(
+      r.buckets.reduce((n, b) => n + b.deploys, 0),
+      3,
+    );
     const last = r.buckets.at(-1)!;
     assert.equal(last.deploys, 2);
     assert.equal(last.successRate, 0.5);
@@ -69,7 +110,10 @@ describe('deploy health', () => {
     assert.deepEqual(last.dispatch.rolling, { n: 1, p50: 10_000, p95: 10_000 });
     assert.deepEqual(r.strategies, ['rolling', 'waves']);
     assert.deepEqual(Object.keys(r.byEnv).sort(), ['production', 'staging']);
-    assert.deepEqual(r.notable.map((d) => d.id), ['s1']);
+    assert.deepEqual(
+      r.notable.map((d) => d.id),
+      ['s1'],
+    );
     const prod = healthReport(rows, { nowMs: NOW, windowDays: 30, env: 'production' });
     assert.equal(prod.totals.deploys, 3);
     assert.equal(prod.totals.successRate, 1);

@@ -11,7 +11,10 @@ let h: Harness;
 /** The first `overview` event of the overview stream (the environment cards as HTML). */
 async function overviewEvent(token: string): Promise<{ cards: Record<string, string> }[]> {
   const controller = new AbortController();
-  const res = await fetch(h.url + '/api/overview/events', { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const res = await fetch(h.url + '/api/overview/events', {
+    headers: { authorization: `Bearer ${token}` },
+    signal: controller.signal,
+  });
   assert.equal(res.status, 200);
   let text = '';
   const decoder = new TextDecoder();

@@ -12,7 +12,13 @@ const ENVS: { env: string; strategies: StrategyName[]; trigger: string; responsi
 ];
 
 /** Typical seconds to dispatch per strategy (converge adds a little more). */
-const DISPATCH_S: Record<StrategyName, number> = { immediate: 12, rolling: 240, bluegreen: 420, canary: 300, waves: 160 };
+const DISPATCH_S: Record<StrategyName, number> = {
+  immediate: 12,
+  rolling: 240,
+  bluegreen: 420,
+  canary: 300,
+  waves: 160,
+};
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -25,7 +31,10 @@ function rng(seed: number): () => number {
   };
 }
 
-export async function seedHistory(store: Store, options: { app: string; nowMs: number; count: number; days: number; seed?: number; machines?: number }): Promise<string[]> {
+export async function seedHistory(
+  store: Store,
+  options: { app: string; nowMs: number; count: number; days: number; seed?: number; machines?: number },
+): Promise<string[]> {
   const random = rng(options.seed ?? 7);
   const ids: string[] = [];
   const machines = options.machines ?? 48;
@@ -34,7 +43,16 @@ export async function seedHistory(store: Store, options: { app: string; nowMs: n
     const strategy = e.strategies[Math.floor(random() * e.strategies.length)]!;
     const created = options.nowMs - Math.floor(random() * options.days * 86_400_000) - 60_000;
     const roll = random();
-    const status = roll < 0.88 ? 'succeeded' : roll < 0.92 ? 'rolled_back' : roll < 0.95 ? 'failed' : roll < 0.98 ? 'aborted' : 'halted';
+    const status =
+      roll < 0.88
+        ? 'succeeded'
+        : roll < 0.92
+          ? 'rolled_back'
+          : roll < 0.95
+            ? 'failed'
+            : roll < 0.98
+              ? 'aborted'
+              : 'halted';
     const manualRollback = random() < 0.03;
     const emergency = e.responsible() !== 'automation' && random() < 0.015;
     const dispatchMs = Math.round(DISPATCH_S[strategy] * 1000 * (0.6 + random() * 0.8) * (random() < 0.05 ? 2.5 : 1));
@@ -77,7 +95,12 @@ export async function seedHistory(store: Store, options: { app: string; nowMs: n
         dispatchedAtMs: status === 'failed' ? null : dispatchMs,
         convergedAtMs: ok ? convergeMs : null,
         finishedAtMs: convergeMs + 1_000,
-        machines: { total: machines, onTarget: ok ? machines - stragglers : 0, failed: status === 'failed' ? 1 : 0, stragglers },
+        machines: {
+          total: machines,
+          onTarget: ok ? machines - stragglers : 0,
+          failed: status === 'failed' ? 1 : 0,
+          stragglers,
+        },
         failedMachineIds: status === 'failed' ? ['m-failed'] : [],
         stragglerIds: Array.from({ length: stragglers }, (_, k) => `m-straggler-${k}`),
         extraMachinesPeak: 0,

@@ -43,7 +43,13 @@ export class UpdateHold {
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
-    return { ...session, provider, apiStats: () => session.apiStats(), save: () => session.save(), close: () => session.close() };
+    return {
+      ...session,
+      provider,
+      apiStats: () => session.apiStats(),
+      save: () => session.save(),
+      close: () => session.close(),
+    };
   }
 
   private async admit(options: CallOptions | undefined): Promise<void> {

@@ -17,7 +17,13 @@ describe('store file modes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'runway-modes-'));
     try {
       const store = await openStore(join(dir, 'state', 'runway.db'), dir);
-      await appendLedger(store, new RealClock(), { kind: 'token.created', app: 'shop', responsible: 'a', initiator: 'a', trigger: 'token' });
+      await appendLedger(store, new RealClock(), {
+        kind: 'token.created',
+        app: 'shop',
+        responsible: 'a',
+        initiator: 'a',
+        trigger: 'token',
+      });
       const files = readdirSync(join(dir, 'state'));
       assert.deepEqual(files.sort(), ['runway.db', 'runway.db-shm', 'runway.db-wal']);
       for (const f of files) assert.equal(mode(join(dir, 'state', f)).toString(8), '600', f);

@@ -40,13 +40,26 @@ describe('free text at the edges', () => {
     const rel = await p.run(['releases', 'create', 'v3', '--image', `shop:v3${ESC}]0;pwned\u0007`]);
     assert.equal(rel.code, 2);
     assert.match(rel.stderr, /--image contains a control character/);
-    assert.equal(JSON.parse((await p.run(['releases', 'list', '--json'])).stdout).some((x: { version: string }) => x.version === 'v3'), false);
+    assert.equal(
+      JSON.parse((await p.run(['releases', 'list', '--json'])).stdout).some(
+        (x: { version: string }) => x.version === 'v3',
+      ),
+      false,
+    );
   });
 
   it('the terminal shows stored control characters escaped (audit, deploys show)', async () => {
     const store = await openStore(join(p.dir, '.runway/runway.db'), p.dir);
     try {
-      await appendLedger(store, new RealClock(), { kind: 'secrets.changed', app: 'shop', env: 'staging', responsible: 'old', initiator: 'cli:old', trigger: 'cli', reason: `before the check${ESC}[2J` });
+      await appendLedger(store, new RealClock(), {
+        kind: 'secrets.changed',
+        app: 'shop',
+        env: 'staging',
+        responsible: 'old',
+        initiator: 'cli:old',
+        trigger: 'cli',
+        reason: `before the check${ESC}[2J`,
+      });
     } finally {
       await store.close();
     }
@@ -68,7 +81,10 @@ describe('free text over the API', () => {
     const deploy = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', reason: `x${ESC}[1A` } });
     assert.equal(deploy.status, 400);
     assert.match(deploy.json.error, /reason contains a control character \(U\+001B\)/);
-    const release = await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v7', notes: `fine\nbut \u202e reversed` } });
+    const release = await h.call('POST', '/api/releases', {
+      token: h.admin,
+      body: { version: 'v7', notes: `fine\nbut \u202e reversed` },
+    });
     assert.equal(release.status, 400);
     assert.match(release.json.error, /"notes" contains a control character \(U\+202E\)/);
     const ok = await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v8', notes: 'two\nlines' } });

@@ -48,25 +48,55 @@ describe('runway recover into an automatic environment', () => {
     // A dead deploy left 5 of 8 machines on v2: recovery would finish it forward (a deploy).
     await withStore(p, async (store) => {
       const clock = new VirtualClock(Date.now());
-      const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, { clock: 'virtual', rateLimits: false });
+      const sim = SimProvider.fromJSON((await store.loadSimFleet('shop', 'staging')) as SimState, clock, {
+        clock: 'virtual',
+        rateLimits: false,
+      });
       const scope = { app: 'shop', env: 'staging' };
-      for (const m of (await sim.list(scope)).slice(0, 5)) await sim.update(scope, m.id, { release: 'v2', deployId: 'dep_halted' });
+      for (const m of (await sim.list(scope)).slice(0, 5))
+        await sim.update(scope, m.id, { release: 'v2', deployId: 'dep_halted' });
       // Until every machine has settled (started, passing checks), not a guessed stretch of time.
-      await Promise.all((await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)));
+      await Promise.all(
+        (await sim.list(scope)).map((m) => sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 600_000)),
+      );
       await store.saveSimFleet('shop', 'staging', sim.toJSON());
       await sim.close();
-      await store.createDeploy({ id: 'dep_halted', app: 'shop', env: 'staging', release: 'v2', previousRelease: 'v1', strategy: 'rolling', initiator: 'github:push', responsible: 'automation', trigger: 'push:main', reason: null, plan: null, createdAtMs: Date.now(), status: 'halted' });
+      await store.createDeploy({
+        id: 'dep_halted',
+        app: 'shop',
+        env: 'staging',
+        release: 'v2',
+        previousRelease: 'v1',
+        strategy: 'rolling',
+        initiator: 'github:push',
+        responsible: 'automation',
+        trigger: 'push:main',
+        reason: null,
+        plan: null,
+        createdAtMs: Date.now(),
+        status: 'halted',
+      });
     });
   });
   after(() => p.cleanup());
 
   const spread = async () => JSON.parse((await p.run(['status', '--env', 'staging', '--json'])).stdout).fleet.byRelease;
-  const ledger = async () => JSON.parse((await p.run(['audit', '--json'])).stdout).entries as { kind: string; responsible: string; emergency: boolean; reason: string | null; data: Record<string, unknown> }[];
+  const ledger = async () =>
+    JSON.parse((await p.run(['audit', '--json'])).stdout).entries as {
+      kind: string;
+      responsible: string;
+      emergency: boolean;
+      reason: string | null;
+      data: Record<string, unknown>;
+    }[];
 
   it('--dry-run says a real run would be refused, and exits 5', async () => {
     const r = await p.run(['recover', '--env', 'staging', '--dry-run']);
     assert.equal(r.code, 5);
-    assert.match(r.stdout, /A REAL RUN WOULD BE REFUSED \(exit 5\): refused by policy \(staging\): staging deploys automatically/);
+    assert.match(
+      r.stdout,
+      /A REAL RUN WOULD BE REFUSED \(exit 5\): refused by policy \(staging\): staging deploys automatically/,
+    );
     assert.equal((await ledger()).length, 0);
   });
 
@@ -77,20 +107,36 @@ describe('runway recover into an automatic environment', () => {
     assert.match(r.stderr, /nothing was changed/);
     assert.deepEqual(await spread(), { v2: 5, v1: 3 });
     const deploys = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
-    assert.deepEqual(deploys.map((d: { id: string }) => d.id), ['dep_halted']);
+    assert.deepEqual(
+      deploys.map((d: { id: string }) => d.id),
+      ['dep_halted'],
+    );
     const [refusal] = await ledger();
-    assert.deepEqual([refusal!.kind, refusal!.responsible, refusal!.data.action], ['policy.refused', 'tester', 'recover']);
+    assert.deepEqual(
+      [refusal!.kind, refusal!.responsible, refusal!.data.action],
+      ['policy.refused', 'tester', 'recover'],
+    );
     const noReason = await p.run(['recover', '--env', 'staging', '--emergency']);
     assert.equal(noReason.code, 5);
     assert.match(noReason.stderr, /an emergency deploy needs a reason/);
   });
 
   it('with --emergency --reason: the person is responsible, flagged, and the fleet is recovered', async () => {
-    const r = await p.run(['recover', '--env', 'staging', '--emergency', '--reason', 'staging half-deployed overnight']);
+    const r = await p.run([
+      'recover',
+      '--env',
+      'staging',
+      '--emergency',
+      '--reason',
+      'staging half-deployed overnight',
+    ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await spread(), { v2: 8 });
     const [d] = JSON.parse((await p.run(['deploys', 'list', '--json'])).stdout);
-    assert.deepEqual([d.trigger, d.responsible, d.emergency, d.reason], ['recover', 'tester', true, 'staging half-deployed overnight']);
+    assert.deepEqual(
+      [d.trigger, d.responsible, d.emergency, d.reason],
+      ['recover', 'tester', true, 'staging half-deployed overnight'],
+    );
     const kinds = (await ledger()).map((e) => e.kind);
     assert.deepEqual(kinds.slice(-3), ['emergency.used', 'deploy.started', 'deploy.finished']);
   });
@@ -104,7 +150,11 @@ describe('locked out and refused requests store nothing but their ledger entry',
   after(() => h.close());
 
   it('200 pushes while the environment is locked leave zero stored deploys, 200 ledger entries, and deploy health untouched', async () => {
-    await h.store.acquireLock({ app: 'shop', env: 'staging', holder: 'dep_running', reason: 'deploy v9', pid: null, host: 'elsewhere' }, Date.now(), 60_000);
+    await h.store.acquireLock(
+      { app: 'shop', env: 'staging', holder: 'dep_running', reason: 'deploy v9', pid: null, host: 'elsewhere' },
+      Date.now(),
+      60_000,
+    );
     try {
       const ids: string[] = [];
       for (let i = 0; i < 200; i += 20) {
@@ -116,7 +166,10 @@ describe('locked out and refused requests store nothing but their ledger entry',
             return h.hook('push', push('main', sha), { delivery });
           }),
         );
-        assert.deepEqual(batch.filter((r) => r.status !== 202), []);
+        assert.deepEqual(
+          batch.filter((r) => r.status !== 202),
+          [],
+        );
       }
       for (const id of ids) {
         const d = await h.waitDelivery(id);
@@ -137,19 +190,29 @@ describe('locked out and refused requests store nothing but their ledger entry',
   it('secrets apply with an emergency and no reason is refused (403) and recorded, by the API and by the Manual secrets workflow', async () => {
     const t = await h.token('alice', 'deployer', { envs: ['staging'] });
     const before = (await h.store.listDeploys({ app: 'shop' })).length;
-    const api = await h.call('POST', '/api/environments/staging/secrets/apply', { token: t, body: { emergency: true } });
+    const api = await h.call('POST', '/api/environments/staging/secrets/apply', {
+      token: t,
+      body: { emergency: true },
+    });
     assert.equal(api.status, 403);
     assert.match(api.json.error, /an emergency deploy needs a reason/);
-    const hook = await h.hook('workflow_dispatch', workflowDispatch('.github/workflows/runway-secrets.yml', { environment: 'staging', emergency: true }), { delivery: 'secrets-no-reason' });
+    const hook = await h.hook(
+      'workflow_dispatch',
+      workflowDispatch('.github/workflows/runway-secrets.yml', { environment: 'staging', emergency: true }),
+      { delivery: 'secrets-no-reason' },
+    );
     assert.equal(hook.status, 202);
     const d = await h.waitDelivery('secrets-no-reason');
     assert.equal(d.result.outcomes[0].outcome, 'refused');
     assert.match(d.result.outcomes[0].why, /needs a reason/);
     assert.equal((await h.store.listDeploys({ app: 'shop' })).length, before);
     const refusals = (await h.store.listLedger({ env: 'staging' })).filter((e) => e.kind === 'policy.refused');
-    assert.deepEqual(refusals.map((e) => [e.responsible, (e.data as { action: string }).action, e.reason]), [
-      ['alice', 'apply-secrets', null],
-      ['grace', 'apply-secrets', null],
-    ]);
+    assert.deepEqual(
+      refusals.map((e) => [e.responsible, (e.data as { action: string }).action, e.reason]),
+      [
+        ['alice', 'apply-secrets', null],
+        ['grace', 'apply-secrets', null],
+      ],
+    );
   });
 });

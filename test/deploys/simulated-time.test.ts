@@ -19,7 +19,10 @@ const OFFSET = /^\+(\d+ms|\d+\.\ds|\d+s|\d+m\d\ds|\d+h\d\dm)$/;
 
 function assertWithin(label: string, ms: number | null | undefined, from: number, to: number): void {
   assert.equal(typeof ms, 'number', `${label} is recorded`);
-  assert.ok(ms! >= from && ms! <= to, `${label} ${new Date(ms!).toISOString()} lies within the test's wall-clock interval ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`);
+  assert.ok(
+    ms! >= from && ms! <= to,
+    `${label} ${new Date(ms!).toISOString()} lies within the test's wall-clock interval ${new Date(from).toISOString()} – ${new Date(to).toISOString()}`,
+  );
 }
 
 describe('a sim deploy from the CLI', () => {
@@ -42,14 +45,22 @@ describe('a sim deploy from the CLI', () => {
     assertWithin('summary.startedAtMs', summary.startedAtMs, from, to);
 
     const shown = await p.run(['deploys', 'show', summary.deployId, '--json', '--journal']);
-    const record = JSON.parse(shown.stdout) as { clock: string; createdAtMs: number; startedAtMs: number; finishedAtMs: number; summary: DeploySummary; journal: { atMs: number }[] };
+    const record = JSON.parse(shown.stdout) as {
+      clock: string;
+      createdAtMs: number;
+      startedAtMs: number;
+      finishedAtMs: number;
+      summary: DeploySummary;
+      journal: { atMs: number }[];
+    };
     assert.equal(record.clock, 'simulated');
     assertWithin('createdAtMs', record.createdAtMs, from, to);
     assertWithin('startedAtMs', record.startedAtMs, from, to);
     assertWithin('finishedAtMs', record.finishedAtMs, from, to);
     assert.ok(record.createdAtMs <= record.startedAtMs && record.startedAtMs <= record.finishedAtMs);
     assert.equal(record.summary.clock, 'simulated');
-    for (const e of record.journal) assert.ok(e.atMs >= record.createdAtMs, `journal entry at ${e.atMs} before creation ${record.createdAtMs}`);
+    for (const e of record.journal)
+      assert.ok(e.atMs >= record.createdAtMs, `journal entry at ${e.atMs} before creation ${record.createdAtMs}`);
 
     const human = await p.run(['deploys', 'show', summary.deployId, '--journal']);
     assert.match(human.stdout, /total: \S+ \(simulated\)/);
@@ -81,7 +92,10 @@ describe('a sim deploy through the control plane', () => {
 
   it('records wall-clock instants; the dashboard page labels the durations simulated', async () => {
     const from = Date.now();
-    const r = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'production', release: 'v2', reason: 'time' } });
+    const r = await h.call('POST', '/api/deploys', {
+      token: h.admin,
+      body: { env: 'production', release: 'v2', reason: 'time' },
+    });
     assert.equal(r.status, 201, r.text);
     const done = await h.waitDeploy(r.json.deploy.id);
     const to = Date.now();
@@ -91,11 +105,23 @@ describe('a sim deploy through the control plane', () => {
     assert.equal((done.summary as DeploySummary).clock, 'simulated');
     assert.equal((await h.call('GET', `/api/deploys/${done.id}`, { token: h.admin })).json.clock, 'simulated');
     const journal = await h.store.listJournal(done.id);
-    const viewer = { principal: { name: 'root', role: 'admin' } as unknown as Principal, csrf: 'x', app: 'shop', mayActOn: () => false };
-    const html = String(deployBody({ deploy: done, journal, progress: undefined, live: false, nowMs: Date.now(), simulated: true }, viewer));
+    const viewer = {
+      principal: { name: 'root', role: 'admin' } as unknown as Principal,
+      csrf: 'x',
+      app: 'shop',
+      mayActOn: () => false,
+    };
+    const html = String(
+      deployBody(
+        { deploy: done, journal, progress: undefined, live: false, nowMs: Date.now(), simulated: true },
+        viewer,
+      ),
+    );
     assert.match(html, /id="simulated">\(simulated\)</);
     assert.match(html, /durations in simulated time/);
-    const offsets = [...html.matchAll(/<tr class="j-[^"]+"><td>\d*<\/td><td class="mono small">([^<]*)<\/td>/g)].map((m) => m[1]!);
+    const offsets = [...html.matchAll(/<tr class="j-[^"]+"><td>\d*<\/td><td class="mono small">([^<]*)<\/td>/g)].map(
+      (m) => m[1]!,
+    );
     assert.ok(offsets.length > 3);
     for (const o of offsets) assert.match(o, OFFSET);
   });

@@ -10,7 +10,17 @@ import type { AnalysisEntry, MetricSource } from '../../src/domain/analysis.js';
 import type { ProgressEvent } from '../../src/engine/progress.js';
 import { rig, settings, spread } from './harness.js';
 
-const ENTRY: AnalysisEntry = { name: 'errors', metric: { kind: 'error_rate' }, source: 'proxy', windowMs: 10_000, intervalMs: 10_000, count: 2, failureLimit: 1, minRequests: 10, max: 0.05 };
+const ENTRY: AnalysisEntry = {
+  name: 'errors',
+  metric: { kind: 'error_rate' },
+  source: 'proxy',
+  windowMs: 10_000,
+  intervalMs: 10_000,
+  count: 2,
+  failureLimit: 1,
+  minRequests: 10,
+  max: 0.05,
+};
 
 /** Error rate of the target: `bad` once at least `from` of its machines serve, else 0.01; the old release 0.01. */
 function scripted(from: number, bad = 0.2): MetricSource & { calls: number } {
@@ -18,7 +28,12 @@ function scripted(from: number, bad = 0.2): MetricSource & { calls: number } {
     calls: 0,
     async measure(_entry, target, baseline) {
       this.calls++;
-      return { metric: 'error_rate', value: target.machineIds.length >= from ? bad : 0.01, baseline: baseline ? 0.01 : null, requests: { target: 100, baseline: 100 } };
+      return {
+        metric: 'error_rate',
+        value: target.machineIds.length >= from ? bad : 0.01,
+        baseline: baseline ? 0.01 : null,
+        requests: { target: 100, baseline: 100 },
+      };
     },
   };
 }
@@ -28,16 +43,26 @@ describe('analysis in the engine', () => {
     const r = await rig();
     try {
       const events: ProgressEvent[] = [];
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { analysis: { entries: [ENTRY] }, metricSources: { proxy: scripted(1) }, onProgress: (e) => events.push(e) });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        analysis: { entries: [ENTRY] },
+        metricSources: { proxy: scripted(1) },
+        onProgress: (e) => events.push(e),
+      });
       assert.equal(summary.status, 'rolled_back');
-      assert.equal(summary.error, 'analysis "errors" failed 1 of 1 measurements: error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)');
+      assert.equal(
+        summary.error,
+        'analysis "errors" failed 1 of 1 measurements: error_rate of v2 is 0.2, above max 0.05 (v1: 0.01)',
+      );
       const fleet = await r.fleet();
       assert.deepEqual(spread(fleet), { 'serving:v1': 12 });
       // Only the spearhead (one machine per group) ever ran v2.
       const journal = await r.store.listJournal(summary.deployId);
       const measured = journal.filter((e) => e.kind === 'analysis_measured');
       assert.equal(measured.length, 1);
-      assert.deepEqual((measured[0]!.data as { verdict: string; release: string; baselineRelease: string }).verdict, 'fail');
+      assert.deepEqual(
+        (measured[0]!.data as { verdict: string; release: string; baselineRelease: string }).verdict,
+        'fail',
+      );
       assert.ok(events.some((e) => e.type === 'analysis' && e.measurement.verdict === 'fail'));
     } finally {
       await r.close();
@@ -56,11 +81,20 @@ describe('analysis in the engine', () => {
         else onV2.delete(e.event.machine.id);
         most = Math.max(most, onV2.size);
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }), { analysis: { entries: [{ ...ENTRY, intervalMs: 2_000, windowMs: 2_000 }] }, metricSources: { proxy: scripted(4) }, onProgress });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }), {
+        analysis: { entries: [{ ...ENTRY, intervalMs: 2_000, windowMs: 2_000 }] },
+        metricSources: { proxy: scripted(4) },
+        onProgress,
+      });
       assert.equal(summary.status, 'rolled_back');
-      assert.match(summary.error ?? '', /^analysis "errors" failed 1 of \d+ measurements: error_rate of v2 is 0\.2, above max 0\.05/);
+      assert.match(
+        summary.error ?? '',
+        /^analysis "errors" failed 1 of \d+ measurements: error_rate of v2 is 0\.2, above max 0\.05/,
+      );
       const journal = await r.store.listJournal(summary.deployId);
-      const verdicts = journal.filter((e) => e.kind === 'analysis_measured').map((e) => (e.data as { verdict: string }).verdict);
+      const verdicts = journal
+        .filter((e) => e.kind === 'analysis_measured')
+        .map((e) => (e.data as { verdict: string }).verdict);
       assert.ok(verdicts.filter((v) => v === 'pass').length >= 2, `the spearhead passed first: ${verdicts.join(',')}`);
       assert.equal(verdicts.at(-1), 'fail');
       assert.ok(most >= 4 && most < 12, `caught while the window rolled: at most ${most} machines ran v2`);
@@ -74,10 +108,16 @@ describe('analysis in the engine', () => {
     const r = await rig();
     try {
       const source = scripted(Infinity);
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { analysis: { entries: [ENTRY] }, metricSources: { proxy: source } });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        analysis: { entries: [ENTRY] },
+        metricSources: { proxy: source },
+      });
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       const journal = await r.store.listJournal(summary.deployId);
-      assert.ok(journal.filter((e) => e.kind === 'analysis_passed').length >= 2, 'after the spearhead and after the window');
+      assert.ok(
+        journal.filter((e) => e.kind === 'analysis_passed').length >= 2,
+        'after the spearhead and after the window',
+      );
       assert.ok(source.calls >= 4);
       assert.deepEqual(spread(await r.fleet()), { 'serving:v2': 12 });
     } finally {
@@ -88,10 +128,17 @@ describe('analysis in the engine', () => {
   it('on_failure = halt: a failed analysis stops where it is, nothing rolled back', async () => {
     const r = await rig();
     try {
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling', onFailure: 'halt' }), { analysis: { entries: [ENTRY] }, metricSources: { proxy: scripted(1) } });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', onFailure: 'halt' }), {
+        analysis: { entries: [ENTRY] },
+        metricSources: { proxy: scripted(1) },
+      });
       assert.equal(summary.status, 'halted');
       const fleet = await r.fleet();
-      assert.equal(fleet.filter((m) => m.release === 'v2').length, 2, 'the spearhead of each group stays on v2 for a human to look at');
+      assert.equal(
+        fleet.filter((m) => m.release === 'v2').length,
+        2,
+        'the spearhead of each group stays on v2 for a human to look at',
+      );
     } finally {
       await r.close();
     }
@@ -105,9 +152,15 @@ describe('analysis in the engine', () => {
           throw new Error('prometheus at http://127.0.0.1:9: ECONNREFUSED');
         },
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { analysis: { entries: [ENTRY] }, metricSources: { proxy: broken } });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        analysis: { entries: [ENTRY] },
+        metricSources: { proxy: broken },
+      });
       assert.equal(summary.status, 'rolled_back');
-      assert.match(summary.error ?? '', /analysis "errors" failed 1 of 1 measurements: prometheus at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+      assert.match(
+        summary.error ?? '',
+        /analysis "errors" failed 1 of 1 measurements: prometheus at http:\/\/127\.0\.0\.1:9: ECONNREFUSED/,
+      );
     } finally {
       await r.close();
     }
@@ -117,10 +170,16 @@ describe('analysis in the engine', () => {
     const r = await rig();
     try {
       const source = scripted(1);
-      const summary = await r.deploy('v2', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 }, maxSurge: { fraction: 1 } }), { analysis: { entries: [ENTRY] }, metricSources: { proxy: source } });
+      const summary = await r.deploy(
+        'v2',
+        settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 }, maxSurge: { fraction: 1 } }),
+        { analysis: { entries: [ENTRY] }, metricSources: { proxy: source } },
+      );
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       const journal = await r.store.listJournal(summary.deployId);
-      assert.ok(journal.some((e) => e.kind === 'analysis_skipped' && /no machine on v2 in traffic/.test(e.message ?? '')));
+      assert.ok(
+        journal.some((e) => e.kind === 'analysis_skipped' && /no machine on v2 in traffic/.test(e.message ?? '')),
+      );
       assert.equal(source.calls, 0);
     } finally {
       await r.close();

@@ -8,7 +8,10 @@ import { StoreError } from '../../src/store/contract.js';
 import { rig, settings, spread, SCOPE } from './harness.js';
 
 function allOn(machines: Machine[], release: string): boolean {
-  return machines.every((m) => m.role === 'serving' && m.release === release && m.state === 'started' && m.health === 'passing' && !m.cordoned);
+  return machines.every(
+    (m) =>
+      m.role === 'serving' && m.release === release && m.state === 'started' && m.health === 'passing' && !m.cordoned,
+  );
 }
 
 describe('executor: every strategy converges the fleet', () => {
@@ -16,7 +19,10 @@ describe('executor: every strategy converges the fleet', () => {
     it(`${strategy}: 12 machines v1 → v2`, async () => {
       const r = await rig();
       try {
-        const s = settings({ strategy, maxUnavailable: strategy === 'waves' || strategy === 'bluegreen' ? { count: 0 } : { fraction: 0.33 } });
+        const s = settings({
+          strategy,
+          maxUnavailable: strategy === 'waves' || strategy === 'bluegreen' ? { count: 0 } : { fraction: 0.33 },
+        });
         const summary = await r.deploy('v2', s);
         assert.equal(summary.status, 'succeeded', summary.error ?? '');
         const fleet = await r.fleet();
@@ -28,7 +34,11 @@ describe('executor: every strategy converges the fleet', () => {
         if (strategy === 'bluegreen') assert.equal(summary.extraMachinesPeak, 12);
         if (strategy === 'canary') assert.equal(summary.extraMachinesPeak, 2);
         if (strategy === 'rolling' || strategy === 'immediate') assert.equal(summary.extraMachinesPeak, 0);
-        if (strategy === 'waves') assert.ok(summary.extraMachinesPeak >= 1 && summary.extraMachinesPeak <= 2, String(summary.extraMachinesPeak));
+        if (strategy === 'waves')
+          assert.ok(
+            summary.extraMachinesPeak >= 1 && summary.extraMachinesPeak <= 2,
+            String(summary.extraMachinesPeak),
+          );
         const deploy = await r.store.getDeploy(summary.deployId);
         assert.equal(deploy?.status, 'succeeded');
         assert.equal(deploy?.previousRelease, 'v1');
@@ -66,7 +76,10 @@ describe('executor: failure handling', () => {
       const fleet = await r.fleet();
       const bad = fleet.filter((m) => m.release === 'v-bootfail');
       assert.ok(bad.length >= 1 && bad.length <= 2, `spearheads only: ${bad.length}`);
-      assert.ok(bad.every((m) => m.cordoned), 'failed machines stay out of traffic');
+      assert.ok(
+        bad.every((m) => m.cordoned),
+        'failed machines stay out of traffic',
+      );
       assert.equal(fleet.filter((m) => m.release === 'v1' && !m.cordoned).length, 12 - bad.length);
     } finally {
       await r.close();
@@ -77,7 +90,10 @@ describe('executor: failure handling', () => {
     const r = await rig();
     try {
       const start = r.clock.now();
-      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling', onFailure: 'halt', waitTimeoutMs: 600_000 }));
+      const summary = await r.deploy(
+        'v-bootfail',
+        settings({ strategy: 'rolling', onFailure: 'halt', waitTimeoutMs: 600_000 }),
+      );
       assert.equal(summary.status, 'halted');
       assert.ok(r.clock.now() - start < 60_000, `took ${r.clock.now() - start} ms of a 600 s timeout`);
     } finally {
@@ -89,7 +105,10 @@ describe('executor: failure handling', () => {
     const r = await rig();
     try {
       const before = new Map((await r.fleet()).map((m) => [m.id, m.instanceVersion]));
-      const summary = await r.deploy('v-broken', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 }, waitTimeoutMs: 20_000 }));
+      const summary = await r.deploy(
+        'v-broken',
+        settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 }, waitTimeoutMs: 20_000 }),
+      );
       assert.equal(summary.status, 'rolled_back');
       const fleet = await r.fleet();
       assert.equal(fleet.length, 12, JSON.stringify(spread(fleet)));
@@ -106,7 +125,10 @@ describe('executor: failure handling', () => {
     const r = await rig();
     try {
       const start = r.clock.now();
-      const summary = await r.deploy('v-broken', settings({ strategy: 'immediate', convergenceTimeoutMs: 60_000, onFailure: 'halt' }));
+      const summary = await r.deploy(
+        'v-broken',
+        settings({ strategy: 'immediate', convergenceTimeoutMs: 60_000, onFailure: 'halt' }),
+      );
       assert.equal(summary.status, 'halted');
       assert.ok(r.clock.now() - start < 120_000);
       assert.ok(summary.dispatchedAtMs !== null);
@@ -162,13 +184,21 @@ describe('executor: abort and level-triggered re-planning', () => {
       const controller = new AbortController();
       let updated = 0;
       const onProgress = (e: ProgressEvent) => {
-        if (e.type === 'step' && e.status === 'succeeded' && e.step.kind === 'update' && ++updated === 6) controller.abort('test');
+        if (e.type === 'step' && e.status === 'succeeded' && e.step.kind === 'update' && ++updated === 6)
+          controller.abort('test');
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 }, onAbort: 'leave' }), { signal: controller.signal, onProgress });
+      const summary = await r.deploy(
+        'v2',
+        settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 }, onAbort: 'leave' }),
+        { signal: controller.signal, onProgress },
+      );
       assert.equal(summary.status, 'aborted');
       const fleet = await r.fleet();
       assert.equal(fleet.filter((m) => m.role !== 'serving').length, 0, 'no extra machines left behind');
-      assert.ok(fleet.every((m) => !m.cordoned || m.health !== 'passing'), 'no healthy machine left out of traffic');
+      assert.ok(
+        fleet.every((m) => !m.cordoned || m.health !== 'passing'),
+        'no healthy machine left out of traffic',
+      );
       const onV2 = fleet.filter((m) => m.release === 'v2').length;
       assert.ok(onV2 > 0 && onV2 < 30, `on_abort = leave keeps what changed and stops before the end (${onV2} on v2)`);
     } finally {
@@ -184,7 +214,10 @@ describe('executor: abort and level-triggered re-planning', () => {
       const onProgress = (e: ProgressEvent) => {
         if (e.type === 'wave-end' && ++waves === 2) controller.abort('alice');
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 5 } }), { signal: controller.signal, onProgress });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 5 } }), {
+        signal: controller.signal,
+        onProgress,
+      });
       assert.equal(summary.status, 'aborted');
       assert.match(summary.error ?? '', /alice/);
       const fleet = await r.fleet();
@@ -206,7 +239,9 @@ describe('executor: abort and level-triggered re-planning', () => {
           void r.store.listDeploys({ limit: 1 }).then(([d]) => r.store.requestAbort(d!.id, 'alice', r.clock.now()));
         }
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }), { onProgress });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }), {
+        onProgress,
+      });
       assert.equal(summary.status, 'aborted');
       assert.match(summary.error ?? '', /alice/);
     } finally {
@@ -266,14 +301,20 @@ describe('executor: capacity and extras, observed on the live fleet', () => {
         const live = new Map((await r.fleet()).map((m) => [m.id, m]));
         let minInTraffic = Infinity;
         let maxMachines = 0;
-        const inTraffic = () => [...live.values()].filter((m) => m.role === 'serving' && !m.cordoned && m.state === 'started' && m.health === 'passing').length;
+        const inTraffic = () =>
+          [...live.values()].filter(
+            (m) => m.role === 'serving' && !m.cordoned && m.state === 'started' && m.health === 'passing',
+          ).length;
         const unsubscribe = r.sim.subscribe(SCOPE, (e) => {
           if (e.type === 'destroyed' || e.machine.state === 'destroyed') live.delete(e.machine.id);
           else live.set(e.machine.id, e.machine);
           minInTraffic = Math.min(minInTraffic, inTraffic());
           maxMachines = Math.max(maxMachines, live.size);
         });
-        const summary = await r.deploy('v2', settings({ strategy: c.strategy, maxUnavailable: c.maxUnavailable, maxSurge: c.maxSurge }));
+        const summary = await r.deploy(
+          'v2',
+          settings({ strategy: c.strategy, maxUnavailable: c.maxUnavailable, maxSurge: c.maxSurge }),
+        );
         unsubscribe();
         assert.equal(summary.status, 'succeeded', summary.error ?? '');
         assert.ok(minInTraffic >= c.floor, `in traffic dropped to ${minInTraffic}`);
@@ -326,7 +367,14 @@ describe('executor: resuming a deploy whose process died', () => {
       const deployId = 'dep_crashed2';
       // The dead run had created 5 of 12 greens.
       for (let i = 0; i < 5; i++) {
-        await r.provider.create(SCOPE, { group: 'web', release: 'v2', role: 'green', cordoned: true, deployId, launchId: `${deployId}:web:green:${i}` });
+        await r.provider.create(SCOPE, {
+          group: 'web',
+          release: 'v2',
+          role: 'green',
+          cordoned: true,
+          deployId,
+          launchId: `${deployId}:web:green:${i}`,
+        });
       }
       await r.clock.sleep(60_000);
       let creates = 0;
@@ -335,7 +383,9 @@ describe('executor: resuming a deploy whose process died', () => {
         creates++;
         return create(...args);
       };
-      const summary = await r.deploy('v2', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 } }), { deployId });
+      const summary = await r.deploy('v2', settings({ strategy: 'bluegreen', maxUnavailable: { count: 0 } }), {
+        deployId,
+      });
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       assert.equal(creates, 7);
       const after = await r.fleet();
@@ -349,7 +399,14 @@ describe('executor: resuming a deploy whose process died', () => {
   it('a green of another (dead) deploy is an orphan: destroyed, never promoted', async () => {
     const r = await rig();
     try {
-      await r.provider.create(SCOPE, { group: 'web', release: 'v3', role: 'green', cordoned: true, deployId: 'dep_other', launchId: 'dep_other:web:green:0' });
+      await r.provider.create(SCOPE, {
+        group: 'web',
+        release: 'v3',
+        role: 'green',
+        cordoned: true,
+        deployId: 'dep_other',
+        launchId: 'dep_other:web:green:0',
+      });
       await r.clock.sleep(60_000);
       const summary = await r.deploy('v2', settings({ strategy: 'rolling' }));
       assert.equal(summary.status, 'succeeded');
@@ -373,7 +430,8 @@ describe('executor: release steps', () => {
         releaseSteps: [step],
         onProgress: (e) => {
           if (e.type === 'release-step') order.push(`step:${e.ok}`);
-          if (e.type === 'step' && e.status === 'started' && order.length === 1 && !order.includes('machines')) order.push('machines');
+          if (e.type === 'step' && e.status === 'started' && order.length === 1 && !order.includes('machines'))
+            order.push('machines');
         },
       });
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
@@ -381,7 +439,10 @@ describe('executor: release steps', () => {
       const journal = await r.store.listJournal(summary.deployId);
       const ran = journal.find((e) => e.kind === 'release_step_succeeded');
       assert.equal((ran?.data as { step: string }).step, 'release-command');
-      assert.ok((await r.fleet()).every((m) => m.role === 'serving'), 'the ephemeral machine is gone');
+      assert.ok(
+        (await r.fleet()).every((m) => m.role === 'serving'),
+        'the ephemeral machine is gone',
+      );
       assert.equal(before.size, 12);
     } finally {
       await r.close();
@@ -392,7 +453,9 @@ describe('executor: release steps', () => {
     const r = await rig();
     try {
       const before = new Map((await r.fleet()).map((m) => [m.id, m.instanceVersion]));
-      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling' }), { releaseSteps: [releaseCommandStep({ command: 'bin/migrate', timeoutMs: 60_000 })] });
+      const summary = await r.deploy('v-bootfail', settings({ strategy: 'rolling' }), {
+        releaseSteps: [releaseCommandStep({ command: 'bin/migrate', timeoutMs: 60_000 })],
+      });
       assert.equal(summary.status, 'release_command_failed');
       assert.match(summary.error ?? '', /exited with code 1/);
       const after = await r.fleet();
@@ -408,7 +471,9 @@ describe('executor: release steps', () => {
   it('a release command that outlives its timeout is stopped and fails the deploy', async () => {
     const r = await rig();
     try {
-      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), { releaseSteps: [releaseCommandStep({ command: 'bin/slow', timeoutMs: 50 })] });
+      const summary = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        releaseSteps: [releaseCommandStep({ command: 'bin/slow', timeoutMs: 50 })],
+      });
       assert.equal(summary.status, 'release_command_failed');
       assert.match(summary.error ?? '', /did not finish within/);
       await r.clock.sleep(30_000);
@@ -422,13 +487,23 @@ describe('executor: release steps', () => {
     const r = await rig();
     try {
       let runs = 0;
-      const counting = { name: 'release-command', failStatus: 'release_command_failed' as const, run: async () => ({ ok: true, summary: `run ${++runs}` }) };
-      const first = await r.deploy('v2', settings({ strategy: 'rolling' }), { deployId: 'dep_rc', releaseSteps: [counting] });
+      const counting = {
+        name: 'release-command',
+        failStatus: 'release_command_failed' as const,
+        run: async () => ({ ok: true, summary: `run ${++runs}` }),
+      };
+      const first = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        deployId: 'dep_rc',
+        releaseSteps: [counting],
+      });
       assert.equal(first.status, 'succeeded');
       await r.store.updateDeploy('dep_rc', { status: 'running' });
       for (const m of (await r.fleet()).slice(0, 2)) await r.provider.update(SCOPE, m.id, { release: 'v1' });
       await r.clock.sleep(60_000);
-      const again = await r.deploy('v2', settings({ strategy: 'rolling' }), { deployId: 'dep_rc', releaseSteps: [counting] });
+      const again = await r.deploy('v2', settings({ strategy: 'rolling' }), {
+        deployId: 'dep_rc',
+        releaseSteps: [counting],
+      });
       assert.equal(again.status, 'succeeded');
       assert.equal(runs, 1);
     } finally {
@@ -438,31 +513,46 @@ describe('executor: release steps', () => {
 });
 
 describe('executor: waves resumed after a crash', () => {
-  it('machines the dead run left out of traffic open the window again when they come back (no deadlock)', { timeout: 300_000 }, async () => {
-    const r = await rig({ groups: [{ name: 'web', count: 30 }] });
-    try {
-      const deployId = 'dep_waves_crashed';
-      const fleet = await r.fleet();
-      // The dead run: its 3 surge machines are in traffic, and it had 3 old machines cordoned and updated.
-      for (let i = 0; i < 3; i++) {
-        const m = await r.provider.create(SCOPE, { group: 'web', release: 'v2', role: 'surge', cordoned: true, deployId, launchId: `${deployId}:web:surge:${i}` });
-        await r.clock.sleep(20_000);
-        await r.provider.uncordon(SCOPE, m.id, 'serving');
+  it(
+    'machines the dead run left out of traffic open the window again when they come back (no deadlock)',
+    { timeout: 300_000 },
+    async () => {
+      const r = await rig({ groups: [{ name: 'web', count: 30 }] });
+      try {
+        const deployId = 'dep_waves_crashed';
+        const fleet = await r.fleet();
+        // The dead run: its 3 surge machines are in traffic, and it had 3 old machines cordoned and updated.
+        for (let i = 0; i < 3; i++) {
+          const m = await r.provider.create(SCOPE, {
+            group: 'web',
+            release: 'v2',
+            role: 'surge',
+            cordoned: true,
+            deployId,
+            launchId: `${deployId}:web:surge:${i}`,
+          });
+          await r.clock.sleep(20_000);
+          await r.provider.uncordon(SCOPE, m.id, 'serving');
+        }
+        for (const m of fleet.slice(0, 3)) {
+          await r.provider.cordon(SCOPE, m.id);
+          await r.provider.update(SCOPE, m.id, { release: 'v2', deployId });
+        }
+        await r.clock.sleep(60_000);
+        const summary = await r.deploy(
+          'v2',
+          settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }),
+          { deployId },
+        );
+        assert.equal(summary.status, 'succeeded', summary.error ?? '');
+        const after = await r.fleet();
+        assert.equal(after.length, 30);
+        assert.ok(allOn(after, 'v2'));
+      } finally {
+        await r.close();
       }
-      for (const m of fleet.slice(0, 3)) {
-        await r.provider.cordon(SCOPE, m.id);
-        await r.provider.update(SCOPE, m.id, { release: 'v2', deployId });
-      }
-      await r.clock.sleep(60_000);
-      const summary = await r.deploy('v2', settings({ strategy: 'waves', maxSurge: { count: 3 }, maxUnavailable: { count: 0 } }), { deployId });
-      assert.equal(summary.status, 'succeeded', summary.error ?? '');
-      const after = await r.fleet();
-      assert.equal(after.length, 30);
-      assert.ok(allOn(after, 'v2'));
-    } finally {
-      await r.close();
-    }
-  });
+    },
+  );
 });
 
 describe('executor: the store becomes unreachable mid-deploy', () => {
@@ -474,11 +564,24 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => (down ? Promise.reject(new StoreError('unavailable', 'store unreachable (test)')) : value.apply(target, args));
+        return (...args: unknown[]) =>
+          down ? Promise.reject(new StoreError('unavailable', 'store unreachable (test)')) : value.apply(target, args);
       },
     });
     try {
-      await r.store.createDeploy({ id: 'dep_storedown', ...SCOPE, release: 'v2', previousRelease: null, strategy: 'rolling', initiator: 'test', responsible: 'test', trigger: 'cli', reason: null, plan: null, createdAtMs: r.clock.now() });
+      await r.store.createDeploy({
+        id: 'dep_storedown',
+        ...SCOPE,
+        release: 'v2',
+        previousRelease: null,
+        strategy: 'rolling',
+        initiator: 'test',
+        responsible: 'test',
+        trigger: 'cli',
+        reason: null,
+        plan: null,
+        createdAtMs: r.clock.now(),
+      });
       const starts: number[] = [];
       const update = r.provider.update.bind(r.provider);
       r.provider.update = async (...args) => {
@@ -507,13 +610,27 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       // The deploy notices within one poll (1 s) plus one in-flight call; nothing new starts until the store is back.
       const during = starts.filter((t) => t > t0 + 20_000 + 2_000 && t < t0 + 80_000);
-      assert.deepEqual(during, [], `updates started while the store was down at +${during.map((t) => t - t0).join(', +')} ms`);
-      assert.ok(starts.some((t) => t < t0 + 20_000), 'it was under way before the outage');
-      assert.ok(starts.some((t) => t >= t0 + 80_000), 'and went on after it');
+      assert.deepEqual(
+        during,
+        [],
+        `updates started while the store was down at +${during.map((t) => t - t0).join(', +')} ms`,
+      );
+      assert.ok(
+        starts.some((t) => t < t0 + 20_000),
+        'it was under way before the outage',
+      );
+      assert.ok(
+        starts.some((t) => t >= t0 + 80_000),
+        'and went on after it',
+      );
       assert.ok(allOn(await r.fleet(), 'v2'));
       const journal = await r.store.listJournal('dep_storedown');
       assert.equal(journal.at(-1)?.kind, 'status');
-      assert.equal(journal.filter((e) => e.kind === 'step_succeeded').length, 20, 'no journal entry was lost in the outage');
+      assert.equal(
+        journal.filter((e) => e.kind === 'step_succeeded').length,
+        20,
+        'no journal entry was lost in the outage',
+      );
       assert.equal((await r.store.getDeploy('dep_storedown'))?.status, 'succeeded');
     } finally {
       await r.close();

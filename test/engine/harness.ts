@@ -40,7 +40,14 @@ export interface Rig {
   deploy(
     release: string,
     s: StrategySettings,
-    options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; releaseSteps?: ReleaseStep[]; analysis?: AnalysisSpec; metricSources?: MetricSources },
+    options?: {
+      deployId?: string;
+      signal?: AbortSignal;
+      onProgress?: (e: ProgressEvent) => void;
+      releaseSteps?: ReleaseStep[];
+      analysis?: AnalysisSpec;
+      metricSources?: MetricSources;
+    },
   ): Promise<DeploySummary>;
   fleet(): Promise<Machine[]>;
   close(): Promise<void>;
@@ -48,7 +55,9 @@ export interface Rig {
 
 let deploys = 0;
 
-export async function rig(options: { groups?: ProcessGroup[]; sim?: SimOptionsInput; initial?: string } = {}): Promise<Rig> {
+export async function rig(
+  options: { groups?: ProcessGroup[]; sim?: SimOptionsInput; initial?: string } = {},
+): Promise<Rig> {
   const clock = new VirtualClock();
   const sim = new SimProvider(clock, {
     clock: 'virtual',
@@ -92,7 +101,14 @@ export async function rig(options: { groups?: ProcessGroup[]; sim?: SimOptionsIn
         });
       }
       return runDeploy(
-        { provider, store, clock, apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }), onProgress: o.onProgress, ...(o.metricSources ? { metricSources: o.metricSources } : {}) },
+        {
+          provider,
+          store,
+          clock,
+          apiStats: () => ({ calls: provider.stats.totalCalls, rateLimited: sim.stats.rateLimited }),
+          onProgress: o.onProgress,
+          ...(o.metricSources ? { metricSources: o.metricSources } : {}),
+        },
         {
           deployId,
           scope: SCOPE,

@@ -58,10 +58,24 @@ let openApi: GitHubOpenApi | undefined;
 function user(login: string, id: number) {
   const url = `https://api.github.com/users/${encodeURIComponent(login)}`;
   return {
-    login, id, node_id: `U_${id}`, avatar_url: `https://avatars.githubusercontent.com/u/${id}`, gravatar_id: '', url, html_url: `https://github.com/apps/${encodeURIComponent(login.replace(/\[bot\]$/, ''))}`,
-    followers_url: `${url}/followers`, following_url: `${url}/following{/other_user}`, gists_url: `${url}/gists{/gist_id}`, starred_url: `${url}/starred{/owner}{/repo}`,
-    subscriptions_url: `${url}/subscriptions`, organizations_url: `${url}/orgs`, repos_url: `${url}/repos`, events_url: `${url}/events{/privacy}`,
-    received_events_url: `${url}/received_events`, type: 'Bot', site_admin: false,
+    login,
+    id,
+    node_id: `U_${id}`,
+    avatar_url: `https://avatars.githubusercontent.com/u/${id}`,
+    gravatar_id: '',
+    url,
+    html_url: `https://github.com/apps/${encodeURIComponent(login.replace(/\[bot\]$/, ''))}`,
+    followers_url: `${url}/followers`,
+    following_url: `${url}/following{/other_user}`,
+    gists_url: `${url}/gists{/gist_id}`,
+    starred_url: `${url}/starred{/owner}{/repo}`,
+    subscriptions_url: `${url}/subscriptions`,
+    organizations_url: `${url}/orgs`,
+    repos_url: `${url}/repos`,
+    events_url: `${url}/events{/privacy}`,
+    received_events_url: `${url}/received_events`,
+    type: 'Bot',
+    site_admin: false,
   };
 }
 
@@ -119,7 +133,10 @@ export class GitHubApiServer {
   }
 
   private send(res: ServerResponse, method: string, path: string, status: number, body: unknown): void {
-    if (status < 300) this.responseProblems.push(...openApi!.validateResponse(method, path, status, body).map((p) => `${method} ${path}: ${p}`));
+    if (status < 300)
+      this.responseProblems.push(
+        ...openApi!.validateResponse(method, path, status, body).map((p) => `${method} ${path}: ${p}`),
+      );
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   }
@@ -147,15 +164,27 @@ export class GitHubApiServer {
     if (install && method === 'POST') return this.issueToken(res, method, path, Number(install[1]), auth);
 
     const credential = /^(?:token|bearer) (.+)$/i.exec(auth)?.[1];
-    if (!credential || !this.tokens.has(credential)) return this.send(res, method, path, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+    if (!credential || !this.tokens.has(credential))
+      return this.send(res, method, path, 401, {
+        message: 'Bad credentials',
+        documentation_url: 'https://docs.github.com/rest',
+      });
     const base = `/repos/${this.owner}/${this.repo}`;
     if (!path.startsWith(`${base}/`)) return this.send(res, method, path, 404, { message: 'Not Found' });
-    if (path === `${base}/deployments` && method === 'POST') return this.createDeployment(res, method, path, body as Record<string, unknown>);
+    if (path === `${base}/deployments` && method === 'POST')
+      return this.createDeployment(res, method, path, body as Record<string, unknown>);
     const statuses = new RegExp(`^${base}/deployments/(\\d+)/statuses$`).exec(path);
     if (statuses) {
       const deployment = this.deployments.find((d) => d.id === Number(statuses[1]));
       if (!deployment) return this.send(res, method, path, 404, { message: 'Not Found' });
-      if (method === 'GET') return this.send(res, method, path, 200, deployment.statuses.map((s) => this.statusJson(deployment, s)));
+      if (method === 'GET')
+        return this.send(
+          res,
+          method,
+          path,
+          200,
+          deployment.statuses.map((s) => this.statusJson(deployment, s)),
+        );
       if (method === 'POST') return this.createStatus(res, method, path, deployment, body as Record<string, unknown>);
     }
     return this.send(res, method, path, 404, { message: 'Not Found' });
@@ -164,36 +193,76 @@ export class GitHubApiServer {
   private issueToken(res: ServerResponse, method: string, path: string, installationId: number, auth: string): void {
     const app = this.options.app;
     const jwt = /^bearer (.+)$/i.exec(auth)?.[1];
-    if (!app || !this.appKey || !jwt || installationId !== app.installationId) return this.send(res, method, path, 401, { message: 'A JSON web token could not be decoded' });
+    if (!app || !this.appKey || !jwt || installationId !== app.installationId)
+      return this.send(res, method, path, 401, { message: 'A JSON web token could not be decoded' });
     const [header, payload, sig] = jwt.split('.');
     const verify = createVerify('RSA-SHA256').update(`${header}.${payload}`);
-    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as { iss?: unknown; exp?: number };
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as {
+      iss?: unknown;
+      exp?: number;
+    };
     const now = Math.floor(Date.now() / 1000);
-    if (!verify.verify(this.appKey, Buffer.from(sig ?? '', 'base64url')) || String(claims.iss) !== app.appId || !claims.exp || claims.exp < now) {
+    if (
+      !verify.verify(this.appKey, Buffer.from(sig ?? '', 'base64url')) ||
+      String(claims.iss) !== app.appId ||
+      !claims.exp ||
+      claims.exp < now
+    ) {
       return this.send(res, method, path, 401, { message: "'Issuer' claim ('iss') must be an Integer" });
     }
     const token = `ghs_${randomBytes(18).toString('hex')}`;
     this.tokens.add(token);
     this.issuedTokens.push(token);
-    this.send(res, method, path, 201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { deployments: 'write' }, repository_selection: 'selected' });
+    this.send(res, method, path, 201, {
+      token,
+      expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      permissions: { deployments: 'write' },
+      repository_selection: 'selected',
+    });
   }
 
   private deploymentJson(d: FakeDeployment) {
     const url = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${d.id}`;
     return {
-      url, id: d.id, node_id: `DE_${d.id}`, sha: 'a'.repeat(40), ref: d.ref, task: d.task, payload: d.payload, original_environment: d.environment,
-      environment: d.environment, description: d.description, creator: user('runway[bot]', 1), created_at: d.created_at, updated_at: d.created_at,
-      statuses_url: `${url}/statuses`, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`,
-      transient_environment: d.transient_environment, production_environment: d.production_environment, performed_via_github_app: null,
+      url,
+      id: d.id,
+      node_id: `DE_${d.id}`,
+      sha: 'a'.repeat(40),
+      ref: d.ref,
+      task: d.task,
+      payload: d.payload,
+      original_environment: d.environment,
+      environment: d.environment,
+      description: d.description,
+      creator: user('runway[bot]', 1),
+      created_at: d.created_at,
+      updated_at: d.created_at,
+      statuses_url: `${url}/statuses`,
+      repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`,
+      transient_environment: d.transient_environment,
+      production_environment: d.production_environment,
+      performed_via_github_app: null,
     };
   }
 
   private statusJson(d: FakeDeployment, s: FakeStatus) {
     const deploymentUrl = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${d.id}`;
     return {
-      url: `${deploymentUrl}/statuses/${s.id}`, id: s.id, node_id: `DES_${s.id}`, state: s.state, creator: user('runway[bot]', 1), description: s.description,
-      environment: s.environment, target_url: s.log_url, created_at: s.created_at, updated_at: s.created_at, deployment_url: deploymentUrl,
-      repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, environment_url: s.environment_url, log_url: s.log_url, performed_via_github_app: null,
+      url: `${deploymentUrl}/statuses/${s.id}`,
+      id: s.id,
+      node_id: `DES_${s.id}`,
+      state: s.state,
+      creator: user('runway[bot]', 1),
+      description: s.description,
+      environment: s.environment,
+      target_url: s.log_url,
+      created_at: s.created_at,
+      updated_at: s.created_at,
+      deployment_url: deploymentUrl,
+      repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`,
+      environment_url: s.environment_url,
+      log_url: s.log_url,
+      performed_via_github_app: null,
     };
   }
 
@@ -215,10 +284,22 @@ export class GitHubApiServer {
     this.send(res, method, path, 201, this.deploymentJson(d));
   }
 
-  private createStatus(res: ServerResponse, method: string, path: string, d: FakeDeployment, body: Record<string, unknown>): void {
+  private createStatus(
+    res: ServerResponse,
+    method: string,
+    path: string,
+    d: FakeDeployment,
+    body: Record<string, unknown>,
+  ): void {
     const description = (body.description as string | undefined) ?? '';
     // Documented in prose rather than in the schema: descriptions are at most 140 characters.
-    if (description.length > 140) return this.send(res, method, path, 422, { message: 'Validation Failed', errors: [{ field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' }] });
+    if (description.length > 140)
+      return this.send(res, method, path, 422, {
+        message: 'Validation Failed',
+        errors: [
+          { field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' },
+        ],
+      });
     const s: FakeStatus = {
       id: this.nextId++,
       state: body.state as string,

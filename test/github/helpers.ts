@@ -51,7 +51,11 @@ ${integrations}`;
 
 export interface GhProject {
   dir: string;
-  run(args: string[], env?: Record<string, string>, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }>;
+  run(
+    args: string[],
+    env?: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** The project's config and store, opened apart from any command. */
   open(): Promise<{ config: RunwayConfig; store: Store }>;
   cleanup(): void;
@@ -103,7 +107,13 @@ export class Receiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
-        if (this.status === 200) this.received.push({ path: req.url ?? '/', headers: req.headers, raw, body: JSON.parse(raw) as Record<string, unknown> });
+        if (this.status === 200)
+          this.received.push({
+            path: req.url ?? '/',
+            headers: req.headers,
+            raw,
+            body: JSON.parse(raw) as Record<string, unknown>,
+          });
         res.writeHead(this.status, { 'content-type': 'text/plain' });
         res.end(this.status === 200 ? 'ok' : 'try later');
       });

@@ -48,7 +48,19 @@ describe('notifications', () => {
     assert.equal(await deploy('ok', ['deploy', '--env', 'production', '--release', 'v2']), 0);
     assert.equal(await deploy('broken', ['deploy', '--env', 'production', '--release', 'v-broken']), 1);
     // staging is automatic: a human deploys there only by breaking glass. Immediate, halting: stragglers.
-    assert.equal(await deploy('glass', ['deploy', '--env', 'staging', '--release', 'v-broken', '--emergency', '--reason', 'hotfix for the checkout']), 1);
+    assert.equal(
+      await deploy('glass', [
+        'deploy',
+        '--env',
+        'staging',
+        '--release',
+        'v-broken',
+        '--emergency',
+        '--reason',
+        'hotfix for the checkout',
+      ]),
+      1,
+    );
     const stop = new AbortController();
     stop.abort('operator pressed Ctrl-C');
     assert.equal(await deploy('aborted', ['deploy', '--env', 'production', '--release', 'v3'], stop.signal), 3);
@@ -62,12 +74,20 @@ describe('notifications', () => {
   it('Slack gets every event of its environment, in order, in Slack’s incoming-webhook format', () => {
     const slack = receiver.at('/slack');
     const events = slack.map((r) => (r.body.text as string).split(':')[0]);
-    assert.deepEqual(events, [
-      'deploy started', 'deploy succeeded',
-      'deploy started', 'rolled back',
-      'deploy started', 'deploy aborted',
-      'deploy started', 'rolled back',
-    ], 'staging is not this target’s');
+    assert.deepEqual(
+      events,
+      [
+        'deploy started',
+        'deploy succeeded',
+        'deploy started',
+        'rolled back',
+        'deploy started',
+        'deploy aborted',
+        'deploy started',
+        'rolled back',
+      ],
+      'staging is not this target’s',
+    );
     for (const r of slack) {
       assert.equal(r.headers['content-type'], 'application/json');
       assert.equal(typeof r.body.text, 'string');
@@ -76,17 +96,38 @@ describe('notifications', () => {
       for (const fact of ['mechanic', 'production', 'grace']) assert.ok(mrkdwn.includes(fact), `${fact} in ${mrkdwn}`);
     }
     const first = slack[0]!;
-    assert.match(first.body.text as string, /^deploy started: mechanic\/production v1 → v2 \(rolling\), responsible: grace https:\/\/runway\.example\.com\/dashboard\/deploys\//);
-    assert.ok((JSON.stringify(first.body.blocks)).includes(`<${PUBLIC_URL}/dashboard/deploys/${ids.ok}|deploy ${ids.ok}>`), 'links to the deploy page');
-    assert.match(slack[3]!.body.text as string, /^rolled back: mechanic\/production back on v2 \(v-broken failed\) \(rolling\)/);
-    assert.match(slack[7]!.body.text as string, /^rolled back: mechanic\/production v2 \(immediate\), responsible: grace/, 'runway rollback (the aborted v3 changed no machine)');
+    assert.match(
+      first.body.text as string,
+      /^deploy started: mechanic\/production v1 → v2 \(rolling\), responsible: grace https:\/\/runway\.example\.com\/dashboard\/deploys\//,
+    );
+    assert.ok(
+      JSON.stringify(first.body.blocks).includes(`<${PUBLIC_URL}/dashboard/deploys/${ids.ok}|deploy ${ids.ok}>`),
+      'links to the deploy page',
+    );
+    assert.match(
+      slack[3]!.body.text as string,
+      /^rolled back: mechanic\/production back on v2 \(v-broken failed\) \(rolling\)/,
+    );
+    assert.match(
+      slack[7]!.body.text as string,
+      /^rolled back: mechanic\/production v2 \(immediate\), responsible: grace/,
+      'runway rollback (the aborted v3 changed no machine)',
+    );
   });
 
   it('the generic webhook gets its events for every environment, signed with HMAC-SHA256 as documented', () => {
     const audit = receiver.at('/audit');
     assert.deepEqual(
       audit.map((r) => `${(r.body.deploy as { env: string }).env} ${r.body.event}`),
-      ['production succeeded', 'production rolled_back', 'staging emergency', 'staging failed', 'staging stragglers', 'production aborted', 'production rolled_back'],
+      [
+        'production succeeded',
+        'production rolled_back',
+        'staging emergency',
+        'staging failed',
+        'staging stragglers',
+        'production aborted',
+        'production rolled_back',
+      ],
       '"started" is not among its events',
     );
     for (const r of audit) {
@@ -102,7 +143,23 @@ describe('notifications', () => {
     const glass = audit.find((r) => r.body.event === 'emergency')!;
     assert.deepEqual(
       { ...(glass.body.deploy as object), id: undefined },
-      { id: undefined, app: 'mechanic', env: 'staging', release: 'v-broken', previousRelease: 'v1', strategy: 'immediate', status: 'running', responsible: 'grace', initiator: (glass.body.deploy as { initiator: string }).initiator, trigger: (glass.body.deploy as { trigger: string }).trigger, emergency: true, reason: 'hotfix for the checkout', error: null, stragglers: 0, url: `${PUBLIC_URL}/dashboard/deploys/${ids.glass}` },
+      {
+        id: undefined,
+        app: 'mechanic',
+        env: 'staging',
+        release: 'v-broken',
+        previousRelease: 'v1',
+        strategy: 'immediate',
+        status: 'running',
+        responsible: 'grace',
+        initiator: (glass.body.deploy as { initiator: string }).initiator,
+        trigger: (glass.body.deploy as { trigger: string }).trigger,
+        emergency: true,
+        reason: 'hotfix for the checkout',
+        error: null,
+        stragglers: 0,
+        url: `${PUBLIC_URL}/dashboard/deploys/${ids.glass}`,
+      },
     );
     const stragglers = audit.find((r) => r.body.event === 'stragglers')!;
     assert.equal((stragglers.body.deploy as { stragglers: number }).stragglers, 4);
@@ -119,13 +176,27 @@ describe('notifications', () => {
     const { config, store } = await p.open();
     try {
       const waiting = await store.listOutbox({ channel: 'notify:audit', state: ['pending'] });
-      assert.deepEqual(waiting.map((w) => w.kind), ['succeeded']);
+      assert.deepEqual(
+        waiting.map((w) => w.kind),
+        ['succeeded'],
+      );
       assert.ok(waiting[0]!.attempts >= 1);
       assert.match(waiting[0]!.lastError ?? '', /HTTP 500/);
       receiver.status = 200;
-      const pump = new OutboxPump({ store, config, processEnv: { AUDIT_URL: `${receiver.url}/audit`, AUDIT_SECRET: SECRET }, now: () => Date.now() + 3600_000 });
+      const pump = new OutboxPump({
+        store,
+        config,
+        processEnv: { AUDIT_URL: `${receiver.url}/audit`, AUDIT_SECRET: SECRET },
+        now: () => Date.now() + 3600_000,
+      });
       assert.equal((await pump.flush(30_000)).failedAttempts, 0);
-      assert.deepEqual(receiver.at('/audit').slice(before).map((x) => x.body.event), ['succeeded']);
+      assert.deepEqual(
+        receiver
+          .at('/audit')
+          .slice(before)
+          .map((x) => x.body.event),
+        ['succeeded'],
+      );
     } finally {
       await store.close();
     }

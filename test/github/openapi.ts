@@ -35,12 +35,15 @@ function resolve(node: unknown, root: Json, seen: string[] = []): unknown {
       .reduce<unknown>((o, k) => (o as Json)[k.replace(/~1/g, '/').replace(/~0/g, '~')], root);
     return resolve(target, root, [...seen, ref]);
   }
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, k === 'example' || k === 'examples' ? v : resolve(v, root, seen)]));
+  return Object.fromEntries(
+    Object.entries(obj).map(([k, v]) => [k, k === 'example' || k === 'examples' ? v : resolve(v, root, seen)]),
+  );
 }
 
 /** Top-level request body properties the description does not name are refused (GitHub ignores them; runway must not rely on that). */
 function closed(schema: Json): Json {
-  if (schema.type === 'object' && schema.properties && schema.additionalProperties === undefined) return { ...schema, additionalProperties: false };
+  if (schema.type === 'object' && schema.properties && schema.additionalProperties === undefined)
+    return { ...schema, additionalProperties: false };
   return schema;
 }
 
@@ -61,7 +64,9 @@ export class GitHubOpenApi {
     const { paths } = loadSpec();
     this.templates = Object.keys(paths).map((template) => {
       const names: string[] = [];
-      const regex = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_m, n: string) => (names.push(n), '([^/]+)'))}$`);
+      const regex = new RegExp(
+        `^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_m, n: string) => (names.push(n), '([^/]+)'))}$`,
+      );
       return { template, regex, names };
     });
   }
@@ -73,7 +78,10 @@ export class GitHubOpenApi {
     for (const t of this.templates) {
       const found = t.regex.exec(path);
       if (!found || !paths[t.template]?.[m]) continue;
-      return { template: t.template, params: Object.fromEntries(t.names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])) };
+      return {
+        template: t.template,
+        params: Object.fromEntries(t.names.map((n, i) => [n, decodeURIComponent(found[i + 1]!)])),
+      };
     }
     return `${method} ${path} is not in GitHub's REST API description`;
   }
@@ -125,7 +133,10 @@ export class GitHubOpenApi {
     if (typeof op === 'string') return [op];
     const schema = this.operation(op, method).responses?.[String(status)]?.content?.['application/json']?.schema;
     if (!schema) return [`${method} ${op.template} documents no JSON response ${status}`];
-    const v = this.compiled(`${op.template} ${method} ${status}`, () => resolve(schema, loadSpec() as unknown as Json) as Json);
+    const v = this.compiled(
+      `${op.template} ${method} ${status}`,
+      () => resolve(schema, loadSpec() as unknown as Json) as Json,
+    );
     return v(body) ? [] : [`response ${status}: ${this.ajv.errorsText(v.errors, { dataVar: 'response' })}`];
   }
 }

@@ -75,13 +75,18 @@ public_url = "https://runway.example.com"
   };
 
   it('delivers the statuses of an API deploy from the server process, and the deploy page shows the notes and pull requests', async () => {
-    assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v2', notes: NOTES } })).status, 201);
+    assert.equal(
+      (await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v2', notes: NOTES } })).status,
+      201,
+    );
     const pat = await h.token('pat', 'deployer', { envs: ['production'] });
     const r = await h.call('POST', '/api/deploys', { token: pat, body: { env: 'production', release: 'v2' } });
     assert.equal(r.status, 201, r.text);
     const id = r.json.deploy.id as string;
     assert.equal((await h.waitDeploy(id)).status, 'succeeded');
-    const deployment = await until('three statuses', () => (gh.deployments[0]?.statuses.length === 3 ? gh.deployments[0] : undefined));
+    const deployment = await until('three statuses', () =>
+      gh.deployments[0]?.statuses.length === 3 ? gh.deployments[0] : undefined,
+    );
     assert.deepEqual(gh.states(deployment.id), ['queued', 'in_progress', 'success']);
     assert.equal(deployment.statuses[2]!.log_url, `https://runway.example.com/dashboard/deploys/${id}`);
     assert.equal(deployment.statuses[2]!.environment_url, 'https://shop.example.com');
@@ -103,10 +108,17 @@ public_url = "https://runway.example.com"
       const r = await h.call('POST', '/api/deploys', { token: pat, body: { env: 'production', release: 'v3' } });
       const id = r.json.deploy.id as string;
       assert.equal((await h.waitDeploy(id)).status, 'succeeded');
-      await until('a failed attempt', async () => ((await h.store.listOutbox({ deployId: id, channel: 'github' }))[0]?.attempts ?? 0) > 0 || undefined);
+      await until(
+        'a failed attempt',
+        async () =>
+          ((await h.store.listOutbox({ deployId: id, channel: 'github' }))[0]?.attempts ?? 0) > 0 || undefined,
+      );
       const api = await h.call('GET', `/api/outbox?deploy=${id}`, { token: h.admin });
       assert.equal(api.status, 200);
-      assert.deepEqual(api.json.map((i: { channel: string; kind: string; state: string }) => `${i.channel} ${i.kind} ${i.state}`)[0], 'github queued pending');
+      assert.deepEqual(
+        api.json.map((i: { channel: string; kind: string; state: string }) => `${i.channel} ${i.kind} ${i.state}`)[0],
+        'github queued pending',
+      );
       assert.ok(api.json[0].attempts >= 1 && /503/.test(api.json[0].lastError));
       assert.equal((await h.call('GET', '/api/outbox?state=lost', { token: h.admin })).status, 400);
       const overview = await page('/dashboard');

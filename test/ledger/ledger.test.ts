@@ -36,7 +36,10 @@ async function ledgerOf(n: number): Promise<KyselyStore> {
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth, drops undefined members, keeps array order', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } }), '{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [3, { z: 1, y: undefined, x: 'é' }], c: null } }),
+      '{"a":{"c":null,"d":[3,{"x":"é","z":1}]},"b":1}',
+    );
     assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
     assert.throws(() => canonicalJson({ n: Number.NaN }), /not a JSON number/);
   });
@@ -49,7 +52,10 @@ describe('ledger hash chain', () => {
       const [e1, e2, e3] = await store.listLedger();
       assert.equal(e1!.prevHash, LEDGER_GENESIS_HASH);
       const { seq, prevHash, hash, ...fields } = e1!;
-      const expected = createHash('sha256').update(prevHash).update(canonicalJson({ seq, ...fields })).digest('hex');
+      const expected = createHash('sha256')
+        .update(prevHash)
+        .update(canonicalJson({ seq, ...fields }))
+        .digest('hex');
       assert.equal(hash, expected);
       assert.equal(entryHash(prevHash, seq, fields), expected);
       assert.equal(e2!.prevHash, e1!.hash);
@@ -64,7 +70,12 @@ describe('ledger hash chain', () => {
   it('an empty ledger verifies', async () => {
     const store = await ledgerOf(0);
     try {
-      assert.deepEqual(await verifyLedger(store), { ok: true, entries: 0, problems: [], head: { seq: 0, hash: LEDGER_GENESIS_HASH } });
+      assert.deepEqual(await verifyLedger(store), {
+        ok: true,
+        entries: 0,
+        problems: [],
+        head: { seq: 0, hash: LEDGER_GENESIS_HASH },
+      });
     } finally {
       await store.close();
     }
@@ -73,7 +84,9 @@ describe('ledger hash chain', () => {
   it('rewriting data JSON with other key order or spacing is not tampering (canonical form)', async () => {
     const store = await ledgerOf(3);
     try {
-      await sql`update ledger set data = ${'{ "status": "succeeded",  "machines": {"onTarget": 4, "total": 4}, "release": "v2" }'} where seq = 2`.execute(store.db);
+      await sql`update ledger set data = ${'{ "status": "succeeded",  "machines": {"onTarget": 4, "total": 4}, "release": "v2" }'} where seq = 2`.execute(
+        store.db,
+      );
       assert.equal((await verifyLedger(store)).ok, true);
     } finally {
       await store.close();
@@ -81,11 +94,39 @@ describe('ledger hash chain', () => {
   });
 
   const tamperings: [string, (s: KyselyStore) => Promise<unknown>, RegExp, number][] = [
-    ['an edited responsible party', (s) => sql`update ledger set responsible = 'mallory' where seq = 3`.execute(s.db), /entry 3 was edited/, 3],
-    ['an edited emergency flag', (s) => sql`update ledger set emergency = 0 where seq = 4`.execute(s.db), /entry 4 was edited/, 4],
-    ['an edited data field', (s) => sql`update ledger set data = ${'{"release":"v9","status":"succeeded","machines":{"total":4,"onTarget":4}}'} where seq = 2`.execute(s.db), /entry 2 was edited/, 2],
-    ['an edited time', (s) => sql`update ledger set at_ms = at_ms + 1 where seq = 1`.execute(s.db), /entry 1 was edited/, 1],
-    ['a removed entry', (s) => sql`delete from ledger where seq = 3`.execute(s.db), /entry 3 is missing \(removed\)/, 3],
+    [
+      'an edited responsible party',
+      (s) => sql`update ledger set responsible = 'mallory' where seq = 3`.execute(s.db),
+      /entry 3 was edited/,
+      3,
+    ],
+    [
+      'an edited emergency flag',
+      (s) => sql`update ledger set emergency = 0 where seq = 4`.execute(s.db),
+      /entry 4 was edited/,
+      4,
+    ],
+    [
+      'an edited data field',
+      (s) =>
+        sql`update ledger set data = ${'{"release":"v9","status":"succeeded","machines":{"total":4,"onTarget":4}}'} where seq = 2`.execute(
+          s.db,
+        ),
+      /entry 2 was edited/,
+      2,
+    ],
+    [
+      'an edited time',
+      (s) => sql`update ledger set at_ms = at_ms + 1 where seq = 1`.execute(s.db),
+      /entry 1 was edited/,
+      1,
+    ],
+    [
+      'a removed entry',
+      (s) => sql`delete from ledger where seq = 3`.execute(s.db),
+      /entry 3 is missing \(removed\)/,
+      3,
+    ],
     [
       'a removed entry whose successors were renumbered',
       async (s) => {
@@ -106,7 +147,12 @@ describe('ledger hash chain', () => {
       /entry 2 (does not chain|was edited)/,
       2,
     ],
-    ['entries cut off the end', (s) => sql`delete from ledger where seq >= 4`.execute(s.db), /ledger head is entry 5 but the last entry is 3: entries were removed from the end/, 4],
+    [
+      'entries cut off the end',
+      (s) => sql`delete from ledger where seq >= 4`.execute(s.db),
+      /ledger head is entry 5 but the last entry is 3: entries were removed from the end/,
+      4,
+    ],
     [
       'an entry rehashed to hide an edit (the next entry no longer chains)',
       async (s) => {

@@ -12,7 +12,14 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { Io } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { processStartTime } from '../../src/providers/local/proc.js';
-import { killTagged, leftovers, localProject, localToml, portClosed, supervisorEnv } from '../providers/local-fixtures.js';
+import {
+  killTagged,
+  leftovers,
+  localProject,
+  localToml,
+  portClosed,
+  supervisorEnv,
+} from '../providers/local-fixtures.js';
 
 const TAG = randomUUID();
 
@@ -98,7 +105,11 @@ describe('runway on a local environment', () => {
     assert.equal(b.pid, a.pid, 'the same supervisor');
     assert.equal(b.proxyUrl, a.proxyUrl, 'the same proxy URL');
     assert.deepEqual(await get(b.proxyUrl), { status: 200, release: 'v2' });
-    assert.deepEqual(new Set(b.machines.map((m) => m.id)), new Set(a.machines.map((m) => m.id)), 'rolling updated the machines in place');
+    assert.deepEqual(
+      new Set(b.machines.map((m) => m.id)),
+      new Set(a.machines.map((m) => m.id)),
+      'rolling updated the machines in place',
+    );
 
     const third = await runway('deploy', '--env', 'test', '--release', 'v3', '--strategy', 'bluegreen', '--json');
     assert.equal(third.code, 0, third.stderr);
@@ -115,7 +126,11 @@ describe('runway on a local environment', () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stdout, /cannot run on local, nothing was changed/);
     const d = await info();
-    assert.deepEqual(d.machines.map((m) => [m.id, m.pid]).sort(), c.machines.map((m) => [m.id, m.pid]).sort(), 'no machine changed');
+    assert.deepEqual(
+      d.machines.map((m) => [m.id, m.pid]).sort(),
+      c.machines.map((m) => [m.id, m.pid]).sort(),
+      'no machine changed',
+    );
 
     const down = await runway('local', 'down', '--env', 'test');
     assert.equal(down.code, 0, down.stderr);
@@ -154,18 +169,26 @@ describe('runway on a local environment', () => {
     const a = await info();
     process.kill(a.pid, 'SIGKILL');
     while (processStartTime(a.pid) !== undefined) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(a.machines.every((m) => m.pid && processStartTime(m.pid) !== undefined), 'machines outlive their supervisor');
+    assert.ok(
+      a.machines.every((m) => m.pid && processStartTime(m.pid) !== undefined),
+      'machines outlive their supervisor',
+    );
     assert.equal((await info()).running, false);
 
     const b = await info(true);
     assert.notEqual(b.pid, a.pid);
     assert.equal(b.proxyUrl, a.proxyUrl, 'the proxy comes back on the same port');
-    assert.deepEqual(b.machines.map((m) => [m.id, m.pid]).sort(), a.machines.map((m) => [m.id, m.pid]).sort(), 'same machines, same processes');
+    assert.deepEqual(
+      b.machines.map((m) => [m.id, m.pid]).sort(),
+      a.machines.map((m) => [m.id, m.pid]).sort(),
+      'same machines, same processes',
+    );
     assert.deepEqual(await get(b.proxyUrl), { status: 200, release: 'v1' });
     const next = await runway('deploy', '--env', 'test', '--release', 'v2');
     assert.equal(next.code, 0, next.stdout + next.stderr);
     assert.deepEqual(await get(b.proxyUrl), { status: 200, release: 'v2' });
-    for (const m of a.machines) assert.equal(processStartTime(m.pid!), undefined, `the old process of ${m.id} was stopped by the update`);
+    for (const m of a.machines)
+      assert.equal(processStartTime(m.pid!), undefined, `the old process of ${m.id} was stopped by the update`);
 
     // Killed again: `local down` still finds the orphaned machines (by their state files) and stops them.
     const c = await info();
@@ -175,11 +198,14 @@ describe('runway on a local environment', () => {
     const down = await runway('local', 'down', '--env', 'test');
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /every machine process is gone/);
-    assert.ok(c.machines.every((m) => processStartTime(m.pid!) === undefined), 'the orphaned machines are gone');
+    assert.ok(
+      c.machines.every((m) => processStartTime(m.pid!) === undefined),
+      'the orphaned machines are gone',
+    );
     assert.ok(await portClosed(c.proxyPort));
   });
 
-  it("runs the release command once on a fresh machine of the new release; a failing one changes no serving machine", async () => {
+  it('runs the release command once on a fresh machine of the new release; a failing one changes no serving machine', async () => {
     setUp({ tag: TAG, releaseCommand: 'bin/migrate' });
     for (const v of ['v1', 'v2', 'v-bootfail']) await runway('releases', 'create', v);
     const first = await runway('deploy', '--env', 'test', '--release', 'v1');
@@ -189,13 +215,20 @@ describe('runway on a local environment', () => {
     assert.match(second.stdout + second.stderr, /release-command: release command succeeded/);
     const before = await info();
     assert.ok(before.machines.every((m) => m.release === 'v2'));
-    assert.ok(!before.machines.some((m) => m.id.startsWith('release_command')), 'the release command machine destroyed itself');
+    assert.ok(
+      !before.machines.some((m) => m.id.startsWith('release_command')),
+      'the release command machine destroyed itself',
+    );
     const failing = await runway('deploy', '--env', 'test', '--release', 'v-bootfail');
     assert.equal(failing.code, 1, failing.stdout + failing.stderr);
     assert.match(failing.stdout + failing.stderr, /exited with code 1/);
     assert.match(failing.stdout + failing.stderr, /migration failed/);
     const after = await info();
-    assert.deepEqual(after.machines.map((m) => [m.id, m.pid, m.release]).sort(), before.machines.map((m) => [m.id, m.pid, m.release]).sort(), 'no serving machine changed');
+    assert.deepEqual(
+      after.machines.map((m) => [m.id, m.pid, m.release]).sort(),
+      before.machines.map((m) => [m.id, m.pid, m.release]).sort(),
+      'no serving machine changed',
+    );
   });
 
   it("gives machines the environment's secrets from the store; without the secret key the deploy is refused before anything starts", async () => {
@@ -220,8 +253,13 @@ describe('runway on a local environment', () => {
       assert.ok(environ.includes('DB_PASSWORD=hunter2'), `${m.id} has the secret`);
       assert.ok(!environ.some((e) => e.startsWith('RUNWAY_SECRET_KEY=')), `${m.id} does not get the key`);
     }
-    const files = readdirSync(join(dir, '.runway/local/shop-test/machines')).map((f) => readFileSync(join(dir, '.runway/local/shop-test/machines', f), 'utf8'));
-    assert.ok(files.every((text) => !text.includes('hunter2')), 'the state files never hold a secret');
+    const files = readdirSync(join(dir, '.runway/local/shop-test/machines')).map((f) =>
+      readFileSync(join(dir, '.runway/local/shop-test/machines', f), 'utf8'),
+    );
+    assert.ok(
+      files.every((text) => !text.includes('hunter2')),
+      'the state files never hold a secret',
+    );
   });
 
   it('`local down --keep-machines` leaves them for the next supervisor; changes to runway.toml reach new processes', async () => {
@@ -239,6 +277,9 @@ describe('runway on a local environment', () => {
     assert.equal(shrink.code, 0, shrink.stderr);
     const b = await info();
     assert.equal(b.machines.length, 3);
-    assert.ok(b.machines.every((m) => a.machines.some((x) => x.id === m.id && x.pid === m.pid)), 're-adopted, not restarted');
+    assert.ok(
+      b.machines.every((m) => a.machines.some((x) => x.id === m.id && x.pid === m.pid)),
+      're-adopted, not restarted',
+    );
   });
 });

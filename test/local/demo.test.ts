@@ -18,11 +18,15 @@ after(async () => {
 });
 
 function demo(args: string[] = []) {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'demo', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', RUNWAY_TEST_TAG: TAG },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), 'demo', ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', RUNWAY_TEST_TAG: TAG },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -32,24 +36,31 @@ function demo(args: string[] = []) {
 
 const proxyPortIn = (out: string) => Number(/served at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
 
-it('runs to the end without a terminal: v2 deployed under traffic, v3 and v4 rolled back, nothing left running', { timeout: 600_000 }, async () => {
-  const run = demo();
-  const code = await run.exited;
-  const out = run.output();
-  assert.equal(code, 0, out);
-  assert.match(out, /demo finished as expected/);
-  assert.match(out, /traffic during the v2 deploy: \d+ requests, 0 failed/);
-  assert.match(out, /rolled_back .* v3 \(rolling\)/);
-  // v4 passes /up; its real requests fail, and analysis (not a health check) rolls it back.
-  assert.match(out, /rolled_back .* v4 \(rolling\)/);
-  assert.match(out, /analysis errors ✗ error_rate of v4 is [\d.]+, above max 0\.05 \(v2: 0\)/);
-  assert.match(out, /rolling back to v2: analysis "errors" failed/);
-  const v4 = /v4 answered (\d+) of them, (\d+) with a 500/.exec(out);
-  assert.ok(v4 && Number(v4[2]) > 0 && Number(v4[2]) < Number(v4[1]), `the demo says how many requests v4 answered and failed: ${v4?.[0]}`);
-  assert.match(out, /\d+ processes were running, 0 left/);
-  assert.ok(await portClosed(proxyPortIn(out)));
-  assert.deepEqual(await leftovers(TAG, 3000), []);
-});
+it(
+  'runs to the end without a terminal: v2 deployed under traffic, v3 and v4 rolled back, nothing left running',
+  { timeout: 600_000 },
+  async () => {
+    const run = demo();
+    const code = await run.exited;
+    const out = run.output();
+    assert.equal(code, 0, out);
+    assert.match(out, /demo finished as expected/);
+    assert.match(out, /traffic during the v2 deploy: \d+ requests, 0 failed/);
+    assert.match(out, /rolled_back .* v3 \(rolling\)/);
+    // v4 passes /up; its real requests fail, and analysis (not a health check) rolls it back.
+    assert.match(out, /rolled_back .* v4 \(rolling\)/);
+    assert.match(out, /analysis errors ✗ error_rate of v4 is [\d.]+, above max 0\.05 \(v2: 0\)/);
+    assert.match(out, /rolling back to v2: analysis "errors" failed/);
+    const v4 = /v4 answered (\d+) of them, (\d+) with a 500/.exec(out);
+    assert.ok(
+      v4 && Number(v4[2]) > 0 && Number(v4[2]) < Number(v4[1]),
+      `the demo says how many requests v4 answered and failed: ${v4?.[0]}`,
+    );
+    assert.match(out, /\d+ processes were running, 0 left/);
+    assert.ok(await portClosed(proxyPortIn(out)));
+    assert.deepEqual(await leftovers(TAG, 3000), []);
+  },
+);
 
 it('Ctrl-C in the middle stops every process it started and frees the proxy port', { timeout: 600_000 }, async () => {
   const run = demo();

@@ -48,21 +48,45 @@ describe('local deploys under traffic', () => {
     env = getEnvironment(config, 'test');
     provider = await LocalProvider.open(localAppConfig(config, env));
     store = await openStore(':memory:', dir);
-    for (const version of VERSIONS) await store.createRelease('shop', { version, image: `releases/${version}`, createdAtMs: 0 });
+    for (const version of VERSIONS)
+      await store.createRelease('shop', { version, image: `releases/${version}`, createdAtMs: 0 });
   }
 
   function settings(strategy: StrategyName = 'rolling'): StrategySettings {
     return resolveStrategySettings(env, config.app.processes, strategy);
   }
 
-  async function deploy(version: string, s: StrategySettings, onEvent?: Parameters<LocalProvider['subscribe']>[1]): Promise<DeploySummary> {
+  async function deploy(
+    version: string,
+    s: StrategySettings,
+    onEvent?: Parameters<LocalProvider['subscribe']>[1],
+  ): Promise<DeploySummary> {
     const deployId = `dep_local${++deploys}`;
-    await store.createDeploy({ id: deployId, ...scope, release: version, previousRelease: null, strategy: s.strategy, initiator: 'test', responsible: 'test', trigger: 'cli', reason: null, plan: null, createdAtMs: Date.now() });
+    await store.createDeploy({
+      id: deployId,
+      ...scope,
+      release: version,
+      previousRelease: null,
+      strategy: s.strategy,
+      initiator: 'test',
+      responsible: 'test',
+      trigger: 'cli',
+      reason: null,
+      plan: null,
+      createdAtMs: Date.now(),
+    });
     const unsubscribe = onEvent ? provider.subscribe(scope, onEvent) : undefined;
     try {
       return await runDeploy(
         { provider, store, clock: new RealClock(), pollMs: 200 },
-        { deployId, scope, target: { version, image: `releases/${version}`, createdAtMs: 0 }, groups: config.app.processes, settings: s, findRelease: (v) => store.getRelease('shop', v) },
+        {
+          deployId,
+          scope,
+          target: { version, image: `releases/${version}`, createdAtMs: 0 },
+          groups: config.app.processes,
+          settings: s,
+          findRelease: (v) => store.getRelease('shop', v),
+        },
       );
     } finally {
       unsubscribe?.();
@@ -95,7 +119,13 @@ describe('local deploys under traffic', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const EXTRA_PEAK: Record<StrategyName, [number, number]> = { immediate: [0, 0], rolling: [0, 0], bluegreen: [5, 5], canary: [1, 2], waves: [1, 2] };
+  const EXTRA_PEAK: Record<StrategyName, [number, number]> = {
+    immediate: [0, 0],
+    rolling: [0, 0],
+    bluegreen: [5, 5],
+    canary: [1, 2],
+    waves: [1, 2],
+  };
 
   for (const strategy of STRATEGIES) {
     it(`${strategy}: v1 → v2 on 5 machines under traffic, no failed request, every machine on v2, nothing left behind`, async () => {
@@ -114,9 +144,18 @@ describe('local deploys under traffic', () => {
       assert.equal(summary.machines.onTarget, 5);
       assert.deepEqual(await serving(), { v2: 5 });
       const [lo, hi] = EXTRA_PEAK[strategy];
-      assert.ok(summary.extraMachinesPeak >= lo && summary.extraMachinesPeak <= hi, `extra machines at peak: ${summary.extraMachinesPeak}`);
-      assert.deepEqual({ failed: traffic.failed, non2xx: traffic.non2xx, errors: traffic.errors }, { failed: 0, non2xx: 0, errors: [] });
-      assert.ok(Object.keys(traffic.releases).every((r) => r === 'v1' || r === 'v2'), JSON.stringify(traffic.releases));
+      assert.ok(
+        summary.extraMachinesPeak >= lo && summary.extraMachinesPeak <= hi,
+        `extra machines at peak: ${summary.extraMachinesPeak}`,
+      );
+      assert.deepEqual(
+        { failed: traffic.failed, non2xx: traffic.non2xx, errors: traffic.errors },
+        { failed: 0, non2xx: 0, errors: [] },
+      );
+      assert.ok(
+        Object.keys(traffic.releases).every((r) => r === 'v1' || r === 'v2'),
+        JSON.stringify(traffic.releases),
+      );
       assert.ok((traffic.releases.v1 ?? 0) > 0, 'v1 answered (before the deploy)');
       assert.ok((traffic.releases.v2 ?? 0) > 0, 'v2 answered (after it)');
       // Old processes and destroyed extra machines are really gone: what runs belongs to the 5 machines
@@ -149,7 +188,11 @@ describe('local deploys under traffic', () => {
     assert.ok(summary.failedMachineIds.includes(killed!));
     assert.match(summary.error ?? '', /killed by SIGKILL/);
     assert.deepEqual(await serving(), { v1: 5 });
-    assert.deepEqual({ failed: traffic.failed, non2xx: traffic.non2xx }, { failed: 0, non2xx: 0 }, traffic.errors.join('; '));
+    assert.deepEqual(
+      { failed: traffic.failed, non2xx: traffic.non2xx },
+      { failed: 0, non2xx: 0 },
+      traffic.errors.join('; '),
+    );
   });
 
   it('a release that never turns healthy is rolled back; v1 answers every request throughout', async () => {

@@ -50,13 +50,22 @@ describe('sidekiq-quiet on the local provider', () => {
     const { dir, config } = localProject({ web: 1, worker: 1, tag: TAG });
     for (const v of ['v1', 'v2']) {
       const manifest = join(dir, 'releases', v, 'runway-release.toml');
-      writeFileSync(manifest, readFileSync(manifest, 'utf8').replace(/^worker = .*$/m, `worker = ${JSON.stringify(`node ${WORKER}`)}`));
+      writeFileSync(
+        manifest,
+        readFileSync(manifest, 'utf8').replace(/^worker = .*$/m, `worker = ${JSON.stringify(`node ${WORKER}`)}`),
+      );
     }
     writeFileSync(
       config,
       readFileSync(config, 'utf8')
-        .replace('[app.processes]', `release_steps = ["sidekiq-quiet"]\n[app.release_step.sidekiq-quiet]\nnamespace = "${ns}"\npoll_interval = "100ms"\ntimeout = "10s"\n[app.processes]`)
-        .replace(`RUNWAY_TEST_TAG = "${TAG}" }`, `RUNWAY_TEST_TAG = "${TAG}", REDIS_URL = "${REDIS_URL}", SIDEKIQ_NS = "${ns}" }`),
+        .replace(
+          '[app.processes]',
+          `release_steps = ["sidekiq-quiet"]\n[app.release_step.sidekiq-quiet]\nnamespace = "${ns}"\npoll_interval = "100ms"\ntimeout = "10s"\n[app.processes]`,
+        )
+        .replace(
+          `RUNWAY_TEST_TAG = "${TAG}" }`,
+          `RUNWAY_TEST_TAG = "${TAG}", REDIS_URL = "${REDIS_URL}", SIDEKIQ_NS = "${ns}" }`,
+        ),
     );
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     const runway = async (...args: string[]) => {

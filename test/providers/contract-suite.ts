@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Clock } from '../../src/domain/clock.js';
 import type { FleetScope, Machine } from '../../src/domain/types.js';
-import { ProviderError, type MachineEvent, type MachineSpec, type Provider, type ProviderErrorKind } from '../../src/providers/contract.js';
+import {
+  ProviderError,
+  type MachineEvent,
+  type MachineSpec,
+  type Provider,
+  type ProviderErrorKind,
+} from '../../src/providers/contract.js';
 
 export interface ProcessGroupCount {
   name: string;
@@ -75,7 +81,12 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       return machine;
     };
 
-    const healthyOn = (m: Machine) => ({ state: 'started' as const, release: m.release, instanceVersion: m.instanceVersion, healthy: true });
+    const healthyOn = (m: Machine) => ({
+      state: 'started' as const,
+      release: m.release,
+      instanceVersion: m.instanceVersion,
+      healthy: true,
+    });
 
     it('lists and gets the seeded machines', async () => {
       await h.seed(
@@ -116,7 +127,12 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       assert.equal(second.id, first.id, 'a second create with the launch id returns the same machine');
       const withLaunch = (await h.provider.list(h.scope)).filter((m) => m.launchId === s.launchId);
       assert.equal(withLaunch.length, 1);
-      const ready = await h.provider.waitFor(h.scope, first.id, { state: 'started', release: h.release, healthy: true }, h.timeouts.readyMs);
+      const ready = await h.provider.waitFor(
+        h.scope,
+        first.id,
+        { state: 'started', release: h.release, healthy: true },
+        h.timeouts.readyMs,
+      );
       assert.equal(ready.id, first.id);
     });
 
@@ -164,13 +180,18 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
         assert.equal(ready.instanceVersion, updated.instanceVersion);
         if (unsubscribe) {
           const healthy = events.find(
-            (e) => e.machine.instanceVersion === updated.instanceVersion && e.machine.state === 'started' && e.machine.health === 'passing',
+            (e) =>
+              e.machine.instanceVersion === updated.instanceVersion &&
+              e.machine.state === 'started' &&
+              e.machine.health === 'passing',
           );
           assert.ok(healthy, 'an event shows the machine healthy on the new version');
           assert.ok(healthy.atMs <= resolvedAt, 'the wait did not resolve before the machine was healthy');
           const earlier = events.filter((e) => e.atMs < healthy.atMs);
           assert.ok(
-            earlier.every((e) => !(e.machine.instanceVersion === updated.instanceVersion && e.machine.health === 'passing')),
+            earlier.every(
+              (e) => !(e.machine.instanceVersion === updated.instanceVersion && e.machine.health === 'passing'),
+            ),
             'no earlier event had it healthy on the new version',
           );
         }
@@ -186,7 +207,10 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       await assertRejects(h.provider.waitFor(h.scope, m.id, healthyOn(updated), h.timeouts.readyMs), 'machine_failed');
 
       const created = await h.provider.create(h.scope, spec({ release: h.bootFailRelease }));
-      await assertRejects(h.provider.waitFor(h.scope, created.id, healthyOn(created), h.timeouts.readyMs), 'machine_failed');
+      await assertRejects(
+        h.provider.waitFor(h.scope, created.id, healthyOn(created), h.timeouts.readyMs),
+        'machine_failed',
+      );
     });
 
     it('a wait for a release that never passes checks times out with wait_timeout', async () => {
@@ -210,7 +234,13 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       const updated = await h.provider.update(h.scope, m.id, { release: h.brokenRelease });
       const controller = new AbortController();
       const t0 = h.clock.now();
-      const waiting = h.provider.waitFor(h.scope, m.id, healthyOn(updated), h.timeouts.brokenMs * 10, controller.signal);
+      const waiting = h.provider.waitFor(
+        h.scope,
+        m.id,
+        healthyOn(updated),
+        h.timeouts.brokenMs * 10,
+        controller.signal,
+      );
       await h.clock.sleep(Math.min(1000, h.timeouts.brokenMs / 4));
       controller.abort(new Error('deploy aborted'));
       await assert.rejects(waiting);
@@ -243,7 +273,12 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       assert.equal(stopped.state, 'stopped');
       assert.equal((await h.provider.get(h.scope, m.id)).state, 'stopped');
       await h.provider.start(h.scope, m.id);
-      const started = await h.provider.waitFor(h.scope, m.id, { state: 'started', release: h.release, healthy: true }, h.timeouts.readyMs);
+      const started = await h.provider.waitFor(
+        h.scope,
+        m.id,
+        { state: 'started', release: h.release, healthy: true },
+        h.timeouts.readyMs,
+      );
       assert.equal(started.release, h.release);
     });
 
@@ -260,7 +295,10 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
         [survivor.id],
       );
       await assertRejects(h.provider.get(h.scope, victim.id), 'not_found');
-      await assertRejects(h.provider.waitFor(h.scope, victim.id, { state: 'started' }, h.timeouts.readyMs), 'not_found');
+      await assertRejects(
+        h.provider.waitFor(h.scope, victim.id, { state: 'started' }, h.timeouts.readyMs),
+        'not_found',
+      );
     });
 
     it('a wait rejects with not_found when the machine is destroyed while waited on', async () => {
@@ -285,7 +323,13 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
     it('runs a release command machine once: it exits and destroys itself; on a failing release the wait fails', async () => {
       const ok = await h.provider.create(
         h.scope,
-        spec({ role: 'release-command', release: h.nextRelease, env: { RELEASE_COMMAND: '1' }, command: 'bin/migrate', cordoned: true }),
+        spec({
+          role: 'release-command',
+          release: h.nextRelease,
+          env: { RELEASE_COMMAND: '1' },
+          command: 'bin/migrate',
+          cordoned: true,
+        }),
       );
       const done = await h.provider.waitFor(h.scope, ok.id, { state: 'destroyed' }, h.timeouts.readyMs);
       assert.equal(done.state, 'destroyed');
@@ -293,9 +337,18 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
 
       const bad = await h.provider.create(
         h.scope,
-        spec({ role: 'release-command', release: h.bootFailRelease, env: { RELEASE_COMMAND: '1' }, command: 'bin/migrate', cordoned: true }),
+        spec({
+          role: 'release-command',
+          release: h.bootFailRelease,
+          env: { RELEASE_COMMAND: '1' },
+          command: 'bin/migrate',
+          cordoned: true,
+        }),
       );
-      await assertRejects(h.provider.waitFor(h.scope, bad.id, { state: 'destroyed' }, h.timeouts.readyMs), 'machine_failed');
+      await assertRejects(
+        h.provider.waitFor(h.scope, bad.id, { state: 'destroyed' }, h.timeouts.readyMs),
+        'machine_failed',
+      );
     });
 
     it('tells subscribers about changes, and stops when unsubscribed', async (t) => {
@@ -311,10 +364,13 @@ export function runProviderContract(name: string, makeHarness: () => Promise<Har
       await h.provider.cordon(h.scope, m.id);
       const mine = events.filter((e) => e.machine.id === m.id);
       assert.ok(mine.some((e) => e.type === 'updated' && e.machine.instanceVersion === updated.instanceVersion));
-      assert.ok(mine.some((e) => e.machine.state === 'started' && e.machine.instanceVersion === updated.instanceVersion));
+      assert.ok(
+        mine.some((e) => e.machine.state === 'started' && e.machine.instanceVersion === updated.instanceVersion),
+      );
       assert.ok(mine.some((e) => e.type === 'health' && e.machine.health === 'passing'));
       assert.ok(mine.some((e) => e.type === 'cordon' && e.machine.cordoned));
-      for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.atMs >= mine[i - 1]!.atMs, 'events arrive in time order');
+      for (let i = 1; i < mine.length; i++)
+        assert.ok(mine[i]!.atMs >= mine[i - 1]!.atMs, 'events arrive in time order');
       for (const e of mine) {
         assert.equal(e.machine.app, h.scope.app);
         assert.equal(e.machine.env, h.scope.env);

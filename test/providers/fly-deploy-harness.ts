@@ -51,7 +51,13 @@ export interface FlyDeployRig {
   deploy(
     version: string,
     s: StrategySettings,
-    options?: { deployId?: string; signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void; releaseSteps?: ReleaseStep[]; rig?: FlyRig },
+    options?: {
+      deployId?: string;
+      signal?: AbortSignal;
+      onProgress?: (e: ProgressEvent) => void;
+      releaseSteps?: ReleaseStep[];
+      rig?: FlyRig;
+    },
   ): Promise<DeploySummary>;
   fleet(): Promise<Machine[]>;
   close(): Promise<void>;
@@ -69,9 +75,14 @@ export async function flyDeployRig(
   options: { seed?: boolean; secrets?: SecretsSource } = {},
 ): Promise<FlyDeployRig> {
   const rig = await flyRig({ server, ...(options.secrets ? { secrets: options.secrets } : {}) });
-  if (options.seed !== false) server.backend.seed(rig.app, { groups, release: 'v1', image: `registry.fly.io/${rig.app}:v1` });
+  if (options.seed !== false)
+    server.backend.seed(rig.app, { groups, release: 'v1', image: `registry.fly.io/${rig.app}:v1` });
   const store = await openStore(':memory:', process.cwd());
-  const release = (version: string): Release => ({ version, image: `registry.fly.io/${rig.app}:${version}`, createdAtMs: 0 });
+  const release = (version: string): Release => ({
+    version,
+    image: `registry.fly.io/${rig.app}:${version}`,
+    createdAtMs: 0,
+  });
   for (const version of ['v1', 'v2', 'v3', BROKEN]) await store.createRelease(rig.scope.app, release(version));
   return {
     rig,
@@ -97,7 +108,15 @@ export async function flyDeployRig(
       }
       return runDeploy(
         { provider: on.provider, store, clock: on.clock, onProgress: o.onProgress },
-        { deployId, scope: on.scope, target: release(version), groups, settings: s, findRelease: async (v) => release(v), ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}) },
+        {
+          deployId,
+          scope: on.scope,
+          target: release(version),
+          groups,
+          settings: s,
+          findRelease: async (v) => release(v),
+          ...(o.releaseSteps ? { releaseSteps: o.releaseSteps } : {}),
+        },
         o.signal,
       );
     },

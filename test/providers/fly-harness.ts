@@ -68,7 +68,12 @@ export async function flyRig(
   const app = `${scope.app}-${scope.env}`;
   if (options.createApp !== false) server.backend.createApp(app);
   const clock = new ScaledClock(options.speed ?? SPEED);
-  const client = new FlyApiClient({ baseUrl: server.url, token: new FlyToken(options.token ?? TOKEN), clock, timeoutMs: options.requestTimeoutMs ?? 30_000 });
+  const client = new FlyApiClient({
+    baseUrl: server.url,
+    token: new FlyToken(options.token ?? TOKEN),
+    clock,
+    timeoutMs: options.requestTimeoutMs ?? 30_000,
+  });
   const fly = new FlyProvider({
     client,
     clock,
@@ -104,13 +109,22 @@ export function flyHarness(): () => Promise<Harness> {
  * One raw request to the server, as curl would send it. `speed`: how much faster than the wall
  * clock the server runs (the shared server's by default): a 429's Retry-After is in its seconds.
  */
-export async function raw<T = unknown>(server: SimServer, method: string, path: string, options: { body?: unknown; nonce?: string; token?: string; speed?: number } = {}): Promise<{ status: number; body: T }> {
+export async function raw<T = unknown>(
+  server: SimServer,
+  method: string,
+  path: string,
+  options: { body?: unknown; nonce?: string; token?: string; speed?: number } = {},
+): Promise<{ status: number; body: T }> {
   const serverClock = new ScaledClock(options.speed ?? SPEED);
   const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? TOKEN}` };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.nonce) headers['fly-machine-lease-nonce'] = options.nonce;
   for (let attempt = 0; ; attempt++) {
-    const res = await fetch(server.url + path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const res = await fetch(server.url + path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await res.text();
     // A test's own read waits out a 429 for as long as Retry-After says, like any Fly client (the
     // deploy under test may have spent the budget).

@@ -32,7 +32,14 @@ function settings(strategy: StrategyName, over: Partial<StrategySettings> = {}):
   return {
     strategy,
     maxUnavailable: full ? { count: 0 } : { fraction: 0.33 },
-    maxSurge: strategy === 'bluegreen' ? { fraction: 1 } : strategy === 'canary' ? { count: 1 } : strategy === 'waves' ? { fraction: 0.34 } : { count: 0 },
+    maxSurge:
+      strategy === 'bluegreen'
+        ? { fraction: 1 }
+        : strategy === 'canary'
+          ? { count: 1 }
+          : strategy === 'waves'
+            ? { fraction: 0.34 }
+            : { count: 0 },
     maxConcurrency: 32,
     waitTimeoutMs: 120_000,
     convergenceTimeoutMs: 180_000,
@@ -45,16 +52,51 @@ function settings(strategy: StrategyName, over: Partial<StrategySettings> = {}):
 
 let deploys = 0;
 
-async function deploy(rig: FlyRig, release: string, s: StrategySettings, options: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {}): Promise<DeploySummary> {
+async function deploy(
+  rig: FlyRig,
+  release: string,
+  s: StrategySettings,
+  options: { signal?: AbortSignal; onProgress?: (e: ProgressEvent) => void } = {},
+): Promise<DeploySummary> {
   const store = await openStore(':memory:', process.cwd());
   try {
-    for (const version of ['v1', 'v2']) await store.createRelease(rig.scope.app, { version, image: `registry.fly.io/${rig.app}:${version}`, createdAtMs: 0 });
+    for (const version of ['v1', 'v2'])
+      await store.createRelease(rig.scope.app, {
+        version,
+        image: `registry.fly.io/${rig.app}:${version}`,
+        createdAtMs: 0,
+      });
     const deployId = `dep_vol${++deploys}`;
-    await store.createDeploy({ id: deployId, ...rig.scope, release, previousRelease: null, strategy: s.strategy, initiator: 'test', responsible: 'test', trigger: 'cli', reason: null, plan: null, createdAtMs: rig.clock.now() });
+    await store.createDeploy({
+      id: deployId,
+      ...rig.scope,
+      release,
+      previousRelease: null,
+      strategy: s.strategy,
+      initiator: 'test',
+      responsible: 'test',
+      trigger: 'cli',
+      reason: null,
+      plan: null,
+      createdAtMs: rig.clock.now(),
+    });
     const target = { version: release, image: `registry.fly.io/${rig.app}:${release}`, createdAtMs: 0 };
     return await runDeploy(
-      { provider: rig.provider, store, clock: rig.clock, apiStats: () => ({ calls: rig.provider.stats.totalCalls, rateLimited: 0 }), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
-      { deployId, scope: rig.scope, target, groups: GROUPS, settings: s, findRelease: async (v) => ({ version: v, image: `registry.fly.io/${rig.app}:${v}`, createdAtMs: 0 }) },
+      {
+        provider: rig.provider,
+        store,
+        clock: rig.clock,
+        apiStats: () => ({ calls: rig.provider.stats.totalCalls, rateLimited: 0 }),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
+      {
+        deployId,
+        scope: rig.scope,
+        target,
+        groups: GROUPS,
+        settings: s,
+        findRelease: async (v) => ({ version: v, image: `registry.fly.io/${rig.app}:${v}`, createdAtMs: 0 }),
+      },
       options.signal,
     );
   } finally {
@@ -65,7 +107,13 @@ async function deploy(rig: FlyRig, release: string, s: StrategySettings, options
 /** A fresh app: web (each machine with its own `data` volume) and worker, round robin over ord, iad, cdg, on v1. */
 async function seeded(): Promise<FlyRig> {
   const rig = await flyRig();
-  rig.server.backend.seed(rig.app, { groups: GROUPS, release: 'v1', env: rig.scope.env, regions: REGIONS, volumes: { name: 'data', path: '/data', size_gb: 3, groups: ['web'] } });
+  rig.server.backend.seed(rig.app, {
+    groups: GROUPS,
+    release: 'v1',
+    env: rig.scope.env,
+    regions: REGIONS,
+    volumes: { name: 'data', path: '/data', size_gb: 3, groups: ['web'] },
+  });
   return rig;
 }
 
@@ -98,7 +146,10 @@ describe('fly: machines with volumes are never given machines without them', () 
         const before = layout(await machines(rig));
         const volumesBefore = await volumes(rig);
         assert.equal(before.web.size, 6);
-        assert.ok([...before.web.values()].every((v) => v.startsWith('vol_')), 'seeded web machines have volumes');
+        assert.ok(
+          [...before.web.values()].every((v) => v.startsWith('vol_')),
+          'seeded web machines have volumes',
+        );
         const created: string[] = [];
         const summary = await deploy(rig, 'v2', settings(strategy), {
           onProgress: (e) => {
@@ -111,13 +162,22 @@ describe('fly: machines with volumes are never given machines without them', () 
         const after = layout(list);
         assert.deepEqual(after.web, before.web, 'the same web machines, each with its own volume');
         assert.deepEqual(after.regions, before.regions, 'every region keeps its machines of each group');
-        assert.ok(list.every((m) => m.config?.metadata?.runway_release === 'v2' && m.state === 'started' && !m.cordoned), 'all on v2, in traffic');
+        assert.ok(
+          list.every((m) => m.config?.metadata?.runway_release === 'v2' && m.state === 'started' && !m.cordoned),
+          'all on v2, in traffic',
+        );
         assert.ok(!created.includes('web'), `no web machine created (created: ${created.join(', ') || 'none'})`);
         const volumesAfter = await volumes(rig);
         assert.equal(volumesAfter.length, volumesBefore.length, 'no volume created');
-        for (const v of volumesAfter) assert.equal(v.attached_machine_id, volumesBefore.find((b) => b.id === v.id)!.attached_machine_id, `volume ${v.id} on the machine it was on`);
+        for (const v of volumesAfter)
+          assert.equal(
+            v.attached_machine_id,
+            volumesBefore.find((b) => b.id === v.id)!.attached_machine_id,
+            `volume ${v.id} on the machine it was on`,
+          );
         // Stand-ins of worker (no volumes) go where the machines they replace were.
-        if (strategy === 'bluegreen' || strategy === 'waves' || strategy === 'canary') assert.ok(created.includes('worker') || strategy === 'canary', `${strategy} creates worker machines`);
+        if (strategy === 'bluegreen' || strategy === 'waves' || strategy === 'canary')
+          assert.ok(created.includes('worker') || strategy === 'canary', `${strategy} creates worker machines`);
       } finally {
         await rig.close();
       }
@@ -142,8 +202,8 @@ describe('fly: machines with volumes are never given machines without them', () 
         const v = byId.get(volume!);
         assert.ok(v?.forked_from, `green ${g.id} mounts a fork`);
         const blue = blues.find((b) => mounted(b)[0] === v.forked_from)!;
-        assert.ok(blue, 'forked from a blue machine\'s volume');
-        assert.equal(g.region, blue.region, 'the green runs in its blue\'s region');
+        assert.ok(blue, "forked from a blue machine's volume");
+        assert.equal(g.region, blue.region, "the green runs in its blue's region");
         assert.equal(v.region, blue.region);
         assert.equal(v.name, 'data');
         assert.equal(v.size_gb, 3);
@@ -153,7 +213,7 @@ describe('fly: machines with volumes are never given machines without them', () 
       assert.equal(forkedFrom.size, 6, 'one fork per blue');
       for (const b of blues) {
         const old = byId.get(mounted(b)[0]!)!;
-        assert.ok(old, 'the blue\'s volume is kept');
+        assert.ok(old, "the blue's volume is kept");
         assert.equal(old.attached_machine_id, undefined, 'detached once its machine is gone');
       }
       assert.deepEqual(layout(list).regions, layout(blues.concat(list.filter((m) => group(m) === 'worker'))).regions);
@@ -167,11 +227,22 @@ describe('fly: machines with volumes are never given machines without them', () 
     try {
       const [web] = (await machines(rig)).filter((m) => group(m) === 'web');
       const before = (await machines(rig)).length;
-      const spec = { group: 'web', release: 'v2', role: 'green' as const, cordoned: true, launchId: 'dep_x:web:green:0', deployId: 'dep_x', standsFor: web!.id };
+      const spec = {
+        group: 'web',
+        release: 'v2',
+        role: 'green' as const,
+        cordoned: true,
+        launchId: 'dep_x:web:green:0',
+        deployId: 'dep_x',
+        standsFor: web!.id,
+      };
       await assert.rejects(rig.provider.create(rig.scope, spec), (error: unknown) => {
         assert.ok(error instanceof ProviderError);
         assert.equal(error.kind, 'bad_request');
-        assert.match(error.message, new RegExp(`machine ${web!.id}, which it stands in for, mount vol_\\w+.*new_volumes = "fork"`));
+        assert.match(
+          error.message,
+          new RegExp(`machine ${web!.id}, which it stands in for, mount vol_\\w+.*new_volumes = "fork"`),
+        );
         return true;
       });
       assert.equal((await machines(rig)).length, before, 'no machine created');
@@ -189,23 +260,46 @@ describe('sim serve: volumes as Fly has them', () => {
       const [web] = (await machines(rig)).filter((m) => group(m) === 'web');
       const volume = mounted(web!)[0]!;
       const config = { image: `registry.fly.io/${rig.app}:v1`, mounts: [{ volume, path: '/data' }] };
-      const taken = await raw<{ error: string }>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, { body: { config, region: web!.region } });
+      const taken = await raw<{ error: string }>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, {
+        body: { config, region: web!.region },
+      });
       assert.equal(taken.status, 412);
       assert.match(taken.body.error, new RegExp(`volume ${volume} is attached to machine ${web!.id}`));
       const elsewhere = REGIONS.find((r) => r !== web!.region)!;
-      const fork = await raw<FlyVolume>(rig.server, 'POST', `/v1/apps/${rig.app}/volumes`, { body: { source_volume_id: volume } });
+      const fork = await raw<FlyVolume>(rig.server, 'POST', `/v1/apps/${rig.app}/volumes`, {
+        body: { source_volume_id: volume },
+      });
       assert.equal(fork.status, 200);
-      assert.deepEqual([fork.body.name, fork.body.region, fork.body.size_gb, fork.body.attached_machine_id], ['data', web!.region, 3, undefined]);
-      const wrongRegion = await raw<{ error: string }>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, { body: { config: { ...config, mounts: [{ volume: fork.body.id, path: '/data' }] }, region: elsewhere } });
+      assert.deepEqual(
+        [fork.body.name, fork.body.region, fork.body.size_gb, fork.body.attached_machine_id],
+        ['data', web!.region, 3, undefined],
+      );
+      const wrongRegion = await raw<{ error: string }>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, {
+        body: { config: { ...config, mounts: [{ volume: fork.body.id, path: '/data' }] }, region: elsewhere },
+      });
       assert.equal(wrongRegion.status, 412);
       assert.match(wrongRegion.body.error, /is in region/);
-      const ok = await raw<FlyMachine>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, { body: { config: { ...config, mounts: [{ volume: fork.body.id, path: '/data' }] } } });
+      const ok = await raw<FlyMachine>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, {
+        body: { config: { ...config, mounts: [{ volume: fork.body.id, path: '/data' }] } },
+      });
       assert.equal(ok.status, 200);
       assert.equal(ok.body.region, web!.region, 'a machine without a region goes where its volume is');
-      assert.equal((await raw<FlyVolume>(rig.server, 'GET', `/v1/apps/${rig.app}/volumes/${fork.body.id}`)).body.attached_machine_id, ok.body.id);
+      assert.equal(
+        (await raw<FlyVolume>(rig.server, 'GET', `/v1/apps/${rig.app}/volumes/${fork.body.id}`)).body
+          .attached_machine_id,
+        ok.body.id,
+      );
       assert.equal((await raw(rig.server, 'DELETE', `/v1/apps/${rig.app}/volumes/${fork.body.id}`)).status, 412);
-      assert.equal((await raw(rig.server, 'DELETE', `/v1/apps/${rig.app}/machines/${ok.body.id}?kill=true`)).status, 200);
-      for (let i = 0; (await raw<FlyVolume>(rig.server, 'GET', `/v1/apps/${rig.app}/volumes/${fork.body.id}`)).body.attached_machine_id; i++) {
+      assert.equal(
+        (await raw(rig.server, 'DELETE', `/v1/apps/${rig.app}/machines/${ok.body.id}?kill=true`)).status,
+        200,
+      );
+      for (
+        let i = 0;
+        (await raw<FlyVolume>(rig.server, 'GET', `/v1/apps/${rig.app}/volumes/${fork.body.id}`)).body
+          .attached_machine_id;
+        i++
+      ) {
         assert.ok(i < 200, 'the volume is detached once its machine is destroyed');
         await rig.clock.sleep(100);
       }
@@ -230,7 +324,10 @@ describe('fly: regions rolled in order', () => {
         // The first wave beyond ord: stop here.
         if (!e.wave.regions?.includes('ord')) controller.abort('test: between regions');
       };
-      const summary = await deploy(rig, 'v2', settings('rolling', { regionOrder: ['ord', '*'], onAbort: 'leave' }), { signal: controller.signal, onProgress });
+      const summary = await deploy(rig, 'v2', settings('rolling', { regionOrder: ['ord', '*'], onAbort: 'leave' }), {
+        signal: controller.signal,
+        onProgress,
+      });
       assert.equal(summary.status, 'aborted', summary.error ?? undefined);
       assert.ok(order.length >= 2 && order[0] === 'ord', `ord first: ${order.join(' → ')}`);
       assert.equal(order.at(-1), 'cdg+iad');
@@ -250,7 +347,7 @@ describe('fly: regions rolled in order', () => {
     }
   });
 
-  it('bluegreen over ord, iad, cdg: every green in its blue\'s region, region by region', async () => {
+  it("bluegreen over ord, iad, cdg: every green in its blue's region, region by region", async () => {
     const rig = await flyRig();
     try {
       rig.server.backend.seed(rig.app, { groups: GROUPS, release: 'v1', env: rig.scope.env, regions: REGIONS });

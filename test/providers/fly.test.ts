@@ -25,9 +25,21 @@ after(() => closeSharedServer());
 
 runProviderContract('fly → sim serve (HTTP)', flyHarness());
 
-const healthyOn = (m: { release: string; instanceVersion: string }) => ({ state: 'started' as const, release: m.release, instanceVersion: m.instanceVersion, healthy: true });
+const healthyOn = (m: { release: string; instanceVersion: string }) => ({
+  state: 'started' as const,
+  release: m.release,
+  instanceVersion: m.instanceVersion,
+  healthy: true,
+});
 let launches = 0;
-const spec = (over: Partial<{ release: string; role: 'serving' | 'green' | 'release-command'; cordoned: boolean; image: string }> = {}) => ({
+const spec = (
+  over: Partial<{
+    release: string;
+    role: 'serving' | 'green' | 'release-command';
+    cordoned: boolean;
+    image: string;
+  }> = {},
+) => ({
   group: 'web',
   release: 'v1',
   role: 'serving' as const,
@@ -46,13 +58,15 @@ describe('fly provider: leases', () => {
       assert.ok(m && other);
       const dead = spawnSync(process.execPath, ['-e', '']).pid!;
       const take = async (id: string, description: string) => {
-        const r = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${id}/lease`, { body: { ttl: 3600, description } });
+        const r = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${id}/lease`, {
+          body: { ttl: 3600, description },
+        });
         assert.equal(r.status, 200);
       };
       await take(m.id, own(dead, hostname(), 'shop/staging').replace('own123', 'k1ll3d'));
       await take(other.id, own(dead, 'another-host', 'shop/staging').replace('own123', 'elsew1'));
       await rig.provider.uncordon(rig.scope, m.id);
-      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, 'the dead run\'s lease was not waited for');
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, "the dead run's lease was not waited for");
       assert.equal(rig.fly.leaseStats.cleared, 1);
       await assertRejects(rig.provider.uncordon(rig.scope, other.id), 'conflict');
       assert.equal(rig.fly.leaseStats.waitedForOthers, 1, 'a run on another host cannot be judged: waited for');
@@ -78,7 +92,7 @@ describe('fly provider: leases', () => {
       assert.equal(lease.status, 200);
       assert.match(lease.body.data!.description ?? '', /^runway session/);
       // Past its TTL (a refresh every third of one): the lease survives (refreshed), under the same nonce.
-      for (const cap = rig.clock.now() + 3_600_000; rig.fly.leaseStats.refreshed < 4; ) {
+      for (const cap = rig.clock.now() + 3_600_000; rig.fly.leaseStats.refreshed < 4;) {
         assert.ok(rig.clock.now() < cap, `refreshed ${rig.fly.leaseStats.refreshed} times in a simulated hour`);
         await rig.clock.sleep(1_000);
       }
@@ -99,7 +113,11 @@ describe('fly provider: leases', () => {
       await rig.provider.cordon(rig.scope, other.id);
       assert.equal((await raw(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${other.id}/lease`)).status, 200);
       await rig.close();
-      assert.equal((await raw(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${other.id}/lease`)).status, 404, 'released on close');
+      assert.equal(
+        (await raw(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${other.id}/lease`)).status,
+        404,
+        'released on close',
+      );
     } finally {
       await rig.close();
     }
@@ -110,7 +128,9 @@ describe('fly provider: leases', () => {
     try {
       rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 1 }], release: 'v1' });
       const [m] = await rig.provider.list(rig.scope);
-      const foreign = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}/lease?ttl=5`, { body: { description: 'flyctl deploy' } });
+      const foreign = await raw<FlyLease>(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}/lease?ttl=5`, {
+        body: { description: 'flyctl deploy' },
+      });
       assert.equal(foreign.status, 200, '200, as the spec declares for Machines_create_lease');
       const t0 = rig.clock.now();
       const updated = await rig.provider.update(rig.scope, m!.id, { release: 'v2' });
@@ -131,7 +151,9 @@ describe('fly provider: leases', () => {
     try {
       rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 1 }], release: 'v1' });
       const [m] = await rig.provider.list(rig.scope);
-      await raw(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}/lease?ttl=300`, { body: { description: 'a human with flyctl' } });
+      await raw(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}/lease?ttl=300`, {
+        body: { description: 'a human with flyctl' },
+      });
       const t0 = rig.clock.now();
       const error = await assertRejects(rig.provider.update(rig.scope, m!.id, { release: 'v2' }), 'conflict');
       assert.ok(rig.clock.now() - t0 >= 1_500, 'it waited lease_wait before giving up');
@@ -157,10 +179,20 @@ describe('fly provider: leases', () => {
       await rig.provider.cordon(rig.scope, m!.id);
       const lease = await raw<FlyLease>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${m!.id}/lease`);
       // Someone runs `fly machine leases clear`.
-      assert.equal((await raw(rig.server, 'DELETE', `/v1/apps/${rig.app}/machines/${m!.id}/lease`, { nonce: lease.body.data!.nonce })).status, 200);
+      assert.equal(
+        (
+          await raw(rig.server, 'DELETE', `/v1/apps/${rig.app}/machines/${m!.id}/lease`, {
+            nonce: lease.body.data!.nonce,
+          })
+        ).status,
+        200,
+      );
       const back = await rig.provider.uncordon(rig.scope, m!.id);
       assert.equal(back.cordoned, false);
-      assert.equal((await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${m!.id}`)).body.cordoned, false);
+      assert.equal(
+        (await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${m!.id}`)).body.cordoned,
+        false,
+      );
       assert.ok(rig.fly.leaseStats.lost >= 1);
     } finally {
       await rig.close();
@@ -222,7 +254,11 @@ describe('fly provider: API behaviour', () => {
     // Its own, slower server: at 25x a few ms of scheduling jitter are a simulated second, and this
     // test counts refusals that depend on when requests arrive.
     const speed = 4;
-    const server = await startSimServer({ clock: new ScaledClock(speed), token: TOKEN, sim: { seed: 2, rateLimits: true } });
+    const server = await startSimServer({
+      clock: new ScaledClock(speed),
+      token: TOKEN,
+      sim: { seed: 2, rateLimits: true },
+    });
     const burst = async (throttle: boolean) => {
       const rig = await flyRig({ server, speed, ...(throttle ? {} : { resilient: { limits: false } }) });
       try {
@@ -233,20 +269,30 @@ describe('fly provider: API behaviour', () => {
         assert.equal((await rig.provider.list(rig.scope)).length, 6);
         // Creates: 1/s per app, burst 3 → the 6th cannot be made before ~3 s, refused or not.
         assert.ok(elapsed >= 2_500, `6 creates took ${elapsed} ms of simulated time`);
-        return { refused: rig.client.stats.rateLimited, retried: rig.provider.stats.retriesByKind.rate_limited, throttled: rig.provider.stats.throttled };
+        return {
+          refused: rig.client.stats.rateLimited,
+          retried: rig.provider.stats.retriesByKind.rate_limited,
+          throttled: rig.provider.stats.throttled,
+        };
       } finally {
         await rig.close();
       }
     };
     try {
       const unthrottled = await burst(false);
-      assert.ok(unthrottled.refused >= 3 && unthrottled.retried === unthrottled.refused, `refused ${unthrottled.refused}, retried ${unthrottled.retried}`);
+      assert.ok(
+        unthrottled.refused >= 3 && unthrottled.retried === unthrottled.refused,
+        `refused ${unthrottled.refused}, retried ${unthrottled.retried}`,
+      );
       assert.ok((server.backend.stats.byStatus['429'] ?? 0) >= 3, 'the server answered 429');
       const throttled = await burst(true);
-    assert.ok(throttled.throttled >= 3, `the client waited for its own tokens (${throttled.throttled} times)`);
-    // Client and server count on two clocks across a network, so a request that arrives a few ms early
-    // may still be refused; never one refusal per request beyond the burst, as without throttling.
-      assert.ok(throttled.refused < unthrottled.refused, `throttled ${throttled.refused} 429s, unthrottled ${unthrottled.refused}`);
+      assert.ok(throttled.throttled >= 3, `the client waited for its own tokens (${throttled.throttled} times)`);
+      // Client and server count on two clocks across a network, so a request that arrives a few ms early
+      // may still be refused; never one refusal per request beyond the burst, as without throttling.
+      assert.ok(
+        throttled.refused < unthrottled.refused,
+        `throttled ${throttled.refused} 429s, unthrottled ${unthrottled.refused}`,
+      );
     } finally {
       await server.close();
     }
@@ -256,7 +302,12 @@ describe('fly provider: API behaviour', () => {
     const rig = await flyRig();
     try {
       rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 2 }], release: 'v7', style: 'flyctl' });
-      rig.server.backend.seed(rig.app, { groups: [{ name: 'worker', count: 1 }], release: 'v7', style: 'flyctl', image: 'registry.fly.io/legacy:latest' });
+      rig.server.backend.seed(rig.app, {
+        groups: [{ name: 'worker', count: 1 }],
+        release: 'v7',
+        style: 'flyctl',
+        image: 'registry.fly.io/legacy:latest',
+      });
       const fleet = await rig.provider.list(rig.scope);
       assert.equal(fleet.length, 3);
       for (const m of fleet) {
@@ -266,7 +317,12 @@ describe('fly provider: API behaviour', () => {
       }
       assert.deepEqual(fleet.map((m) => m.group).sort(), ['web', 'web', 'worker']);
       const web = fleet.find((m) => m.group === 'web')!;
-      const updated = await rig.provider.update(rig.scope, web.id, { release: 'v8', image: 'registry.fly.io/legacy:v8', role: 'serving', deployId: 'dep_1' });
+      const updated = await rig.provider.update(rig.scope, web.id, {
+        release: 'v8',
+        image: 'registry.fly.io/legacy:v8',
+        role: 'serving',
+        deployId: 'dep_1',
+      });
       await rig.provider.waitFor(rig.scope, web.id, healthyOn(updated), 60_000);
       const { body } = await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${web.id}`);
       const md = body.config!.metadata!;
@@ -278,7 +334,17 @@ describe('fly provider: API behaviour', () => {
       assert.equal(md.fly_process_group, 'web');
       assert.equal(md.fly_platform_version, 'v2');
       assert.equal(md.fly_release_id, 'rel_v7');
-      assert.deepEqual(body.config!.services, (await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${fleet.find((m) => m.id !== web.id && m.group === 'web')!.id}`)).body.config!.services, 'services kept through the update');
+      assert.deepEqual(
+        body.config!.services,
+        (
+          await raw<FlyMachine>(
+            rig.server,
+            'GET',
+            `/v1/apps/${rig.app}/machines/${fleet.find((m) => m.id !== web.id && m.group === 'web')!.id}`,
+          )
+        ).body.config!.services,
+        'services kept through the update',
+      );
     } finally {
       await rig.close();
     }
@@ -291,7 +357,9 @@ describe('fly provider: API behaviour', () => {
       const [m] = await rig.provider.list(rig.scope);
       const { body } = await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${m!.id}`);
       // `fly machine update --image …:v9`: the config changes, runway's metadata stays.
-      const changed = await raw(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}`, { body: { config: { ...body.config, image: 'registry.fly.io/x:v9' } } });
+      const changed = await raw(rig.server, 'POST', `/v1/apps/${rig.app}/machines/${m!.id}`, {
+        body: { config: { ...body.config, image: 'registry.fly.io/x:v9' } },
+      });
       assert.equal(changed.status, 200);
       assert.equal((await rig.provider.get(rig.scope, m!.id)).release, 'v9');
     } finally {
@@ -304,16 +372,26 @@ describe('fly provider: API behaviour', () => {
     try {
       rig.server.backend.seed(rig.app, { groups: [{ name: 'web', count: 1 }], release: 'v1' });
       await rig.provider.list(rig.scope); // runway has seen a web machine: new ones copy its config
-      const green = await rig.provider.create(rig.scope, spec({ release: 'v2', role: 'green', cordoned: true, image: 'ghcr.io/acme/shop@sha256:abc' }));
+      const green = await rig.provider.create(
+        rig.scope,
+        spec({ release: 'v2', role: 'green', cordoned: true, image: 'ghcr.io/acme/shop@sha256:abc' }),
+      );
       const g = (await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${green.id}`)).body;
       assert.equal(g.config!.image, 'ghcr.io/acme/shop@sha256:abc');
       assert.equal(g.cordoned, true, 'created with skip_service_registration');
       assert.equal(g.config!.metadata!.runway_role, 'green');
       assert.equal(g.config!.metadata!.runway_release, 'v2');
-      assert.ok(Array.isArray(g.config!.services) && g.config!.services.length > 0, 'the green has its group\'s services, registered on uncordon');
+      assert.ok(
+        Array.isArray(g.config!.services) && g.config!.services.length > 0,
+        "the green has its group's services, registered on uncordon",
+      );
       assert.equal(green.release, 'v2');
 
-      const rc = await rig.provider.create(rig.scope, { ...spec({ release: 'v2', role: 'release-command', cordoned: true }), env: { RAILS_ENV: 'production' }, command: 'bin/rails db:migrate' });
+      const rc = await rig.provider.create(rig.scope, {
+        ...spec({ release: 'v2', role: 'release-command', cordoned: true }),
+        env: { RAILS_ENV: 'production' },
+        command: 'bin/rails db:migrate',
+      });
       const list = (await raw<FlyMachine[]>(rig.server, 'GET', `/v1/apps/${rig.app}/machines`)).body;
       const r = list.find((fm) => fm.id === rc.id);
       assert.ok(r, 'the release command machine is there until it has run');
@@ -331,7 +409,10 @@ describe('fly provider: API behaviour', () => {
       assert.equal(done.state, 'destroyed');
 
       // A release command that fails: the wait fails fast, and its exit code comes from Fly's exit event.
-      const bad = await rig.provider.create(rig.scope, { ...spec({ release: 'v-bootfail', role: 'release-command', cordoned: true }), command: 'bin/migrate' });
+      const bad = await rig.provider.create(rig.scope, {
+        ...spec({ release: 'v-bootfail', role: 'release-command', cordoned: true }),
+        command: 'bin/migrate',
+      });
       await assertRejects(rig.provider.waitFor(rig.scope, bad.id, { state: 'destroyed' }, 60_000), 'machine_failed');
       const failed = await rig.provider.get(rig.scope, bad.id);
       assert.equal(failed.state, 'failed');
@@ -352,7 +433,10 @@ describe('fly provider: API behaviour', () => {
       await rig.provider.waitFor(rig.scope, m!.id, healthyOn(updated), 60_000);
       off();
       assert.ok(types.includes('updated:stopping'), types.join(' '));
-      assert.ok(types.some((t) => t.startsWith('health:started') || t === 'state:started'), types.join(' '));
+      assert.ok(
+        types.some((t) => t.startsWith('health:started') || t === 'state:started'),
+        types.join(' '),
+      );
     } finally {
       await rig.close();
     }
@@ -368,7 +452,9 @@ describe('fly provider: the token and setup errors', () => {
       const e401 = await assertRejects(rig.provider.list(rig.scope), 'unauthorized');
       assert.equal(e401.details.status, 401);
       assert.match(e401.message, /401/);
-      assert.ok(!e401.message.includes(SECRET) && !JSON.stringify(e401).includes(SECRET) && !inspect(e401).includes(SECRET));
+      assert.ok(
+        !e401.message.includes(SECRET) && !JSON.stringify(e401).includes(SECRET) && !inspect(e401).includes(SECRET),
+      );
       assert.equal(rig.provider.stats.retries, 0, 'a 401 is not retried');
     } finally {
       await rig.close();
@@ -376,15 +462,21 @@ describe('fly provider: the token and setup errors', () => {
     const clock = new ScaledClock(SPEED);
     const token = new FlyToken(SECRET);
     const dead = new FlyApiClient({ baseUrl: 'http://127.0.0.1:9', token, clock, timeoutMs: 5_000 });
-    const unreachable = await dead.send({ method: 'GET', path: `/v1/apps/${SECRET}/machines`, what: `list ${SECRET}`, label: 'list' }).then(
-      () => assert.fail('expected a network error'),
-      (e: unknown) => e,
-    );
+    const unreachable = await dead
+      .send({ method: 'GET', path: `/v1/apps/${SECRET}/machines`, what: `list ${SECRET}`, label: 'list' })
+      .then(
+        () => assert.fail('expected a network error'),
+        (e: unknown) => e,
+      );
     assert.ok(unreachable instanceof ProviderError && unreachable.kind === 'unavailable', String(unreachable));
     assert.match(unreachable.message, /cannot reach the Machines API at http:\/\/127\.0\.0\.1:9/);
     assert.ok(!unreachable.message.includes(SECRET), unreachable.message);
     await dead.close();
-    assert.ok(!JSON.stringify({ token }).includes(SECRET) && !inspect(token).includes(SECRET) && !String(token).includes(SECRET));
+    assert.ok(
+      !JSON.stringify({ token }).includes(SECRET) &&
+        !inspect(token).includes(SECRET) &&
+        !String(token).includes(SECRET),
+    );
   });
 
   async function open(source: string, env: NodeJS.ProcessEnv) {
@@ -397,7 +489,8 @@ describe('fly provider: the token and setup errors', () => {
     }
   }
 
-  const toml = (url: string, extra = '') => `[app]\nname = "shop"\n[environments.staging]\nprovider = "fly"\n[environments.staging.fly]\napi_url = "${url}"\ntime_scale = ${SPEED}\n${extra}`;
+  const toml = (url: string, extra = '') =>
+    `[app]\nname = "shop"\n[environments.staging]\nprovider = "fly"\n[environments.staging.fly]\napi_url = "${url}"\ntime_scale = ${SPEED}\n${extra}`;
 
   it('a refused token is one clear setup error (exit 2), without the token', async () => {
     const server = await sharedServer();
@@ -407,13 +500,18 @@ describe('fly provider: the token and setup errors', () => {
       (e: unknown) => e,
     );
     assert.ok(error instanceof ProviderSetupError, String(error));
-    assert.match(error.message, /refused the token \(401\).*FLY_API_TOKEN or \[environments\.staging\.fly\] token_file/);
+    assert.match(
+      error.message,
+      /refused the token \(401\).*FLY_API_TOKEN or \[environments\.staging\.fly\] token_file/,
+    );
     assert.ok(!error.message.includes(SECRET));
   });
 
   it('an unknown app is a setup error naming it; a missing token says where to put one', async () => {
     const server = await sharedServer();
-    const unknown = await open(toml(server.url, 'app = "no-such-app"'), { FLY_API_TOKEN: TOKEN }).catch((e: unknown) => e);
+    const unknown = await open(toml(server.url, 'app = "no-such-app"'), { FLY_API_TOKEN: TOKEN }).catch(
+      (e: unknown) => e,
+    );
     assert.ok(unknown instanceof ProviderSetupError);
     assert.match(unknown.message, /Fly app "no-such-app" does not exist at http:\/\/127\.0\.0\.1:\d+/);
     const missing = await open(toml(server.url), {}).catch((e: unknown) => e);
@@ -429,10 +527,18 @@ describe('fly provider: the token and setup errors', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'runway-fly-token-'));
     writeFileSync(join(dir, 'fly-token'), `${TOKEN}\n`);
-    assert.equal(readFlyToken({ tokenFile: 'fly-token', dir, processEnv: {} }).redact(`x ${TOKEN} y`), 'x [redacted] y');
+    assert.equal(
+      readFlyToken({ tokenFile: 'fly-token', dir, processEnv: {} }).redact(`x ${TOKEN} y`),
+      'x [redacted] y',
+    );
     const config = parseConfig(toml(server.url, 'token_file = "fly-token"'), join(dir, 'runway.toml'));
     const store = await openStore(':memory:', dir);
-    const session = await openFlySession({ config, env: config.environments.staging!, store, processEnv: { FLY_API_TOKEN: 'ignored-wrong' } });
+    const session = await openFlySession({
+      config,
+      env: config.environments.staging!,
+      store,
+      processEnv: { FLY_API_TOKEN: 'ignored-wrong' },
+    });
     try {
       assert.deepEqual(await session.provider.list({ app: 'shop', env: 'staging' }), []);
       assert.ok(session.apiStats().calls >= 2, 'the app check and the list went over the wire');
@@ -445,19 +551,53 @@ describe('fly provider: the token and setup errors', () => {
 
 describe('fly machine JSON → runway machine', () => {
   it('maps checks to health, and image references to their parts', () => {
-    const fm = (state: string, statuses: string[]): FlyMachine => ({ id: 'm', state, checks: statuses.map((status, i) => ({ name: `c${i}`, status })) });
+    const fm = (state: string, statuses: string[]): FlyMachine => ({
+      id: 'm',
+      state,
+      checks: statuses.map((status, i) => ({ name: `c${i}`, status })),
+    });
     assert.equal(mapHealth(fm('started', ['passing', 'passing'])), 'passing');
     assert.equal(mapHealth(fm('started', ['passing', 'critical'])), 'critical');
     assert.equal(mapHealth(fm('started', ['passing', 'warning'])), 'unknown');
     assert.equal(mapHealth(fm('started', [])), 'passing', 'nothing to check');
-    const compat: FlyMachine = { id: 'm', state: 'started', checks: [{ name: 'bg_deployments_compat_http', status: 'critical' }, { name: 'up', status: 'passing' }] };
+    const compat: FlyMachine = {
+      id: 'm',
+      state: 'started',
+      checks: [
+        { name: 'bg_deployments_compat_http', status: 'critical' },
+        { name: 'up', status: 'passing' },
+      ],
+    };
     assert.equal(mapHealth(compat), 'passing', 'flaps compat checks ignored');
     assert.equal(mapHealth(fm('starting', ['passing'])), 'unknown');
     assert.equal(mapHealth(fm('failed', [])), 'critical');
-    assert.deepEqual(parseImageRef('registry.fly.io/app:deployment-01H'), { registry: 'registry.fly.io', repository: 'app', tag: 'deployment-01H' });
+    assert.deepEqual(parseImageRef('registry.fly.io/app:deployment-01H'), {
+      registry: 'registry.fly.io',
+      repository: 'app',
+      tag: 'deployment-01H',
+    });
     assert.deepEqual(parseImageRef('nginx'), { registry: 'registry-1.docker.io', repository: 'library/nginx' });
-    assert.deepEqual(parseImageRef('localhost:5000/a/b:1@sha256:ff'), { registry: 'localhost:5000', repository: 'a/b', tag: '1', digest: 'sha256:ff' });
-    assert.equal(releaseOf({ id: 'm', state: 'started', config: { image: 'registry.fly.io/app:deployment-01H', metadata: { fly_release_version: '12' } } }), 'deployment-01H');
-    assert.equal(releaseOf({ id: 'm', state: 'started', config: { image: 'registry.fly.io/app:latest', metadata: { fly_release_version: '12' } } }), 'v12');
+    assert.deepEqual(parseImageRef('localhost:5000/a/b:1@sha256:ff'), {
+      registry: 'localhost:5000',
+      repository: 'a/b',
+      tag: '1',
+      digest: 'sha256:ff',
+    });
+    assert.equal(
+      releaseOf({
+        id: 'm',
+        state: 'started',
+        config: { image: 'registry.fly.io/app:deployment-01H', metadata: { fly_release_version: '12' } },
+      }),
+      'deployment-01H',
+    );
+    assert.equal(
+      releaseOf({
+        id: 'm',
+        state: 'started',
+        config: { image: 'registry.fly.io/app:latest', metadata: { fly_release_version: '12' } },
+      }),
+      'v12',
+    );
   });
 });

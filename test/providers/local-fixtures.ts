@@ -19,7 +19,12 @@ export const DEMO_APP = join(ROOT, 'examples/demo-app');
 export const SERVER = join(DEMO_APP, 'server.js');
 export const WORKER = join(DEMO_APP, 'worker.js');
 
-export const RELEASES = { release: 'v1', nextRelease: 'v2', brokenRelease: 'v-broken', bootFailRelease: 'v-bootfail' } as const;
+export const RELEASES = {
+  release: 'v1',
+  nextRelease: 'v2',
+  brokenRelease: 'v-broken',
+  bootFailRelease: 'v-bootfail',
+} as const;
 
 /**
  * Releases under `dir`: v1, v2, v3 (healthy), v-broken (never passes /up), v-bootfail (exits on
@@ -32,7 +37,15 @@ export function writeReleases(dir: string): void {
     const envLines = Object.entries(env).map(([k, v]) => `${k} = ${JSON.stringify(v)}`);
     writeFileSync(
       join(d, 'runway-release.toml'),
-      [`version = "${version}"`, '[processes]', `web = ${JSON.stringify(web)}`, `worker = ${JSON.stringify(`node ${WORKER}`)}`, '[env]', ...envLines, ''].join('\n'),
+      [
+        `version = "${version}"`,
+        '[processes]',
+        `web = ${JSON.stringify(web)}`,
+        `worker = ${JSON.stringify(`node ${WORKER}`)}`,
+        '[env]',
+        ...envLines,
+        '',
+      ].join('\n'),
     );
     writeFileSync(join(d, 'bin/migrate'), `#!/bin/sh\necho "migrating to ${version}"\n${migrate}\n`);
     chmodSync(join(d, 'bin/migrate'), 0o755);
@@ -45,7 +58,15 @@ export function writeReleases(dir: string): void {
   release('v-nocmd', {}, './bin/no-such-server --port $PORT');
 }
 
-export const WEB_CHECK: CheckConfig = { name: 'up', type: 'http', group: 'web', path: '/up', intervalMs: 100, timeoutMs: 1000, gracePeriodMs: 500 };
+export const WEB_CHECK: CheckConfig = {
+  name: 'up',
+  type: 'http',
+  group: 'web',
+  path: '/up',
+  intervalMs: 100,
+  timeoutMs: 1000,
+  gracePeriodMs: 500,
+};
 
 export interface FixtureOptions {
   app?: string;
@@ -75,7 +96,10 @@ export function appConfig(dir: string, o: FixtureOptions): LocalAppConfig {
     ],
     checks: [WEB_CHECK],
     vars: { RUNWAY_TEST_TAG: o.tag, LOG_LEVEL: 'debug' },
-    options: resolveLocalOptions({ stopTimeoutMs: 3000, drainTimeoutMs: 3000, readyAfterMs: 300, queueTimeoutMs: 5000, ...o.local }, { dir, app, env }),
+    options: resolveLocalOptions(
+      { stopTimeoutMs: 3000, drainTimeoutMs: 3000, readyAfterMs: 300, queueTimeoutMs: 5000, ...o.local },
+      { dir, app, env },
+    ),
   };
 }
 
@@ -100,10 +124,27 @@ export function localHarness(tag: string): () => Promise<Harness> {
         const made = [];
         for (const g of groups) {
           for (let k = 0; k < g.count; k++) {
-            made.push(await provider.create(scope, { group: g.name, release, role: 'serving', cordoned: false, launchId: `seed:${n}:${i++}` }));
+            made.push(
+              await provider.create(scope, {
+                group: g.name,
+                release,
+                role: 'serving',
+                cordoned: false,
+                launchId: `seed:${n}:${i++}`,
+              }),
+            );
           }
         }
-        await Promise.all(made.map((m) => provider.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: m.instanceVersion }, 15_000)));
+        await Promise.all(
+          made.map((m) =>
+            provider.waitFor(
+              scope,
+              m.id,
+              { state: 'started', healthy: true, instanceVersion: m.instanceVersion },
+              15_000,
+            ),
+          ),
+        );
       },
       timeouts: { readyMs: 15_000, brokenMs: 2_000 },
       async cleanup() {
@@ -176,7 +217,17 @@ export function killTagged(tag: string): void {
 }
 
 /** runway.toml of a local project over `dir` (releases written there too). */
-export function localToml(o: { app?: string; env?: string; web?: number; worker?: number; tag: string; local?: string; deploy?: string; strategy?: string; releaseCommand?: string }): string {
+export function localToml(o: {
+  app?: string;
+  env?: string;
+  web?: number;
+  worker?: number;
+  tag: string;
+  local?: string;
+  deploy?: string;
+  strategy?: string;
+  releaseCommand?: string;
+}): string {
   const env = o.env ?? 'test';
   return `
 [app]
@@ -247,10 +298,27 @@ export function remoteHarness(tag: string): () => Promise<Harness> {
         const made = [];
         for (const g of groups) {
           for (let k = 0; k < g.count; k++) {
-            made.push(await provider.create(scope, { group: g.name, release, role: 'serving', cordoned: false, launchId: `seed:${n}:${i++}` }));
+            made.push(
+              await provider.create(scope, {
+                group: g.name,
+                release,
+                role: 'serving',
+                cordoned: false,
+                launchId: `seed:${n}:${i++}`,
+              }),
+            );
           }
         }
-        await Promise.all(made.map((m) => provider.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: m.instanceVersion }, 15_000)));
+        await Promise.all(
+          made.map((m) =>
+            provider.waitFor(
+              scope,
+              m.id,
+              { state: 'started', healthy: true, instanceVersion: m.instanceVersion },
+              15_000,
+            ),
+          ),
+        );
       },
       timeouts: { readyMs: 15_000, brokenMs: 2_000 },
       async cleanup() {

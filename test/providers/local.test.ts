@@ -16,7 +16,15 @@ import { LocalProvider, type LocalAppConfig } from '../../src/providers/local/lo
 import { processStartTime } from '../../src/providers/local/proc.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
 import { until } from '../support/wait.js';
-import { appConfig, killTagged, leftovers, localHarness, portClosed, taggedProcesses, tempDir } from './local-fixtures.js';
+import {
+  appConfig,
+  killTagged,
+  leftovers,
+  localHarness,
+  portClosed,
+  taggedProcesses,
+  tempDir,
+} from './local-fixtures.js';
 
 const TAG = randomUUID();
 
@@ -29,13 +37,19 @@ after(async () => {
 });
 
 /** GET through the proxy on a fresh connection (or `agent`): status, body and the serving machine. */
-function get(url: string, path = '/', agent: Agent | false = false): Promise<{ status: number; body: string; machine: string | undefined }> {
+function get(
+  url: string,
+  path = '/',
+  agent: Agent | false = false,
+): Promise<{ status: number; body: string; machine: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body, machine: res.headers['x-runway-machine'] as string | undefined }));
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, body, machine: res.headers['x-runway-machine'] as string | undefined }),
+      );
     });
     req.once('error', reject);
     req.end();
@@ -60,8 +74,20 @@ describe('local provider: real processes', () => {
     return provider;
   }
 
-  async function machine(p: LocalProvider, group = 'web', release = 'v1', more: Partial<Parameters<LocalProvider['create']>[1]> = {}): Promise<Machine> {
-    const m = await p.create(scope, { group, release, role: 'serving', cordoned: false, launchId: randomUUID(), ...more });
+  async function machine(
+    p: LocalProvider,
+    group = 'web',
+    release = 'v1',
+    more: Partial<Parameters<LocalProvider['create']>[1]> = {},
+  ): Promise<Machine> {
+    const m = await p.create(scope, {
+      group,
+      release,
+      role: 'serving',
+      cordoned: false,
+      launchId: randomUUID(),
+      ...more,
+    });
     if (more.command) return m;
     return p.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: m.instanceVersion }, 15_000);
   }
@@ -113,7 +139,10 @@ describe('local provider: real processes', () => {
     const other = await machine(p, 'web', 'v1');
     const otherPort = p.processes().find((x) => x.id === other.id)!.port;
     assert.notEqual(otherPort, info.port, 'every machine has its own port');
-    const answer = JSON.parse((await get(`http://127.0.0.1:${otherPort}`)).body) as { greeting: string; release: string };
+    const answer = JSON.parse((await get(`http://127.0.0.1:${otherPort}`)).body) as {
+      greeting: string;
+      release: string;
+    };
     assert.equal(answer.release, 'v1');
   });
 
@@ -128,18 +157,33 @@ describe('local provider: real processes', () => {
     assert.match(error.message, /killed by SIGKILL/);
     const got = await p.get(scope, m.id);
     assert.equal(got.state, 'failed');
-    assert.ok(events.some((e) => e.machine.state === 'failed'), 'the exit is an event');
+    assert.ok(
+      events.some((e) => e.machine.state === 'failed'),
+      'the exit is an event',
+    );
     assert.equal(p.proxy.routable.length, 0, 'a failed machine leaves the routable set at once');
   });
 
   it('a machine that crashes on boot fails with its last output in the error', async () => {
     const p = await open();
-    const m = await p.create(scope, { group: 'web', release: 'v-bootfail', role: 'serving', cordoned: false, launchId: 'boot' });
-    const error = await assertRejects(p.waitFor(scope, m.id, { state: 'started', healthy: true }, 15_000), 'machine_failed');
+    const m = await p.create(scope, {
+      group: 'web',
+      release: 'v-bootfail',
+      role: 'serving',
+      cordoned: false,
+      launchId: 'boot',
+    });
+    const error = await assertRejects(
+      p.waitFor(scope, m.id, { state: 'started', healthy: true }, 15_000),
+      'machine_failed',
+    );
     assert.match(error.message, /exited with code 1/);
     assert.match(error.message, /crashing on boot/);
     assert.equal((await p.get(scope, m.id)).exitCode, 1);
-    assert.ok((await p.logs(scope, m.id)).some((line) => line.includes('crashing on boot')), 'logs() has its output');
+    assert.ok(
+      (await p.logs(scope, m.id)).some((line) => line.includes('crashing on boot')),
+      'logs() has its output',
+    );
     await p.destroy(scope, m.id);
     await p.waitFor(scope, m.id, { state: 'destroyed' }, 10_000);
     assert.ok((await p.logs(scope, m.id)).length > 0, 'and keeps it after the machine is destroyed');
@@ -166,7 +210,14 @@ describe('local provider: real processes', () => {
     await p.waitFor(scope, polite.id, { state: 'stopped' }, 10_000);
     assert.equal(readFileSync(join(dump, 'signal'), 'utf8'), 'SIGINT');
 
-    const stubborn = await p.create(scope, { group: 'worker', release: 'v1', role: 'serving', cordoned: false, launchId: 'stubborn', command: "trap '' INT TERM; exec sleep 60" });
+    const stubborn = await p.create(scope, {
+      group: 'worker',
+      release: 'v1',
+      role: 'serving',
+      cordoned: false,
+      launchId: 'stubborn',
+      command: "trap '' INT TERM; exec sleep 60",
+    });
     await p.waitFor(scope, stubborn.id, { state: 'started', healthy: true }, 10_000);
     const pid = pidOf(p, stubborn.id)!;
     const t0 = Date.now();
@@ -201,7 +252,11 @@ describe('local provider: real processes', () => {
     await until(() => existsSync(join(dump, 'stopped.ready')), 'node is up inside the shell, its SIGTERM handler set');
     await p.stop(scope, listed.id);
     await p.waitFor(scope, listed.id, { state: 'stopped' }, 10_000);
-    assert.equal(readFileSync(join(dump, 'stopped'), 'utf8'), 'graceful', 'the shell exited at once, its child finished its graceful stop');
+    assert.equal(
+      readFileSync(join(dump, 'stopped'), 'utf8'),
+      'graceful',
+      'the shell exited at once, its child finished its graceful stop',
+    );
   });
 
   it('refuses a release whose command does not exist, before any machine changes', async () => {
@@ -212,9 +267,16 @@ describe('local provider: real processes', () => {
     const refused = await assertRejects(p.checkRelease(scope, 'v-nocmd'), 'bad_request');
     assert.match(refused.message, /no-such-server.*does not exist/);
     await assertRejects(p.update(scope, m.id, { release: 'v-nocmd' }), 'bad_request');
-    await assertRejects(p.create(scope, { group: 'web', release: 'v-nocmd', role: 'green', cordoned: true, launchId: 'g' }), 'bad_request');
+    await assertRejects(
+      p.create(scope, { group: 'web', release: 'v-nocmd', role: 'green', cordoned: true, launchId: 'g' }),
+      'bad_request',
+    );
     const missing = await assertRejects(p.checkRelease(scope, 'v-unknown'), 'bad_request');
-    assert.match(missing.message, /no command for process group "web"/, 'a version with no artifact and no [app.processes] command');
+    assert.match(
+      missing.message,
+      /no command for process group "web"/,
+      'a version with no artifact and no [app.processes] command',
+    );
     assert.deepEqual(await p.list(scope), before, 'nothing changed');
     assert.equal(pidOf(p, m.id), pid, 'the machine kept its process');
   });
@@ -231,9 +293,16 @@ describe('local provider: real processes', () => {
     await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', () => r()));
     extra.push(() => new Promise<void>((r) => squatter.close(() => r())));
     const again = { ...config, options: { ...config.options, proxyPort: port } };
-    await assert.rejects(LocalProvider.open(again), (e: Error) => /proxy port \d+ on 127.0.0.1 is in use/.test(e.message) && /no machine was changed/.test(e.message));
+    await assert.rejects(
+      LocalProvider.open(again),
+      (e: Error) => /proxy port \d+ on 127.0.0.1 is in use/.test(e.message) && /no machine was changed/.test(e.message),
+    );
     assert.ok(alive(pid), 'the machine process was not touched');
-    assert.equal(readFileSync(join(config.options.stateDir, 'machines', `${m.id}.json`), 'utf8'), saved, 'its state is unchanged');
+    assert.equal(
+      readFileSync(join(config.options.stateDir, 'machines', `${m.id}.json`), 'utf8'),
+      saved,
+      'its state is unchanged',
+    );
     provider = await LocalProvider.open(config); // any free port
     assert.equal(pidOf(provider, m.id), pid, 're-adopted');
   });
@@ -307,12 +376,25 @@ describe('local provider: real processes', () => {
       if (now !== 'booting' && before === 'booting') booting--;
       most = Math.max(most, booting);
     });
-    const broken = await p.create(scope, { group: 'web', release: 'v-broken', role: 'serving', cordoned: false, launchId: 'b' });
+    const broken = await p.create(scope, {
+      group: 'web',
+      release: 'v-broken',
+      role: 'serving',
+      cordoned: false,
+      launchId: 'b',
+    });
     const made = [];
-    for (let i = 0; i < 3; i++) made.push(await p.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: `m${i}` }));
+    for (let i = 0; i < 3; i++)
+      made.push(
+        await p.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: `m${i}` }),
+      );
     await Promise.all(made.map((m) => p.waitFor(scope, m.id, { state: 'started', healthy: true }, 15_000)));
     assert.equal(most, 1, 'one machine booting at a time');
-    assert.equal((await p.get(scope, broken.id)).health, 'critical', 'the never-healthy one went on failing its checks without blocking the others');
+    assert.equal(
+      (await p.get(scope, broken.id)).health,
+      'critical',
+      'the never-healthy one went on failing its checks without blocking the others',
+    );
   });
 
   it('gives machines ports from base_port, and refuses a create when the range is used up', async () => {
@@ -323,10 +405,16 @@ describe('local provider: real processes', () => {
     const p = await open({ basePort: base, portCount: 2 });
     const a = await machine(p);
     const b = await machine(p);
-    const ports = p.processes().map((x) => x.port).sort();
+    const ports = p
+      .processes()
+      .map((x) => x.port)
+      .sort();
     assert.deepEqual(ports, [base, base + 1].sort(), `${a.id} ${b.id}`);
     const before = await p.list(scope);
-    await assertRejects(p.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: 'third' }), 'bad_request');
+    await assertRejects(
+      p.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: 'third' }),
+      'bad_request',
+    );
     assert.equal((await p.list(scope)).length, before.length);
   });
 });
@@ -342,7 +430,16 @@ describe('local proxy', () => {
     scope = { app: config.app, env: config.env };
     provider = await LocalProvider.open(config);
     const made = [];
-    for (let i = 0; i < n; i++) made.push(await provider.create(scope, { group: 'web', release: 'v1', role: 'serving', cordoned: false, launchId: `p${i}` }));
+    for (let i = 0; i < n; i++)
+      made.push(
+        await provider.create(scope, {
+          group: 'web',
+          release: 'v1',
+          role: 'serving',
+          cordoned: false,
+          launchId: `p${i}`,
+        }),
+      );
     return Promise.all(made.map((m) => provider.waitFor(scope, m.id, { state: 'started', healthy: true }, 15_000)));
   }
 
@@ -365,12 +462,27 @@ describe('local proxy', () => {
     assert.deepEqual([...(await served(15))].sort(), [a!.id, b!.id, c!.id].sort());
     await provider.cordon(scope, a!.id);
     assert.ok(!(await served(15)).has(a!.id), 'a cordoned machine gets nothing');
-    const green = await provider.create(scope, { group: 'web', release: 'v2', role: 'green', cordoned: true, launchId: 'green' });
+    const green = await provider.create(scope, {
+      group: 'web',
+      release: 'v2',
+      role: 'green',
+      cordoned: true,
+      launchId: 'green',
+    });
     await provider.waitFor(scope, green.id, { state: 'started', healthy: true }, 15_000);
     assert.ok(!(await served(15)).has(green.id), 'a healthy machine created cordoned gets nothing');
-    const broken = await provider.create(scope, { group: 'web', release: 'v-broken', role: 'serving', cordoned: false, launchId: 'broken' });
+    const broken = await provider.create(scope, {
+      group: 'web',
+      release: 'v-broken',
+      role: 'serving',
+      cordoned: false,
+      launchId: 'broken',
+    });
     await provider.waitFor(scope, broken.id, { state: 'started' }, 15_000);
-    await until(async () => (await provider.get(scope, broken.id)).health === 'critical', 'the broken machine failed its checks');
+    await until(
+      async () => (await provider.get(scope, broken.id)).health === 'critical',
+      'the broken machine failed its checks',
+    );
     assert.ok(!(await served(15)).has(broken.id), 'an uncordoned machine that fails its checks gets nothing');
     await provider.uncordon(scope, a!.id);
     assert.ok((await served(15)).has(a!.id), 'uncordoned: back in traffic');
@@ -401,7 +513,10 @@ describe('local proxy', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     try {
       const slow = get(provider.proxyUrl, '/slow?ms=600', agent);
-      await until(async () => (await provider.proxy.inFlight(a!.id)) + (await provider.proxy.inFlight(b!.id)) > 0, 'the slow request reached a machine');
+      await until(
+        async () => (await provider.proxy.inFlight(a!.id)) + (await provider.proxy.inFlight(b!.id)) > 0,
+        'the slow request reached a machine',
+      );
       const busy = (await provider.proxy.inFlight(a!.id)) > 0 ? a! : b!;
       const updated = await provider.update(scope, busy.id, { release: 'v2' });
       const results: number[] = [];
@@ -411,7 +526,12 @@ describe('local proxy', () => {
       const answer = await slow;
       assert.equal(answer.status, 200, 'the request in flight completed on the old process');
       assert.match(answer.body, /"release":"v1"/);
-      await provider.waitFor(scope, busy.id, { state: 'started', healthy: true, instanceVersion: updated.instanceVersion }, 15_000);
+      await provider.waitFor(
+        scope,
+        busy.id,
+        { state: 'started', healthy: true, instanceVersion: updated.instanceVersion },
+        15_000,
+      );
       await loop;
       assert.deepEqual([...new Set(results)], [200], 'no request failed while the machine restarted');
       const after = JSON.parse((await get(provider.proxyUrl, '/', agent)).body) as { release: string };
@@ -440,7 +560,10 @@ describe('local proxy', () => {
     await provider.shutdown();
     assert.ok(await portClosed(port));
     assert.ok(pids.every((pid) => !alive(pid)));
-    assert.deepEqual(taggedProcesses(TAG).filter((pid) => pids.includes(pid)), []);
+    assert.deepEqual(
+      taggedProcesses(TAG).filter((pid) => pids.includes(pid)),
+      [],
+    );
     dir = dir ?? tempDir();
     provider = await LocalProvider.open(appConfig(dir, { tag: TAG })); // for afterEach
   });

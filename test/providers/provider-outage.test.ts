@@ -14,7 +14,15 @@ import { assertRejects } from './contract-suite.js';
 import { simOptions } from './sim-harness.js';
 
 const scope: FleetScope = { app: 'mechanic', env: 'production' };
-const LATENCY = constantLatency({ api: 100, create: 1000, update: 2000, boot: 3000, checks: 4000, stop: 2000, destroy: 1000 });
+const LATENCY = constantLatency({
+  api: 100,
+  create: 1000,
+  update: 2000,
+  boot: 3000,
+  checks: 4000,
+  stop: 2000,
+  destroy: 1000,
+});
 
 /** Every call fails with ECONNREFUSED between `from` and `to` (virtual ms); records the sends. */
 function withOutage(inner: Provider, clock: VirtualClock, from: number, to: number) {
@@ -77,8 +85,18 @@ describe('resilient provider: outages', () => {
     const updated = await sim.update(scope, m!.id, { release: 'v2' });
     // The machine needs ~7 s to boot and pass checks; the API is away from 1 s to 40 s; the wait allows 20 s.
     const { stub } = withOutage(sim, clock, 1_000, 40_000);
-    const provider = new ResilientProvider(stub, { clock, limits: false, maxWaitChunkMs: 500, outageTimeoutMs: 120_000 });
-    const ready = await provider.waitFor(scope, m!.id, { state: 'started', healthy: true, instanceVersion: updated.instanceVersion }, 20_000);
+    const provider = new ResilientProvider(stub, {
+      clock,
+      limits: false,
+      maxWaitChunkMs: 500,
+      outageTimeoutMs: 120_000,
+    });
+    const ready = await provider.waitFor(
+      scope,
+      m!.id,
+      { state: 'started', healthy: true, instanceVersion: updated.instanceVersion },
+      20_000,
+    );
     assert.equal(ready.release, 'v2');
     assert.ok(clock.now() >= 40_000);
   });
@@ -92,7 +110,10 @@ describe('resilient provider: outages', () => {
     stub.update = async (s, id, u) => {
       updates++;
       await sim.update(s, id, u); // applied…
-      throw new ProviderError('timeout', 'no answer within 30000 ms (the change may have happened)', { op: 'update', status: 504 }); // …answer lost
+      throw new ProviderError('timeout', 'no answer within 30000 ms (the change may have happened)', {
+        op: 'update',
+        status: 504,
+      }); // …answer lost
     };
     const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: 120_000 });
     const answer = await provider.update(scope, m!.id, { release: 'v2', deployId: 'd1', role: 'serving' });
@@ -109,7 +130,8 @@ describe('resilient provider: outages', () => {
     let updates = 0;
     const stub: Provider = Object.create(sim) as Provider;
     stub.update = async (s, id, u) => {
-      if (++updates === 1) throw new ProviderError('unavailable', '503 service unavailable', { op: 'update', status: 503 });
+      if (++updates === 1)
+        throw new ProviderError('unavailable', '503 service unavailable', { op: 'update', status: 503 });
       return sim.update(s, id, u);
     };
     const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: 120_000 });

@@ -8,7 +8,10 @@ import { TokenBucket } from '../../src/providers/rate-limit/token-bucket.js';
 describe('token bucket', () => {
   it('allows a burst, then one per 1/rate, and says how long to wait', () => {
     const bucket = new TokenBucket({ ratePerSec: 1, burst: 3 });
-    assert.deepEqual([0, 0, 0].map(() => bucket.take('m', 0)), [0, 0, 0]);
+    assert.deepEqual(
+      [0, 0, 0].map(() => bucket.take('m', 0)),
+      [0, 0, 0],
+    );
     assert.equal(bucket.take('m', 0), 1000);
     assert.equal(bucket.take('m', 400), 600, 'nothing taken on refusal; the wait shrinks');
     assert.equal(bucket.take('m', 1000), 0);

@@ -14,13 +14,27 @@ import { RELEASES, simHarness, simOptions } from './sim-harness.js';
 runProviderContract('sim behind resilient', simHarness({}, {}));
 runProviderContract(
   'sim with 5xx and timeouts behind resilient',
-  simHarness({ faults: { errorRate: { all: 0.15 }, timeoutRate: 0.05 } }, { retry: { maxAttempts: 12, baseDelayMs: 200, maxDelayMs: 5_000 } }),
+  simHarness(
+    { faults: { errorRate: { all: 0.15 }, timeoutRate: 0.05 } },
+    { retry: { maxAttempts: 12, baseDelayMs: 200, maxDelayMs: 5_000 } },
+  ),
 );
 
 const scope: FleetScope = { app: 'mechanic', env: 'production' };
-const CONSTANT = constantLatency({ api: 100, create: 1000, update: 2000, boot: 3000, checks: 4000, stop: 2000, destroy: 1000 });
+const CONSTANT = constantLatency({
+  api: 100,
+  create: 1000,
+  update: 2000,
+  boot: 3000,
+  checks: 4000,
+  stop: 2000,
+  destroy: 1000,
+});
 
-function setup(overrides: SimOptionsInput = {}, resilient: Partial<ConstructorParameters<typeof ResilientProvider>[1]> = {}) {
+function setup(
+  overrides: SimOptionsInput = {},
+  resilient: Partial<ConstructorParameters<typeof ResilientProvider>[1]> = {},
+) {
   const clock = new VirtualClock(0);
   const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, ...overrides }));
   const provider = new ResilientProvider(sim, { clock, seed: 3, ...resilient });
@@ -42,7 +56,13 @@ function flaky(inner: Provider, clock: VirtualClock, failures: number, kind: Pro
 }
 
 let launch = 0;
-const spec = (release: string = RELEASES.release) => ({ group: 'web', release, role: 'serving' as const, cordoned: false, launchId: `r:${++launch}` });
+const spec = (release: string = RELEASES.release) => ({
+  group: 'web',
+  release,
+  role: 'serving' as const,
+  cordoned: false,
+  launchId: `r:${++launch}`,
+});
 
 describe('resilient provider: retries', () => {
   it('retries a 429 after its Retry-After (virtual time)', async () => {
@@ -67,7 +87,11 @@ describe('resilient provider: retries', () => {
     const sim = new SimProvider(clock, simOptions({ latency: CONSTANT }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const { stub, times } = flaky(sim, clock, 3, 'unavailable', 503);
-    const provider = new ResilientProvider(stub, { clock, seed: 9, retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 } });
+    const provider = new ResilientProvider(stub, {
+      clock,
+      seed: 9,
+      retry: { maxAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 },
+    });
     const got = await provider.get(scope, m!.id);
     assert.equal(got.id, m!.id);
     assert.equal(times.length, 4);
@@ -87,10 +111,16 @@ describe('resilient provider: retries', () => {
     const sim = new SimProvider(clock, simOptions({ latency: CONSTANT }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const { stub, times } = flaky(sim, clock, 5, 'timeout');
-    const provider = new ResilientProvider(stub, { clock, retry: { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 3000 } });
+    const provider = new ResilientProvider(stub, {
+      clock,
+      retry: { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 3000 },
+    });
     await provider.get(scope, m!.id);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    assert.ok(gaps.every((g) => g <= 3000), `gaps ${gaps.join(',')}`);
+    assert.ok(
+      gaps.every((g) => g <= 3000),
+      `gaps ${gaps.join(',')}`,
+    );
     assert.equal(provider.stats.retriesByKind.timeout, 5);
   });
 
@@ -99,7 +129,10 @@ describe('resilient provider: retries', () => {
     const sim = new SimProvider(clock, simOptions({ latency: CONSTANT }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const { stub, times } = flaky(sim, clock, 100, 'unavailable', 503);
-    const provider = new ResilientProvider(stub, { clock, retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 100 } });
+    const provider = new ResilientProvider(stub, {
+      clock,
+      retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 100 },
+    });
     const error = await assertRejects(provider.get(scope, m!.id), 'unavailable');
     assert.equal(error.message, 'unavailable #4');
     assert.equal(times.length, 4);
@@ -147,7 +180,10 @@ describe('resilient provider: retries', () => {
   });
 
   it('retries a create that timed out without making a second machine (idempotent by launch id)', async () => {
-    const { sim, provider } = setup({ rateLimits: false, faults: { timeoutRate: 0.5 } }, { retry: { maxAttempts: 30 } });
+    const { sim, provider } = setup(
+      { rateLimits: false, faults: { timeoutRate: 0.5 } },
+      { retry: { maxAttempts: 30 } },
+    );
     const specs = Array.from({ length: 30 }, () => spec());
     const made = await Promise.all(specs.map((s) => provider.create(scope, s)));
     assert.ok(sim.stats.timeoutsApplied > 0, 'some timed-out creates did happen');
@@ -188,10 +224,14 @@ describe('resilient provider: client-side throttle', () => {
     const creates = Array.from({ length: 30 }, () => provider.create(scope, spec()));
     const gets = Array.from({ length: 40 }, () => provider.get(scope, m!.id));
     const lists = Array.from({ length: 10 }, () => provider.list(scope));
-    const cordons = Array.from({ length: 8 }, (_, i) => (i % 2 ? provider.uncordon(scope, m!.id) : provider.cordon(scope, m!.id)));
+    const cordons = Array.from({ length: 8 }, (_, i) =>
+      i % 2 ? provider.uncordon(scope, m!.id) : provider.cordon(scope, m!.id),
+    );
     const made = await Promise.all(creates);
     await Promise.all([...gets, ...lists, ...cordons]);
-    const waits = await Promise.all(made.map((c) => provider.waitFor(scope, c.id, { state: 'started', healthy: true }, 120_000)));
+    const waits = await Promise.all(
+      made.map((c) => provider.waitFor(scope, c.id, { state: 'started', healthy: true }, 120_000)),
+    );
     assert.equal(waits.length, 30);
     assert.equal(sim.stats.rateLimited, 0, 'no 429s');
     assert.equal(provider.stats.rateLimited, 0);
@@ -219,7 +259,12 @@ describe('resilient provider: client-side throttle', () => {
             const u = await provider.update(scope, m.id, { release: 'v2' });
             const first = await provider.get(scope, m.id);
             assert.equal(first.instanceVersion, u.instanceVersion);
-            return provider.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 300_000);
+            return provider.waitFor(
+              scope,
+              m.id,
+              { state: 'started', healthy: true, instanceVersion: u.instanceVersion },
+              300_000,
+            );
           }),
         )),
       );
@@ -252,7 +297,12 @@ describe('resilient provider: waits', () => {
     const { clock, sim, provider } = setup({ latency: { ...CONSTANT, boot: { kind: 'constant', ms: 100_000 } } });
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const u = await provider.update(scope, m!.id, { release: 'v2' });
-    const ready = await provider.waitFor(scope, m!.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 300_000);
+    const ready = await provider.waitFor(
+      scope,
+      m!.id,
+      { state: 'started', healthy: true, instanceVersion: u.instanceVersion },
+      300_000,
+    );
     assert.equal(ready.release, 'v2');
     assert.equal(clock.now(), 100 + 2000 + 100_000 + 4000);
     assert.equal(provider.stats.waitChunks, 1);
@@ -263,7 +313,10 @@ describe('resilient provider: waits', () => {
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const u = await provider.update(scope, m!.id, { release: RELEASES.bootFailRelease });
     const t0 = clock.now();
-    await assertRejects(provider.waitFor(scope, m!.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 300_000), 'machine_failed');
+    await assertRejects(
+      provider.waitFor(scope, m!.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 300_000),
+      'machine_failed',
+    );
     assert.ok(clock.now() - t0 < 10_000);
     assert.equal(provider.stats.retries, 0);
   });

@@ -6,7 +6,12 @@ import { SimProvider } from '../../src/providers/sim/sim-provider.js';
 import type { SimOptionsInput } from '../../src/providers/sim/resolve-options.js';
 import type { Harness } from './contract-suite.js';
 
-export const RELEASES = { release: 'v1', nextRelease: 'v2', brokenRelease: 'v-broken', bootFailRelease: 'v-bootfail' } as const;
+export const RELEASES = {
+  release: 'v1',
+  nextRelease: 'v2',
+  brokenRelease: 'v-broken',
+  bootFailRelease: 'v-bootfail',
+} as const;
 
 let harnesses = 0;
 
@@ -33,7 +38,12 @@ export function simHarness(
     const clock = new VirtualClock();
     const sim = new SimProvider(clock, simOptions({ seed: 7 + n, ...overrides }));
     const provider = resilient
-      ? new ResilientProvider(sim, { clock, seed: n, retry: resilient.retry, limits: resilient.throttle === false ? false : undefined })
+      ? new ResilientProvider(sim, {
+          clock,
+          seed: n,
+          retry: resilient.retry,
+          limits: resilient.throttle === false ? false : undefined,
+        })
       : sim;
     const scope = { app: `contract${n}`, env: 'staging' };
     return {

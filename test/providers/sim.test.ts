@@ -20,7 +20,15 @@ runProviderContract('sim (virtual clock)', simHarness());
 const scope: FleetScope = { app: 'mechanic', env: 'staging' };
 
 /** Every latency constant: API 100 ms, create 1 s, update 2 s, boot 3 s, checks 4 s, stop 2 s, destroy 1 s. */
-const CONSTANT = constantLatency({ api: 100, create: 1000, update: 2000, boot: 3000, checks: 4000, stop: 2000, destroy: 1000 });
+const CONSTANT = constantLatency({
+  api: 100,
+  create: 1000,
+  update: 2000,
+  boot: 3000,
+  checks: 4000,
+  stop: 2000,
+  destroy: 1000,
+});
 
 function makeSim(overrides: SimOptionsInput = {}, recordOps = false) {
   const clock = new VirtualClock(0);
@@ -68,8 +76,16 @@ describe('sim latency', () => {
     await sim.waitFor(scope, created.id, { state: 'started', healthy: true }, 60_000);
     // api 100 + create 1000 + boot 3000 + checks 4000; the wait's own API latency overlaps.
     assert.equal(clock.now(), 8100);
-    const phases = sim.ops.filter((p) => p.machineId === created.id).map((p) => `${p.op}${p.apiOp ? `:${p.apiOp}` : ''} ${p.startMs}-${p.endMs}`);
-    assert.deepEqual(phases, ['api:create 0-100', 'api:wait 100-200', 'create 100-1100', 'boot 1100-4100', 'checks 4100-8100']);
+    const phases = sim.ops
+      .filter((p) => p.machineId === created.id)
+      .map((p) => `${p.op}${p.apiOp ? `:${p.apiOp}` : ''} ${p.startMs}-${p.endMs}`);
+    assert.deepEqual(phases, [
+      'api:create 0-100',
+      'api:wait 100-200',
+      'create 100-1100',
+      'boot 1100-4100',
+      'checks 4100-8100',
+    ]);
   });
 
   it('updates through stopping, starting, started and passing', async () => {
@@ -79,22 +95,39 @@ describe('sim latency', () => {
     sim.subscribe(scope, (e) => states.push(`${clock.now()} ${e.type} ${e.machine.state}/${e.machine.health}`));
     const updated = await sim.update(scope, m!.id, { release: 'v2' });
     assert.equal(updated.state, 'stopping');
-    await sim.waitFor(scope, m!.id, { state: 'started', healthy: true, instanceVersion: updated.instanceVersion }, 60_000);
-    assert.deepEqual(states, ['100 updated stopping/unknown', '2100 state starting/unknown', '5100 state started/unknown', '9100 health started/passing']);
+    await sim.waitFor(
+      scope,
+      m!.id,
+      { state: 'started', healthy: true, instanceVersion: updated.instanceVersion },
+      60_000,
+    );
+    assert.deepEqual(states, [
+      '100 updated stopping/unknown',
+      '2100 state starting/unknown',
+      '5100 state started/unknown',
+      '9100 health started/passing',
+    ]);
   });
 });
 
 describe('sim determinism', () => {
   async function script(seed: number) {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ seed, faults: { flapRate: 0.3, errorRate: { update: 0.1 } } }), { recordOps: true });
+    const sim = new SimProvider(clock, simOptions({ seed, faults: { flapRate: 0.3, errorRate: { update: 0.1 } } }), {
+      recordOps: true,
+    });
     sim.seed(scope, [{ name: 'web', count: 20 }], 'v1');
     const machines = await sim.list(scope);
     await Promise.all(
       machines.map(async (m) => {
         try {
           const u = await sim.update(scope, m.id, { release: 'v2' });
-          await sim.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 60_000);
+          await sim.waitFor(
+            scope,
+            m.id,
+            { state: 'started', healthy: true, instanceVersion: u.instanceVersion },
+            60_000,
+          );
         } catch {
           /* a 503 */
         }
@@ -135,7 +168,10 @@ describe('sim rate limits (Fly documented)', () => {
       assert.equal(error.kind, 'rate_limited');
       assert.equal(error.details.status, 429);
       const rate = op === 'get' ? 5 : 1;
-      assert.ok(error.details.retryAfterMs! > 0 && error.details.retryAfterMs! <= 1000 / rate, `retry after ${error.details.retryAfterMs}`);
+      assert.ok(
+        error.details.retryAfterMs! > 0 && error.details.retryAfterMs! <= 1000 / rate,
+        `retry after ${error.details.retryAfterMs}`,
+      );
       assert.equal(sim.stats.rateLimitedByOp[op], 1);
       await call(sim, b!.id); // another machine has its own bucket
       const t = clock.now();
@@ -229,7 +265,10 @@ describe('sim faults', () => {
     const { clock, sim } = makeSim();
     const m = await sim.create(scope, spec(RELEASES.bootFailRelease));
     const t0 = clock.now();
-    const error = await assertRejects(sim.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: m.instanceVersion }, 300_000), 'machine_failed');
+    const error = await assertRejects(
+      sim.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: m.instanceVersion }, 300_000),
+      'machine_failed',
+    );
     assert.match(error.message, /failed/);
     assert.equal(clock.now() - t0, 1000 + 3000 + BOOT_FAILURE_AFTER_MS);
     assert.equal((await sim.get(scope, m.id)).state, 'failed');
@@ -282,7 +321,12 @@ describe('sim faults', () => {
     const updated = await sim.update(scope, m!.id, { release: 'v2' });
     const t0 = clock.now();
     const error = await assertRejects(
-      sim.waitFor(scope, m!.id, { state: 'started', healthy: true, release: 'v2', instanceVersion: updated.instanceVersion }, 300_000),
+      sim.waitFor(
+        scope,
+        m!.id,
+        { state: 'started', healthy: true, release: 'v2', instanceVersion: updated.instanceVersion },
+        300_000,
+      ),
       'machine_failed',
     );
     assert.match(error.message, /revert/);
@@ -348,7 +392,11 @@ describe('sim persistence', () => {
     const booting = await sim.create(scope, spec(RELEASES.bootFailRelease));
 
     const state = JSON.parse(JSON.stringify(sim.toJSON())) as SimState;
-    const loaded = SimProvider.fromJSON(state, new VirtualClock(clock.now()), simOptions({ latency: CONSTANT, rateLimits: false }));
+    const loaded = SimProvider.fromJSON(
+      state,
+      new VirtualClock(clock.now()),
+      simOptions({ latency: CONSTANT, rateLimits: false }),
+    );
     const byId = new Map((await loaded.list(scope)).map((m) => [m.id, m]));
     assert.equal(byId.size, 5);
     const s0 = byId.get(seeded[0]!.id)!;
@@ -358,7 +406,10 @@ describe('sim persistence', () => {
     assert.equal(byId.get(seeded[2]!.id)!.state, 'stopped');
     assert.ok(!byId.has(seeded[3]!.id), 'the destroying machine is gone');
     const f = byId.get(fresh.id)!;
-    assert.deepEqual([f.state, f.health, f.cordoned, f.role, f.launchId], ['started', 'passing', true, 'green', fresh.launchId]);
+    assert.deepEqual(
+      [f.state, f.health, f.cordoned, f.role, f.launchId],
+      ['started', 'passing', true, 'green', fresh.launchId],
+    );
     assert.equal(byId.get(booting.id)!.state, 'failed');
     assert.equal((await loaded.list(other)).length, 2);
 
@@ -375,7 +426,11 @@ describe('sim persistence', () => {
     assert.deepEqual(loaded.seedIfNew({ app: 'mechanic', env: 'review' }, [{ name: 'web', count: 3 }], 'v1'), []);
 
     // the random state continues: two loads of one state behave alike
-    const again = SimProvider.fromJSON(state, new VirtualClock(clock.now()), simOptions({ latency: CONSTANT, rateLimits: false }));
+    const again = SimProvider.fromJSON(
+      state,
+      new VirtualClock(clock.now()),
+      simOptions({ latency: CONSTANT, rateLimits: false }),
+    );
     assert.deepEqual(again.toJSON().rng, state.rng);
   });
 });
@@ -384,10 +439,14 @@ describe('sim scale', () => {
   it('seeds 10,000 machines and updates them all, with events and pinned waits (wall time: npm run bench:rollout)', async () => {
     const clock = new VirtualClock(0);
     const sim = new SimProvider(clock, simOptions({ seed: 5 }));
-    sim.seed(scope, [
-      { name: 'web', count: 8000 },
-      { name: 'worker', count: 2000 },
-    ], 'v1');
+    sim.seed(
+      scope,
+      [
+        { name: 'web', count: 8000 },
+        { name: 'worker', count: 2000 },
+      ],
+      'v1',
+    );
     let events = 0;
     const unsubscribe = sim.subscribe(scope, () => events++);
     const machines = await sim.list(scope);
@@ -395,7 +454,12 @@ describe('sim scale', () => {
     const done: Machine[] = await Promise.all(
       machines.map(async (m) => {
         const u = await sim.update(scope, m.id, { release: 'v2' });
-        return sim.waitFor(scope, m.id, { state: 'started', healthy: true, instanceVersion: u.instanceVersion }, 300_000);
+        return sim.waitFor(
+          scope,
+          m.id,
+          { state: 'started', healthy: true, instanceVersion: u.instanceVersion },
+          300_000,
+        );
       }),
     );
     unsubscribe();

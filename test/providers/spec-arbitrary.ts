@@ -12,7 +12,9 @@ for (const [name, entry] of Object.entries(OVERLAY_DEFINITIONS)) definitions[nam
 
 const word = fc.stringMatching(/^[a-z][a-z0-9_]{0,9}$/);
 /** Go durations as Fly sends them (fly.Duration in the overlay). */
-const duration = fc.tuple(fc.integer({ min: 1, max: 600 }), fc.constantFrom('ms', 's', 'm')).map(([n, unit]) => `${n}${unit}`);
+const duration = fc
+  .tuple(fc.integer({ min: 1, max: 600 }), fc.constantFrom('ms', 's', 'm'))
+  .map(([n, unit]) => `${n}${unit}`);
 
 /** An arbitrary of values valid against `schema`; `depth` bounds nesting of free-form values. */
 export function arbitraryOf(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
@@ -36,8 +38,14 @@ export function arbitraryOf(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
       return fc.array(arbitraryOf((schema.items ?? {}) as Schema, depth + 1), { maxLength: depth > 3 ? 0 : 2 });
     case 'object': {
       const properties = (schema.properties ?? {}) as Record<string, Schema>;
-      if (Object.keys(properties).length === 0 && schema.additionalProperties && typeof schema.additionalProperties === 'object') {
-        return fc.dictionary(word, arbitraryOf(schema.additionalProperties as Schema, depth + 1), { maxKeys: depth > 3 ? 0 : 3 });
+      if (
+        Object.keys(properties).length === 0 &&
+        schema.additionalProperties &&
+        typeof schema.additionalProperties === 'object'
+      ) {
+        return fc.dictionary(word, arbitraryOf(schema.additionalProperties as Schema, depth + 1), {
+          maxKeys: depth > 3 ? 0 : 3,
+        });
       }
       const record: Record<string, fc.Arbitrary<unknown>> = {};
       for (const [key, sub] of Object.entries(properties)) record[key] = arbitraryOf(sub, depth + 1);

@@ -10,7 +10,11 @@ import { requireRedis } from '../support/services.js';
 
 before(() => requireRedis());
 
-async function cli(args: string[], env: Record<string, string> = {}, signal?: AbortSignal): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -31,7 +35,18 @@ afterEach(async () => {
   await fx.close();
 });
 
-const run = (...extra: string[]) => ['release-step', 'run', 'sidekiq-quiet', '--redis-url', REDIS_URL, '--namespace', fx.namespace, '--poll', '100ms', ...extra];
+const run = (...extra: string[]) => [
+  'release-step',
+  'run',
+  'sidekiq-quiet',
+  '--redis-url',
+  REDIS_URL,
+  '--namespace',
+  fx.namespace,
+  '--poll',
+  '100ms',
+  ...extra,
+];
 
 describe('runway release-step run sidekiq-quiet', () => {
   it('quiets the live processes: exit 0, --json counts', async () => {
@@ -47,14 +62,20 @@ describe('runway release-step run sidekiq-quiet', () => {
     assert.equal(out.error, null);
     assert.equal(out.processes.length, 2);
     assert.equal(r.stderr, '', 'nothing on stderr with --json');
-    assert.deepEqual(procs.map((p) => p.quiet), [true, true, false]);
+    assert.deepEqual(
+      procs.map((p) => p.quiet),
+      [true, true, false],
+    );
   });
 
   it('prints progress on stderr and the summary on stdout without --json', async () => {
     await fx.start();
     const r = await cli(run('--timeout', '5s'));
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^quieted 1 of 1 Sidekiq process in .* at redis:\/\/127\.0\.0\.1:6379 \(namespace "runway-test-sq-/);
+    assert.match(
+      r.stdout,
+      /^quieted 1 of 1 Sidekiq process in .* at redis:\/\/127\.0\.0\.1:6379 \(namespace "runway-test-sq-/,
+    );
     assert.match(r.stderr, /sidekiq-quiet: .*1 live Sidekiq process/);
     assert.match(r.stderr, /sidekiq-quiet: sent TSTP to 1 process/);
   });
@@ -97,7 +118,16 @@ describe('runway release-step run sidekiq-quiet', () => {
     const human = await cli(['release-step', 'run', 'sidekiq-quiet', '--redis-url', url]);
     assert.equal(human.code, 70);
     assert.match(human.stdout + human.stderr, /Redis at redis:\/\/127\.0\.0\.1:\d+ is unreachable: connection refused/);
-    const skip = await cli(['release-step', 'run', 'sidekiq-quiet', '--redis-url', url, '--on-unavailable', 'skip', '--json']);
+    const skip = await cli([
+      'release-step',
+      'run',
+      'sidekiq-quiet',
+      '--redis-url',
+      url,
+      '--on-unavailable',
+      'skip',
+      '--json',
+    ]);
     assert.equal(skip.code, 0);
     const skipped = JSON.parse(skip.stdout);
     assert.equal(skipped.status, 'skipped');
@@ -106,7 +136,13 @@ describe('runway release-step run sidekiq-quiet', () => {
 
   it('exit 2 for a wrong password, without printing it', async () => {
     const user = await aclUser(fx, 'the-right-one', ['~*', '&*', '+@all']);
-    const r = await cli(['release-step', 'run', 'sidekiq-quiet', '--redis-url', `redis://${user}:not-it@127.0.0.1:6379`]);
+    const r = await cli([
+      'release-step',
+      'run',
+      'sidekiq-quiet',
+      '--redis-url',
+      `redis://${user}:not-it@127.0.0.1:6379`,
+    ]);
     assert.equal(r.code, 2);
     assert.match(r.stdout + r.stderr, /refused the credentials \(WRONGPASS/);
     assert.ok(!(r.stdout + r.stderr).includes('not-it'));
@@ -115,7 +151,10 @@ describe('runway release-step run sidekiq-quiet', () => {
   it('exit 2 for bad input: unknown step, bad durations, timeout above 60 s, no URL', async () => {
     const unknown = await cli(['release-step', 'run', 'sidekiq-quite', '--json']);
     assert.equal(unknown.code, 2);
-    assert.match(JSON.parse(unknown.stdout).error, /unknown release step "sidekiq-quite"; built in: release-command, sidekiq-quiet/);
+    assert.match(
+      JSON.parse(unknown.stdout).error,
+      /unknown release step "sidekiq-quite"; built in: release-command, sidekiq-quiet/,
+    );
     const badDuration = await cli(run('--timeout', 'soon'));
     assert.equal(badDuration.code, 2);
     assert.match(badDuration.stderr, /--timeout: invalid duration "soon"/);
@@ -134,7 +173,10 @@ describe('runway release-step run sidekiq-quiet', () => {
 
   it('takes the URL from $REDIS_URL', async () => {
     await fx.start();
-    const r = await cli(['release-step', 'run', 'sidekiq-quiet', '--namespace', fx.namespace, '--poll', '100ms', '--json'], { REDIS_URL });
+    const r = await cli(
+      ['release-step', 'run', 'sidekiq-quiet', '--namespace', fx.namespace, '--poll', '100ms', '--json'],
+      { REDIS_URL },
+    );
     assert.equal(r.code, 0, r.stdout);
     assert.equal(JSON.parse(r.stdout).quieted, 1);
   });
@@ -152,7 +194,18 @@ describe('runway release-step run sidekiq-quiet', () => {
   it('documents the exit codes in --help', async () => {
     const r = await cli(['release-step', 'run', '--help']);
     assert.equal(r.code, 0);
-    for (const text of ['--redis-url', '--timeout', '--wait-idle', '--json', '--on-unavailable', 'Exit codes:', '  0 ', '  1 ', '  2 ', '  70 ']) {
+    for (const text of [
+      '--redis-url',
+      '--timeout',
+      '--wait-idle',
+      '--json',
+      '--on-unavailable',
+      'Exit codes:',
+      '  0 ',
+      '  1 ',
+      '  2 ',
+      '  70 ',
+    ]) {
       assert.ok(r.stdout.includes(text), `--help mentions ${text}`);
     }
   });

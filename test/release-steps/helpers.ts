@@ -27,7 +27,11 @@ export class Fixture {
 
   async start(options: SidekiqDoubleOptions & { identity?: string; url?: string } = {}): Promise<SidekiqProcessDouble> {
     const { identity, url, ...rest } = options;
-    const double = await SidekiqProcessDouble.start(url ?? REDIS_URL, identity ?? sidekiqIdentity(), { namespace: this.namespace, beatMs: BEAT_MS, ...rest });
+    const double = await SidekiqProcessDouble.start(url ?? REDIS_URL, identity ?? sidekiqIdentity(), {
+      namespace: this.namespace,
+      beatMs: BEAT_MS,
+      ...rest,
+    });
     this.doubles.push(double);
     return double;
   }

@@ -63,7 +63,11 @@ export class SidekiqProcessDouble {
   }
 
   /** Starts beating; resolves after the first beat (the process is then visible, as after Sidekiq boots). */
-  static async start(redisUrl: string, identity: string = sidekiqIdentity(), options: SidekiqDoubleOptions = {}): Promise<SidekiqProcessDouble> {
+  static async start(
+    redisUrl: string,
+    identity: string = sidekiqIdentity(),
+    options: SidekiqDoubleOptions = {},
+  ): Promise<SidekiqProcessDouble> {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     redis.on('error', () => undefined);
     const double = new SidekiqProcessDouble(redis, identity, options);
@@ -105,7 +109,8 @@ export class SidekiqProcessDouble {
     const work = this.redis.multi().unlink(workKey);
     if (this.busy > 0) {
       const jobs: Record<string, string> = {};
-      for (let i = 0; i < this.busy; i++) jobs[`tid${i}`] = JSON.stringify({ queue: 'default', payload: '{}', run_at: Math.floor(Date.now() / 1000) });
+      for (let i = 0; i < this.busy; i++)
+        jobs[`tid${i}`] = JSON.stringify({ queue: 'default', payload: '{}', run_at: Math.floor(Date.now() / 1000) });
       work.hset(workKey, jobs).expire(workKey, 60);
     }
     await work.exec();
@@ -116,7 +121,21 @@ export class SidekiqProcessDouble {
       .multi()
       .sadd(this.k('processes'), key)
       .exists(this.k(key))
-      .hset(this.k(key), 'info', this.info(), 'busy', String(this.busy), 'beat', String(Date.now() / 1000), 'rtt_us', String(rtt), 'quiet', String(this.done), 'rss', '123456')
+      .hset(
+        this.k(key),
+        'info',
+        this.info(),
+        'busy',
+        String(this.busy),
+        'beat',
+        String(Date.now() / 1000),
+        'rtt_us',
+        String(rtt),
+        'quiet',
+        String(this.done),
+        'rss',
+        '123456',
+      )
       .expire(this.k(key), 60)
       .rpop(this.k(`${key}-signals`))
       .exec();

@@ -28,7 +28,13 @@ afterEach(async () => {
   await fx.close();
 });
 
-const fast = (extra: SidekiqQuietOptions = {}): SidekiqQuietOptions => ({ redisUrl: REDIS_URL, namespace: fx.namespace, timeoutMs: 5_000, pollMs: POLL_MS, ...extra });
+const fast = (extra: SidekiqQuietOptions = {}): SidekiqQuietOptions => ({
+  redisUrl: REDIS_URL,
+  namespace: fx.namespace,
+  timeoutMs: 5_000,
+  pollMs: POLL_MS,
+  ...extra,
+});
 
 describe('sidekiq-quiet: quieting live processes', () => {
   it('quiets every live process with TSTP and reports found/quieted/timedOut/skipped', async () => {
@@ -54,7 +60,10 @@ describe('sidekiq-quiet: quieting live processes', () => {
       assert.equal(outcome.hostname, 'worker-1');
     }
     assert.equal(d.processes.find((p) => p.identity === procs[0]!.identity)?.tag, 'mechanic');
-    assert.ok(fx.lines.some((l) => /quiet: 3\/3/.test(l)), fx.lines.join('\n'));
+    assert.ok(
+      fx.lines.some((l) => /quiet: 3\/3/.test(l)),
+      fx.lines.join('\n'),
+    );
     assert.ok(report.durationMs >= 0);
   });
 
@@ -96,7 +105,10 @@ describe('sidekiq-quiet: quieting live processes', () => {
     const report = await runSidekiqQuiet(fx.context(), fast());
     assert.equal(report.status, 'succeeded');
     assert.equal(report.details.found, 0);
-    assert.match(report.summary, /no live Sidekiq process at redis:\/\/127\.0\.0\.1:6379 \(namespace "runway-test-sq-[0-9a-f]+"\): nothing to quiet \(skipped 0 embedded, 1 dead\)/);
+    assert.match(
+      report.summary,
+      /no live Sidekiq process at redis:\/\/127\.0\.0\.1:6379 \(namespace "runway-test-sq-[0-9a-f]+"\): nothing to quiet \(skipped 0 embedded, 1 dead\)/,
+    );
   });
 
   it('does not signal a process that is already quiet (idempotent re-runs)', async () => {
@@ -135,7 +147,10 @@ describe('sidekiq-quiet: quieting live processes', () => {
     await p.stop(); // Sidekiq's clean shutdown: SREM processes
     const report = await run;
     assert.equal(report.status, 'succeeded', report.summary);
-    assert.deepEqual([report.details.found, report.details.quieted, report.details.timedOut, report.details.gone], [1, 0, 0, 1]);
+    assert.deepEqual(
+      [report.details.found, report.details.quieted, report.details.timedOut, report.details.gone],
+      [1, 0, 0, 1],
+    );
     assert.equal(report.details.processes[0]!.state, 'gone');
     assert.match(report.details.processes[0]!.reason ?? '', /left the processes set/);
     assert.match(report.summary, /1 stopped while waiting/);
@@ -161,12 +176,22 @@ describe('sidekiq-quiet: quieting live processes', () => {
       const report = await runSidekiqQuiet(fx.context(), { redisUrl: url, timeoutMs: 5_000, pollMs: POLL_MS });
       assert.equal(report.status, 'failed', report.summary);
       assert.equal(report.error?.kind, 'bad_input');
-      assert.match(report.error!.message, new RegExp(`no Sidekiq process in "processes" at redis://127\\.0\\.0\\.1:6379/${db}, but namespaced process sets exist: "${fx.namespace}:processes" \\(1 member\\)`));
+      assert.match(
+        report.error!.message,
+        new RegExp(
+          `no Sidekiq process in "processes" at redis://127\\.0\\.0\\.1:6379/${db}, but namespaced process sets exist: "${fx.namespace}:processes" \\(1 member\\)`,
+        ),
+      );
       assert.match(report.error!.message, new RegExp(`--namespace ${fx.namespace}`));
       assert.match(report.error!.message, /nothing was signalled/);
       assert.deepEqual(p.received, [], 'nothing was signalled');
       // With the namespace it finds and quiets the process.
-      const named = await runSidekiqQuiet(fx.context(), { redisUrl: url, namespace: fx.namespace, timeoutMs: 5_000, pollMs: POLL_MS });
+      const named = await runSidekiqQuiet(fx.context(), {
+        redisUrl: url,
+        namespace: fx.namespace,
+        timeoutMs: 5_000,
+        pollMs: POLL_MS,
+      });
       assert.equal(named.status, 'succeeded', named.summary);
       assert.equal(named.details.quieted, 1);
     } finally {
@@ -176,7 +201,7 @@ describe('sidekiq-quiet: quieting live processes', () => {
     }
   });
 
-  it('works without a namespace, on the URL\'s database index', async () => {
+  it("works without a namespace, on the URL's database index", async () => {
     // A database whose `processes` key is free (other suites may use Redis too).
     let db = 0;
     for (let i = 15; i >= 1; i--) {
@@ -192,7 +217,9 @@ describe('sidekiq-quiet: quieting live processes', () => {
     const url = `${REDIS_URL}/${db}`;
     const admin = new Redis(url);
     const identity = sidekiqIdentity('nons');
-    const double = await (await import('./sidekiq-double.js')).SidekiqProcessDouble.start(url, identity, { beatMs: 250 });
+    const double = await (
+      await import('./sidekiq-double.js')
+    ).SidekiqProcessDouble.start(url, identity, { beatMs: 250 });
     try {
       const report = await runSidekiqQuiet(fx.context(), { redisUrl: url, timeoutMs: 5_000, pollMs: POLL_MS });
       assert.equal(report.status, 'succeeded', report.summary);
@@ -236,7 +263,10 @@ describe('sidekiq-quiet: processes that never acknowledge', () => {
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'timeout');
     assert.deepEqual(report.details.timedOutIdentities, [hung.identity]);
-    assert.match(report.error!.message, /no heartbeat since TSTP was sent.*TSTP is still unread: the process looks hung/);
+    assert.match(
+      report.error!.message,
+      /no heartbeat since TSTP was sent.*TSTP is still unread: the process looks hung/,
+    );
     const list = fx.key(`${hung.identity}-signals`);
     assert.deepEqual(await fx.admin.lrange(list, 0, -1), ['TSTP']);
     const ttl = await fx.admin.ttl(list);
@@ -249,7 +279,11 @@ describe('sidekiq-quiet: processes that never acknowledge', () => {
     const monitor = new Redis(REDIS_URL);
     const seen: { command: string; source: string }[] = [];
     const m = await monitor.monitor();
-    m.on('monitor', (_time: string, args: string[], source: string) => void seen.push({ command: args.join(' ').toLowerCase(), source }));
+    m.on(
+      'monitor',
+      (_time: string, args: string[], source: string) =>
+        void seen.push({ command: args.join(' ').toLowerCase(), source }),
+    );
     try {
       await runSidekiqQuiet(fx.context(), fast({ timeoutMs: 300 }));
       const lpushed = `lpush ${fx.key(`${hung.identity}-signals`).toLowerCase()} tstp`;
@@ -267,7 +301,11 @@ describe('sidekiq-quiet: processes that never acknowledge', () => {
     // The step's own connection, in order (other suites may use Redis at the same time).
     const own = seen.filter((e) => e.source === lpush.source).map((e) => e.command);
     const i = own.indexOf(`lpush ${list} tstp`);
-    assert.deepEqual(own.slice(i - 1, i + 3), ['multi', `lpush ${list} tstp`, `expire ${list} 60`, 'exec'], own.join('\n'));
+    assert.deepEqual(
+      own.slice(i - 1, i + 3),
+      ['multi', `lpush ${list} tstp`, `expire ${list} 60`, 'exec'],
+      own.join('\n'),
+    );
   });
 });
 
@@ -299,7 +337,10 @@ describe('sidekiq-quiet: waiting for idle', () => {
     const report = await runSidekiqQuiet(fx.context(), fast({ waitIdle: true, idleTimeoutMs: 800 }));
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'timeout');
-    assert.deepEqual([report.details.quieted, report.details.timedOut, report.details.idle, report.details.stillBusy], [1, 0, 0, 1]);
+    assert.deepEqual(
+      [report.details.quieted, report.details.timedOut, report.details.idle, report.details.stillBusy],
+      [1, 0, 0, 1],
+    );
     assert.deepEqual(report.details.stillBusyIdentities, [p.identity]);
     assert.ok(report.error!.message.includes(`${p.identity} (busy 3)`), report.error!.message);
   });
@@ -319,13 +360,21 @@ describe('sidekiq-quiet: Redis faults', () => {
     const report = await runSidekiqQuiet(fx.context(), { redisUrl: `redis://127.0.0.1:${port}/0` });
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'unreachable');
-    assert.match(report.error!.message, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port}/0 is unreachable: connection refused: nothing is listening there \\(.*ECONNREFUSED.*\\); nothing was signalled`));
+    assert.match(
+      report.error!.message,
+      new RegExp(
+        `Redis at redis://127\\.0\\.0\\.1:${port}/0 is unreachable: connection refused: nothing is listening there \\(.*ECONNREFUSED.*\\); nothing was signalled`,
+      ),
+    );
     assert.match(report.error!.message, /on_unavailable = "fail"/);
   });
 
   it('unreachable Redis is skipped with on_unavailable = "skip"', async () => {
     const port = await deadPort();
-    const report = await runSidekiqQuiet(fx.context(), { redisUrl: `redis://127.0.0.1:${port}`, onUnavailable: 'skip' });
+    const report = await runSidekiqQuiet(fx.context(), {
+      redisUrl: `redis://127.0.0.1:${port}`,
+      onUnavailable: 'skip',
+    });
     assert.equal(report.status, 'skipped');
     assert.equal(report.ok, true);
     assert.equal(report.error, undefined);
@@ -337,16 +386,25 @@ describe('sidekiq-quiet: Redis faults', () => {
   it('a wrong password fails with a clear message that hides the password, even with "skip"', async () => {
     const user = await aclUser(fx, 'right-horse-battery', ['~*', '&*', '+@all']);
     for (const onUnavailable of ['fail', 'skip'] as const) {
-      const report = await runSidekiqQuiet(fx.context(), { redisUrl: `redis://${user}:wrong-staple@127.0.0.1:6379`, onUnavailable });
+      const report = await runSidekiqQuiet(fx.context(), {
+        redisUrl: `redis://${user}:wrong-staple@127.0.0.1:6379`,
+        onUnavailable,
+      });
       assert.equal(report.status, 'failed');
       assert.equal(report.error?.kind, 'auth');
-      assert.match(report.error!.message, new RegExp(`Redis at redis://${user}:\\*\\*\\*@127\\.0\\.0\\.1:6379 refused the credentials \\(WRONGPASS`));
+      assert.match(
+        report.error!.message,
+        new RegExp(`Redis at redis://${user}:\\*\\*\\*@127\\.0\\.0\\.1:6379 refused the credentials \\(WRONGPASS`),
+      );
       assert.match(report.error!.message, /check the user name and password/);
       assert.ok(!JSON.stringify(report).includes('wrong-staple'), 'the password is never reported');
     }
     // And the right one works.
     await fx.start();
-    const ok = await runSidekiqQuiet(fx.context(), { ...fast(), redisUrl: `redis://${user}:right-horse-battery@127.0.0.1:6379` });
+    const ok = await runSidekiqQuiet(fx.context(), {
+      ...fast(),
+      redisUrl: `redis://${user}:right-horse-battery@127.0.0.1:6379`,
+    });
     assert.equal(ok.status, 'succeeded', ok.summary);
     assert.equal(ok.details.quieted, 1);
   });
@@ -357,17 +415,34 @@ describe('sidekiq-quiet: Redis faults', () => {
     const report = await runSidekiqQuiet(fx.context(), { ...fast(), redisUrl: `redis://${user}:pw@127.0.0.1:6379` });
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'auth');
-    assert.match(report.error!.message, /the Redis user of .* may not run (MULTI|EXEC|LPUSH).*NOPERM.*nothing was signalled/);
+    assert.match(
+      report.error!.message,
+      /the Redis user of .* may not run (MULTI|EXEC|LPUSH).*NOPERM.*nothing was signalled/,
+    );
     assert.equal(await fx.admin.exists(fx.key(`${p.identity}-signals`)), 0);
     assert.equal(report.details.processes[0]!.state, 'not_signalled');
   });
 
   it('a Redis user with exactly the documented permissions can run the step (docs/release-steps.md)', async () => {
-    const user = await aclUser(fx, 'pw', [`~${fx.namespace}:*`, '+sscan', '+sismember', '+hmget', '+lrange', '+multi', '+exec', '+lpush', '+expire', '+ping']);
+    const user = await aclUser(fx, 'pw', [
+      `~${fx.namespace}:*`,
+      '+sscan',
+      '+sismember',
+      '+hmget',
+      '+lrange',
+      '+multi',
+      '+exec',
+      '+lpush',
+      '+expire',
+      '+ping',
+    ]);
     const p = await fx.start();
     const hung = await fx.start();
     await hung.freeze();
-    const report = await runSidekiqQuiet(fx.context(), { ...fast({ timeoutMs: 1_500 }), redisUrl: `redis://${user}:pw@127.0.0.1:6379` });
+    const report = await runSidekiqQuiet(fx.context(), {
+      ...fast({ timeoutMs: 1_500 }),
+      redisUrl: `redis://${user}:pw@127.0.0.1:6379`,
+    });
     assert.equal(report.details.quieted, 1, report.summary);
     assert.equal(p.quiet, true);
     // The diagnosis of the hung one (LRANGE) worked too.
@@ -381,7 +456,10 @@ describe('sidekiq-quiet: Redis faults', () => {
     const report = await runSidekiqQuiet(fx.context(), { redisUrl: `${REDIS_URL}/99`, namespace: fx.namespace });
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'bad_input');
-    assert.match(report.error!.message, /has no such database \(ERR DB index is out of range\): fix the \/DB index in the URL; nothing was signalled/);
+    assert.match(
+      report.error!.message,
+      /has no such database \(ERR DB index is out of range\): fix the \/DB index in the URL; nothing was signalled/,
+    );
     assert.equal(await fx.admin.exists(fx.key(`${p.identity}-signals`)), 0);
     assert.deepEqual(p.received, []);
   });
@@ -390,7 +468,10 @@ describe('sidekiq-quiet: Redis faults', () => {
     await fx.admin.set(fx.key('processes'), 'not a set');
     const report = await runSidekiqQuiet(fx.context(), fast());
     assert.equal(report.error?.kind, 'bad_input');
-    assert.match(report.error!.message, /holds a key of another type where Sidekiq keeps its processes \(WRONGTYPE.*is this Sidekiq's Redis, database and namespace\?/);
+    assert.match(
+      report.error!.message,
+      /holds a key of another type where Sidekiq keeps its processes \(WRONGTYPE.*is this Sidekiq's Redis, database and namespace\?/,
+    );
   });
 
   it('a server that is not Redis is named as such', async () => {
@@ -398,10 +479,18 @@ describe('sidekiq-quiet: Redis faults', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     try {
-      const report = await runSidekiqQuiet(fx.context(), { redisUrl: `redis://127.0.0.1:${port}`, connectTimeoutMs: 2000 });
+      const report = await runSidekiqQuiet(fx.context(), {
+        redisUrl: `redis://127.0.0.1:${port}`,
+        connectTimeoutMs: 2000,
+      });
       assert.equal(report.status, 'failed');
       assert.equal(report.error?.kind, 'unreachable');
-      assert.match(report.error!.message, new RegExp(`the server at redis://127\\.0\\.0\\.1:${port} does not speak the Redis protocol \\(Unknown RESP type 72 "H"\\): is the host/port right\\?`));
+      assert.match(
+        report.error!.message,
+        new RegExp(
+          `the server at redis://127\\.0\\.0\\.1:${port} does not speak the Redis protocol \\(Unknown RESP type 72 "H"\\): is the host/port right\\?`,
+        ),
+      );
     } finally {
       server.closeAllConnections();
       server.close();
@@ -415,14 +504,23 @@ describe('sidekiq-quiet: Redis faults', () => {
     await until(() => p.received.includes('TSTP'), 'the process read TSTP (the step now waits for quiet)');
     controller.abort(new Error('deploy aborted'));
     await assert.rejects(run, /deploy aborted/);
-    assert.ok(fx.lines.some((l) => /aborted: 1 process had been sent TSTP/.test(l)), fx.lines.join('\n'));
+    assert.ok(
+      fx.lines.some((l) => /aborted: 1 process had been sent TSTP/.test(l)),
+      fx.lines.join('\n'),
+    );
     assert.deepEqual(p.received, ['TSTP']);
   });
 });
 
 describe('sidekiq-quiet: options and the Redis URL', () => {
   it('rejects a timeout above the 60 s signal expiry, and other bad options, before connecting', async () => {
-    const report = await runSidekiqQuiet(fx.context(), { redisUrl: 'redis://127.0.0.1:1', timeoutMs: 90_000, pollMs: 0, namespace: 'app:', onUnavailable: 'maybe' as 'skip' });
+    const report = await runSidekiqQuiet(fx.context(), {
+      redisUrl: 'redis://127.0.0.1:1',
+      timeoutMs: 90_000,
+      pollMs: 0,
+      namespace: 'app:',
+      onUnavailable: 'maybe' as 'skip',
+    });
     assert.equal(report.status, 'failed');
     assert.equal(report.error?.kind, 'bad_input');
     const m = report.error!.message;
@@ -443,36 +541,69 @@ describe('sidekiq-quiet: options and the Redis URL', () => {
 
   it('reads the URL from the environment variables: REDIS_URL, REDIS_PROVIDER, redis_url_var', async () => {
     assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a' }, {}), { url: 'redis://a', source: '$REDIS_URL' });
-    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a', REDIS_PROVIDER: 'MY_URL', MY_URL: 'redis://b' }, {}), { url: 'redis://b', source: '$MY_URL (named by REDIS_PROVIDER)' });
-    assert.match((resolveRedisUrl({ REDIS_PROVIDER: 'redis://x' }, {}) as { problem: string }).problem, /NAME of the variable/);
-    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a', SQ: 'redis://c' }, { redisUrlVar: 'SQ' }), { url: 'redis://c', source: '$SQ' });
+    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a', REDIS_PROVIDER: 'MY_URL', MY_URL: 'redis://b' }, {}), {
+      url: 'redis://b',
+      source: '$MY_URL (named by REDIS_PROVIDER)',
+    });
+    assert.match(
+      (resolveRedisUrl({ REDIS_PROVIDER: 'redis://x' }, {}) as { problem: string }).problem,
+      /NAME of the variable/,
+    );
+    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a', SQ: 'redis://c' }, { redisUrlVar: 'SQ' }), {
+      url: 'redis://c',
+      source: '$SQ',
+    });
     assert.match((resolveRedisUrl({}, { redisUrlVar: 'SQ' }) as { problem: string }).problem, /SQ, which is not set/);
-    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a' }, { redisUrl: 'redis://d' }), { url: 'redis://d', source: 'the redis_url option' });
+    assert.deepEqual(resolveRedisUrl({ REDIS_URL: 'redis://a' }, { redisUrl: 'redis://d' }), {
+      url: 'redis://d',
+      source: 'the redis_url option',
+    });
     const none = await runSidekiqQuiet(fx.context(), {});
     assert.equal(none.error?.kind, 'bad_input');
     assert.match(none.error!.message, /no Redis URL: set REDIS_URL/);
 
     await fx.start();
-    const viaVars = await runSidekiqQuiet(fx.context({ REDIS_PROVIDER: 'SIDEKIQ_REDIS', SIDEKIQ_REDIS: REDIS_URL }), { namespace: fx.namespace, timeoutMs: 5_000, pollMs: POLL_MS });
+    const viaVars = await runSidekiqQuiet(fx.context({ REDIS_PROVIDER: 'SIDEKIQ_REDIS', SIDEKIQ_REDIS: REDIS_URL }), {
+      namespace: fx.namespace,
+      timeoutMs: 5_000,
+      pollMs: POLL_MS,
+    });
     assert.equal(viaVars.status, 'succeeded', viaVars.summary);
     assert.equal(viaVars.details.quieted, 1);
   });
 
   it('parses a runway.toml step table, naming bad keys', () => {
-    const good = parseSidekiqQuietConfig({ namespace: 'myapp', timeout: '20s', wait_idle: true, idle_timeout: '2m', poll_interval: '500ms', on_unavailable: 'skip', redis_url_var: 'SIDEKIQ_REDIS_URL' });
+    const good = parseSidekiqQuietConfig({
+      namespace: 'myapp',
+      timeout: '20s',
+      wait_idle: true,
+      idle_timeout: '2m',
+      poll_interval: '500ms',
+      on_unavailable: 'skip',
+      redis_url_var: 'SIDEKIQ_REDIS_URL',
+    });
     assert.deepEqual(good.problems, []);
-    assert.deepEqual(good.options, { namespace: 'myapp', timeoutMs: 20_000, waitIdle: true, idleTimeoutMs: 120_000, pollMs: 500, onUnavailable: 'skip', redisUrlVar: 'SIDEKIQ_REDIS_URL' });
+    assert.deepEqual(good.options, {
+      namespace: 'myapp',
+      timeoutMs: 20_000,
+      waitIdle: true,
+      idleTimeoutMs: 120_000,
+      pollMs: 500,
+      onUnavailable: 'skip',
+      redisUrlVar: 'SIDEKIQ_REDIS_URL',
+    });
     const bad = parseSidekiqQuietConfig({ timeout: '2m', wait_idle: 'yes', colour: 'blue', idle_timeout: 'soon' });
-    assert.deepEqual(
-      bad.problems.map((p) => p.key).sort(),
-      ['colour', 'idle_timeout', 'timeout', 'wait_idle'],
-    );
+    assert.deepEqual(bad.problems.map((p) => p.key).sort(), ['colour', 'idle_timeout', 'timeout', 'wait_idle']);
     assert.match(bad.problems.find((p) => p.key === 'colour')!.message, /unknown key; sidekiq-quiet takes redis_url, /);
   });
 
   it('is registered as a built-in step', async () => {
     assert.ok(BUILTIN_STEPS['sidekiq-quiet']);
-    const created = createReleaseStep('sidekiq-quiet', { namespace: fx.namespace, timeout: '5s', poll_interval: '100ms' });
+    const created = createReleaseStep('sidekiq-quiet', {
+      namespace: fx.namespace,
+      timeout: '5s',
+      poll_interval: '100ms',
+    });
     assert.ok(!('problems' in created));
     await fx.start();
     const report = await created.run(fx.context({ REDIS_URL }));

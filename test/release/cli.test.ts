@@ -35,9 +35,28 @@ template: |
 
 const INPUT = {
   pullRequests: [
-    { number: 10, title: 'Add *dark* mode', author: { login: 'ada', type: 'User' }, labels: ['feature', 'minor'], mergedAt: '2024-05-03T00:00:00Z' },
-    { number: 11, title: 'Fix crash', author: { login: 'bob', type: 'User' }, labels: [{ name: 'bug' }], mergedAt: '2024-05-04T00:00:00Z', url: 'https://x/11' },
-    { number: 12, title: 'Update deps', author: { login: 'renovate', type: 'Bot' }, labels: ['chore'], mergedAt: '2024-05-02T00:00:00Z' },
+    {
+      number: 10,
+      title: 'Add *dark* mode',
+      author: { login: 'ada', type: 'User' },
+      labels: ['feature', 'minor'],
+      mergedAt: '2024-05-03T00:00:00Z',
+    },
+    {
+      number: 11,
+      title: 'Fix crash',
+      author: { login: 'bob', type: 'User' },
+      labels: [{ name: 'bug' }],
+      mergedAt: '2024-05-04T00:00:00Z',
+      url: 'https://x/11',
+    },
+    {
+      number: 12,
+      title: 'Update deps',
+      author: { login: 'renovate', type: 'Bot' },
+      labels: ['chore'],
+      mergedAt: '2024-05-02T00:00:00Z',
+    },
   ],
   releases: [
     { tag_name: 'v2.3.1', name: 'v2.3.1 🌈', draft: false, prerelease: false, created_at: '2024-05-01T00:00:00Z' },
@@ -70,15 +89,27 @@ describe('release draft, offline', () => {
   it('prints a readable draft without --json', async () => {
     const r = await cli(['release', 'draft', '-c', 'rd.yml', '--input', 'in.json'], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^name: +v2\.4\.0 🌈\ntag: +v2\.4\.0\nversion: +2\.4\.0 \(minor after v2\.3\.1\)\nprerelease: +no\nchanges: +3 merged pull requests\n\n## Changes\n/);
+    assert.match(
+      r.stdout,
+      /^name: +v2\.4\.0 🌈\ntag: +v2\.4\.0\nversion: +2\.4\.0 \(minor after v2\.3\.1\)\nprerelease: +no\nchanges: +3 merged pull requests\n\n## Changes\n/,
+    );
   });
 
   it('takes version, prerelease and include-pre-releases from flags', async () => {
-    let r = await cli(['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--prerelease-identifier', 'rc'], dir);
+    let r = await cli(
+      ['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--prerelease-identifier', 'rc'],
+      dir,
+    );
     assert.deepEqual([JSON.parse(r.stdout).tag, JSON.parse(r.stdout).prerelease], ['v2.4.0-rc.2', true]);
-    r = await cli(['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--version', '3.0.0'], dir);
+    r = await cli(
+      ['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--version', '3.0.0'],
+      dir,
+    );
     assert.equal(JSON.parse(r.stdout).tag, 'v3.0.0');
-    r = await cli(['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--include-pre-releases'], dir);
+    r = await cli(
+      ['release', 'draft', '--config', 'rd.yml', '--input', 'in.json', '--json', '--include-pre-releases'],
+      dir,
+    );
     assert.equal(JSON.parse(r.stdout).tag, 'v2.4.0');
   });
 
@@ -116,7 +147,10 @@ describe('release draft, offline', () => {
     let r = await cli(['release', 'draft', '--config', 'rd.yml', '--input', 'broken.json'], dir);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /broken\.json: invalid JSON/);
-    writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ pullRequests: [{ number: 'x', title: 't' }], releases: [] }));
+    writeFileSync(
+      join(dir, 'wrong.json'),
+      JSON.stringify({ pullRequests: [{ number: 'x', title: 't' }], releases: [] }),
+    );
     r = await cli(['release', 'draft', '--config', 'rd.yml', '--input', 'wrong.json'], dir);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /wrong\.json: pullRequests\[0\]\.number: must be an integer/);

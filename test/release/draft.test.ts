@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDrafterConfig } from '../../src/release/drafter/config.js';
 import { draftRelease } from '../../src/release/drafter/draft.js';
-import type { CommitRecord, Draft, DraftOverrides, PullRequest, ReleaseRecord } from '../../src/release/drafter/types.js';
+import type {
+  CommitRecord,
+  Draft,
+  DraftOverrides,
+  PullRequest,
+  ReleaseRecord,
+} from '../../src/release/drafter/types.js';
 import { at, pr, rel } from './fixtures.js';
 
 interface Case {
@@ -31,7 +37,11 @@ const three = () => [
 const CASES: Case[] = [
   // --- template, change-template, no-changes-template, header/footer -----------------------
   { name: 'no pull requests: the default no-changes-template', config: T, expect: { body: '* No changes' } },
-  { name: 'custom no-changes-template', config: T + 'no-changes-template: "Nothing to see"\n', expect: { body: 'Nothing to see' } },
+  {
+    name: 'custom no-changes-template',
+    config: T + 'no-changes-template: "Nothing to see"\n',
+    expect: { body: 'Nothing to see' },
+  },
   {
     name: 'default change-template, newest merge first',
     config: T,
@@ -59,8 +69,17 @@ const CASES: Case[] = [
   },
   {
     name: 'change-template variables: body, URL, refs',
-    config: T + 'change-template: "- $TITLE [$NUMBER]($URL) by $AUTHOR from $HEAD_REF_NAME into $BASE_REF_NAME: $BODY"\n',
-    prs: [pr(5, 'Fix it', { login: 'ada', body: 'Details', url: 'https://github.com/o/r/pull/5', headRefName: 'fix-it', baseRefName: 'main' })],
+    config:
+      T + 'change-template: "- $TITLE [$NUMBER]($URL) by $AUTHOR from $HEAD_REF_NAME into $BASE_REF_NAME: $BODY"\n',
+    prs: [
+      pr(5, 'Fix it', {
+        login: 'ada',
+        body: 'Details',
+        url: 'https://github.com/o/r/pull/5',
+        headRefName: 'fix-it',
+        baseRefName: 'main',
+      }),
+    ],
     expect: { body: '- Fix it [5](https://github.com/o/r/pull/5) by ada from fix-it into main: Details' },
   },
   {
@@ -73,7 +92,10 @@ const CASES: Case[] = [
     name: 'a bot author is a link to its app; a deleted author is ghost',
     config: T,
     prs: [
-      pr(1, 'Bump x', { author: { login: 'dependabot', type: 'Bot', url: 'https://github.com/apps/dependabot' }, mergedAt: at(2) }),
+      pr(1, 'Bump x', {
+        author: { login: 'dependabot', type: 'Bot', url: 'https://github.com/apps/dependabot' },
+        mergedAt: at(2),
+      }),
       pr(2, 'Old work', { author: null, mergedAt: at(1) }),
     ],
     expect: { body: '* Bump x (#1) @[dependabot[bot]](https://github.com/apps/dependabot)\n* Old work (#2) @ghost' },
@@ -92,11 +114,20 @@ const CASES: Case[] = [
   },
 
   // --- sorting ------------------------------------------------------------------------------
-  { name: 'sort-direction ascending', config: T + 'sort-direction: ascending\n', prs: three(), expect: { body: '* First (#1) @ada\n* Second (#2) @bob\n* Third (#3) @cy' } },
+  {
+    name: 'sort-direction ascending',
+    config: T + 'sort-direction: ascending\n',
+    prs: three(),
+    expect: { body: '* First (#1) @ada\n* Second (#2) @bob\n* Third (#3) @cy' },
+  },
   {
     name: 'sort-by title (descending by default; plain string order)',
     config: T + 'sort-by: title\n',
-    prs: [pr(1, 'banana', { mergedAt: at(1) }), pr(2, 'Apple', { mergedAt: at(2) }), pr(3, 'cherry', { mergedAt: at(3) })],
+    prs: [
+      pr(1, 'banana', { mergedAt: at(1) }),
+      pr(2, 'Apple', { mergedAt: at(2) }),
+      pr(3, 'cherry', { mergedAt: at(3) }),
+    ],
     expect: { body: '* cherry (#3) @ada\n* banana (#1) @ada\n* Apple (#2) @ada' },
   },
   {
@@ -154,7 +185,9 @@ const CASES: Case[] = [
       pr(3, 'Other C', { labels: ['docs'], mergedAt: at(3) }),
       pr(4, 'Plain D', { mergedAt: at(4) }),
     ],
-    expect: { body: '* Plain D (#4) @ada\n* Other C (#3) @ada\n\n## Features\n\n* Feat A (#1) @ada\n\n## Bugs\n\n* Bug B (#2) @ada' },
+    expect: {
+      body: '* Plain D (#4) @ada\n* Other C (#3) @ada\n\n## Features\n\n* Feat A (#1) @ada\n\n## Bugs\n\n* Bug B (#2) @ada',
+    },
   },
   {
     name: 'categories: a pull request with labels of several categories is in each',
@@ -164,20 +197,31 @@ const CASES: Case[] = [
   },
   {
     name: 'categories: empty categories are skipped',
-    config: T + 'categories:\n  - title: Features\n    labels: [feature]\n  - title: Bugs\n    labels: [bug]\n  - title: Docs\n    labels: [docs]\n',
+    config:
+      T +
+      'categories:\n  - title: Features\n    labels: [feature]\n  - title: Bugs\n    labels: [bug]\n  - title: Docs\n    labels: [docs]\n',
     prs: [pr(1, 'Doc', { labels: ['docs'] })],
     expect: { body: '## Docs\n\n* Doc (#1) @ada' },
   },
   {
     name: 'categories: a category without labels collects the uncategorized, where it stands',
-    config: T + 'categories:\n  - title: Features\n    labels: [feature]\n  - title: Other\n  - title: Bugs\n    labels: [bug]\n',
-    prs: [pr(1, 'Feat', { labels: ['feature'], mergedAt: at(1) }), pr(2, 'Misc', { labels: ['docs'], mergedAt: at(2) }), pr(3, 'Bug', { labels: ['bug'], mergedAt: at(3) })],
+    config:
+      T +
+      'categories:\n  - title: Features\n    labels: [feature]\n  - title: Other\n  - title: Bugs\n    labels: [bug]\n',
+    prs: [
+      pr(1, 'Feat', { labels: ['feature'], mergedAt: at(1) }),
+      pr(2, 'Misc', { labels: ['docs'], mergedAt: at(2) }),
+      pr(3, 'Bug', { labels: ['bug'], mergedAt: at(3) }),
+    ],
     expect: { body: '## Features\n\n* Feat (#1) @ada\n\n## Other\n\n* Misc (#2) @ada\n\n## Bugs\n\n* Bug (#3) @ada' },
   },
   {
     name: 'categories: label and labels; `label` wins when both are given',
     config: T + 'categories:\n  - title: Mixed\n    label: one\n    labels: [two]\n',
-    prs: [pr(1, 'Has one', { labels: ['one'], mergedAt: at(2) }), pr(2, 'Has two', { labels: ['two'], mergedAt: at(1) })],
+    prs: [
+      pr(1, 'Has one', { labels: ['one'], mergedAt: at(2) }),
+      pr(2, 'Has two', { labels: ['two'], mergedAt: at(1) }),
+    ],
     expect: { body: '* Has two (#2) @ada\n\n## Mixed\n\n* Has one (#1) @ada' },
   },
   {
@@ -188,13 +232,17 @@ const CASES: Case[] = [
   },
   {
     name: 'an empty category-template leaves only the separation (trimmed at the start)',
-    config: T + "category-template: ''\ncategories:\n  - title: Fixes\n    labels: [bug]\n  - title: Feats\n    labels: [feat]\n",
+    config:
+      T +
+      "category-template: ''\ncategories:\n  - title: Fixes\n    labels: [bug]\n  - title: Feats\n    labels: [feat]\n",
     prs: [pr(1, 'Fix', { labels: ['bug'], mergedAt: at(1) }), pr(2, 'Feat', { labels: ['feat'], mergedAt: at(2) })],
     expect: { body: '* Fix (#1) @ada\n\n\n\n* Feat (#2) @ada' },
   },
   {
     name: 'collapse-after: more entries than the limit are folded into <details>',
-    config: T + 'categories:\n  - title: Deps\n    collapse-after: 2\n    labels: [dependencies]\n  - title: Bugs\n    labels: [bug]\n',
+    config:
+      T +
+      'categories:\n  - title: Deps\n    collapse-after: 2\n    labels: [dependencies]\n  - title: Bugs\n    labels: [bug]\n',
     prs: [
       pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }),
       pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) }),
@@ -208,39 +256,60 @@ const CASES: Case[] = [
   {
     name: 'collapse-after: at the limit, not folded',
     config: T + 'categories:\n  - title: Deps\n    collapse-after: 2\n    labels: [dependencies]\n',
-    prs: [pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }), pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) })],
+    prs: [
+      pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }),
+      pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) }),
+    ],
     expect: { body: '## Deps\n\n* Bump b (#2) @ada\n* Bump a (#1) @ada' },
   },
   {
     name: 'collapse-after: 0 (the default) never folds',
     config: T + 'categories:\n  - title: Deps\n    collapse-after: 0\n    labels: [dependencies]\n',
-    prs: [pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }), pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) })],
+    prs: [
+      pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }),
+      pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) }),
+    ],
     expect: { body: '## Deps\n\n* Bump b (#2) @ada\n* Bump a (#1) @ada' },
   },
   {
     name: 'collapse-after: the last category ends with </details>',
     config: T + 'categories:\n  - title: Deps\n    collapse-after: 1\n    labels: [dependencies]\n',
-    prs: [pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }), pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) })],
-    expect: { body: '## Deps\n\n<details>\n<summary>2 changes</summary>\n\n* Bump b (#2) @ada\n* Bump a (#1) @ada\n</details>' },
+    prs: [
+      pr(1, 'Bump a', { labels: ['dependencies'], mergedAt: at(1) }),
+      pr(2, 'Bump b', { labels: ['dependencies'], mergedAt: at(2) }),
+    ],
+    expect: {
+      body: '## Deps\n\n<details>\n<summary>2 changes</summary>\n\n* Bump b (#2) @ada\n* Bump a (#1) @ada\n</details>',
+    },
   },
 
   // --- exclude-labels / include-labels ---------------------------------------------------------
   {
     name: 'exclude-labels drops pull requests',
     config: T + 'exclude-labels: [skip-changelog]\n',
-    prs: [pr(1, 'Keep', { mergedAt: at(1) }), pr(2, 'Skip', { labels: ['skip-changelog', 'feature'], mergedAt: at(2) })],
+    prs: [
+      pr(1, 'Keep', { mergedAt: at(1) }),
+      pr(2, 'Skip', { labels: ['skip-changelog', 'feature'], mergedAt: at(2) }),
+    ],
     expect: { body: '* Keep (#1) @ada' },
   },
   {
     name: 'include-labels keeps only pull requests with one of them',
     config: T + 'include-labels: [app-foo]\n',
-    prs: [pr(1, 'Foo', { labels: ['app-foo'], mergedAt: at(1) }), pr(2, 'Bar', { labels: ['app-bar'], mergedAt: at(2) }), pr(3, 'None', { mergedAt: at(3) })],
+    prs: [
+      pr(1, 'Foo', { labels: ['app-foo'], mergedAt: at(1) }),
+      pr(2, 'Bar', { labels: ['app-bar'], mergedAt: at(2) }),
+      pr(3, 'None', { mergedAt: at(3) }),
+    ],
     expect: { body: '* Foo (#1) @ada' },
   },
   {
     name: 'exclusion wins over inclusion',
     config: T + 'include-labels: [app-foo]\nexclude-labels: [skip]\n',
-    prs: [pr(1, 'Foo', { labels: ['app-foo', 'skip'], mergedAt: at(1) }), pr(2, 'Foo2', { labels: ['app-foo'], mergedAt: at(2) })],
+    prs: [
+      pr(1, 'Foo', { labels: ['app-foo', 'skip'], mergedAt: at(1) }),
+      pr(2, 'Foo2', { labels: ['app-foo'], mergedAt: at(2) }),
+    ],
     expect: { body: '* Foo2 (#2) @ada' },
   },
   {
@@ -254,12 +323,31 @@ const CASES: Case[] = [
   {
     name: '$CONTRIBUTORS: sorted, deduplicated, "a, b and c"',
     config: 'template: "$CONTRIBUTORS"\n',
-    prs: [pr(1, 'x', { login: 'zed' }), pr(2, 'y', { login: 'ada' }), pr(3, 'z', { login: 'bob' }), pr(4, 'w', { login: 'ada' })],
+    prs: [
+      pr(1, 'x', { login: 'zed' }),
+      pr(2, 'y', { login: 'ada' }),
+      pr(3, 'z', { login: 'bob' }),
+      pr(4, 'w', { login: 'ada' }),
+    ],
     expect: { body: '@ada, @bob and @zed' },
   },
-  { name: '$CONTRIBUTORS: two', config: 'template: "$CONTRIBUTORS"\n', prs: [pr(1, 'x', { login: 'bob' }), pr(2, 'y', { login: 'ada' })], expect: { body: '@ada and @bob' } },
-  { name: '$CONTRIBUTORS: one', config: 'template: "$CONTRIBUTORS"\n', prs: [pr(1, 'x', { login: 'bob' })], expect: { body: '@bob' } },
-  { name: '$CONTRIBUTORS: none, default text', config: 'template: "$CONTRIBUTORS"\n', expect: { body: 'No contributors' } },
+  {
+    name: '$CONTRIBUTORS: two',
+    config: 'template: "$CONTRIBUTORS"\n',
+    prs: [pr(1, 'x', { login: 'bob' }), pr(2, 'y', { login: 'ada' })],
+    expect: { body: '@ada and @bob' },
+  },
+  {
+    name: '$CONTRIBUTORS: one',
+    config: 'template: "$CONTRIBUTORS"\n',
+    prs: [pr(1, 'x', { login: 'bob' })],
+    expect: { body: '@bob' },
+  },
+  {
+    name: '$CONTRIBUTORS: none, default text',
+    config: 'template: "$CONTRIBUTORS"\n',
+    expect: { body: 'No contributors' },
+  },
   {
     name: '$CONTRIBUTORS: no-contributors-template, and a deleted author counts for nobody',
     config: 'template: "$CONTRIBUTORS"\nno-contributors-template: "Just us"\n',
@@ -297,7 +385,10 @@ const CASES: Case[] = [
   {
     name: 'contributors include pull requests that exclude-labels drops from $CHANGES',
     config: 'template: "$CHANGES / $CONTRIBUTORS"\nexclude-labels: [skip]\n',
-    prs: [pr(1, 'x', { login: 'ada', labels: ['skip'], mergedAt: at(1) }), pr(2, 'y', { login: 'bob', mergedAt: at(2) })],
+    prs: [
+      pr(1, 'x', { login: 'ada', labels: ['skip'], mergedAt: at(1) }),
+      pr(2, 'y', { login: 'bob', mergedAt: at(2) }),
+    ],
     expect: { body: '* y (#2) @bob / @ada and @bob' },
   },
 
@@ -309,7 +400,9 @@ const CASES: Case[] = [
       "  - search: '/CVE-(\\d{4})-(\\d+)/g'\n    replace: 'https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-$1-$2'\n" +
       "  - search: 'myname'\n    replace: 'My Name'\n",
     prs: [pr(1, 'Fix CVE-2024-1234 by myname, thanks myname', { login: 'ada' })],
-    expect: { body: '* Fix https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2024-1234 by My Name, thanks My Name (#1) @ada' },
+    expect: {
+      body: '* Fix https://cve.mitre.org/cgi-bin/cvename.cgi?name=CVE-2024-1234 by My Name, thanks My Name (#1) @ada',
+    },
   },
   {
     name: 'replacers: without the g flag only the first match is replaced',
@@ -323,7 +416,8 @@ const CASES: Case[] = [
   },
   {
     name: 'replacers run before the version variables are filled in, and not on name or tag',
-    config: 'name-template: "v$RESOLVED_VERSION"\ntemplate: "v$RESOLVED_VERSION 1.0.1"\nreplacers:\n  - search: "1.0.1"\n    replace: X\n',
+    config:
+      'name-template: "v$RESOLVED_VERSION"\ntemplate: "v$RESOLVED_VERSION 1.0.1"\nreplacers:\n  - search: "1.0.1"\n    replace: X\n',
     releases: [rel('v1.0.0')],
     expect: { body: 'v1.0.1 X', name: 'v1.0.1' },
   },
@@ -335,7 +429,13 @@ const CASES: Case[] = [
       'name-template: "v$NEXT_PATCH_VERSION"\ntag-template: "v$NEXT_MINOR_VERSION"\n' +
       'template: "$NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION $NEXT_PATCH_VERSION $RESOLVED_VERSION $PREVIOUS_TAG"\n',
     releases: [rel('v1.2.3')],
-    expect: { name: 'v1.2.4', tag: 'v1.3.0', body: '2.0.0 1.3.0 1.2.4 1.2.4 v1.2.3', version: '1.2.4', prerelease: false },
+    expect: {
+      name: 'v1.2.4',
+      tag: 'v1.3.0',
+      body: '2.0.0 1.3.0 1.2.4 1.2.4 v1.2.3',
+      version: '1.2.4',
+      prerelease: false,
+    },
   },
   {
     name: 'version component helpers',
@@ -349,7 +449,11 @@ const CASES: Case[] = [
   {
     name: 'the last release is the highest version, not the newest',
     config: 'template: "$PREVIOUS_TAG $NEXT_PATCH_VERSION"\n',
-    releases: [rel('v1.10.0', { created_at: '2024-01-01T00:00:00Z' }), rel('v1.9.5', { created_at: '2024-02-01T00:00:00Z' }), rel('v1.2.0')],
+    releases: [
+      rel('v1.10.0', { created_at: '2024-01-01T00:00:00Z' }),
+      rel('v1.9.5', { created_at: '2024-02-01T00:00:00Z' }),
+      rel('v1.2.0'),
+    ],
     expect: { body: 'v1.10.0 1.10.1' },
   },
   {
@@ -366,12 +470,14 @@ const CASES: Case[] = [
   },
   {
     name: 'no previous release: 0.1.0, with the next versions counted from it',
-    config: 'name-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "[$PREVIOUS_TAG] $NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION $NEXT_PATCH_VERSION"\n',
+    config:
+      'name-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "[$PREVIOUS_TAG] $NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION $NEXT_PATCH_VERSION"\n',
     expect: { name: 'v0.1.0', tag: 'v0.1.0', body: '[] 1.0.0 0.2.0 0.1.1', version: '0.1.0' },
   },
   {
     name: 'no previous release and version-template $MAJOR.$MINOR.$PATCH: fixed first-release values',
-    config: 'version-template: "$MAJOR.$MINOR.$PATCH"\ntemplate: "$NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION $NEXT_PATCH_VERSION $RESOLVED_VERSION"\n',
+    config:
+      'version-template: "$MAJOR.$MINOR.$PATCH"\ntemplate: "$NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION $NEXT_PATCH_VERSION $RESOLVED_VERSION"\n',
     expect: { body: '1.0.0 0.1.0 0.1.0 0.1.0', version: '0.1.0' },
   },
   {
@@ -382,7 +488,8 @@ const CASES: Case[] = [
   },
   {
     name: 'version-template for projects without patch numbers',
-    config: 'version-template: "$MAJOR.$MINOR"\nname-template: "$NEXT_MINOR_VERSION"\ntemplate: "$NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION"\n',
+    config:
+      'version-template: "$MAJOR.$MINOR"\nname-template: "$NEXT_MINOR_VERSION"\ntemplate: "$NEXT_MAJOR_VERSION $NEXT_MINOR_VERSION"\n',
     releases: [rel('1.0')],
     // The resolved version is a patch bump (1.0.1), which this template renders as 1.0.
     expect: { name: '1.1', body: '2.0 1.1', version: '1.0' },
@@ -421,14 +528,16 @@ const CASES: Case[] = [
   // --- version resolver --------------------------------------------------------------------
   {
     name: 'version-resolver: the highest label wins, one bump per release',
-    config: 'version-resolver:\n  major: {labels: [major]}\n  minor: {labels: [minor, feature]}\n  patch: {labels: [patch]}\n  default: patch\ntemplate: "$RESOLVED_VERSION"\n',
+    config:
+      'version-resolver:\n  major: {labels: [major]}\n  minor: {labels: [minor, feature]}\n  patch: {labels: [patch]}\n  default: patch\ntemplate: "$RESOLVED_VERSION"\n',
     prs: [pr(1, 'a', { labels: ['patch'] }), pr(2, 'b', { labels: ['feature'] }), pr(3, 'c', { labels: ['minor'] })],
     releases: [rel('v1.2.3')],
     expect: { body: '1.3.0', version: '1.3.0' },
   },
   {
     name: 'version-resolver: major',
-    config: 'version-resolver:\n  major:\n    labels: major\n  minor:\n    labels: [minor]\ntemplate: "$RESOLVED_VERSION"\n',
+    config:
+      'version-resolver:\n  major:\n    labels: major\n  minor:\n    labels: [minor]\ntemplate: "$RESOLVED_VERSION"\n',
     prs: [pr(1, 'a', { labels: ['minor'] }), pr(2, 'b', { labels: ['major'] })],
     releases: [rel('v1.2.3')],
     expect: { version: '2.0.0' },
@@ -449,7 +558,8 @@ const CASES: Case[] = [
   },
   {
     name: 'version-resolver: the version given at run time wins',
-    config: 'version-resolver:\n  major: {labels: [major]}\nname-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$RESOLVED_VERSION"\n',
+    config:
+      'version-resolver:\n  major: {labels: [major]}\nname-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$RESOLVED_VERSION"\n',
     prs: [pr(1, 'a', { labels: ['major'] })],
     releases: [rel('v1.2.3')],
     overrides: { version: '5.0.0' },
@@ -466,20 +576,23 @@ const CASES: Case[] = [
   // --- prereleases -------------------------------------------------------------------------
   {
     name: 'prerelease-identifier: first prerelease after a stable release',
-    config: 'prerelease-identifier: rc\nname-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$PREVIOUS_TAG"\n',
+    config:
+      'prerelease-identifier: rc\nname-template: "v$RESOLVED_VERSION"\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$PREVIOUS_TAG"\n',
     releases: [rel('v3.5.0')],
     expect: { name: 'v3.5.1-rc.0', tag: 'v3.5.1-rc.0', body: 'v3.5.0', version: '3.5.1-rc.0', prerelease: true },
   },
   {
     name: 'prerelease-identifier: the next prerelease continues the series',
-    config: 'prerelease-identifier: rc\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$PREVIOUS_TAG"\nversion-resolver:\n  minor: {labels: [feature]}\n',
+    config:
+      'prerelease-identifier: rc\ntag-template: "v$RESOLVED_VERSION"\ntemplate: "$PREVIOUS_TAG"\nversion-resolver:\n  minor: {labels: [feature]}\n',
     prs: [pr(1, 'a', { labels: ['feature'] })],
     releases: [rel('v3.5.0'), rel('v3.5.1-rc.0', { prerelease: true }), rel('v3.5.1-rc.1', { prerelease: true })],
     expect: { tag: 'v3.5.1-rc.2', body: 'v3.5.1-rc.1', version: '3.5.1-rc.2', prerelease: true },
   },
   {
     name: 'prerelease-identifier: a minor bump starts a new prerelease series',
-    config: 'prerelease-identifier: beta\ntemplate: "$RESOLVED_VERSION"\nversion-resolver:\n  minor: {labels: [feature]}\n',
+    config:
+      'prerelease-identifier: beta\ntemplate: "$RESOLVED_VERSION"\nversion-resolver:\n  minor: {labels: [feature]}\n',
     prs: [pr(1, 'a', { labels: ['feature'] })],
     releases: [rel('v1.2.3')],
     expect: { version: '1.3.0-beta.0', prerelease: true },
@@ -521,7 +634,9 @@ const CASES: Case[] = [
       pr(3, 'Repair thing', { labels: ['bug'], mergedAt: at(3) }),
       pr(4, 'chore: tidy', { mergedAt: at(4) }),
     ],
-    expect: { body: '* chore: tidy (#4) @ada\n\n## Features\n\n* feat(api): add endpoint (#1) @ada\n\n## Fixes\n\n* Repair thing (#3) @ada\n* fix: crash (#2) @ada' },
+    expect: {
+      body: '* chore: tidy (#4) @ada\n\n## Features\n\n* feat(api): add endpoint (#1) @ada\n\n## Fixes\n\n* Repair thing (#3) @ada\n* fix: crash (#2) @ada',
+    },
   },
   {
     name: 'conventional: version resolver by type and breaking marker',
@@ -546,7 +661,12 @@ describe('release draft: Release Drafter behaviour table', () => {
       const { config } = parseDrafterConfig(c.config);
       const draft = draftRelease(
         config,
-        { pullRequests: c.prs ?? [], releases: c.releases ?? [], ...(c.commits ? { commits: c.commits } : {}), ...(c.repository ? { repository: c.repository } : {}) },
+        {
+          pullRequests: c.prs ?? [],
+          releases: c.releases ?? [],
+          ...(c.commits ? { commits: c.commits } : {}),
+          ...(c.repository ? { repository: c.repository } : {}),
+        },
         c.overrides,
       );
       const got: Partial<Draft> = {};
@@ -574,7 +694,11 @@ describe('release draft: Release Drafter behaviour table', () => {
 
   it('picks an existing draft of the same kind to update', () => {
     const { config } = parseDrafterConfig(T);
-    const releases = [rel('v2.0.0-rc.0', { draft: true, prerelease: true, id: 1 }), rel('v1.1.0', { draft: true, id: 2 }), rel('v1.0.0')];
+    const releases = [
+      rel('v2.0.0-rc.0', { draft: true, prerelease: true, id: 1 }),
+      rel('v1.1.0', { draft: true, id: 2 }),
+      rel('v1.0.0'),
+    ];
     assert.equal(draftRelease(config, { pullRequests: [], releases }).existingDraft?.id, 2);
     assert.equal(draftRelease(config, { pullRequests: [], releases }, { prerelease: true }).existingDraft?.id, 1);
   });

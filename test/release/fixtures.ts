@@ -5,7 +5,11 @@ import type { PullRequest, ReleaseRecord } from '../../src/release/drafter/types
 let clock = Date.parse('2024-03-01T00:00:00Z');
 
 /** A merged pull request; without `mergedAt`, each one is merged an hour after the previous one. */
-export function pr(number: number, title: string, opts: Partial<Omit<PullRequest, 'number' | 'title'>> & { login?: string } = {}): PullRequest {
+export function pr(
+  number: number,
+  title: string,
+  opts: Partial<Omit<PullRequest, 'number' | 'title'>> & { login?: string } = {},
+): PullRequest {
   clock += 3_600_000;
   const { login, ...rest } = opts;
   return {

@@ -11,7 +11,12 @@ import { gitPullRequests, gitTags, labelsFromTitle } from '../../src/release/sou
 import { smallConfig } from '../cli/helpers.js';
 import { cli } from './helpers.js';
 
-function git(dir: string, args: string[], who = { name: 'Ada Lovelace', email: '12+ada@users.noreply.github.com' }, date = '2024-05-01T10:00:00Z') {
+function git(
+  dir: string,
+  args: string[],
+  who = { name: 'Ada Lovelace', email: '12+ada@users.noreply.github.com' },
+  date = '2024-05-01T10:00:00Z',
+) {
   return execFileSync('git', ['-C', dir, ...args], {
     encoding: 'utf8',
     env: {
@@ -47,7 +52,21 @@ function makeRepo(): string {
   git(dir, ['add', '.']);
   git(dir, ['commit', '-q', '-m', 'fix the crash'], BOB, '2024-05-03T10:00:00Z');
   git(dir, ['checkout', '-q', 'main']);
-  git(dir, ['merge', '-q', '--no-ff', 'fix-crash', '-m', 'Merge pull request #13 from octo/fix-crash', '-m', 'fix!: crash on start'], CY, '2024-05-04T10:00:00Z');
+  git(
+    dir,
+    [
+      'merge',
+      '-q',
+      '--no-ff',
+      'fix-crash',
+      '-m',
+      'Merge pull request #13 from octo/fix-crash',
+      '-m',
+      'fix!: crash on start',
+    ],
+    CY,
+    '2024-05-04T10:00:00Z',
+  );
   writeFileSync(join(dir, 'README'), 'two\n');
   git(dir, ['commit', '-q', '-am', 'tweak readme'], undefined, '2024-05-05T10:00:00Z');
   return dir;
@@ -64,7 +83,13 @@ describe('git source', () => {
     assert.deepEqual(labelsFromTitle('feat(api): x'), ['feat', 'feature', 'enhancement', 'minor']);
     assert.deepEqual(labelsFromTitle('fix: x'), ['fix', 'bug', 'patch']);
     assert.deepEqual(labelsFromTitle('fix!: x'), ['fix', 'bug', 'breaking', 'major']);
-    assert.deepEqual(labelsFromTitle('feat: x', 'BREAKING CHANGE: gone'), ['feat', 'feature', 'enhancement', 'breaking', 'major']);
+    assert.deepEqual(labelsFromTitle('feat: x', 'BREAKING CHANGE: gone'), [
+      'feat',
+      'feature',
+      'enhancement',
+      'breaking',
+      'major',
+    ]);
     assert.deepEqual(labelsFromTitle('wip: x'), ['wip']);
     assert.deepEqual(labelsFromTitle('Plain title'), []);
   });
@@ -72,10 +97,31 @@ describe('git source', () => {
   it('finds merge commits and squash merges since a tag', () => {
     const prs = gitPullRequests(dir, { from: 'v1.0.0', repository: 'octo/widgets' });
     assert.deepEqual(
-      prs.map((p) => ({ number: p.number, title: p.title, login: p.author?.login, labels: p.labels, head: p.headRefName, base: p.baseRefName })),
+      prs.map((p) => ({
+        number: p.number,
+        title: p.title,
+        login: p.author?.login,
+        labels: p.labels,
+        head: p.headRefName,
+        base: p.baseRefName,
+      })),
       [
-        { number: 13, title: 'fix!: crash on start', login: 'Bob Builder', labels: ['fix', 'bug', 'breaking', 'major'], head: 'fix-crash', base: 'main' },
-        { number: 12, title: 'feat: add search', login: 'ada', labels: ['feat', 'feature', 'enhancement', 'minor'], head: undefined, base: 'main' },
+        {
+          number: 13,
+          title: 'fix!: crash on start',
+          login: 'Bob Builder',
+          labels: ['fix', 'bug', 'breaking', 'major'],
+          head: 'fix-crash',
+          base: 'main',
+        },
+        {
+          number: 12,
+          title: 'feat: add search',
+          login: 'ada',
+          labels: ['feat', 'feature', 'enhancement', 'minor'],
+          head: undefined,
+          base: 'main',
+        },
       ],
     );
     assert.equal(prs[0]!.mergedAt, '2024-05-04T10:00:00.000Z');

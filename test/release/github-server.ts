@@ -76,11 +76,18 @@ function userJson(u: FakeUser, base: string) {
   };
 }
 
-export async function startFakeGitHub(opts: { owner?: string; repo?: string; token?: string } = {}): Promise<FakeGitHub> {
+export async function startFakeGitHub(
+  opts: { owner?: string; repo?: string; token?: string } = {},
+): Promise<FakeGitHub> {
   const owner = opts.owner ?? 'octo';
   const repo = opts.repo ?? 'widgets';
   const token = opts.token ?? 'test-token';
-  const state = { pulls: [] as FakePull[], releases: [] as FakeRelease[], commits: [] as FakeCommit[], requests: [] as string[] };
+  const state = {
+    pulls: [] as FakePull[],
+    releases: [] as FakeRelease[],
+    commits: [] as FakeCommit[],
+    requests: [] as string[],
+  };
   let nextId = 1000;
   let base = '';
   const app = new Hono();
@@ -92,7 +99,8 @@ export async function startFakeGitHub(opts: { owner?: string; repo?: string; tok
       return c.json({ message: 'Bad credentials', documentation_url: DOCS, status: '401' }, 401);
     }
     const m = /^\/repos\/([^/]+)\/([^/]+)/.exec(new URL(c.req.url).pathname);
-    if (m && (m[1] !== owner || m[2] !== repo)) return c.json({ message: 'Not Found', documentation_url: DOCS, status: '404' }, 404);
+    if (m && (m[1] !== owner || m[2] !== repo))
+      return c.json({ message: 'Not Found', documentation_url: DOCS, status: '404' }, 404);
     await next();
   });
 
@@ -141,9 +149,24 @@ export async function startFakeGitHub(opts: { owner?: string; repo?: string; tok
 
   app.post('/repos/:owner/:repo/releases', async (c) => {
     const body = (await c.req.json()) as Partial<FakeRelease> & { tag_name?: string };
-    if (!body.tag_name) return c.json({ message: 'Validation Failed', errors: [{ resource: 'Release', code: 'missing_field', field: 'tag_name' }], documentation_url: DOCS }, 422);
+    if (!body.tag_name)
+      return c.json(
+        {
+          message: 'Validation Failed',
+          errors: [{ resource: 'Release', code: 'missing_field', field: 'tag_name' }],
+          documentation_url: DOCS,
+        },
+        422,
+      );
     if (state.releases.some((r) => r.tag_name === body.tag_name && !r.draft)) {
-      return c.json({ message: 'Validation Failed', errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }], documentation_url: DOCS }, 422);
+      return c.json(
+        {
+          message: 'Validation Failed',
+          errors: [{ resource: 'Release', code: 'already_exists', field: 'tag_name' }],
+          documentation_url: DOCS,
+        },
+        422,
+      );
     }
     const now = new Date().toISOString();
     const release: FakeRelease = {
@@ -178,7 +201,9 @@ export async function startFakeGitHub(opts: { owner?: string; repo?: string; tok
     const baseRef = c.req.query('base');
     const direction = c.req.query('direction') ?? (c.req.query('sort') === 'updated' ? 'desc' : 'desc');
     const list = state.pulls
-      .filter((p) => (want === 'all' ? true : want === 'closed' ? Boolean(p.closed_at ?? p.merged_at) : !(p.closed_at ?? p.merged_at)))
+      .filter((p) =>
+        want === 'all' ? true : want === 'closed' ? Boolean(p.closed_at ?? p.merged_at) : !(p.closed_at ?? p.merged_at),
+      )
       .filter((p) => !baseRef || (p.base ?? 'main') === baseRef)
       .map((p) => ({ ...p, updated_at: p.updated_at ?? p.merged_at ?? p.closed_at ?? '2024-01-01T00:00:00Z' }))
       .sort((a, b) => (direction === 'asc' ? 1 : -1) * a.updated_at.localeCompare(b.updated_at));
@@ -195,15 +220,32 @@ export async function startFakeGitHub(opts: { owner?: string; repo?: string; tok
         title: p.title,
         user: p.user ? userJson(p.user, base) : null,
         body: p.body ?? null,
-        labels: (p.labels ?? []).map((name, i) => ({ id: i + 1, node_id: `LA_${name}`, url: `${base}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`, name, color: 'ededed', default: false, description: null })),
+        labels: (p.labels ?? []).map((name, i) => ({
+          id: i + 1,
+          node_id: `LA_${name}`,
+          url: `${base}/repos/${owner}/${repo}/labels/${encodeURIComponent(name)}`,
+          name,
+          color: 'ededed',
+          default: false,
+          description: null,
+        })),
         created_at: '2024-01-01T00:00:00Z',
         updated_at: p.updated_at,
         closed_at: p.closed_at ?? p.merged_at,
         merged_at: p.merged_at,
         merge_commit_sha: p.merged_at ? `sha${p.number}` : null,
         draft: false,
-        head: { label: `${owner}:${p.head ?? `branch-${p.number}`}`, ref: p.head ?? `branch-${p.number}`, sha: `head${p.number}` },
-        base: { label: `${owner}:${p.base ?? 'main'}`, ref: p.base ?? 'main', sha: 'base', repo: { full_name: `${owner}/${repo}` } },
+        head: {
+          label: `${owner}:${p.head ?? `branch-${p.number}`}`,
+          ref: p.head ?? `branch-${p.number}`,
+          sha: `head${p.number}`,
+        },
+        base: {
+          label: `${owner}:${p.base ?? 'main'}`,
+          ref: p.base ?? 'main',
+          sha: 'base',
+          repo: { full_name: `${owner}/${repo}` },
+        },
         author_association: 'CONTRIBUTOR',
       })),
     );

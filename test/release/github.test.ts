@@ -64,9 +64,27 @@ describe('GitHub source', () => {
     });
     gh.pulls.push(
       { number: 1, title: 'Old change', user: { login: 'ada' }, merged_at: '2024-04-01T00:00:00Z' },
-      { number: 2, title: 'Add search', user: { login: 'ada' }, labels: ['feature'], merged_at: '2024-05-02T00:00:00Z' },
-      { number: 3, title: 'Bump lodash', user: { login: 'dependabot', type: 'Bot' }, labels: ['dependencies'], merged_at: '2024-05-03T00:00:00Z' },
-      { number: 4, title: 'Closed, not merged', user: { login: 'bob' }, merged_at: null, closed_at: '2024-05-04T00:00:00Z' },
+      {
+        number: 2,
+        title: 'Add search',
+        user: { login: 'ada' },
+        labels: ['feature'],
+        merged_at: '2024-05-02T00:00:00Z',
+      },
+      {
+        number: 3,
+        title: 'Bump lodash',
+        user: { login: 'dependabot', type: 'Bot' },
+        labels: ['dependencies'],
+        merged_at: '2024-05-03T00:00:00Z',
+      },
+      {
+        number: 4,
+        title: 'Closed, not merged',
+        user: { login: 'bob' },
+        merged_at: null,
+        closed_at: '2024-05-04T00:00:00Z',
+      },
       { number: 5, title: 'Still open', user: { login: 'cy' }, merged_at: null },
     );
     gh.commits.push({ sha: 'c1', author: null, authorName: 'Grace Hopper', date: '2024-05-02T01:00:00Z' });
@@ -74,7 +92,17 @@ describe('GitHub source', () => {
 
   it('lists every release across pages', async () => {
     for (let i = 0; i < 150; i++) {
-      gh.releases.push({ id: i + 1, tag_name: `v0.${i}.0`, name: null, body: null, draft: false, prerelease: false, created_at: new Date(Date.UTC(2024, 0, 1, 0, i)).toISOString(), published_at: null, target_commitish: 'main' });
+      gh.releases.push({
+        id: i + 1,
+        tag_name: `v0.${i}.0`,
+        name: null,
+        body: null,
+        draft: false,
+        prerelease: false,
+        created_at: new Date(Date.UTC(2024, 0, 1, 0, i)).toISOString(),
+        published_at: null,
+        target_commitish: 'main',
+      });
     }
     const releases = await source().listReleases();
     assert.equal(releases.length, 150);

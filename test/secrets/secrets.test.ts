@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RealClock } from '../../src/domain/clock.js';
 import { verifyLedger } from '../../src/ledger/ledger.js';
-import { decryptSecret, encryptSecret, keyFingerprint, SecretDecryptError, secretDigest, secretPlace } from '../../src/secrets/crypto.js';
+import {
+  decryptSecret,
+  encryptSecret,
+  keyFingerprint,
+  SecretDecryptError,
+  secretDigest,
+  secretPlace,
+} from '../../src/secrets/crypto.js';
 import { loadSecretKey, SecretKeyError } from '../../src/secrets/key.js';
 import { changeSecrets, listSecrets, SecretInputError, secretsForEnvironment } from '../../src/secrets/secrets.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -41,7 +48,13 @@ describe('secret encryption', () => {
       () => decryptSecret(KEY, place, `v1:${flipped.toString('base64')}`),
       () => decryptSecret(KEY, place, 'v0:abc'),
     ]) {
-      assert.throws(attempt, (e: unknown) => e instanceof SecretDecryptError && !e.message.includes(VALUE) && /shop\/(production|staging)\/DATABASE_URL/.test(e.message));
+      assert.throws(
+        attempt,
+        (e: unknown) =>
+          e instanceof SecretDecryptError &&
+          !e.message.includes(VALUE) &&
+          /shop\/(production|staging)\/DATABASE_URL/.test(e.message),
+      );
     }
   });
 
@@ -63,13 +76,23 @@ describe('the secret key', () => {
   });
 
   it('missing: a clear error saying how to make one', () => {
-    assert.throws(() => loadSecretKey({ env: {} }), (e: unknown) => e instanceof SecretKeyError && /no secret key: set RUNWAY_SECRET_KEY .*openssl rand -base64 32/.test(e.message));
+    assert.throws(
+      () => loadSecretKey({ env: {} }),
+      (e: unknown) =>
+        e instanceof SecretKeyError && /no secret key: set RUNWAY_SECRET_KEY .*openssl rand -base64 32/.test(e.message),
+    );
   });
 
   it('the wrong size is refused without echoing it', () => {
     const short = Buffer.alloc(16, 9).toString('base64');
-    assert.throws(() => loadSecretKey({ env: { RUNWAY_SECRET_KEY: short } }), (e: unknown) => e instanceof SecretKeyError && !e.message.includes(short) && /not a 32-byte key/.test(e.message));
-    assert.throws(() => loadSecretKey({ env: { RUNWAY_SECRET_KEY: 'correct horse battery staple' } }), /not a 32-byte key/);
+    assert.throws(
+      () => loadSecretKey({ env: { RUNWAY_SECRET_KEY: short } }),
+      (e: unknown) => e instanceof SecretKeyError && !e.message.includes(short) && /not a 32-byte key/.test(e.message),
+    );
+    assert.throws(
+      () => loadSecretKey({ env: { RUNWAY_SECRET_KEY: 'correct horse battery staple' } }),
+      /not a 32-byte key/,
+    );
   });
 
   it('from a key file ($RUNWAY_SECRET_KEY_FILE or [secrets] key_file); the variable wins', () => {
@@ -85,7 +108,10 @@ describe('the secret key', () => {
       chmodSync(file, 0o644);
       assert.throws(
         () => loadSecretKey({ env: {}, keyFile: file }),
-        (e: unknown) => e instanceof SecretKeyError && /readable by others \(mode 0644\).*chmod 600/.test(e.message) && !e.message.includes(KEY.toString('base64')),
+        (e: unknown) =>
+          e instanceof SecretKeyError &&
+          /readable by others \(mode 0644\).*chmod 600/.test(e.message) &&
+          !e.message.includes(KEY.toString('base64')),
       );
       chmodSync(file, 0o640);
       assert.throws(() => loadSecretKey({ env: {}, keyFile: file }), /readable by its group \(mode 0640\)/);
@@ -105,15 +131,38 @@ describe('secrets of an environment', () => {
       assert.equal((await store.getSecretsState('shop', 'production')).keyFingerprint, keyFingerprint(KEY));
       await assert.rejects(
         changeSecrets(store, OTHER, clock, { ...base, by: 'mallory', set: { API_KEY: 'k-2', NEW: 'n' } }),
-        (e: unknown) => e instanceof SecretKeyError && /encrypted with another key/.test(e.message) && /nothing was changed/.test(e.message),
+        (e: unknown) =>
+          e instanceof SecretKeyError &&
+          /encrypted with another key/.test(e.message) &&
+          /nothing was changed/.test(e.message),
       );
       assert.deepEqual(await secretsForEnvironment(store, 'shop', 'production', KEY), { API_KEY: 'k-1' });
       assert.equal((await store.getSecretsState('shop', 'production')).stagedVersion, 1);
-      assert.deepEqual((await store.listLedger()).map((e) => e.responsible), ['alice']);
+      assert.deepEqual(
+        (await store.listLedger()).map((e) => e.responsible),
+        ['alice'],
+      );
       // Secrets set before fingerprints were kept: the key must still open them.
-      await store.changeSecrets('shop', 'staging', { set: [{ name: 'OLD', ciphertext: encryptSecret(KEY, secretPlace('shop', 'staging', 'OLD'), 'o'), digest: 'd' }], unset: [] }, 'alice', 1);
-      await assert.rejects(changeSecrets(store, OTHER, clock, { ...base, env: 'staging', set: { X: 'x' } }), SecretKeyError);
-      assert.deepEqual((await store.listSecrets('shop', 'staging')).map((r) => r.name), ['OLD']);
+      await store.changeSecrets(
+        'shop',
+        'staging',
+        {
+          set: [
+            { name: 'OLD', ciphertext: encryptSecret(KEY, secretPlace('shop', 'staging', 'OLD'), 'o'), digest: 'd' },
+          ],
+          unset: [],
+        },
+        'alice',
+        1,
+      );
+      await assert.rejects(
+        changeSecrets(store, OTHER, clock, { ...base, env: 'staging', set: { X: 'x' } }),
+        SecretKeyError,
+      );
+      assert.deepEqual(
+        (await store.listSecrets('shop', 'staging')).map((r) => r.name),
+        ['OLD'],
+      );
       await changeSecrets(store, KEY, clock, { ...base, env: 'staging', set: { X: 'x' } });
       assert.equal((await store.getSecretsState('shop', 'staging')).keyFingerprint, keyFingerprint(KEY));
     } finally {
@@ -130,21 +179,40 @@ describe('secrets of an environment', () => {
       assert.deepEqual(r1, { version: 1, changed: ['DATABASE_URL', 'API_KEY'] });
       const same = await changeSecrets(store, KEY, clock, { ...base, set: { DATABASE_URL: VALUE } });
       assert.deepEqual(same, { version: 1, changed: [] });
-      const r2 = await changeSecrets(store, KEY, clock, { ...base, by: 'bob', set: { API_KEY: 'k-2' }, unset: ['DATABASE_URL'], reason: 'rotate' });
+      const r2 = await changeSecrets(store, KEY, clock, {
+        ...base,
+        by: 'bob',
+        set: { API_KEY: 'k-2' },
+        unset: ['DATABASE_URL'],
+        reason: 'rotate',
+      });
       assert.deepEqual(r2, { version: 2, changed: ['API_KEY', 'DATABASE_URL'] });
 
       const listing = await listSecrets(store, 'shop', 'production');
       assert.equal(listing.stagedVersion, 2);
       assert.equal(listing.appliedVersion, null);
       assert.equal(listing.pending, true);
-      assert.deepEqual(listing.secrets.map((s) => [s.name, s.version, s.updatedBy]), [['API_KEY', 2, 'bob']]);
+      assert.deepEqual(
+        listing.secrets.map((s) => [s.name, s.version, s.updatedBy]),
+        [['API_KEY', 2, 'bob']],
+      );
       assert.equal(JSON.stringify(listing).includes('k-2'), false);
       assert.deepEqual(await secretsForEnvironment(store, 'shop', 'production', KEY), { API_KEY: 'k-2' });
       await assert.rejects(secretsForEnvironment(store, 'shop', 'production', OTHER), SecretDecryptError);
 
       const ledger = await store.listLedger();
-      assert.deepEqual(ledger.map((e) => [e.kind, e.responsible, e.reason]), [['secrets.changed', 'alice', null], ['secrets.changed', 'bob', 'rotate']]);
-      assert.deepEqual(ledger[1]!.data, { version: 2, set: [{ name: 'API_KEY', digest: secretDigest(KEY, secretPlace('shop', 'production', 'API_KEY'), 'k-2') }], unset: ['DATABASE_URL'] });
+      assert.deepEqual(
+        ledger.map((e) => [e.kind, e.responsible, e.reason]),
+        [
+          ['secrets.changed', 'alice', null],
+          ['secrets.changed', 'bob', 'rotate'],
+        ],
+      );
+      assert.deepEqual(ledger[1]!.data, {
+        version: 2,
+        set: [{ name: 'API_KEY', digest: secretDigest(KEY, secretPlace('shop', 'production', 'API_KEY'), 'k-2') }],
+        unset: ['DATABASE_URL'],
+      });
       const text = JSON.stringify(ledger);
       assert.equal(text.includes(VALUE) || text.includes('k-1') || text.includes('k-2'), false);
       assert.equal((await verifyLedger(store)).ok, true);
@@ -159,12 +227,19 @@ describe('secrets of an environment', () => {
     try {
       const base = { app: 'shop', env: 'production', by: 'alice', initiator: 'cli:alice', trigger: 'cli' };
       const refused = async (request: Parameters<typeof changeSecrets>[3], pattern: RegExp) =>
-        assert.rejects(changeSecrets(store, KEY, clock, request), (e: unknown) => e instanceof SecretInputError && pattern.test(e.message) && !e.message.includes('s3cr3t-value'));
+        assert.rejects(
+          changeSecrets(store, KEY, clock, request),
+          (e: unknown) =>
+            e instanceof SecretInputError && pattern.test(e.message) && !e.message.includes('s3cr3t-value'),
+        );
       await refused({ ...base, set: { '1BAD': 's3cr3t-value' } }, /bad secret name "1BAD"/);
       await refused({ ...base, set: { 'A-B': 's3cr3t-value' } }, /bad secret name/);
       await refused({ ...base }, /nothing to change/);
       await refused({ ...base, set: { A: 's3cr3t-value' }, unset: ['A'] }, /both set and unset: A/);
-      await refused({ ...base, set: { BIG: 's3cr3t-value'.repeat(6000) } }, /secret BIG: the value is longer than 65536 bytes/);
+      await refused(
+        { ...base, set: { BIG: 's3cr3t-value'.repeat(6000) } },
+        /secret BIG: the value is longer than 65536 bytes/,
+      );
       assert.deepEqual(await store.listSecrets('shop', 'production'), []);
       assert.deepEqual(await store.listLedger(), []);
     } finally {
@@ -180,9 +255,37 @@ describe('when a deploy applies the secrets it carries', () => {
     assert.equal(deployReplacedFleet(plan(), 4), false);
     assert.equal(deployReplacedFleet({ waves: [] }, 4), false);
     assert.equal(deployReplacedFleet(null, 4), false);
-    assert.equal(deployReplacedFleet(plan({ kind: 'update', machineId: 'a' }, { kind: 'update', machineId: 'b' }, { kind: 'update', machineId: 'c' }), 4), false);
-    assert.equal(deployReplacedFleet(plan(...['a', 'b', 'c', 'd'].map((m) => ({ kind: 'update', machineId: m }))), 4), true);
-    assert.equal(deployReplacedFleet(plan({ kind: 'create' }, { kind: 'create' }, { kind: 'cutover' }, { kind: 'destroy', machineId: 'a' }, { kind: 'destroy', machineId: 'b' }), 2), true);
-    assert.equal(deployReplacedFleet(plan({ kind: 'update', machineId: 'a' }, { kind: 'update', machineId: 'a' }), 2), false);
+    assert.equal(
+      deployReplacedFleet(
+        plan(
+          { kind: 'update', machineId: 'a' },
+          { kind: 'update', machineId: 'b' },
+          { kind: 'update', machineId: 'c' },
+        ),
+        4,
+      ),
+      false,
+    );
+    assert.equal(
+      deployReplacedFleet(plan(...['a', 'b', 'c', 'd'].map((m) => ({ kind: 'update', machineId: m }))), 4),
+      true,
+    );
+    assert.equal(
+      deployReplacedFleet(
+        plan(
+          { kind: 'create' },
+          { kind: 'create' },
+          { kind: 'cutover' },
+          { kind: 'destroy', machineId: 'a' },
+          { kind: 'destroy', machineId: 'b' },
+        ),
+        2,
+      ),
+      true,
+    );
+    assert.equal(
+      deployReplacedFleet(plan({ kind: 'update', machineId: 'a' }, { kind: 'update', machineId: 'a' }), 2),
+      false,
+    );
   });
 });

@@ -9,7 +9,11 @@ import { startHarness, type Harness } from './harness.js';
 let h: Harness;
 before(async () => {
   h = await startHarness({ serve: { maxBodyBytes: 4096 } });
-  for (const v of ['v2', 'v3']) assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: v, notes: `release ${v}` } })).status, 201);
+  for (const v of ['v2', 'v3'])
+    assert.equal(
+      (await h.call('POST', '/api/releases', { token: h.admin, body: { version: v, notes: `release ${v}` } })).status,
+      201,
+    );
 });
 after(() => h.close());
 
@@ -37,13 +41,26 @@ describe('authentication and roles', () => {
 
   it('a viewer reads everything and may act on nothing (403, saying what would do)', async () => {
     const viewer = await h.token('vera', 'viewer');
-    for (const path of ['/api/environments', '/api/environments/production', '/api/releases', '/api/deploys', '/api/ledger', '/api/ledger/verify', '/api/environments/production/secrets', '/api/deliveries', '/api/whoami']) {
+    for (const path of [
+      '/api/environments',
+      '/api/environments/production',
+      '/api/releases',
+      '/api/deploys',
+      '/api/ledger',
+      '/api/ledger/verify',
+      '/api/environments/production/secrets',
+      '/api/deliveries',
+      '/api/whoami',
+    ]) {
       assert.equal((await h.call('GET', path, { token: viewer })).status, 200, path);
     }
     const deploy = await h.call('POST', '/api/deploys', { token: viewer, body: { env: 'production', release: 'v2' } });
     assert.equal(deploy.status, 403);
     assert.equal(deploy.json.code, 'role');
-    assert.match(deploy.json.error, /vera's token \(viewer\) may not act on production; a deployer token for production or an admin token may/);
+    assert.match(
+      deploy.json.error,
+      /vera's token \(viewer\) may not act on production; a deployer token for production or an admin token may/,
+    );
     for (const [method, path] of [
       ['POST', '/api/releases'],
       ['POST', '/api/environments/production/rollback'],
@@ -52,7 +69,10 @@ describe('authentication and roles', () => {
       ['GET', '/api/tokens'],
       ['POST', '/api/tokens'],
     ] as const) {
-      const r = await h.call(method, path, { token: viewer, ...(method === 'GET' ? {} : { body: { version: 'v9', value: 'x', name: 'x', role: 'admin' } }) });
+      const r = await h.call(method, path, {
+        token: viewer,
+        ...(method === 'GET' ? {} : { body: { version: 'v9', value: 'x', name: 'x', role: 'admin' } }),
+      });
       assert.equal(r.status, 403, `${method} ${path}`);
       assert.equal(typeof r.json.error, 'string');
     }
@@ -66,14 +86,20 @@ describe('authentication and roles', () => {
     assert.equal(r.status, 403);
     assert.match(r.json.error, /dora's token \(deployer of qa\) may not act on production/);
     const who = await h.call('GET', '/api/whoami', { token: dora });
-    assert.deepEqual({ ...who.json, tokenId: undefined }, { name: 'dora', role: 'deployer', envs: ['qa'], automation: false, tokenId: undefined });
+    assert.deepEqual(
+      { ...who.json, tokenId: undefined },
+      { name: 'dora', role: 'deployer', envs: ['qa'], automation: false, tokenId: undefined },
+    );
   });
 });
 
 describe('deploys through the policy', () => {
   it('a named human deploys production: responsible, in the journal and the ledger, to the end', async () => {
     const pat = await h.token('pat', 'deployer', { envs: ['production'] });
-    const r = await h.call('POST', '/api/deploys', { token: pat, body: { env: 'production', release: 'v2', reason: 'weekly release' } });
+    const r = await h.call('POST', '/api/deploys', {
+      token: pat,
+      body: { env: 'production', release: 'v2', reason: 'weekly release' },
+    });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.deploy.responsible, 'pat');
     assert.equal(r.json.deploy.initiator, 'token:pat');
@@ -85,9 +111,20 @@ describe('deploys through the policy', () => {
     const show = await h.call('GET', `/api/deploys/${done.id}?journal=1`, { token: pat });
     assert.equal(show.json.journal[0].kind, 'policy');
     assert.match(show.json.journal[0].message, /production is deployed by named humans; pat is responsible/);
-    const entries = (await h.call('GET', '/api/ledger?env=production', { token: pat })).json as { kind: string; deployId: string; responsible: string; data: { status?: string } }[];
+    const entries = (await h.call('GET', '/api/ledger?env=production', { token: pat })).json as {
+      kind: string;
+      deployId: string;
+      responsible: string;
+      data: { status?: string };
+    }[];
     const mine = entries.filter((e) => e.deployId === done.id);
-    assert.deepEqual(mine.map((e) => [e.kind, e.responsible]), [['deploy.started', 'pat'], ['deploy.finished', 'pat']]);
+    assert.deepEqual(
+      mine.map((e) => [e.kind, e.responsible]),
+      [
+        ['deploy.started', 'pat'],
+        ['deploy.finished', 'pat'],
+      ],
+    );
     assert.equal(mine[1]!.data.status, 'succeeded');
     const env = await h.call('GET', '/api/environments/production', { token: pat });
     assert.equal(env.json.currentRelease, 'v2');
@@ -103,23 +140,35 @@ describe('deploys through the policy', () => {
     assert.ok(r.json.wouldBeAllowed.some((w: string) => /"emergency": true with a "reason"/.test(w)));
     assert.match(r.json.error, /^refused by policy \(staging\)/);
     assert.equal((await h.store.listDeploys({ env: 'staging' })).length, 0);
-    const [refusal] = (await h.call('GET', '/api/ledger?env=staging', { token: h.admin })).json.filter((e: { kind: string }) => e.kind === 'policy.refused');
+    const [refusal] = (await h.call('GET', '/api/ledger?env=staging', { token: h.admin })).json.filter(
+      (e: { kind: string }) => e.kind === 'policy.refused',
+    );
     assert.equal(refusal.responsible, 'root');
     assert.equal(refusal.initiator, 'token:root');
     assert.match(refusal.data.why, /deploys automatically/);
   });
 
   it('break glass: emergency with a reason deploys staging, the human responsible, flagged on the deploy and in the ledger', async () => {
-    const noReason = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'staging', release: 'v2', emergency: true } });
+    const noReason = await h.call('POST', '/api/deploys', {
+      token: h.admin,
+      body: { env: 'staging', release: 'v2', emergency: true },
+    });
     assert.equal(noReason.status, 403);
     assert.match(noReason.json.why, /needs a reason/);
-    const r = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'staging', release: 'v2', emergency: true, reason: 'main is broken, hotfix' } });
+    const r = await h.call('POST', '/api/deploys', {
+      token: h.admin,
+      body: { env: 'staging', release: 'v2', emergency: true, reason: 'main is broken, hotfix' },
+    });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.deploy.emergency, true);
     assert.equal(r.json.deploy.responsible, 'root');
     assert.match(r.json.policy.note, /^EMERGENCY: root broke glass on staging/);
     await h.waitDeploy(r.json.deploy.id);
-    const entries = (await h.call('GET', '/api/ledger?env=staging', { token: h.admin })).json as { kind: string; emergency: boolean; reason: string }[];
+    const entries = (await h.call('GET', '/api/ledger?env=staging', { token: h.admin })).json as {
+      kind: string;
+      emergency: boolean;
+      reason: string;
+    }[];
     const kinds = entries.map((e) => e.kind);
     assert.deepEqual(kinds.slice(-3), ['emergency.used', 'deploy.started', 'deploy.finished']);
     for (const e of entries.slice(-3)) {
@@ -133,19 +182,33 @@ describe('deploys through the policy', () => {
     const ci = await h.token('github-actions', 'deployer', { automation: true });
     const refused = await h.call('POST', '/api/deploys', { token: ci, body: { env: 'production', release: 'v3' } });
     assert.equal(refused.status, 403);
-    assert.match(refused.json.why, /production needs a named human responsible for each deploy; automation \(github-actions\) cannot start one/);
-    const r = await h.call('POST', '/api/deploys', { token: ci, body: { env: 'production', release: 'v3' }, headers: { 'x-runway-on-behalf-of': 'grace' } });
+    assert.match(
+      refused.json.why,
+      /production needs a named human responsible for each deploy; automation \(github-actions\) cannot start one/,
+    );
+    const r = await h.call('POST', '/api/deploys', {
+      token: ci,
+      body: { env: 'production', release: 'v3' },
+      headers: { 'x-runway-on-behalf-of': 'grace' },
+    });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.deploy.responsible, 'grace');
     assert.equal(r.json.deploy.initiator, 'token:github-actions for grace');
     await h.waitDeploy(r.json.deploy.id);
-    const person = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'production' }, headers: { 'x-runway-on-behalf-of': 'grace' } });
+    const person = await h.call('POST', '/api/deploys', {
+      token: h.admin,
+      body: { env: 'production' },
+      headers: { 'x-runway-on-behalf-of': 'grace' },
+    });
     assert.equal(person.status, 403);
     assert.match(person.json.error, /for automation tokens; root's token acts as root/);
   });
 
   it('rollback: the previous good release with the rollback strategy, through the policy', async () => {
-    const r = await h.call('POST', '/api/environments/production/rollback', { token: h.admin, body: { reason: 'v3 is slow' } });
+    const r = await h.call('POST', '/api/environments/production/rollback', {
+      token: h.admin,
+      body: { reason: 'v3 is slow' },
+    });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.json.deploy.release, 'v2');
     assert.equal(r.json.deploy.trigger, 'rollback');
@@ -160,13 +223,19 @@ describe('deploys through the policy', () => {
   it('promote and abort a bluegreen deploy paused before cutover; both in the ledger', async () => {
     const first = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v2' } });
     assert.equal(first.status, 201, first.text);
-    const promoted = await h.call('POST', `/api/deploys/${first.json.deploy.id}/promote`, { token: h.admin, body: { reason: 'greens look good' } });
+    const promoted = await h.call('POST', `/api/deploys/${first.json.deploy.id}/promote`, {
+      token: h.admin,
+      body: { reason: 'greens look good' },
+    });
     assert.equal(promoted.status, 200, promoted.text);
     assert.equal((await h.waitDeploy(first.json.deploy.id)).status, 'succeeded');
 
     const second = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v3' } });
     assert.equal(second.status, 201);
-    const aborted = await h.call('POST', `/api/deploys/${second.json.deploy.id}/abort`, { token: h.admin, body: { reason: 'wrong release' } });
+    const aborted = await h.call('POST', `/api/deploys/${second.json.deploy.id}/abort`, {
+      token: h.admin,
+      body: { reason: 'wrong release' },
+    });
     assert.equal(aborted.status, 200, aborted.text);
     assert.equal(aborted.json.abortRequestedBy, 'root');
     assert.equal((await h.waitDeploy(second.json.deploy.id)).status, 'aborted');
@@ -174,7 +243,8 @@ describe('deploys through the policy', () => {
     assert.equal(again.status, 409);
     assert.match(again.json.error, /already ended \(aborted\)/);
     const kinds = await ledgerKinds('qa');
-    for (const k of ['deploy.promoted', 'deploy.abort_requested', 'deploy.aborted']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
+    for (const k of ['deploy.promoted', 'deploy.abort_requested', 'deploy.aborted'])
+      assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
   });
 });
 
@@ -185,8 +255,14 @@ describe('errors are JSON with a status', () => {
     assert.deepEqual([badJson.status, badJson.json], [400, { error: 'request body is not valid JSON' }]);
     assert.equal((await h.call('POST', '/api/deploys', { token: t, body: '[1]' })).status, 400);
     assert.match((await h.call('POST', '/api/deploys', { token: t, body: {} })).json.error, /"env" is required/);
-    assert.match((await h.call('POST', '/api/deploys', { token: t, body: { env: 'qa', strategy: 'yolo' } })).json.error, /unknown strategy "yolo"/);
-    assert.equal((await h.call('POST', '/api/deploys', { token: t, body: { env: 'qa', emergency: 'yes' } })).status, 400);
+    assert.match(
+      (await h.call('POST', '/api/deploys', { token: t, body: { env: 'qa', strategy: 'yolo' } })).json.error,
+      /unknown strategy "yolo"/,
+    );
+    assert.equal(
+      (await h.call('POST', '/api/deploys', { token: t, body: { env: 'qa', emergency: 'yes' } })).status,
+      400,
+    );
     assert.equal((await h.call('GET', '/api/deploys?limit=-1', { token: t })).status, 400);
     assert.equal((await h.call('GET', '/api/deploys?status=done', { token: t })).status, 400);
 
@@ -194,7 +270,10 @@ describe('errors are JSON with a status', () => {
     assert.equal(unknownEnv.status, 404);
     assert.match(unknownEnv.json.error, /unknown environment "moon" \(known: production, staging, qa\)/);
     assert.equal((await h.call('GET', '/api/environments/moon', { token: t })).status, 404);
-    const unknownRelease = await h.call('POST', '/api/deploys', { token: t, body: { env: 'production', release: 'v404' } });
+    const unknownRelease = await h.call('POST', '/api/deploys', {
+      token: t,
+      body: { env: 'production', release: 'v404' },
+    });
     assert.equal(unknownRelease.status, 404);
     assert.match(unknownRelease.json.error, /^release v404 does not exist for shop \(known: /);
     assert.equal((await h.call('GET', '/api/deploys/dep_nope', { token: t })).status, 404);
@@ -208,11 +287,18 @@ describe('errors are JSON with a status', () => {
     assert.equal(big.status, 413);
     assert.match(big.json.error, /limit is 4096/);
 
-    const plan = await h.call('POST', '/api/deploys', { token: t, body: { env: 'qa', release: 'v2', strategy: 'waves' } });
+    const plan = await h.call('POST', '/api/deploys', {
+      token: t,
+      body: { env: 'qa', release: 'v2', strategy: 'waves' },
+    });
     assert.equal(plan.status, 422);
     assert.match(plan.json.error, /max_surge = 0 together with max_unavailable = 0/);
 
-    await h.store.acquireLock({ app: 'shop', env: 'production', holder: 'someone-else', reason: 'maintenance', pid: null, host: 'elsewhere' }, Date.now(), 60_000);
+    await h.store.acquireLock(
+      { app: 'shop', env: 'production', holder: 'someone-else', reason: 'maintenance', pid: null, host: 'elsewhere' },
+      Date.now(),
+      60_000,
+    );
     try {
       const storedBefore = (await h.store.listDeploys({ app: 'shop', env: 'production' })).length;
       const locked = await h.call('POST', '/api/deploys', { token: t, body: { env: 'production', release: 'v3' } });
@@ -221,7 +307,10 @@ describe('errors are JSON with a status', () => {
       // Locked out: no deploy stored (deploy health counts deploys that ran), only the ledger entry.
       assert.equal((await h.store.listDeploys({ app: 'shop', env: 'production' })).length, storedBefore);
       const last = (await h.store.listLedger()).at(-1)!;
-      assert.deepEqual([last.kind, last.env, (last.data as { holder: string }).holder], ['deploy.locked_out', 'production', 'someone-else']);
+      assert.deepEqual(
+        [last.kind, last.env, (last.data as { holder: string }).holder],
+        ['deploy.locked_out', 'production', 'someone-else'],
+      );
     } finally {
       await h.store.releaseLock('shop', 'production', 'someone-else');
     }
@@ -234,11 +323,19 @@ describe('errors are JSON with a status', () => {
 
 describe('the ledger records lock takeovers', () => {
   it('a deploy that takes over a stale environment lock says so', async () => {
-    await h.store.acquireLock({ app: 'shop', env: 'production', holder: 'dep_dead', reason: 'deploy v1', pid: null, host: 'gone-host' }, Date.now() - 120_000, 30_000);
+    await h.store.acquireLock(
+      { app: 'shop', env: 'production', holder: 'dep_dead', reason: 'deploy v1', pid: null, host: 'gone-host' },
+      Date.now() - 120_000,
+      30_000,
+    );
     const r = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'production', release: 'v3' } });
     assert.equal(r.status, 201, r.text);
     await h.waitDeploy(r.json.deploy.id);
-    const entries = (await h.call('GET', '/api/ledger?env=production', { token: h.admin })).json as { kind: string; deployId: string; data: { previousHolder?: string } }[];
+    const entries = (await h.call('GET', '/api/ledger?env=production', { token: h.admin })).json as {
+      kind: string;
+      deployId: string;
+      data: { previousHolder?: string };
+    }[];
     const takeover = entries.find((e) => e.kind === 'lock.taken_over' && e.deployId === r.json.deploy.id);
     assert.equal(takeover?.data.previousHolder, 'dep_dead');
   });
@@ -246,7 +343,10 @@ describe('the ledger records lock takeovers', () => {
 
 describe('tokens over the API (admin)', () => {
   it('create shows the token once; list never shows a token or hash; revoke turns it into 401', async () => {
-    const created = await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'sam', role: 'deployer', envs: ['qa'] } });
+    const created = await h.call('POST', '/api/tokens', {
+      token: h.admin,
+      body: { name: 'sam', role: 'deployer', envs: ['qa'] },
+    });
     assert.equal(created.status, 201, created.text);
     const token = created.json.token as string;
     assert.match(token, /^rwt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
@@ -260,9 +360,20 @@ describe('tokens over the API (admin)', () => {
     assert.match(stored!.tokenHash, /^[0-9a-f]{64}$/);
     assert.equal(JSON.stringify(stored).includes(token), false);
     assert.equal((await h.call('GET', '/api/tokens', { token })).status, 403);
-    assert.equal((await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'root' } })).status, 400);
-    assert.equal((await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'viewer', envs: ['qa'] } })).status, 400);
-    assert.equal((await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'deployer', envs: ['moon'] } })).status, 400);
+    assert.equal(
+      (await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'root' } })).status,
+      400,
+    );
+    assert.equal(
+      (await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'viewer', envs: ['qa'] } }))
+        .status,
+      400,
+    );
+    assert.equal(
+      (await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'x', role: 'deployer', envs: ['moon'] } }))
+        .status,
+      400,
+    );
     const revoked = await h.call('DELETE', `/api/tokens/${created.json.id}`, { token: h.admin });
     assert.equal(revoked.status, 200);
     assert.ok(revoked.json.revokedAtMs > 0);

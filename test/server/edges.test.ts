@@ -35,7 +35,8 @@ function follow(url: string, headers: Record<string, string>) {
   const until = async (name: string) => {
     while (!seen.includes(name)) {
       await Promise.race([new Promise<void>((r) => (wake = r)), done]);
-      if (!seen.includes(name) && (await Promise.race([done.then(() => true), Promise.resolve(false)]))) throw new Error(`stream ended without ${name}: ${seen.join(', ')}`);
+      if (!seen.includes(name) && (await Promise.race([done.then(() => true), Promise.resolve(false)])))
+        throw new Error(`stream ended without ${name}: ${seen.join(', ')}`);
     }
   };
   return { seen, until, done };
@@ -64,7 +65,7 @@ describe('revoking a token', () => {
     assert.equal((await h.call('GET', '/api/whoami', { token: viewer })).status, 401);
   });
 
-  it('elsewhere (another instance, `runway token revoke`): the stream ends at the server\'s next sweep', async () => {
+  it("elsewhere (another instance, `runway token revoke`): the stream ends at the server's next sweep", async () => {
     const viewer = await h.token('val', 'viewer');
     const stream = follow(`${h.url}/api/overview/events`, { authorization: `Bearer ${viewer}` });
     await stream.until('overview');
@@ -76,7 +77,12 @@ describe('revoking a token', () => {
 
   it('ends its dashboard sessions at once: the cookie opens nothing, its streams end', async () => {
     const viewer = await h.token('vic', 'viewer');
-    const login = await fetch(`${h.url}/dashboard/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: h.url }, body: new URLSearchParams({ token: viewer }).toString() });
+    const login = await fetch(`${h.url}/dashboard/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: h.url },
+      body: new URLSearchParams({ token: viewer }).toString(),
+    });
     const session = /^runway_session=(rws_[^;]+);/.exec(login.headers.get('set-cookie') ?? '')?.[1];
     assert.ok(session, 'signed in');
     assert.ok(!session.includes(viewer.split('_')[2]!), 'the cookie is not the token');
@@ -101,7 +107,10 @@ describe('tokens and secrets refusals', () => {
   after(() => h.close());
 
   it('a deployer token with an empty environment list is refused at creation (it is not "every environment")', async () => {
-    const r = await h.call('POST', '/api/tokens', { token: h.admin, body: { name: 'nobody', role: 'deployer', envs: [] } });
+    const r = await h.call('POST', '/api/tokens', {
+      token: h.admin,
+      body: { name: 'nobody', role: 'deployer', envs: [] },
+    });
     assert.equal(r.status, 400);
     assert.match(r.json.error, /empty environment list/);
     assert.equal((await h.store.listTokens()).filter((t) => t.name === 'nobody').length, 0);
@@ -113,7 +122,10 @@ describe('tokens and secrets refusals', () => {
     assert.equal(r.status, 403);
     assert.equal(r.json.code, 'policy');
     const [refusal] = (await h.store.listLedger({ env: 'staging' })).filter((e) => e.kind === 'policy.refused');
-    assert.deepEqual([refusal?.responsible, refusal?.initiator, (refusal?.data as { action: string }).action], ['ci', 'token:ci', 'change-secrets']);
+    assert.deepEqual(
+      [refusal?.responsible, refusal?.initiator, (refusal?.data as { action: string }).action],
+      ['ci', 'token:ci', 'change-secrets'],
+    );
     assert.equal((await h.store.listSecrets('shop', 'staging')).length, 0);
   });
 });
@@ -126,12 +138,18 @@ describe('webhooks: the repository is checked', () => {
   after(() => h.close());
 
   it("another repository's push to main is answered 202, ignored and logged; this repository's deploys", async () => {
-    const other = push('main', 'c0ffee0000000000000000000000000000000001', { repository: { id: 99, name: 'other', full_name: 'octo-org/other' } });
+    const other = push('main', 'c0ffee0000000000000000000000000000000001', {
+      repository: { id: 99, name: 'other', full_name: 'octo-org/other' },
+    });
     const r = await h.hook('push', other, { delivery: 'other-repo' });
     assert.equal(r.status, 202);
     assert.equal(r.json.ignored, true);
     assert.match(r.json.why, /repository octo-org\/other, not octo-org\/shop/);
-    assert.ok(h.logs.some((l) => l.startsWith('github delivery other-repo (push) ignored: the event is about repository octo-org/other')));
+    assert.ok(
+      h.logs.some((l) =>
+        l.startsWith('github delivery other-repo (push) ignored: the event is about repository octo-org/other'),
+      ),
+    );
     assert.equal(await h.store.getDelivery('other-repo'), undefined);
     assert.equal((await h.store.listDeploys({ app: 'shop' })).length, 0);
     const ours = await h.hook('push', push('main'), { delivery: 'our-repo' });

@@ -71,8 +71,16 @@ export interface Harness {
   bodies: string[];
   admin: string;
   token(name: string, role: string, options?: { envs?: string[]; automation?: boolean }): Promise<string>;
-  call(method: string, path: string, options?: { token?: string | undefined; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; json: Body; text: string }>;
-  hook(event: string, payload: unknown, options?: { delivery?: string; signature?: string | null; raw?: string }): Promise<{ status: number; json: Body }>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string | undefined; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; json: Body; text: string }>;
+  hook(
+    event: string,
+    payload: unknown,
+    options?: { delivery?: string; signature?: string | null; raw?: string },
+  ): Promise<{ status: number; json: Body }>;
   waitDelivery(id: string): Promise<Body>;
   waitDeploy(id: string): Promise<DeployRecord>;
   close(): Promise<void>;
@@ -105,11 +113,20 @@ export async function startHarness(
     pollMs: 50,
     webhookSecret: WEBHOOK_SECRET,
     processEnv,
-    ...(wrapSession ? { openSession: async (env: string) => wrapSession(env, await openProviderSession({ config, env: getEnvironment(config, env), store, processEnv })) } : {}),
+    ...(wrapSession
+      ? {
+          openSession: async (env: string) =>
+            wrapSession(
+              env,
+              await openProviderSession({ config, env: getEnvironment(config, env), store, processEnv }),
+            ),
+        }
+      : {}),
     log: (line) => logs.push(line),
     ...options.serve,
   });
-  const admin = (await createApiToken(store, clock, { name: 'root', role: 'admin', createdBy: 'test', app: 'shop' })).token;
+  const admin = (await createApiToken(store, clock, { name: 'root', role: 'admin', createdBy: 'test', app: 'shop' }))
+    .token;
   const call: Harness['call'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -139,7 +156,16 @@ export async function startHarness(
     bodies,
     admin,
     async token(name, role, o = {}) {
-      return (await createApiToken(store, clock, { name, role, envs: o.envs ?? null, automation: o.automation ?? false, createdBy: 'test', app: 'shop' })).token;
+      return (
+        await createApiToken(store, clock, {
+          name,
+          role,
+          envs: o.envs ?? null,
+          automation: o.automation ?? false,
+          createdBy: 'test',
+          app: 'shop',
+        })
+      ).token;
     },
     call,
     async hook(event, payload, o = {}) {
@@ -158,7 +184,7 @@ export async function startHarness(
     async waitDelivery(id) {
       await server.webhooks.idle();
       // Polls for the event; the cap is for a hang, generous for a loaded machine.
-      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline;) {
         const d = await store.getDelivery(id);
         if (d && (d.status === 'done' || d.status === 'failed')) return d;
         await new Promise((r) => setTimeout(r, 10));
@@ -166,7 +192,7 @@ export async function startHarness(
       throw new Error(`delivery ${id} not processed within ${WAIT_CAP_MS} ms`);
     },
     async waitDeploy(id) {
-      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + WAIT_CAP_MS; Date.now() < deadline;) {
         const d = await store.getDeploy(id);
         if (d && TERMINAL_STATUSES.includes(d.status) && !server.deploys.get(id)) return d;
         await new Promise((r) => setTimeout(r, 10));

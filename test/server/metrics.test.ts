@@ -13,7 +13,8 @@ import { until } from '../support/wait.js';
 let h: Harness;
 before(async () => {
   h = await startHarness({ serve: { fleetTtlMs: 0 } });
-  for (const v of ['v2', 'v3']) assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: v } })).status, 201);
+  for (const v of ['v2', 'v3'])
+    assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: v } })).status, 201);
 });
 after(() => h.close());
 
@@ -44,16 +45,45 @@ describe('/metrics', () => {
     await h.waitDeploy(good.json.deploy.id);
     const aborted = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v2' } });
     // qa pauses before cutover: abort it there.
-    await until(async () => (await h.store.listJournal(aborted.json.deploy.id)).some((e) => e.kind === 'paused'), 'the deploy paused', 120_000);
-    assert.equal((await h.call('POST', `/api/deploys/${aborted.json.deploy.id}/abort`, { token: h.admin, body: {} })).status, 200);
+    await until(
+      async () => (await h.store.listJournal(aborted.json.deploy.id)).some((e) => e.kind === 'paused'),
+      'the deploy paused',
+      120_000,
+    );
+    assert.equal(
+      (await h.call('POST', `/api/deploys/${aborted.json.deploy.id}/abort`, { token: h.admin, body: {} })).status,
+      200,
+    );
     await h.waitDeploy(aborted.json.deploy.id);
     const { text } = await scrape();
-    assert.equal(value(text, 'runway_deploys_total{app="shop",env="production",strategy="rolling",result="succeeded"}'), 1);
+    assert.equal(
+      value(text, 'runway_deploys_total{app="shop",env="production",strategy="rolling",result="succeeded"}'),
+      1,
+    );
     assert.equal(value(text, 'runway_deploys_total{app="shop",env="qa",strategy="bluegreen",result="aborted"}'), 1);
-    assert.equal(value(text, 'runway_deploy_duration_seconds_count{app="shop",env="production",strategy="rolling",phase="dispatch"}'), 1);
-    assert.equal(value(text, 'runway_deploy_duration_seconds_count{app="shop",env="production",strategy="rolling",phase="converge"}'), 1);
-    assert.equal(value(text, 'runway_deploy_duration_seconds_count{app="shop",env="qa",strategy="bluegreen",phase="converge"}'), undefined, 'an aborted deploy never converged');
-    const converge = value(text, 'runway_deploy_duration_seconds_sum{app="shop",env="production",strategy="rolling",phase="converge"}')!;
+    assert.equal(
+      value(
+        text,
+        'runway_deploy_duration_seconds_count{app="shop",env="production",strategy="rolling",phase="dispatch"}',
+      ),
+      1,
+    );
+    assert.equal(
+      value(
+        text,
+        'runway_deploy_duration_seconds_count{app="shop",env="production",strategy="rolling",phase="converge"}',
+      ),
+      1,
+    );
+    assert.equal(
+      value(text, 'runway_deploy_duration_seconds_count{app="shop",env="qa",strategy="bluegreen",phase="converge"}'),
+      undefined,
+      'an aborted deploy never converged',
+    );
+    const converge = value(
+      text,
+      'runway_deploy_duration_seconds_sum{app="shop",env="production",strategy="rolling",phase="converge"}',
+    )!;
     const deploy = (await h.store.getDeploy(good.json.deploy.id))!;
     assert.equal(converge, (deploy.convergedAtMs! - deploy.startedAtMs!) / 1000);
     // rolling over 4 machines: 4 cordons, updates and uncordons; qa created green machines.
@@ -68,23 +98,39 @@ describe('/metrics', () => {
 
   it('machines by environment, release and state; deploys in progress while one runs', async () => {
     const r = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'qa', release: 'v3' } });
-    await until(async () => (await h.store.listJournal(r.json.deploy.id)).some((e) => e.kind === 'paused'), 'the deploy paused', 120_000);
+    await until(
+      async () => (await h.store.listJournal(r.json.deploy.id)).some((e) => e.kind === 'paused'),
+      'the deploy paused',
+      120_000,
+    );
     const during = await scrape();
     assert.equal(value(during.text, 'runway_deploys_in_progress{app="shop",env="qa"}'), 1);
-    assert.equal((await h.call('POST', `/api/deploys/${r.json.deploy.id}/promote`, { token: h.admin, body: {} })).status, 200);
+    assert.equal(
+      (await h.call('POST', `/api/deploys/${r.json.deploy.id}/promote`, { token: h.admin, body: {} })).status,
+      200,
+    );
     await h.waitDeploy(r.json.deploy.id);
     const { text } = await scrape();
     assert.equal(value(text, 'runway_fleet_machines{app="shop",env="production",release="v2",state="started"}'), 4);
     assert.equal(value(text, 'runway_fleet_machines{app="shop",env="qa",release="v3",state="started"}'), 4);
     assert.equal(value(text, 'runway_fleet_machines{app="shop",env="staging",release="v1",state="started"}'), 4);
-    assert.equal(value(text, 'runway_fleet_machines{app="shop",env="qa",release="v1",state="started"}'), undefined, 'blue machines are gone');
+    assert.equal(
+      value(text, 'runway_fleet_machines{app="shop",env="qa",release="v1",state="started"}'),
+      undefined,
+      'blue machines are gone',
+    );
   });
 });
 
 describe('countingProvider', () => {
   it('counts each call by op and outcome (ok, HTTP status, or error kind) and passes everything else through', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 't_requests', help: 'h', labelNames: ['provider', 'op', 'code'], registers: [registry] });
+    const counter = new Counter({
+      name: 't_requests',
+      help: 'h',
+      labelNames: ['provider', 'op', 'code'],
+      registers: [registry],
+    });
     let n = 0;
     const inner = {
       name: 'fake',

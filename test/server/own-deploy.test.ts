@@ -55,12 +55,18 @@ describe('a server starting a deploy', () => {
         return hold.store;
       },
     });
-    assert.equal((await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v2', notes: 'release v2' } })).status, 201);
+    assert.equal(
+      (await h.call('POST', '/api/releases', { token: h.admin, body: { version: 'v2', notes: 'release v2' } })).status,
+      201,
+    );
   });
   after(() => h?.close());
 
   it('does not take it over from itself while the request is still recording it: it runs once', async () => {
-    const created = await h.call('POST', '/api/deploys', { token: h.admin, body: { env: 'production', release: 'v2', reason: 'ship v2' } });
+    const created = await h.call('POST', '/api/deploys', {
+      token: h.admin,
+      body: { env: 'production', release: 'v2', reason: 'ship v2' },
+    });
     assert.equal(created.status, 201, created.text);
     assert.equal(hold!.held(), 1, 'the request was held after recording its deploy');
     const id = created.json.deploy.id as string;

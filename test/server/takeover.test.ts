@@ -82,7 +82,9 @@ url = "${storeUrl}"
     const store = await openStore(storeUrl, dir);
     await store.createRelease('shop', { version: 'v2', image: 'registry.fly.io/shop:v2', createdAtMs: Date.now() });
     await store.createRelease('shop', { version: 'v3', image: 'registry.fly.io/shop:v3', createdAtMs: Date.now() + 1 });
-    token = (await createApiToken(store, new RealClock(), { name: 'alice', role: 'admin', createdBy: 'test', app: 'shop' })).token;
+    token = (
+      await createApiToken(store, new RealClock(), { name: 'alice', role: 'admin', createdBy: 'test', app: 'shop' })
+    ).token;
     await store.close();
   });
 
@@ -103,21 +105,31 @@ url = "${storeUrl}"
     children.push(b);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
 
-    const created = await fetch(`${a.url}/api/deploys`, { method: 'POST', headers, body: JSON.stringify({ env: 'production', release: 'v2', reason: 'takeover test' }) });
+    const created = await fetch(`${a.url}/api/deploys`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ env: 'production', release: 'v2', reason: 'takeover test' }),
+    });
     assert.equal(created.status, 201, await created.clone().text());
     const deployId = ((await created.json()) as { deploy: { id: string } }).deploy.id;
 
-    const stats = async () => (await (await fetch(`${fleet.url}/_sim/stats`, { headers: { authorization: `Bearer ${FLY_TOKEN}` } })).json()) as { server: { updates: { machineId: string; deployId: string | null }[] } };
+    const stats = async () =>
+      (await (
+        await fetch(`${fleet.url}/_sim/stats`, { headers: { authorization: `Bearer ${FLY_TOKEN}` } })
+      ).json()) as { server: { updates: { machineId: string; deployId: string | null }[] } };
     // Kill A once it has changed a few machines and before it is done.
-    await until('A to update some machines', 120_000, async () => ((await stats()).server.updates.filter((u) => u.deployId === deployId).length >= 2 ? true : undefined));
+    await until('A to update some machines', 120_000, async () =>
+      (await stats()).server.updates.filter((u) => u.deployId === deployId).length >= 2 ? true : undefined,
+    );
     await a.stop('SIGKILL');
 
-    const deploy = async () => (await (await fetch(`${b.url}/api/deploys/${deployId}?journal=1`, { headers })).json()) as {
-      deploy?: { status: string; owner: string | null };
-      status?: string;
-      owner?: string | null;
-      journal?: { kind: string; message: string | null }[];
-    };
+    const deploy = async () =>
+      (await (await fetch(`${b.url}/api/deploys/${deployId}?journal=1`, { headers })).json()) as {
+        deploy?: { status: string; owner: string | null };
+        status?: string;
+        owner?: string | null;
+        journal?: { kind: string; message: string | null }[];
+      };
     // How soon (the lease TTL plus one takeover poll) depends on the machine's speed, so it is not asserted
     // here (a busy machine took longer than any fixed bound; found by test:soak); that B takes it over is.
     await until('B to take the deploy over', 120_000, async () => {
@@ -139,7 +151,11 @@ url = "${storeUrl}"
     const perMachine = new Map<string, number>();
     for (const u of updates) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
     assert.equal(perMachine.size, 12, 'every machine was updated');
-    assert.deepEqual([...perMachine.entries()].filter(([, n]) => n > 1), [], 'no machine updated twice for the deploy');
+    assert.deepEqual(
+      [...perMachine.entries()].filter(([, n]) => n > 1),
+      [],
+      'no machine updated twice for the deploy',
+    );
   });
 
   it('SIGTERM of the owner: it steps back (nothing rolled back, the deploy left running and unowned); a restarted instance finishes it forward', async () => {
@@ -149,13 +165,25 @@ url = "${storeUrl}"
     const a = await startRunwayServer(['--instance', 'C', '--lease-ttl', `${LEASE_TTL_MS}ms`], env, dir);
     children.push(a);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = await fetch(`${a.url}/api/deploys`, { method: 'POST', headers, body: JSON.stringify({ env: 'production', release: 'v3', reason: 'graceful stop test' }) });
+    const created = await fetch(`${a.url}/api/deploys`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ env: 'production', release: 'v3', reason: 'graceful stop test' }),
+    });
     assert.equal(created.status, 201, await created.clone().text());
     const deployId = ((await created.json()) as { deploy: { id: string } }).deploy.id;
-    const stats = async () => (await (await fetch(`${fleet.url}/_sim/stats`, { headers: { authorization: `Bearer ${FLY_TOKEN}` } })).json()) as { server: { updates: { machineId: string; release: string; deployId: string | null }[] } };
-    await until('C to update some machines', 120_000, async () => ((await stats()).server.updates.filter((u) => u.deployId === deployId).length >= 2 ? true : undefined));
+    const stats = async () =>
+      (await (
+        await fetch(`${fleet.url}/_sim/stats`, { headers: { authorization: `Bearer ${FLY_TOKEN}` } })
+      ).json()) as { server: { updates: { machineId: string; release: string; deployId: string | null }[] } };
+    await until('C to update some machines', 120_000, async () =>
+      (await stats()).server.updates.filter((u) => u.deployId === deployId).length >= 2 ? true : undefined,
+    );
     // Bounded (the server bounds its own stop too): a stop that never ends fails here with its log.
-    const code = await Promise.race([a.stop('SIGTERM'), new Promise<string>((r) => setTimeout(() => r('still running after 150 s'), 150_000).unref())]);
+    const code = await Promise.race([
+      a.stop('SIGTERM'),
+      new Promise<string>((r) => setTimeout(() => r('still running after 150 s'), 150_000).unref()),
+    ]);
     assert.equal(code, 0, `graceful exit: ${a.log().slice(-3000)}`);
 
     const store = await openStore(storeUrl, dir);
@@ -164,18 +192,29 @@ url = "${storeUrl}"
       assert.equal(left?.status, 'running', 'left running, not rolled back or failed');
       assert.equal(left?.owner, null, 'ownership released');
       const journal = await store.listJournal(deployId);
-      assert.ok(journal.some((e) => e.kind === 'stepped_back'), 'the journal says the server stepped back');
+      assert.ok(
+        journal.some((e) => e.kind === 'stepped_back'),
+        'the journal says the server stepped back',
+      );
       assert.ok(!journal.some((e) => e.kind === 'rollback'), 'nothing rolled back because the server stopped');
       assert.ok((await store.getLock('shop', 'production'))?.holder === deployId, 'the deploy keeps its lock');
     } finally {
       await store.close();
     }
-    assert.deepEqual((await stats()).server.updates.filter((u) => u.deployId === deployId && u.release !== 'v3'), [], 'no machine went back');
+    assert.deepEqual(
+      (await stats()).server.updates.filter((u) => u.deployId === deployId && u.release !== 'v3'),
+      [],
+      'no machine went back',
+    );
 
     const d = await startRunwayServer(['--instance', 'D', '--lease-ttl', `${LEASE_TTL_MS}ms`], env, dir);
     children.push(d);
     const finished = await until('the restarted instance to finish the deploy', 180_000, async () => {
-      const r = (await (await fetch(`${d.url}/api/deploys/${deployId}?journal=1`, { headers })).json()) as { deploy?: { status: string }; status?: string; journal?: { kind: string }[] };
+      const r = (await (await fetch(`${d.url}/api/deploys/${deployId}?journal=1`, { headers })).json()) as {
+        deploy?: { status: string };
+        status?: string;
+        journal?: { kind: string }[];
+      };
       const status = (r.deploy ?? r).status;
       return status === 'running' || status === 'pending' ? undefined : r;
     });
@@ -185,6 +224,10 @@ url = "${storeUrl}"
     const perMachine = new Map<string, number>();
     for (const u of updates) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
     assert.equal(perMachine.size, 12, 'every machine was updated');
-    assert.deepEqual([...perMachine.entries()].filter(([, n]) => n > 1), [], 'no machine updated twice for the deploy');
+    assert.deepEqual(
+      [...perMachine.entries()].filter(([, n]) => n > 1),
+      [],
+      'no machine updated twice for the deploy',
+    );
   });
 });

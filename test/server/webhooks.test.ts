@@ -41,10 +41,15 @@ describe('GitHub webhooks', () => {
     assert.equal(o.outcome, 'started', JSON.stringify(o));
     assert.equal(o.responsible, 'grace');
     const deploy = await h.waitDeploy(o.deployId);
-    assert.deepEqual([deploy.env, deploy.release, deploy.responsible, deploy.initiator, deploy.trigger, deploy.status], ['production', 'v1.2.0', 'grace', 'github:grace', 'release', 'succeeded']);
+    assert.deepEqual(
+      [deploy.env, deploy.release, deploy.responsible, deploy.initiator, deploy.trigger, deploy.status],
+      ['production', 'v1.2.0', 'grace', 'github:grace', 'release', 'succeeded'],
+    );
     const release = await h.store.getRelease('shop', 'v1.2.0');
     assert.match(release?.notes ?? '', /Add search/);
-    const started_ = (await h.store.listLedger({ env: 'production' })).find((e) => e.kind === 'deploy.started' && e.deployId === deploy.id)!;
+    const started_ = (await h.store.listLedger({ env: 'production' })).find(
+      (e) => e.kind === 'deploy.started' && e.deployId === deploy.id,
+    )!;
     assert.equal(started_.responsible, 'grace');
     assert.equal((started_.data as { context: { author: string } }).context.author, 'github-actions[bot]');
   });
@@ -53,7 +58,12 @@ describe('GitHub webhooks', () => {
     const before_ = await counts();
     const r = await h.hook('release', releasePublished('v1.2.0'), { delivery: 'rel-1' });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json, { duplicate: true, event: 'release', deliveryId: 'rel-1', original: { id: 'rel-1', status: 'done' } });
+    assert.deepEqual(r.json, {
+      duplicate: true,
+      event: 'release',
+      deliveryId: 'rel-1',
+      original: { id: 'rel-1', status: 'done' },
+    });
     await h.server.webhooks.idle();
     assert.deepEqual(await counts(), before_);
   });
@@ -68,13 +78,25 @@ describe('GitHub webhooks', () => {
   });
 
   it('a redelivery to another server instance on the same store starts nothing either', async () => {
-    const other = await startServer({ config: (await import('../../src/config/load.js')).loadConfig(`${h.dir}/runway.toml`), store: h.store, port: 0, webhookSecret: WEBHOOK_SECRET, processEnv: {}, pollMs: 50 });
+    const other = await startServer({
+      config: (await import('../../src/config/load.js')).loadConfig(`${h.dir}/runway.toml`),
+      store: h.store,
+      port: 0,
+      webhookSecret: WEBHOOK_SECRET,
+      processEnv: {},
+      pollMs: 50,
+    });
     try {
       const before_ = await counts();
       const raw = JSON.stringify(releasePublished('v1.2.0'));
       const res = await fetch(`${other.url}/webhooks/github`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': 'release', 'x-github-delivery': 'rel-1', 'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw) },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'release',
+          'x-github-delivery': 'rel-1',
+          'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw),
+        },
         body: raw,
       });
       assert.equal(res.status, 200);
@@ -90,13 +112,23 @@ describe('GitHub webhooks', () => {
     const before_ = await counts();
     const payload = releasePublished('v6.6.6');
     const raw = JSON.stringify(payload);
-    for (const signature of [null, '', 'sha256=' + '0'.repeat(64), signatureFor('another secret', raw), signatureFor(WEBHOOK_SECRET, raw + ' '), signatureFor(WEBHOOK_SECRET, raw).replace('sha256=', 'sha1=')]) {
+    for (const signature of [
+      null,
+      '',
+      'sha256=' + '0'.repeat(64),
+      signatureFor('another secret', raw),
+      signatureFor(WEBHOOK_SECRET, raw + ' '),
+      signatureFor(WEBHOOK_SECRET, raw).replace('sha256=', 'sha1='),
+    ]) {
       const r = await h.hook('release', payload, { signature, delivery: `forged-${signature?.length ?? 'none'}`, raw });
       assert.equal(r.status, 401, String(signature));
       assert.match(r.json.error, /missing or wrong x-hub-signature-256 signature/);
     }
     // Not even parsed: a body that is not JSON gets 401, not 400.
-    assert.equal((await h.hook('release', null, { raw: '{not json', signature: 'sha256=' + 'f'.repeat(64) })).status, 401);
+    assert.equal(
+      (await h.hook('release', null, { raw: '{not json', signature: 'sha256=' + 'f'.repeat(64) })).status,
+      401,
+    );
     await h.server.webhooks.idle();
     assert.deepEqual(await counts(), before_);
     assert.equal(await h.store.getRelease('shop', 'v6.6.6'), undefined);
@@ -105,7 +137,11 @@ describe('GitHub webhooks', () => {
   it('signed but malformed: 400 for a non-JSON body or missing headers', async () => {
     assert.equal((await h.hook('release', null, { raw: '{not json' })).status, 400);
     const raw = JSON.stringify(ping());
-    const res = await fetch(`${h.url}/webhooks/github`, { method: 'POST', headers: { 'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw), 'x-github-delivery': 'x' }, body: raw });
+    const res = await fetch(`${h.url}/webhooks/github`, {
+      method: 'POST',
+      headers: { 'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw), 'x-github-delivery': 'x' },
+      body: raw,
+    });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { error: string }).error, /missing x-github-event header/);
   });
@@ -127,7 +163,12 @@ describe('GitHub webhooks', () => {
     });
     const res = await fetch(`${h.url}/webhooks/github`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'release', 'x-github-delivery': 'big-2', 'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw) },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'release',
+        'x-github-delivery': 'big-2',
+        'x-hub-signature-256': signatureFor(WEBHOOK_SECRET, raw),
+      },
       body: stream,
       duplex: 'half',
     } as RequestInit);
@@ -138,7 +179,10 @@ describe('GitHub webhooks', () => {
   it('unknown events and actions runway does not act on: 202 ignored, nothing started', async () => {
     const before_ = await counts();
     const issues = await h.hook('issues', { action: 'opened', issue: { number: 1 } });
-    assert.deepEqual([issues.status, issues.json.ignored, issues.json.why], [202, true, 'event "issues" is not one runway acts on']);
+    assert.deepEqual(
+      [issues.status, issues.json.ignored, issues.json.why],
+      [202, true, 'event "issues" is not one runway acts on'],
+    );
     const created = await h.hook('release', { ...releasePublished('v8'), action: 'created' });
     assert.equal(created.status, 202);
     assert.equal(created.json.ignored, true);
@@ -156,8 +200,13 @@ describe('GitHub webhooks', () => {
     const [o] = d.result.outcomes;
     assert.equal(o.outcome, 'started', JSON.stringify(o));
     const deploy = await h.waitDeploy(o.deployId);
-    assert.deepEqual([deploy.env, deploy.release, deploy.responsible, deploy.initiator, deploy.trigger], ['staging', 'sha-6113728f27ae', 'automation', 'github:push', 'push:main']);
-    const entry = (await h.store.listLedger({ env: 'staging' })).find((e) => e.kind === 'deploy.started' && e.deployId === deploy.id)!;
+    assert.deepEqual(
+      [deploy.env, deploy.release, deploy.responsible, deploy.initiator, deploy.trigger],
+      ['staging', 'sha-6113728f27ae', 'automation', 'github:push', 'push:main'],
+    );
+    const entry = (await h.store.listLedger({ env: 'staging' })).find(
+      (e) => e.kind === 'deploy.started' && e.deployId === deploy.id,
+    )!;
     assert.equal(entry.responsible, 'automation');
     assert.equal((entry.data as { context: { pusher: string } }).context.pusher, 'ada');
     // The same push again (another delivery): no second deploy.
@@ -168,21 +217,35 @@ describe('GitHub webhooks', () => {
 
   it('"Manual deploy" by a human to the automatic environment is refused and recorded; with emergency and a reason it goes', async () => {
     const wf = '.github/workflows/runway-manual-deploy.yml';
-    const r = await h.hook('workflow_dispatch', workflowDispatch(wf, { environment: 'staging', ref: 'v1.2.0', reason: '', emergency: 'false' }), { delivery: 'wd-1' });
+    const r = await h.hook(
+      'workflow_dispatch',
+      workflowDispatch(wf, { environment: 'staging', ref: 'v1.2.0', reason: '', emergency: 'false' }),
+      { delivery: 'wd-1' },
+    );
     assert.equal(r.status, 202);
     const d = await h.waitDelivery('wd-1');
     assert.equal(d.result.outcomes[0].outcome, 'refused');
     assert.match(d.result.outcomes[0].why, /staging deploys automatically/);
     const refusal = (await h.store.listLedger({ env: 'staging' })).at(-1)!;
-    assert.deepEqual([refusal.kind, refusal.responsible, refusal.initiator], ['policy.refused', 'grace', 'github:grace']);
+    assert.deepEqual(
+      [refusal.kind, refusal.responsible, refusal.initiator],
+      ['policy.refused', 'grace', 'github:grace'],
+    );
 
-    await h.hook('workflow_dispatch', workflowDispatch(wf, { environment: 'staging', ref: 'v1.2.0', reason: 'main is broken', emergency: 'true' }), { delivery: 'wd-2' });
+    await h.hook(
+      'workflow_dispatch',
+      workflowDispatch(wf, { environment: 'staging', ref: 'v1.2.0', reason: 'main is broken', emergency: 'true' }),
+      { delivery: 'wd-2' },
+    );
     const ok = await h.waitDelivery('wd-2');
     const [o] = ok.result.outcomes;
     assert.equal(o.outcome, 'started', JSON.stringify(o));
     assert.equal(o.emergency, true);
     const deploy = await h.waitDeploy(o.deployId);
-    assert.deepEqual([deploy.responsible, deploy.emergency, deploy.reason, deploy.trigger], ['grace', true, 'main is broken', 'manual']);
+    assert.deepEqual(
+      [deploy.responsible, deploy.emergency, deploy.reason, deploy.trigger],
+      ['grace', true, 'main is broken', 'manual'],
+    );
   });
 
   it('a release published by a bot cannot deploy production (a named human is required)', async () => {
@@ -205,7 +268,10 @@ describe('webhook endpoint configuration', () => {
     try {
       const r = await off.hook('release', releasePublished('v1.2.0'));
       assert.equal(r.status, 503);
-      assert.match(r.json.error, /endpoint is off: no webhook secret \(set RUNWAY_GITHUB_WEBHOOK_SECRET or \[github\] webhook_secret_file\)/);
+      assert.match(
+        r.json.error,
+        /endpoint is off: no webhook secret \(set RUNWAY_GITHUB_WEBHOOK_SECRET or \[github\] webhook_secret_file\)/,
+      );
       assert.equal((await off.store.listDeliveries()).length, 0);
       assert.ok(off.logs.some((l) => /GitHub webhook endpoint off/.test(l)));
     } finally {
@@ -214,7 +280,10 @@ describe('webhook endpoint configuration', () => {
   });
 
   it('RUNWAY_GITHUB_WEBHOOK_SECRET turns it on', async () => {
-    const on = await startHarness({ serve: { webhookSecret: undefined }, env: { RUNWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET } });
+    const on = await startHarness({
+      serve: { webhookSecret: undefined },
+      env: { RUNWAY_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET },
+    });
     try {
       assert.equal((await on.hook('ping', ping())).status, 200);
     } finally {
@@ -226,11 +295,36 @@ describe('webhook endpoint configuration', () => {
     const first = await startHarness();
     try {
       await first.server.close();
-      await first.store.recordDelivery({ id: 'left-behind', event: 'push', eventKey: 'push:x:refs/heads/main:abc', status: 'queued', receivedAtMs: Date.now(), requests: [
-        { env: 'staging', release: 'sha-abc', newRelease: { version: 'sha-abc', image: 'shop:abc', createdAtMs: 1 }, action: 'deploy', trigger: 'push', branch: 'main', initiator: { kind: 'automation', name: 'github' }, emergency: false, reason: null, context: {} },
-      ] });
+      await first.store.recordDelivery({
+        id: 'left-behind',
+        event: 'push',
+        eventKey: 'push:x:refs/heads/main:abc',
+        status: 'queued',
+        receivedAtMs: Date.now(),
+        requests: [
+          {
+            env: 'staging',
+            release: 'sha-abc',
+            newRelease: { version: 'sha-abc', image: 'shop:abc', createdAtMs: 1 },
+            action: 'deploy',
+            trigger: 'push',
+            branch: 'main',
+            initiator: { kind: 'automation', name: 'github' },
+            emergency: false,
+            reason: null,
+            context: {},
+          },
+        ],
+      });
       const config = (await import('../../src/config/load.js')).loadConfig(`${first.dir}/runway.toml`);
-      const second = await startServer({ config, store: first.store, port: 0, webhookSecret: WEBHOOK_SECRET, processEnv: {}, pollMs: 50 });
+      const second = await startServer({
+        config,
+        store: first.store,
+        port: 0,
+        webhookSecret: WEBHOOK_SECRET,
+        processEnv: {},
+        pollMs: 50,
+      });
       try {
         await second.webhooks.idle();
         const d = await first.store.getDelivery('left-behind');

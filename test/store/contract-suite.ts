@@ -99,7 +99,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           const v1 = release('v1', T0, { configDigest: 'sha256:aaa' });
           await store.createRelease('mechanic', v1);
           await store.createRelease('mechanic', { ...v1 });
-          await rejectsWith(store.createRelease('mechanic', { ...v1, image: 'registry.fly.io/mechanic:other' }), 'conflict');
+          await rejectsWith(
+            store.createRelease('mechanic', { ...v1, image: 'registry.fly.io/mechanic:other' }),
+            'conflict',
+          );
           await rejectsWith(store.createRelease('mechanic', { ...v1, configDigest: 'sha256:bbb' }), 'conflict');
           // The same version of another app is another release.
           await store.createRelease('other', { ...v1, image: 'registry.fly.io/other:v1' });
@@ -165,11 +168,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           await store.createDeploy(newDeploy('d1'));
           const plan = {
             deployId: 'd1',
-            waves: [{ index: 0, kind: 'spearhead', steps: [{ kind: 'update', machineId: 'm1', to: 'v2', cordon: false }] }],
+            waves: [
+              { index: 0, kind: 'spearhead', steps: [{ kind: 'update', machineId: 'm1', to: 'v2', cordon: false }] },
+            ],
             estimate: { apiCalls: { update: 3 }, apiCallsTotal: 3 },
             notes: ['ünïcode ✓', 'quote " and \\ backslash'],
           };
-          const summary = { converged: 3, stragglers: [], durationMs: 12_345, ratio: 0.5, nested: { ok: true, none: null } };
+          const summary = {
+            converged: 3,
+            stragglers: [],
+            durationMs: 12_345,
+            ratio: 0.5,
+            nested: { ok: true, none: null },
+          };
           const afterStart = await store.updateDeploy('d1', {
             status: 'running',
             plan,
@@ -246,7 +257,10 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           await store.createDeploy(newDeploy('d3', { createdAtMs: T0 + 2, status: 'running' }));
           await store.updateDeploy('d1', { status: 'succeeded', summary: { machines: { stragglers: 1 } } });
           const all = await store.listDeployHeads({ app: 'mechanic' });
-          assert.deepEqual(all.map((d) => d.id), ['d3', 'd2', 'd1']);
+          assert.deepEqual(
+            all.map((d) => d.id),
+            ['d3', 'd2', 'd1'],
+          );
           for (const d of all) {
             assert.equal('plan' in d, false);
             assert.equal('summary' in d, false);
@@ -254,8 +268,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           const { plan: _p, summary: _s, ...full } = (await store.getDeploy('d1'))!;
           assert.deepEqual(all[2], full);
           assert.equal(all[1]!.emergency, true);
-          assert.deepEqual((await store.listDeployHeads({ app: 'mechanic', env: 'production', status: ['running'] })).map((d) => d.id), ['d3']);
-          assert.deepEqual((await store.listDeployHeads({ limit: 1 })).map((d) => d.id), ['d3']);
+          assert.deepEqual(
+            (await store.listDeployHeads({ app: 'mechanic', env: 'production', status: ['running'] })).map((d) => d.id),
+            ['d3'],
+          );
+          assert.deepEqual(
+            (await store.listDeployHeads({ limit: 1 })).map((d) => d.id),
+            ['d3'],
+          );
           assert.deepEqual(await store.listDeployHeads({ app: 'other' }), []);
           assert.deepEqual(await store.getDeployHead('d1'), full);
           assert.equal(await store.getDeployHead('nope'), undefined);
@@ -265,29 +285,68 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         withStore(async (store) => {
           await store.createDeploy(newDeploy('old', { createdAtMs: T0 - 1 }));
           await store.createDeploy(newDeploy('a', { createdAtMs: T0, strategy: 'immediate' }));
-          await store.createDeploy(newDeploy('b', { createdAtMs: T0 + 5, env: 'staging', trigger: 'push', emergency: true }));
+          await store.createDeploy(
+            newDeploy('b', { createdAtMs: T0 + 5, env: 'staging', trigger: 'push', emergency: true }),
+          );
           await store.createDeploy(newDeploy('late', { createdAtMs: T0 + 100 }));
           await store.updateDeploy('a', {
             status: 'failed',
             startedAtMs: 10,
             dispatchedAtMs: 20,
             finishedAtMs: 50,
-            summary: { machines: { total: 3, onTarget: 1, failed: 2, stragglers: 4 }, stragglerIds: ['m1', 'm2', 'm3', 'm4'] },
+            summary: {
+              machines: { total: 3, onTarget: 1, failed: 2, stragglers: 4 },
+              stragglerIds: ['m1', 'm2', 'm3', 'm4'],
+            },
           });
           await store.requestAbort('b', 'bob', T0 + 6);
           const rows = await store.listDeployStats({ app: 'mechanic', sinceMs: T0, untilMs: T0 + 100 });
           assert.deepEqual(rows, [
             {
-              id: 'a', env: 'production', release: 'v2', strategy: 'immediate', status: 'failed', trigger: 'cli', responsible: 'alice', emergency: false,
-              createdAtMs: T0, startedAtMs: 10, dispatchedAtMs: 20, convergedAtMs: null, finishedAtMs: 50, abortRequested: false, stragglers: 4, failedMachines: 2,
+              id: 'a',
+              env: 'production',
+              release: 'v2',
+              strategy: 'immediate',
+              status: 'failed',
+              trigger: 'cli',
+              responsible: 'alice',
+              emergency: false,
+              createdAtMs: T0,
+              startedAtMs: 10,
+              dispatchedAtMs: 20,
+              convergedAtMs: null,
+              finishedAtMs: 50,
+              abortRequested: false,
+              stragglers: 4,
+              failedMachines: 2,
             },
             {
-              id: 'b', env: 'staging', release: 'v2', strategy: 'rolling', status: 'pending', trigger: 'push', responsible: 'alice', emergency: true,
-              createdAtMs: T0 + 5, startedAtMs: null, dispatchedAtMs: null, convergedAtMs: null, finishedAtMs: null, abortRequested: true, stragglers: 0, failedMachines: 0,
+              id: 'b',
+              env: 'staging',
+              release: 'v2',
+              strategy: 'rolling',
+              status: 'pending',
+              trigger: 'push',
+              responsible: 'alice',
+              emergency: true,
+              createdAtMs: T0 + 5,
+              startedAtMs: null,
+              dispatchedAtMs: null,
+              convergedAtMs: null,
+              finishedAtMs: null,
+              abortRequested: true,
+              stragglers: 0,
+              failedMachines: 0,
             },
           ]);
-          assert.deepEqual((await store.listDeployStats({ app: 'mechanic', sinceMs: T0, env: 'staging' })).map((d) => d.id), ['b']);
-          assert.deepEqual((await store.listDeployStats({ app: 'mechanic', sinceMs: 0 })).map((d) => d.id), ['old', 'a', 'b', 'late']);
+          assert.deepEqual(
+            (await store.listDeployStats({ app: 'mechanic', sinceMs: T0, env: 'staging' })).map((d) => d.id),
+            ['b'],
+          );
+          assert.deepEqual(
+            (await store.listDeployStats({ app: 'mechanic', sinceMs: 0 })).map((d) => d.id),
+            ['old', 'a', 'b', 'late'],
+          );
           assert.deepEqual(await store.listDeployStats({ app: 'nope', sinceMs: 0 }), []);
         }));
     });
@@ -306,9 +365,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.equal(d?.owner, 'b');
           assert.equal(d?.heartbeatAtMs, T0 + 12_001);
           assert.equal(await store.heartbeatDeploy('d', 'a', T0 + 12_002), false, 'a lost it');
-          assert.equal(await store.heartbeatDeploy('d', null, T0 + 13_000), true, 'an unnamed run beats for whoever owns it');
+          assert.equal(
+            await store.heartbeatDeploy('d', null, T0 + 13_000),
+            true,
+            'an unnamed run beats for whoever owns it',
+          );
           await store.requestAbort('d', 'carol', T0 + 13_500);
-          assert.deepEqual(await store.deployControl('d'), { status: 'running', owner: 'b', heartbeatAtMs: T0 + 13_000, abortRequestedAtMs: T0 + 13_500, abortRequestedBy: 'carol' });
+          assert.deepEqual(await store.deployControl('d'), {
+            status: 'running',
+            owner: 'b',
+            heartbeatAtMs: T0 + 13_000,
+            abortRequestedAtMs: T0 + 13_500,
+            abortRequestedBy: 'carol',
+          });
           assert.equal(await store.deployControl('unknown'), undefined);
           await store.createDeploy(newDeploy('done', { status: 'succeeded' }));
           assert.equal(await store.claimDeploy('done', 'b', T0, 0), false, 'finished deploys are nobody’s');
@@ -319,7 +388,9 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         withStore(async (store) => {
           await store.createDeploy(newDeploy('d', { status: 'running', owner: 'dead' }));
           await store.updateDeploy('d', { heartbeatAtMs: T0 });
-          const wins = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claimDeploy('d', `i${i}`, T0 + 60_000, 10_000)));
+          const wins = await Promise.all(
+            Array.from({ length: 8 }, (_, i) => store.claimDeploy('d', `i${i}`, T0 + 60_000, 10_000)),
+          );
           assert.equal(wins.filter(Boolean).length, 1);
         }));
     });
@@ -336,7 +407,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
             { deployId: 'd1', atMs: T0 + 1, kind: 'wave_started', wave: 0 },
           ]);
           await store.appendJournal([
-            { deployId: 'd1', atMs: T0 + 2, kind: 'step_failed', wave: 0, machineId: 'm1', message: 'exit 1', data: null },
+            {
+              deployId: 'd1',
+              atMs: T0 + 2,
+              kind: 'step_failed',
+              wave: 0,
+              machineId: 'm1',
+              message: 'exit 1',
+              data: null,
+            },
             { deployId: 'd1', atMs: T0 + 3, kind: 'note', seq: 999, data: 'text', message: null },
           ]);
           const d1 = await store.listJournal('d1');
@@ -352,8 +431,26 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
               data: { waves: 3, list: [1, 'two', null], deep: { x: 1.5 } },
             },
             { seq: 2, deployId: 'd1', atMs: T0 + 1, kind: 'wave_started', wave: 0, machineId: null, message: null },
-            { seq: 3, deployId: 'd1', atMs: T0 + 2, kind: 'step_failed', wave: 0, machineId: 'm1', message: 'exit 1', data: null },
-            { seq: 4, deployId: 'd1', atMs: T0 + 3, kind: 'note', wave: null, machineId: null, message: null, data: 'text' },
+            {
+              seq: 3,
+              deployId: 'd1',
+              atMs: T0 + 2,
+              kind: 'step_failed',
+              wave: 0,
+              machineId: 'm1',
+              message: 'exit 1',
+              data: null,
+            },
+            {
+              seq: 4,
+              deployId: 'd1',
+              atMs: T0 + 3,
+              kind: 'note',
+              wave: null,
+              machineId: null,
+              message: null,
+              data: 'text',
+            },
           ]);
           const d2 = await store.listJournal('d2');
           assert.deepEqual(
@@ -363,14 +460,18 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.deepEqual(await store.listJournal('nope'), []);
         }));
 
-      it('answers whether a deploy\'s journal holds an entry of a kind (the promote poll), per deploy', () =>
+      it("answers whether a deploy's journal holds an entry of a kind (the promote poll), per deploy", () =>
         withStore(async (store) => {
           await store.createDeploy(newDeploy('d1'));
           await store.createDeploy(newDeploy('d2'));
           await store.appendJournal([{ deployId: 'd1', atMs: T0, kind: 'paused' }]);
           assert.equal(await store.hasJournalEntry('d1', 'promote'), false);
           await store.appendJournal([{ deployId: 'd2', atMs: T0, kind: 'promote' }]);
-          assert.equal(await store.hasJournalEntry('d1', 'promote'), false, 'another deploy\'s promote is not this one\'s');
+          assert.equal(
+            await store.hasJournalEntry('d1', 'promote'),
+            false,
+            "another deploy's promote is not this one's",
+          );
           await store.appendJournal([{ deployId: 'd1', atMs: T0 + 1, kind: 'promote', message: 'promoted by alice' }]);
           assert.equal(await store.hasJournalEntry('d1', 'promote'), true);
           assert.equal(await store.hasJournalEntry('nope', 'promote'), false);
@@ -382,7 +483,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           await Promise.all(
             Array.from({ length: 20 }, (_, batch) =>
               store.appendJournal(
-                Array.from({ length: 10 }, (_, i) => ({ deployId: 'd1', atMs: T0 + batch, kind: 'note', message: `${batch}:${i}` })),
+                Array.from({ length: 10 }, (_, i) => ({
+                  deployId: 'd1',
+                  atMs: T0 + batch,
+                  kind: 'note',
+                  message: `${batch}:${i}`,
+                })),
               ),
             ),
           );
@@ -456,7 +562,17 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           await store.appendMachineEvents(events);
           await store.appendMachineEvents([]);
           await store.appendMachineEvents([
-            { deployId: null, app: 'mechanic', env: 'production', machineId: 'm1', atMs: T0, type: 'destroyed', state: 'destroyed', release: 'v1', health: 'unknown' },
+            {
+              deployId: null,
+              app: 'mechanic',
+              env: 'production',
+              machineId: 'm1',
+              atMs: T0,
+              type: 'destroyed',
+              state: 'destroyed',
+              release: 'v1',
+              health: 'unknown',
+            },
           ]);
           const d1 = await store.listMachineEvents('d1');
           assert.deepEqual(
@@ -476,12 +592,25 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
         withStore(async (store) => {
           assert.equal(await store.getLock('mechanic', 'production'), undefined);
           const first = await store.acquireLock({ ...base, holder: 'd1' }, T0, 60_000);
-          assert.deepEqual(first, { acquired: true, lock: { ...base, holder: 'd1', acquiredAtMs: T0, heartbeatAtMs: T0 } });
-          assert.deepEqual(await store.getLock('mechanic', 'production'), { ...base, holder: 'd1', acquiredAtMs: T0, heartbeatAtMs: T0 });
+          assert.deepEqual(first, {
+            acquired: true,
+            lock: { ...base, holder: 'd1', acquiredAtMs: T0, heartbeatAtMs: T0 },
+          });
+          assert.deepEqual(await store.getLock('mechanic', 'production'), {
+            ...base,
+            holder: 'd1',
+            acquiredAtMs: T0,
+            heartbeatAtMs: T0,
+          });
 
           const second = await store.acquireLock({ ...base, holder: 'd2', pid: null, host: null }, T0 + 1_000, 60_000);
           assert.equal(second.acquired, false);
-          assert.deepEqual(!second.acquired && second.heldBy, { ...base, holder: 'd1', acquiredAtMs: T0, heartbeatAtMs: T0 });
+          assert.deepEqual(!second.acquired && second.heldBy, {
+            ...base,
+            holder: 'd1',
+            acquiredAtMs: T0,
+            heartbeatAtMs: T0,
+          });
 
           // Another environment has its own lock.
           const staging = await store.acquireLock({ ...base, env: 'staging', holder: 'd2' }, T0 + 1_000, 60_000);
@@ -515,10 +644,23 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           // Exactly staleAfterMs old: still alive.
           const early = await store.acquireLock({ ...base, holder: 'd2' }, T0 + 15_000, 10_000);
           assert.equal(early.acquired, false);
-          const late = await store.acquireLock({ ...base, holder: 'd2', reason: 'takeover', pid: 7, host: 'b' }, T0 + 15_001, 10_000);
+          const late = await store.acquireLock(
+            { ...base, holder: 'd2', reason: 'takeover', pid: 7, host: 'b' },
+            T0 + 15_001,
+            10_000,
+          );
           assert.deepEqual(late, {
             acquired: true,
-            lock: { app: 'mechanic', env: 'production', holder: 'd2', reason: 'takeover', pid: 7, host: 'b', acquiredAtMs: T0 + 15_001, heartbeatAtMs: T0 + 15_001 },
+            lock: {
+              app: 'mechanic',
+              env: 'production',
+              holder: 'd2',
+              reason: 'takeover',
+              pid: 7,
+              host: 'b',
+              acquiredAtMs: T0 + 15_001,
+              heartbeatAtMs: T0 + 15_001,
+            },
           });
           // The old holder has lost it.
           assert.equal(await store.heartbeatLock('mechanic', 'production', 'd1', T0 + 15_002), false);

@@ -28,7 +28,9 @@ after(async () => {
 async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
   const first = await createMigrator(db, schema).migrateTo('0001_initial');
   assert.equal(first.error, undefined);
-  await sql`insert into deploys (id, app, env, release, strategy, status, initiator, responsible, trigger, created_at_ms) values ('old', 'shop', 'production', 'v1', 'rolling', 'succeeded', 'cli:ann', 'ann', 'cli', 1)`.execute(db);
+  await sql`insert into deploys (id, app, env, release, strategy, status, initiator, responsible, trigger, created_at_ms) values ('old', 'shop', 'production', 'v1', 'rolling', 'succeeded', 'cli:ann', 'ann', 'cli', 1)`.execute(
+    db,
+  );
   const store = new KyselyStore(db);
   try {
     await store.migrate();
@@ -38,7 +40,19 @@ async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
     assert.equal('secretsVersion' in old!, false);
     assert.deepEqual(await store.ledgerHead(), { seq: 0, hash: '0'.repeat(64) });
     const e = await store.appendLedger(
-      { atMs: 1, kind: 'deploy.started', app: 'shop', env: 'production', deployId: 'old', responsible: 'ann', initiator: 'cli:ann', trigger: 'cli', reason: null, emergency: false, data: null },
+      {
+        atMs: 1,
+        kind: 'deploy.started',
+        app: 'shop',
+        env: 'production',
+        deployId: 'old',
+        responsible: 'ann',
+        initiator: 'cli:ann',
+        trigger: 'cli',
+        reason: null,
+        emergency: false,
+        data: null,
+      },
       () => 'h1',
     );
     assert.equal(e.seq, 1);
@@ -59,4 +73,3 @@ describe('migration 0002_control_plane on a store with data', () => {
     await upgrade(openPostgres(PG, { schema }), schema);
   });
 });
-

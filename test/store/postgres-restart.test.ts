@@ -87,7 +87,9 @@ url = "${db.url}"
     try {
       for (let waited = 0; ; waited += 100) {
         assert.ok(waited < 60_000 && !exited, 'the deploy never got going');
-        const { rows } = await client.query<{ n: string }>(`select count(*) as n from journal where kind = 'step_succeeded'`).catch(() => ({ rows: [{ n: '0' }] }));
+        const { rows } = await client
+          .query<{ n: string }>(`select count(*) as n from journal where kind = 'step_succeeded'`)
+          .catch(() => ({ rows: [{ n: '0' }] }));
         if (Number(rows[0]!.n) >= 3) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -98,7 +100,11 @@ url = "${db.url}"
     await db.restart(3_000);
 
     const r = await deploy.done;
-    assert.doesNotMatch(r.stderr, /57P01|Unhandled 'error' event|terminating connection/, 'no crash on the terminated connection');
+    assert.doesNotMatch(
+      r.stderr,
+      /57P01|Unhandled 'error' event|terminating connection/,
+      'no crash on the terminated connection',
+    );
     const summary = JSON.parse(r.stdout) as { status: string; error: string | null; deployId: string };
     assert.equal(summary.status, 'succeeded', `${summary.error} ${r.stderr.slice(-1500)}`);
     assert.equal(r.code, 0);
@@ -106,12 +112,21 @@ url = "${db.url}"
     const after = new pg.Client({ connectionString: db.url });
     await after.connect();
     try {
-      const { rows: deploys } = await after.query<{ status: string }>('select status from deploys where id = $1', [summary.deployId]);
+      const { rows: deploys } = await after.query<{ status: string }>('select status from deploys where id = $1', [
+        summary.deployId,
+      ]);
       assert.equal(deploys[0]?.status, 'succeeded', 'the end is recorded');
       const { rows: locks } = await after.query('select * from locks');
       assert.equal(locks.length, 0, 'the lock is released');
-      const { rows: steps } = await after.query<{ n: string }>(`select count(*) as n from journal where deploy_id = $1 and kind = 'step_succeeded'`, [summary.deployId]);
-      assert.equal(Number(steps[0]!.n), 30, 'every machine’s step is in the journal (those written while the store was away included)');
+      const { rows: steps } = await after.query<{ n: string }>(
+        `select count(*) as n from journal where deploy_id = $1 and kind = 'step_succeeded'`,
+        [summary.deployId],
+      );
+      assert.equal(
+        Number(steps[0]!.n),
+        30,
+        'every machine’s step is in the journal (those written while the store was away included)',
+      );
     } finally {
       await after.end();
     }

@@ -41,7 +41,11 @@ describe('postgres: what only a shared server has', () => {
       const now = Date.now();
       const results = await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
-          (i % 2 ? a : b).acquireLock({ app: 'shop', env: 'prod', holder: `dep_${i}`, reason: 'race', pid: i, host: 'h' }, now, 30_000),
+          (i % 2 ? a : b).acquireLock(
+            { app: 'shop', env: 'prod', holder: `dep_${i}`, reason: 'race', pid: i, host: 'h' },
+            now,
+            30_000,
+          ),
         ),
       );
       assert.equal(results.filter((r) => r.acquired).length, 1);

@@ -61,7 +61,10 @@ describe('openStore (sqlite)', () => {
     assert.deepEqual(parseStoreUrl('sqlite:///var/runway.db', '/srv/app'), { kind: 'sqlite', file: '/var/runway.db' });
     assert.deepEqual(parseStoreUrl(':memory:', '/srv/app'), { kind: 'sqlite', file: ':memory:' });
     assert.deepEqual(parseStoreUrl('sqlite::memory:', '/srv/app'), { kind: 'sqlite', file: ':memory:' });
-    assert.deepEqual(parseStoreUrl('postgres://u@db/runway', '/srv/app'), { kind: 'postgres', url: 'postgres://u@db/runway' });
+    assert.deepEqual(parseStoreUrl('postgres://u@db/runway', '/srv/app'), {
+      kind: 'postgres',
+      url: 'postgres://u@db/runway',
+    });
     assert.throws(() => parseStoreUrl('mysql://db/runway', '/srv'), /unsupported store URL/);
     assert.throws(() => parseStoreUrl('  ', '/srv'), /empty/);
   });
@@ -93,14 +96,25 @@ describe('openStore (sqlite)', () => {
         .prepare("select name from sqlite_master where type = 'table' order by name")
         .all()
         .map((r) => (r as { name: string }).name);
-      for (const t of ['releases', 'deploys', 'journal', 'machine_events', 'locks', 'sim_fleets', 'schema_migrations', 'ledger', 'ledger_head', 'api_tokens', 'webhook_deliveries', 'secrets', 'secret_versions']) {
+      for (const t of [
+        'releases',
+        'deploys',
+        'journal',
+        'machine_events',
+        'locks',
+        'sim_fleets',
+        'schema_migrations',
+        'ledger',
+        'ledger_head',
+        'api_tokens',
+        'webhook_deliveries',
+        'secrets',
+        'secret_versions',
+      ]) {
         assert.ok(tables.includes(t), `table ${t} in ${tables.join(', ')}`);
       }
       const applied = raw.prepare('select name from schema_migrations').all() as { name: string }[];
-      assert.deepEqual(
-        applied.map((r) => r.name).sort(),
-        Object.keys(MIGRATIONS).sort(),
-      );
+      assert.deepEqual(applied.map((r) => r.name).sort(), Object.keys(MIGRATIONS).sort());
       assert.ok(Object.keys(MIGRATIONS).includes('0003_deploy_outbox'));
       const indexes = raw
         .prepare("select name from sqlite_master where type = 'index' and name not like 'sqlite_%'")
@@ -122,8 +136,14 @@ describe('openStore (sqlite)', () => {
   });
 
   it('takes postgres:// and postgresql:// URLs as PostgreSQL, not as file paths', () => {
-    assert.deepEqual(parseStoreUrl('postgres://runway@localhost/runway', '/'), { kind: 'postgres', url: 'postgres://runway@localhost/runway' });
-    assert.deepEqual(parseStoreUrl('postgresql://runway@localhost/runway', '/'), { kind: 'postgres', url: 'postgresql://runway@localhost/runway' });
+    assert.deepEqual(parseStoreUrl('postgres://runway@localhost/runway', '/'), {
+      kind: 'postgres',
+      url: 'postgres://runway@localhost/runway',
+    });
+    assert.deepEqual(parseStoreUrl('postgresql://runway@localhost/runway', '/'), {
+      kind: 'postgres',
+      url: 'postgresql://runway@localhost/runway',
+    });
   });
 });
 
@@ -137,15 +157,39 @@ describe('SQLite store and the virtual clock', () => {
       let finished = false;
       const work = (async () => {
         await store.createDeploy({
-          id: 'd1', app: 'mechanic', env: 'production', release: 'v2', previousRelease: null, strategy: 'rolling',
-          initiator: 'alice', responsible: 'alice', trigger: 'cli', reason: null, plan: null, createdAtMs: 1,
+          id: 'd1',
+          app: 'mechanic',
+          env: 'production',
+          release: 'v2',
+          previousRelease: null,
+          strategy: 'rolling',
+          initiator: 'alice',
+          responsible: 'alice',
+          trigger: 'cli',
+          reason: null,
+          plan: null,
+          createdAtMs: 1,
         });
         await Promise.all([
           store.appendJournal([{ deployId: 'd1', atMs: 1, kind: 'note' }]),
           store.appendMachineEvents([
-            { deployId: 'd1', app: 'mechanic', env: 'production', machineId: 'm1', atMs: 1, type: 'state', state: 'started', release: 'v2', health: 'passing' },
+            {
+              deployId: 'd1',
+              app: 'mechanic',
+              env: 'production',
+              machineId: 'm1',
+              atMs: 1,
+              type: 'state',
+              state: 'started',
+              release: 'v2',
+              health: 'passing',
+            },
           ]),
-          store.acquireLock({ app: 'mechanic', env: 'production', holder: 'd1', reason: 'r', pid: null, host: null }, 1, 1000),
+          store.acquireLock(
+            { app: 'mechanic', env: 'production', holder: 'd1', reason: 'r', pid: null, host: null },
+            1,
+            1000,
+          ),
           store.updateDeploy('d1', { status: 'running' }),
         ]);
         await store.listJournal('d1');
@@ -178,7 +222,10 @@ describe('several stores on one SQLite file', () => {
         ]);
         assert.equal(Number(ra.acquired) + Number(rb.acquired), 1, `round ${round}`);
         const winner = ra.acquired ? 'a' : 'b';
-        assert.equal(ra.acquired ? rb.acquired === false && rb.heldBy.holder : ra.acquired === false && ra.heldBy.holder, winner);
+        assert.equal(
+          ra.acquired ? rb.acquired === false && rb.heldBy.holder : ra.acquired === false && ra.heldBy.holder,
+          winner,
+        );
         // Each sees the other's writes.
         assert.equal((await a.getLock('mechanic', env))?.holder, winner);
         assert.equal((await b.getLock('mechanic', env))?.holder, winner);
@@ -196,14 +243,29 @@ describe('several stores on one SQLite file', () => {
     const operator: Store = await openStore(file, dir);
     try {
       await runner.createDeploy({
-        id: 'd1', app: 'mechanic', env: 'production', release: 'v2', previousRelease: 'v1', strategy: 'waves',
-        initiator: 'alice', responsible: 'alice', trigger: 'cli', reason: null, plan: null, createdAtMs: 1, status: 'running',
+        id: 'd1',
+        app: 'mechanic',
+        env: 'production',
+        release: 'v2',
+        previousRelease: 'v1',
+        strategy: 'waves',
+        initiator: 'alice',
+        responsible: 'alice',
+        trigger: 'cli',
+        reason: null,
+        plan: null,
+        createdAtMs: 1,
+        status: 'running',
       });
       await Promise.all([
-        runner.appendJournal(Array.from({ length: 50 }, (_, i) => ({ deployId: 'd1', atMs: i, kind: 'note', message: `r${i}` }))),
+        runner.appendJournal(
+          Array.from({ length: 50 }, (_, i) => ({ deployId: 'd1', atMs: i, kind: 'note', message: `r${i}` })),
+        ),
         operator.requestAbort('d1', 'bob', 10),
         operator.appendJournal([{ deployId: 'd1', atMs: 10, kind: 'abort_requested', message: 'bob' }]),
-        runner.appendJournal(Array.from({ length: 50 }, (_, i) => ({ deployId: 'd1', atMs: i, kind: 'note', message: `s${i}` }))),
+        runner.appendJournal(
+          Array.from({ length: 50 }, (_, i) => ({ deployId: 'd1', atMs: i, kind: 'note', message: `s${i}` })),
+        ),
       ]);
       assert.equal((await runner.getDeploy('d1'))?.abortRequestedBy, 'bob');
       const seqs = (await operator.listJournal('d1')).map((e) => e.seq);
@@ -217,34 +279,38 @@ describe('several stores on one SQLite file', () => {
     }
   });
 
-  it('separate processes: all migrate a new file at once, one takes the lock, journal seqs stay unique', { timeout: 300_000 }, async () => {
-    const dir = tempDir();
-    const file = path.join(dir, 'shared.db');
-    const worker = path.join(here, 'lock-worker.ts');
-    // Workers start together once every one of them has loaded (each waits for the others' files here).
-    const barrier = path.join(dir, 'loaded');
-    fs.mkdirSync(barrier);
-    const holders = ['p1', 'p2', 'p3', 'p4'];
-    const outputs = await Promise.all(
-      holders.map((holder) =>
-        execFileAsync(process.execPath, ['--import', 'tsx', worker, file, holder, barrier, String(holders.length)], {
-          cwd: path.resolve(here, '../..'),
-        }),
-      ),
-    );
-    const results = outputs.map((o) => JSON.parse(o.stdout.trim()) as { holder: string; acquired: boolean });
-    assert.equal(results.filter((r) => r.acquired).length, 1, JSON.stringify(results));
-    const check = await openStore(file, dir);
-    try {
-      const winner = results.find((r) => r.acquired)!.holder;
-      assert.equal((await check.getLock('mechanic', 'production'))?.holder, winner);
-      const journal = await check.listJournal('shared');
-      assert.deepEqual(
-        journal.map((e) => e.seq),
-        Array.from({ length: 800 }, (_, i) => i + 1),
+  it(
+    'separate processes: all migrate a new file at once, one takes the lock, journal seqs stay unique',
+    { timeout: 300_000 },
+    async () => {
+      const dir = tempDir();
+      const file = path.join(dir, 'shared.db');
+      const worker = path.join(here, 'lock-worker.ts');
+      // Workers start together once every one of them has loaded (each waits for the others' files here).
+      const barrier = path.join(dir, 'loaded');
+      fs.mkdirSync(barrier);
+      const holders = ['p1', 'p2', 'p3', 'p4'];
+      const outputs = await Promise.all(
+        holders.map((holder) =>
+          execFileAsync(process.execPath, ['--import', 'tsx', worker, file, holder, barrier, String(holders.length)], {
+            cwd: path.resolve(here, '../..'),
+          }),
+        ),
       );
-    } finally {
-      await check.close();
-    }
-  });
+      const results = outputs.map((o) => JSON.parse(o.stdout.trim()) as { holder: string; acquired: boolean });
+      assert.equal(results.filter((r) => r.acquired).length, 1, JSON.stringify(results));
+      const check = await openStore(file, dir);
+      try {
+        const winner = results.find((r) => r.acquired)!.holder;
+        assert.equal((await check.getLock('mechanic', 'production'))?.holder, winner);
+        const journal = await check.listJournal('shared');
+        assert.deepEqual(
+          journal.map((e) => e.seq),
+          Array.from({ length: 800 }, (_, i) => i + 1),
+        );
+      } finally {
+        await check.close();
+      }
+    },
+  );
 });

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { buildPlan, PlanError } from '../../src/strategies/index.js';
 import { checkBudgets, checkEnd, checkPlan, endFleet, input, machine, machines, settings, shape } from './fixtures.js';
 
-const canary = (id: string, over = {}) => machine(id, { role: 'canary', release: 'v3', cordoned: true, deployId: 'd1', launchId: 'd1:web:canary:0', ...over });
+const canary = (id: string, over = {}) =>
+  machine(id, { role: 'canary', release: 'v3', cordoned: true, deployId: 'd1', launchId: 'd1:web:canary:0', ...over });
 
 describe('canary', () => {
   it('one checked canary per group, then rolling; the canary leaves with the first batch', () => {
@@ -22,13 +23,23 @@ describe('canary', () => {
   });
 
   it('a group with a single machine gets the canary removed in a wave of its own', () => {
-    assert.deepEqual(shape(buildPlan(input(machines(1), { web: 1 }, settings('canary')))), ['canary: c(web:canary:0)', 'spearhead: u(web-0)', 'destroy: d(web:canary:0,nd)']);
+    assert.deepEqual(shape(buildPlan(input(machines(1), { web: 1 }, settings('canary')))), [
+      'canary: c(web:canary:0)',
+      'spearhead: u(web-0)',
+      'destroy: d(web:canary:0,nd)',
+    ]);
   });
 
   it('re-planning adopts a checked canary, and skips the canary once the rolling has begun', () => {
     const adopted = buildPlan(input([...machines(3), canary('c0')], { web: 3 }, settings('canary')));
     assert.deepEqual(shape(adopted), ['spearhead: u(web-0)', 'batch: u(web-1) d(c0,nd)', 'batch: u(web-2)']);
-    const begun = buildPlan(input([machine('web-0', { release: 'v3', deployId: 'd1' }), machine('web-1'), machine('web-2'), canary('c0')], { web: 3 }, settings('canary')));
+    const begun = buildPlan(
+      input(
+        [machine('web-0', { release: 'v3', deployId: 'd1' }), machine('web-1'), machine('web-2'), canary('c0')],
+        { web: 3 },
+        settings('canary'),
+      ),
+    );
     assert.deepEqual(shape(begun), ['spearhead: d(c0,nd) u(web-1)', 'batch: u(web-2)']);
   });
 

@@ -48,7 +48,12 @@ export function settings(strategy: StrategyName, over: Partial<StrategySettings>
   };
 }
 
-export function input(fleet: Machine[], groups: Record<string, number>, s: StrategySettings, target = TARGET): PlanInput {
+export function input(
+  fleet: Machine[],
+  groups: Record<string, number>,
+  s: StrategySettings,
+  target = TARGET,
+): PlanInput {
   return {
     deployId: DEPLOY,
     app: APP,
@@ -80,8 +85,10 @@ export function stepText(s: Step): string {
   }
 }
 
-const isOld = (m: Machine, target: string) => m.role === 'serving' && (m.release !== target || m.state === 'failed' || m.cordoned);
-const isChecked = (m: Machine, target: string) => m.release === target && m.state === 'started' && m.health === 'passing';
+const isOld = (m: Machine, target: string) =>
+  m.role === 'serving' && (m.release !== target || m.state === 'failed' || m.cordoned);
+const isChecked = (m: Machine, target: string) =>
+  m.release === target && m.state === 'started' && m.health === 'passing';
 
 function refKey(ref: { machineId: string } | { launchId: string }): string {
   return 'machineId' in ref ? `id:${ref.machineId}` : `launch:${ref.launchId}`;
@@ -112,7 +119,8 @@ export function checkPlan(inp: PlanInput, plan: Plan): void {
       if (s.kind === 'update') touched.set(`id:${s.machineId}`, (touched.get(`id:${s.machineId}`) ?? 0) + 1);
       if (s.kind === 'destroy') touched.set(refKey(s.machine), (touched.get(refKey(s.machine)) ?? 0) + 1);
       // bluegreen puts a checked machine on the target that was left out of traffic back in at the cutover.
-      if (s.kind === 'cutover') for (const r of s.promote) if ('machineId' in r) touched.set(refKey(r), (touched.get(refKey(r)) ?? 0) + 1);
+      if (s.kind === 'cutover')
+        for (const r of s.promote) if ('machineId' in r) touched.set(refKey(r), (touched.get(refKey(r)) ?? 0) + 1);
       if (s.kind === 'create') {
         assert.ok(!createdAt.has(s.launchId), `launch id ${s.launchId} is created once`);
         createdAt.set(s.launchId, w.index);
@@ -164,15 +172,23 @@ export function checkPlan(inp: PlanInput, plan: Plan): void {
         assert.ok(m, `destroy names an existing machine ${s.machine.machineId}`);
         if (m.role === 'serving' && desired.has(m.group) && !isOld(m, target)) {
           // Destroying a done machine only sheds a surplus.
-          const serving = inp.fleet.filter((x) => x.group === m.group && x.role === 'serving' && x.state !== 'destroying').length;
-          assert.ok(serving > desired.get(m.group)!, `done machine ${m.id} destroyed only when ${m.group} has a surplus`);
+          const serving = inp.fleet.filter(
+            (x) => x.group === m.group && x.role === 'serving' && x.state !== 'destroying',
+          ).length;
+          assert.ok(
+            serving > desired.get(m.group)!,
+            `done machine ${m.id} destroyed only when ${m.group} has a surplus`,
+          );
         }
       }
       if (s.kind === 'cutover') {
         for (const ref of s.promote) {
           if ('launchId' in ref) {
             const at = createdAt.get(ref.launchId);
-            assert.ok(at !== undefined && at < w.index, `promoted launch ${ref.launchId} was created (and checked) in an earlier wave`);
+            assert.ok(
+              at !== undefined && at < w.index,
+              `promoted launch ${ref.launchId} was created (and checked) in an earlier wave`,
+            );
           } else {
             const m = byId.get(ref.machineId);
             assert.ok(m, 'promoted machine exists');
@@ -191,7 +207,9 @@ export function checkPlan(inp: PlanInput, plan: Plan): void {
 /** After the whole plan, in the model: every desired group at its count, all on target, in traffic, no extras. */
 export function checkEnd(inp: PlanInput, fleetAfter: Machine[]): void {
   const target = inp.target.version;
-  const ours = fleetAfter.filter((m) => m.app === inp.app && m.env === inp.env && m.role !== 'release-command' && m.state !== 'destroyed');
+  const ours = fleetAfter.filter(
+    (m) => m.app === inp.app && m.env === inp.env && m.role !== 'release-command' && m.state !== 'destroyed',
+  );
   for (const g of inp.groups) {
     const serving = ours.filter((m) => m.group === g.name);
     assert.equal(serving.length, g.count, `${g.name} ends with ${g.count} machines`);
@@ -215,28 +233,48 @@ export function checkBudgets(inp: PlanInput, plan: Plan): void {
     for (const g of w.groups) {
       const name = g.group;
       const U = resolveBudget(s.maxUnavailable, g.desired);
-      if (s.strategy === 'bluegreen') assert.equal(g.unavailableByPlan, 0, `bluegreen keeps ${name} at capacity (wave ${w.index})`);
+      if (s.strategy === 'bluegreen')
+        assert.equal(g.unavailableByPlan, 0, `bluegreen keeps ${name} at capacity (wave ${w.index})`);
       else if (s.strategy !== 'immediate') {
         // Rolling and canary batches: at most U machines; the spearhead is one.
-        assert.ok(g.unavailableByPlan <= U, `${s.strategy}: wave ${w.index} takes ${g.unavailableByPlan} of ${name} out, budget ${U}`);
+        assert.ok(
+          g.unavailableByPlan <= U,
+          `${s.strategy}: wave ${w.index} takes ${g.unavailableByPlan} of ${name} out, budget ${U}`,
+        );
       }
       if (w.creates > 0 && s.strategy === 'waves') {
         const S = resolveBudget(s.maxSurge, g.desired);
-        assert.ok(g.liveDuring - g.desired <= S, `waves: ${name} has ${g.liveDuring - g.desired} extras in wave ${w.index}, max_surge ${S}`);
+        assert.ok(
+          g.liveDuring - g.desired <= S,
+          `waves: ${name} has ${g.liveDuring - g.desired} extras in wave ${w.index}, max_surge ${S}`,
+        );
       }
       if (w.creates > 0 && (s.strategy === 'rolling' || s.strategy === 'immediate')) {
-        assert.ok(g.liveDuring <= g.desired, `${s.strategy} creates only up to the desired count (${name}, wave ${w.index})`);
+        assert.ok(
+          g.liveDuring <= g.desired,
+          `${s.strategy} creates only up to the desired count (${name}, wave ${w.index})`,
+        );
       }
     }
     if (w.creates > 0 && s.maxExtraTotal !== undefined && s.strategy !== 'rolling' && s.strategy !== 'immediate') {
-      assert.ok(w.groupExtrasDuring <= s.maxExtraTotal, `${s.strategy}: ${w.groupExtrasDuring} extras in wave ${w.index}, connection budget ${s.maxExtraTotal}`);
+      assert.ok(
+        w.groupExtrasDuring <= s.maxExtraTotal,
+        `${s.strategy}: ${w.groupExtrasDuring} extras in wave ${w.index}, connection budget ${s.maxExtraTotal}`,
+      );
     }
-    if (s.strategy === 'canary' && w.creates > 0) assert.ok(w.groupExtrasDuring <= inp.groups.length, 'canary: one extra per group');
+    if (s.strategy === 'canary' && w.creates > 0)
+      assert.ok(w.groupExtrasDuring <= inp.groups.length, 'canary: one extra per group');
     if (s.strategy === 'waves' && wave.kind === 'surge') {
-      assert.ok(!wave.steps.some((st) => st.kind === 'update' || (st.kind === 'destroy' && st.drain)), 'the surge wave touches no old machine');
+      assert.ok(
+        !wave.steps.some((st) => st.kind === 'update' || (st.kind === 'destroy' && st.drain)),
+        'the surge wave touches no old machine',
+      );
     }
   }
-  assert.equal(plan.estimate.unavailablePeak, Math.max(0, ...run.waves.flatMap((w) => w.groups.map((g) => g.unavailableByPlan))));
+  assert.equal(
+    plan.estimate.unavailablePeak,
+    Math.max(0, ...run.waves.flatMap((w) => w.groups.map((g) => g.unavailableByPlan))),
+  );
 }
 
 export function endFleet(inp: PlanInput, plan: Plan): Machine[] {

@@ -5,7 +5,13 @@ import { input, machines, settings } from './fixtures.js';
 
 describe('formatPlan', () => {
   it('prints a header, notes, one line per wave and the estimate', () => {
-    const plan = buildPlan(input([...machines(6), ...machines(2, 'worker')], { web: 6, worker: 2 }, settings('waves', { maxSurge: { count: 1 }, maxUnavailable: { count: 1 } })));
+    const plan = buildPlan(
+      input(
+        [...machines(6), ...machines(2, 'worker')],
+        { web: 6, worker: 2 },
+        settings('waves', { maxSurge: { count: 1 }, maxUnavailable: { count: 1 } }),
+      ),
+    );
     const text = formatPlan(plan);
     assert.equal(
       text,
@@ -35,7 +41,13 @@ describe('formatPlan', () => {
   });
 
   it('stays compact for 10,000 machines: identical waves fold into one line', () => {
-    const plan = buildPlan(input([...machines(8000), ...machines(2000, 'worker')], { web: 8000, worker: 2000 }, settings('rolling', { maxUnavailable: { fraction: 0.1 } })));
+    const plan = buildPlan(
+      input(
+        [...machines(8000), ...machines(2000, 'worker')],
+        { web: 8000, worker: 2000 },
+        settings('rolling', { maxUnavailable: { fraction: 0.1 } }),
+      ),
+    );
     const text = formatPlan(plan);
     assert.ok(text.split('\n').length < 25, text);
     assert.match(text, /waves 1–9 batch, each: 1,000 updates \(web 800, worker 200\)/);

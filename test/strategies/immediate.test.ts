@@ -17,7 +17,12 @@ describe('immediate', () => {
 
   it('skips done machines, gates machines left out of traffic, creates missing ones gated', () => {
     const inp = input(
-      [machine('web-0'), machine('web-1', { release: 'v3' }), machine('web-2', { cordoned: true }), machine('web-3', { state: 'failed' })],
+      [
+        machine('web-0'),
+        machine('web-1', { release: 'v3' }),
+        machine('web-2', { cordoned: true }),
+        machine('web-3', { state: 'failed' }),
+      ],
       { web: 5 },
       settings('immediate'),
     );
@@ -30,7 +35,9 @@ describe('immediate', () => {
   });
 
   it('an empty fleet is created, a converged fleet needs nothing', () => {
-    assert.deepEqual(shape(buildPlan(input([], { web: 2 }, settings('immediate')))), ['dispatch: c(web:serving:0,p) c(web:serving:1,p)']);
+    assert.deepEqual(shape(buildPlan(input([], { web: 2 }, settings('immediate')))), [
+      'dispatch: c(web:serving:0,p) c(web:serving:1,p)',
+    ]);
     const done = buildPlan(input(machines(3, 'web', 'v3'), { web: 3 }, settings('immediate')));
     assert.deepEqual(done.waves, []);
     assert.equal(done.previous, undefined);

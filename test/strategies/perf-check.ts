@@ -27,7 +27,15 @@ const cases: [StrategyName, MachineBudget, number?][] = [
   ['waves', { count: 3 }, 300],
 ];
 for (const [strategy, maxUnavailable, maxExtraTotal] of cases) {
-  const inp = input(machines, { web: 8000, worker: 2000 }, settings(strategy, { maxUnavailable, maxSurge: { fraction: 0.1 }, ...(maxExtraTotal !== undefined ? { maxExtraTotal } : {}) }));
+  const inp = input(
+    machines,
+    { web: 8000, worker: 2000 },
+    settings(strategy, {
+      maxUnavailable,
+      maxSurge: { fraction: 0.1 },
+      ...(maxExtraTotal !== undefined ? { maxExtraTotal } : {}),
+    }),
+  );
   const times: number[] = [];
   let waves = 0;
   for (let i = 0; i < 15; i++) {
@@ -37,5 +45,7 @@ for (const [strategy, maxUnavailable, maxExtraTotal] of cases) {
   }
   const first = times[0]!;
   times.sort((a, b) => a - b);
-  console.log(`${strategy.padEnd(9)} ${JSON.stringify(maxUnavailable).padEnd(18)} ${String(waves).padStart(5)} waves  first ${first.toFixed(1)} ms  median ${times[7]!.toFixed(1)} ms  max ${times.at(-1)!.toFixed(1)} ms`);
+  console.log(
+    `${strategy.padEnd(9)} ${JSON.stringify(maxUnavailable).padEnd(18)} ${String(waves).padStart(5)} waves  first ${first.toFixed(1)} ms  median ${times[7]!.toFixed(1)} ms  max ${times.at(-1)!.toFixed(1)} ms`,
+  );
 }

@@ -45,27 +45,42 @@ describe('strategy properties', () => {
 
     it(`${strategy}: level-triggered — re-planning after any prefix (even mid-wave) finishes the job`, () => {
       check(
-        fc.property(scenarioArb([strategy]), fc.nat(), fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 8 }), (sc, cut, choices) => {
-          const inp = toInput(sc);
-          const plan = planOrRefusal(inp);
-          if (plan instanceof PlanError) return;
-          const full = cut % (plan.waves.length + 1);
-          const { fleet, partial } = interrupted(inp, plan, full, choices);
-          const again = { ...inp, fleet };
-          const replan = buildPlan(again);
-          checkPlan(again, replan);
-          checkBudgets(again, replan);
-          checkEnd(again, applyPlanToModel(fleet, replan));
-          // Only the remaining work: no machine that was done gets touched (checkPlan), and no more
-          // new machines than the original plan had still to create.
-          const remaining = plan.waves.slice(full).flatMap((w) => w.steps);
-          // waves tops surge capacity back up to max_surge whenever machines in traffic remain to be replaced.
-          const slack = strategy === 'waves' ? inp.groups.reduce((n, g) => n + resolveBudget(inp.settings.maxSurge, g.count), 0) : 0;
-          if (!(strategy === 'canary' && partial)) {
-            assert.ok(newLaunches(again, replan.waves.flatMap((w) => w.steps)) <= newLaunches(inp, remaining) + slack, 're-plan creates no more than remained');
-          }
-          if (full === plan.waves.length) assert.deepEqual(replan.waves, [], 'a finished plan re-plans to nothing');
-        }),
+        fc.property(
+          scenarioArb([strategy]),
+          fc.nat(),
+          fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 8 }),
+          (sc, cut, choices) => {
+            const inp = toInput(sc);
+            const plan = planOrRefusal(inp);
+            if (plan instanceof PlanError) return;
+            const full = cut % (plan.waves.length + 1);
+            const { fleet, partial } = interrupted(inp, plan, full, choices);
+            const again = { ...inp, fleet };
+            const replan = buildPlan(again);
+            checkPlan(again, replan);
+            checkBudgets(again, replan);
+            checkEnd(again, applyPlanToModel(fleet, replan));
+            // Only the remaining work: no machine that was done gets touched (checkPlan), and no more
+            // new machines than the original plan had still to create.
+            const remaining = plan.waves.slice(full).flatMap((w) => w.steps);
+            // waves tops surge capacity back up to max_surge whenever machines in traffic remain to be replaced.
+            const slack =
+              strategy === 'waves'
+                ? inp.groups.reduce((n, g) => n + resolveBudget(inp.settings.maxSurge, g.count), 0)
+                : 0;
+            if (!(strategy === 'canary' && partial)) {
+              assert.ok(
+                newLaunches(
+                  again,
+                  replan.waves.flatMap((w) => w.steps),
+                ) <=
+                  newLaunches(inp, remaining) + slack,
+                're-plan creates no more than remained',
+              );
+            }
+            if (full === plan.waves.length) assert.deepEqual(replan.waves, [], 'a finished plan re-plans to nothing');
+          },
+        ),
       );
     });
   }
@@ -85,15 +100,21 @@ describe('rolling window', () => {
           if (windowed.length > 0) assert.ok(plan.waves[0]!.window === undefined, 'the first wave is a barrier');
           for (const w of windowed) {
             for (const [group, slack] of Object.entries(w.window!)) {
-              assert.ok(slack <= budgets.get(group)!, `${group}: window ${slack} wider than max_unavailable ${budgets.get(group)}`);
+              assert.ok(
+                slack <= budgets.get(group)!,
+                `${group}: window ${slack} wider than max_unavailable ${budgets.get(group)}`,
+              );
             }
             for (const step of w.steps) {
               // A group missing from the window would have no bound at all on what leaves traffic.
-              if (step.kind === 'update' || (step.kind === 'destroy' && step.drain)) assert.ok(step.group in w.window!, `${w.label}: ${step.group} has no window`);
+              if (step.kind === 'update' || (step.kind === 'destroy' && step.drain))
+                assert.ok(step.group in w.window!, `${w.label}: ${step.group} has no window`);
             }
           }
           if (strategy === 'rolling') {
-            const updates = plan.waves.flatMap((w, i) => (i > 0 && w.kind === 'batch' ? w.steps : [])).filter((st) => st.kind === 'update');
+            const updates = plan.waves
+              .flatMap((w, i) => (i > 0 && w.kind === 'batch' ? w.steps : []))
+              .filter((st) => st.kind === 'update');
             if (updates.length > 0) assert.ok(windowed.length > 0, 'rolling batches flow as a window');
           }
         }),

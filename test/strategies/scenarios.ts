@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Plan, PlanInput, Step } from '../../src/domain/plan.js';
-import { resolveBudget, STRATEGIES, type Machine, type MachineBudget, type MachineRole, type StrategyName } from '../../src/domain/types.js';
+import {
+  resolveBudget,
+  STRATEGIES,
+  type Machine,
+  type MachineBudget,
+  type MachineRole,
+  type StrategyName,
+} from '../../src/domain/types.js';
 import { applyPlanToModel, buildPlan, PlanError } from '../../src/strategies/index.js';
 import { checkBudgets, checkEnd, checkPlan, DEPLOY, input, machine, settings, TARGET } from './fixtures.js';
 
@@ -27,9 +34,30 @@ interface MachineSeed {
 
 const machineSeed: fc.Arbitrary<Omit<MachineSeed, 'cordoned'>> = fc.record({
   release: fc.constantFrom(...RELEASES),
-  state: fc.constantFrom<Machine['state']>('started', 'started', 'started', 'started', 'started', 'stopped', 'failed', 'starting'),
+  state: fc.constantFrom<Machine['state']>(
+    'started',
+    'started',
+    'started',
+    'started',
+    'started',
+    'stopped',
+    'failed',
+    'starting',
+  ),
   health: fc.constantFrom<Machine['health']>('passing', 'passing', 'passing', 'unknown', 'critical'),
-  role: fc.constantFrom<MachineRole>('serving', 'serving', 'serving', 'serving', 'serving', 'serving', 'serving', 'serving', 'green', 'canary', 'surge'),
+  role: fc.constantFrom<MachineRole>(
+    'serving',
+    'serving',
+    'serving',
+    'serving',
+    'serving',
+    'serving',
+    'serving',
+    'serving',
+    'green',
+    'canary',
+    'surge',
+  ),
   ours: fc.boolean(),
 });
 
@@ -49,24 +77,22 @@ export interface Scenario {
 
 export const scenarioArb = (strategies: readonly StrategyName[] = STRATEGIES): fc.Arbitrary<Scenario> =>
   fc.record({
-    groups: fc
-      .subarray(GROUPS, { minLength: 1, maxLength: 3 })
-      .chain((names) =>
-        fc.tuple(
-          ...names.map((name) =>
-            fc.array(seedArb, { maxLength: 60 }).chain((seeds) => {
-              const serving = seeds.filter((x) => x.role === 'serving').length;
-              // Mostly the fleet's own size (a plain deploy), sometimes a little off, sometimes anything.
-              const count = fc.oneof(
-                { arbitrary: fc.constant(serving), weight: 3 },
-                { arbitrary: fc.integer({ min: -3, max: 3 }).map((d) => Math.max(0, serving + d)), weight: 2 },
-                { arbitrary: fc.integer({ min: 0, max: 60 }), weight: 1 },
-              );
-              return fc.record({ name: fc.constant(name), count, seeds: fc.constant(seeds) });
-            }),
-          ),
+    groups: fc.subarray(GROUPS, { minLength: 1, maxLength: 3 }).chain((names) =>
+      fc.tuple(
+        ...names.map((name) =>
+          fc.array(seedArb, { maxLength: 60 }).chain((seeds) => {
+            const serving = seeds.filter((x) => x.role === 'serving').length;
+            // Mostly the fleet's own size (a plain deploy), sometimes a little off, sometimes anything.
+            const count = fc.oneof(
+              { arbitrary: fc.constant(serving), weight: 3 },
+              { arbitrary: fc.integer({ min: -3, max: 3 }).map((d) => Math.max(0, serving + d)), weight: 2 },
+              { arbitrary: fc.integer({ min: 0, max: 60 }), weight: 1 },
+            );
+            return fc.record({ name: fc.constant(name), count, seeds: fc.constant(seeds) });
+          }),
         ),
       ),
+    ),
     removed: fc.array(seedArb, { maxLength: 4 }),
     strategy: fc.constantFrom(...strategies),
     maxUnavailable: budget(5),
@@ -95,14 +121,24 @@ export function toInput(sc: Scenario): PlanInput {
   sc.removed.forEach((s, i) => fleet.push(toMachine('old-group', i, s)));
   // Not ours: another environment's machine and a release-command machine are left alone.
   fleet.push(machine('other-env-0', { env: 'staging', release: 'v1' }));
-  fleet.push(machine('release-cmd-0', { role: 'release-command', release: TARGET, cordoned: true, deployId: DEPLOY, launchId: `${DEPLOY}:release` }));
+  fleet.push(
+    machine('release-cmd-0', {
+      role: 'release-command',
+      release: TARGET,
+      cordoned: true,
+      deployId: DEPLOY,
+      launchId: `${DEPLOY}:release`,
+    }),
+  );
   return input(
     fleet,
     Object.fromEntries(sc.groups.map((g) => [g.name, g.count])),
     settings(sc.strategy, {
       maxUnavailable: sc.maxUnavailable,
       maxSurge: sc.maxSurge,
-      ...(sc.maxExtraTotal !== undefined ? { maxExtraTotal: sc.maxExtraTotal, surgeReason: `budget allows ${sc.maxExtraTotal}` } : {}),
+      ...(sc.maxExtraTotal !== undefined
+        ? { maxExtraTotal: sc.maxExtraTotal, surgeReason: `budget allows ${sc.maxExtraTotal}` }
+        : {}),
       pauseBeforeCutover: sc.pause,
     }),
   );
@@ -117,8 +153,10 @@ export function planOrRefusal(inp: PlanInput): Plan | PlanError {
     const s = inp.settings;
     const zeroU = inp.groups.some((g) => resolveBudget(s.maxUnavailable, g.count) === 0);
     if (s.strategy === 'rolling') assert.ok(zeroU, `rolling refused without a zero max_unavailable: ${err.message}`);
-    else if (s.strategy === 'canary') assert.ok(zeroU || s.maxExtraTotal !== undefined, `canary refused: ${err.message}`);
-    else if (s.strategy === 'bluegreen') assert.ok(s.maxExtraTotal !== undefined, `bluegreen refused without a budget: ${err.message}`);
+    else if (s.strategy === 'canary')
+      assert.ok(zeroU || s.maxExtraTotal !== undefined, `canary refused: ${err.message}`);
+    else if (s.strategy === 'bluegreen')
+      assert.ok(s.maxExtraTotal !== undefined, `bluegreen refused without a budget: ${err.message}`);
     else if (s.strategy === 'waves') assert.ok(zeroU, `waves refused although max_unavailable > 0: ${err.message}`);
     else assert.fail(`immediate never refuses: ${err.message}`);
     return err;
@@ -136,7 +174,12 @@ export function newLaunches(inp: PlanInput, steps: Step[]): number {
  * skipped, done, or cut off halfway (cordoned but not updated; created but not yet checked; drained but
  * not destroyed; a cutover that promoted some machines and cordoned some).
  */
-export function interrupted(inp: PlanInput, plan: Plan, full: number, choices: number[]): { fleet: Machine[]; doneSteps: number; partial: boolean } {
+export function interrupted(
+  inp: PlanInput,
+  plan: Plan,
+  full: number,
+  choices: number[],
+): { fleet: Machine[]; doneSteps: number; partial: boolean } {
   let fleet = applyPlanToModel(inp.fleet, plan, { waves: full });
   const wave = plan.waves[full];
   if (!wave) return { fleet, doneSteps: 0, partial: false };
@@ -167,7 +210,16 @@ export function interrupted(inp: PlanInput, plan: Plan, full: number, choices: n
         break;
       case 'create':
         if (!byLaunch.has(s.launchId)) {
-          const m = machine(`half:${s.launchId}`, { group: s.group, release: s.release, role: s.role, cordoned: true, state: 'starting', health: 'unknown', deployId: inp.deployId, launchId: s.launchId });
+          const m = machine(`half:${s.launchId}`, {
+            group: s.group,
+            release: s.release,
+            role: s.role,
+            cordoned: true,
+            state: 'starting',
+            health: 'unknown',
+            deployId: inp.deployId,
+            launchId: s.launchId,
+          });
           byId.set(m.id, m);
         }
         break;
@@ -177,7 +229,8 @@ export function interrupted(inp: PlanInput, plan: Plan, full: number, choices: n
           const m = 'machineId' in r ? byId.get(r.machineId) : byLaunch.get(r.launchId);
           patch(m && byId.get(m.id), { role: 'serving', cordoned: false });
         }
-        if (refs.length === s.promote.length) for (const id of s.cordon.slice(0, Math.floor(s.cordon.length / 2))) patch(byId.get(id), { cordoned: true });
+        if (refs.length === s.promote.length)
+          for (const id of s.cordon.slice(0, Math.floor(s.cordon.length / 2))) patch(byId.get(id), { cordoned: true });
         break;
       }
       case 'destroy': {
@@ -198,4 +251,3 @@ export function checkAll(inp: PlanInput, plan: Plan): void {
   checkBudgets(inp, plan);
   checkEnd(inp, applyPlanToModel(inp.fleet, plan));
 }
-

@@ -44,7 +44,9 @@ const spreadArb: fc.Arbitrary<Spread> = fc.record({
   offset: fc.integer({ min: 0, max: 2 }),
   volumeGroups: fc.subarray(['web', 'worker', 'cron']),
   newVolumes: fc.constantFrom<NewVolumes | undefined>(undefined, 'none', 'fork'),
-  order: fc.option(fc.constantFrom(['ord', '*'], ['iad'], ['cdg', 'ord', '*'], ['*', 'ord'], ['lhr', 'iad', '*']), { nil: undefined }),
+  order: fc.option(fc.constantFrom(['ord', '*'], ['iad'], ['cdg', 'ord', '*'], ['*', 'ord'], ['lhr', 'iad', '*']), {
+    nil: undefined,
+  }),
 });
 
 function spreadInput(sc: Scenario, sp: Spread): PlanInput {
@@ -61,7 +63,12 @@ function spreadInput(sc: Scenario, sp: Spread): PlanInput {
 }
 
 const mine = (inp: PlanInput, m: Machine) => m.app === inp.app && m.env === inp.env && m.role !== 'release-command';
-const withVolumes = (inp: PlanInput) => new Set(inp.fleet.filter((m) => mine(inp, m) && (m.volumes?.length ?? 0) > 0 && inp.groups.some((g) => g.name === m.group)).map((m) => m.group));
+const withVolumes = (inp: PlanInput) =>
+  new Set(
+    inp.fleet
+      .filter((m) => mine(inp, m) && (m.volumes?.length ?? 0) > 0 && inp.groups.some((g) => g.name === m.group))
+      .map((m) => m.group),
+  );
 
 /** The plan, or the refusal after checking it is one the rules allow. */
 function planned(inp: PlanInput): Plan | PlanError {
@@ -75,12 +82,32 @@ function planned(inp: PlanInput): Plan | PlanError {
     assert.ok(withVolumes(inp).has(group), `${group} has volumes`);
     if (/no serving machine of the group has a volume to fork/.test(err.message)) {
       assert.equal(inp.settings.newVolumes, 'fork');
-      assert.ok(!inp.fleet.some((m) => mine(inp, m) && m.group === group && m.role === 'serving' && (m.volumes?.length ?? 0) > 0 && m.state !== 'destroying'), 'a serving machine had a volume');
+      assert.ok(
+        !inp.fleet.some(
+          (m) =>
+            mine(inp, m) &&
+            m.group === group &&
+            m.role === 'serving' &&
+            (m.volumes?.length ?? 0) > 0 &&
+            m.state !== 'destroying',
+        ),
+        'a serving machine had a volume',
+      );
     } else {
       assert.notEqual(inp.settings.newVolumes, 'fork', 'refused for volumes although forks are allowed');
     }
-    const serving = inp.fleet.filter((m) => mine(inp, m) && m.role === 'serving' && m.group === group && m.state !== 'destroying' && m.state !== 'destroyed').length;
-    assert.ok(inp.groups.find((g) => g.name === group)!.count > serving, `${group} refused though it does not grow (${serving} serving)`);
+    const serving = inp.fleet.filter(
+      (m) =>
+        mine(inp, m) &&
+        m.role === 'serving' &&
+        m.group === group &&
+        m.state !== 'destroying' &&
+        m.state !== 'destroyed',
+    ).length;
+    assert.ok(
+      inp.groups.find((g) => g.name === group)!.count > serving,
+      `${group} refused though it does not grow (${serving} serving)`,
+    );
     return err;
   }
 }
@@ -95,7 +122,10 @@ function checkVolumes(inp: PlanInput, plan: Plan, end: Machine[]): void {
       if (s.kind !== 'create' || !groups.has(s.group) || existing.has(s.launchId)) continue;
       assert.ok(fork, `new machine ${s.launchId} in ${s.group} (with volumes) only with forks`);
       assert.equal(s.forkVolumes, true, `${s.launchId} forks volumes`);
-      assert.ok((before.get(s.standsFor ?? '')?.volumes?.length ?? 0) > 0, `${s.launchId} forks the volumes of a machine that has some`);
+      assert.ok(
+        (before.get(s.standsFor ?? '')?.volumes?.length ?? 0) > 0,
+        `${s.launchId} forks the volumes of a machine that has some`,
+      );
     }
   }
   for (const m of end.filter((x) => mine(inp, x) && groups.has(x.group) && x.role === 'serving')) {
@@ -110,12 +140,23 @@ function checkRegions(inp: PlanInput, plan: Plan): void {
   const order = inp.settings.regionOrder;
   const byId = new Map(inp.fleet.map((m) => [m.id, m]));
   if (!order) {
-    assert.ok(plan.waves.every((w) => w.regions === undefined), 'no phases without an order');
+    assert.ok(
+      plan.waves.every((w) => w.regions === undefined),
+      'no phases without an order',
+    );
     return;
   }
   const phases: string[] = [];
   const grows = (group: string) =>
-    inp.groups.find((g) => g.name === group)!.count > inp.fleet.filter((m) => mine(inp, m) && m.group === group && m.role === 'serving' && m.state !== 'destroying' && m.state !== 'destroyed').length;
+    inp.groups.find((g) => g.name === group)!.count >
+    inp.fleet.filter(
+      (m) =>
+        mine(inp, m) &&
+        m.group === group &&
+        m.role === 'serving' &&
+        m.state !== 'destroying' &&
+        m.state !== 'destroyed',
+    ).length;
   for (const w of plan.waves) {
     const key = (w.regions ?? []).join('+');
     if (phases.at(-1) !== key) {
@@ -129,15 +170,28 @@ function checkRegions(inp: PlanInput, plan: Plan): void {
     };
     for (const s of w.steps) {
       if (s.kind === 'update') assert.ok(inWave(s.machineId), `update ${s.machineId} in a wave of ${key}`);
-      if (s.kind === 'destroy' && 'machineId' in s.machine) assert.ok(inWave(s.machine.machineId), `destroy ${s.machine.machineId} in a wave of ${key}`);
+      if (s.kind === 'destroy' && 'machineId' in s.machine)
+        assert.ok(inWave(s.machine.machineId), `destroy ${s.machine.machineId} in a wave of ${key}`);
       // A machine that grows the group stands in for nobody; one that forks volumes goes where its fork source is.
-      if (s.kind === 'create' && s.role !== 'serving' && !(s.forkVolumes && grows(s.group))) assert.ok(inWave(s.standsFor), `create ${s.launchId} stands in within ${key}`);
+      if (s.kind === 'create' && s.role !== 'serving' && !(s.forkVolumes && grows(s.group)))
+        assert.ok(inWave(s.standsFor), `create ${s.launchId} stands in within ${key}`);
     }
   }
   // Phases in the configured order: a named region at its place, the others at "*" (last when not named).
-  const rank = (key: string) => (order.includes(key) ? order.indexOf(key) : key === '' ? -1 : order.includes('*') ? order.indexOf('*') : order.length);
+  const rank = (key: string) =>
+    order.includes(key)
+      ? order.indexOf(key)
+      : key === ''
+        ? -1
+        : order.includes('*')
+          ? order.indexOf('*')
+          : order.length;
   const ranks = phases.map(rank);
-  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), `phases ${phases.join(' → ')} follow ${order.join(', ')}`);
+  assert.deepEqual(
+    ranks,
+    [...ranks].sort((a, b) => a - b),
+    `phases ${phases.join(' → ')} follow ${order.join(', ')}`,
+  );
 }
 
 /**
@@ -147,15 +201,27 @@ function checkRegions(inp: PlanInput, plan: Plan): void {
  */
 function checkCapacity(inp: PlanInput, plan: Plan): void {
   const s = inp.settings;
-  const inPlace = s.newVolumes !== 'fork' && (s.strategy === 'bluegreen' || s.strategy === 'waves') ? withVolumes(inp) : new Set<string>();
+  const inPlace =
+    s.newVolumes !== 'fork' && (s.strategy === 'bluegreen' || s.strategy === 'waves')
+      ? withVolumes(inp)
+      : new Set<string>();
   const phases = regionPhases(inp);
   if (inPlace.size === 0 && phases.length === 1) return checkBudgets(inp, plan);
   const within = (fleet: Machine[], waves: Plan['waves'], groups: PlanInput['groups']) => {
     for (const w of simulatePlan(fleet, { ...plan, waves }, groups).waves) {
       for (const g of w.groups) {
         const U = resolveBudget(s.maxUnavailable, g.desired);
-        const allowed = inPlace.has(g.group) ? Math.max(1, U) : s.strategy === 'bluegreen' ? 0 : s.strategy === 'immediate' ? Infinity : U;
-        assert.ok(g.unavailableByPlan <= allowed, `${s.strategy}: wave ${w.index} takes ${g.unavailableByPlan} of ${g.group} out, allowed ${allowed}`);
+        const allowed = inPlace.has(g.group)
+          ? Math.max(1, U)
+          : s.strategy === 'bluegreen'
+            ? 0
+            : s.strategy === 'immediate'
+              ? Infinity
+              : U;
+        assert.ok(
+          g.unavailableByPlan <= allowed,
+          `${s.strategy}: wave ${w.index} takes ${g.unavailableByPlan} of ${g.group} out, allowed ${allowed}`,
+        );
       }
     }
   };
@@ -195,25 +261,43 @@ describe('volumes and regions: properties', () => {
 
     it(`${strategy}: re-planning after any prefix finishes the job, volumes and regions kept`, () => {
       check(
-        fc.property(scenarioArb([strategy]), spreadArb, fc.nat(), fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 8 }), (sc, sp, cut, choices) => {
-          const inp = spreadInput(sc, sp);
-          const plan = planned(inp);
-          if (plan instanceof PlanError) return;
-          const full = cut % (plan.waves.length + 1);
-          const cut_ = interrupted(inp, plan, full, choices);
-          // A create cut off halfway made its machine with the forks it was given, as the provider does.
-          const forks = new Map(plan.waves.flatMap((w) => w.steps).flatMap((s) => (s.kind === 'create' && s.forkVolumes ? [[s.launchId, s.standsFor] as const] : [])));
-          const byId = new Map(inp.fleet.map((m) => [m.id, m]));
-          const fleet = cut_.fleet.map((m) => (m.id.startsWith('half:') && forks.has(m.launchId!) ? { ...m, volumes: byId.get(forks.get(m.launchId!)!)?.volumes?.map((v) => `${v}>${m.launchId}`), region: byId.get(forks.get(m.launchId!)!)?.region } : m));
-          const again = { ...inp, fleet };
-          const replan = planned(again);
-          if (replan instanceof PlanError) return;
-          checkPlan(again, replan);
-          const end = applyPlanToModel(fleet, replan);
-          checkEnd(again, end);
-          checkVolumes(again, replan, end);
-          if (full === plan.waves.length) assert.deepEqual(replan.waves, [], 'a finished plan re-plans to nothing');
-        }),
+        fc.property(
+          scenarioArb([strategy]),
+          spreadArb,
+          fc.nat(),
+          fc.array(fc.nat({ max: 2 }), { minLength: 1, maxLength: 8 }),
+          (sc, sp, cut, choices) => {
+            const inp = spreadInput(sc, sp);
+            const plan = planned(inp);
+            if (plan instanceof PlanError) return;
+            const full = cut % (plan.waves.length + 1);
+            const cut_ = interrupted(inp, plan, full, choices);
+            // A create cut off halfway made its machine with the forks it was given, as the provider does.
+            const forks = new Map(
+              plan.waves
+                .flatMap((w) => w.steps)
+                .flatMap((s) => (s.kind === 'create' && s.forkVolumes ? [[s.launchId, s.standsFor] as const] : [])),
+            );
+            const byId = new Map(inp.fleet.map((m) => [m.id, m]));
+            const fleet = cut_.fleet.map((m) =>
+              m.id.startsWith('half:') && forks.has(m.launchId!)
+                ? {
+                    ...m,
+                    volumes: byId.get(forks.get(m.launchId!)!)?.volumes?.map((v) => `${v}>${m.launchId}`),
+                    region: byId.get(forks.get(m.launchId!)!)?.region,
+                  }
+                : m,
+            );
+            const again = { ...inp, fleet };
+            const replan = planned(again);
+            if (replan instanceof PlanError) return;
+            checkPlan(again, replan);
+            const end = applyPlanToModel(fleet, replan);
+            checkEnd(again, end);
+            checkVolumes(again, replan, end);
+            if (full === plan.waves.length) assert.deepEqual(replan.waves, [], 'a finished plan re-plans to nothing');
+          },
+        ),
       );
     });
   }

@@ -9,7 +9,12 @@ import { parseRetryAfter } from '../../src/providers/fly/api-errors.js';
 /** More 429s in a row than this is a server that never lets the read through: fail with it. */
 const MAX_RATE_LIMITED = 100;
 
-export async function flyGet<T>(url: string, path: string, token: string, speed = 1): Promise<{ status: number; body: T }> {
+export async function flyGet<T>(
+  url: string,
+  path: string,
+  token: string,
+  speed = 1,
+): Promise<{ status: number; body: T }> {
   const serverClock = new ScaledClock(speed);
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } });

@@ -13,13 +13,23 @@ export interface Child {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function runway(args: string[], env: NodeJS.ProcessEnv, cwd?: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...args], {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(cwd ? { cwd } : {}),
-  });
-  const exited = new Promise<number | null>((done) => child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))));
+function runway(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): { child: ChildProcess; exited: Promise<number | null> } {
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...args],
+    {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(cwd ? { cwd } : {}),
+    },
+  );
+  const exited = new Promise<number | null>((done) =>
+    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))),
+  );
   return { child, exited };
 }
 
@@ -62,7 +72,12 @@ export function startSimServe(args: string[], token: string): Promise<Child & { 
 }
 
 /** `runway server` on a free port; resolves with its URL once it is listening. */
-export function startRunwayServer(args: string[], env: NodeJS.ProcessEnv, cwd: string, startTimeoutMs = START_CAP_MS): Promise<Child & { url: string }> {
+export function startRunwayServer(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  startTimeoutMs = START_CAP_MS,
+): Promise<Child & { url: string }> {
   const { child, exited } = runway(['server', '--port', '0', ...args], env, cwd);
   return new Promise((resolveStart, reject) => {
     let err = '';

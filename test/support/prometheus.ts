@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { until } from './wait.js';
 
 const BINARY = process.env.RUNWAY_TEST_PROMETHEUS ?? '/usr/bin/prometheus';
-const HOW = 'install it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y prometheus), or set RUNWAY_TEST_PROMETHEUS to its binary';
+const HOW =
+  'install it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y prometheus), or set RUNWAY_TEST_PROMETHEUS to its binary';
 
 export interface PrometheusServer {
   url: string;
@@ -36,12 +37,30 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
     config,
-    ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', 'scrape_configs:', '  - job_name: demo', '    static_configs:', `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`, ''].join('\n'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      'scrape_configs:',
+      '  - job_name: demo',
+      '    static_configs:',
+      `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+      '',
+    ].join('\n'),
   );
   const port = await freePort();
-  const child: ChildProcess = spawn(BINARY, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    BINARY,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -53,10 +72,18 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until(async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${out}`);
-      return (await fetch(`${url}/-/ready`).then((r) => r.ok).catch(() => false)) === true;
-    }, 'prometheus to be ready', 120_000);
+    await until(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${out}`);
+        return (
+          (await fetch(`${url}/-/ready`)
+            .then((r) => r.ok)
+            .catch(() => false)) === true
+        );
+      },
+      'prometheus to be ready',
+      120_000,
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -8,8 +8,10 @@ export const PG_URL = process.env.RUNWAY_TEST_PG ?? 'postgres://postgres@127.0.0
 export const REDIS_URL = process.env.RUNWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const HOW = {
-  postgres: 'start it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y postgresql, then pg_ctlcluster --skip-systemctl-redirect <version> main start), or set RUNWAY_TEST_PG to a database URL',
-  redis: 'start it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y redis-server, then redis-server --daemonize yes --port 6379), or set RUNWAY_TEST_REDIS_URL',
+  postgres:
+    'start it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y postgresql, then pg_ctlcluster --skip-systemctl-redirect <version> main start), or set RUNWAY_TEST_PG to a database URL',
+  redis:
+    'start it with `bash scripts/test-services.sh` (runs before `npm test`; Debian: apt-get install -y redis-server, then redis-server --daemonize yes --port 6379), or set RUNWAY_TEST_REDIS_URL',
 } as const;
 
 function reachable(host: string, port: number, timeoutMs = 5_000): Promise<string | null> {
@@ -30,7 +32,8 @@ async function requireService(kind: keyof typeof HOW, url: string, defaultPort: 
   const host = u.hostname || '127.0.0.1';
   const port = Number(u.port || defaultPort);
   const error = await reachable(host, port);
-  if (error) throw new Error(`these tests need ${kind} at ${host}:${port}, which is unreachable (${error}): ${HOW[kind]}`);
+  if (error)
+    throw new Error(`these tests need ${kind} at ${host}:${port}, which is unreachable (${error}): ${HOW[kind]}`);
 }
 
 /** Fails (never skips) when the test PostgreSQL cannot be reached, naming how to start it. */

@@ -27,7 +27,11 @@ export function releaseId(tag: string): number {
   return 17372790 + [...tag].reduce((n, ch) => (n * 31 + ch.charCodeAt(0)) % 1_000_000, 7);
 }
 
-export function releasePublished(tag = 'v1.2.0', sender = user('grace', 21031067), overrides: Record<string, unknown> = {}) {
+export function releasePublished(
+  tag = 'v1.2.0',
+  sender = user('grace', 21031067),
+  overrides: Record<string, unknown> = {},
+) {
   return {
     action: 'published',
     release: {
@@ -53,7 +57,11 @@ export function releasePublished(tag = 'v1.2.0', sender = user('grace', 21031067
   };
 }
 
-export function push(branch = 'main', after = '6113728f27ae82c7b1a177c8d03f9e96e0adf246', overrides: Record<string, unknown> = {}) {
+export function push(
+  branch = 'main',
+  after = '6113728f27ae82c7b1a177c8d03f9e96e0adf246',
+  overrides: Record<string, unknown> = {},
+) {
   return {
     ref: `refs/heads/${branch}`,
     before: '0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c',
@@ -114,7 +122,14 @@ export function ping() {
   return {
     zen: 'Design for failure.',
     hook_id: 109948940,
-    hook: { type: 'Repository', id: 109948940, name: 'web', active: true, events: ['release', 'push', 'workflow_dispatch'], config: { content_type: 'json', insecure_ssl: '0', url: 'https://runway.example/webhooks/github' } },
+    hook: {
+      type: 'Repository',
+      id: 109948940,
+      name: 'web',
+      active: true,
+      events: ['release', 'push', 'workflow_dispatch'],
+      config: { content_type: 'json', insecure_ssl: '0', url: 'https://runway.example/webhooks/github' },
+    },
     repository,
     sender: user('grace', 21031067),
   };

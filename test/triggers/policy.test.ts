@@ -4,13 +4,24 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AUTOMATION, decidePolicy, formatRefusal, type PolicyEnvironment, type PolicyRequest } from '../../src/deploys/policy.js';
+import {
+  AUTOMATION,
+  decidePolicy,
+  formatRefusal,
+  type PolicyEnvironment,
+  type PolicyRequest,
+} from '../../src/deploys/policy.js';
 
 const production: PolicyEnvironment = { name: 'production', trigger: 'release', initiation: 'manual', allowCli: false };
 const productionCli: PolicyEnvironment = { ...production, allowCli: true };
 const staging: PolicyEnvironment = { name: 'staging', trigger: 'push:main', initiation: 'automatic', allowCli: false };
 const manualOnly: PolicyEnvironment = { name: 'qa', trigger: 'manual', initiation: 'manual', allowCli: false };
-const releaseAuto: PolicyEnvironment = { name: 'preview', trigger: 'release', initiation: 'automatic', allowCli: false };
+const releaseAuto: PolicyEnvironment = {
+  name: 'preview',
+  trigger: 'release',
+  initiation: 'automatic',
+  allowCli: false,
+};
 
 const alice = { kind: 'human' as const, name: 'alice' };
 const bot = { kind: 'automation' as const, name: 'github' };
@@ -29,7 +40,11 @@ const MATRIX: Row[] = [
   [production, { trigger: 'manual', initiator: alice, via: 'webhook' }, 'allowed alice'],
   [production, { trigger: 'manual', initiator: bot, via: 'api' }, 'refused'],
   [production, { trigger: 'cli', initiator: alice, via: 'cli' }, 'refused'],
-  [production, { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: 'pager: checkout down' }, 'allowed alice emergency'],
+  [
+    production,
+    { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: 'pager: checkout down' },
+    'allowed alice emergency',
+  ],
   [production, { trigger: 'cli', initiator: alice, via: 'cli', emergency: true }, 'refused'],
   [production, { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: '   ' }, 'refused'],
   [production, { trigger: 'rollback', initiator: alice, via: 'api' }, 'allowed alice'],
@@ -52,11 +67,27 @@ const MATRIX: Row[] = [
   [staging, { trigger: 'cli', initiator: alice, via: 'cli' }, 'refused'],
   [staging, { trigger: 'rollback', initiator: alice, via: 'api' }, 'refused'],
   [staging, { trigger: 'secrets', initiator: alice, via: 'webhook' }, 'refused'],
-  [staging, { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: 'hotfix for the demo' }, 'allowed alice emergency'],
-  [staging, { trigger: 'manual', initiator: alice, via: 'api', emergency: true, reason: 'broken main' }, 'allowed alice emergency'],
-  [staging, { trigger: 'rollback', initiator: alice, via: 'api', emergency: true, reason: 'bad push' }, 'allowed alice emergency'],
+  [
+    staging,
+    { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: 'hotfix for the demo' },
+    'allowed alice emergency',
+  ],
+  [
+    staging,
+    { trigger: 'manual', initiator: alice, via: 'api', emergency: true, reason: 'broken main' },
+    'allowed alice emergency',
+  ],
+  [
+    staging,
+    { trigger: 'rollback', initiator: alice, via: 'api', emergency: true, reason: 'bad push' },
+    'allowed alice emergency',
+  ],
   [staging, { trigger: 'manual', initiator: alice, via: 'api', emergency: true, reason: '' }, 'refused'],
-  [staging, { trigger: 'push', branch: 'main', initiator: bot, via: 'webhook', emergency: true, reason: 'x' }, 'refused'],
+  [
+    staging,
+    { trigger: 'push', branch: 'main', initiator: bot, via: 'webhook', emergency: true, reason: 'x' },
+    'refused',
+  ],
   // qa: trigger manual, initiation manual, no CLI
   [manualOnly, { trigger: 'manual', initiator: alice, via: 'api' }, 'allowed alice'],
   [manualOnly, { trigger: 'release', initiator: alice, via: 'webhook' }, 'refused'],
@@ -84,7 +115,10 @@ describe('policy matrix', () => {
       assert.ok(!d.allowed);
       assert.ok(d.why.length > 20, d.why);
       assert.ok(d.wouldBeAllowed.length >= 1, d.why);
-      assert.match(formatRefusal(env.name, d), new RegExp(`^refused by policy \\(${env.name}\\): .+\\nallowed instead:\\n  - `));
+      assert.match(
+        formatRefusal(env.name, d),
+        new RegExp(`^refused by policy \\(${env.name}\\): .+\\nallowed instead:\\n  - `),
+      );
     }
   });
 });
@@ -110,14 +144,33 @@ describe('policy: what the answers say', () => {
   });
 
   it('automation in a manual environment: a named human is required', () => {
-    const d = decidePolicy(production, { trigger: 'release', initiator: { kind: 'automation', name: 'release-drafter[bot]' }, via: 'webhook' });
+    const d = decidePolicy(production, {
+      trigger: 'release',
+      initiator: { kind: 'automation', name: 'release-drafter[bot]' },
+      via: 'webhook',
+    });
     assert.ok(!d.allowed);
-    assert.match(d.why, /needs a named human responsible for each deploy; automation \(release-drafter\[bot\]\) cannot start one/);
+    assert.match(
+      d.why,
+      /needs a named human responsible for each deploy; automation \(release-drafter\[bot\]\) cannot start one/,
+    );
   });
 
   it('an emergency names the human, the reason, and records the trigger; the note is loud', () => {
-    const d = decidePolicy(staging, { trigger: 'cli', initiator: alice, via: 'cli', emergency: true, reason: 'main is broken' });
-    assert.deepEqual(d, { allowed: true, responsible: 'alice', emergency: true, trigger: 'cli', note: 'EMERGENCY: alice broke glass on staging and is responsible for this deploy (main is broken)' });
+    const d = decidePolicy(staging, {
+      trigger: 'cli',
+      initiator: alice,
+      via: 'cli',
+      emergency: true,
+      reason: 'main is broken',
+    });
+    assert.deepEqual(d, {
+      allowed: true,
+      responsible: 'alice',
+      emergency: true,
+      trigger: 'cli',
+      note: 'EMERGENCY: alice broke glass on staging and is responsible for this deploy (main is broken)',
+    });
   });
 
   it('an emergency without a reason asks for one', () => {

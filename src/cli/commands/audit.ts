@@ -21,7 +21,8 @@ function summary(e: LedgerRecord): string {
   if (typeof d.release === 'string') parts.push(`release ${d.release}`);
   if (typeof d.status === 'string') parts.push(String(d.status));
   if (typeof d.why === 'string') parts.push(`why: ${d.why}`);
-  if (Array.isArray(d.set) && d.set.length) parts.push(`set ${(d.set as { name: string }[]).map((s) => s.name).join(',')}`);
+  if (Array.isArray(d.set) && d.set.length)
+    parts.push(`set ${(d.set as { name: string }[]).map((s) => s.name).join(',')}`);
   if (Array.isArray(d.unset) && d.unset.length) parts.push(`unset ${(d.unset as string[]).join(',')}`);
   if (typeof d.version === 'number') parts.push(`secrets v${d.version}`);
   if (typeof d.previousHolder === 'string') parts.push(`from ${d.previousHolder}`);
@@ -48,13 +49,19 @@ export function formatEntry(e: LedgerRecord): string {
 
 export async function auditCommand(options: AuditOptions, io: Io): Promise<number> {
   const limit = options.limit ? Number(options.limit) : undefined;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+    throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
   const ctx = await openContext(options, io);
   try {
     if (options.env && !Object.hasOwn(ctx.config.environments, options.env)) {
-      throw new CliError(`unknown environment "${options.env}" (known: ${Object.keys(ctx.config.environments).join(', ')})`);
+      throw new CliError(
+        `unknown environment "${options.env}" (known: ${Object.keys(ctx.config.environments).join(', ')})`,
+      );
     }
-    let entries = await ctx.store.listLedger({ app: ctx.config.app.name, ...(options.env ? { env: options.env } : {}) });
+    let entries = await ctx.store.listLedger({
+      app: ctx.config.app.name,
+      ...(options.env ? { env: options.env } : {}),
+    });
     if (limit !== undefined) entries = entries.slice(-limit);
     const verification = options.verify ? await verifyLedger(ctx.store) : undefined;
     if (options.json) {
@@ -64,9 +71,14 @@ export async function auditCommand(options: AuditOptions, io: Io): Promise<numbe
       // Reasons, names and notes are shown escaped: a control character cannot rewrite the terminal.
       for (const e of entries) io.stdout.write(escapeTerminal(formatEntry(e)) + '\n');
       if (verification) {
-        if (verification.ok) io.stdout.write(`ledger verified: ${verification.entries} entries chain from genesis to head #${verification.head.seq} ${verification.head.hash.slice(0, 16)}…\n`);
+        if (verification.ok)
+          io.stdout.write(
+            `ledger verified: ${verification.entries} entries chain from genesis to head #${verification.head.seq} ${verification.head.hash.slice(0, 16)}…\n`,
+          );
         else {
-          io.stdout.write(`LEDGER TAMPERED: ${verification.problems.length} problem${verification.problems.length === 1 ? '' : 's'}\n`);
+          io.stdout.write(
+            `LEDGER TAMPERED: ${verification.problems.length} problem${verification.problems.length === 1 ? '' : 's'}\n`,
+          );
           for (const p of verification.problems) io.stdout.write(`  #${p.seq}: ${p.problem}\n`);
         }
       }

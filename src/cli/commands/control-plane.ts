@@ -12,14 +12,22 @@ type Action = (fn: (...args: never[]) => Promise<number>) => (...args: unknown[]
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerControlPlaneCommands(program: Command, run: Action, io: Io): void {
-  const token = program.command('token').description("API tokens of `runway server` (roles viewer, deployer, admin); only their hashes are stored.");
+  const token = program
+    .command('token')
+    .description('API tokens of `runway server` (roles viewer, deployer, admin); only their hashes are stored.');
   token
     .command('create')
     .description('Create a token and print it once.')
     .option('--name <name>', "whose token: a person's login, or an automation's name (required)")
-    .option('--role <role>', 'viewer (read), deployer (act on --env environments) or admin (everything, tokens) (required)')
+    .option(
+      '--role <role>',
+      'viewer (read), deployer (act on --env environments) or admin (everything, tokens) (required)',
+    )
     .option('-e, --env <names>', 'deployer only: comma-separated environments it may act on (default all)')
-    .option('--automation', 'not a person: its deploys are automation\'s; it may name the person it acts for (X-Runway-On-Behalf-Of)')
+    .option(
+      '--automation',
+      "not a person: its deploys are automation's; it may name the person it acts for (X-Runway-On-Behalf-Of)",
+    )
     .option('--as <name>', 'who creates it (default $RUNWAY_USER or the OS user)')
     .option('--json', 'print JSON')
     .action(run((opts: object) => tokenCreateCommand(opts, io)));
@@ -38,7 +46,9 @@ export function registerControlPlaneCommands(program: Command, run: Action, io: 
 
   const secrets = program
     .command('secrets')
-    .description('Secrets of an environment, encrypted at rest (key: $RUNWAY_SECRET_KEY or [secrets] key_file); changes are staged and applied by the next deploy.');
+    .description(
+      'Secrets of an environment, encrypted at rest (key: $RUNWAY_SECRET_KEY or [secrets] key_file); changes are staged and applied by the next deploy.',
+    );
   secrets
     .command('set')
     .description('Set secrets: NAME=VALUE, or NAME alone to take the value from $NAME (keeps it off the command line).')
@@ -67,7 +77,9 @@ export function registerControlPlaneCommands(program: Command, run: Action, io: 
 
   program
     .command('audit')
-    .description('The ledger: who was responsible for each deploy, secrets change, emergency and refusal; --verify checks its hash chain.')
+    .description(
+      'The ledger: who was responsible for each deploy, secrets change, emergency and refusal; --verify checks its hash chain.',
+    )
     .option('-e, --env <name>', 'only this environment')
     .option('--limit <n>', 'only the newest N entries')
     .option('--verify', 'walk the hash chain; exit 1 if any entry was edited, removed or reordered')
@@ -77,7 +89,9 @@ export function registerControlPlaneCommands(program: Command, run: Action, io: 
   const init = program.command('init').description('Set up integrations.');
   init
     .command('github')
-    .description('Write GitHub Actions workflows (release → production, push → staging, Manual deploy, Manual secrets) and a release-drafter.yml starter.')
+    .description(
+      'Write GitHub Actions workflows (release → production, push → staging, Manual deploy, Manual secrets) and a release-drafter.yml starter.',
+    )
     .option('--dir <dir>', 'repository root (default the current directory)')
     .option('--force', 'rewrite files that exist')
     .option('--json', 'print JSON')

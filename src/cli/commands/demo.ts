@@ -49,7 +49,12 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
   // The supervisor this demo starts shuts down (every machine with it) if the demo process dies.
   const demoIo: Io = {
     ...io,
-    env: { ...io.env, RUNWAY_STORE: join(dir, 'runway.db'), RUNWAY_USER: io.env.RUNWAY_USER ?? 'demo', RUNWAY_LOCAL_OWNER_PID: String(process.pid) },
+    env: {
+      ...io.env,
+      RUNWAY_STORE: join(dir, 'runway.db'),
+      RUNWAY_USER: io.env.RUNWAY_USER ?? 'demo',
+      RUNWAY_LOCAL_OWNER_PID: String(process.pid),
+    },
   };
   const say = (text: string) => io.stdout.write(`\n${pc.cyan('▸')} ${pc.bold(text)}\n`);
   const note = (text: string) => io.stdout.write(`  ${text}\n`);
@@ -60,9 +65,16 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
   const codes: Record<string, number> = {};
   const steps = async (): Promise<number> => {
     say('releases v1 to v4 of the demo app: directories with a manifest (releases/<version>/runway-release.toml)');
-    const notes: Record<string, string> = { v3: 'never passes /up', v4: 'passes /up, but 25 % of its requests answer 500' };
+    const notes: Record<string, string> = {
+      v3: 'never passes /up',
+      v4: 'passes /up, but 25 % of its requests answer 500',
+    };
     for (const version of ['v1', 'v2', 'v3', 'v4']) {
-      const code = await releasesCreateCommand(version, { config, image: `releases/${version}`, notes: notes[version] }, demoIo);
+      const code = await releasesCreateCommand(
+        version,
+        { config, image: `releases/${version}`, notes: notes[version] },
+        demoIo,
+      );
       if (code !== 0) return code;
     }
 
@@ -72,7 +84,9 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
     const info = readSupervisorInfo(stateDir);
     if (!info) throw new Error(`the supervisor did not start (see ${join(stateDir, 'supervisor.log')})`);
     proxyPort = info.proxyPort;
-    note(`the app is served at ${pc.bold(info.proxyUrl)} (try \`curl ${info.proxyUrl}/\`${options.hold ? '' : '; `runway demo --hold` keeps it up'})`);
+    note(
+      `the app is served at ${pc.bold(info.proxyUrl)} (try \`curl ${info.proxyUrl}/\`${options.hold ? '' : '; `runway demo --hold` keeps it up'})`,
+    );
 
     say('deploy v1: 4 web and 2 worker processes, each on its own port, checked on /up before they take traffic');
     codes.v1 = await deployCommand({ config, env: ENV, release: 'v1' }, demoIo, signal);
@@ -92,11 +106,15 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
     note(traffic.lap('during the v3 deploy and its rollback'));
     if (signal?.aborted) return 3;
 
-    say('deploy v4, which passes /up but answers 500 to a quarter of real requests: analysis compares its error rate with v2\'s and rolls it back');
+    say(
+      "deploy v4, which passes /up but answers 500 to a quarter of real requests: analysis compares its error rate with v2's and rolls it back",
+    );
     codes.v4 = await deployCommand({ config, env: ENV, release: 'v4' }, demoIo, signal);
     const bad = traffic.since.answeredBy('v4');
     note(traffic.lap('during the v4 deploy and its rollback'));
-    note(`v4 answered ${bad.requests} of them, ${bad.errors} with a 500 (${bad.requests ? ((100 * bad.errors) / bad.requests).toFixed(1) : '0'} %) before analysis rolled it back`);
+    note(
+      `v4 answered ${bad.requests} of them, ${bad.errors} with a 500 (${bad.requests ? ((100 * bad.errors) / bad.requests).toFixed(1) : '0'} %) before analysis rolled it back`,
+    );
     if (signal?.aborted) return 3;
 
     say('the fleet after the rollbacks: the same supervisor and proxy, every machine back on v2');
@@ -116,7 +134,14 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
     note(traffic.lap('in all', total));
     // Every request failed was answered by v4 (the release analysis caught); none failed otherwise.
     const v4 = total.answeredBy('v4');
-    ok = codes.v2 === 0 && codes.v3 === 1 && codes.v4 === 1 && total.failed === 0 && total.non2xx === v4.errors && !total.releases.has('v3') && total.releases.has('v2');
+    ok =
+      codes.v2 === 0 &&
+      codes.v3 === 1 &&
+      codes.v4 === 1 &&
+      total.failed === 0 &&
+      total.non2xx === v4.errors &&
+      !total.releases.has('v3') &&
+      total.releases.has('v2');
     return 0;
   };
 
@@ -132,10 +157,14 @@ async function localDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Pr
   const running = readSupervisorInfo(stateDir);
   if (running) pids = [running.pid, ...machinePids(stateDir)];
   say('stop everything: `runway local down`');
-  await localDownCommand({ config, env: ENV }, demoIo).catch((error: unknown) => io.stderr.write(`runway: ${(error as Error).message}\n`));
+  await localDownCommand({ config, env: ENV }, demoIo).catch((error: unknown) =>
+    io.stderr.write(`runway: ${(error as Error).message}\n`),
+  );
   const left = pids.filter((pid) => processStartTime(pid) !== undefined);
   const portFree = proxyPort === 0 || (await closed(proxyPort));
-  note(`${pids.length} processes were running, ${left.length} left${left.length ? `: ${left.join(', ')}` : ''}; proxy port ${proxyPort || '—'} ${portFree ? 'free' : pc.red('still open')}`);
+  note(
+    `${pids.length} processes were running, ${left.length} left${left.length ? `: ${left.join(', ')}` : ''}; proxy port ${proxyPort || '—'} ${portFree ? 'free' : pc.red('still open')}`,
+  );
   if (options.keep) io.stdout.write(`demo directory kept at ${dir}\n`);
   else rmSync(dir, { recursive: true, force: true });
   if (thrown) throw thrown;
@@ -263,10 +292,14 @@ class Traffic {
     const t = tally ?? this.since;
     if (!tally) this.since = emptyTally();
     const sorted = [...t.latencies].sort((a, b) => a - b);
-    const p = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1) : '—');
+    const p = (q: number) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1) : '—';
     const by = [...t.releases].map(([r, n]) => `${r} ${n}`).join(', ') || 'none';
     const bad = t.failed + t.non2xx;
-    const verdict = bad === 0 ? pc.green(`${t.requests} requests, 0 failed`) : pc.red(`${t.requests} requests, ${t.failed} failed, ${t.non2xx} not 2xx`);
+    const verdict =
+      bad === 0
+        ? pc.green(`${t.requests} requests, 0 failed`)
+        : pc.red(`${t.requests} requests, ${t.failed} failed, ${t.non2xx} not 2xx`);
     return `traffic ${what}: ${verdict}; answered by ${by}; p50 ${p(0.5)} ms, p99 ${p(0.99)} ms`;
   }
 
@@ -299,13 +332,20 @@ function sleep(ms: number): Promise<void> {
 
 async function simDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'runway-demo-'));
-  const demoIo: Io = { ...io, env: { ...io.env, RUNWAY_STORE: join(dir, 'runway.db'), RUNWAY_USER: io.env.RUNWAY_USER ?? 'demo' } };
+  const demoIo: Io = {
+    ...io,
+    env: { ...io.env, RUNWAY_STORE: join(dir, 'runway.db'), RUNWAY_USER: io.env.RUNWAY_USER ?? 'demo' },
+  };
   const config = DEMO_CONFIG;
   const say = (text: string) => io.stdout.write(`\n${pc.cyan('▸')} ${pc.bold(text)}\n`);
   try {
     say(`releases of mechanic (config ${config})`);
     for (const version of ['v1', 'v2', 'v3-broken']) {
-      const code = await releasesCreateCommand(version, { config, image: `registry.example/mechanic:${version}` }, demoIo);
+      const code = await releasesCreateCommand(
+        version,
+        { config, image: `registry.example/mechanic:${version}` },
+        demoIo,
+      );
       if (code !== 0) return code;
     }
     say('production starts on v1 (500 machines: web 400, worker 100)');
@@ -314,8 +354,16 @@ async function simDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Prom
     say('production: deploy v2 with `immediate` (DEPLOY_STRATEGY from the environment layer), tracking convergence');
     // Each deploy arrives the way its environment's trigger brings it (docs/policy.md): production on
     // a published release (the demo user publishes it), staging on a push to main (automation).
-    const released = { trigger: 'release' as const, initiator: { kind: 'human' as const, name: demoIo.env.RUNWAY_USER ?? 'demo' } };
-    const pushed = { trigger: 'push' as const, branch: 'main', initiator: { kind: 'automation' as const, name: 'demo' }, label: 'demo:push' };
+    const released = {
+      trigger: 'release' as const,
+      initiator: { kind: 'human' as const, name: demoIo.env.RUNWAY_USER ?? 'demo' },
+    };
+    const pushed = {
+      trigger: 'push' as const,
+      branch: 'main',
+      initiator: { kind: 'automation' as const, name: 'demo' },
+      label: 'demo:push',
+    };
     const prod = await deployCommand({ config, env: 'production', release: 'v2', origin: released }, demoIo, signal);
     if (signal?.aborted) return 3;
 
@@ -324,7 +372,11 @@ async function simDemo(options: DemoOptions, io: Io, signal?: AbortSignal): Prom
     if (signal?.aborted) return 3;
 
     say('staging: deploy v3-broken, whose machines never pass checks: green is destroyed, blue keeps serving v2');
-    const broken = await deployCommand({ config, env: 'staging', release: 'v3-broken', origin: pushed }, demoIo, signal);
+    const broken = await deployCommand(
+      { config, env: 'staging', release: 'v3-broken', origin: pushed },
+      demoIo,
+      signal,
+    );
 
     say('staging after the failed deploy');
     await statusCommand({ config, env: 'staging' }, demoIo);

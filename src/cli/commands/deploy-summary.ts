@@ -22,9 +22,12 @@ export function formatSummary(s: DeploySummary): string {
     `  dispatched: ${s.dispatchedAtMs === null ? '—' : formatDuration(s.dispatchedAtMs)}  converged: ${s.convergedAtMs === null ? '—' : formatDuration(s.convergedAtMs)}  total: ${formatDuration(s.finishedAtMs)}${s.clock === 'simulated' ? ` ${SIMULATED}` : ''}`,
     `  extra machines at peak: ${s.extraMachinesPeak}  API calls: ${s.apiCalls}${s.rateLimited ? ` (${s.rateLimited} rate-limited)` : ''}`,
   ];
-  if (s.failedMachineIds.length) lines.push(`  failed machines: ${s.failedMachineIds.slice(0, 10).join(', ')}${s.failedMachineIds.length > 10 ? ' …' : ''}`);
-  if (s.stragglerIds.length) lines.push(`  stragglers: ${s.stragglerIds.slice(0, 10).join(', ')}${s.stragglerIds.length > 10 ? ' …' : ''}`);
+  if (s.failedMachineIds.length)
+    lines.push(
+      `  failed machines: ${s.failedMachineIds.slice(0, 10).join(', ')}${s.failedMachineIds.length > 10 ? ' …' : ''}`,
+    );
+  if (s.stragglerIds.length)
+    lines.push(`  stragglers: ${s.stragglerIds.slice(0, 10).join(', ')}${s.stragglerIds.length > 10 ? ' …' : ''}`);
   if (s.error) lines.push(`  ${pc.red('error:')} ${s.error}`);
   return lines.join('\n');
 }
-

@@ -54,7 +54,19 @@ export interface DeployOrigin {
 }
 
 /** A CLI request as the one way to start a deploy takes it (src/deploys/request.ts). */
-export function cliRequest(env: string, who: string, o: { kind?: DeployRequest['kind']; trigger?: RequestTrigger; emergency?: boolean | undefined; reason?: string | undefined; release?: string | undefined; strategy?: StrategyName | undefined; origin?: DeployOrigin | undefined }): DeployRequest {
+export function cliRequest(
+  env: string,
+  who: string,
+  o: {
+    kind?: DeployRequest['kind'];
+    trigger?: RequestTrigger;
+    emergency?: boolean | undefined;
+    reason?: string | undefined;
+    release?: string | undefined;
+    strategy?: StrategyName | undefined;
+    origin?: DeployOrigin | undefined;
+  },
+): DeployRequest {
   const origin = o.origin;
   const initiator: Initiator = origin?.initiator ?? { kind: 'human', name: who };
   return {
@@ -87,7 +99,13 @@ export function cliDeployDeps(config: RunwayConfig, store: Store, io: Io): Deplo
  * A dry run: the plan, and above it what the policy would decide. When a real run would be refused,
  * that is said first, plainly, and the command exits 5 (as the real run would); nothing is recorded.
  */
-export async function dryRun(config: RunwayConfig, store: Store, request: DeployRequest, io: Io, o: { json: boolean; verbose: boolean }): Promise<number> {
+export async function dryRun(
+  config: RunwayConfig,
+  store: Store,
+  request: DeployRequest,
+  io: Io,
+  o: { json: boolean; verbose: boolean },
+): Promise<number> {
   let preview;
   try {
     preview = await previewDeploy(cliDeployDeps(config, store, io), request);
@@ -97,11 +115,21 @@ export async function dryRun(config: RunwayConfig, store: Store, request: Deploy
   }
   const { decision, plan, settings } = preview;
   if (o.json) {
-    printJson(io, { ...plan, policy: decision.allowed ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note } : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } });
+    printJson(io, {
+      ...plan,
+      policy: decision.allowed
+        ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note }
+        : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED },
+    });
   } else {
     if (decision.allowed) io.stderr.write(`runway: policy: ${decision.note}\n`);
-    else io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(request.env, decision)}\n\nthe plan it would have run:\n`);
-    io.stdout.write(`${formatPlan(plan, { verbose: o.verbose })}\n${formatGates(config, environment(config, request.env), settings)}\n`);
+    else
+      io.stdout.write(
+        `${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(request.env, decision)}\n\nthe plan it would have run:\n`,
+      );
+    io.stdout.write(
+      `${formatPlan(plan, { verbose: o.verbose })}\n${formatGates(config, environment(config, request.env), settings)}\n`,
+    );
   }
   return decision.allowed ? EXIT.ok : EXIT_REFUSED;
 }
@@ -132,8 +160,18 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
     const { config, store } = ctx;
     const env = environment(config, options.env);
     const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
-    const request = cliRequest(env.name, who, { emergency: options.emergency, reason: options.reason, release: options.release, strategy, origin: options.origin });
-    if (options.dryRun) return await dryRun(config, store, request, io, { json: options.json ?? false, verbose: options.verbose ?? false });
+    const request = cliRequest(env.name, who, {
+      emergency: options.emergency,
+      reason: options.reason,
+      release: options.release,
+      strategy,
+      origin: options.origin,
+    });
+    if (options.dryRun)
+      return await dryRun(config, store, request, io, {
+        json: options.json ?? false,
+        verbose: options.verbose ?? false,
+      });
     return (await runCliDeploy({ config, store, request, io, json: options.json ?? false, lockWaitMs, signal })).code;
   } finally {
     await ctx.close();
@@ -159,10 +197,15 @@ export async function resumeCommand(id: string, options: ResumeOptions, io: Io, 
     const deploy = await store.getDeploy(id);
     if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
     if (TERMINAL_STATUSES.includes(deploy.status)) {
-      throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to resume — deploy again or \`runway rollback\``);
+      throw new CliError(
+        `deploy ${id} already ended (${deploy.status}); nothing to resume — deploy again or \`runway rollback\``,
+      );
     }
     if (ownerAlive(deploy)) {
-      throw new CliError(`deploy ${id} is still running (owner ${deploy.owner}, heartbeat ${Math.round((Date.now() - (deploy.heartbeatAtMs ?? 0)) / 1000)}s ago); abort it with \`runway abort ${id}\``, EXIT.locked);
+      throw new CliError(
+        `deploy ${id} is still running (owner ${deploy.owner}, heartbeat ${Math.round((Date.now() - (deploy.heartbeatAtMs ?? 0)) / 1000)}s ago); abort it with \`runway abort ${id}\``,
+        EXIT.locked,
+      );
     }
     const env = environment(config, deploy.env);
     const settings = resolveStrategySettings(env, config.app.processes, deploy.strategy);
@@ -170,12 +213,33 @@ export async function resumeCommand(id: string, options: ResumeOptions, io: Io, 
     try {
       const release = await resolveRelease(store, config.app.name, deploy.release);
       const fleet = await session.provider.list({ app: deploy.app, env: deploy.env });
-      const plan = buildPlan({ deployId: deploy.id, app: deploy.app, env: deploy.env, fleet, target: release, groups: config.app.processes, settings });
+      const plan = buildPlan({
+        deployId: deploy.id,
+        app: deploy.app,
+        env: deploy.env,
+        fleet,
+        target: release,
+        groups: config.app.processes,
+        settings,
+      });
       const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
       const wall = new RealClock();
-      const { replaced } = await takeLock(store, wall, { app: deploy.app, env: deploy.env, holder: deploy.id, reason: `deploy ${release.version}`, waitMs: lockWaitMs });
+      const { replaced } = await takeLock(store, wall, {
+        app: deploy.app,
+        env: deploy.env,
+        holder: deploy.id,
+        reason: `deploy ${release.version}`,
+        waitMs: lockWaitMs,
+      });
       await store.updateDeploy(deploy.id, { owner: `${hostname()}:${process.pid}`, heartbeatAtMs: wall.now() });
-      await store.appendJournal([{ deployId: deploy.id, atMs: wall.now(), kind: 'resumed', message: `resumed by ${who}: ${plan.waves.length} waves remain` }]);
+      await store.appendJournal([
+        {
+          deployId: deploy.id,
+          atMs: wall.now(),
+          kind: 'resumed',
+          message: `resumed by ${who}: ${plan.waves.length} waves remain`,
+        },
+      ]);
       const resumed = (await store.getDeploy(deploy.id))!;
       if (replaced) await ledgerLockTakenOver(store, wall, resumed, replaced);
       await ledgerDeployStarted(store, wall, resumed);
@@ -220,4 +284,3 @@ function parseLockWait(text: string): number {
     throw new CliError(`--lock-wait: ${(err as Error).message}`);
   }
 }
-

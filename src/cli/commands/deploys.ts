@@ -20,21 +20,31 @@ export interface ListOptions extends GlobalOptions {
 
 export async function deploysListCommand(options: ListOptions, io: Io): Promise<number> {
   const limit = options.limit ? Number(options.limit) : 20;
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new CliError(`--limit must be a positive whole number, got "${options.limit}"`);
   const ctx = await openContext(options, io);
   try {
     // An environment runway.toml does not name is bad input (exit 2), not an empty list.
     if (options.env) environment(ctx.config, options.env);
-    const deploys = await ctx.store.listDeploys({ app: ctx.config.app.name, ...(options.env ? { env: options.env } : {}), limit });
+    const deploys = await ctx.store.listDeploys({
+      app: ctx.config.app.name,
+      ...(options.env ? { env: options.env } : {}),
+      limit,
+    });
     if (options.json) {
-      printJson(io, deploys.map(({ plan: _plan, ...rest }) => rest));
+      printJson(
+        io,
+        deploys.map(({ plan: _plan, ...rest }) => rest),
+      );
       return 0;
     }
     if (deploys.length === 0) {
       io.stdout.write('no deploys yet\n');
       return 0;
     }
-    io.stdout.write(`${'ID'.padEnd(17)} ${'ENV'.padEnd(12)} ${'RELEASE'.padEnd(12)} ${'STRATEGY'.padEnd(10)} ${'STATUS'.padEnd(12)} ${'BY'.padEnd(14)} STARTED                   DURATION\n`);
+    io.stdout.write(
+      `${'ID'.padEnd(17)} ${'ENV'.padEnd(12)} ${'RELEASE'.padEnd(12)} ${'STRATEGY'.padEnd(10)} ${'STATUS'.padEnd(12)} ${'BY'.padEnd(14)} STARTED                   DURATION\n`,
+    );
     // What people and events typed is shown escaped: a control character cannot rewrite the terminal.
     for (const d of deploys) io.stdout.write(escapeTerminal(formatRow(d)) + '\n');
     return 0;
@@ -49,7 +59,11 @@ function formatRow(d: DeployRecord): string {
   return `${d.id.padEnd(17)} ${d.env.padEnd(12)} ${d.release.padEnd(12)} ${d.strategy.padEnd(10)} ${d.status.padEnd(12)} ${d.responsible.padEnd(14)} ${started.padEnd(25)} ${duration}${d.emergency ? '  EMERGENCY' : ''}`;
 }
 
-export async function deploysShowCommand(id: string, options: GlobalOptions & { json?: boolean; journal?: boolean }, io: Io): Promise<number> {
+export async function deploysShowCommand(
+  id: string,
+  options: GlobalOptions & { json?: boolean; journal?: boolean },
+  io: Io,
+): Promise<number> {
   const ctx = await openContext(options, io);
   try {
     const deploy = await ctx.store.getDeploy(id);
@@ -58,7 +72,9 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     // Its durations and journal offsets were measured on this clock (simulated: the sim provider).
     const clock = deployClock(deploy, ctx.config.environments[deploy.env]?.provider === 'sim');
     if (options.json) {
-      const analysis = journal.filter((e) => e.kind === 'analysis_measured').map((e) => ({ atMs: e.atMs, wave: e.wave, ...(e.data as object) }));
+      const analysis = journal
+        .filter((e) => e.kind === 'analysis_measured')
+        .map((e) => ({ atMs: e.atMs, wave: e.wave, ...(e.data as object) }));
       printJson(io, { ...deploy, clock, analysis, journal: options.journal ? journal : undefined });
       return 0;
     }
@@ -66,17 +82,31 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
     const lines = [
       `deploy ${deploy.id}  ${deploy.app}/${deploy.env}  ${deploy.previousRelease ?? '∅'} → ${deploy.release}  ${deploy.strategy}  ${deploy.status}`,
       `  responsible: ${deploy.responsible}  initiator: ${deploy.initiator}  trigger: ${deploy.trigger}${deploy.reason ? `  reason: ${deploy.reason}` : ''}`,
-      ...(deploy.emergency ? [`  EMERGENCY: break-glass by ${deploy.responsible}${deploy.reason ? ` — ${deploy.reason}` : ''}`] : []),
+      ...(deploy.emergency
+        ? [`  EMERGENCY: break-glass by ${deploy.responsible}${deploy.reason ? ` — ${deploy.reason}` : ''}`]
+        : []),
       `  created: ${at(deploy.createdAtMs)}  started: ${at(deploy.startedAtMs)}  finished: ${at(deploy.finishedAtMs)}`,
     ];
-    if (deploy.summary) lines.push(formatSummary(deploy.summary as DeploySummary).split('\n').slice(1).join('\n'));
+    if (deploy.summary)
+      lines.push(
+        formatSummary(deploy.summary as DeploySummary)
+          .split('\n')
+          .slice(1)
+          .join('\n'),
+      );
     if (deploy.error) lines.push(`  error: ${deploy.error}`);
-    if (deploy.abortRequestedAtMs) lines.push(`  abort requested by ${deploy.abortRequestedBy} at ${new Date(deploy.abortRequestedAtMs).toISOString()}`);
+    if (deploy.abortRequestedAtMs)
+      lines.push(
+        `  abort requested by ${deploy.abortRequestedBy} at ${new Date(deploy.abortRequestedAtMs).toISOString()}`,
+      );
     const shown = options.journal ? journal : journal.filter((e) => !e.kind.startsWith('step_'));
     lines.push(
       `  journal (${journal.length} entries${options.journal ? '' : ', steps hidden: --journal shows all'}; offsets from creation${clock === 'simulated' ? ', in simulated time while it ran' : ''}):`,
     );
-    for (const e of shown) lines.push(`    ${formatOffset(e.atMs, deploy.createdAtMs).padStart(8)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`);
+    for (const e of shown)
+      lines.push(
+        `    ${formatOffset(e.atMs, deploy.createdAtMs).padStart(8)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`,
+      );
     io.stdout.write(escapeTerminal(lines.join('\n'), { multiline: true }) + '\n');
     return 0;
   } finally {
@@ -84,16 +114,23 @@ export async function deploysShowCommand(id: string, options: GlobalOptions & { 
   }
 }
 
-export async function abortCommand(id: string, options: GlobalOptions & { json?: boolean; as?: string }, io: Io): Promise<number> {
+export async function abortCommand(
+  id: string,
+  options: GlobalOptions & { json?: boolean; as?: string },
+  io: Io,
+): Promise<number> {
   const ctx = await openContext(options, io);
   try {
     const deploy = await ctx.store.getDeploy(id);
     if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
-    if (TERMINAL_STATUSES.includes(deploy.status)) throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to abort`);
+    if (TERMINAL_STATUSES.includes(deploy.status))
+      throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to abort`);
     const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
     const ok = await ctx.store.requestAbort(id, by, Date.now());
     if (!ok) throw new CliError(`deploy ${id} ended before the abort was recorded`);
-    await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'abort_requested', message: `abort requested by ${by}` }]);
+    await ctx.store.appendJournal([
+      { deployId: id, atMs: Date.now(), kind: 'abort_requested', message: `abort requested by ${by}` },
+    ]);
     await appendLedger(ctx.store, new RealClock(), {
       kind: 'deploy.abort_requested',
       app: deploy.app,
@@ -116,7 +153,10 @@ export async function promoteCommand(id: string, options: GlobalOptions & { as?:
   try {
     const deploy = await ctx.store.getDeploy(id);
     if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
-    if (deploy.status !== 'running') throw new CliError(`deploy ${id} is ${deploy.status}; only a running deploy paused before cutover can be promoted`);
+    if (deploy.status !== 'running')
+      throw new CliError(
+        `deploy ${id} is ${deploy.status}; only a running deploy paused before cutover can be promoted`,
+      );
     const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
     await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'promote', message: `promoted by ${by}` }]);
     io.stdout.write(`promote recorded for ${id}\n`);
@@ -132,7 +172,9 @@ export async function releasesCreateCommand(
   io: Io,
 ): Promise<number> {
   if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/.test(version)) {
-    throw new CliError(`release version "${escapeTerminal(version)}" must be 1-128 characters of letters, digits, . _ + -`);
+    throw new CliError(
+      `release version "${escapeTerminal(version)}" must be 1-128 characters of letters, digits, . _ + -`,
+    );
   }
   try {
     checkFreeText('--image', options.image);
@@ -144,10 +186,16 @@ export async function releasesCreateCommand(
   const ctx = await openContext(options, io);
   try {
     const app = ctx.config.app.name;
-    const release: Release = { version, image: options.image ?? `${app}:${version}`, createdAtMs: Date.now(), ...(options.notes ? { notes: options.notes } : {}) };
+    const release: Release = {
+      version,
+      image: options.image ?? `${app}:${version}`,
+      createdAtMs: Date.now(),
+      ...(options.notes ? { notes: options.notes } : {}),
+    };
     const existing = await ctx.store.getRelease(app, version);
     if (existing) {
-      if (existing.image !== release.image) throw new CliError(`release ${version} already exists with image ${existing.image}; releases are immutable`);
+      if (existing.image !== release.image)
+        throw new CliError(`release ${version} already exists with image ${existing.image}; releases are immutable`);
       if (options.json) printJson(io, existing);
       else io.stdout.write(`release ${version} already exists (${existing.image})\n`);
       return 0;
@@ -167,7 +215,12 @@ export async function releasesListCommand(options: GlobalOptions & { json?: bool
     const releases = await ctx.store.listReleases(ctx.config.app.name);
     if (options.json) printJson(io, releases);
     else if (releases.length === 0) io.stdout.write('no releases yet\n');
-    else for (const r of releases) io.stdout.write(escapeTerminal(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}`) + '\n');
+    else
+      for (const r of releases)
+        io.stdout.write(
+          escapeTerminal(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}`) +
+            '\n',
+        );
     return 0;
   } finally {
     await ctx.close();

@@ -35,13 +35,18 @@ export interface GithubPlan {
 }
 
 export function planFromConfig(config: Pick<RunwayConfig, 'environments'> | undefined): GithubPlan {
-  if (!config) return { releaseEnvs: ['production'], pushEnvs: { main: ['staging'] }, allEnvs: ['production', 'staging'] };
+  if (!config)
+    return { releaseEnvs: ['production'], pushEnvs: { main: ['staging'] }, allEnvs: ['production', 'staging'] };
   const envs = Object.values(config.environments);
   const pushEnvs: Record<string, string[]> = {};
   for (const e of envs) {
     if (e.trigger?.startsWith('push:')) (pushEnvs[e.trigger.slice('push:'.length)] ??= []).push(e.name);
   }
-  return { releaseEnvs: envs.filter((e) => e.trigger === 'release').map((e) => e.name), pushEnvs, allEnvs: envs.map((e) => e.name) };
+  return {
+    releaseEnvs: envs.filter((e) => e.trigger === 'release').map((e) => e.name),
+    pushEnvs,
+    allEnvs: envs.map((e) => e.name),
+  };
 }
 
 const SERVER_ENV = {
@@ -139,7 +144,11 @@ function forwardSteps(): object[] {
     { name: 'Hand the event to runway', id: 'forward', env: SERVER_ENV, run: FORWARD },
     {
       name: 'Follow the deploys',
-      env: { RUNWAY_URL: '${{ vars.RUNWAY_URL }}', RUNWAY_TOKEN: '${{ secrets.RUNWAY_TOKEN }}', DELIVERY: '${{ steps.forward.outputs.delivery }}' },
+      env: {
+        RUNWAY_URL: '${{ vars.RUNWAY_URL }}',
+        RUNWAY_TOKEN: '${{ secrets.RUNWAY_TOKEN }}',
+        DELIVERY: '${{ steps.forward.outputs.delivery }}',
+      },
       run: FOLLOW,
     },
   ];
@@ -149,7 +158,9 @@ const HEADER = '# Written by `runway init github`. Edit freely; `runway init git
 
 export function githubFiles(plan: GithubPlan): Record<string, string> {
   const files: Record<string, unknown> = {};
-  const releaseTargets = plan.releaseEnvs.length ? plan.releaseEnvs.join(', ') : 'the environments with trigger = "release"';
+  const releaseTargets = plan.releaseEnvs.length
+    ? plan.releaseEnvs.join(', ')
+    : 'the environments with trigger = "release"';
   files['.github/workflows/runway-release.yml'] = {
     name: `Deploy ${releaseTargets} (release published)`,
     on: { release: { types: ['published'] } },
@@ -171,7 +182,13 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
       on: { push: { branches: [branch] } },
       permissions: { contents: 'read' },
       concurrency: { group: `runway-push-${slug}`, 'cancel-in-progress': false },
-      jobs: { deploy: { 'runs-on': 'ubuntu-latest', ...(envs.length === 1 ? { environment: envs[0] } : {}), steps: forwardSteps() } },
+      jobs: {
+        deploy: {
+          'runs-on': 'ubuntu-latest',
+          ...(envs.length === 1 ? { environment: envs[0] } : {}),
+          steps: forwardSteps(),
+        },
+      },
     };
   }
   const environmentInput = {
@@ -188,12 +205,18 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
           environment: environmentInput,
           ref: { description: 'Release to deploy (default: the newest release)', required: false, type: 'string' },
           reason: { description: 'Why (required for an emergency)', required: false, type: 'string' },
-          emergency: { description: 'Emergency break-glass: deploy where policy would refuse, and be responsible for it', required: false, type: 'boolean', default: false },
+          emergency: {
+            description: 'Emergency break-glass: deploy where policy would refuse, and be responsible for it',
+            required: false,
+            type: 'boolean',
+            default: false,
+          },
         },
       },
     },
     permissions: { contents: 'read' },
-    'run-name': 'Manual deploy of ${{ inputs.ref || \'the newest release\' }} to ${{ inputs.environment }} by @${{ github.actor }}',
+    'run-name':
+      "Manual deploy of ${{ inputs.ref || 'the newest release' }} to ${{ inputs.environment }} by @${{ github.actor }}",
     concurrency: { group: 'runway-manual-${{ inputs.environment }}', 'cancel-in-progress': false },
     jobs: { deploy: { 'runs-on': 'ubuntu-latest', environment: '${{ inputs.environment }}', steps: forwardSteps() } },
   };
@@ -203,11 +226,29 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
       workflow_dispatch: {
         inputs: {
           environment: environmentInput,
-          names: { description: "Secrets of this GitHub environment to copy into runway (comma-separated names)", required: false, type: 'string' },
-          unset: { description: 'Secrets to remove from runway (comma-separated names)', required: false, type: 'string' },
-          apply: { description: 'Apply now: redeploy what runs, carrying the staged secrets (otherwise the next deploy does)', required: false, type: 'boolean', default: true },
+          names: {
+            description: 'Secrets of this GitHub environment to copy into runway (comma-separated names)',
+            required: false,
+            type: 'string',
+          },
+          unset: {
+            description: 'Secrets to remove from runway (comma-separated names)',
+            required: false,
+            type: 'string',
+          },
+          apply: {
+            description: 'Apply now: redeploy what runs, carrying the staged secrets (otherwise the next deploy does)',
+            required: false,
+            type: 'boolean',
+            default: true,
+          },
           reason: { description: 'Why', required: false, type: 'string' },
-          emergency: { description: 'Emergency break-glass for applying to an automatic environment', required: false, type: 'boolean', default: false },
+          emergency: {
+            description: 'Emergency break-glass for applying to an automatic environment',
+            required: false,
+            type: 'boolean',
+            default: false,
+          },
         },
       },
     },
@@ -237,7 +278,11 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
           {
             name: 'Check the staged secrets were applied',
             if: '${{ inputs.apply }}',
-            env: { RUNWAY_URL: '${{ vars.RUNWAY_URL }}', RUNWAY_TOKEN: '${{ secrets.RUNWAY_TOKEN }}', ENVIRONMENT: '${{ inputs.environment }}' },
+            env: {
+              RUNWAY_URL: '${{ vars.RUNWAY_URL }}',
+              RUNWAY_TOKEN: '${{ secrets.RUNWAY_TOKEN }}',
+              ENVIRONMENT: '${{ inputs.environment }}',
+            },
             run: CHECK_APPLIED,
           },
         ],
@@ -261,7 +306,8 @@ export function githubFiles(plan: GithubPlan): Record<string, string> {
       patch: { labels: ['patch', 'fix', 'bugfix', 'bug', 'chore'] },
       default: 'patch',
     },
-    template: '## Changes\n\n$CHANGES\n\n**Full changelog**: https://github.com/$OWNER/$REPOSITORY/compare/$PREVIOUS_TAG...v$RESOLVED_VERSION\n',
+    template:
+      '## Changes\n\n$CHANGES\n\n**Full changelog**: https://github.com/$OWNER/$REPOSITORY/compare/$PREVIOUS_TAG...v$RESOLVED_VERSION\n',
   };
   const out: Record<string, string> = {};
   for (const [path, doc] of Object.entries(files)) out[path] = HEADER + stringify(doc, { lineWidth: 0 });
@@ -284,7 +330,9 @@ export async function initGithubCommand(options: InitGithubOptions, io: Io): Pro
   const files = githubFiles(planFromConfig(config));
   const existing = Object.keys(files).filter((f) => existsSync(join(root, f)));
   if (existing.length && !options.force) {
-    throw new CliError(`${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${root}; nothing written (--force rewrites them)`);
+    throw new CliError(
+      `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${root}; nothing written (--force rewrites them)`,
+    );
   }
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
@@ -293,9 +341,11 @@ export async function initGithubCommand(options: InitGithubOptions, io: Io): Pro
   const written = Object.keys(files);
   if (options.json) printJson(io, { dir: root, written, overwritten: existing });
   else {
-    io.stdout.write(`wrote ${written.length} files in ${relative(io.cwd, root) || '.'}:\n${written.map((f) => `  ${f}${existing.includes(f) ? ' (rewritten)' : ''}`).join('\n')}\n`);
     io.stdout.write(
-      'next: set the repository variable RUNWAY_URL, the secrets RUNWAY_GITHUB_WEBHOOK_SECRET (the server\'s webhook secret) and RUNWAY_TOKEN\n' +
+      `wrote ${written.length} files in ${relative(io.cwd, root) || '.'}:\n${written.map((f) => `  ${f}${existing.includes(f) ? ' (rewritten)' : ''}`).join('\n')}\n`,
+    );
+    io.stdout.write(
+      "next: set the repository variable RUNWAY_URL, the secrets RUNWAY_GITHUB_WEBHOOK_SECRET (the server's webhook secret) and RUNWAY_TOKEN\n" +
         '(`runway token create --name github-actions --role deployer --automation`), and run `runway server` where GitHub can reach it.\n',
     );
   }

@@ -23,11 +23,21 @@ export interface LocalOptions extends GlobalOptions {
 
 type Described = Omit<SupervisorInfo, 'token'> & {
   machines: MachineProcessInfo[];
-  proxy: { requests: number; inFlight: number; routable: number; retries: number; badGateway: number; unavailable: number };
+  proxy: {
+    requests: number;
+    inFlight: number;
+    routable: number;
+    retries: number;
+    badGateway: number;
+    unavailable: number;
+  };
 };
 
 function localEnvironment(env: EnvironmentConfig): EnvironmentConfig {
-  if (env.provider !== 'local') throw new CliError(`environment ${env.name} uses provider "${env.provider}"; \`runway local\` manages "local" environments`);
+  if (env.provider !== 'local')
+    throw new CliError(
+      `environment ${env.name} uses provider "${env.provider}"; \`runway local\` manages "local" environments`,
+    );
   return env;
 }
 
@@ -38,7 +48,10 @@ export async function localUpCommand(options: LocalOptions, io: Io, start = true
     const connection = await connectSupervisor({ config: ctx.config, env, processEnv: io.env, start });
     if (!connection) {
       if (options.json) printJson(io, { running: false, stateDir: stateDirOf(ctx.config, env) });
-      else io.stdout.write(`no local supervisor runs for ${ctx.config.app.name}/${env.name} (\`runway local up --env ${env.name}\` starts one)\n`);
+      else
+        io.stdout.write(
+          `no local supervisor runs for ${ctx.config.app.name}/${env.name} (\`runway local up --env ${env.name}\` starts one)\n`,
+        );
       return 0;
     }
     try {
@@ -65,7 +78,9 @@ export function formatInfo(info: Described, started: boolean): string {
     `  machines: ${info.machines.length}`,
   ];
   for (const m of [...info.machines].sort((a, b) => a.group.localeCompare(b.group) || a.id.localeCompare(b.id))) {
-    lines.push(`    ${m.id.padEnd(14)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} port ${String(m.port).padEnd(6)} ${m.pid ? `pid ${m.pid}` : 'no process'}`);
+    lines.push(
+      `    ${m.id.padEnd(14)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} port ${String(m.port).padEnd(6)} ${m.pid ? `pid ${m.pid}` : 'no process'}`,
+    );
   }
   return lines.join('\n');
 }
@@ -85,7 +100,10 @@ export async function localDownCommand(options: LocalOptions, io: Io): Promise<n
     const what = `${ctx.config.app.name}/${env.name}`;
     if (options.json) printJson(io, { stopped, keepMachines: options.keepMachines ?? false, stateDir });
     else if (!stopped) io.stdout.write(`no local supervisor was running for ${what}\n`);
-    else if (options.keepMachines) io.stdout.write(`stopped the supervisor of ${what}; its machines keep running until a supervisor re-adopts them\n`);
+    else if (options.keepMachines)
+      io.stdout.write(
+        `stopped the supervisor of ${what}; its machines keep running until a supervisor re-adopts them\n`,
+      );
     else io.stdout.write(`stopped ${what}: every machine process is gone, the proxy and machine ports are free\n`);
     return 0;
   } finally {

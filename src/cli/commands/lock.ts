@@ -74,15 +74,26 @@ export async function lockReleaseCommand(options: LockOptions, io: Io): Promise<
     const view = await inspectLock(store, ctx.config.app.name, env.name);
     if (!view.lock) throw new CliError(`${ctx.config.app.name}/${env.name} is not locked; nothing to release`);
     if (!view.stale && !options.force) {
-      throw new CliError(`the lock holder ${view.lock.holder} looks alive (heartbeat ${formatDuration(view.heartbeatAgeMs ?? 0)} ago); abort its deploy, or pass --force`, EXIT.locked);
+      throw new CliError(
+        `the lock holder ${view.lock.holder} looks alive (heartbeat ${formatDuration(view.heartbeatAgeMs ?? 0)} ago); abort its deploy, or pass --force`,
+        EXIT.locked,
+      );
     }
     const released = await store.releaseLock(view.lock.app, view.lock.env, view.lock.holder);
     if (!released) throw new CliError('the lock changed hands meanwhile; look again with `runway lock status`');
     const who = options.as ?? io.env.RUNWAY_USER ?? 'unknown';
     if (await store.getDeploy(view.lock.holder)) {
-      await store.appendJournal([{ deployId: view.lock.holder, atMs: Date.now(), kind: 'lock_released', message: `lock released by ${who}${options.force && !view.stale ? ' (forced)' : `: ${view.stale}`}` }]);
+      await store.appendJournal([
+        {
+          deployId: view.lock.holder,
+          atMs: Date.now(),
+          kind: 'lock_released',
+          message: `lock released by ${who}${options.force && !view.stale ? ' (forced)' : `: ${view.stale}`}`,
+        },
+      ]);
     }
-    if (options.json) printJson(io, { released: true, holder: view.lock.holder, forced: Boolean(options.force && !view.stale) });
+    if (options.json)
+      printJson(io, { released: true, holder: view.lock.holder, forced: Boolean(options.force && !view.stale) });
     else io.stdout.write(`released the lock of ${view.lock.app}/${view.lock.env} held by ${view.lock.holder}\n`);
     return 0;
   } finally {

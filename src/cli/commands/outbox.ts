@@ -22,16 +22,26 @@ export async function outboxCommand(options: OutboxOptions, io: Io): Promise<num
   try {
     let flushed: { delivered: number; failedAttempts: number } | undefined;
     if (options.flush) {
-      const pump = new OutboxPump({ store: ctx.store, config: ctx.config, processEnv: io.env, log: (l) => io.stderr.write(`runway: ${l}\n`) });
+      const pump = new OutboxPump({
+        store: ctx.store,
+        config: ctx.config,
+        processEnv: io.env,
+        log: (l) => io.stderr.write(`runway: ${l}\n`),
+      });
       const r = await pump.flush(60_000);
       flushed = { delivered: r.delivered, failedAttempts: r.failedAttempts };
     }
-    const rows = await ctx.store.listOutbox({ state: options.all ? undefined : ['pending', 'failed'], outwardOnly: true, limit: 1000 });
+    const rows = await ctx.store.listOutbox({
+      state: options.all ? undefined : ['pending', 'failed'],
+      outwardOnly: true,
+      limit: 1000,
+    });
     const shown = options.all ? rows.slice(-100) : rows;
     if (options.json) {
       printJson(io, { ...(flushed ? { flushed } : {}), items: shown.map(({ payload: _p, ...rest }) => rest) });
     } else {
-      if (flushed) io.stdout.write(`flushed: ${flushed.delivered} delivered, ${flushed.failedAttempts} failed attempts\n`);
+      if (flushed)
+        io.stdout.write(`flushed: ${flushed.delivered} delivered, ${flushed.failedAttempts} failed attempts\n`);
       if (shown.length === 0) io.stdout.write(options.all ? 'the outbox is empty\n' : 'nothing undelivered\n');
       for (const r of shown) io.stdout.write(line(r) + '\n');
     }
@@ -42,15 +52,21 @@ export async function outboxCommand(options: OutboxOptions, io: Io): Promise<num
 }
 
 function line(r: OutboxItem): string {
-  const when = r.state === 'pending' && r.attempts > 0 ? `, next try in ${formatDuration(Math.max(0, r.nextAttemptAtMs - Date.now()))}` : '';
-  const state = r.state === 'failed' ? 'given up' : r.state === 'pending' ? (r.attempts > 0 ? 'retrying' : 'queued') : 'delivered';
+  const when =
+    r.state === 'pending' && r.attempts > 0
+      ? `, next try in ${formatDuration(Math.max(0, r.nextAttemptAtMs - Date.now()))}`
+      : '';
+  const state =
+    r.state === 'failed' ? 'given up' : r.state === 'pending' ? (r.attempts > 0 ? 'retrying' : 'queued') : 'delivered';
   return `#${r.seq}  ${r.channel}  ${r.kind}  deploy ${r.deployId} (${r.env})  ${state}, ${r.attempts} attempts${when}${r.lastError ? `  — ${r.lastError}` : ''}`;
 }
 
 export function registerOutboxCommands(program: Command, run: Action, io: Io): void {
   program
     .command('outbox')
-    .description('GitHub statuses and notifications not delivered yet (retrying) or given up; exit 1 when any was given up (docs/github.md).')
+    .description(
+      'GitHub statuses and notifications not delivered yet (retrying) or given up; exit 1 when any was given up (docs/github.md).',
+    )
     .option('--all', 'the newest 100 deliveries, delivered ones too')
     .option('--flush', 'deliver what is due now (at most 60 s), then list')
     .option('--json', 'print JSON')

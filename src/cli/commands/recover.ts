@@ -54,9 +54,22 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
       // Leases runway's own crashed runs left (fly): released first, so what follows does not wait them out.
       // Not while a live deploy owns the environment: they may be its.
       const live = deploys.some((d) => !TERMINAL_STATUSES.includes(d.status) && ownerAlive(d));
-      const leftLeases = !live && session.leftLeases ? await session.leftLeases(scope, fleet.map((m) => m.id)) : [];
+      const leftLeases =
+        !live && session.leftLeases
+          ? await session.leftLeases(
+              scope,
+              fleet.map((m) => m.id),
+            )
+          : [];
       const report = { ...recovery, leftLeases: leftLeases.map(({ machineId, holder }) => ({ machineId, holder })) };
-      if (!options.json) io.stdout.write(describeFindings(recovery, scope) + describeLeftLeases(leftLeases) + '\n' + describeActions(recovery.actions, leftLeases) + '\n');
+      if (!options.json)
+        io.stdout.write(
+          describeFindings(recovery, scope) +
+            describeLeftLeases(leftLeases) +
+            '\n' +
+            describeActions(recovery.actions, leftLeases) +
+            '\n',
+        );
       if (recovery.actions.length === 0 && leftLeases.length === 0) {
         if (options.json) printJson(io, { ...report, done: [] });
         return EXIT.ok;
@@ -64,12 +77,32 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
       const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
       // A recovery that deploys is a deploy by this person: the policy decides before anything is done.
       const deployAction = recovery.actions.find((a) => a.kind === 'deploy');
-      const request = deployAction?.kind === 'deploy' ? recoveryRequest(env.name, who, deployAction.release, deployAction.mode, deployAction.why, options) : undefined;
+      const request =
+        deployAction?.kind === 'deploy'
+          ? recoveryRequest(env.name, who, deployAction.release, deployAction.mode, deployAction.why, options)
+          : undefined;
       const decision = request ? decide(env, request) : undefined;
       if (options.dryRun) {
-        if (options.json) printJson(io, { ...report, done: [], ...(decision && !decision.allowed ? { policy: { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED } } : {}) });
+        if (options.json)
+          printJson(io, {
+            ...report,
+            done: [],
+            ...(decision && !decision.allowed
+              ? {
+                  policy: {
+                    allowed: false,
+                    why: decision.why,
+                    wouldBeAllowed: decision.wouldBeAllowed,
+                    exitCode: EXIT_REFUSED,
+                  },
+                }
+              : {}),
+          });
         else {
-          if (decision && !decision.allowed) io.stdout.write(`${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(env.name, decision)}\n`);
+          if (decision && !decision.allowed)
+            io.stdout.write(
+              `${pc.bold('A REAL RUN WOULD BE REFUSED')} (exit ${EXIT_REFUSED}): ${formatRefusal(env.name, decision)}\n`,
+            );
           io.stdout.write(pc.dim('dry run: nothing changed\n'));
         }
         return decision && !decision.allowed ? EXIT_REFUSED : EXIT.ok;
@@ -83,7 +116,9 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
       const deploysToRun: Extract<RecoveryAction, { kind: 'deploy' }>[] = [];
       if (leftLeases.length > 0 && session.releaseLeftLeases) {
         const { released, failed } = await session.releaseLeftLeases(scope, leftLeases);
-        done.push(`released ${released.length} machine lease${released.length === 1 ? '' : 's'} left by an earlier runway run${failed.length ? `; ${failed.length} failed: ${failed.join('; ')}` : ''}`);
+        done.push(
+          `released ${released.length} machine lease${released.length === 1 ? '' : 's'} left by an earlier runway run${failed.length ? `; ${failed.length} failed: ${failed.join('; ')}` : ''}`,
+        );
         if (failed.length) code = Math.max(code, EXIT.failed);
       }
       for (const action of recovery.actions) {
@@ -133,7 +168,10 @@ interface ApplyContext {
   signal?: AbortSignal | undefined;
 }
 
-async function apply(action: Exclude<RecoveryAction, { kind: 'resume' | 'deploy' }>, a: ApplyContext): Promise<{ said: string; code: number }> {
+async function apply(
+  action: Exclude<RecoveryAction, { kind: 'resume' | 'deploy' }>,
+  a: ApplyContext,
+): Promise<{ said: string; code: number }> {
   const { store, config } = a.ctx;
   const scope = { app: config.app.name, env: a.env.name };
   switch (action.kind) {
@@ -144,19 +182,31 @@ async function apply(action: Exclude<RecoveryAction, { kind: 'resume' | 'deploy'
     case 'destroy-orphans': {
       const results = await Promise.allSettled(action.machineIds.map((id) => a.session.provider.destroy(scope, id)));
       const failed = results.filter((r) => r.status === 'rejected').length;
-      return { said: `destroyed ${action.machineIds.length - failed} orphaned extra machines${failed ? `, ${failed} failed` : ''}`, code: failed ? EXIT.failed : EXIT.ok };
+      return {
+        said: `destroyed ${action.machineIds.length - failed} orphaned extra machines${failed ? `, ${failed} failed` : ''}`,
+        code: failed ? EXIT.failed : EXIT.ok,
+      };
     }
     case 'close-deploy': {
       const now = new RealClock().now();
-      await store.updateDeploy(action.deployId, { status: 'failed', error: `closed by recover (${a.who}): ${action.why}`, finishedAtMs: now });
-      await store.appendJournal([{ deployId: action.deployId, atMs: now, kind: 'recovered', message: `closed by ${a.who}: ${action.why}` }]);
+      await store.updateDeploy(action.deployId, {
+        status: 'failed',
+        error: `closed by recover (${a.who}): ${action.why}`,
+        finishedAtMs: now,
+      });
+      await store.appendJournal([
+        { deployId: action.deployId, atMs: now, kind: 'recovered', message: `closed by ${a.who}: ${action.why}` },
+      ]);
       await store.releaseLock(scope.app, scope.env, action.deployId);
       return { said: `closed dead deploy ${action.deployId}`, code: EXIT.ok };
     }
   }
 }
 
-async function recoveryDeploy(action: Extract<RecoveryAction, { kind: 'deploy' }>, a: Omit<ApplyContext, 'session'>): Promise<{ said: string; code: number }> {
+async function recoveryDeploy(
+  action: Extract<RecoveryAction, { kind: 'deploy' }>,
+  a: Omit<ApplyContext, 'session'>,
+): Promise<{ said: string; code: number }> {
   const { store, config } = a.ctx;
   const request = recoveryRequest(a.env.name, a.who, action.release, action.mode, action.why, a.options);
   const { code, deploy } = await runCliDeploy({
@@ -168,41 +218,74 @@ async function recoveryDeploy(action: Extract<RecoveryAction, { kind: 'deploy' }
     io: a.options.json ? { ...a.io, stdout: { write: () => {}, isTTY: false } } : a.io,
     signal: a.signal,
   });
-  return { said: `${action.mode.replace('-', ' ')} to ${action.release}: deploy ${deploy.id} ${code === 0 ? 'succeeded' : `ended with exit code ${code}`}`, code };
+  return {
+    said: `${action.mode.replace('-', ' ')} to ${action.release}: deploy ${deploy.id} ${code === 0 ? 'succeeded' : `ended with exit code ${code}`}`,
+    code,
+  };
 }
 
 /** The deploy a recovery starts, as a request of the person recovering. */
-function recoveryRequest(env: string, who: string, release: string, mode: string, why: string, options: RecoverOptions): DeployRequest {
+function recoveryRequest(
+  env: string,
+  who: string,
+  release: string,
+  mode: string,
+  why: string,
+  options: RecoverOptions,
+): DeployRequest {
   return {
-    ...cliRequest(env, who, { kind: 'recover', trigger: 'recover', emergency: options.emergency, reason: options.reason, release }),
+    ...cliRequest(env, who, {
+      kind: 'recover',
+      trigger: 'recover',
+      emergency: options.emergency,
+      reason: options.reason,
+      release,
+    }),
     context: { recovery: mode, why },
   };
 }
 
 function describeFindings(r: Recovery, scope: { app: string; env: string }): string {
   const f = r.findings;
-  const lines = [`${pc.bold('found')}  ${scope.app}/${scope.env}`, `  fleet: ${f.serving} serving — ${formatSpread(f.byRelease)}`];
+  const lines = [
+    `${pc.bold('found')}  ${scope.app}/${scope.env}`,
+    `  fleet: ${f.serving} serving — ${formatSpread(f.byRelease)}`,
+  ];
   if (f.deploy) {
     lines.push(
       `  last unfinished deploy: ${f.deploy.id} → ${f.deploy.release} (${f.deploy.dead ? 'its process died' : f.deploy.status}); ${f.onTarget}/${f.serving} machines on ${f.deploy.release}`,
     );
   }
-  if (f.orphans.length) lines.push(`  orphaned extra machines: ${f.orphans.length} (${f.orphans.slice(0, 5).map((o) => `${o.id} ${o.role} ${o.release}`).join(', ')}${f.orphans.length > 5 ? ', …' : ''})`);
+  if (f.orphans.length)
+    lines.push(
+      `  orphaned extra machines: ${f.orphans.length} (${f.orphans
+        .slice(0, 5)
+        .map((o) => `${o.id} ${o.role} ${o.release}`)
+        .join(', ')}${f.orphans.length > 5 ? ', …' : ''})`,
+    );
   if (f.failedMachines.length) lines.push(`  failed machines: ${f.failedMachines.slice(0, 10).join(', ')}`);
-  if (f.outOfTraffic.length) lines.push(`  serving machines out of traffic (cordoned or stopped): ${f.outOfTraffic.length} (${f.outOfTraffic.slice(0, 10).join(', ')}${f.outOfTraffic.length > 10 ? ', …' : ''})`);
+  if (f.outOfTraffic.length)
+    lines.push(
+      `  serving machines out of traffic (cordoned or stopped): ${f.outOfTraffic.length} (${f.outOfTraffic.slice(0, 10).join(', ')}${f.outOfTraffic.length > 10 ? ', …' : ''})`,
+    );
   if (f.lock) lines.push(`  lock: held by ${f.lock.holder}${f.lock.stale ? ` — stale: ${f.lock.stale}` : ' (alive)'}`);
   return lines.join('\n');
 }
 
 function describeLeftLeases(leases: LeftLease[]): string {
   if (leases.length === 0) return '';
-  const shown = leases.slice(0, 5).map((l) => `${l.machineId} (${l.holder})`).join(', ');
+  const shown = leases
+    .slice(0, 5)
+    .map((l) => `${l.machineId} (${l.holder})`)
+    .join(', ');
   return `\n  machine leases left by an earlier runway run: ${leases.length} (${shown}${leases.length > 5 ? ', …' : ''})`;
 }
 
 function describeActions(actions: RecoveryAction[], leases: LeftLease[] = []): string {
-  if (actions.length === 0 && leases.length > 0) return `${pc.bold('will do')}\n  - release ${leases.length} machine leases left by an earlier runway run`;
-  if (actions.length === 0) return `${pc.bold('nothing to recover')}: the fleet is on one release, nothing is orphaned, no stale lock`;
+  if (actions.length === 0 && leases.length > 0)
+    return `${pc.bold('will do')}\n  - release ${leases.length} machine leases left by an earlier runway run`;
+  if (actions.length === 0)
+    return `${pc.bold('nothing to recover')}: the fleet is on one release, nothing is orphaned, no stale lock`;
   const lines = [pc.bold('will do')];
   if (leases.length > 0) lines.push(`  - release ${leases.length} machine leases left by an earlier runway run`);
   for (const a of actions) {

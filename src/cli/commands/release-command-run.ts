@@ -17,7 +17,11 @@ export interface ReleaseCommandRunOptions extends GlobalOptions {
   json?: boolean;
 }
 
-export async function releaseCommandRun(options: ReleaseCommandRunOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function releaseCommandRun(
+  options: ReleaseCommandRunOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const ctx = await openContext(options, io);
   try {
     const { config, store } = ctx;
@@ -41,7 +45,15 @@ export async function releaseCommandRun(options: ReleaseCommandRunOptions, io: I
       });
       const output = [...lines, ...(report.output ?? [])];
       await session.save();
-      if (options.json) printJson(io, { step: 'release-command', release: release.version, ok: report.ok, summary: report.summary, details: report.details ?? {}, output });
+      if (options.json)
+        printJson(io, {
+          step: 'release-command',
+          release: release.version,
+          ok: report.ok,
+          summary: report.summary,
+          details: report.details ?? {},
+          output,
+        });
       else {
         io.stdout.write(`${report.summary}\n`);
         if (!report.ok) for (const l of output.slice(-SHOWN_OUTPUT_LINES)) io.stdout.write(`  | ${l}\n`);

@@ -8,9 +8,24 @@ import { resolve } from 'node:path';
 import semver from 'semver';
 import { DEFAULT_CONFIG_PATH, DrafterConfigError, loadDrafterConfig } from '../../release/drafter/config.js';
 import { draftRelease, effectiveConfig } from '../../release/drafter/draft.js';
-import type { CommitRecord, DraftDetails, DraftInput, DraftOverrides, DrafterConfig, PullRequest, ReleaseRecord } from '../../release/drafter/types.js';
+import type {
+  CommitRecord,
+  DraftDetails,
+  DraftInput,
+  DraftOverrides,
+  DrafterConfig,
+  PullRequest,
+  ReleaseRecord,
+} from '../../release/drafter/types.js';
 import { findReleases } from '../../release/drafter/version.js';
-import { GitError, githubRepositoryOf, gitPullRequests, gitTags, isGitRepository, tagExists } from '../../release/sources/git.js';
+import {
+  GitError,
+  githubRepositoryOf,
+  gitPullRequests,
+  gitTags,
+  isGitRepository,
+  tagExists,
+} from '../../release/sources/git.js';
 import { GitHubSource } from '../../release/sources/github.js';
 import { EXIT } from '../../engine/summary.js';
 import { loadConfig } from '../../config/load.js';
@@ -37,7 +52,8 @@ export interface ReleaseDraftOptions {
   save?: boolean;
 }
 
-export type DraftSource = { kind: 'input'; file: string } | { kind: 'github'; github: GitHubSource } | { kind: 'git'; dir: string };
+export type DraftSource =
+  { kind: 'input'; file: string } | { kind: 'github'; github: GitHubSource } | { kind: 'git'; dir: string };
 
 export interface PreparedDraft {
   draft: DraftDetails;
@@ -93,17 +109,25 @@ export async function prepareDraft(options: ReleaseDraftOptions, io: Io): Promis
 
 function pickSource(options: ReleaseDraftOptions, io: Io): DraftSource {
   const kind = options.source ?? 'auto';
-  if (!['auto', 'github', 'git', 'input'].includes(kind)) throw new CliError(`--source: unknown source "${kind}" (one of: auto, github, git)`);
+  if (!['auto', 'github', 'git', 'input'].includes(kind))
+    throw new CliError(`--source: unknown source "${kind}" (one of: auto, github, git)`);
   if (options.input) return { kind: 'input', file: resolve(io.cwd, options.input) };
   if (kind === 'input') throw new CliError('--source input needs --input FILE.json');
   const dir = resolve(io.cwd, options.gitDir ?? '.');
   const token = io.env.GITHUB_TOKEN ?? io.env.GH_TOKEN;
-  const repository = options.repo ?? io.env.GITHUB_REPOSITORY ?? (kind === 'github' || token ? githubRepositoryOf(dir) : undefined);
+  const repository =
+    options.repo ?? io.env.GITHUB_REPOSITORY ?? (kind === 'github' || token ? githubRepositoryOf(dir) : undefined);
   if (kind === 'github' || (kind === 'auto' && token && repository)) {
-    if (!repository) throw new CliError('--source github needs the repository: --repo owner/name (or $GITHUB_REPOSITORY, or a GitHub origin remote)');
+    if (!repository)
+      throw new CliError(
+        '--source github needs the repository: --repo owner/name (or $GITHUB_REPOSITORY, or a GitHub origin remote)',
+      );
     const baseUrl = options.githubApiUrl ?? io.env.GITHUB_API_URL;
     try {
-      return { kind: 'github', github: new GitHubSource({ repository, ...(token ? { token } : {}), ...(baseUrl ? { baseUrl } : {}) }) };
+      return {
+        kind: 'github',
+        github: new GitHubSource({ repository, ...(token ? { token } : {}), ...(baseUrl ? { baseUrl } : {}) }),
+      };
     } catch (err) {
       throw new CliError((err as Error).message);
     }
@@ -117,11 +141,23 @@ function pickSource(options: ReleaseDraftOptions, io: Io): DraftSource {
   return { kind: 'git', dir };
 }
 
-async function gather(source: DraftSource, config: DrafterConfig, overrides: DraftOverrides, options: ReleaseDraftOptions, io: Io): Promise<DraftInput> {
+async function gather(
+  source: DraftSource,
+  config: DrafterConfig,
+  overrides: DraftOverrides,
+  options: ReleaseDraftOptions,
+  io: Io,
+): Promise<DraftInput> {
   if (source.kind === 'input') return readInput(source.file);
   const c = effectiveConfig(config, overrides);
   const choose = (releases: ReleaseRecord[]) =>
-    findReleases(releases, { tagPrefix: c.tagPrefix, prerelease: c.prerelease, includePreReleases: c.includePreReleases, filterByCommitish: c.filterByCommitish, commitish: c.commitish });
+    findReleases(releases, {
+      tagPrefix: c.tagPrefix,
+      prerelease: c.prerelease,
+      includePreReleases: c.includePreReleases,
+      filterByCommitish: c.filterByCommitish,
+      commitish: c.commitish,
+    });
 
   if (source.kind === 'github') {
     const gh = source.github;
@@ -131,11 +167,17 @@ async function gather(source: DraftSource, config: DrafterConfig, overrides: Dra
       const since = lastRelease?.created_at ?? (c.initialCommitsSince || undefined);
       const base = c.commitish ? c.commitish.replace(/^refs\/heads\//, '') : undefined;
       const pullRequests = await gh.mergedPullRequests({ ...(since ? { since } : {}), ...(base ? { base } : {}) });
-      const commits: CommitRecord[] = await gh.commitAuthors({ ...(since ? { since } : {}), ...(base ? { sha: base } : {}) });
+      const commits: CommitRecord[] = await gh.commitAuthors({
+        ...(since ? { since } : {}),
+        ...(base ? { sha: base } : {}),
+      });
       return { pullRequests, releases, commits, repository: gh.repository };
     } catch (err) {
       const status = (err as { status?: number }).status;
-      throw new CliError(`GitHub ${gh.repository}: ${(err as Error).message}${status ? ` (HTTP ${status})` : ''}`, status && status < 500 && status !== 429 ? EXIT.badInput : EXIT.internal);
+      throw new CliError(
+        `GitHub ${gh.repository}: ${(err as Error).message}${status ? ` (HTTP ${status})` : ''}`,
+        status && status < 500 && status !== 429 ? EXIT.badInput : EXIT.internal,
+      );
     }
   }
 
@@ -186,7 +228,9 @@ export function readInput(file: string): DraftInput {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(`--input ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new CliError(
+      `--input ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   let data: unknown;
   try {
@@ -226,7 +270,9 @@ export function parseInput(data: unknown, file = 'input'): DraftInput {
     }
     const rawLabels = isRecord(pr.labels) && Array.isArray(pr.labels.nodes) ? pr.labels.nodes : (pr.labels ?? []);
     if (!Array.isArray(rawLabels)) fail(`${at}.labels`, 'must be a list of label names');
-    const labels = (rawLabels as unknown[]).map((l, j) => (isRecord(l) ? text(l.name, `${at}.labels[${j}].name`)! : text(l, `${at}.labels[${j}]`)!));
+    const labels = (rawLabels as unknown[]).map((l, j) =>
+      isRecord(l) ? text(l.name, `${at}.labels[${j}].name`)! : text(l, `${at}.labels[${j}]`)!,
+    );
     const body = text(pr.body, `${at}.body`, true);
     const url = text(pr.url, `${at}.url`, true);
     const baseRefName = text(pr.baseRefName, `${at}.baseRefName`, true);
@@ -267,8 +313,13 @@ export function parseInput(data: unknown, file = 'input'): DraftInput {
   if (data.commits !== undefined) {
     if (!Array.isArray(data.commits)) fail('commits', 'must be a list');
     commits = (data.commits as unknown[]).map((c, i): CommitRecord => {
-      const author = isRecord(c) && isRecord(c.author) ? c.author : fail(`commits[${i}].author`, 'must be an object {name, user: {login} | null}');
-      const user = isRecord(author.user) ? { login: text(author.user.login, `commits[${i}].author.user.login`)! } : null;
+      const author =
+        isRecord(c) && isRecord(c.author)
+          ? c.author
+          : fail(`commits[${i}].author`, 'must be an object {name, user: {login} | null}');
+      const user = isRecord(author.user)
+        ? { login: text(author.user.login, `commits[${i}].author.user.login`)! }
+        : null;
       return { author: { name: text(author.name, `commits[${i}].author.name`, true) ?? null, user } };
     });
   }
@@ -282,7 +333,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------
 
-export function draftJson(d: DraftDetails): { name: string; tag: string; body: string; version: string; prerelease: boolean } {
+export function draftJson(d: DraftDetails): {
+  name: string;
+  tag: string;
+  body: string;
+  version: string;
+  prerelease: boolean;
+} {
   return { name: d.name, tag: d.tag, body: d.body, version: d.version, prerelease: d.prerelease };
 }
 
@@ -301,10 +358,16 @@ export function formatDraft(d: DraftDetails): string {
 
 export async function releaseDraftCommand(options: ReleaseDraftOptions, io: Io): Promise<number> {
   const { draft, source } = await prepareDraft(options, io);
-  if (!draft.previousRelease) io.stderr.write('runway: note: no previous published release found; drafting the first release (changes since the beginning)\n');
+  if (!draft.previousRelease)
+    io.stderr.write(
+      'runway: note: no previous published release found; drafting the first release (changes since the beginning)\n',
+    );
   let saved: { html_url?: string } | undefined;
   if (options.save) {
-    if (source.kind !== 'github') throw new CliError('--save writes the draft to GitHub; it needs the GitHub source (--repo owner/name with $GITHUB_TOKEN)');
+    if (source.kind !== 'github')
+      throw new CliError(
+        '--save writes the draft to GitHub; it needs the GitHub source (--repo owner/name with $GITHUB_TOKEN)',
+      );
     saved = await saveDraft(source.github, draft, true);
   }
   if (options.json) printJson(io, draftJson(draft));
@@ -316,8 +379,15 @@ export async function releaseDraftCommand(options: ReleaseDraftOptions, io: Io):
 }
 
 /** Creates the release on GitHub, or updates the existing draft (Release Drafter's upsert). */
-export async function saveDraft(gh: GitHubSource, d: DraftDetails, asDraft: boolean): Promise<ReleaseRecord & { html_url?: string }> {
-  const makeLatest = !asDraft && ['true', 'false', 'legacy'].includes(d.makeLatest) ? { make_latest: d.makeLatest as 'true' | 'false' | 'legacy' } : {};
+export async function saveDraft(
+  gh: GitHubSource,
+  d: DraftDetails,
+  asDraft: boolean,
+): Promise<ReleaseRecord & { html_url?: string }> {
+  const makeLatest =
+    !asDraft && ['true', 'false', 'legacy'].includes(d.makeLatest)
+      ? { make_latest: d.makeLatest as 'true' | 'false' | 'legacy' }
+      : {};
   try {
     if (d.existingDraft?.id !== undefined) {
       return await gh.updateRelease(d.existingDraft.id, {
@@ -329,9 +399,19 @@ export async function saveDraft(gh: GitHubSource, d: DraftDetails, asDraft: bool
         ...makeLatest,
       });
     }
-    return await gh.createRelease({ tag_name: d.tag, name: d.name, body: d.body, draft: asDraft, prerelease: d.prerelease, ...makeLatest });
+    return await gh.createRelease({
+      tag_name: d.tag,
+      name: d.name,
+      body: d.body,
+      draft: asDraft,
+      prerelease: d.prerelease,
+      ...makeLatest,
+    });
   } catch (err) {
     const status = (err as { status?: number }).status;
-    throw new CliError(`GitHub ${gh.repository}: ${(err as Error).message}${status ? ` (HTTP ${status})` : ''}`, status && status < 500 && status !== 429 ? EXIT.badInput : EXIT.internal);
+    throw new CliError(
+      `GitHub ${gh.repository}: ${(err as Error).message}${status ? ` (HTTP ${status})` : ''}`,
+      status && status < 500 && status !== 429 ? EXIT.badInput : EXIT.internal,
+    );
   }
 }

@@ -31,14 +31,23 @@ export interface ReleaseDeployResult {
   summary?: unknown;
 }
 
-export async function releasePublishCommand(options: ReleasePublishOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function releasePublishCommand(
+  options: ReleasePublishOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   const publisher = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
   const runwayFile = runwayConfigPath(options, io);
   const { draft, source } = await prepareDraft(options, io);
   const version = draft.tag || draft.version;
-  if (!version) throw new CliError('the draft has neither a tag nor a version (set tag-template, e.g. "v$RESOLVED_VERSION", or pass --version)');
+  if (!version)
+    throw new CliError(
+      'the draft has neither a tag nor a version (set tag-template, e.g. "v$RESOLVED_VERSION", or pass --version)',
+    );
   if (source.kind !== 'github' && !runwayFile) {
-    throw new CliError('nowhere to publish: without GitHub (--repo owner/name and $GITHUB_TOKEN) runway records releases in its store, which needs a runway.toml (--runway-config FILE)');
+    throw new CliError(
+      'nowhere to publish: without GitHub (--repo owner/name and $GITHUB_TOKEN) runway records releases in its store, which needs a runway.toml (--runway-config FILE)',
+    );
   }
   const published: string[] = [];
   let htmlUrl: string | undefined;
@@ -55,12 +64,21 @@ export async function releasePublishCommand(options: ReleasePublishOptions, io: 
     const store = await openStore(io.env.RUNWAY_STORE ?? config.store.url, config.dir);
     try {
       if (!STORE_VERSION.test(version)) {
-        throw new CliError(`release version "${version}" must be 1-128 characters of letters, digits, . _ + - (set tag-template, e.g. "v$RESOLVED_VERSION")`);
+        throw new CliError(
+          `release version "${version}" must be 1-128 characters of letters, digits, . _ + - (set tag-template, e.g. "v$RESOLVED_VERSION")`,
+        );
       }
-      const release: Release = { version, image: options.image ?? `${config.app.name}:${version}`, notes: draft.body, createdAtMs: Date.now() };
+      const release: Release = {
+        version,
+        image: options.image ?? `${config.app.name}:${version}`,
+        notes: draft.body,
+        createdAtMs: Date.now(),
+      };
       const existing = await store.getRelease(config.app.name, version);
       if (existing) {
-        throw new CliError(`release ${version} already exists in runway's store (published ${new Date(existing.createdAtMs).toISOString()}); releases are immutable`);
+        throw new CliError(
+          `release ${version} already exists in runway's store (published ${new Date(existing.createdAtMs).toISOString()}); releases are immutable`,
+        );
       }
       try {
         await store.createRelease(config.app.name, release);
@@ -75,17 +93,33 @@ export async function releasePublishCommand(options: ReleasePublishOptions, io: 
     const targets = Object.values(config.environments)
       .filter((env) => env.trigger === 'release')
       .map((env) => env.name);
-    if (options.deploy !== false) deploys = await deployOnRelease({ runwayFile, version, publisher, environments: targets, json: Boolean(options.json) }, io, signal);
-    else if (!options.json && targets.length) io.stderr.write(`runway: --no-deploy: not deploying to ${targets.join(', ')}\n`);
+    if (options.deploy !== false)
+      deploys = await deployOnRelease(
+        { runwayFile, version, publisher, environments: targets, json: Boolean(options.json) },
+        io,
+        signal,
+      );
+    else if (!options.json && targets.length)
+      io.stderr.write(`runway: --no-deploy: not deploying to ${targets.join(', ')}\n`);
   }
 
   const exitCode = deploys.find((d) => d.exitCode !== 0)?.exitCode ?? EXIT.ok;
   if (options.json) {
-    printJson(io, { ...draftJson(draft), publishedTo: published, publisher, ...(htmlUrl ? { url: htmlUrl } : {}), deploys });
+    printJson(io, {
+      ...draftJson(draft),
+      publishedTo: published,
+      publisher,
+      ...(htmlUrl ? { url: htmlUrl } : {}),
+      deploys,
+    });
   } else {
-    io.stdout.write(`published ${version}${draft.name && draft.name !== version ? ` (${draft.name})` : ''} to ${published.join(' and ')} by ${publisher}${htmlUrl ? `: ${htmlUrl}` : ''}\n`);
-    if (published.includes('github') && !runwayFile) io.stdout.write('no runway.toml: nothing recorded in runway and nothing deployed\n');
-    else if (options.deploy !== false && deploys.length === 0) io.stdout.write('no environment has trigger = "release"; nothing deployed\n');
+    io.stdout.write(
+      `published ${version}${draft.name && draft.name !== version ? ` (${draft.name})` : ''} to ${published.join(' and ')} by ${publisher}${htmlUrl ? `: ${htmlUrl}` : ''}\n`,
+    );
+    if (published.includes('github') && !runwayFile)
+      io.stdout.write('no runway.toml: nothing recorded in runway and nothing deployed\n');
+    else if (options.deploy !== false && deploys.length === 0)
+      io.stdout.write('no environment has trigger = "release"; nothing deployed\n');
   }
   return exitCode;
 }
@@ -106,13 +140,26 @@ export async function deployOnRelease(
   try {
     for (const env of opts.environments) {
       if (signal?.aborted) break;
-      if (!opts.json) io.stderr.write(`runway: release ${opts.version} published: deploying to ${env} as ${opts.publisher}\n`);
+      if (!opts.json)
+        io.stderr.write(`runway: release ${opts.version} published: deploying to ${env} as ${opts.publisher}\n`);
       // A release trigger, not a CLI deploy: the policy lets the publisher deploy environments with
       // trigger = "release" and names them responsible (docs/policy.md).
-      const origin = { trigger: 'release' as const, initiator: { kind: 'human' as const, name: opts.publisher }, context: { event: 'release publish', tag: opts.version } };
+      const origin = {
+        trigger: 'release' as const,
+        initiator: { kind: 'human' as const, name: opts.publisher },
+        context: { event: 'release publish', tag: opts.version },
+      };
       const request = cliRequest(env, opts.publisher, { release: opts.version, origin });
       try {
-        const { code, summary } = await runCliDeploy({ config, store, request, io, json: opts.json, quiet: opts.json, signal });
+        const { code, summary } = await runCliDeploy({
+          config,
+          store,
+          request,
+          io,
+          json: opts.json,
+          quiet: opts.json,
+          signal,
+        });
         results.push({ env, exitCode: code, ...(opts.json ? { summary } : {}) });
       } catch (err) {
         // The same mapping as any command's errors, reported per environment.

@@ -82,10 +82,17 @@ function duration(flag: string, text: string | undefined): number | undefined {
   }
 }
 
-export async function releaseStepRunCommand(step: string, options: ReleaseStepRunOptions, io: Io, signal?: AbortSignal): Promise<number> {
+export async function releaseStepRunCommand(
+  step: string,
+  options: ReleaseStepRunOptions,
+  io: Io,
+  signal?: AbortSignal,
+): Promise<number> {
   if (step === 'release-command') return releaseCommandRun(options, io, signal);
   if (step !== SIDEKIQ_QUIET) {
-    throw new CliError(`unknown release step "${step}"; built in: release-command, ${Object.keys(BUILTIN_STEPS).join(', ')}`);
+    throw new CliError(
+      `unknown release step "${step}"; built in: release-command, ${Object.keys(BUILTIN_STEPS).join(', ')}`,
+    );
   }
   const stepOptions: SidekiqQuietOptions = {};
   if (options.redisUrl !== undefined) stepOptions.redisUrl = options.redisUrl;
@@ -125,7 +132,17 @@ export async function releaseStepRunCommand(step: string, options: ReleaseStepRu
   const exitCode = exitCodeForStep(report);
   if (json) {
     const { step: name, status, ok, summary, details, error, durationMs } = report;
-    printJson(io, { step: name, status, ok, summary, ...details, error: error?.message ?? null, errorKind: error?.kind ?? null, exitCode, durationMs });
+    printJson(io, {
+      step: name,
+      status,
+      ok,
+      summary,
+      ...details,
+      error: error?.message ?? null,
+      errorKind: error?.kind ?? null,
+      exitCode,
+      durationMs,
+    });
   } else {
     io.stdout.write(`${report.summary}\n`);
     if (report.error && report.error.message !== report.summary) io.stderr.write(`runway: ${report.error.message}\n`);
@@ -137,20 +154,38 @@ type Action = (fn: (...args: never[]) => Promise<number>) => (...args: unknown[]
 
 /** Adds `release-step run` to the program; `run` is the program's action wrapper (errors → exit codes). */
 export function registerReleaseStepCommands(program: Command, run: Action, io: Io, signal?: AbortSignal): void {
-  const releaseStep = program.command('release-step').description('Run a built-in release step alone, outside a deploy (docs/release-steps.md).');
+  const releaseStep = program
+    .command('release-step')
+    .description('Run a built-in release step alone, outside a deploy (docs/release-steps.md).');
   releaseStep
     .command('run')
-    .description('Run one release step now, e.g. quiet every live Sidekiq process: `release-step run sidekiq-quiet --redis-url URL`.')
-    .argument('<step>', `the step: release-command (the environment's, with --env), ${Object.keys(BUILTIN_STEPS).join(', ')}`)
+    .description(
+      'Run one release step now, e.g. quiet every live Sidekiq process: `release-step run sidekiq-quiet --redis-url URL`.',
+    )
+    .argument(
+      '<step>',
+      `the step: release-command (the environment's, with --env), ${Object.keys(BUILTIN_STEPS).join(', ')}`,
+    )
     .option('-e, --env <name>', 'release-command: the environment whose provider runs it')
     .option('-r, --release <version>', 'release-command: the release to run it on (default the newest)')
-    .option('--redis-url <url>', 'redis[s]://[user:password@]host:port[/db] (default $REDIS_URL, or the variable $REDIS_PROVIDER names)')
+    .option(
+      '--redis-url <url>',
+      'redis[s]://[user:password@]host:port[/db] (default $REDIS_URL, or the variable $REDIS_PROVIDER names)',
+    )
     .option('--namespace <name>', 'redis-namespace prefix: keys are <name>:processes, <name>:<identity>...')
-    .option('--timeout <duration>', 'how long each process has to report quiet (default 30s; at most 60s, when Sidekiq drops an unread signal)')
+    .option(
+      '--timeout <duration>',
+      'how long each process has to report quiet (default 30s; at most 60s, when Sidekiq drops an unread signal)',
+    )
     .option('--wait-idle', 'then wait until every quiet process reports busy = 0 (its jobs finished)')
     .option('--idle-timeout <duration>', 'with --wait-idle: how long (default 5m)')
     .option('--poll <duration>', 'how often to read Redis while waiting (default 1s)')
-    .addOption(new Option('--on-unavailable <what>', 'Redis unreachable: fail (exit 70) or skip (exit 0)').choices(['fail', 'skip']))
+    .addOption(
+      new Option('--on-unavailable <what>', 'Redis unreachable: fail (exit 70) or skip (exit 0)').choices([
+        'fail',
+        'skip',
+      ]),
+    )
     .option('--connect-timeout <duration>', 'Redis connect timeout (default 5s)')
     .option('--json', 'print one JSON object: the counts, each process and why any timed out')
     .addHelpText('after', RELEASE_STEP_EXIT_HELP)

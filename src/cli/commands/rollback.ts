@@ -31,8 +31,16 @@ export async function rollbackCommand(options: RollbackOptions, io: Io, signal?:
     const { config, store } = ctx;
     const env = environment(config, options.env);
     const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
-    const request = cliRequest(env.name, who, { kind: 'rollback', trigger: 'rollback', emergency: options.emergency, reason: options.reason, release: options.to, strategy });
-    if (options.dryRun) return await dryRun(config, store, request, io, { json: options.json ?? false, verbose: false });
+    const request = cliRequest(env.name, who, {
+      kind: 'rollback',
+      trigger: 'rollback',
+      emergency: options.emergency,
+      reason: options.reason,
+      release: options.to,
+      strategy,
+    });
+    if (options.dryRun)
+      return await dryRun(config, store, request, io, { json: options.json ?? false, verbose: false });
     return (await runCliDeploy({ config, store, request, io, json: options.json ?? false, lockWaitMs, signal })).code;
   } finally {
     await ctx.close();

@@ -31,7 +31,10 @@ function parseAssignments(args: string[], files: string[], io: Io): Record<strin
     const eq = arg.indexOf('=');
     if (eq === -1) {
       const value = io.env[arg];
-      if (value === undefined) throw new CliError(`secret ${arg}: no value given and $${arg} is not set (use NAME=VALUE, --file NAME=PATH, or export ${arg})`);
+      if (value === undefined)
+        throw new CliError(
+          `secret ${arg}: no value given and $${arg} is not set (use NAME=VALUE, --file NAME=PATH, or export ${arg})`,
+        );
       set[arg] = value;
     } else set[arg.slice(0, eq)] = arg.slice(eq + 1);
   }
@@ -55,7 +58,9 @@ function formatListing(l: SecretListing): string {
   ];
   if (l.secrets.length === 0) lines.push('  (none)');
   for (const s of l.secrets) {
-    lines.push(`  ${s.name.padEnd(28)} v${String(s.version).padEnd(4)} ${s.digest}  ${new Date(s.updatedAtMs).toISOString().replace('T', ' ').slice(0, 19)} by ${s.updatedBy}`);
+    lines.push(
+      `  ${s.name.padEnd(28)} v${String(s.version).padEnd(4)} ${s.digest}  ${new Date(s.updatedAtMs).toISOString().replace('T', ' ').slice(0, 19)} by ${s.updatedBy}`,
+    );
   }
   return lines.join('\n');
 }
@@ -69,7 +74,16 @@ async function change(set: Record<string, string>, unset: string[], options: Sec
     let result;
     try {
       const key = loadSecretKey({ env: io.env, keyFile: ctx.config.secrets?.keyFile });
-      result = await changeSecrets(ctx.store, key, new RealClock(), { app, env: env.name, set, unset, by: who, initiator: `cli:${who}`, trigger: 'cli', reason: options.reason ?? null });
+      result = await changeSecrets(ctx.store, key, new RealClock(), {
+        app,
+        env: env.name,
+        set,
+        unset,
+        by: who,
+        initiator: `cli:${who}`,
+        trigger: 'cli',
+        reason: options.reason ?? null,
+      });
     } catch (err) {
       if (err instanceof SecretKeyError || err instanceof SecretInputError) throw new CliError(err.message);
       throw err;
@@ -79,7 +93,9 @@ async function change(set: Record<string, string>, unset: string[], options: Sec
     else {
       const unchanged = [...Object.keys(set), ...unset].filter((n) => !result.changed.includes(n));
       io.stdout.write(
-        (result.changed.length ? `staged ${result.changed.join(', ')} for ${env.name} (secrets version ${result.version}); the next deploy of ${env.name} applies it\n` : '') +
+        (result.changed.length
+          ? `staged ${result.changed.join(', ')} for ${env.name} (secrets version ${result.version}); the next deploy of ${env.name} applies it\n`
+          : '') +
           (unchanged.length ? `unchanged: ${unchanged.join(', ')}\n` : '') +
           formatListing(listing) +
           '\n',
@@ -93,7 +109,8 @@ async function change(set: Record<string, string>, unset: string[], options: Sec
 
 export function secretsSetCommand(args: string[], options: SecretsOptions, io: Io): Promise<number> {
   const set = parseAssignments(args, options.file ?? [], io);
-  if (Object.keys(set).length === 0) throw new CliError('name at least one secret: NAME=VALUE, NAME (value from $NAME) or --file NAME=PATH');
+  if (Object.keys(set).length === 0)
+    throw new CliError('name at least one secret: NAME=VALUE, NAME (value from $NAME) or --file NAME=PATH');
   return change(set, [], options, io);
 }
 

@@ -20,7 +20,8 @@ const SHUTDOWN_TIMEOUT_MS = 60_000;
 
 export async function serverCommand(options: ServerOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const port = Number(options.port ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${options.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new CliError(`--port must be 0-65535, got "${options.port}"`);
   let leaseTtlMs: number | undefined;
   if (options.leaseTtl !== undefined) {
     try {
@@ -48,7 +49,8 @@ export async function serverCommand(options: ServerOptions, io: Io, signal?: Abo
   } catch (err) {
     await ctx.close();
     // A webhook secret file that is named but missing or empty: refuse to start half-configured.
-    if (err instanceof WebhookSecretError) throw new CliError(`${err.message}; the server does not start with a webhook secret file it cannot use`);
+    if (err instanceof WebhookSecretError)
+      throw new CliError(`${err.message}; the server does not start with a webhook secret file it cannot use`);
     throw err;
   }
   io.stderr.write(`runway server ${server.deploys.instanceId} listening on ${server.url}\n`);
@@ -67,7 +69,9 @@ export async function serverCommand(options: ServerOptions, io: Io, signal?: Abo
   ]);
   clearTimeout(timer);
   if (!stopped) {
-    io.stderr.write(`runway server: could not stop gracefully within ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting (its deploys are taken over when its lease lapses)\n`);
+    io.stderr.write(
+      `runway server: could not stop gracefully within ${SHUTDOWN_TIMEOUT_MS / 1000} s; exiting (its deploys are taken over when its lease lapses)\n`,
+    );
     return EXIT.failed;
   }
   await ctx.close();

@@ -62,16 +62,21 @@ export async function simServeCommand(options: SimServeOptions, io: Io, signal?:
   if (options.unhealthyReleases) faults.unhealthyReleases = list(options.unhealthyReleases);
   if (options.bootFailureReleases) faults.bootFailureReleases = list(options.bootFailureReleases);
   sim.faults = faults;
-  const eventualConsistencyMs = options.eventualConsistency !== undefined ? durationFlag('--eventual-consistency', options.eventualConsistency) : 0;
+  const eventualConsistencyMs =
+    options.eventualConsistency !== undefined ? durationFlag('--eventual-consistency', options.eventualConsistency) : 0;
   const fleet = options.fleet ? parseFleet(options.fleet) : undefined;
   const initialRelease = options.initialRelease ?? 'v1';
   const regions = options.regions !== undefined ? parseRegions(options.regions) : undefined;
   const volumes = options.volumes !== undefined ? parseVolumes(options.volumes) : [];
-  for (const v of volumes) if (!fleet?.some((g) => g.name === v.group)) throw new CliError(`--volumes: group "${v.group}" is not in --fleet`);
+  for (const v of volumes)
+    if (!fleet?.some((g) => g.name === v.group)) throw new CliError(`--volumes: group "${v.group}" is not in --fleet`);
 
   // Simulated time goes on from where a saved state stopped, so leases and timestamps stay coherent.
   const clock = new ScaledClock(speed, Math.max(Date.now(), saved?.savedAtMs ?? 0));
-  const server = await startSimServer({ clock, token, sim, faults: { eventualConsistencyMs }, statePath, host: options.host ?? '127.0.0.1', port }, saved);
+  const server = await startSimServer(
+    { clock, token, sim, faults: { eventualConsistencyMs }, statePath, host: options.host ?? '127.0.0.1', port },
+    saved,
+  );
   for (const app of options.app ?? []) {
     try {
       server.backend.ensureApp(app);
@@ -84,10 +89,20 @@ export async function simServeCommand(options: SimServeOptions, io: Io, signal?:
   }
   server.save();
 
-  const info = { url: server.url, port: server.port, pid: process.pid, speed, seed: server.backend.sim.options.seed, state: statePath ?? null, apps: server.backend.listApps().map((a) => a.name) };
+  const info = {
+    url: server.url,
+    port: server.port,
+    pid: process.pid,
+    speed,
+    seed: server.backend.sim.options.seed,
+    state: statePath ?? null,
+    apps: server.backend.listApps().map((a) => a.name),
+  };
   if (options.json) printJson(io, info);
   else {
-    io.stdout.write(`runway sim serve: Fly Machines API on ${server.url} (speed ${speed}x, seed ${info.seed}${statePath ? `, state ${statePath}` : ''})\n`);
+    io.stdout.write(
+      `runway sim serve: Fly Machines API on ${server.url} (speed ${speed}x, seed ${info.seed}${statePath ? `, state ${statePath}` : ''})\n`,
+    );
     if (info.apps.length) io.stdout.write(`  apps: ${info.apps.join(', ')}\n`);
     io.stdout.write('  clients send Authorization: Bearer $FLY_API_TOKEN; Ctrl-C stops\n');
   }
@@ -109,18 +124,24 @@ function serverToken(options: SimServeOptions, io: Io): string {
       const token = readFileSync(resolve(io.cwd, options.tokenFile), 'utf8').trim();
       if (token) return token;
     } catch (error) {
-      throw new CliError(`--token-file ${options.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new CliError(
+        `--token-file ${options.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
     throw new CliError(`--token-file ${options.tokenFile} is empty`);
   }
   const token = io.env.FLY_API_TOKEN?.trim();
-  if (!token) throw new CliError('runway sim serve needs the token clients will send: set FLY_API_TOKEN or pass --token-file FILE');
+  if (!token)
+    throw new CliError(
+      'runway sim serve needs the token clients will send: set FLY_API_TOKEN or pass --token-file FILE',
+    );
   return token;
 }
 
 function wholeNumber(flag: string, text: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${flag}: expected a whole number from ${min} to ${max}, got "${text}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new CliError(`${flag}: expected a whole number from ${min} to ${max}, got "${text}"`);
   return n;
 }
 
@@ -131,7 +152,10 @@ function positive(flag: string, text: string): number {
 }
 
 function list(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** `web=400,worker=100` → groups. */
@@ -148,7 +172,9 @@ export function parseFleet(text: string): { name: string; count: number }[] {
 /** `ord,iad,cdg` → regions (Fly's region codes: lowercase letters and digits). */
 export function parseRegions(text: string): string[] {
   const regions = list(text);
-  for (const r of regions) if (!/^[a-z0-9]+$/.test(r)) throw new CliError(`--regions: "${r}" is not a region code (lowercase letters and digits, e.g. ord)`);
+  for (const r of regions)
+    if (!/^[a-z0-9]+$/.test(r))
+      throw new CliError(`--regions: "${r}" is not a region code (lowercase letters and digits, e.g. ord)`);
   if (regions.length === 0) throw new CliError('--regions: empty');
   return regions;
 }
@@ -157,7 +183,10 @@ export function parseRegions(text: string): string[] {
 export function parseVolumes(text: string): { group: string; name: string; path: string }[] {
   const out = list(text).map((part) => {
     const m = /^([A-Za-z0-9][A-Za-z0-9_-]*):([a-z0-9_]{1,30}):(\/\S*)$/.exec(part);
-    if (!m) throw new CliError(`--volumes: expected GROUP:NAME:PATH such as "web:data:/data" (NAME: lowercase letters, digits, _), got "${part}"`);
+    if (!m)
+      throw new CliError(
+        `--volumes: expected GROUP:NAME:PATH such as "web:data:/data" (NAME: lowercase letters, digits, _), got "${part}"`,
+      );
     return { group: m[1]!, name: m[2]!, path: m[3]! };
   });
   if (out.length === 0) throw new CliError('--volumes: empty');
@@ -165,7 +194,14 @@ export function parseVolumes(text: string): { group: string; name: string; path:
 }
 
 /** Seed a fresh app: one seeding per volume layout (the backend seeds one volume name per call). */
-function seedFleet(backend: SimFlyBackend, app: string, fleet: { name: string; count: number }[], release: string, regions: string[] | undefined, volumes: { group: string; name: string; path: string }[]): void {
+function seedFleet(
+  backend: SimFlyBackend,
+  app: string,
+  fleet: { name: string; count: number }[],
+  release: string,
+  regions: string[] | undefined,
+  volumes: { group: string; name: string; path: string }[],
+): void {
   const base = { release, ...(regions ? { regions } : {}) };
   const plain = fleet.filter((g) => !volumes.some((v) => v.group === g.name));
   if (plain.length > 0) backend.seed(app, { ...base, groups: plain });

@@ -24,9 +24,14 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
     const session = await openProviderSession({ config, env, store, processEnv: io.env });
     try {
       const machines = await session.provider.list(scope);
-      const [lock, last] = await Promise.all([store.getLock(scope.app, scope.env), store.listDeploys({ app: scope.app, env: scope.env, limit: 1 })]);
+      const [lock, last] = await Promise.all([
+        store.getLock(scope.app, scope.env),
+        store.listDeploys({ app: scope.app, env: scope.env, limit: 1 }),
+      ]);
       const lastDeploy = last[0];
-      const groups = Object.fromEntries(config.app.processes.map((g) => [g.name, countFleet(machines.filter((m) => m.group === g.name))]));
+      const groups = Object.fromEntries(
+        config.app.processes.map((g) => [g.name, countFleet(machines.filter((m) => m.group === g.name))]),
+      );
       const regions = countRegions(machines);
       if (options.json) {
         printJson(io, {
@@ -38,17 +43,34 @@ export async function statusCommand(options: StatusOptions, io: Io): Promise<num
           // Per region (providers with regions only): the version spread of each.
           regions: regions ?? undefined,
           lock: lock ?? null,
-          lastDeploy: lastDeploy ? { id: lastDeploy.id, release: lastDeploy.release, status: lastDeploy.status, strategy: lastDeploy.strategy } : null,
+          lastDeploy: lastDeploy
+            ? {
+                id: lastDeploy.id,
+                release: lastDeploy.release,
+                status: lastDeploy.status,
+                strategy: lastDeploy.strategy,
+              }
+            : null,
           machines: options.machines ? machines : undefined,
         });
         return 0;
       }
       io.stdout.write(`${pc.bold(`${scope.app}/${scope.env}`)}  provider ${env.provider}  strategy ${env.strategy}\n`);
       // What the fleet should run: the last deploy's release if it succeeded, else what it went back to.
-      const expected = lastDeploy ? (lastDeploy.status === 'succeeded' ? lastDeploy.release : (lastDeploy.previousRelease ?? undefined)) : undefined;
+      const expected = lastDeploy
+        ? lastDeploy.status === 'succeeded'
+          ? lastDeploy.release
+          : (lastDeploy.previousRelease ?? undefined)
+        : undefined;
       io.stdout.write(formatFleet(machines, expected) + '\n');
-      if (lock) io.stdout.write(`  lock: held by ${lock.holder} (${lock.reason}) since ${new Date(lock.acquiredAtMs).toISOString()}\n`);
-      if (lastDeploy) io.stdout.write(`  last deploy: ${lastDeploy.id} ${lastDeploy.release} ${lastDeploy.strategy} ${lastDeploy.status}\n`);
+      if (lock)
+        io.stdout.write(
+          `  lock: held by ${lock.holder} (${lock.reason}) since ${new Date(lock.acquiredAtMs).toISOString()}\n`,
+        );
+      if (lastDeploy)
+        io.stdout.write(
+          `  last deploy: ${lastDeploy.id} ${lastDeploy.release} ${lastDeploy.strategy} ${lastDeploy.status}\n`,
+        );
       if (options.machines) for (const m of machines) io.stdout.write(`  ${formatMachine(m)}\n`);
       return 0;
     } finally {
@@ -71,13 +93,18 @@ export function formatFleet(machines: Machine[], target?: string): string {
   const regions = countRegions(machines);
   if (regions) {
     lines.push('  by region:');
-    for (const [region, c] of Object.entries(regions)) lines.push(`    ${region.padEnd(8)} ${formatSpread(c.byRelease)}${problems(c)}`);
+    for (const [region, c] of Object.entries(regions))
+      lines.push(`    ${region.padEnd(8)} ${formatSpread(c.byRelease)}${problems(c)}`);
   }
   const out = outOfTraffic(machines);
-  if (out.length > 0) lines.push(`  out of traffic (cordoned or stopped): ${out.length} serving machines${out.length <= 20 ? `: ${out.map((m) => m.id).join(', ')}` : ''}`);
+  if (out.length > 0)
+    lines.push(
+      `  out of traffic (cordoned or stopped): ${out.length} serving machines${out.length <= 20 ? `: ${out.map((m) => m.id).join(', ')}` : ''}`,
+    );
   if (target) {
     const off = machines.filter((m) => m.role === 'serving' && m.release !== target);
-    if (off.length > 0 && off.length <= 20) lines.push(`  not on ${target}: ${off.map((m) => `${m.id} (${m.release}, ${m.state})`).join(', ')}`);
+    if (off.length > 0 && off.length <= 20)
+      lines.push(`  not on ${target}: ${off.map((m) => `${m.id} (${m.release}, ${m.state})`).join(', ')}`);
   }
   return lines.join('\n');
 }
@@ -108,5 +135,7 @@ export function countRegions(machines: Machine[]): Record<string, FleetCounts> |
     const region = m.region ?? '(none)';
     byRegion.set(region, [...(byRegion.get(region) ?? []), m]);
   }
-  return Object.fromEntries([...byRegion].sort((a, b) => a[0].localeCompare(b[0])).map(([region, list]) => [region, countFleet(list)]));
+  return Object.fromEntries(
+    [...byRegion].sort((a, b) => a[0].localeCompare(b[0])).map(([region, list]) => [region, countFleet(list)]),
+  );
 }

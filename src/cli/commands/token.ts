@@ -22,11 +22,16 @@ function who(options: { as?: string }, io: Io): string {
 }
 
 export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): Promise<number> {
-  if (!options.name) throw new CliError('--name is required: whose token (a login, or an automation name such as github-actions)');
+  if (!options.name)
+    throw new CliError('--name is required: whose token (a login, or an automation name such as github-actions)');
   if (!options.role) throw new CliError('--role is required: viewer, deployer or admin');
   const ctx = await openContext(options, io);
   try {
-    const envs = options.env?.split(',').map((e) => e.trim()).filter(Boolean) ?? null;
+    const envs =
+      options.env
+        ?.split(',')
+        .map((e) => e.trim())
+        .filter(Boolean) ?? null;
     let created;
     try {
       created = await createApiToken(ctx.store, new RealClock(), {
@@ -69,7 +74,9 @@ export async function tokenListCommand(options: GlobalOptions & { json?: boolean
       io.stdout.write('no tokens; create one with `runway token create --name NAME --role admin`\n');
       return 0;
     }
-    io.stdout.write(`${'ID'.padEnd(17)} ${'NAME'.padEnd(16)} ${'ROLE'.padEnd(9)} ${'ENVIRONMENTS'.padEnd(20)} ${'KIND'.padEnd(10)} ${'CREATED'.padEnd(20)} ${'LAST USED'.padEnd(20)} STATE\n`);
+    io.stdout.write(
+      `${'ID'.padEnd(17)} ${'NAME'.padEnd(16)} ${'ROLE'.padEnd(9)} ${'ENVIRONMENTS'.padEnd(20)} ${'KIND'.padEnd(10)} ${'CREATED'.padEnd(20)} ${'LAST USED'.padEnd(20)} STATE\n`,
+    );
     const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
     for (const t of tokens) {
       io.stdout.write(
@@ -82,7 +89,11 @@ export async function tokenListCommand(options: GlobalOptions & { json?: boolean
   }
 }
 
-export async function tokenRevokeCommand(id: string, options: GlobalOptions & { as?: string; json?: boolean }, io: Io): Promise<number> {
+export async function tokenRevokeCommand(
+  id: string,
+  options: GlobalOptions & { as?: string; json?: boolean },
+  io: Io,
+): Promise<number> {
   const ctx = await openContext(options, io);
   try {
     const token = await ctx.store.getToken(id);

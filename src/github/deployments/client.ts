@@ -20,12 +20,17 @@ export class GitHubConfigError extends Error {}
 /** Octokit logs failed requests itself; the outbox reports them (with retry state) instead. */
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
-export function repositoryClient(github: GitHubConfig, processEnv: NodeJS.ProcessEnv, userAgent = 'runway'): RepositoryClient {
+export function repositoryClient(
+  github: GitHubConfig,
+  processEnv: NodeJS.ProcessEnv,
+  userAgent = 'runway',
+): RepositoryClient {
   const [owner, repo] = (github.repository ?? '').split('/');
   if (!owner || !repo) throw new GitHubConfigError('[github] repository is not set (owner/name)');
   const baseUrl = github.apiUrl ?? 'https://api.github.com';
   const token = processEnv.RUNWAY_GITHUB_TOKEN?.trim();
-  if (token) return { octokit: new Octokit({ auth: token, baseUrl, userAgent, log: quiet }), owner, repo, auth: 'token' };
+  if (token)
+    return { octokit: new Octokit({ auth: token, baseUrl, userAgent, log: quiet }), owner, repo, auth: 'token' };
   if (github.app) {
     let privateKey: string;
     try {
@@ -42,5 +47,7 @@ export function repositoryClient(github: GitHubConfig, processEnv: NodeJS.Proces
     });
     return { octokit, owner, repo, auth: `app ${github.app.appId}` };
   }
-  throw new GitHubConfigError('no GitHub credentials: set RUNWAY_GITHUB_TOKEN, or [github] app_id, installation_id and private_key_file');
+  throw new GitHubConfigError(
+    'no GitHub credentials: set RUNWAY_GITHUB_TOKEN, or [github] app_id, installation_id and private_key_file',
+  );
 }

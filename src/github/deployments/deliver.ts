@@ -22,7 +22,13 @@ export interface GitHubInactivePayload {
 
 export type GitHubPayload = GitHubStatusPayload | GitHubInactivePayload;
 
-export async function deliverGitHub(item: OutboxItem, store: Store, client: RepositoryClient, timeoutMs: number, nowMs: number): Promise<NewOutboxItem[]> {
+export async function deliverGitHub(
+  item: OutboxItem,
+  store: Store,
+  client: RepositoryClient,
+  timeoutMs: number,
+  nowMs: number,
+): Promise<NewOutboxItem[]> {
   const { octokit, owner, repo } = client;
   const payload = item.payload as GitHubPayload;
   const request = { signal: AbortSignal.timeout(timeoutMs) };
@@ -58,9 +64,18 @@ export async function deliverGitHub(item: OutboxItem, store: Store, client: Repo
       request,
     });
     if (created.status !== 201 || !('id' in created.data)) {
-      throw new Error(`GitHub did not create the deployment (HTTP ${created.status}: ${(created.data as { message?: string }).message ?? 'no message'})`);
+      throw new Error(
+        `GitHub did not create the deployment (HTTP ${created.status}: ${(created.data as { message?: string }).message ?? 'no message'})`,
+      );
     }
-    const fresh = { app: item.app, env: item.env, release: payload.release, deploymentId: created.data.id, deployId: payload.deployId, createdAtMs: nowMs };
+    const fresh = {
+      app: item.app,
+      env: item.env,
+      release: payload.release,
+      deploymentId: created.data.id,
+      deployId: payload.deployId,
+      createdAtMs: nowMs,
+    };
     try {
       await store.saveGitHubDeployment(fresh);
       record = { ...fresh, active: false };
@@ -95,6 +110,14 @@ export async function deliverGitHub(item: OutboxItem, store: Store, client: Repo
       description: `runway: replaced by ${payload.release}`,
       ...(payload.logUrl ? { logUrl: payload.logUrl } : {}),
     };
-    return { channel: GITHUB_CHANNEL, deployId: item.deployId, app: item.app, env: item.env, kind: 'inactive', payload: inactive, createdAtMs: nowMs };
+    return {
+      channel: GITHUB_CHANNEL,
+      deployId: item.deployId,
+      app: item.app,
+      env: item.env,
+      kind: 'inactive',
+      payload: inactive,
+      createdAtMs: nowMs,
+    };
   });
 }

@@ -74,7 +74,8 @@ export class FlyApiClient {
     const { clock, token } = this.options;
     if (req.signal?.aborted) throw req.signal.reason ?? new Error('aborted');
     const url = new URL(this.baseUrl + req.path);
-    for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(req.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { authorization: token.authorization(), accept: 'application/json' };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     if (req.nonce) headers[LEASE_NONCE_HEADER] = req.nonce;
@@ -111,10 +112,18 @@ export class FlyApiClient {
       if (req.signal?.aborted) throw req.signal.reason ?? error;
       if (timedOut) {
         this.stats.timeouts++;
-        throw new ProviderError('timeout', `fly: ${req.what}: no answer from ${this.origin} within ${timeoutMs} ms (the change may have happened)`, this.details(req));
+        throw new ProviderError(
+          'timeout',
+          `fly: ${req.what}: no answer from ${this.origin} within ${timeoutMs} ms (the change may have happened)`,
+          this.details(req),
+        );
       }
       this.stats.networkErrors++;
-      throw new ProviderError('unavailable', token.redact(`fly: ${req.what}: cannot reach the Machines API at ${this.origin}: ${networkReason(error)}`), this.details(req));
+      throw new ProviderError(
+        'unavailable',
+        token.redact(`fly: ${req.what}: cannot reach the Machines API at ${this.origin}: ${networkReason(error)}`),
+        this.details(req),
+      );
     } finally {
       timer.abort();
     }
@@ -131,7 +140,12 @@ export class FlyApiClient {
     if (status === 429) this.stats.rateLimited++;
     if (status >= 500) this.stats.serverErrors++;
     const retryAfterMs = status === 429 ? parseRetryAfter(retryAfter, clock.now()) : undefined;
-    throw httpError(status, token.redact(errorText(body, raw)), { op: req.op, machineId: req.machineId, what: req.what }, retryAfterMs);
+    throw httpError(
+      status,
+      token.redact(errorText(body, raw)),
+      { op: req.op, machineId: req.machineId, what: req.what },
+      retryAfterMs,
+    );
   }
 
   private closing: Promise<void> | undefined;

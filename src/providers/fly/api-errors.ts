@@ -27,7 +27,8 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
 
 /** The `error` of a Fly error body, or the text itself when it is not one. Bounded: bodies can be pages. */
 export function errorText(body: unknown, raw: string): string {
-  if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') return (body as { error: string }).error;
+  if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string')
+    return (body as { error: string }).error;
   const text = raw.trim().replace(/\s+/g, ' ');
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
@@ -45,6 +46,9 @@ export function httpError(status: number, detail: string, ctx: ErrorContext, ret
   if (ctx.op) details.op = ctx.op;
   if (ctx.machineId) details.machineId = ctx.machineId;
   if (retryAfterMs !== undefined) details.retryAfterMs = retryAfterMs;
-  const hint = kind === 'unauthorized' ? ' (the Fly API refused the token: check FLY_API_TOKEN or token_file, and that it may act on this app)' : '';
+  const hint =
+    kind === 'unauthorized'
+      ? ' (the Fly API refused the token: check FLY_API_TOKEN or token_file, and that it may act on this app)'
+      : '';
   return new ProviderError(kind, `fly: ${ctx.what}: ${status}${detail ? ` ${detail}` : ''}${hint}`, details);
 }

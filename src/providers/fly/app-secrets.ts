@@ -56,7 +56,11 @@ export class AppSecrets {
     try {
       staged = this.source ? await this.source() : {};
     } catch (error) {
-      throw new ProviderError('bad_request', `fly: the environment's secrets cannot be read, so they cannot be delivered to ${app}: ${(error as Error).message}`, { op: 'update' });
+      throw new ProviderError(
+        'bad_request',
+        `fly: the environment's secrets cannot be read, so they cannot be delivered to ${app}: ${(error as Error).message}`,
+        { op: 'update' },
+      );
     }
     const names = Object.keys(staged).sort();
     const gone = [...new Set(delivered)].filter((n) => !(n in staged));
@@ -73,13 +77,19 @@ export class AppSecrets {
       what: `set the app secrets of ${app} (${names.length} set${gone.length ? `, ${gone.length} deleted` : ''})`,
       label: 'secrets',
     });
-    if (typeof body?.version !== 'number') throw new ProviderError('unavailable', `fly: set the app secrets of ${app}: the answer has no secrets version`, { op: 'update' });
+    if (typeof body?.version !== 'number')
+      throw new ProviderError('unavailable', `fly: set the app secrets of ${app}: the answer has no secrets version`, {
+        op: 'update',
+      });
     return { version: body.version, names };
   }
 }
 
 /** The request carries the app's secrets to the machine: at least that version, and the names in its metadata. */
-export function withSecrets<T extends { config: { metadata?: Record<string, string> }; min_secrets_version?: number }>(request: T, secrets: AppSecretsResult): T {
+export function withSecrets<T extends { config: { metadata?: Record<string, string> }; min_secrets_version?: number }>(
+  request: T,
+  secrets: AppSecretsResult,
+): T {
   if (secrets.version === undefined) return request;
   request.min_secrets_version = secrets.version;
   const metadata = { ...request.config.metadata };

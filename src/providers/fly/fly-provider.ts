@@ -95,8 +95,19 @@ export class FlyProvider implements Provider {
       description: options.leaseDescription ?? `runway session ${Math.random().toString(36).slice(2, 10)}`,
       force: options.forceLeases ?? false,
     });
-    this.fleet = new ObservedFleet(this.clock, this.appFor, options.consistencyGraceMs, () => void this.stats.notFoundAbsorbed++);
-    const shared = { client: this.client, clock: this.clock, leases: this.leases, fleet: this.fleet, appFor: this.appFor };
+    this.fleet = new ObservedFleet(
+      this.clock,
+      this.appFor,
+      options.consistencyGraceMs,
+      () => void this.stats.notFoundAbsorbed++,
+    );
+    const shared = {
+      client: this.client,
+      clock: this.clock,
+      leases: this.leases,
+      fleet: this.fleet,
+      appFor: this.appFor,
+    };
     this.launcher = new MachineLauncher({
       ...shared,
       forks: new VolumeForks(this.client),
@@ -176,18 +187,32 @@ export class FlyProvider implements Provider {
     } catch (error) {
       if (!(error instanceof ProviderError && error.details.status === 412)) throw error;
       const seen = await this.get(scope, id, options);
-      if (seen.release === update.release && (update.deployId === undefined || seen.deployId === update.deployId)) return seen;
+      if (seen.release === update.release && (update.deployId === undefined || seen.deployId === update.deployId))
+        return seen;
       return this.updateOnce(scope, id, update, options);
     }
   }
 
-  private async updateOnce(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
+  private async updateOnce(
+    scope: FleetScope,
+    id: string,
+    update: MachineUpdate,
+    options?: CallOptions,
+  ): Promise<Machine> {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
     const config = configOf(current.fly);
-    if (!config) throw new ProviderError('unavailable', `fly: machine ${id}: its config is not readable now (host ${current.fly.host_status ?? 'unknown'})`, { machineId: id, op: 'update' });
+    if (!config)
+      throw new ProviderError(
+        'unavailable',
+        `fly: machine ${id}: its config is not readable now (host ${current.fly.host_status ?? 'unknown'})`,
+        { machineId: id, op: 'update' },
+      );
     const image = update.image ?? this.fleet.imageOf(app, update.release) ?? defaultImage(app, update.release);
-    const body: FlyLaunchRequest = withSecrets({ config: updatedConfig(scope, config, update, image, current.machine.group) }, await this.secretsFor(app, options?.signal));
+    const body: FlyLaunchRequest = withSecrets(
+      { config: updatedConfig(scope, config, update, image, current.machine.group) },
+      await this.secretsFor(app, options?.signal),
+    );
     if (current.fly.instance_id) body.current_version = current.fly.instance_id;
     // A cordoned machine stays out of traffic through its restart; runway uncordons it once checked.
     if (current.machine.cordoned) body.skip_service_registration = true;
@@ -212,7 +237,16 @@ export class FlyProvider implements Provider {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
     await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({ method: 'POST', path: `${machinePath(app, id)}/start`, nonce, signal: options?.signal, op: 'start', machineId: id, what: `start machine ${id}`, label: 'start' }),
+      this.client.send({
+        method: 'POST',
+        path: `${machinePath(app, id)}/start`,
+        nonce,
+        signal: options?.signal,
+        op: 'start',
+        machineId: id,
+        what: `start machine ${id}`,
+        label: 'start',
+      }),
     );
     return this.observe(scope, { ...current.fly, state: current.machine.state === 'started' ? 'started' : 'starting' });
   }
@@ -224,7 +258,17 @@ export class FlyProvider implements Provider {
     if (options?.killSignal) body.signal = options.killSignal;
     if (options?.timeoutMs !== undefined) body.timeout = `${Math.max(1, Math.ceil(options.timeoutMs / 1000))}s`;
     await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({ method: 'POST', path: `${machinePath(app, id)}/stop`, body, nonce, signal: options?.signal, op: 'stop', machineId: id, what: `stop machine ${id}`, label: 'stop' }),
+      this.client.send({
+        method: 'POST',
+        path: `${machinePath(app, id)}/stop`,
+        body,
+        nonce,
+        signal: options?.signal,
+        op: 'stop',
+        machineId: id,
+        what: `stop machine ${id}`,
+        label: 'stop',
+      }),
     );
     return this.observe(scope, { ...current.fly, state: current.machine.state === 'stopped' ? 'stopped' : 'stopping' });
   }
@@ -254,7 +298,16 @@ export class FlyProvider implements Provider {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
     await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({ method: 'POST', path: `${machinePath(app, id)}/cordon`, nonce, signal: options?.signal, op: 'cordon', machineId: id, what: `cordon machine ${id}`, label: 'cordon' }),
+      this.client.send({
+        method: 'POST',
+        path: `${machinePath(app, id)}/cordon`,
+        nonce,
+        signal: options?.signal,
+        op: 'cordon',
+        machineId: id,
+        what: `cordon machine ${id}`,
+        label: 'cordon',
+      }),
     );
     return this.observe(scope, { ...current.fly, cordoned: true });
   }
@@ -284,7 +337,16 @@ export class FlyProvider implements Provider {
         });
         metadata[META.role] = role;
       }
-      await this.client.send({ method: 'POST', path: `${machinePath(app, id)}/uncordon`, nonce, signal: options?.signal, op: 'uncordon', machineId: id, what: `uncordon machine ${id}`, label: 'uncordon' });
+      await this.client.send({
+        method: 'POST',
+        path: `${machinePath(app, id)}/uncordon`,
+        nonce,
+        signal: options?.signal,
+        op: 'uncordon',
+        machineId: id,
+        what: `uncordon machine ${id}`,
+        label: 'uncordon',
+      });
     });
     const config = configOf(current.fly);
     const fly: FlyMachine = { ...current.fly, cordoned: false };
@@ -294,7 +356,13 @@ export class FlyProvider implements Provider {
 
   // ---- waits and events -------------------------------------------------------------------------
 
-  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     return this.waiter.waitFor(scope, id, condition, timeoutMs, signal);
   }
 
@@ -326,13 +394,26 @@ export class FlyProvider implements Provider {
   }
 
   /** A change of a machine under its lease, with eventual consistency absorbed (a new machine's lease may 404). */
-  private change<T>(app: string, id: string, signal: AbortSignal | undefined, send: (nonce: string) => Promise<T>): Promise<T> {
+  private change<T>(
+    app: string,
+    id: string,
+    signal: AbortSignal | undefined,
+    send: (nonce: string) => Promise<T>,
+  ): Promise<T> {
     return this.fleet.absorbFresh(app, id, signal, () => this.leases.withLease(app, id, send, signal));
   }
 
   private async fetchMachine(app: string, id: string, signal?: AbortSignal): Promise<FlyMachine> {
     const { body } = await this.fleet.absorbFresh(app, id, signal, () =>
-      this.client.send<FlyMachine>({ method: 'GET', path: machinePath(app, id), signal, op: 'get', machineId: id, what: `get machine ${id}`, label: 'get' }),
+      this.client.send<FlyMachine>({
+        method: 'GET',
+        path: machinePath(app, id),
+        signal,
+        op: 'get',
+        machineId: id,
+        what: `get machine ${id}`,
+        label: 'get',
+      }),
     );
     return body;
   }
@@ -348,7 +429,11 @@ export class FlyProvider implements Provider {
 
   /** The app's secrets as runway stages them, set on Fly once per session (names it delivered before, from the machines it has seen). */
   private secretsFor(app: string, signal?: AbortSignal) {
-    return this.appSecrets.sync(app, () => this.fleet.machinesOf(app).flatMap((c) => deliveredSecrets(configOf(c.fly)?.metadata)), signal);
+    return this.appSecrets.sync(
+      app,
+      () => this.fleet.machinesOf(app).flatMap((c) => deliveredSecrets(configOf(c.fly)?.metadata)),
+      signal,
+    );
   }
 
   private observe(scope: FleetScope, fm: FlyMachine): Machine {

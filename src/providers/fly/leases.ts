@@ -57,7 +57,8 @@ interface Held {
 }
 
 const key = (app: string, id: string) => `${app}/${id}`;
-const machinePath = (app: string, id: string) => `/v1/apps/${encodeURIComponent(app)}/machines/${encodeURIComponent(id)}`;
+const machinePath = (app: string, id: string) =>
+  `/v1/apps/${encodeURIComponent(app)}/machines/${encodeURIComponent(id)}`;
 
 export class LeaseKeeper {
   stats: LeaseStats = { acquired: 0, adopted: 0, refreshed: 0, released: 0, lost: 0, waitedForOthers: 0, cleared: 0 };
@@ -91,7 +92,14 @@ export class LeaseKeeper {
   adopt(app: string, id: string, nonce: string, expiresAtMs?: number): void {
     if (this.closed) return;
     const now = this.clock.now();
-    this.held.set(key(app, id), { app, id, nonce, expiresAtMs: expiresAtMs ?? now + this.settings.ttlMs, lastUsedMs: now, busy: 0 });
+    this.held.set(key(app, id), {
+      app,
+      id,
+      nonce,
+      expiresAtMs: expiresAtMs ?? now + this.settings.ttlMs,
+      lastUsedMs: now,
+      busy: 0,
+    });
     this.stats.adopted++;
     this.startRefresher();
   }
@@ -219,7 +227,12 @@ export class LeaseKeeper {
           label: 'lease',
         });
         const nonce = body?.data?.nonce;
-        if (!nonce) throw new ProviderError('unavailable', `fly: lease machine ${id}: answer without a nonce (${JSON.stringify(body)})`, { machineId: id });
+        if (!nonce)
+          throw new ProviderError(
+            'unavailable',
+            `fly: lease machine ${id}: answer without a nonce (${JSON.stringify(body)})`,
+            { machineId: id },
+          );
         const now = this.clock.now();
         const lease: Held = { app, id, nonce, expiresAtMs: now + this.settings.ttlMs, lastUsedMs: now, busy: 0 };
         if (this.closed) {
@@ -234,7 +247,11 @@ export class LeaseKeeper {
         if (!(error instanceof ProviderError && error.kind === 'conflict')) throw error;
         const holder = await this.holder(app, id, signal);
         if (!holder) continue; // released between our attempt and our look: try again at once
-        if (holder.description === this.settings.description || this.settings.force || heldByDeadRun(holder.description ?? '', this.settings.description)) {
+        if (
+          holder.description === this.settings.description ||
+          this.settings.force ||
+          heldByDeadRun(holder.description ?? '', this.settings.description)
+        ) {
           await this.clear(app, id, holder, signal);
           continue;
         }
@@ -357,7 +374,10 @@ export class LeaseKeeper {
     } catch (error) {
       // Refused (someone else holds it now) or the machine is gone: the lease is lost. Anything else
       // (429, 503, timeout): keep it and try again next period; it still has 2/3 of its TTL.
-      if (error instanceof ProviderError && (error.kind === 'conflict' || error.kind === 'not_found' || error.kind === 'bad_request')) {
+      if (
+        error instanceof ProviderError &&
+        (error.kind === 'conflict' || error.kind === 'not_found' || error.kind === 'bad_request')
+      ) {
         if (this.held.get(key(lease.app, lease.id)) === lease) this.drop(lease);
         this.stats.lost++;
       }

@@ -17,7 +17,15 @@ export function defaultImage(flyApp: string, release: string): string {
 }
 
 /** Metadata keys that describe one machine's history, not its group: never copied to a new machine. */
-const PER_MACHINE_KEYS = new Set<string>([META.launch, META.deploy, META.role, META.release, META.image, 'fly_bluegreen_deployment_tag', 'fly_previous_alloc']);
+const PER_MACHINE_KEYS = new Set<string>([
+  META.launch,
+  META.deploy,
+  META.role,
+  META.release,
+  META.image,
+  'fly_bluegreen_deployment_tag',
+  'fly_previous_alloc',
+]);
 
 function commandArgs(command: string): string[] {
   return command.trim().split(/\s+/).filter(Boolean);
@@ -34,14 +42,20 @@ export function standInConfig(source: FlyMachineConfig): FlyMachineConfig {
 }
 
 /** Where a new machine's config comes from (see createConfig). */
-export type ConfigSource = { kind: 'stand-in'; config: FlyMachineConfig } | { kind: 'template'; config: FlyMachineConfig } | { kind: 'none' };
+export type ConfigSource =
+  { kind: 'stand-in'; config: FlyMachineConfig } | { kind: 'template'; config: FlyMachineConfig } | { kind: 'none' };
 
 /**
  * A config for a new machine of `spec`: a stand-in's copy of its source; else a copy of a template
  * (a machine of the same group runway has seen) without its volumes, which belong to that machine;
  * else a minimal one.
  */
-export function createConfig(scope: FleetScope, spec: MachineSpec, image: string, from: ConfigSource = { kind: 'none' }): FlyMachineConfig {
+export function createConfig(
+  scope: FleetScope,
+  spec: MachineSpec,
+  image: string,
+  from: ConfigSource = { kind: 'none' },
+): FlyMachineConfig {
   let base: FlyMachineConfig;
   if (from.kind === 'stand-in') base = standInConfig(from.config);
   else if (from.kind === 'template') {
@@ -81,7 +95,13 @@ export function createConfig(scope: FleetScope, spec: MachineSpec, image: string
 }
 
 /** `current` with the update's image and runway metadata; everything else as it was. */
-export function updatedConfig(scope: FleetScope, current: FlyMachineConfig, update: MachineUpdate, image: string, group: string): FlyMachineConfig {
+export function updatedConfig(
+  scope: FleetScope,
+  current: FlyMachineConfig,
+  update: MachineUpdate,
+  image: string,
+  group: string,
+): FlyMachineConfig {
   const config = structuredClone(current);
   config.image = image;
   const metadata = { ...config.metadata };

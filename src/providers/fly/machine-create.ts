@@ -84,7 +84,10 @@ export class MachineLauncher {
       forks: deps.forks,
       signal: options?.signal,
     });
-    const body: FlyLaunchRequest = withSecrets({ config: createConfig(scope, spec, image, placement.from) }, await deps.secretsFor(app, options?.signal));
+    const body: FlyLaunchRequest = withSecrets(
+      { config: createConfig(scope, spec, image, placement.from) },
+      await deps.secretsFor(app, options?.signal),
+    );
     if (placement.mounts) body.config.mounts = placement.mounts;
     if (placement.region) body.region = placement.region;
     // Created cordoned: no traffic until an uncordon (bluegreen greens, canaries, waves' surge).
@@ -128,7 +131,9 @@ export class MachineLauncher {
       what: `look for machines of launch ${launchId} in ${app}`,
       label: 'list',
     });
-    const found = (Array.isArray(body) ? body : []).find((fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId);
+    const found = (Array.isArray(body) ? body : []).find(
+      (fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId,
+    );
     if (!found) return undefined;
     // The lost answer carried the lease the create handed out: take it up rather than wait it out.
     await this.deps.leases.adoptLost(app, found.id, Date.parse(found.created_at ?? ''), signal);

@@ -144,7 +144,8 @@ export function roleOf(fm: FlyMachine): MachineRole {
   const written = md[META.role];
   if (written && (ROLES as readonly string[]).includes(written)) return written as MachineRole;
   // flyctl's test (fly-go IsReleaseCommandMachine), older metadata included.
-  if (md[META.flyGroup] === FLY_RELEASE_COMMAND_GROUP || md['process_group'] === 'release_command') return 'release-command';
+  if (md[META.flyGroup] === FLY_RELEASE_COMMAND_GROUP || md['process_group'] === 'release_command')
+    return 'release-command';
   return 'serving';
 }
 
@@ -180,7 +181,9 @@ export function toMachine(fm: FlyMachine, scope: FleetScope): Machine {
     updatedAtMs: epochMs(fm.updated_at),
   };
   if (fm.region) machine.region = fm.region;
-  const volumes = (configOf(fm)?.mounts ?? []).map((m) => m.volume).filter((v): v is string => typeof v === 'string' && v !== '');
+  const volumes = (configOf(fm)?.mounts ?? [])
+    .map((m) => m.volume)
+    .filter((v): v is string => typeof v === 'string' && v !== '');
   if (volumes.length > 0) machine.volumes = volumes;
   if (md[META.deploy]) machine.deployId = md[META.deploy];
   if (md[META.launch]) machine.launchId = md[META.launch];

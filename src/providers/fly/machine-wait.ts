@@ -32,7 +32,13 @@ export interface WaitDeps {
 export class MachineWaiter {
   constructor(private readonly deps: WaitDeps) {}
 
-  async waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  async waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     const deps = this.deps;
     const clock = deps.clock;
@@ -41,12 +47,17 @@ export class MachineWaiter {
     const unhold = deps.leases.hold(app, id);
     try {
       // Fly requires a version to wait for `stopped`; without a pinned one, the instance runway last saw.
-      const version = condition.instanceVersion ?? (condition.state === 'stopped' ? deps.fleet.cached(app, id)?.machine.instanceVersion : undefined);
+      const version =
+        condition.instanceVersion ??
+        (condition.state === 'stopped' ? deps.fleet.cached(app, id)?.machine.instanceVersion : undefined);
       // 1. The state, from the wait endpoint, slice by slice; a GET after each slice that ran out.
       for (;;) {
         const remaining = deadline - clock.now();
         if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal);
-        const seconds = Math.max(1, Math.min(FLY_MAX_WAIT_SECONDS, Math.ceil(Math.min(remaining, deps.waitSliceMs) / 1000)));
+        const seconds = Math.max(
+          1,
+          Math.min(FLY_MAX_WAIT_SECONDS, Math.ceil(Math.min(remaining, deps.waitSliceMs) / 1000)),
+        );
         try {
           await deps.fleet.absorbFresh(app, id, signal, () =>
             deps.client.send({
@@ -67,7 +78,11 @@ export class MachineWaiter {
           if (error.kind === 'not_found') {
             if (condition.state === 'destroyed') return deps.gone(scope, id);
             deps.gone(scope, id);
-            throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, { status: 404, machineId: id, op: 'wait' });
+            throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, {
+              status: 404,
+              machineId: id,
+              op: 'wait',
+            });
           }
           if (error.kind !== 'wait_timeout') throw error;
           const settled = await this.look(scope, id, condition, signal);
@@ -77,7 +92,8 @@ export class MachineWaiter {
       if (condition.state === 'destroyed') return deps.gone(scope, id);
       // 2. What the wait endpoint cannot tell: checks passing, the release. Polled. A machine with
       // checks has not passed them the moment it started: the first look comes one interval later.
-      if (condition.healthy && this.hasChecks(app, id)) await clock.sleep(Math.min(deps.pollIntervalMs, Math.max(0, deadline - clock.now())), signal);
+      if (condition.healthy && this.hasChecks(app, id))
+        await clock.sleep(Math.min(deps.pollIntervalMs, Math.max(0, deadline - clock.now())), signal);
       for (;;) {
         const settled = await this.look(scope, id, condition, signal);
         if (settled) return settled;
@@ -95,14 +111,21 @@ export class MachineWaiter {
     const config = configOf(this.deps.fleet.cached(app, id)?.fly ?? { id, state: '' });
     if (!config) return false;
     if (config.checks && Object.keys(config.checks).length > 0) return true;
-    return (config.services ?? []).some((s) => Array.isArray((s as { checks?: unknown[] }).checks) && (s as { checks: unknown[] }).checks.length > 0);
+    return (config.services ?? []).some(
+      (s) => Array.isArray((s as { checks?: unknown[] }).checks) && (s as { checks: unknown[] }).checks.length > 0,
+    );
   }
 
   /**
    * GET the machine and judge it against the wait: the machine when it meets the condition; throws
    * when it never will (exited, another instance, gone); undefined to keep waiting.
    */
-  private async look(scope: FleetScope, id: string, condition: WaitCondition, signal?: AbortSignal): Promise<Machine | undefined> {
+  private async look(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    signal?: AbortSignal,
+  ): Promise<Machine | undefined> {
     const app = this.deps.appFor(scope);
     let fm: FlyMachine;
     try {
@@ -111,7 +134,11 @@ export class MachineWaiter {
       if (error instanceof ProviderError && error.kind === 'not_found') {
         if (condition.state === 'destroyed') return this.deps.gone(scope, id);
         this.deps.gone(scope, id);
-        throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, { status: 404, machineId: id, op: 'wait' });
+        throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, {
+          status: 404,
+          machineId: id,
+          op: 'wait',
+        });
       }
       throw error;
     }
@@ -124,16 +151,30 @@ export class MachineWaiter {
     if (m.state === 'failed') throw fail(`exited (failed) on ${m.release} (${m.instanceVersion})`);
     const pinned = condition.instanceVersion;
     if (pinned !== undefined && m.instanceVersion !== pinned && (m.state === 'started' || m.state === 'stopped')) {
-      throw fail(`runs ${m.release} (${m.instanceVersion}) instead of ${pinned}: it reverted, or someone else changed it`);
+      throw fail(
+        `runs ${m.release} (${m.instanceVersion}) instead of ${pinned}: it reverted, or someone else changed it`,
+      );
     }
-    if (pinned === undefined && condition.release !== undefined && m.release !== condition.release && m.state === 'started') {
+    if (
+      pinned === undefined &&
+      condition.release !== undefined &&
+      m.release !== condition.release &&
+      m.state === 'started'
+    ) {
       throw fail(`runs ${m.release} instead of ${condition.release}`);
     }
     if (condition.state === 'started' && m.state === 'stopped') throw fail('is stopped while waiting for it to start');
     return undefined;
   }
 
-  private async waitTimeout(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal, seenNow = false): Promise<ProviderError> {
+  private async waitTimeout(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    seenNow = false,
+  ): Promise<ProviderError> {
     const app = this.deps.appFor(scope);
     let m = this.deps.fleet.cached(app, id)?.machine;
     if (!seenNow) {
@@ -144,6 +185,10 @@ export class MachineWaiter {
       }
     }
     const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-    return new ProviderError('wait_timeout', `fly: machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' });
+    return new ProviderError(
+      'wait_timeout',
+      `fly: machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
+      { machineId: id, op: 'wait' },
+    );
   }
 }

@@ -119,7 +119,20 @@ export class ObservedFleet {
     if (before?.launchId) this.launches.delete(`${app}/${before.launchId}`);
     const machine: Machine = before
       ? { ...before, state: 'destroyed', health: 'unknown', updatedAtMs: this.clock.now() }
-      : { id, app: scope.app, env: scope.env, group: '', release: '', instanceVersion: '', role: 'serving', state: 'destroyed', health: 'unknown', cordoned: false, createdAtMs: 0, updatedAtMs: this.clock.now() };
+      : {
+          id,
+          app: scope.app,
+          env: scope.env,
+          group: '',
+          release: '',
+          instanceVersion: '',
+          role: 'serving',
+          state: 'destroyed',
+          health: 'unknown',
+          cordoned: false,
+          createdAtMs: 0,
+          updatedAtMs: this.clock.now(),
+        };
     if (before) this.emit(scope, before, machine);
     return { ...machine };
   }

@@ -16,7 +16,13 @@ import { readFlyToken, type FlyToken } from './token.js';
 import { loadSecretKey } from '../../secrets/key.js';
 import { secretsForEnvironment } from '../../secrets/secrets.js';
 
-export async function openFlySession({ config, env, store, clock: injected, processEnv }: SessionInput): Promise<ProviderSession> {
+export async function openFlySession({
+  config,
+  env,
+  store,
+  clock: injected,
+  processEnv,
+}: SessionInput): Promise<ProviderSession> {
   const options = resolveFlyOptions(env.fly);
   const where = `environment ${env.name} (provider "fly")`;
   let token: FlyToken;
@@ -26,8 +32,10 @@ export async function openFlySession({ config, env, store, clock: injected, proc
     throw new ProviderSetupError(`${where}: ${(error as Error).message.replace('<env>', env.name)}`);
   }
   const app = flyAppName(options, config.app.name, env.name);
-  // eslint-disable-next-line no-restricted-syntax -- the starting instant of a CLI run is wall-clock time by definition
-  const clock: Clock = injected ?? (options.timeScale === 1 ? new RealClock() : new ScaledClock(options.timeScale, Date.now()));
+  const clock: Clock =
+    injected ??
+    // eslint-disable-next-line no-restricted-syntax -- the starting instant of a CLI run is wall-clock time by definition
+    (options.timeScale === 1 ? new RealClock() : new ScaledClock(options.timeScale, Date.now()));
   const client = new FlyApiClient({ baseUrl: options.apiUrl, token, clock, timeoutMs: options.requestTimeoutMs });
   try {
     await checkApp(client, app, where, env.name);
@@ -59,7 +67,10 @@ export async function openFlySession({ config, env, store, clock: injected, proc
       return secretsForEnvironment(store, config.app.name, env.name, key);
     },
   });
-  const provider = new ResilientProvider(fly, { clock, outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS });
+  const provider = new ResilientProvider(fly, {
+    clock,
+    outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS,
+  });
   return {
     provider,
     clock,
@@ -69,12 +80,22 @@ export async function openFlySession({ config, env, store, clock: injected, proc
     save: async () => {},
     close: () => provider.close(),
     async leftLeases(_scope, machineIds) {
-      const leases = await findStaleLeases(client, app, machineIds, leaseOwnerPrefix(config.app.name, env.name), leaseDescription);
+      const leases = await findStaleLeases(
+        client,
+        app,
+        machineIds,
+        leaseOwnerPrefix(config.app.name, env.name),
+        leaseDescription,
+      );
       for (const l of leases) found.set(l.machineId, l);
       return leases.map((l) => ({ machineId: l.machineId, holder: l.description, expiresAtMs: l.expiresAt * 1000 }));
     },
     async releaseLeftLeases(_scope, leases) {
-      return releaseStaleLeases(client, app, leases.map((l) => found.get(l.machineId)).filter((l): l is StaleLease => l !== undefined));
+      return releaseStaleLeases(
+        client,
+        app,
+        leases.map((l) => found.get(l.machineId)).filter((l): l is StaleLease => l !== undefined),
+      );
     },
   };
 }
@@ -85,7 +106,12 @@ export async function openFlySession({ config, env, store, clock: injected, proc
  */
 async function checkApp(client: FlyApiClient, app: string, where: string, envName: string): Promise<FlyApp> {
   try {
-    const { body } = await client.send<FlyApp>({ method: 'GET', path: `/v1/apps/${encodeURIComponent(app)}`, what: `look up app ${app}`, label: 'app' });
+    const { body } = await client.send<FlyApp>({
+      method: 'GET',
+      path: `/v1/apps/${encodeURIComponent(app)}`,
+      what: `look up app ${app}`,
+      label: 'app',
+    });
     return body;
   } catch (error) {
     if (error instanceof ProviderError && error.kind === 'unauthorized') {
@@ -94,7 +120,9 @@ async function checkApp(client: FlyApiClient, app: string, where: string, envNam
       );
     }
     if (error instanceof ProviderError && error.kind === 'not_found') {
-      throw new ProviderSetupError(`${where}: Fly app "${app}" does not exist at ${client.origin} (or the token cannot see it); set [environments.${envName}.fly] app`);
+      throw new ProviderSetupError(
+        `${where}: Fly app "${app}" does not exist at ${client.origin} (or the token cannot see it); set [environments.${envName}.fly] app`,
+      );
     }
     throw error;
   }

@@ -41,18 +41,32 @@ export function heldByDeadRun(holder: string, own: string): boolean {
   }
 }
 
-const leasePath = (flyApp: string, id: string) => `/v1/apps/${encodeURIComponent(flyApp)}/machines/${encodeURIComponent(id)}/lease`;
+const leasePath = (flyApp: string, id: string) =>
+  `/v1/apps/${encodeURIComponent(flyApp)}/machines/${encodeURIComponent(id)}/lease`;
 
 /** The leases on `machineIds` whose description starts with `prefix` and is not `ownDescription` (this session's). */
-export async function findStaleLeases(client: FlyApiClient, flyApp: string, machineIds: string[], prefix: string, ownDescription: string): Promise<StaleLease[]> {
+export async function findStaleLeases(
+  client: FlyApiClient,
+  flyApp: string,
+  machineIds: string[],
+  prefix: string,
+  ownDescription: string,
+): Promise<StaleLease[]> {
   const limit = pLimit(8);
   const found = await Promise.all(
     machineIds.map((id) =>
       limit(async (): Promise<StaleLease | undefined> => {
         try {
-          const { body } = await client.send<FlyLease>({ method: 'GET', path: leasePath(flyApp, id), machineId: id, what: `look up the lease of machine ${id}`, label: 'lease' });
+          const { body } = await client.send<FlyLease>({
+            method: 'GET',
+            path: leasePath(flyApp, id),
+            machineId: id,
+            what: `look up the lease of machine ${id}`,
+            label: 'lease',
+          });
           const data = body?.data;
-          if (!data?.nonce || !data.description?.startsWith(prefix) || data.description === ownDescription) return undefined;
+          if (!data?.nonce || !data.description?.startsWith(prefix) || data.description === ownDescription)
+            return undefined;
           return { machineId: id, nonce: data.nonce, description: data.description, expiresAt: data.expires_at };
         } catch (error) {
           if (error instanceof ProviderError && error.kind === 'not_found') return undefined; // no lease (or no machine)
@@ -65,7 +79,11 @@ export async function findStaleLeases(client: FlyApiClient, flyApp: string, mach
 }
 
 /** Release each lease with its own nonce. A lease gone meanwhile counts as released. */
-export async function releaseStaleLeases(client: FlyApiClient, flyApp: string, leases: StaleLease[]): Promise<{ released: string[]; failed: string[] }> {
+export async function releaseStaleLeases(
+  client: FlyApiClient,
+  flyApp: string,
+  leases: StaleLease[],
+): Promise<{ released: string[]; failed: string[] }> {
   const limit = pLimit(8);
   const released: string[] = [];
   const failed: string[] = [];
@@ -73,7 +91,14 @@ export async function releaseStaleLeases(client: FlyApiClient, flyApp: string, l
     leases.map((lease) =>
       limit(async () => {
         try {
-          await client.send({ method: 'DELETE', path: leasePath(flyApp, lease.machineId), nonce: lease.nonce, machineId: lease.machineId, what: `release the stale lease of machine ${lease.machineId}`, label: 'lease' });
+          await client.send({
+            method: 'DELETE',
+            path: leasePath(flyApp, lease.machineId),
+            nonce: lease.nonce,
+            machineId: lease.machineId,
+            what: `release the stale lease of machine ${lease.machineId}`,
+            label: 'lease',
+          });
           released.push(lease.machineId);
         } catch (error) {
           if (error instanceof ProviderError && error.kind === 'not_found') released.push(lease.machineId);

@@ -39,12 +39,19 @@ export async function placeMachine(req: PlacementRequest): Promise<Placement> {
   // copies a serving machine's config (createConfig strips what would keep it alive or serving).
   if (spec.role === 'release-command') {
     const region = req.defaultRegion ?? req.template?.region;
-    return { from: templateConfig ? { kind: 'template', config: templateConfig } : { kind: 'none' }, ...(region ? { region } : {}) };
+    return {
+      from: templateConfig ? { kind: 'template', config: templateConfig } : { kind: 'none' },
+      ...(region ? { region } : {}),
+    };
   }
   const sourceConfig = source ? configOf(source) : undefined;
   const template = sourceConfig ?? templateConfig;
   const placement: Placement = {
-    from: sourceConfig ? { kind: 'stand-in', config: sourceConfig } : templateConfig ? { kind: 'template', config: templateConfig } : { kind: 'none' },
+    from: sourceConfig
+      ? { kind: 'stand-in', config: sourceConfig }
+      : templateConfig
+        ? { kind: 'template', config: templateConfig }
+        : { kind: 'none' },
   };
   const region = source?.region ?? req.defaultRegion;
   if (region) placement.region = region;
@@ -60,6 +67,12 @@ export async function placeMachine(req: PlacementRequest): Promise<Placement> {
       { op: 'create' },
     );
   }
-  placement.mounts = await req.forks.fork(req.launchKey, { app: req.app, sourceMachine: source.id, mounts: template!.mounts ?? [], region, signal: req.signal });
+  placement.mounts = await req.forks.fork(req.launchKey, {
+    app: req.app,
+    sourceMachine: source.id,
+    mounts: template!.mounts ?? [],
+    region,
+    signal: req.signal,
+  });
   return placement;
 }

@@ -60,7 +60,9 @@ export function readFlyToken({ tokenFile, dir, processEnv }: TokenSource): FlyTo
       text = readFileSync(file, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`token_file ${file}: ${code === 'ENOENT' ? 'not found' : `cannot read (${code ?? (e as Error).message})`}`);
+      throw new Error(
+        `token_file ${file}: ${code === 'ENOENT' ? 'not found' : `cannot read (${code ?? (e as Error).message})`}`,
+      );
     }
     if (!text.trim()) throw new Error(`token_file ${file} is empty`);
     return new FlyToken(text);

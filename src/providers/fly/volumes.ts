@@ -45,7 +45,10 @@ export class VolumeForks {
         continue;
       }
       const source = mount.volume;
-      const name = typeof mount.name === 'string' && mount.name !== '' ? mount.name : (await this.get(req.app, source, req.signal)).name;
+      const name =
+        typeof mount.name === 'string' && mount.name !== ''
+          ? mount.name
+          : (await this.get(req.app, source, req.signal)).name;
       const body: FlyCreateVolumeRequest = { name, source_volume_id: source };
       if (req.region) body.region = req.region;
       const { body: volume } = await this.client.send<FlyVolume>({
@@ -58,7 +61,9 @@ export class VolumeForks {
         label: 'volume-fork',
       });
       if (!volume || typeof volume.id !== 'string') {
-        throw new ProviderError('unavailable', `fly: fork volume ${source}: the answer names no volume`, { op: 'create' });
+        throw new ProviderError('unavailable', `fly: fork volume ${source}: the answer names no volume`, {
+          op: 'create',
+        });
       }
       // The fork replaces the source in the mount; size and name follow the fork.
       const forked: FlyMachineMount = { ...mount, volume: volume.id, name: volume.name || name };

@@ -72,23 +72,32 @@ function readManifest(file: string, version: string): Pick<ReleaseArtifact, 'com
   const where = (key: string) => `release ${version}: ${file}: ${key}`;
   if (!isRecord(data)) throw bad(`${where('')} expected a table`);
   for (const key of Object.keys(data)) {
-    if (!['version', 'processes', 'env'].includes(key)) throw bad(`${where(key)}: unknown key (expected version, processes, env)`);
+    if (!['version', 'processes', 'env'].includes(key))
+      throw bad(`${where(key)}: unknown key (expected version, processes, env)`);
   }
   if (data.version !== undefined && data.version !== version) {
     throw bad(`${where('version')}: says ${JSON.stringify(data.version)} but the directory is ${version}`);
   }
-  if (!isRecord(data.processes)) throw bad(`${where('processes')}: missing; expected a command per process group, e.g. web = "node server.js"`);
+  if (!isRecord(data.processes))
+    throw bad(`${where('processes')}: missing; expected a command per process group, e.g. web = "node server.js"`);
   const commands: Record<string, string> = {};
   for (const [group, value] of Object.entries(data.processes)) {
-    const command = typeof value === 'string' ? value : isRecord(value) && typeof value.command === 'string' ? value.command : undefined;
-    if (!command || !command.trim()) throw bad(`${where(`processes.${group}`)}: expected a command string or { command = "…" }`);
+    const command =
+      typeof value === 'string'
+        ? value
+        : isRecord(value) && typeof value.command === 'string'
+          ? value.command
+          : undefined;
+    if (!command || !command.trim())
+      throw bad(`${where(`processes.${group}`)}: expected a command string or { command = "…" }`);
     commands[group] = command;
   }
   const env: Record<string, string> = {};
   if (data.env !== undefined) {
     if (!isRecord(data.env)) throw bad(`${where('env')}: expected a table of variables`);
     for (const [k, v] of Object.entries(data.env)) {
-      if (!['string', 'number', 'boolean'].includes(typeof v)) throw bad(`${where(`env.${k}`)}: expected a string, number or boolean`);
+      if (!['string', 'number', 'boolean'].includes(typeof v))
+        throw bad(`${where(`env.${k}`)}: expected a string, number or boolean`);
       env[k] = String(v);
     }
   }
@@ -100,7 +109,13 @@ function readManifest(file: string, version: string): Pick<ReleaseArtifact, 'com
  * group has a command, and each command's program is found (relative to the release directory, or
  * on PATH). `extraCommands` (a release command) are checked the same way.
  */
-export function checkArtifact(version: string, ctx: ArtifactContext, groups: readonly string[], extraCommands: readonly string[] = [], pathEnv = process.env.PATH ?? ''): ReleaseArtifact {
+export function checkArtifact(
+  version: string,
+  ctx: ArtifactContext,
+  groups: readonly string[],
+  extraCommands: readonly string[] = [],
+  pathEnv = process.env.PATH ?? '',
+): ReleaseArtifact {
   const artifact = resolveArtifact(version, ctx);
   for (const group of groups) {
     const command = artifact.commands[group];
@@ -109,12 +124,41 @@ export function checkArtifact(version: string, ctx: ArtifactContext, groups: rea
     }
     checkCommand(command, artifact.dir, pathEnv, `release ${version}: ${group}`);
   }
-  for (const command of extraCommands) checkCommand(command, artifact.dir, pathEnv, `release ${version}: release command`);
+  for (const command of extraCommands)
+    checkCommand(command, artifact.dir, pathEnv, `release ${version}: release command`);
   return artifact;
 }
 
 /** Shell words that are not programs on PATH. */
-const SHELL_BUILTINS = new Set(['exec', 'cd', '.', 'source', 'eval', 'set', 'export', 'true', ':', 'test', '[', 'echo', 'printf', 'sleep', 'env', 'nohup', 'trap', 'ulimit', 'umask', 'wait', 'read', 'if', 'for', 'while', 'case', '(', '{']);
+const SHELL_BUILTINS = new Set([
+  'exec',
+  'cd',
+  '.',
+  'source',
+  'eval',
+  'set',
+  'export',
+  'true',
+  ':',
+  'test',
+  '[',
+  'echo',
+  'printf',
+  'sleep',
+  'env',
+  'nohup',
+  'trap',
+  'ulimit',
+  'umask',
+  'wait',
+  'read',
+  'if',
+  'for',
+  'while',
+  'case',
+  '(',
+  '{',
+]);
 
 export function checkCommand(command: string, dir: string, pathEnv: string, what: string): void {
   const program = programOf(command);
@@ -168,7 +212,10 @@ export function parseEnvFile(text: string, file: string): Record<string, string>
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (!m) throw new Error(`${file}:${i + 1}: expected KEY=VALUE`);
     let value = m[2]!;
-    if ((value.startsWith('"') && value.endsWith('"') && value.length >= 2) || (value.startsWith("'") && value.endsWith("'") && value.length >= 2)) {
+    if (
+      (value.startsWith('"') && value.endsWith('"') && value.length >= 2) ||
+      (value.startsWith("'") && value.endsWith("'") && value.length >= 2)
+    ) {
       value = value.slice(1, -1);
     }
     out[m[1]!] = value;
@@ -189,6 +236,13 @@ export function shellCommand(command: string): string {
   const [, assignments, rest] = m as unknown as [string, string, string];
   const first = rest.split(/\s+/)[0] ?? '';
   // An assignment with a quoted value (or anything else unusual) runs as written.
-  if (!first || first.includes('=') || ['exec', 'if', 'for', 'while', 'until', 'case', '!', 'trap', 'cd', '.', 'source', 'eval', 'set', 'export'].includes(first)) return text;
+  if (
+    !first ||
+    first.includes('=') ||
+    ['exec', 'if', 'for', 'while', 'until', 'case', '!', 'trap', 'cd', '.', 'source', 'eval', 'set', 'export'].includes(
+      first,
+    )
+  )
+    return text;
   return `${assignments}exec ${rest}`;
 }

@@ -87,7 +87,13 @@ export class LocalClient implements Provider {
     return this.call('POST', `machines/${enc(id)}/uncordon`, scope, role ? { role } : {}, options?.signal);
   }
 
-  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     return this.call('POST', `machines/${enc(id)}/wait`, scope, { condition, timeoutMs }, signal);
   }
 
@@ -129,7 +135,13 @@ export class LocalClient implements Provider {
 
   // ---- plumbing ----------------------------------------------------------------------------
 
-  private async call<T>(method: string, path: string, scope: FleetScope, body?: unknown, signal?: AbortSignal): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    scope: FleetScope,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T> {
     this.calls++;
     // A subscription being opened sees every change a later call makes.
     if (this.stream && !this.stream.closed) await this.stream.ready;
@@ -138,7 +150,13 @@ export class LocalClient implements Provider {
     return value;
   }
 
-  private send<T>(method: string, path: string, scope: FleetScope | undefined, body?: unknown, signal?: AbortSignal): Promise<{ value: T; seq: number }> {
+  private send<T>(
+    method: string,
+    path: string,
+    scope: FleetScope | undefined,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ value: T; seq: number }> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     if (this.closed) return Promise.reject(new ProviderError('unavailable', `${this.what}: client is closed`));
     const query = scope ? `?app=${enc(scope.app)}&env=${enc(scope.env)}` : '';
@@ -153,7 +171,9 @@ export class LocalClient implements Provider {
           agent: this.agent,
           headers: {
             authorization: `Bearer ${this.token}`,
-            ...(text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }),
+            ...(text === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }),
           },
         },
         (res) => {
@@ -168,7 +188,9 @@ export class LocalClient implements Provider {
               }
               if ((res.statusCode ?? 500) >= 400) {
                 const error = (parsed as { error?: WireError } | undefined)?.error;
-                return reject(error ? fromWire(error) : new ProviderError('unavailable', `${this.what}: HTTP ${res.statusCode}`));
+                return reject(
+                  error ? fromWire(error) : new ProviderError('unavailable', `${this.what}: HTTP ${res.statusCode}`),
+                );
               }
               resolve({ value: parsed as T, seq });
             },
@@ -187,12 +209,20 @@ export class LocalClient implements Provider {
   private transportError(error: Error, signal?: AbortSignal): unknown {
     if (signal?.aborted) return signal.reason ?? error;
     const code = (error as NodeJS.ErrnoException).code;
-    return new ProviderError('unavailable', `${this.what} is not reachable (${code ?? error.message}); \`runway local up\` starts it`);
+    return new ProviderError(
+      'unavailable',
+      `${this.what} is not reachable (${code ?? error.message}); \`runway local up\` starts it`,
+    );
   }
 
   private openStream(): void {
     let markReady!: () => void;
-    const stream: Stream = { req: undefined as unknown as ClientRequest, lastSeq: -1, ready: new Promise<void>((r) => (markReady = r)), closed: false };
+    const stream: Stream = {
+      req: undefined as unknown as ClientRequest,
+      lastSeq: -1,
+      ready: new Promise<void>((r) => (markReady = r)),
+      closed: false,
+    };
     const end = () => {
       if (stream.closed) return;
       stream.closed = true;
@@ -200,7 +230,14 @@ export class LocalClient implements Provider {
       this.wakeCatchUps();
     };
     stream.req = request(
-      { host: this.url.hostname, port: this.url.port, method: 'GET', path: `${API}/events`, agent: false, headers: { authorization: `Bearer ${this.token}` } },
+      {
+        host: this.url.hostname,
+        port: this.url.port,
+        method: 'GET',
+        path: `${API}/events`,
+        agent: false,
+        headers: { authorization: `Bearer ${this.token}` },
+      },
       (res) => {
         if (res.statusCode !== 200) {
           res.resume();

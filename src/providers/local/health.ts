@@ -19,12 +19,22 @@ export function httpCheck(port: number, path: string, timeoutMs: number): Promis
       clearTimeout(timer);
       resolve(ok);
     };
-    const req = request({ host: HOST, port, path, method: 'GET', agent: false, headers: { connection: 'close', 'user-agent': 'runway-check' } }, (res) => {
-      const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400;
-      res.resume();
-      res.once('end', () => finish(ok));
-      res.once('error', () => finish(false));
-    });
+    const req = request(
+      {
+        host: HOST,
+        port,
+        path,
+        method: 'GET',
+        agent: false,
+        headers: { connection: 'close', 'user-agent': 'runway-check' },
+      },
+      (res) => {
+        const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 400;
+        res.resume();
+        res.once('end', () => finish(ok));
+        res.once('error', () => finish(false));
+      },
+    );
     const timer = setTimeout(() => {
       req.destroy();
       finish(false);

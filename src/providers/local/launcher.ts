@@ -69,7 +69,11 @@ export async function connectSupervisor(input: ConnectInput): Promise<Connection
     info = await startSupervisor(input, stateDir);
     started = true;
   }
-  const client = new LocalClient(info.controlUrl, info.token, `local supervisor of ${info.app}/${info.env} (pid ${info.pid})`);
+  const client = new LocalClient(
+    info.controlUrl,
+    info.token,
+    `local supervisor of ${info.app}/${info.env} (pid ${info.pid})`,
+  );
   // What this command read from runway.toml (groups, checks, variables) applies to processes started from now on.
   await client.control('POST', 'hello', {
     processes: app.processes,
@@ -124,7 +128,15 @@ async function startSupervisor(input: ConnectInput, stateDir: string): Promise<S
     closeSync(out);
   }
   const message = await new Promise<StartupMessage | { type: 'exit'; code: number | null }>((resolve) => {
-    const timer = setTimeout(() => resolve({ type: 'error', code: 'internal', message: `no answer within ${START_TIMEOUT_MS / 1000} s (see ${logFile})` }), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () =>
+        resolve({
+          type: 'error',
+          code: 'internal',
+          message: `no answer within ${START_TIMEOUT_MS / 1000} s (see ${logFile})`,
+        }),
+      START_TIMEOUT_MS,
+    );
     child.once('message', (m) => {
       clearTimeout(timer);
       resolve(m as StartupMessage);
@@ -161,7 +173,10 @@ async function startSupervisor(input: ConnectInput, stateDir: string): Promise<S
  * supervisor to re-adopt) and the proxy closes. Resolves once the supervisor process is gone.
  * Returns false when none was running.
  */
-export async function stopSupervisor(stateDir: string, options: { keepMachines?: boolean; timeoutMs?: number } = {}): Promise<boolean> {
+export async function stopSupervisor(
+  stateDir: string,
+  options: { keepMachines?: boolean; timeoutMs?: number } = {},
+): Promise<boolean> {
   const info = readSupervisorInfo(stateDir);
   if (!info) return false;
   const client = new LocalClient(info.controlUrl, info.token, `local supervisor of ${info.app}/${info.env}`);
@@ -181,7 +196,10 @@ export async function stopSupervisor(stateDir: string, options: { keepMachines?:
   const clock = new RealClock();
   const deadline = clock.now() + (options.timeoutMs ?? 60_000);
   while (isSameProcess(info)) {
-    if (clock.now() > deadline) throw new Error(`local supervisor (pid ${info.pid}) did not stop within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`);
+    if (clock.now() > deadline)
+      throw new Error(
+        `local supervisor (pid ${info.pid}) did not stop within ${Math.round((options.timeoutMs ?? 60_000) / 1000)} s`,
+      );
     await clock.sleep(50);
   }
   return true;

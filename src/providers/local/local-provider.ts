@@ -234,7 +234,10 @@ export class LocalProvider extends MachineReconciler implements Provider {
   /** The machine's output (all its processes, oldest first; the last `maxLines`), also after it is destroyed. */
   async logs(scope: FleetScope, id: string, maxLines = 200): Promise<string[]> {
     if (!this.inScope(scope) || (!this.recs.has(id) && !this.tombstones.has(id))) {
-      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, { status: 404, machineId: id });
+      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
+        status: 404,
+        machineId: id,
+      });
     }
     try {
       const lines = readFileSync(this.logFile(id), 'utf8').split('\n');
@@ -279,7 +282,12 @@ export class LocalProvider extends MachineReconciler implements Provider {
     await Promise.all(
       [...this.recs.values()].map(async (rec) => {
         await this.destroy(scope, rec.machine.id).catch(() => {});
-        await this.waitFor(scope, rec.machine.id, { state: 'destroyed' }, this.config.options.stopTimeoutMs + this.config.options.drainTimeoutMs + KILL_WAIT_MS + 1000).catch(() => {});
+        await this.waitFor(
+          scope,
+          rec.machine.id,
+          { state: 'destroyed' },
+          this.config.options.stopTimeoutMs + this.config.options.drainTimeoutMs + KILL_WAIT_MS + 1000,
+        ).catch(() => {});
       }),
     );
     await this.close();
@@ -288,7 +296,13 @@ export class LocalProvider extends MachineReconciler implements Provider {
   /** Every machine's process, port and log (status output, tests). */
   processes(): MachineProcessInfo[] {
     return [...this.recs.values()].map((r) => {
-      const info: MachineProcessInfo = { id: r.machine.id, group: r.machine.group, release: r.machine.release, port: r.port, log: this.logFile(r.machine.id) };
+      const info: MachineProcessInfo = {
+        id: r.machine.id,
+        group: r.machine.group,
+        release: r.machine.release,
+        port: r.port,
+        log: this.logFile(r.machine.id),
+      };
       if (r.proc) {
         info.pid = r.proc.pid;
         info.startTime = r.proc.startTime;
@@ -348,9 +362,19 @@ export class LocalProvider extends MachineReconciler implements Provider {
       return;
     }
     // Not running (or the pid now belongs to another process, which is never touched).
-    if (rec.target === 'started' && saved.proc && saved.proc.instanceVersion === m.instanceVersion && (m.state === 'started' || m.state === 'starting')) {
+    if (
+      rec.target === 'started' &&
+      saved.proc &&
+      saved.proc.instanceVersion === m.instanceVersion &&
+      (m.state === 'started' || m.state === 'starting')
+    ) {
       rec.failedVersion = m.instanceVersion;
-      rec.lastExit = { code: null, signal: null, atMs: this.clock.now(), message: 'exited while no supervisor was watching it' };
+      rec.lastExit = {
+        code: null,
+        signal: null,
+        atMs: this.clock.now(),
+        message: 'exited while no supervisor was watching it',
+      };
       m.state = 'failed';
       m.health = 'critical';
       this.save(rec);

@@ -8,7 +8,14 @@ import { parseEnvFile, type ReleaseArtifact } from './artifact.js';
 import type { LocalAppConfig, Rec } from './machine-record.js';
 
 /** Variables of runway's own processes that a machine must not inherit. */
-export const PRIVATE_ENV = ['RUNWAY_LOCAL_OWNER_PID', 'RUNWAY_LOCAL_SUPERVISOR', 'RUNWAY_SECRET_KEY', 'RUNWAY_SECRET_KEY_FILE', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS'];
+export const PRIVATE_ENV = [
+  'RUNWAY_LOCAL_OWNER_PID',
+  'RUNWAY_LOCAL_SUPERVISOR',
+  'RUNWAY_SECRET_KEY',
+  'RUNWAY_SECRET_KEY_FILE',
+  'NODE_TEST_CONTEXT',
+  'NODE_OPTIONS',
+];
 
 /** Machines find `node` as the Node that runs runway first, then the usual PATH. */
 export function pathEnv(): string {

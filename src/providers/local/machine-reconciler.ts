@@ -15,7 +15,14 @@ import { machineEnv, pathEnv } from './machine-env.js';
 import type { ExitInfo, Proc, Rec } from './machine-record.js';
 import { MachineTable } from './machine-table.js';
 import { isPortFree } from './ports.js';
-import { groupAlive, isSameProcess, killGroupLeftovers, processStartTime, signalProcessGroup, type ProcessIdentity } from './proc.js';
+import {
+  groupAlive,
+  isSameProcess,
+  killGroupLeftovers,
+  processStartTime,
+  signalProcessGroup,
+  type ProcessIdentity,
+} from './proc.js';
 
 /** How often an adopted process (not our child: no exit event) is checked for life. */
 const ADOPTED_POLL_MS = 200;
@@ -84,7 +91,8 @@ export abstract class MachineReconciler extends MachineTable {
     try {
       artifact = resolveArtifact(m.release, this.artifactContext());
       const found = rec.command ?? artifact.commands[m.group];
-      if (!found) throw new Error(`release ${m.release} has no command for process group "${m.group}" (${artifact.source})`);
+      if (!found)
+        throw new Error(`release ${m.release} has no command for process group "${m.group}" (${artifact.source})`);
       command = found;
       checkCommand(command, artifact.dir, pathEnv(), `release ${m.release}: ${m.group}`);
       env = machineEnv(this.config, rec, artifact);
@@ -122,7 +130,12 @@ export abstract class MachineReconciler extends MachineTable {
     const log = openSync(this.logFile(m.id), 'a');
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', shellCommand(command)], { cwd: artifact.dir, env, detached: true, stdio: ['ignore', log, log] });
+      child = spawn('/bin/sh', ['-c', shellCommand(command)], {
+        cwd: artifact.dir,
+        env,
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
     } finally {
       closeSync(log);
     }
@@ -198,7 +211,13 @@ export abstract class MachineReconciler extends MachineTable {
 
   protected async exitWithin(proc: Proc, ms: number): Promise<boolean> {
     const timer = new AbortController();
-    const result = await Promise.race([proc.exited.then(() => true), this.clock.sleep(ms, timer.signal).then(() => false, () => false)]);
+    const result = await Promise.race([
+      proc.exited.then(() => true),
+      this.clock.sleep(ms, timer.signal).then(
+        () => false,
+        () => false,
+      ),
+    ]);
     timer.abort();
     return result;
   }
@@ -229,7 +248,11 @@ export abstract class MachineReconciler extends MachineTable {
       this.kick(rec);
       return;
     }
-    const how = info.signal ? `was killed by ${info.signal}` : info.code === null ? 'exited' : `exited with code ${info.code}`;
+    const how = info.signal
+      ? `was killed by ${info.signal}`
+      : info.code === null
+        ? 'exited'
+        : `exited with code ${info.code}`;
     const tail = logTail(this.logFile(m.id));
     this.fail(rec, `${how}${tail ? `; last output: ${tail}` : ''}`, info);
   }
@@ -345,7 +368,13 @@ function logTail(file: string, maxChars = 300): string {
     } finally {
       closeSync(fd);
     }
-    const lines = buffer.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ');
+    const lines = buffer
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-3)
+      .join(' | ');
     return lines.length > maxChars ? `…${lines.slice(-maxChars)}` : lines;
   } catch {
     return '';

@@ -23,10 +23,16 @@ export interface SavedMachine {
 
 /** The state file's content for a machine. */
 export function savedMachine(rec: Rec): SavedMachine {
-  const saved: SavedMachine = { format: 'runway-local-machine/1', machine: rec.machine, port: rec.port, target: rec.target };
+  const saved: SavedMachine = {
+    format: 'runway-local-machine/1',
+    machine: rec.machine,
+    port: rec.port,
+    target: rec.target,
+  };
   if (rec.env) saved.env = rec.env;
   if (rec.command !== undefined) saved.command = rec.command;
-  if (rec.proc) saved.proc = { pid: rec.proc.pid, startTime: rec.proc.startTime, instanceVersion: rec.proc.instanceVersion };
+  if (rec.proc)
+    saved.proc = { pid: rec.proc.pid, startTime: rec.proc.startTime, instanceVersion: rec.proc.instanceVersion };
   if (rec.failedVersion !== undefined) saved.failedVersion = rec.failedVersion;
   if (rec.lastExit) saved.lastExit = rec.lastExit;
   return saved;

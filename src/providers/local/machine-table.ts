@@ -68,13 +68,19 @@ export abstract class MachineTable {
   }
 
   /** New groups, checks, variables (the config file changed); applied to processes started from now on. */
-  reconfigure(update: Pick<LocalAppConfig, 'processes' | 'checks' | 'vars' | 'releaseCommand' | 'configDir' | 'secrets'>): void {
+  reconfigure(
+    update: Pick<LocalAppConfig, 'processes' | 'checks' | 'vars' | 'releaseCommand' | 'configDir' | 'secrets'>,
+  ): void {
     this.config = { ...this.config, ...update };
     this.updateRoutes();
   }
 
   protected artifactContext(): ArtifactContext {
-    return { releasesDir: this.config.options.releasesDir, configDir: this.config.configDir, processes: this.config.processes };
+    return {
+      releasesDir: this.config.options.releasesDir,
+      configDir: this.config.configDir,
+      processes: this.config.processes,
+    };
   }
 
   /** Groups the proxy routes to: `serve`, else groups with an http check, else the first group. */
@@ -101,7 +107,13 @@ export abstract class MachineTable {
    * the condition; rejects with machine_failed when its process exited, or it stopped while a start
    * is awaited; not_found when it is or becomes gone (unless waiting for destroyed).
    */
-  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     return new Promise<Machine>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
       const first = this.verdict(scope, id, this.inScope(scope) ? this.recs.get(id) : undefined, condition);
@@ -136,13 +148,18 @@ export abstract class MachineTable {
           finish();
           const m = this.recs.get(id)?.machine;
           const seen = m ? `; it is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-          reject(new ProviderError('wait_timeout', `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, { machineId: id, op: 'wait' }));
+          reject(
+            new ProviderError(
+              'wait_timeout',
+              `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
+              { machineId: id, op: 'wait' },
+            ),
+          );
         },
         () => {},
       );
     });
   }
-
 
   // ---- bookkeeping -------------------------------------------------------------------------
 
@@ -193,7 +210,14 @@ export abstract class MachineTable {
     const backends = [];
     for (const r of this.recs.values()) {
       const m = r.machine;
-      if (served.has(m.group) && !m.cordoned && m.role !== 'release-command' && m.state === 'started' && m.health === 'passing' && r.proc) {
+      if (
+        served.has(m.group) &&
+        !m.cordoned &&
+        m.role !== 'release-command' &&
+        m.state === 'started' &&
+        m.health === 'passing' &&
+        r.proc
+      ) {
         backends.push({ id: m.id, port: r.port, release: m.release });
       }
     }
@@ -211,21 +235,44 @@ export abstract class MachineTable {
     return path.join(this.machinesDir, `${id}.json`);
   }
 
-  protected verdict(scope: FleetScope, id: string, rec: Rec | undefined, condition: WaitCondition): { machine: Machine } | { error: ProviderError } | undefined {
-    if (this.closed) return { error: new ProviderError('unavailable', 'local provider is closed', { machineId: id, op: 'wait' }) };
+  protected verdict(
+    scope: FleetScope,
+    id: string,
+    rec: Rec | undefined,
+    condition: WaitCondition,
+  ): { machine: Machine } | { error: ProviderError } | undefined {
+    if (this.closed)
+      return { error: new ProviderError('unavailable', 'local provider is closed', { machineId: id, op: 'wait' }) };
     if (!rec || !this.inScope(scope)) {
       const tomb = this.tombstones.get(id);
       if (condition.state === 'destroyed' && tomb && this.inScope(scope)) return { machine: { ...tomb } };
-      return { error: new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env} (destroyed)`, { status: 404, machineId: id, op: 'wait' }) };
+      return {
+        error: new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env} (destroyed)`, {
+          status: 404,
+          machineId: id,
+          op: 'wait',
+        }),
+      };
     }
     const m = rec.machine;
     if (meets(m, condition)) return { machine: { ...m } };
     if (m.state === 'failed') {
       const why = rec.lastExit?.message ? `: ${rec.lastExit.message}` : '';
-      return { error: new ProviderError('machine_failed', `machine ${id} (${m.group}) failed on ${m.release} (${m.instanceVersion})${why}`, { machineId: id, op: 'wait' }) };
+      return {
+        error: new ProviderError(
+          'machine_failed',
+          `machine ${id} (${m.group}) failed on ${m.release} (${m.instanceVersion})${why}`,
+          { machineId: id, op: 'wait' },
+        ),
+      };
     }
     if (condition.state === 'started' && m.state === 'stopped') {
-      return { error: new ProviderError('machine_failed', `machine ${id} is stopped while waiting for it to start`, { machineId: id, op: 'wait' }) };
+      return {
+        error: new ProviderError('machine_failed', `machine ${id} is stopped while waiting for it to start`, {
+          machineId: id,
+          op: 'wait',
+        }),
+      };
     }
     return undefined;
   }
@@ -233,13 +280,18 @@ export abstract class MachineTable {
   protected require(scope: FleetScope, id: string): Rec {
     this.open_();
     const rec = this.inScope(scope) ? this.recs.get(id) : undefined;
-    if (!rec) throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, { status: 404, machineId: id });
+    if (!rec)
+      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
+        status: 404,
+        machineId: id,
+      });
     return rec;
   }
 
   protected mutable(scope: FleetScope, id: string, op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon'): Rec {
     const rec = this.require(scope, id);
-    if (rec.target === 'destroyed') throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
+    if (rec.target === 'destroyed')
+      throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
     return rec;
   }
 
@@ -252,7 +304,11 @@ export abstract class MachineTable {
   }
 
   protected wrongScope(scope: FleetScope): ProviderError {
-    return new ProviderError('bad_request', `this local provider runs ${this.config.app}/${this.config.env}, not ${scope.app}/${scope.env}`, { status: 400 });
+    return new ProviderError(
+      'bad_request',
+      `this local provider runs ${this.config.app}/${this.config.env}, not ${scope.app}/${scope.env}`,
+      { status: 400 },
+    );
   }
 
   /** Throw bad_request if `release` cannot run `group` (or `command`) here. Nothing has changed yet. */
@@ -273,7 +329,11 @@ export abstract class MachineTable {
     const { basePort, portCount } = this.config.options;
     const port = await pickPort(basePort, portCount, taken);
     if (port === undefined) {
-      throw new ProviderError('bad_request', `no free port for a machine in ${basePort}-${basePort + portCount - 1} on 127.0.0.1 (set base_port/port_count)`, { status: 422 });
+      throw new ProviderError(
+        'bad_request',
+        `no free port for a machine in ${basePort}-${basePort + portCount - 1} on 127.0.0.1 (set base_port/port_count)`,
+        { status: 422 },
+      );
     }
     this.reservedPorts.add(port);
     return port;
@@ -285,5 +345,4 @@ export abstract class MachineTable {
       if (!this.recs.has(id) && !this.tombstones.has(id) && !existsSync(this.machineFile(id))) return id;
     }
   }
-
 }

@@ -59,7 +59,10 @@ export function defaultStateDir(app: string, env: string): string {
   return path.join('.runway', 'local', `${app}-${env}`);
 }
 
-export function resolveLocalOptions(input: LocalOptionsInput, where: { dir: string; app: string; env: string }): LocalOptions {
+export function resolveLocalOptions(
+  input: LocalOptionsInput,
+  where: { dir: string; app: string; env: string },
+): LocalOptions {
   const abs = (p: string) => path.resolve(where.dir, p);
   const out: LocalOptions = {
     proxyPort: input.proxyPort ?? LOCAL_DEFAULTS.proxyPort,

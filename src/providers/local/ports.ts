@@ -32,7 +32,11 @@ export function ephemeralPort(): Promise<number> {
  * A free port for a machine that none of `taken` holds: from the OS (basePort 0) or the lowest free
  * one in [basePort, basePort + count). Undefined when the range is exhausted.
  */
-export async function pickPort(basePort: number, count: number, taken: ReadonlySet<number>): Promise<number | undefined> {
+export async function pickPort(
+  basePort: number,
+  count: number,
+  taken: ReadonlySet<number>,
+): Promise<number | undefined> {
   if (basePort === 0) {
     for (let i = 0; i < 20; i++) {
       const port = await ephemeralPort();

@@ -29,7 +29,10 @@ export function processStartTime(pid: number): string | undefined {
     return fields[19];
   }
   try {
-    const out = execFileSync('ps', ['-o', 'lstart=', '-o', 'stat=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const out = execFileSync('ps', ['-o', 'lstart=', '-o', 'stat=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (!out || /\sZ\S*$/.test(out)) return undefined;
     return out.replace(/\s+\S+$/, '');
   } catch {

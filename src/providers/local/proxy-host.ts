@@ -67,7 +67,9 @@ export class ProxyHost {
       // so the thread registers tsx itself before loading the entry. Built, it runs as is.
       const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
       const url = JSON.stringify(pathToFileURL(entry).href);
-      this.worker = new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${url}); })`, { eval: true });
+      this.worker = new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${url}); })`, {
+        eval: true,
+      });
     } else {
       this.worker = new Worker(entry);
     }

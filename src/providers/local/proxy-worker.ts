@@ -20,7 +20,8 @@ port.on('message', (message: ToProxy) => {
       proxy = new LocalProxy({ queueTimeoutMs: message.queueTimeoutMs });
       proxy.listen(message.port).then(
         (bound) => reply({ type: 'listening', port: bound }),
-        (error: NodeJS.ErrnoException) => reply({ type: 'listen-failed', code: error.code ?? '', message: error.message }),
+        (error: NodeJS.ErrnoException) =>
+          reply({ type: 'listen-failed', code: error.code ?? '', message: error.message }),
       );
       return;
     case 'routes':
@@ -28,7 +29,9 @@ port.on('message', (message: ToProxy) => {
       reply({ type: 'routed', seq: message.seq });
       return;
     case 'drain':
-      void (proxy ? proxy.drain(message.id, message.timeoutMs) : Promise.resolve(true)).then((idle) => reply({ type: 'drained', req: message.req, idle }));
+      void (proxy ? proxy.drain(message.id, message.timeoutMs) : Promise.resolve(true)).then((idle) =>
+        reply({ type: 'drained', req: message.req, idle }),
+      );
       return;
     case 'forget':
       proxy?.forget(message.id);
@@ -37,7 +40,11 @@ port.on('message', (message: ToProxy) => {
       const inFlight: Record<string, number> = {};
       for (const b of proxy?.routable ?? []) inFlight[b.id] = proxy!.inFlight(b.id);
       if (message.id !== undefined) inFlight[message.id] = proxy?.inFlight(message.id) ?? 0;
-      reply({ type: 'stats', req: message.req, stats: { ...(proxy?.stats ?? emptyStats()), inFlight, inFlightTotal: proxy?.inFlightTotal ?? 0 } });
+      reply({
+        type: 'stats',
+        req: message.req,
+        stats: { ...(proxy?.stats ?? emptyStats()), inFlight, inFlightTotal: proxy?.inFlightTotal ?? 0 },
+      });
       return;
     }
     case 'traffic':

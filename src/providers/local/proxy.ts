@@ -143,10 +143,13 @@ export class LocalProxy {
         set.delete(done);
         resolve(true);
       };
-      const timer = setTimeout(() => {
-        set.delete(done);
-        resolve(false);
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          set.delete(done);
+          resolve(false);
+        },
+        Math.max(0, timeoutMs),
+      );
       set.add(done);
     });
   }
@@ -220,7 +223,13 @@ export class LocalProxy {
       res.off('close', release);
       release();
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (!res.headersSent && !res.destroyed && attempt.bodyless && attempt.attempts < MAX_ATTEMPTS && RETRYABLE.has(code)) {
+      if (
+        !res.headersSent &&
+        !res.destroyed &&
+        attempt.bodyless &&
+        attempt.attempts < MAX_ATTEMPTS &&
+        RETRYABLE.has(code)
+      ) {
         this.stats.retries++;
         this.dispatch(req, res, attempt);
         return;

@@ -14,7 +14,12 @@ import { connectSupervisor } from './launcher.js';
 
 export async function openLocalSession(input: SessionInput): Promise<ProviderSession> {
   const secrets = await environmentSecrets(input);
-  const connection = await connectSupervisor({ config: input.config, env: input.env, processEnv: input.processEnv, secrets });
+  const connection = await connectSupervisor({
+    config: input.config,
+    env: input.env,
+    processEnv: input.processEnv,
+    secrets,
+  });
   const client = connection!.client;
   return {
     provider: client,
@@ -33,6 +38,8 @@ async function environmentSecrets({ config, env, store, processEnv }: SessionInp
     const key = loadSecretKey({ env: processEnv, keyFile: config.secrets?.keyFile });
     return await secretsForEnvironment(store, config.app.name, env.name, key);
   } catch (error) {
-    throw new ProviderSetupError(`environment ${env.name} has ${stored.length} secrets its machines need, but they cannot be read: ${(error as Error).message}`);
+    throw new ProviderSetupError(
+      `environment ${env.name} has ${stored.length} secrets its machines need, but they cannot be read: ${(error as Error).message}`,
+    );
   }
 }

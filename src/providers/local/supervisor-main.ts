@@ -16,4 +16,8 @@ if (!configFile || !envName) {
   process.exit(2);
 }
 const owner = Number(process.env.RUNWAY_LOCAL_OWNER_PID);
-await runSupervisorProcess({ configFile, envName, ...(Number.isInteger(owner) && owner > 0 ? { ownerPid: owner } : {}) });
+await runSupervisorProcess({
+  configFile,
+  envName,
+  ...(Number.isInteger(owner) && owner > 0 ? { ownerPid: owner } : {}),
+});

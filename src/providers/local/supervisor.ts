@@ -37,7 +37,8 @@ export interface SupervisorArgs {
 }
 
 /** What the supervisor tells the process that started it, once. */
-export type StartupMessage = { type: 'ready'; info: SupervisorInfo } | { type: 'error'; code: 'setup' | 'running' | 'internal'; message: string };
+export type StartupMessage =
+  { type: 'ready'; info: SupervisorInfo } | { type: 'error'; code: 'setup' | 'running' | 'internal'; message: string };
 
 export class Supervisor {
   private seq = 0;
@@ -61,7 +62,8 @@ export class Supervisor {
   static async start(args: SupervisorArgs, onExit: () => void = () => {}): Promise<Supervisor> {
     const runway = loadConfig(args.configFile);
     const env = getEnvironment(runway, args.envName);
-    if (env.provider !== 'local') throw new ProviderSetupError(`environment ${env.name} uses provider "${env.provider}", not "local"`);
+    if (env.provider !== 'local')
+      throw new ProviderSetupError(`environment ${env.name} uses provider "${env.provider}", not "local"`);
     const config = localAppConfig(runway, env);
     mkdirSync(config.options.stateDir, { recursive: true });
     const lock = acquireLock(config.options.stateDir);
@@ -161,11 +163,21 @@ export class Supervisor {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.headers.authorization !== `Bearer ${this.token}`) {
-      return this.send(res, 401, { error: { kind: 'unauthorized', message: 'local supervisor: missing or wrong token' } });
+      return this.send(res, 401, {
+        error: { kind: 'unauthorized', message: 'local supervisor: missing or wrong token' },
+      });
     }
     const url = new URL(req.url ?? '/', 'http://supervisor');
-    const scope: FleetScope = { app: url.searchParams.get('app') ?? this.config.app, env: url.searchParams.get('env') ?? this.config.env };
-    const parts = url.pathname.startsWith(`${API}/`) ? url.pathname.slice(API.length + 1).split('/').map(decodeURIComponent) : [];
+    const scope: FleetScope = {
+      app: url.searchParams.get('app') ?? this.config.app,
+      env: url.searchParams.get('env') ?? this.config.env,
+    };
+    const parts = url.pathname.startsWith(`${API}/`)
+      ? url.pathname
+          .slice(API.length + 1)
+          .split('/')
+          .map(decodeURIComponent)
+      : [];
     const p = this.provider;
     try {
       const body = req.method === 'POST' ? await readJson(req) : {};
@@ -174,7 +186,12 @@ export class Supervisor {
       switch (route) {
         case 'GET info': {
           const { inFlight: _byMachine, inFlightTotal, ...proxy } = await p.proxy.snapshot();
-          return this.send(res, 200, { ...this.info, token: undefined, machines: p.processes(), proxy: { ...proxy, inFlight: inFlightTotal, routable: p.proxy.routable.length } });
+          return this.send(res, 200, {
+            ...this.info,
+            token: undefined,
+            machines: p.processes(),
+            proxy: { ...proxy, inFlight: inFlightTotal, routable: p.proxy.routable.length },
+          });
         }
         case 'POST hello':
           p.reconfigure(body as Parameters<LocalProvider['reconfigure']>[0]);
@@ -224,18 +241,26 @@ export class Supervisor {
           return;
         }
         default:
-          return this.send(res, 404, { error: { kind: 'not_found', message: `local supervisor: no route ${req.method} ${url.pathname}` } });
+          return this.send(res, 404, {
+            error: { kind: 'not_found', message: `local supervisor: no route ${req.method} ${url.pathname}` },
+          });
       }
     } catch (error) {
       if (res.destroyed) return;
-      const { status, body } = toWire(error instanceof SyntaxError ? new ProviderError('bad_request', `bad JSON: ${error.message}`) : error);
+      const { status, body } = toWire(
+        error instanceof SyntaxError ? new ProviderError('bad_request', `bad JSON: ${error.message}`) : error,
+      );
       this.send(res, status, body);
     }
   }
 
   /** NDJSON: a first line with the current seq, then one line per machine event. */
   private stream(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', [SEQ_HEADER]: String(this.seq) });
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      [SEQ_HEADER]: String(this.seq),
+    });
     res.write(JSON.stringify({ seq: this.seq }) + '\n');
     const send = (line: string) => {
       if (line === '') res.end();
@@ -249,7 +274,11 @@ export class Supervisor {
   private send(res: ServerResponse, status: number, body: unknown): void {
     if (res.headersSent || res.destroyed) return;
     const text = JSON.stringify(body ?? null);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), [SEQ_HEADER]: String(this.seq) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      [SEQ_HEADER]: String(this.seq),
+    });
     res.end(text);
   }
 }
@@ -285,7 +314,8 @@ function acquireLock(stateDir: string): ProcessIdentity {
     } catch {
       holder = undefined; // being written right now, or torn: treat as held once, then stale
     }
-    if (holder && isSameProcess(holder)) throw new SupervisorRunning(`a supervisor (pid ${holder.pid}) already runs for ${stateDir}`);
+    if (holder && isSameProcess(holder))
+      throw new SupervisorRunning(`a supervisor (pid ${holder.pid}) already runs for ${stateDir}`);
     if (!holder && attempt === 0) continue;
     try {
       unlinkSync(file);
@@ -332,7 +362,12 @@ export async function runSupervisorProcess(args: SupervisorArgs): Promise<void> 
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const code = error instanceof SupervisorRunning ? 'running' : error instanceof ProviderSetupError || error instanceof ProviderError ? 'setup' : 'internal';
+    const code =
+      error instanceof SupervisorRunning
+        ? 'running'
+        : error instanceof ProviderSetupError || error instanceof ProviderError
+          ? 'setup'
+          : 'internal';
     log(`could not start: ${message}`);
     tell({ type: 'error', code, message });
     process.exitCode = code === 'running' ? 3 : 2;
@@ -340,7 +375,9 @@ export async function runSupervisorProcess(args: SupervisorArgs): Promise<void> 
     return;
   }
   const info = supervisor.description;
-  log(`supervising ${info.app}/${info.env}: proxy ${info.proxyUrl}, control ${info.controlUrl}, state ${info.stateDir}, pid ${info.pid}`);
+  log(
+    `supervising ${info.app}/${info.env}: proxy ${info.proxyUrl}, control ${info.controlUrl}, state ${info.stateDir}, pid ${info.pid}`,
+  );
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => {
       log(`${signal}: shutting down`);

@@ -48,7 +48,10 @@ export const STATUS_OF: Record<ProviderErrorKind, number> = {
 
 export function toWire(error: unknown): { status: number; body: { error: WireError } } {
   if (error instanceof ProviderError) {
-    return { status: STATUS_OF[error.kind], body: { error: { kind: error.kind, message: error.message, details: error.details } } };
+    return {
+      status: STATUS_OF[error.kind],
+      body: { error: { kind: error.kind, message: error.message, details: error.details } },
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { status: 500, body: { error: { kind: 'unavailable', message: `local supervisor: ${message}` } } };

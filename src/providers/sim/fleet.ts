@@ -7,13 +7,28 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
-import { describeCondition, ProviderError, type MachineEvent, type MachineSpec, type MachineUpdate, type WaitCondition } from '../contract.js';
+import {
+  describeCondition,
+  ProviderError,
+  type MachineEvent,
+  type MachineSpec,
+  type MachineUpdate,
+  type WaitCondition,
+} from '../contract.js';
 import type { OpLog } from './op-log.js';
 import type { SimOptions } from './options.js';
 import type { SeededRandom } from '../../domain/random.js';
 import { after } from './lifecycle-chain.js';
 import { MachineLifecycle, type PreviousConfig } from './machine-lifecycle.js';
-import { copyMachine, savedMachine, scopeKey, settledMachine, type SavedSimMachine, type SimFleetState, type SimMachineRecord } from './sim-machine.js';
+import {
+  copyMachine,
+  savedMachine,
+  scopeKey,
+  settledMachine,
+  type SavedSimMachine,
+  type SimFleetState,
+  type SimMachineRecord,
+} from './sim-machine.js';
 import { abortReason, waitVerdict, type Verdict } from './wait-verdict.js';
 
 export { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './machine-lifecycle.js';
@@ -147,7 +162,12 @@ export class SimFleet {
   update(scope: FleetScope, id: string, update: MachineUpdate): Machine {
     const record = this.mutable(scope, id, 'update');
     const m = record.machine;
-    const previous: PreviousConfig = { release: m.release, instanceVersion: m.instanceVersion, role: m.role, deployId: m.deployId };
+    const previous: PreviousConfig = {
+      release: m.release,
+      instanceVersion: m.instanceVersion,
+      role: m.role,
+      deployId: m.deployId,
+    };
     m.release = update.release;
     m.instanceVersion = this.newVersion();
     if (update.role !== undefined) m.role = update.role;
@@ -236,10 +256,17 @@ export class SimFleet {
    * reverts away from the pinned version; `not_found` when it is or becomes gone (unless waiting for
    * `destroyed`); `wait_timeout` after `timeoutMs`; the signal's reason when aborted.
    */
-  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     return new Promise<Machine>((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
-      if (this.closed) return reject(new ProviderError('unavailable', 'sim provider is closed', { op: 'wait', machineId: id }));
+      if (this.closed)
+        return reject(new ProviderError('unavailable', 'sim provider is closed', { op: 'wait', machineId: id }));
       const key = scopeKey(scope);
       const first = this.verdict(key, id, this.find(scope, id), condition);
       if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
@@ -274,15 +301,19 @@ export class SimFleet {
       set.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
       stopTimer = after(this.clock, Math.max(0, timeoutMs), () => {
-          finish();
-          const m = this.find(scope, id)?.machine;
-          const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-          reject(
-            new ProviderError('wait_timeout', `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`, {
+        finish();
+        const m = this.find(scope, id)?.machine;
+        const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
+        reject(
+          new ProviderError(
+            'wait_timeout',
+            `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
+            {
               machineId: id,
               op: 'wait',
-            }),
-          );
+            },
+          ),
+        );
       });
     });
   }
@@ -374,13 +405,20 @@ export class SimFleet {
   private require(scope: FleetScope, id: string): SimMachineRecord {
     const record = this.find(scope, id);
     if (!record) {
-      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, { status: 404, machineId: id });
+      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
+        status: 404,
+        machineId: id,
+      });
     }
     return record;
   }
 
   /** A machine that can still be changed (not being destroyed). */
-  private mutable(scope: FleetScope, id: string, op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon'): SimMachineRecord {
+  private mutable(
+    scope: FleetScope,
+    id: string,
+    op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon',
+  ): SimMachineRecord {
     const record = this.require(scope, id);
     if (record.machine.state === 'destroying') {
       throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });

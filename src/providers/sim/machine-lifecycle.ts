@@ -48,11 +48,7 @@ export class MachineLifecycle {
    * with the release's faults: boot failure (failed shortly after starting), unhealthy (critical),
    * silent revert (back on the previous version), later exit, one flap.
    */
-  async bootChain(
-    record: SimMachineRecord,
-    lead: 'create' | 'update' | null,
-    revert?: PreviousConfig,
-  ): Promise<void> {
+  async bootChain(record: SimMachineRecord, lead: 'create' | 'update' | null, revert?: PreviousConfig): Promise<void> {
     const signal = this.newChain(record);
     const m = record.machine;
     try {

@@ -17,12 +17,20 @@ export async function openSimSession({ config, env, store, clock: injected }: Se
     const seeded = sim.seedIfNew(scope, config.app.processes, env.sim.initialRelease);
     if (seeded.length > 0) {
       if (!(await store.getRelease(scope.app, env.sim.initialRelease))) {
-        await store.createRelease(scope.app, { version: env.sim.initialRelease, image: `${scope.app}:${env.sim.initialRelease}`, createdAtMs: clock.now() });
+        await store.createRelease(scope.app, {
+          version: env.sim.initialRelease,
+          image: `${scope.app}:${env.sim.initialRelease}`,
+          createdAtMs: clock.now(),
+        });
       }
       await store.saveSimFleet(scope.app, scope.env, sim.toJSON());
     }
   }
-  const provider = new ResilientProvider(sim, { clock, seed: env.sim.seed, outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS });
+  const provider = new ResilientProvider(sim, {
+    clock,
+    seed: env.sim.seed,
+    outageTimeoutMs: env.deploy.providerOutageTimeoutMs ?? DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS,
+  });
   return {
     provider,
     clock,

@@ -63,7 +63,10 @@ export function savedMachine(record: SimMachineRecord): SavedSimMachine {
  * A saved machine settled where it was headed (see SimFleet.importState), with `settledHealth` of its
  * release; undefined when it is gone (destroyed, or a release command that ran and destroyed itself).
  */
-export function settledMachine(saved: SavedSimMachine, settledHealth: (release: string) => HealthState | 'failed'): SimMachineRecord | undefined {
+export function settledMachine(
+  saved: SavedSimMachine,
+  settledHealth: (release: string) => HealthState | 'failed',
+): SimMachineRecord | undefined {
   const { target, machineEnv, command, revertedFrom, revertedRelease, ...machine } = saved;
   if (target === 'destroyed' || machine.state === 'destroying' || machine.state === 'destroyed') return undefined;
   if (target === 'stopped') {

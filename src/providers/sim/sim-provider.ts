@@ -148,7 +148,13 @@ export class SimProvider implements Provider {
    * change that meets the condition. The sim does not cap `timeoutMs` at Fly's 60 s; the resilient
    * provider chunks long waits.
    */
-  waitFor(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number, signal?: AbortSignal): Promise<Machine> {
+  waitFor(
+    scope: FleetScope,
+    id: string,
+    condition: WaitCondition,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Machine> {
     return this.call('wait', scope, id, () => this.fleet.waitFor(scope, id, condition, timeoutMs, signal), signal);
   }
 
@@ -210,7 +216,12 @@ export class SimProvider implements Provider {
   }
 
   toJSON(): SimState {
-    return { format: 'runway-sim/1', savedAtMs: this.clock.now(), rng: this.rng.state(), fleet: this.fleet.exportState() };
+    return {
+      format: 'runway-sim/1',
+      savedAtMs: this.clock.now(),
+      rng: this.rng.state(),
+      fleet: this.fleet.exportState(),
+    };
   }
 
   /**
@@ -277,7 +288,9 @@ export class SimProvider implements Provider {
     const latency = sampleLatency(this.options.latency.api, this.rng);
     await this.sleep(latency, signal);
     // Only built when the op log is on (the benchmark's bounds): most runs make tens of thousands of calls.
-    const phase: SimPhase | undefined = this.log.enabled ? { op: 'api', apiOp: op, startMs, endMs: this.clock.now() } : undefined;
+    const phase: SimPhase | undefined = this.log.enabled
+      ? { op: 'api', apiOp: op, startMs, endMs: this.clock.now() }
+      : undefined;
     if (phase) {
       if (machineId !== undefined) phase.machineId = machineId;
       this.log.record(phase);
@@ -296,10 +309,14 @@ export class SimProvider implements Provider {
         }
       }
       await this.sleep(Math.max(0, this.apiTimeoutMs - latency), signal);
-      throw new ProviderError('timeout', `${op} timed out after ${this.apiTimeoutMs} ms (the change may have happened)`, {
-        machineId,
-        op,
-      });
+      throw new ProviderError(
+        'timeout',
+        `${op} timed out after ${this.apiTimeoutMs} ms (the change may have happened)`,
+        {
+          machineId,
+          op,
+        },
+      );
     }
 
     const result = apply();

@@ -15,20 +15,31 @@ export function waitVerdict(
   record: SimMachineRecord | undefined,
   condition: WaitCondition,
 ): Verdict {
-  if (closed) return { error: new ProviderError('unavailable', 'sim provider is closed', { machineId: id, op: 'wait' }) };
+  if (closed)
+    return { error: new ProviderError('unavailable', 'sim provider is closed', { machineId: id, op: 'wait' }) };
   if (!record || record.scopeKey !== key) {
     const tomb = tombstones.get(id);
     if (condition.state === 'destroyed' && tomb && tomb.scopeKey === key) return { machine: copyMachine(tomb.machine) };
-    return { error: new ProviderError('not_found', `machine ${id} not found (destroyed)`, { status: 404, machineId: id, op: 'wait' }) };
+    return {
+      error: new ProviderError('not_found', `machine ${id} not found (destroyed)`, {
+        status: 404,
+        machineId: id,
+        op: 'wait',
+      }),
+    };
   }
   const m = record.machine;
   if (meets(m, condition)) return { machine: copyMachine(m) };
   if (m.state === 'failed') {
     return {
-      error: new ProviderError('machine_failed', `machine ${id} exited (failed) on ${m.release} (${m.instanceVersion})`, {
-        machineId: id,
-        op: 'wait',
-      }),
+      error: new ProviderError(
+        'machine_failed',
+        `machine ${id} exited (failed) on ${m.release} (${m.instanceVersion})`,
+        {
+          machineId: id,
+          op: 'wait',
+        },
+      ),
     };
   }
   const pinnedVersion = condition.instanceVersion;
@@ -61,6 +72,5 @@ export function waitVerdict(
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }
-
 
 /** A wait condition in words, for error messages. */

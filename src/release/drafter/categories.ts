@@ -18,7 +18,10 @@ export function isIncluded(pr: PullRequest, includeLabels: readonly string[]): b
 }
 
 /** Pull requests that exclude-labels and include-labels keep (exclusion first). */
-export function filterPullRequests(prs: readonly PullRequest[], config: Pick<DrafterConfig, 'excludeLabels' | 'includeLabels'>): PullRequest[] {
+export function filterPullRequests(
+  prs: readonly PullRequest[],
+  config: Pick<DrafterConfig, 'excludeLabels' | 'includeLabels'>,
+): PullRequest[] {
   return prs.filter((pr) => !isExcluded(pr, config.excludeLabels) && isIncluded(pr, config.includeLabels));
 }
 
@@ -59,10 +62,16 @@ export function categorize(prs: readonly PullRequest[], config: DrafterConfig): 
   return { uncategorized, categories: buckets };
 }
 
-export function renderChange(pr: PullRequest, config: Pick<DrafterConfig, 'changeTemplate' | 'changeTitleEscapes'>): string {
+export function renderChange(
+  pr: PullRequest,
+  config: Pick<DrafterConfig, 'changeTemplate' | 'changeTitleEscapes'>,
+): string {
   let author = 'ghost';
   if (pr.author) {
-    author = pr.author.type === 'Bot' ? `[${pr.author.login}[bot]](${pr.author.url ?? `https://github.com/apps/${pr.author.login}`})` : pr.author.login;
+    author =
+      pr.author.type === 'Bot'
+        ? `[${pr.author.login}[bot]](${pr.author.url ?? `https://github.com/apps/${pr.author.login}`})`
+        : pr.author.login;
   }
   return renderTemplate(config.changeTemplate, {
     $TITLE: escapeTitle(pr.title, config.changeTitleEscapes),
@@ -88,7 +97,15 @@ export function renderChanges(prs: readonly PullRequest[], config: DrafterConfig
     parts.push(renderTemplate(config.categoryTemplate, { $TITLE: category.title }), '\n\n');
     const entries = lines(pullRequests);
     if (category.collapseAfter !== 0 && pullRequests.length > category.collapseAfter) {
-      parts.push('<details>', '\n', `<summary>${pullRequests.length} changes</summary>`, '\n\n', entries, '\n', '</details>');
+      parts.push(
+        '<details>',
+        '\n',
+        `<summary>${pullRequests.length} changes</summary>`,
+        '\n\n',
+        entries,
+        '\n',
+        '</details>',
+      );
     } else {
       parts.push(entries);
     }

@@ -5,7 +5,15 @@ import { formatKey, type KeyPath } from '../../config/key-lines.js';
 import { DEFAULTS, INERT_KEYS, UNSUPPORTED_KEYS, USED_KEYS } from './config-defaults.js';
 import { DrafterConfigError, formatProblem, type ConfigProblem } from './config-problems.js';
 import { searchToRegExp } from './template.js';
-import type { Category, ConventionalCondition, DrafterConfig, MatchCondition, Replacer, SemverIncrement, VersionResolverRule } from './types.js';
+import type {
+  Category,
+  ConventionalCondition,
+  DrafterConfig,
+  MatchCondition,
+  Replacer,
+  SemverIncrement,
+  VersionResolverRule,
+} from './types.js';
 
 export interface Ctx {
   lines: Map<string, number>;
@@ -23,11 +31,19 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
     }
     return undefined;
   };
-  const fail = (path: KeyPath, message: string) => problems.push({ file: path.length ? ctx.fileOf(path) : ctx.file, line: lineOf(path), key: formatKey(path), message });
-  const warn = (path: KeyPath, message: string) => warnings.push(formatProblem({ file: ctx.fileOf(path), line: lineOf(path), key: formatKey(path), message }));
+  const fail = (path: KeyPath, message: string) =>
+    problems.push({
+      file: path.length ? ctx.fileOf(path) : ctx.file,
+      line: lineOf(path),
+      key: formatKey(path),
+      message,
+    });
+  const warn = (path: KeyPath, message: string) =>
+    warnings.push(formatProblem({ file: ctx.fileOf(path), line: lineOf(path), key: formatKey(path), message }));
   const unknownKeys = (obj: Record<string, unknown>, path: KeyPath, known: readonly string[]) => {
     const unknown = Object.keys(obj).filter((k) => !known.includes(k));
-    for (const k of unknown) warn([...path, k], `unknown key, ignored (known here: ${known.filter((x) => !x.startsWith('_')).join(', ')})`);
+    for (const k of unknown)
+      warn([...path, k], `unknown key, ignored (known here: ${known.filter((x) => !x.startsWith('_')).join(', ')})`);
   };
 
   const str = (path: KeyPath, value: unknown, fallback: string, allowEmpty: boolean): string => {
@@ -72,17 +88,21 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
   unknownKeys(raw, [], [...USED_KEYS, ...INERT_KEYS, ...UNSUPPORTED_KEYS]);
   for (const key of UNSUPPORTED_KEYS) {
     const v = raw[key];
-    if (Array.isArray(v) && v.length > 0) warn([key], 'not supported by runway (it needs the files each pull request changed); ignored');
+    if (Array.isArray(v) && v.length > 0)
+      warn([key], 'not supported by runway (it needs the files each pull request changed); ignored');
   }
   for (const key of ['pull-request-limit', 'history-limit']) {
     const v = raw[key];
-    if (v !== undefined && !(Number.isInteger(typeof v === 'string' ? Number(v) : v) && Number(v) > 0)) fail([key], `must be a positive integer (got ${describe(v)})`);
+    if (v !== undefined && !(Number.isInteger(typeof v === 'string' ? Number(v) : v) && Number(v) > 0))
+      fail([key], `must be a positive integer (got ${describe(v)})`);
   }
   if (raw.references !== undefined) strList(['references'], raw.references, false);
   if (raw.branches !== undefined) strList(['branches'], raw.branches, false);
-  if (raw.autolabeler !== undefined && !Array.isArray(raw.autolabeler)) fail(['autolabeler'], `must be a list (got ${describe(raw.autolabeler)})`);
+  if (raw.autolabeler !== undefined && !Array.isArray(raw.autolabeler))
+    fail(['autolabeler'], `must be a list (got ${describe(raw.autolabeler)})`);
 
-  if (raw.template === undefined) fail(['template'], 'is required (the body of the release, e.g. "## Changes\\n\\n$CHANGES")');
+  if (raw.template === undefined)
+    fail(['template'], 'is required (the body of the release, e.g. "## Changes\\n\\n$CHANGES")');
   const template = str(['template'], raw.template, '', false);
 
   let latest = DEFAULTS.latest;
@@ -94,7 +114,8 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
   if (raw['initial-commits-since'] !== undefined) {
     const v = raw['initial-commits-since'];
     const text = v instanceof Date ? v.toISOString() : v;
-    if (typeof text !== 'string' || (text !== '' && Number.isNaN(Date.parse(text)))) fail(['initial-commits-since'], `must be an ISO 8601 date, e.g. "2025-06-18T10:29:51Z" (got ${describe(v)})`);
+    if (typeof text !== 'string' || (text !== '' && Number.isNaN(Date.parse(text))))
+      fail(['initial-commits-since'], `must be an ISO 8601 date, e.g. "2025-06-18T10:29:51Z" (got ${describe(v)})`);
     else initialCommitsSince = text;
   }
 
@@ -114,12 +135,27 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
     excludeLabels: strList(['exclude-labels'], raw['exclude-labels'], false),
     includeLabels: strList(['include-labels'], raw['include-labels'], false),
     excludeContributors: strList(['exclude-contributors'], raw['exclude-contributors'], false),
-    noContributorsTemplate: str(['no-contributors-template'], raw['no-contributors-template'], DEFAULTS.noContributorsTemplate, false),
+    noContributorsTemplate: str(
+      ['no-contributors-template'],
+      raw['no-contributors-template'],
+      DEFAULTS.noContributorsTemplate,
+      false,
+    ),
     replacers: replacers(raw.replacers),
     sortBy: oneOf(['sort-by'], raw['sort-by'], ['merged_at', 'title'] as const, DEFAULTS.sortBy),
-    sortDirection: oneOf(['sort-direction'], raw['sort-direction'], ['ascending', 'descending'] as const, DEFAULTS.sortDirection),
+    sortDirection: oneOf(
+      ['sort-direction'],
+      raw['sort-direction'],
+      ['ascending', 'descending'] as const,
+      DEFAULTS.sortDirection,
+    ),
     prerelease: bool(['prerelease'], raw.prerelease, DEFAULTS.prerelease),
-    prereleaseIdentifier: str(['prerelease-identifier'], raw['prerelease-identifier'], DEFAULTS.prereleaseIdentifier, true),
+    prereleaseIdentifier: str(
+      ['prerelease-identifier'],
+      raw['prerelease-identifier'],
+      DEFAULTS.prereleaseIdentifier,
+      true,
+    ),
     includePreReleases: bool(['include-pre-releases'], raw['include-pre-releases'], DEFAULTS.includePreReleases),
     latest,
     versionResolver: versionResolver(raw['version-resolver']),
@@ -130,7 +166,10 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
 
   const catchAll = config.categories.filter((c) => c.labels.length === 0 && c.when.length === 0);
   if (catchAll.length > 1) {
-    fail(['categories'], 'Multiple categories detected with no labels. Only one category with no labels is supported for uncategorized pull requests.');
+    fail(
+      ['categories'],
+      'Multiple categories detected with no labels. Only one category with no labels is supported for uncategorized pull requests.',
+    );
   }
   if (problems.length > 0) throw new DrafterConfigError(problems);
   return { config, warnings };
@@ -154,11 +193,15 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
       const ca = item['collapse-after'];
       if (ca !== undefined) {
         const n = typeof ca === 'string' && ca.trim() !== '' ? Number(ca) : ca;
-        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) fail([...path, 'collapse-after'], `must be an integer >= 0 (got ${describe(ca)})`);
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+          fail([...path, 'collapse-after'], `must be an integer >= 0 (got ${describe(ca)})`);
         else collapseAfter = n;
       }
       // `label` replaces `labels` when both are written.
-      const labels = item.label !== undefined ? [str([...path, 'label'], item.label, '', true)] : strList([...path, 'labels'], item.labels, true);
+      const labels =
+        item.label !== undefined
+          ? [str([...path, 'label'], item.label, '', true)]
+          : strList([...path, 'labels'], item.labels, true);
       return [{ title, collapseAfter, labels, when: conditions([...path, 'when'], item.when) }];
     });
   }
@@ -173,8 +216,12 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
         return [];
       }
       unknownKeys(item, at, ['label', 'labels', 'conventional']);
-      const labels = [...(item.label !== undefined ? [str([...at, 'label'], item.label, '', false)] : []), ...strList([...at, 'labels'], item.labels, true)];
-      const conventional = item.conventional === undefined ? undefined : conventionalCondition([...at, 'conventional'], item.conventional);
+      const labels = [
+        ...(item.label !== undefined ? [str([...at, 'label'], item.label, '', false)] : []),
+        ...strList([...at, 'labels'], item.labels, true),
+      ];
+      const conventional =
+        item.conventional === undefined ? undefined : conventionalCondition([...at, 'conventional'], item.conventional);
       if (labels.length === 0 && !conventional) {
         fail(at, 'needs label, labels or conventional');
         return [];
@@ -190,8 +237,14 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
       return undefined;
     }
     unknownKeys(value, path, ['type', 'types', 'scope', 'scopes', 'breaking']);
-    const types = [...(value.type !== undefined ? [str([...path, 'type'], value.type, '', false)] : []), ...strList([...path, 'types'], value.types, true)];
-    const scopes = [...(value.scope !== undefined ? [str([...path, 'scope'], value.scope, '', false)] : []), ...strList([...path, 'scopes'], value.scopes, true)];
+    const types = [
+      ...(value.type !== undefined ? [str([...path, 'type'], value.type, '', false)] : []),
+      ...strList([...path, 'types'], value.types, true),
+    ];
+    const scopes = [
+      ...(value.scope !== undefined ? [str([...path, 'scope'], value.scope, '', false)] : []),
+      ...strList([...path, 'scopes'], value.scopes, true),
+    ];
     const breaking = value.breaking === undefined ? undefined : bool([...path, 'breaking'], value.breaking, false);
     return { types: types.map((t) => t.toLowerCase()), scopes, ...(breaking === undefined ? {} : { breaking }) };
   }
@@ -222,7 +275,10 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
         return [{ search: searchToRegExp(item.search), replace }];
       } catch (err) {
         // Release Drafter drops a replacer whose regular expression does not compile.
-        warn([...path, 'search'], `bad regular expression ${JSON.stringify(item.search)} (${(err as Error).message}); replacer ignored`);
+        warn(
+          [...path, 'search'],
+          `bad regular expression ${JSON.stringify(item.search)} (${(err as Error).message}); replacer ignored`,
+        );
         return [];
       }
     });
@@ -250,11 +306,17 @@ export function validate(raw: Record<string, unknown>, ctx: Ctx): { config: Draf
         continue;
       }
       unknownKeys(rule, [...path, key], ['labels', 'conventional']);
-      const parsed: VersionResolverRule = { labels: strList([...path, key, 'labels'], rule.labels, true), conventional: [] };
+      const parsed: VersionResolverRule = {
+        labels: strList([...path, key, 'labels'], rule.labels, true),
+        conventional: [],
+      };
       if (rule.conventional !== undefined) {
         const list = Array.isArray(rule.conventional) ? rule.conventional : [rule.conventional];
         list.forEach((c, i) => {
-          const cond = conventionalCondition(Array.isArray(rule.conventional) ? [...path, key, 'conventional', i] : [...path, key, 'conventional'], c);
+          const cond = conventionalCondition(
+            Array.isArray(rule.conventional) ? [...path, key, 'conventional', i] : [...path, key, 'conventional'],
+            c,
+          );
           if (cond) parsed.conventional.push(cond);
         });
       }

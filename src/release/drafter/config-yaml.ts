@@ -18,7 +18,12 @@ export function parseYaml(text: string, file: string): Located {
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new DrafterConfigError(
-      doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, key: '', message: `invalid YAML: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}` })),
+      doc.errors.map((e) => ({
+        file,
+        line: e.linePos?.[0]?.line,
+        key: '',
+        message: `invalid YAML: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
     );
   }
   const lines = new Map<string, number>();
@@ -48,10 +53,19 @@ export function parseYaml(text: string, file: string): Located {
 export function asRoot(located: Located): Record<string, unknown> {
   const v = located.value;
   if (v === null || v === undefined) {
-    throw new DrafterConfigError([{ file: located.file, line: undefined, key: '', message: 'is empty; it needs at least `template` (e.g. `template: "$CHANGES"`)' }]);
+    throw new DrafterConfigError([
+      {
+        file: located.file,
+        line: undefined,
+        key: '',
+        message: 'is empty; it needs at least `template` (e.g. `template: "$CHANGES"`)',
+      },
+    ]);
   }
   if (typeof v !== 'object' || Array.isArray(v)) {
-    throw new DrafterConfigError([{ file: located.file, line: 1, key: '', message: 'must be a YAML mapping of keys (template, categories, …)' }]);
+    throw new DrafterConfigError([
+      { file: located.file, line: 1, key: '', message: 'must be a YAML mapping of keys (template, categories, …)' },
+    ]);
   }
   return v as Record<string, unknown>;
 }

@@ -31,7 +31,10 @@ export function loadDrafterConfig(path: string): LoadedConfig {
   let current: string | undefined = path;
   const seen = new Set<string>();
   while (current) {
-    if (seen.has(current)) throw new DrafterConfigError([{ file: current, line: undefined, key: '_extends', message: 'extends itself (a cycle)' }]);
+    if (seen.has(current))
+      throw new DrafterConfigError([
+        { file: current, line: undefined, key: '_extends', message: 'extends itself (a cycle)' },
+      ]);
     seen.add(current);
     let text: string;
     try {
@@ -39,7 +42,15 @@ export function loadDrafterConfig(path: string): LoadedConfig {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new DrafterConfigError([
-        { file: current, line: undefined, key: '', message: code === 'ENOENT' ? 'no such file (Release Drafter reads .github/release-drafter.yml; pass --config FILE)' : (err as Error).message },
+        {
+          file: current,
+          line: undefined,
+          key: '',
+          message:
+            code === 'ENOENT'
+              ? 'no such file (Release Drafter reads .github/release-drafter.yml; pass --config FILE)'
+              : (err as Error).message,
+        },
       ]);
     }
     const located = parseYaml(text, current);
@@ -57,7 +68,8 @@ export function loadDrafterConfig(path: string): LoadedConfig {
     for (const [key, value] of Object.entries(raw)) {
       merged[key] = value;
       keyFile.set(key, located.file);
-      for (const [k, line] of located.lines) if (k === key || k.startsWith(`${key}.`) || k.startsWith(`${key}[`)) lines.set(k, line);
+      for (const [k, line] of located.lines)
+        if (k === key || k.startsWith(`${key}.`) || k.startsWith(`${key}[`)) lines.set(k, line);
     }
   }
   const fileOf = (key: KeyPath) => keyFile.get(String(key[0])) ?? path;
@@ -70,7 +82,14 @@ export function parseDrafterConfig(text: string, file = DEFAULT_CONFIG_PATH): Lo
   const located = parseYaml(text, file);
   const raw = asRoot(located);
   if (raw._extends !== undefined) {
-    throw new DrafterConfigError([{ file, line: located.lines.get('_extends'), key: '_extends', message: 'is only supported when the config is read from a file' }]);
+    throw new DrafterConfigError([
+      {
+        file,
+        line: located.lines.get('_extends'),
+        key: '_extends',
+        message: 'is only supported when the config is read from a file',
+      },
+    ]);
   }
   return { ...validate(raw, { lines: located.lines, fileOf: () => file, file }), files: [file] };
 }

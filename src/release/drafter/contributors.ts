@@ -22,7 +22,8 @@ export function contributorsSentence(
   }
   for (const pr of pullRequests) {
     if (!pr.author || excluded.includes(pr.author.login)) continue;
-    if (pr.author.type === 'Bot') names.add(`[${pr.author.login}[bot]](${pr.author.url ?? `https://github.com/apps/${pr.author.login}`})`);
+    if (pr.author.type === 'Bot')
+      names.add(`[${pr.author.login}[bot]](${pr.author.url ?? `https://github.com/apps/${pr.author.login}`})`);
     else names.add(`@${pr.author.login}`);
   }
   const sorted = [...names].sort();

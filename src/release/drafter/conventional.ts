@@ -29,7 +29,8 @@ export function matchesConventional(condition: ConventionalCondition, title: str
   const parsed = parseConventional(title, body);
   if (!parsed) return false;
   if (condition.types.length > 0 && !condition.types.includes(parsed.type)) return false;
-  if (condition.scopes.length > 0 && (parsed.scope === undefined || !condition.scopes.includes(parsed.scope))) return false;
+  if (condition.scopes.length > 0 && (parsed.scope === undefined || !condition.scopes.includes(parsed.scope)))
+    return false;
   if (condition.breaking !== undefined && condition.breaking !== parsed.breaking) return false;
   return true;
 }

@@ -29,7 +29,11 @@ export function effectiveConfig(config: DrafterConfig, overrides: DraftOverrides
   return c;
 }
 
-export function sortPullRequests(prs: readonly PullRequest[], sortBy: DrafterConfig['sortBy'], direction: DrafterConfig['sortDirection']): PullRequest[] {
+export function sortPullRequests(
+  prs: readonly PullRequest[],
+  sortBy: DrafterConfig['sortBy'],
+  direction: DrafterConfig['sortDirection'],
+): PullRequest[] {
   const key = sortBy === 'title' ? (pr: PullRequest) => pr.title : (pr: PullRequest) => new Date(pr.mergedAt).getTime();
   const sign = direction === 'ascending' ? 1 : -1;
   return [...prs].sort((a, b) => {

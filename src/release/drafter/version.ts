@@ -20,7 +20,8 @@ import type { DrafterConfig, PullRequest, ReleaseRecord, SemverIncrement } from 
 // ---------------------------------------------------------------------------------------------
 // Ordering tags (the rules of the compare-versions package Release Drafter sorts with).
 
-const COMPARABLE = /^[v^~<>=]*?(\d+)(?:\.([x*]|\d+)(?:\.([x*]|\d+)(?:\.([x*]|\d+))?(?:-([\da-z-]+(?:\.[\da-z-]+)*))?(?:\+[\da-z-]+(?:\.[\da-z-]+)*)?)?)?$/i;
+const COMPARABLE =
+  /^[v^~<>=]*?(\d+)(?:\.([x*]|\d+)(?:\.([x*]|\d+)(?:\.([x*]|\d+))?(?:-([\da-z-]+(?:\.[\da-z-]+)*))?(?:\+[\da-z-]+(?:\.[\da-z-]+)*)?)?)?$/i;
 
 export class IncomparableVersion extends Error {}
 
@@ -84,13 +85,22 @@ export interface ReleaseChoice {
 /** The release the changes are counted from, and an existing draft of the same kind. */
 export function findReleases(
   releases: readonly ReleaseRecord[],
-  opts: { tagPrefix: string; prerelease: boolean; includePreReleases: boolean; filterByCommitish: boolean; commitish: string },
+  opts: {
+    tagPrefix: string;
+    prerelease: boolean;
+    includePreReleases: boolean;
+    filterByCommitish: boolean;
+    commitish: string;
+  },
 ): ReleaseChoice {
   const branch = (ref: string) => ref.replace(/^refs\/heads\//, '');
   let list = [...releases];
-  if (opts.filterByCommitish && opts.commitish) list = list.filter((r) => branch(r.target_commitish ?? '') === branch(opts.commitish));
+  if (opts.filterByCommitish && opts.commitish)
+    list = list.filter((r) => branch(r.target_commitish ?? '') === branch(opts.commitish));
   if (opts.tagPrefix) list = list.filter((r) => r.tag_name.startsWith(opts.tagPrefix));
-  const published = list.filter((r) => !r.draft).filter((r) => opts.prerelease || opts.includePreReleases || !r.prerelease);
+  const published = list
+    .filter((r) => !r.draft)
+    .filter((r) => opts.prerelease || opts.includePreReleases || !r.prerelease);
   const drafts = list.filter((r) => r.draft).filter((r) => (opts.prerelease ? r.prerelease : !r.prerelease));
   const sorted = sortReleases(published, opts.tagPrefix);
   return { lastRelease: sorted[sorted.length - 1] ?? null, draftRelease: drafts[0] ?? null };
@@ -118,10 +128,15 @@ export function coerceVersion(input: ReleaseRecord | string | null | undefined, 
 const PRIORITY: Record<SemverIncrement, number> = { patch: 1, minor: 2, major: 3 };
 
 /** `major`, `minor` or `patch` (or `premajor`… when drafting a prerelease with an identifier). */
-export function resolveIncrement(pullRequests: readonly PullRequest[], config: DrafterConfig, isPrerelease: boolean): string {
+export function resolveIncrement(
+  pullRequests: readonly PullRequest[],
+  config: DrafterConfig,
+  isPrerelease: boolean,
+): string {
   const resolver = config.versionResolver;
   const labelKey = new Map<string, SemverIncrement>();
-  for (const key of ['patch', 'minor', 'major'] as const) for (const label of resolver[key].labels) labelKey.set(label, key);
+  for (const key of ['patch', 'minor', 'major'] as const)
+    for (const label of resolver[key].labels) labelKey.set(label, key);
   let best = 0;
   for (const pr of filterPullRequests(pullRequests, config)) {
     for (const label of pr.labels) {
@@ -129,7 +144,8 @@ export function resolveIncrement(pullRequests: readonly PullRequest[], config: D
       if (key) best = Math.max(best, PRIORITY[key]);
     }
     for (const key of ['patch', 'minor', 'major'] as const) {
-      if (resolver[key].conventional.some((c) => matchesConventional(c, pr.title, pr.body))) best = Math.max(best, PRIORITY[key]);
+      if (resolver[key].conventional.some((c) => matchesConventional(c, pr.title, pr.body)))
+        best = Math.max(best, PRIORITY[key]);
     }
   }
   const chosen = (Object.keys(PRIORITY) as SemverIncrement[]).find((k) => PRIORITY[k] === best) ?? resolver.default;
@@ -162,7 +178,13 @@ function entry(version: string, template: string): VersionEntry | undefined {
     major: parsed.major,
     minor: parsed.minor,
     patch: parsed.patch,
-    vars: { $MAJOR: parsed.major, $MINOR: parsed.minor, $PATCH: parsed.patch, $PRERELEASE: pre ? `-${pre}` : '', $COMPLETE: version },
+    vars: {
+      $MAJOR: parsed.major,
+      $MINOR: parsed.minor,
+      $PATCH: parsed.patch,
+      $PRERELEASE: pre ? `-${pre}` : '',
+      $COMPLETE: version,
+    },
   };
 }
 
@@ -172,12 +194,19 @@ function bumped(base: SemVer | null, inc: string, template: string, identifier: 
   return next === null ? undefined : entry(next, template);
 }
 
-function templatable(base: SemVer | null, input: SemVer | null, template: string, increment: string, identifier: string): Record<string, VersionEntry | undefined> {
+function templatable(
+  base: SemVer | null,
+  input: SemVer | null,
+  template: string,
+  increment: string,
+  identifier: string,
+): Record<string, VersionEntry | undefined> {
   const vars: Record<string, VersionEntry | undefined> = {};
   for (const kind of ['MAJOR', 'MINOR', 'PATCH'] as const) {
     const inc = kind.toLowerCase();
     vars[`$NEXT_${kind}_VERSION`] = bumped(base, inc, template, identifier);
-    for (const part of ['MAJOR', 'MINOR', 'PATCH'] as const) vars[`$NEXT_${kind}_VERSION_${part}`] = bumped(base, inc, `$${part}`, identifier);
+    for (const part of ['MAJOR', 'MINOR', 'PATCH'] as const)
+      vars[`$NEXT_${kind}_VERSION_${part}`] = bumped(base, inc, `$${part}`, identifier);
   }
   vars.$NEXT_PRERELEASE_VERSION = bumped(base, 'prerelease', '$PRERELEASE', identifier);
   vars.$INPUT_VERSION = input ? entry(input.version, template) : undefined;

@@ -32,7 +32,11 @@ export const BREAKING_LABELS: readonly string[] = ['breaking', 'major'];
 export function labelsFromTitle(title: string, body?: string | null): string[] {
   const parsed = parseConventional(title, body);
   if (!parsed) return [];
-  const labels = [parsed.type, ...(CONVENTIONAL_LABELS[parsed.type] ?? []), ...(parsed.breaking ? BREAKING_LABELS : [])];
+  const labels = [
+    parsed.type,
+    ...(CONVENTIONAL_LABELS[parsed.type] ?? []),
+    ...(parsed.breaking ? BREAKING_LABELS : []),
+  ];
   // A breaking change is not a minor or patch one.
   return [...new Set(labels)].filter((l) => !parsed.breaking || (l !== 'minor' && l !== 'patch'));
 }
@@ -41,7 +45,11 @@ export class GitError extends Error {}
 
 function git(dir: string, args: string[]): string {
   try {
-    return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync('git', ['-C', dir, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
     throw new GitError(`git ${args[0]} in ${dir} failed: ${stderr || (err as Error).message}`);
@@ -79,14 +87,25 @@ export function currentBranch(dir: string): string | undefined {
 
 /** Tags as published releases; a tag whose version has a prerelease part is a prerelease. */
 export function gitTags(dir: string): ReleaseRecord[] {
-  const out = git(dir, ['for-each-ref', '--sort=creatordate', '--format=%(refname:short)%1f%(creatordate:iso-strict)', 'refs/tags']);
+  const out = git(dir, [
+    'for-each-ref',
+    '--sort=creatordate',
+    '--format=%(refname:short)%1f%(creatordate:iso-strict)',
+    'refs/tags',
+  ]);
   return out
     .split('\n')
     .filter(Boolean)
     .map((line) => {
       const [tag = '', date = ''] = line.split('\x1f');
       const version = semver.parse(tag.replace(/^[^0-9]*/, ''), { loose: true });
-      return { tag_name: tag, name: tag, draft: false, prerelease: (version?.prerelease.length ?? 0) > 0, created_at: date ? new Date(date).toISOString() : undefined };
+      return {
+        tag_name: tag,
+        name: tag,
+        draft: false,
+        prerelease: (version?.prerelease.length ?? 0) > 0,
+        created_at: date ? new Date(date).toISOString() : undefined,
+      };
     });
 }
 
@@ -115,8 +134,17 @@ function readLog(dir: string, args: string[]): LogEntry[] {
     .split('\x1e')
     .filter((r) => r.trim())
     .map((record) => {
-      const [hash = '', parents = '', authorName = '', authorEmail = '', date = '', subject = '', body = ''] = record.split('\x1f');
-      return { hash: hash.trim(), parents: parents.split(' ').filter(Boolean), authorName, authorEmail, date, subject, body: body.replace(/\n+$/, '') };
+      const [hash = '', parents = '', authorName = '', authorEmail = '', date = '', subject = '', body = ''] =
+        record.split('\x1f');
+      return {
+        hash: hash.trim(),
+        parents: parents.split(' ').filter(Boolean),
+        authorName,
+        authorEmail,
+        date,
+        subject,
+        body: body.replace(/\n+$/, ''),
+      };
     });
 }
 
@@ -163,7 +191,11 @@ export function gitPullRequests(dir: string, range: GitRange = {}): PullRequest[
     if (merge) {
       number = Number(merge[1]);
       head = merge[2]!.includes('/') ? merge[2]!.slice(merge[2]!.indexOf('/') + 1) : merge[2];
-      title = e.body.split('\n').find((l) => l.trim())?.trim() ?? e.subject;
+      title =
+        e.body
+          .split('\n')
+          .find((l) => l.trim())
+          ?.trim() ?? e.subject;
     } else {
       const squash = SQUASH.exec(e.subject);
       if (!squash) continue;

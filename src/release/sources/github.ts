@@ -89,7 +89,11 @@ export class GitHubSource {
 
   async listReleases(): Promise<ReleaseRecord[]> {
     const releases: ReleaseRecord[] = [];
-    for await (const page of this.octokit.paginate.iterator(this.octokit.rest.repos.listReleases, { owner: this.owner, repo: this.repo, per_page: 100 })) {
+    for await (const page of this.octokit.paginate.iterator(this.octokit.rest.repos.listReleases, {
+      owner: this.owner,
+      repo: this.repo,
+      per_page: 100,
+    })) {
       for (const r of page.data as RestRelease[]) releases.push(toRelease(r));
       if (releases.length >= RELEASE_LIMIT) break;
     }
@@ -137,7 +141,12 @@ export class GitHubSource {
     const commits = await this.octokit.paginate(this.octokit.rest.repos.listCommits, params);
     return commits
       .filter((c) => !opts.since || c.commit.committer?.date !== opts.since)
-      .map((c) => ({ author: { name: c.commit.author?.name ?? null, user: c.author && 'login' in c.author ? { login: c.author.login } : null } }));
+      .map((c) => ({
+        author: {
+          name: c.commit.author?.name ?? null,
+          user: c.author && 'login' in c.author ? { login: c.author.login } : null,
+        },
+      }));
   }
 
   async createRelease(release: ReleaseWrite): Promise<ReleaseRecord & { html_url?: string }> {
@@ -177,7 +186,11 @@ export function toPullRequest(pr: RestPull): PullRequest {
   if (pr.user) {
     const bot = pr.user.type === 'Bot';
     const login = bot ? pr.user.login.replace(/\[bot\]$/, '') : pr.user.login;
-    author = { login, type: bot ? 'Bot' : 'User', url: bot ? `https://github.com/apps/${login}` : (pr.user.html_url ?? `https://github.com/${login}`) };
+    author = {
+      login,
+      type: bot ? 'Bot' : 'User',
+      url: bot ? `https://github.com/apps/${login}` : (pr.user.html_url ?? `https://github.com/${login}`),
+    };
   }
   return {
     number: pr.number,

@@ -21,7 +21,8 @@ export interface BuiltinStep {
 
 export const BUILTIN_STEPS: Record<string, BuiltinStep> = {
   [SIDEKIQ_QUIET]: {
-    description: 'tell every live Sidekiq process to stop taking jobs (TSTP through Redis) and wait until each reports quiet',
+    description:
+      'tell every live Sidekiq process to stop taking jobs (TSTP through Redis) and wait until each reports quiet',
     create(raw) {
       const { options, problems } = parseSidekiqQuietConfig(raw);
       return problems.length ? { problems } : sidekiqQuietStep(options);
@@ -29,8 +30,16 @@ export const BUILTIN_STEPS: Record<string, BuiltinStep> = {
   },
 };
 
-export function createReleaseStep(name: string, raw: Record<string, unknown> = {}): ReleaseStep | { problems: StepConfigProblem[] } {
+export function createReleaseStep(
+  name: string,
+  raw: Record<string, unknown> = {},
+): ReleaseStep | { problems: StepConfigProblem[] } {
   const builtin = Object.hasOwn(BUILTIN_STEPS, name) ? BUILTIN_STEPS[name] : undefined;
-  if (!builtin) return { problems: [{ key: '', message: `unknown release step "${name}"; built in: ${Object.keys(BUILTIN_STEPS).join(', ')}` }] };
+  if (!builtin)
+    return {
+      problems: [
+        { key: '', message: `unknown release step "${name}"; built in: ${Object.keys(BUILTIN_STEPS).join(', ')}` },
+      ],
+    };
   return builtin.create(raw);
 }

@@ -35,7 +35,10 @@ export function redactRedisUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url.replace(/\/\/([^@/]*)@/, (_m, cred: string) => `//${cred.includes(':') ? cred.slice(0, cred.indexOf(':')) + ':***' : cred}@`);
+    return url.replace(
+      /\/\/([^@/]*)@/,
+      (_m, cred: string) => `//${cred.includes(':') ? cred.slice(0, cred.indexOf(':')) + ':***' : cred}@`,
+    );
   }
 }
 
@@ -52,7 +55,8 @@ export function redisUrlProblem(url: string): string | undefined {
   }
   if (!u.hostname) return `"${redactRedisUrl(url)}" names no host`;
   const db = u.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) return `"${redactRedisUrl(url)}": the path must be a database index (e.g. /0), not "/${db}"`;
+  if (db !== '' && !/^\d+$/.test(db))
+    return `"${redactRedisUrl(url)}": the path must be a database index (e.g. /0), not "/${db}"`;
   return undefined;
 }
 
@@ -75,10 +79,18 @@ export function classifyRedisError(err: unknown, where: string): RedisFault {
   const code = (err as { code?: unknown } | null)?.code;
   const has = (re: RegExp) => re.test(raw);
   if (has(/WRONGPASS|invalid username-password|invalid password/i)) {
-    return new RedisFault('auth', `Redis at ${where} refused the credentials (${raw.trim()}): check the user name and password in the Redis URL`, raw);
+    return new RedisFault(
+      'auth',
+      `Redis at ${where} refused the credentials (${raw.trim()}): check the user name and password in the Redis URL`,
+      raw,
+    );
   }
   if (has(/NOAUTH/)) {
-    return new RedisFault('auth', `Redis at ${where} requires a password and the URL gives none (${raw.trim()}): use redis://[user]:PASSWORD@host:port`, raw);
+    return new RedisFault(
+      'auth',
+      `Redis at ${where} requires a password and the URL gives none (${raw.trim()}): use redis://[user]:PASSWORD@host:port`,
+      raw,
+    );
   }
   if (has(/NOPERM/)) {
     const cmd = /run the '([^']+)' command/.exec(raw)?.[1];
@@ -89,22 +101,48 @@ export function classifyRedisError(err: unknown, where: string): RedisFault {
     );
   }
   if (has(/DB index is out of range|invalid DB index/i)) {
-    return new RedisFault('bad_input', `Redis at ${where} has no such database (${raw.trim()}): fix the /DB index in the URL`, raw);
+    return new RedisFault(
+      'bad_input',
+      `Redis at ${where} has no such database (${raw.trim()}): fix the /DB index in the URL`,
+      raw,
+    );
   }
   if (has(/^WRONGTYPE/)) {
-    return new RedisFault('bad_input', `Redis at ${where} holds a key of another type where Sidekiq keeps its processes (${raw.trim()}): is this Sidekiq's Redis, database and namespace?`, raw);
+    return new RedisFault(
+      'bad_input',
+      `Redis at ${where} holds a key of another type where Sidekiq keeps its processes (${raw.trim()}): is this Sidekiq's Redis, database and namespace?`,
+      raw,
+    );
   }
   if (has(/^READONLY/)) {
-    return new RedisFault('bad_input', `Redis at ${where} is a read-only replica (${raw.trim()}): point the URL at the primary`, raw);
+    return new RedisFault(
+      'bad_input',
+      `Redis at ${where} is a read-only replica (${raw.trim()}): point the URL at the primary`,
+      raw,
+    );
   }
   if (has(/^LOADING/)) {
-    return new RedisFault('unreachable', `Redis at ${where} is loading its dataset and not serving yet (${raw.trim()})`, raw);
+    return new RedisFault(
+      'unreachable',
+      `Redis at ${where} is loading its dataset and not serving yet (${raw.trim()})`,
+      raw,
+    );
   }
   if (has(/Unknown RESP type|Protocol error/i)) {
-    return new RedisFault('unreachable', `the server at ${where} does not speak the Redis protocol (${raw.trim()}): is the host/port right?`, raw);
+    return new RedisFault(
+      'unreachable',
+      `the server at ${where} does not speak the Redis protocol (${raw.trim()}): is the host/port right?`,
+      raw,
+    );
   }
-  const netCode = typeof code === 'string' && NETWORK_CODES[code] ? code : Object.keys(NETWORK_CODES).find((c) => raw.includes(c));
-  if (netCode) return new RedisFault('unreachable', `Redis at ${where} is unreachable: ${NETWORK_CODES[netCode]} (${raw.trim()})`, raw);
+  const netCode =
+    typeof code === 'string' && NETWORK_CODES[code] ? code : Object.keys(NETWORK_CODES).find((c) => raw.includes(c));
+  if (netCode)
+    return new RedisFault(
+      'unreachable',
+      `Redis at ${where} is unreachable: ${NETWORK_CODES[netCode]} (${raw.trim()})`,
+      raw,
+    );
   if (has(/connect timeout|timed out|Command timed out/i)) {
     return new RedisFault('unreachable', `Redis at ${where} did not answer in time (${raw.trim()})`, raw);
   }
@@ -156,7 +194,9 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     // A barrier: the handshake's replies (AUTH, SELECT) come before this one. A NOPERM answer is
     // fine here; the step's own commands will say what is missing.
     await client.ping().catch(() => undefined);
-    const fatal = events.map((e) => classifyRedisError(e, where)).find((f) => f.kind === 'auth' || f.kind === 'bad_input');
+    const fatal = events
+      .map((e) => classifyRedisError(e, where))
+      .find((f) => f.kind === 'auth' || f.kind === 'bad_input');
     if (fatal) throw fatal;
     connected = true;
     return client;

@@ -35,7 +35,9 @@ export async function namespacedProcessSets(client: Redis): Promise<NamespacedSe
 
 /** The sentence the step fails with, naming the namespaces found and the option to set. */
 export function namespaceHint(where: string, sets: readonly NamespacedSet[]): string {
-  const shown = sets.slice(0, 5).map((s) => `"${s.namespace}:processes" (${s.members} ${s.members === 1 ? 'member' : 'members'})`);
+  const shown = sets
+    .slice(0, 5)
+    .map((s) => `"${s.namespace}:processes" (${s.members} ${s.members === 1 ? 'member' : 'members'})`);
   const more = sets.length > 5 ? ` and ${sets.length - 5} more` : '';
   return (
     `no Sidekiq process in "processes" at ${where}, but namespaced process sets exist: ${shown.join(', ')}${more}. ` +

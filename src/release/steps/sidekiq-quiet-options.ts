@@ -44,7 +44,6 @@ export const SIDEKIQ_QUIET_DEFAULTS = {
   connectTimeoutMs: 5_000,
 } as const;
 
-
 export type SidekiqQuietOption = keyof SidekiqQuietOptions;
 
 export interface OptionProblem {
@@ -58,7 +57,8 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function validateSidekiqQuietOptions(options: SidekiqQuietOptions): OptionProblem[] {
   const problems: OptionProblem[] = [];
   const positive = (option: SidekiqQuietOption, value: number | undefined) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) problems.push({ option, message: `must be a positive duration, got ${value}` });
+    if (value !== undefined && !(Number.isFinite(value) && value > 0))
+      problems.push({ option, message: `must be a positive duration, got ${value}` });
   };
   positive('timeoutMs', options.timeoutMs);
   positive('idleTimeoutMs', options.idleTimeoutMs);
@@ -71,16 +71,29 @@ export function validateSidekiqQuietOptions(options: SidekiqQuietOptions): Optio
     });
   }
   if (options.onUnavailable !== undefined && options.onUnavailable !== 'fail' && options.onUnavailable !== 'skip') {
-    problems.push({ option: 'onUnavailable', message: `must be "fail" or "skip", got "${String(options.onUnavailable)}"` });
+    problems.push({
+      option: 'onUnavailable',
+      message: `must be "fail" or "skip", got "${String(options.onUnavailable)}"`,
+    });
   }
   if (options.namespace !== undefined) {
-    if (options.namespace === '' || /\s/.test(options.namespace)) problems.push({ option: 'namespace', message: `must be a non-empty name without spaces, got "${options.namespace}"` });
+    if (options.namespace === '' || /\s/.test(options.namespace))
+      problems.push({
+        option: 'namespace',
+        message: `must be a non-empty name without spaces, got "${options.namespace}"`,
+      });
     else if (options.namespace.endsWith(':')) {
-      problems.push({ option: 'namespace', message: `give it without the trailing colon ("${options.namespace.replace(/:+$/, '')}"); keys are "<namespace>:processes"` });
+      problems.push({
+        option: 'namespace',
+        message: `give it without the trailing colon ("${options.namespace.replace(/:+$/, '')}"); keys are "<namespace>:processes"`,
+      });
     }
   }
   if (options.redisUrlVar !== undefined && !IDENT.test(options.redisUrlVar)) {
-    problems.push({ option: 'redisUrlVar', message: `must be a variable name (letters, digits, _), got "${options.redisUrlVar}"` });
+    problems.push({
+      option: 'redisUrlVar',
+      message: `must be a variable name (letters, digits, _), got "${options.redisUrlVar}"`,
+    });
   }
   if (options.redisUrl !== undefined) {
     const problem = redisUrlProblem(options.redisUrl);
@@ -106,10 +119,15 @@ export const SIDEKIQ_QUIET_CONFIG_KEYS: Record<SidekiqQuietOption, string> = {
  * Reads a runway.toml table of step options (snake_case keys, durations as "30s"/"5m" or seconds)
  * into options; `problems` name the key. Unknown keys are problems.
  */
-export function parseSidekiqQuietConfig(raw: Record<string, unknown>): { options: SidekiqQuietOptions; problems: { key: string; message: string }[] } {
+export function parseSidekiqQuietConfig(raw: Record<string, unknown>): {
+  options: SidekiqQuietOptions;
+  problems: { key: string; message: string }[];
+} {
   const options: SidekiqQuietOptions = {};
   const problems: { key: string; message: string }[] = [];
-  const byKey = new Map(Object.entries(SIDEKIQ_QUIET_CONFIG_KEYS).map(([option, key]) => [key, option as SidekiqQuietOption]));
+  const byKey = new Map(
+    Object.entries(SIDEKIQ_QUIET_CONFIG_KEYS).map(([option, key]) => [key, option as SidekiqQuietOption]),
+  );
   for (const [key, value] of Object.entries(raw)) {
     const option = byKey.get(key);
     if (!option) {
@@ -158,7 +176,8 @@ export function parseSidekiqQuietConfig(raw: Record<string, unknown>): { options
       }
     }
   }
-  for (const p of validateSidekiqQuietOptions(options)) problems.push({ key: SIDEKIQ_QUIET_CONFIG_KEYS[p.option], message: p.message });
+  for (const p of validateSidekiqQuietOptions(options))
+    problems.push({ key: SIDEKIQ_QUIET_CONFIG_KEYS[p.option], message: p.message });
   return { options, problems };
 }
 
@@ -166,17 +185,26 @@ export function parseSidekiqQuietConfig(raw: Record<string, unknown>): { options
  * Where the Redis URL comes from: the option, else vars[redisUrlVar], else the variable named by
  * REDIS_PROVIDER (Sidekiq's convention), else REDIS_URL.
  */
-export function resolveRedisUrl(vars: Readonly<Record<string, string>>, options: Pick<SidekiqQuietOptions, 'redisUrl' | 'redisUrlVar'>): { url: string; source: string } | { problem: string } {
+export function resolveRedisUrl(
+  vars: Readonly<Record<string, string>>,
+  options: Pick<SidekiqQuietOptions, 'redisUrl' | 'redisUrlVar'>,
+): { url: string; source: string } | { problem: string } {
   if (options.redisUrl !== undefined) return { url: options.redisUrl, source: 'the redis_url option' };
   if (options.redisUrlVar !== undefined) {
     const url = vars[options.redisUrlVar];
-    if (!url) return { problem: `redis_url_var names ${options.redisUrlVar}, which is not set in the environment's variables or secrets` };
+    if (!url)
+      return {
+        problem: `redis_url_var names ${options.redisUrlVar}, which is not set in the environment's variables or secrets`,
+      };
     return { url, source: `$${options.redisUrlVar}` };
   }
   const provider = vars.REDIS_PROVIDER;
   if (provider) {
     if (provider.includes(':')) {
-      return { problem: 'REDIS_PROVIDER must be the NAME of the variable that holds the Redis URL (e.g. REDISTOGO_URL), not a URL' };
+      return {
+        problem:
+          'REDIS_PROVIDER must be the NAME of the variable that holds the Redis URL (e.g. REDISTOGO_URL), not a URL',
+      };
     }
     const url = vars[provider];
     if (url) return { url, source: `$${provider} (named by REDIS_PROVIDER)` };
@@ -185,6 +213,6 @@ export function resolveRedisUrl(vars: Readonly<Record<string, string>>, options:
   if (url) return { url, source: '$REDIS_URL' };
   return {
     problem:
-      'no Redis URL: set REDIS_URL (or REDIS_PROVIDER naming the variable that holds it) in the environment\'s variables or secrets, or give the step redis_url / redis_url_var',
+      "no Redis URL: set REDIS_URL (or REDIS_PROVIDER naming the variable that holds it) in the environment's variables or secrets, or give the step redis_url / redis_url_var",
   };
 }

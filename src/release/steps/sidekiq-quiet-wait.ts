@@ -28,13 +28,24 @@ interface WaitOptions {
  * pending process per poll (pipelined). A failed read is logged and retried at the next poll.
  * Returns the processes still pending at the deadline.
  */
-async function pollUntil(client: Redis, keys: Keys, pending: Tracked[], w: WaitOptions, settle: (t: Tracked, seen: Seen, now: number) => boolean, progress: (left: number) => void): Promise<Tracked[]> {
+async function pollUntil(
+  client: Redis,
+  keys: Keys,
+  pending: Tracked[],
+  w: WaitOptions,
+  settle: (t: Tracked, seen: Seen, now: number) => boolean,
+  progress: (left: number) => void,
+): Promise<Tracked[]> {
   const deadline = w.clock.now() + w.timeoutMs;
   let left = pending;
   let lastError = '';
   for (;;) {
     try {
-      const seen = await readProcesses(client, keys, left.map((t) => t.outcome.identity));
+      const seen = await readProcesses(
+        client,
+        keys,
+        left.map((t) => t.outcome.identity),
+      );
       const now = w.clock.now();
       const before = left.length;
       left = left.filter((t) => {
@@ -44,7 +55,9 @@ async function pollUntil(client: Redis, keys: Keys, pending: Tracked[], w: WaitO
         if (countOf(s.busy) !== null) t.outcome.busy = countOf(s.busy);
         if (!s.member || !s.info) {
           t.outcome.state = 'gone';
-          t.outcome.reason = !s.member ? 'it left the processes set (it stopped)' : 'its heartbeat expired (no beat for 60 s)';
+          t.outcome.reason = !s.member
+            ? 'it left the processes set (it stopped)'
+            : 'its heartbeat expired (no beat for 60 s)';
           w.log(`${t.outcome.identity}: ${t.outcome.reason}`);
           return false;
         }
@@ -85,7 +98,11 @@ export async function waitQuiet(client: Redis, keys: Keys, signalled: Tracked[],
   // Say why each did not acknowledge: is TSTP still unread, did it beat since?
   let unread = new Map<string, string[]>();
   try {
-    unread = await unreadSignals(client, keys, left.map((t) => t.outcome.identity));
+    unread = await unreadSignals(
+      client,
+      keys,
+      left.map((t) => t.outcome.identity),
+    );
   } catch {
     // best effort: the reason then says less
   }
@@ -94,7 +111,10 @@ export async function waitQuiet(client: Redis, keys: Keys, signalled: Tracked[],
     const signals = unread.get(t.outcome.identity);
     const quiet = t.lastSeen?.quiet ?? 'null';
     const beat = Number(t.lastSeen?.beat);
-    const beatAge = Number.isFinite(beat) && beat > 0 ? ` (last heartbeat ${formatDuration(Math.max(0, w.clock.now() - beat * 1000))} ago)` : '';
+    const beatAge =
+      Number.isFinite(beat) && beat > 0
+        ? ` (last heartbeat ${formatDuration(Math.max(0, w.clock.now() - beat * 1000))} ago)`
+        : '';
     const beatSince = t.lastSeen?.beat !== t.beatAtSignal;
     if (signals === undefined) {
       t.outcome.reason = `no quiet = "true" yet; it reports quiet = "${quiet}"${beatAge}`;
@@ -111,7 +131,9 @@ export async function waitQuiet(client: Redis, keys: Keys, signalled: Tracked[],
 
 export async function waitIdle(client: Redis, keys: Keys, quieted: Tracked[], w: WaitOptions): Promise<void> {
   const total = quieted.length;
-  w.log(`waiting up to ${formatDuration(w.timeoutMs)} for ${plural(total, 'quiet process')} to finish their jobs (busy = 0)`);
+  w.log(
+    `waiting up to ${formatDuration(w.timeoutMs)} for ${plural(total, 'quiet process')} to finish their jobs (busy = 0)`,
+  );
   const left = await pollUntil(
     client,
     keys,

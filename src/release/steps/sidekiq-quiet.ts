@@ -13,8 +13,22 @@ import type { Redis } from 'ioredis';
 import { RealClock, formatDuration } from '../../domain/clock.js';
 import { namespaceHint, namespacedProcessSets } from './sidekiq-namespaces.js';
 import { RedisFault, classifyRedisError, closeRedis, connectRedis, redactRedisUrl, redisUrlProblem } from './redis.js';
-import { countOf, listIdentities, parseInfo, readProcesses, sendQuiet, sidekiqKeys, SIGNAL_TTL_SECONDS } from './sidekiq-protocol.js';
-import { resolveRedisUrl, SIDEKIQ_QUIET_CONFIG_KEYS, SIDEKIQ_QUIET_DEFAULTS, validateSidekiqQuietOptions, type SidekiqQuietOptions } from './sidekiq-quiet-options.js';
+import {
+  countOf,
+  listIdentities,
+  parseInfo,
+  readProcesses,
+  sendQuiet,
+  sidekiqKeys,
+  SIGNAL_TTL_SECONDS,
+} from './sidekiq-protocol.js';
+import {
+  resolveRedisUrl,
+  SIDEKIQ_QUIET_CONFIG_KEYS,
+  SIDEKIQ_QUIET_DEFAULTS,
+  validateSidekiqQuietOptions,
+  type SidekiqQuietOptions,
+} from './sidekiq-quiet-options.js';
 import { listed, plural, type SidekiqQuietDetails, type SidekiqQuietReport } from './sidekiq-quiet-report.js';
 import { waitIdle, waitQuiet, type Tracked } from './sidekiq-quiet-wait.js';
 import type { ReleaseStep, StepContext, StepError, StepErrorKind, StepStatus } from './step.js';
@@ -32,7 +46,12 @@ export {
   type SidekiqQuietOption,
   type SidekiqQuietOptions,
 } from './sidekiq-quiet-options.js';
-export type { SidekiqProcessOutcome, SidekiqQuietDetails, SidekiqQuietReport, SidekiqSkippedIdentity } from './sidekiq-quiet-report.js';
+export type {
+  SidekiqProcessOutcome,
+  SidekiqQuietDetails,
+  SidekiqQuietReport,
+  SidekiqSkippedIdentity,
+} from './sidekiq-quiet-report.js';
 
 export const SIDEKIQ_QUIET = 'sidekiq-quiet';
 
@@ -54,7 +73,10 @@ function faultKind(fault: RedisFault): StepErrorKind {
   }
 }
 
-export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuietOptions = {}): Promise<SidekiqQuietReport> {
+export async function runSidekiqQuiet(
+  context: StepContext,
+  options: SidekiqQuietOptions = {},
+): Promise<SidekiqQuietReport> {
   const clock = context.clock ?? new RealClock();
   const { signal, log } = context;
   const startedAt = clock.now();
@@ -92,7 +114,8 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
     ...(error ? { error } : {}),
     durationMs: clock.now() - startedAt,
   });
-  const failed = (kind: StepErrorKind, message: string, summary = message) => report('failed', summary, { kind, message });
+  const failed = (kind: StepErrorKind, message: string, summary = message) =>
+    report('failed', summary, { kind, message });
 
   // Input, before touching anything.
   const problems = validateSidekiqQuietOptions(options);
@@ -120,7 +143,11 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
 
   let client: Redis;
   try {
-    client = await connectRedis(resolved.url, { connectTimeoutMs: o.connectTimeoutMs, commandTimeoutMs: Math.max(o.connectTimeoutMs, 1000), signal });
+    client = await connectRedis(resolved.url, {
+      connectTimeoutMs: o.connectTimeoutMs,
+      commandTimeoutMs: Math.max(o.connectTimeoutMs, 1000),
+      signal,
+    });
   } catch (err) {
     if (signal.aborted) throw signal.reason ?? err;
     return unusable(classifyRedisError(err, where));
@@ -208,7 +235,10 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
       return failed(faultKind(fault), message);
     }
     const already = tracked.length - toSignal.length;
-    if (toSignal.length) log(`sent TSTP to ${plural(toSignal.length, 'process')}${already ? ` (${already} already quiet)` : ''}; waiting up to ${formatDuration(o.timeoutMs)} for quiet`);
+    if (toSignal.length)
+      log(
+        `sent TSTP to ${plural(toSignal.length, 'process')}${already ? ` (${already} already quiet)` : ''}; waiting up to ${formatDuration(o.timeoutMs)} for quiet`,
+      );
     else if (already) log(`all ${plural(already, 'process')} already quiet`);
 
     try {
@@ -216,10 +246,13 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
       await waitQuiet(client, keys, signalled, { clock, signal, log, timeoutMs: o.timeoutMs, pollMs: o.pollMs });
       // 4. Optionally wait for busy = "0".
       const quieted = tracked.filter((t) => t.outcome.state === 'quieted');
-      if (o.waitIdle && quieted.length) await waitIdle(client, keys, quieted, { clock, signal, log, timeoutMs: o.idleTimeoutMs, pollMs: o.pollMs });
+      if (o.waitIdle && quieted.length)
+        await waitIdle(client, keys, quieted, { clock, signal, log, timeoutMs: o.idleTimeoutMs, pollMs: o.pollMs });
     } catch (err) {
       if (signal.aborted) {
-        log(`aborted: ${plural(signalled.length, 'process')} had been sent TSTP and will go quiet (quiet cannot be undone through Redis)`);
+        log(
+          `aborted: ${plural(signalled.length, 'process')} had been sent TSTP and will go quiet (quiet cannot be undone through Redis)`,
+        );
         throw signal.reason ?? err;
       }
       throw err;
@@ -268,7 +301,9 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
     if (failures.length) {
       const message = failures.join('; ') + ` [at ${where}]`;
       const summary =
-        (timedOut.length ? `${details.quieted} of ${tracked.length} Sidekiq processes quiet; ${timedOut.length} timed out: ${listed(details.timedOutIdentities, 3)}` : `${details.quieted} of ${tracked.length} Sidekiq processes quiet`) +
+        (timedOut.length
+          ? `${details.quieted} of ${tracked.length} Sidekiq processes quiet; ${timedOut.length} timed out: ${listed(details.timedOutIdentities, 3)}`
+          : `${details.quieted} of ${tracked.length} Sidekiq processes quiet`) +
         (details.stillBusy ? `; ${details.stillBusy} still busy: ${listed(details.stillBusyIdentities, 3)}` : '') +
         tailText;
       return failed('timeout', message, summary);
@@ -277,12 +312,23 @@ export async function runSidekiqQuiet(context: StepContext, options: SidekiqQuie
       if (!options.namespace && details.skippedIdentities.length === 0) {
         // A user whose ACL forbids SCAN just gets the plain answer.
         const sets = await namespacedProcessSets(client).catch(() => []);
-        if (sets.length) return failed('bad_input', namespaceHint(where, sets), `no Sidekiq process without a namespace; found namespace "${sets[0]!.namespace}": set --namespace`);
+        if (sets.length)
+          return failed(
+            'bad_input',
+            namespaceHint(where, sets),
+            `no Sidekiq process without a namespace; found namespace "${sets[0]!.namespace}": set --namespace`,
+          );
       }
-      return report('succeeded', `no live Sidekiq process at ${where}: nothing to quiet${skippedText ? ` (${skippedText})` : ''}`);
+      return report(
+        'succeeded',
+        `no live Sidekiq process at ${where}: nothing to quiet${skippedText ? ` (${skippedText})` : ''}`,
+      );
     }
     const idleText = o.waitIdle ? (details.quieted ? ', all idle' : '') : '';
-    return report('succeeded', `quieted ${details.quieted} of ${plural(tracked.length, 'Sidekiq process')}${idleText} in ${took} at ${where}${tailText}`);
+    return report(
+      'succeeded',
+      `quieted ${details.quieted} of ${plural(tracked.length, 'Sidekiq process')}${idleText} in ${took} at ${where}${tailText}`,
+    );
   } finally {
     await closeRedis(client);
   }

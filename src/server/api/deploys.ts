@@ -10,14 +10,26 @@ import { dispatch, type DispatchOutcome } from '../../triggers/dispatch.js';
 import { formatRefusal } from '../../deploys/policy.js';
 import { deployClock } from '../../deploys/simulated-time.js';
 import type { DeployRecord } from '../../store/contract.js';
-import { ApiError, caller, freeText, optionalBoolean, optionalString, positiveInt, readJson, requireActOn, type ApiEnv, type ControlPlane } from './http.js';
+import {
+  ApiError,
+  caller,
+  freeText,
+  optionalBoolean,
+  optionalString,
+  positiveInt,
+  readJson,
+  requireActOn,
+  type ApiEnv,
+  type ControlPlane,
+} from './http.js';
 
 const STATUSES: DeployStatus[] = ['pending', 'running', 'succeeded', 'failed', 'aborted', 'rolled_back', 'halted'];
 
 function strategyOf(body: Record<string, unknown>): StrategyName | undefined {
   const s = optionalString(body, 'strategy');
   if (s === undefined) return undefined;
-  if (!(STRATEGIES as readonly string[]).includes(s)) throw new ApiError(400, `unknown strategy "${s}" (one of: ${STRATEGIES.join(', ')})`);
+  if (!(STRATEGIES as readonly string[]).includes(s))
+    throw new ApiError(400, `unknown strategy "${s}" (one of: ${STRATEGIES.join(', ')})`);
   return s as StrategyName;
 }
 
@@ -28,11 +40,30 @@ function withoutPlan(d: DeployRecord): Omit<DeployRecord, 'plan'> {
 
 async function answer(c: Context<ApiEnv>, cp: ControlPlane, outcome: DispatchOutcome): Promise<Response> {
   if (outcome.outcome === 'refused') {
-    return c.json({ error: formatRefusal(outcome.env, outcome), code: 'policy', why: outcome.why, wouldBeAllowed: outcome.wouldBeAllowed }, 403);
+    return c.json(
+      {
+        error: formatRefusal(outcome.env, outcome),
+        code: 'policy',
+        why: outcome.why,
+        wouldBeAllowed: outcome.wouldBeAllowed,
+      },
+      403,
+    );
   }
   if (outcome.outcome === 'error') return c.json({ error: outcome.error }, outcome.status as ContentfulStatusCode);
   const deploy = await cp.store.getDeploy(outcome.deployId);
-  return c.json({ deploy: deploy && withoutPlan(deploy), policy: { responsible: outcome.responsible, emergency: outcome.emergency, trigger: outcome.trigger, note: outcome.note } }, 201);
+  return c.json(
+    {
+      deploy: deploy && withoutPlan(deploy),
+      policy: {
+        responsible: outcome.responsible,
+        emergency: outcome.emergency,
+        trigger: outcome.trigger,
+        note: outcome.note,
+      },
+    },
+    201,
+  );
 }
 
 export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
@@ -59,7 +90,12 @@ export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     const journal = c.req.query('journal') ? await cp.store.listJournal(deploy.id) : undefined;
     // Which clock its durations and journal offsets were measured on (simulated: the sim provider).
     const clock = deployClock(deploy, cp.config.environments[deploy.env]?.provider === 'sim');
-    return c.json({ ...deploy, clock, ...(live ? { live: { events: live.events.length, last: live.events[live.events.length - 1] ?? null } } : {}), ...(journal ? { journal } : {}) });
+    return c.json({
+      ...deploy,
+      clock,
+      ...(live ? { live: { events: live.events.length, last: live.events[live.events.length - 1] ?? null } } : {}),
+      ...(journal ? { journal } : {}),
+    });
   });
 
   api.post('/deploys', async (c) => {

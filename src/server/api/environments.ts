@@ -22,14 +22,24 @@ async function describe(cp: ControlPlane, env: EnvironmentConfig) {
     currentRelease: current,
     lock: lock ?? null,
     lastDeploy: last
-      ? { id: last.id, release: last.release, status: last.status, responsible: last.responsible, trigger: last.trigger, emergency: last.emergency ?? false, createdAtMs: last.createdAtMs }
+      ? {
+          id: last.id,
+          release: last.release,
+          status: last.status,
+          responsible: last.responsible,
+          trigger: last.trigger,
+          emergency: last.emergency ?? false,
+          createdAtMs: last.createdAtMs,
+        }
       : null,
     secrets: { stagedVersion: secrets.stagedVersion, appliedVersion: secrets.appliedVersion },
   };
 }
 
 export function environmentRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
-  api.get('/environments', async (c) => c.json(await Promise.all(Object.values(cp.config.environments).map((e) => describe(cp, e)))));
+  api.get('/environments', async (c) =>
+    c.json(await Promise.all(Object.values(cp.config.environments).map((e) => describe(cp, e)))),
+  );
   api.get('/environments/:env', async (c) => {
     const name = c.req.param('env');
     requireEnvironment(cp, name);

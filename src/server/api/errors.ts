@@ -19,12 +19,15 @@ export function errorStatus(err: unknown): { status: number; body: Record<string
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ApiError) return { status: err.status, body: { error: message, ...err.extra } };
   if (err instanceof DeployRequestError) return { status: err.status, body: { error: message } };
-  if (err instanceof SecretInputError || err instanceof TokenInputError) return { status: 400, body: { error: message } };
-  if (err instanceof SecretKeyError) return { status: 503, body: { error: `secrets are not available on this server: ${message}` } };
+  if (err instanceof SecretInputError || err instanceof TokenInputError)
+    return { status: 400, body: { error: message } };
+  if (err instanceof SecretKeyError)
+    return { status: 503, body: { error: `secrets are not available on this server: ${message}` } };
   if (err instanceof SecretDecryptError) return { status: 503, body: { error: message } };
   if (err instanceof ConfigError) return { status: 404, body: { error: message } };
   if (err instanceof PlanError) return { status: 422, body: { error: message } };
-  if (err instanceof StoreError) return { status: err.kind === 'conflict' ? 409 : err.kind === 'not_found' ? 404 : 503, body: { error: message } };
+  if (err instanceof StoreError)
+    return { status: err.kind === 'conflict' ? 409 : err.kind === 'not_found' ? 404 : 503, body: { error: message } };
   return { status: 500, body: { error: `internal error: ${message}` } };
 }
 

@@ -43,7 +43,9 @@ export interface ControlPlane {
   streams: StreamGuard;
 }
 
-export type ApiEnv = { Variables: { principal: Principal; /** Set when the request came with a dashboard session. */ sessionHash?: string } };
+export type ApiEnv = {
+  Variables: { principal: Principal; /** Set when the request came with a dashboard session. */ sessionHash?: string };
+};
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 /** GitHub caps webhook payloads at 25 MB; runway reads a few fields, so 5 MiB is plenty. */
@@ -52,7 +54,8 @@ export const DEFAULT_MAX_WEBHOOK_BODY_BYTES = 5 * 1024 * 1024;
 /** The raw body, refusing (413) more than `limit` bytes: by Content-Length first, then while reading. */
 export async function readRawBody(c: Context, limit: number): Promise<Buffer> {
   const declared = Number(c.req.header('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new ApiError(413, `request body is ${declared} bytes; the limit is ${limit}`);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new ApiError(413, `request body is ${declared} bytes; the limit is ${limit}`);
   const stream = c.req.raw.body;
   if (!stream) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
@@ -81,7 +84,8 @@ export async function readJson(c: Context, limit: number): Promise<Record<string
   } catch {
     throw new ApiError(400, 'request body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, 'request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ApiError(400, 'request body must be a JSON object');
   return value as Record<string, unknown>;
 }
 
@@ -121,9 +125,17 @@ export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
       // The dashboard's session cookie (src/server/browser-session.ts): CSRF-checked for changes.
       const cookie = cookieCredential(c);
       if (cookie && 'refused' in cookie) throw new ApiError(403, cookie.refused, { code: 'csrf' });
-      if (!cookie) throw new ApiError(401, 'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)');
+      if (!cookie)
+        throw new ApiError(
+          401,
+          'authentication required: send Authorization: Bearer <token> (create one with `runway token create`)',
+        );
       const session = await sessionPrincipal(cp.store, cp.clock, cookie.token);
-      if (!session) throw new ApiError(401, 'the dashboard session ended (signed out, expired, or its token was revoked): sign in again');
+      if (!session)
+        throw new ApiError(
+          401,
+          'the dashboard session ended (signed out, expired, or its token was revoked): sign in again',
+        );
       principal = session.principal;
       c.set('sessionHash', session.hash);
     }
@@ -135,7 +147,8 @@ export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
 
 export function requireRole(c: Context<ApiEnv>, role: Role): Principal {
   const p = c.get('principal');
-  if (!atLeast(p, role)) throw new ApiError(403, `${p.name}'s token is a ${p.role} token; this needs ${role}`, { code: 'role' });
+  if (!atLeast(p, role))
+    throw new ApiError(403, `${p.name}'s token is a ${p.role} token; this needs ${role}`, { code: 'role' });
   return p;
 }
 
@@ -151,7 +164,11 @@ export function requireActOn(c: Context<ApiEnv>, cp: ControlPlane, env: string):
   const p = c.get('principal');
   if (!mayActOn(p, env)) {
     const scope = p.role === 'deployer' ? `deployer of ${p.envs?.join(', ') ?? 'every environment'}` : p.role;
-    throw new ApiError(403, `${p.name}'s token (${scope}) may not act on ${env}; a deployer token for ${env} or an admin token may`, { code: 'role' });
+    throw new ApiError(
+      403,
+      `${p.name}'s token (${scope}) may not act on ${env}; a deployer token for ${env} or an admin token may`,
+      { code: 'role' },
+    );
   }
   return p;
 }
@@ -166,9 +183,16 @@ export function caller(c: Context<ApiEnv>): { initiator: Initiator; label: strin
   const p = c.get('principal');
   const onBehalf = c.req.header(ON_BEHALF_HEADER)?.trim();
   if (onBehalf) {
-    if (!p.automation) throw new ApiError(403, `${ON_BEHALF_HEADER} is for automation tokens; ${p.name}'s token acts as ${p.name}`, { code: 'role' });
-    if (!/^[A-Za-z0-9][A-Za-z0-9._@[\]-]{0,99}$/.test(onBehalf)) throw new ApiError(400, `${ON_BEHALF_HEADER} must be a login`);
-    return { initiator: { kind: onBehalf.endsWith('[bot]') ? 'automation' : 'human', name: onBehalf }, label: `token:${p.name} for ${onBehalf}` };
+    if (!p.automation)
+      throw new ApiError(403, `${ON_BEHALF_HEADER} is for automation tokens; ${p.name}'s token acts as ${p.name}`, {
+        code: 'role',
+      });
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@[\]-]{0,99}$/.test(onBehalf))
+      throw new ApiError(400, `${ON_BEHALF_HEADER} must be a login`);
+    return {
+      initiator: { kind: onBehalf.endsWith('[bot]') ? 'automation' : 'human', name: onBehalf },
+      label: `token:${p.name} for ${onBehalf}`,
+    };
   }
   return { initiator: { kind: p.automation ? 'automation' : 'human', name: p.name }, label: `token:${p.name}` };
 }

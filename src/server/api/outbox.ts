@@ -14,7 +14,12 @@ export function outboxRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     if (bad.length) throw new ApiError(400, `state must be among ${STATES.join(', ')} (got ${bad.join(', ')})`);
     const deployId = c.req.query('deploy');
     const limit = positiveInt(c.req.query('limit'), 'limit', 5000) ?? 500;
-    const items = await cp.store.listOutbox({ state: state as OutboxState[], outwardOnly: true, limit, ...(deployId ? { deployId } : {}) });
+    const items = await cp.store.listOutbox({
+      state: state as OutboxState[],
+      outwardOnly: true,
+      limit,
+      ...(deployId ? { deployId } : {}),
+    });
     return c.json(items.filter((i) => i.app === cp.config.app.name));
   });
 }

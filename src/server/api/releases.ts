@@ -18,14 +18,16 @@ export function releaseRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     requireRole(c, 'deployer');
     const body = await readJson(c, cp.maxBodyBytes);
     const version = optionalString(body, 'version');
-    if (!version || !VERSION.test(version)) throw new ApiError(400, '"version" is required: 1-128 letters, digits, . _ + -');
+    if (!version || !VERSION.test(version))
+      throw new ApiError(400, '"version" is required: 1-128 letters, digits, . _ + -');
     const image = optionalString(body, 'image');
     const notes = optionalString(body, 'notes');
     freeText('"image"', image);
     freeText('"notes"', notes, true);
     const release: Release = { version, image: image ?? `${app}:${version}`, createdAtMs: cp.clock.now() };
     if (notes) release.notes = notes;
-    if (await cp.store.getRelease(app, version)) throw new ApiError(409, `release ${version} already exists; releases are immutable`);
+    if (await cp.store.getRelease(app, version))
+      throw new ApiError(409, `release ${version} already exists; releases are immutable`);
     await cp.store.createRelease(app, release);
     return c.json(release, 201);
   });

@@ -11,7 +11,18 @@ import { deployReplacedFleet } from '../../domain/fleet-replaced.js';
 import { changeSecrets, checkSecretName, listSecrets } from '../../secrets/secrets.js';
 import { dispatch } from '../../triggers/dispatch.js';
 import { formatRefusal } from '../../deploys/policy.js';
-import { ApiError, caller, freeText, optionalBoolean, optionalString, readJson, requireActOn, requireEnvironment, type ApiEnv, type ControlPlane } from './http.js';
+import {
+  ApiError,
+  caller,
+  freeText,
+  optionalBoolean,
+  optionalString,
+  readJson,
+  requireActOn,
+  requireEnvironment,
+  type ApiEnv,
+  type ControlPlane,
+} from './http.js';
 
 /** Secret changes are a person's: an automation token must name who it acts for (a refusal is in the ledger). */
 async function changer(c: Context<ApiEnv>, cp: ControlPlane, env: string) {
@@ -25,7 +36,15 @@ async function changer(c: Context<ApiEnv>, cp: ControlPlane, env: string) {
       responsible: who.initiator.name || 'unknown',
       initiator: who.label,
       trigger: 'secrets',
-      data: { why, wouldBeAllowed: ['the same change by a personal token', 'the automation token naming the person it acts for (X-Runway-On-Behalf-Of)'], via: 'api', action: 'change-secrets' },
+      data: {
+        why,
+        wouldBeAllowed: [
+          'the same change by a personal token',
+          'the automation token naming the person it acts for (X-Runway-On-Behalf-Of)',
+        ],
+        via: 'api',
+        action: 'change-secrets',
+      },
     });
     throw new ApiError(403, why, { code: 'policy' });
   }
@@ -36,12 +55,33 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   const app = cp.config.app.name;
   const key = () => loadSecretKey({ env: cp.processEnv, keyFile: cp.config.secrets?.keyFile });
 
-  const change = async (c: Context<ApiEnv>, env: string, set: Record<string, string>, unset: string[], reason: string | null) => {
+  const change = async (
+    c: Context<ApiEnv>,
+    env: string,
+    set: Record<string, string>,
+    unset: string[],
+    reason: string | null,
+  ) => {
     freeText('"reason"', reason);
     const who = await changer(c, cp, env);
-    const result = await changeSecrets(cp.store, key(), cp.clock, { app, env, set, unset, by: who.initiator.name, initiator: who.label, trigger: 'api', reason });
+    const result = await changeSecrets(cp.store, key(), cp.clock, {
+      app,
+      env,
+      set,
+      unset,
+      by: who.initiator.name,
+      initiator: who.label,
+      trigger: 'api',
+      reason,
+    });
     const listing = await listSecrets(cp.store, app, env);
-    return c.json({ env, changed: result.changed, stagedVersion: result.version, appliedVersion: listing.appliedVersion, secrets: listing.secrets });
+    return c.json({
+      env,
+      changed: result.changed,
+      stagedVersion: result.version,
+      appliedVersion: listing.appliedVersion,
+      secrets: listing.secrets,
+    });
   };
 
   api.get('/environments/:env/secrets', async (c) => {
@@ -66,7 +106,8 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     requireActOn(c, cp, env);
     const name = c.req.param('name');
     checkSecretName(name);
-    if (!(await cp.store.listSecrets(app, env)).some((s) => s.name === name)) throw new ApiError(404, `${env} has no secret ${name}`);
+    if (!(await cp.store.listSecrets(app, env)).some((s) => s.name === name))
+      throw new ApiError(404, `${env} has no secret ${name}`);
     return change(c, env, {}, [name], c.req.query('reason') ?? null);
   });
 
@@ -75,11 +116,17 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     requireActOn(c, cp, env);
     const body = await readJson(c, cp.maxBodyBytes);
     const set = body.set ?? {};
-    if (typeof set !== 'object' || set === null || Array.isArray(set) || Object.values(set).some((v) => typeof v !== 'string')) {
+    if (
+      typeof set !== 'object' ||
+      set === null ||
+      Array.isArray(set) ||
+      Object.values(set).some((v) => typeof v !== 'string')
+    ) {
       throw new ApiError(400, '"set" must be an object of secret names to string values');
     }
     const unset = body.unset ?? [];
-    if (!Array.isArray(unset) || unset.some((n) => typeof n !== 'string')) throw new ApiError(400, '"unset" must be a list of secret names');
+    if (!Array.isArray(unset) || unset.some((n) => typeof n !== 'string'))
+      throw new ApiError(400, '"unset" must be a list of secret names');
     return change(c, env, set as Record<string, string>, unset as string[], optionalString(body, 'reason') ?? null);
   });
 
@@ -102,7 +149,16 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
       },
       { via: 'api', initiatorLabel: who.label },
     );
-    if (outcome.outcome === 'refused') return c.json({ error: formatRefusal(env, outcome), code: 'policy', why: outcome.why, wouldBeAllowed: outcome.wouldBeAllowed }, 403);
+    if (outcome.outcome === 'refused')
+      return c.json(
+        {
+          error: formatRefusal(env, outcome),
+          code: 'policy',
+          why: outcome.why,
+          wouldBeAllowed: outcome.wouldBeAllowed,
+        },
+        403,
+      );
     if (outcome.outcome === 'error') return c.json({ error: outcome.error }, outcome.status as ContentfulStatusCode);
     const deploy = await cp.store.getDeploy(outcome.deployId);
     // Plans are keyed by release: re-deploying what runs replaces no machine.

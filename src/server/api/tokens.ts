@@ -3,7 +3,16 @@
 
 import type { Hono } from 'hono';
 import { createApiToken, publicToken, revokeApiToken } from '../auth.js';
-import { ApiError, caller, optionalBoolean, optionalString, readJson, requireRole, type ApiEnv, type ControlPlane } from './http.js';
+import {
+  ApiError,
+  caller,
+  optionalBoolean,
+  optionalString,
+  readJson,
+  requireRole,
+  type ApiEnv,
+  type ControlPlane,
+} from './http.js';
 
 export function tokenRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   api.get('/whoami', (c) => {
@@ -18,7 +27,8 @@ export function tokenRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     requireRole(c, 'admin');
     const body = await readJson(c, cp.maxBodyBytes);
     const envs = body.envs;
-    if (envs !== undefined && envs !== null && (!Array.isArray(envs) || envs.some((e) => typeof e !== 'string'))) throw new ApiError(400, '"envs" must be a list of environment names');
+    if (envs !== undefined && envs !== null && (!Array.isArray(envs) || envs.some((e) => typeof e !== 'string')))
+      throw new ApiError(400, '"envs" must be a list of environment names');
     const { token, record } = await createApiToken(cp.store, cp.clock, {
       name: optionalString(body, 'name') ?? '',
       role: optionalString(body, 'role') ?? '',
@@ -34,7 +44,8 @@ export function tokenRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     requireRole(c, 'admin');
     const id = c.req.param('id');
     if (!(await cp.store.getToken(id))) throw new ApiError(404, `no token ${id}`);
-    if (!(await revokeApiToken(cp.store, cp.clock, id, caller(c).initiator.name, cp.config.app.name))) throw new ApiError(409, `token ${id} is already revoked`);
+    if (!(await revokeApiToken(cp.store, cp.clock, id, caller(c).initiator.name, cp.config.app.name)))
+      throw new ApiError(409, `token ${id} is already revoked`);
     // Its open event streams end now (other instances' within their next sweep).
     cp.streams.endToken(id);
     return c.json(publicToken((await cp.store.getToken(id))!));

@@ -7,7 +7,13 @@
 // instance, answers 200 `duplicate` and starts nothing.
 
 import type { Hono } from 'hono';
-import { DELIVERY_HEADER, EVENT_HEADER, mapGithubEvent, SIGNATURE_HEADER, verifySignature } from '../../triggers/github-webhook.js';
+import {
+  DELIVERY_HEADER,
+  EVENT_HEADER,
+  mapGithubEvent,
+  SIGNATURE_HEADER,
+  verifySignature,
+} from '../../triggers/github-webhook.js';
 import { ApiError, positiveInt, readRawBody, type ApiEnv, type ControlPlane } from './http.js';
 
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -15,7 +21,10 @@ const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 export function webhookRoutes(app: Hono, cp: ControlPlane): void {
   app.post('/webhooks/github', async (c) => {
     if (cp.webhookSecret === undefined) {
-      throw new ApiError(503, 'the GitHub webhook endpoint is off: no webhook secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)');
+      throw new ApiError(
+        503,
+        'the GitHub webhook endpoint is off: no webhook secret (set RUNWAY_GITHUB_WEBHOOK_SECRET or [github] webhook_secret_file)',
+      );
     }
     const raw = await readRawBody(c, cp.maxWebhookBodyBytes);
     if (!verifySignature(cp.webhookSecret, raw, c.req.header(SIGNATURE_HEADER))) {
@@ -24,7 +33,8 @@ export function webhookRoutes(app: Hono, cp: ControlPlane): void {
     const event = c.req.header(EVENT_HEADER);
     const delivery = c.req.header(DELIVERY_HEADER);
     if (!event) throw new ApiError(400, `missing ${EVENT_HEADER} header`);
-    if (!delivery || !DELIVERY_ID.test(delivery)) throw new ApiError(400, `missing or malformed ${DELIVERY_HEADER} header`);
+    if (!delivery || !DELIVERY_ID.test(delivery))
+      throw new ApiError(400, `missing or malformed ${DELIVERY_HEADER} header`);
     let payload: unknown;
     try {
       payload = JSON.parse(raw.toString('utf8'));
@@ -48,15 +58,25 @@ export function webhookRoutes(app: Hono, cp: ControlPlane): void {
     if (!recorded.recorded) {
       const original = recorded.existing;
       cp.log(`github delivery ${delivery} (${event}) is a duplicate of ${original.id}: nothing started`);
-      return c.json({ duplicate: true, event, deliveryId: delivery, original: { id: original.id, status: original.status } });
+      return c.json({
+        duplicate: true,
+        event,
+        deliveryId: delivery,
+        original: { id: original.id, status: original.status },
+      });
     }
     cp.webhooks.enqueue(delivery);
-    return c.json({ accepted: true, event, deliveryId: delivery, environments: mapping.requests.map((r) => r.env) }, 202);
+    return c.json(
+      { accepted: true, event, deliveryId: delivery, environments: mapping.requests.map((r) => r.env) },
+      202,
+    );
   });
 }
 
 export function deliveryRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
-  api.get('/deliveries', async (c) => c.json(await cp.store.listDeliveries({ limit: positiveInt(c.req.query('limit'), 'limit') ?? 50 })));
+  api.get('/deliveries', async (c) =>
+    c.json(await cp.store.listDeliveries({ limit: positiveInt(c.req.query('limit'), 'limit') ?? 50 })),
+  );
   api.get('/deliveries/:id', async (c) => {
     const d = await cp.store.getDelivery(c.req.param('id'));
     if (!d) throw new ApiError(404, `no delivery ${c.req.param('id')}`);

@@ -47,7 +47,8 @@ export function repositoryWebUrl(github: GitHubConfig | undefined): string | nul
 }
 
 export function releaseNotesCard(release: Release | undefined, github: GitHubConfig | undefined): Html {
-  if (!release?.notes?.trim()) return h`<section class="card" id="release-notes"><h2>Release notes</h2><p class="muted">${release ? `release ${release.version} has no notes` : 'release not found'}</p></section>`;
+  if (!release?.notes?.trim())
+    return h`<section class="card" id="release-notes"><h2>Release notes</h2><p class="muted">${release ? `release ${release.version} has no notes` : 'release not found'}</p></section>`;
   const repo = repositoryWebUrl(github);
   const pulls = pullRequestsInNotes(release.notes);
   return h`<section class="card" id="release-notes"><h2>Release ${release.version}</h2>
@@ -57,7 +58,9 @@ ${pulls.length ? h`<h3>Pull requests</h3><ul class="pulls" id="pull-requests">${
 
 /** Rows delivery was tried for and failed (still retrying, or given up). */
 export function undelivered(items: OutboxItem[]): OutboxItem[] {
-  return items.filter((i) => i.channel !== LIFECYCLE_CHANNEL && (i.state === 'failed' || (i.state === 'pending' && i.attempts > 0)));
+  return items.filter(
+    (i) => i.channel !== LIFECYCLE_CHANNEL && (i.state === 'failed' || (i.state === 'pending' && i.attempts > 0)),
+  );
 }
 
 function row(i: OutboxItem, withDeploy: boolean): Html {

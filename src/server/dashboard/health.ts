@@ -166,7 +166,10 @@ export function ran(d: DeployStat): boolean {
   return d.startedAtMs !== null || !TERMINAL.has(d.status);
 }
 
-export function healthReport(rows: DeployStat[], options: { nowMs: number; windowDays: number; env?: string | null }): HealthReport {
+export function healthReport(
+  rows: DeployStat[],
+  options: { nowMs: number; windowDays: number; env?: string | null },
+): HealthReport {
   const bucketMs = bucketMsFor(options.windowDays);
   const sinceMs = windowStart(options.nowMs, options.windowDays);
   const inWindow = rows.filter((d) => d.createdAtMs >= sinceMs && (!options.env || d.env === options.env) && ran(d));
@@ -185,17 +188,48 @@ export function healthReport(rows: DeployStat[], options: { nowMs: number; windo
     for (const s of strategies) {
       const ds = byStrategy.get(s) ?? [];
       dispatch[s] = percentiles(ds.map(dispatchMs).filter((v): v is number => v !== null));
-      converge[s] = percentiles(ds.filter((d) => d.status === 'succeeded').map(convergeMs).filter((v): v is number => v !== null));
+      converge[s] = percentiles(
+        ds
+          .filter((d) => d.status === 'succeeded')
+          .map(convergeMs)
+          .filter((v): v is number => v !== null),
+      );
     }
-    return { startMs: sinceMs + i * bucketMs, deploys: t.deploys, finished: t.finished, succeeded: t.succeeded, successRate: t.successRate, dispatch, converge };
+    return {
+      startMs: sinceMs + i * bucketMs,
+      deploys: t.deploys,
+      finished: t.finished,
+      succeeded: t.succeeded,
+      successRate: t.successRate,
+      dispatch,
+      converge,
+    };
   });
   const byStrategy: Record<string, HealthTotals> = {};
   for (const [s, list] of groupBy(inWindow, (d) => d.strategy)) byStrategy[s] = totals(list);
   const byEnv: Record<string, HealthTotals> = {};
   for (const [e, list] of groupBy(inWindow, (d) => d.env)) byEnv[e] = totals(list);
   const notable = inWindow
-    .filter((d) => d.emergency || d.stragglers > 0 || (TERMINAL.has(d.status) && d.status !== 'succeeded') || d.trigger === 'rollback')
+    .filter(
+      (d) =>
+        d.emergency ||
+        d.stragglers > 0 ||
+        (TERMINAL.has(d.status) && d.status !== 'succeeded') ||
+        d.trigger === 'rollback',
+    )
     .slice(-12)
     .reverse();
-  return { windowDays: options.windowDays, sinceMs, untilMs: options.nowMs, bucketMs, env: options.env ?? null, totals: totals(inWindow), byStrategy, byEnv, strategies, buckets, notable };
+  return {
+    windowDays: options.windowDays,
+    sinceMs,
+    untilMs: options.nowMs,
+    bucketMs,
+    env: options.env ?? null,
+    totals: totals(inWindow),
+    byStrategy,
+    byEnv,
+    strategies,
+    buckets,
+    notable,
+  };
 }

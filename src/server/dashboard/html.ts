@@ -30,6 +30,9 @@ export function h(strings: TemplateStringsArray, ...values: unknown[]): Html {
 
 /** JSON for a `<script type="application/json">` block: `<` escaped so no `</script>` can close it. */
 export function jsonBlock(id: string, value: unknown): Html {
-  const text = JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const text = JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
   return new Html(`<script type="application/json" id="${esc(id)}">${text}</script>`);
 }

@@ -26,8 +26,29 @@ import { deliveriesCard, releaseNotesCard, undeliveredCard } from './delivery-vi
 import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
-import { deployBody, envCard, errorPage, healthBody, layout, ledgerBody, loginPage, overviewBody, recentTable, type EnvCardModel, type Viewer } from './pages.js';
-import { clearedSessionCookie, csrfToken, sameOrigin, sessionCookie, sessionHash, sessionPrincipal, sessionToken, startSession } from '../browser-session.js';
+import {
+  deployBody,
+  envCard,
+  errorPage,
+  healthBody,
+  layout,
+  ledgerBody,
+  loginPage,
+  overviewBody,
+  recentTable,
+  type EnvCardModel,
+  type Viewer,
+} from './pages.js';
+import {
+  clearedSessionCookie,
+  csrfToken,
+  sameOrigin,
+  sessionCookie,
+  sessionHash,
+  sessionPrincipal,
+  sessionToken,
+  startSession,
+} from '../browser-session.js';
 
 export interface DashboardDeps {
   cp: ControlPlane;
@@ -40,7 +61,8 @@ export interface DashboardDeps {
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
   'referrer-policy': 'same-origin',
@@ -63,8 +85,13 @@ function assetFiles(): Map<string, { body: string; type: string }> {
   });
   const files = new Map<string, { body: string; type: string }>();
   const uplotDir = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
-  const add = (name: string, path: string) => files.set(name, { body: readFileSync(path, 'utf8'), type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8' });
-  for (const name of ['dashboard.css', 'common.js', 'overview.js', 'deploy.js', 'health.js']) if (dir) add(name, join(dir, name));
+  const add = (name: string, path: string) =>
+    files.set(name, {
+      body: readFileSync(path, 'utf8'),
+      type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
+    });
+  for (const name of ['dashboard.css', 'common.js', 'overview.js', 'deploy.js', 'health.js'])
+    if (dir) add(name, join(dir, name));
   add('uPlot.iife.min.js', join(uplotDir, 'uPlot.iife.min.js'));
   add('uPlot.min.css', join(uplotDir, 'uPlot.min.css'));
   return files;
@@ -81,7 +108,12 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   const envNames = Object.keys(cp.config.environments);
   const assets = assetFiles();
 
-  const viewerOf = (s: Signed): Viewer => ({ principal: s.principal, csrf: csrfToken(s.token), app: appName, mayActOn: (env) => mayActOn(s.principal, env) });
+  const viewerOf = (s: Signed): Viewer => ({
+    principal: s.principal,
+    csrf: csrfToken(s.token),
+    app: appName,
+    mayActOn: (env) => mayActOn(s.principal, env),
+  });
 
   const signedIn = async (c: Context): Promise<Signed | undefined> => {
     const id = sessionToken(c);
@@ -96,7 +128,11 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
   /** Run a page handler for a signed-in viewer, or send the browser to the sign-in page. */
   const guarded = (handler: (c: Context, viewer: Viewer) => Promise<Response>) => async (c: Context) => {
     const signed = await signedIn(c);
-    if (!signed) return c.redirect(`/dashboard/login?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}`, 303);
+    if (!signed)
+      return c.redirect(
+        `/dashboard/login?next=${encodeURIComponent(c.req.path + (new URL(c.req.url).search || ''))}`,
+        303,
+      );
     const started = performance.now();
     const res = await handler(c, viewerOf(signed));
     res.headers.set('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
@@ -105,11 +141,13 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
 
   // ---- sign-in
 
-  const safeNext = (next: string | undefined) => (next && /^\/dashboard(\/[A-Za-z0-9_\-/]*)?(\?[A-Za-z0-9_=&%.-]*)?$/.test(next) ? next : '/dashboard');
+  const safeNext = (next: string | undefined) =>
+    next && /^\/dashboard(\/[A-Za-z0-9_\-/]*)?(\?[A-Za-z0-9_=&%.-]*)?$/.test(next) ? next : '/dashboard';
 
   app.get('/dashboard/login', (c) => page(c, loginPage(null, safeNext(c.req.query('next')))));
   app.post('/dashboard/login', async (c) => {
-    if (!sameOrigin(c)) return page(c, loginPage('sign-in refused: the form was not sent from this server', '/dashboard'), 403);
+    if (!sameOrigin(c))
+      return page(c, loginPage('sign-in refused: the form was not sent from this server', '/dashboard'), 403);
     // A token and a path fit in far less: a larger body is refused (413) by its Content-Length before
     // any of it is read, or as soon as more than this has arrived (a chunked upload).
     const text = (await readRawBody(c, LOGIN_MAX_BODY_BYTES)).toString('utf8');
@@ -123,7 +161,11 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     }
     cp.log(`dashboard sign-in: ${principal.name} (${principal.role})`);
     const sessionId = await startSession(cp.store, wall, principal.tokenId);
-    return c.body(null, 303, { location: next, 'set-cookie': sessionCookie(c, sessionId), 'cache-control': 'no-store' });
+    return c.body(null, 303, {
+      location: next,
+      'set-cookie': sessionCookie(c, sessionId),
+      'cache-control': 'no-store',
+    });
   });
   app.post('/dashboard/logout', async (c) => {
     if (!sameOrigin(c)) return c.json({ error: 'cross-origin request refused' }, 403);
@@ -133,13 +175,21 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
       await cp.store.endSession(sessionHash(id), wall.now());
       cp.streams.endSession(sessionHash(id));
     }
-    return c.body(null, 303, { location: '/dashboard/login', 'set-cookie': clearedSessionCookie(c), 'cache-control': 'no-store' });
+    return c.body(null, 303, {
+      location: '/dashboard/login',
+      'set-cookie': clearedSessionCookie(c),
+      'cache-control': 'no-store',
+    });
   });
 
   app.get('/dashboard/assets/:name', (c) => {
     const file = assets.get(c.req.param('name'));
     if (!file) return c.json({ error: `no asset ${c.req.param('name')}` }, 404);
-    return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'public, max-age=300', 'x-content-type-options': 'nosniff' });
+    return c.body(file.body, 200, {
+      'content-type': file.type,
+      'cache-control': 'public, max-age=300',
+      'x-content-type-options': 'nosniff',
+    });
   });
 
   // ---- overview
@@ -154,13 +204,19 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
           cp.store.listDeployHeads({ app: appName, env: env.name, limit: 1 }),
           fleets.get(env.name),
         ]);
-        const runningHere = running.filter((d) => d.env === env.name).map((d) => ({ deploy: d, progress: hub.progress(d.id) }));
+        const runningHere = running
+          .filter((d) => d.env === env.name)
+          .map((d) => ({ deploy: d, progress: hub.progress(d.id) }));
         const serving = fleet.machines.filter((m) => m.role === 'serving' && m.state !== 'destroyed');
         const byRelease = new Map<string, number>();
         for (const m of serving) byRelease.set(m.release, (byRelease.get(m.release) ?? 0) + 1);
         const target = runningHere[0]?.deploy.release ?? current?.release ?? null;
-        const onTarget = target ? serving.filter((m) => m.release === target && m.state === 'started' && m.health === 'passing').length : 0;
-        const changing = fleet.machines.filter((m) => m.state === 'created' || m.state === 'starting' || m.state === 'stopping').length;
+        const onTarget = target
+          ? serving.filter((m) => m.release === target && m.state === 'started' && m.health === 'passing').length
+          : 0;
+        const changing = fleet.machines.filter(
+          (m) => m.state === 'created' || m.state === 'starting' || m.state === 'stopping',
+        ).length;
         return {
           name: env.name,
           provider: env.provider,
@@ -217,8 +273,13 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     '/dashboard',
     guarded(async (c, viewer) => {
       const { cards, recent } = await renderOverview(viewer);
-      const stuck = undeliveredCard(await cp.store.listOutbox({ state: ['pending', 'failed'], outwardOnly: true, limit: 500 }));
-      return page(c, layout('Overview', 'overview', viewer, h`${stuck}${overviewBody(cards, recent)}`, ['common', 'overview']));
+      const stuck = undeliveredCard(
+        await cp.store.listOutbox({ state: ['pending', 'failed'], outwardOnly: true, limit: 500 }),
+      );
+      return page(
+        c,
+        layout('Overview', 'overview', viewer, h`${stuck}${overviewBody(cards, recent)}`, ['common', 'overview']),
+      );
     }),
   );
 
@@ -228,11 +289,26 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     '/dashboard/deploys/:id',
     guarded(async (c, viewer) => {
       const deploy = await cp.store.getDeploy(c.req.param('id') ?? '');
-      if (!deploy || deploy.app !== appName) return page(c, errorPage(404, `no deploy ${c.req.param('id')}`, viewer), 404);
+      if (!deploy || deploy.app !== appName)
+        return page(c, errorPage(404, `no deploy ${c.req.param('id')}`, viewer), 404);
       const journal = await cp.store.listJournal(deploy.id);
       const progress = hub.progress(deploy.id);
-      const extras = [releaseNotesCard(await cp.store.getRelease(appName, deploy.release), cp.config.github), deliveriesCard(await cp.store.listOutbox({ deployId: deploy.id }))];
-      const body = deployBody({ deploy, journal, progress, live: progress !== undefined, nowMs: wall.now(), simulated: cp.config.environments[deploy.env]?.provider === 'sim', extras }, viewer);
+      const extras = [
+        releaseNotesCard(await cp.store.getRelease(appName, deploy.release), cp.config.github),
+        deliveriesCard(await cp.store.listOutbox({ deployId: deploy.id })),
+      ];
+      const body = deployBody(
+        {
+          deploy,
+          journal,
+          progress,
+          live: progress !== undefined,
+          nowMs: wall.now(),
+          simulated: cp.config.environments[deploy.env]?.provider === 'sim',
+          extras,
+        },
+        viewer,
+      );
       return page(c, layout(`${deploy.release} → ${deploy.env}`, 'deploy', viewer, body, ['common', 'deploy']));
     }),
   );
@@ -241,17 +317,23 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
 
   const windowOf = (value: string | undefined): WindowDays => {
     const n = Number(value ?? 7);
-    if (!(WINDOWS as readonly number[]).includes(n)) throw new ApiError(400, `window must be one of ${WINDOWS.join(', ')} (days)`);
+    if (!(WINDOWS as readonly number[]).includes(n))
+      throw new ApiError(400, `window must be one of ${WINDOWS.join(', ')} (days)`);
     return n as WindowDays;
   };
   const envOf = (value: string | undefined): string | null => {
     if (!value) return null;
-    if (!envNames.includes(value)) throw new ApiError(404, `unknown environment "${value}" (known: ${envNames.join(', ')})`);
+    if (!envNames.includes(value))
+      throw new ApiError(404, `unknown environment "${value}" (known: ${envNames.join(', ')})`);
     return value;
   };
   const report = async (windowDays: WindowDays, env: string | null) => {
     const now = wall.now();
-    const rows = await cp.store.listDeployStats({ app: appName, sinceMs: windowStart(now, windowDays), ...(env ? { env } : {}) });
+    const rows = await cp.store.listDeployStats({
+      app: appName,
+      sinceMs: windowStart(now, windowDays),
+      ...(env ? { env } : {}),
+    });
     return healthReport(rows, { nowMs: now, windowDays, env });
   };
 
@@ -268,7 +350,10 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
         return page(c, errorPage(e.status, e.message, viewer), e.status);
       }
       const r = await report(windowDays, env);
-      return page(c, layout('Deploy health', 'health', viewer, healthBody(r, envNames, wall.now()), ['uplot', 'common', 'health']));
+      return page(
+        c,
+        layout('Deploy health', 'health', viewer, healthBody(r, envNames, wall.now()), ['uplot', 'common', 'health']),
+      );
     }),
   );
 
@@ -280,19 +365,30 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     guarded(async (c, viewer) => {
       const head = await cp.store.ledgerHead();
       const key = `${head.seq}:${head.hash}`;
-      if (verified?.key !== key || wall.now() - verified.atMs > 30_000) verified = { key, atMs: wall.now(), result: await verifyLedger(cp.store) };
+      if (verified?.key !== key || wall.now() - verified.atMs > 30_000)
+        verified = { key, atMs: wall.now(), result: await verifyLedger(cp.store) };
       const pageSize = 100;
       const beforeText = c.req.query('before');
       const before = beforeText && /^\d+$/.test(beforeText) ? Math.min(Number(beforeText), head.seq + 1) : head.seq + 1;
       const after = Math.max(0, before - 1 - pageSize);
-      const entries = (await cp.store.listLedger({ afterSeq: after, limit: before - 1 - after })).filter((e) => e.seq < before).reverse();
+      const entries = (await cp.store.listLedger({ afterSeq: after, limit: before - 1 - after }))
+        .filter((e) => e.seq < before)
+        .reverse();
       const older = after > 0 ? after + 1 : null;
       const newer = before <= head.seq ? Math.min(head.seq + 1, before + pageSize) : null;
-      return page(c, layout('Ledger', 'ledger', viewer, ledgerBody(verified.result, entries, { older, newer }, wall.now()), ['common']));
+      return page(
+        c,
+        layout('Ledger', 'ledger', viewer, ledgerBody(verified.result, entries, { older, newer }, wall.now()), [
+          'common',
+        ]),
+      );
     }),
   );
 
-  app.get('/dashboard/*', guarded(async (c, viewer) => page(c, errorPage(404, `no page ${c.req.path}`, viewer), 404)));
+  app.get(
+    '/dashboard/*',
+    guarded(async (c, viewer) => page(c, errorPage(404, `no page ${c.req.path}`, viewer), 404)),
+  );
 
   // ---- API additions (same auth as the rest of /api: Bearer token or the session cookie)
 
@@ -301,12 +397,18 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
 
   /** The same event stream, ended when the request's token is revoked or its dashboard session ends. */
   const guardStream = (c: Context<ApiEnv>, res: Response): Response =>
-    res.body ? new Response(cp.streams.guard({ tokenId: c.get('principal').tokenId, sessionHash: c.get('sessionHash') }, res.body), { status: res.status, headers: res.headers }) : res;
+    res.body
+      ? new Response(
+          cp.streams.guard({ tokenId: c.get('principal').tokenId, sessionHash: c.get('sessionHash') }, res.body),
+          { status: res.status, headers: res.headers },
+        )
+      : res;
 
   api.get('/api/deploys/:id/events', auth, async (c) => {
     // A deploy running here needs no store read (its record holds a plan that can be megabytes).
     const live = cp.deploys.get(c.req.param('id'));
-    if (live && live.deploy.app === appName) return guardStream(c, await hub.respond(live.deploy.id, live.deploy.startedAtMs));
+    if (live && live.deploy.app === appName)
+      return guardStream(c, await hub.respond(live.deploy.id, live.deploy.startedAtMs));
     const deploy = await cp.store.getDeployHead(c.req.param('id'));
     if (!deploy || deploy.app !== appName) throw new ApiError(404, `no deploy ${c.req.param('id')}`);
     return guardStream(c, await hub.respond(deploy.id, deploy.startedAtMs));
@@ -343,7 +445,10 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
           busy = true;
           try {
             const { cards, recent } = await renderOverview(viewer);
-            const payload = JSON.stringify({ cards: Object.fromEntries(cards.map((card, i) => [envNames[i]!, card.value])), recent: recent.value });
+            const payload = JSON.stringify({
+              cards: Object.fromEntries(cards.map((card, i) => [envNames[i]!, card.value])),
+              recent: recent.value,
+            });
             if (payload !== last) {
               last = payload;
               controller.enqueue(encoder.encode(`event: overview\ndata: ${payload}\n\n`));
@@ -363,10 +468,18 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
         untrack();
       },
     });
-    return guardStream(c, new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' } }));
+    return guardStream(
+      c,
+      new Response(stream, {
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-store',
+          'x-accel-buffering': 'no',
+        },
+      }),
+    );
   });
 }
-
 
 export { FleetCache } from './fleet-cache.js';
 export { LiveHub } from './live.js';

@@ -92,7 +92,18 @@ class LocalStream {
   endedAt = 0;
 
   constructor(readonly clock: Clock) {
-    this.progress = { phase: 'starting', done: 0, failed: 0, total: 0, inFlight: 0, paused: false, status: null, message: null, startedAt: null, now: clock.now() };
+    this.progress = {
+      phase: 'starting',
+      done: 0,
+      failed: 0,
+      total: 0,
+      inFlight: 0,
+      paused: false,
+      status: null,
+      message: null,
+      startedAt: null,
+      now: clock.now(),
+    };
   }
 
   record(event: ProgressEvent): WireEvent {
@@ -261,11 +272,24 @@ export class LiveHub {
    * `batch` and `now` messages, and `end` once the deploy ended.
    */
   async respond(deployId: string, startedAtMs: number | null): Promise<Response> {
-    const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', 'x-accel-buffering': 'no' };
+    const headers = {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-store',
+      'x-accel-buffering': 'no',
+    };
     const s = this.deploys.get(deployId) ? this.stream(deployId) : undefined;
     if (s && !s.ended) {
       const viewer = new Viewer(this.maxQueuedBytes, () => s.viewers.delete(viewer));
-      viewer.send(sse('hello', JSON.stringify({ source: 'live', instance: this.deploys.instanceId, startedAt: s.progress.startedAt ?? startedAtMs })));
+      viewer.send(
+        sse(
+          'hello',
+          JSON.stringify({
+            source: 'live',
+            instance: this.deploys.instanceId,
+            startedAt: s.progress.startedAt ?? startedAtMs,
+          }),
+        ),
+      );
       // Replay everything flushed so far; what is buffered comes with the next flush, to everyone.
       for (const chunk of s.log) viewer.send(chunk);
       viewer.send(sse('now', String(s.clock.now())));
@@ -283,7 +307,10 @@ export class LiveHub {
     }
     if (TERMINAL_STATUSES.includes(deploy.status)) {
       const converter = new StoreEventConverter(deploy.startedAtMs);
-      const [journal, events] = await Promise.all([this.store.listJournal(deployId), this.store.listMachineEvents(deployId)]);
+      const [journal, events] = await Promise.all([
+        this.store.listJournal(deployId),
+        this.store.listMachineEvents(deployId),
+      ]);
       viewer.send(sse('hello', JSON.stringify({ source: 'store', startedAt: deploy.startedAtMs })));
       viewer.send(sse('batch', JSON.stringify(converter.convert(journal, events))));
       viewer.send(sse('end', JSON.stringify({ status: deploy.status })));
@@ -291,7 +318,9 @@ export class LiveHub {
       return new Response(viewer.stream, { headers });
     }
     if (!poller) {
-      poller = new RemotePoller(this.store, deployId, deploy.startedAtMs, this.pollMs, () => this.remote.delete(deployId));
+      poller = new RemotePoller(this.store, deployId, deploy.startedAtMs, this.pollMs, () =>
+        this.remote.delete(deployId),
+      );
       this.remote.set(deployId, poller);
     }
     await poller.ready;
@@ -327,7 +356,11 @@ class RemotePoller {
   private async poll(): Promise<void> {
     if (this.stopped) return;
     try {
-      const [journal, events, deploy] = await Promise.all([this.store.listJournal(this.deployId), this.store.listMachineEvents(this.deployId), this.store.deployControl(this.deployId)]);
+      const [journal, events, deploy] = await Promise.all([
+        this.store.listJournal(this.deployId),
+        this.store.listMachineEvents(this.deployId),
+        this.store.deployControl(this.deployId),
+      ]);
       const fresh = this.converter.convert(journal.slice(this.journalSeen), events.slice(this.eventsSeen));
       this.journalSeen = journal.length;
       this.eventsSeen = events.length;

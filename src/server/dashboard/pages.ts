@@ -53,7 +53,10 @@ export function badge(status: string): Html {
 
 export function fmtTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 export function ago(ms: number, nowMs: number): string {
@@ -77,17 +80,22 @@ function num(n: number): string {
 }
 
 export function layout(title: string, page: string, viewer: Viewer | null, body: Html, scripts: string[] = []): string {
-  const nav = (href: string, name: string, key: string) => h`<a href="${href}" class="${page === key ? 'active' : ''}">${name}</a>`;
+  const nav = (href: string, name: string, key: string) =>
+    h`<a href="${href}" class="${page === key ? 'active' : ''}">${name}</a>`;
   return `<!doctype html>${h`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · runway</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="/dashboard/assets/dashboard.css">
 ${viewer ? h`<meta name="runway-csrf" content="${viewer.csrf}">` : ''}
 ${scripts.includes('uplot') ? h`<link rel="stylesheet" href="/dashboard/assets/uPlot.min.css">` : ''}
 </head><body data-page="${page}">
-<header class="top"><a class="brand" href="/dashboard"><span class="logo">▲</span> runway</a>${viewer ? h`<span class="app-name">${viewer.app}</span>
+<header class="top"><a class="brand" href="/dashboard"><span class="logo">▲</span> runway</a>${
+    viewer
+      ? h`<span class="app-name">${viewer.app}</span>
 <nav>${nav('/dashboard', 'Overview', 'overview')}${nav('/dashboard/health', 'Deploy health', 'health')}${nav('/dashboard/ledger', 'Ledger', 'ledger')}</nav>
 <div class="who"><span class="who-name">${viewer.principal.name}</span> <span class="role role-${viewer.principal.role}">${viewer.principal.role}${viewer.principal.role === 'deployer' && viewer.principal.envs ? ` of ${viewer.principal.envs.join(', ')}` : ''}</span>
-<form method="post" action="/dashboard/logout"><button class="link" type="submit">Sign out</button></form></div>` : ''}</header>
+<form method="post" action="/dashboard/logout"><button class="link" type="submit">Sign out</button></form></div>`
+      : ''
+  }</header>
 <main>${body}</main>
 <dialog id="confirm"><form method="dialog"><h3 id="confirm-title">Confirm</h3><p id="confirm-text"></p>
 <label class="reason">Reason <input id="confirm-reason" name="reason" maxlength="500" autocomplete="off" placeholder="why (recorded in the ledger)"></label>
@@ -121,7 +129,18 @@ export interface EnvCardModel {
   initiation: string;
   currentRelease: string | null;
   lock: Lock | null;
-  fleet: { total: number; serving: number; byRelease: { release: string; count: number }[]; extra: number; failed: number; unhealthy: number; starting: number; observedAtMs: number; error: string | null; outOfTraffic?: string[] } | null;
+  fleet: {
+    total: number;
+    serving: number;
+    byRelease: { release: string; count: number }[];
+    extra: number;
+    failed: number;
+    unhealthy: number;
+    starting: number;
+    observedAtMs: number;
+    error: string | null;
+    outOfTraffic?: string[];
+  } | null;
   convergence: { target: string; onTarget: number; total: number } | null;
   running: { deploy: DeployHead; progress: LiveProgress | undefined }[];
   last: DeployHead | null;
@@ -141,7 +160,8 @@ export function spreadBar(byRelease: { release: string; count: number }[], prima
   const order = [...(primary ? [primary] : []), ...byRelease.map((r) => r.release).filter((r) => r !== primary)];
   const sorted = [...byRelease].sort((a, b) => order.indexOf(a.release) - order.indexOf(b.release));
   return h`<div class="spread" role="img" aria-label="${sorted.map((r) => `${r.count} on ${r.release}`).join(', ')}">${sorted.map(
-    (r) => h`<div class="seg" data-release="${r.release}" style="width:${((r.count / total) * 100).toFixed(3)}%;background:${releaseColor(r.release, order)}" title="${r.count} on ${r.release}"></div>`,
+    (r) =>
+      h`<div class="seg" data-release="${r.release}" style="width:${((r.count / total) * 100).toFixed(3)}%;background:${releaseColor(r.release, order)}" title="${r.count} on ${r.release}"></div>`,
   )}</div><div class="legend">${sorted.map((r) => h`<span><i style="background:${releaseColor(r.release, order)}"></i>${r.release} <b>${num(r.count)}</b></span>`)}</div>`;
 }
 
@@ -180,7 +200,8 @@ ${viewer.mayActOn(m.name) && running.length === 0 && m.currentRelease ? h`<div c
 export function recentTable(deploys: DeployHead[], nowMs: number): Html {
   return h`<table class="deploys"><thead><tr><th>status</th><th>deploy</th><th>env</th><th>release</th><th>strategy</th><th>trigger</th><th>responsible</th><th>when</th></tr></thead><tbody>
 ${deploys.map(
-  (d) => h`<tr><td>${badge(d.status)}</td><td><a href="/dashboard/deploys/${d.id}">${d.id}</a></td><td>${d.env}</td><td><b>${d.release}</b> <span class="muted">← ${d.previousRelease ?? '—'}</span></td><td>${d.strategy}</td><td>${d.trigger}${d.emergency ? h` <span class="pill bad">EMERGENCY</span>` : ''}</td><td>${d.responsible}</td><td title="${fmtTime(d.createdAtMs)}">${ago(d.createdAtMs, nowMs)}</td></tr>`,
+  (d) =>
+    h`<tr><td>${badge(d.status)}</td><td><a href="/dashboard/deploys/${d.id}">${d.id}</a></td><td>${d.env}</td><td><b>${d.release}</b> <span class="muted">← ${d.previousRelease ?? '—'}</span></td><td>${d.strategy}</td><td>${d.trigger}${d.emergency ? h` <span class="pill bad">EMERGENCY</span>` : ''}</td><td>${d.responsible}</td><td title="${fmtTime(d.createdAtMs)}">${ago(d.createdAtMs, nowMs)}</td></tr>`,
 )}</tbody></table>`;
 }
 
@@ -214,13 +235,22 @@ export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
   const summary = d.summary as DeploySummary | null;
   const running = d.status === 'running' || d.status === 'pending';
   const mayAct = viewer.mayActOn(d.env);
-  const responsibleKind = d.responsible === 'automation' ? 'automation (no human starts deploys here)' : 'a named human';
+  const responsibleKind =
+    d.responsible === 'automation' ? 'automation (no human starts deploys here)' : 'a named human';
   const percent = running ? progressPercent(model.progress) : d.status === 'succeeded' ? 100 : null;
-  const paused = model.progress?.paused ?? (running && model.journal.some((e) => e.kind === 'paused') && !model.journal.some((e) => e.kind === 'promote'));
-  const releaseSteps = model.journal.filter((e) => e.kind === 'release_step_succeeded' || e.kind === 'release_step_failed');
+  const paused =
+    model.progress?.paused ??
+    (running && model.journal.some((e) => e.kind === 'paused') && !model.journal.some((e) => e.kind === 'promote'));
+  const releaseSteps = model.journal.filter(
+    (e) => e.kind === 'release_step_succeeded' || e.kind === 'release_step_failed',
+  );
   // On the provider's clock (simulated for the sim provider), like the live view that updates it.
   const liveStart = model.progress?.startedAt ?? null;
-  const elapsed = summary ? summary.finishedAtMs : liveStart !== null && model.progress ? model.progress.now - liveStart : null;
+  const elapsed = summary
+    ? summary.finishedAtMs
+    : liveStart !== null && model.progress
+      ? model.progress.now - liveStart
+      : null;
   const simulated = summary ? summary.clock === 'simulated' : model.simulated;
   const data = {
     id: d.id,
@@ -234,7 +264,27 @@ export function deployBody(model: DeployPageModel, viewer: Viewer): Html {
     paused,
     target: d.release,
     steps: plan ? plan.waves.reduce((n, w) => n + w.steps.length, 0) : 0,
-    machines: plan ? [...new Set(plan.waves.flatMap((w) => w.steps.map((s) => (s.kind === 'update' ? s.machineId : s.kind === 'create' ? s.launchId : s.kind === 'destroy' ? ('machineId' in s.machine ? s.machine.machineId : s.machine.launchId) : '')).filter(Boolean)))].length : 0,
+    machines: plan
+      ? [
+          ...new Set(
+            plan.waves.flatMap((w) =>
+              w.steps
+                .map((s) =>
+                  s.kind === 'update'
+                    ? s.machineId
+                    : s.kind === 'create'
+                      ? s.launchId
+                      : s.kind === 'destroy'
+                        ? 'machineId' in s.machine
+                          ? s.machine.machineId
+                          : s.machine.launchId
+                        : '',
+                )
+                .filter(Boolean),
+            ),
+          ),
+        ].length
+      : 0,
   };
   return h`${jsonBlock('deploy-data', data)}
 <section class="deploy-head card state-${statusClass(d.status)}" id="deploy-head" data-status="${d.status}">
@@ -257,7 +307,10 @@ ${model.extras ?? ''}
 <section class="card"><h2>Journal</h2><p class="muted small" id="journal-clock">times are offsets from the deploy's creation${simulated ? '; while it ran, in simulated time' : ''}</p><table class="journal"><thead><tr><th>#</th><th>time</th><th>kind</th><th>machine</th><th>message</th></tr></thead><tbody>${model.journal
     .filter((e) => e.kind !== 'step_succeeded')
     .slice(-80)
-    .map((e) => h`<tr class="j-${e.kind}"><td>${e.seq ?? ''}</td><td class="mono small">${formatOffset(e.atMs, d.createdAtMs)}</td><td>${e.kind}</td><td class="mono small">${e.machineId ?? ''}</td><td>${e.message ?? ''}</td></tr>`)}</tbody></table>
+    .map(
+      (e) =>
+        h`<tr class="j-${e.kind}"><td>${e.seq ?? ''}</td><td class="mono small">${formatOffset(e.atMs, d.createdAtMs)}</td><td>${e.kind}</td><td class="mono small">${e.machineId ?? ''}</td><td>${e.message ?? ''}</td></tr>`,
+    )}</tbody></table>
 <p class="muted small">${model.journal.filter((e) => e.kind === 'step_succeeded').length} step_succeeded entries not listed (they are the timeline's bars)</p></section>`;
 }
 
@@ -303,12 +356,14 @@ function analysisCard(entries: JournalEntry[]): Html {
 
 function analysisRow(wave: number, m: Partial<Measurement>): Html {
   const verdictClass = m.verdict === 'pass' ? 'ok' : m.verdict === 'fail' ? 'bad' : 'warn';
-  const value = (v: number | null | undefined, release: string | null | undefined) => (v === null || v === undefined ? '—' : `${fmtNumber(v)}${release ? ` (${release})` : ''}`);
+  const value = (v: number | null | undefined, release: string | null | undefined) =>
+    v === null || v === undefined ? '—' : `${fmtNumber(v)}${release ? ` (${release})` : ''}`;
   return h`<tr class="an-${m.verdict ?? ''}" data-key="${wave}|${m.analysis ?? ''}|${m.atMs ?? 0}"><td>${wave + 1}</td><td><b>${m.analysis ?? ''}</b> <span class="muted small">${m.metric ?? ''}</span></td><td><span class="badge ${verdictClass}">${m.verdict ?? ''}</span></td><td class="mono">${value(m.value, m.release)}</td><td class="mono">${value(m.baseline, m.baselineRelease)}</td><td class="mono small">${m.limit ?? ''}</td><td class="small">${m.reason ?? ''}</td></tr>`;
 }
 
 function summaryCard(s: DeploySummary): Html {
-  const kpi = (label: string, value: string, cls = '') => h`<div class="kpi ${cls}"><div class="label">${label}</div><div class="value">${value}</div></div>`;
+  const kpi = (label: string, value: string, cls = '') =>
+    h`<div class="kpi ${cls}"><div class="label">${label}</div><div class="value">${value}</div></div>`;
   return h`<section class="card" id="summary"><h2>Summary${s.clock === 'simulated' ? h` <span class="muted small" id="summary-clock">durations in simulated time</span>` : ''}</h2><div class="kpis">
 ${kpi('result', STATUS_LABEL[s.status] ?? s.status, statusClass(s.status))}${kpi('time to dispatch', dur(s.dispatchedAtMs))}${kpi('time to converge', dur(s.convergedAtMs))}${kpi('finished after', dur(s.finishedAtMs))}
 ${kpi('on target', `${num(s.machines.onTarget)} / ${num(s.machines.total)}`, s.machines.total > 0 && s.machines.onTarget === s.machines.total ? 'ok' : '')}${kpi('failed machines', num(s.machines.failed), s.machines.failed ? 'bad' : '')}${kpi('stragglers', num(s.machines.stragglers), s.machines.stragglers ? 'warn' : '')}${kpi('extra machines (peak)', num(s.extraMachinesPeak))}${kpi('API calls', num(s.apiCalls))}${kpi('rate limited', num(s.rateLimited), s.rateLimited ? 'warn' : '')}</div>
@@ -330,9 +385,21 @@ function totalsRow(name: Html | string, t: HealthTotals): Html {
 
 export function healthBody(report: HealthReport, envs: string[], nowMs: number): Html {
   const t = report.totals;
-  const kpi = (label: string, value: string, sub: string, cls = '', id = '') => h`<div class="kpi ${cls}" ${id ? h`id="${id}"` : ''}><div class="label">${label}</div><div class="value">${value}</div><div class="sub muted small">${sub}</div></div>`;
-  const link = (w: number, env: string | null) => `/dashboard/health?window=${w}${env ? `&env=${encodeURIComponent(env)}` : ''}`;
-  const head = ['', 'deploys', 'success', 'dispatch p50 / p95', 'converge p50 / p95', 'rollbacks', 'aborts', 'emergencies', 'stragglers'];
+  const kpi = (label: string, value: string, sub: string, cls = '', id = '') =>
+    h`<div class="kpi ${cls}" ${id ? h`id="${id}"` : ''}><div class="label">${label}</div><div class="value">${value}</div><div class="sub muted small">${sub}</div></div>`;
+  const link = (w: number, env: string | null) =>
+    `/dashboard/health?window=${w}${env ? `&env=${encodeURIComponent(env)}` : ''}`;
+  const head = [
+    '',
+    'deploys',
+    'success',
+    'dispatch p50 / p95',
+    'converge p50 / p95',
+    'rollbacks',
+    'aborts',
+    'emergencies',
+    'stragglers',
+  ];
   return h`${jsonBlock('health-data', { buckets: report.buckets, strategies: report.strategies, bucketMs: report.bucketMs })}
 <div class="page-head"><h1>Deploy health</h1><div class="seg-control" role="group" aria-label="window">${WINDOWS.map((w) => h`<a href="${link(w, report.env)}" class="${report.windowDays === w ? 'active' : ''}" data-window="${w}">${w} days</a>`)}</div>
 <div class="seg-control" role="group" aria-label="environment"><a href="${link(report.windowDays, null)}" class="${report.env === null ? 'active' : ''}">all environments</a>${envs.map((e) => h`<a href="${link(report.windowDays, e)}" class="${report.env === e ? 'active' : ''}">${e}</a>`)}</div></div>
@@ -351,14 +418,24 @@ ${kpi('stragglers', num(t.stragglers), `${t.deploysWithStragglers} deploys had s
 <section class="card"><h2>Time to converge, p50 and p95 by strategy</h2><div class="chart" id="chart-converge"></div></section>
 <section class="card"><h2>By strategy</h2><table class="stats" id="by-strategy"><thead><tr>${head.map((x) => h`<th>${x}</th>`)}</tr></thead><tbody>${Object.entries(report.byStrategy).map(([s, v]) => totalsRow(s, v))}</tbody></table>
 <h2>By environment</h2><table class="stats" id="by-env"><thead><tr>${head.map((x) => h`<th>${x}</th>`)}</tr></thead><tbody>${Object.entries(report.byEnv).map(([e, v]) => totalsRow(e, v))}</tbody></table></section></div>
-<section class="card"><h2>Deploys that need a look</h2>${report.notable.length === 0 ? h`<p class="muted">none in this window</p>` : h`<table class="deploys"><thead><tr><th>status</th><th>deploy</th><th>env</th><th>release</th><th>strategy</th><th>why</th><th>responsible</th><th>when</th></tr></thead><tbody>${report.notable.map(
-    (d) => h`<tr><td>${badge(d.status)}</td><td><a href="/dashboard/deploys/${d.id}">${d.id}</a></td><td>${d.env}</td><td>${d.release}</td><td>${d.strategy}</td><td>${[d.emergency ? 'emergency' : '', d.trigger === 'rollback' ? 'manual rollback' : '', d.stragglers ? `${d.stragglers} stragglers` : '', d.failedMachines ? `${d.failedMachines} failed machines` : ''].filter(Boolean).join(' · ') || (STATUS_LABEL[d.status] ?? d.status)}</td><td>${d.responsible}</td><td>${ago(d.createdAtMs, nowMs)}</td></tr>`,
-  )}</tbody></table>`}</section>`;
+<section class="card"><h2>Deploys that need a look</h2>${
+    report.notable.length === 0
+      ? h`<p class="muted">none in this window</p>`
+      : h`<table class="deploys"><thead><tr><th>status</th><th>deploy</th><th>env</th><th>release</th><th>strategy</th><th>why</th><th>responsible</th><th>when</th></tr></thead><tbody>${report.notable.map(
+          (d) =>
+            h`<tr><td>${badge(d.status)}</td><td><a href="/dashboard/deploys/${d.id}">${d.id}</a></td><td>${d.env}</td><td>${d.release}</td><td>${d.strategy}</td><td>${[d.emergency ? 'emergency' : '', d.trigger === 'rollback' ? 'manual rollback' : '', d.stragglers ? `${d.stragglers} stragglers` : '', d.failedMachines ? `${d.failedMachines} failed machines` : ''].filter(Boolean).join(' · ') || (STATUS_LABEL[d.status] ?? d.status)}</td><td>${d.responsible}</td><td>${ago(d.createdAtMs, nowMs)}</td></tr>`,
+        )}</tbody></table>`
+  }</section>`;
 }
 
 // ---- ledger
 
-export function ledgerBody(verification: LedgerVerification, entries: LedgerRecord[], nav: { older: number | null; newer: number | null }, nowMs: number): Html {
+export function ledgerBody(
+  verification: LedgerVerification,
+  entries: LedgerRecord[],
+  nav: { older: number | null; newer: number | null },
+  nowMs: number,
+): Html {
   const ok = verification.ok;
   return h`<div class="page-head"><h1>Ledger</h1></div>
 <section class="card verify ${ok ? 'ok' : 'bad'}" id="ledger-verify" data-ok="${ok ? 'true' : 'false'}"><div class="verify-icon">${ok ? '✓' : '✗'}</div><div><h2>${ok ? 'Hash chain verified' : 'Hash chain BROKEN'}</h2>
@@ -366,11 +443,17 @@ export function ledgerBody(verification: LedgerVerification, entries: LedgerReco
 ${ok ? h`<p class="muted small">Every entry's hash covers its content and the entry before it; nothing was edited, removed, inserted or reordered.</p>` : h`<ul class="problems">${verification.problems.slice(0, 20).map((p) => h`<li>#${p.seq}: ${p.problem}</li>`)}</ul>`}</div></section>
 <section class="card"><table class="ledger"><thead><tr><th>#</th><th>time</th><th>kind</th><th>env</th><th>deploy</th><th>responsible</th><th>initiator</th><th>trigger</th><th>reason</th><th>hash</th></tr></thead><tbody>
 ${entries.map(
-  (e) => h`<tr class="${e.emergency ? 'emergency-row' : ''} k-${e.kind.replace(/\./g, '-')}"><td>${e.seq}</td><td class="small" title="${fmtTime(e.atMs)}">${ago(e.atMs, nowMs)}</td><td><b>${e.kind}</b>${e.emergency ? h` <span class="pill bad">EMERGENCY</span>` : ''}</td><td>${e.env ?? ''}</td><td>${e.deployId ? h`<a href="/dashboard/deploys/${e.deployId}">${e.deployId}</a>` : ''}</td><td>${e.responsible}</td><td class="small">${e.initiator}</td><td>${e.trigger}</td><td>${e.reason ?? ''}</td><td class="mono small" title="${e.hash}">${e.hash.slice(0, 10)}</td></tr>`,
+  (e) =>
+    h`<tr class="${e.emergency ? 'emergency-row' : ''} k-${e.kind.replace(/\./g, '-')}"><td>${e.seq}</td><td class="small" title="${fmtTime(e.atMs)}">${ago(e.atMs, nowMs)}</td><td><b>${e.kind}</b>${e.emergency ? h` <span class="pill bad">EMERGENCY</span>` : ''}</td><td>${e.env ?? ''}</td><td>${e.deployId ? h`<a href="/dashboard/deploys/${e.deployId}">${e.deployId}</a>` : ''}</td><td>${e.responsible}</td><td class="small">${e.initiator}</td><td>${e.trigger}</td><td>${e.reason ?? ''}</td><td class="mono small" title="${e.hash}">${e.hash.slice(0, 10)}</td></tr>`,
 )}</tbody></table>
 <div class="pager">${nav.newer !== null ? h`<a href="/dashboard/ledger?before=${nav.newer}">← newer</a>` : ''}${nav.older !== null ? h`<a href="/dashboard/ledger?before=${nav.older}">older →</a>` : ''}</div></section>`;
 }
 
 export function errorPage(status: number, message: string, viewer: Viewer | null): string {
-  return layout(`${status}`, 'error', viewer, h`<section class="card"><h1>${status}</h1><p>${message}</p><p><a href="/dashboard">back to the overview</a></p></section>`);
+  return layout(
+    `${status}`,
+    'error',
+    viewer,
+    h`<section class="card"><h1>${status}</h1><p>${message}</p><p><a href="/dashboard">back to the overview</a></p></section>`,
+  );
 }

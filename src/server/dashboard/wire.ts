@@ -25,7 +25,21 @@ function stepGroup(step: Step): string | undefined {
 }
 
 function analysisWire(m: Measurement, wave: number): WireEvent {
-  return { t: 'an', w: wave, a: m.analysis, me: m.metric, v: m.value, b: m.baseline, lim: m.limit, vd: m.verdict, why: m.reason, mt: m.atMs ?? 0, r: m.release, br: m.baselineRelease, ...(m.query ? { q: m.query } : {}) };
+  return {
+    t: 'an',
+    w: wave,
+    a: m.analysis,
+    me: m.metric,
+    v: m.value,
+    b: m.baseline,
+    lim: m.limit,
+    vd: m.verdict,
+    why: m.reason,
+    mt: m.atMs ?? 0,
+    r: m.release,
+    br: m.baselineRelease,
+    ...(m.query ? { q: m.query } : {}),
+  };
 }
 
 export function planSummary(plan: Plan, round: number, phase: string): WireEvent {
@@ -60,7 +74,18 @@ export function compact(event: ProgressEvent, at: number): WireEvent {
     }
     case 'machine': {
       const m = event.event.machine;
-      return { t: 'm', m: m.id, ty: event.event.type, st: m.state, h: m.health, r: m.release, g: m.group, role: m.role, c: m.cordoned ? 1 : 0, at: event.event.atMs };
+      return {
+        t: 'm',
+        m: m.id,
+        ty: event.event.type,
+        st: m.state,
+        h: m.health,
+        r: m.release,
+        g: m.group,
+        role: m.role,
+        c: m.cordoned ? 1 : 0,
+        at: event.event.atMs,
+      };
     }
     case 'dispatched':
       return { t: 'disp', at };
@@ -90,7 +115,10 @@ export class StoreEventConverter {
   constructor(private readonly startedAtMs: number | null) {}
 
   convert(journal: JournalEntry[], events: StoredMachineEvent[]): WireEvent[] {
-    const merged: ({ j: JournalEntry } | { e: StoredMachineEvent })[] = [...journal.map((j) => ({ j })), ...events.map((e) => ({ e }))];
+    const merged: ({ j: JournalEntry } | { e: StoredMachineEvent })[] = [
+      ...journal.map((j) => ({ j })),
+      ...events.map((e) => ({ e })),
+    ];
     // Stable: a machine event and a journal entry at one instant keep journal-then-event order.
     merged.sort((a, b) => ('j' in a ? a.j.atMs : a.e.atMs) - ('j' in b ? b.j.atMs : b.e.atMs));
     const out: WireEvent[] = [];
@@ -116,10 +144,18 @@ export class StoreEventConverter {
         case 'step_failed': {
           const m = j.machineId ?? null;
           const first = m ? this.firstEvent.get(m) : undefined;
-          const start = first !== undefined && first >= this.waveStart && first <= j.atMs ? first : this.waveStart || j.atMs;
+          const start =
+            first !== undefined && first >= this.waveStart && first <= j.atMs ? first : this.waveStart || j.atMs;
           const kind = j.kind === 'step_succeeded' ? (j.message ?? 'update') : 'update';
           out.push({ t: 'step', k: kind, m, s: 'started', at: start, inferred: 1 });
-          out.push({ t: 'step', k: kind, m, s: j.kind === 'step_succeeded' ? 'succeeded' : 'failed', ...(j.kind === 'step_failed' ? { e: j.message ?? '' } : {}), at: j.atMs });
+          out.push({
+            t: 'step',
+            k: kind,
+            m,
+            s: j.kind === 'step_succeeded' ? 'succeeded' : 'failed',
+            ...(j.kind === 'step_failed' ? { e: j.message ?? '' } : {}),
+            at: j.atMs,
+          });
           if (m) this.firstEvent.delete(m);
           break;
         }
@@ -144,7 +180,12 @@ export class StoreEventConverter {
         case 'rollback_resumed':
         case 'fleet_unknown':
         case 'error':
-          out.push({ t: 'phase', ph: j.kind === 'convergence' ? 'converge' : 'deploy', msg: j.message ?? j.kind, at: j.atMs });
+          out.push({
+            t: 'phase',
+            ph: j.kind === 'convergence' ? 'converge' : 'deploy',
+            msg: j.message ?? j.kind,
+            at: j.atMs,
+          });
           break;
         case 'release_step_succeeded':
         case 'release_step_failed': {
@@ -152,7 +193,14 @@ export class StoreEventConverter {
           if (this.releaseSteps.has(step)) break;
           this.releaseSteps.add(step);
           const output = Array.isArray(data.output) ? (data.output as unknown[]).map(String).slice(-40) : [];
-          out.push({ t: 'rs', step, ok: j.kind === 'release_step_succeeded', summary: j.message ?? '', output, at: j.atMs });
+          out.push({
+            t: 'rs',
+            step,
+            ok: j.kind === 'release_step_succeeded',
+            summary: j.message ?? '',
+            output,
+            at: j.atMs,
+          });
           break;
         }
         case 'analysis_measured':
@@ -162,13 +210,19 @@ export class StoreEventConverter {
           out.push({ t: 'phase', ph: 'deploy', msg: j.message ?? j.kind, at: j.atMs });
           break;
         case 'status':
-          out.push({ t: 'status', s: j.message ?? 'unknown', ...(typeof data.error === 'string' ? { msg: data.error } : {}), at: j.atMs });
+          out.push({
+            t: 'status',
+            s: j.message ?? 'unknown',
+            ...(typeof data.error === 'string' ? { msg: data.error } : {}),
+            at: j.atMs,
+          });
           break;
         default:
           break;
       }
     }
-    if (this.startedAtMs !== null) for (const e of out) if (e.at !== undefined && e.at < this.startedAtMs) e.at = this.startedAtMs;
+    if (this.startedAtMs !== null)
+      for (const e of out) if (e.at !== undefined && e.at < this.startedAtMs) e.at = this.startedAtMs;
     return out;
   }
 }

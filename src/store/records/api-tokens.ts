@@ -22,7 +22,10 @@ function tokenFromRow(row: Selectable<ApiTokensTable>): ApiTokenRecord {
   };
 }
 
-export function createToken(s: StoreContext, token: Omit<ApiTokenRecord, 'revokedAtMs' | 'lastUsedAtMs'>): Promise<ApiTokenRecord> {
+export function createToken(
+  s: StoreContext,
+  token: Omit<ApiTokenRecord, 'revokedAtMs' | 'lastUsedAtMs'>,
+): Promise<ApiTokenRecord> {
   return s.run(async () => {
     try {
       const row = await s.db
@@ -56,7 +59,12 @@ export function getToken(s: StoreContext, id: string): Promise<ApiTokenRecord | 
 
 export function listTokens(s: StoreContext): Promise<ApiTokenRecord[]> {
   return s.run(async () => {
-    const rows = await s.db.selectFrom('api_tokens').selectAll().orderBy('created_at_ms', 'asc').orderBy('id', 'asc').execute();
+    const rows = await s.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .orderBy('created_at_ms', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
     return rows.map(tokenFromRow);
   });
 }

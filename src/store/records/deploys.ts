@@ -4,7 +4,17 @@
 
 import { sql, type Selectable, type Updateable } from 'kysely';
 import { TERMINAL_STATUSES, type DeployStatus, type StrategyName } from '../../domain/types.js';
-import { StoreError, type DeployControl, type DeployPatch, type DeployQuery, type DeployRecord, type DeployHead, type DeployStat, type DeployStatsQuery, type NewDeploy } from '../contract.js';
+import {
+  StoreError,
+  type DeployControl,
+  type DeployPatch,
+  type DeployQuery,
+  type DeployRecord,
+  type DeployHead,
+  type DeployStat,
+  type DeployStatsQuery,
+  type NewDeploy,
+} from '../contract.js';
 import type { DeploysTable } from '../schema.js';
 import { insertOutbox, lifecycleItem } from '../outbox-store.js';
 import { classifyDbError } from '../db-errors.js';
@@ -15,17 +25,44 @@ type DeployRow = Selectable<DeploysTable>;
 
 /** Every deploy column but the plan and summary documents. */
 const DEPLOY_HEAD_COLUMNS = [
-  'seq', 'id', 'app', 'env', 'release', 'previous_release', 'strategy', 'status', 'initiator', 'responsible', 'trigger', 'reason', 'error',
-  'created_at_ms', 'started_at_ms', 'dispatched_at_ms', 'converged_at_ms', 'finished_at_ms', 'owner', 'heartbeat_at_ms',
-  'abort_requested_at_ms', 'abort_requested_by', 'journal_seq', 'emergency', 'secrets_version',
+  'seq',
+  'id',
+  'app',
+  'env',
+  'release',
+  'previous_release',
+  'strategy',
+  'status',
+  'initiator',
+  'responsible',
+  'trigger',
+  'reason',
+  'error',
+  'created_at_ms',
+  'started_at_ms',
+  'dispatched_at_ms',
+  'converged_at_ms',
+  'finished_at_ms',
+  'owner',
+  'heartbeat_at_ms',
+  'abort_requested_at_ms',
+  'abort_requested_by',
+  'journal_seq',
+  'emergency',
+  'secrets_version',
 ] as const;
 
 /** Straggler and failed-machine counts of a stored summary (0 without one). */
 function summaryMachines(text: string | null): { stragglers: number; failed: number } {
   if (text === null) return { stragglers: 0, failed: 0 };
   try {
-    const summary = JSON.parse(text) as { machines?: { stragglers?: unknown; failed?: unknown }; stragglerIds?: unknown };
-    const stragglers = Number(summary.machines?.stragglers ?? (Array.isArray(summary.stragglerIds) ? summary.stragglerIds.length : 0));
+    const summary = JSON.parse(text) as {
+      machines?: { stragglers?: unknown; failed?: unknown };
+      stragglerIds?: unknown;
+    };
+    const stragglers = Number(
+      summary.machines?.stragglers ?? (Array.isArray(summary.stragglerIds) ? summary.stragglerIds.length : 0),
+    );
     const failed = Number(summary.machines?.failed ?? 0);
     return { stragglers: Number.isFinite(stragglers) ? stragglers : 0, failed: Number.isFinite(failed) ? failed : 0 };
   } catch {
@@ -60,7 +97,9 @@ function deployFromRow(row: DeployRow): DeployRecord {
     abortRequestedBy: row.abort_requested_by,
     // Optional fields (migration 0002) appear only when set, as a release's notes do.
     ...(Number(row.emergency) === 1 ? { emergency: true } : {}),
-    ...(row.secrets_version !== null && row.secrets_version !== undefined ? { secretsVersion: Number(row.secrets_version) } : {}),
+    ...(row.secrets_version !== null && row.secrets_version !== undefined
+      ? { secretsVersion: Number(row.secrets_version) }
+      : {}),
   };
 }
 
@@ -142,7 +181,11 @@ export function getDeployHead(s: StoreContext, id: string): Promise<DeployHead |
   return s.run(async () => {
     const row = await s.db.selectFrom('deploys').select(DEPLOY_HEAD_COLUMNS).where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+    const {
+      plan: _plan,
+      summary: _summary,
+      ...head
+    } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
     return head;
   });
 }
@@ -157,7 +200,11 @@ export function listDeployHeads(s: StoreContext, query: DeployQuery = {}): Promi
     if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
     const rows = await q.execute();
     return rows.map((row) => {
-      const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+      const {
+        plan: _plan,
+        summary: _summary,
+        ...head
+      } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
       return head;
     });
   });
@@ -168,8 +215,21 @@ export function listDeployStats(s: StoreContext, query: DeployStatsQuery): Promi
     let q = s.db
       .selectFrom('deploys')
       .select([
-        'id', 'env', 'release', 'strategy', 'status', 'trigger', 'responsible', 'emergency', 'created_at_ms', 'started_at_ms',
-        'dispatched_at_ms', 'converged_at_ms', 'finished_at_ms', 'abort_requested_at_ms', 'summary',
+        'id',
+        'env',
+        'release',
+        'strategy',
+        'status',
+        'trigger',
+        'responsible',
+        'emergency',
+        'created_at_ms',
+        'started_at_ms',
+        'dispatched_at_ms',
+        'converged_at_ms',
+        'finished_at_ms',
+        'abort_requested_at_ms',
+        'summary',
       ])
       .where('app', '=', query.app)
       .where('created_at_ms', '>=', query.sinceMs);
@@ -207,7 +267,13 @@ export function updateDeploy(s: StoreContext, id: string, patch: DeployPatch): P
     // writing the status it already has (a retried write) queues nothing.
     return s.transaction(async (trx) => {
       const set = deployPatchColumns(patch);
-      const changed = await trx.updateTable('deploys').set(set).where('id', '=', id).where('status', '<>', status).returningAll().executeTakeFirst();
+      const changed = await trx
+        .updateTable('deploys')
+        .set(set)
+        .where('id', '=', id)
+        .where('status', '<>', status)
+        .returningAll()
+        .executeTakeFirst();
       if (changed) {
         // Wall-clock time: a deploy's own times may come from a virtual clock (simulations).
         await insertOutbox(trx, [lifecycleItem(changed, Date.now())]);
@@ -245,7 +311,13 @@ export function requestAbort(s: StoreContext, id: string, by: string, atMs: numb
   });
 }
 
-export function claimDeploy(s: StoreContext, id: string, owner: string, nowMs: number, staleAfterMs: number): Promise<boolean> {
+export function claimDeploy(
+  s: StoreContext,
+  id: string,
+  owner: string,
+  nowMs: number,
+  staleAfterMs: number,
+): Promise<boolean> {
   return s.run(async () => {
     // One statement: the row lock makes concurrent claims of one deploy serialise; the loser's
     // re-evaluated condition no longer holds (the winner's heartbeat is fresh).

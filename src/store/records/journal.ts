@@ -28,8 +28,13 @@ export function appendJournal(s: StoreContext, entries: JournalEntry[]): Promise
       const count = counts.get(deployId)!;
       if (s.sqlite) {
         const exists = await trx.selectFrom('deploys').select('id').where('id', '=', deployId).executeTakeFirst();
-        if (!exists) throw new StoreError('not_found', `cannot append to the journal of deploy ${deployId}: no such deploy`);
-        const last = await trx.selectFrom('journal').select((eb) => eb.fn.max('seq').as('seq')).where('deploy_id', '=', deployId).executeTakeFirst();
+        if (!exists)
+          throw new StoreError('not_found', `cannot append to the journal of deploy ${deployId}: no such deploy`);
+        const last = await trx
+          .selectFrom('journal')
+          .select((eb) => eb.fn.max('seq').as('seq'))
+          .where('deploy_id', '=', deployId)
+          .executeTakeFirst();
         next.set(deployId, Number(last?.seq ?? 0) + 1);
         continue;
       }
@@ -64,7 +69,13 @@ export function appendJournal(s: StoreContext, entries: JournalEntry[]): Promise
 
 export function hasJournalEntry(s: StoreContext, deployId: string, kind: string): Promise<boolean> {
   return s.run(async () => {
-    const row = await s.db.selectFrom('journal').select('seq').where('deploy_id', '=', deployId).where('kind', '=', kind).limit(1).executeTakeFirst();
+    const row = await s.db
+      .selectFrom('journal')
+      .select('seq')
+      .where('deploy_id', '=', deployId)
+      .where('kind', '=', kind)
+      .limit(1)
+      .executeTakeFirst();
     return row !== undefined;
   });
 }

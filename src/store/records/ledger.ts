@@ -26,7 +26,11 @@ function ledgerFromRow(row: Selectable<LedgerTable>): LedgerRecord {
   };
 }
 
-export function appendLedger(s: StoreContext, entry: NewLedgerRecord, seal: (seq: number, prevHash: string) => string): Promise<LedgerRecord> {
+export function appendLedger(
+  s: StoreContext,
+  entry: NewLedgerRecord,
+  seal: (seq: number, prevHash: string) => string,
+): Promise<LedgerRecord> {
   return s.transaction(async (trx) => {
     // Bumping the head row first takes its row lock (PostgreSQL) inside the IMMEDIATE transaction
     // (SQLite): appenders serialise here, so every entry chains from the one before it.
@@ -37,7 +41,11 @@ export function appendLedger(s: StoreContext, entry: NewLedgerRecord, seal: (seq
       .returning(['seq', 'hash'])
       .executeTakeFirst();
     // Fail closed: an entry appended without the head could hide entries cut off the end.
-    if (!head) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
+    if (!head)
+      throw new StoreError(
+        'not_found',
+        'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)',
+      );
     const seq = Number(head.seq);
     const prevHash = head.hash;
     const hash = seal(seq, prevHash);
@@ -80,8 +88,16 @@ export function listLedger(s: StoreContext, query: LedgerQuery = {}): Promise<Le
 
 export function ledgerHead(s: StoreContext): Promise<{ seq: number; hash: string }> {
   return s.run(async () => {
-    const row = await s.db.selectFrom('ledger_head').select(['seq', 'hash']).where('id', '=', 'ledger').executeTakeFirst();
-    if (!row) throw new StoreError('not_found', 'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)');
+    const row = await s.db
+      .selectFrom('ledger_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 'ledger')
+      .executeTakeFirst();
+    if (!row)
+      throw new StoreError(
+        'not_found',
+        'the ledger head is missing: ledger writes are refused (run `runway audit --verify`; restore the store from a backup)',
+      );
     return { seq: Number(row.seq), hash: row.hash };
   });
 }

@@ -27,7 +27,12 @@ function lockFromRow(row: LockRow): Lock {
  * is older than `staleAfterMs` (takeover: a new lock). If the upsert changed nothing, the lock is
  * held by someone else, read in the same transaction.
  */
-export function acquireLock(s: StoreContext, lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>, nowMs: number, staleAfterMs: number): Promise<LockResult> {
+export function acquireLock(
+  s: StoreContext,
+  lock: Omit<Lock, 'acquiredAtMs' | 'heartbeatAtMs'>,
+  nowMs: number,
+  staleAfterMs: number,
+): Promise<LockResult> {
   return s.transaction(async (trx) => {
     const staleBefore = nowMs - staleAfterMs;
     const taken = await trx
@@ -80,7 +85,13 @@ export function acquireLock(s: StoreContext, lock: Omit<Lock, 'acquiredAtMs' | '
   });
 }
 
-export function heartbeatLock(s: StoreContext, app: string, env: string, holder: string, nowMs: number): Promise<boolean> {
+export function heartbeatLock(
+  s: StoreContext,
+  app: string,
+  env: string,
+  holder: string,
+  nowMs: number,
+): Promise<boolean> {
   return s.run(async () => {
     const result = await s.db
       .updateTable('locks')

@@ -18,7 +18,11 @@ function releaseFromRow(row: ReleaseRow): Release {
 
 /** What a release's identity is made of: the same version with other content is a conflict. */
 function sameReleaseContent(a: Release, b: Release): boolean {
-  return a.image === b.image && (a.configDigest ?? null) === (b.configDigest ?? null) && (a.notes ?? null) === (b.notes ?? null);
+  return (
+    a.image === b.image &&
+    (a.configDigest ?? null) === (b.configDigest ?? null) &&
+    (a.notes ?? null) === (b.notes ?? null)
+  );
 }
 
 export function createRelease(s: StoreContext, app: string, release: Release): Promise<void> {

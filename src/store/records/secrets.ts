@@ -20,7 +20,15 @@ function secretFromRow(row: Selectable<SecretsTable>): StoredSecret {
   };
 }
 
-export function changeSecrets(s: StoreContext, app: string, env: string, change: SecretsChange, by: string, atMs: number, keyFingerprint?: string): Promise<{ version: number; changed: string[] }> {
+export function changeSecrets(
+  s: StoreContext,
+  app: string,
+  env: string,
+  change: SecretsChange,
+  by: string,
+  atMs: number,
+  keyFingerprint?: string,
+): Promise<{ version: number; changed: string[] }> {
   return s.transaction(async (trx) => {
     // The version row first: its row lock serialises changes of one environment (PostgreSQL).
     await trx
@@ -38,12 +46,24 @@ export function changeSecrets(s: StoreContext, app: string, env: string, change:
     if (keyFingerprint !== undefined) {
       if (current.key_fingerprint !== null && current.key_fingerprint !== keyFingerprint) {
         // Thrown inside the transaction: nothing of the change is written.
-        throw new StoreError('conflict', `the secrets of ${app}/${env} are encrypted with another key (fingerprint ${current.key_fingerprint}, this key's is ${keyFingerprint}); use the key they were set with`);
+        throw new StoreError(
+          'conflict',
+          `the secrets of ${app}/${env} are encrypted with another key (fingerprint ${current.key_fingerprint}, this key's is ${keyFingerprint}); use the key they were set with`,
+        );
       }
-      if (current.key_fingerprint === null) await trx.updateTable('secret_versions').set({ key_fingerprint: keyFingerprint }).where('app', '=', app).where('env', '=', env).execute();
+      if (current.key_fingerprint === null)
+        await trx
+          .updateTable('secret_versions')
+          .set({ key_fingerprint: keyFingerprint })
+          .where('app', '=', app)
+          .where('env', '=', env)
+          .execute();
     }
     const existing = new Map(
-      (await trx.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).execute()).map((r) => [r.name, r]),
+      (await trx.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).execute()).map((r) => [
+        r.name,
+        r,
+      ]),
     );
     const changed: string[] = [];
     for (const item of change.set) {
@@ -52,9 +72,26 @@ export function changeSecrets(s: StoreContext, app: string, env: string, change:
       const version = before ? Number(before.version) + 1 : 1;
       await trx
         .insertInto('secrets')
-        .values({ app, env, name: item.name, ciphertext: item.ciphertext, digest: item.digest, version, updated_at_ms: atMs, updated_by: by })
+        .values({
+          app,
+          env,
+          name: item.name,
+          ciphertext: item.ciphertext,
+          digest: item.digest,
+          version,
+          updated_at_ms: atMs,
+          updated_by: by,
+        })
         .onConflict((oc) =>
-          oc.columns(['app', 'env', 'name']).doUpdateSet({ ciphertext: item.ciphertext, digest: item.digest, version, updated_at_ms: atMs, updated_by: by }),
+          oc
+            .columns(['app', 'env', 'name'])
+            .doUpdateSet({
+              ciphertext: item.ciphertext,
+              digest: item.digest,
+              version,
+              updated_at_ms: atMs,
+              updated_by: by,
+            }),
         )
         .execute();
       changed.push(item.name);
@@ -67,7 +104,12 @@ export function changeSecrets(s: StoreContext, app: string, env: string, change:
     let version = Number(current.staged_version);
     if (changed.length > 0) {
       version += 1;
-      await trx.updateTable('secret_versions').set({ staged_version: version, updated_at_ms: atMs }).where('app', '=', app).where('env', '=', env).execute();
+      await trx
+        .updateTable('secret_versions')
+        .set({ staged_version: version, updated_at_ms: atMs })
+        .where('app', '=', app)
+        .where('env', '=', env)
+        .execute();
     }
     return { version, changed };
   });
@@ -75,14 +117,25 @@ export function changeSecrets(s: StoreContext, app: string, env: string, change:
 
 export function listSecrets(s: StoreContext, app: string, env: string): Promise<StoredSecret[]> {
   return s.run(async () => {
-    const rows = await s.db.selectFrom('secrets').selectAll().where('app', '=', app).where('env', '=', env).orderBy('name', 'asc').execute();
+    const rows = await s.db
+      .selectFrom('secrets')
+      .selectAll()
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .orderBy('name', 'asc')
+      .execute();
     return rows.map(secretFromRow);
   });
 }
 
 export function getSecretsState(s: StoreContext, app: string, env: string): Promise<SecretsState> {
   return s.run(async () => {
-    const row = await s.db.selectFrom('secret_versions').selectAll().where('app', '=', app).where('env', '=', env).executeTakeFirst();
+    const row = await s.db
+      .selectFrom('secret_versions')
+      .selectAll()
+      .where('app', '=', app)
+      .where('env', '=', env)
+      .executeTakeFirst();
     return {
       app,
       env,
@@ -95,16 +148,36 @@ export function getSecretsState(s: StoreContext, app: string, env: string): Prom
   });
 }
 
-export function markSecretsApplied(s: StoreContext, app: string, env: string, version: number, deployId: string, atMs: number): Promise<void> {
+export function markSecretsApplied(
+  s: StoreContext,
+  app: string,
+  env: string,
+  version: number,
+  deployId: string,
+  atMs: number,
+): Promise<void> {
   return s.run(async () => {
     await s.db
       .insertInto('secret_versions')
-      .values({ app, env, staged_version: version, applied_version: version, applied_deploy_id: deployId, applied_at_ms: atMs, updated_at_ms: atMs })
+      .values({
+        app,
+        env,
+        staged_version: version,
+        applied_version: version,
+        applied_deploy_id: deployId,
+        applied_at_ms: atMs,
+        updated_at_ms: atMs,
+      })
       .onConflict((oc) =>
         oc
           .columns(['app', 'env'])
           .doUpdateSet({ applied_version: version, applied_deploy_id: deployId, applied_at_ms: atMs })
-          .where((eb) => eb.or([eb('secret_versions.applied_version', 'is', null), eb('secret_versions.applied_version', '<', version)])),
+          .where((eb) =>
+            eb.or([
+              eb('secret_versions.applied_version', 'is', null),
+              eb('secret_versions.applied_version', '<', version),
+            ]),
+          ),
       )
       .execute();
   });

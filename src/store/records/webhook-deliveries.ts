@@ -20,7 +20,10 @@ function deliveryFromRow(row: Selectable<WebhookDeliveriesTable>): WebhookDelive
   };
 }
 
-export function recordDelivery(s: StoreContext, delivery: Omit<WebhookDelivery, 'owner' | 'result' | 'finishedAtMs'>): Promise<RecordDeliveryResult> {
+export function recordDelivery(
+  s: StoreContext,
+  delivery: Omit<WebhookDelivery, 'owner' | 'result' | 'finishedAtMs'>,
+): Promise<RecordDeliveryResult> {
   return s.run(async () => {
     // One statement; `on conflict do nothing` without a target covers both unique columns (the
     // delivery id and the event key) in SQLite and PostgreSQL alike.
@@ -38,7 +41,11 @@ export function recordDelivery(s: StoreContext, delivery: Omit<WebhookDelivery, 
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return { recorded: true as const };
     let q = s.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', delivery.id);
-    if (delivery.eventKey !== null) q = s.db.selectFrom('webhook_deliveries').selectAll().where((eb) => eb.or([eb('id', '=', delivery.id), eb('event_key', '=', delivery.eventKey)]));
+    if (delivery.eventKey !== null)
+      q = s.db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where((eb) => eb.or([eb('id', '=', delivery.id), eb('event_key', '=', delivery.eventKey)]));
     const existing = await q.orderBy('received_at_ms', 'asc').executeTakeFirst();
     if (!existing) throw new StoreError('unavailable', `delivery ${delivery.id} changed while being recorded; retry`);
     return { recorded: false as const, existing: deliveryFromRow(existing) };
@@ -52,7 +59,10 @@ export function getDelivery(s: StoreContext, id: string): Promise<WebhookDeliver
   });
 }
 
-export function listDeliveries(s: StoreContext, query: { status?: DeliveryStatus[]; limit?: number } = {}): Promise<WebhookDelivery[]> {
+export function listDeliveries(
+  s: StoreContext,
+  query: { status?: DeliveryStatus[]; limit?: number } = {},
+): Promise<WebhookDelivery[]> {
   return s.run(async () => {
     let q = s.db.selectFrom('webhook_deliveries').selectAll();
     if (query.status && query.status.length > 0) q = q.where('status', 'in', query.status);
@@ -74,7 +84,13 @@ export function claimDelivery(s: StoreContext, id: string, owner: string): Promi
   });
 }
 
-export function finishDelivery(s: StoreContext, id: string, status: 'done' | 'failed', result: unknown, atMs: number): Promise<void> {
+export function finishDelivery(
+  s: StoreContext,
+  id: string,
+  status: 'done' | 'failed',
+  result: unknown,
+  atMs: number,
+): Promise<void> {
   return s.run(async () => {
     const updated = await s.db
       .updateTable('webhook_deliveries')

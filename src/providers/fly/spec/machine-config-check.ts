@@ -24,17 +24,57 @@ const PORT = { minimum: 1, maximum: 65535 };
 const FLY_TOML_DOC = 'fly.io/docs/reference/configuration';
 
 export const CONFIG_CONSTRAINTS: Constraint[] = [
-  { definition: 'fly.MachineGuest', property: 'cpu_kind', add: { enum: ['shared', 'performance'] }, evidence: 'fly.io/docs/machines/cpu-performance: "two kinds of virtual CPUs: shared and performance"' },
+  {
+    definition: 'fly.MachineGuest',
+    property: 'cpu_kind',
+    add: { enum: ['shared', 'performance'] },
+    evidence: 'fly.io/docs/machines/cpu-performance: "two kinds of virtual CPUs: shared and performance"',
+  },
   { definition: 'fly.MachineGuest', property: 'cpus', add: { minimum: 1 }, evidence: `${FLY_TOML_DOC} [[vm]] cpus` },
-  { definition: 'fly.MachineGuest', property: 'memory_mb', add: { minimum: 1 }, evidence: `${FLY_TOML_DOC} [[vm]] memory` },
-  { definition: 'fly.MachineService', property: 'protocol', add: { enum: ['tcp', 'udp'] }, evidence: `${FLY_TOML_DOC} [[services]] protocol: "tcp" or "udp"` },
-  { definition: 'fly.MachineService', property: 'internal_port', add: PORT, evidence: `${FLY_TOML_DOC} [[services]] internal_port (a TCP/UDP port)` },
+  {
+    definition: 'fly.MachineGuest',
+    property: 'memory_mb',
+    add: { minimum: 1 },
+    evidence: `${FLY_TOML_DOC} [[vm]] memory`,
+  },
+  {
+    definition: 'fly.MachineService',
+    property: 'protocol',
+    add: { enum: ['tcp', 'udp'] },
+    evidence: `${FLY_TOML_DOC} [[services]] protocol: "tcp" or "udp"`,
+  },
+  {
+    definition: 'fly.MachineService',
+    property: 'internal_port',
+    add: PORT,
+    evidence: `${FLY_TOML_DOC} [[services]] internal_port (a TCP/UDP port)`,
+  },
   { definition: 'fly.MachinePort', property: 'port', add: PORT, evidence: `${FLY_TOML_DOC} [[services.ports]] port` },
-  { definition: 'fly.MachinePort', property: 'start_port', add: PORT, evidence: `${FLY_TOML_DOC} [[services.ports]] start_port` },
-  { definition: 'fly.MachinePort', property: 'end_port', add: PORT, evidence: `${FLY_TOML_DOC} [[services.ports]] end_port` },
-  { definition: 'fly.MachineServiceConcurrency', property: 'type', add: { enum: ['connections', 'requests'] }, evidence: `${FLY_TOML_DOC} [services.concurrency] type: "connections" or "requests"` },
+  {
+    definition: 'fly.MachinePort',
+    property: 'start_port',
+    add: PORT,
+    evidence: `${FLY_TOML_DOC} [[services.ports]] start_port`,
+  },
+  {
+    definition: 'fly.MachinePort',
+    property: 'end_port',
+    add: PORT,
+    evidence: `${FLY_TOML_DOC} [[services.ports]] end_port`,
+  },
+  {
+    definition: 'fly.MachineServiceConcurrency',
+    property: 'type',
+    add: { enum: ['connections', 'requests'] },
+    evidence: `${FLY_TOML_DOC} [services.concurrency] type: "connections" or "requests"`,
+  },
   { definition: 'fly.MachineMetrics', property: 'port', add: PORT, evidence: `${FLY_TOML_DOC} [[metrics]] port` },
-  { definition: 'fly.MachineRestart', property: 'max_retries', add: { minimum: 0 }, evidence: `${FLY_TOML_DOC} [[restart]] retries` },
+  {
+    definition: 'fly.MachineRestart',
+    property: 'max_retries',
+    add: { minimum: 0 },
+    evidence: `${FLY_TOML_DOC} [[restart]] retries`,
+  },
 ];
 
 /** One way a config breaks the schema: where (a path into the config) and the raw ajv error. */
@@ -47,8 +87,12 @@ let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
   if (compiled) return compiled;
-  const definitions = structuredClone(swagger.definitions) as Record<string, { properties?: Record<string, Record<string, unknown>> }>;
-  for (const [name, entry] of Object.entries(OVERLAY_DEFINITIONS)) definitions[name] = entry.value as (typeof definitions)[string];
+  const definitions = structuredClone(swagger.definitions) as Record<
+    string,
+    { properties?: Record<string, Record<string, unknown>> }
+  >;
+  for (const [name, entry] of Object.entries(OVERLAY_DEFINITIONS))
+    definitions[name] = entry.value as (typeof definitions)[string];
   for (const c of CONFIG_CONSTRAINTS) {
     const prop = definitions[c.definition]?.properties?.[c.property];
     if (!prop) throw new Error(`CONFIG_CONSTRAINTS: ${c.definition}.${c.property} is not in the spec`);
@@ -81,6 +125,7 @@ function anchor(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(anchor);
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${DOC_ID}${v}` : anchor(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${DOC_ID}${v}` : anchor(v);
   return out;
 }

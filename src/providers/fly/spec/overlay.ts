@@ -42,7 +42,12 @@ export const OVERLAY_PARAMETERS: Record<string, OverlayEntry<SpecParameter>[]> =
   Machines_update_metadata: [
     {
       evidence: 'flaps/flaps_machines.go SetMetadata: POSTs `{"value": value}` (the spec declares no body)',
-      value: { name: 'request', in: 'body', required: true, schema: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } } },
+      value: {
+        name: 'request',
+        in: 'body',
+        required: true,
+        schema: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } },
+      },
     },
   ],
   Machines_wait: [
@@ -56,13 +61,17 @@ export const OVERLAY_PARAMETERS: Record<string, OverlayEntry<SpecParameter>[]> =
 /** Definitions replaced: the spec publishes them in a shape Fly does not send or accept. */
 export const OVERLAY_DEFINITIONS: Record<string, OverlayEntry<unknown>> = {
   'fly.Duration': {
-    evidence: 'duration.go: `Duration.MarshalJSON` writes `d.String()` (e.g. "15s"), `ParseDuration` reads a Go duration string or a number of nanoseconds; the spec publishes a Go struct',
+    evidence:
+      'duration.go: `Duration.MarshalJSON` writes `d.String()` (e.g. "15s"), `ParseDuration` reads a Go duration string or a number of nanoseconds; the spec publishes a Go struct',
     // Go's time.ParseDuration: "0", "1h2m3s", "1.5s", "300ms", "2µs"…; or integer nanoseconds.
-    value: { anyOf: [{ type: 'string', pattern: '^(0|[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|ms|s|m|h))+)$' }, { type: 'integer' }] },
+    value: {
+      anyOf: [{ type: 'string', pattern: '^(0|[-+]?([0-9]*(\\.[0-9]*)?(ns|us|µs|ms|s|m|h))+)$' }, { type: 'integer' }],
+    },
   },
   // The lease endpoints answer fly-go's MachineLease, the Lease inside `data`.
   MachineLease: {
-    evidence: 'machine_types.go MachineLease {status, data: MachineLeaseData, message, code}; flaps AcquireLease/GetLease decode into it',
+    evidence:
+      'machine_types.go MachineLease {status, data: MachineLeaseData, message, code}; flaps AcquireLease/GetLease decode into it',
     value: {
       type: 'object',
       properties: {
@@ -78,18 +87,29 @@ export const OVERLAY_DEFINITIONS: Record<string, OverlayEntry<unknown>> = {
     value: {
       type: 'object',
       required: ['name'],
-      properties: { name: { type: 'string' }, value: { type: 'string' }, digest: { type: 'string' }, updated_at: { type: 'string' }, created_at: { type: 'string' } },
+      properties: {
+        name: { type: 'string' },
+        value: { type: 'string' },
+        digest: { type: 'string' },
+        updated_at: { type: 'string' },
+        created_at: { type: 'string' },
+      },
     },
   },
 };
 
-const SECRETS_EVIDENCE = 'flaps/flaps_secrets.go: `/apps/%s/secrets%s` (ListAppSecrets, GetAppSecrets, SetAppSecret, DeleteAppSecret, UpdateAppSecrets); bodies in secrets_types.go';
+const SECRETS_EVIDENCE =
+  'flaps/flaps_secrets.go: `/apps/%s/secrets%s` (ListAppSecrets, GetAppSecrets, SetAppSecret, DeleteAppSecret, UpdateAppSecrets); bodies in secrets_types.go';
 const secretPath = [
   { name: 'app_name', in: 'path', type: 'string', required: true },
   { name: 'secret_name', in: 'path', type: 'string', required: true },
 ] as const satisfies SpecParameter[];
 const appPath = [{ name: 'app_name', in: 'path', type: 'string', required: true }] as const satisfies SpecParameter[];
-const secretList = { type: 'object', required: ['secrets'], properties: { secrets: { type: 'array', items: { $ref: '#/definitions/AppSecret' } } } };
+const secretList = {
+  type: 'object',
+  required: ['secrets'],
+  properties: { secrets: { type: 'array', items: { $ref: '#/definitions/AppSecret' } } },
+};
 const version = { type: 'integer', minimum: 0 };
 
 /** Operations the spec does not have at all, by path (below /v1) and method. */
@@ -99,7 +119,11 @@ export const OVERLAY_PATHS: Record<string, Record<string, OverlayEntry<SpecOpera
       evidence: SECRETS_EVIDENCE,
       value: {
         operationId: 'AppSecrets_list',
-        parameters: [...appPath, { name: 'version', in: 'query', type: 'integer' }, { name: 'show_secrets', in: 'query', type: 'boolean' }],
+        parameters: [
+          ...appPath,
+          { name: 'version', in: 'query', type: 'integer' },
+          { name: 'show_secrets', in: 'query', type: 'boolean' },
+        ],
         responses: { '200': { schema: secretList } },
       },
     },
@@ -114,10 +138,22 @@ export const OVERLAY_PATHS: Record<string, Record<string, OverlayEntry<SpecOpera
             in: 'body',
             required: true,
             // Values to set; null deletes (UpdateAppSecretsRequest.Values map[string]*string).
-            schema: { type: 'object', required: ['values'], properties: { values: { type: 'object', additionalProperties: { type: ['string', 'null'] } } } },
+            schema: {
+              type: 'object',
+              required: ['values'],
+              properties: { values: { type: 'object', additionalProperties: { type: ['string', 'null'] } } },
+            },
           },
         ],
-        responses: { '200': { schema: { ...secretList, required: ['secrets', 'version'], properties: { ...secretList.properties, version } } } },
+        responses: {
+          '200': {
+            schema: {
+              ...secretList,
+              required: ['secrets', 'version'],
+              properties: { ...secretList.properties, version },
+            },
+          },
+        },
       },
     },
   },
@@ -126,7 +162,11 @@ export const OVERLAY_PATHS: Record<string, Record<string, OverlayEntry<SpecOpera
       evidence: SECRETS_EVIDENCE,
       value: {
         operationId: 'AppSecrets_get',
-        parameters: [...secretPath, { name: 'version', in: 'query', type: 'integer' }, { name: 'show_secrets', in: 'query', type: 'boolean' }],
+        parameters: [
+          ...secretPath,
+          { name: 'version', in: 'query', type: 'integer' },
+          { name: 'show_secrets', in: 'query', type: 'boolean' },
+        ],
         responses: { '200': { schema: { $ref: '#/definitions/AppSecret' } } },
       },
     },
@@ -134,8 +174,25 @@ export const OVERLAY_PATHS: Record<string, Record<string, OverlayEntry<SpecOpera
       evidence: SECRETS_EVIDENCE,
       value: {
         operationId: 'AppSecrets_set',
-        parameters: [...secretPath, { name: 'request', in: 'body', required: true, schema: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } } }],
-        responses: { '200': { schema: { allOf: [{ $ref: '#/definitions/AppSecret' }, { type: 'object', required: ['version'], properties: { version } }] } } },
+        parameters: [
+          ...secretPath,
+          {
+            name: 'request',
+            in: 'body',
+            required: true,
+            schema: { type: 'object', required: ['value'], properties: { value: { type: 'string' } } },
+          },
+        ],
+        responses: {
+          '200': {
+            schema: {
+              allOf: [
+                { $ref: '#/definitions/AppSecret' },
+                { type: 'object', required: ['version'], properties: { version } },
+              ],
+            },
+          },
+        },
       },
     },
     delete: {
@@ -151,6 +208,12 @@ export const OVERLAY_PATHS: Record<string, Record<string, OverlayEntry<SpecOpera
 
 /** Responses whose schema the overlay replaces, by operationId and status. */
 export const OVERLAY_RESPONSES: Record<string, OverlayEntry<Record<string, { schema?: unknown }>>> = {
-  Machines_create_lease: { evidence: OVERLAY_DEFINITIONS.MachineLease!.evidence, value: { '200': { schema: { $ref: '#/definitions/MachineLease' } } } },
-  Machines_show_lease: { evidence: OVERLAY_DEFINITIONS.MachineLease!.evidence, value: { '200': { schema: { $ref: '#/definitions/MachineLease' } } } },
+  Machines_create_lease: {
+    evidence: OVERLAY_DEFINITIONS.MachineLease!.evidence,
+    value: { '200': { schema: { $ref: '#/definitions/MachineLease' } } },
+  },
+  Machines_show_lease: {
+    evidence: OVERLAY_DEFINITIONS.MachineLease!.evidence,
+    value: { '200': { schema: { $ref: '#/definitions/MachineLease' } } },
+  },
 };

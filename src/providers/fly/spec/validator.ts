@@ -6,7 +6,14 @@
 
 import { Ajv, type ValidateFunction } from 'ajv';
 import swagger from './fly-machines-swagger.json' with { type: 'json' };
-import { OVERLAY_DEFINITIONS, OVERLAY_PARAMETERS, OVERLAY_PATHS, OVERLAY_RESPONSES, type SpecOperation, type SpecParameter } from './overlay.js';
+import {
+  OVERLAY_DEFINITIONS,
+  OVERLAY_PARAMETERS,
+  OVERLAY_PATHS,
+  OVERLAY_RESPONSES,
+  type SpecOperation,
+  type SpecParameter,
+} from './overlay.js';
 
 const DOC_ID = 'https://api.machines.dev/swagger.json';
 /** The spec's base path: every operation's path is below it. */
@@ -35,7 +42,8 @@ export interface RequestToCheck {
   body?: unknown;
 }
 
-export type Check = { ok: true; operation: Operation } | { ok: false; operation?: Operation; status: 400 | 404 | 405; problem: string };
+export type Check =
+  { ok: true; operation: Operation } | { ok: false; operation?: Operation; status: 400 | 404 | 405; problem: string };
 
 /** The published spec with the overlay, compiled once per process. */
 export class FlySpec {
@@ -48,7 +56,12 @@ export class FlySpec {
     for (const [name, entry] of Object.entries(OVERLAY_DEFINITIONS)) definitions[name] = entry.value;
     this.ajv.addSchema({ $id: DOC_ID, definitions: anchorRefs(definitions) });
     // Fly's error shape (fly-go flaps errorResponse): `error` is the one thing every error answer has.
-    this.errorBody = this.compile({ allOf: [{ $ref: '#/definitions/ErrorResponse' }, { type: 'object', required: ['error'], properties: { error: { type: 'string' } } }] });
+    this.errorBody = this.compile({
+      allOf: [
+        { $ref: '#/definitions/ErrorResponse' },
+        { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      ],
+    });
     const paths = swagger.paths as Record<string, Record<string, SpecOperation>>;
     for (const [template, methods] of Object.entries(paths)) {
       for (const [method, op] of Object.entries(methods)) this.add(template, method, op, false);
@@ -65,7 +78,8 @@ export class FlySpec {
     let pathFound = false;
     for (const op of this.operations) {
       const t = op.template.split('/');
-      if (t.length !== parts.length || !t.every((seg, i) => (seg.startsWith('{') ? parts[i] !== '' : seg === parts[i]))) continue;
+      if (t.length !== parts.length || !t.every((seg, i) => (seg.startsWith('{') ? parts[i] !== '' : seg === parts[i])))
+        continue;
       pathFound = true;
       if (op.method === method.toLowerCase()) return op;
     }
@@ -76,22 +90,52 @@ export class FlySpec {
   checkRequest(req: RequestToCheck): Check {
     const found = this.match(req.method, req.path);
     if (!found) return { ok: false, status: 404, problem: `no such operation: ${req.method} ${req.path}` };
-    if ('methodless' in found) return { ok: false, status: 405, problem: `method ${req.method} not allowed on ${req.path}` };
+    if ('methodless' in found)
+      return { ok: false, status: 405, problem: `method ${req.method} not allowed on ${req.path}` };
     const op = found;
     for (const [name, raw] of Object.entries(req.query)) {
       const param = op.query.get(name);
-      if (!param) return { ok: false, operation: op, status: 400, problem: `${op.operationId}: query parameter "${name}" is not accepted (accepted: ${[...op.query.keys()].join(', ') || 'none'})` };
+      if (!param)
+        return {
+          ok: false,
+          operation: op,
+          status: 400,
+          problem: `${op.operationId}: query parameter "${name}" is not accepted (accepted: ${[...op.query.keys()].join(', ') || 'none'})`,
+        };
       const values = Array.isArray(raw) ? raw : [raw];
-      if (values.length > 1 && param.type !== 'array') return { ok: false, operation: op, status: 400, problem: `${op.operationId}: query parameter "${name}" given ${values.length} times` };
+      if (values.length > 1 && param.type !== 'array')
+        return {
+          ok: false,
+          operation: op,
+          status: 400,
+          problem: `${op.operationId}: query parameter "${name}" given ${values.length} times`,
+        };
       for (const value of values) {
         const problem = queryValueProblem(param, value);
-        if (problem) return { ok: false, operation: op, status: 400, problem: `${op.operationId}: query parameter "${name}": ${problem}` };
+        if (problem)
+          return {
+            ok: false,
+            operation: op,
+            status: 400,
+            problem: `${op.operationId}: query parameter "${name}": ${problem}`,
+          };
       }
     }
     if (op.body) {
-      if (req.body === undefined && op.bodyRequired) return { ok: false, operation: op, status: 400, problem: `${op.operationId}: a request body is required` };
-      if (req.body !== undefined && !op.body(req.body)) return { ok: false, operation: op, status: 400, problem: `${op.operationId}: invalid request body: ${this.ajv.errorsText(op.body.errors, { dataVar: 'body' })}` };
-    } else if (req.body !== undefined && req.body !== null && !(typeof req.body === 'object' && Object.keys(req.body).length === 0)) {
+      if (req.body === undefined && op.bodyRequired)
+        return { ok: false, operation: op, status: 400, problem: `${op.operationId}: a request body is required` };
+      if (req.body !== undefined && !op.body(req.body))
+        return {
+          ok: false,
+          operation: op,
+          status: 400,
+          problem: `${op.operationId}: invalid request body: ${this.ajv.errorsText(op.body.errors, { dataVar: 'body' })}`,
+        };
+    } else if (
+      req.body !== undefined &&
+      req.body !== null &&
+      !(typeof req.body === 'object' && Object.keys(req.body).length === 0)
+    ) {
       return { ok: false, operation: op, status: 400, problem: `${op.operationId}: takes no request body` };
     }
     return { ok: true, operation: op };
@@ -100,20 +144,27 @@ export class FlySpec {
   /** Problems of an answer to `op`: a 2xx status the operation declares, with a body of its schema; any error in Fly's error shape. Empty when fine. */
   checkResponse(op: Operation, status: number, body: unknown): string[] {
     if (status >= 200 && status < 300) {
-      if (!op.responses.has(String(status))) return [`${op.operationId}: answered ${status}, the spec declares ${[...op.responses.keys()].join(', ')}`];
+      if (!op.responses.has(String(status)))
+        return [`${op.operationId}: answered ${status}, the spec declares ${[...op.responses.keys()].join(', ')}`];
       const validate = op.responses.get(String(status));
-      if (validate && !validate(body)) return [`${op.operationId} ${status}: ${this.ajv.errorsText(validate.errors, { dataVar: 'response' })}`];
+      if (validate && !validate(body))
+        return [`${op.operationId} ${status}: ${this.ajv.errorsText(validate.errors, { dataVar: 'response' })}`];
       return [];
     }
-    if (!this.errorBody(body)) return [`${op.operationId} ${status}: not Fly's error shape: ${this.ajv.errorsText(this.errorBody.errors, { dataVar: 'response' })}`];
+    if (!this.errorBody(body))
+      return [
+        `${op.operationId} ${status}: not Fly's error shape: ${this.ajv.errorsText(this.errorBody.errors, { dataVar: 'response' })}`,
+      ];
     return [];
   }
 
   /** The evidence of an overlay operation or parameter, for docs and messages. */
   static overlayEvidence(): string[] {
     const out: string[] = [];
-    for (const [op, entries] of Object.entries(OVERLAY_PARAMETERS)) for (const e of entries) out.push(`${op} ?${e.value.name}: ${e.evidence}`);
-    for (const [path, methods] of Object.entries(OVERLAY_PATHS)) for (const [m, e] of Object.entries(methods)) out.push(`${m.toUpperCase()} ${path}: ${e.evidence}`);
+    for (const [op, entries] of Object.entries(OVERLAY_PARAMETERS))
+      for (const e of entries) out.push(`${op} ?${e.value.name}: ${e.evidence}`);
+    for (const [path, methods] of Object.entries(OVERLAY_PATHS))
+      for (const [m, e] of Object.entries(methods)) out.push(`${m.toUpperCase()} ${path}: ${e.evidence}`);
     for (const [name, e] of Object.entries(OVERLAY_DEFINITIONS)) out.push(`definition ${name}: ${e.evidence}`);
     return out;
   }
@@ -167,7 +218,8 @@ function anchorRefs(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(anchorRefs);
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${DOC_ID}${v}` : anchorRefs(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k] = k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${DOC_ID}${v}` : anchorRefs(v);
   return out;
 }
 

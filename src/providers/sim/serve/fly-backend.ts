@@ -11,7 +11,15 @@
 import type { Clock } from '../../../domain/clock.js';
 import type { FleetScope, Machine } from '../../../domain/types.js';
 import { ProviderError } from '../../contract.js';
-import type { FlyApp, FlyCreateVolumeRequest, FlyVolume, FlyLaunchRequest, FlyLease, FlyMachine, FlyMachineConfig } from '../../fly/fly-types.js';
+import type {
+  FlyApp,
+  FlyCreateVolumeRequest,
+  FlyVolume,
+  FlyLaunchRequest,
+  FlyLease,
+  FlyMachine,
+  FlyMachineConfig,
+} from '../../fly/fly-types.js';
 import { releaseOf } from '../../fly/machine-mapping.js';
 import type { BackendFaults, BackendOptions, BackendStats, SimServeState } from './backend-types.js';
 import { FleetMirror } from './fleet-mirror.js';
@@ -65,7 +73,12 @@ export class SimFlyBackend {
     this.mirror = new FleetMirror(this.sim, (id) => this.volumes.detach(id), changed);
     this.faults = { createDelayMs: 0, createDelayCount: 0, eventualConsistencyMs: 0, ...options.faults };
     this.calls = new PerMachineCalls(options.clock, this.sim, SeededRandom.fromSeed(this.sim.options.seed + 1));
-    this.leases = new SimLeases(options.clock, options.leaseOwner ?? 'sim@runway.local', (id) => this.mirror.get(id)?.instanceVersion, changed);
+    this.leases = new SimLeases(
+      options.clock,
+      options.leaseOwner ?? 'sim@runway.local',
+      (id) => this.mirror.get(id)?.instanceVersion,
+      changed,
+    );
     this.apps = new SimApps(
       options.clock,
       options.org ?? 'personal',
@@ -124,7 +137,12 @@ export class SimFlyBackend {
     // Fly has no idempotency key: every create is a new machine.
     const spec = simSpecOf(config, body, `sim-serve:${++this.launches}`);
     const runOnce = spec.role === 'release-command';
-    const extra = (id: string): MachineExtra => ({ name: body.name ?? `${app}-${id.slice(-6)}`, region: region ?? 'sim', config, bornAtMs: this.clock.now() });
+    const extra = (id: string): MachineExtra => ({
+      name: body.name ?? `${app}-${id.slice(-6)}`,
+      region: region ?? 'sim',
+      config,
+      bornAtMs: this.clock.now(),
+    });
     let machine: Machine;
     try {
       machine = await this.sim.create(this.scope(app), spec);
@@ -149,7 +167,8 @@ export class SimFlyBackend {
     this.extras.set(machine.id, extra(machine.id));
     this.recordCreate(machine.id, config);
     const answer = this.toFly(machine);
-    if (body.lease_ttl && !runOnce) answer.nonce = this.leases.create(machine.id, body.lease_ttl, 'created with lease_ttl').nonce;
+    if (body.lease_ttl && !runOnce)
+      answer.nonce = this.leases.create(machine.id, body.lease_ttl, 'created with lease_ttl').nonce;
     this.dirty = true;
     if (this.faults.createDelayCount > 0) {
       // The machine exists already; the answer is late, so the client may give up on it (a timeout after which the change happened).
@@ -177,9 +196,14 @@ export class SimFlyBackend {
     const turn = this.updating.run(id, async () => {
       versionBefore = this.mirror.get(id)?.instanceVersion;
       if (body.current_version !== undefined && versionBefore !== undefined && body.current_version !== versionBefore) {
-        throw new HttpError(412, `failed_precondition: machine ${id} is at version ${versionBefore}, not ${body.current_version}`);
+        throw new HttpError(
+          412,
+          `failed_precondition: machine ${id} is at version ${versionBefore}, not ${body.current_version}`,
+        );
       }
-      const updated = await this.sim.update(this.scope(app), id, { release: releaseOf({ id, state: 'started', config }) });
+      const updated = await this.sim.update(this.scope(app), id, {
+        release: releaseOf({ id, state: 'started', config }),
+      });
       this.secrets.deliver(app, id);
       return updated;
     });
@@ -189,7 +213,8 @@ export class SimFlyBackend {
     } catch (error) {
       // Answered with an error after the change happened (a timeout): it is recorded, config and all.
       const now = this.mirror.get(id);
-      if (error instanceof ProviderError && now && versionBefore !== undefined && now.instanceVersion !== versionBefore) this.recordUpdate(id, now, config);
+      if (error instanceof ProviderError && now && versionBefore !== undefined && now.instanceVersion !== versionBefore)
+        this.recordUpdate(id, now, config);
       throw error;
     }
     this.recordUpdate(id, machine, config);
@@ -197,19 +222,31 @@ export class SimFlyBackend {
   }
 
   private recordCreate(id: string, config: FlyMachineConfig): void {
-    this.stats.creates.push({ machineId: id, launchId: config.metadata?.runway_launch ?? null, deployId: config.metadata?.runway_deploy ?? null });
+    this.stats.creates.push({
+      machineId: id,
+      launchId: config.metadata?.runway_launch ?? null,
+      deployId: config.metadata?.runway_deploy ?? null,
+    });
     this.dirty = true;
   }
 
   private recordUpdate(id: string, machine: Machine, config: FlyMachineConfig): void {
-    this.stats.updates.push({ machineId: id, release: machine.release, deployId: config.metadata?.runway_deploy ?? null });
+    this.stats.updates.push({
+      machineId: id,
+      release: machine.release,
+      deployId: config.metadata?.runway_deploy ?? null,
+    });
     this.extras.get(id)!.config = config;
     this.volumes.attach(id, config);
     this.mirror.set(machine);
     this.dirty = true;
   }
 
-  async startMachine(app: string, id: string, nonce: string | undefined): Promise<{ previous_state: string; migrated: boolean; new_host: string }> {
+  async startMachine(
+    app: string,
+    id: string,
+    nonce: string | undefined,
+  ): Promise<{ previous_state: string; migrated: boolean; new_host: string }> {
     this.visible(app, id);
     this.leases.check(id, nonce);
     const before = this.mirror.get(id)?.state ?? 'stopped';
@@ -231,7 +268,10 @@ export class SimFlyBackend {
     this.leases.check(id, nonce);
     const state = this.mirror.get(id)?.state;
     if (!force && (state === 'started' || state === 'starting' || state === 'stopping')) {
-      throw new HttpError(412, 'failed_precondition: unable to destroy machine, not currently stopped, suspended, or failed (use kill=true)');
+      throw new HttpError(
+        412,
+        'failed_precondition: unable to destroy machine, not currently stopped, suspended, or failed (use kill=true)',
+      );
     }
     await this.sim.destroy(this.scope(app), id);
     this.leases.drop(id);
@@ -249,11 +289,28 @@ export class SimFlyBackend {
   }
 
   /** GET …/wait (fly-wait.ts). */
-  async waitMachine(app: string, id: string, state: string, version: string | undefined, timeoutSeconds: number, signal?: AbortSignal): Promise<{ ok: true }> {
+  async waitMachine(
+    app: string,
+    id: string,
+    state: string,
+    version: string | undefined,
+    timeoutSeconds: number,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true }> {
     checkWaitRequest(state, timeoutSeconds);
     this.apps.require(app);
     if (state !== 'destroyed') this.visible(app, id);
-    return waitLikeFly({ sim: this.sim, clock: this.clock, scope: this.scope(app), id, state, version, timeoutSeconds, mirrored: (m) => this.mirror.get(m), signal });
+    return waitLikeFly({
+      sim: this.sim,
+      clock: this.clock,
+      scope: this.scope(app),
+      id,
+      state,
+      version,
+      timeoutSeconds,
+      mirrored: (m) => this.mirror.get(m),
+      signal,
+    });
   }
 
   // ---- volumes ----------------------------------------------------------------------------------
@@ -284,7 +341,13 @@ export class SimFlyBackend {
 
   // ---- leases and metadata ----------------------------------------------------------------------
 
-  async acquireLease(app: string, id: string, ttlSeconds: number, description: string | undefined, nonce: string | undefined): Promise<{ status: number; body: FlyLease }> {
+  async acquireLease(
+    app: string,
+    id: string,
+    ttlSeconds: number,
+    description: string | undefined,
+    nonce: string | undefined,
+  ): Promise<{ status: number; body: FlyLease }> {
     this.visible(app, id);
     await this.calls.charge('leaseAcquire', app, id, 'lease');
     return this.leases.acquire(id, ttlSeconds, description, nonce);
@@ -309,7 +372,13 @@ export class SimFlyBackend {
     return { ...this.extras.get(id)?.config.metadata };
   }
 
-  async setMetadata(app: string, id: string, key: string, value: string | undefined, nonce: string | undefined): Promise<void> {
+  async setMetadata(
+    app: string,
+    id: string,
+    key: string,
+    value: string | undefined,
+    nonce: string | undefined,
+  ): Promise<void> {
     this.visible(app, id);
     await this.calls.charge('metadataSet', app, id, 'set metadata');
     this.leases.check(id, nonce);
@@ -335,7 +404,8 @@ export class SimFlyBackend {
   }
 
   setFaults(faults: Partial<BackendFaults>): BackendFaults {
-    for (const [k, v] of Object.entries(faults)) if (typeof v === 'number' && v >= 0) Object.assign(this.faults, { [k]: v });
+    for (const [k, v] of Object.entries(faults))
+      if (typeof v === 'number' && v >= 0) Object.assign(this.faults, { [k]: v });
     return { ...this.faults };
   }
 
@@ -398,7 +468,8 @@ export class SimFlyBackend {
     const extra = this.extras.get(id);
     const known = this.mirror.get(id);
     if (!extra || (known && known.app !== app)) throw new HttpError(404, `machine ${id} not found`);
-    if (extra.bornAtMs > 0 && this.clock.now() - extra.bornAtMs < this.faults.eventualConsistencyMs) throw new HttpError(404, `machine ${id} not found`);
+    if (extra.bornAtMs > 0 && this.clock.now() - extra.bornAtMs < this.faults.eventualConsistencyMs)
+      throw new HttpError(404, `machine ${id} not found`);
   }
 
   /** A sim machine as the Machines API shows it. */
@@ -406,4 +477,3 @@ export class SimFlyBackend {
     return toFlyMachine(m, this.extras.get(m.id));
   }
 }
-

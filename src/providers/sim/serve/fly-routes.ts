@@ -5,7 +5,12 @@
 
 import { Hono, type Context } from 'hono';
 import { ProviderError } from '../../contract.js';
-import { LEASE_NONCE_HEADER, type FlyCreateVolumeRequest, type FlyLaunchRequest, type FlyStopRequest } from '../../fly/fly-types.js';
+import {
+  LEASE_NONCE_HEADER,
+  type FlyCreateVolumeRequest,
+  type FlyLaunchRequest,
+  type FlyStopRequest,
+} from '../../fly/fly-types.js';
 import { HttpError, type BackendFaults, type SeedRequest, type SimFlyBackend } from './fly-backend.js';
 import { specValidation, type ExchangeObserver } from './spec-validation.js';
 
@@ -37,7 +42,8 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof HttpError) {
-      if (error.retryAfterMs !== undefined) c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+      if (error.retryAfterMs !== undefined)
+        c.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
       return c.json({ error: error.message }, error.status as 400);
     }
     if (error instanceof ProviderError) {
@@ -74,27 +80,48 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
 
   // ---- machines -----------------------------------------------------------------------------------
   app.get('/v1/apps/:app/machines', async (c) => c.json(await backend.listMachines(c.req.param('app'), c.req.query())));
-  app.post('/v1/apps/:app/machines', async (c) => c.json(await backend.createMachine(c.req.param('app'), (await json<FlyLaunchRequest>(c))!)));
-  app.get('/v1/apps/:app/machines/:id', async (c) => c.json(await backend.getMachine(c.req.param('app'), c.req.param('id'))));
+  app.post('/v1/apps/:app/machines', async (c) =>
+    c.json(await backend.createMachine(c.req.param('app'), (await json<FlyLaunchRequest>(c))!)),
+  );
+  app.get('/v1/apps/:app/machines/:id', async (c) =>
+    c.json(await backend.getMachine(c.req.param('app'), c.req.param('id'))),
+  );
   app.post('/v1/apps/:app/machines/:id', async (c) =>
-    c.json(await backend.updateMachine(c.req.param('app'), c.req.param('id'), (await json<FlyLaunchRequest>(c))!, nonce(c))),
+    c.json(
+      await backend.updateMachine(c.req.param('app'), c.req.param('id'), (await json<FlyLaunchRequest>(c))!, nonce(c)),
+    ),
   );
   app.delete('/v1/apps/:app/machines/:id', async (c) => {
     const force = ['kill', 'force'].some((k) => c.req.query(k) === 'true');
     return c.json(await backend.destroyMachine(c.req.param('app'), c.req.param('id'), nonce(c), force));
   });
-  app.post('/v1/apps/:app/machines/:id/start', async (c) => c.json(await backend.startMachine(c.req.param('app'), c.req.param('id'), nonce(c))));
+  app.post('/v1/apps/:app/machines/:id/start', async (c) =>
+    c.json(await backend.startMachine(c.req.param('app'), c.req.param('id'), nonce(c))),
+  );
   app.post('/v1/apps/:app/machines/:id/stop', async (c) => {
     await json<FlyStopRequest>(c); // signal and timeout are accepted; the sim's stop latency stands for them
     return c.json(await backend.stopMachine(c.req.param('app'), c.req.param('id'), nonce(c)));
   });
-  app.post('/v1/apps/:app/machines/:id/cordon', async (c) => c.json(await backend.cordonMachine(c.req.param('app'), c.req.param('id'), nonce(c), true)));
-  app.post('/v1/apps/:app/machines/:id/uncordon', async (c) => c.json(await backend.cordonMachine(c.req.param('app'), c.req.param('id'), nonce(c), false)));
+  app.post('/v1/apps/:app/machines/:id/cordon', async (c) =>
+    c.json(await backend.cordonMachine(c.req.param('app'), c.req.param('id'), nonce(c), true)),
+  );
+  app.post('/v1/apps/:app/machines/:id/uncordon', async (c) =>
+    c.json(await backend.cordonMachine(c.req.param('app'), c.req.param('id'), nonce(c), false)),
+  );
   app.get('/v1/apps/:app/machines/:id/wait', async (c) => {
     const state = c.req.query('state') ?? 'started';
     const version = c.req.query('version') ?? c.req.query('instance_id') ?? undefined;
     const timeout = c.req.query('timeout') === undefined ? 60 : Number(c.req.query('timeout'));
-    return c.json(await backend.waitMachine(c.req.param('app'), c.req.param('id'), state, version || undefined, timeout, c.req.raw.signal));
+    return c.json(
+      await backend.waitMachine(
+        c.req.param('app'),
+        c.req.param('id'),
+        state,
+        version || undefined,
+        timeout,
+        c.req.raw.signal,
+      ),
+    );
   });
 
   // ---- leases -------------------------------------------------------------------------------------
@@ -104,11 +131,17 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
     const answer = await backend.acquireLease(c.req.param('app'), c.req.param('id'), ttl, body?.description, nonce(c));
     return c.json(answer.body, answer.status as 200);
   });
-  app.get('/v1/apps/:app/machines/:id/lease', async (c) => c.json(await backend.getLease(c.req.param('app'), c.req.param('id'))));
-  app.delete('/v1/apps/:app/machines/:id/lease', async (c) => c.json(await backend.releaseLease(c.req.param('app'), c.req.param('id'), nonce(c))));
+  app.get('/v1/apps/:app/machines/:id/lease', async (c) =>
+    c.json(await backend.getLease(c.req.param('app'), c.req.param('id'))),
+  );
+  app.delete('/v1/apps/:app/machines/:id/lease', async (c) =>
+    c.json(await backend.releaseLease(c.req.param('app'), c.req.param('id'), nonce(c))),
+  );
 
   // ---- metadata -----------------------------------------------------------------------------------
-  app.get('/v1/apps/:app/machines/:id/metadata', async (c) => c.json(await backend.getMetadata(c.req.param('app'), c.req.param('id'))));
+  app.get('/v1/apps/:app/machines/:id/metadata', async (c) =>
+    c.json(await backend.getMetadata(c.req.param('app'), c.req.param('id'))),
+  );
   app.post('/v1/apps/:app/machines/:id/metadata/:key', async (c) => {
     const body = await json<{ value?: unknown }>(c);
     if (typeof body?.value !== 'string') throw new HttpError(400, 'value (a string) is required');
@@ -122,7 +155,9 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
 
   // ---- volumes ------------------------------------------------------------------------------------
   app.get('/v1/apps/:app/volumes', (c) => c.json(backend.listVolumes(c.req.param('app'))));
-  app.post('/v1/apps/:app/volumes', async (c) => c.json(backend.createVolume(c.req.param('app'), await json<FlyCreateVolumeRequest>(c))));
+  app.post('/v1/apps/:app/volumes', async (c) =>
+    c.json(backend.createVolume(c.req.param('app'), await json<FlyCreateVolumeRequest>(c))),
+  );
   app.get('/v1/apps/:app/volumes/:id', (c) => c.json(backend.getVolume(c.req.param('app'), c.req.param('id'))));
   app.delete('/v1/apps/:app/volumes/:id', (c) => c.json(backend.destroyVolume(c.req.param('app'), c.req.param('id'))));
   // ---- app secrets (fly-go flaps_secrets.go; in the spec overlay) ---------------------------------
@@ -134,19 +169,26 @@ export function flyRoutes({ backend, token, observe }: RouteOptions): Hono {
   };
   const secretName = (c: Context): string => c.req.param('name') ?? '';
   app.get('/v1/apps/:app/secrets', (c) => c.json(backend.secrets.list(withApp(c), show(c))));
-  app.post('/v1/apps/:app/secrets', async (c) => c.json(backend.secrets.update(withApp(c), (await json<{ values: Record<string, string | null> }>(c))!.values)));
+  app.post('/v1/apps/:app/secrets', async (c) =>
+    c.json(backend.secrets.update(withApp(c), (await json<{ values: Record<string, string | null> }>(c))!.values)),
+  );
   app.get('/v1/apps/:app/secrets/:name', (c) => c.json(backend.secrets.get(withApp(c), secretName(c), show(c))));
-  app.post('/v1/apps/:app/secrets/:name', async (c) => c.json(backend.secrets.set(withApp(c), secretName(c), (await json<{ value: string }>(c))!.value)));
+  app.post('/v1/apps/:app/secrets/:name', async (c) =>
+    c.json(backend.secrets.set(withApp(c), secretName(c), (await json<{ value: string }>(c))!.value)),
+  );
   app.delete('/v1/apps/:app/secrets/:name', (c) => c.json(backend.secrets.delete(withApp(c), secretName(c))));
 
   // ---- administration (runway's, not Fly's) -------------------------------------------------------
   app.post('/_sim/apps/:app/seed', async (c) => {
     const body = await json<SeedRequest>(c);
-    if (!body?.release || !Array.isArray(body.groups)) throw new HttpError(400, 'expected {"groups": [{"name", "count"}], "release": "v1"}');
+    if (!body?.release || !Array.isArray(body.groups))
+      throw new HttpError(400, 'expected {"groups": [{"name", "count"}], "release": "v1"}');
     return c.json({ machines: backend.seed(c.req.param('app'), body) });
   });
   // Volumes with what the Volumes API does not show (which volume each was forked from).
-  app.get('/_sim/apps/:app/volumes', (c) => c.json(backend.volumes.toJSON().filter((v) => v.app === c.req.param('app'))));
+  app.get('/_sim/apps/:app/volumes', (c) =>
+    c.json(backend.volumes.toJSON().filter((v) => v.app === c.req.param('app'))),
+  );
   app.post('/_sim/faults', async (c) => c.json(backend.setFaults((await json<Partial<BackendFaults>>(c)) ?? {})));
   app.get('/_sim/stats', (c) => c.json({ server: backend.stats, sim: backend.sim.stats, faults: backend.faults }));
 

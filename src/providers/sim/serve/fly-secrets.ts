@@ -44,7 +44,11 @@ export class SimAppSecrets {
   constructor(private readonly now: () => number) {}
 
   list(app: string, show: boolean): { secrets: AppSecretJson[] } {
-    return { secrets: [...this.app(app).secrets].sort(([a], [b]) => a.localeCompare(b)).map(([name, s]) => json(name, s, show)) };
+    return {
+      secrets: [...this.app(app).secrets]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, s]) => json(name, s, show)),
+    };
   }
 
   get(app: string, name: string, show: boolean): AppSecretJson {
@@ -66,11 +70,18 @@ export class SimAppSecrets {
   /** Set (string) and delete (null) in one change: one new version. */
   update(app: string, values: Record<string, string | null>): { secrets: AppSecretJson[]; version: number } {
     const record = this.app(app);
-    for (const name of Object.keys(values)) if (!NAME.test(name)) throw new HttpError(400, `invalid secret name "${name}"`);
+    for (const name of Object.keys(values))
+      if (!NAME.test(name)) throw new HttpError(400, `invalid secret name "${name}"`);
     const at = new Date(this.now()).toISOString();
     for (const [name, value] of Object.entries(values)) {
       if (value === null) record.secrets.delete(name);
-      else record.secrets.set(name, { value, digest: digest(value), createdAt: record.secrets.get(name)?.createdAt ?? at, updatedAt: at });
+      else
+        record.secrets.set(name, {
+          value,
+          digest: digest(value),
+          createdAt: record.secrets.get(name)?.createdAt ?? at,
+          updatedAt: at,
+        });
     }
     record.version++;
     return { ...this.list(app, false), version: record.version };
@@ -79,7 +90,11 @@ export class SimAppSecrets {
   /** Refuse a create or update asking for secrets newer than the app has (`min_secrets_version`). */
   check(app: string, min: number | undefined): void {
     const version = this.app(app).version;
-    if (min !== undefined && min > version) throw new HttpError(400, `min_secrets_version ${min} is newer than the secrets of app ${app} (version ${version})`);
+    if (min !== undefined && min > version)
+      throw new HttpError(
+        400,
+        `min_secrets_version ${min} is newer than the secrets of app ${app} (version ${version})`,
+      );
   }
 
   /** A machine created or updated now gets the app's secrets as they are. */

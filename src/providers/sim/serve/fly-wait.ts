@@ -26,7 +26,8 @@ export interface FlyWait {
 
 /** The 400s of a wait Fly does not take. */
 export function checkWaitRequest(state: string, timeoutSeconds: number): void {
-  if (!WAIT_STATES.has(state)) throw new HttpError(400, `invalid state "${state}": expected started, stopped, suspended or destroyed`);
+  if (!WAIT_STATES.has(state))
+    throw new HttpError(400, `invalid state "${state}": expected started, stopped, suspended or destroyed`);
   if (!(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 60)) {
     throw new HttpError(400, `invalid timeout ${timeoutSeconds}: expected whole seconds between 1 and 60`);
   }
@@ -38,7 +39,13 @@ export async function waitLikeFly(w: FlyWait): Promise<{ ok: true }> {
   const timeoutMs = w.timeoutSeconds * 1000;
   const startMs = clock.now();
   try {
-    await sim.waitFor(scope, id, version === undefined ? { state: target } : { state: target, instanceVersion: version }, timeoutMs, signal);
+    await sim.waitFor(
+      scope,
+      id,
+      version === undefined ? { state: target } : { state: target, instanceVersion: version },
+      timeoutMs,
+      signal,
+    );
     return { ok: true };
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
@@ -59,7 +66,11 @@ function timedOut(id: string, state: string): HttpError {
 }
 
 /** Wait on the mirror (no API cost): 'ok' when the machine is in `state` on `version`, 'gone', or 'timeout'. */
-function waitQuietly(w: FlyWait, state: 'started' | 'stopped' | 'destroyed', timeoutMs: number): Promise<'ok' | 'gone' | 'timeout'> {
+function waitQuietly(
+  w: FlyWait,
+  state: 'started' | 'stopped' | 'destroyed',
+  timeoutMs: number,
+): Promise<'ok' | 'gone' | 'timeout'> {
   const { id, version, signal } = w;
   return new Promise((resolve, reject) => {
     const timer = new AbortController();

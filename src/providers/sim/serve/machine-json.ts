@@ -17,15 +17,23 @@ export interface MachineExtra {
 }
 
 /** A Docker image reference, as Fly checks one before it pulls it: [registry[:port]/]path[:tag][@algo:digest]. */
-const IMAGE_REFERENCE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+:[a-zA-Z0-9]+)?$/;
+const IMAGE_REFERENCE =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[a-z0-9]+:[a-zA-Z0-9]+)?$/;
 
 /** The config of a create or update, as Fly would take it (a copy), or the error Fly answers. */
 export function validConfig(body: FlyLaunchRequest | undefined): FlyMachineConfig {
   const config = body?.config;
   if (!config || typeof config !== 'object') throw new HttpError(400, 'missing config');
   if (typeof config.image !== 'string' || !config.image) throw new HttpError(422, 'config.image is required');
-  if (!IMAGE_REFERENCE.test(config.image)) throw new HttpError(422, `invalid image reference "${config.image.slice(0, 200)}": expected [registry/]repository[:tag][@digest]`);
-  if (config.metadata !== undefined && (typeof config.metadata !== 'object' || Object.values(config.metadata).some((v) => typeof v !== 'string'))) {
+  if (!IMAGE_REFERENCE.test(config.image))
+    throw new HttpError(
+      422,
+      `invalid image reference "${config.image.slice(0, 200)}": expected [registry/]repository[:tag][@digest]`,
+    );
+  if (
+    config.metadata !== undefined &&
+    (typeof config.metadata !== 'object' || Object.values(config.metadata).some((v) => typeof v !== 'string'))
+  ) {
     throw new HttpError(400, 'config.metadata must map strings to strings');
   }
   return structuredClone(config);
@@ -69,7 +77,15 @@ export function toFlyMachine(m: Machine, extra: MachineExtra | undefined): FlyMa
     events:
       m.exitCode === undefined
         ? []
-        : [{ type: 'exit', status: m.state === 'failed' ? 'failed' : 'stopped', source: 'flyd', timestamp: m.updatedAtMs, request: { exit_event: { exit_code: m.exitCode, exited_at: new Date(m.updatedAtMs).toISOString() } } }],
+        : [
+            {
+              type: 'exit',
+              status: m.state === 'failed' ? 'failed' : 'stopped',
+              source: 'flyd',
+              timestamp: m.updatedAtMs,
+              request: { exit_event: { exit_code: m.exitCode, exited_at: new Date(m.updatedAtMs).toISOString() } },
+            },
+          ],
     host_status: 'ok',
     cordoned: m.cordoned,
   };
@@ -83,7 +99,21 @@ export function toFlyMachine(m: Machine, extra: MachineExtra | undefined): FlyMa
  */
 function checksOf(m: Machine, config: FlyMachineConfig): FlyCheckStatus[] {
   const names = Object.keys(config.checks ?? {});
-  const status = m.state !== 'started' ? (m.state === 'failed' ? 'critical' : 'warning') : m.health === 'passing' ? 'passing' : m.health === 'critical' ? 'critical' : 'warning';
+  const status =
+    m.state !== 'started'
+      ? m.state === 'failed'
+        ? 'critical'
+        : 'warning'
+      : m.health === 'passing'
+        ? 'passing'
+        : m.health === 'critical'
+          ? 'critical'
+          : 'warning';
   const at = new Date(m.updatedAtMs).toISOString();
-  return (names.length > 0 ? names : ['servicecheck-00-sim']).map((name) => ({ name, status, output: status === 'passing' ? 'OK' : '', updated_at: at }));
+  return (names.length > 0 ? names : ['servicecheck-00-sim']).map((name) => ({
+    name,
+    status,
+    output: status === 'passing' ? 'OK' : '',
+    updated_at: at,
+  }));
 }

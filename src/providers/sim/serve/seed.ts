@@ -21,16 +21,30 @@ export interface SeedRequest {
 }
 
 /** What Fly would know of each seeded machine (the sim already runs them). */
-export function seededExtras(app: string, machines: Machine[], request: SeedRequest, volumes: SimVolumes): [string, MachineExtra][] {
+export function seededExtras(
+  app: string,
+  machines: Machine[],
+  request: SeedRequest,
+  volumes: SimVolumes,
+): [string, MachineExtra][] {
   const image = request.image ?? `registry.fly.io/${app}:${request.release}`;
   const regions = request.regions?.length ? request.regions : ['sim'];
   return machines.map((m, i) => {
     const region = regions[i % regions.length]!;
     const v = request.volumes;
-    const mounts = v && (!v.groups || v.groups.includes(m.group)) ? [{ volume: volumes.seed(app, m.id, v.name, region, v.size_gb ?? 1).id, path: v.path, name: v.name }] : undefined;
+    const mounts =
+      v && (!v.groups || v.groups.includes(m.group))
+        ? [{ volume: volumes.seed(app, m.id, v.name, region, v.size_gb ?? 1).id, path: v.path, name: v.name }]
+        : undefined;
     const metadata: Record<string, string> =
       request.style === 'flyctl'
-        ? { fly_platform_version: 'v2', fly_process_group: m.group, fly_release_id: `rel_${request.release}`, fly_release_version: request.release.replace(/^v/, ''), fly_flyctl_version: '0.3.0' }
+        ? {
+            fly_platform_version: 'v2',
+            fly_process_group: m.group,
+            fly_release_id: `rel_${request.release}`,
+            fly_release_version: request.release.replace(/^v/, ''),
+            fly_flyctl_version: '0.3.0',
+          }
         : {
             fly_platform_version: 'v2',
             fly_process_group: m.group,
@@ -50,7 +64,10 @@ export function seededExtras(app: string, machines: Machine[], request: SeedRequ
         init: { cmd: [`bin/${m.group}`] },
         guest: { cpu_kind: 'shared', cpus: 1, memory_mb: 256 },
         metadata,
-        services: m.group === 'web' ? [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 443, handlers: ['tls', 'http'] }] }] : [],
+        services:
+          m.group === 'web'
+            ? [{ protocol: 'tcp', internal_port: 8080, ports: [{ port: 443, handlers: ['tls', 'http'] }] }]
+            : [],
         checks: { up: { type: 'http', port: 8080, path: '/up', interval: '5s', timeout: '2s' } },
         ...(mounts ? { mounts } : {}),
       },

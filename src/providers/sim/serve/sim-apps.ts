@@ -63,6 +63,12 @@ export class SimApps {
   private json(name: string): FlyApp {
     const record = this.records.get(name)!;
     const count = this.machineCount(name);
-    return { id: name, name, status: count > 0 ? 'deployed' : 'pending', machine_count: count, organization: { slug: record.org, name: record.org } };
+    return {
+      id: name,
+      name,
+      status: count > 0 ? 'deployed' : 'pending',
+      machine_count: count,
+      organization: { slug: record.org, name: record.org },
+    };
   }
 }

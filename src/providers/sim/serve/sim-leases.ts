@@ -25,11 +25,21 @@ export class SimLeases {
   ) {}
 
   /** POST …/lease: a new lease, or the holder's refresh (nonce given). */
-  acquire(id: string, ttlSeconds: number, description: string | undefined, nonce: string | undefined): { status: number; body: FlyLease } {
-    if (!(ttlSeconds >= 1 && ttlSeconds <= 3600)) throw new HttpError(400, `invalid ttl ${ttlSeconds}: expected seconds between 1 and 3600`);
+  acquire(
+    id: string,
+    ttlSeconds: number,
+    description: string | undefined,
+    nonce: string | undefined,
+  ): { status: number; body: FlyLease } {
+    if (!(ttlSeconds >= 1 && ttlSeconds <= 3600))
+      throw new HttpError(400, `invalid ttl ${ttlSeconds}: expected seconds between 1 and 3600`);
     const current = this.live(id);
     // A refresh (nonce given) of a lease that is gone is refused, not turned into a new lease.
-    if (!current && nonce) throw new HttpError(409, `lease nonce ${nonce.slice(0, 4)}… is not the lease of machine ${id}: the lease expired or was released`);
+    if (!current && nonce)
+      throw new HttpError(
+        409,
+        `lease nonce ${nonce.slice(0, 4)}… is not the lease of machine ${id}: the lease expired or was released`,
+      );
     if (current) {
       if (nonce !== current.nonce) throw this.held(id, current);
       current.expiresAtMs = this.clock.now() + ttlSeconds * 1000;
@@ -54,7 +64,8 @@ export class SimLeases {
     if (!nonce) throw new HttpError(400, 'the fly-machine-lease-nonce header is required to release a lease');
     const lease = this.live(id);
     if (!lease) throw new HttpError(404, `machine ${id} has no active lease`);
-    if (lease.nonce !== nonce) throw new HttpError(409, `lease nonce does not match the lease of machine ${id} (held by ${lease.owner})`);
+    if (lease.nonce !== nonce)
+      throw new HttpError(409, `lease nonce does not match the lease of machine ${id} (held by ${lease.owner})`);
     this.leases.delete(id);
     this.changed();
   }
@@ -79,7 +90,11 @@ export class SimLeases {
   check(id: string, nonce: string | undefined): void {
     const lease = this.live(id);
     if (lease && lease.nonce !== nonce) throw this.held(id, lease);
-    if (!lease && nonce) throw new HttpError(409, `lease nonce ${nonce.slice(0, 4)}… is not the lease of machine ${id}: the lease expired or was released`);
+    if (!lease && nonce)
+      throw new HttpError(
+        409,
+        `lease nonce ${nonce.slice(0, 4)}… is not the lease of machine ${id}: the lease expired or was released`,
+      );
   }
 
   /** The machine is destroyed: its lease goes with it. */
@@ -108,7 +123,10 @@ export class SimLeases {
 
   private held(id: string, lease: LeaseRecord): HttpError {
     const what = lease.description ? ` (${lease.description})` : '';
-    return new HttpError(409, `machine ${id}: lease currently held by ${lease.owner}${what}, expires at ${new Date(lease.expiresAtMs).toISOString()}`);
+    return new HttpError(
+      409,
+      `machine ${id}: lease currently held by ${lease.owner}${what}, expires at ${new Date(lease.expiresAtMs).toISOString()}`,
+    );
   }
 }
 

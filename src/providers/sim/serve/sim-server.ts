@@ -47,11 +47,15 @@ export function loadSimServeState(path: string | undefined): SimServeState | und
   } catch (error) {
     throw new Error(`--state ${path}: cannot read it (${(error as Error).message})`);
   }
-  if (state.format !== 'runway-sim-serve/1') throw new Error(`--state ${path}: not a runway sim serve state file (format ${String(state.format)})`);
+  if (state.format !== 'runway-sim-serve/1')
+    throw new Error(`--state ${path}: not a runway sim serve state file (format ${String(state.format)})`);
   return state;
 }
 
-export async function startSimServer(options: SimServerOptions, saved = loadSimServeState(options.statePath)): Promise<SimServer> {
+export async function startSimServer(
+  options: SimServerOptions,
+  saved = loadSimServeState(options.statePath),
+): Promise<SimServer> {
   const backend = new SimFlyBackend({ clock: options.clock, sim: options.sim, faults: options.faults }, saved);
   const routes = flyRoutes({ backend, token: options.token, observe: options.observe });
   const save = () => {
@@ -79,7 +83,10 @@ export async function startSimServer(options: SimServerOptions, saved = loadSimS
     return response;
   };
   const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch, port: options.port ?? 0, hostname: options.host ?? '127.0.0.1', overrideGlobalObjects: false }, () => resolve(s));
+    const s = serve(
+      { fetch, port: options.port ?? 0, hostname: options.host ?? '127.0.0.1', overrideGlobalObjects: false },
+      () => resolve(s),
+    );
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;

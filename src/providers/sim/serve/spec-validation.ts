@@ -63,7 +63,17 @@ export function specValidation(observe?: ExchangeObserver): MiddlewareHandler {
       response = answer;
     }
     const nonce = c.req.header(LEASE_NONCE_HEADER) || undefined;
-    observe({ method: c.req.method, path: c.req.path, query, body, nonce, operation, refused, status: c.res.status, response });
+    observe({
+      method: c.req.method,
+      path: c.req.path,
+      query,
+      body,
+      nonce,
+      operation,
+      refused,
+      status: c.res.status,
+      response,
+    });
   };
 }
 

@@ -39,12 +39,17 @@ export class SimVolumes {
       if (!source || source.app !== app) throw new HttpError(404, `source volume ${body.source_volume_id} not found`);
     }
     const name = body.name ?? source?.name;
-    if (typeof name !== 'string' || !NAME.test(name)) throw new HttpError(400, `invalid volume name ${JSON.stringify(name)}: 1 to 30 lowercase letters, digits and "_"`);
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new HttpError(
+        400,
+        `invalid volume name ${JSON.stringify(name)}: 1 to 30 lowercase letters, digits and "_"`,
+      );
     const region = body.region ?? source?.region;
     if (typeof region !== 'string' || region === '') throw new HttpError(400, 'region is required');
     const size = body.size_gb ?? source?.size_gb ?? 1;
     if (!Number.isInteger(size) || size < 1) throw new HttpError(400, `invalid size_gb ${size}`);
-    if (source && size < source.size_gb) throw new HttpError(400, `size_gb ${size} is smaller than the source volume's ${source.size_gb}`);
+    if (source && size < source.size_gb)
+      throw new HttpError(400, `size_gb ${size} is smaller than the source volume's ${source.size_gb}`);
     const volume: VolumeRecord = {
       id: `vol_${randomBytes(8).toString('hex')}`,
       app,
@@ -65,7 +70,11 @@ export class SimVolumes {
 
   destroy(app: string, id: string): FlyVolume {
     const volume = this.need(app, id);
-    if (volume.attached_machine_id) throw new HttpError(412, `failed_precondition: volume ${id} is attached to machine ${volume.attached_machine_id}; destroy the machine first`);
+    if (volume.attached_machine_id)
+      throw new HttpError(
+        412,
+        `failed_precondition: volume ${id} is attached to machine ${volume.attached_machine_id}; destroy the machine first`,
+      );
     this.volumes.delete(id);
     return publicVolume({ ...volume, state: 'destroyed' });
   }
@@ -77,14 +86,21 @@ export class SimVolumes {
   place(app: string, config: FlyMachineConfig, region: string | undefined, machineId?: string): string | undefined {
     let placed = region;
     for (const mount of config.mounts ?? []) {
-      if (typeof mount.volume !== 'string' || mount.volume === '') throw new HttpError(400, 'config.mounts[].volume is required');
+      if (typeof mount.volume !== 'string' || mount.volume === '')
+        throw new HttpError(400, 'config.mounts[].volume is required');
       const volume = this.volumes.get(mount.volume);
       if (!volume || volume.app !== app) throw new HttpError(404, `volume ${mount.volume} not found`);
       if (volume.attached_machine_id && volume.attached_machine_id !== machineId) {
-        throw new HttpError(412, `failed_precondition: volume ${volume.id} is attached to machine ${volume.attached_machine_id}: a volume is mounted by one machine at a time`);
+        throw new HttpError(
+          412,
+          `failed_precondition: volume ${volume.id} is attached to machine ${volume.attached_machine_id}: a volume is mounted by one machine at a time`,
+        );
       }
       if (placed !== undefined && placed !== volume.region) {
-        throw new HttpError(412, `failed_precondition: volume ${volume.id} is in region ${volume.region}, the machine in ${placed}`);
+        throw new HttpError(
+          412,
+          `failed_precondition: volume ${volume.id} is in region ${volume.region}, the machine in ${placed}`,
+        );
       }
       placed = volume.region;
     }

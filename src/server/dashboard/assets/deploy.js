@@ -8,7 +8,11 @@ import { fmtDuration } from './common.js';
 
 const MAX_ROWS = 60;
 const data = JSON.parse(document.getElementById('deploy-data').textContent);
-const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const esc = (s) =>
+  String(s ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
 
 let state;
 function reset(startedAt) {
@@ -191,21 +195,36 @@ function render() {
   rows.sort((a, b) => Number(b.failed) - Number(a.failed) || a.firstOp - b.firstOp || (a.id < b.id ? -1 : 1));
   const shown = rows.slice(0, MAX_ROWS);
   const ticks = [];
-  for (let i = 0; i <= 5; i++) ticks.push(`<span style="left:${(i * 20).toFixed(0)}%">+${esc(fmtDuration((span * i) / 5) || '0s')}</span>`);
+  for (let i = 0; i <= 5; i++)
+    ticks.push(`<span style="left:${(i * 20).toFixed(0)}%">+${esc(fmtDuration((span * i) / 5) || '0s')}</span>`);
   const html = [`<div class="tl-axis">${ticks.join('')}</div>`];
   for (const m of shown) {
     const bars = m.ops
       .map((o) => {
         const end = o.e ?? t1;
-        const cls = (o.st === 'run' ? 'run' : o.st === 'fail' ? 'fail' : o.st === 'skip' ? 'skip' : o.st === 'destroy' ? 'destroy' : 'done') + (o.rb ? ' rb' : '');
+        const cls =
+          (o.st === 'run'
+            ? 'run'
+            : o.st === 'fail'
+              ? 'fail'
+              : o.st === 'skip'
+                ? 'skip'
+                : o.st === 'destroy'
+                  ? 'destroy'
+                  : 'done') + (o.rb ? ' rb' : '');
         const title = `${o.rb ? 'rollback ' : ''}${o.k} ${o.st === 'run' ? 'in flight' : o.st} · +${fmtDuration(o.s - t0) || '0s'} for ${fmtDuration(end - o.s) || '0s'}${o.err ? ` · ${o.err}` : ''}`;
         return `<div class="tl-bar ${cls}" data-op="${esc(o.k)}" style="left:${pos(o.s)}%;width:${Math.max(0.15, ((end - o.s) / span) * 100).toFixed(3)}%" title="${esc(title)}"></div>`;
       })
       .join('');
-    html.push(`<div class="tl-row" data-machine="${esc(m.id)}"><div class="tl-name" title="${esc(`${m.id} ${m.g} ${m.r} ${m.st} ${m.h}`)}"><i class="${dotClass(m)}"></i>${esc(m.id)}</div><div class="tl-track">${bars}</div></div>`);
+    html.push(
+      `<div class="tl-row" data-machine="${esc(m.id)}"><div class="tl-name" title="${esc(`${m.id} ${m.g} ${m.r} ${m.st} ${m.h}`)}"><i class="${dotClass(m)}"></i>${esc(m.id)}</div><div class="tl-track">${bars}</div></div>`,
+    );
   }
   if (rows.length === 0) html.push('<p class="muted">no machine operations yet</p>');
-  if (rows.length > shown.length) html.push(`<div class="tl-more">+ ${(rows.length - shown.length).toLocaleString('en-US')} more machines not drawn (failed and earliest first)</div>`);
+  if (rows.length > shown.length)
+    html.push(
+      `<div class="tl-more">+ ${(rows.length - shown.length).toLocaleString('en-US')} more machines not drawn (failed and earliest first)</div>`,
+    );
   const tl = document.getElementById('timeline');
   tl.innerHTML = html.join('');
   tl.dataset.rows = String(shown.length);

@@ -23,10 +23,21 @@ function successChart() {
       height: 240,
       legend: { live: false },
       scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, max)] }, pct: { range: [0, 100] } },
-      axes: [{}, { scale: 'n', label: 'deploys' }, { scale: 'pct', side: 1, label: 'success %', grid: { show: false } }],
+      axes: [
+        {},
+        { scale: 'n', label: 'deploys' },
+        { scale: 'pct', side: 1, label: 'success %', grid: { show: false } },
+      ],
       series: [
         {},
-        { label: 'deploys', scale: 'n', fill: 'rgba(148,163,184,0.45)', stroke: '#94a3b8', paths: bars, points: { show: false } },
+        {
+          label: 'deploys',
+          scale: 'n',
+          fill: 'rgba(148,163,184,0.45)',
+          stroke: '#94a3b8',
+          paths: bars,
+          points: { show: false },
+        },
         { label: 'success %', scale: 'pct', stroke: '#16a34a', width: 2, spanGaps: true, points: { size: 5 } },
       ],
     },
@@ -50,7 +61,7 @@ function durationChart(id, key) {
         value: (u, v) => (v === null ? '—' : fmtDuration(v * 1000)),
         points: { size: 4 },
       });
-      columns.push(data.buckets.map((b) => (b[key][s]?.[p] ?? null) === null ? null : b[key][s][p] / 1000));
+      columns.push(data.buckets.map((b) => ((b[key][s]?.[p] ?? null) === null ? null : b[key][s][p] / 1000)));
     }
   }
   if (data.strategies.length === 0) {
@@ -71,7 +82,11 @@ function durationChart(id, key) {
   );
 }
 
-const charts = [successChart(), durationChart('chart-dispatch', 'dispatch'), durationChart('chart-converge', 'converge')].filter(Boolean);
+const charts = [
+  successChart(),
+  durationChart('chart-dispatch', 'dispatch'),
+  durationChart('chart-converge', 'converge'),
+].filter(Boolean);
 document.body.dataset.charts = String(charts.length);
 window.addEventListener('resize', () => {
   for (const c of charts) c.setSize({ width: width(c.root.parentElement), height: 240 });
