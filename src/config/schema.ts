@@ -200,11 +200,9 @@ export const deploySchema = table({
   new_volumes: z.enum(NEW_VOLUMES).optional(),
   region_order: z
     .array(
-      z
-        .string()
-        .regex(/^(\*|[a-z0-9]+)$/, {
-          error: 'a region is lowercase letters and digits (e.g. "ord"), or "*" for every other region',
-        }),
+      z.string().regex(/^(\*|[a-z0-9]+)$/, {
+        error: 'a region is lowercase letters and digits (e.g. "ord"), or "*" for every other region',
+      }),
       { error: 'expected a list of regions, e.g. ["ord", "*"]' },
     )
     .min(1, { error: 'name at least one region, e.g. ["ord", "*"]' })

@@ -83,15 +83,13 @@ export function changeSecrets(
           updated_by: by,
         })
         .onConflict((oc) =>
-          oc
-            .columns(['app', 'env', 'name'])
-            .doUpdateSet({
-              ciphertext: item.ciphertext,
-              digest: item.digest,
-              version,
-              updated_at_ms: atMs,
-              updated_by: by,
-            }),
+          oc.columns(['app', 'env', 'name']).doUpdateSet({
+            ciphertext: item.ciphertext,
+            digest: item.digest,
+            version,
+            updated_at_ms: atMs,
+            updated_by: by,
+          }),
         )
         .execute();
       changed.push(item.name);
