@@ -37,7 +37,8 @@ export async function openStore(
   options: SqliteOpenOptions & PostgresOpenOptions = {},
 ): Promise<Store> {
   const location = parseStoreUrl(url, baseDir);
-  const db = location.kind === 'postgres' ? openPostgres(location.url, options) : openSqlite(location.file, options);
+  const db =
+    location.kind === 'postgres' ? await openPostgres(location.url, options) : openSqlite(location.file, options);
   if (location.kind === 'postgres' && options.schema) {
     await sql`create schema if not exists ${sql.id(options.schema)}`.execute(db).catch(async (error: unknown) => {
       // Two instances creating it at once: one of them gets a unique violation, and the schema exists.

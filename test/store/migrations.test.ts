@@ -70,6 +70,6 @@ describe('migration 0002_control_plane on a store with data', () => {
     await admin.connect();
     await admin.query(`create schema ${schema}`);
     await admin.end();
-    await upgrade(openPostgres(PG, { schema }), schema);
+    await upgrade(await openPostgres(PG, { schema }), schema);
   });
 });

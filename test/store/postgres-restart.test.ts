@@ -56,7 +56,7 @@ url = "${db.url}"
   });
 
   it('a connection checked out (between two queries of a transaction) when the server goes away: the process survives, the next query works', async () => {
-    const db1 = openPostgres(db.url, { maxConnections: 2 });
+    const db1 = await openPostgres(db.url, { maxConnections: 2 });
     try {
       await sql`select 1`.execute(db1);
       let restarted: Promise<void> | undefined;

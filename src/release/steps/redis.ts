@@ -6,7 +6,9 @@
 // SELECT (DB index out of range) only as an event while carrying on in DB 0. connectRedis() listens
 // for those events and turns them into one RedisFault.
 
-import { Redis } from 'ioredis';
+// ioredis is loaded when a step first connects: most runway processes (every deploy without a Sidekiq
+// step) never need it, and loading it costs ~20 MB of resident memory.
+import type { Redis } from 'ioredis';
 
 /**
  * - `unreachable`: nothing (or no Redis) answers at the URL, or the connection broke;
@@ -168,6 +170,7 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
   const where = redactRedisUrl(url);
   let connected = false;
   const events: Error[] = [];
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, {
     lazyConnect: true,
     enableReadyCheck: false,

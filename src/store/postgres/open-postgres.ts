@@ -2,7 +2,6 @@
 // The store code (kysely-store.ts) and migrations are the same as SQLite's; only this differs.
 
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import type { Database } from '../schema.js';
 
 export interface PostgresOpenOptions {
@@ -12,7 +11,12 @@ export interface PostgresOpenOptions {
   maxConnections?: number;
 }
 
-export function openPostgres(url: string, options: PostgresOpenOptions = {}): Kysely<Database> {
+/**
+ * node-postgres is loaded here, not at start: a process on a SQLite store never needs it (~15 MB of
+ * resident memory).
+ */
+export async function openPostgres(url: string, options: PostgresOpenOptions = {}): Promise<Kysely<Database>> {
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
