@@ -15,7 +15,7 @@ import { ledgerDeployStarted } from '../../ledger/ledger.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
-import { formatGates } from '../format-gates.js';
+import { formatGates, gatesJson } from '../format-gates.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
 import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../deploys/policy.js';
 import { pc } from '../colors.js';
@@ -120,6 +120,7 @@ export async function dryRun(
       policy: decision.allowed
         ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note }
         : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED },
+      gates: gatesJson(config, environment(config, request.env), settings),
     });
   } else {
     if (decision.allowed) io.stderr.write(`runway: policy: ${decision.note}\n`);

@@ -7,6 +7,7 @@ import { RealClock } from '../../domain/clock.js';
 import { createApiToken, publicToken, revokeApiToken, TokenInputError } from '../../server/auth.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { tableRow } from '../table.js';
 
 export interface TokenCreateOptions extends GlobalOptions {
   name?: string;
@@ -62,6 +63,8 @@ export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): P
   }
 }
 
+const TOKENS_TABLE = { widths: [17, 16, 9, 20, 10, 20, 20] };
+
 export async function tokenListCommand(options: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
   const ctx = await openContext(options, io);
   try {
@@ -75,12 +78,21 @@ export async function tokenListCommand(options: GlobalOptions & { json?: boolean
       return 0;
     }
     io.stdout.write(
-      `${'ID'.padEnd(17)} ${'NAME'.padEnd(16)} ${'ROLE'.padEnd(9)} ${'ENVIRONMENTS'.padEnd(20)} ${'KIND'.padEnd(10)} ${'CREATED'.padEnd(20)} ${'LAST USED'.padEnd(20)} STATE\n`,
+      tableRow(TOKENS_TABLE, ['ID', 'NAME', 'ROLE', 'ENVIRONMENTS', 'KIND', 'CREATED', 'LAST USED', 'STATE']) + '\n',
     );
     const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
     for (const t of tokens) {
       io.stdout.write(
-        `${t.id.padEnd(17)} ${t.name.padEnd(16)} ${t.role.padEnd(9)} ${(t.envs?.join(',') ?? (t.role === 'viewer' ? 'read all' : 'all')).padEnd(20)} ${(t.automation ? 'automation' : 'person').padEnd(10)} ${time(t.createdAtMs).padEnd(20)} ${time(t.lastUsedAtMs).padEnd(20)} ${t.revokedAtMs ? `revoked ${time(t.revokedAtMs)}` : 'active'}\n`,
+        tableRow(TOKENS_TABLE, [
+          t.id,
+          t.name,
+          t.role,
+          t.envs?.join(',') ?? (t.role === 'viewer' ? 'read all' : 'all'),
+          t.automation ? 'automation' : 'person',
+          time(t.createdAtMs),
+          time(t.lastUsedAtMs),
+          t.revokedAtMs ? `revoked ${time(t.revokedAtMs)}` : 'active',
+        ]) + '\n',
       );
     }
     return 0;
