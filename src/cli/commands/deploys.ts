@@ -8,9 +8,8 @@ import type { DeploySummary } from '../../engine/summary.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
 import type { DeployRecord } from '../../store/contract.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, existingDeploy, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { userInfo } from 'node:os';
 import { tableRow } from '../table.js';
 
 export interface ListOptions extends GlobalOptions {
@@ -82,8 +81,7 @@ export async function deploysShowCommand(
 ): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     const journal = await ctx.store.listJournal(id);
     // Its durations and journal offsets were measured on this clock (simulated: the sim provider).
     const clock = deployClock(deploy, ctx.config.environments[deploy.env]?.provider === 'sim');
@@ -141,11 +139,10 @@ export async function abortCommand(
 ): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     if (TERMINAL_STATUSES.includes(deploy.status))
       throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to abort`);
-    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const by = whoIsAsking(options, io);
     const ok = await ctx.store.requestAbort(id, by, Date.now());
     if (!ok) throw new CliError(`deploy ${id} ended before the abort was recorded`);
     await ctx.store.appendJournal([
@@ -171,13 +168,12 @@ export async function abortCommand(
 export async function promoteCommand(id: string, options: GlobalOptions & { as?: string }, io: Io): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     if (deploy.status !== 'running')
       throw new CliError(
         `deploy ${id} is ${deploy.status}; only a running deploy paused before cutover can be promoted`,
       );
-    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const by = whoIsAsking(options, io);
     await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'promote', message: `promoted by ${by}` }]);
     io.stdout.write(`promote recorded for ${id}\n`);
     return 0;

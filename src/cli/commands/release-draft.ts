@@ -32,7 +32,11 @@ import { openStore } from '../../store/open-store.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { readInput } from './release-draft-input.js';
 
-export interface ReleaseDraftOptions {
+/** The flags; those named like Release Drafter's action inputs are its overrides (overridesFrom). */
+export interface ReleaseDraftOptions extends Pick<
+  DraftOverrides,
+  'version' | 'tag' | 'name' | 'prerelease' | 'prereleaseIdentifier' | 'includePreReleases' | 'commitish'
+> {
   /** release-drafter.yml, or (a `.toml` file) runway.toml. */
   config?: string;
   runwayConfig?: string;
@@ -42,13 +46,6 @@ export interface ReleaseDraftOptions {
   repo?: string;
   githubApiUrl?: string;
   gitDir?: string;
-  version?: string;
-  tag?: string;
-  name?: string;
-  prerelease?: boolean;
-  prereleaseIdentifier?: string;
-  includePreReleases?: boolean;
-  commitish?: string;
   save?: boolean;
 }
 

@@ -10,11 +10,10 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { userInfo } from 'node:os';
 import { RealClock } from '../../domain/clock.js';
 import { loadSecretKey, SecretKeyError } from '../../secrets/key.js';
 import { changeSecrets, listSecrets, SecretInputError, type SecretListing } from '../../secrets/secrets.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { tableRow } from '../table.js';
 
@@ -72,7 +71,7 @@ async function change(set: Record<string, string>, unset: string[], options: Sec
   try {
     const env = environment(ctx.config, options.env);
     const app = ctx.config.app.name;
-    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const who = whoIsAsking(options, io);
     let result;
     try {
       const key = loadSecretKey({ env: io.env, keyFile: ctx.config.secrets?.keyFile });

@@ -2,10 +2,9 @@
 // (whoever runs the CLI holds the store: how the first admin token comes to be). A token is shown
 // once; only its sha256 is kept.
 
-import { userInfo } from 'node:os';
 import { RealClock } from '../../domain/clock.js';
 import { createApiToken, publicToken, revokeApiToken, TokenInputError } from '../../server/auth.js';
-import { openContext, type GlobalOptions } from '../context.js';
+import { openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { tableRow } from '../table.js';
 
@@ -16,10 +15,6 @@ export interface TokenCreateOptions extends GlobalOptions {
   automation?: boolean;
   as?: string;
   json?: boolean;
-}
-
-function who(options: { as?: string }, io: Io): string {
-  return options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
 }
 
 export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): Promise<number> {
@@ -40,7 +35,7 @@ export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): P
         role: options.role,
         envs,
         automation: options.automation ?? false,
-        createdBy: who(options, io),
+        createdBy: whoIsAsking(options, io),
         app: ctx.config.app.name,
         knownEnvironments: Object.keys(ctx.config.environments),
       });
@@ -110,7 +105,7 @@ export async function tokenRevokeCommand(
   try {
     const token = await ctx.store.getToken(id);
     if (!token) throw new CliError(`no token ${id}; see \`runway token list\``);
-    const revoked = await revokeApiToken(ctx.store, new RealClock(), id, who(options, io), ctx.config.app.name);
+    const revoked = await revokeApiToken(ctx.store, new RealClock(), id, whoIsAsking(options, io), ctx.config.app.name);
     if (!revoked) throw new CliError(`token ${id} is already revoked`);
     if (options.json) printJson(io, publicToken((await ctx.store.getToken(id))!));
     else io.stdout.write(`revoked ${id} (${token.name}); requests with it now get 401\n`);
