@@ -1,11 +1,12 @@
 // Opens what a command needs: the config, the store, and (for fleet commands) a provider session.
 
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { getEnvironment } from '../config/environment.js';
 import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
-import type { Store } from '../store/contract.js';
+import type { DeployRecord, Store } from '../store/contract.js';
 import { openStore } from '../store/open-store.js';
 import { attachOutboxPump } from '../outbox/attach.js';
 import { CliError, type Io } from './io.js';
@@ -47,4 +48,16 @@ export function environment(config: RunwayConfig, name: string | undefined): Env
     );
   }
   return getEnvironment(config, name);
+}
+
+/** Who a command acts for: --as, else $RUNWAY_USER, else the OS user. */
+export function whoIsAsking(options: { as?: string }, io: Io): string {
+  return options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+}
+
+/** The deploy with this id, or a CliError pointing at `runway deploys list`. */
+export async function existingDeploy(store: Store, id: string): Promise<DeployRecord> {
+  const deploy = await store.getDeploy(id);
+  if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+  return deploy;
 }

@@ -1,10 +1,46 @@
 // What a deploy must get past besides its plan, for `runway deploy --dry-run`: the release steps that
 // run before any serving machine changes, and the checks each new or updated machine must pass (on
-// the target release, within wait_timeout) before the plan moves on. Pure: config in, text out.
+// the target release, within wait_timeout) before the plan moves on. Pure: config in, text (or, for --json, data) out.
 
-import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
+import type { CheckConfig, EnvironmentConfig, RunwayConfig } from '../config/types.js';
 import { durationText } from '../config/values.js';
 import type { StrategySettings } from '../domain/types.js';
+import { tableRow } from './table.js';
+
+/** The --json form of the gates, beside the plan in `runway deploy --dry-run --json`. */
+export interface Gates {
+  /** In order; the release command's entry names its command and timeout. */
+  releaseSteps: { name: string; settings: Record<string, unknown>; command?: string; timeoutMs?: number }[];
+  /** `gate`: each step waits on them; `convergence` (immediate): a machine not passing them within `withinMs` is a straggler. */
+  checksDecide: 'gate' | 'convergence';
+  withinMs: number;
+  /** Every process group with the checks that apply to it (none: started on the target release is enough). */
+  groups: { group: string; checks: CheckConfig[] }[];
+}
+
+export function gatesJson(
+  config: Pick<RunwayConfig, 'app'>,
+  env: Pick<EnvironmentConfig, 'releaseSteps'>,
+  settings: Pick<StrategySettings, 'strategy' | 'waitTimeoutMs' | 'convergenceTimeoutMs'>,
+): Gates {
+  const rc = config.app.releaseCommand;
+  const immediate = settings.strategy === 'immediate';
+  return {
+    releaseSteps: env.releaseSteps.map((step) =>
+      step.name === 'release-command' && rc ? { ...step, command: rc.command, timeoutMs: rc.timeoutMs } : step,
+    ),
+    checksDecide: immediate ? 'convergence' : 'gate',
+    withinMs: immediate ? settings.convergenceTimeoutMs : settings.waitTimeoutMs,
+    groups: checksByGroup(config),
+  };
+}
+
+function checksByGroup(config: Pick<RunwayConfig, 'app'>): Gates['groups'] {
+  return config.app.processes.map((group) => ({
+    group: group.name,
+    checks: config.app.checks.filter((c) => c.group === undefined || c.group === group.name),
+  }));
+}
 
 export function formatGates(
   config: Pick<RunwayConfig, 'app'>,
@@ -32,9 +68,8 @@ export function formatGates(
       ? `checks that decide convergence (immediate does not wait on them; a machine not passing them on the target release within ${durationText(settings.convergenceTimeoutMs)} is a straggler)`
       : `checks that gate each step (a new or updated machine must pass them on the target release within ${durationText(settings.waitTimeoutMs)})`,
   );
-  const width = Math.max(...config.app.processes.map((g) => g.name.length));
-  for (const group of config.app.processes) {
-    const checks = config.app.checks.filter((c) => c.group === undefined || c.group === group.name);
+  const layout = { widths: [Math.max(...config.app.processes.map((g) => g.name.length))], indent: '  ', gap: '  ' };
+  for (const { group, checks } of checksByGroup(config)) {
     const text = checks.length
       ? checks
           .map(
@@ -43,7 +78,7 @@ export function formatGates(
           )
           .join('; ')
       : 'no checks: started on the target release is enough';
-    lines.push(`  ${group.name.padEnd(width)}  ${text}`);
+    lines.push(tableRow(layout, [group, text]));
   }
   return lines.join('\n');
 }

@@ -1,7 +1,8 @@
 // The `runway` command tree. Commands are thin: they parse flags, call the engine, and print.
 
 import { Command, CommanderError, Option } from 'commander';
-import { explainVars, explainVarsJson } from '../config/explain.js';
+import { explainVarsJson } from '../config/explain.js';
+import { explainVars } from './explain-vars.js';
 import { EXIT } from '../engine/summary.js';
 import { STRATEGIES } from '../domain/types.js';
 import { deployCommand, resumeCommand } from './commands/deploy.js';

@@ -38,33 +38,3 @@ export function explainVarsJson(env: EnvironmentConfig): VarsExplanation {
     });
   return { environment: env.name, strategy: env.strategy, strategySource: env.strategySource, vars };
 }
-
-/**
- * A table such as
- * ```
- * NAME             VALUE      LAYER        OVERRIDES
- * DEPLOY_STRATEGY  immediate  environment  app="rolling", org="bluegreen"
- * strategy: immediate ← DEPLOY_STRATEGY = "immediate" (environment layer)
- * ```
- */
-export function explainVars(env: EnvironmentConfig): string {
-  const data = explainVarsJson(env);
-  const rows = data.vars.map((v) => [
-    v.name,
-    v.value,
-    v.origin ? `${v.layer} (${v.origin})` : v.layer,
-    v.overrides.length ? `overrides ${v.overrides.map((o) => `${o.layer}=${JSON.stringify(o.value)}`).join(', ')}` : '',
-  ]);
-  const header = ['NAME', 'VALUE', 'LAYER', 'OVERRIDES'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  const out = [`environment: ${data.environment}`];
-  if (rows.length) out.push(line(header), ...rows.map(line));
-  else out.push('(no variables set in any layer)');
-  out.push(`strategy: ${data.strategy} ← ${data.strategySource}`);
-  return out.join('\n');
-}

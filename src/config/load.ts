@@ -5,14 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessGroup } from '../domain/types.js';
 import { DEFAULT_SIM_OPTIONS } from '../providers/sim/options.js';
-import type {
-  CheckConfig,
-  DeploySettingsInput,
-  EnvironmentConfig,
-  ReleaseCommandConfig,
-  RunwayConfig,
-  VarLayer,
-} from './types.js';
+import type { CheckConfig, EnvironmentConfig, ReleaseCommandConfig, RunwayConfig, VarLayer } from './types.js';
 export { getEnvironment } from './environment.js';
 import { toCheckConfig } from './checks.js';
 import { ConfigError } from './errors.js';
@@ -28,13 +21,14 @@ import {
   type VarEntry,
   type VarLayerInput,
 } from './layers.js';
-import { runwaySchema, type DeployTable, type EnvironmentTable, type RunwayTable } from './schema.js';
-import { recordDeployOrigins, resolveStrategySettings, type DeployOrigins } from './settings.js';
+import { runwaySchema, type EnvironmentTable, type RunwayTable } from './schema.js';
+import { recordDeployOrigins, resolveStrategySettings } from './settings.js';
 import { mergeSimOptions } from './sim-options.js';
 import { createReleaseStep } from '../release/steps/index.js';
 import { tomlDocument } from './toml.js';
 import { buildIntegrations } from './integrations.js';
 import { buildAnalysis } from './analysis.js';
+import { deployTable, flyDeploy, type DeploySettings } from './deploy-table.js';
 
 export const DEFAULT_STORE_URL = '.runway/runway.db';
 export const DEFAULT_RELEASE_COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -114,7 +108,8 @@ class Assembler {
     this.errors.push(...checkStrategyVars([orgLayer, appLayer, ...envLayers]));
     ConfigError.throwAll(this.errors); // environments are built on valid strategies
 
-    const appDeploy = this.deploy(['app', 'deploy'], raw.app.deploy, this.flyDeploy());
+    const source = { file: this.file, lines: this.lines };
+    const appDeploy = deployTable(source, ['app', 'deploy'], raw.app.deploy, flyDeploy(this.fly));
     const environments: Record<string, EnvironmentConfig> = {};
     envTables.forEach(([name, t], i) => {
       environments[name] = this.environment(name, t, [orgLayer, appLayer, envLayers[i]!], appDeploy, processes);
@@ -311,66 +306,6 @@ class Assembler {
     return layer;
   }
 
-  private flyDeploy(): { input: DeploySettingsInput; origins: DeployOrigins } {
-    const d = this.fly?.deploy;
-    const input: DeploySettingsInput = {};
-    const origins: DeployOrigins = {};
-    if (d?.maxUnavailable) {
-      input.maxUnavailable = d.maxUnavailable.value;
-      origins.maxUnavailable = { file: this.fly!.file, key: d.maxUnavailable.key, line: d.maxUnavailable.line };
-    }
-    if (d?.waitTimeoutMs) {
-      input.waitTimeoutMs = d.waitTimeoutMs.value;
-      origins.waitTimeoutMs = { file: this.fly!.file, key: d.waitTimeoutMs.key, line: d.waitTimeoutMs.line };
-    }
-    return { input, origins };
-  }
-
-  /** `table`'s keys over `base`'s, key by key, remembering where each came from. */
-  private deploy(
-    prefix: KeyPath,
-    table: DeployTable | undefined,
-    base: { input: DeploySettingsInput; origins: DeployOrigins },
-  ): { input: DeploySettingsInput; origins: DeployOrigins } {
-    const input: DeploySettingsInput = { ...base.input };
-    const origins: DeployOrigins = { ...base.origins };
-    if (!table) return { input, origins };
-    const set = <K extends keyof DeploySettingsInput>(
-      field: K,
-      key: string,
-      value: DeploySettingsInput[K] | undefined,
-    ) => {
-      if (value === undefined) return;
-      input[field] = value;
-      origins[field] = {
-        file: this.file,
-        key: formatKey([...prefix, key]),
-        line: lineOf(this.lines, [...prefix, key]),
-      };
-    };
-    set('maxUnavailable', 'max_unavailable', table.max_unavailable);
-    set('maxSurge', 'max_surge', table.max_surge);
-    set('maxConcurrency', 'max_concurrency', table.max_concurrency);
-    set('waitTimeoutMs', 'wait_timeout', table.wait_timeout);
-    set('convergenceTimeoutMs', 'convergence_timeout', table.convergence_timeout);
-    set('onFailure', 'on_failure', table.on_failure);
-    set('onAbort', 'on_abort', table.on_abort);
-    set('rollbackStrategy', 'rollback_strategy', table.rollback_strategy);
-    set('recoverPolicy', 'recover_policy', table.recover_policy);
-    set('pauseBeforeCutover', 'pause_before_cutover', table.pause_before_cutover);
-    set('drainTimeoutMs', 'drain_timeout', table.drain_timeout);
-    set('providerOutageTimeoutMs', 'provider_outage_timeout', table.provider_outage_timeout);
-    set('newVolumes', 'new_volumes', table.new_volumes);
-    set('regionOrder', 'region_order', table.region_order);
-    const cb = table.connection_budget;
-    set(
-      'connectionBudget',
-      'connection_budget',
-      cb && { maxConnections: cb.max_connections, perMachine: cb.per_machine, reserved: cb.reserved },
-    );
-    return { input, origins };
-  }
-
   /** The environment's analysis list replaces the app's as a whole; its [prometheus] replaces the top-level one. */
   private analysis(name: string, t: EnvironmentTable, processes: ProcessGroup[]): EnvironmentConfig['analysis'] {
     const own = t.analysis !== undefined;
@@ -401,7 +336,7 @@ class Assembler {
     name: string,
     t: EnvironmentTable,
     layers: VarLayerInput[],
-    appDeploy: { input: DeploySettingsInput; origins: DeployOrigins },
+    appDeploy: DeploySettings,
     processes: ProcessGroup[],
   ): EnvironmentConfig {
     const prefix = ['environments', name];
@@ -421,7 +356,7 @@ class Assembler {
       );
     }
     const { strategy, source } = resolveStrategy(layers);
-    const deploy = this.deploy([...prefix, 'deploy'], t.deploy, appDeploy);
+    const deploy = deployTable({ file: this.file, lines: this.lines }, [...prefix, 'deploy'], t.deploy, appDeploy);
     const env: EnvironmentConfig = {
       name,
       provider: t.provider,

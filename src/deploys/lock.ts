@@ -1,10 +1,9 @@
 // Taking an environment's lock for a deploy, and saying so in the ledger when that meant taking it
 // over from a holder that is dead or stopped heart-beating.
 
-import { hostname } from 'node:os';
 import type { Clock } from '../domain/clock.js';
-import { acquireEnvironmentLock, LOCK_STALE_AFTER_MS } from '../engine/environment-lock.js';
-import { appendLedger } from '../ledger/ledger.js';
+import { acquireEnvironmentLock, holderIsDead, LOCK_STALE_AFTER_MS } from '../engine/environment-lock.js';
+import { appendLedger, deployParties } from '../ledger/ledger.js';
 import type { DeployRecord, Lock, Store } from '../store/contract.js';
 
 export interface LockRequest {
@@ -26,7 +25,7 @@ export async function takeLock(
   const stale =
     before &&
     before.holder !== request.holder &&
-    (wall.now() - before.heartbeatAtMs > LOCK_STALE_AFTER_MS || processGone(before));
+    (wall.now() - before.heartbeatAtMs > LOCK_STALE_AFTER_MS || holderIsDead(before));
   await acquireEnvironmentLock(store, wall, { ...request });
   return { replaced: stale ? before : undefined };
 }
@@ -39,25 +38,8 @@ export async function ledgerLockTakenOver(
 ): Promise<void> {
   await appendLedger(store, wall, {
     kind: 'lock.taken_over',
-    app: deploy.app,
-    env: deploy.env,
-    deployId: deploy.id,
-    responsible: deploy.responsible,
-    initiator: deploy.initiator,
-    trigger: deploy.trigger,
+    ...deployParties(deploy),
     reason: `stale lock of ${previous.holder} taken over`,
-    emergency: deploy.emergency ?? false,
     data: { previousHolder: previous.holder, previousHeartbeatAtMs: previous.heartbeatAtMs },
   });
-}
-
-/** The lock's holder process is known to be gone (same host, no such pid). */
-function processGone(lock: Lock): boolean {
-  if (lock.host !== hostname() || !lock.pid || lock.pid === process.pid) return false;
-  try {
-    process.kill(lock.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }

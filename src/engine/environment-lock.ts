@@ -49,7 +49,7 @@ export async function acquireEnvironmentLock(store: Store, clock: Clock, options
 }
 
 /** Only a holder on this host can be checked directly; elsewhere the heartbeat decides. */
-function holderIsDead(lock: Lock): boolean {
+export function holderIsDead(lock: Lock): boolean {
   if (lock.host !== hostname() || !lock.pid || lock.pid === process.pid) return false;
   try {
     process.kill(lock.pid, 0);

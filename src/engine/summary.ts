@@ -4,6 +4,8 @@
 
 import type { DeployStatus, StrategyName } from '../domain/types.js';
 
+// Shares its first fields with the store's DeployRecord but stays its own type: it is the
+// `runway deploy --json` contract (README), which must not change when a record gains a column.
 export interface DeploySummary {
   deployId: string;
   app: string;

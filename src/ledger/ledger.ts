@@ -199,6 +199,25 @@ export function verifyEntries(
 
 // ---- deploy lifecycle entries
 
+/** Who and what a deploy's entries name: the deploy, who is responsible, how it was started and why. */
+export function deployParties(
+  deploy: DeployRecord,
+): Pick<
+  NewLedgerRecord,
+  'app' | 'env' | 'deployId' | 'responsible' | 'initiator' | 'trigger' | 'reason' | 'emergency'
+> {
+  return {
+    app: deploy.app,
+    env: deploy.env,
+    deployId: deploy.id,
+    responsible: deploy.responsible,
+    initiator: deploy.initiator,
+    trigger: deploy.trigger,
+    reason: deploy.reason,
+    emergency: deploy.emergency ?? false,
+  };
+}
+
 export async function ledgerDeployStarted(
   store: Store,
   clock: Clock,
@@ -208,14 +227,7 @@ export async function ledgerDeployStarted(
   const resumed = deploy.startedAtMs !== null;
   await appendLedger(store, clock, {
     kind: resumed ? 'deploy.resumed' : deploy.trigger === 'rollback' ? 'rollback.started' : 'deploy.started',
-    app: deploy.app,
-    env: deploy.env,
-    deployId: deploy.id,
-    responsible: deploy.responsible,
-    initiator: deploy.initiator,
-    trigger: deploy.trigger,
-    reason: deploy.reason,
-    emergency: deploy.emergency ?? false,
+    ...deployParties(deploy),
     data: {
       release: deploy.release,
       previousRelease: deploy.previousRelease,
@@ -239,14 +251,7 @@ export async function ledgerDeployEnded(
     status === 'aborted' ? 'deploy.aborted' : status === 'rolled_back' ? 'deploy.rolled_back' : 'deploy.finished';
   await appendLedger(store, clock, {
     kind,
-    app: deploy.app,
-    env: deploy.env,
-    deployId: deploy.id,
-    responsible: deploy.responsible,
-    initiator: deploy.initiator,
-    trigger: deploy.trigger,
-    reason: deploy.reason,
-    emergency: deploy.emergency ?? false,
+    ...deployParties(deploy),
     data: {
       release: deploy.release,
       status,

@@ -1,4 +1,4 @@
-// Size: ~425 lines, all of them types: every record of the store and one interface per record kind;
+// Size: ~450 lines, all of them types: every record of the store and one interface per record kind;
 // kept in one file so that whoever writes a backend reads one contract.
 // The one store contract; backends live in sqlite/ (default, zero set-up) and postgres/ (several
 // control-plane instances). The same suite (test/store/contract-suite.ts) runs against each.

@@ -40,6 +40,20 @@ describe('runway deploy on the sim provider', () => {
     assert.equal(plan.strategy, 'rolling');
     assert.ok(plan.waves.length >= 2);
     assert.ok(plan.estimate.apiCallsTotal > 0);
+    // The gates the text shows, as data: every group with the checks gating it, and the wait.
+    assert.equal(plan.gates.checksDecide, 'gate');
+    assert.equal(plan.gates.withinMs, 300_000);
+    assert.deepEqual(plan.gates.releaseSteps, []);
+    assert.deepEqual(
+      plan.gates.groups.map((g: { group: string; checks: { name: string }[] }) => [
+        g.group,
+        g.checks.map((c) => c.name),
+      ]),
+      [
+        ['web', ['up']],
+        ['worker', []],
+      ],
+    );
     assert.deepEqual((await machines(p)).machines, before.machines);
     assert.equal((await p.run(['deploys', 'list', '--json'])).stdout.trim(), '[]');
   });

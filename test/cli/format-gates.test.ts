@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { resolveStrategySettings } from '../../src/config/settings.js';
-import { formatGates } from '../../src/cli/format-gates.js';
+import { formatGates, gatesJson } from '../../src/cli/format-gates.js';
 
 const CONFIG = `
 [app]
@@ -63,6 +63,28 @@ describe('deploy --dry-run: what a real run would meet besides the plan', () => 
     assert.match(
       text,
       /checks that decide convergence \(immediate does not wait on them; .* within 10m is a straggler\)/,
+    );
+  });
+
+  it('gives the same gates as data for --json', () => {
+    const env = config.environments.production!;
+    const gates = gatesJson(config, env, resolveStrategySettings(env, config.app.processes));
+    assert.deepEqual(gates.releaseSteps, [
+      { name: 'release-command', settings: {}, command: 'bin/migrate', timeoutMs: 180_000 },
+    ]);
+    assert.equal(gates.checksDecide, 'gate');
+    assert.equal(gates.withinMs, 240_000);
+    assert.deepEqual(
+      gates.groups.map((g) => [g.group, g.checks.map((c) => c.name)]),
+      [
+        ['web', ['up', 'port']],
+        ['worker', ['port']],
+      ],
+    );
+    const staging = config.environments.staging!;
+    assert.equal(
+      gatesJson(config, staging, resolveStrategySettings(staging, config.app.processes)).checksDecide,
+      'convergence',
     );
   });
 });

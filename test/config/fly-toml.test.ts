@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { importFlyToml, renderRunwayToml } from '../../src/config/fly-toml.js';
-import { explainVars } from '../../src/config/explain.js';
+import { explainVars } from '../../src/cli/explain-vars.js';
 import { parseConfig } from '../../src/config/load.js';
 import { configError } from './helpers.js';
 

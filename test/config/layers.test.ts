@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { explainVars, explainVarsJson } from '../../src/config/explain.js';
+import { explainVarsJson } from '../../src/config/explain.js';
+import { explainVars } from '../../src/cli/explain-vars.js';
 import { layerVars, resolveStrategy, type VarLayerInput } from '../../src/config/layers.js';
 import { parseConfig } from '../../src/config/load.js';
 import { BASE, configError } from './helpers.js';

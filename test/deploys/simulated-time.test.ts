@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { formatOffset } from '../../src/domain/clock.js';
 import type { DeploySummary } from '../../src/engine/summary.js';
-import { deployBody } from '../../src/server/dashboard/pages.js';
+import { deployBody } from '../../src/server/dashboard/deploy-page.js';
 import type { Principal } from '../../src/server/auth.js';
 import { project, smallConfig, type Project } from '../cli/helpers.js';
 import { startHarness, type Harness } from '../server/harness.js';

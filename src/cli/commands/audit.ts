@@ -7,6 +7,7 @@ import { verifyLedger } from '../../ledger/ledger.js';
 import type { LedgerRecord } from '../../store/contract.js';
 import { openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { tableRow } from '../table.js';
 
 export interface AuditOptions extends GlobalOptions {
   env?: string;
@@ -29,22 +30,23 @@ function summary(e: LedgerRecord): string {
   return parts.join('  ');
 }
 
+// The time column is always 19 characters wide, so it needs no padding (width 0).
+const AUDIT_TABLE = { widths: [6, 0, 22, 12, 26, 20], trimEnd: true };
+
 export function formatEntry(e: LedgerRecord): string {
   const time = new Date(e.atMs).toISOString().replace('T', ' ').slice(0, 19);
-  return [
-    `#${String(e.seq).padEnd(5)}`,
+  return tableRow(AUDIT_TABLE, [
+    `#${e.seq}`,
     time,
-    e.kind.padEnd(22),
-    (e.env ?? '—').padEnd(12),
-    `responsible: ${e.responsible}`.padEnd(26),
-    `trigger: ${e.trigger}`.padEnd(20),
+    e.kind,
+    e.env ?? '—',
+    `responsible: ${e.responsible}`,
+    `trigger: ${e.trigger}`,
     e.emergency ? 'EMERGENCY ' : '',
     e.deployId ? `${e.deployId} ` : '',
     e.reason ? `reason: ${e.reason}  ` : '',
     summary(e),
-  ]
-    .join(' ')
-    .trimEnd();
+  ]);
 }
 
 export async function auditCommand(options: AuditOptions, io: Io): Promise<number> {

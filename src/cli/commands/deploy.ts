@@ -1,6 +1,6 @@
 // `runway deploy --env E [--release V] [--strategy S] [--dry-run] [--json] [--lock-wait D]`
 
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { resolveStrategySettings } from '../../config/settings.js';
 import type { RunwayConfig } from '../../config/types.js';
 import { parseDuration, RealClock } from '../../domain/clock.js';
@@ -15,11 +15,11 @@ import { ledgerDeployStarted } from '../../ledger/ledger.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import { buildPlan } from '../../strategies/index.js';
 import { formatPlan } from '../../strategies/format-plan.js';
-import { formatGates } from '../format-gates.js';
+import { formatGates, gatesJson } from '../format-gates.js';
 import type { DeployRecord, Store } from '../../store/contract.js';
 import { EXIT_REFUSED, formatRefusal, type Initiator, type RequestTrigger } from '../../deploys/policy.js';
 import { pc } from '../colors.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { runCliDeploy, superviseDeploy } from '../deploy-runner.js';
 import { CliError, printJson, type Io } from '../io.js';
 
@@ -120,6 +120,7 @@ export async function dryRun(
       policy: decision.allowed
         ? { allowed: true, responsible: decision.responsible, emergency: decision.emergency, note: decision.note }
         : { allowed: false, why: decision.why, wouldBeAllowed: decision.wouldBeAllowed, exitCode: EXIT_REFUSED },
+      gates: gatesJson(config, environment(config, request.env), settings),
     });
   } else {
     if (decision.allowed) io.stderr.write(`runway: policy: ${decision.note}\n`);
@@ -159,7 +160,7 @@ export async function deployCommand(options: DeployOptions, io: Io, signal?: Abo
   try {
     const { config, store } = ctx;
     const env = environment(config, options.env);
-    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const who = whoIsAsking(options, io);
     const request = cliRequest(env.name, who, {
       emergency: options.emergency,
       reason: options.reason,
@@ -222,7 +223,7 @@ export async function resumeCommand(id: string, options: ResumeOptions, io: Io, 
         groups: config.app.processes,
         settings,
       });
-      const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+      const who = whoIsAsking(options, io);
       const wall = new RealClock();
       const { replaced } = await takeLock(store, wall, {
         app: deploy.app,

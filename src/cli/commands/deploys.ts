@@ -8,15 +8,20 @@ import type { DeploySummary } from '../../engine/summary.js';
 import { appendLedger } from '../../ledger/ledger.js';
 import { TERMINAL_STATUSES, type Release } from '../../domain/types.js';
 import type { DeployRecord } from '../../store/contract.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, existingDeploy, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
-import { userInfo } from 'node:os';
+import { tableRow } from '../table.js';
 
 export interface ListOptions extends GlobalOptions {
   env?: string;
   limit?: string;
   json?: boolean;
 }
+
+const DEPLOYS_TABLE = { widths: [17, 12, 12, 10, 12, 14, 25] };
+/** The events of `deploys show`: offset from the deploy's start (right-aligned), kind, then the rest. */
+const EVENTS_TABLE = { widths: [8, 15], indent: '    ', alignRight: [0] };
+const RELEASES_TABLE = { widths: [14, 40] };
 
 export async function deploysListCommand(options: ListOptions, io: Io): Promise<number> {
   const limit = options.limit ? Number(options.limit) : 20;
@@ -43,7 +48,7 @@ export async function deploysListCommand(options: ListOptions, io: Io): Promise<
       return 0;
     }
     io.stdout.write(
-      `${'ID'.padEnd(17)} ${'ENV'.padEnd(12)} ${'RELEASE'.padEnd(12)} ${'STRATEGY'.padEnd(10)} ${'STATUS'.padEnd(12)} ${'BY'.padEnd(14)} STARTED                   DURATION\n`,
+      tableRow(DEPLOYS_TABLE, ['ID', 'ENV', 'RELEASE', 'STRATEGY', 'STATUS', 'BY', 'STARTED', 'DURATION']) + '\n',
     );
     // What people and events typed is shown escaped: a control character cannot rewrite the terminal.
     for (const d of deploys) io.stdout.write(escapeTerminal(formatRow(d)) + '\n');
@@ -56,7 +61,17 @@ export async function deploysListCommand(options: ListOptions, io: Io): Promise<
 function formatRow(d: DeployRecord): string {
   const started = d.startedAtMs ? new Date(d.startedAtMs).toISOString().replace('T', ' ').slice(0, 19) : '—';
   const duration = d.startedAtMs && d.finishedAtMs ? formatDuration(d.finishedAtMs - d.startedAtMs) : '—';
-  return `${d.id.padEnd(17)} ${d.env.padEnd(12)} ${d.release.padEnd(12)} ${d.strategy.padEnd(10)} ${d.status.padEnd(12)} ${d.responsible.padEnd(14)} ${started.padEnd(25)} ${duration}${d.emergency ? '  EMERGENCY' : ''}`;
+  const emergency = d.emergency ? '  EMERGENCY' : '';
+  return tableRow(DEPLOYS_TABLE, [
+    d.id,
+    d.env,
+    d.release,
+    d.strategy,
+    d.status,
+    d.responsible,
+    started,
+    duration + emergency,
+  ]);
 }
 
 export async function deploysShowCommand(
@@ -66,8 +81,7 @@ export async function deploysShowCommand(
 ): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     const journal = await ctx.store.listJournal(id);
     // Its durations and journal offsets were measured on this clock (simulated: the sim provider).
     const clock = deployClock(deploy, ctx.config.environments[deploy.env]?.provider === 'sim');
@@ -105,7 +119,11 @@ export async function deploysShowCommand(
     );
     for (const e of shown)
       lines.push(
-        `    ${formatOffset(e.atMs, deploy.createdAtMs).padStart(8)} ${e.kind.padEnd(15)} ${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`,
+        tableRow(EVENTS_TABLE, [
+          formatOffset(e.atMs, deploy.createdAtMs),
+          e.kind,
+          `${e.machineId ? e.machineId + ' ' : ''}${e.message ?? ''}`,
+        ]),
       );
     io.stdout.write(escapeTerminal(lines.join('\n'), { multiline: true }) + '\n');
     return 0;
@@ -121,11 +139,10 @@ export async function abortCommand(
 ): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     if (TERMINAL_STATUSES.includes(deploy.status))
       throw new CliError(`deploy ${id} already ended (${deploy.status}); nothing to abort`);
-    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const by = whoIsAsking(options, io);
     const ok = await ctx.store.requestAbort(id, by, Date.now());
     if (!ok) throw new CliError(`deploy ${id} ended before the abort was recorded`);
     await ctx.store.appendJournal([
@@ -151,13 +168,12 @@ export async function abortCommand(
 export async function promoteCommand(id: string, options: GlobalOptions & { as?: string }, io: Io): Promise<number> {
   const ctx = await openContext(options, io);
   try {
-    const deploy = await ctx.store.getDeploy(id);
-    if (!deploy) throw new CliError(`no deploy ${id}; see \`runway deploys list\``);
+    const deploy = await existingDeploy(ctx.store, id);
     if (deploy.status !== 'running')
       throw new CliError(
         `deploy ${id} is ${deploy.status}; only a running deploy paused before cutover can be promoted`,
       );
-    const by = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const by = whoIsAsking(options, io);
     await ctx.store.appendJournal([{ deployId: id, atMs: Date.now(), kind: 'promote', message: `promoted by ${by}` }]);
     io.stdout.write(`promote recorded for ${id}\n`);
     return 0;
@@ -218,8 +234,7 @@ export async function releasesListCommand(options: GlobalOptions & { json?: bool
     else
       for (const r of releases)
         io.stdout.write(
-          escapeTerminal(`${r.version.padEnd(14)} ${r.image.padEnd(40)} ${new Date(r.createdAtMs).toISOString()}`) +
-            '\n',
+          escapeTerminal(tableRow(RELEASES_TABLE, [r.version, r.image, new Date(r.createdAtMs).toISOString()])) + '\n',
         );
     return 0;
   } finally {

@@ -14,6 +14,7 @@ import type { MachineProcessInfo } from '../../providers/local/local-provider.js
 import type { SupervisorInfo } from '../../providers/local/wire.js';
 import { environment, openContext, type GlobalOptions } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { tableRow } from '../table.js';
 
 export interface LocalOptions extends GlobalOptions {
   env?: string;
@@ -70,6 +71,8 @@ export async function localUpCommand(options: LocalOptions, io: Io, start = true
   }
 }
 
+const MACHINES_TABLE = { widths: [14, 8, 10, 11], indent: '    ' };
+
 export function formatInfo(info: Described, started: boolean): string {
   const lines = [
     `${pc.bold(`${info.app}/${info.env}`)}  local supervisor pid ${info.pid}${started ? pc.green(' (started now)') : ''}`,
@@ -79,7 +82,7 @@ export function formatInfo(info: Described, started: boolean): string {
   ];
   for (const m of [...info.machines].sort((a, b) => a.group.localeCompare(b.group) || a.id.localeCompare(b.id))) {
     lines.push(
-      `    ${m.id.padEnd(14)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} port ${String(m.port).padEnd(6)} ${m.pid ? `pid ${m.pid}` : 'no process'}`,
+      tableRow(MACHINES_TABLE, [m.id, m.group, m.release, `port ${m.port}`, m.pid ? `pid ${m.pid}` : 'no process']),
     );
   }
   return lines.join('\n');

@@ -1,7 +1,6 @@
 // `runway recover --env E [--dry-run]`: the recovery runbook, automated (src/engine/recovery.ts
 // decides). Prints what it found, what it will do, then does it and says what it did.
 
-import { userInfo } from 'node:os';
 import { pc } from '../colors.js';
 import { RealClock } from '../../domain/clock.js';
 import { decide, refusalEntry, type DeployRequest } from '../../deploys/request.js';
@@ -12,7 +11,7 @@ import { assessRecovery, type Recovery, type RecoveryAction } from '../../engine
 import { EXIT } from '../../engine/summary.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import type { LeftLease, ProviderSession } from '../../providers/session.js';
-import { environment, openContext, type Context, type GlobalOptions } from '../context.js';
+import { environment, openContext, type Context, type GlobalOptions, whoIsAsking } from '../context.js';
 import { runCliDeploy } from '../deploy-runner.js';
 import { formatSpread } from '../fleet-tally.js';
 import { CliError, printJson, type Io } from '../io.js';
@@ -74,7 +73,7 @@ export async function recoverCommand(options: RecoverOptions, io: Io, signal?: A
         if (options.json) printJson(io, { ...report, done: [] });
         return EXIT.ok;
       }
-      const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+      const who = whoIsAsking(options, io);
       // A recovery that deploys is a deploy by this person: the policy decides before anything is done.
       const deployAction = recovery.actions.find((a) => a.kind === 'deploy');
       const request =

@@ -4,7 +4,6 @@
 // responsible human. Each deploy starts the one way every deploy starts (src/deploys/): the policy
 // decides (trigger "release"), a refusal or a locked environment is reported per environment.
 
-import { userInfo } from 'node:os';
 import { loadConfig } from '../../config/load.js';
 import type { Release } from '../../domain/types.js';
 import { openStore } from '../../store/open-store.js';
@@ -14,6 +13,7 @@ import { CliError, printJson, type Io } from '../io.js';
 import { cliRequest } from './deploy.js';
 import { runCliDeploy } from '../deploy-runner.js';
 import { reportError } from '../report-error.js';
+import { whoIsAsking } from '../context.js';
 import { draftJson, prepareDraft, runwayConfigPath, saveDraft, type ReleaseDraftOptions } from './release-draft.js';
 
 export interface ReleasePublishOptions extends ReleaseDraftOptions {
@@ -36,7 +36,7 @@ export async function releasePublishCommand(
   io: Io,
   signal?: AbortSignal,
 ): Promise<number> {
-  const publisher = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+  const publisher = whoIsAsking(options, io);
   const runwayFile = runwayConfigPath(options, io);
   const { draft, source } = await prepareDraft(options, io);
   const version = draft.tag || draft.version;

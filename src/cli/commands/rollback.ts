@@ -2,9 +2,8 @@
 // one), with the environment's rollback strategy (default immediate, convergence tracked). It starts
 // the one way every deploy starts (src/deploys/), so the same policy decides who may roll back.
 
-import { userInfo } from 'node:os';
 import { parseDuration } from '../../domain/clock.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { runCliDeploy } from '../deploy-runner.js';
 import type { Io } from '../io.js';
 import { cliRequest, dryRun, parseStrategy } from './deploy.js';
@@ -30,7 +29,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io, signal?:
   try {
     const { config, store } = ctx;
     const env = environment(config, options.env);
-    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const who = whoIsAsking(options, io);
     const request = cliRequest(env.name, who, {
       kind: 'rollback',
       trigger: 'rollback',

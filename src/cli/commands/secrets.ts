@@ -10,12 +10,12 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { userInfo } from 'node:os';
 import { RealClock } from '../../domain/clock.js';
 import { loadSecretKey, SecretKeyError } from '../../secrets/key.js';
 import { changeSecrets, listSecrets, SecretInputError, type SecretListing } from '../../secrets/secrets.js';
-import { environment, openContext, type GlobalOptions } from '../context.js';
+import { environment, openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { tableRow } from '../table.js';
 
 export interface SecretsOptions extends GlobalOptions {
   env?: string;
@@ -52,15 +52,16 @@ function parseAssignments(args: string[], files: string[], io: Io): Record<strin
   return set;
 }
 
+const SECRETS_TABLE = { widths: [28, 5], indent: '  ' };
+
 function formatListing(l: SecretListing): string {
   const lines = [
     `secrets of ${l.app}/${l.env}: staged version ${l.stagedVersion}, applied ${l.appliedVersion ?? 'never'}${l.appliedDeployId ? ` (by ${l.appliedDeployId})` : ''}${l.pending ? ' — a change waits for the next deploy' : ''}`,
   ];
   if (l.secrets.length === 0) lines.push('  (none)');
   for (const s of l.secrets) {
-    lines.push(
-      `  ${s.name.padEnd(28)} v${String(s.version).padEnd(4)} ${s.digest}  ${new Date(s.updatedAtMs).toISOString().replace('T', ' ').slice(0, 19)} by ${s.updatedBy}`,
-    );
+    const updated = new Date(s.updatedAtMs).toISOString().replace('T', ' ').slice(0, 19);
+    lines.push(tableRow(SECRETS_TABLE, [s.name, `v${s.version}`, `${s.digest}  ${updated} by ${s.updatedBy}`]));
   }
   return lines.join('\n');
 }
@@ -70,7 +71,7 @@ async function change(set: Record<string, string>, unset: string[], options: Sec
   try {
     const env = environment(ctx.config, options.env);
     const app = ctx.config.app.name;
-    const who = options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
+    const who = whoIsAsking(options, io);
     let result;
     try {
       const key = loadSecretKey({ env: io.env, keyFile: ctx.config.secrets?.keyFile });

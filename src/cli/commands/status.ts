@@ -8,6 +8,7 @@ import { environment, openContext, type GlobalOptions } from '../context.js';
 import { printJson, type Io } from '../io.js';
 import { openProviderSession } from '../../providers/open-session.js';
 import { outOfTraffic } from '../../engine/settle.js';
+import { tableRow } from '../table.js';
 
 export interface StatusOptions extends GlobalOptions {
   env?: string;
@@ -88,13 +89,13 @@ export function formatFleet(machines: Machine[], target?: string): string {
   const lines = [`  fleet: ${machines.length} machines — ${formatSpread(countFleet(machines).byRelease)}`];
   for (const [group, list] of [...byGroup].sort((a, b) => a[0].localeCompare(b[0]))) {
     const c = countFleet(list);
-    lines.push(`  ${group.padEnd(10)} ${formatSpread(c.byRelease)}${problems(c)}`);
+    lines.push(tableRow({ widths: [10], indent: '  ' }, [group, formatSpread(c.byRelease) + problems(c)]));
   }
   const regions = countRegions(machines);
   if (regions) {
     lines.push('  by region:');
     for (const [region, c] of Object.entries(regions))
-      lines.push(`    ${region.padEnd(8)} ${formatSpread(c.byRelease)}${problems(c)}`);
+      lines.push(tableRow({ widths: [8], indent: '    ' }, [region, formatSpread(c.byRelease) + problems(c)]));
   }
   const out = outOfTraffic(machines);
   if (out.length > 0)
@@ -121,10 +122,19 @@ function problems(c: FleetCounts): string {
   return parts.length ? `  (${parts.join(', ')})` : '';
 }
 
+const MACHINES_TABLE = { widths: [16, 8, 10, 8, 9] };
+
 function formatMachine(m: Machine): string {
   const where = m.region ? ` ${m.region}` : '';
   const volumes = m.volumes?.length ? ` volumes ${m.volumes.join(',')}` : '';
-  return `${m.id.padEnd(16)} ${m.group.padEnd(8)} ${m.release.padEnd(10)} ${m.role.padEnd(8)} ${m.state.padEnd(9)} ${m.health}${m.cordoned ? ' cordoned' : ''}${where}${volumes}`;
+  return tableRow(MACHINES_TABLE, [
+    m.id,
+    m.group,
+    m.release,
+    m.role,
+    m.state,
+    `${m.health}${m.cordoned ? ' cordoned' : ''}${where}${volumes}`,
+  ]);
 }
 
 /** Counts per region, regions sorted; undefined when no machine has a region (sim, local). */

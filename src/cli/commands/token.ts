@@ -2,11 +2,11 @@
 // (whoever runs the CLI holds the store: how the first admin token comes to be). A token is shown
 // once; only its sha256 is kept.
 
-import { userInfo } from 'node:os';
 import { RealClock } from '../../domain/clock.js';
 import { createApiToken, publicToken, revokeApiToken, TokenInputError } from '../../server/auth.js';
-import { openContext, type GlobalOptions } from '../context.js';
+import { openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { CliError, printJson, type Io } from '../io.js';
+import { tableRow } from '../table.js';
 
 export interface TokenCreateOptions extends GlobalOptions {
   name?: string;
@@ -15,10 +15,6 @@ export interface TokenCreateOptions extends GlobalOptions {
   automation?: boolean;
   as?: string;
   json?: boolean;
-}
-
-function who(options: { as?: string }, io: Io): string {
-  return options.as ?? io.env.RUNWAY_USER ?? userInfo().username;
 }
 
 export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): Promise<number> {
@@ -39,7 +35,7 @@ export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): P
         role: options.role,
         envs,
         automation: options.automation ?? false,
-        createdBy: who(options, io),
+        createdBy: whoIsAsking(options, io),
         app: ctx.config.app.name,
         knownEnvironments: Object.keys(ctx.config.environments),
       });
@@ -62,6 +58,8 @@ export async function tokenCreateCommand(options: TokenCreateOptions, io: Io): P
   }
 }
 
+const TOKENS_TABLE = { widths: [17, 16, 9, 20, 10, 20, 20] };
+
 export async function tokenListCommand(options: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
   const ctx = await openContext(options, io);
   try {
@@ -75,12 +73,21 @@ export async function tokenListCommand(options: GlobalOptions & { json?: boolean
       return 0;
     }
     io.stdout.write(
-      `${'ID'.padEnd(17)} ${'NAME'.padEnd(16)} ${'ROLE'.padEnd(9)} ${'ENVIRONMENTS'.padEnd(20)} ${'KIND'.padEnd(10)} ${'CREATED'.padEnd(20)} ${'LAST USED'.padEnd(20)} STATE\n`,
+      tableRow(TOKENS_TABLE, ['ID', 'NAME', 'ROLE', 'ENVIRONMENTS', 'KIND', 'CREATED', 'LAST USED', 'STATE']) + '\n',
     );
     const time = (ms: number | null) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
     for (const t of tokens) {
       io.stdout.write(
-        `${t.id.padEnd(17)} ${t.name.padEnd(16)} ${t.role.padEnd(9)} ${(t.envs?.join(',') ?? (t.role === 'viewer' ? 'read all' : 'all')).padEnd(20)} ${(t.automation ? 'automation' : 'person').padEnd(10)} ${time(t.createdAtMs).padEnd(20)} ${time(t.lastUsedAtMs).padEnd(20)} ${t.revokedAtMs ? `revoked ${time(t.revokedAtMs)}` : 'active'}\n`,
+        tableRow(TOKENS_TABLE, [
+          t.id,
+          t.name,
+          t.role,
+          t.envs?.join(',') ?? (t.role === 'viewer' ? 'read all' : 'all'),
+          t.automation ? 'automation' : 'person',
+          time(t.createdAtMs),
+          time(t.lastUsedAtMs),
+          t.revokedAtMs ? `revoked ${time(t.revokedAtMs)}` : 'active',
+        ]) + '\n',
       );
     }
     return 0;
@@ -98,7 +105,7 @@ export async function tokenRevokeCommand(
   try {
     const token = await ctx.store.getToken(id);
     if (!token) throw new CliError(`no token ${id}; see \`runway token list\``);
-    const revoked = await revokeApiToken(ctx.store, new RealClock(), id, who(options, io), ctx.config.app.name);
+    const revoked = await revokeApiToken(ctx.store, new RealClock(), id, whoIsAsking(options, io), ctx.config.app.name);
     if (!revoked) throw new CliError(`token ${id} is already revoked`);
     if (options.json) printJson(io, publicToken((await ctx.store.getToken(id))!));
     else io.stdout.write(`revoked ${id} (${token.name}); requests with it now get 401\n`);

@@ -11,24 +11,24 @@
 // supervisor to re-adopt (upgrading runway without restarting the app).
 
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { getEnvironment, loadConfig } from '../../config/load.js';
-import type { FleetScope } from '../../domain/types.js';
 import { ProviderError, type MachineEvent } from '../contract.js';
 import { ProviderSetupError } from '../session.js';
 import { localAppConfig } from './app-config.js';
 import { LocalProvider, writeJsonAtomic, type LocalAppConfig } from './local-provider.js';
 import { HOST } from './ports.js';
 import { isSameProcess, processStartTime, type ProcessIdentity } from './proc.js';
-import { API, SEQ_HEADER, toWire, type SupervisorInfo } from './wire.js';
+import { controlApi } from './supervisor-api.js';
+import type { SupervisorInfo } from './wire.js';
 
 export const INFO_FILE = 'supervisor.json';
 export const LOCK_FILE = 'supervisor.lock';
 export const LOG_FILE = 'supervisor.log';
 const OWNER_POLL_MS = 500;
-const MAX_BODY = 1 << 20;
 
 export interface SupervisorArgs {
   configFile: string;
@@ -85,13 +85,25 @@ export class Supervisor {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer((req, res) => void this.handle(req, res));
+    const app = controlApi({
+      provider: this.provider,
+      token: this.token,
+      defaultScope: { app: this.config.app, env: this.config.env },
+      seq: () => this.seq,
+      info: () => this.info,
+      listen: (send) => {
+        this.streams.add(send);
+        return () => this.streams.delete(send);
+      },
+      shutdown: (keepMachines) => void this.shutdown({ keepMachines }),
+    });
+    const server = await new Promise<Server>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: HOST }, () => resolve(s as Server)) as Server;
+      s.once('error', reject);
+    });
+    // Waits (long polls) and event streams stay open as long as their caller wants.
     server.requestTimeout = 0;
     server.keepAliveTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: 0, host: HOST }, () => resolve());
-    });
     this.server = server;
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
@@ -158,141 +170,6 @@ export class Supervisor {
     const line = JSON.stringify({ seq: this.seq, event }) + '\n';
     for (const send of this.streams) send(line);
   }
-
-  // ---- the control API ---------------------------------------------------------------------
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
-      return this.send(res, 401, {
-        error: { kind: 'unauthorized', message: 'local supervisor: missing or wrong token' },
-      });
-    }
-    const url = new URL(req.url ?? '/', 'http://supervisor');
-    const scope: FleetScope = {
-      app: url.searchParams.get('app') ?? this.config.app,
-      env: url.searchParams.get('env') ?? this.config.env,
-    };
-    const parts = url.pathname.startsWith(`${API}/`)
-      ? url.pathname
-          .slice(API.length + 1)
-          .split('/')
-          .map(decodeURIComponent)
-      : [];
-    const p = this.provider;
-    try {
-      const body = req.method === 'POST' ? await readJson(req) : {};
-      const route = `${req.method} ${parts[0] ?? ''}${parts.length > 2 ? `/:id/${parts[2]}` : parts.length === 2 ? '/:id' : ''}`;
-      const id = parts[1] ?? '';
-      switch (route) {
-        case 'GET info': {
-          const { inFlight: _byMachine, inFlightTotal, ...proxy } = await p.proxy.snapshot();
-          return this.send(res, 200, {
-            ...this.info,
-            token: undefined,
-            machines: p.processes(),
-            proxy: { ...proxy, inFlight: inFlightTotal, routable: p.proxy.routable.length },
-          });
-        }
-        case 'POST hello':
-          p.reconfigure(body as Parameters<LocalProvider['reconfigure']>[0]);
-          return this.send(res, 200, { ...this.info, token: undefined });
-        case 'GET events':
-          return this.stream(req, res);
-        case 'GET machines':
-          return this.send(res, 200, await p.list(scope));
-        case 'POST machines':
-          return this.send(res, 200, await p.create(scope, body as never));
-        case 'GET machines/:id':
-          return this.send(res, 200, await p.get(scope, id));
-        case 'DELETE machines/:id':
-          await p.destroy(scope, id);
-          return this.send(res, 200, {});
-        case 'POST machines/:id/update':
-          return this.send(res, 200, await p.update(scope, id, body as never));
-        case 'POST machines/:id/start':
-          return this.send(res, 200, await p.start(scope, id));
-        case 'POST machines/:id/stop':
-          return this.send(res, 200, await p.stop(scope, id, body as never));
-        case 'POST machines/:id/cordon':
-          return this.send(res, 200, await p.cordon(scope, id));
-        case 'POST machines/:id/uncordon':
-          return this.send(res, 200, await p.uncordon(scope, id, (body as { role?: never }).role));
-        case 'GET machines/:id/logs':
-          return this.send(res, 200, await p.logs(scope, id));
-        case 'POST machines/:id/drain':
-          await p.drain(scope, id, Number((body as { timeoutMs?: number }).timeoutMs ?? 0));
-          return this.send(res, 200, {});
-        case 'POST machines/:id/wait': {
-          // A long poll: the client closing the request aborts the wait.
-          const b = body as { condition: never; timeoutMs: number };
-          const gone = new AbortController();
-          res.once('close', () => gone.abort(new Error('client went away')));
-          return this.send(res, 200, await p.waitFor(scope, id, b.condition, b.timeoutMs, gone.signal));
-        }
-        case 'GET traffic':
-          return this.send(res, 200, await p.traffic(scope));
-        case 'POST releases/:id/check':
-          await p.checkRelease(scope, id);
-          return this.send(res, 200, {});
-        case 'POST shutdown': {
-          const keepMachines = Boolean((body as { keepMachines?: boolean }).keepMachines);
-          this.send(res, 202, { stopping: true, keepMachines });
-          void this.shutdown({ keepMachines });
-          return;
-        }
-        default:
-          return this.send(res, 404, {
-            error: { kind: 'not_found', message: `local supervisor: no route ${req.method} ${url.pathname}` },
-          });
-      }
-    } catch (error) {
-      if (res.destroyed) return;
-      const { status, body } = toWire(
-        error instanceof SyntaxError ? new ProviderError('bad_request', `bad JSON: ${error.message}`) : error,
-      );
-      this.send(res, status, body);
-    }
-  }
-
-  /** NDJSON: a first line with the current seq, then one line per machine event. */
-  private stream(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, {
-      'content-type': 'application/x-ndjson',
-      'cache-control': 'no-store',
-      [SEQ_HEADER]: String(this.seq),
-    });
-    res.write(JSON.stringify({ seq: this.seq }) + '\n');
-    const send = (line: string) => {
-      if (line === '') res.end();
-      else res.write(line);
-    };
-    this.streams.add(send);
-    req.socket.setKeepAlive(true);
-    res.once('close', () => this.streams.delete(send));
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown): void {
-    if (res.headersSent || res.destroyed) return;
-    const text = JSON.stringify(body ?? null);
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      [SEQ_HEADER]: String(this.seq),
-    });
-    res.end(text);
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ProviderError('bad_request', 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text ? JSON.parse(text) : {};
 }
 
 /** Take the state directory's lock, or throw `running` if a live supervisor holds it. */

@@ -38,19 +38,27 @@ function withoutPlan(d: DeployRecord): Omit<DeployRecord, 'plan'> {
   return rest;
 }
 
-async function answer(c: Context<ApiEnv>, cp: ControlPlane, outcome: DispatchOutcome): Promise<Response> {
-  if (outcome.outcome === 'refused') {
+/** The answer to a dispatch that started no deploy: refused by policy (403 with why), or an error. */
+export function notDispatched(
+  c: Context<ApiEnv>,
+  env: string,
+  outcome: Exclude<DispatchOutcome, { outcome: 'started' }>,
+): Response {
+  if (outcome.outcome === 'refused')
     return c.json(
       {
-        error: formatRefusal(outcome.env, outcome),
+        error: formatRefusal(env, outcome),
         code: 'policy',
         why: outcome.why,
         wouldBeAllowed: outcome.wouldBeAllowed,
       },
       403,
     );
-  }
-  if (outcome.outcome === 'error') return c.json({ error: outcome.error }, outcome.status as ContentfulStatusCode);
+  return c.json({ error: outcome.error }, outcome.status as ContentfulStatusCode);
+}
+
+async function answer(c: Context<ApiEnv>, cp: ControlPlane, outcome: DispatchOutcome): Promise<Response> {
+  if (outcome.outcome !== 'started') return notDispatched(c, outcome.env, outcome);
   const deploy = await cp.store.getDeploy(outcome.deployId);
   return c.json(
     {
@@ -68,6 +76,37 @@ async function answer(c: Context<ApiEnv>, cp: ControlPlane, outcome: DispatchOut
 
 export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   const app = cp.config.app.name;
+
+  /** A deploy (manual) or a rollback asked for by the caller, through the policy like every trigger. */
+  const start = async (
+    c: Context<ApiEnv>,
+    env: string,
+    body: Record<string, unknown>,
+    how: { release: string | null; trigger: 'manual' | 'rollback' },
+  ): Promise<Response> => {
+    const who = caller(c);
+    const strategy = strategyOf(body);
+    const outcome = await dispatch(
+      cp,
+      {
+        env,
+        release: how.release,
+        action: 'deploy',
+        trigger: how.trigger,
+        initiator: who.initiator,
+        emergency: optionalBoolean(body, 'emergency'),
+        reason: optionalString(body, 'reason') ?? null,
+        context: { via: 'api' },
+      },
+      {
+        via: 'api',
+        initiatorLabel: who.label,
+        ...(how.trigger === 'rollback' ? { rollback: true } : {}),
+        ...(strategy ? { strategy } : {}),
+      },
+    );
+    return answer(c, cp, outcome);
+  };
 
   api.get('/deploys', async (c) => {
     const env = c.req.query('env');
@@ -103,46 +142,14 @@ export function deployRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
     const env = optionalString(body, 'env');
     if (!env) throw new ApiError(400, '"env" is required');
     requireActOn(c, cp, env);
-    const who = caller(c);
-    const strategy = strategyOf(body);
-    const outcome = await dispatch(
-      cp,
-      {
-        env,
-        release: optionalString(body, 'release') ?? null,
-        action: 'deploy',
-        trigger: 'manual',
-        initiator: who.initiator,
-        emergency: optionalBoolean(body, 'emergency'),
-        reason: optionalString(body, 'reason') ?? null,
-        context: { via: 'api' },
-      },
-      { via: 'api', initiatorLabel: who.label, ...(strategy ? { strategy } : {}) },
-    );
-    return answer(c, cp, outcome);
+    return start(c, env, body, { release: optionalString(body, 'release') ?? null, trigger: 'manual' });
   });
 
   api.post('/environments/:env/rollback', async (c) => {
     const env = c.req.param('env');
     requireActOn(c, cp, env);
     const body = await readJson(c, cp.maxBodyBytes);
-    const who = caller(c);
-    const strategy = strategyOf(body);
-    const outcome = await dispatch(
-      cp,
-      {
-        env,
-        release: optionalString(body, 'to') ?? null,
-        action: 'deploy',
-        trigger: 'rollback',
-        initiator: who.initiator,
-        emergency: optionalBoolean(body, 'emergency'),
-        reason: optionalString(body, 'reason') ?? null,
-        context: { via: 'api' },
-      },
-      { via: 'api', initiatorLabel: who.label, rollback: true, ...(strategy ? { strategy } : {}) },
-    );
-    return answer(c, cp, outcome);
+    return start(c, env, body, { release: optionalString(body, 'to') ?? null, trigger: 'rollback' });
   });
 
   const act = (action: 'abort' | 'promote') =>

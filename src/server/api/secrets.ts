@@ -4,13 +4,12 @@
 // appear in a response, an error, a log line or the ledger.
 
 import type { Context, Hono } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { appendLedger } from '../../ledger/ledger.js';
 import { loadSecretKey } from '../../secrets/key.js';
 import { deployReplacedFleet } from '../../domain/fleet-replaced.js';
 import { changeSecrets, checkSecretName, listSecrets } from '../../secrets/secrets.js';
 import { dispatch } from '../../triggers/dispatch.js';
-import { formatRefusal } from '../../deploys/policy.js';
+import { notDispatched } from './deploys.js';
 import {
   ApiError,
   caller,
@@ -149,17 +148,7 @@ export function secretRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
       },
       { via: 'api', initiatorLabel: who.label },
     );
-    if (outcome.outcome === 'refused')
-      return c.json(
-        {
-          error: formatRefusal(env, outcome),
-          code: 'policy',
-          why: outcome.why,
-          wouldBeAllowed: outcome.wouldBeAllowed,
-        },
-        403,
-      );
-    if (outcome.outcome === 'error') return c.json({ error: outcome.error }, outcome.status as ContentfulStatusCode);
+    if (outcome.outcome !== 'started') return notDispatched(c, env, outcome);
     const deploy = await cp.store.getDeploy(outcome.deployId);
     // Plans are keyed by release: re-deploying what runs replaces no machine.
     const replaces = deployReplacedFleet(deploy?.plan ?? null, 1);

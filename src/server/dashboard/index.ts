@@ -10,10 +10,6 @@
 // Pages need the session cookie (a sign-in with an API token); any role reads, actions are offered
 // only where the token may act (and the API checks again).
 
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
 import type { Clock } from '../../domain/clock.js';
 import { verifyLedger, type LedgerVerification } from '../../ledger/ledger.js';
@@ -27,7 +23,6 @@ import { h } from './html.js';
 import { healthReport, windowStart, WINDOWS, type WindowDays } from './health.js';
 import type { LiveHub } from './live.js';
 import {
-  deployBody,
   envCard,
   errorPage,
   healthBody,
@@ -39,6 +34,9 @@ import {
   type EnvCardModel,
   type Viewer,
 } from './pages.js';
+import { deployBody } from './deploy-page.js';
+import { overviewStream } from './overview-stream.js';
+import { assetFiles, PAGE_HEADERS } from './static-files.js';
 import {
   clearedSessionCookie,
   csrfToken,
@@ -56,45 +54,6 @@ export interface DashboardDeps {
   fleets: FleetCache;
   /** Wall clock (ages, health windows). */
   wall: Clock;
-}
-
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-frame-options': 'DENY',
-  // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
-  'referrer-policy': 'same-origin',
-  'x-content-type-options': 'nosniff',
-};
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-
-/** Static files: ours (assets/, next to this module in src/ and copied to dist/ by the build) and uPlot's. */
-function assetFiles(): Map<string, { body: string; type: string }> {
-  const ours = [join(here, 'assets'), join(here, '../../../src/server/dashboard/assets')];
-  const dir = ours.find((d) => {
-    try {
-      readFileSync(join(d, 'dashboard.css'));
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  const files = new Map<string, { body: string; type: string }>();
-  const uplotDir = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
-  const add = (name: string, path: string) =>
-    files.set(name, {
-      body: readFileSync(path, 'utf8'),
-      type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
-    });
-  for (const name of ['dashboard.css', 'common.js', 'overview.js', 'deploy.js', 'health.js'])
-    if (dir) add(name, join(dir, name));
-  add('uPlot.iife.min.js', join(uplotDir, 'uPlot.iife.min.js'));
-  add('uPlot.min.css', join(uplotDir, 'uPlot.min.css'));
-  return files;
 }
 
 type Signed = { principal: Principal; token: string };
@@ -425,48 +384,12 @@ export function mountDashboard(app: Hono, deps: DashboardDeps): void {
     const principal = c.get('principal');
     const token = sessionToken(c) ?? '';
     const viewer = viewerOf({ principal, token });
-    const encoder = new TextEncoder();
-    let timer: NodeJS.Timeout | undefined;
-    let last = '';
-    let busy = false;
-    let untrack = () => {};
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        untrack = hub.track(() => {
-          clearInterval(timer);
-          try {
-            controller.close();
-          } catch {
-            // closed already
-          }
-        });
-        const tick = async () => {
-          if (busy) return;
-          busy = true;
-          try {
-            const { cards, recent } = await renderOverview(viewer);
-            const payload = JSON.stringify({
-              cards: Object.fromEntries(cards.map((card, i) => [envNames[i]!, card.value])),
-              recent: recent.value,
-            });
-            if (payload !== last) {
-              last = payload;
-              controller.enqueue(encoder.encode(`event: overview\ndata: ${payload}\n\n`));
-            } else controller.enqueue(encoder.encode(`: keep-alive\n\n`));
-          } catch {
-            // try again next tick
-          } finally {
-            busy = false;
-          }
-        };
-        void tick();
-        timer = setInterval(() => void tick(), 1_000);
-        timer.unref();
-      },
-      cancel() {
-        clearInterval(timer);
-        untrack();
-      },
+    const stream = overviewStream(hub, async () => {
+      const { cards, recent } = await renderOverview(viewer);
+      return JSON.stringify({
+        cards: Object.fromEntries(cards.map((card, i) => [envNames[i]!, card.value])),
+        recent: recent.value,
+      });
     });
     return guardStream(
       c,

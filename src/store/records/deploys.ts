@@ -236,6 +236,7 @@ export function listDeployStats(s: StoreContext, query: DeployStatsQuery): Promi
     if (query.untilMs !== undefined) q = q.where('created_at_ms', '<', query.untilMs);
     if (query.env !== undefined) q = q.where('env', '=', query.env);
     const rows = await q.orderBy('created_at_ms', 'asc').orderBy('seq', 'asc').execute();
+    // A DeployStat of the columns this query selects; deployFromRow needs them all (plan, summary).
     return rows.map((row) => {
       const machines = summaryMachines(row.summary);
       return {
