@@ -269,10 +269,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
       rec.proc?.stopWatch();
       rec.proc?.stopMonitor?.();
     }
-    for (const [id, set] of [...this.waiters]) {
-      for (const w of [...set]) w.check(undefined);
-      this.waiters.delete(id);
-    }
+    this.waiters.endAll();
     await this.proxy.close();
   }
 
