@@ -1,3 +1,5 @@
+// Size: ~430 lines: retries, the outage gate, throttling and wait chunking meet in one call path (attempt); its
+// backoff and loop are domain/backoff.ts, the gate provider-gate.ts, the buckets rate-limit/.
 // The one place where rate limits and retries live (DESIGN.md, architecture 4). Wraps any Provider:
 //  - throttles itself with the same token buckets the API enforces (rate-limit/fly-limits.ts), so a
 //    well-behaved runway is never answered 429;
@@ -40,7 +42,7 @@ import {
   type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
-import { zeroByOp } from './provider-ops.js';
+import { zeroByOp, type CallCounts, type CountsByOp } from './provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
 import { SeededRandom } from '../domain/random.js';
 import {
@@ -85,12 +87,10 @@ export const DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS = 2 * 60_000;
 
 type RetryableKind = Extract<ProviderErrorKind, 'rate_limited' | 'unavailable' | 'timeout'>;
 
-export interface ResilientStats {
-  /** Calls made by the caller, by op (each may take several attempts), and in all. */
-  calls: Record<ProviderOp, number>;
-  totalCalls: number;
+/** `calls`: calls made by the caller, by op (each may take several attempts), and in all. */
+export interface ResilientStats extends CallCounts {
   /** Requests sent to the inner provider, by op (attempts and wait chunks). */
-  attempts: Record<ProviderOp, number>;
+  attempts: CountsByOp;
   /** 429s received. */
   rateLimited: number;
   /** Retries made, in all and by the error kind that caused them. */
@@ -157,26 +157,12 @@ export class ResilientProvider implements Provider {
     this.rng = SeededRandom.fromSeed(options.seed ?? 1);
     this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
     this.gate = options.outageTimeoutMs === undefined ? undefined : new ProviderGate(options.outageTimeoutMs);
-    if (inner.subscribe) {
-      const subscribe = inner.subscribe.bind(inner);
-      this.subscribe = (scope, listener) => subscribe(scope, listener);
-    }
-    if (inner.drain) {
-      const drain = inner.drain.bind(inner);
-      this.drain = (scope, id, timeoutMs) => drain(scope, id, timeoutMs);
-    }
-    if (inner.logs) {
-      const logs = inner.logs.bind(inner);
-      this.logs = (scope, id) => logs(scope, id);
-    }
-    if (inner.traffic) {
-      const traffic = inner.traffic.bind(inner);
-      this.traffic = (scope, options) => traffic(scope, options);
-    }
-    if (inner.checkRelease) {
-      const checkRelease = inner.checkRelease.bind(inner);
-      this.checkRelease = (scope, release, options) => checkRelease(scope, release, options);
-    }
+    // Passed through as they are (bound to the inner provider), or absent when it has none.
+    this.subscribe = inner.subscribe?.bind(inner);
+    this.drain = inner.drain?.bind(inner);
+    this.logs = inner.logs?.bind(inner);
+    this.traffic = inner.traffic?.bind(inner);
+    this.checkRelease = inner.checkRelease?.bind(inner);
   }
 
   list(scope: FleetScope, options?: CallOptions): Promise<Machine[]> {

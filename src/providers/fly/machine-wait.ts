@@ -82,7 +82,7 @@ export class MachineWaiter {
             throw goneError('fly: ', id, ` in ${app}`);
           }
           if (error.kind !== 'wait_timeout') throw error;
-          const settled = await this.look(scope, id, condition, signal);
+          const settled = await this.fetchAndJudge(scope, id, condition, signal);
           if (settled) return settled;
         }
       }
@@ -92,7 +92,7 @@ export class MachineWaiter {
       if (condition.healthy && this.hasChecks(app, id))
         await clock.sleep(Math.min(deps.pollIntervalMs, Math.max(0, deadline - clock.now())), signal);
       for (;;) {
-        const settled = await this.look(scope, id, condition, signal);
+        const settled = await this.fetchAndJudge(scope, id, condition, signal);
         if (settled) return settled;
         const remaining = deadline - clock.now();
         if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal, true);
@@ -117,7 +117,7 @@ export class MachineWaiter {
    * GET the machine and judge it against the wait: the machine when it meets the condition; throws
    * when it never will (exited, another instance, gone); undefined to keep waiting.
    */
-  private async look(
+  private async fetchAndJudge(
     scope: FleetScope,
     id: string,
     condition: WaitCondition,

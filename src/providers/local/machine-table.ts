@@ -12,7 +12,7 @@ import { ProviderError, type MachineEvent, type WaitCondition } from '../contrac
 import { goneError, machineVerdict, MachineWaiters, waitTimeoutError, type WaitVerdict } from '../machine-waiters.js';
 import { checkArtifact, checkCommand, resolveArtifact, type ArtifactContext } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
-import type { LocalAppConfig, Rec } from './machine-record.js';
+import type { LocalAppConfig, LocalMachineRecord } from './machine-record.js';
 import { savedMachine, writeJsonAtomic } from './machine-state-file.js';
 import { pickPort } from './ports.js';
 import { ProxyHost } from './proxy-host.js';
@@ -23,12 +23,12 @@ export abstract class MachineTable {
   readonly proxy: ProxyHost;
   protected config: LocalAppConfig;
   protected readonly clock: Clock;
-  protected readonly recs = new Map<string, Rec>();
+  protected readonly recs = new Map<string, LocalMachineRecord>();
   protected readonly byLaunch = new Map<string, string>();
   protected readonly creating = new Map<string, Promise<Machine>>();
   protected readonly tombstones = new Map<string, Machine>();
   protected readonly listeners = new Set<(event: MachineEvent) => void>();
-  protected readonly waiters: MachineWaiters<Rec>;
+  protected readonly waiters: MachineWaiters<LocalMachineRecord>;
   protected readonly reservedPorts = new Set<number>();
   protected closed = false;
 
@@ -124,7 +124,7 @@ export abstract class MachineTable {
 
   // ---- bookkeeping -------------------------------------------------------------------------
 
-  protected remove(rec: Rec): void {
+  protected remove(rec: LocalMachineRecord): void {
     const m = rec.machine;
     this.recs.delete(m.id);
     if (m.launchId !== undefined && this.byLaunch.get(m.launchId) === m.id) this.byLaunch.delete(m.launchId);
@@ -143,13 +143,13 @@ export abstract class MachineTable {
   }
 
   /** Stamp, persist, re-route, and tell listeners and waiters. Returns a copy. */
-  protected changed(rec: Rec, type: MachineEvent['type']): Machine {
+  protected changed(rec: LocalMachineRecord, type: MachineEvent['type']): Machine {
     rec.machine.updatedAtMs = this.clock.now();
     this.save(rec);
     return this.emit(rec, type, rec);
   }
 
-  protected emit(rec: Rec, type: MachineEvent['type'], alive: Rec | undefined): Machine {
+  protected emit(rec: LocalMachineRecord, type: MachineEvent['type'], alive: LocalMachineRecord | undefined): Machine {
     const m = rec.machine;
     this.updateRoutes();
     const snapshot = { ...m };
@@ -184,7 +184,7 @@ export abstract class MachineTable {
     this.proxy.setBackends(backends);
   }
 
-  protected save(rec: Rec): void {
+  protected save(rec: LocalMachineRecord): void {
     if (this.closed) return;
     const saved = savedMachine(rec);
     if (!this.recs.has(rec.machine.id)) return;
@@ -195,7 +195,12 @@ export abstract class MachineTable {
     return path.join(this.machinesDir, `${id}.json`);
   }
 
-  protected verdict(scope: FleetScope, id: string, rec: Rec | undefined, condition: WaitCondition): WaitVerdict {
+  protected verdict(
+    scope: FleetScope,
+    id: string,
+    rec: LocalMachineRecord | undefined,
+    condition: WaitCondition,
+  ): WaitVerdict {
     if (this.closed)
       return { error: new ProviderError('unavailable', 'local provider is closed', { machineId: id, op: 'wait' }) };
     if (!rec || !this.inScope(scope)) {
@@ -209,8 +214,8 @@ export abstract class MachineTable {
     });
   }
 
-  protected require(scope: FleetScope, id: string): Rec {
-    this.open_();
+  protected require(scope: FleetScope, id: string): LocalMachineRecord {
+    this.assertOpen();
     const rec = this.inScope(scope) ? this.recs.get(id) : undefined;
     if (!rec)
       throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
@@ -220,14 +225,18 @@ export abstract class MachineTable {
     return rec;
   }
 
-  protected mutable(scope: FleetScope, id: string, op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon'): Rec {
+  protected mutable(
+    scope: FleetScope,
+    id: string,
+    op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon',
+  ): LocalMachineRecord {
     const rec = this.require(scope, id);
     if (rec.target === 'destroyed')
       throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
     return rec;
   }
 
-  protected open_(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new ProviderError('unavailable', 'local provider is closed');
   }
 

@@ -178,61 +178,61 @@ export class Supervisor {
           .split('/')
           .map(decodeURIComponent)
       : [];
-    const p = this.provider;
+    const provider = this.provider;
     try {
       const body = req.method === 'POST' ? await readJson(req) : {};
       const route = `${req.method} ${parts[0] ?? ''}${parts.length > 2 ? `/:id/${parts[2]}` : parts.length === 2 ? '/:id' : ''}`;
       const id = parts[1] ?? '';
       switch (route) {
         case 'GET info': {
-          const { inFlight: _byMachine, inFlightTotal, ...proxy } = await p.proxy.snapshot();
+          const { inFlight: _byMachine, inFlightTotal, ...proxy } = await provider.proxy.snapshot();
           return this.send(res, 200, {
             ...this.info,
             token: undefined,
-            machines: p.processes(),
-            proxy: { ...proxy, inFlight: inFlightTotal, routable: p.proxy.routable.length },
+            machines: provider.processes(),
+            proxy: { ...proxy, inFlight: inFlightTotal, routable: provider.proxy.routable.length },
           });
         }
         case 'POST hello':
-          p.reconfigure(body as Parameters<LocalProvider['reconfigure']>[0]);
+          provider.reconfigure(body as Parameters<LocalProvider['reconfigure']>[0]);
           return this.send(res, 200, { ...this.info, token: undefined });
         case 'GET events':
           return this.stream(req, res);
         case 'GET machines':
-          return this.send(res, 200, await p.list(scope));
+          return this.send(res, 200, await provider.list(scope));
         case 'POST machines':
-          return this.send(res, 200, await p.create(scope, body as never));
+          return this.send(res, 200, await provider.create(scope, body as never));
         case 'GET machines/:id':
-          return this.send(res, 200, await p.get(scope, id));
+          return this.send(res, 200, await provider.get(scope, id));
         case 'DELETE machines/:id':
-          await p.destroy(scope, id);
+          await provider.destroy(scope, id);
           return this.send(res, 200, {});
         case 'POST machines/:id/update':
-          return this.send(res, 200, await p.update(scope, id, body as never));
+          return this.send(res, 200, await provider.update(scope, id, body as never));
         case 'POST machines/:id/start':
-          return this.send(res, 200, await p.start(scope, id));
+          return this.send(res, 200, await provider.start(scope, id));
         case 'POST machines/:id/stop':
-          return this.send(res, 200, await p.stop(scope, id, body as never));
+          return this.send(res, 200, await provider.stop(scope, id, body as never));
         case 'POST machines/:id/cordon':
-          return this.send(res, 200, await p.cordon(scope, id));
+          return this.send(res, 200, await provider.cordon(scope, id));
         case 'POST machines/:id/uncordon':
-          return this.send(res, 200, await p.uncordon(scope, id, (body as { role?: never }).role));
+          return this.send(res, 200, await provider.uncordon(scope, id, (body as { role?: never }).role));
         case 'GET machines/:id/logs':
-          return this.send(res, 200, await p.logs(scope, id));
+          return this.send(res, 200, await provider.logs(scope, id));
         case 'POST machines/:id/drain':
-          await p.drain(scope, id, Number((body as { timeoutMs?: number }).timeoutMs ?? 0));
+          await provider.drain(scope, id, Number((body as { timeoutMs?: number }).timeoutMs ?? 0));
           return this.send(res, 200, {});
         case 'POST machines/:id/wait': {
           // A long poll: the client closing the request aborts the wait.
           const b = body as { condition: never; timeoutMs: number };
           const gone = new AbortController();
           res.once('close', () => gone.abort(new Error('client went away')));
-          return this.send(res, 200, await p.waitFor(scope, id, b.condition, b.timeoutMs, gone.signal));
+          return this.send(res, 200, await provider.waitFor(scope, id, b.condition, b.timeoutMs, gone.signal));
         }
         case 'GET traffic':
-          return this.send(res, 200, await p.traffic(scope));
+          return this.send(res, 200, await provider.traffic(scope));
         case 'POST releases/:id/check':
-          await p.checkRelease(scope, id);
+          await provider.checkRelease(scope, id);
           return this.send(res, 200, {});
         case 'POST shutdown': {
           const keepMachines = Boolean((body as { keepMachines?: boolean }).keepMachines);

@@ -1,7 +1,7 @@
-// Size: ~420 lines: the machines' indexes, their changes, events and waits all work on the fleet's
-// private maps; the lifecycle, the wait verdict and the saved form are in files of their own.
+// Size: ~400 lines: the machines' indexes, their changes and events all work on the fleet's private
+// maps; the lifecycle, the wait verdict, the waits and the saved form are in files of their own.
 // The simulated fleet: every machine of every app/environment, its lifecycle driven only by the
-// injected Clock (machine-lifecycle.ts), events per scope, and event-driven waits (wait-verdict.ts).
+// injected Clock (machine-lifecycle.ts), events per scope, and event-driven waits (machine-waiters.ts, wait-verdict.ts).
 // No API concerns here (latency of the API, rate limits, injected API errors): those are the
 // SimProvider's. Every method here acts at once, as the API's backend does when a request reaches it.
 
