@@ -15,6 +15,16 @@ export interface Clock {
 
 const noop = (): void => {};
 
+/** `clock.after`, or a sleep with an AbortController on a clock without it. */
+export function after(clock: Clock, ms: number, fire: () => void): () => void {
+  if (clock.after) return clock.after(ms, fire);
+  const controller = new AbortController();
+  clock.sleep(ms, controller.signal).then(fire, () => {});
+  return () => controller.abort(CANCELLED);
+}
+
+const CANCELLED = new Error('cancelled');
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }

@@ -153,3 +153,7 @@ export function resolveBudget(budget: MachineBudget, groupSize: number): number 
   if (budget.fraction <= 0 || groupSize <= 0) return 0;
   return Math.max(1, Math.ceil(budget.fraction * groupSize));
 }
+
+/** The operations a provider offers, each a call (strategies/api-calls.ts counts what a plan step costs in them). */
+export type ProviderOp =
+  'list' | 'get' | 'create' | 'update' | 'start' | 'stop' | 'destroy' | 'cordon' | 'uncordon' | 'wait';

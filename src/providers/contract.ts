@@ -2,7 +2,7 @@
 // suite (test/providers/contract-suite.ts) checks. The executor only ever talks to this.
 
 import type { TrafficSnapshot } from '../domain/traffic.js';
-import type { FleetScope, Machine, MachineRole } from '../domain/types.js';
+import type { FleetScope, Machine, MachineRole, ProviderOp } from '../domain/types.js';
 import type { ProviderGate } from './provider-gate.js';
 
 /** What a new machine should be. */
@@ -104,8 +104,8 @@ export class ProviderError extends Error {
   }
 }
 
-export type ProviderOp =
-  'list' | 'get' | 'create' | 'update' | 'start' | 'stop' | 'destroy' | 'cordon' | 'uncordon' | 'wait';
+/** The operations of a provider: a domain word (strategies count them), re-exported here for providers. */
+export type { ProviderOp } from '../domain/types.js';
 
 /** A change a provider observed on a machine. `machine` is the state after the change. */
 export interface MachineEvent {
@@ -136,7 +136,8 @@ export interface Provider {
   /**
    * Resolve when the machine meets `condition`; reject fast with `machine_failed` when it exits,
    * with `not_found` if destroyed (unless waiting for destroyed), with `wait_timeout` after `timeoutMs`.
-   * Event-driven where the provider has events.
+   * Event-driven where the provider has events. (Every provider and layer restates this signature, as
+   * TypeScript has a class do; the waiting itself is one module, machine-waiters.ts.)
    */
   waitFor(
     scope: FleetScope,

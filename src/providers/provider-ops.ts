@@ -15,6 +15,15 @@ export const PROVIDER_OPS: readonly ProviderOp[] = [
   'wait',
 ];
 
+/** A counter per op. */
+export type CountsByOp = Record<ProviderOp, number>;
+
+/** The calls a provider (or a layer over one) was asked to make, by op and in all. */
+export interface CallCounts {
+  calls: CountsByOp;
+  totalCalls: number;
+}
+
 /** A counter per op, all zero. */
 export function zeroByOp(): Record<ProviderOp, number> {
   const out = {} as Record<ProviderOp, number>;

@@ -1,3 +1,5 @@
+// Size: ~430 lines: retries, the outage gate, throttling and wait chunking meet in one call path (attempt); its
+// backoff and loop are domain/backoff.ts, the gate provider-gate.ts, the buckets rate-limit/.
 // The one place where rate limits and retries live (DESIGN.md, architecture 4). Wraps any Provider:
 //  - throttles itself with the same token buckets the API enforces (rate-limit/fly-limits.ts), so a
 //    well-behaved runway is never answered 429;
@@ -40,20 +42,26 @@ import {
   type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
-import { zeroByOp } from './provider-ops.js';
+import { zeroByOp, type CallCounts, type CountsByOp } from './provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
 import { SeededRandom } from '../domain/random.js';
+import {
+  AGAIN_AT_ONCE,
+  backoffDelay,
+  GIVE_UP,
+  retryAfterDelay,
+  retrying,
+  type BackoffSchedule,
+  type RetryDecision,
+} from '../domain/backoff.js';
 
 /** Fly answers a wait after at most 60 s; longer waits are re-issued. */
 export const MAX_WAIT_CHUNK_MS = 60_000;
 
-export interface RetryPolicy {
+/** The backoff schedule (domain/backoff.ts): first delay after a 503/timeout, doubling; the longest (also a 429's without Retry-After). */
+export interface RetryPolicy extends BackoffSchedule {
   /** Attempts in all, the first included (1 = never retry). */
   maxAttempts: number;
-  /** First backoff after a 503/timeout; doubles each attempt. */
-  baseDelayMs: number;
-  /** Longest backoff (and the wait after a 429 that gave no Retry-After). */
-  maxDelayMs: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 10_000 };
@@ -79,12 +87,10 @@ export const DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS = 2 * 60_000;
 
 type RetryableKind = Extract<ProviderErrorKind, 'rate_limited' | 'unavailable' | 'timeout'>;
 
-export interface ResilientStats {
-  /** Calls made by the caller, by op (each may take several attempts), and in all. */
-  calls: Record<ProviderOp, number>;
-  totalCalls: number;
+/** `calls`: calls made by the caller, by op (each may take several attempts), and in all. */
+export interface ResilientStats extends CallCounts {
   /** Requests sent to the inner provider, by op (attempts and wait chunks). */
-  attempts: Record<ProviderOp, number>;
+  attempts: CountsByOp;
   /** 429s received. */
   rateLimited: number;
   /** Retries made, in all and by the error kind that caused them. */
@@ -151,26 +157,12 @@ export class ResilientProvider implements Provider {
     this.rng = SeededRandom.fromSeed(options.seed ?? 1);
     this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
     this.gate = options.outageTimeoutMs === undefined ? undefined : new ProviderGate(options.outageTimeoutMs);
-    if (inner.subscribe) {
-      const subscribe = inner.subscribe.bind(inner);
-      this.subscribe = (scope, listener) => subscribe(scope, listener);
-    }
-    if (inner.drain) {
-      const drain = inner.drain.bind(inner);
-      this.drain = (scope, id, timeoutMs) => drain(scope, id, timeoutMs);
-    }
-    if (inner.logs) {
-      const logs = inner.logs.bind(inner);
-      this.logs = (scope, id) => logs(scope, id);
-    }
-    if (inner.traffic) {
-      const traffic = inner.traffic.bind(inner);
-      this.traffic = (scope, options) => traffic(scope, options);
-    }
-    if (inner.checkRelease) {
-      const checkRelease = inner.checkRelease.bind(inner);
-      this.checkRelease = (scope, release, options) => checkRelease(scope, release, options);
-    }
+    // Passed through as they are (bound to the inner provider), or absent when it has none.
+    this.subscribe = inner.subscribe?.bind(inner);
+    this.drain = inner.drain?.bind(inner);
+    this.logs = inner.logs?.bind(inner);
+    this.traffic = inner.traffic?.bind(inner);
+    this.checkRelease = inner.checkRelease?.bind(inner);
   }
 
   list(scope: FleetScope, options?: CallOptions): Promise<Machine[]> {
@@ -337,44 +329,49 @@ export class ResilientProvider implements Provider {
     const gate = this.gate;
     const now = this.now;
     let probe = false;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        if (gate && !probe) probe = await gate.admit(now, signal);
-        // Most calls find their token there: no promise to wait on then.
-        const throttled = this.throttle(op, scope, machineId, signal);
-        if (throttled) await throttled;
-        this.stats.attempts[op]++;
-        try {
-          const answer = await send();
-          gate?.markUp(now());
-          return answer;
-        } catch (error) {
-          if (!(error instanceof ProviderError)) throw error;
-          if (!error.retryable) {
-            // Any answer, a refusal included, says the provider is there.
-            gate?.markUp(now());
-            throw error;
-          }
-          if (error.kind === 'rate_limited') this.stats.rateLimited++;
-          if (gate) {
-            gate.markDown(error.message, now());
-            if (gate.exhausted(now())) {
-              this.stats.gaveUp++;
-              throw this.outageError(gate, error);
-            }
-          } else if (attempt >= this.retry.maxAttempts) {
-            this.stats.gaveUp++;
-            throw error;
-          }
-          this.stats.retries++;
-          this.stats.retriesByKind[error.kind as RetryableKind]++;
-          // The probe backs off; the others wait at the gate for its answer. A 429 is always waited
-          // out by the call that got it (its Retry-After is about that call's bucket).
-          if (gate && probe) gate.failures++;
-          if (!gate || probe || error.kind === 'rate_limited')
-            await this.clock.sleep(this.backoff(error, gate ? Math.max(1, gate.failures) : attempt), signal);
-        }
+    // Only the send's own failures are judged: an abort while waiting at the gate or for a token ends the call.
+    let sent = false;
+    const sendOnce = async (): Promise<T> => {
+      sent = false;
+      if (gate && !probe) probe = await gate.admit(now, signal);
+      // Most calls find their token there: no promise to wait on then.
+      const throttled = this.throttle(op, scope, machineId, signal);
+      if (throttled) await throttled;
+      this.stats.attempts[op]++;
+      sent = true;
+      const answer = await send();
+      gate?.markUp(now());
+      return answer;
+    };
+    const decide = (error: unknown, attempt: number): RetryDecision => {
+      if (!sent || !(error instanceof ProviderError)) return GIVE_UP;
+      if (!error.retryable) {
+        // Any answer, a refusal included, says the provider is there.
+        gate?.markUp(now());
+        return GIVE_UP;
       }
+      if (error.kind === 'rate_limited') this.stats.rateLimited++;
+      if (gate) {
+        gate.markDown(error.message, now());
+        if (gate.exhausted(now())) {
+          this.stats.gaveUp++;
+          throw this.outageError(gate, error);
+        }
+      } else if (attempt >= this.retry.maxAttempts) {
+        this.stats.gaveUp++;
+        return GIVE_UP;
+      }
+      this.stats.retries++;
+      this.stats.retriesByKind[error.kind as RetryableKind]++;
+      // The probe backs off; the others wait at the gate for its answer. A 429 is always waited
+      // out by the call that got it (its Retry-After is about that call's bucket).
+      if (gate && probe) gate.failures++;
+      if (!gate || probe || error.kind === 'rate_limited')
+        return this.backoff(error, gate ? Math.max(1, gate.failures) : attempt);
+      return AGAIN_AT_ONCE;
+    };
+    try {
+      return await retrying(this.clock, sendOnce, decide, signal);
     } finally {
       if (probe) gate!.releaseProbe();
     }
@@ -394,13 +391,8 @@ export class ResilientProvider implements Provider {
 
   /** How long to wait before attempt `attempt + 1`. */
   private backoff(error: ProviderError, attempt: number): number {
-    if (error.kind === 'rate_limited') {
-      return error.details.retryAfterMs !== undefined ? Math.max(0, error.details.retryAfterMs) : this.retry.maxDelayMs;
-    }
-    // Exponential, capped, with "equal jitter": half fixed, half random, so retries of many machines
-    // that failed together spread out but never come sooner than half the nominal delay.
-    const nominal = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** Math.min(30, attempt - 1));
-    return Math.round(nominal / 2 + this.rng.float() * (nominal / 2));
+    if (error.kind === 'rate_limited') return retryAfterDelay(this.retry, error.details.retryAfterMs);
+    return backoffDelay(this.retry, attempt, this.rng);
   }
 
   /** Take a slot of the op's bucket (first come, first served); a sleep until it is ours, if it is not yet. */

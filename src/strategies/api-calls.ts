@@ -3,7 +3,7 @@
 // counts with the same table, so `runway deploy --dry-run` predicts what a deploy will spend.
 
 import type { Step } from '../domain/plan.js';
-import type { ProviderOp } from '../providers/contract.js';
+import type { ProviderOp } from '../domain/types.js';
 
 export const API_CALL_COSTS = {
   /** Observing the fleet before planning. Once per plan. */

@@ -1,3 +1,5 @@
+// Size: ~450 lines: one method per Provider call, each a short mapping to the API; what is more than a mapping
+// already has its own file (leases, creates, waits, the observed fleet, secrets, volumes).
 // The `fly` provider: the Provider contract over the Fly Machines REST API. It is always used behind
 // the ResilientProvider, which owns rate limits, retries and wait chunking; this class maps calls to
 // HTTP requests, answers to ProviderErrors, and handles what only Fly has:
@@ -113,7 +115,7 @@ export class FlyProvider implements Provider {
       forks: new VolumeForks(this.client),
       region: options.region,
       consistencyGraceMs: options.consistencyGraceMs,
-      get: (scope, id, o) => this.get(scope, id, o),
+      get: (scope, id, options) => this.get(scope, id, options),
       standingFor: (scope, id, signal) => this.standingFor(scope, id, signal),
       secretsFor: (app, signal) => this.secretsFor(app, signal),
       onRecovered: () => void this.stats.createsRecovered++,
@@ -236,18 +238,7 @@ export class FlyProvider implements Provider {
   async start(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
-    await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({
-        method: 'POST',
-        path: `${machinePath(app, id)}/start`,
-        nonce,
-        signal: options?.signal,
-        op: 'start',
-        machineId: id,
-        what: `start machine ${id}`,
-        label: 'start',
-      }),
-    );
+    await this.change(app, id, options?.signal, (nonce) => this.action(app, id, 'start', nonce, options?.signal));
     return this.observe(scope, { ...current.fly, state: current.machine.state === 'started' ? 'started' : 'starting' });
   }
 
@@ -257,19 +248,7 @@ export class FlyProvider implements Provider {
     const body: { signal?: string; timeout?: string } = {};
     if (options?.killSignal) body.signal = options.killSignal;
     if (options?.timeoutMs !== undefined) body.timeout = `${Math.max(1, Math.ceil(options.timeoutMs / 1000))}s`;
-    await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({
-        method: 'POST',
-        path: `${machinePath(app, id)}/stop`,
-        body,
-        nonce,
-        signal: options?.signal,
-        op: 'stop',
-        machineId: id,
-        what: `stop machine ${id}`,
-        label: 'stop',
-      }),
-    );
+    await this.change(app, id, options?.signal, (nonce) => this.action(app, id, 'stop', nonce, options?.signal, body));
     return this.observe(scope, { ...current.fly, state: current.machine.state === 'stopped' ? 'stopped' : 'stopping' });
   }
 
@@ -297,18 +276,7 @@ export class FlyProvider implements Provider {
   async cordon(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
     const app = this.appFor(scope);
     const current = await this.current(scope, id, options?.signal);
-    await this.change(app, id, options?.signal, (nonce) =>
-      this.client.send({
-        method: 'POST',
-        path: `${machinePath(app, id)}/cordon`,
-        nonce,
-        signal: options?.signal,
-        op: 'cordon',
-        machineId: id,
-        what: `cordon machine ${id}`,
-        label: 'cordon',
-      }),
-    );
+    await this.change(app, id, options?.signal, (nonce) => this.action(app, id, 'cordon', nonce, options?.signal));
     return this.observe(scope, { ...current.fly, cordoned: true });
   }
 
@@ -337,16 +305,7 @@ export class FlyProvider implements Provider {
         });
         metadata[META.role] = role;
       }
-      await this.client.send({
-        method: 'POST',
-        path: `${machinePath(app, id)}/uncordon`,
-        nonce,
-        signal: options?.signal,
-        op: 'uncordon',
-        machineId: id,
-        what: `uncordon machine ${id}`,
-        label: 'uncordon',
-      });
+      await this.action(app, id, 'uncordon', nonce, options?.signal);
     });
     const config = configOf(current.fly);
     const fly: FlyMachine = { ...current.fly, cordoned: false };
@@ -401,6 +360,28 @@ export class FlyProvider implements Provider {
     send: (nonce: string) => Promise<T>,
   ): Promise<T> {
     return this.fleet.absorbFresh(app, id, signal, () => this.leases.withLease(app, id, send, signal));
+  }
+
+  /** POST one of a machine's actions (start, stop, cordon, uncordon) under its lease nonce. */
+  private action(
+    app: string,
+    id: string,
+    action: 'start' | 'stop' | 'cordon' | 'uncordon',
+    nonce: string,
+    signal: AbortSignal | undefined,
+    body?: object,
+  ): Promise<unknown> {
+    return this.client.send({
+      method: 'POST',
+      path: `${machinePath(app, id)}/${action}`,
+      ...(body ? { body } : {}),
+      nonce,
+      signal,
+      op: action,
+      machineId: id,
+      what: `${action} machine ${id}`,
+      label: action,
+    });
   }
 
   private async fetchMachine(app: string, id: string, signal?: AbortSignal): Promise<FlyMachine> {

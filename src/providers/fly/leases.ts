@@ -1,3 +1,5 @@
+// Size: ~410 lines: taking, refreshing and releasing a lease share the held-lease table and its refresher;
+// stale-lease recognition is stale-leases.ts.
 // Machine leases (Fly's lock on changing a machine), as runway uses them:
 //  - acquired lazily, before runway's first change of a machine (or given by the create itself, with
 //    `lease_ttl`), and sent as fly-machine-lease-nonce on every change of that machine;
@@ -15,6 +17,7 @@
 // belongs to, which the ResilientProvider retries.
 
 import pLimit from 'p-limit';
+import { AGAIN_AT_ONCE, GIVE_UP, retrying } from '../../domain/backoff.js';
 import type { Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
@@ -123,23 +126,27 @@ export class LeaseKeeper {
    * Run `change` holding the machine's lease; it gets the nonce. If Fly says the lease is not ours
    * any more (it lapsed, someone cleared it), the lease is taken again once and the change re-sent.
    */
-  async withLease<T>(app: string, id: string, change: (nonce: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const lease = await this.use(app, id, signal);
-      try {
-        return await change(lease.nonce);
-      } catch (error) {
-        if (attempt === 1 && isLeaseRefusal(error)) {
-          this.drop(lease);
-          this.stats.lost++;
-          continue;
+  withLease<T>(app: string, id: string, change: (nonce: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let lease: Held | undefined;
+    return retrying(
+      this.clock,
+      async () => {
+        const taken = (lease = await this.use(app, id, signal));
+        try {
+          return await change(taken.nonce);
+        } finally {
+          taken.busy--;
+          taken.lastUsedMs = this.clock.now();
         }
-        throw error;
-      } finally {
-        lease.busy--;
-        lease.lastUsedMs = this.clock.now();
-      }
-    }
+      },
+      (error, attempt) => {
+        if (attempt > 1 || !lease || !isLeaseRefusal(error)) return GIVE_UP;
+        this.drop(lease);
+        this.stats.lost++;
+        return AGAIN_AT_ONCE;
+      },
+      signal,
+    );
   }
 
   /** Mark the machine in use while a wait runs, so its lease (if any) is refreshed, not released. */
@@ -259,7 +266,8 @@ export class LeaseKeeper {
         if (remaining <= 0) throw this.heldBy(id, holder, this.clock.now() - startedMs);
         if (!waited) this.stats.waitedForOthers++;
         waited = true;
-        // Sleep until the holder's lease runs out; clamped, because the server's clock may not be ours,
+        // Not a backoff (domain/backoff.ts): what is waited for is a known time, the holder's lease running out.
+        // Sleep until then; clamped, because the server's clock may not be ours,
         // and at least 1 s, so looking again stays within Fly's 1 request/s per action and machine.
         const untilExpiry = holder.expires_at * 1000 - this.clock.now();
         await this.clock.sleep(Math.min(remaining, Math.max(1_000, Math.min(5_000, untilExpiry + 100))), signal);

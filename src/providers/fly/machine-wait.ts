@@ -5,7 +5,8 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { describeCondition, meets, ProviderError, type WaitCondition } from '../contract.js';
+import { ProviderError, type WaitCondition } from '../contract.js';
+import { goneError, machineVerdict, waitTimeoutError } from '../machine-waiters.js';
 import type { FlyApiClient } from './api-client.js';
 import { machinePath } from './api-paths.js';
 import { FLY_MAX_WAIT_SECONDS, type FlyMachine } from './fly-types.js';
@@ -78,14 +79,10 @@ export class MachineWaiter {
           if (error.kind === 'not_found') {
             if (condition.state === 'destroyed') return deps.gone(scope, id);
             deps.gone(scope, id);
-            throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, {
-              status: 404,
-              machineId: id,
-              op: 'wait',
-            });
+            throw goneError('fly: ', id, ` in ${app}`);
           }
           if (error.kind !== 'wait_timeout') throw error;
-          const settled = await this.look(scope, id, condition, signal);
+          const settled = await this.fetchAndJudge(scope, id, condition, signal);
           if (settled) return settled;
         }
       }
@@ -95,7 +92,7 @@ export class MachineWaiter {
       if (condition.healthy && this.hasChecks(app, id))
         await clock.sleep(Math.min(deps.pollIntervalMs, Math.max(0, deadline - clock.now())), signal);
       for (;;) {
-        const settled = await this.look(scope, id, condition, signal);
+        const settled = await this.fetchAndJudge(scope, id, condition, signal);
         if (settled) return settled;
         const remaining = deadline - clock.now();
         if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal, true);
@@ -120,7 +117,7 @@ export class MachineWaiter {
    * GET the machine and judge it against the wait: the machine when it meets the condition; throws
    * when it never will (exited, another instance, gone); undefined to keep waiting.
    */
-  private async look(
+  private async fetchAndJudge(
     scope: FleetScope,
     id: string,
     condition: WaitCondition,
@@ -134,37 +131,22 @@ export class MachineWaiter {
       if (error instanceof ProviderError && error.kind === 'not_found') {
         if (condition.state === 'destroyed') return this.deps.gone(scope, id);
         this.deps.gone(scope, id);
-        throw new ProviderError('not_found', `fly: machine ${id} not found in ${app} (destroyed)`, {
-          status: 404,
-          machineId: id,
-          op: 'wait',
-        });
+        throw goneError('fly: ', id, ` in ${app}`);
       }
       throw error;
     }
     const m = this.deps.fleet.observe(scope, fm);
-    if (meets(m, condition)) return m;
-    const fail = (message: string) => {
+    const verdict = machineVerdict(id, m, condition, {
+      prefix: 'fly: ',
+      exited: (seen) => `exited (failed) on ${seen.release} (${seen.instanceVersion})`,
+      reverted: (seen) => otherRelease(seen, condition),
+      copy: (seen) => seen,
+    });
+    if (verdict && 'error' in verdict) {
       this.deps.onFailedFast();
-      return new ProviderError('machine_failed', `fly: machine ${id} ${message}`, { machineId: id, op: 'wait' });
-    };
-    if (m.state === 'failed') throw fail(`exited (failed) on ${m.release} (${m.instanceVersion})`);
-    const pinned = condition.instanceVersion;
-    if (pinned !== undefined && m.instanceVersion !== pinned && (m.state === 'started' || m.state === 'stopped')) {
-      throw fail(
-        `runs ${m.release} (${m.instanceVersion}) instead of ${pinned}: it reverted, or someone else changed it`,
-      );
+      throw verdict.error;
     }
-    if (
-      pinned === undefined &&
-      condition.release !== undefined &&
-      m.release !== condition.release &&
-      m.state === 'started'
-    ) {
-      throw fail(`runs ${m.release} instead of ${condition.release}`);
-    }
-    if (condition.state === 'started' && m.state === 'stopped') throw fail('is stopped while waiting for it to start');
-    return undefined;
+    return verdict?.machine;
   }
 
   private async waitTimeout(
@@ -184,11 +166,24 @@ export class MachineWaiter {
         // The timeout is the news; what the machine looks like is a detail.
       }
     }
-    const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-    return new ProviderError(
-      'wait_timeout',
-      `fly: machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
-      { machineId: id, op: 'wait' },
-    );
+    return waitTimeoutError('fly: ', id, condition, timeoutMs, m);
   }
+}
+
+/**
+ * What Fly shows when a machine will not come to the wait's release: another instance than the pinned
+ * one (it reverted, or someone changed it), or another release than the wanted one.
+ */
+function otherRelease(m: Machine, condition: WaitCondition): string | undefined {
+  const pinned = condition.instanceVersion;
+  if (pinned !== undefined && m.instanceVersion !== pinned && (m.state === 'started' || m.state === 'stopped'))
+    return `runs ${m.release} (${m.instanceVersion}) instead of ${pinned}: it reverted, or someone else changed it`;
+  if (
+    pinned === undefined &&
+    condition.release !== undefined &&
+    m.release !== condition.release &&
+    m.state === 'started'
+  )
+    return `runs ${m.release} instead of ${condition.release}`;
+  return undefined;
 }

@@ -3,11 +3,15 @@
 // creates still inside Fly's eventual consistency (a just-created machine may 404 for a moment).
 // Fly pushes no events, so subscribers hear the changes runway observes in its own answers.
 
+import { GIVE_UP, nominalDelay, retrying, type BackoffSchedule } from '../../domain/backoff.js';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
 import { ProviderError, type MachineEvent } from '../contract.js';
 import type { FlyMachine } from './fly-types.js';
 import { configOf, toMachine } from './machine-mapping.js';
+
+/** How a 404 on a just-created machine is retried within the consistency grace. */
+const FRESH_404_BACKOFF: BackoffSchedule = { baseDelayMs: 100, maxDelayMs: 1_000 };
 
 export interface Cached {
   fly: FlyMachine;
@@ -79,20 +83,24 @@ export class ObservedFleet {
     return false;
   }
 
-  /** Retry a 404 on a machine runway created moments ago: Fly has not caught up with its own create yet. */
-  async absorbFresh<T>(app: string, id: string, signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
-    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
-      try {
-        return await send();
-      } catch (error) {
+  /**
+   * Retry a 404 on a machine runway created moments ago: Fly has not caught up with its own create yet.
+   * Backs off from 100 ms to 1 s without jitter (the grace is short, and only runway's own creates wait).
+   */
+  absorbFresh<T>(app: string, id: string, signal: AbortSignal | undefined, send: () => Promise<T>): Promise<T> {
+    return retrying(
+      this.clock,
+      () => send(),
+      (error, attempt) => {
         const bornAt = this.born.get(`${app}/${id}`);
-        if (!(error instanceof ProviderError && error.kind === 'not_found') || bornAt === undefined) throw error;
+        if (!(error instanceof ProviderError && error.kind === 'not_found') || bornAt === undefined) return GIVE_UP;
         const left = bornAt + this.consistencyGraceMs - this.clock.now();
-        if (left <= 0) throw error;
+        if (left <= 0) return GIVE_UP;
         this.onAbsorbed();
-        await this.clock.sleep(Math.min(delay, left), signal);
-      }
-    }
+        return Math.min(nominalDelay(FRESH_404_BACKOFF, attempt), left);
+      },
+      signal,
+    );
   }
 
   /** Remember an answer, tell subscribers what changed, return the machine as runway sees it. */

@@ -31,7 +31,7 @@ import {
 import { ProviderSetupError } from '../session.js';
 import { checkArtifact } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
-import { newVersion, type LocalAppConfig, type MachineProcessInfo, type Rec } from './machine-record.js';
+import { newVersion, type LocalAppConfig, type MachineProcessInfo, type LocalMachineRecord } from './machine-record.js';
 import { MachineReconciler, KILL_WAIT_MS } from './machine-reconciler.js';
 import { readSavedMachines, writeJsonAtomic, type SavedMachine } from './machine-state-file.js';
 import { isPortFree } from './ports.js';
@@ -75,7 +75,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
   }
 
   create(scope: FleetScope, spec: MachineSpec): Promise<Machine> {
-    this.open_();
+    this.assertOpen();
     if (!this.inScope(scope)) return Promise.reject(this.wrongScope(scope));
     const existing = this.byLaunch.get(spec.launchId);
     if (existing && this.recs.has(existing)) return Promise.resolve({ ...this.recs.get(existing)!.machine });
@@ -109,7 +109,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
       updatedAtMs: now,
     };
     if (spec.deployId !== undefined) machine.deployId = spec.deployId;
-    const rec: Rec = { machine, port, target: 'started', busy: false, dirty: false };
+    const rec: LocalMachineRecord = { machine, port, target: 'started', busy: false, dirty: false };
     if (spec.env) rec.env = { ...spec.env };
     if (spec.command !== undefined) rec.command = spec.command;
     this.reservedPorts.delete(port);
@@ -155,7 +155,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
   async stop(scope: FleetScope, id: string, options: StopOptions = {}): Promise<Machine> {
     const rec = this.mutable(scope, id, 'stop');
     const m = rec.machine;
-    const stopOptions: Rec['stopOptions'] = {};
+    const stopOptions: LocalMachineRecord['stopOptions'] = {};
     if (options.killSignal) stopOptions.signal = options.killSignal as NodeJS.Signals;
     if (options.timeoutMs !== undefined) stopOptions.timeoutMs = options.timeoutMs;
     rec.stopOptions = stopOptions;
@@ -269,10 +269,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
       rec.proc?.stopWatch();
       rec.proc?.stopMonitor?.();
     }
-    for (const [id, set] of [...this.waiters]) {
-      for (const w of [...set]) w.check(undefined);
-      this.waiters.delete(id);
-    }
+    this.waiters.endAll();
     await this.proxy.close();
   }
 
@@ -346,7 +343,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
 
   private adopt(saved: SavedMachine): void {
     const m = saved.machine;
-    const rec: Rec = { machine: m, port: saved.port, target: saved.target, busy: false, dirty: false };
+    const rec: LocalMachineRecord = { machine: m, port: saved.port, target: saved.target, busy: false, dirty: false };
     if (saved.env) rec.env = saved.env;
     if (saved.command !== undefined) rec.command = saved.command;
     if (saved.failedVersion !== undefined) rec.failedVersion = saved.failedVersion;

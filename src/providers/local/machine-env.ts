@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ProviderError } from '../contract.js';
 import { parseEnvFile, type ReleaseArtifact } from './artifact.js';
-import type { LocalAppConfig, Rec } from './machine-record.js';
+import type { LocalAppConfig, LocalMachineRecord } from './machine-record.js';
 
 /** Variables of runway's own processes that a machine must not inherit. */
 export const PRIVATE_ENV = [
@@ -32,7 +32,11 @@ export function fileSecrets(file: string | undefined): Record<string, string> {
   }
 }
 
-export function machineEnv(config: LocalAppConfig, rec: Rec, artifact: ReleaseArtifact): Record<string, string> {
+export function machineEnv(
+  config: LocalAppConfig,
+  rec: LocalMachineRecord,
+  artifact: ReleaseArtifact,
+): Record<string, string> {
   const m = rec.machine;
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !PRIVATE_ENV.includes(k)) base[k] = v;

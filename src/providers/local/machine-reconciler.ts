@@ -12,7 +12,7 @@ import type { HealthState } from '../../domain/types.js';
 import { checkCommand, resolveArtifact, shellCommand, type ReleaseArtifact } from './artifact.js';
 import { runCheck } from './health.js';
 import { machineEnv, pathEnv } from './machine-env.js';
-import type { ExitInfo, Proc, Rec } from './machine-record.js';
+import type { ExitInfo, Proc, LocalMachineRecord } from './machine-record.js';
 import { MachineTable } from './machine-table.js';
 import { isPortFree } from './ports.js';
 import {
@@ -35,14 +35,14 @@ export abstract class MachineReconciler extends MachineTable {
 
   // ---- reconcile ---------------------------------------------------------------------------
 
-  protected kick(rec: Rec): void {
+  protected kick(rec: LocalMachineRecord): void {
     rec.dirty = true;
     if (rec.busy || this.closed) return;
     rec.busy = true;
     void this.reconcile(rec);
   }
 
-  protected async reconcile(rec: Rec): Promise<void> {
+  protected async reconcile(rec: LocalMachineRecord): Promise<void> {
     try {
       while (rec.dirty && !this.closed) {
         rec.dirty = false;
@@ -58,7 +58,7 @@ export abstract class MachineReconciler extends MachineTable {
   }
 
   /** One move toward the machine's target; sets `dirty` when another is needed. */
-  protected async step(rec: Rec): Promise<void> {
+  protected async step(rec: LocalMachineRecord): Promise<void> {
     const m = rec.machine;
     const proc = rec.proc;
     if (proc && (rec.target !== 'started' || proc.instanceVersion !== m.instanceVersion)) {
@@ -82,7 +82,7 @@ export abstract class MachineReconciler extends MachineTable {
     await this.spawnProcess(rec);
   }
 
-  protected async spawnProcess(rec: Rec): Promise<void> {
+  protected async spawnProcess(rec: LocalMachineRecord): Promise<void> {
     const m = rec.machine;
     const version = m.instanceVersion;
     let artifact: ReleaseArtifact;
@@ -183,7 +183,7 @@ export abstract class MachineReconciler extends MachineTable {
   }
 
   /** Take the process out of traffic, let its requests finish, signal it, and SIGKILL it if it lingers. */
-  protected async stopProcess(rec: Rec, proc: Proc): Promise<void> {
+  protected async stopProcess(rec: LocalMachineRecord, proc: Proc): Promise<void> {
     const id = rec.machine.id;
     proc.stopping = true;
     proc.booted();
@@ -222,7 +222,7 @@ export abstract class MachineReconciler extends MachineTable {
     return result;
   }
 
-  protected onExit(rec: Rec, proc: Proc, info: ExitInfo): void {
+  protected onExit(rec: LocalMachineRecord, proc: Proc, info: ExitInfo): void {
     // Closed: the processes and their state files belong to the next supervisor now.
     if (this.closed) return;
     proc.stopWatch();
@@ -258,7 +258,7 @@ export abstract class MachineReconciler extends MachineTable {
   }
 
   /** The machine's process is gone on its own (or could not start): `failed`, which waits fail fast on. */
-  protected fail(rec: Rec, message: string, info: ExitInfo): void {
+  protected fail(rec: LocalMachineRecord, message: string, info: ExitInfo): void {
     const m = rec.machine;
     rec.failedVersion = m.instanceVersion;
     rec.lastExit = { ...info, atMs: this.clock.now(), message };
@@ -272,7 +272,7 @@ export abstract class MachineReconciler extends MachineTable {
   }
 
   /** Health: checks every interval from the start; failures within the grace period leave it unknown. */
-  protected monitor(rec: Rec, proc: Proc): void {
+  protected monitor(rec: LocalMachineRecord, proc: Proc): void {
     const m = rec.machine;
     const checks = m.role === 'release-command' ? [] : this.checksFor(m.group);
     const startedAt = this.clock.now();
@@ -320,7 +320,7 @@ export abstract class MachineReconciler extends MachineTable {
     void loop();
   }
 
-  protected setHealth(rec: Rec, health: HealthState): void {
+  protected setHealth(rec: LocalMachineRecord, health: HealthState): void {
     if (rec.machine.health === health) return;
     rec.machine.health = health;
     this.changed(rec, 'health');
@@ -341,7 +341,7 @@ export abstract class MachineReconciler extends MachineTable {
     };
   }
 
-  protected watchAdopted(rec: Rec, id: ProcessIdentity & { instanceVersion: string }): Proc {
+  protected watchAdopted(rec: LocalMachineRecord, id: ProcessIdentity & { instanceVersion: string }): Proc {
     let onExit!: (info: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((resolve) => (onExit = resolve));
     const timer = setInterval(() => {

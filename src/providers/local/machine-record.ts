@@ -46,7 +46,7 @@ export interface Proc extends ProcessIdentity {
   booted: () => void;
 }
 
-export interface Rec {
+export interface LocalMachineRecord {
   machine: Machine;
   port: number;
   target: Target;

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Machine } from '../../domain/types.js';
-import type { Rec, Target } from './machine-record.js';
+import type { LocalMachineRecord, Target } from './machine-record.js';
 import type { ProcessIdentity } from './proc.js';
 
 /** One machine's state file. */
@@ -18,11 +18,11 @@ export interface SavedMachine {
   command?: string;
   proc?: ProcessIdentity & { instanceVersion: string };
   failedVersion?: string;
-  lastExit?: Rec['lastExit'];
+  lastExit?: LocalMachineRecord['lastExit'];
 }
 
 /** The state file's content for a machine. */
-export function savedMachine(rec: Rec): SavedMachine {
+export function savedMachine(rec: LocalMachineRecord): SavedMachine {
   const saved: SavedMachine = {
     format: 'runway-local-machine/1',
     machine: rec.machine,

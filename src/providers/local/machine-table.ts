@@ -8,36 +8,34 @@ import path from 'node:path';
 import type { CheckConfig } from '../../config/types.js';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { describeCondition, meets, ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
+import { ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
+import { goneError, machineVerdict, MachineWaiters, waitTimeoutError, type WaitVerdict } from '../machine-waiters.js';
 import { checkArtifact, checkCommand, resolveArtifact, type ArtifactContext } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
-import type { LocalAppConfig, Rec } from './machine-record.js';
+import type { LocalAppConfig, LocalMachineRecord } from './machine-record.js';
 import { savedMachine, writeJsonAtomic } from './machine-state-file.js';
 import { pickPort } from './ports.js';
 import { ProxyHost } from './proxy-host.js';
 
 const TOMBSTONES_KEPT = 10_000;
 
-interface Waiter {
-  check(rec: Rec | undefined): void;
-}
-
 export abstract class MachineTable {
   readonly proxy: ProxyHost;
   protected config: LocalAppConfig;
   protected readonly clock: Clock;
-  protected readonly recs = new Map<string, Rec>();
+  protected readonly recs = new Map<string, LocalMachineRecord>();
   protected readonly byLaunch = new Map<string, string>();
   protected readonly creating = new Map<string, Promise<Machine>>();
   protected readonly tombstones = new Map<string, Machine>();
   protected readonly listeners = new Set<(event: MachineEvent) => void>();
-  protected readonly waiters = new Map<string, Set<Waiter>>();
+  protected readonly waiters: MachineWaiters<LocalMachineRecord>;
   protected readonly reservedPorts = new Set<number>();
   protected closed = false;
 
   protected constructor(config: LocalAppConfig, clock: Clock) {
     this.config = config;
     this.clock = clock;
+    this.waiters = new MachineWaiters(clock);
     this.proxy = new ProxyHost({ queueTimeoutMs: config.options.queueTimeoutMs });
   }
 
@@ -114,56 +112,19 @@ export abstract class MachineTable {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<Machine> {
-    return new Promise<Machine>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-      const first = this.verdict(scope, id, this.inScope(scope) ? this.recs.get(id) : undefined, condition);
-      if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
-      const timer = new AbortController();
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      const finish = () => {
-        const current = this.waiters.get(id);
-        current?.delete(waiter);
-        if (current?.size === 0) this.waiters.delete(id);
-        timer.abort();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        check: (rec) => {
-          const verdict = this.verdict(scope, id, rec, condition);
-          if (!verdict) return;
-          finish();
-          if ('machine' in verdict) resolve(verdict.machine);
-          else reject(verdict.error);
-        },
-      };
-      const onAbort = () => {
-        finish();
-        reject(signal!.reason ?? new Error('aborted'));
-      };
-      set.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.clock.sleep(Math.max(0, timeoutMs), timer.signal).then(
-        () => {
-          finish();
-          const m = this.recs.get(id)?.machine;
-          const seen = m ? `; it is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-          reject(
-            new ProviderError(
-              'wait_timeout',
-              `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
-              { machineId: id, op: 'wait' },
-            ),
-          );
-        },
-        () => {},
-      );
-    });
+    return this.waiters.wait(
+      id,
+      this.inScope(scope) ? this.recs.get(id) : undefined,
+      (rec) => this.verdict(scope, id, rec, condition),
+      timeoutMs,
+      signal,
+      () => waitTimeoutError('', id, condition, timeoutMs, this.recs.get(id)?.machine),
+    );
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------
 
-  protected remove(rec: Rec): void {
+  protected remove(rec: LocalMachineRecord): void {
     const m = rec.machine;
     this.recs.delete(m.id);
     if (m.launchId !== undefined && this.byLaunch.get(m.launchId) === m.id) this.byLaunch.delete(m.launchId);
@@ -182,13 +143,13 @@ export abstract class MachineTable {
   }
 
   /** Stamp, persist, re-route, and tell listeners and waiters. Returns a copy. */
-  protected changed(rec: Rec, type: MachineEvent['type']): Machine {
+  protected changed(rec: LocalMachineRecord, type: MachineEvent['type']): Machine {
     rec.machine.updatedAtMs = this.clock.now();
     this.save(rec);
     return this.emit(rec, type, rec);
   }
 
-  protected emit(rec: Rec, type: MachineEvent['type'], alive: Rec | undefined): Machine {
+  protected emit(rec: LocalMachineRecord, type: MachineEvent['type'], alive: LocalMachineRecord | undefined): Machine {
     const m = rec.machine;
     this.updateRoutes();
     const snapshot = { ...m };
@@ -199,8 +160,7 @@ export abstract class MachineTable {
         /* a listener must not break the fleet */
       }
     }
-    const waiters = this.waiters.get(m.id);
-    if (waiters) for (const w of [...waiters]) w.check(alive);
+    this.waiters.changed(m.id, alive);
     return snapshot;
   }
 
@@ -224,7 +184,7 @@ export abstract class MachineTable {
     this.proxy.setBackends(backends);
   }
 
-  protected save(rec: Rec): void {
+  protected save(rec: LocalMachineRecord): void {
     if (this.closed) return;
     const saved = savedMachine(rec);
     if (!this.recs.has(rec.machine.id)) return;
@@ -238,47 +198,24 @@ export abstract class MachineTable {
   protected verdict(
     scope: FleetScope,
     id: string,
-    rec: Rec | undefined,
+    rec: LocalMachineRecord | undefined,
     condition: WaitCondition,
-  ): { machine: Machine } | { error: ProviderError } | undefined {
+  ): WaitVerdict {
     if (this.closed)
       return { error: new ProviderError('unavailable', 'local provider is closed', { machineId: id, op: 'wait' }) };
     if (!rec || !this.inScope(scope)) {
       const tomb = this.tombstones.get(id);
       if (condition.state === 'destroyed' && tomb && this.inScope(scope)) return { machine: { ...tomb } };
-      return {
-        error: new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env} (destroyed)`, {
-          status: 404,
-          machineId: id,
-          op: 'wait',
-        }),
-      };
+      return { error: goneError('', id, ` in ${scope.app}/${scope.env}`) };
     }
-    const m = rec.machine;
-    if (meets(m, condition)) return { machine: { ...m } };
-    if (m.state === 'failed') {
-      const why = rec.lastExit?.message ? `: ${rec.lastExit.message}` : '';
-      return {
-        error: new ProviderError(
-          'machine_failed',
-          `machine ${id} (${m.group}) failed on ${m.release} (${m.instanceVersion})${why}`,
-          { machineId: id, op: 'wait' },
-        ),
-      };
-    }
-    if (condition.state === 'started' && m.state === 'stopped') {
-      return {
-        error: new ProviderError('machine_failed', `machine ${id} is stopped while waiting for it to start`, {
-          machineId: id,
-          op: 'wait',
-        }),
-      };
-    }
-    return undefined;
+    return machineVerdict(id, rec.machine, condition, {
+      exited: (m) =>
+        `(${m.group}) failed on ${m.release} (${m.instanceVersion})${rec.lastExit?.message ? `: ${rec.lastExit.message}` : ''}`,
+    });
   }
 
-  protected require(scope: FleetScope, id: string): Rec {
-    this.open_();
+  protected require(scope: FleetScope, id: string): LocalMachineRecord {
+    this.assertOpen();
     const rec = this.inScope(scope) ? this.recs.get(id) : undefined;
     if (!rec)
       throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
@@ -288,14 +225,18 @@ export abstract class MachineTable {
     return rec;
   }
 
-  protected mutable(scope: FleetScope, id: string, op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon'): Rec {
+  protected mutable(
+    scope: FleetScope,
+    id: string,
+    op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon',
+  ): LocalMachineRecord {
     const rec = this.require(scope, id);
     if (rec.target === 'destroyed')
       throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
     return rec;
   }
 
-  protected open_(): void {
+  protected assertOpen(): void {
     if (this.closed) throw new ProviderError('unavailable', 'local provider is closed');
   }
 

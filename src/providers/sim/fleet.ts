@@ -1,14 +1,13 @@
-// Size: ~420 lines: the machines' indexes, their changes, events and waits all work on the fleet's
-// private maps; the lifecycle, the wait verdict and the saved form are in files of their own.
+// Size: ~400 lines: the machines' indexes, their changes and events all work on the fleet's private
+// maps; the lifecycle, the wait verdict, the waits and the saved form are in files of their own.
 // The simulated fleet: every machine of every app/environment, its lifecycle driven only by the
-// injected Clock (machine-lifecycle.ts), events per scope, and event-driven waits (wait-verdict.ts).
+// injected Clock (machine-lifecycle.ts), events per scope, and event-driven waits (machine-waiters.ts, wait-verdict.ts).
 // No API concerns here (latency of the API, rate limits, injected API errors): those are the
 // SimProvider's. Every method here acts at once, as the API's backend does when a request reaches it.
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
-  describeCondition,
   ProviderError,
   type MachineEvent,
   type MachineSpec,
@@ -18,7 +17,6 @@ import {
 import type { OpLog } from './op-log.js';
 import type { SimOptions } from './options.js';
 import type { SeededRandom } from '../../domain/random.js';
-import { after } from './lifecycle-chain.js';
 import { MachineLifecycle, type PreviousConfig } from './machine-lifecycle.js';
 import {
   copyMachine,
@@ -29,20 +27,14 @@ import {
   type SimFleetState,
   type SimMachineRecord,
 } from './sim-machine.js';
-import { abortReason, waitVerdict, type Verdict } from './wait-verdict.js';
+import { waitVerdict } from './wait-verdict.js';
+import { MachineWaiters, waitTimeoutError } from '../machine-waiters.js';
 
 export { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './machine-lifecycle.js';
 export type { SavedSimMachine, SimFleetState, SimTarget } from './sim-machine.js';
 
 /** Destroyed machines remembered so a wait for `destroyed` that comes late still resolves. */
 const TOMBSTONES_KEPT = 100_000;
-
-interface Waiter {
-  scopeKey: string;
-  condition: WaitCondition;
-  /** Called on every change of the machine (undefined once it is gone). */
-  check(record: SimMachineRecord | undefined): void;
-}
 
 /** Fly-looking 14-hex machine id, unique per counter value (the low 24 bits are the counter). */
 function machineId(n: number): string {
@@ -58,7 +50,7 @@ export class SimFleet {
   private readonly byLaunch = new Map<string, string>();
   private readonly tombstones = new Map<string, { scopeKey: string; machine: Machine }>();
   private readonly listeners = new Map<string, Set<(event: MachineEvent) => void>>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters: MachineWaiters<SimMachineRecord>;
   /** Scopes that have ever had a machine, by key. */
   private readonly used = new Map<string, FleetScope>();
   private nextMachine = 1;
@@ -74,6 +66,7 @@ export class SimFleet {
     private readonly rng: SeededRandom,
     log: OpLog,
   ) {
+    this.waiters = new MachineWaiters(clock);
     this.lifecycle = new MachineLifecycle(clock, options, rng, log, {
       changed: (record, type) => this.changed(record, type),
       remove: (record) => this.remove(record),
@@ -263,69 +256,22 @@ export class SimFleet {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<Machine> {
-    return new Promise<Machine>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortReason(signal));
-      if (this.closed)
-        return reject(new ProviderError('unavailable', 'sim provider is closed', { op: 'wait', machineId: id }));
-      const key = scopeKey(scope);
-      const first = this.verdict(key, id, this.find(scope, id), condition);
-      if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
-
-      let stopTimer = (): void => {};
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      const finish = () => {
-        const current = this.waiters.get(id);
-        if (current) {
-          current.delete(waiter);
-          if (current.size === 0) this.waiters.delete(id);
-        }
-        stopTimer();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        scopeKey: key,
-        condition,
-        check: (record) => {
-          const verdict = this.verdict(key, id, record, condition);
-          if (!verdict) return;
-          finish();
-          if ('machine' in verdict) resolve(verdict.machine);
-          else reject(verdict.error);
-        },
-      };
-      const onAbort = () => {
-        finish();
-        reject(abortReason(signal!));
-      };
-      set.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      stopTimer = after(this.clock, Math.max(0, timeoutMs), () => {
-        finish();
-        const m = this.find(scope, id)?.machine;
-        const seen = m ? `; machine is ${m.state}/${m.health} on ${m.release} (${m.instanceVersion})` : '';
-        reject(
-          new ProviderError(
-            'wait_timeout',
-            `machine ${id} did not reach ${describeCondition(condition)} within ${timeoutMs} ms${seen}`,
-            {
-              machineId: id,
-              op: 'wait',
-            },
-          ),
-        );
-      });
-    });
+    const key = scopeKey(scope);
+    return this.waiters.wait(
+      id,
+      this.find(scope, id),
+      (record) => waitVerdict(this.closed, this.tombstones, key, id, record, condition),
+      timeoutMs,
+      signal,
+      () => waitTimeoutError('', id, condition, timeoutMs, this.find(scope, id)?.machine),
+    );
   }
 
   /** Stop every lifecycle in flight and fail every wait: nothing of the fleet keeps a timer. */
   close(): void {
     this.closed = true;
     for (const record of this.byId.values()) this.lifecycle.abortChain(record);
-    for (const [id, set] of [...this.waiters]) {
-      for (const waiter of [...set]) waiter.check(undefined);
-      this.waiters.delete(id);
-    }
+    this.waiters.endAll();
   }
 
   // ---- persistence -------------------------------------------------------------------------
@@ -448,15 +394,7 @@ export class SimFleet {
         }
       }
     }
-    const waiters = this.waiters.get(m.id);
-    if (waiters) {
-      const alive = type === 'destroyed' ? undefined : record;
-      for (const waiter of [...waiters]) waiter.check(alive);
-    }
+    this.waiters.changed(m.id, type === 'destroyed' ? undefined : record);
     return snapshot;
-  }
-
-  private verdict(key: string, id: string, record: SimMachineRecord | undefined, condition: WaitCondition): Verdict {
-    return waitVerdict(this.closed, this.tombstones, key, id, record, condition);
   }
 }

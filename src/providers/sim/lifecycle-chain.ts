@@ -1,6 +1,6 @@
 // The timers of one machine lifecycle, cancelled together when a later change supersedes it.
 
-import type { Clock } from '../../domain/clock.js';
+import { after, type Clock } from '../../domain/clock.js';
 
 /**
  * One lifecycle of a machine (boot, stop, destroy): its pending timers, cancelled together when a later
@@ -36,13 +36,3 @@ export class Chain {
     this.pending.clear();
   }
 }
-
-/** `clock.after`, or a sleep with an AbortController on a clock without it. */
-export function after(clock: Clock, ms: number, fire: () => void): () => void {
-  if (clock.after) return clock.after(ms, fire);
-  const controller = new AbortController();
-  clock.sleep(ms, controller.signal).then(fire, () => {});
-  return () => controller.abort(CANCELLED);
-}
-
-const CANCELLED = new Error('cancelled');

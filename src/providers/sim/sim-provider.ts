@@ -16,7 +16,7 @@ import {
   type StopOptions,
   type WaitCondition,
 } from '../contract.js';
-import { zeroByOp } from '../provider-ops.js';
+import { zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from '../rate-limit/fly-limits.js';
 import { SimFleet, type SimFleetState } from './fleet.js';
 import { sampleLatency } from './latency.js';
@@ -28,13 +28,11 @@ import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
 /** How long a call that times out takes before the caller sees the timeout (unless set). */
 export const DEFAULT_API_TIMEOUT_MS = 10_000;
 
-export interface SimStats {
-  /** API calls received, by op (refused ones included). */
-  calls: Record<ProviderOp, number>;
-  totalCalls: number;
+/** `calls`: API calls received, by op (refused ones included). */
+export interface SimStats extends CallCounts {
   /** Calls answered 429 (rate limited), in all and by op. */
   rateLimited: number;
-  rateLimitedByOp: Record<ProviderOp, number>;
+  rateLimitedByOp: CountsByOp;
   /** Calls answered 503 (injected `errorRate`). */
   unavailable: number;
   /** Calls that timed out (injected `timeoutRate`), and how many of those still made their change. */

@@ -179,6 +179,7 @@ export async function connectRedis(url: string, options: ConnectOptions): Promis
     connectTimeout: options.connectTimeoutMs,
     commandTimeout: options.commandTimeoutMs,
     autoResubscribe: false,
+    // ioredis owns its reconnect loop (on real time, off the injected Clock), so domain/backoff.ts cannot run it.
     retryStrategy: (times) => (connected ? Math.min(times * 200, 2000) : null),
   });
   // Without a listener ioredis prints every error; the step reports them instead.

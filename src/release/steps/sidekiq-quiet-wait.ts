@@ -74,6 +74,7 @@ async function pollUntil(
     if (left.length === 0) return left;
     const remaining = deadline - w.clock.now();
     if (remaining <= 0) return left;
+    // A poll at the step's interval, not a backoff (domain/backoff.ts): a failed read is retried on the next poll.
     await w.clock.sleep(Math.min(w.pollMs, remaining), w.signal);
   }
 }

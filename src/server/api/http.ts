@@ -146,10 +146,12 @@ export function requireToken(cp: ControlPlane): MiddlewareHandler<ApiEnv> {
 }
 
 export function requireRole(c: Context<ApiEnv>, role: Role): Principal {
-  const p = c.get('principal');
-  if (!atLeast(p, role))
-    throw new ApiError(403, `${p.name}'s token is a ${p.role} token; this needs ${role}`, { code: 'role' });
-  return p;
+  const principal = c.get('principal');
+  if (!atLeast(principal, role))
+    throw new ApiError(403, `${principal.name}'s token is a ${principal.role} token; this needs ${role}`, {
+      code: 'role',
+    });
+  return principal;
 }
 
 export function requireEnvironment(cp: ControlPlane, env: string): void {
@@ -161,16 +163,19 @@ export function requireEnvironment(cp: ControlPlane, env: string): void {
 /** 403 unless the caller may act on `env` (deployer of it, or admin). */
 export function requireActOn(c: Context<ApiEnv>, cp: ControlPlane, env: string): Principal {
   requireEnvironment(cp, env);
-  const p = c.get('principal');
-  if (!mayActOn(p, env)) {
-    const scope = p.role === 'deployer' ? `deployer of ${p.envs?.join(', ') ?? 'every environment'}` : p.role;
+  const principal = c.get('principal');
+  if (!mayActOn(principal, env)) {
+    const scope =
+      principal.role === 'deployer'
+        ? `deployer of ${principal.envs?.join(', ') ?? 'every environment'}`
+        : principal.role;
     throw new ApiError(
       403,
-      `${p.name}'s token (${scope}) may not act on ${env}; a deployer token for ${env} or an admin token may`,
+      `${principal.name}'s token (${scope}) may not act on ${env}; a deployer token for ${env} or an admin token may`,
       { code: 'role' },
     );
   }
-  return p;
+  return principal;
 }
 
 export const ON_BEHALF_HEADER = 'x-runway-on-behalf-of';
@@ -180,21 +185,28 @@ export const ON_BEHALF_HEADER = 'x-runway-on-behalf-of';
  * names the person it acts for (X-Runway-On-Behalf-Of), who is then the initiator.
  */
 export function caller(c: Context<ApiEnv>): { initiator: Initiator; label: string } {
-  const p = c.get('principal');
+  const principal = c.get('principal');
   const onBehalf = c.req.header(ON_BEHALF_HEADER)?.trim();
   if (onBehalf) {
-    if (!p.automation)
-      throw new ApiError(403, `${ON_BEHALF_HEADER} is for automation tokens; ${p.name}'s token acts as ${p.name}`, {
-        code: 'role',
-      });
+    if (!principal.automation)
+      throw new ApiError(
+        403,
+        `${ON_BEHALF_HEADER} is for automation tokens; ${principal.name}'s token acts as ${principal.name}`,
+        {
+          code: 'role',
+        },
+      );
     if (!/^[A-Za-z0-9][A-Za-z0-9._@[\]-]{0,99}$/.test(onBehalf))
       throw new ApiError(400, `${ON_BEHALF_HEADER} must be a login`);
     return {
       initiator: { kind: onBehalf.endsWith('[bot]') ? 'automation' : 'human', name: onBehalf },
-      label: `token:${p.name} for ${onBehalf}`,
+      label: `token:${principal.name} for ${onBehalf}`,
     };
   }
-  return { initiator: { kind: p.automation ? 'automation' : 'human', name: p.name }, label: `token:${p.name}` };
+  return {
+    initiator: { kind: principal.automation ? 'automation' : 'human', name: principal.name },
+    label: `token:${principal.name}`,
+  };
 }
 
 export function positiveInt(value: string | undefined, name: string, max = 1000): number | undefined {

@@ -16,8 +16,14 @@ import {
 
 export function tokenRoutes(api: Hono<ApiEnv>, cp: ControlPlane): void {
   api.get('/whoami', (c) => {
-    const p = c.get('principal');
-    return c.json({ name: p.name, role: p.role, envs: p.envs, automation: p.automation, tokenId: p.tokenId });
+    const principal = c.get('principal');
+    return c.json({
+      name: principal.name,
+      role: principal.role,
+      envs: principal.envs,
+      automation: principal.automation,
+      tokenId: principal.tokenId,
+    });
   });
   api.get('/tokens', async (c) => {
     requireRole(c, 'admin');

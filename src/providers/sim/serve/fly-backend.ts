@@ -1,3 +1,5 @@
+// Size: ~480 lines: one method per Machines API operation over the files named below; each is short, and
+// splitting the operations would scatter the one state the server saves.
 // The simulated fleet behind a Fly-compatible API: what `runway sim serve` answers, without HTTP.
 // Every Machines API call goes through the SimProvider, so it costs the sim's API latency, obeys Fly's
 // documented rate limits (429 + Retry-After) and the configured faults. What Fly has and the sim does
