@@ -130,6 +130,7 @@ class DeployRun implements PlanHost, EndHost {
   async run(): Promise<DeploySummary> {
     const { store } = this.deps;
     const { deployId } = this.req;
+    this.deps.provider.workingFor?.(deployId);
     this.tally.start();
     await store.updateDeploy(deployId, {
       status: 'running',

@@ -130,6 +130,8 @@ export class ResilientProvider implements Provider {
   readonly traffic?: (scope: FleetScope, options?: CallOptions) => Promise<TrafficSnapshot>;
   /** The inner provider's logs, when it has them (not a Machines API call: neither throttled nor retried). */
   readonly logs?: (scope: FleetScope, id: string) => Promise<string[]>;
+  /** The inner provider's deploy marker, when it has one (no API call). */
+  readonly workingFor?: (deployId: string) => void;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter | undefined;
   private readonly rng: SeededRandom;
@@ -166,6 +168,10 @@ export class ResilientProvider implements Provider {
     if (inner.traffic) {
       const traffic = inner.traffic.bind(inner);
       this.traffic = (scope, options) => traffic(scope, options);
+    }
+    if (inner.workingFor) {
+      const workingFor = inner.workingFor.bind(inner);
+      this.workingFor = (deployId) => workingFor(deployId);
     }
     if (inner.checkRelease) {
       const checkRelease = inner.checkRelease.bind(inner);
