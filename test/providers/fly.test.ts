@@ -283,6 +283,30 @@ describe('fly provider: API behaviour', () => {
     }
   });
 
+  it('a create the API applies after the client gave up on it is waited for, not sent again', async () => {
+    // Its own, slower server: at 25x a loaded machine's scheduling lag alone is simulated seconds.
+    const speed = 4;
+    const server = await startSimServer({ clock: new ScaledClock(speed), token: TOKEN, sim: { seed: 3 } });
+    // Looked for after the timeout and one grace (~5 s), then sent again, before this fix: two machines.
+    const rig = await flyRig({ server, speed, requestTimeoutMs: 4_000, consistencyGraceMs: 1_000 });
+    try {
+      server.backend.setFaults({ createDelayMs: 10_000, createDelayCount: 1, createLandsLate: true });
+      const s = spec();
+      const made = await rig.provider.create(rig.scope, s);
+      assert.ok(rig.provider.stats.retriesByKind.timeout >= 1, 'the first attempt timed out and was retried');
+      assert.equal(rig.fly.stats.createsRecovered, 1, 'the retry found the machine the late attempt made');
+      const all = await rig.provider.list(rig.scope);
+      assert.deepEqual(
+        all.map((m) => [m.id, m.launchId]),
+        [[made.id, s.launchId]],
+        'exactly one machine for the launch',
+      );
+    } finally {
+      await rig.close();
+      await server.close();
+    }
+  });
+
   it('honours 429s: an unthrottled burst is refused and retried after Retry-After; throttled, the same burst waits instead', async () => {
     // Its own, slower server: at 25x a few ms of scheduling jitter are a simulated second, and this
     // test counts refusals that depend on when requests arrive.
