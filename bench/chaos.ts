@@ -128,7 +128,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function cli(
   dir: string,
   cliArgs: string[],
-): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
+): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
   const child = spawn(
     process.execPath,
     ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs],
@@ -140,8 +140,9 @@ function cli(
   );
   let stdout = '';
   child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.resume();
-  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout }))) };
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
 }
 
 /** `runway sim serve` in `dir` (its runway.toml's [sim] settings with --env), on `port` (0: any). */
@@ -402,8 +403,18 @@ url = "${db}"
         problems.push(`resume ended ${summary.status}: ${summary.error ?? out.stdout.slice(0, 300)}`);
     } else if (deploy) {
       const out = await deploy.done;
-      if (scenario !== 'kill-runway' && out.code !== 0)
-        problems.push(`deploy exited ${out.code}: ${out.stdout.slice(-400)}`);
+      if (scenario !== 'kill-runway' && out.code !== 0) {
+        // The summary's status and error say why; stderr what runway said on its way out.
+        const summary = (() => {
+          try {
+            return JSON.parse(out.stdout) as { status?: string; error?: string };
+          } catch {
+            return {};
+          }
+        })();
+        const why = summary.status ? `${summary.status}: ${summary.error ?? ''}` : out.stdout.slice(-400);
+        problems.push(`deploy exited ${out.code} (${why}); stderr: ${out.stderr.slice(-400).replace(/\s+/g, ' ')}`);
+      }
     } else {
       for (let t = 0; ; t++) {
         const d = await store.getDeploy(deployId).catch(() => undefined);

@@ -130,6 +130,7 @@ class DeployRun implements PlanHost, EndHost {
   async run(): Promise<DeploySummary> {
     const { store } = this.deps;
     const { deployId } = this.req;
+    this.deps.provider.workingFor?.(deployId);
     this.tally.start();
     await store.updateDeploy(deployId, {
       status: 'running',
@@ -154,7 +155,11 @@ class DeployRun implements PlanHost, EndHost {
     try {
       // An earlier run of this deploy was rolling back when it stopped: go on in that direction.
       const rollingBack =
-        previous !== null ? (await store.listJournal(deployId)).find((e) => e.kind === 'rollback') : undefined;
+        previous !== null
+          ? (await this.storeGate.call(() => store.listJournal(deployId), this.control.signal)).find(
+              (e) => e.kind === 'rollback',
+            )
+          : undefined;
       if (rollingBack && previous !== null)
         return await this.end(
           ...(await this.resumeRollback(previous, rollingBack.data)),
@@ -167,7 +172,11 @@ class DeployRun implements PlanHost, EndHost {
       this.tally.seen(fleet.length);
       const plan = this.plan(fleet, this.req.target, this.req.settings);
       previous = previous ?? plan.previous ?? null;
-      await store.updateDeploy(deployId, { plan, previousRelease: previous });
+      const planned = previous;
+      await this.storeGate.call(
+        () => store.updateDeploy(deployId, { plan, previousRelease: planned }),
+        this.control.signal,
+      );
       // A resumed deploy says what an earlier run of it already did, so the journal tells the whole story.
       const alreadyDone = fleet
         .filter((m) => m.deployId === deployId && m.release === this.req.target.version)

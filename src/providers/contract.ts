@@ -174,6 +174,12 @@ export interface Provider {
   readonly gate?: ProviderGate;
   /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
   subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
+  /**
+   * The deploy this provider's changes are for, told by the engine before its first change. Providers
+   * with machine leases (fly) clear, rather than wait out, the leases Fly handed a dead earlier run of
+   * the same deploy with the machines it created (a resume, a takeover).
+   */
+  workingFor?(deployId: string): void;
   close?(): Promise<void>;
 }
 

@@ -136,6 +136,8 @@ export class ResilientProvider implements Provider {
   readonly traffic?: (scope: FleetScope, options?: CallOptions) => Promise<TrafficSnapshot>;
   /** The inner provider's logs, when it has them (not a Machines API call: neither throttled nor retried). */
   readonly logs?: (scope: FleetScope, id: string) => Promise<string[]>;
+  /** The inner provider's deploy marker, when it has one (no API call). */
+  readonly workingFor?: (deployId: string) => void;
   private readonly clock: Clock;
   private readonly limiter: RateLimiter | undefined;
   private readonly rng: SeededRandom;
@@ -162,6 +164,7 @@ export class ResilientProvider implements Provider {
     this.drain = inner.drain?.bind(inner);
     this.logs = inner.logs?.bind(inner);
     this.traffic = inner.traffic?.bind(inner);
+    this.workingFor = inner.workingFor?.bind(inner);
     this.checkRelease = inner.checkRelease?.bind(inner);
   }
 

@@ -556,6 +556,60 @@ describe('executor: waves resumed after a crash', () => {
 });
 
 describe('executor: the store becomes unreachable mid-deploy', () => {
+  it('a store down as the deploy writes its plan (nothing changed yet) is waited for, not a failed deploy', async () => {
+    const r = await rig({ groups: [{ name: 'web', count: 6 }] });
+    // Down from just after the run marks the deploy running, for 30 s (found by bench:chaos pg-restart).
+    let down = false;
+    const flaky = new Proxy(r.store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          if (down) throw new StoreError('unavailable', 'store unreachable (test)');
+          const result = await value.apply(target, args);
+          if (prop === 'updateDeploy' && (args[1] as { status?: string }).status === 'running') {
+            down = true;
+            void r.clock.sleep(30_000).then(() => (down = false));
+          }
+          return result;
+        };
+      },
+    });
+    try {
+      await r.store.createDeploy({
+        id: 'dep_plandown',
+        ...SCOPE,
+        release: 'v2',
+        previousRelease: null,
+        strategy: 'rolling',
+        initiator: 'test',
+        responsible: 'test',
+        trigger: 'cli',
+        reason: null,
+        plan: null,
+        createdAtMs: r.clock.now(),
+      });
+      const summary = await runDeploy(
+        { provider: r.provider, store: flaky, clock: r.clock },
+        {
+          deployId: 'dep_plandown',
+          scope: SCOPE,
+          target: { version: 'v2', image: 'mechanic:v2', createdAtMs: 0 },
+          groups: r.groups,
+          settings: settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }),
+          findRelease: async () => undefined,
+        },
+      );
+      assert.equal(summary.status, 'succeeded', summary.error ?? '');
+      assert.ok(allOn(await r.fleet(), 'v2'));
+      const record = await r.store.getDeploy('dep_plandown');
+      assert.equal(record?.status, 'succeeded');
+      assert.ok(record?.plan, 'the plan was written once the store answered');
+    } finally {
+      await r.close();
+    }
+  });
+
   it('no new provider operation starts while the store is down; the deploy goes on when it answers again', async () => {
     const r = await rig({ groups: [{ name: 'web', count: 20 }] });
     // The real store, behind a switch: while `down`, every call fails as an unreachable store does.

@@ -69,7 +69,40 @@ describe('fly provider: leases', () => {
       assert.equal(rig.fly.leaseStats.waitedForOthers, 0, "the dead run's lease was not waited for");
       assert.equal(rig.fly.leaseStats.cleared, 1);
       await assertRejects(rig.provider.uncordon(rig.scope, other.id), 'conflict');
-      assert.equal(rig.fly.leaseStats.waitedForOthers, 1, 'a run on another host cannot be judged: waited for');
+      // (Not waitedForOthers: on a loaded machine lease_wait, 120 ms real, can pass before the first sleep.)
+      assert.equal(rig.fly.leaseStats.cleared, 1, 'a run on another host cannot be judged: not cleared');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it("the lease Fly handed a killed run of the same deploy with a machine it created is cleared; another deploy's is waited for", async () => {
+    const rig = await flyRig({ leaseWaitMs: 3_000 });
+    try {
+      // What a killed run left: machines it created with lease_ttl, whose answers (and nonces) died with it.
+      const createdFor = async (deployId: string) => {
+        const metadata = { runway_group: 'web', runway_release: 'v2', runway_created_for: deployId };
+        const r = await raw<FlyMachine>(rig.server, 'POST', `/v1/apps/${rig.app}/machines`, {
+          body: { config: { image: `registry.fly.io/${rig.app}:v2`, metadata }, lease_ttl: 3600 },
+        });
+        assert.equal(r.status, 200);
+        assert.ok(r.body.nonce, 'the create handed out a lease');
+        return r.body.id;
+      };
+      const ours = await createdFor('dep-7');
+      const theirs = await createdFor('dep-6');
+      rig.provider.workingFor!('dep-7');
+      await rig.provider.uncordon(rig.scope, ours);
+      assert.equal(rig.fly.leaseStats.waitedForOthers, 0, "the deploy's own create lease was not waited for");
+      assert.equal(rig.fly.leaseStats.cleared, 1);
+      await assertRejects(rig.provider.uncordon(rig.scope, theirs), 'conflict');
+      assert.equal(rig.fly.leaseStats.cleared, 1, "another deploy's machine: its lease is not cleared");
+      // runway's own creates say which deploy made the machine (an update does not change it).
+      const made = await rig.provider.create(rig.scope, { ...spec(), deployId: 'dep-7' });
+      await rig.provider.update(rig.scope, made.id, { release: 'v2', deployId: 'dep-8' });
+      const { body } = await raw<FlyMachine>(rig.server, 'GET', `/v1/apps/${rig.app}/machines/${made.id}`);
+      assert.equal(body.config?.metadata?.runway_created_for, 'dep-7');
+      assert.equal(body.config?.metadata?.runway_deploy, 'dep-8');
     } finally {
       await rig.close();
     }
@@ -247,6 +280,30 @@ describe('fly provider: API behaviour', () => {
     } finally {
       server.backend.setFaults({ createDelayCount: 0 });
       await rig.close();
+    }
+  });
+
+  it('a create the API applies after the client gave up on it is waited for, not sent again', async () => {
+    // Its own, slower server: at 25x a loaded machine's scheduling lag alone is simulated seconds.
+    const speed = 4;
+    const server = await startSimServer({ clock: new ScaledClock(speed), token: TOKEN, sim: { seed: 3 } });
+    // Looked for after the timeout and one grace (~5 s), then sent again, before this fix: two machines.
+    const rig = await flyRig({ server, speed, requestTimeoutMs: 4_000, consistencyGraceMs: 1_000 });
+    try {
+      server.backend.setFaults({ createDelayMs: 10_000, createDelayCount: 1, createLandsLate: true });
+      const s = spec();
+      const made = await rig.provider.create(rig.scope, s);
+      assert.ok(rig.provider.stats.retriesByKind.timeout >= 1, 'the first attempt timed out and was retried');
+      assert.equal(rig.fly.stats.createsRecovered, 1, 'the retry found the machine the late attempt made');
+      const all = await rig.provider.list(rig.scope);
+      assert.deepEqual(
+        all.map((m) => [m.id, m.launchId]),
+        [[made.id, s.launchId]],
+        'exactly one machine for the launch',
+      );
+    } finally {
+      await rig.close();
+      await server.close();
     }
   });
 

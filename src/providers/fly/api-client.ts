@@ -69,6 +69,11 @@ export class FlyApiClient {
     this.origin = new URL(this.baseUrl).origin;
   }
 
+  /** Longest wait for an answer (request_timeout), unless a request names its own. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
   /** Send; a 2xx answer resolves with its parsed body, anything else rejects with a ProviderError. */
   async send<T>(req: ApiRequest): Promise<ApiResponse<T>> {
     const { clock, token } = this.options;

@@ -134,6 +134,10 @@ export class FlyProvider implements Provider {
     return this.client.stats;
   }
 
+  workingFor(deployId: string): void {
+    this.leases.workingFor(deployId);
+  }
+
   get leaseStats(): LeaseStats {
     return this.leases.stats;
   }

@@ -12,7 +12,9 @@
 //  - a lease held by someone else (flyctl, a human, another runway) is waited for, up to `waitMs`,
 //    then the change fails with a conflict naming the holder. Runway only clears leases of its own
 //    session (one that lapsed while it worked) and of a run of the same environment on this host whose
-//    process is gone (killed), unless `force` is set.
+//    process is gone (killed), unless `force` is set; and the lease Fly handed out with a machine the
+//    deploy runway works for created (`lease_ttl`) in an earlier run: that run is dead, or this one
+//    would not hold the deploy.
 // Retries of refused calls stay the ResilientProvider's: a 429 on a lease call fails the change it
 // belongs to, which the ResilientProvider retries.
 
@@ -22,7 +24,7 @@ import type { Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import type { FlyLease, FlyLeaseData } from './fly-types.js';
-import { heldByDeadRun } from './stale-leases.js';
+import { handedToDeploy, heldByDeadRun } from './stale-leases.js';
 
 export interface LeaseSettings {
   ttlMs: number;
@@ -71,12 +73,18 @@ export class LeaseKeeper {
   private refresher: Promise<void> | undefined;
   private readonly stop = new AbortController();
   private closed = false;
+  /** The deploy runway's changes are for (told by the engine); undefined outside a deploy. */
+  private deployId: string | undefined;
 
   constructor(
     private readonly client: FlyApiClient,
     private readonly clock: Clock,
     private readonly settings: LeaseSettings,
   ) {}
+
+  workingFor(deployId: string): void {
+    this.deployId = deployId;
+  }
 
   get ttlSeconds(): number {
     return Math.max(1, Math.round(this.settings.ttlMs / 1000));
@@ -257,7 +265,8 @@ export class LeaseKeeper {
         if (
           holder.description === this.settings.description ||
           this.settings.force ||
-          heldByDeadRun(holder.description ?? '', this.settings.description)
+          heldByDeadRun(holder.description ?? '', this.settings.description) ||
+          (await handedToDeploy(this.client, app, id, holder, this.deployId, signal))
         ) {
           await this.clear(app, id, holder, signal);
           continue;

@@ -19,6 +19,7 @@ export function defaultImage(flyApp: string, release: string): string {
 /** Metadata keys that describe one machine's history, not its group: never copied to a new machine. */
 const PER_MACHINE_KEYS = new Set<string>([
   META.launch,
+  META.createdFor,
   META.deploy,
   META.role,
   META.release,
@@ -75,7 +76,7 @@ export function createConfig(
     [META.role]: spec.role,
     [META.launch]: spec.launchId,
   });
-  if (spec.deployId !== undefined) metadata[META.deploy] = spec.deployId;
+  if (spec.deployId !== undefined) metadata[META.deploy] = metadata[META.createdFor] = spec.deployId;
   const config: FlyMachineConfig = { ...base, image, metadata };
   if (spec.env) config.env = { ...base.env, ...spec.env };
   if (spec.command !== undefined) config.init = { ...base.init, cmd: commandArgs(spec.command) };

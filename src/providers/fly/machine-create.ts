@@ -40,8 +40,8 @@ export interface CreateDeps {
 }
 
 export class MachineLauncher {
-  /** `app/launchId` of creates whose last attempt may or may not have happened. */
-  private readonly uncertain = new Set<string>();
+  /** `app/launchId` of creates whose last attempt may or may not have happened, and when it was sent. */
+  private readonly uncertain = new Map<string, number>();
 
   constructor(private readonly deps: CreateDeps) {}
 
@@ -58,12 +58,16 @@ export class MachineLauncher {
         deps.fleet.forgetLaunch(app, spec.launchId); // destroyed since: the launch id may be used again
       }
     }
-    if (this.uncertain.has(launchKey)) {
-      // The lost attempt may still be on its way (a slow API answers after the client gave up), and
-      // a new machine may not be listed at once: look, give it the consistency grace, look again.
+    const lostSentAt = this.uncertain.get(launchKey);
+    if (lostSentAt !== undefined) {
+      // The lost attempt may still be on its way: a slow API applies a create after the client gave
+      // up on it (request_timeout), and a new machine may not be listed at once. Sent again too soon,
+      // the launch makes two machines. So look until the lost attempt has had three request timeouts
+      // since it was sent (it already took one), and at least one consistency grace after a first look.
+      const settledAt = Math.max(lostSentAt + 3 * deps.client.timeoutMs, deps.clock.now() + deps.consistencyGraceMs);
       let made = await this.findLaunch(scope, spec.launchId, options?.signal);
-      if (!made) {
-        await deps.clock.sleep(deps.consistencyGraceMs, options?.signal);
+      while (!made && deps.clock.now() < settledAt) {
+        await deps.clock.sleep(Math.min(deps.consistencyGraceMs, settledAt - deps.clock.now()), options?.signal);
         made = await this.findLaunch(scope, spec.launchId, options?.signal);
       }
       if (made) {
@@ -96,6 +100,7 @@ export class MachineLauncher {
     // release command destroys itself; nothing to lease.
     if (spec.role !== 'release-command') body.lease_ttl = deps.leases.ttlSeconds;
     let fm: FlyMachine;
+    const sentAt = deps.clock.now();
     try {
       ({ body: fm } = await deps.client.send<FlyMachine>({
         method: 'POST',
@@ -107,7 +112,7 @@ export class MachineLauncher {
         label: 'create',
       }));
     } catch (error) {
-      if (error instanceof ProviderError && AMBIGUOUS.has(error.kind)) this.uncertain.add(launchKey);
+      if (error instanceof ProviderError && AMBIGUOUS.has(error.kind)) this.uncertain.set(launchKey, sentAt);
       throw error;
     }
     this.uncertain.delete(launchKey);

@@ -17,6 +17,8 @@ export const META = {
   role: 'runway_role',
   deploy: 'runway_deploy',
   launch: 'runway_launch',
+  /** The deploy that created the machine (runway_deploy is the last one that changed it). */
+  createdFor: 'runway_created_for',
   image: 'runway_image',
   flyGroup: 'fly_process_group',
   flyRelease: 'fly_release_version',

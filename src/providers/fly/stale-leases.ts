@@ -1,12 +1,15 @@
 // Leases a crashed runway left behind. Every lease runway takes says whose it is in its description
 // (`runway <app>/<env> pid <pid>@<host> <session>`); a runway that dies leaves them until their TTL
 // runs out, and the next deploy waits for them. `runway recover` finds the ones runway's own runs
-// of this environment left (never flyctl's or a human's) and releases them with their nonce.
+// of this environment left (never flyctl's or a human's) and releases them with their nonce. A deploy
+// clears at once those of killed runs of this environment on this host, and the leases Fly handed its
+// own earlier run with the machines that run created.
 
 import pLimit from 'p-limit';
 import { ProviderError } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
-import type { FlyLease } from './fly-types.js';
+import type { FlyLease, FlyLeaseData, FlyMachine } from './fly-types.js';
+import { configOf, META } from './machine-mapping.js';
 
 export interface StaleLease {
   machineId: string;
@@ -38,6 +41,37 @@ export function heldByDeadRun(holder: string, own: string): boolean {
     return false;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * A lease no runway run took (Fly's own, handed out by a create with lease_ttl) on a machine runway
+ * created for `deployId`, the deploy this run works for. The create was an earlier run of this deploy,
+ * dead (killed, or stepped back), since this run holds the deploy; the create's answer, and the nonce
+ * in it, died with it. Waiting would cost a lease TTL per machine (and fail if lease_wait is shorter).
+ */
+export async function handedToDeploy(
+  client: FlyApiClient,
+  flyApp: string,
+  id: string,
+  holder: FlyLeaseData,
+  deployId: string | undefined,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  if (deployId === undefined || RUN.test(holder.description ?? '')) return false;
+  try {
+    const { body } = await client.send<FlyMachine>({
+      method: 'GET',
+      path: `/v1/apps/${encodeURIComponent(flyApp)}/machines/${encodeURIComponent(id)}`,
+      signal,
+      machineId: id,
+      what: `look up which deploy created machine ${id}`,
+      label: 'get',
+    });
+    return configOf(body)?.metadata?.[META.createdFor] === deployId;
+  } catch (error) {
+    if (error instanceof ProviderError && error.kind === 'not_found') return false;
+    throw error;
   }
 }
 

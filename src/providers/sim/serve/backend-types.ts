@@ -12,6 +12,8 @@ export interface BackendFaults {
   /** The next `createDelayCount` creates answer this much later (the machine exists at once): client timeouts. */
   createDelayMs: number;
   createDelayCount: number;
+  /** The delay comes before the machine is made, not after: a slow API applying a create the client gave up on. */
+  createLandsLate?: boolean;
   /** A machine 404s on everything but list for this long after its create. */
   eventualConsistencyMs: number;
 }

@@ -129,6 +129,10 @@ export class SimFlyBackend {
 
   async createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
     this.apps.require(app);
+    if (this.faults.createDelayCount > 0 && this.faults.createLandsLate) {
+      this.faults.createDelayCount--;
+      await this.clock.sleep(this.faults.createDelayMs);
+    }
     const config = validConfig(body);
     this.secrets.check(app, body.min_secrets_version);
     // A machine mounting volumes runs where they are, and only if no other machine has them.
@@ -407,7 +411,7 @@ export class SimFlyBackend {
 
   setFaults(faults: Partial<BackendFaults>): BackendFaults {
     for (const [k, v] of Object.entries(faults))
-      if (typeof v === 'number' && v >= 0) Object.assign(this.faults, { [k]: v });
+      if ((typeof v === 'number' && v >= 0) || typeof v === 'boolean') Object.assign(this.faults, { [k]: v });
     return { ...this.faults };
   }
 
