@@ -114,6 +114,15 @@ export interface MachineEvent {
   atMs: number;
 }
 
+/** A wait's arguments: the machine (scope, id), what to wait for, for how long at most, and an abort signal. */
+export type WaitArgs = [
+  scope: FleetScope,
+  id: string,
+  condition: WaitCondition,
+  timeoutMs: number,
+  signal?: AbortSignal,
+];
+
 export interface Provider {
   readonly name: string;
 
@@ -136,16 +145,10 @@ export interface Provider {
   /**
    * Resolve when the machine meets `condition`; reject fast with `machine_failed` when it exits,
    * with `not_found` if destroyed (unless waiting for destroyed), with `wait_timeout` after `timeoutMs`.
-   * Event-driven where the provider has events. (Every provider and layer restates this signature, as
-   * TypeScript has a class do; the waiting itself is one module, machine-waiters.ts.)
+   * Event-driven where the provider has events. Implementations take `...[scope, id, condition,
+   * timeoutMs, signal]: WaitArgs`, so the signature is written once; the waiting is machine-waiters.ts.
    */
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine>;
+  waitFor(...args: WaitArgs): Promise<Machine>;
   /**
    * Wait until requests in flight on a cordoned machine have finished (at most `timeoutMs`).
    * Providers whose proxy tracks connections implement it; others rely on the machine's graceful stop.

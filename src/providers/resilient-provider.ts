@@ -39,6 +39,7 @@ import {
   type ProviderErrorKind,
   type ProviderOp,
   type StopOptions,
+  type WaitArgs,
   type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
@@ -254,13 +255,7 @@ export class ResilientProvider implements Provider {
    * Wait up to `timeoutMs` in all, in calls of at most 60 s each; a chunk that times out is
    * re-issued until the deadline. Every chunk is throttled and retried like any call.
    */
-  async waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  async waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     this.stats.calls.wait++;
     this.stats.totalCalls++;
     const base = this.clock.now() + Math.max(0, timeoutMs);

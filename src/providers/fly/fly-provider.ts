@@ -24,7 +24,7 @@ import {
   type MachineUpdate,
   type Provider,
   type StopOptions,
-  type WaitCondition,
+  type WaitArgs,
 } from '../contract.js';
 import type { FlyApiClient } from './api-client.js';
 import { appPath, machinePath } from './api-paths.js';
@@ -319,13 +319,7 @@ export class FlyProvider implements Provider {
 
   // ---- waits and events -------------------------------------------------------------------------
 
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     return this.waiter.waitFor(scope, id, condition, timeoutMs, signal);
   }
 

@@ -5,7 +5,7 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { ProviderError, type WaitCondition } from '../contract.js';
+import { ProviderError, type WaitCondition, type WaitArgs } from '../contract.js';
 import { goneError, machineVerdict, waitTimeoutError } from '../machine-waiters.js';
 import type { FlyApiClient } from './api-client.js';
 import { machinePath } from './api-paths.js';
@@ -33,13 +33,7 @@ export interface WaitDeps {
 export class MachineWaiter {
   constructor(private readonly deps: WaitDeps) {}
 
-  async waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  async waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     const deps = this.deps;
     const clock = deps.clock;

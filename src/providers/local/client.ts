@@ -15,7 +15,7 @@ import {
   type MachineUpdate,
   type Provider,
   type StopOptions,
-  type WaitCondition,
+  type WaitArgs,
 } from '../contract.js';
 import { API, fromWire, SEQ_HEADER, type WireError } from './wire.js';
 
@@ -87,13 +87,7 @@ export class LocalClient implements Provider {
     return this.call('POST', `machines/${enc(id)}/uncordon`, scope, role ? { role } : {}, options?.signal);
   }
 
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     return this.call('POST', `machines/${enc(id)}/wait`, scope, { condition, timeoutMs }, signal);
   }
 

@@ -19,15 +19,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RealClock, type Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
-import {
-  ProviderError,
-  type CallOptions,
-  type MachineEvent,
-  type MachineSpec,
-  type MachineUpdate,
-  type Provider,
-  type StopOptions,
-} from '../contract.js';
+import type { CallOptions, MachineEvent, MachineSpec, MachineUpdate, Provider, StopOptions } from '../contract.js';
+import { machineNotFound } from '../machine-errors.js';
 import { ProviderSetupError } from '../session.js';
 import { checkArtifact } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
@@ -233,12 +226,7 @@ export class LocalProvider extends MachineReconciler implements Provider {
 
   /** The machine's output (all its processes, oldest first; the last `maxLines`), also after it is destroyed. */
   async logs(scope: FleetScope, id: string, maxLines = 200): Promise<string[]> {
-    if (!this.inScope(scope) || (!this.recs.has(id) && !this.tombstones.has(id))) {
-      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
-        status: 404,
-        machineId: id,
-      });
-    }
+    if (!this.inScope(scope) || (!this.recs.has(id) && !this.tombstones.has(id))) throw machineNotFound(scope, id);
     try {
       const lines = readFileSync(this.logFile(id), 'utf8').split('\n');
       if (lines.at(-1) === '') lines.pop();

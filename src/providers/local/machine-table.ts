@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { CheckConfig } from '../../config/types.js';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
-import { ProviderError, type MachineEvent, type WaitCondition } from '../contract.js';
+import { ProviderError, type MachineEvent, type WaitCondition, type WaitArgs } from '../contract.js';
+import { machineBeingDestroyed, machineNotFound, type MachineChangeOp } from '../machine-errors.js';
 import { goneError, machineVerdict, MachineWaiters, waitTimeoutError, type WaitVerdict } from '../machine-waiters.js';
 import { checkArtifact, checkCommand, resolveArtifact, type ArtifactContext } from './artifact.js';
 import { fileSecrets, pathEnv } from './machine-env.js';
@@ -105,13 +106,7 @@ export abstract class MachineTable {
    * the condition; rejects with machine_failed when its process exited, or it stopped while a start
    * is awaited; not_found when it is or becomes gone (unless waiting for destroyed).
    */
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     return this.waiters.wait(
       id,
       this.inScope(scope) ? this.recs.get(id) : undefined,
@@ -217,22 +212,13 @@ export abstract class MachineTable {
   protected require(scope: FleetScope, id: string): LocalMachineRecord {
     this.assertOpen();
     const rec = this.inScope(scope) ? this.recs.get(id) : undefined;
-    if (!rec)
-      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
-        status: 404,
-        machineId: id,
-      });
+    if (!rec) throw machineNotFound(scope, id);
     return rec;
   }
 
-  protected mutable(
-    scope: FleetScope,
-    id: string,
-    op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon',
-  ): LocalMachineRecord {
+  protected mutable(scope: FleetScope, id: string, op: MachineChangeOp): LocalMachineRecord {
     const rec = this.require(scope, id);
-    if (rec.target === 'destroyed')
-      throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
+    if (rec.target === 'destroyed') throw machineBeingDestroyed(id, op);
     return rec;
   }
 

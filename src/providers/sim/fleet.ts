@@ -7,13 +7,7 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
-import {
-  ProviderError,
-  type MachineEvent,
-  type MachineSpec,
-  type MachineUpdate,
-  type WaitCondition,
-} from '../contract.js';
+import type { MachineEvent, MachineSpec, MachineUpdate, WaitArgs } from '../contract.js';
 import type { OpLog } from './op-log.js';
 import type { SimOptions } from './options.js';
 import type { SeededRandom } from '../../domain/random.js';
@@ -28,6 +22,7 @@ import {
   type SimMachineRecord,
 } from './sim-machine.js';
 import { waitVerdict } from './wait-verdict.js';
+import { machineBeingDestroyed, machineNotFound, type MachineChangeOp } from '../machine-errors.js';
 import { MachineWaiters, waitTimeoutError } from '../machine-waiters.js';
 
 export { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './machine-lifecycle.js';
@@ -249,13 +244,7 @@ export class SimFleet {
    * reverts away from the pinned version; `not_found` when it is or becomes gone (unless waiting for
    * `destroyed`); `wait_timeout` after `timeoutMs`; the signal's reason when aborted.
    */
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     const key = scopeKey(scope);
     return this.waiters.wait(
       id,
@@ -350,24 +339,15 @@ export class SimFleet {
 
   private require(scope: FleetScope, id: string): SimMachineRecord {
     const record = this.find(scope, id);
-    if (!record) {
-      throw new ProviderError('not_found', `machine ${id} not found in ${scope.app}/${scope.env}`, {
-        status: 404,
-        machineId: id,
-      });
-    }
+    if (!record) throw machineNotFound(scope, id);
     return record;
   }
 
   /** A machine that can still be changed (not being destroyed). */
-  private mutable(
-    scope: FleetScope,
-    id: string,
-    op: 'update' | 'start' | 'stop' | 'cordon' | 'uncordon',
-  ): SimMachineRecord {
+  private mutable(scope: FleetScope, id: string, op: MachineChangeOp): SimMachineRecord {
     const record = this.require(scope, id);
     if (record.machine.state === 'destroying') {
-      throw new ProviderError('conflict', `machine ${id} is being destroyed`, { status: 409, machineId: id, op });
+      throw machineBeingDestroyed(id, op);
     }
     return record;
   }

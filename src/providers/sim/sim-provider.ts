@@ -14,7 +14,7 @@ import {
   type Provider,
   type ProviderOp,
   type StopOptions,
-  type WaitCondition,
+  type WaitArgs,
 } from '../contract.js';
 import { zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from '../rate-limit/fly-limits.js';
@@ -146,13 +146,7 @@ export class SimProvider implements Provider {
    * change that meets the condition. The sim does not cap `timeoutMs` at Fly's 60 s; the resilient
    * provider chunks long waits.
    */
-  waitFor(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     return this.call('wait', scope, id, () => this.fleet.waitFor(scope, id, condition, timeoutMs, signal), signal);
   }
 
