@@ -152,6 +152,19 @@ describe('bad input: exit 2, a clear message, no machine touched', () => {
     assert.match(JSON.parse(json.stdout).error, /unknown environment "prod"/);
   });
 
+  it('a bad --lock-wait on deploy and on rollback names the flag and exits 2', async () => {
+    await unchanged(async () => {
+      for (const args of [
+        ['deploy', '--env', 'staging', '--release', 'v2', '--lock-wait', 'soon'],
+        ['rollback', '--env', 'staging', '--lock-wait', 'soon'],
+      ]) {
+        const r = await p.run(args);
+        assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+        assert.match(r.stderr, /--lock-wait: invalid duration "soon"/);
+      }
+    });
+  });
+
   it('a release that does not exist', async () => {
     await unchanged(async () => {
       const r = await p.run(['deploy', '--env', 'staging', '--release', 'v9']);

@@ -278,7 +278,8 @@ export function ownerAlive(deploy: DeployRecord): boolean {
   }
 }
 
-function parseLockWait(text: string): number {
+/** `--lock-wait` as milliseconds; a bad duration is the user's error (exit 2), named by its flag. */
+export function parseLockWait(text: string): number {
   try {
     return parseDuration(text);
   } catch (err) {

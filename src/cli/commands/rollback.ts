@@ -2,11 +2,10 @@
 // one), with the environment's rollback strategy (default immediate, convergence tracked). It starts
 // the one way every deploy starts (src/deploys/), so the same policy decides who may roll back.
 
-import { parseDuration } from '../../domain/clock.js';
 import { environment, openContext, type GlobalOptions, whoIsAsking } from '../context.js';
 import { runCliDeploy } from '../deploy-runner.js';
 import type { Io } from '../io.js';
-import { cliRequest, dryRun, parseStrategy } from './deploy.js';
+import { cliRequest, dryRun, parseLockWait, parseStrategy } from './deploy.js';
 
 export { previousGoodRelease } from '../../deploys/releases.js';
 
@@ -24,7 +23,7 @@ export interface RollbackOptions extends GlobalOptions {
 
 export async function rollbackCommand(options: RollbackOptions, io: Io, signal?: AbortSignal): Promise<number> {
   const strategy = parseStrategy(options.strategy);
-  const lockWaitMs = options.lockWait ? parseDuration(options.lockWait) : 0;
+  const lockWaitMs = options.lockWait ? parseLockWait(options.lockWait) : 0;
   const ctx = await openContext(options, io);
   try {
     const { config, store } = ctx;
