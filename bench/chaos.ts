@@ -413,7 +413,7 @@ url = "${db}"
           }
         })();
         const why = summary.status ? `${summary.status}: ${summary.error ?? ''}` : out.stdout.slice(-400);
-        problems.push(`deploy exited ${out.code} (${why}); stderr: ${out.stderr.slice(-400).replace(/\s+/g, ' ')}`);
+        problems.push(`deploy exited ${out.code} (${why}); stderr: ${out.stderr.slice(-1500).replace(/\s+/g, ' ')}`);
       }
     } else {
       for (let t = 0; ; t++) {

@@ -327,7 +327,8 @@ class DeployRun implements PlanHost, EndHost {
   /** Put what the deploy changed back on `previous`, with the deploy's own strategy (canary: rolling). */
   private async rollBack(previous: string, reason: string): Promise<Outcome> {
     const { settings } = this.req;
-    const found = await this.req.findRelease(previous);
+    // The store may be down as the deploy turns back (its failure may be why): waited for at the gate.
+    const found = await this.storeGate.call(() => this.req.findRelease(previous), this.control.signal);
     // An unknown release has no image: providers that need one find it on the machines still running it.
     if (found) this.releases.set(found.version, found);
     const release = found ?? { version: previous, image: previous, createdAtMs: 0 };

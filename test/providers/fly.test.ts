@@ -17,6 +17,7 @@ import { openFlySession } from '../../src/providers/fly/session.js';
 import { FlyToken, readFlyToken } from '../../src/providers/fly/token.js';
 import { ProviderSetupError } from '../../src/providers/session.js';
 import { startSimServer } from '../../src/providers/sim/serve/sim-server.js';
+import { StoreError } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
 import { closeSharedServer, flyHarness, flyRig, raw, sharedServer, SPEED, TOKEN } from './fly-harness.js';
@@ -602,6 +603,44 @@ describe('fly provider: the token and setup errors', () => {
     } finally {
       await session.close();
       await store.close();
+    }
+  });
+});
+
+describe('fly provider: the store holding the secrets', () => {
+  it('unreachable as a change reads the secrets: the change is retried, not refused (found by bench:chaos pg-restart)', async () => {
+    const server = await sharedServer();
+    server.backend.ensureApp('vault-staging');
+    const source = `[app]\nname = "vault"\n[environments.staging]\nprovider = "fly"\n[environments.staging.fly]\napi_url = "${server.url}"\ntime_scale = ${SPEED}\n`;
+    const config = parseConfig(source, '/tmp/runway-fly-test/runway.toml');
+    const real = await openStore(':memory:', '/tmp');
+    let refusals = 2;
+    const store = new Proxy(real, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'listSecrets' || typeof value !== 'function') return value;
+        return (...args: unknown[]) =>
+          refusals-- > 0
+            ? Promise.reject(new StoreError('unavailable', 'store unavailable: connect ECONNREFUSED (test)'))
+            : value.apply(target, args);
+      },
+    });
+    const session = await openFlySession({
+      config,
+      env: config.environments.staging!,
+      store,
+      processEnv: { FLY_API_TOKEN: TOKEN },
+    });
+    try {
+      server.backend.seed('vault-staging', { groups: [{ name: 'web', count: 1 }], release: 'v1' });
+      const scope = { app: 'vault', env: 'staging' };
+      const [m] = await session.provider.list(scope);
+      const updated = await session.provider.update(scope, m!.id, { release: 'v2' });
+      assert.equal(updated.release, 'v2');
+      assert.equal(refusals, -1, 'the secrets were read again after the store answered');
+    } finally {
+      await session.close();
+      await real.close();
     }
   });
 });

@@ -56,6 +56,7 @@ export class AppSecrets {
     try {
       staged = this.source ? await this.source() : {};
     } catch (error) {
+      if (error instanceof ProviderError) throw error; // the store unreachable: retried (session.ts)
       throw new ProviderError(
         'bad_request',
         `fly: the environment's secrets cannot be read, so they cannot be delivered to ${app}: ${(error as Error).message}`,

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { RealClock, ScaledClock, type Clock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
+import { StoreError } from '../../store/contract.js';
 import { DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS, ResilientProvider } from '../resilient-provider.js';
 import { ProviderSetupError, type ProviderSession, type SessionInput } from '../session.js';
 import { FlyApiClient } from './api-client.js';
@@ -62,9 +63,16 @@ export async function openFlySession({
     // `runway secrets set` values, decrypted only when a deploy first changes a machine, then set
     // through Fly's app secrets API (never in a machine's config).
     secrets: async () => {
-      if ((await store.listSecrets(config.app.name, env.name)).length === 0) return {};
-      const key = loadSecretKey({ env: processEnv, keyFile: config.secrets?.keyFile });
-      return secretsForEnvironment(store, config.app.name, env.name, key);
+      try {
+        if ((await store.listSecrets(config.app.name, env.name)).length === 0) return {};
+        const key = loadSecretKey({ env: processEnv, keyFile: config.secrets?.keyFile });
+        return await secretsForEnvironment(store, config.app.name, env.name, key);
+      } catch (error) {
+        // An unreachable store is passing, like an API outage: the change waits and is tried again.
+        if (error instanceof StoreError && error.kind === 'unavailable')
+          throw new ProviderError('unavailable', `the store holding the secrets: ${error.message}`);
+        throw error;
+      }
     },
   });
   const provider = new ResilientProvider(fly, {
