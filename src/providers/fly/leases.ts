@@ -1,4 +1,4 @@
-// Size: ~410 lines: taking, refreshing and releasing a lease share the held-lease table and its refresher;
+// Size: ~430 lines: taking, refreshing and releasing a lease share the held-lease table and its refresher;
 // stale-lease recognition is stale-leases.ts.
 // Machine leases (Fly's lock on changing a machine), as runway uses them:
 //  - acquired lazily, before runway's first change of a machine (or given by the create itself, with
