@@ -74,7 +74,8 @@ export interface World {
 
 /**
  * A fresh simulated world with the default (Fly-like) latency model, rate limits on, N machines seeded
- * on v1. Same seed, same latency draws for the same sequence of requests.
+ * on v1. Same seed, same latency draws: a machine's k-th update, boot, checks… (and its k-th call of each
+ * API op) take the same time whatever the client and the order of its calls (src/providers/sim/keyed-draws.ts).
  */
 export function newWorld(n: number, seed: number, options: { recordOps?: boolean } = {}): World {
   const clock = new VirtualClock();

@@ -143,6 +143,51 @@ describe('sim determinism', () => {
     assert.deepEqual(a, b);
     assert.notDeepEqual(a.ops, c.ops);
   });
+
+  // The benchmark compares runway with models of flyctl on one seeded fleet: they make other calls in
+  // another order, and must still face the same machines (keyed-draws.ts).
+  it("keys a machine's k-th update, boot and checks to the machine, not to the order of calls", async () => {
+    async function deployTwice(reverse: boolean, pollFirst: boolean) {
+      const clock = new VirtualClock(0);
+      const sim = new SimProvider(clock, simOptions({ seed: 5 }), { recordOps: true });
+      sim.seed(scope, [{ name: 'web', count: 12 }], 'v1');
+      const machines = await sim.list(scope);
+      if (reverse) machines.reverse();
+      if (pollFirst) for (const m of machines.slice(0, 5)) await sim.get(scope, m.id);
+      for (const release of ['v2', 'v3']) {
+        await Promise.all(
+          machines.map(async (m) => {
+            const u = await sim.update(scope, m.id, { release });
+            await sim.waitFor(
+              scope,
+              m.id,
+              { state: 'started', healthy: true, instanceVersion: u.instanceVersion },
+              60_000,
+            );
+          }),
+        );
+      }
+      const chains = new Map<string, string[]>();
+      for (const p of sim.ops) {
+        if (p.machineId === undefined || (p.op === 'api' && p.apiOp !== 'update')) continue;
+        const chain = chains.get(p.machineId) ?? [];
+        chain.push(`${p.apiOp ?? p.op} ${p.endMs - p.startMs}`);
+        chains.set(p.machineId, chain);
+      }
+      return chains;
+    }
+    const inOrder = await deployTwice(false, false);
+    const otherwise = await deployTwice(true, true);
+    assert.equal(inOrder.size, 12);
+    for (const [id, chain] of inOrder) {
+      assert.equal(chain.length, 8, id); // per deploy: update call, update, boot, checks
+      assert.deepEqual(otherwise.get(id), chain, id);
+    }
+    // ...and the draws still differ between machines and between a machine's first and second update.
+    const firstBoots = new Set([...inOrder.values()].map((c) => c[2]));
+    assert.ok(firstBoots.size > 6, [...firstBoots].join(', '));
+    assert.ok([...inOrder.values()].some((c) => c[1] !== c[5]));
+  });
 });
 
 describe('sim rate limits (Fly documented)', () => {

@@ -15,9 +15,15 @@ export function lognormalSigma(medianMs: number, p99Ms: number): number {
 /** One draw, in whole milliseconds (>= 0). Constant models draw nothing from `rng`. */
 export function sampleLatency(model: LatencyModel, rng: SeededRandom): number {
   if (model.kind === 'constant') return Math.max(0, Math.round(model.ms));
+  return latencyAt(model, rng.normal());
+}
+
+/** The latency at standard normal `z` (a keyed draw, keyed-draws.ts), in whole milliseconds (>= 0). */
+export function latencyAt(model: LatencyModel, z: number): number {
+  if (model.kind === 'constant') return Math.max(0, Math.round(model.ms));
   const sigma = lognormalSigma(model.medianMs, model.p99Ms);
   if (sigma === 0) return Math.max(0, Math.round(model.medianMs));
-  return Math.max(0, Math.round(model.medianMs * Math.exp(sigma * rng.normal())));
+  return Math.max(0, Math.round(model.medianMs * Math.exp(sigma * z)));
 }
 
 /** The median of a model (what the benchmark's lower bounds use). */

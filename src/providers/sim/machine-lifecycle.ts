@@ -7,7 +7,8 @@ import type { Clock } from '../../domain/clock.js';
 import type { SeededRandom } from '../../domain/random.js';
 import type { HealthState, Machine, MachineRole, MachineState } from '../../domain/types.js';
 import type { MachineEvent } from '../contract.js';
-import { sampleLatency } from './latency.js';
+import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
+import { latencyAt } from './latency.js';
 import { Chain } from './lifecycle-chain.js';
 import type { OpLog } from './op-log.js';
 import type { SimLatencyOp, SimOptions } from './options.js';
@@ -35,13 +36,18 @@ export interface LifecycleFleet {
 }
 
 export class MachineLifecycle {
+  /** Salt of the phases' keyed draws (keyed-draws.ts): the same machine's k-th boot lasts the same under any client. */
+  private readonly drawBase: number;
+
   constructor(
     private readonly clock: Clock,
     private readonly options: SimOptions,
     private readonly rng: SeededRandom,
     private readonly log: OpLog,
     private readonly fleet: LifecycleFleet,
-  ) {}
+  ) {
+    this.drawBase = keyedDrawBase(rng);
+  }
 
   /**
    * created/stopping -> (create|update latency) -> starting -> (boot) -> started -> (checks) -> passing,
@@ -136,7 +142,7 @@ export class MachineLifecycle {
 
   /** Sleep one sampled latency of `op`, logged; false when the chain was superseded. */
   private async phase(record: SimMachineRecord, op: SimLatencyOp, signal: Chain): Promise<boolean> {
-    const ms = sampleLatency(this.options.latency[op], this.rng);
+    const ms = latencyAt(this.options.latency[op], nextKeyedNormal(this.drawBase, record, op));
     const startMs = this.clock.now();
     if (!(await this.sleep(ms, signal))) return false;
     if (this.log.enabled) this.log.record({ machineId: record.machine.id, op, startMs, endMs: this.clock.now() });

@@ -19,7 +19,8 @@ import {
 import { zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from '../rate-limit/fly-limits.js';
 import { SimFleet, type SimFleetState } from './fleet.js';
-import { sampleLatency } from './latency.js';
+import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
+import { latencyAt, sampleLatency } from './latency.js';
 import { OpLog, type SimPhase } from './op-log.js';
 import type { SimOptions } from './options.js';
 import { SeededRandom } from '../../domain/random.js';
@@ -76,6 +77,8 @@ export class SimProvider implements Provider {
   readonly options: SimOptions;
   stats: SimStats = emptySimStats();
   private readonly rng: SeededRandom;
+  /** Salt of the API calls' keyed draws (keyed-draws.ts). */
+  private readonly drawBase: number;
   private readonly fleet: SimFleet;
   private readonly log: OpLog;
   private readonly limiter: RateLimiter;
@@ -96,6 +99,7 @@ export class SimProvider implements Provider {
   ) {
     this.options = resolveSimOptions(options);
     this.rng = settings.rngState ? SeededRandom.fromState(settings.rngState) : SeededRandom.fromSeed(this.options.seed);
+    this.drawBase = keyedDrawBase(this.rng);
     this.log = new OpLog(settings.recordOps ?? false);
     this.limiter = new RateLimiter(settings.limits ?? FLY_RATE_LIMITS);
     this.apiTimeoutMs = settings.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS;
@@ -277,7 +281,11 @@ export class SimProvider implements Provider {
       if (applyDespiteTimeout) stats.timeoutsApplied++;
     }
 
-    const latency = sampleLatency(this.options.latency.api, this.rng);
+    // A call on a known machine draws its answer time keyed to that machine and call (keyed-draws.ts).
+    const record = machineId === undefined ? undefined : this.fleet.find(scope, machineId);
+    const latency = record
+      ? latencyAt(this.options.latency.api, nextKeyedNormal(this.drawBase, record, `api:${op}`))
+      : sampleLatency(this.options.latency.api, this.rng);
     await this.sleep(latency, signal);
     // Only built when the op log is on (the benchmark's bounds): most runs make tens of thousands of calls.
     const phase: SimPhase | undefined = this.log.enabled

@@ -1,0 +1,55 @@
+// Latency draws keyed per machine. The k-th `op` of machine M draws the same time whatever else the
+// sim was asked before it, so two clients that drive the same seeded fleet with different calls in a
+// different order (runway's strategies and the benchmark's flyctl models) face the same machines: the
+// comparison is of schedules, not of which client happened to draw the slow chains. One shared stream
+// in call order would hand the same machine's update, boot and checks different times under each.
+// Draws tied to no machine yet (listings, a create before its id exists) and fault draws stay on the
+// shared stream (SeededRandom).
+
+import type { SeededRandom } from '../../domain/random.js';
+import type { SimMachineRecord } from './sim-machine.js';
+
+/** MurmurHash3's finaliser (as in domain/random.ts): spreads every input bit over the output. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** FNV-1a over the key's UTF-16 units, started from `salt`, then finalised. */
+function hashKey(salt: number, machineId: string, op: string, k: number): number {
+  let h = (0x811c9dc5 ^ salt) >>> 0;
+  for (let i = 0; i < machineId.length; i++) h = Math.imul(h ^ machineId.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ 0xff, 0x01000193);
+  for (let i = 0; i < op.length; i++) h = Math.imul(h ^ op.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ k, 0x01000193);
+  return fmix32(h ^ fmix32(k + 0x9e3779b9));
+}
+
+/**
+ * The base every keyed draw is salted with: a function of the shared stream's state when the sim was
+ * made, so a fresh sim keys on its seed and a restored one (SimState.rng) on where its stream was.
+ */
+export function keyedDrawBase(rng: SeededRandom): number {
+  let h = 0x2545f491;
+  for (const word of rng.state()) h = fmix32(Math.imul(h ^ word, 0x01000193));
+  return h;
+}
+
+/** A standard normal for (base, machine, op, k), by Box–Muller from two independent 32-bit hashes. */
+export function keyedNormal(base: number, machineId: string, op: string, k: number): number {
+  const u = 1 - hashKey(base, machineId, op, k) / 0x1_0000_0000; // (0, 1]: the log is finite
+  const v = hashKey(fmix32(base ^ 0x68e31da4), machineId, op, k) / 0x1_0000_0000;
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** The machine's next draw for `op` (its own count of `op` draws so far is the key's k). */
+export function nextKeyedNormal(base: number, record: SimMachineRecord, op: string): number {
+  const counts = (record.draws ??= {});
+  const k = counts[op] ?? 0;
+  counts[op] = k + 1;
+  return keyedNormal(base, record.machine.id, op, k);
+}
