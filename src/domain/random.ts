@@ -7,14 +7,14 @@ import type { JumpableRandomGenerator } from 'pure-rand/types/JumpableRandomGene
 
 const WARM_UP = 16;
 
-/** MurmurHash3's finaliser: a bijection on 32-bit integers that spreads every input bit. */
-function fmix32(h: number): number {
+/** MurmurHash3's finaliser: a bijection on 32-bit integers that spreads every input bit (unsigned result). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h | 0;
+  return h >>> 0;
 }
 
 export class SeededRandom {
@@ -26,7 +26,7 @@ export class SeededRandom {
    * discard a few outputs first.
    */
   static fromSeed(seed: number): SeededRandom {
-    const rng = xoroshiro128plus(fmix32(seed | 0));
+    const rng = xoroshiro128plus(fmix32(seed | 0) | 0);
     for (let i = 0; i < WARM_UP; i++) rng.next();
     return new SeededRandom(rng);
   }

@@ -4,8 +4,25 @@ import { STRATEGIES, type Machine } from '../../src/domain/types.js';
 import type { ProgressEvent } from '../../src/engine/progress.js';
 import { releaseCommandStep } from '../../src/release/release-command.js';
 import { runDeploy } from '../../src/engine/executor.js';
-import { StoreError } from '../../src/store/contract.js';
+import { StoreError, type Store } from '../../src/store/contract.js';
 import { rig, settings, spread, SCOPE } from './harness.js';
+
+/** A rolling deploy to v2 of SCOPE, recorded as the front ends record one before the engine runs it. */
+function recordRollingDeploy(store: Store, id: string, createdAtMs: number) {
+  return store.createDeploy({
+    id,
+    ...SCOPE,
+    release: 'v2',
+    previousRelease: null,
+    strategy: 'rolling',
+    initiator: 'test',
+    responsible: 'test',
+    trigger: 'cli',
+    reason: null,
+    plan: null,
+    createdAtMs,
+  });
+}
 
 function allOn(machines: Machine[], release: string): boolean {
   return machines.every(
@@ -576,19 +593,7 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
       },
     });
     try {
-      await r.store.createDeploy({
-        id: 'dep_plandown',
-        ...SCOPE,
-        release: 'v2',
-        previousRelease: null,
-        strategy: 'rolling',
-        initiator: 'test',
-        responsible: 'test',
-        trigger: 'cli',
-        reason: null,
-        plan: null,
-        createdAtMs: r.clock.now(),
-      });
+      await recordRollingDeploy(r.store, 'dep_plandown', r.clock.now());
       const summary = await runDeploy(
         { provider: r.provider, store: flaky, clock: r.clock },
         {
@@ -623,19 +628,7 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
       },
     });
     try {
-      await r.store.createDeploy({
-        id: 'dep_storedown',
-        ...SCOPE,
-        release: 'v2',
-        previousRelease: null,
-        strategy: 'rolling',
-        initiator: 'test',
-        responsible: 'test',
-        trigger: 'cli',
-        reason: null,
-        plan: null,
-        createdAtMs: r.clock.now(),
-      });
+      await recordRollingDeploy(r.store, 'dep_storedown', r.clock.now());
       const starts: number[] = [];
       const update = r.provider.update.bind(r.provider);
       r.provider.update = async (...args) => {

@@ -6,18 +6,8 @@
 // Draws tied to no machine yet (listings, a create before its id exists) and fault draws stay on the
 // shared stream (SeededRandom).
 
-import type { SeededRandom } from '../../domain/random.js';
+import { fmix32, type SeededRandom } from '../../domain/random.js';
 import type { SimMachineRecord } from './sim-machine.js';
-
-/** MurmurHash3's finaliser (as in domain/random.ts): spreads every input bit over the output. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** FNV-1a over the key's UTF-16 units, started from `salt`, then finalised. */
 function hashKey(salt: number, machineId: string, op: string, k: number): number {
