@@ -25,16 +25,8 @@ import { CliError, printJson, type Io } from '../io.js';
 
 export { formatSummary } from './deploy-summary.js';
 
-export interface DeployOptions extends GlobalOptions {
-  env?: string;
+export interface DeployOptions extends CliDeployFlags {
   release?: string;
-  strategy?: string;
-  dryRun?: boolean;
-  json?: boolean;
-  lockWait?: string;
-  verbose?: boolean;
-  /** Who runs it; defaults to the OS user. */
-  as?: string;
   /** The break-glass: a human deploys where policy would refuse, and is responsible (needs `reason`). */
   emergency?: boolean;
   /** Why (required with `emergency`; recorded with the deploy either way). */
@@ -154,26 +146,46 @@ export function parseStrategy(value: string | undefined): StrategyName | undefin
 }
 
 export async function deployCommand(options: DeployOptions, io: Io, signal?: AbortSignal): Promise<number> {
+  return requestFromCli(options, io, signal, {
+    emergency: options.emergency,
+    reason: options.reason,
+    release: options.release,
+    origin: options.origin,
+  });
+}
+
+/** The flags `runway deploy` and `runway rollback` share; each maps its own into the request's fields. */
+export interface CliDeployFlags extends GlobalOptions {
+  env?: string;
+  strategy?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  lockWait?: string;
+  verbose?: boolean;
+  /** Who runs it; defaults to the OS user. */
+  as?: string;
+}
+
+/**
+ * Deploy and rollback from the CLI, one path: flags checked before the store opens (a bad one is exit 2
+ * and changes nothing), then the request goes through the one door (deploys/), as a dry run or for real.
+ */
+export async function requestFromCli(
+  options: CliDeployFlags,
+  io: Io,
+  signal: AbortSignal | undefined,
+  fields: Omit<Parameters<typeof cliRequest>[2], 'strategy'>,
+): Promise<number> {
   const strategy = parseStrategy(options.strategy);
   const lockWaitMs = options.lockWait ? parseLockWait(options.lockWait) : 0;
+  const json = options.json ?? false;
   const ctx = await openContext(options, io);
   try {
     const { config, store } = ctx;
     const env = environment(config, options.env);
-    const who = whoIsAsking(options, io);
-    const request = cliRequest(env.name, who, {
-      emergency: options.emergency,
-      reason: options.reason,
-      release: options.release,
-      strategy,
-      origin: options.origin,
-    });
-    if (options.dryRun)
-      return await dryRun(config, store, request, io, {
-        json: options.json ?? false,
-        verbose: options.verbose ?? false,
-      });
-    return (await runCliDeploy({ config, store, request, io, json: options.json ?? false, lockWaitMs, signal })).code;
+    const request = cliRequest(env.name, whoIsAsking(options, io), { ...fields, strategy });
+    if (options.dryRun) return await dryRun(config, store, request, io, { json, verbose: options.verbose ?? false });
+    return (await runCliDeploy({ config, store, request, io, json, lockWaitMs, signal })).code;
   } finally {
     await ctx.close();
   }
