@@ -1,7 +1,8 @@
-// The one retry loop and backoff schedule of the providers (issue 18): exponential delays with "equal
-// jitter", Retry-After honoured, slept on the injected Clock with the caller's seeded random, so
-// benchmarks on a VirtualClock repeat to the millisecond. What to retry, and what to count on the
-// way, stays with the caller: it decides after each failure.
+// The one retry loop and backoff schedule (issue 18): exponential delays, with "equal jitter" for the
+// providers (Retry-After honoured, slept on the injected Clock with the caller's seeded random, so
+// benchmarks on a VirtualClock repeat to the millisecond) and the same schedule for the outbox's stored
+// next attempts (outbox/pump.ts). What to retry, and what to count on the way, stays with the caller:
+// it decides after each failure.
 
 import type { Clock } from './clock.js';
 

@@ -7,10 +7,14 @@
 // whole pass is tried again with backoff for a bounded time; what could not be put back is named.
 
 import pLimit from 'p-limit';
+import { nominalDelay, type BackoffSchedule } from '../domain/backoff.js';
 import type { Clock } from '../domain/clock.js';
 import type { FleetScope, Machine, ProcessGroup } from '../domain/types.js';
 import { ProviderError, type Provider } from '../providers/contract.js';
 import { describeError } from './errors.js';
+
+/** Between settle passes while the provider does not answer: 0.5 s, doubling, at most 10 s. */
+const SETTLE_BACKOFF: BackoffSchedule = { baseDelayMs: 500, maxDelayMs: 10_000 };
 
 export interface SettleInput {
   provider: Provider;
@@ -71,7 +75,7 @@ export async function settleFleet(input: SettleInput): Promise<SettleReport> {
       lastError = err;
     }
     if (input.clock.now() >= deadline) break;
-    await input.clock.sleep(Math.min(10_000, 500 * 2 ** Math.min(pass, 5)));
+    await input.clock.sleep(nominalDelay(SETTLE_BACKOFF, pass + 1));
   }
   let leftOut: string[] = [];
   try {

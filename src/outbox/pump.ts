@@ -5,6 +5,7 @@
 // for it: a slow or unreachable receiver only delays its own channel.
 
 import { hostname } from 'node:os';
+import { nominalDelay } from '../domain/backoff.js';
 import { RealClock } from '../domain/clock.js';
 import type { RunwayConfig } from '../config/types.js';
 import type { Store } from '../store/contract.js';
@@ -39,10 +40,14 @@ export interface PumpResult {
   waiting: number;
 }
 
-/** Delay before attempt n+1 after n failed ones: base·2^(n-1), capped, with ±20% jitter. */
+/**
+ * Delay before attempt n+1 after n failed ones: the one backoff schedule (domain/backoff.ts,
+ * base·2^(n-1), capped) with ±20 % jitter. Not the providers' equal jitter: a delivery's next attempt is
+ * a stored instant, not a sleep, and may come sooner than nominal (nothing here needs runs to repeat).
+ */
 export function backoffMs(attempts: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
-  return Math.round(raw * (0.8 + 0.4 * random()));
+  const nominal = nominalDelay({ baseDelayMs: baseMs, maxDelayMs: maxMs }, attempts);
+  return Math.round(nominal * (0.8 + 0.4 * random()));
 }
 
 const HTTP_PERMANENT = [400, 404, 410, 422];

@@ -15,6 +15,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely';
 import type { DatabaseConnection, DialectAdapter, Driver, SqliteDialectConfig } from 'kysely';
+import { nominalDelay } from '../../domain/backoff.js';
 import type { Database } from '../schema.js';
 
 export interface SqliteOpenOptions {
@@ -177,19 +178,20 @@ export function isMemoryPath(file: string): boolean {
  * Switch to WAL. The switch needs the file to itself for a moment, and while another process opens
  * the same (new) file SQLite may answer SQLITE_BUSY at once, without waiting on the busy timeout
  * (found by the several-processes test on a loaded machine: "database is locked" on opening). So
- * retry, with short pauses, for up to the busy timeout. Synchronous, like the rest of the opening.
+ * retry, with short pauses, for up to the busy timeout. Synchronous, like the rest of the opening: the
+ * schedule is the one backoff's (domain/backoff.ts), its loop is not (that one sleeps on a Clock).
  */
 function enterWal(sqlite: BetterSqlite3.Database, busyTimeoutMs: number): void {
   const deadline = Date.now() + busyTimeoutMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let ms = 5; ; ms = Math.min(ms * 2, 100)) {
+  for (let attempt = 1; ; attempt++) {
     try {
       sqlite.pragma('journal_mode = WAL');
       return;
     } catch (error) {
       const busy = ((error as { code?: string }).code ?? '').startsWith('SQLITE_BUSY');
       if (!busy || Date.now() >= deadline) throw error;
-      Atomics.wait(pause, 0, 0, ms);
+      Atomics.wait(pause, 0, 0, nominalDelay({ baseDelayMs: 5, maxDelayMs: 100 }, attempt));
     }
   }
 }
