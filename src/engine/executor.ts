@@ -1,3 +1,5 @@
+// Size: ~480 lines: one deploy run's state (its clock, listing, releases, journal, control) and the
+// order of its phases; every phase that is more than a call into that state lives in the parts below.
 // The imperative shell around the pure strategies: observe the fleet, build a plan, apply it wave by
 // wave, and re-observe until nothing remains (level-triggered). On failure it rolls back or halts per
 // `on_failure`; on abort it stops within one in-flight operation per machine; either way it settles
