@@ -15,20 +15,9 @@
 //   outbox, notifications, github   what a deploy tells the world, after the fact
 //   server, cli the two front ends: they import anything above; nothing above imports them
 //
-// A cycle between folders is an error, except those listed in KNOWN_CYCLES (each named in issue 18,
-// left until the files they run through are split).
-
-/** Folders whose cycles are known and tracked (issue 18); nothing else may join them. */
-const KNOWN_CYCLES = [
-  // config ↔ providers: the local provider and provider sessions read config types (and the local
-  // supervisor loads runway.toml) while config composes the providers' option schemas. Breaking it
-  // means moving the providers' option and environment types (src/providers/*/options.ts, the
-  // sessions' inputs) to a folder both read (issue 18).
-  '^src/(config|providers)(/|$)',
-  // outbox ↔ notifications and outbox ↔ github/deployments: the channels read the outbox's item
-  // types while the outbox pump calls the channels (issue 18).
-  '^src/(outbox|notifications|github/deployments)(/|$)',
-];
+// A cycle between folders is an error, without exceptions: where two folders needed each other, the
+// lower one declares what it reads (providers/session.ts's SessionConfig, the outbox payloads beside
+// their channels) and the higher one satisfies it.
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -99,10 +88,10 @@ export default {
     },
     {
       name: 'no-folder-cycles',
-      comment: 'Folders depend one way. The known exceptions are KNOWN_CYCLES at the top of this file.',
+      comment: 'Folders depend one way: no cycle between folders.',
       severity: 'error',
       scope: 'folder',
-      from: { pathNot: KNOWN_CYCLES },
+      from: {},
       to: { circular: true },
     },
   ],

@@ -1,12 +1,14 @@
 // The validated, layered configuration the rest of runway reads. Produced by loadConfig (load.ts).
 
 import type {
+  CheckConfig,
   MachineBudget,
   NewVolumes,
   OnAbort,
   OnFailure,
   ProcessGroup,
   ProviderName,
+  ReleaseCommandConfig,
   StrategyName,
 } from '../domain/types.js';
 import type { SimOptions } from '../providers/sim/options.js';
@@ -14,6 +16,9 @@ import type { LocalOptions } from '../providers/local/options.js';
 import type { FlyOptions } from '../providers/fly/options.js';
 import type { AnalysisSpec } from '../domain/analysis.js';
 import type { GitHubConfig, NotificationTarget } from './integrations.js';
+
+// A check and the release command are the product's words (domain/); config re-exports them for its readers.
+export type { CheckConfig, ReleaseCommandConfig } from '../domain/types.js';
 
 export type VarLayer = 'org' | 'app' | 'environment';
 
@@ -24,18 +29,6 @@ export interface EffectiveVar {
   layer: VarLayer;
   /** Lower layers that set the same name, lowest first. */
   overridden: { layer: VarLayer; value: string }[];
-}
-
-export interface CheckConfig {
-  name: string;
-  type: 'http' | 'tcp';
-  /** Process group the check applies to; undefined = every group. */
-  group?: string;
-  path?: string;
-  port?: number;
-  intervalMs: number;
-  timeoutMs: number;
-  gracePeriodMs: number;
 }
 
 /** Deploy settings as written (app defaults overlaid by the environment); unset keys stay undefined. */
@@ -61,11 +54,6 @@ export interface DeploySettingsInput {
   regionOrder?: string[];
   /** Database (or Redis) connection budget that caps extra machines. */
   connectionBudget?: { maxConnections: number; perMachine: number; reserved: number };
-}
-
-export interface ReleaseCommandConfig {
-  command: string;
-  timeoutMs: number;
 }
 
 export interface EnvironmentConfig {

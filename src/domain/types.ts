@@ -147,6 +147,25 @@ export interface ProcessGroup {
   command?: string;
 }
 
+/** A health check of a process group's machines (`[[app.checks]]`). */
+export interface CheckConfig {
+  name: string;
+  type: 'http' | 'tcp';
+  /** Process group the check applies to; undefined = every group. */
+  group?: string;
+  path?: string;
+  port?: number;
+  intervalMs: number;
+  timeoutMs: number;
+  gracePeriodMs: number;
+}
+
+/** The command run once before a release's machines change (`[app] release_command`). */
+export interface ReleaseCommandConfig {
+  command: string;
+  timeoutMs: number;
+}
+
 /** Resolve a budget against a group size: at least 1 when the budget is non-zero. */
 export function resolveBudget(budget: MachineBudget, groupSize: number): number {
   if ('count' in budget) return Math.max(0, Math.floor(budget.count));

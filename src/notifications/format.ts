@@ -1,7 +1,7 @@
 // Pure: a notification's words and its two wire formats — a Slack incoming-webhook message and
 // runway's generic JSON document (docs/github.md#notifications).
 
-import type { NotificationPayload } from '../outbox/plan.js';
+import type { NotificationPayload } from './payload.js';
 
 const TITLES: Record<NotificationPayload['event'], string> = {
   started: 'deploy started',

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { NotificationTarget } from '../config/integrations.js';
 import type { OutboxItem } from '../store/outbox-contract.js';
-import type { NotificationPayload } from '../outbox/plan.js';
+import type { NotificationPayload } from './payload.js';
 import { slackMessage, webhookDocument } from './format.js';
 
 export const SIGNATURE_HEADER = 'X-Runway-Signature';

@@ -7,51 +7,10 @@ import type { NotificationEvent } from '../config/integrations-schema.js';
 import type { DeployStatus } from '../domain/types.js';
 import type { DeployRecord } from '../store/contract.js';
 import type { NewOutboxItem, OutboxItem } from '../store/outbox-contract.js';
+import { GITHUB_CHANNEL, type GitHubState, type GitHubStatusPayload } from '../github/deployments/payload.js';
+import type { NotificationPayload } from '../notifications/payload.js';
 
-export const GITHUB_CHANNEL = 'github';
 export const notifyChannel = (target: string): string => `notify:${target}`;
-
-export type GitHubState = 'queued' | 'in_progress' | 'success' | 'failure' | 'error';
-
-/** A GitHub delivery row's payload: one deployment status (creating the deployment first if needed). */
-export interface GitHubStatusPayload {
-  state: GitHubState;
-  deployId: string;
-  release: string;
-  environment: string;
-  /** The ref GitHub deploys: the release's tag. */
-  ref: string;
-  productionEnvironment: boolean;
-  /** Deployment description (who and how). */
-  deploymentDescription: string;
-  /** Status description, at most 140 characters (GitHub's limit). */
-  description: string;
-  logUrl?: string;
-  environmentUrl?: string;
-  /** runway's own facts, kept in the deployment's payload. */
-  runway: { deployId: string; app: string; release: string; strategy: string; responsible: string; trigger: string };
-}
-
-/** A notification row's payload: the facts every format renders. */
-export interface NotificationPayload {
-  event: NotificationEvent;
-  deployId: string;
-  app: string;
-  env: string;
-  release: string;
-  previousRelease: string | null;
-  strategy: string;
-  status: DeployStatus;
-  responsible: string;
-  initiator: string;
-  trigger: string;
-  emergency: boolean;
-  reason: string | null;
-  error: string | null;
-  stragglers: number;
-  url: string | null;
-  atMs: number;
-}
 
 const FAILED: readonly DeployStatus[] = ['failed', 'halted', 'release_command_failed', 'rolled_back'];
 

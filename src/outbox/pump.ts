@@ -13,7 +13,8 @@ import { LIFECYCLE_CHANNEL, type NewOutboxItem, type OutboxItem } from '../store
 import { repositoryClient, GitHubConfigError, type RepositoryClient } from '../github/deployments/client.js';
 import { deliverGitHub } from '../github/deployments/deliver.js';
 import { PermanentDeliveryError, sendNotification } from '../notifications/send.js';
-import { deliveriesFor, GITHUB_CHANNEL, hasDeliveryTargets } from './plan.js';
+import { GITHUB_CHANNEL } from '../github/deployments/payload.js';
+import { deliveriesFor, hasDeliveryTargets } from './plan.js';
 
 export interface OutboxPumpOptions {
   store: Store;

@@ -5,13 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import {
-  deliveriesFor,
-  githubState,
-  notificationEvents,
-  type GitHubStatusPayload,
-  type NotificationPayload,
-} from '../../src/outbox/plan.js';
+import type { GitHubStatusPayload } from '../../src/github/deployments/payload.js';
+import type { NotificationPayload } from '../../src/notifications/payload.js';
+import { deliveriesFor, githubState, notificationEvents } from '../../src/outbox/plan.js';
 import { backoffMs } from '../../src/outbox/pump.js';
 import { slackMessage, summaryLine, webhookDocument } from '../../src/notifications/format.js';
 import { signature } from '../../src/notifications/send.js';

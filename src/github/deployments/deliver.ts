@@ -6,7 +6,7 @@
 import type { Store } from '../../store/contract.js';
 import { StoreError } from '../../store/contract.js';
 import type { NewOutboxItem, OutboxItem } from '../../store/outbox-contract.js';
-import { GITHUB_CHANNEL, type GitHubStatusPayload } from '../../outbox/plan.js';
+import { GITHUB_CHANNEL, type GitHubStatusPayload } from './payload.js';
 import type { RepositoryClient } from './client.js';
 
 /** The `inactive` status queued for a deployment another one replaced. */

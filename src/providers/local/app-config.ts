@@ -1,10 +1,10 @@
 // From runway.toml (one environment) to what the local provider runs.
 
-import type { EnvironmentConfig, RunwayConfig } from '../../config/types.js';
+import type { SessionConfig, SessionEnvironment } from '../session.js';
 import type { LocalAppConfig } from './local-provider.js';
 import { resolveLocalOptions } from './options.js';
 
-export function localAppConfig(config: RunwayConfig, env: EnvironmentConfig): LocalAppConfig {
+export function localAppConfig(config: SessionConfig, env: SessionEnvironment): LocalAppConfig {
   const out: LocalAppConfig = {
     app: config.app.name,
     env: env.name,

@@ -3,7 +3,7 @@
 
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import type { CheckConfig } from '../../config/types.js';
+import type { CheckConfig } from '../../domain/types.js';
 import { HOST } from './ports.js';
 
 export function runCheck(check: CheckConfig, port: number): Promise<boolean> {

@@ -2,7 +2,7 @@
 //
 // `<state_dir>/supervisor.json` names the running supervisor (pid + start time, control URL, token,
 // proxy URL). A command that opens the environment connects to it if that process is alive and
-// answers; otherwise it starts one: `node supervisor-main.js --config F --env E`, detached (its own
+// answers; otherwise it starts one: `node cli/local-supervisor-main.js --config F --env E`, detached (its own
 // session, so Ctrl-C in the terminal does not reach it), output to `<state_dir>/supervisor.log`, and
 // waits for its first message (ready, or why not) on an IPC channel it then lets go of.
 
@@ -10,10 +10,9 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EnvironmentConfig, RunwayConfig } from '../../config/types.js';
 import { RealClock } from '../../domain/clock.js';
 import { ProviderError } from '../contract.js';
-import { ProviderSetupError } from '../session.js';
+import { ProviderSetupError, type SessionConfig, type SessionEnvironment } from '../session.js';
 import { localAppConfig } from './app-config.js';
 import { LocalClient } from './client.js';
 import { isSameProcess } from './proc.js';
@@ -30,8 +29,8 @@ export interface Connection {
 }
 
 export interface ConnectInput {
-  config: RunwayConfig;
-  env: EnvironmentConfig;
+  config: SessionConfig;
+  env: SessionEnvironment;
   processEnv: NodeJS.ProcessEnv;
   /** Start a supervisor when none runs (default true). */
   start?: boolean;
@@ -39,7 +38,7 @@ export interface ConnectInput {
   secrets?: Record<string, string>;
 }
 
-export function stateDirOf(config: RunwayConfig, env: EnvironmentConfig): string {
+export function stateDirOf(config: SessionConfig, env: SessionEnvironment): string {
   return localAppConfig(config, env).options.stateDir;
 }
 
@@ -101,7 +100,8 @@ async function answers(info: SupervisorInfo): Promise<boolean> {
 function supervisorEntry(): { entry: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const ext = path.extname(here);
-  const entry = path.join(path.dirname(here), `supervisor-main${ext}`);
+  // The entry reads runway.toml, so it lives with the front ends (a path, not an import: layers hold).
+  const entry = path.join(path.dirname(here), '..', '..', 'cli', `local-supervisor-main${ext}`);
   // From source (tests, `tsx`): the child needs the same TypeScript loader.
   const execArgv = ext === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];
   return { entry, execArgv };

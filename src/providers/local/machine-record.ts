@@ -3,7 +3,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { CheckConfig, ReleaseCommandConfig } from '../../config/types.js';
+import type { CheckConfig, ReleaseCommandConfig } from '../../domain/types.js';
 import type { Machine, ProcessGroup } from '../../domain/types.js';
 import type { LocalOptions } from './options.js';
 import type { ProcessIdentity } from './proc.js';

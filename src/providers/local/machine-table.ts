@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { CheckConfig } from '../../config/types.js';
+import type { CheckConfig } from '../../domain/types.js';
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
 import { ProviderError, type MachineEvent, type WaitCondition, type WaitArgs } from '../contract.js';

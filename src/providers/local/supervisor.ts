@@ -15,9 +15,8 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { getEnvironment, loadConfig } from '../../config/load.js';
 import { ProviderError, type MachineEvent } from '../contract.js';
-import { ProviderSetupError } from '../session.js';
+import { ProviderSetupError, type SessionConfig, type SessionEnvironment } from '../session.js';
 import { localAppConfig } from './app-config.js';
 import { LocalProvider, writeJsonAtomic, type LocalAppConfig } from './local-provider.js';
 import { HOST } from './ports.js';
@@ -34,6 +33,11 @@ export interface SupervisorArgs {
   configFile: string;
   envName: string;
   ownerPid?: number;
+  /**
+   * Reads runway.toml for one environment. Given by the process's entry (cli/local-supervisor-main.ts),
+   * which may import config/; the provider itself does not (config composes providers, not the reverse).
+   */
+  load(configFile: string, envName: string): { config: SessionConfig; env: SessionEnvironment };
 }
 
 /** What the supervisor tells the process that started it, once. */
@@ -60,8 +64,7 @@ export class Supervisor {
 
   /** Start: lock the state directory, open the provider (proxy first), serve the control API. */
   static async start(args: SupervisorArgs, onExit: () => void = () => {}): Promise<Supervisor> {
-    const runway = loadConfig(args.configFile);
-    const env = getEnvironment(runway, args.envName);
+    const { config: runway, env } = args.load(args.configFile, args.envName);
     if (env.provider !== 'local')
       throw new ProviderSetupError(`environment ${env.name} uses provider "${env.provider}", not "local"`);
     const config = localAppConfig(runway, env);
