@@ -5,7 +5,7 @@ import type { EnvironmentConfig, RunwayConfig } from '../config/types.js';
 import { RealClock } from '../domain/clock.js';
 import type { ReleaseStep } from '../engine/release-steps.js';
 import { releaseCommandStep } from './release-command.js';
-import { createReleaseStep, type ReleaseStep as BuiltinReleaseStep } from './steps/index.js';
+import { createReleaseStep, type ConfiguredStep } from './steps/index.js';
 
 export function releaseStepsFor(config: RunwayConfig, env: EnvironmentConfig): ReleaseStep[] {
   const vars = Object.fromEntries(Object.values(env.vars).map((v) => [v.name, v.value]));
@@ -27,7 +27,7 @@ export function releaseStepsFor(config: RunwayConfig, env: EnvironmentConfig): R
  * so it runs on the wall clock whatever clock the provider uses; a failure ends the deploy `failed`
  * with no serving machine changed.
  */
-function builtin(step: BuiltinReleaseStep, vars: Record<string, string>): ReleaseStep {
+function builtin(step: ConfiguredStep, vars: Record<string, string>): ReleaseStep {
   return {
     name: step.name,
     failStatus: 'failed',

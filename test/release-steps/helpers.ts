@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { SidekiqProcessDouble, deleteNamespace, sidekiqIdentity, type SidekiqDoubleOptions } from './sidekiq-double.js';
 import { until } from '../support/wait.js';
-import type { StepContext } from '../../src/release/steps/step.js';
+import type { BuiltinStepContext } from '../../src/release/steps/step.js';
 
 export const REDIS_URL = process.env.RUNWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -42,7 +42,7 @@ export class Fixture {
     return identity;
   }
 
-  context(vars: Record<string, string> = {}, signal: AbortSignal = new AbortController().signal): StepContext {
+  context(vars: Record<string, string> = {}, signal: AbortSignal = new AbortController().signal): BuiltinStepContext {
     return { vars, signal, log: (line) => void this.lines.push(line) };
   }
 

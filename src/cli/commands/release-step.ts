@@ -15,7 +15,7 @@ import {
   type SidekiqQuietOption,
   type SidekiqQuietOptions,
 } from '../../release/steps/sidekiq-quiet.js';
-import type { StepReport } from '../../release/steps/step.js';
+import type { BuiltinStepReport } from '../../release/steps/step.js';
 import { CliError, printJson, type Io } from '../io.js';
 import { releaseCommandRun, type ReleaseCommandRunOptions } from './release-command-run.js';
 
@@ -60,7 +60,7 @@ const FLAGS: Record<SidekiqQuietOption, string> = {
 };
 
 /** The exit code for a step's report (see RELEASE_STEP_EXIT_HELP). */
-export function exitCodeForStep(report: StepReport): number {
+export function exitCodeForStep(report: BuiltinStepReport): number {
   if (report.status !== 'failed') return EXIT.ok;
   switch (report.error?.kind) {
     case 'timeout':
@@ -117,7 +117,7 @@ export async function releaseStepRunCommand(
     if (!json) io.stderr.write(`${SIDEKIQ_QUIET}: ${line}\n`);
   };
 
-  let report: StepReport<Record<string, unknown>>;
+  let report: BuiltinStepReport<Record<string, unknown>>;
   try {
     report = await sidekiqQuietStep(stepOptions).run({ vars, signal: signal ?? new AbortController().signal, log });
   } catch (err) {

@@ -2,9 +2,16 @@
 // (The release command is the engine's own step; src/release/release-command.ts.)
 
 import { SIDEKIQ_QUIET, parseSidekiqQuietConfig, sidekiqQuietStep } from './sidekiq-quiet.js';
-import type { ReleaseStep } from './step.js';
+import type { ConfiguredStep } from './step.js';
 
-export type { ReleaseStep, StepContext, StepError, StepErrorKind, StepReport, StepStatus } from './step.js';
+export type {
+  ConfiguredStep,
+  BuiltinStepContext,
+  StepError,
+  StepErrorKind,
+  BuiltinStepReport,
+  StepStatus,
+} from './step.js';
 
 export interface StepConfigProblem {
   /** The key in the step's table ('' for the step's name). */
@@ -16,7 +23,7 @@ export interface BuiltinStep {
   /** One line for --help and docs. */
   description: string;
   /** Reads the step's runway.toml table (snake_case keys) into a configured step, or says what is wrong. */
-  create(raw: Record<string, unknown>): ReleaseStep | { problems: StepConfigProblem[] };
+  create(raw: Record<string, unknown>): ConfiguredStep | { problems: StepConfigProblem[] };
 }
 
 export const BUILTIN_STEPS: Record<string, BuiltinStep> = {
@@ -33,7 +40,7 @@ export const BUILTIN_STEPS: Record<string, BuiltinStep> = {
 export function createReleaseStep(
   name: string,
   raw: Record<string, unknown> = {},
-): ReleaseStep | { problems: StepConfigProblem[] } {
+): ConfiguredStep | { problems: StepConfigProblem[] } {
   const builtin = Object.hasOwn(BUILTIN_STEPS, name) ? BUILTIN_STEPS[name] : undefined;
   if (!builtin)
     return {

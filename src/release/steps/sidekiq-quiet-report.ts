@@ -1,6 +1,6 @@
 // What the sidekiq-quiet step reports: each process's outcome and the step's details.
 
-import type { StepReport } from './step.js';
+import type { BuiltinStepReport } from './step.js';
 
 /** A process the step signalled (or found already quiet), and what became of it. */
 export type SidekiqProcessOutcome = {
@@ -63,7 +63,7 @@ export type SidekiqQuietDetails = {
   skippedIdentities: SidekiqSkippedIdentity[];
 };
 
-export type SidekiqQuietReport = StepReport<SidekiqQuietDetails>;
+export type SidekiqQuietReport = BuiltinStepReport<SidekiqQuietDetails>;
 
 export function plural(n: number, word: string, many = `${word}es`): string {
   return `${n} ${n === 1 ? word : many}`;

@@ -6,7 +6,7 @@ import { formatDuration } from '../../domain/clock.js';
 import { classifyRedisError } from './redis.js';
 import { countOf, readProcesses, unreadSignals, type Keys, type Seen } from './sidekiq-protocol.js';
 import { plural, type SidekiqProcessOutcome } from './sidekiq-quiet-report.js';
-import type { StepContext } from './step.js';
+import type { BuiltinStepContext } from './step.js';
 
 export interface Tracked {
   outcome: SidekiqProcessOutcome;
@@ -16,7 +16,7 @@ export interface Tracked {
 }
 
 interface WaitOptions {
-  clock: NonNullable<StepContext['clock']>;
+  clock: NonNullable<BuiltinStepContext['clock']>;
   signal: AbortSignal;
   log(line: string): void;
   timeoutMs: number;

@@ -31,7 +31,7 @@ import {
 } from './sidekiq-quiet-options.js';
 import { listed, plural, type SidekiqQuietDetails, type SidekiqQuietReport } from './sidekiq-quiet-report.js';
 import { waitIdle, waitQuiet, type Tracked } from './sidekiq-quiet-wait.js';
-import type { ReleaseStep, StepContext, StepError, StepErrorKind, StepStatus } from './step.js';
+import type { ConfiguredStep, BuiltinStepContext, StepError, StepErrorKind, StepStatus } from './step.js';
 
 // Kept importable from here (the CLI, the step registry and the tests import them by this path).
 export { SIGNAL_TTL_SECONDS };
@@ -55,7 +55,7 @@ export type {
 
 export const SIDEKIQ_QUIET = 'sidekiq-quiet';
 
-export function sidekiqQuietStep(options: SidekiqQuietOptions = {}): ReleaseStep<SidekiqQuietDetails> {
+export function sidekiqQuietStep(options: SidekiqQuietOptions = {}): ConfiguredStep<SidekiqQuietDetails> {
   return { name: SIDEKIQ_QUIET, run: (context) => runSidekiqQuiet(context, options) };
 }
 
@@ -74,7 +74,7 @@ function faultKind(fault: RedisFault): StepErrorKind {
 }
 
 export async function runSidekiqQuiet(
-  context: StepContext,
+  context: BuiltinStepContext,
   options: SidekiqQuietOptions = {},
 ): Promise<SidekiqQuietReport> {
   const clock = context.clock ?? new RealClock();

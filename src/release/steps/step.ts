@@ -17,7 +17,7 @@
 import type { Clock } from '../../domain/clock.js';
 
 /** What the engine gives a release step. */
-export interface StepContext {
+export interface BuiltinStepContext {
   /**
    * The environment's effective variables and secrets, by name (organisation < app < environment,
    * secrets included). Steps read service URLs from here (e.g. REDIS_URL).
@@ -63,7 +63,7 @@ export interface StepError {
 export type StepDetails = Record<string, unknown>;
 
 /** What a step reports. JSON-serialisable; `ok`/`summary`/`details` match the engine's ReleaseStepReport. */
-export type StepReport<D extends StepDetails = StepDetails> = {
+export type BuiltinStepReport<D extends StepDetails = StepDetails> = {
   /** The step's name, e.g. `sidekiq-quiet`. */
   step: string;
   /** May the deploy go on? true for `succeeded` and `skipped`, false for `failed`. */
@@ -80,8 +80,8 @@ export type StepReport<D extends StepDetails = StepDetails> = {
 };
 
 /** A built-in release step, configured, ready to run (once per deploy; runs may repeat: idempotent). */
-export interface ReleaseStep<D extends StepDetails = StepDetails> {
+export interface ConfiguredStep<D extends StepDetails = StepDetails> {
   /** e.g. `sidekiq-quiet`. */
   readonly name: string;
-  run(context: StepContext): Promise<StepReport<D>>;
+  run(context: BuiltinStepContext): Promise<BuiltinStepReport<D>>;
 }
