@@ -1,3 +1,4 @@
+// Size: ~410 lines: one route table, each route a few lines over the page, stream and view modules beside it.
 // The dashboard, served by `runway server` under /dashboard (routes in docs/dashboard.md):
 //   GET  /dashboard                  overview: per environment the current release, version spread, convergence, running deploys, lock
 //   GET  /dashboard/deploys/:id      one deploy: who and why, plan, live per-machine timeline, release steps, summary; abort/promote/roll back
