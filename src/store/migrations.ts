@@ -3,6 +3,7 @@
 // integer, bigint); the one place they differ (an auto-numbered row column) branches on the flavor.
 // Never edit a migration that has shipped: add a new one (names sort in apply order).
 
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   Migrator,
   PostgresAdapter,
@@ -14,6 +15,7 @@ import {
 } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
+import { nominalDelay } from '../domain/backoff.js';
 import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
 
 export type SqlFlavor = 'sqlite' | 'postgres';
@@ -357,11 +359,34 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     sqlFlavor(db) === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
-  const { error, results } = await createMigrator(db, schema).migrateToLatest();
-  if (error === undefined) return;
-  const failed = results?.find((r) => r.status === 'Error');
-  const cause = error instanceof Error ? error.message : String(error);
-  throw new Error(`runway store: migration ${failed ? `"${failed.migrationName}" ` : ''}failed: ${cause}`, {
-    cause: error,
-  });
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await createMigrator(db, schema).migrateToLatest();
+    if (error === undefined) return;
+    if (attempt < OTHER_SCHEMA_DROPPED_ATTEMPTS && otherSchemaDropped(error, schema)) {
+      await delay(nominalDelay(OTHER_SCHEMA_DROPPED_BACKOFF, attempt));
+      continue;
+    }
+    const failed = results?.find((r) => r.status === 'Error');
+    const cause = error instanceof Error ? error.message : String(error);
+    throw new Error(`runway store: migration ${failed ? `"${failed.migrationName}" ` : ''}failed: ${cause}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Kysely's migrator lists the tables of every schema to find its own, checking each schema by name
+ * (has_schema_privilege): a schema that another client drops meanwhile (another runway's, a test's)
+ * fails that listing with "schema … does not exist" (3F000), though ours is untouched. Found by the
+ * suite's soak on a shared PostgreSQL. Listing again, a moment later, sees the schema gone; a bounded
+ * number of times (real time: opening a store has no injected Clock yet).
+ */
+const OTHER_SCHEMA_DROPPED_ATTEMPTS = 8;
+const OTHER_SCHEMA_DROPPED_BACKOFF = { baseDelayMs: 20, maxDelayMs: 500 };
+
+function otherSchemaDropped(error: unknown, ours: string | undefined): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  if (code !== '3F000' || typeof message !== 'string') return false;
+  const named = /schema "([^"]+)" does not exist/.exec(message)?.[1];
+  return named !== undefined && named !== ours;
 }

@@ -66,6 +66,31 @@ describe('postgres: what only a shared server has', () => {
     }
   });
 
+  it('opens (and migrates) while other clients drop other schemas of the same database', async () => {
+    // Another runway's schema, or another test's, dropped while this store migrates: the migrator's
+    // listing of every schema must not fail on it. Each store opens while twenty other schemas (with a
+    // table each) are dropped beside it.
+    const admin = new pg.Client({ connectionString: URL });
+    await admin.connect();
+    try {
+      for (let i = 0; i < 8; i++) {
+        const others = Array.from({ length: 20 }, () => `runway_churn_${randomBytes(5).toString('hex')}`);
+        for (const other of others) {
+          await admin.query(`create schema ${other}`);
+          await admin.query(`create table ${other}.t (id serial primary key, v text)`);
+        }
+        const dropping = (async () => {
+          for (const other of others) await admin.query(`drop schema ${other} cascade`);
+        })();
+        const store = await openStore(URL, process.cwd(), { schema: schemaName() });
+        await dropping;
+        await store.close();
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('an unreachable server fails fast with a clear error', async () => {
     await assert.rejects(openStore('postgres://127.0.0.1:1/none', process.cwd()), /ECONNREFUSED|connect/);
   });
