@@ -24,6 +24,21 @@ function recordRollingDeploy(store: Store, id: string, createdAtMs: number) {
   });
 }
 
+/** Run the deploy recordRollingDeploy recorded (two machines out at a time) against `store`. */
+function runRollingDeploy(r: Awaited<ReturnType<typeof rig>>, store: Store, deployId: string) {
+  return runDeploy(
+    { provider: r.provider, store, clock: r.clock },
+    {
+      deployId,
+      scope: SCOPE,
+      target: { version: 'v2', image: 'mechanic:v2', createdAtMs: 0 },
+      groups: r.groups,
+      settings: settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }),
+      findRelease: async () => undefined,
+    },
+  );
+}
+
 function allOn(machines: Machine[], release: string): boolean {
   return machines.every(
     (m) =>
@@ -594,17 +609,7 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
     });
     try {
       await recordRollingDeploy(r.store, 'dep_plandown', r.clock.now());
-      const summary = await runDeploy(
-        { provider: r.provider, store: flaky, clock: r.clock },
-        {
-          deployId: 'dep_plandown',
-          scope: SCOPE,
-          target: { version: 'v2', image: 'mechanic:v2', createdAtMs: 0 },
-          groups: r.groups,
-          settings: settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }),
-          findRelease: async () => undefined,
-        },
-      );
+      const summary = await runRollingDeploy(r, flaky, 'dep_plandown');
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       assert.ok(allOn(await r.fleet(), 'v2'));
       const record = await r.store.getDeploy('dep_plandown');
@@ -642,17 +647,7 @@ describe('executor: the store becomes unreachable mid-deploy', () => {
         await r.clock.sleep(60_000);
         down = false;
       })();
-      const summary = await runDeploy(
-        { provider: r.provider, store: flaky, clock: r.clock },
-        {
-          deployId: 'dep_storedown',
-          scope: SCOPE,
-          target: { version: 'v2', image: 'mechanic:v2', createdAtMs: 0 },
-          groups: r.groups,
-          settings: settings({ strategy: 'rolling', maxUnavailable: { count: 2 } }),
-          findRelease: async () => undefined,
-        },
-      );
+      const summary = await runRollingDeploy(r, flaky, 'dep_storedown');
       await outage;
       assert.equal(summary.status, 'succeeded', summary.error ?? '');
       // The deploy notices within one poll (1 s) plus one in-flight call; nothing new starts until the store is back.
