@@ -9,7 +9,9 @@
 //               max_g max( Σ_{slot steps of g} C_i / w_g,     rolling window: w_g = starting slack + promoted
 //                                                             creates of g (plus the first promotion's chain
 //                                                             when the slack starts at 0 or below)
-//                          C_(w_g) + C_(w_g+1) ) )
+//                          C_(w_g) + C_(w_g+1),
+//                          ramp_g ),                         slots open as g's promoted creates come in
+//               ramp_all )                                   all groups' slots under the app's one create rate
 //   cutover unit: max(max u, Σu/K) + max(max c, Σc/K)        (all uncordons, then all cordons)
 //   B = observe + Σ_u B(u)
 //
@@ -27,12 +29,13 @@ const READS = new Set(['wait', 'list', 'get']);
 
 /**
  * Phases on a step's critical path: its API calls other than reads and waits, and the machine phases a
- * step waits for (create/update, boot, checks; destroy until gone). A machine's `stop` phase is not one:
- * no step waits for a machine to stop (a destroy step sends stop, then destroy, which supersedes it).
+ * step waits for (create/update, boot, checks; stop; destroy until gone). A drained destroy waits for
+ * the machine's graceful stop before it destroys it (step-runner.ts), so a stop that ran to its end is
+ * one; a stop cut short by the destroy (the drain timed out) is never logged.
  */
 export function isNecessary(phase: SimPhase): boolean {
   if (phase.op === 'api') return !READS.has(phase.apiOp ?? '');
-  return phase.op !== 'stop';
+  return true;
 }
 
 /** One unit of the plan as the executor ran it (a `wave-start` event). */
@@ -181,22 +184,23 @@ function windowBound(chains: readonly number[], w: number): number {
 }
 
 /**
- * Slots that open as promoted machines come in: the k-th create cannot be sent before (k − burst)/rate
- * seconds, nor promoted before its send plus the shortest create chain, so by time t at most
- * start + #{k : release_k ≤ t} slots exist. The slot-holding work Σ C_i must fit under that staircase:
- * the smallest T with ∫₀ᵀ slots(t) dt ≥ Σ C_i.
+ * Slots that open as promoted machines come in. By time t a promoted machine was sent (the k-th create
+ * not before (k − burst)/rate seconds) and ran its own create chain, so at most
+ * min(#{k : send_k + shortest chain ≤ t}, #{chains ≤ t}) are in, i.e. the k-th opens no sooner than
+ * max(send_k + shortest chain, k-th shortest chain): by time t at most start + #{k : release_k ≤ t}
+ * slots exist. The slot-holding work Σ C_i must fit under that staircase: the smallest T with
+ * ∫₀ᵀ slots(t) dt ≥ Σ C_i.
  */
 function rampBound(
   chains: readonly number[],
   start: number,
-  granted: number,
-  minCreateChainMs: number,
+  createChains: readonly number[],
   limit: { ratePerSec: number; burst: number },
 ): number {
   let work = chains.reduce((a, b) => a + b, 0);
-  const releases = Array.from(
-    { length: granted },
-    (_, i) => (Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + minCreateChainMs,
+  const sorted = [...createChains].sort((a, b) => a - b);
+  const releases = sorted.map((chain, i) =>
+    Math.max((Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + sorted[0]!, chain),
   );
   let t = 0;
   let slots = start;
@@ -236,8 +240,7 @@ export function lowerBound(input: BoundInput): LowerBound {
     const slotChains = new Map<string, number[]>();
     // Windows open as promoted machines come in (Wave.window): slots a group can ever have = its
     // starting slack + its promoted creates; none before the first of those is in traffic.
-    const grants = new Map<string, number>();
-    const firstGrantMs = new Map<string, number>();
+    const grants = new Map<string, number[]>();
     const allSlotChains: number[] = [];
     const terms: Partial<Record<BoundTerm, number>> = {};
     let longest: Chain | undefined;
@@ -268,8 +271,9 @@ export function lowerBound(input: BoundInput): LowerBound {
       if (step.kind === 'create') {
         createChains.push(chain);
         if (step.promote) {
-          grants.set(step.group, (grants.get(step.group) ?? 0) + 1);
-          firstGrantMs.set(step.group, Math.min(firstGrantMs.get(step.group) ?? Infinity, chain.total));
+          let list = grants.get(step.group);
+          if (!list) grants.set(step.group, (list = []));
+          list.push(chain.total);
         }
       }
       if (unit.wave.window && takesSlot(step, machineId, input.inTraffic)) {
@@ -288,10 +292,23 @@ export function lowerBound(input: BoundInput): LowerBound {
       let window = 0;
       for (const [g, list] of slotChains) {
         const start = Math.max(0, unit.wave.window?.[g] ?? 0);
-        const granted = grants.get(g) ?? 0;
-        window = Math.max(window, windowBound(list, start + granted));
-        if (granted > 0)
-          window = Math.max(window, rampBound(list, start, granted, firstGrantMs.get(g) ?? 0, input.createLimit));
+        const granted = grants.get(g) ?? [];
+        window = Math.max(window, windowBound(list, start + granted.length));
+        if (granted.length > 0) window = Math.max(window, rampBound(list, start, granted, input.createLimit));
+      }
+      // The groups' creates share the app's create rate: all their slots together open no faster than
+      // the app's creates are released, so all their slot-holding work must fit under that one staircase.
+      if (slotChains.size > 1 && grants.size > 0) {
+        const groups = [...slotChains.keys()];
+        window = Math.max(
+          window,
+          rampBound(
+            groups.flatMap((g) => slotChains.get(g)!),
+            groups.reduce((n, g) => n + Math.max(0, unit.wave.window?.[g] ?? 0), 0),
+            groups.flatMap((g) => grants.get(g) ?? []),
+            input.createLimit,
+          ),
+        );
       }
       // A single sliding window over all of a wave's steps, should a plan carry one.
       const maxInFlight = (unit.wave as Wave & { maxInFlight?: number }).maxInFlight;
