@@ -2,11 +2,11 @@
 // operations; between operations it checks the abort signal, so an abort stops a machine within one
 // in-flight operation. Waits are pinned to the version the step put on the machine.
 
-import type { LimitFunction } from 'p-limit';
 import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { StoreGate } from './store-gate.js';
+import type { OpLimit } from './op-limit.js';
 import {
   ProviderError,
   type CallOptions,
@@ -47,7 +47,7 @@ export interface StepContext {
   clock: Clock;
   settings: StrategySettings;
   /** Bounds provider operations in flight (waits are not operations: they hold no API slot). */
-  limit: LimitFunction;
+  limit: OpLimit;
   /** Machine ids by launch id, for steps that name machines created earlier in the plan. */
   idByLaunch: Map<string, string>;
   /** Machines as observed when the plan was made. */
