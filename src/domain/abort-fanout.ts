@@ -4,6 +4,7 @@
 
 export class AbortFanout {
   private readonly children = new Set<AbortController>();
+  private readonly hooks: ((reason: unknown) => void)[] = [];
   private reason: unknown;
   private aborted = false;
 
@@ -25,6 +26,16 @@ export class AbortFanout {
     this.reason = reason;
     for (const c of this.children) c.abort(reason);
     this.children.clear();
+    for (const hook of this.hooks) hook(reason);
+  }
+
+  /**
+   * Also call `hook` when the fan-out aborts (after its children), for waiters that hold no signal of
+   * their own; at once when it has aborted already.
+   */
+  onAbort(hook: (reason: unknown) => void): void {
+    if (this.aborted) hook(this.reason);
+    else this.hooks.push(hook);
   }
 
   /**
