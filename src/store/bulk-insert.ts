@@ -45,9 +45,6 @@ export class BulkInserter {
   async insert(db: Db, table: 'journal' | 'machine_events', rows: readonly Record<string, unknown>[]): Promise<void> {
     if (rows.length === 0) return;
     const columns = Object.keys(rows[0]!);
-    const params: unknown[] = new Array(rows.length * columns.length);
-    let i = 0;
-    for (const row of rows) for (const column of columns) params[i++] = row[column];
     const shape = `${table}\u0000${columns.join(',')}`;
     const repeat = this.tuples.has(shape)
       ? this.tuples.get(shape)
@@ -56,19 +53,19 @@ export class BulkInserter {
       // Row counts from a short ladder: each count's text is prepared once by the store (statement
       // cache) instead of one statement per flush size, which cost SQLite ~2 ms each at 500 rows and
       // kept up to 64 such statements in memory. Same rows, same order, same transaction.
-      const width = columns.length;
-      const most = rowsPerInsert(width);
+      const most = rowsPerInsert(columns.length);
       let at = 0;
       for (const size of LADDER) {
         if (size > most) continue;
         while (rows.length - at >= size) {
-          const values = size === rows.length ? params : params.slice(at * width, (at + size) * width);
+          const values = valuesOf(rows, at, size, columns);
           await db.executeQuery(CompiledQuery.raw(this.repeated(shape, repeat, size), values));
           at += size;
         }
       }
       return;
     }
+    const params = valuesOf(rows, 0, rows.length, columns);
     const key = `${shape}\u0000${rows.length}`;
     let text = this.texts.get(key);
     if (text === undefined) {
@@ -125,6 +122,14 @@ export class BulkInserter {
     this.tuples.set(shape, repeat);
     return repeat;
   }
+}
+
+/** The values of `count` rows from `from`, row by row, in the order of `columns`. */
+function valuesOf(rows: readonly Record<string, unknown>[], from: number, count: number, columns: string[]): unknown[] {
+  const values: unknown[] = new Array(count * columns.length);
+  let i = 0;
+  for (let r = from; r < from + count; r++) for (const column of columns) values[i++] = rows[r]![column];
+  return values;
 }
 
 function sameParams(bound: readonly unknown[], params: readonly unknown[]): boolean {
