@@ -2,8 +2,18 @@
 // O(n) per listener added or removed (EventTarget scans its listeners), O(n²) for a 10,000-machine
 // wave; here each operation gets a signal of its own and the fan-out is a Set.
 
+/** Most controllers kept for reuse (about the operations in flight at once). */
+const MAX_SPARE = 1024;
+
 export class AbortFanout {
   private readonly children = new Set<AbortController>();
+  private readonly hooks: ((reason: unknown) => void)[] = [];
+  /**
+   * Controllers of children that are done, not aborted, for later children: making an AbortSignal
+   * (an EventTarget) is most of what a child costs. A child's `done()` says that nothing of its
+   * operation still listens to its signal or will look at it again.
+   */
+  private readonly spare: AbortController[] = [];
   private reason: unknown;
   private aborted = false;
 
@@ -25,6 +35,16 @@ export class AbortFanout {
     this.reason = reason;
     for (const c of this.children) c.abort(reason);
     this.children.clear();
+    for (const hook of this.hooks) hook(reason);
+  }
+
+  /**
+   * Also call `hook` when the fan-out aborts (after its children), for waiters that hold no signal of
+   * their own; at once when it has aborted already.
+   */
+  onAbort(hook: (reason: unknown) => void): void {
+    if (this.aborted) hook(this.reason);
+    else this.hooks.push(hook);
   }
 
   /**
@@ -32,7 +52,7 @@ export class AbortFanout {
    * without AbortSignal.any, whose weak bookkeeping is costly at this volume); `done()` forgets it.
    */
   child(also?: AbortSignal): { signal: AbortSignal; done(): void } {
-    const controller = new AbortController();
+    const controller = this.spare.pop() ?? new AbortController();
     if (this.aborted) controller.abort(this.reason);
     else this.children.add(controller);
     let onAlso: (() => void) | undefined;
@@ -48,6 +68,7 @@ export class AbortFanout {
       done: () => {
         this.children.delete(controller);
         if (onAlso) also!.removeEventListener('abort', onAlso);
+        if (!controller.signal.aborted && this.spare.length < MAX_SPARE) this.spare.push(controller);
       },
     };
   }

@@ -50,20 +50,41 @@ export const GIVE_UP = 'give-up';
  * decided between attempts. `decide` may throw an error of its own instead of the attempt's; it is
  * awaited only when it returns a promise, so a synchronous decision adds no turn of the event loop.
  */
-export async function retrying<T>(
+export function retrying<T>(
   clock: Clock,
   attempt: (attempt: number) => Promise<T>,
   decide: (error: unknown, attempt: number) => RetryDecision | Promise<RetryDecision>,
   signal?: AbortSignal,
 ): Promise<T> {
-  for (let n = 1; ; n++) {
+  // Not async: a first attempt that answers (most of them) costs no frame of the loop.
+  let first: Promise<T>;
+  try {
+    first = attempt(1);
+  } catch (error) {
+    first = Promise.reject(error);
+  }
+  return first.catch((error: unknown) => retryingAfter(clock, error, 1, attempt, decide, signal));
+}
+
+/** `retrying`, once attempt `failed` has thrown `error`: decide on it, then go on from there. */
+export async function retryingAfter<T>(
+  clock: Clock,
+  error: unknown,
+  failed: number,
+  attempt: (attempt: number) => Promise<T>,
+  decide: (error: unknown, attempt: number) => RetryDecision | Promise<RetryDecision>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let n = failed; ;) {
+    const decided = decide(error, n);
+    const decision = decided instanceof Promise ? await decided : decided;
+    if (decision === GIVE_UP) throw error;
+    if (decision !== AGAIN_AT_ONCE) await clock.sleep(decision, signal);
+    n++;
     try {
       return await attempt(n);
-    } catch (error) {
-      const decided = decide(error, n);
-      const decision = decided instanceof Promise ? await decided : decided;
-      if (decision === GIVE_UP) throw error;
-      if (decision !== AGAIN_AT_ONCE) await clock.sleep(decision, signal);
+    } catch (next) {
+      error = next;
     }
   }
 }

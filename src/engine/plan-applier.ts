@@ -2,7 +2,6 @@
 // then immediate's convergence tracking (convergence.ts), then re-observe and re-plan until nothing
 // remains (level-triggered, bounded by MAX_ROUNDS).
 
-import pLimit from 'p-limit';
 import type { Plan, Wave } from '../domain/plan.js';
 import type { Machine, Release, StrategySettings } from '../domain/types.js';
 import { plural } from '../strategies/steps.js';
@@ -13,6 +12,7 @@ import type { DeployPhase, ProgressListener } from './progress.js';
 import type { StepContext } from './step-runner.js';
 import type { StoreGate } from './store-gate.js';
 import { trackConvergence } from './convergence.js';
+import { opLimit } from './op-limit.js';
 import { runWave, type Outcome } from './wave-runner.js';
 import { mergeWaves, preview } from './wave-flow.js';
 
@@ -93,7 +93,7 @@ async function applyPlan(host: PlanHost, plan: Plan, fleet?: Machine[]): Promise
     scope: host.req.scope,
     clock: host.deps.clock,
     settings: plan.settings,
-    limit: pLimit(Math.max(1, plan.settings.maxConcurrency)),
+    limit: opLimit(Math.max(1, plan.settings.maxConcurrency)),
     idByLaunch,
     known,
     outOfTraffic: new Set(),

@@ -2,11 +2,11 @@
 // operations; between operations it checks the abort signal, so an abort stops a machine within one
 // in-flight operation. Waits are pinned to the version the step put on the machine.
 
-import type { LimitFunction } from 'p-limit';
 import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { StoreGate } from './store-gate.js';
+import type { OpLimit } from './op-limit.js';
 import {
   ProviderError,
   type CallOptions,
@@ -47,7 +47,7 @@ export interface StepContext {
   clock: Clock;
   settings: StrategySettings;
   /** Bounds provider operations in flight (waits are not operations: they hold no API slot). */
-  limit: LimitFunction;
+  limit: OpLimit;
   /** Machine ids by launch id, for steps that name machines created earlier in the plan. */
   idByLaunch: Map<string, string>;
   /** Machines as observed when the plan was made. */
@@ -83,33 +83,18 @@ export async function runStep(ctx: StepContext, step: Step, signal: AbortSignal)
   }
 }
 
-function checkpoint(signal: AbortSignal): void {
-  if (signal.aborted) throw signal.reason ?? new Error('aborted');
-}
-
 /**
  * One provider operation under the concurrency limit. The signal is checked before the slot is taken
- * and again once it is ours, and handed to the provider, which drops the call if it is still waiting
- * for a rate-limit token: an abort never waits for operations that have not been sent.
+ * and again once it is ours (op-limit.ts), and handed to the provider, which drops the call if it is
+ * still waiting for a rate-limit token: an abort never waits for operations that have not been sent.
  */
 function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
-  try {
-    checkpoint(signal);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+  const call = { signal };
   // Never act on the fleet while the store cannot record it. (Not async: an open gate costs no
   // promise; this runs for every provider call of a deploy.)
-  if (ctx.storeGate?.down) return ctx.storeGate.wait(signal).then(() => limited(ctx, signal, fn));
-  return limited(ctx, signal, fn);
-}
-
-function limited<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
-  const call: CallOptions = { signal };
-  return ctx.limit(() => {
-    checkpoint(signal);
-    return fn(call);
-  });
+  if (ctx.storeGate?.down) return ctx.storeGate.wait(signal).then(() => ctx.limit(fn, call));
+  return ctx.limit(fn, call);
 }
 
 async function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal, timeoutMs: number): Promise<Machine> {

@@ -30,6 +30,9 @@ export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, wave
   const fanout = new AbortFanout([host.signal, waveAbort.signal]);
   let failure: StepFailure | Error | undefined;
   const slots = new Map(Object.entries(wave.window ?? {}).map(([group, size]) => [group, new WindowSlots(size)]));
+  fanout.onAbort((reason) => {
+    for (const slot of slots.values()) slot.stop(reason);
+  });
   // Steps past their slot and not finished. When none is left while steps still wait for a slot,
   // nothing can ever free one: stop with an error rather than wait forever.
   let running = 0;
@@ -47,16 +50,19 @@ export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, wave
   await Promise.all(
     wave.steps.map(async (step) => {
       const ref = stepMachine(step);
-      const { signal, done } = fanout.child();
       // Slots are requested in step order, before any await, so the window is first come first served.
       const slot =
         slots.get(stepGroup(step) ?? '') && takesOutOfTraffic(step, ctx.known)
           ? slots.get(stepGroup(step)!)
           : undefined;
-      const acquired = slot?.acquire(signal);
+      const acquired = slot?.acquire();
+      // The step's signal is made once it has its slot: thousands of steps may wait for one.
+      let child: { signal: AbortSignal; done(): void } | undefined;
       let counted = false;
       try {
         await acquired;
+        child = fanout.child();
+        const signal = child.signal;
         running++;
         counted = true;
         host.emit({ type: 'step', step, machineId: ref, status: 'started' });
@@ -69,7 +75,7 @@ export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, wave
         host.note('step_succeeded', step.kind, undefined, machineId, wave.index);
       } catch (err) {
         // Stopped because another step failed or the deploy was aborted: not a failure of its own.
-        if (signal.aborted) {
+        if (fanout.signalAborted) {
           host.emit({ type: 'step', step, machineId: ref, status: 'skipped' });
           return;
         }
@@ -82,7 +88,7 @@ export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, wave
           waveAbort.abort(new Error('wave stopped: another machine failed'));
         }
       } finally {
-        done();
+        child?.done();
         if (counted) running--;
         // After the microtasks this step's end released: a step it handed a slot to is running then.
         if (running === 0) setImmediate(checkStuck);

@@ -6,34 +6,32 @@
 
 export class WindowSlots {
   private free: number;
-  private readonly waiting: { resolve: () => void }[] = [];
+  private readonly waiting: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
+  private stopped: { reason: unknown } | undefined;
 
   constructor(size: number) {
     this.free = size;
   }
 
-  /** Resolves when a slot is ours, first come first served; rejects when `signal` aborts first. */
-  acquire(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  /**
+   * Resolves when a slot is ours, first come first served; rejects once `stop` was called. (No abort
+   * signal per waiting step: a wave queues thousands of them, and one `stop` refuses them all.)
+   */
+  acquire(): Promise<void> {
+    if (this.stopped) return Promise.reject(this.stopped.reason);
     if (this.free > 0 && this.waiting.length === 0) {
       this.free--;
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const entry = {
-        resolve: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        const i = this.waiting.indexOf(entry);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(entry);
+      this.waiting.push({ resolve, reject });
     });
+  }
+
+  /** The wave stopped: steps waiting for a slot, and any that asks later, are refused with `reason`. */
+  stop(reason: unknown): void {
+    this.stopped ??= { reason };
+    for (const entry of this.waiting.splice(0)) entry.reject(reason);
   }
 
   /** A machine came back into traffic (an update done) or a new one went in (a promoted machine). */

@@ -1,4 +1,4 @@
-// Size: ~430 lines: retries, the outage gate, throttling and wait chunking meet in one call path (attempt); its
+// Size: ~480 lines: retries, the outage gate, throttling and wait chunking meet in one call path (attempt, with its fast path);
 // backoff and loop are domain/backoff.ts, the gate provider-gate.ts, the buckets rate-limit/.
 // The one place where rate limits and retries live (DESIGN.md, architecture 4). Wraps any Provider:
 //  - throttles itself with the same token buckets the API enforces (rate-limit/fly-limits.ts), so a
@@ -52,6 +52,7 @@ import {
   GIVE_UP,
   retryAfterDelay,
   retrying,
+  retryingAfter,
   type BackoffSchedule,
   type RetryDecision,
 } from '../domain/backoff.js';
@@ -255,31 +256,50 @@ export class ResilientProvider implements Provider {
    * Wait up to `timeoutMs` in all, in calls of at most 60 s each; a chunk that times out is
    * re-issued until the deadline. Every chunk is throttled and retried like any call.
    */
-  async waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
+  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     this.stats.calls.wait++;
     this.stats.totalCalls++;
     const base = this.clock.now() + Math.max(0, timeoutMs);
     // Outage time lost during the wait does not count against it.
-    const downAtStart = this.gate?.downMs(this.clock.now()) ?? 0;
-    const deadlineNow = () => base + (this.gate ? this.gate.downMs(this.clock.now()) - downAtStart : 0);
-    let chunks = 0;
+    const gate = this.gate;
+    const downAtStart = gate?.downMs(this.clock.now()) ?? 0;
+    const deadlineNow = gate ? () => base + gate.downMs(this.clock.now()) - downAtStart : () => base;
+    // The chunk is sized when each attempt is sent, so retries and throttling eat into it, not past the deadline.
+    const send = () => {
+      const chunk = Math.min(Math.max(0, deadlineNow() - this.clock.now()), this.maxWaitChunkMs);
+      return this.inner.waitFor(scope, id, condition, chunk, signal);
+    };
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+    // The first chunk outside the loop: most waits end within it, and then make no frame of the loop.
+    return this.attempt('wait', scope, id, send, signal).catch((error: unknown) =>
+      this.nextChunks(error, { scope, id, condition, timeoutMs, signal, deadlineNow, send }),
+    );
+  }
+
+  /** A chunk of a wait failed with `error`: re-issue chunks while it timed out before the deadline. */
+  private async nextChunks(
+    error: unknown,
+    wait: {
+      scope: FleetScope;
+      id: string;
+      condition: WaitCondition;
+      timeoutMs: number;
+      signal: AbortSignal | undefined;
+      deadlineNow: () => number;
+      send: () => Promise<Machine>;
+    },
+  ): Promise<Machine> {
+    const { id, condition, timeoutMs, signal, deadlineNow } = wait;
     for (;;) {
+      if (!(error instanceof ProviderError && error.kind === 'wait_timeout')) throw error;
+      if (this.clock.now() >= deadlineNow()) throw this.waitTimeout(id, condition, timeoutMs, error);
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      if (chunks > 0 && deadlineNow() - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
-      if (chunks++ > 0) this.stats.waitChunks++;
-      // The chunk is sized when each attempt is sent, so retries and throttling eat into it, not past the deadline.
-      const send = () => {
-        const chunk = Math.min(Math.max(0, deadlineNow() - this.clock.now()), this.maxWaitChunkMs);
-        return this.inner.waitFor(scope, id, condition, chunk, signal);
-      };
+      if (deadlineNow() - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
+      this.stats.waitChunks++;
       try {
-        return await this.attempt('wait', scope, id, send, signal);
-      } catch (error) {
-        if (error instanceof ProviderError && error.kind === 'wait_timeout') {
-          if (this.clock.now() < deadlineNow()) continue;
-          throw this.waitTimeout(id, condition, timeoutMs, error);
-        }
-        throw error;
+        return await this.attempt('wait', wait.scope, id, wait.send, signal);
+      } catch (next) {
+        error = next;
       }
     }
   }
@@ -317,7 +337,7 @@ export class ResilientProvider implements Provider {
   }
 
   /** Throttle, send, and retry what may be retried (behind the gate, when outages are ridden out). */
-  private async attempt<T>(
+  private attempt<T>(
     op: ProviderOp,
     scope: FleetScope,
     machineId: string | undefined,
@@ -325,10 +345,47 @@ export class ResilientProvider implements Provider {
     signal?: AbortSignal,
   ): Promise<T> {
     const gate = this.gate;
+    // Most calls find the gate open and their token there: sent at once, as the loop below would, but
+    // without its closures and promises, which are made only when this first attempt fails. (`take`
+    // spends a token only when there is one, as `reserve` would then; otherwise the loop reserves it.)
+    if (
+      (gate === undefined || (gate.down === undefined && !signal?.aborted)) &&
+      (this.limiter === undefined || this.limiter.take(op, scope, machineId, this.clock.now()) === 0)
+    ) {
+      this.stats.attempts[op]++;
+      let answer: Promise<T>;
+      try {
+        answer = send();
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      return answer.then(gate ? this.answered : undefined, (error: unknown) =>
+        this.retried(op, scope, machineId, send, signal, { error }),
+      );
+    }
+    return this.retried(op, scope, machineId, send, signal);
+  }
+
+  /** An answer says the provider is there (only with a gate). */
+  private readonly answered = <T>(answer: T): T => {
+    this.gate?.markUp(this.clock.now());
+    return answer;
+  };
+
+  /** The retry loop of `attempt`; from the first attempt's failure when `failedFirst` (it was sent). */
+  private async retried<T>(
+    op: ProviderOp,
+    scope: FleetScope,
+    machineId: string | undefined,
+    send: () => Promise<T>,
+    signal: AbortSignal | undefined,
+    failedFirst?: { error: unknown },
+  ): Promise<T> {
+    const gate = this.gate;
     const now = this.now;
     let probe = false;
     // Only the send's own failures are judged: an abort while waiting at the gate or for a token ends the call.
-    let sent = false;
+    let sent = failedFirst !== undefined;
     const sendOnce = async (): Promise<T> => {
       sent = false;
       if (gate && !probe) probe = await gate.admit(now, signal);
@@ -369,7 +426,9 @@ export class ResilientProvider implements Provider {
       return AGAIN_AT_ONCE;
     };
     try {
-      return await retrying(this.clock, sendOnce, decide, signal);
+      return await (failedFirst
+        ? retryingAfter(this.clock, failedFirst.error, 1, sendOnce, decide, signal)
+        : retrying(this.clock, sendOnce, decide, signal));
     } finally {
       if (probe) gate!.releaseProbe();
     }

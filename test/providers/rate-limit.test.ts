@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FLY_RATE_LIMITS, RateLimiter, rateLimitKey } from '../../src/providers/rate-limit/fly-limits.js';
+import { FLY_RATE_LIMITS, RateLimiter } from '../../src/providers/rate-limit/fly-limits.js';
 import { TokenBucket } from '../../src/providers/rate-limit/token-bucket.js';
 
 describe('token bucket', () => {
@@ -41,9 +41,6 @@ describe('token bucket', () => {
 describe('Fly limits', () => {
   it('counts create and list per app (environment), the rest per machine', () => {
     const scope = { app: 'mechanic', env: 'production' };
-    assert.equal(rateLimitKey(FLY_RATE_LIMITS.create, scope, 'ignored'), 'mechanic/production');
-    assert.equal(rateLimitKey(FLY_RATE_LIMITS.list, scope, undefined), 'mechanic/production');
-    assert.equal(rateLimitKey(FLY_RATE_LIMITS.update, scope, 'm1'), 'mechanic/production/m1');
     assert.deepEqual(FLY_RATE_LIMITS.get, { per: 'machine', ratePerSec: 5, burst: 10 });
     for (const op of ['update', 'start', 'stop', 'destroy', 'cordon', 'uncordon', 'wait'] as const) {
       assert.deepEqual(FLY_RATE_LIMITS[op], { per: 'machine', ratePerSec: 1, burst: 3 });
@@ -52,5 +49,11 @@ describe('Fly limits', () => {
     for (let i = 0; i < 3; i++) assert.equal(limiter.take('create', scope, `m${i}`, 0), 0);
     assert.equal(limiter.take('create', scope, 'm9', 0), 1000, 'a create on any machine id counts against the app');
     assert.equal(limiter.take('create', { app: 'mechanic', env: 'staging' }, undefined, 0), 0);
+    assert.equal(limiter.take('list', scope, undefined, 0), 0, 'each op has buckets of its own');
+    for (let i = 0; i < 3; i++) assert.equal(limiter.take('update', scope, 'm1', 0), 0);
+    assert.equal(limiter.take('update', scope, 'm1', 0), 1000, 'updates count per machine');
+    assert.equal(limiter.take('update', scope, 'm2', 0), 0);
+    assert.equal(limiter.take('update', { app: 'mechanic', env: 'staging' }, 'm1', 0), 0);
+    assert.equal(limiter.take('update', { app: 'other', env: 'production' }, 'm1', 0), 0);
   });
 });

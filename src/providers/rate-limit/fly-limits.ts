@@ -31,36 +31,48 @@ export const FLY_RATE_LIMITS: Readonly<RateLimitTable> = Object.freeze({
   wait: perMachine,
 });
 
+/** A bucket's key for app-level calls (machine ids are never empty). */
+const APP_KEY = '';
+
 /**
- * The identifier a call is counted by. An app is app+environment: on Fly every environment of an
- * app is its own Fly app (`mechanic-staging`, `mechanic-production`), with its own limits.
+ * Token buckets for every op of a limits table. A call is counted by its machine, or by its app for
+ * app-level ops; an app is app+environment: on Fly every environment of an app is its own Fly app
+ * (`mechanic-staging`, `mechanic-production`), with its own limits. Buckets are kept per app and
+ * environment, keyed by machine id (or APP_KEY) within, so a call finds its bucket without building a
+ * key string: two limiters (the sim's and the resilient provider's) see every call of a deploy.
  */
-export function rateLimitKey(limit: RateLimit, scope: FleetScope, machineId: string | undefined): string {
-  const app = `${scope.app}/${scope.env}`;
-  return limit.per === 'app' || machineId === undefined ? app : `${app}/${machineId}`;
-}
-
-/** Token buckets for every op of a limits table. */
 export class RateLimiter {
-  private readonly buckets = new Map<ProviderOp, TokenBucket>();
+  private readonly scopes = new Map<string, Map<string, Map<ProviderOp, TokenBucket>>>();
 
-  constructor(readonly table: Readonly<RateLimitTable> = FLY_RATE_LIMITS) {
-    for (const [op, limit] of Object.entries(table) as [ProviderOp, RateLimit][]) {
-      this.buckets.set(op, new TokenBucket(limit));
-    }
-  }
+  constructor(readonly table: Readonly<RateLimitTable> = FLY_RATE_LIMITS) {}
 
   /** Server side: 0 when the call may go ahead (a token is spent), else ms until it may (Retry-After). */
   take(op: ProviderOp, scope: FleetScope, machineId: string | undefined, nowMs: number): number {
-    const bucket = this.buckets.get(op);
+    const bucket = this.bucket(op, scope);
     if (!bucket) return 0;
-    return bucket.take(rateLimitKey(this.table[op], scope, machineId), nowMs);
+    return bucket.take(this.key(op, machineId), nowMs);
   }
 
   /** Client side: reserve a slot in call order; returns ms to wait before sending. */
   reserve(op: ProviderOp, scope: FleetScope, machineId: string | undefined, nowMs: number): number {
-    const bucket = this.buckets.get(op);
+    const bucket = this.bucket(op, scope);
     if (!bucket) return 0;
-    return bucket.reserve(rateLimitKey(this.table[op], scope, machineId), nowMs);
+    return bucket.reserve(this.key(op, machineId), nowMs);
+  }
+
+  private key(op: ProviderOp, machineId: string | undefined): string {
+    return this.table[op].per === 'app' || machineId === undefined ? APP_KEY : machineId;
+  }
+
+  private bucket(op: ProviderOp, scope: FleetScope): TokenBucket | undefined {
+    const limit = this.table[op] as RateLimit | undefined;
+    if (!limit) return undefined;
+    let envs = this.scopes.get(scope.app);
+    if (!envs) this.scopes.set(scope.app, (envs = new Map()));
+    let buckets = envs.get(scope.env);
+    if (!buckets) envs.set(scope.env, (buckets = new Map()));
+    let bucket = buckets.get(op);
+    if (!bucket) buckets.set(op, (bucket = new TokenBucket(limit)));
+    return bucket;
   }
 }

@@ -85,10 +85,11 @@ export class TokenBucket {
 
   /** Forget buckets that have refilled: a full bucket is the same as no bucket. Keeps 10,000-machine fleets cheap. */
   private sweep(nowMs: number): void {
-    for (const [key, state] of this.buckets) {
+    // forEach, not for…of: no entry array per bucket.
+    this.buckets.forEach((state, key) => {
       if (state.tokens + ((nowMs - state.atMs) * this.shape.ratePerSec) / 1000 >= this.shape.burst)
         this.buckets.delete(key);
-    }
+    });
     this.sweepAt = Math.max(4096, this.buckets.size * 2);
   }
 }

@@ -1,0 +1,82 @@
+// The plumbing of a wave's steps: each step's abort signal (AbortFanout, whose controllers are reused
+// once a step is done), the operations' concurrency bound (opLimit) and the window's slots (WindowSlots).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AbortFanout } from '../../src/domain/abort-fanout.js';
+import { opLimit, type OpCall } from '../../src/engine/op-limit.js';
+import { WindowSlots } from '../../src/engine/window-slots.js';
+
+describe('AbortFanout', () => {
+  it('aborts the children in flight, then its hooks, and every child made later', () => {
+    const parent = new AbortController();
+    const fanout = new AbortFanout([parent.signal]);
+    const done = fanout.child();
+    done.done();
+    const a = fanout.child();
+    const b = fanout.child();
+    const order: string[] = [];
+    a.signal.addEventListener('abort', () => order.push('a'));
+    fanout.onAbort((reason) => order.push(`hook ${String(reason)}`));
+    parent.abort('stop');
+    assert.deepEqual(order, ['a', 'hook stop']);
+    assert.equal(b.signal.reason, 'stop');
+    assert.equal(fanout.child().signal.aborted, true);
+    const late: unknown[] = [];
+    fanout.onAbort((reason) => late.push(reason));
+    assert.deepEqual(late, ['stop']);
+  });
+
+  it('reuses the controller of a child that is done, never one that aborted', () => {
+    const fanout = new AbortFanout([]);
+    const first = fanout.child();
+    const signal = first.signal;
+    first.done();
+    const second = fanout.child();
+    assert.equal(second.signal, signal, 'reused');
+    assert.equal(second.signal.aborted, false);
+    const own = new AbortController();
+    const third = fanout.child(own.signal);
+    own.abort('own');
+    assert.equal(third.signal.reason, 'own');
+    assert.equal(second.signal.aborted, false, 'only that child');
+    third.done();
+    assert.notEqual(fanout.child().signal, third.signal, 'an aborted controller is not reused');
+  });
+});
+
+describe('opLimit', () => {
+  it('runs at once while a slot is free, then first come first served, skipping calls aborted meanwhile', async () => {
+    const limit = opLimit(1);
+    const started: string[] = [];
+    let finish!: () => void;
+    const call = (): OpCall => ({ signal: new AbortController().signal });
+    const first = limit(async () => {
+      started.push('first');
+      await new Promise<void>((resolve) => (finish = resolve));
+    }, call());
+    assert.deepEqual(started, ['first'], 'called at once');
+    const aborted = new AbortController();
+    const second = limit(async () => void started.push('second'), { signal: aborted.signal });
+    const third = limit(async () => void started.push('third'), call());
+    aborted.abort(new Error('gone'));
+    finish();
+    await first;
+    await assert.rejects(second, /gone/);
+    await third;
+    assert.deepEqual(started, ['first', 'third']);
+  });
+});
+
+describe('WindowSlots', () => {
+  it('refuses the waiting steps and any later one once stopped', async () => {
+    const slots = new WindowSlots(1);
+    await slots.acquire();
+    const waiting = slots.acquire();
+    assert.equal(slots.queued, 1);
+    slots.stop(new Error('wave stopped'));
+    await assert.rejects(waiting, /wave stopped/);
+    assert.equal(slots.queued, 0);
+    await assert.rejects(slots.acquire(), /wave stopped/);
+  });
+});
