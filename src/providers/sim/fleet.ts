@@ -63,7 +63,7 @@ export class SimFleet {
   ) {
     this.waiters = new MachineWaiters(clock);
     this.lifecycle = new MachineLifecycle(clock, options, rng, log, {
-      changed: (record, type) => this.changed(record, type),
+      changed: (record, type) => this.notify(record, type),
       remove: (record) => this.remove(record),
     });
   }
@@ -334,7 +334,7 @@ export class SimFleet {
       const oldest = this.tombstones.keys().next().value;
       if (oldest !== undefined) this.tombstones.delete(oldest);
     }
-    this.changed(record, 'destroyed');
+    this.notify(record, 'destroyed');
   }
 
   private require(scope: FleetScope, id: string): SimMachineRecord {
@@ -356,12 +356,19 @@ export class SimFleet {
     return `iv${(this.nextVersion++).toString().padStart(6, '0')}`;
   }
 
-  /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. Returns a copy. */
+  /** A change an API call made: recorded (`notify`), and a copy of the machine for the caller. */
   private changed(record: SimMachineRecord, type: MachineEvent['type']): Machine {
+    record.machine.updatedAtMs = this.clock.now();
+    const snapshot = copyMachine(record.machine);
+    this.notify(record, type);
+    return snapshot;
+  }
+
+  /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. */
+  private notify(record: SimMachineRecord, type: MachineEvent['type']): void {
     const m = record.machine;
     const atMs = this.clock.now();
     m.updatedAtMs = atMs;
-    const snapshot = copyMachine(m);
     const listeners = this.listeners.get(record.scopeKey);
     if (listeners && listeners.size > 0) {
       // One copy for all listeners (an event is read, never changed), and no array for the usual one.
@@ -375,6 +382,5 @@ export class SimFleet {
       }
     }
     this.waiters.changed(m.id, type === 'destroyed' ? undefined : record);
-    return snapshot;
   }
 }

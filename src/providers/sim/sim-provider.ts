@@ -16,7 +16,7 @@ import {
   type StopOptions,
   type WaitArgs,
 } from '../contract.js';
-import { zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
+import { PROVIDER_OPS, zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from '../rate-limit/fly-limits.js';
 import { SimFleet, type SimFleetState } from './fleet.js';
 import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
@@ -25,6 +25,9 @@ import { OpLog, type SimPhase } from './op-log.js';
 import type { SimOptions } from './options.js';
 import { SeededRandom } from '../../domain/random.js';
 import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
+
+/** The keyed-draw op of each API call (`api:update`…), built once: a template per call is garbage. */
+const API_DRAW_OP = Object.fromEntries(PROVIDER_OPS.map((op) => [op, `api:${op}`])) as Record<ProviderOp, string>;
 
 /** How long a call that times out takes before the caller sees the timeout (unless set). */
 export const DEFAULT_API_TIMEOUT_MS = 10_000;
@@ -284,7 +287,7 @@ export class SimProvider implements Provider {
     // A call on a known machine draws its answer time keyed to that machine and call (keyed-draws.ts).
     const record = machineId === undefined ? undefined : this.fleet.find(scope, machineId);
     const latency = record
-      ? latencyAt(this.options.latency.api, nextKeyedNormal(this.drawBase, record, `api:${op}`))
+      ? latencyAt(this.options.latency.api, nextKeyedNormal(this.drawBase, record, API_DRAW_OP[op]))
       : sampleLatency(this.options.latency.api, this.rng);
     await this.sleep(latency, signal);
     // Only built when the op log is on (the benchmark's bounds): most runs make tens of thousands of calls.
