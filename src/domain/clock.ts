@@ -214,14 +214,19 @@ class VirtualSleep {
     private readonly resolve: () => void,
     private readonly reject: (error: unknown) => void,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a simulation makes one per sleep.
+    this.fire = () => {
+      if (this.done) return;
+      this.done = true;
+      this.signal?.removeEventListener('abort', this);
+      this.resolve();
+    };
+  }
 
-  readonly fire = (): void => {
-    if (this.done) return;
-    this.done = true;
-    this.signal?.removeEventListener('abort', this);
-    this.resolve();
-  };
+  /** Its timer's callback. */
+  readonly fire: () => void;
 
   handleEvent(): void {
     if (this.done) return;

@@ -158,12 +158,17 @@ class Waiter<Record> {
     private readonly timedOut: () => ProviderError,
     private readonly resolve: (machine: Machine) => void,
     private readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a deploy makes one per wait.
+    this.timeout = () => {
+      this.finish();
+      this.reject(this.timedOut());
+    };
+  }
 
-  readonly timeout = (): void => {
-    this.finish();
-    this.reject(this.timedOut());
-  };
+  /** Its timer's callback. */
+  readonly timeout: () => void;
 
   check(record: Record | undefined): void {
     const verdict = this.judge(record);

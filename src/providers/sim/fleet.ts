@@ -84,7 +84,8 @@ export class SimFleet {
 
   find(scope: FleetScope, id: string): SimMachineRecord | undefined {
     const record = this.byId.get(id);
-    return record && record.scopeKey === scopeKey(scope) ? record : undefined;
+    // The machine's own app and env, not its scope key: no key string built per call.
+    return record && record.machine.app === scope.app && record.machine.env === scope.env ? record : undefined;
   }
 
   /** Machines of every scope (tests, benchmarks). */

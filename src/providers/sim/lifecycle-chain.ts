@@ -62,10 +62,15 @@ class ChainSleep {
   constructor(
     private readonly chain: Chain,
     readonly resolve: (slept: boolean) => void,
-  ) {}
+  ) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a deploy makes one per machine phase.
+    this.fire = () => {
+      this.chain.done(this);
+      this.resolve(!this.chain.cancelled);
+    };
+  }
 
-  readonly fire = (): void => {
-    this.chain.done(this);
-    this.resolve(!this.chain.cancelled);
-  };
+  /** Its timer's callback. */
+  readonly fire: () => void;
 }

@@ -44,15 +44,22 @@ export class SimCall {
     readonly machineId: string | undefined,
     readonly apply: () => unknown,
     readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    // Closures made here, not as class fields: the TypeScript loader names every field's closure
+    // (a defineProperty each), and these are made per call.
+    this.settleWith = (resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    };
+    this.fire = () => this.step();
+  }
 
   /** The promise's executor: the call keeps its resolving functions. */
-  readonly settleWith = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
-    this.resolve = resolve;
-    this.reject = reject;
-  };
+  readonly settleWith: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => void;
+  /** Its timer's callback, and the tick after it. */
+  readonly fire: () => void;
 
-  readonly fire = (): void => {
+  private step(): void {
     if (!this.ticked) {
       // The timer: the sleep is over; what follows runs one tick later, where an `await` resumed.
       this.provider.sleeping.delete(this);
@@ -69,7 +76,7 @@ export class SimCall {
     } catch (error) {
       this.reject(error);
     }
-  };
+  }
 
   /** Fail on the next tick (as a rejected sleep awaited there would). */
   failNextTick(error: unknown): void {
