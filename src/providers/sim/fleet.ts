@@ -48,6 +48,10 @@ export class SimFleet {
   private readonly waiters: MachineWaiters<SimMachineRecord>;
   /** Scopes that have ever had a machine, by key. */
   private readonly used = new Map<string, FleetScope>();
+  private lastScope: FleetScope | undefined;
+  private lastApp = '';
+  private lastEnv = '';
+  private lastKey = '';
   private nextMachine = 1;
   private nextVersion = 1;
   private closed = false;
@@ -71,7 +75,7 @@ export class SimFleet {
   // ---- reads -------------------------------------------------------------------------------
 
   list(scope: FleetScope): Machine[] {
-    const machines = this.byScope.get(scopeKey(scope));
+    const machines = this.byScope.get(this.keyOf(scope));
     if (!machines) return [];
     const out: Machine[] = [];
     for (const record of machines.values()) out.push(copyMachine(record.machine));
@@ -84,8 +88,18 @@ export class SimFleet {
 
   find(scope: FleetScope, id: string): SimMachineRecord | undefined {
     const record = this.byId.get(id);
-    // The machine's own app and env, not its scope key: no key string built per call.
-    return record && record.machine.app === scope.app && record.machine.env === scope.env ? record : undefined;
+    return record && record.scopeKey === this.keyOf(scope) ? record : undefined;
+  }
+
+  /** scopeKey(scope), kept for the last scope object asked about: a client asks about one scope, call after call. */
+  private keyOf(scope: FleetScope): string {
+    if (scope !== this.lastScope || scope.app !== this.lastApp || scope.env !== this.lastEnv) {
+      this.lastScope = scope;
+      this.lastApp = scope.app;
+      this.lastEnv = scope.env;
+      this.lastKey = scopeKey(scope);
+    }
+    return this.lastKey;
   }
 
   /** Machines of every scope (tests, benchmarks). */
@@ -246,7 +260,7 @@ export class SimFleet {
    * `destroyed`); `wait_timeout` after `timeoutMs`; the signal's reason when aborted.
    */
   waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
-    const key = scopeKey(scope);
+    const key = this.keyOf(scope);
     return this.waiters.wait(
       id,
       this.find(scope, id),

@@ -6,7 +6,7 @@ import type { ProviderError, ProviderOp } from '../contract.js';
 /** What a call in flight needs of its provider. */
 export interface CallAnswerer {
   /** Calls sleeping out their latency or timeout (failed when the provider closes). */
-  readonly sleeping: Set<SimCall>;
+  readonly sleeping: SleepingCalls;
   /** The latency has passed: apply the call and settle it (may throw: the call fails with it). */
   answer(call: SimCall): void;
   /** The error a timed-out call fails with once its timeout has passed. */
@@ -14,6 +14,41 @@ export interface CallAnswerer {
 }
 
 const noop = (): void => {};
+
+/**
+ * The calls asleep, in the order they fell asleep: a list linked through the calls themselves, since
+ * tens of thousands come and go and a Set reallocates its table as it grows and shrinks.
+ */
+export class SleepingCalls {
+  private head: SimCall | undefined;
+  private tail: SimCall | undefined;
+
+  add(call: SimCall): void {
+    call.prev = this.tail;
+    call.next = undefined;
+    if (this.tail) this.tail.next = call;
+    else this.head = call;
+    this.tail = call;
+    call.asleep = true;
+  }
+
+  delete(call: SimCall): void {
+    if (!call.asleep) return;
+    call.asleep = false;
+    if (call.prev) call.prev.next = call.next;
+    else this.head = call.next;
+    if (call.next) call.next.prev = call.prev;
+    else this.tail = call.prev;
+    call.prev = call.next = undefined;
+  }
+
+  /** Every call asleep now, in order (a copy: stopping one unlinks it). */
+  all(): SimCall[] {
+    const out: SimCall[] = [];
+    for (let call = this.head; call; call = call.next) out.push(call);
+    return out;
+  }
+}
 /** Settled before the microtask queue runs: `then` on it is one tick. */
 const SETTLED = Promise.resolve();
 
@@ -25,6 +60,10 @@ export class SimCall {
   resolve: (value: unknown) => void = noop;
   reject: (error: unknown) => void = noop;
   cancel: () => void = noop;
+  /** Its links in the provider's SleepingCalls. */
+  prev: SimCall | undefined = undefined;
+  next: SimCall | undefined = undefined;
+  asleep = false;
   startMs = 0;
   latency = 0;
   refusal: ProviderError | undefined = undefined;

@@ -21,7 +21,7 @@ import { SimFleet, type SimFleetState } from './fleet.js';
 import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
 import { latencyAt, sampleLatency } from './latency.js';
 import { OpLog, type SimPhase } from './op-log.js';
-import { SimCall, type CallAnswerer } from './sim-call.js';
+import { SimCall, SleepingCalls, type CallAnswerer } from './sim-call.js';
 import type { SimOptions } from './options.js';
 import { SeededRandom } from '../../domain/random.js';
 import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
@@ -88,7 +88,7 @@ export class SimProvider implements Provider, CallAnswerer {
   private readonly apiTimeoutMs: number;
   private closed = false;
   /** Calls sleeping out their latency (or timeout): failed when the provider closes, so no timer outlives it. */
-  readonly sleeping = new Set<SimCall>();
+  readonly sleeping = new SleepingCalls();
   /** The clock's cancellable timers, bound once (every simulated call sleeps on one). */
   private readonly after: (ms: number, fire: () => void) => () => void;
 
@@ -174,7 +174,7 @@ export class SimProvider implements Provider, CallAnswerer {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const call of [...this.sleeping]) call.stop(new ProviderError('unavailable', 'sim provider is closed'));
+    for (const call of this.sleeping.all()) call.stop(new ProviderError('unavailable', 'sim provider is closed'));
     this.fleet.close();
   }
 
