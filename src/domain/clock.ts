@@ -84,10 +84,12 @@ export class ScaledClock implements Clock {
   }
 }
 
-interface Timer {
-  at: number;
-  seq: number;
-  fire: () => void;
+class Timer {
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    public fire: () => void,
+  ) {}
 }
 
 /**
@@ -99,8 +101,15 @@ interface Timer {
 export class VirtualClock implements Clock {
   private current: number;
   private seq = 0;
-  private heap: Timer[] = [];
+  /**
+   * A binary heap of the timers in `heap[0, size)`. The array never shrinks: tens of thousands of timers
+   * come and go in a large simulation, and an array that shrinks on pop regrows (copies) on push.
+   */
+  private heap: (Timer | undefined)[] = [];
+  private size = 0;
   private scheduled = false;
+  /** `advance`, bound once (one setImmediate per instant of virtual time). */
+  private readonly advanceNow = (): void => this.advance();
   /** How many timers have fired; useful to bound runaway simulations in tests. */
   fired = 0;
 
@@ -115,19 +124,9 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
-      let done = false;
-      const onAbort = () => {
-        if (done) return;
-        done = true;
-        reject(abortReason(signal!));
-      };
-      this.push(this.current + Math.max(0, ms), () => {
-        if (done) return;
-        done = true;
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const sleep = new VirtualSleep(resolve, reject, signal);
+      this.push(this.current + Math.max(0, ms), sleep.fire);
+      signal?.addEventListener('abort', sleep, ONCE);
     });
   }
 
@@ -141,15 +140,14 @@ export class VirtualClock implements Clock {
 
   /** Number of timers not yet fired (cancelled sleeps included until their time comes). */
   get pending(): number {
-    return this.heap.length;
+    return this.size;
   }
 
   private push(at: number, fire: () => void): Timer {
-    const timer = { at, seq: this.seq++, fire };
+    const timer = new Timer(at, this.seq++, fire);
     const heap = this.heap;
-    heap.push(timer);
     // Sift up by moving parents down (no swap arrays: this runs for every simulated phase).
-    let i = heap.length - 1;
+    let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = heap[parent]!;
@@ -163,12 +161,14 @@ export class VirtualClock implements Clock {
   }
 
   private pop(): Timer | undefined {
+    if (this.size === 0) return undefined;
     const heap = this.heap;
     const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
+    const n = --this.size;
+    const last = heap[n]!;
+    heap[n] = undefined;
+    if (n > 0) {
       // Sift `last` down from the root, moving the smaller child up.
-      const n = heap.length;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
@@ -188,20 +188,50 @@ export class VirtualClock implements Clock {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.advance());
+    setImmediate(this.advanceNow);
   }
 
   private advance(): void {
     this.scheduled = false;
-    const next = this.heap[0];
-    if (!next) return;
-    this.current = Math.max(this.current, next.at);
+    if (this.size === 0) return;
+    this.current = Math.max(this.current, this.heap[0]!.at);
     // Fire every timer due at this instant; their continuations run as microtasks before the next turn.
-    while (this.heap[0] && this.heap[0].at <= this.current) {
+    while (this.size > 0 && this.heap[0]!.at <= this.current) {
       this.fired++;
       this.pop()!.fire();
     }
-    if (this.heap.length > 0) this.schedule();
+    if (this.size > 0) this.schedule();
+  }
+}
+
+const ONCE = { once: true };
+
+/** One VirtualClock.sleep: the abort listener itself (EventListener object) and its timer's closure. */
+class VirtualSleep {
+  private done = false;
+
+  constructor(
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a simulation makes one per sleep.
+    this.fire = () => {
+      if (this.done) return;
+      this.done = true;
+      this.signal?.removeEventListener('abort', this);
+      this.resolve();
+    };
+  }
+
+  /** Its timer's callback. */
+  readonly fire: () => void;
+
+  handleEvent(): void {
+    if (this.done) return;
+    this.done = true;
+    this.reject(abortReason(this.signal!));
   }
 }
 

@@ -24,25 +24,30 @@ export interface VerdictWords {
 
 /**
  * The verdict on a machine that is there: met; machine_failed when it exited, reverted, or is stopped
- * while a start is awaited (it will not start by itself); otherwise undefined.
+ * while a start is awaited (it will not start by itself); otherwise undefined. `revertedWhy`, when given,
+ * is used instead of `words.reverted` (so a provider judging every change needs no `words` per call).
  */
 export function machineVerdict(
   id: string,
   machine: Machine,
   condition: WaitCondition,
   words: VerdictWords,
+  revertedWhy?: string,
 ): WaitVerdict {
   if (meets(machine, condition)) return { machine: words.copy ? words.copy(machine) : { ...machine } };
-  const prefix = words.prefix ?? '';
-  const failed = (what: string): WaitVerdict => ({
-    error: new ProviderError('machine_failed', `${prefix}machine ${id} ${what}`, { machineId: id, op: 'wait' }),
-  });
-  if (machine.state === 'failed') return failed(words.exited(machine));
-  const reverted = words.reverted?.(machine);
-  if (reverted !== undefined) return failed(reverted);
+  if (machine.state === 'failed') return machineFailed(words, id, words.exited(machine));
+  const reverted = revertedWhy ?? words.reverted?.(machine);
+  if (reverted !== undefined) return machineFailed(words, id, reverted);
   if (condition.state === 'started' && machine.state === 'stopped')
-    return failed('is stopped while waiting for it to start');
+    return machineFailed(words, id, 'is stopped while waiting for it to start');
   return undefined;
+}
+
+function machineFailed(words: VerdictWords, id: string, what: string): WaitVerdict {
+  const prefix = words.prefix ?? '';
+  return {
+    error: new ProviderError('machine_failed', `${prefix}machine ${id} ${what}`, { machineId: id, op: 'wait' }),
+  };
 }
 
 /** A wait ran out: what it waited for and, when known, what the machine looks like. */
@@ -80,7 +85,8 @@ function abortReason(signal: AbortSignal): unknown {
  * `Record` is the provider's record of a machine, undefined once the machine is gone.
  */
 export class MachineWaiters<Record> {
-  private readonly byMachine = new Map<string, Set<(record: Record | undefined) => void>>();
+  /** The waits of each machine: one Waiter (the usual case, no collection), or several in arrival order. */
+  private readonly byMachine = new Map<string, Waiter<Record> | Waiter<Record>[]>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -96,50 +102,91 @@ export class MachineWaiters<Record> {
       if (signal?.aborted) return reject(abortReason(signal));
       const first = judge(current);
       if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
-
-      let stopTimer = (): void => {};
-      let set = this.byMachine.get(id);
-      if (!set) this.byMachine.set(id, (set = new Set()));
-      const finish = () => {
-        const waiting = this.byMachine.get(id);
-        if (waiting) {
-          waiting.delete(check);
-          if (waiting.size === 0) this.byMachine.delete(id);
-        }
-        stopTimer();
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const check = (record: Record | undefined) => {
-        const verdict = judge(record);
-        if (!verdict) return;
-        finish();
-        if ('machine' in verdict) resolve(verdict.machine);
-        else reject(verdict.error);
-      };
-      const onAbort = () => {
-        finish();
-        reject(abortReason(signal!));
-      };
-      set.add(check);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      stopTimer = after(this.clock, Math.max(0, timeoutMs), () => {
-        finish();
-        reject(timedOut());
-      });
+      const waiter = new Waiter(this, id, judge, signal, timedOut, resolve, reject);
+      const waiting = this.byMachine.get(id);
+      if (waiting === undefined) this.byMachine.set(id, waiter);
+      else if (Array.isArray(waiting)) waiting.push(waiter);
+      else this.byMachine.set(id, [waiting, waiter]);
+      signal?.addEventListener('abort', waiter, ONCE);
+      waiter.stopTimer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
     });
   }
 
   /** The machine changed (`record` undefined: it is gone): judge its waits again. */
   changed(id: string, record: Record | undefined): void {
     const waiting = this.byMachine.get(id);
-    if (waiting) for (const check of [...waiting]) check(record);
+    if (waiting === undefined) return;
+    if (Array.isArray(waiting)) for (const waiter of [...waiting]) waiter.check(record);
+    else waiting.check(record);
   }
 
   /** Judge every wait once more without its machine (on close: each then ends, as closed or gone). */
   endAll(): void {
     for (const [id, waiting] of [...this.byMachine]) {
-      for (const check of [...waiting]) check(undefined);
+      for (const waiter of Array.isArray(waiting) ? [...waiting] : [waiting]) waiter.check(undefined);
       this.byMachine.delete(id);
     }
+  }
+
+  /** A wait ended: it is no longer judged. */
+  remove(waiter: Waiter<Record>): void {
+    const waiting = this.byMachine.get(waiter.id);
+    if (waiting === waiter) this.byMachine.delete(waiter.id);
+    else if (Array.isArray(waiting)) {
+      const i = waiting.indexOf(waiter);
+      if (i >= 0) waiting.splice(i, 1);
+      if (waiting.length === 0) this.byMachine.delete(waiter.id);
+    }
+  }
+}
+
+const ONCE = { once: true };
+const noop = (): void => {};
+
+/**
+ * One wait: an object (the abort listener itself) and one closure (its timer's), since a
+ * 10,000-machine deploy makes tens of thousands of them.
+ */
+class Waiter<Record> {
+  stopTimer: () => void = noop;
+
+  constructor(
+    private readonly waiters: MachineWaiters<Record>,
+    readonly id: string,
+    private readonly judge: (record: Record | undefined) => WaitVerdict,
+    private readonly signal: AbortSignal | undefined,
+    private readonly timedOut: () => ProviderError,
+    private readonly resolve: (machine: Machine) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a deploy makes one per wait.
+    this.timeout = () => {
+      this.finish();
+      this.reject(this.timedOut());
+    };
+  }
+
+  /** Its timer's callback. */
+  readonly timeout: () => void;
+
+  check(record: Record | undefined): void {
+    const verdict = this.judge(record);
+    if (!verdict) return;
+    this.finish();
+    if ('machine' in verdict) this.resolve(verdict.machine);
+    else this.reject(verdict.error);
+  }
+
+  /** The signal aborted (EventListener object). */
+  handleEvent(): void {
+    this.finish();
+    this.reject(abortReason(this.signal!));
+  }
+
+  private finish(): void {
+    this.waiters.remove(this);
+    this.stopTimer();
+    this.signal?.removeEventListener('abort', this);
   }
 }

@@ -48,6 +48,10 @@ export class SimFleet {
   private readonly waiters: MachineWaiters<SimMachineRecord>;
   /** Scopes that have ever had a machine, by key. */
   private readonly used = new Map<string, FleetScope>();
+  private lastScope: FleetScope | undefined;
+  private lastApp = '';
+  private lastEnv = '';
+  private lastKey = '';
   private nextMachine = 1;
   private nextVersion = 1;
   private closed = false;
@@ -63,7 +67,7 @@ export class SimFleet {
   ) {
     this.waiters = new MachineWaiters(clock);
     this.lifecycle = new MachineLifecycle(clock, options, rng, log, {
-      changed: (record, type) => this.changed(record, type),
+      changed: (record, type) => this.notify(record, type),
       remove: (record) => this.remove(record),
     });
   }
@@ -71,7 +75,7 @@ export class SimFleet {
   // ---- reads -------------------------------------------------------------------------------
 
   list(scope: FleetScope): Machine[] {
-    const machines = this.byScope.get(scopeKey(scope));
+    const machines = this.byScope.get(this.keyOf(scope));
     if (!machines) return [];
     const out: Machine[] = [];
     for (const record of machines.values()) out.push(copyMachine(record.machine));
@@ -84,7 +88,18 @@ export class SimFleet {
 
   find(scope: FleetScope, id: string): SimMachineRecord | undefined {
     const record = this.byId.get(id);
-    return record && record.scopeKey === scopeKey(scope) ? record : undefined;
+    return record && record.scopeKey === this.keyOf(scope) ? record : undefined;
+  }
+
+  /** scopeKey(scope), kept for the last scope object asked about: a client asks about one scope, call after call. */
+  private keyOf(scope: FleetScope): string {
+    if (scope !== this.lastScope || scope.app !== this.lastApp || scope.env !== this.lastEnv) {
+      this.lastScope = scope;
+      this.lastApp = scope.app;
+      this.lastEnv = scope.env;
+      this.lastKey = scopeKey(scope);
+    }
+    return this.lastKey;
   }
 
   /** Machines of every scope (tests, benchmarks). */
@@ -245,7 +260,7 @@ export class SimFleet {
    * `destroyed`); `wait_timeout` after `timeoutMs`; the signal's reason when aborted.
    */
   waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
-    const key = scopeKey(scope);
+    const key = this.keyOf(scope);
     return this.waiters.wait(
       id,
       this.find(scope, id),
@@ -334,7 +349,7 @@ export class SimFleet {
       const oldest = this.tombstones.keys().next().value;
       if (oldest !== undefined) this.tombstones.delete(oldest);
     }
-    this.changed(record, 'destroyed');
+    this.notify(record, 'destroyed');
   }
 
   private require(scope: FleetScope, id: string): SimMachineRecord {
@@ -356,12 +371,19 @@ export class SimFleet {
     return `iv${(this.nextVersion++).toString().padStart(6, '0')}`;
   }
 
-  /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. Returns a copy. */
+  /** A change an API call made: recorded (`notify`), and a copy of the machine for the caller. */
   private changed(record: SimMachineRecord, type: MachineEvent['type']): Machine {
+    record.machine.updatedAtMs = this.clock.now();
+    const snapshot = copyMachine(record.machine);
+    this.notify(record, type);
+    return snapshot;
+  }
+
+  /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. */
+  private notify(record: SimMachineRecord, type: MachineEvent['type']): void {
     const m = record.machine;
     const atMs = this.clock.now();
     m.updatedAtMs = atMs;
-    const snapshot = copyMachine(m);
     const listeners = this.listeners.get(record.scopeKey);
     if (listeners && listeners.size > 0) {
       // One copy for all listeners (an event is read, never changed), and no array for the usual one.
@@ -375,6 +397,5 @@ export class SimFleet {
       }
     }
     this.waiters.changed(m.id, type === 'destroyed' ? undefined : record);
-    return snapshot;
   }
 }

@@ -36,10 +36,19 @@ export function keyedNormal(base: number, machineId: string, op: string, k: numb
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
+/**
+ * Each op's slot in a record's `draws`: counts by slot, not an object keyed by op, which every machine
+ * fills in its own order (a shape per order, and slow keyed access on the hot path of every call).
+ */
+const drawSlots = new Map<string, number>();
+
 /** The machine's next draw for `op` (its own count of `op` draws so far is the key's k). */
 export function nextKeyedNormal(base: number, record: SimMachineRecord, op: string): number {
-  const counts = (record.draws ??= {});
-  const k = counts[op] ?? 0;
-  counts[op] = k + 1;
+  let slot = drawSlots.get(op);
+  if (slot === undefined) drawSlots.set(op, (slot = drawSlots.size));
+  const counts = (record.draws ??= []);
+  while (counts.length <= slot) counts.push(0);
+  const k = counts[slot]!;
+  counts[slot] = k + 1;
   return keyedNormal(base, record.machine.id, op, k);
 }

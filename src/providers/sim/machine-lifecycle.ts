@@ -5,7 +5,7 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { SeededRandom } from '../../domain/random.js';
-import type { HealthState, Machine, MachineRole, MachineState } from '../../domain/types.js';
+import type { HealthState, MachineRole, MachineState } from '../../domain/types.js';
 import type { MachineEvent } from '../contract.js';
 import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
 import { latencyAt } from './latency.js';
@@ -31,9 +31,11 @@ export interface PreviousConfig {
 
 /** What a lifecycle tells the fleet: each change of a machine, and its end once destroyed. */
 export interface LifecycleFleet {
-  changed(record: SimMachineRecord, type: MachineEvent['type']): Machine;
+  changed(record: SimMachineRecord, type: MachineEvent['type']): void;
   remove(record: SimMachineRecord): void;
 }
+
+const passOn = (ok: boolean): boolean => ok;
 
 export class MachineLifecycle {
   /** Salt of the phases' keyed draws (keyed-draws.ts): the same machine's k-th boot lasts the same under any client. */
@@ -140,13 +142,19 @@ export class MachineLifecycle {
     this.fleet.remove(record);
   }
 
-  /** Sleep one sampled latency of `op`, logged; false when the chain was superseded. */
-  private async phase(record: SimMachineRecord, op: SimLatencyOp, signal: Chain): Promise<boolean> {
+  /**
+   * Sleep one sampled latency of `op`, logged; false when the chain was superseded. Not an async
+   * function (one per phase is garbage), but it settles in the same microtask one would: one `then`.
+   */
+  private phase(record: SimMachineRecord, op: SimLatencyOp, signal: Chain): Promise<boolean> {
     const ms = latencyAt(this.options.latency[op], nextKeyedNormal(this.drawBase, record, op));
+    const slept = this.sleep(ms, signal);
+    if (!this.log.enabled) return slept.then(passOn);
     const startMs = this.clock.now();
-    if (!(await this.sleep(ms, signal))) return false;
-    if (this.log.enabled) this.log.record({ machineId: record.machine.id, op, startMs, endMs: this.clock.now() });
-    return true;
+    return slept.then((ok) => {
+      if (ok) this.log.record({ machineId: record.machine.id, op, startMs, endMs: this.clock.now() });
+      return ok;
+    });
   }
 
   private sleep(ms: number, chain: Chain): Promise<boolean> {

@@ -21,8 +21,8 @@ export interface SimMachineRecord {
   revertedRelease?: string;
   /** The lifecycle in flight; cancelled when the next change supersedes it. */
   chain?: Chain;
-  /** How many latency draws of each op this machine has had (the k of keyed-draws.ts). */
-  draws?: Record<string, number>;
+  /** How many latency draws of each op this machine has had (the k of keyed-draws.ts), by the op's slot there. */
+  draws?: number[];
 }
 
 /** A saved machine: the public fields plus what the sim needs to settle it. */

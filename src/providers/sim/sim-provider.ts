@@ -3,8 +3,7 @@
 // may fail as configured (503, timeouts after which the change may or may not have happened).
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
-import { AbortFanout } from '../../domain/abort-fanout.js';
-import type { Clock } from '../../domain/clock.js';
+import { after, type Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
   ProviderError,
@@ -16,15 +15,19 @@ import {
   type StopOptions,
   type WaitArgs,
 } from '../contract.js';
-import { zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
+import { PROVIDER_OPS, zeroByOp, type CallCounts, type CountsByOp } from '../provider-ops.js';
 import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from '../rate-limit/fly-limits.js';
 import { SimFleet, type SimFleetState } from './fleet.js';
 import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
 import { latencyAt, sampleLatency } from './latency.js';
 import { OpLog, type SimPhase } from './op-log.js';
+import { SimCall, SleepingCalls, type CallAnswerer } from './sim-call.js';
 import type { SimOptions } from './options.js';
 import { SeededRandom } from '../../domain/random.js';
 import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
+
+/** The keyed-draw op of each API call (`api:update`…), built once: a template per call is garbage. */
+const API_DRAW_OP = Object.fromEntries(PROVIDER_OPS.map((op) => [op, `api:${op}`])) as Record<ProviderOp, string>;
 
 /** How long a call that times out takes before the caller sees the timeout (unless set). */
 export const DEFAULT_API_TIMEOUT_MS = 10_000;
@@ -72,7 +75,7 @@ export function emptySimStats(): SimStats {
   };
 }
 
-export class SimProvider implements Provider {
+export class SimProvider implements Provider, CallAnswerer {
   readonly name = 'sim';
   readonly options: SimOptions;
   stats: SimStats = emptySimStats();
@@ -84,13 +87,10 @@ export class SimProvider implements Provider {
   private readonly limiter: RateLimiter;
   private readonly apiTimeoutMs: number;
   private closed = false;
-  /** Aborts every API call in flight on close, so no timer outlives the provider. */
-  /** Ends every sleep when the provider closes; a fan-out, since thousands of calls sleep at once. */
-  private readonly closer = new AbortFanout([]);
-  /** Sleeps in flight on a clock with `after`: failed when the provider closes. */
-  private readonly sleepers = new Set<Sleeper>();
+  /** Calls sleeping out their latency (or timeout): failed when the provider closes, so no timer outlives it. */
+  readonly sleeping = new SleepingCalls();
   /** The clock's cancellable timers, bound once (every simulated call sleeps on one). */
-  private readonly after: ((ms: number, fire: () => void) => () => void) | undefined;
+  private readonly after: (ms: number, fire: () => void) => () => void;
 
   constructor(
     private readonly clock: Clock,
@@ -104,7 +104,7 @@ export class SimProvider implements Provider {
     this.limiter = new RateLimiter(settings.limits ?? FLY_RATE_LIMITS);
     this.apiTimeoutMs = settings.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS;
     this.fleet = new SimFleet(clock, this.options, this.rng, this.log);
-    this.after = clock.after?.bind(clock);
+    this.after = clock.after ? clock.after.bind(clock) : (ms, fire) => after(clock, ms, fire);
   }
 
   // ---- the Provider contract ---------------------------------------------------------------
@@ -174,8 +174,7 @@ export class SimProvider implements Provider {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.closer.abort(new ProviderError('unavailable', 'sim provider is closed'));
-    for (const sleeper of [...this.sleepers]) sleeper.stop(new ProviderError('unavailable', 'sim provider is closed'));
+    for (const call of this.sleeping.all()) call.stop(new ProviderError('unavailable', 'sim provider is closed'));
     this.fleet.close();
   }
 
@@ -244,28 +243,43 @@ export class SimProvider implements Provider {
    * One API call. Arrival decides everything (rate limit, injected failure) at once, so a client
    * that throttles with the same buckets and sends at the right moment is never refused; the answer
    * comes one `api` latency later. The change (`apply`) happens when the answer is made.
+   *
+   * Not an async function: every simulated call is one SimCall object, its timer and its promise.
+   * It settles in the very microtask the async function it replaced did (the answer one tick after
+   * the latency's timer fires, a timeout one tick after its second timer), so the order of
+   * everything at one instant of virtual time is unchanged.
    */
-  private async call<T>(
+  private call<T>(
     op: ProviderOp,
     scope: FleetScope,
     machineId: string | undefined,
     apply: () => T | Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    if (this.closed) throw new ProviderError('unavailable', 'sim provider is closed', { op, machineId });
+    if (this.closed) return Promise.reject(closedError(op, machineId));
+    const c = new SimCall(this, op, machineId, apply, signal);
+    const promise = new Promise<unknown>(c.settleWith) as Promise<T>;
+    try {
+      this.arrive(c, scope);
+    } catch (error) {
+      c.reject(error);
+    }
+    return promise;
+  }
+
+  /** A call arrives: counted, refused or failed as configured, and its answer time drawn; then it sleeps. */
+  private arrive(c: SimCall, scope: FleetScope): void {
+    const { op, machineId } = c;
     const stats = this.stats;
     stats.calls[op]++;
     stats.totalCalls++;
-    const startMs = this.clock.now();
+    const startMs = (c.startMs = this.clock.now());
 
-    let refusal: ProviderError | undefined;
-    let timedOut = false;
-    let applyDespiteTimeout = false;
     const retryAfterMs = this.options.rateLimits ? this.limiter.take(op, scope, machineId, startMs) : 0;
     if (retryAfterMs > 0) {
       stats.rateLimited++;
       stats.rateLimitedByOp[op]++;
-      refusal = new ProviderError('rate_limited', `rate limited: ${op} (retry after ${retryAfterMs} ms)`, {
+      c.refusal = new ProviderError('rate_limited', `rate limited: ${op} (retry after ${retryAfterMs} ms)`, {
         status: 429,
         retryAfterMs,
         machineId,
@@ -273,83 +287,76 @@ export class SimProvider implements Provider {
       });
     } else if (this.rng.chance(this.errorRate(op))) {
       stats.unavailable++;
-      refusal = new ProviderError('unavailable', `service unavailable: ${op}`, { status: 503, machineId, op });
+      c.refusal = new ProviderError('unavailable', `service unavailable: ${op}`, { status: 503, machineId, op });
     } else if (this.rng.chance(this.options.faults.timeoutRate)) {
       stats.timeouts++;
-      timedOut = true;
-      applyDespiteTimeout = op !== 'wait' && this.rng.chance(0.5);
-      if (applyDespiteTimeout) stats.timeoutsApplied++;
+      c.timedOut = true;
+      c.applyDespiteTimeout = op !== 'wait' && this.rng.chance(0.5);
+      if (c.applyDespiteTimeout) stats.timeoutsApplied++;
     }
 
     // A call on a known machine draws its answer time keyed to that machine and call (keyed-draws.ts).
     const record = machineId === undefined ? undefined : this.fleet.find(scope, machineId);
-    const latency = record
-      ? latencyAt(this.options.latency.api, nextKeyedNormal(this.drawBase, record, `api:${op}`))
+    c.latency = record
+      ? latencyAt(this.options.latency.api, nextKeyedNormal(this.drawBase, record, API_DRAW_OP[op]))
       : sampleLatency(this.options.latency.api, this.rng);
-    await this.sleep(latency, signal);
+    this.sleep(c, c.latency);
+  }
+
+  /** The call's latency has passed (SimCall.fire, one tick after its timer): answer it. */
+  answer(c: SimCall): void {
+    const { op, machineId } = c;
     // Only built when the op log is on (the benchmark's bounds): most runs make tens of thousands of calls.
     const phase: SimPhase | undefined = this.log.enabled
-      ? { op: 'api', apiOp: op, startMs, endMs: this.clock.now() }
+      ? { op: 'api', apiOp: op, startMs: c.startMs, endMs: this.clock.now() }
       : undefined;
     if (phase) {
       if (machineId !== undefined) phase.machineId = machineId;
       this.log.record(phase);
     }
-    if (this.closed) throw new ProviderError('unavailable', 'sim provider is closed', { op, machineId });
-    if (refusal) throw refusal;
+    if (this.closed) throw closedError(op, machineId);
+    if (c.refusal) throw c.refusal;
 
-    if (timedOut) {
-      if (applyDespiteTimeout) {
+    if (c.timedOut) {
+      if (c.applyDespiteTimeout) {
         try {
-          const made = apply();
+          const made = c.apply();
           if (made instanceof Promise) made.catch(() => undefined);
           else if (op === 'create' && phase) phase.machineId = (made as Machine).id;
         } catch {
           // The change failed on the server; the caller only ever sees the timeout.
         }
       }
-      await this.sleep(Math.max(0, this.apiTimeoutMs - latency), signal);
-      throw new ProviderError(
-        'timeout',
-        `${op} timed out after ${this.apiTimeoutMs} ms (the change may have happened)`,
-        {
-          machineId,
-          op,
-        },
-      );
+      c.timingOut = true;
+      this.sleep(c, Math.max(0, this.apiTimeoutMs - c.latency));
+      return;
     }
 
-    const result = apply();
+    const result = c.apply();
     if (op === 'create' && phase && !(result instanceof Promise)) phase.machineId = (result as Machine).id;
-    return result;
+    c.resolve(result);
   }
 
-  /** Sleep on the clock until `ms` pass, the caller aborts (its reason), or the provider closes. */
-  private sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    // Every simulated API call sleeps here: with `clock.after` it costs a timer, one Sleeper and a
-    // listener on the caller's own signal, not an AbortController of its own.
-    const after = this.after;
-    if (!after) return this.sleepWithSignal(ms, signal);
-    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-    if (this.closed) return Promise.reject(new ProviderError('unavailable', 'sim provider is closed'));
-    return new Promise<void>((resolve, reject) => {
-      const sleeper = new Sleeper(this.sleepers, resolve, reject, signal);
-      sleeper.cancel = after(ms, sleeper.fire);
-      this.sleepers.add(sleeper);
-      signal?.addEventListener('abort', sleeper, { once: true });
-    });
+  /** The timed-out call's timeout has passed: the caller sees it (the change may have happened). */
+  timeoutError(c: SimCall): ProviderError {
+    return new ProviderError(
+      'timeout',
+      `${c.op} timed out after ${this.apiTimeoutMs} ms (the change may have happened)`,
+      {
+        machineId: c.machineId,
+        op: c.op,
+      },
+    );
   }
 
-  private async sleepWithSignal(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const closing = this.closer.child(signal);
-    try {
-      await this.clock.sleep(ms, closing.signal);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason ?? error;
-      throw error;
-    } finally {
-      closing.done();
-    }
+  /** Sleep the call on the clock until `ms` pass, its caller aborts (its reason), or the provider closes. */
+  private sleep(c: SimCall, ms: number): void {
+    const signal = c.signal;
+    if (signal?.aborted) return c.failNextTick(signal.reason ?? new Error('aborted'));
+    if (this.closed) return c.failNextTick(new ProviderError('unavailable', 'sim provider is closed'));
+    c.cancel = this.after(ms, c.fire);
+    this.sleeping.add(c);
+    signal?.addEventListener('abort', c, ONCE);
   }
 
   /** 503 probability of an op: its own rate when set, otherwise the `all` rate. */
@@ -359,32 +366,8 @@ export class SimProvider implements Provider {
   }
 }
 
-/** One simulated call's sleep: an object with one closure (the timer's), and the abort listener itself. */
-class Sleeper {
-  cancel: () => void = () => {};
+const ONCE = { once: true };
 
-  constructor(
-    private readonly sleepers: Set<Sleeper>,
-    private readonly resolve: () => void,
-    private readonly reject: (error: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
-  ) {}
-
-  readonly fire = (): void => {
-    this.sleepers.delete(this);
-    this.signal?.removeEventListener('abort', this);
-    this.resolve();
-  };
-
-  /** The caller's signal aborted (EventListener object). */
-  handleEvent(): void {
-    this.stop(this.signal!.reason ?? new Error('aborted'));
-  }
-
-  stop(error: unknown): void {
-    this.cancel();
-    this.sleepers.delete(this);
-    this.signal?.removeEventListener('abort', this);
-    this.reject(error);
-  }
+function closedError(op: ProviderOp, machineId: string | undefined): ProviderError {
+  return new ProviderError('unavailable', 'sim provider is closed', { op, machineId });
 }

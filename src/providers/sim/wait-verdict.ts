@@ -21,17 +21,18 @@ export function waitVerdict(
     if (condition.state === 'destroyed' && tomb && tomb.scopeKey === key) return { machine: copyMachine(tomb.machine) };
     return { error: goneError('', id, '') };
   }
-  return machineVerdict(id, record.machine, condition, {
-    exited: exitedWords,
-    reverted: (m) =>
-      reverted(record, m, condition)
-        ? `reverted: it came back on ${m.release} (${m.instanceVersion}) instead of ${describeCondition(condition)}`
-        : undefined,
-    copy: copyMachine,
-  });
+  // The revert is told as a string, not by a `words.reverted` closure: this runs on every change of a waited machine.
+  const m = record.machine;
+  const revertedWhy = reverted(record, m, condition)
+    ? `reverted: it came back on ${m.release} (${m.instanceVersion}) instead of ${describeCondition(condition)}`
+    : undefined;
+  return machineVerdict(id, m, condition, SIM_WORDS, revertedWhy);
 }
 
-const exitedWords: VerdictWords['exited'] = (m) => `exited (failed) on ${m.release} (${m.instanceVersion})`;
+const SIM_WORDS: VerdictWords = {
+  exited: (m) => `exited (failed) on ${m.release} (${m.instanceVersion})`,
+  copy: copyMachine,
+};
 
 /** Whether the machine silently went back from what the wait is pinned to (its instance, or else its release). */
 function reverted(record: SimMachineRecord, m: Machine, condition: WaitCondition): boolean {
