@@ -4,9 +4,12 @@
 // back), and a machine promoted into traffic adds one (`grant`). It may start at or below zero (a
 // group short of machines) and opens as new machines come in.
 
+import Queue from 'yocto-queue';
+
 export class WindowSlots {
   private free: number;
-  private readonly waiting: { resolve: () => void; reject: (reason: unknown) => void }[] = [];
+  // A queue, not an array: shift() copies a large array, and a 50,000-machine window queues thousands.
+  private readonly waiting = new Queue<{ resolve: () => void; reject: (reason: unknown) => void }>();
   private stopped: { reason: unknown } | undefined;
 
   constructor(size: number) {
@@ -19,33 +22,33 @@ export class WindowSlots {
    */
   acquire(): Promise<void> {
     if (this.stopped) return Promise.reject(this.stopped.reason);
-    if (this.free > 0 && this.waiting.length === 0) {
+    if (this.free > 0 && this.waiting.size === 0) {
       this.free--;
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.enqueue({ resolve, reject });
     });
   }
 
   /** The wave stopped: steps waiting for a slot, and any that asks later, are refused with `reason`. */
   stop(reason: unknown): void {
     this.stopped ??= { reason };
-    for (const entry of this.waiting.splice(0)) entry.reject(reason);
+    for (let entry = this.waiting.dequeue(); entry; entry = this.waiting.dequeue()) entry.reject(reason);
   }
 
   /** A machine came back into traffic (an update done) or a new one went in (a promoted machine). */
   release(): void {
     this.free++;
-    while (this.free > 0 && this.waiting.length > 0) {
+    while (this.free > 0 && this.waiting.size > 0) {
       this.free--;
-      this.waiting.shift()!.resolve();
+      this.waiting.dequeue()!.resolve();
     }
   }
 
   /** Steps waiting for a slot. */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.size;
   }
 
   /** A machine entered traffic that was not there when the window was sized. */
