@@ -1,3 +1,4 @@
+// Size: ~700 lines: one suite over one rig (sim serve on loopback), one `describe` per Fly behaviour below.
 // The fly provider over real HTTP against `runway sim serve`'s server on 127.0.0.1: the shared
 // provider contract, then what only Fly has — leases, eventual consistency, idempotent creates after
 // a timeout, 429s, the token, adoption of a fleet flyctl deployed, and the configs runway sends.
