@@ -1,11 +1,8 @@
-// Creating a Fly machine, idempotently. Fly has no idempotency key, but machine names are unique per
-// app: every create carries a name derived from runway's launch id (machine-name.ts), which also goes
-// into the machine's metadata (runway_launch). A create whose earlier attempt ended ambiguously
-// (timeout, 5xx, connection lost) first lists the app's machines for that launch id, so a create that
-// succeeded silently is returned, not repeated; one the API applies later still is refused for its
-// name, and a create refused for its name adopts the launch's machine that holds it. Where the
-// machine goes and what config it gets (a stand-in's copy, a group's template, volumes forked or not)
-// is decided by stand-in.ts and machine-config.ts.
+// Creating a Fly machine, idempotently. Fly has no idempotency key, so runway's launch id goes into the
+// machine's metadata (runway_launch): a create whose earlier attempt ended ambiguously (timeout, 5xx,
+// connection lost) first lists the app's machines for that launch id, so a create that succeeded
+// silently is returned, not repeated. Where the machine goes and what config it gets (a stand-in's
+// copy, a group's template, volumes forked or not) is decided by stand-in.ts and machine-config.ts.
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
@@ -17,7 +14,6 @@ import type { FlyLaunchRequest, FlyMachine } from './fly-types.js';
 import type { LeaseKeeper } from './leases.js';
 import { createConfig, defaultImage } from './machine-config.js';
 import { configOf, META } from './machine-mapping.js';
-import { machineNameOf, nameTaken } from './machine-name.js';
 import type { ObservedFleet } from './observed-fleet.js';
 import { placeMachine } from './stand-in.js';
 import type { VolumeForks } from './volumes.js';
@@ -44,8 +40,8 @@ export interface CreateDeps {
 }
 
 export class MachineLauncher {
-  /** `app/launchId` of creates whose last attempt may or may not have happened. */
-  private readonly uncertain = new Set<string>();
+  /** `app/launchId` of creates whose last attempt may or may not have happened, and when it was sent. */
+  private readonly uncertain = new Map<string, number>();
 
   constructor(private readonly deps: CreateDeps) {}
 
@@ -62,12 +58,13 @@ export class MachineLauncher {
         deps.fleet.forgetLaunch(app, spec.launchId); // destroyed since: the launch id may be used again
       }
     }
-    if (this.uncertain.has(launchKey)) {
-      // The lost attempt may have made its machine, not listed at once: look for one consistency grace,
-      // no longer. It may also still be on its way (a slow API applies a create long after the client
-      // gave up, past any fixed wait: waiting longer only delays the launch), but it carries the
-      // launch's name, so whichever of it and the re-sent copy comes second is refused and adopts.
-      const settledAt = deps.clock.now() + deps.consistencyGraceMs;
+    const lostSentAt = this.uncertain.get(launchKey);
+    if (lostSentAt !== undefined) {
+      // The lost attempt may still be on its way: a slow API applies a create after the client gave
+      // up on it (request_timeout), and a new machine may not be listed at once. Sent again too soon,
+      // the launch makes two machines. So look until the lost attempt has had three request timeouts
+      // since it was sent (it already took one), and at least one consistency grace after a first look.
+      const settledAt = Math.max(lostSentAt + 3 * deps.client.timeoutMs, deps.clock.now() + deps.consistencyGraceMs);
       let made = await this.findLaunch(scope, spec.launchId, options?.signal);
       while (!made && deps.clock.now() < settledAt) {
         await deps.clock.sleep(Math.min(deps.consistencyGraceMs, settledAt - deps.clock.now()), options?.signal);
@@ -91,9 +88,8 @@ export class MachineLauncher {
       forks: deps.forks,
       signal: options?.signal,
     });
-    const name = machineNameOf(spec.launchId);
     const body: FlyLaunchRequest = withSecrets(
-      { name, config: createConfig(scope, spec, image, placement.from) },
+      { config: createConfig(scope, spec, image, placement.from) },
       await deps.secretsFor(app, options?.signal),
     );
     if (placement.mounts) body.config.mounts = placement.mounts;
@@ -104,6 +100,7 @@ export class MachineLauncher {
     // release command destroys itself; nothing to lease.
     if (spec.role !== 'release-command') body.lease_ttl = deps.leases.ttlSeconds;
     let fm: FlyMachine;
+    const sentAt = deps.clock.now();
     try {
       ({ body: fm } = await deps.client.send<FlyMachine>({
         method: 'POST',
@@ -115,9 +112,8 @@ export class MachineLauncher {
         label: 'create',
       }));
     } catch (error) {
-      if (error instanceof ProviderError && AMBIGUOUS.has(error.kind)) this.uncertain.add(launchKey);
-      if (!(error instanceof ProviderError && nameTaken(error.details.status, error.message))) throw error;
-      return await this.taken(scope, spec.launchId, name, error, options?.signal);
+      if (error instanceof ProviderError && AMBIGUOUS.has(error.kind)) this.uncertain.set(launchKey, sentAt);
+      throw error;
     }
     this.uncertain.delete(launchKey);
     deps.forks.settled(launchKey);
@@ -128,44 +124,9 @@ export class MachineLauncher {
     return machine;
   }
 
-  /** A create refused for its name: the launch's own machine (an earlier attempt made it) is adopted. */
-  private async taken(
-    scope: FleetScope,
-    launchId: string,
-    name: string,
-    refusal: ProviderError,
-    signal?: AbortSignal,
-  ): Promise<Machine> {
-    // A 422 that does not speak of the name is a refused config, not a name in use.
-    if (refusal.details.status === 422 && !/name|exist|taken|in use/i.test(refusal.message)) throw refusal;
+  /** Machines of the app carrying `launchId` (runway_launch), newest answer from the API. */
+  private async findLaunch(scope: FleetScope, launchId: string, signal?: AbortSignal): Promise<Machine | undefined> {
     const app = this.deps.appFor(scope);
-    const launchKey = `${app}/${launchId}`;
-    const machines = await this.listApp(app, launchId, signal);
-    const made = await this.findLaunch(scope, launchId, signal, machines);
-    if (made) {
-      this.uncertain.delete(launchKey);
-      this.deps.forks.settled(launchKey);
-      this.deps.onRecovered();
-      return made;
-    }
-    const holder = machines.find((fm) => fm.name === name && fm.state !== 'destroyed');
-    if (holder)
-      throw new ProviderError(
-        'conflict',
-        `${refusal.message}: machine ${holder.id} holds the name ${name} of launch ${launchId} but is not of that launch`,
-        { ...refusal.details, machineId: holder.id },
-      );
-    // Nobody listed holds it: an earlier attempt of the launch is still being applied. Worth a retry,
-    // which looks for the launch first.
-    this.uncertain.add(launchKey);
-    throw new ProviderError(
-      'unavailable',
-      `${refusal.message}: the name ${name} of launch ${launchId} is taken, by no machine listed yet`,
-      refusal.details,
-    );
-  }
-
-  private async listApp(app: string, launchId: string, signal?: AbortSignal): Promise<FlyMachine[]> {
     const { body } = await this.deps.client.send<FlyMachine[]>({
       method: 'GET',
       // The whole list: the published spec has no metadata filter on Machines_list.
@@ -175,18 +136,7 @@ export class MachineLauncher {
       what: `look for machines of launch ${launchId} in ${app}`,
       label: 'list',
     });
-    return Array.isArray(body) ? body : [];
-  }
-
-  /** Machines of the app carrying `launchId` (runway_launch), newest answer from the API unless given. */
-  private async findLaunch(
-    scope: FleetScope,
-    launchId: string,
-    signal?: AbortSignal,
-    listed?: FlyMachine[],
-  ): Promise<Machine | undefined> {
-    const app = this.deps.appFor(scope);
-    const found = (listed ?? (await this.listApp(app, launchId, signal))).find(
+    const found = (Array.isArray(body) ? body : []).find(
       (fm) => fm.state !== 'destroyed' && configOf(fm)?.metadata?.[META.launch] === launchId,
     );
     if (!found) return undefined;

@@ -1,4 +1,4 @@
-// Size: ~510 lines: one method per Machines API operation over the files named below; each is short, and
+// Size: ~480 lines: one method per Machines API operation over the files named below; each is short, and
 // splitting the operations would scatter the one state the server saves.
 // The simulated fleet behind a Fly-compatible API: what `runway sim serve` answers, without HTTP.
 // Every Machines API call goes through the SimProvider, so it costs the sim's API latency, obeys Fly's
@@ -54,8 +54,6 @@ export class SimFlyBackend {
   private readonly clock: Clock;
   private readonly apps: SimApps;
   private readonly extras = new Map<string, MachineExtra>();
-  /** `app/name` → the machine holding it, or the create under way that claimed it. */
-  private readonly names = new Map<string, string>();
   private readonly leases: SimLeases;
   readonly volumes: SimVolumes;
   /** Every machine as of its last event (free to read; the sim's own reads cost API calls). */
@@ -139,16 +137,10 @@ export class SimFlyBackend {
     this.secrets.check(app, body.min_secrets_version);
     // A machine mounting volumes runs where they are, and only if no other machine has them.
     const region = this.volumes.place(app, config, body.region);
-    // Names are unique per app among machines not destroyed (the spec, CreateMachineRequest.name),
-    // judged when the create is applied, so a late copy of a create is refused once its name is used.
-    const nameKey = body.name === undefined ? undefined : `${app}/${body.name}`;
-    if (nameKey !== undefined && this.nameHolder(nameKey) !== undefined)
-      throw new HttpError(409, `already_exists: a machine named ${body.name} already exists in app ${app}`);
-    // Held while the create is under way, so two creates cannot both take one volume, or one name.
+    // Held while the create is under way, so two creates cannot both take one volume.
     const pending = `pending:${++this.launches}`;
     this.volumes.attach(pending, config);
-    if (nameKey !== undefined) this.names.set(nameKey, pending);
-    // Fly has no idempotency key: every create is a new machine, unless its name is taken.
+    // Fly has no idempotency key: every create is a new machine.
     const spec = simSpecOf(config, body, `sim-serve:${++this.launches}`);
     const runOnce = spec.role === 'release-command';
     const extra = (id: string): MachineExtra => ({
@@ -170,14 +162,11 @@ export class SimFlyBackend {
         this.volumes.attach(made.id, config);
         this.recordCreate(made.id, config);
         this.secrets.deliver(app, made.id);
-        if (nameKey !== undefined) this.names.set(nameKey, made.id);
       }
       throw error;
     } finally {
       this.volumes.detach(pending);
-      if (nameKey !== undefined && this.names.get(nameKey) === pending) this.names.delete(nameKey);
     }
-    if (nameKey !== undefined) this.names.set(nameKey, machine.id);
     this.secrets.deliver(app, machine.id);
     this.mirror.set(machine);
     this.volumes.attach(machine.id, config);
@@ -471,24 +460,12 @@ export class SimFlyBackend {
       const { target: _t, machineEnv: _e, command: _c, revertedFrom: _r, revertedRelease: _rr, ...machine } = m;
       this.mirror.set(machine);
     }
-    for (const [id, extra] of saved.machines) {
-      this.extras.set(id, { ...extra, bornAtMs: 0 });
-      const app = this.mirror.get(id)?.app;
-      if (app !== undefined) this.names.set(`${app}/${extra.name}`, id);
-    }
+    for (const [id, extra] of saved.machines) this.extras.set(id, { ...extra, bornAtMs: 0 });
     this.leases.load(saved.leases);
     this.stats.updates = [...(saved.updates ?? [])];
     this.stats.creates = [...(saved.creates ?? [])];
     this.volumes.load(saved.volumes);
     this.dirty = false;
-  }
-
-  /** The machine (or create under way) holding a name of an app, unless it is destroyed. */
-  private nameHolder(nameKey: string): string | undefined {
-    const id = this.names.get(nameKey);
-    if (id === undefined || id.startsWith('pending:') || this.mirror.get(id)) return id;
-    this.names.delete(nameKey);
-    return undefined;
   }
 
   /** 404 for an unknown machine, or (eventual consistency) one created moments ago. */
