@@ -1,5 +1,3 @@
-// Size: ~480 lines: retries, the outage gate, throttling and wait chunking meet in one call path (attempt, with its fast path);
-// backoff and loop are domain/backoff.ts, the gate provider-gate.ts, the buckets rate-limit/.
 // The one place where rate limits and retries live (DESIGN.md, architecture 4). Wraps any Provider:
 //  - throttles itself with the same token buckets the API enforces (rate-limit/fly-limits.ts), so a
 //    well-behaved runway is never answered 429;
@@ -36,15 +34,13 @@ import {
   type MachineUpdate,
   type CallOptions,
   type Provider,
-  type ProviderErrorKind,
   type ProviderOp,
   type StopOptions,
   type WaitArgs,
   type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
-import { zeroByOp, type CallCounts, type CountsByOp } from './provider-ops.js';
-import { FLY_RATE_LIMITS, RateLimiter, type RateLimitTable } from './rate-limit/fly-limits.js';
+import { FLY_RATE_LIMITS, RateLimiter } from './rate-limit/fly-limits.js';
 import { SeededRandom } from '../domain/random.js';
 import {
   AGAIN_AT_ONCE,
@@ -53,77 +49,27 @@ import {
   retryAfterDelay,
   retrying,
   retryingAfter,
-  type BackoffSchedule,
   type RetryDecision,
 } from '../domain/backoff.js';
+import {
+  DEFAULT_RETRY,
+  emptyResilientStats,
+  MAX_WAIT_CHUNK_MS,
+  type ResilientOptions,
+  type ResilientStats,
+  type RetryableKind,
+  type RetryPolicy,
+} from './resilient-options.js';
 
-/** Fly answers a wait after at most 60 s; longer waits are re-issued. */
-export const MAX_WAIT_CHUNK_MS = 60_000;
-
-/** The backoff schedule (domain/backoff.ts): first delay after a 503/timeout, doubling; the longest (also a 429's without Retry-After). */
-export interface RetryPolicy extends BackoffSchedule {
-  /** Attempts in all, the first included (1 = never retry). */
-  maxAttempts: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 10_000 };
-
-export interface ResilientOptions {
-  clock: Clock;
-  /** Limits to throttle by (default Fly's documented ones); `false` sends without throttling. */
-  limits?: Readonly<RateLimitTable> | false;
-  retry?: Partial<RetryPolicy>;
-  /** Seed of the backoff jitter, so runs repeat. */
-  seed?: number;
-  /** Longest single wait call (default 60 s). */
-  maxWaitChunkMs?: number;
-  /**
-   * Ride out outages: retry until the provider has not answered for this long (the environment's
-   * provider_outage_timeout), behind one ProviderGate, instead of `retry.maxAttempts` attempts.
-   */
-  outageTimeoutMs?: number;
-}
-
-/** provider_outage_timeout's default. */
-export const DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS = 2 * 60_000;
-
-type RetryableKind = Extract<ProviderErrorKind, 'rate_limited' | 'unavailable' | 'timeout'>;
-
-/** `calls`: calls made by the caller, by op (each may take several attempts), and in all. */
-export interface ResilientStats extends CallCounts {
-  /** Requests sent to the inner provider, by op (attempts and wait chunks). */
-  attempts: CountsByOp;
-  /** 429s received. */
-  rateLimited: number;
-  /** Retries made, in all and by the error kind that caused them. */
-  retries: number;
-  retriesByKind: Record<RetryableKind, number>;
-  /** Calls that failed after `maxAttempts` retryable errors. */
-  gaveUp: number;
-  /** Calls that waited for a client-side token, and how long in all (ms). */
-  throttled: number;
-  throttledMs: number;
-  /** Extra wait calls made because a wait was longer than one chunk. */
-  waitChunks: number;
-  /** Changes whose answer was lost and that a read showed had happened (not sent again). */
-  changesRecovered: number;
-}
-
-export function emptyResilientStats(): ResilientStats {
-  return {
-    calls: zeroByOp(),
-    totalCalls: 0,
-    attempts: zeroByOp(),
-    rateLimited: 0,
-    retries: 0,
-    retriesByKind: { rate_limited: 0, unavailable: 0, timeout: 0 },
-    gaveUp: 0,
-    throttled: 0,
-    throttledMs: 0,
-    waitChunks: 0,
-    changesRecovered: 0,
-  };
-}
+export {
+  DEFAULT_PROVIDER_OUTAGE_TIMEOUT_MS,
+  DEFAULT_RETRY,
+  emptyResilientStats,
+  MAX_WAIT_CHUNK_MS,
+  type ResilientOptions,
+  type ResilientStats,
+  type RetryPolicy,
+} from './resilient-options.js';
 
 export class ResilientProvider implements Provider {
   readonly name: string;
