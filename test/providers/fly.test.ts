@@ -21,6 +21,7 @@ import { startSimServer } from '../../src/providers/sim/serve/sim-server.js';
 import { StoreError } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
+import { until } from '../support/wait.js';
 import { closeSharedServer, flyHarness, flyRig, raw, sharedServer, SPEED, TOKEN } from './fly-harness.js';
 
 after(() => closeSharedServer());
@@ -285,24 +286,27 @@ describe('fly provider: API behaviour', () => {
     }
   });
 
-  it('a create the API applies after the client gave up on it is waited for, not sent again', async () => {
+  it('a create the API applies after runway sent it again is refused for its name: one machine for the launch', async () => {
     // Its own, slower server: at 25x a loaded machine's scheduling lag alone is simulated seconds.
     const speed = 4;
     const server = await startSimServer({ clock: new ScaledClock(speed), token: TOKEN, sim: { seed: 3 } });
-    // Looked for after the timeout and one grace (~5 s), then sent again, before this fix: two machines.
+    // Looked for after the timeout and one grace (~5 s), then sent again; the lost attempt lands at 20 s.
+    // Before machine names: two machines.
     const rig = await flyRig({ server, speed, requestTimeoutMs: 4_000, consistencyGraceMs: 1_000 });
     try {
-      server.backend.setFaults({ createDelayMs: 10_000, createDelayCount: 1, createLandsLate: true });
+      server.backend.setFaults({ createDelayMs: 20_000, createDelayCount: 1, createLandsLate: true });
       const s = spec();
       const made = await rig.provider.create(rig.scope, s);
       assert.ok(rig.provider.stats.retriesByKind.timeout >= 1, 'the first attempt timed out and was retried');
-      assert.equal(rig.fly.stats.createsRecovered, 1, 'the retry found the machine the late attempt made');
+      assert.equal(rig.fly.stats.createsRecovered, 0, 'the re-sent create made the machine');
+      await until(() => (server.backend.stats.byStatus[409] ?? 0) >= 1, 'the late create was refused (409)');
       const all = await rig.provider.list(rig.scope);
       assert.deepEqual(
         all.map((m) => [m.id, m.launchId]),
         [[made.id, s.launchId]],
         'exactly one machine for the launch',
       );
+      assert.equal(server.backend.stats.creates.length, 1, 'the late create made nothing');
     } finally {
       await rig.close();
       await server.close();

@@ -23,6 +23,8 @@ export class ObservedFleet {
   private readonly cache = new Map<string, Cached>();
   /** Machine id by `app/launchId`. */
   private readonly launches = new Map<string, string>();
+  /** `app/launchId` of launches whose machine was seen, gone or not, since `unsight` (machine-create.ts). */
+  private readonly sightings = new Set<string>();
   /** When runway created a machine (`app/id` → client ms), for eventual consistency. */
   private readonly born = new Map<string, number>();
   /** The last seen serving machine per `app/group`: the template of new machines that stand in for none. */
@@ -58,6 +60,16 @@ export class ObservedFleet {
 
   rememberLaunch(app: string, launchId: string, id: string): void {
     this.launches.set(`${app}/${launchId}`, id);
+    this.sightings.add(`${app}/${launchId}`);
+  }
+
+  /** A machine of the launch was seen since `unsight`, even if it is gone now. */
+  sighted(app: string, launchId: string): boolean {
+    return this.sightings.has(`${app}/${launchId}`);
+  }
+
+  unsight(app: string, launchId: string): void {
+    this.sightings.delete(`${app}/${launchId}`);
   }
 
   imageOf(app: string, release: string): string | undefined {
@@ -110,7 +122,7 @@ export class ObservedFleet {
     const machine = toMachine(fm, scope);
     const before = this.cache.get(k)?.machine;
     this.cache.set(k, { fly: fm, machine });
-    if (machine.launchId) this.launches.set(`${app}/${machine.launchId}`, fm.id);
+    if (machine.launchId) this.rememberLaunch(app, machine.launchId, fm.id);
     const config = configOf(fm);
     if (config?.image) this.images.set(`${app}/${machine.release}`, config.image);
     if (config && machine.role === 'serving') this.templates.set(`${app}/${machine.group}`, fm);

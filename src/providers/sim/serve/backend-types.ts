@@ -14,6 +14,8 @@ export interface BackendFaults {
   createDelayCount: number;
   /** The delay comes before the machine is made, not after: a slow API applying a create the client gave up on. */
   createLandsLate?: boolean;
+  /** With createLandsLate: the late create takes its machine name on arrival, before its delay. */
+  createNameFirst?: boolean;
   /** A machine 404s on everything but list for this long after its create. */
   eventualConsistencyMs: number;
 }
@@ -27,8 +29,12 @@ export interface BackendStats {
    * (metadata `runway_deploy`). Crash tests check from it that no deploy updated a machine twice.
    */
   updates: { machineId: string; release: string; deployId: string | null }[];
-  /** Every machine made by a create (answered or not), with runway's launch id: no launch may make two. */
-  creates: { machineId: string; launchId: string | null; deployId: string | null }[];
+  /**
+   * Every machine made by a create (answered or not), with runway's launch id: no launch may make two.
+   * `duplicateOf`: a machine of the same launch not destroyed when this one was made (a launch made
+   * twice), null when there was none (a first create, or a launch made again after its machine was gone).
+   */
+  creates: { machineId: string; launchId: string | null; deployId: string | null; duplicateOf?: string | null }[];
 }
 
 /** The whole server state as JSON (`--state FILE`). */
@@ -44,6 +50,8 @@ export interface SimServeState {
   creates?: BackendStats['creates'];
   /** Volumes (absent in files saved before volumes were modelled). */
   volumes?: VolumeRecord[];
+  /** Machine names taken and the sim's launch serial (absent in older files: rebuilt, machine-names.ts). */
+  names?: { names: [string, string][]; serial: number };
 }
 
 export interface BackendOptions {

@@ -1,4 +1,4 @@
-// Size: ~480 lines: one method per Machines API operation over the files named below; each is short, and
+// Size: ~455 lines: one method per Machines API operation over the files named below; each is short, and
 // splitting the operations would scatter the one state the server saves.
 // The simulated fleet behind a Fly-compatible API: what `runway sim serve` answers, without HTTP.
 // Every Machines API call goes through the SimProvider, so it costs the sim's API latency, obeys Fly's
@@ -7,8 +7,9 @@
 // (a just-created machine 404s for a while), and Fly's wait semantics (a wait for `started` does not
 // end when the machine exits: it runs to its timeout, as Fly's does — flyctl#2653). Each of those is
 // its own file beside this one (sim-apps.ts, machine-json.ts, sim-leases.ts, fly-wait.ts, volumes.ts,
-// fly-secrets.ts, fleet-mirror.ts, one-at-a-time.ts, per-machine-calls.ts, seed.ts); this file
-// holds the Machines API operations over them and the state the server saves.
+// fly-secrets.ts, fleet-mirror.ts, one-at-a-time.ts, per-machine-calls.ts, seed.ts, machine-names.ts),
+// and so is the create (fly-create.ts); this file holds the Machines API operations over them and the
+// state the server saves.
 
 import type { Clock } from '../../../domain/clock.js';
 import type { FleetScope, Machine } from '../../../domain/types.js';
@@ -25,16 +26,18 @@ import type {
 import { releaseOf } from '../../fly/machine-mapping.js';
 import type { BackendFaults, BackendOptions, BackendStats, SimServeState } from './backend-types.js';
 import { FleetMirror } from './fleet-mirror.js';
+import { createLikeFly, type CreateParts } from './fly-create.js';
 import { SimAppSecrets } from './fly-secrets.js';
 import { checkWaitRequest, waitLikeFly } from './fly-wait.js';
 import { HttpError } from './http-error.js';
-import { simSpecOf, toFlyMachine, validConfig, type MachineExtra } from './machine-json.js';
+import { toFlyMachine, validConfig, type MachineExtra } from './machine-json.js';
 import { OneAtATime } from './one-at-a-time.js';
 import { PerMachineCalls } from './per-machine-calls.js';
 import { SeededRandom } from '../random.js';
 import { seededExtras, type SeedRequest } from './seed.js';
 import { SimApps } from './sim-apps.js';
 import { SimLeases } from './sim-leases.js';
+import { SimMachineNames } from './machine-names.js';
 import { SimProvider } from '../sim-provider.js';
 import { SimVolumes } from './volumes.js';
 
@@ -54,6 +57,8 @@ export class SimFlyBackend {
   private readonly clock: Clock;
   private readonly apps: SimApps;
   private readonly extras = new Map<string, MachineExtra>();
+  /** Machine names taken per app, and the sim's own launch ids (machine-names.ts). */
+  private readonly names = new SimMachineNames();
   private readonly leases: SimLeases;
   readonly volumes: SimVolumes;
   /** Every machine as of its last event (free to read; the sim's own reads cost API calls). */
@@ -61,7 +66,7 @@ export class SimFlyBackend {
   /** The update of a machine being applied, if any (updates of one machine go one at a time). */
   private readonly updating = new OneAtATime();
   private readonly calls: PerMachineCalls;
-  private launches = 0;
+  private readonly createParts: CreateParts;
   /** Set on every change; the server saves when it is set. */
   dirty = false;
 
@@ -90,6 +95,21 @@ export class SimFlyBackend {
       },
       (name) => this.mirror.countOf(name),
     );
+    this.createParts = {
+      clock: this.clock,
+      faults: this.faults,
+      names: this.names,
+      volumes: this.volumes,
+      secrets: this.secrets,
+      sim: this.sim,
+      mirror: this.mirror,
+      extras: this.extras,
+      leases: this.leases,
+      stats: () => this.stats,
+      scope: (app) => this.scope(app),
+      toFly: (m) => this.toFly(m),
+      changed,
+    };
     if (saved) this.load(saved);
   }
 
@@ -127,61 +147,10 @@ export class SimFlyBackend {
     return out;
   }
 
-  async createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
+  /** POST …/machines (fly-create.ts). */
+  createMachine(app: string, body: FlyLaunchRequest): Promise<FlyMachine> {
     this.apps.require(app);
-    if (this.faults.createDelayCount > 0 && this.faults.createLandsLate) {
-      this.faults.createDelayCount--;
-      await this.clock.sleep(this.faults.createDelayMs);
-    }
-    const config = validConfig(body);
-    this.secrets.check(app, body.min_secrets_version);
-    // A machine mounting volumes runs where they are, and only if no other machine has them.
-    const region = this.volumes.place(app, config, body.region);
-    // Held while the create is under way, so two creates cannot both take one volume.
-    const pending = `pending:${++this.launches}`;
-    this.volumes.attach(pending, config);
-    // Fly has no idempotency key: every create is a new machine.
-    const spec = simSpecOf(config, body, `sim-serve:${++this.launches}`);
-    const runOnce = spec.role === 'release-command';
-    const extra = (id: string): MachineExtra => ({
-      name: body.name ?? `${app}-${id.slice(-6)}`,
-      region: region ?? 'sim',
-      config,
-      bornAtMs: this.clock.now(),
-    });
-    let machine: Machine;
-    try {
-      machine = await this.sim.create(this.scope(app), spec);
-    } catch (error) {
-      // A create that timed out may still have made its machine: then it is made whole (config,
-      // metadata, image, volumes), as Fly's would be, never a bare machine the API cannot show.
-      const made = this.mirror.launched(app, spec.launchId);
-      if (made && !this.extras.has(made.id)) {
-        this.volumes.detach(pending);
-        this.extras.set(made.id, extra(made.id));
-        this.volumes.attach(made.id, config);
-        this.recordCreate(made.id, config);
-        this.secrets.deliver(app, made.id);
-      }
-      throw error;
-    } finally {
-      this.volumes.detach(pending);
-    }
-    this.secrets.deliver(app, machine.id);
-    this.mirror.set(machine);
-    this.volumes.attach(machine.id, config);
-    this.extras.set(machine.id, extra(machine.id));
-    this.recordCreate(machine.id, config);
-    const answer = this.toFly(machine);
-    if (body.lease_ttl && !runOnce)
-      answer.nonce = this.leases.create(machine.id, body.lease_ttl, 'created with lease_ttl').nonce;
-    this.dirty = true;
-    if (this.faults.createDelayCount > 0) {
-      // The machine exists already; the answer is late, so the client may give up on it (a timeout after which the change happened).
-      this.faults.createDelayCount--;
-      await this.clock.sleep(this.faults.createDelayMs);
-    }
-    return answer;
+    return createLikeFly(this.createParts, app, body);
   }
 
   async getMachine(app: string, id: string): Promise<FlyMachine> {
@@ -225,15 +194,6 @@ export class SimFlyBackend {
     }
     this.recordUpdate(id, machine, config);
     return this.toFly(machine);
-  }
-
-  private recordCreate(id: string, config: FlyMachineConfig): void {
-    this.stats.creates.push({
-      machineId: id,
-      launchId: config.metadata?.runway_launch ?? null,
-      deployId: config.metadata?.runway_deploy ?? null,
-    });
-    this.dirty = true;
   }
 
   private recordUpdate(id: string, machine: Machine, config: FlyMachineConfig): void {
@@ -404,7 +364,10 @@ export class SimFlyBackend {
     this.ensureApp(app);
     const machines = this.sim.seed(this.scope(app), request.groups, request.release);
     for (const m of machines) this.mirror.set(m);
-    for (const [id, extra] of seededExtras(app, machines, request, this.volumes)) this.extras.set(id, extra);
+    for (const [id, extra] of seededExtras(app, machines, request, this.volumes)) {
+      this.extras.set(id, extra);
+      this.names.settle(app, extra.name, id);
+    }
     this.dirty = true;
     return machines.map((m) => m.id);
   }
@@ -434,6 +397,7 @@ export class SimFlyBackend {
       updates: this.stats.updates,
       creates: this.stats.creates,
       volumes: this.volumes.toJSON(),
+      names: this.names.toJSON(),
     };
   }
 
@@ -461,6 +425,14 @@ export class SimFlyBackend {
       this.mirror.set(machine);
     }
     for (const [id, extra] of saved.machines) this.extras.set(id, { ...extra, bornAtMs: 0 });
+    this.names.load(
+      saved.names,
+      saved.machines.flatMap(([id, extra]) => {
+        const app = this.mirror.get(id)?.app;
+        return app === undefined ? [] : [{ id, app, name: extra.name }];
+      }),
+      saved.sim.fleet.machines.map((m) => m.launchId),
+    );
     this.leases.load(saved.leases);
     this.stats.updates = [...(saved.updates ?? [])];
     this.stats.creates = [...(saved.creates ?? [])];
