@@ -15,7 +15,7 @@
 // ends succeeded. Seeds are fresh by default and printed; `--seed` repeats a run.
 //
 //   npm run bench:chaos -- [--trials 20] [--scenarios all|a,b] [--stores sqlite,postgres]
-//                          [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
+//                          [--strategies all|a,b] [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,7 @@ Options:
   --trials N          trials per scenario and store (default 20)
   --scenarios LIST    comma-separated, or "all" (default): ${SCENARIOS.join(', ')}
   --stores LIST       sqlite,postgres (default both; postgres runs on a server of the benchmark's own)
+  --strategies LIST   comma-separated, or "all" (default: drawn at random from ${STRATEGIES.join(', ')})
   --machines N        machines per deploy (default 500: 80 % web, 20 % worker)
   --speed X           simulated seconds per real second, sim server and runway alike (default 20)
   --seed N            seed of every random choice (default: a fresh one, printed)
@@ -56,6 +57,7 @@ const { values: args } = parseArgs({
     trials: { type: 'string', default: '20' },
     scenarios: { type: 'string', default: 'all' },
     stores: { type: 'string', default: 'sqlite,postgres' },
+    strategies: { type: 'string', default: 'all' },
     machines: { type: 'string', default: '500' },
     speed: { type: 'string', default: '20' },
     seed: { type: 'string' },
@@ -77,6 +79,10 @@ const TOKEN = 'chaos-token';
 const chosen = (args.scenarios === 'all' ? [...SCENARIOS] : args.scenarios!.split(',')) as Scenario[];
 for (const s of chosen)
   if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+const strategies = args.strategies === 'all' ? [...STRATEGIES] : args.strategies!.split(',');
+for (const s of strategies)
+  if (!(STRATEGIES as readonly string[]).includes(s))
+    throw new Error(`unknown strategy "${s}" (known: ${STRATEGIES.join(', ')})`);
 for (const [name, v] of [
   ['--trials', TRIALS],
   ['--machines', N],
@@ -237,7 +243,7 @@ async function trial(
   pgServer: PostgresInstance | undefined,
 ): Promise<Trial> {
   const started = Date.now();
-  const strategy = STRATEGIES[Math.floor(random() * STRATEGIES.length)]!;
+  const strategy = strategies[Math.floor(random() * strategies.length)]!;
   const app = `chaos-${i}-${randomBytes(2).toString('hex')}`;
   const flyApp = `${app}-production`;
   const dir = mkdtempSync(join(tmpdir(), 'runway-chaos-'));
@@ -450,19 +456,27 @@ url = "${db}"
     const stats = await fleetApi<{
       server: {
         updates: { machineId: string; deployId: string | null }[];
-        creates: { launchId: string | null; deployId: string | null }[];
+        creates: { machineId: string; launchId: string | null; duplicateOf?: string | null }[];
       };
     }>(fleet.url, '/_sim/stats');
     const perMachine = new Map<string, number>();
     for (const u of stats.server.updates)
       if (u.deployId === deployId) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
     counts.doubleUpdates = [...perMachine.values()].filter((n) => n > 1).length;
-    const perLaunch = new Map<string, number>();
-    for (const c of stats.server.creates)
-      if (c.launchId) perLaunch.set(c.launchId, (perLaunch.get(c.launchId) ?? 0) + 1);
-    counts.doubleCreates = [...perLaunch.values()].filter((n) => n > 1).length;
+    // A launch made twice: a machine made while another of its launch was not destroyed (the server
+    // judges it when it applies the create). A launch made again after its machine was destroyed is a
+    // new machine runway meant, not counted; two creates answered with one machine are a sim fault.
+    const doubled = new Set<string>();
+    const byMachine = new Map<string, number>();
+    for (const c of stats.server.creates) {
+      if (c.launchId && c.duplicateOf) doubled.add(c.launchId);
+      byMachine.set(c.machineId, (byMachine.get(c.machineId) ?? 0) + 1);
+    }
+    counts.doubleCreates = doubled.size;
+    const relabelled = [...byMachine.values()].filter((n) => n > 1).length;
     if (counts.doubleUpdates) problems.push(`${counts.doubleUpdates} machines updated more than once by the deploy`);
     if (counts.doubleCreates) problems.push(`${counts.doubleCreates} launches created more than one machine`);
+    if (relabelled) problems.push(`${relabelled} machines answered to more than one create (sim serve fault)`);
 
     // The record and the journal tell the true story.
     const record = await store.getDeploy(deployId);
@@ -513,7 +527,7 @@ async function main(): Promise<void> {
   const results: Trial[] = [];
   const t0 = Date.now();
   process.stderr.write(
-    `chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}\n`,
+    `chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}, strategies ${strategies.join(', ')}\n`,
   );
   try {
     for (const scenario of chosen) {
