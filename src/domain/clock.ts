@@ -85,12 +85,18 @@ export class ScaledClock implements Clock {
 }
 
 class Timer {
+  /** Still in the heap (not yet fired, nor dropped as cancelled). */
+  queued = true;
+
   constructor(
     readonly at: number,
     readonly seq: number,
     public fire: () => void,
   ) {}
 }
+
+/** Fewest cancelled timers worth rebuilding the heap for (below it, they just wait for their time). */
+const COMPACT_AT = 1024;
 
 /**
  * Discrete-event clock. Time only moves when every runnable piece of work is waiting on a timer:
@@ -107,6 +113,8 @@ export class VirtualClock implements Clock {
    */
   private heap: (Timer | undefined)[] = [];
   private size = 0;
+  /** Timers in the heap that were cancelled (their `fire` is a no-op). */
+  private cancelled = 0;
   private scheduled = false;
   /** `advance`, bound once (one setImmediate per instant of virtual time). */
   private readonly advanceNow = (): void => this.advance();
@@ -132,13 +140,20 @@ export class VirtualClock implements Clock {
 
   after(ms: number, fire: () => void): () => void {
     const timer = this.push(this.current + Math.max(0, ms), fire);
-    // Left in the heap until its time (as a cancelled sleep is), without holding on to `fire`.
+    // Left in the heap without holding on to `fire`, until its time or until cancelled timers are most of
+    // the heap: a deploy cancels a wait's timeout for every machine, and a heap of dead timers (three
+    // in four, at 50,000 machines) makes every push and pop slower.
     return () => {
+      if (!timer.queued || timer.fire === noop) return;
       timer.fire = noop;
+      if (++this.cancelled >= COMPACT_AT && this.cancelled * 2 > this.size) this.compact();
     };
   }
 
-  /** Number of timers not yet fired (cancelled sleeps included until their time comes). */
+  /**
+   * Number of timers not yet fired (cancelled sleeps included until their time comes; cancelled
+   * `after` timers until their time or until the heap drops them).
+   */
   get pending(): number {
     return this.size;
   }
@@ -163,26 +178,46 @@ export class VirtualClock implements Clock {
   private pop(): Timer | undefined {
     if (this.size === 0) return undefined;
     const heap = this.heap;
-    const top = heap[0];
+    const top = heap[0]!;
     const n = --this.size;
     const last = heap[n]!;
     heap[n] = undefined;
-    if (n > 0) {
-      // Sift `last` down from the root, moving the smaller child up.
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-        const child = heap[c]!;
-        if (!before(child, last)) break;
-        heap[i] = child;
-        i = c;
-      }
-      heap[i] = last;
-    }
+    if (n > 0) this.siftDown(0, last);
+    top.queued = false;
+    if (top.fire === noop) this.cancelled--;
     return top;
+  }
+
+  /** Put `timer` at `i` and sift it down, moving the smaller child up. */
+  private siftDown(i: number, timer: Timer): void {
+    const heap = this.heap;
+    const n = this.size;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
+      const child = heap[c]!;
+      if (!before(child, timer)) break;
+      heap[i] = child;
+      i = c;
+    }
+    heap[i] = timer;
+  }
+
+  /** Drop the cancelled timers and re-heap the rest (Floyd): they fire in the same (at, seq) order. */
+  private compact(): void {
+    const heap = this.heap;
+    let n = 0;
+    for (let i = 0; i < this.size; i++) {
+      const timer = heap[i]!;
+      if (timer.fire === noop) timer.queued = false;
+      else heap[n++] = timer;
+    }
+    for (let i = n; i < this.size; i++) heap[i] = undefined;
+    this.size = n;
+    this.cancelled = 0;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, heap[i]!);
   }
 
   private schedule(): void {
