@@ -130,7 +130,7 @@ export class SimFleet {
     if (spec.env) record.machineEnv = { ...spec.env };
     if (spec.command !== undefined) record.command = spec.command;
     const snapshot = this.changed(record, 'created');
-    void this.lifecycle.bootChain(record, 'create');
+    this.lifecycle.bootChain(record, 'create');
     return snapshot;
   }
 
@@ -180,7 +180,7 @@ export class SimFleet {
     record.target = 'started';
     const revert = this.rng.chance(this.options.faults.revertRate) ? previous : undefined;
     const snapshot = this.changed(record, 'updated');
-    void this.lifecycle.bootChain(record, 'update', revert);
+    this.lifecycle.bootChain(record, 'update', revert);
     return snapshot;
   }
 
@@ -193,7 +193,7 @@ export class SimFleet {
     m.state = 'starting';
     m.health = 'unknown';
     const snapshot = this.changed(record, 'state');
-    void this.lifecycle.bootChain(record, null);
+    this.lifecycle.bootChain(record, null);
     return snapshot;
   }
 
@@ -212,7 +212,7 @@ export class SimFleet {
     m.state = 'stopping';
     m.health = 'unknown';
     const snapshot = this.changed(record, 'state');
-    void this.lifecycle.stopChain(record);
+    this.lifecycle.stopChain(record);
     return snapshot;
   }
 
