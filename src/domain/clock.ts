@@ -7,20 +7,39 @@ export interface Clock {
   /** Resolves after `ms`; rejects with the signal's reason when aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /**
-   * Call `fire` after `ms`; the returned function cancels it. No promise, signal or listener: for the
-   * simulated fleet's tens of thousands of timers, where an AbortController each is most of the cost.
+   * Call `fire` after `ms`; `cancel()` on what it returns cancels it. No promise, signal or listener:
+   * for the simulated fleet's tens of thousands of timers, where an AbortController each is most of
+   * the cost (and no closure to cancel it either: a VirtualClock's timer is its own handle).
    */
-  after?(ms: number, fire: () => void): () => void;
+  after?(ms: number, fire: () => void): TimerHandle;
+}
+
+/** A timer set with `Clock.after`. */
+export interface TimerHandle {
+  /** It will not fire (nothing happens when it already did). */
+  cancel(): void;
 }
 
 const noop = (): void => {};
 
+/** A timer that was never set: cancelling it does nothing. */
+export const NO_TIMER: TimerHandle = { cancel: noop };
+
 /** `clock.after`, or a sleep with an AbortController on a clock without it. */
-export function after(clock: Clock, ms: number, fire: () => void): () => void {
+export function after(clock: Clock, ms: number, fire: () => void): TimerHandle {
   if (clock.after) return clock.after(ms, fire);
   const controller = new AbortController();
   clock.sleep(ms, controller.signal).then(fire, () => {});
-  return () => controller.abort(CANCELLED);
+  return { cancel: () => controller.abort(CANCELLED) };
+}
+
+/** A Node timer as a TimerHandle. */
+class NodeTimer implements TimerHandle {
+  constructor(private readonly timer: NodeJS.Timeout) {}
+
+  cancel(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 const CANCELLED = new Error('cancelled');
@@ -52,9 +71,8 @@ export class RealClock implements Clock {
     });
   }
 
-  after(ms: number, fire: () => void): () => void {
-    const timer = setTimeout(fire, Math.max(0, ms));
-    return () => clearTimeout(timer);
+  after(ms: number, fire: () => void): TimerHandle {
+    return new NodeTimer(setTimeout(fire, Math.max(0, ms)));
   }
 }
 
@@ -79,20 +97,28 @@ export class ScaledClock implements Clock {
     return new RealClock().sleep(ms / this.factor, signal);
   }
 
-  after(ms: number, fire: () => void): () => void {
+  after(ms: number, fire: () => void): TimerHandle {
     return new RealClock().after(ms / this.factor, fire);
   }
 }
 
-class Timer {
+class Timer implements TimerHandle {
   /** Still in the heap (not yet fired, nor dropped as cancelled). */
   queued = true;
 
   constructor(
+    private readonly clock: VirtualClock,
     readonly at: number,
     readonly seq: number,
     public fire: () => void,
   ) {}
+
+  /** Left in the heap without holding on to `fire`, until its time or until the heap drops it. */
+  cancel(): void {
+    if (!this.queued || this.fire === noop) return;
+    this.fire = noop;
+    this.clock.dropped();
+  }
 }
 
 /** Fewest cancelled timers worth rebuilding the heap for (below it, they just wait for their time). */
@@ -138,16 +164,17 @@ export class VirtualClock implements Clock {
     });
   }
 
-  after(ms: number, fire: () => void): () => void {
-    const timer = this.push(this.current + Math.max(0, ms), fire);
-    // Left in the heap without holding on to `fire`, until its time or until cancelled timers are most of
-    // the heap: a deploy cancels a wait's timeout for every machine, and a heap of dead timers (three
-    // in four, at 50,000 machines) makes every push and pop slower.
-    return () => {
-      if (!timer.queued || timer.fire === noop) return;
-      timer.fire = noop;
-      if (++this.cancelled >= COMPACT_AT && this.cancelled * 2 > this.size) this.compact();
-    };
+  after(ms: number, fire: () => void): TimerHandle {
+    return this.push(this.current + Math.max(0, ms), fire);
+  }
+
+  /**
+   * @internal Timer.cancel. A cancelled timer stays in the heap until its time or until cancelled
+   * timers are most of the heap: a deploy cancels a wait's timeout for every machine, and a heap of
+   * dead timers (three in four, at 50,000 machines) makes every push and pop slower.
+   */
+  dropped(): void {
+    if (++this.cancelled >= COMPACT_AT && this.cancelled * 2 > this.size) this.compact();
   }
 
   /**
@@ -159,7 +186,7 @@ export class VirtualClock implements Clock {
   }
 
   private push(at: number, fire: () => void): Timer {
-    const timer = new Timer(at, this.seq++, fire);
+    const timer = new Timer(this, at, this.seq++, fire);
     const heap = this.heap;
     // Sift up by moving parents down (no swap arrays: this runs for every simulated phase).
     let i = this.size++;

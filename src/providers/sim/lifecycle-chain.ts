@@ -1,8 +1,6 @@
 // The timers of one machine lifecycle, cancelled together when a later change supersedes it.
 
-import { after, type Clock } from '../../domain/clock.js';
-
-const noop = (): void => {};
+import { after, NO_TIMER, type Clock, type TimerHandle } from '../../domain/clock.js';
 
 /** Settled before the microtask queue runs: `then` on it is one tick. */
 const SETTLED = Promise.resolve();
@@ -14,8 +12,8 @@ const SETTLED = Promise.resolve();
  * runs tens of thousands of them.
  */
 export abstract class ChainSleeper {
-  /** Cancels the timer of the sleep in flight. */
-  stop: () => void = noop;
+  /** The timer of the sleep in flight. */
+  timer: TimerHandle = NO_TIMER;
   /** Ticks still to wait after the timer before `resume` (-1 while the timer runs). */
   private left = -1;
   private ticks = 0;
@@ -86,7 +84,7 @@ export class Chain {
   sleep(sleeper: ChainSleeper, ms: number, ticks: number): void {
     if (this.cancelled) return;
     sleeper.arm(ticks);
-    sleeper.stop = after(this.clock, ms, sleeper.fire);
+    sleeper.timer = after(this.clock, ms, sleeper.fire);
     const pending = this.pending;
     if (pending === undefined) this.pending = sleeper;
     else if (Array.isArray(pending)) pending.push(sleeper);
@@ -98,7 +96,7 @@ export class Chain {
     const pending = this.pending;
     this.pending = undefined;
     if (pending === undefined) return;
-    for (const sleeper of Array.isArray(pending) ? pending : [pending]) sleeper.stop();
+    for (const sleeper of Array.isArray(pending) ? pending : [pending]) sleeper.timer.cancel();
   }
 
   /** A sleep ended on its own. */

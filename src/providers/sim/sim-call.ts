@@ -1,6 +1,7 @@
 // One simulated API call in flight (sim-provider.ts `call`): an object instead of an async function,
 // a promise per sleep and a closure per role, since a 10,000-machine deploy makes tens of thousands.
 
+import { NO_TIMER, type TimerHandle } from '../../domain/clock.js';
 import type { ProviderError, ProviderOp } from '../contract.js';
 
 /** What a call in flight needs of its provider. */
@@ -59,7 +60,8 @@ const SETTLED = Promise.resolve();
 export class SimCall {
   resolve: (value: unknown) => void = noop;
   reject: (error: unknown) => void = noop;
-  cancel: () => void = noop;
+  /** The timer of its sleep. */
+  timer: TimerHandle = NO_TIMER;
   /** Its links in the provider's SleepingCalls. */
   prev: SimCall | undefined = undefined;
   next: SimCall | undefined = undefined;
@@ -132,7 +134,7 @@ export class SimCall {
 
   /** End the sleep now with `error` (aborted, or the provider closed). */
   stop(error: unknown): void {
-    this.cancel();
+    this.timer.cancel();
     this.provider.sleeping.delete(this);
     this.signal?.removeEventListener('abort', this);
     this.failNextTick(error);

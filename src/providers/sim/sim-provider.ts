@@ -3,7 +3,7 @@
 // may fail as configured (503, timeouts after which the change may or may not have happened).
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
-import { after, type Clock } from '../../domain/clock.js';
+import { after, type Clock, type TimerHandle } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
   ProviderError,
@@ -90,7 +90,7 @@ export class SimProvider implements Provider, CallAnswerer {
   /** Calls sleeping out their latency (or timeout): failed when the provider closes, so no timer outlives it. */
   readonly sleeping = new SleepingCalls();
   /** The clock's cancellable timers, bound once (every simulated call sleeps on one). */
-  private readonly after: (ms: number, fire: () => void) => () => void;
+  private readonly after: (ms: number, fire: () => void) => TimerHandle;
 
   constructor(
     private readonly clock: Clock,
@@ -354,7 +354,7 @@ export class SimProvider implements Provider, CallAnswerer {
     const signal = c.signal;
     if (signal?.aborted) return c.failNextTick(signal.reason ?? new Error('aborted'));
     if (this.closed) return c.failNextTick(new ProviderError('unavailable', 'sim provider is closed'));
-    c.cancel = this.after(ms, c.fire);
+    c.timer = this.after(ms, c.fire);
     this.sleeping.add(c);
     signal?.addEventListener('abort', c, ONCE);
   }
