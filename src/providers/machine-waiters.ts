@@ -3,6 +3,7 @@
 // changes (the sim and local providers, which see every change and so never poll), and the timeout
 // error. Fly polls its API instead (fly/machine-wait.ts) and uses the verdict and the error from here.
 
+import { listenForAbort, stopListening } from '../domain/abort-listeners.js';
 import { after, NO_TIMER, type Clock, type TimerHandle } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';
 import { describeCondition, meets, ProviderError, type WaitCondition } from './contract.js';
@@ -107,7 +108,7 @@ export class MachineWaiters<Record> {
       if (waiting === undefined) this.byMachine.set(id, waiter);
       else if (Array.isArray(waiting)) waiting.push(waiter);
       else this.byMachine.set(id, [waiting, waiter]);
-      signal?.addEventListener('abort', waiter, ONCE);
+      if (signal) listenForAbort(signal, waiter);
       waiter.timer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
     });
   }
@@ -139,8 +140,6 @@ export class MachineWaiters<Record> {
     }
   }
 }
-
-const ONCE = { once: true };
 
 /**
  * One wait: an object (the abort listener itself) and one closure (its timer's), since a
@@ -186,6 +185,6 @@ class Waiter<Record> {
   private finish(): void {
     this.waiters.remove(this);
     this.timer.cancel();
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal) stopListening(this.signal, this);
   }
 }

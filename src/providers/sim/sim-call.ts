@@ -1,6 +1,7 @@
 // One simulated API call in flight (sim-provider.ts `call`): an object instead of an async function,
 // a promise per sleep and a closure per role, since a 10,000-machine deploy makes tens of thousands.
 
+import { stopListening } from '../../domain/abort-listeners.js';
 import { NO_TIMER, type TimerHandle } from '../../domain/clock.js';
 import type { ProviderError, ProviderOp } from '../contract.js';
 
@@ -104,7 +105,7 @@ export class SimCall {
     if (!this.ticked) {
       // The timer: the sleep is over; what follows runs one tick later, where an `await` resumed.
       this.provider.sleeping.delete(this);
-      this.signal?.removeEventListener('abort', this);
+      if (this.signal) stopListening(this.signal, this);
       this.ticked = true;
       void SETTLED.then(this.fire);
       return;
@@ -136,7 +137,7 @@ export class SimCall {
   stop(error: unknown): void {
     this.timer.cancel();
     this.provider.sleeping.delete(this);
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal) stopListening(this.signal, this);
     this.failNextTick(error);
   }
 }

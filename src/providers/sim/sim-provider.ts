@@ -3,6 +3,7 @@
 // may fail as configured (503, timeouts after which the change may or may not have happened).
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
+import { listenForAbort } from '../../domain/abort-listeners.js';
 import { after, type Clock, type TimerHandle } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
@@ -356,7 +357,7 @@ export class SimProvider implements Provider, CallAnswerer {
     if (this.closed) return c.failNextTick(new ProviderError('unavailable', 'sim provider is closed'));
     c.timer = this.after(ms, c.fire);
     this.sleeping.add(c);
-    signal?.addEventListener('abort', c, ONCE);
+    if (signal) listenForAbort(signal, c);
   }
 
   /** 503 probability of an op: its own rate when set, otherwise the `all` rate. */
@@ -365,8 +366,6 @@ export class SimProvider implements Provider, CallAnswerer {
     return rates[op] ?? rates['all'] ?? 0;
   }
 }
-
-const ONCE = { once: true };
 
 function closedError(op: ProviderOp, machineId: string | undefined): ProviderError {
   return new ProviderError('unavailable', 'sim provider is closed', { op, machineId });
