@@ -40,6 +40,7 @@ import {
   type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
+import { DestroySend, UpdateSend } from './resilient-changes.js';
 import { FLY_RATE_LIMITS, RateLimiter } from './rate-limit/fly-limits.js';
 import { SeededRandom } from '../domain/random.js';
 import {
@@ -93,6 +94,10 @@ export class ResilientProvider implements Provider {
   /** Closed while the provider does not answer (only with `outageTimeoutMs`). */
   readonly gate: ProviderGate | undefined;
   private readonly now = (): number => this.clock.now();
+  /** An update found done after a lost answer (resilient-changes.ts). */
+  private readonly recovered = (): void => {
+    this.stats.changesRecovered++;
+  };
 
   constructor(
     readonly inner: Provider,
@@ -129,39 +134,9 @@ export class ResilientProvider implements Provider {
     return this.call('create', scope, undefined, () => this.inner.create(scope, spec), options);
   }
 
-  /** Never sent twice blindly: after a lost answer, the machine is read before any resend. */
+  /** Never sent twice blindly: after a lost answer, the machine is read before any resend (resilient-changes.ts). */
   update(scope: FleetScope, id: string, update: MachineUpdate, options?: CallOptions): Promise<Machine> {
-    let uncertain = false;
-    return this.call(
-      'update',
-      scope,
-      id,
-      async () => {
-        if (uncertain) {
-          const seen = await this.happened(scope, id, update);
-          if (seen) return seen;
-        }
-        try {
-          return await this.inner.update(scope, id, update);
-        } catch (error) {
-          if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited') uncertain = true;
-          else if (uncertain && error instanceof ProviderError && error.kind === 'conflict') {
-            const seen = await this.happened(scope, id, update);
-            if (seen) return seen;
-          }
-          throw error;
-        }
-      },
-      options,
-    );
-  }
-
-  /** After a lost answer: the machine, when it shows the update done (no resend then); otherwise undefined. */
-  private async happened(scope: FleetScope, id: string, update: MachineUpdate): Promise<Machine | undefined> {
-    const seen = await this.inner.get(scope, id);
-    if (!applied(seen, update)) return undefined;
-    this.stats.changesRecovered++;
-    return seen;
+    return this.call('update', scope, id, new UpdateSend(this.inner, this.recovered, scope, id, update).send, options);
   }
 
   start(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
@@ -172,24 +147,9 @@ export class ResilientProvider implements Provider {
     return this.call('stop', scope, id, () => this.inner.stop(scope, id, options), options);
   }
 
+  /** Retried; gone after an attempt whose answer was lost is done (resilient-changes.ts). */
   destroy(scope: FleetScope, id: string, options?: CallOptions): Promise<void> {
-    let mayHaveHappened = false;
-    return this.call(
-      'destroy',
-      scope,
-      id,
-      async () => {
-        try {
-          await this.inner.destroy(scope, id);
-        } catch (error) {
-          if (error instanceof ProviderError && error.retryable && error.kind !== 'rate_limited')
-            mayHaveHappened = true;
-          else if (error instanceof ProviderError && error.kind === 'not_found' && mayHaveHappened) return;
-          throw error;
-        }
-      },
-      options,
-    );
+    return this.call('destroy', scope, id, new DestroySend(this.inner, scope, id).send, options);
   }
 
   cordon(scope: FleetScope, id: string, options?: CallOptions): Promise<Machine> {
@@ -428,12 +388,4 @@ export class ResilientProvider implements Provider {
     this.stats.throttledMs += wait;
     return this.clock.sleep(wait, signal);
   }
-}
-
-/** Whether a machine shows an update as done: its release, and the deploy and role it marks. */
-function applied(machine: Machine, update: MachineUpdate): boolean {
-  if (machine.release !== update.release) return false;
-  if (update.deployId !== undefined && machine.deployId !== update.deployId) return false;
-  if (update.role !== undefined && machine.role !== update.role) return false;
-  return machine.state !== 'destroyed';
 }
