@@ -371,23 +371,26 @@ export class SimFleet {
     return `iv${(this.nextVersion++).toString().padStart(6, '0')}`;
   }
 
-  /** A change an API call made: recorded (`notify`), and a copy of the machine for the caller. */
+  /**
+   * A change an API call made: recorded (`notify`), and a copy of the machine for the caller, which is
+   * also the event's (both are read, never changed: one copy where there were two).
+   */
   private changed(record: SimMachineRecord, type: MachineEvent['type']): Machine {
     record.machine.updatedAtMs = this.clock.now();
     const snapshot = copyMachine(record.machine);
-    this.notify(record, type);
+    this.notify(record, type, snapshot);
     return snapshot;
   }
 
   /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. */
-  private notify(record: SimMachineRecord, type: MachineEvent['type']): void {
+  private notify(record: SimMachineRecord, type: MachineEvent['type'], copy?: Machine): void {
     const m = record.machine;
     const atMs = this.clock.now();
     m.updatedAtMs = atMs;
     const listeners = this.listeners.get(record.scopeKey);
     if (listeners && listeners.size > 0) {
       // One copy for all listeners (an event is read, never changed), and no array for the usual one.
-      const event = { type, machine: copyMachine(m), atMs };
+      const event = { type, machine: copy ?? copyMachine(m), atMs };
       for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
         try {
           listener(event);
