@@ -10,9 +10,18 @@ export interface AbortHandler {
   handleEvent(): void;
 }
 
+/** Where a handler listens to a signal: `stop(handler)` ends it (no lookup of the signal then). */
+export interface AbortListening {
+  stop(handler: AbortHandler): void;
+}
+
 /** The one listener of a signal: calls the handlers listening when it aborts, in the order they began. */
-class SignalHandlers {
+class SignalHandlers implements AbortListening {
   readonly handlers = new Set<AbortHandler>();
+
+  stop(handler: AbortHandler): void {
+    this.handlers.delete(handler);
+  }
 
   handleEvent(): void {
     // Live iteration: a handler that stops another one before its turn keeps it from being called.
@@ -34,10 +43,11 @@ const bySignal = new WeakMap<AbortSignal, SignalHandlers>();
 const ONCE = { once: true };
 
 /**
- * Call `handler.handleEvent()` once when `signal` aborts, unless `stopListening` comes first (as
- * `addEventListener('abort', handler, { once: true })` would; never for a signal that has aborted).
+ * Call `handler.handleEvent()` once when `signal` aborts, unless `stop(handler)` on what this returns
+ * (or `stopListening`) comes first, as `addEventListener('abort', handler, { once: true })` would; never
+ * for a signal that has aborted.
  */
-export function listenForAbort(signal: AbortSignal, handler: AbortHandler): void {
+export function listenForAbort(signal: AbortSignal, handler: AbortHandler): AbortListening {
   let handlers = bySignal.get(signal);
   if (handlers === undefined) {
     handlers = new SignalHandlers();
@@ -45,6 +55,7 @@ export function listenForAbort(signal: AbortSignal, handler: AbortHandler): void
     signal.addEventListener('abort', handlers, ONCE);
   }
   handlers.handlers.add(handler);
+  return handlers;
 }
 
 /** `handler` no longer listens to `signal`. */

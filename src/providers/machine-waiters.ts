@@ -3,7 +3,7 @@
 // changes (the sim and local providers, which see every change and so never poll), and the timeout
 // error. Fly polls its API instead (fly/machine-wait.ts) and uses the verdict and the error from here.
 
-import { listenForAbort, stopListening } from '../domain/abort-listeners.js';
+import { listenForAbort, type AbortListening } from '../domain/abort-listeners.js';
 import { after, NO_TIMER, type Clock, type TimerHandle } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';
 import { describeCondition, meets, ProviderError, type WaitCondition } from './contract.js';
@@ -108,7 +108,7 @@ export class MachineWaiters<Record> {
       if (waiting === undefined) this.byMachine.set(id, waiter);
       else if (Array.isArray(waiting)) waiting.push(waiter);
       else this.byMachine.set(id, [waiting, waiter]);
-      if (signal) listenForAbort(signal, waiter);
+      if (signal) waiter.listening = listenForAbort(signal, waiter);
       waiter.timer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
     });
   }
@@ -147,6 +147,8 @@ export class MachineWaiters<Record> {
  */
 class Waiter<Record> {
   timer: TimerHandle = NO_TIMER;
+  /** Its listening to the signal, when it has one. */
+  listening: AbortListening | undefined = undefined;
 
   constructor(
     private readonly waiters: MachineWaiters<Record>,
@@ -185,6 +187,6 @@ class Waiter<Record> {
   private finish(): void {
     this.waiters.remove(this);
     this.timer.cancel();
-    if (this.signal) stopListening(this.signal, this);
+    this.listening?.stop(this);
   }
 }

@@ -1,7 +1,7 @@
 // One simulated API call in flight (sim-provider.ts `call`): an object instead of an async function,
 // a promise per sleep and a closure per role, since a 10,000-machine deploy makes tens of thousands.
 
-import { stopListening } from '../../domain/abort-listeners.js';
+import type { AbortListening } from '../../domain/abort-listeners.js';
 import { NO_TIMER, type TimerHandle } from '../../domain/clock.js';
 import type { ProviderError, ProviderOp } from '../contract.js';
 
@@ -63,6 +63,8 @@ export class SimCall {
   reject: (error: unknown) => void = noop;
   /** The timer of its sleep. */
   timer: TimerHandle = NO_TIMER;
+  /** Its listening to the caller's signal, while asleep. */
+  listening: AbortListening | undefined = undefined;
   /** Its links in the provider's SleepingCalls. */
   prev: SimCall | undefined = undefined;
   next: SimCall | undefined = undefined;
@@ -105,7 +107,7 @@ export class SimCall {
     if (!this.ticked) {
       // The timer: the sleep is over; what follows runs one tick later, where an `await` resumed.
       this.provider.sleeping.delete(this);
-      if (this.signal) stopListening(this.signal, this);
+      this.listening?.stop(this);
       this.ticked = true;
       void SETTLED.then(this.fire);
       return;
@@ -137,7 +139,7 @@ export class SimCall {
   stop(error: unknown): void {
     this.timer.cancel();
     this.provider.sleeping.delete(this);
-    if (this.signal) stopListening(this.signal, this);
+    this.listening?.stop(this);
     this.failNextTick(error);
   }
 }

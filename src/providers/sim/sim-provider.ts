@@ -357,7 +357,7 @@ export class SimProvider implements Provider, CallAnswerer {
     if (this.closed) return c.failNextTick(new ProviderError('unavailable', 'sim provider is closed'));
     c.timer = this.after(ms, c.fire);
     this.sleeping.add(c);
-    if (signal) listenForAbort(signal, c);
+    if (signal) c.listening = listenForAbort(signal, c);
   }
 
   /** 503 probability of an op: its own rate when set, otherwise the `all` rate. */
