@@ -52,6 +52,7 @@ export class SimFleet {
   private lastApp = '';
   private lastEnv = '';
   private lastKey = '';
+  private readonly keyStrings = new Map<string, string>();
   private nextMachine = 1;
   private nextVersion = 1;
   private closed = false;
@@ -97,9 +98,20 @@ export class SimFleet {
       this.lastScope = scope;
       this.lastApp = scope.app;
       this.lastEnv = scope.env;
-      this.lastKey = scopeKey(scope);
+      this.lastKey = this.interned(scopeKey(scope));
     }
     return this.lastKey;
+  }
+
+  /**
+   * One string per scope key, so `find` compares a record's key with the scope's by identity rather
+   * than character by character (it runs for every API call and every change of a machine).
+   */
+  private interned(key: string): string {
+    const known = this.keyStrings.get(key);
+    if (known !== undefined) return known;
+    this.keyStrings.set(key, key);
+    return key;
   }
 
   /** Machines of every scope (tests, benchmarks). */
@@ -325,6 +337,7 @@ export class SimFleet {
   }
 
   private index(record: SimMachineRecord): void {
+    record.scopeKey = this.interned(record.scopeKey);
     const m = record.machine;
     this.byId.set(m.id, record);
     let scoped = this.byScope.get(record.scopeKey);
