@@ -51,7 +51,7 @@ export class AbortFanout {
    * A signal for one operation, aborted with the fan-out or with `also` (the caller's own signal,
    * without AbortSignal.any, whose weak bookkeeping is costly at this volume); `done()` forgets it.
    */
-  child(also?: AbortSignal): { signal: AbortSignal; done(): void } {
+  child(also?: AbortSignal): FanoutChild {
     const controller = this.spare.pop() ?? new AbortController();
     if (this.aborted) controller.abort(this.reason);
     else this.children.add(controller);
@@ -63,13 +63,34 @@ export class AbortFanout {
         also.addEventListener('abort', onAlso, { once: true });
       }
     }
-    return {
-      signal: controller.signal,
-      done: () => {
-        this.children.delete(controller);
-        if (onAlso) also!.removeEventListener('abort', onAlso);
-        if (!controller.signal.aborted && this.spare.length < MAX_SPARE) this.spare.push(controller);
-      },
-    };
+    return new FanoutChild(this, controller, also, onAlso);
+  }
+
+  /** @internal FanoutChild.done */
+  forget(controller: AbortController, also: AbortSignal | undefined, onAlso: (() => void) | undefined): void {
+    this.children.delete(controller);
+    if (onAlso) also!.removeEventListener('abort', onAlso);
+    if (!controller.signal.aborted && this.spare.length < MAX_SPARE) this.spare.push(controller);
+  }
+}
+
+/**
+ * One child of a fan-out: its signal, and `done()` to forget it. A class, not an object literal with a
+ * `done` closure, which the TypeScript loader would name (a defineProperty) for every step of a deploy.
+ */
+export class FanoutChild {
+  readonly signal: AbortSignal;
+
+  constructor(
+    private readonly fanout: AbortFanout,
+    private readonly controller: AbortController,
+    private readonly also: AbortSignal | undefined,
+    private readonly onAlso: (() => void) | undefined,
+  ) {
+    this.signal = controller.signal;
+  }
+
+  done(): void {
+    this.fanout.forget(this.controller, this.also, this.onAlso);
   }
 }

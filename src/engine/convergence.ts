@@ -34,7 +34,8 @@ export async function trackConvergence(
   const fanout = new AbortFanout([input.signal]);
   await Promise.all(
     machines.map(async (m) => {
-      const { signal, done } = fanout.child();
+      const child = fanout.child();
+      const signal = child.signal;
       try {
         await input.provider.waitFor(
           input.scope,
@@ -53,7 +54,7 @@ export async function trackConvergence(
           unanswered ??= err;
         }
       } finally {
-        done();
+        child.done();
       }
     }),
   );

@@ -446,7 +446,12 @@ class DeployRun implements PlanHost, EndHost {
       )
         return;
       if (event.type === 'destroyed') shown.delete(m.id);
-      else shown.set(m.id, { state: m.state, release: m.release, health: m.health });
+      else if (last) {
+        // Kept up to date in place: one object per machine, not one per stored event.
+        last.state = m.state;
+        last.release = m.release;
+        last.health = m.health;
+      } else shown.set(m.id, { state: m.state, release: m.release, health: m.health });
       this.journal.addEvent({
         deployId: this.req.deployId,
         app: m.app,

@@ -3,7 +3,8 @@
 // changes (the sim and local providers, which see every change and so never poll), and the timeout
 // error. Fly polls its API instead (fly/machine-wait.ts) and uses the verdict and the error from here.
 
-import { after, type Clock } from '../domain/clock.js';
+import { listenForAbort, type AbortListening } from '../domain/abort-listeners.js';
+import { after, NO_TIMER, type Clock, type TimerHandle } from '../domain/clock.js';
 import type { Machine } from '../domain/types.js';
 import { describeCondition, meets, ProviderError, type WaitCondition } from './contract.js';
 
@@ -107,8 +108,8 @@ export class MachineWaiters<Record> {
       if (waiting === undefined) this.byMachine.set(id, waiter);
       else if (Array.isArray(waiting)) waiting.push(waiter);
       else this.byMachine.set(id, [waiting, waiter]);
-      signal?.addEventListener('abort', waiter, ONCE);
-      waiter.stopTimer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
+      if (signal) waiter.listening = listenForAbort(signal, waiter);
+      waiter.timer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
     });
   }
 
@@ -140,15 +141,14 @@ export class MachineWaiters<Record> {
   }
 }
 
-const ONCE = { once: true };
-const noop = (): void => {};
-
 /**
  * One wait: an object (the abort listener itself) and one closure (its timer's), since a
  * 10,000-machine deploy makes tens of thousands of them.
  */
 class Waiter<Record> {
-  stopTimer: () => void = noop;
+  timer: TimerHandle = NO_TIMER;
+  /** Its listening to the signal, when it has one. */
+  listening: AbortListening | undefined = undefined;
 
   constructor(
     private readonly waiters: MachineWaiters<Record>,
@@ -186,7 +186,7 @@ class Waiter<Record> {
 
   private finish(): void {
     this.waiters.remove(this);
-    this.stopTimer();
-    this.signal?.removeEventListener('abort', this);
+    this.timer.cancel();
+    this.listening?.stop(this);
   }
 }

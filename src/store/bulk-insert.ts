@@ -49,23 +49,75 @@ export class BulkInserter {
     const repeat = this.tuples.has(shape)
       ? this.tuples.get(shape)
       : this.learnTuple(db, table, shape, rows[0]!, columns);
-    if (repeat) {
-      // Row counts from a short ladder: each count's text is prepared once by the store (statement
-      // cache) instead of one statement per flush size, which cost SQLite ~2 ms each at 500 rows and
-      // kept up to 64 such statements in memory. Same rows, same order, same transaction.
-      const most = rowsPerInsert(columns.length);
-      let at = 0;
-      for (const size of LADDER) {
-        if (size > most) continue;
-        while (rows.length - at >= size) {
-          const values = valuesOf(rows, at, size, columns);
-          await db.executeQuery(CompiledQuery.raw(this.repeated(shape, repeat, size), values));
-          at += size;
-        }
-      }
-      return;
+    if (repeat)
+      return this.insertLadder(db, shape, repeat, columns.length, rows.length, (from, count) =>
+        valuesOf(rows, from, count, columns),
+      );
+    await this.insertCompiled(db, table, shape, rows, valuesOf(rows, 0, rows.length, columns));
+  }
+
+  /**
+   * `count` rows of `columns`, their values (row by row, in the order of `columns`) written by
+   * `values(from, count)` straight from the caller's records: no row object per record.
+   */
+  async insertColumns(
+    db: Db,
+    table: 'journal' | 'machine_events',
+    columns: readonly string[],
+    count: number,
+    values: (from: number, count: number) => unknown[],
+  ): Promise<void> {
+    if (count === 0) return;
+    const shape = `${table}\u0000${columns.join(',')}`;
+    const rowAt = (i: number): Record<string, unknown> => {
+      const one = values(i, 1);
+      return Object.fromEntries(columns.map((c, j) => [c, one[j]]));
+    };
+    const repeat = this.tuples.has(shape)
+      ? this.tuples.get(shape)
+      : this.learnTuple(db, table, shape, rowAt(0), [...columns]);
+    if (repeat) return this.insertLadder(db, shape, repeat, columns.length, count, values);
+    // Dialects without positional placeholders (PostgreSQL) compile from row objects.
+    const most = rowsPerInsert(columns.length);
+    for (let at = 0; at < count; at += most) {
+      const n = Math.min(most, count - at);
+      const rows = Array.from({ length: n }, (_, i) => rowAt(at + i));
+      await this.insertCompiled(db, table, shape, rows, values(at, n));
     }
-    const params = valuesOf(rows, 0, rows.length, columns);
+  }
+
+  /**
+   * Row counts from a short ladder: each count's text is prepared once by the store (statement cache)
+   * instead of one statement per flush size, which cost SQLite ~2 ms each at 500 rows and kept up to
+   * 64 such statements in memory. Same rows, same order, same transaction.
+   */
+  private async insertLadder(
+    db: Db,
+    shape: string,
+    repeat: { head: string; tuple: string },
+    columns: number,
+    count: number,
+    values: (from: number, count: number) => unknown[],
+  ): Promise<void> {
+    const most = rowsPerInsert(columns);
+    let at = 0;
+    for (const size of LADDER) {
+      if (size > most) continue;
+      while (count - at >= size) {
+        await db.executeQuery(CompiledQuery.raw(this.repeated(shape, repeat, size), values(at, size)));
+        at += size;
+      }
+    }
+  }
+
+  /** Rows of a shape whose text cannot be repeated: compiled by Kysely (kept per row count while it binds them so). */
+  private async insertCompiled(
+    db: Db,
+    table: 'journal' | 'machine_events',
+    shape: string,
+    rows: readonly Record<string, unknown>[],
+    params: unknown[],
+  ): Promise<void> {
     const key = `${shape}\u0000${rows.length}`;
     let text = this.texts.get(key);
     if (text === undefined) {

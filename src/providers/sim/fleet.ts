@@ -52,6 +52,7 @@ export class SimFleet {
   private lastApp = '';
   private lastEnv = '';
   private lastKey = '';
+  private readonly keyStrings = new Map<string, string>();
   private nextMachine = 1;
   private nextVersion = 1;
   private closed = false;
@@ -97,9 +98,20 @@ export class SimFleet {
       this.lastScope = scope;
       this.lastApp = scope.app;
       this.lastEnv = scope.env;
-      this.lastKey = scopeKey(scope);
+      this.lastKey = this.interned(scopeKey(scope));
     }
     return this.lastKey;
+  }
+
+  /**
+   * One string per scope key, so `find` compares a record's key with the scope's by identity rather
+   * than character by character (it runs for every API call and every change of a machine).
+   */
+  private interned(key: string): string {
+    const known = this.keyStrings.get(key);
+    if (known !== undefined) return known;
+    this.keyStrings.set(key, key);
+    return key;
   }
 
   /** Machines of every scope (tests, benchmarks). */
@@ -130,7 +142,7 @@ export class SimFleet {
     if (spec.env) record.machineEnv = { ...spec.env };
     if (spec.command !== undefined) record.command = spec.command;
     const snapshot = this.changed(record, 'created');
-    void this.lifecycle.bootChain(record, 'create');
+    this.lifecycle.bootChain(record, 'create');
     return snapshot;
   }
 
@@ -180,7 +192,7 @@ export class SimFleet {
     record.target = 'started';
     const revert = this.rng.chance(this.options.faults.revertRate) ? previous : undefined;
     const snapshot = this.changed(record, 'updated');
-    void this.lifecycle.bootChain(record, 'update', revert);
+    this.lifecycle.bootChain(record, 'update', revert);
     return snapshot;
   }
 
@@ -193,7 +205,7 @@ export class SimFleet {
     m.state = 'starting';
     m.health = 'unknown';
     const snapshot = this.changed(record, 'state');
-    void this.lifecycle.bootChain(record, null);
+    this.lifecycle.bootChain(record, null);
     return snapshot;
   }
 
@@ -212,7 +224,7 @@ export class SimFleet {
     m.state = 'stopping';
     m.health = 'unknown';
     const snapshot = this.changed(record, 'state');
-    void this.lifecycle.stopChain(record);
+    this.lifecycle.stopChain(record);
     return snapshot;
   }
 
@@ -325,6 +337,7 @@ export class SimFleet {
   }
 
   private index(record: SimMachineRecord): void {
+    record.scopeKey = this.interned(record.scopeKey);
     const m = record.machine;
     this.byId.set(m.id, record);
     let scoped = this.byScope.get(record.scopeKey);
@@ -371,23 +384,26 @@ export class SimFleet {
     return `iv${(this.nextVersion++).toString().padStart(6, '0')}`;
   }
 
-  /** A change an API call made: recorded (`notify`), and a copy of the machine for the caller. */
+  /**
+   * A change an API call made: recorded (`notify`), and a copy of the machine for the caller, which is
+   * also the event's (both are read, never changed: one copy where there were two).
+   */
   private changed(record: SimMachineRecord, type: MachineEvent['type']): Machine {
     record.machine.updatedAtMs = this.clock.now();
     const snapshot = copyMachine(record.machine);
-    this.notify(record, type);
+    this.notify(record, type, snapshot);
     return snapshot;
   }
 
   /** Record a change: stamp it, tell the scope's listeners and the machine's waiters. */
-  private notify(record: SimMachineRecord, type: MachineEvent['type']): void {
+  private notify(record: SimMachineRecord, type: MachineEvent['type'], copy?: Machine): void {
     const m = record.machine;
     const atMs = this.clock.now();
     m.updatedAtMs = atMs;
     const listeners = this.listeners.get(record.scopeKey);
     if (listeners && listeners.size > 0) {
       // One copy for all listeners (an event is read, never changed), and no array for the usual one.
-      const event = { type, machine: copyMachine(m), atMs };
+      const event = { type, machine: copy ?? copyMachine(m), atMs };
       for (const listener of listeners.size === 1 ? listeners : [...listeners]) {
         try {
           listener(event);

@@ -1,6 +1,63 @@
 // The timers of one machine lifecycle, cancelled together when a later change supersedes it.
 
-import { after, type Clock } from '../../domain/clock.js';
+import { after, NO_TIMER, type Clock, type TimerHandle } from '../../domain/clock.js';
+
+/** Settled before the microtask queue runs: `then` on it is one tick. */
+const SETTLED = Promise.resolve();
+
+/**
+ * What sleeps on a chain: a lifecycle's run of phases (machine-lifecycle.ts), resumed by `resume`
+ * once its sleep is over. One object and one closure (its timer's) per run, whatever its number of
+ * phases: the phases were async functions awaiting a promise per sleep, and a 10,000-machine deploy
+ * runs tens of thousands of them.
+ */
+export abstract class ChainSleeper {
+  /** The timer of the sleep in flight. */
+  timer: TimerHandle = NO_TIMER;
+  /** Ticks still to wait after the timer before `resume` (-1 while the timer runs). */
+  private left = -1;
+  private ticks = 0;
+  /** The timer's callback, and each tick after it. */
+  readonly fire: () => void;
+
+  constructor(readonly chain: Chain) {
+    // Made here, not as a class field: the TypeScript loader names every field's closure (a
+    // defineProperty each), and a deploy makes one per machine phase.
+    this.fire = () => this.step();
+  }
+
+  /** The sleep is over: go on with the run. Never called when the chain was cancelled first. */
+  abstract resume(): void;
+
+  /** Each tick after the timer (1, 2…), before `resume` or the next tick; for what ran there. */
+  protected ticked(_tick: number): void {}
+
+  /** Sleep `ms` on the chain, then `ticks` microtask ticks (see Chain.sleep). */
+  sleep(ms: number, ticks: number): void {
+    this.chain.sleep(this, ms, ticks);
+  }
+
+  /** @internal Chain.sleep */
+  arm(ticks: number): void {
+    this.left = -1;
+    this.ticks = ticks;
+  }
+
+  private step(): void {
+    if (this.left < 0) {
+      this.chain.done(this);
+      this.left = this.ticks;
+    } else {
+      this.ticked(this.ticks - this.left);
+    }
+    if (this.left > 0) {
+      this.left--;
+      void SETTLED.then(this.fire);
+      return;
+    }
+    this.resume();
+  }
+}
 
 /**
  * One lifecycle of a machine (boot, stop, destroy): its pending timers, cancelled together when a later
@@ -14,21 +71,24 @@ export class Chain {
    * Its sleeps in flight, in the order they began: usually one (a lifecycle's phases follow each other;
    * a flap sleeps beside the exit), so no collection until a second one.
    */
-  private pending: ChainSleep | ChainSleep[] | undefined;
+  private pending: ChainSleeper | ChainSleeper[] | undefined;
 
   constructor(private readonly clock: Clock) {}
 
-  /** Resolves true after `ms`, false as soon as the chain is cancelled. */
-  sleep(ms: number): Promise<boolean> {
-    if (this.cancelled) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const sleep = new ChainSleep(this, resolve);
-      sleep.stop = after(this.clock, ms, sleep.fire);
-      const pending = this.pending;
-      if (pending === undefined) this.pending = sleep;
-      else if (Array.isArray(pending)) pending.push(sleep);
-      else this.pending = [pending, sleep];
-    });
+  /**
+   * `sleeper.resume()` after `ms`, then `ticks` microtask ticks: where the `await` of the async
+   * function it replaced resumed (1 for a sleep's promise, 2 for a `then` of it), so everything at one
+   * instant of virtual time happens in the same order. Never once the chain is cancelled (the await
+   * then resumed only to return). A resume due when the chain is cancelled still comes, as it did.
+   */
+  sleep(sleeper: ChainSleeper, ms: number, ticks: number): void {
+    if (this.cancelled) return;
+    sleeper.arm(ticks);
+    sleeper.timer = after(this.clock, ms, sleeper.fire);
+    const pending = this.pending;
+    if (pending === undefined) this.pending = sleeper;
+    else if (Array.isArray(pending)) pending.push(sleeper);
+    else this.pending = [pending, sleeper];
   }
 
   cancel(): void {
@@ -36,41 +96,16 @@ export class Chain {
     const pending = this.pending;
     this.pending = undefined;
     if (pending === undefined) return;
-    for (const sleep of Array.isArray(pending) ? pending : [pending]) {
-      sleep.stop();
-      sleep.resolve(false);
-    }
+    for (const sleeper of Array.isArray(pending) ? pending : [pending]) sleeper.timer.cancel();
   }
 
   /** A sleep ended on its own. */
-  done(sleep: ChainSleep): void {
+  done(sleeper: ChainSleeper): void {
     const pending = this.pending;
-    if (pending === sleep) this.pending = undefined;
+    if (pending === sleeper) this.pending = undefined;
     else if (Array.isArray(pending)) {
-      const i = pending.indexOf(sleep);
+      const i = pending.indexOf(sleeper);
       if (i >= 0) pending.splice(i, 1);
     }
   }
-}
-
-const noop = (): void => {};
-
-/** One sleep of a chain: an object and one closure (its timer's) instead of a closure per role. */
-class ChainSleep {
-  stop: () => void = noop;
-
-  constructor(
-    private readonly chain: Chain,
-    readonly resolve: (slept: boolean) => void,
-  ) {
-    // Made here, not as a class field: the TypeScript loader names every field's closure (a
-    // defineProperty each), and a deploy makes one per machine phase.
-    this.fire = () => {
-      this.chain.done(this);
-      this.resolve(!this.chain.cancelled);
-    };
-  }
-
-  /** Its timer's callback. */
-  readonly fire: () => void;
 }

@@ -1,6 +1,8 @@
 // One simulated API call in flight (sim-provider.ts `call`): an object instead of an async function,
 // a promise per sleep and a closure per role, since a 10,000-machine deploy makes tens of thousands.
 
+import type { AbortListening } from '../../domain/abort-listeners.js';
+import { NO_TIMER, type TimerHandle } from '../../domain/clock.js';
 import type { ProviderError, ProviderOp } from '../contract.js';
 
 /** What a call in flight needs of its provider. */
@@ -59,7 +61,10 @@ const SETTLED = Promise.resolve();
 export class SimCall {
   resolve: (value: unknown) => void = noop;
   reject: (error: unknown) => void = noop;
-  cancel: () => void = noop;
+  /** The timer of its sleep. */
+  timer: TimerHandle = NO_TIMER;
+  /** Its listening to the caller's signal, while asleep. */
+  listening: AbortListening | undefined = undefined;
   /** Its links in the provider's SleepingCalls. */
   prev: SimCall | undefined = undefined;
   next: SimCall | undefined = undefined;
@@ -102,7 +107,7 @@ export class SimCall {
     if (!this.ticked) {
       // The timer: the sleep is over; what follows runs one tick later, where an `await` resumed.
       this.provider.sleeping.delete(this);
-      this.signal?.removeEventListener('abort', this);
+      this.listening?.stop(this);
       this.ticked = true;
       void SETTLED.then(this.fire);
       return;
@@ -132,9 +137,9 @@ export class SimCall {
 
   /** End the sleep now with `error` (aborted, or the provider closed). */
   stop(error: unknown): void {
-    this.cancel();
+    this.timer.cancel();
     this.provider.sleeping.delete(this);
-    this.signal?.removeEventListener('abort', this);
+    this.listening?.stop(this);
     this.failNextTick(error);
   }
 }

@@ -3,7 +3,8 @@
 // may fail as configured (503, timeouts after which the change may or may not have happened).
 // Time is the injected Clock's only; randomness is the seeded SeededRandom's only.
 
-import { after, type Clock } from '../../domain/clock.js';
+import { listenForAbort } from '../../domain/abort-listeners.js';
+import { after, type Clock, type TimerHandle } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
 import {
   ProviderError,
@@ -90,7 +91,7 @@ export class SimProvider implements Provider, CallAnswerer {
   /** Calls sleeping out their latency (or timeout): failed when the provider closes, so no timer outlives it. */
   readonly sleeping = new SleepingCalls();
   /** The clock's cancellable timers, bound once (every simulated call sleeps on one). */
-  private readonly after: (ms: number, fire: () => void) => () => void;
+  private readonly after: (ms: number, fire: () => void) => TimerHandle;
 
   constructor(
     private readonly clock: Clock,
@@ -354,9 +355,9 @@ export class SimProvider implements Provider, CallAnswerer {
     const signal = c.signal;
     if (signal?.aborted) return c.failNextTick(signal.reason ?? new Error('aborted'));
     if (this.closed) return c.failNextTick(new ProviderError('unavailable', 'sim provider is closed'));
-    c.cancel = this.after(ms, c.fire);
+    c.timer = this.after(ms, c.fire);
     this.sleeping.add(c);
-    signal?.addEventListener('abort', c, ONCE);
+    if (signal) c.listening = listenForAbort(signal, c);
   }
 
   /** 503 probability of an op: its own rate when set, otherwise the `all` rate. */
@@ -365,8 +366,6 @@ export class SimProvider implements Provider, CallAnswerer {
     return rates[op] ?? rates['all'] ?? 0;
   }
 }
-
-const ONCE = { once: true };
 
 function closedError(op: ProviderOp, machineId: string | undefined): ProviderError {
   return new ProviderError('unavailable', 'sim provider is closed', { op, machineId });

@@ -1,0 +1,43 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { VirtualClock, type TimerHandle } from '../../src/domain/clock.js';
+import { until } from '../support/wait.js';
+
+describe('VirtualClock timers', () => {
+  it('fires timers in time order, ties in the order they were set, and never a cancelled one', async () => {
+    const clock = new VirtualClock(0);
+    const fired: string[] = [];
+    clock.after(30, () => fired.push('c@30'));
+    clock.after(10, () => fired.push('a@10'));
+    const cancelled = clock.after(20, () => fired.push('cancelled@20'));
+    clock.after(10, () => fired.push('b@10'));
+    cancelled.cancel();
+    cancelled.cancel();
+    await until(() => fired.length === 3, 'the three live timers fired');
+    assert.deepEqual(fired, ['a@10', 'b@10', 'c@30']);
+    assert.equal(clock.now(), 30);
+  });
+
+  it('drops cancelled timers once they are most of the heap, and the rest fire in the same order', async () => {
+    const clock = new VirtualClock(0);
+    const fired: number[] = [];
+    const expected: number[] = [];
+    const cancels: TimerHandle[] = [];
+    // 3,000 timers at pseudo-random times with many ties; two in three are cancelled (a deploy's
+    // wait timeouts), which makes the heap drop them before their time.
+    for (let i = 0; i < 3000; i++) {
+      const at = (i * 7919) % 997;
+      const timer = clock.after(at, () => fired.push(i));
+      if (i % 3 === 0) expected.push(i);
+      else cancels.push(timer);
+    }
+    for (const timer of cancels) timer.cancel();
+    assert.ok(clock.pending < 3000, `cancelled timers were dropped (${clock.pending} left of 3000)`);
+    // A timer cancelled after it was dropped, or after it fired, changes nothing.
+    cancels[0]!.cancel();
+    await until(() => fired.length === expected.length, 'every live timer fired');
+    expected.sort((a, b) => ((a * 7919) % 997) - ((b * 7919) % 997) || a - b);
+    assert.deepEqual(fired, expected);
+    assert.equal(clock.pending, 0);
+  });
+});
