@@ -15,7 +15,7 @@
 // ends succeeded. Seeds are fresh by default and printed; `--seed` repeats a run.
 //
 //   npm run bench:chaos -- [--trials 20] [--scenarios all|a,b] [--stores sqlite,postgres]
-//                          [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
+//                          [--strategies all|a,b] [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -43,6 +43,7 @@ Options:
   --trials N          trials per scenario and store (default 20)
   --scenarios LIST    comma-separated, or "all" (default): ${SCENARIOS.join(', ')}
   --stores LIST       sqlite,postgres (default both; postgres runs on a server of the benchmark's own)
+  --strategies LIST   comma-separated strategies to draw from, or "all" (default): ${STRATEGIES.join(', ')}
   --machines N        machines per deploy (default 500: 80 % web, 20 % worker)
   --speed X           simulated seconds per real second, sim server and runway alike (default 20)
   --seed N            seed of every random choice (default: a fresh one, printed)
@@ -56,6 +57,7 @@ const { values: args } = parseArgs({
     trials: { type: 'string', default: '20' },
     scenarios: { type: 'string', default: 'all' },
     stores: { type: 'string', default: 'sqlite,postgres' },
+    strategies: { type: 'string', default: 'all' },
     machines: { type: 'string', default: '500' },
     speed: { type: 'string', default: '20' },
     seed: { type: 'string' },
@@ -77,6 +79,10 @@ const TOKEN = 'chaos-token';
 const chosen = (args.scenarios === 'all' ? [...SCENARIOS] : args.scenarios!.split(',')) as Scenario[];
 for (const s of chosen)
   if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+const strategies: readonly string[] = args.strategies === 'all' ? STRATEGIES : args.strategies!.split(',');
+for (const s of strategies)
+  if (!(STRATEGIES as readonly string[]).includes(s))
+    throw new Error(`unknown strategy "${s}" (known: ${STRATEGIES.join(', ')})`);
 for (const [name, v] of [
   ['--trials', TRIALS],
   ['--machines', N],
@@ -237,7 +243,7 @@ async function trial(
   pgServer: PostgresInstance | undefined,
 ): Promise<Trial> {
   const started = Date.now();
-  const strategy = STRATEGIES[Math.floor(random() * STRATEGIES.length)]!;
+  const strategy = strategies[Math.floor(random() * strategies.length)]!;
   const app = `chaos-${i}-${randomBytes(2).toString('hex')}`;
   const flyApp = `${app}-production`;
   const dir = mkdtempSync(join(tmpdir(), 'runway-chaos-'));
@@ -513,7 +519,7 @@ async function main(): Promise<void> {
   const results: Trial[] = [];
   const t0 = Date.now();
   process.stderr.write(
-    `chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}\n`,
+    `chaos: seed ${SEED} (repeat with --seed ${SEED}), ${N} machines, speed ${SPEED}x, scenarios ${chosen.join(', ')}, stores ${stores.join(', ')}, strategies ${strategies.join(', ')}\n`,
   );
   try {
     for (const scenario of chosen) {
