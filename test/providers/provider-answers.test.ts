@@ -5,10 +5,15 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { ScaledClock } from '../../src/domain/clock.js';
-import { ProviderError } from '../../src/providers/contract.js';
+import { ScaledClock, VirtualClock } from '../../src/domain/clock.js';
+import { ProviderError, type Provider } from '../../src/providers/contract.js';
+import { ResilientProvider } from '../../src/providers/resilient-provider.js';
+import { SimProvider } from '../../src/providers/sim/sim-provider.js';
 import { startSimServer, type SimServer } from '../../src/providers/sim/serve/sim-server.js';
 import { flyRig, TOKEN } from './fly-harness.js';
+import { simOptions } from './sim-harness.js';
+
+const scope = { app: 'mechanic', env: 'production' };
 
 /** Faster than the shared server: the wait below is minutes of simulated time. */
 const SPEED = 50;
@@ -47,5 +52,35 @@ describe('provider gate under 15 % 503 and 5 % timeouts (fly over HTTP)', () => 
     } finally {
       await rig.close();
     }
+  });
+});
+
+describe('provider gate: answers reported by the inner provider', () => {
+  it('a call that keeps failing while its requests are answered is no outage', async () => {
+    const clock = new VirtualClock(0);
+    const sim = new SimProvider(clock, simOptions({ rateLimits: false }));
+    const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
+    const listeners = new Set<() => void>();
+    let attempts = 0;
+    const stub: Provider = Object.create(sim) as Provider;
+    stub.onAnswer = (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    // Each attempt is two requests: the first answered, the second a 503 (until the 200th attempt).
+    stub.get = async (s, id) => {
+      await clock.sleep(100);
+      for (const l of listeners) l();
+      await clock.sleep(100);
+      if (++attempts < 200) throw new ProviderError('unavailable', '503 service unavailable', { status: 503 });
+      return sim.get(s, id);
+    };
+    const provider = new ResilientProvider(stub, { clock, limits: false, seed: 3, outageTimeoutMs: 30_000 });
+    const got = await provider.get(scope, m!.id);
+    assert.equal(got.id, m!.id);
+    assert.equal(attempts, 200);
+    assert.ok(clock.now() > 30_000, `failed for ${clock.now()} ms in all, longer than the outage timeout`);
+    assert.equal(provider.stats.gaveUp, 0);
+    assert.equal(provider.gate!.down, undefined);
   });
 });
