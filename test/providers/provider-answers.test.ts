@@ -1,7 +1,8 @@
 // The outage gate under scattered 5xx (issue 19's `5xx` chaos scenario: 15 % of API calls answered
 // 503, 5 % timing out), over real HTTP against `runway sim serve`: the provider answers most requests,
 // so the gate must never call it an outage. A wait is many requests (slices, GETs); each answer the
-// provider gives, inside a call that fails in the end or not, says it is there.
+// provider gives, inside a call that fails in the end or not, says it is there. Then the same on a
+// virtual clock, with the answers reported by a stub (any provider with `onAnswer`).
 
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
