@@ -175,6 +175,13 @@ export interface Provider {
    * outages): the deploy says it is waiting for the provider, and since when.
    */
   readonly gate?: ProviderGate;
+  /**
+   * Be told of every answer of the provider's API that shows it is there (not a 5xx, a 429 or a
+   * timeout), for providers whose calls make several requests (fly: a wait is slices and GETs, a
+   * change takes a lease): a call that fails in the end still heard the provider answer. The
+   * ResilientProvider opens its gate on each. Returns the unsubscribe function.
+   */
+  onAnswer?(listener: () => void): () => void;
   /** Subscribe to machine changes of a scope; returns an unsubscribe function. */
   subscribe?(scope: FleetScope, listener: (event: MachineEvent) => void): () => void;
   /**

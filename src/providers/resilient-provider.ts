@@ -21,8 +21,10 @@
 //
 // Outages (with `outageTimeoutMs`, as every session sets it): a retryable failure closes the
 // ProviderGate; no new operation is sent while it is closed, one call probes with backoff and jitter
-// (Retry-After honoured), and the first answer opens it. Retries then stop at the outage timeout,
-// not after a number of attempts, and waits are stretched by the outage time they lost.
+// (Retry-After honoured), and the first answer opens it: a call's own, or any request's the inner
+// provider reports (`onAnswer`: fly's waits and changes are several requests each). Retries then stop
+// at the outage timeout, not after a number of attempts, and waits are stretched by the outage time
+// they lost.
 
 import type { TrafficSnapshot } from '../domain/traffic.js';
 import type { Clock } from '../domain/clock.js';
@@ -112,6 +114,10 @@ export class ResilientProvider implements Provider {
     this.rng = SeededRandom.fromSeed(options.seed ?? 1);
     this.maxWaitChunkMs = Math.max(1, options.maxWaitChunkMs ?? MAX_WAIT_CHUNK_MS);
     this.gate = options.outageTimeoutMs === undefined ? undefined : new ProviderGate(options.outageTimeoutMs);
+    // Every answer the provider gives opens the gate, those inside a call that fails in the end
+    // included (one 503 among a wait's slices and polls): an outage is the provider answering nothing.
+    const gate = this.gate;
+    if (gate) inner.onAnswer?.(() => gate.markUp(this.clock.now()));
     // Passed through as they are (bound to the inner provider), or absent when it has none.
     this.subscribe = inner.subscribe?.bind(inner);
     this.drain = inner.drain?.bind(inner);

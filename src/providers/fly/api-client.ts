@@ -63,6 +63,7 @@ export class FlyApiClient {
   private readonly baseUrl: string;
   // One pool per client; many long-poll waits run at once, so connections are not capped.
   private readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: null, pipelining: 1 });
+  private readonly answerListeners = new Set<() => void>();
 
   constructor(private readonly options: ApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -72,6 +73,15 @@ export class FlyApiClient {
   /** Longest wait for an answer (request_timeout), unless a request names its own. */
   get timeoutMs(): number {
     return this.options.timeoutMs;
+  }
+
+  /**
+   * Be told of every answer that shows the API is there: a 2xx, or a refusal that is not a sign of
+   * absence (404, 408, 409, 412…; not a 5xx, a 429 or a timeout). Returns the unsubscribe function.
+   */
+  onAnswer(listener: () => void): () => void {
+    this.answerListeners.add(listener);
+    return () => this.answerListeners.delete(listener);
   }
 
   /** Send; a 2xx answer resolves with its parsed body, anything else rejects with a ProviderError. */
@@ -141,16 +151,31 @@ export class FlyApiClient {
         body = raw;
       }
     }
-    if (status >= 200 && status < 300) return { status, body: body as T };
+    if (status >= 200 && status < 300) {
+      this.answered();
+      return { status, body: body as T };
+    }
     if (status === 429) this.stats.rateLimited++;
     if (status >= 500) this.stats.serverErrors++;
     const retryAfterMs = status === 429 ? parseRetryAfter(retryAfter, clock.now()) : undefined;
-    throw httpError(
+    const error = httpError(
       status,
       token.redact(errorText(body, raw)),
       { op: req.op, machineId: req.machineId, what: req.what },
       retryAfterMs,
     );
+    if (!error.retryable) this.answered();
+    throw error;
+  }
+
+  private answered(): void {
+    for (const listener of this.answerListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener must not turn an answer into a failure.
+      }
+    }
   }
 
   private closing: Promise<void> | undefined;

@@ -138,6 +138,11 @@ export class FlyProvider implements Provider {
     this.leases.workingFor(deployId);
   }
 
+  /** Every request's answer (leases, wait slices and polls included), not only each call's outcome. */
+  onAnswer(listener: () => void): () => void {
+    return this.client.onAnswer(listener);
+  }
+
   get leaseStats(): LeaseStats {
     return this.leases.stats;
   }
