@@ -312,6 +312,14 @@ export class ResilientProvider implements Provider {
     const gate = this.gate;
     const now = this.now;
     let probe = false;
+    // A call that keeps failing while the provider answers others (a machine on a host that is down)
+    // is no outage, and the gate never gives it up: it ends after provider_outage_timeout of its own
+    // failures, the time the gate was shut not counted (that is the outage timeout's). Not a wait's
+    // chunk: it is many requests, one 5xx among them fails it, and the wait's deadline bounds it. Nor
+    // a 429: that is the provider answering "later" to an app whose rate limit others share too.
+    const bounded = op !== 'wait';
+    let failingSince: number | undefined;
+    let downAtFailing = 0;
     // Only the send's own failures are judged: an abort while waiting at the gate or for a token ends the call.
     let sent = failedFirst !== undefined;
     const sendOnce = async (): Promise<T> => {
@@ -339,6 +347,18 @@ export class ResilientProvider implements Provider {
         if (gate.exhausted(now())) {
           this.stats.gaveUp++;
           throw this.outageError(gate, error);
+        }
+        const own = bounded && error.kind !== 'rate_limited';
+        if (own && failingSince === undefined) {
+          failingSince = now();
+          downAtFailing = gate.downMs(failingSince);
+        } else if (
+          own &&
+          failingSince !== undefined &&
+          now() - failingSince - (gate.downMs(now()) - downAtFailing) >= gate.outageTimeoutMs
+        ) {
+          this.stats.gaveUp++;
+          throw this.failingError(gate, error, now() - failingSince);
         }
       } else if (attempt >= this.retry.maxAttempts) {
         this.stats.gaveUp++;
@@ -371,6 +391,14 @@ export class ResilientProvider implements Provider {
       {
         ...last.details,
       },
+    );
+  }
+
+  private failingError(gate: ProviderGate, last: ProviderError, failingMs: number): ProviderError {
+    return new ProviderError(
+      last.kind,
+      `${this.name}: failed for ${Math.round(failingMs / 1000)} s while the provider answered other calls (provider_outage_timeout ${Math.round(gate.outageTimeoutMs / 1000)} s): ${last.message}`,
+      { ...last.details },
     );
   }
 

@@ -84,4 +84,40 @@ describe('provider gate: answers reported by the inner provider', () => {
     assert.equal(provider.stats.gaveUp, 0);
     assert.equal(provider.gate!.down, undefined);
   });
+
+  it('a call that fails every time while the provider answers others ends after the outage timeout', async () => {
+    const clock = new VirtualClock(0);
+    const sim = new SimProvider(clock, simOptions({ rateLimits: false }));
+    const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
+    const listeners = new Set<() => void>();
+    const stub: Provider = Object.create(sim) as Provider;
+    stub.onAnswer = (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+    // This machine's host is down: its calls fail, always; the rest of the fleet is answered.
+    let attempts = 0;
+    stub.update = async () => {
+      attempts++;
+      await clock.sleep(100);
+      throw new ProviderError('unavailable', '503 service unavailable', { status: 503 });
+    };
+    let others = true;
+    void (async () => {
+      while (others) {
+        await clock.sleep(50);
+        for (const l of listeners) l();
+      }
+    })();
+    const provider = new ResilientProvider(stub, { clock, limits: false, seed: 4, outageTimeoutMs: 30_000 });
+    await assert.rejects(
+      provider.update(scope, m!.id, { release: 'v2', image: 'mechanic:v2' }),
+      (e: ProviderError) =>
+        e.kind === 'unavailable' && /failed for \d+ s while the provider answered other calls/.test(e.message),
+    );
+    others = false;
+    assert.ok(attempts > 10, `${attempts} attempts`);
+    assert.ok(clock.now() >= 30_000, `gave up at ${clock.now()} ms of virtual time, before the outage timeout`);
+    assert.equal(provider.stats.gaveUp, 1);
+  });
 });
