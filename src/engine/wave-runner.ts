@@ -8,7 +8,7 @@ import { describeError } from './errors.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
 import { runStep, StepFailure, type StepContext } from './step-runner.js';
 import { promotedGroups, stepGroup, stepMachine, takesOutOfTraffic } from './wave-flow.js';
-import { WindowSlots } from './window-slots.js';
+import { WindowSlots, type SlotWaiter } from './window-slots.js';
 
 export type Outcome = { ok: true } | { ok: false; error: string; aborted: boolean };
 
@@ -118,18 +118,18 @@ class StepJoin {
 }
 
 /**
- * One step of a wave, as callbacks on the promises it waits for (its slot, then its step), not an async
+ * One step of a wave, as callbacks on what it waits for (its slot, then its step), not an async
  * function: each goes on in the tick an await on the same promise resumed, so the event trace is that
  * of the async function it replaced.
  */
-class StepRun {
+class StepRun implements SlotWaiter {
   private readonly ref: string | null;
   private readonly slot: WindowSlots | undefined;
   private child: FanoutChild | undefined;
   private counted = false;
-  private readonly started: () => void;
-  private readonly succeeded: (machineId: string | null) => void;
-  private readonly failed: (err: unknown) => void;
+  /** Its callbacks, made when first needed: a wave's steps may wait for a slot for most of the wave. */
+  private succeeded: ((machineId: string | null) => void) | undefined;
+  private failed: ((err: unknown) => void) | undefined;
 
   constructor(
     private readonly run: WaveRun,
@@ -138,15 +138,36 @@ class StepRun {
   ) {
     this.ref = stepMachine(step);
     const group = stepGroup(step);
-    // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
-    this.started = () => {
+    this.slot =
+      run.slots.get(group ?? '') && takesOutOfTraffic(step, run.ctx.known) ? run.slots.get(group!) : undefined;
+  }
+
+  /** Slots are requested in step order, before any wait, so the window is first come first served. */
+  begin(): void {
+    if (this.slot) this.slot.enter(this);
+    else this.granted();
+  }
+
+  /** Its slot is there (or it needs none): it starts on the next tick, as an await on that did. */
+  granted(): void {
+    void RESOLVED.then(() => {
       try {
         this.start();
       } catch (err) {
         this.caught(err);
       }
-    };
-    this.succeeded = (machineId) => {
+    });
+  }
+
+  /** No slot for it (the wave stopped): it fails on the next tick, as an await on that did. */
+  refused(reason: unknown): void {
+    this.callbacks();
+    void Promise.reject(reason).then(undefined, this.failed);
+  }
+
+  /** Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty). */
+  private callbacks(): void {
+    this.succeeded ??= (machineId) => {
       try {
         this.succeed(machineId);
       } catch (err) {
@@ -155,15 +176,7 @@ class StepRun {
       }
       this.finish(false);
     };
-    this.failed = (err) => this.caught(err);
-    this.slot =
-      run.slots.get(group ?? '') && takesOutOfTraffic(step, run.ctx.known) ? run.slots.get(group!) : undefined;
-  }
-
-  /** Slots are requested in step order, before any wait, so the window is first come first served. */
-  begin(): void {
-    const acquired = this.slot?.acquire();
-    void (acquired ?? RESOLVED).then(this.started, this.failed);
+    this.failed ??= (err) => this.caught(err);
   }
 
   /** The async function's catch: the step stopped or failed. */
@@ -185,6 +198,7 @@ class StepRun {
     run.running++;
     this.counted = true;
     run.host.emit({ type: 'step', step, machineId: this.ref, status: 'started' });
+    this.callbacks();
     void runStep(run.ctx, step, signal).then(this.succeeded, this.failed);
   }
 
