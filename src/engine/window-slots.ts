@@ -6,10 +6,16 @@
 
 import Queue from 'yocto-queue';
 
+/** A step waiting for a slot, told when it has one or is refused (at the moment a promise would settle). */
+export interface SlotWaiter {
+  granted(): void;
+  refused(reason: unknown): void;
+}
+
 export class WindowSlots {
   private free: number;
   // A queue, not an array: shift() copies a large array, and a 50,000-machine window queues thousands.
-  private readonly waiting = new Queue<{ resolve: () => void; reject: (reason: unknown) => void }>();
+  private readonly waiting = new Queue<SlotWaiter>();
   private stopped: { reason: unknown } | undefined;
 
   constructor(size: number) {
@@ -21,20 +27,27 @@ export class WindowSlots {
    * signal per waiting step: a wave queues thousands of them, and one `stop` refuses them all.)
    */
   acquire(): Promise<void> {
-    if (this.stopped) return Promise.reject(this.stopped.reason);
+    return new Promise((resolve, reject) => this.enter({ granted: resolve, refused: reject }));
+  }
+
+  /**
+   * `acquire` without a promise: `waiter` is granted its slot (now, or when one frees) or refused, each
+   * where `acquire`'s promise would have settled. A wave's steps wait this way: thousands of them may
+   * queue for the whole wave, and a promise and its resolving functions each was much of what they held.
+   */
+  enter(waiter: SlotWaiter): void {
+    if (this.stopped) return waiter.refused(this.stopped.reason);
     if (this.free > 0 && this.waiting.size === 0) {
       this.free--;
-      return Promise.resolve();
+      return waiter.granted();
     }
-    return new Promise((resolve, reject) => {
-      this.waiting.enqueue({ resolve, reject });
-    });
+    this.waiting.enqueue(waiter);
   }
 
   /** The wave stopped: steps waiting for a slot, and any that asks later, are refused with `reason`. */
   stop(reason: unknown): void {
     this.stopped ??= { reason };
-    for (let entry = this.waiting.dequeue(); entry; entry = this.waiting.dequeue()) entry.reject(reason);
+    for (let entry = this.waiting.dequeue(); entry; entry = this.waiting.dequeue()) entry.refused(reason);
   }
 
   /** A machine came back into traffic (an update done) or a new one went in (a promoted machine). */
@@ -42,7 +55,7 @@ export class WindowSlots {
     this.free++;
     while (this.free > 0 && this.waiting.size > 0) {
       this.free--;
-      this.waiting.dequeue()!.resolve();
+      this.waiting.dequeue()!.granted();
     }
   }
 

@@ -79,4 +79,24 @@ describe('WindowSlots', () => {
     assert.equal(slots.queued, 0);
     await assert.rejects(slots.acquire(), /wave stopped/);
   });
+
+  it('grants waiters in the order they entered as slots free, and refuses the rest when stopped', () => {
+    const slots = new WindowSlots(1);
+    const told: string[] = [];
+    const waiter = (name: string) => ({
+      granted: () => void told.push(`${name} granted`),
+      refused: (reason: unknown) => void told.push(`${name} refused: ${(reason as Error).message}`),
+    });
+    slots.enter(waiter('a'));
+    slots.enter(waiter('b'));
+    slots.enter(waiter('c'));
+    assert.deepEqual(told, ['a granted']);
+    assert.equal(slots.queued, 2);
+    slots.release();
+    assert.deepEqual(told, ['a granted', 'b granted']);
+    slots.stop(new Error('wave stopped'));
+    slots.enter(waiter('d'));
+    assert.deepEqual(told, ['a granted', 'b granted', 'c refused: wave stopped', 'd refused: wave stopped']);
+    assert.equal(slots.queued, 0);
+  });
 });
