@@ -17,7 +17,6 @@
 //   npm run bench:chaos -- [--trials 20] [--scenarios all|a,b] [--stores sqlite,postgres]
 //                          [--strategies all|a,b] [--machines 500] [--speed 20] [--seed N] [--max-outage 60] [--json]
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,8 +26,10 @@ import { STRATEGIES } from '../src/domain/types.js';
 import { RealClock } from '../src/domain/clock.js';
 import { createApiToken } from '../src/server/auth.js';
 import { openStore } from '../src/store/open-store.js';
-import { ROOT, startRunwayServer, type Child } from '../test/support/processes.js';
+import { startRunwayServer, type Child } from '../test/support/processes.js';
 import { startPostgresInstance, type PostgresInstance } from '../test/support/postgres-instance.js';
+import { cli, fleetApi, simServe, sleep, TOKEN } from './chaos-processes.js';
+import { judge, type Counts } from './chaos-verdict.js';
 
 const SCENARIOS = ['kill-runway', 'api-outage', 'slow-api', '5xx', '429', 'pg-restart', 'sigterm-server'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -75,7 +76,6 @@ const N = Number(args.machines);
 const SPEED = Number(args.speed);
 const MAX_OUTAGE_S = Number(args['max-outage']);
 const SEED = args.seed !== undefined ? Number(args.seed) >>> 0 : randomBytes(4).readUInt32LE() >>> 0;
-const TOKEN = 'chaos-token';
 const chosen = (args.scenarios === 'all' ? [...SCENARIOS] : args.scenarios!.split(',')) as Scenario[];
 for (const s of chosen)
   if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
@@ -107,14 +107,6 @@ const EXPECTED_SIM_S: Record<string, number> = {
   bluegreen: N * 1.05,
 };
 
-interface Counts {
-  doubleUpdates: number;
-  doubleCreates: number;
-  extras: number;
-  leftOut: number;
-  offTarget: number;
-}
-
 interface Trial {
   scenario: Scenario;
   store: string;
@@ -127,107 +119,6 @@ interface Trial {
   counts: Counts;
   problems: string[];
   wallMs: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cli(
-  dir: string,
-  cliArgs: string[],
-): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/cli/main.ts'), ...cliArgs],
-    {
-      cwd: dir,
-      env: { ...process.env, FLY_API_TOKEN: TOKEN, RUNWAY_USER: 'chaos', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr }))) };
-}
-
-/** `runway sim serve` in `dir` (its runway.toml's [sim] settings with --env), on `port` (0: any). */
-function simServe(dir: string, extra: string[], port = 0): Promise<Child & { url: string; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      import.meta.resolve('tsx'),
-      join(ROOT, 'src/cli/main.ts'),
-      'sim',
-      'serve',
-      '--json',
-      '--port',
-      String(port),
-      '--speed',
-      String(SPEED),
-      '--state',
-      join(dir, 'fleet.json'),
-      ...extra,
-    ],
-    {
-      cwd: dir,
-      env: { ...process.env, FLY_API_TOKEN: TOKEN, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<number | null>((done) =>
-    child.on('exit', (code, signal) => done(code ?? (signal ? 128 : null))),
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      try {
-        const info = JSON.parse(out) as { url: string; port: number };
-        resolve({
-          child,
-          url: info.url,
-          port: info.port,
-          log: () => err,
-          stop: (signal: NodeJS.Signals = 'SIGTERM') => {
-            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-            return exited;
-          },
-        });
-      } catch {
-        // not all of it yet
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`sim serve exited (${code}): ${err}`)));
-  });
-}
-
-/** A read or seed of the sim server, retried through the faults the scenario injects (5xx, 429). */
-async function fleetApi<T>(url: string, path: string, init: RequestInit = {}): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(url + path, {
-      ...init,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...init.headers },
-    });
-    if (res.ok) return (await res.json()) as T;
-    const text = await res.text();
-    if ((res.status >= 500 || res.status === 429) && attempt < 100) {
-      await sleep(100);
-      continue;
-    }
-    throw new Error(`${path}: ${res.status} ${text}`);
-  }
-}
-
-interface FlyMachineLite {
-  id: string;
-  state: string;
-  cordoned?: boolean;
-  config?: { metadata?: Record<string, string> };
-  checks?: { status: string }[];
 }
 
 function simSettings(scenario: Scenario): string {
@@ -299,7 +190,7 @@ ${simSettings(scenario).replace(/\[sim\./g, '[environments.chaos.sim.')}
 url = "${db}"
 `;
     writeFileSync(join(dir, 'runway.toml'), config('http://127.0.0.1:1'));
-    let fleet = await simServe(dir, ['--env', 'chaos', '--seed', String(Math.floor(random() * 1e9))]);
+    let fleet = await simServe(dir, SPEED, ['--env', 'chaos', '--seed', String(Math.floor(random() * 1e9))]);
     children.push(fleet);
     writeFileSync(join(dir, 'runway.toml'), config(fleet.url));
     await fleetApi(fleet.url, `/_sim/apps/${flyApp}/seed`, {
@@ -388,7 +279,7 @@ url = "${db}"
       const port = fleet.port;
       await fleet.stop('SIGKILL');
       await sleep(outageMs);
-      fleet = await simServe(dir, ['--env', 'chaos'], port);
+      fleet = await simServe(dir, SPEED, ['--env', 'chaos'], port);
       children.push(fleet);
     } else if (scenario === 'pg-restart') {
       if (pgServer) await pgServer.restart(3_000);
@@ -431,61 +322,7 @@ url = "${db}"
     }
     neighbour?.abort();
 
-    // The fleet converged: target, started, checks passing, in traffic; nothing extra.
-    const machines = await fleetApi<FlyMachineLite[]>(fleet.url, `/v1/apps/${flyApp}/machines`);
-    const live = machines.filter((m) => m.state !== 'destroyed' && m.state !== 'destroying');
-    const serving = live.filter((m) => (m.config?.metadata?.runway_role ?? 'serving') === 'serving');
-    counts.extras = live.length - N;
-    counts.leftOut = serving.filter((m) => m.cordoned || m.state === 'stopped').length;
-    counts.offTarget = serving.filter(
-      (m) =>
-        !(
-          m.config?.metadata?.runway_release === 'v2' &&
-          m.state === 'started' &&
-          !m.cordoned &&
-          (m.checks ?? []).every((c) => c.status === 'passing')
-        ),
-    ).length;
-    if (serving.length !== N) problems.push(`${serving.length} serving machines, expected ${N}`);
-    if (counts.offTarget)
-      problems.push(`${counts.offTarget}/${N} serving machines not converged (v2, started, passing, in traffic)`);
-    if (counts.extras > 0) problems.push(`${counts.extras} extra machines left`);
-    if (counts.leftOut) problems.push(`${counts.leftOut} machines left cordoned or stopped`);
-
-    // No machine updated or created twice (counted by the server, across its restarts).
-    const stats = await fleetApi<{
-      server: {
-        updates: { machineId: string; deployId: string | null }[];
-        creates: { machineId: string; launchId: string | null; duplicateOf?: string | null }[];
-      };
-    }>(fleet.url, '/_sim/stats');
-    const perMachine = new Map<string, number>();
-    for (const u of stats.server.updates)
-      if (u.deployId === deployId) perMachine.set(u.machineId, (perMachine.get(u.machineId) ?? 0) + 1);
-    counts.doubleUpdates = [...perMachine.values()].filter((n) => n > 1).length;
-    // A launch made twice: a machine made while another of its launch was not destroyed (the server
-    // judges it when it applies the create). A launch made again after its machine was destroyed is a
-    // new machine runway meant, not counted; two creates answered with one machine are a sim fault.
-    const doubled = new Set<string>();
-    const byMachine = new Map<string, number>();
-    for (const c of stats.server.creates) {
-      if (c.launchId && c.duplicateOf) doubled.add(c.launchId);
-      byMachine.set(c.machineId, (byMachine.get(c.machineId) ?? 0) + 1);
-    }
-    counts.doubleCreates = doubled.size;
-    const relabelled = [...byMachine.values()].filter((n) => n > 1).length;
-    if (counts.doubleUpdates) problems.push(`${counts.doubleUpdates} machines updated more than once by the deploy`);
-    if (counts.doubleCreates) problems.push(`${counts.doubleCreates} launches created more than one machine`);
-    if (relabelled) problems.push(`${relabelled} machines answered to more than one create (sim serve fault)`);
-
-    // The record and the journal tell the true story.
-    const record = await store.getDeploy(deployId);
-    const journal = await store.listJournal(deployId);
-    if (record?.status !== 'succeeded')
-      problems.push(`deploy record says ${record?.status}: ${record?.error ?? ''}`.slice(0, 400));
-    if (journal.at(-1)?.kind !== 'status' || journal.at(-1)?.message !== 'succeeded')
-      problems.push(`journal ends with ${journal.at(-1)?.kind} ${journal.at(-1)?.message}`);
-    if (journal.some((e) => e.kind === 'rollback')) problems.push('the deploy rolled back');
+    await judge({ url: fleet.url, flyApp, n: N, deployId, store, counts, problems });
     await store.close();
     return {
       scenario,
