@@ -19,6 +19,7 @@ import type { FleetScope, Machine } from '../domain/types.js';
 import type { Provider } from '../providers/contract.js';
 import { describeError } from './errors.js';
 import type { Outcome } from './wave-runner.js';
+import type { ProgressListener } from './progress.js';
 
 /** Waves after which the new release serves (or, for bluegreen's greens, could be measured). */
 const ANALYSED: ReadonlySet<WaveKind> = new Set(['spearhead', 'batch', 'canary', 'surge', 'create']);
@@ -30,7 +31,8 @@ export interface AnalysisHost {
   /** The release being deployed. */
   target: string;
   note(kind: string, message: string, data?: unknown, wave?: number | null): void;
-  measured(measurement: Measurement, wave: Wave): void;
+  /** The live view hears each measurement. */
+  emit: ProgressListener;
 }
 
 export class AnalysisGate {
@@ -41,6 +43,17 @@ export class AnalysisGate {
     private readonly sources: MetricSources,
     private readonly host: AnalysisHost,
   ) {}
+
+  /** A measurement goes to the live view and the journal. */
+  private measured(measurement: Measurement, wave: Wave): void {
+    this.host.emit({ type: 'analysis', measurement, wave: wave.index });
+    this.host.note(
+      'analysis_measured',
+      `${measurement.analysis}: ${measurement.verdict}: ${measurement.reason}`,
+      measurement,
+      wave.index,
+    );
+  }
 
   applies(wave: Wave): boolean {
     return this.spec.entries.length > 0 && ANALYSED.has(wave.kind);
@@ -131,7 +144,7 @@ export class AnalysisGate {
         const list = taken.get(entry.name)!;
         list.push(m);
         if (flow && list.length > entry.count) list.shift();
-        this.host.measured(m, wave);
+        this.measured(m, wave);
         const verdict = entryVerdict(entry, list);
         if (verdict.verdict === 'fail' && (!flow || m.verdict === 'fail')) return verdict.reason;
         if (verdict.verdict === 'pass' && !flow) {

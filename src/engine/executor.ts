@@ -1,12 +1,11 @@
-// Size: ~480 lines: one deploy run's state (its clock, listing, releases, journal, control) and the
-// order of its phases; every phase that is more than a call into that state lives in the parts below.
 // The imperative shell around the pure strategies: observe the fleet, build a plan, apply it wave by
 // wave, and re-observe until nothing remains (level-triggered). On failure it rolls back or halts per
 // `on_failure`; on abort it stops within one in-flight operation per machine; either way it settles
 // the fleet (no orphan extra machines, no healthy machine left out of traffic) and says where each
 // machine is. Its parts: deploy-request.ts (what a run is given), run-control.ts (abort, step-back,
 // ownership), deploy-watch.ts (heartbeat), plan-applier.ts (waves and convergence), deploy-tally.ts
-// (what it measures), settle.ts, deploy-end.ts (summary and record).
+// (what it measures), machine-event-log.ts (machine events stored), settle.ts, deploy-end.ts (summary and
+// record).
 
 import type { AnalysisSpec } from '../domain/analysis.js';
 import { AnalysisGate } from './analysis-gate.js';
@@ -32,6 +31,7 @@ import { RunControl } from './run-control.js';
 import { DeployTally } from './deploy-tally.js';
 import { convergeOn, type PlanHost } from './plan-applier.js';
 import { finishDeploy, type EndHost } from './deploy-end.js';
+import { recordMachineEvents } from './machine-event-log.js';
 
 export type { DeployRequest, EngineDeps } from './deploy-request.js';
 
@@ -87,16 +87,7 @@ class DeployRun implements PlanHost, EndHost {
       clock: this.clock,
       target: this.req.target.version,
       note: (kind, message, data, wave) => this.note(kind, message, data, null, wave ?? null),
-      measured: (measurement, wave) => {
-        this.emit({ type: 'analysis', measurement, wave: wave.index });
-        this.note(
-          'analysis_measured',
-          `${measurement.analysis}: ${measurement.verdict}: ${measurement.reason}`,
-          measurement,
-          null,
-          wave.index,
-        );
-      },
+      emit: this.emit,
     });
   }
 
@@ -139,7 +130,13 @@ class DeployRun implements PlanHost, EndHost {
       startedAtMs: this.tally.startedAt,
       heartbeatAtMs: this.wall.now(),
     });
-    this.watchMachines();
+    this.unsubscribe = recordMachineEvents(
+      this.deps.provider,
+      this.req.scope,
+      this.req.deployId,
+      this.journal,
+      this.emit,
+    );
     const unwatchOutages = watchProviderOutages(this.deps.provider.gate, this.wall, {
       down: (message, data) => {
         this.emit({ type: 'phase', phase: this.phase, message });
@@ -423,47 +420,6 @@ class DeployRun implements PlanHost, EndHost {
 
   lastFleet(): { machines: Machine[]; atMs: number } | undefined {
     return this.lastListing;
-  }
-
-  private watchMachines(): void {
-    const { provider } = this.deps;
-    if (!provider.subscribe) return;
-    // What each machine showed in its last stored event: the readers of stored events (the dashboard's
-    // timeline from the store) see a machine's state, release and health, so an event that changes none
-    // of them (an uncordon, a repeated state) is not stored; created and destroyed always are.
-    const shown = new Map<string, { state: string; release: string; health: string }>();
-    this.unsubscribe = provider.subscribe(this.req.scope, (event) => {
-      this.emit({ type: 'machine', event });
-      const m = event.machine;
-      const last = shown.get(m.id);
-      if (
-        last &&
-        event.type !== 'created' &&
-        event.type !== 'destroyed' &&
-        last.state === m.state &&
-        last.release === m.release &&
-        last.health === m.health
-      )
-        return;
-      if (event.type === 'destroyed') shown.delete(m.id);
-      else if (last) {
-        // Kept up to date in place: one object per machine, not one per stored event.
-        last.state = m.state;
-        last.release = m.release;
-        last.health = m.health;
-      } else shown.set(m.id, { state: m.state, release: m.release, health: m.health });
-      this.journal.addEvent({
-        deployId: this.req.deployId,
-        app: m.app,
-        env: m.env,
-        machineId: m.id,
-        atMs: event.atMs,
-        type: event.type,
-        state: m.state,
-        release: m.release,
-        health: m.health,
-      });
-    });
   }
 
   /** Heartbeat (the deploy and its lock) and watch the store for abort requests (deploy-watch.ts). */

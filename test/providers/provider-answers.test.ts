@@ -68,11 +68,12 @@ describe('provider gate: answers reported by the inner provider', () => {
       listeners.add(listener);
       return () => listeners.delete(listener);
     };
-    // Each attempt is two requests: the first answered, the second a 503 (until the 200th attempt).
+    // Each attempt is two requests: the first answered (the sim's own latency), the second a 503
+    // at once (until the 200th attempt). The gate stays open only between the two, so this call is
+    // neither an outage nor, for the per-call bound, failing while others are answered.
     stub.get = async (s, id) => {
-      await clock.sleep(100);
+      await sim.get(s, id);
       for (const l of listeners) l();
-      await clock.sleep(100);
       if (++attempts < 200) throw new ProviderError('unavailable', '503 service unavailable', { status: 503 });
       return sim.get(s, id);
     };
@@ -99,13 +100,13 @@ describe('provider gate: answers reported by the inner provider', () => {
     let attempts = 0;
     stub.update = async () => {
       attempts++;
-      await clock.sleep(100);
+      await sim.get(scope, m!.id); // the request's latency, as the sim draws it
       throw new ProviderError('unavailable', '503 service unavailable', { status: 503 });
     };
     let others = true;
     void (async () => {
       while (others) {
-        await clock.sleep(50);
+        await sim.get(scope, m!.id);
         for (const l of listeners) l();
       }
     })();

@@ -1,5 +1,3 @@
-// Size: ~455 lines: one method per Machines API operation over the files named below; each is short, and
-// splitting the operations would scatter the one state the server saves.
 // The simulated fleet behind a Fly-compatible API: what `runway sim serve` answers, without HTTP.
 // Every Machines API call goes through the SimProvider, so it costs the sim's API latency, obeys Fly's
 // documented rate limits (429 + Retry-After) and the configured faults. What Fly has and the sim does
@@ -414,16 +412,7 @@ export class SimFlyBackend {
 
   private load(saved: SimServeState): void {
     this.apps.load(saved.apps);
-    for (const m of saved.sim.fleet.machines) {
-      if (m.state === 'destroyed' || m.target === 'destroyed') continue;
-      const { target: _t, machineEnv: _e, command: _c, revertedFrom: _r, revertedRelease: _rr, ...machine } = m;
-      this.mirror.set(machine);
-    }
-    // The loaded fleet settled mid-transition machines: read them back as the sim has them now.
-    for (const m of this.sim.toJSON().fleet.machines) {
-      const { target: _t, machineEnv: _e, command: _c, revertedFrom: _r, revertedRelease: _rr, ...machine } = m;
-      this.mirror.set(machine);
-    }
+    this.mirror.load(saved.sim);
     for (const [id, extra] of saved.machines) this.extras.set(id, { ...extra, bornAtMs: 0 });
     this.names.load(
       saved.names,
