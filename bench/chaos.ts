@@ -374,12 +374,15 @@ async function main(): Promise<void> {
           const r = await trial(scenario, storeKind, i, pgServer);
           results.push(r);
           if (!args.json) {
+            // slow-api, 5xx and 429 are storms over the whole deploy: no moment, no phase.
             const fault =
               r.outageMs !== undefined
-                ? `outage ${(r.outageMs / 1000).toFixed(0)} s after ${r.faultAfterMs} ms`
-                : `fault after ${r.faultAfterMs} ms`;
+                ? `outage ${(r.outageMs / 1000).toFixed(0)} s after ${r.faultAfterMs} ms (${r.faultDuring.slice(0, 50)})`
+                : r.faultDuring
+                  ? `fault after ${r.faultAfterMs} ms (${r.faultDuring.slice(0, 50)})`
+                  : 'fault throughout the deploy';
             process.stderr.write(
-              `${scenario.padEnd(14)} ${storeKind.padEnd(8)} #${String(i).padStart(2)} ${r.strategy.padEnd(9)} ${fault} (${r.faultDuring.slice(0, 50)}) → ${r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`}  [${(r.wallMs / 1000).toFixed(1)} s]\n`,
+              `${scenario.padEnd(14)} ${storeKind.padEnd(8)} #${String(i).padStart(2)} ${r.strategy.padEnd(9)} ${fault} → ${r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`}  [${(r.wallMs / 1000).toFixed(1)} s]\n`,
             );
           }
         }
