@@ -16,6 +16,9 @@ export interface BackendFaults {
   createLandsLate?: boolean;
   /** With createLandsLate: the late create takes its machine name on arrival, before its delay. */
   createNameFirst?: boolean;
+  /** The next `actionDelayCount` start, stop, cordon or uncordon requests apply this much later (a slow API). */
+  actionDelayMs?: number;
+  actionDelayCount?: number;
   /** A machine 404s on everything but list for this long after its create. */
   eventualConsistencyMs: number;
 }

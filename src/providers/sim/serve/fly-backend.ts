@@ -29,7 +29,7 @@ import { SimAppSecrets } from './fly-secrets.js';
 import { checkWaitRequest, waitLikeFly } from './fly-wait.js';
 import { HttpError } from './http-error.js';
 import { toFlyMachine, validConfig, type MachineExtra } from './machine-json.js';
-import { OneAtATime } from './one-at-a-time.js';
+import { MachineTurns } from './machine-turns.js';
 import { PerMachineCalls } from './per-machine-calls.js';
 import { SeededRandom } from '../random.js';
 import { seededExtras, type SeedRequest } from './seed.js';
@@ -42,6 +42,9 @@ import { SimVolumes } from './volumes.js';
 export { HttpError } from './http-error.js';
 export type { SeedRequest } from './seed.js';
 export type { BackendFaults, BackendOptions, BackendStats, SimServeState } from './backend-types.js';
+
+const NOT_STOPPED =
+  'failed_precondition: unable to destroy machine, not currently stopped, suspended, or failed (use kill=true)';
 
 /** The sim scope of a Fly app: the app is the unit of rate limits, as on Fly. */
 export const FLY_SIM_ENV = 'fly';
@@ -61,8 +64,8 @@ export class SimFlyBackend {
   readonly volumes: SimVolumes;
   /** Every machine as of its last event (free to read; the sim's own reads cost API calls). */
   private readonly mirror: FleetMirror;
-  /** The update of a machine being applied, if any (updates of one machine go one at a time). */
-  private readonly updating = new OneAtATime();
+  /** The changes of each machine, one at a time (machine-turns.ts). */
+  readonly turns: MachineTurns;
   private readonly calls: PerMachineCalls;
   private readonly createParts: CreateParts;
   /** Set on every change; the server saves when it is set. */
@@ -77,6 +80,7 @@ export class SimFlyBackend {
     const changed = () => void (this.dirty = true);
     this.mirror = new FleetMirror(this.sim, (id) => this.volumes.detach(id), changed);
     this.faults = { createDelayMs: 0, createDelayCount: 0, eventualConsistencyMs: 0, ...options.faults };
+    this.turns = new MachineTurns(options.clock, this.faults);
     this.calls = new PerMachineCalls(options.clock, this.sim, SeededRandom.fromSeed(this.sim.options.seed + 1));
     this.leases = new SimLeases(
       options.clock,
@@ -166,7 +170,7 @@ export class SimFlyBackend {
     // request's turn comes: a late copy of an update that was already applied is refused, not
     // applied twice.
     let versionBefore: string | undefined;
-    const turn = this.updating.run(id, async () => {
+    const turn = this.turns.change(id, async () => {
       versionBefore = this.mirror.get(id)?.instanceVersion;
       if (body.current_version !== undefined && versionBefore !== undefined && body.current_version !== versionBefore) {
         throw new HttpError(
@@ -214,7 +218,7 @@ export class SimFlyBackend {
     this.visible(app, id);
     this.leases.check(id, nonce);
     const before = this.mirror.get(id)?.state ?? 'stopped';
-    await this.sim.start(this.scope(app), id);
+    await this.turns.action(id, () => this.sim.start(this.scope(app), id));
     this.dirty = true;
     return { previous_state: before, migrated: false, new_host: '' };
   }
@@ -222,7 +226,7 @@ export class SimFlyBackend {
   async stopMachine(app: string, id: string, nonce: string | undefined): Promise<{ ok: true }> {
     this.visible(app, id);
     this.leases.check(id, nonce);
-    await this.sim.stop(this.scope(app), id);
+    await this.turns.action(id, () => this.sim.stop(this.scope(app), id));
     this.dirty = true;
     return { ok: true };
   }
@@ -230,14 +234,12 @@ export class SimFlyBackend {
   async destroyMachine(app: string, id: string, nonce: string | undefined, force: boolean): Promise<{ ok: true }> {
     this.visible(app, id);
     this.leases.check(id, nonce);
-    const state = this.mirror.get(id)?.state;
-    if (!force && (state === 'started' || state === 'starting' || state === 'stopping')) {
-      throw new HttpError(
-        412,
-        'failed_precondition: unable to destroy machine, not currently stopped, suspended, or failed (use kill=true)',
-      );
-    }
-    await this.sim.destroy(this.scope(app), id);
+    await this.turns.change(id, () => {
+      const state = this.mirror.get(id)?.state;
+      if (!force && (state === 'started' || state === 'starting' || state === 'stopping'))
+        throw new HttpError(412, NOT_STOPPED);
+      return this.sim.destroy(this.scope(app), id);
+    });
     this.leases.drop(id);
     this.dirty = true;
     return { ok: true };
@@ -246,8 +248,9 @@ export class SimFlyBackend {
   async cordonMachine(app: string, id: string, nonce: string | undefined, cordon: boolean): Promise<{ ok: true }> {
     this.visible(app, id);
     this.leases.check(id, nonce);
-    if (cordon) await this.sim.cordon(this.scope(app), id);
-    else await this.sim.uncordon(this.scope(app), id);
+    await this.turns.action(id, () =>
+      cordon ? this.sim.cordon(this.scope(app), id) : this.sim.uncordon(this.scope(app), id),
+    );
     this.dirty = true;
     return { ok: true };
   }
