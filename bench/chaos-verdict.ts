@@ -43,7 +43,13 @@ export async function judge(trial: {
   if (counts.offTarget)
     problems.push(`${counts.offTarget}/${N} serving machines not converged (v2, started, passing, in traffic)`);
   if (counts.extras > 0) problems.push(`${counts.extras} extra machines left`);
-  if (counts.leftOut) problems.push(`${counts.leftOut} machines left cordoned or stopped`);
+  if (counts.leftOut) {
+    const named = serving
+      .filter((m) => m.cordoned || m.state === 'stopped')
+      .slice(0, 5)
+      .map((m) => `${m.id} ${m.state}${m.cordoned ? ' cordoned' : ''} ${m.config?.metadata?.runway_release ?? '?'}`);
+    problems.push(`${counts.leftOut} machines left cordoned or stopped (${named.join(', ')})`);
+  }
 
   // No machine updated or created twice (counted by the server, across its restarts).
   const stats = await fleetApi<{

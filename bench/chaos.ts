@@ -49,6 +49,7 @@ Options:
   --speed X           simulated seconds per real second, sim server and runway alike (default 20)
   --seed N            seed of every random choice (default: a fresh one, printed)
   --max-outage S      longest API outage in real seconds (default 60; drawn from 2..S)
+  --keep-failed       keep a failed trial's directory (runway.toml, the store, sim serve's state) and print its path
   --json              print every trial as JSON
   -h, --help          this help
 `;
@@ -63,6 +64,7 @@ const { values: args } = parseArgs({
     speed: { type: 'string', default: '20' },
     seed: { type: 'string' },
     'max-outage': { type: 'string', default: '60' },
+    'keep-failed': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -354,7 +356,8 @@ url = "${db}"
   } finally {
     neighbour?.abort();
     await Promise.all(children.map((c) => c.stop('SIGKILL').catch(() => null)));
-    rmSync(dir, { recursive: true, force: true });
+    if (args['keep-failed'] && problems.length > 0) process.stderr.write(`  kept ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
