@@ -3,7 +3,8 @@
 //    machine is read first, and when it already runs the release for this deploy that is the answer;
 //    a resend the provider refuses as a conflict (fly: current_version no longer matches, because the
 //    lost attempt was applied late) is settled by another read;
-//  - a destroy that finds the machine gone after an attempt whose answer was lost: that attempt did it.
+//  - a destroy whose answer was lost is not sent again blindly either: the machine is read first, and
+//    gone (or going) is done; a resend refused as not found or as a conflict is settled by another read.
 // Each first attempt is sent without an async function (its frame and promises, for every update and
 // destroy of a deploy) and settles in the microtask the async function did: one `then`, as one `await`.
 // The closures are made in constructors: one declared in a function would be named, a defineProperty
@@ -74,33 +75,60 @@ export class UpdateSend {
   }
 }
 
-/** Sends one destroy, attempt after attempt (`send`); gone after a lost answer is done. */
+/**
+ * Sends one destroy, attempt after attempt (`send`). After an attempt whose answer was lost the machine
+ * is read first: gone (or going) is done, and only a machine still there is sent the destroy again. A
+ * resend refused as not found or as a conflict (on Fly, the lease the lost attempt took away with the
+ * machine) is settled by another read.
+ */
 export class DestroySend {
-  private mayHaveHappened = false;
+  private lost = false;
   /** One attempt. */
   readonly send: () => Promise<void>;
-  private readonly settle: (error: unknown) => void;
+  private readonly markLost: (error: unknown) => never;
 
-  constructor(inner: Provider, scope: FleetScope, id: string) {
-    this.settle = (error) => {
-      if (lostAnswer(error)) this.mayHaveHappened = true;
-      else if (error instanceof ProviderError && error.kind === 'not_found' && this.mayHaveHappened) return;
+  constructor(
+    private readonly inner: Provider,
+    private readonly scope: FleetScope,
+    private readonly id: string,
+  ) {
+    this.markLost = (error) => {
+      if (lostAnswer(error)) this.lost = true;
       throw error;
     };
     this.send = () => {
+      if (this.lost) return this.again();
       let answer: Promise<void>;
       try {
         answer = inner.destroy(scope, id);
       } catch (error) {
-        try {
-          this.settle(error);
-        } catch {
-          return Promise.reject(error);
-        }
-        return Promise.resolve();
+        if (lostAnswer(error)) this.lost = true;
+        return Promise.reject(error);
       }
-      return answer.then(nothing, this.settle);
+      return answer.then(nothing, this.markLost);
     };
+  }
+
+  private async again(): Promise<void> {
+    if (await this.gone()) return;
+    try {
+      await this.inner.destroy(this.scope, this.id);
+    } catch (error) {
+      const refused = error instanceof ProviderError && (error.kind === 'not_found' || error.kind === 'conflict');
+      if (refused && (await this.gone())) return;
+      throw error;
+    }
+  }
+
+  /** Whether the machine is destroyed or being destroyed: what a lost attempt may have done. */
+  private async gone(): Promise<boolean> {
+    try {
+      const seen = await this.inner.get(this.scope, this.id);
+      return seen.state === 'destroyed' || seen.state === 'destroying';
+    } catch (error) {
+      if (error instanceof ProviderError && error.kind === 'not_found') return true;
+      throw error;
+    }
   }
 }
 

@@ -10,8 +10,9 @@
 // Retrying mutations after a timeout (the change may have happened):
 //  - create is retried: every provider's create is idempotent by `spec.launchId`, so a retry returns
 //    the machine the timed-out attempt made instead of making a second one;
-//  - destroy is retried, and a `not_found` after an earlier attempt timed out means that attempt
-//    did destroy it: success;
+//  - a destroy whose answer was lost is not sent again blindly: the machine is read first, and gone
+//    (or going) is done; a resend refused as not found or as a conflict (on Fly, the lease went with
+//    the machine) is settled by another read;
 //  - an update whose answer was lost (timeout, 5xx, connection reset) is never sent blindly again:
 //    the machine is read first, and when it already runs the release for this deploy that is the
 //    answer; a resend that the provider refuses as a conflict (fly: current_version no longer
@@ -153,7 +154,7 @@ export class ResilientProvider implements Provider {
     return this.call('stop', scope, id, () => this.inner.stop(scope, id, options), options);
   }
 
-  /** Retried; gone after an attempt whose answer was lost is done (resilient-changes.ts). */
+  /** Retried; after an attempt whose answer was lost, the machine is read first: gone is done (resilient-changes.ts). */
   destroy(scope: FleetScope, id: string, options?: CallOptions): Promise<void> {
     return this.call('destroy', scope, id, new DestroySend(this.inner, scope, id).send, options);
   }

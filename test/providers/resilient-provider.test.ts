@@ -193,26 +193,49 @@ describe('resilient provider: retries', () => {
     assert.deepEqual(new Set(made.map((m) => m.id)), new Set(listed.map((m) => m.id)));
   });
 
-  it('treats not_found after a timed-out destroy as destroyed', async () => {
+  /** Machines not destroyed nor being destroyed. */
+  const serving = async (provider: Provider) =>
+    (await provider.list(scope)).filter((m) => m.state !== 'destroyed' && m.state !== 'destroying').map((m) => m.id);
+
+  it('after a timed-out destroy that happened, reads the machine and sends nothing again', async () => {
     const clock = new VirtualClock(0);
     const sim = new SimProvider(clock, simOptions({ latency: CONSTANT }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     let n = 0;
     const stub: Provider = Object.create(sim) as Provider;
     stub.destroy = async (s, id) => {
-      if (++n === 1) {
-        await sim.destroy(s, id); // it happened…
-        throw new ProviderError('timeout', 'destroy timed out'); // …but the answer was lost
-      }
-      await clock.sleep(5000);
-      return sim.destroy(s, id);
+      n++;
+      await sim.destroy(s, id); // it happened…
+      throw new ProviderError('timeout', 'destroy timed out'); // …but the answer was lost
     };
     const provider = new ResilientProvider(stub, { clock });
     await provider.destroy(scope, m!.id);
-    assert.equal(n, 2);
-    assert.equal((await provider.list(scope)).length, 0);
+    assert.equal(n, 1, 'one destroy sent: the read found the machine gone');
+    assert.deepEqual(await serving(provider), []);
     // a plain not_found (no earlier timeout) is still an error
     await assertRejects(provider.destroy(scope, 'nope'), 'not_found');
+  });
+
+  it('a timed-out destroy applied late: the resend is refused as a conflict (the lease went with the machine), a read settles it', async () => {
+    const clock = new VirtualClock(0);
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT }));
+    const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
+    let n = 0;
+    let lateApplied: Promise<void> | undefined;
+    const stub: Provider = Object.create(sim) as Provider;
+    stub.destroy = async (s, id) => {
+      if (++n === 1) {
+        // The API applies it after the client gave up: the read before the resend still finds the machine.
+        lateApplied = clock.sleep(10_000).then(() => sim.destroy(s, id));
+        throw new ProviderError('timeout', 'destroy timed out');
+      }
+      await lateApplied; // by the time the resend arrives, the late one has destroyed the machine
+      throw new ProviderError('conflict', `lease nonce is not the lease of machine ${id}: expired or released`);
+    };
+    const provider = new ResilientProvider(stub, { clock });
+    await provider.destroy(scope, m!.id);
+    assert.equal(n, 2, 'sent again, since the machine was still there when read');
+    assert.deepEqual(await serving(provider), []);
   });
 });
 
