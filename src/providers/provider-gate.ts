@@ -4,6 +4,8 @@
 // opens the gate for all. An outage that lasts longer than `outageTimeoutMs` is given up: calls then
 // fail (each after one attempt of its own), so the deploy can end and settle when the provider returns.
 
+import { listenForAbort, type AbortHandler } from '../domain/abort-listeners.js';
+
 export interface OutageState {
   /** Provider time the outage began. */
   sinceMs: number;
@@ -83,17 +85,21 @@ export class ProviderGate {
         return true;
       }
       await new Promise<void>((resolve, reject) => {
+        // One listener per signal, however many calls wait with it (abort-listeners.ts): a bluegreen
+        // cutover's changes share their step's signal, and eleven of them set off Node's leak warning.
+        const onAbort: AbortHandler = {
+          handleEvent: () => {
+            this.waiters.delete(done);
+            reject(signal!.reason ?? new Error('aborted'));
+          },
+        };
+        const listening = signal ? listenForAbort(signal, onAbort) : undefined;
         const done = () => {
-          signal?.removeEventListener('abort', onAbort);
+          listening?.stop(onAbort);
           this.waiters.delete(done);
           resolve();
         };
-        const onAbort = () => {
-          this.waiters.delete(done);
-          reject(signal!.reason ?? new Error('aborted'));
-        };
         this.waiters.add(done);
-        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

@@ -3,6 +3,7 @@
 // sent blindly again.
 
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { VirtualClock } from '../../src/domain/clock.js';
 import type { FleetScope } from '../../src/domain/types.js';
@@ -12,6 +13,7 @@ import { constantLatency } from '../../src/providers/sim/resolve-options.js';
 import { SimProvider } from '../../src/providers/sim/sim-provider.js';
 import { assertRejects } from './contract-suite.js';
 import { simOptions } from './sim-harness.js';
+import { until } from '../support/wait.js';
 
 const scope: FleetScope = { app: 'mechanic', env: 'production' };
 const LATENCY = constantLatency({
@@ -154,5 +156,36 @@ describe('resilient provider: outages', () => {
     const results = await Promise.allSettled(calls);
     assert.ok(results.every((r) => r.status === 'rejected' && /aborted by test/.test(String(r.reason))));
     assert.ok(clock.now() < 60_000);
+  });
+
+  it('twenty calls waiting at the gate with one signal put one abort listener on it (no leak warning), and an abort ends them all', async () => {
+    const clock = new VirtualClock(0);
+    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const machines = sim.seed(scope, [{ name: 'web', count: 20 }], 'v1');
+    const { stub, sends } = withOutage(sim, clock, 0, Infinity);
+    const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: Number.MAX_SAFE_INTEGER });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    // One step's signal for all: a bluegreen cutover sends its changes so.
+    const abort = new AbortController();
+    const calls = machines.map((m) => provider.cordon(scope, m.id, { signal: abort.signal }));
+    let listeners = -1;
+    try {
+      await until(() => sends.length > machines.length, 'every call tried once and the probe tried again');
+      listeners = getEventListeners(abort.signal, 'abort').length;
+    } finally {
+      // Always: the outage never ends, so nothing else would end the calls.
+      abort.abort(new Error('aborted by test'));
+    }
+    const results = await Promise.allSettled(calls);
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    assert.ok(listeners >= 1 && listeners <= 2, `${listeners} abort listeners on the shared signal`);
+    assert.ok(results.every((r) => r.status === 'rejected' && /aborted by test/.test(String(r.reason))));
+    assert.deepEqual(
+      warnings.filter((w) => w === 'MaxListenersExceededWarning'),
+      [],
+    );
   });
 });
