@@ -2,6 +2,8 @@
 // a machine exits (flyctl#2653). So a wait is sliced: the wait endpoint (pinned to the instance_id via
 // `version`) in slices of at most `waitSliceMs`, a GET after each slice that ran out (exit →
 // machine_failed at once; another instance → reverted, machine_failed), then GET polling for checks.
+// A wait whose deadline passes during a slice ends on one more GET: a machine that met the condition
+// in time is not failed because a slow API held the answers back.
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine } from '../../domain/types.js';
@@ -48,7 +50,7 @@ export class MachineWaiter {
       // 1. The state, from the wait endpoint, slice by slice; a GET after each slice that ran out.
       for (;;) {
         const remaining = deadline - clock.now();
-        if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal);
+        if (remaining <= 0) return await this.lastLook(scope, id, condition, timeoutMs, signal);
         const seconds = Math.max(
           1,
           Math.min(FLY_MAX_WAIT_SECONDS, Math.ceil(Math.min(remaining, deps.waitSliceMs) / 1000)),
@@ -89,7 +91,7 @@ export class MachineWaiter {
         const settled = await this.fetchAndJudge(scope, id, condition, signal);
         if (settled) return settled;
         const remaining = deadline - clock.now();
-        if (remaining <= 0) throw await this.waitTimeout(scope, id, condition, timeoutMs, signal, true);
+        if (remaining <= 0) throw this.waitTimeout(scope, id, condition, timeoutMs);
         await clock.sleep(Math.min(deps.pollIntervalMs, remaining), signal);
       }
     } finally {
@@ -143,23 +145,27 @@ export class MachineWaiter {
     return verdict?.machine;
   }
 
-  private async waitTimeout(
+  /**
+   * The deadline passed before the machine was seen meeting the condition: one more read decides. A
+   * slow API can hold a wait's answers back past the deadline while the machine itself came up in
+   * time; the machine is judged on what it is when read, not on answers that did not come. A read
+   * that fails throws its own (retryable) error, so the wait is not blamed on the machine.
+   */
+  private async lastLook(
     scope: FleetScope,
     id: string,
     condition: WaitCondition,
     timeoutMs: number,
     signal?: AbortSignal,
-    seenNow = false,
-  ): Promise<ProviderError> {
-    const app = this.deps.appFor(scope);
-    let m = this.deps.fleet.cached(app, id)?.machine;
-    if (!seenNow) {
-      try {
-        m = this.deps.fleet.observe(scope, await this.deps.fetchMachine(app, id, signal));
-      } catch {
-        // The timeout is the news; what the machine looks like is a detail.
-      }
-    }
+  ): Promise<Machine> {
+    const settled = await this.fetchAndJudge(scope, id, condition, signal);
+    if (settled) return settled;
+    throw this.waitTimeout(scope, id, condition, timeoutMs);
+  }
+
+  /** The wait ran out; the machine as last read (just now) is in the message. */
+  private waitTimeout(scope: FleetScope, id: string, condition: WaitCondition, timeoutMs: number): ProviderError {
+    const m = this.deps.fleet.cached(this.deps.appFor(scope), id)?.machine;
     return waitTimeoutError('fly: ', id, condition, timeoutMs, m);
   }
 }
