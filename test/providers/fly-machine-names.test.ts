@@ -1,6 +1,7 @@
 // Machine names make Fly creates idempotent: runway names every create (one name per incarnation of a
-// launch, per runway process), `sim serve` refuses a name ever used in the app (409) — the spec only
-// says names are unique, so the sim takes the strict reading — and keeps names and its own launch
+// launch, per runway process), `sim serve` refuses a name ever used in the app (409)
+// — the spec only says names are unique, so the sim takes the strict reading — lists destroyed
+// machines when asked (include_deleted), and keeps names, destroyed machines and its own launch
 // numbering across a restart from --state. Real HTTP against `runway sim serve`, as the other fly tests.
 
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { ScaledClock } from '../../src/domain/clock.js';
 import type { FlyMachine } from '../../src/providers/fly/fly-types.js';
 import { machineNameOf, nameTaken } from '../../src/providers/fly/machine-name.js';
+import { SimDestroyedMachines } from '../../src/providers/sim/serve/destroyed-machines.js';
 import { startSimServer } from '../../src/providers/sim/serve/sim-server.js';
 import { until } from '../support/wait.js';
 import { closeSharedServer, flyRig, raw, SPEED, TOKEN } from './fly-harness.js';
@@ -77,6 +79,79 @@ describe('fly machine names', () => {
     } finally {
       await rig.close();
     }
+  });
+
+  it('sim serve lists destroyed machines, as they were, only with include_deleted=true', async () => {
+    const rig = await flyRig();
+    try {
+      const path = `/v1/apps/${rig.app}/machines`;
+      const kept = await raw<FlyMachine>(rig.server, 'POST', path, { body: { name: 'kept', ...launch('k') } });
+      const gone = await raw<FlyMachine>(rig.server, 'POST', path, {
+        body: { name: 'gone', region: 'ams', ...launch('g') },
+      });
+      await rig.provider.destroy(rig.scope, gone.body.id);
+      const list = async (query: string) => (await raw<FlyMachine[]>(rig.server, 'GET', path + query)).body;
+      await until(async () => (await list('')).length === 1, 'the destroyed machine is no longer listed');
+      assert.deepEqual(
+        (await list('?include_deleted=false')).map((m) => m.id),
+        [kept.body.id],
+      );
+      const all = await list('?include_deleted=true');
+      assert.deepEqual(
+        all.map((m) => [m.id, m.name, m.state === 'destroyed']),
+        [
+          [kept.body.id, 'kept', false],
+          [gone.body.id, 'gone', true],
+        ],
+      );
+      const destroyed = all[1]!;
+      assert.equal(destroyed.region, gone.body.region);
+      assert.deepEqual(destroyed.config, gone.body.config, 'its config and metadata as it had them');
+      assert.equal(destroyed.created_at, gone.body.created_at);
+      assert.deepEqual(destroyed.checks, []);
+      // With the other filter of the spec's Machines_list.
+      assert.notEqual(kept.body.region, 'ams');
+      assert.deepEqual(
+        (await list('?include_deleted=true&region=ams')).map((m) => m.id),
+        [gone.body.id],
+      );
+      // A destroyed machine is not there to be read, only listed.
+      assert.equal((await raw(rig.server, 'GET', `${path}/${gone.body.id}`)).status, 404);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  it('sim serve lists the last destroyed machines of each app, no more', () => {
+    const destroyed = new SimDestroyedMachines(2);
+    const machine = (id: string, app = 'a') => ({
+      id,
+      app,
+      env: 'fly',
+      group: 'web',
+      release: 'v1',
+      instanceVersion: 'iv1',
+      role: 'serving' as const,
+      state: 'stopped' as const,
+      health: 'unknown' as const,
+      cordoned: false,
+      createdAtMs: 0,
+      updatedAtMs: 0,
+    });
+    const extra = (name: string) => ({ name, region: 'sim', config: { image: IMAGE }, bornAtMs: 5 });
+    for (const id of ['m1', 'm2', 'm3']) destroyed.add(machine(id), extra(id));
+    destroyed.add(machine('m4', 'b'), extra('m4'));
+    assert.deepEqual(
+      destroyed.list('a').map((m) => [m.id, m.name, m.state]),
+      [
+        ['m2', 'm2', 'destroyed'],
+        ['m3', 'm3', 'destroyed'],
+      ],
+    );
+    assert.deepEqual(
+      destroyed.list('b').map((m) => m.id),
+      ['m4'],
+    );
   });
 
   it('a launch made again after its machine was destroyed gets a new name and one new machine, not a 409', async () => {
@@ -149,7 +224,7 @@ describe('fly machine names', () => {
     }
   });
 
-  it('sim serve restarted from --state keeps names taken and makes a new machine for a new create', async () => {
+  it('sim serve restarted from --state keeps names taken, lists destroyed machines, makes a new machine for a new create', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'runway-names-'));
     const statePath = join(dir, 'fleet.json');
     const start = () => startSimServer({ clock: new ScaledClock(SPEED), token: TOKEN, statePath, sim: { seed: 5 } });
@@ -159,6 +234,12 @@ describe('fly machine names', () => {
       const path = '/v1/apps/names-app/machines';
       const first = await raw<FlyMachine>(server, 'POST', path, { body: { name: 'green-a', ...launch('A') } });
       assert.equal(first.status, 200);
+      const gone = await raw<FlyMachine>(server, 'POST', path, { body: { name: 'green-gone', ...launch('G') } });
+      assert.equal((await raw(server, 'DELETE', `${path}/${gone.body.id}?force=true`)).status, 200);
+      await until(
+        async () => (await raw<FlyMachine[]>(server, 'GET', path)).body.every((m) => m.id !== gone.body.id),
+        'the machine is destroyed',
+      );
       await server.close();
       server = await start();
       // Before the fix the sim numbered its own launch ids from 1 again, answered this create with the
@@ -176,6 +257,16 @@ describe('fly machine names', () => {
       );
       const again = await raw(server, 'POST', path, { body: { name: 'green-a', ...launch('A') } });
       assert.equal(again.status, 409, 'the name is still taken after the restart');
+      const withDestroyed = (await raw<FlyMachine[]>(server, 'GET', `${path}?include_deleted=true`)).body;
+      assert.deepEqual(
+        withDestroyed
+          .filter((m) => m.state === 'destroyed')
+          .map((m) => [m.id, m.name, m.config?.metadata?.runway_launch]),
+        [[gone.body.id, 'green-gone', 'G']],
+        'the destroyed machine is listed as before the restart',
+      );
+      const reused = await raw(server, 'POST', path, { body: { name: 'green-gone', ...launch('G') } });
+      assert.equal(reused.status, 409, "the destroyed machine's name is still taken after the restart");
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });

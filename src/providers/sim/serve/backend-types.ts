@@ -3,6 +3,7 @@
 import type { Clock } from '../../../domain/clock.js';
 import type { SimOptionsInput } from '../resolve-options.js';
 import type { SimProviderSettings, SimState } from '../sim-provider.js';
+import type { DestroyedRecord } from './destroyed-machines.js';
 import type { MachineExtra } from './machine-json.js';
 import type { AppRecord } from './sim-apps.js';
 import type { LeaseRecord } from './sim-leases.js';
@@ -55,6 +56,8 @@ export interface SimServeState {
   volumes?: VolumeRecord[];
   /** Machine names taken and the sim's launch serial (absent in older files: rebuilt, machine-names.ts). */
   names?: { names: [string, string][]; serial: number };
+  /** Destroyed machines include_deleted lists (absent in older files: none listed). */
+  destroyed?: [string, DestroyedRecord][];
 }
 
 export interface BackendOptions {

@@ -11,8 +11,8 @@ export class FleetMirror {
 
   constructor(
     private readonly sim: SimProvider,
-    /** A machine was destroyed (its volumes are free again). */
-    private readonly destroyed: (id: string) => void,
+    /** A machine was destroyed (its volumes are free again; include_deleted lists it): as of its destroy. */
+    private readonly destroyed: (machine: Machine) => void,
     private readonly changed: () => void,
   ) {}
 
@@ -22,7 +22,7 @@ export class FleetMirror {
       this.sim.subscribe(scope, (event) => {
         if (event.type === 'destroyed') {
           this.machines.delete(event.machine.id);
-          this.destroyed(event.machine.id);
+          this.destroyed(event.machine);
         } else this.machines.set(event.machine.id, event.machine);
         this.changed();
       }),

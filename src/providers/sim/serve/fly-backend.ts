@@ -5,9 +5,9 @@
 // (a just-created machine 404s for a while), and Fly's wait semantics (a wait for `started` does not
 // end when the machine exits: it runs to its timeout, as Fly's does — flyctl#2653). Each of those is
 // its own file beside this one (sim-apps.ts, machine-json.ts, sim-leases.ts, fly-wait.ts, volumes.ts,
-// fly-secrets.ts, fleet-mirror.ts, one-at-a-time.ts, per-machine-calls.ts, seed.ts, machine-names.ts),
-// and so is the create (fly-create.ts); this file holds the Machines API operations over them and the
-// state the server saves.
+// fly-secrets.ts, fleet-mirror.ts, one-at-a-time.ts, per-machine-calls.ts, seed.ts, machine-names.ts,
+// destroyed-machines.ts), and so are the create (fly-create.ts) and the state the server saves
+// (saved-state.ts); this file holds the Machines API operations over them.
 
 import type { Clock } from '../../../domain/clock.js';
 import type { FleetScope, Machine } from '../../../domain/types.js';
@@ -24,6 +24,7 @@ import type {
 import { releaseOf } from '../../fly/machine-mapping.js';
 import type { BackendFaults, BackendOptions, BackendStats, SimServeState } from './backend-types.js';
 import { FleetMirror } from './fleet-mirror.js';
+import { SimDestroyedMachines } from './destroyed-machines.js';
 import { createLikeFly, type CreateParts } from './fly-create.js';
 import { SimAppSecrets } from './fly-secrets.js';
 import { checkWaitRequest, waitLikeFly } from './fly-wait.js';
@@ -32,6 +33,7 @@ import { toFlyMachine, validConfig, type MachineExtra } from './machine-json.js'
 import { MachineTurns } from './machine-turns.js';
 import { PerMachineCalls } from './per-machine-calls.js';
 import { SeededRandom } from '../random.js';
+import { loadState, saveState, type StateParts } from './saved-state.js';
 import { seededExtras, type SeedRequest } from './seed.js';
 import { SimApps } from './sim-apps.js';
 import { SimLeases } from './sim-leases.js';
@@ -57,7 +59,10 @@ export class SimFlyBackend {
   stats: BackendStats = { requests: 0, byRoute: {}, byStatus: {}, updates: [], creates: [] };
   private readonly clock: Clock;
   private readonly apps: SimApps;
+  /** What Fly knows of each live machine and the sim does not; a destroyed one's moves to `destroyed`. */
   private readonly extras = new Map<string, MachineExtra>();
+  /** Destroyed machines, for Machines_list's include_deleted (destroyed-machines.ts). */
+  private readonly destroyed = new SimDestroyedMachines();
   /** Machine names taken per app, and the sim's own launch ids (machine-names.ts). */
   private readonly names = new SimMachineNames();
   private readonly leases: SimLeases;
@@ -78,7 +83,7 @@ export class SimFlyBackend {
       : new SimProvider(options.clock, options.sim ?? {}, options.simSettings ?? {});
     this.volumes = new SimVolumes(options.clock);
     const changed = () => void (this.dirty = true);
-    this.mirror = new FleetMirror(this.sim, (id) => this.volumes.detach(id), changed);
+    this.mirror = new FleetMirror(this.sim, (machine) => this.bury(machine), changed);
     this.faults = { createDelayMs: 0, createDelayCount: 0, eventualConsistencyMs: 0, ...options.faults };
     this.turns = new MachineTurns(options.clock, this.faults);
     this.calls = new PerMachineCalls(options.clock, this.sim, SeededRandom.fromSeed(this.sim.options.seed + 1));
@@ -112,7 +117,10 @@ export class SimFlyBackend {
       toFly: (m) => this.toFly(m),
       changed,
     };
-    if (saved) this.load(saved);
+    if (saved) {
+      loadState(this.stateParts(), saved, (machine) => this.bury(machine));
+      this.dirty = false;
+    }
   }
 
   // ---- apps -------------------------------------------------------------------------------------
@@ -140,8 +148,10 @@ export class SimFlyBackend {
     const machines = await this.sim.list(this.scope(app));
     const filters = Object.entries(query).filter(([k]) => k.startsWith('metadata.'));
     const out: FlyMachine[] = [];
-    for (const m of machines) {
-      const fm = this.toFly(m);
+    // Destroyed machines only when asked for (the spec's include_deleted), after the live ones.
+    const listed = machines.map((m) => this.toFly(m));
+    if (query.include_deleted === 'true') listed.push(...this.destroyed.list(app));
+    for (const fm of listed) {
       if (query.region && fm.region !== query.region) continue;
       if (filters.some(([k, v]) => fm.config?.metadata?.[k.slice('metadata.'.length)] !== v)) continue;
       out.push(fm);
@@ -204,7 +214,8 @@ export class SimFlyBackend {
       release: machine.release,
       deployId: config.metadata?.runway_deploy ?? null,
     });
-    this.extras.get(id)!.config = config;
+    const extra = this.extras.get(id);
+    if (extra) extra.config = config; // else destroyed meanwhile: listed as it was
     this.volumes.attach(id, config);
     this.mirror.set(machine);
     this.dirty = true;
@@ -386,20 +397,7 @@ export class SimFlyBackend {
   }
 
   toJSON(): SimServeState {
-    const sim = this.sim.toJSON();
-    const alive = new Set(sim.fleet.machines.map((m) => m.id));
-    return {
-      format: 'runway-sim-serve/1',
-      savedAtMs: this.clock.now(),
-      sim,
-      apps: this.apps.toJSON(),
-      machines: [...this.extras].filter(([id]) => alive.has(id)),
-      leases: this.leases.toJSON(alive),
-      updates: this.stats.updates,
-      creates: this.stats.creates,
-      volumes: this.volumes.toJSON(),
-      names: this.names.toJSON(),
-    };
+    return saveState(this.stateParts());
   }
 
   async close(): Promise<void> {
@@ -413,23 +411,19 @@ export class SimFlyBackend {
     return { app, env: FLY_SIM_ENV };
   }
 
-  private load(saved: SimServeState): void {
-    this.apps.load(saved.apps);
-    this.mirror.load(saved.sim);
-    for (const [id, extra] of saved.machines) this.extras.set(id, { ...extra, bornAtMs: 0 });
-    this.names.load(
-      saved.names,
-      saved.machines.flatMap(([id, extra]) => {
-        const app = this.mirror.get(id)?.app;
-        return app === undefined ? [] : [{ id, app, name: extra.name }];
-      }),
-      saved.sim.fleet.machines.map((m) => m.launchId),
-    );
-    this.leases.load(saved.leases);
-    this.stats.updates = [...(saved.updates ?? [])];
-    this.stats.creates = [...(saved.creates ?? [])];
-    this.volumes.load(saved.volumes);
-    this.dirty = false;
+  private stateParts(): StateParts {
+    const { clock, sim, apps, extras, mirror, names, leases, volumes, destroyed } = this;
+    return { clock, sim, apps, extras, mirror, names, leases, volumes, destroyed, stats: this.stats };
+  }
+
+  /** A machine was destroyed: its volumes are free, and include_deleted lists it from now on. */
+  private bury(machine: Machine): void {
+    this.volumes.detach(machine.id);
+    const extra = this.extras.get(machine.id);
+    if (!extra) return;
+    this.extras.delete(machine.id);
+    this.destroyed.add(machine, extra);
+    this.dirty = true;
   }
 
   /** 404 for an unknown machine, or (eventual consistency) one created moments ago. */
@@ -444,6 +438,7 @@ export class SimFlyBackend {
 
   /** A sim machine as the Machines API shows it. */
   private toFly(m: Machine): FlyMachine {
-    return toFlyMachine(m, this.extras.get(m.id));
+    // A read the sim answered just before the machine was destroyed still shows it as it was.
+    return toFlyMachine(m, this.extras.get(m.id) ?? this.destroyed.extraOf(m));
   }
 }

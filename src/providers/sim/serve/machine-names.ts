@@ -2,10 +2,11 @@
 // "Unique name for this Machine. If omitted, one is generated for you" (CreateMachineRequest.name): it
 // names no status for a name in use, no scope (the app, as machines are listed per app, is assumed),
 // and does not say whether a destroyed machine's name is free again (Machines_list has
-// include_deleted: Fly keeps destroyed machines). The sim takes the reading that is hardest on a client:
-// a name once used in an app stays taken for good (destroyed machines included, across restarts from
-// --state), and a create naming it is refused with 409 before it makes anything, judged when the create
-// is applied, so a late copy of a create is refused as well. A create that made nothing frees its name.
+// include_deleted: Fly keeps destroyed machines; so does the sim, destroyed-machines.ts). The sim
+// takes the reading that is hardest on a client: a name once used in an app stays taken for good
+// (destroyed machines included, across restarts from --state), and a create naming it is refused with
+// 409 before it makes anything, judged when the create is applied, so a late copy of a create is
+// refused as well. A create that made nothing frees its name.
 
 import { HttpError } from './http-error.js';
 
