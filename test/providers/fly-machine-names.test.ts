@@ -1,8 +1,9 @@
 // Machine names make Fly creates idempotent: runway names every create (one name per incarnation of a
-// launch, per runway process), `sim serve` refuses a name ever used in the app (409)
+// launch, the same in every process of a deploy), `sim serve` refuses a name ever used in the app (409)
 // — the spec only says names are unique, so the sim takes the strict reading — lists destroyed
 // machines when asked (include_deleted), and keeps names, destroyed machines and its own launch
 // numbering across a restart from --state. Real HTTP against `runway sim serve`, as the other fly tests.
+// Creates across runway processes: fly-resumed-creates.test.ts.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ScaledClock } from '../../src/domain/clock.js';
 import type { FlyMachine } from '../../src/providers/fly/fly-types.js';
-import { machineNameOf, nameTaken } from '../../src/providers/fly/machine-name.js';
+import { LaunchNames, machineNameOf, nameTaken } from '../../src/providers/fly/machine-name.js';
 import { SimDestroyedMachines } from '../../src/providers/sim/serve/destroyed-machines.js';
 import { startSimServer } from '../../src/providers/sim/serve/sim-server.js';
 import { until } from '../support/wait.js';
@@ -50,6 +51,22 @@ describe('fly machine names', () => {
       nameTaken(409, 'anything') && nameTaken(422, 'name already exists') && nameTaken(400, 'name already exists'),
     );
     assert.ok(!nameTaken(422, 'invalid image') && !nameTaken(503, 'name taken') && !nameTaken(undefined, 'name taken'));
+  });
+
+  it("are the same in every process of a deploy, one per incarnation; a create with no deploy id gets its process's", () => {
+    const launch = 'd1:web:green:0';
+    const one = new LaunchNames(launch, 'd1', 'salt-of-process-1');
+    const other = new LaunchNames(launch, 'd1', 'salt-of-process-2');
+    assert.deepEqual(
+      [0, 1, 2].map((k) => one.nameOf(k)),
+      [0, 1, 2].map((k) => other.nameOf(k)),
+    );
+    assert.equal(new Set([0, 1, 2].map((k) => one.nameOf(k))).size, 3);
+    assert.equal(one.incarnationOf(other.nameOf(2)), 2);
+    assert.equal(one.incarnationOf(new LaunchNames(launch, 'd2', 'salt-of-process-1').nameOf(0)), undefined);
+    const noDeploy = (salt: string) => new LaunchNames(launch, undefined, salt).nameOf(0);
+    assert.notEqual(noDeploy('salt-of-process-1'), noDeploy('salt-of-process-2'));
+    assert.notEqual(noDeploy('d1'), one.nameOf(0));
   });
 
   it('sim serve refuses a name used in the app, live or destroyed, with 409, and creates nothing', async () => {

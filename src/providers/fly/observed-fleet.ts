@@ -23,8 +23,11 @@ export class ObservedFleet {
   private readonly cache = new Map<string, Cached>();
   /** Machine id by `app/launchId`. */
   private readonly launches = new Map<string, string>();
-  /** `app/launchId` of launches whose machine was seen, gone or not, since `unsight` (machine-create.ts). */
-  private readonly sightings = new Set<string>();
+  /**
+   * `app/launchId` → the name of the launch's latest machine seen, gone or not: where the launch's
+   * next create starts counting its incarnations (machine-create.ts).
+   */
+  private readonly lastNames = new Map<string, string>();
   /** When runway created a machine (`app/id` → client ms), for eventual consistency. */
   private readonly born = new Map<string, number>();
   /** The last seen serving machine per `app/group`: the template of new machines that stand in for none. */
@@ -58,18 +61,14 @@ export class ObservedFleet {
     this.launches.delete(`${app}/${launchId}`);
   }
 
-  rememberLaunch(app: string, launchId: string, id: string): void {
+  rememberLaunch(app: string, launchId: string, id: string, name: string | undefined): void {
     this.launches.set(`${app}/${launchId}`, id);
-    this.sightings.add(`${app}/${launchId}`);
+    if (name) this.lastNames.set(`${app}/${launchId}`, name);
   }
 
-  /** A machine of the launch was seen since `unsight`, even if it is gone now. */
-  sighted(app: string, launchId: string): boolean {
-    return this.sightings.has(`${app}/${launchId}`);
-  }
-
-  unsight(app: string, launchId: string): void {
-    this.sightings.delete(`${app}/${launchId}`);
+  /** The name of the latest machine of the launch seen, even if it is gone now. */
+  lastNameOf(app: string, launchId: string): string | undefined {
+    return this.lastNames.get(`${app}/${launchId}`);
   }
 
   imageOf(app: string, release: string): string | undefined {
@@ -122,7 +121,7 @@ export class ObservedFleet {
     const machine = toMachine(fm, scope);
     const before = this.cache.get(k)?.machine;
     this.cache.set(k, { fly: fm, machine });
-    if (machine.launchId) this.rememberLaunch(app, machine.launchId, fm.id);
+    if (machine.launchId) this.rememberLaunch(app, machine.launchId, fm.id, fm.name);
     const config = configOf(fm);
     if (config?.image) this.images.set(`${app}/${machine.release}`, config.image);
     if (config && machine.role === 'serving') this.templates.set(`${app}/${machine.group}`, fm);
