@@ -177,7 +177,8 @@ async function writePlan(db: Db, deployId: string, plan: unknown): Promise<strin
   await db
     .insertInto('deploy_plans')
     .values({ deploy_id: deployId, plan: text })
-    .onConflict((oc) => oc.column('deploy_id').doUpdateSet({ plan: text }))
+    // `excluded`: the plan's text is sent once, not once per clause.
+    .onConflict((oc) => oc.column('deploy_id').doUpdateSet((eb) => ({ plan: eb.ref('excluded.plan') })))
     .execute();
   return text;
 }
