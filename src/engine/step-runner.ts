@@ -97,9 +97,16 @@ function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) =>
   return ctx.limit(fn, call);
 }
 
-async function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal, timeoutMs: number): Promise<Machine> {
+/**
+ * Wait for the machine to run its release with passing checks; a failure names the machine. Not an
+ * async function: every update step waits here for most of its time, and an async function's
+ * generator outlived a scavenge or two with it. It settles on the tick the async function's
+ * `return await` did (one after the wait's), and fails on it too.
+ */
+function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal, timeoutMs: number): Promise<Machine> {
+  let waiting: Promise<Machine>;
   try {
-    return await ctx.provider.waitFor(
+    waiting = ctx.provider.waitFor(
       ctx.scope,
       machine.id,
       { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
@@ -107,10 +114,20 @@ async function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal
       signal,
     );
   } catch (err) {
-    if (signal.aborted) throw err;
-    ctx.hooks.failedMachine(machine.id);
-    throw new StepFailure(describeWaitFailure(machine, err), machine.id, err);
+    // Thrown before it returned: the async function's catch ran at once and rejected its promise.
+    return Promise.reject(waitFailure(ctx, machine, signal, err));
   }
+  // An inline closure: one in a named const would be named (a defineProperty) by the TypeScript loader.
+  return waiting.then(undefined, (err: unknown) => {
+    throw waitFailure(ctx, machine, signal, err);
+  });
+}
+
+/** What a failed wait fails its step with: an abort as it is, anything else naming the machine. */
+function waitFailure(ctx: StepContext, machine: Machine, signal: AbortSignal, err: unknown): unknown {
+  if (signal.aborted) return err;
+  ctx.hooks.failedMachine(machine.id);
+  return new StepFailure(describeWaitFailure(machine, err), machine.id, err);
 }
 
 function describeWaitFailure(machine: Machine, err: unknown): string {

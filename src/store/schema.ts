@@ -37,9 +37,7 @@ export interface DeploysTable {
   responsible: string;
   trigger: string;
   reason: string | null;
-  /** JSON text of the plan (src/domain/plan.ts), or NULL. */
-  plan: string | null;
-  /** JSON text of the final summary, or NULL. */
+  /** JSON text of the final summary, or NULL. (0004: the plan is in `deploy_plans`.) */
   summary: string | null;
   error: string | null;
   created_at_ms: Millis;
@@ -57,6 +55,16 @@ export interface DeploysTable {
   emergency: ColumnType<number | string | bigint, number | undefined, number>;
   /** 0002: staged secrets version the deploy carries to the machines (NULL: none recorded). */
   secrets_version: ColumnType<number | string | bigint | null, number | null | undefined, number | null>;
+}
+
+/**
+ * 0004: a deploy's plan, in a row of its own: SQLite rewrites a whole row on every UPDATE, and the
+ * deploys row is updated all through a deploy (heartbeats, status) while its plan is written once.
+ */
+export interface DeployPlansTable {
+  deploy_id: string;
+  /** JSON text of the plan (src/domain/plan.ts). A deploy without a plan has no row. */
+  plan: string;
 }
 
 export interface JournalTable {
@@ -235,6 +243,7 @@ export interface GitHubDeploymentsTable {
 export interface Database {
   releases: ReleasesTable;
   deploys: DeploysTable;
+  deploy_plans: DeployPlansTable;
   journal: JournalTable;
   machine_events: MachineEventsTable;
   locks: LocksTable;

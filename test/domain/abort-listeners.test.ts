@@ -28,6 +28,22 @@ describe('abort listeners shared per signal', () => {
     assert.deepEqual(calls, ['a', 'c', 'b']);
   });
 
+  it('keeps the order they began when the oldest stops and others come and go', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => handler(name, calls));
+    listenForAbort(controller.signal, a!);
+    listenForAbort(controller.signal, b!);
+    stopListening(controller.signal, a!);
+    listenForAbort(controller.signal, c!);
+    stopListening(controller.signal, b!);
+    stopListening(controller.signal, c!);
+    listenForAbort(controller.signal, d!);
+    listenForAbort(controller.signal, a!);
+    controller.abort();
+    assert.deepEqual(calls, ['d', 'a']);
+  });
+
   it('skips a handler another one stopped before its turn, and keeps signals apart', () => {
     const one = new AbortController();
     const other = new AbortController();

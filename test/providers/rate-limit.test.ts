@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLY_RATE_LIMITS, RateLimiter } from '../../src/providers/rate-limit/fly-limits.js';
 import { TokenBucket } from '../../src/providers/rate-limit/token-bucket.js';
+import { BucketSet } from '../../src/providers/rate-limit/bucket-set.js';
+import { SeededRandom } from '../../src/domain/random.js';
 
 describe('token bucket', () => {
   it('allows a burst, then one per 1/rate, and says how long to wait', () => {
@@ -35,6 +37,28 @@ describe('token bucket', () => {
     for (let i = 0; i < 10_000; i++) bucket.take(`b${i}`, 60_000);
     assert.ok(bucket.size < 20_000, `kept ${bucket.size}`);
     assert.equal(bucket.available('a1', 60_000), 3);
+  });
+});
+
+describe('bucket set (a bucket of each shape per key)', () => {
+  it('answers every take and reserve as a token bucket per shape would', () => {
+    const shapes = [
+      { ratePerSec: 1, burst: 3 },
+      { ratePerSec: 5, burst: 10 },
+    ];
+    const set = new BucketSet(shapes);
+    const single = shapes.map((shape) => new TokenBucket(shape));
+    const rng = SeededRandom.fromSeed(7);
+    let now = 0;
+    for (let i = 0; i < 20_000; i++) {
+      now += rng.between(0, 40);
+      const slot = rng.chance(0.5) ? 0 : 1;
+      // Many keys, so both forget full buckets on the way.
+      const key = `m${rng.between(0, 6_000)}`;
+      if (rng.chance(0.5)) assert.equal(set.take(slot, key, now), single[slot]!.take(key, now), `take ${i}`);
+      else assert.equal(set.reserve(slot, key, now), single[slot]!.reserve(key, now), `reserve ${i}`);
+    }
+    assert.ok(set.size < 6_000, `kept ${set.size} keys`);
   });
 });
 

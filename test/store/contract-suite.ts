@@ -219,7 +219,17 @@ export function runStoreContract(name: string, makeStore: () => Promise<StoreFix
           assert.equal(cleared.summary, null);
           assert.deepEqual(cleared.plan, plan);
           assert.deepEqual(await store.updateDeploy('d1', {}), cleared);
+          // A plan replaced, then cleared (it is kept apart from the deploy's row).
+          const replanned = { ...plan, waves: [] };
+          assert.deepEqual((await store.updateDeploy('d1', { plan: replanned })).plan, replanned);
+          assert.deepEqual((await store.getDeploy('d1'))?.plan, replanned);
+          assert.equal((await store.updateDeploy('d1', { plan: null })).plan, null);
+          assert.deepEqual(
+            (await store.listDeploys()).map((d) => d.plan),
+            [null],
+          );
           await rejectsWith(store.updateDeploy('nope', { status: 'running' }), 'not_found');
+          await rejectsWith(store.updateDeploy('nope', { plan }), 'not_found');
         }));
 
       it('requestAbort: only for known, unfinished deploys; the first request is kept', () =>

@@ -1,5 +1,6 @@
 // Upgrading a store made before the control plane: 0002_control_plane applies on top of 0001 with
-// data in it (SQLite and PostgreSQL), and old deploys read as they did.
+// data in it (SQLite and PostgreSQL), and old deploys read as they did. 0004_deploy_plans moves the
+// plans out of the deploys rows, and back when it is undone.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -71,5 +72,62 @@ describe('migration 0002_control_plane on a store with data', () => {
     await admin.query(`create schema ${schema}`);
     await admin.end();
     await upgrade(await openPostgres(PG, { schema }), schema);
+  });
+});
+
+/** A store at 0003 with a deploy and its plan in the deploys row, migrated to the latest and back. */
+async function movePlans(db: Kysely<Database>, schema?: string): Promise<void> {
+  const at3 = await createMigrator(db, schema).migrateTo('0003_sessions_key_fingerprint');
+  assert.equal(at3.error, undefined);
+  const plan = { waves: [{ index: 0, label: 'w', steps: [{ kind: 'update', machineId: 'm1' }] }] };
+  const text = JSON.stringify(plan);
+  await sql`insert into deploys (id, app, env, release, strategy, status, initiator, responsible, trigger, created_at_ms, plan) values ('old', 'shop', 'production', 'v1', 'rolling', 'succeeded', 'cli:ann', 'ann', 'cli', 1, ${text})`.execute(
+    db,
+  );
+  await sql`insert into deploys (id, app, env, release, strategy, status, initiator, responsible, trigger, created_at_ms) values ('planless', 'shop', 'production', 'v1', 'rolling', 'failed', 'cli:ann', 'ann', 'cli', 2)`.execute(
+    db,
+  );
+  const store = new KyselyStore(db);
+  try {
+    await store.migrate();
+    assert.deepEqual((await store.getDeploy('old'))?.plan, plan);
+    assert.equal((await store.getDeploy('planless'))?.plan, null);
+    assert.deepEqual(
+      (await store.listDeploys()).map((d) => [d.id, d.plan]),
+      [
+        ['planless', null],
+        ['old', plan],
+      ],
+    );
+    const moved = await sql<{ deploy_id: string }>`select deploy_id from deploy_plans`.execute(db);
+    assert.deepEqual(
+      moved.rows.map((r) => r.deploy_id),
+      ['old'],
+    );
+    const down = await createMigrator(db, schema).migrateTo('0003_sessions_key_fingerprint');
+    assert.equal(down.error, undefined);
+    const back = await sql<{ id: string; plan: string | null }>`select id, plan from deploys order by id`.execute(db);
+    assert.deepEqual(
+      back.rows.map((r) => [r.id, r.plan === null ? null : JSON.parse(r.plan)]),
+      [
+        ['old', plan],
+        ['planless', null],
+      ],
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+describe('migration 0004_deploy_plans on a store with data', () => {
+  it('SQLite', () => movePlans(openSqlite(':memory:')));
+  it('PostgreSQL', async () => {
+    const schema = `runway_mig_${randomBytes(4).toString('hex')}`;
+    schemas.push(schema);
+    const admin = new pg.Client({ connectionString: PG });
+    await admin.connect();
+    await admin.query(`create schema ${schema}`);
+    await admin.end();
+    await movePlans(await openPostgres(PG, { schema }), schema);
   });
 });

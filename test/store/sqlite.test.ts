@@ -99,6 +99,7 @@ describe('openStore (sqlite)', () => {
       for (const t of [
         'releases',
         'deploys',
+        'deploy_plans',
         'journal',
         'machine_events',
         'locks',

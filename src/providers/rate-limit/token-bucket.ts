@@ -9,7 +9,17 @@ export interface BucketShape {
 }
 
 /** Forgives float rounding, so a client that waited the advertised time is never refused. */
-const EPSILON = 1e-9;
+export const EPSILON = 1e-9;
+
+/** Tokens of a bucket of `shape` that held `tokens` at `atMs`, at `nowMs` (never above the burst). */
+export function refilled(shape: BucketShape, tokens: number, atMs: number, nowMs: number): number {
+  return Math.min(shape.burst, tokens + ((nowMs - atMs) * shape.ratePerSec) / 1000);
+}
+
+/** Whole milliseconds until a bucket holding `tokens` has one, rounded up: waiting this long always finds it. */
+export function msUntilToken(shape: BucketShape, tokens: number): number {
+  return Math.max(1, Math.ceil(((1 - tokens) * 1000) / shape.ratePerSec));
+}
 
 interface BucketState {
   tokens: number;
@@ -36,7 +46,7 @@ export class TokenBucket {
       state.tokens -= 1;
       return 0;
     }
-    return this.msUntil(state.tokens);
+    return msUntilToken(this.shape, state.tokens);
   }
 
   /**
@@ -46,7 +56,7 @@ export class TokenBucket {
    */
   reserve(key: string, nowMs: number): number {
     const state = this.refill(key, nowMs);
-    const wait = state.tokens >= 1 - EPSILON ? 0 : this.msUntil(state.tokens);
+    const wait = state.tokens >= 1 - EPSILON ? 0 : msUntilToken(this.shape, state.tokens);
     state.tokens -= 1;
     return wait;
   }
@@ -55,17 +65,12 @@ export class TokenBucket {
   available(key: string, nowMs: number): number {
     const state = this.buckets.get(key);
     if (!state) return this.shape.burst;
-    return Math.min(this.shape.burst, state.tokens + ((nowMs - state.atMs) * this.shape.ratePerSec) / 1000);
+    return refilled(this.shape, state.tokens, state.atMs, nowMs);
   }
 
   /** Keys tracked right now (full buckets are forgotten from time to time). */
   get size(): number {
     return this.buckets.size;
-  }
-
-  private msUntil(tokens: number): number {
-    // Whole milliseconds, rounded up, so that a caller that waits this long always finds a token.
-    return Math.max(1, Math.ceil(((1 - tokens) * 1000) / this.shape.ratePerSec));
   }
 
   private refill(key: string, nowMs: number): BucketState {
@@ -77,7 +82,7 @@ export class TokenBucket {
       return state;
     }
     if (nowMs > state.atMs) {
-      state.tokens = Math.min(this.shape.burst, state.tokens + ((nowMs - state.atMs) * this.shape.ratePerSec) / 1000);
+      state.tokens = refilled(this.shape, state.tokens, state.atMs, nowMs);
       state.atMs = nowMs;
     }
     return state;

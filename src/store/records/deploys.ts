@@ -1,8 +1,9 @@
-// Deploys: one row per deploy with its plan and summary documents, its status, and who owns and
-// heartbeats it. A status change queues the deploy's lifecycle row in the outbox in the same
+// Deploys: one row per deploy with its summary document, its status, and who owns and heartbeats it;
+// its plan in a row of `deploy_plans` (written once, while the deploys row is updated all through the
+// deploy: SQLite rewrites a whole row on each UPDATE). A status change queues the deploy's lifecycle row in the outbox in the same
 // transaction (outbox-store.ts).
 
-import { sql, type Selectable, type Updateable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction, type Updateable } from 'kysely';
 import { TERMINAL_STATUSES, type DeployStatus, type StrategyName } from '../../domain/types.js';
 import {
   StoreError,
@@ -15,15 +16,16 @@ import {
   type DeployStatsQuery,
   type NewDeploy,
 } from '../contract.js';
-import type { DeploysTable } from '../schema.js';
+import type { Database, DeploysTable } from '../schema.js';
 import { insertOutbox, lifecycleItem } from '../outbox-store.js';
 import { classifyDbError } from '../db-errors.js';
 import { millis, millisOrNull, documentText, parseDocument } from './column-values.js';
 import type { StoreContext } from './store-context.js';
 
 type DeployRow = Selectable<DeploysTable>;
+type Db = Kysely<Database> | Transaction<Database>;
 
-/** Every deploy column but the plan and summary documents. */
+/** Every deploy column but the summary document. */
 const DEPLOY_HEAD_COLUMNS = [
   'seq',
   'id',
@@ -70,7 +72,8 @@ function summaryMachines(text: string | null): { stragglers: number; failed: num
   }
 }
 
-function deployFromRow(row: DeployRow): DeployRecord {
+/** A deploy's record from its row and the JSON text of its plan (null: it has none). */
+function deployFromRow(row: DeployRow, planText: string | null): DeployRecord {
   return {
     id: row.id,
     app: row.app,
@@ -83,7 +86,7 @@ function deployFromRow(row: DeployRow): DeployRecord {
     responsible: row.responsible,
     trigger: row.trigger,
     reason: row.reason,
-    plan: parseDocument(row.plan),
+    plan: parseDocument(planText),
     summary: parseDocument(row.summary),
     error: row.error,
     createdAtMs: millis(row.created_at_ms),
@@ -103,11 +106,10 @@ function deployFromRow(row: DeployRow): DeployRecord {
   };
 }
 
-/** DeployPatch field -> column. Keys left undefined in a patch are not changed. */
+/** DeployPatch field -> column (the plan is not a column: `writePlan`). Keys left undefined are not changed. */
 function deployPatchColumns(patch: DeployPatch): Updateable<DeploysTable> {
   const set: Updateable<DeploysTable> = {};
   if (patch.status !== undefined) set.status = patch.status;
-  if (patch.plan !== undefined) set.plan = documentText(patch.plan);
   if (patch.summary !== undefined) set.summary = documentText(patch.summary);
   if (patch.error !== undefined) set.error = patch.error;
   if (patch.startedAtMs !== undefined) set.started_at_ms = patch.startedAtMs;
@@ -137,7 +139,6 @@ export function createDeploy(s: StoreContext, deploy: NewDeploy): Promise<Deploy
           responsible: deploy.responsible,
           trigger: deploy.trigger,
           reason: deploy.reason ?? null,
-          plan: documentText(deploy.plan),
           summary: null,
           error: null,
           created_at_ms: deploy.createdAtMs,
@@ -147,8 +148,9 @@ export function createDeploy(s: StoreContext, deploy: NewDeploy): Promise<Deploy
         })
         .returningAll()
         .executeTakeFirstOrThrow();
+      const planText = await writePlan(trx, deploy.id, deploy.plan);
       await insertOutbox(trx, [lifecycleItem(row, Date.now())]);
-      return deployFromRow(row);
+      return deployFromRow(row, planText);
     } catch (error) {
       if (classifyDbError(error) === 'unique') throw new StoreError('conflict', `deploy ${deploy.id} already exists`);
       throw error;
@@ -156,24 +158,54 @@ export function createDeploy(s: StoreContext, deploy: NewDeploy): Promise<Deploy
   });
 }
 
+/** The deploys row with its plan's text (`plan`, null when it has none). */
+function selectWithPlan(db: Db) {
+  return db
+    .selectFrom('deploys')
+    .leftJoin('deploy_plans', 'deploy_plans.deploy_id', 'deploys.id')
+    .selectAll('deploys')
+    .select('deploy_plans.plan');
+}
+
+/** Store a deploy's plan (null or undefined: none); its JSON text. */
+async function writePlan(db: Db, deployId: string, plan: unknown): Promise<string | null> {
+  const text = documentText(plan);
+  if (text === null) {
+    await db.deleteFrom('deploy_plans').where('deploy_id', '=', deployId).execute();
+    return null;
+  }
+  await db
+    .insertInto('deploy_plans')
+    .values({ deploy_id: deployId, plan: text })
+    // `excluded`: the plan's text is sent once, not once per clause.
+    .onConflict((oc) => oc.column('deploy_id').doUpdateSet((eb) => ({ plan: eb.ref('excluded.plan') })))
+    .execute();
+  return text;
+}
+
+async function readPlan(db: Db, deployId: string): Promise<string | null> {
+  const row = await db.selectFrom('deploy_plans').select('plan').where('deploy_id', '=', deployId).executeTakeFirst();
+  return row?.plan ?? null;
+}
+
 export function getDeploy(s: StoreContext, id: string): Promise<DeployRecord | undefined> {
   return s.run(async () => {
-    const row = await s.db.selectFrom('deploys').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && deployFromRow(row);
+    const row = await selectWithPlan(s.db).where('deploys.id', '=', id).executeTakeFirst();
+    return row && deployFromRow(row, row.plan);
   });
 }
 
 /** Newest first. An empty `status` list means no status filter. */
 export function listDeploys(s: StoreContext, query: DeployQuery = {}): Promise<DeployRecord[]> {
   return s.run(async () => {
-    let q = s.db.selectFrom('deploys').selectAll();
-    if (query.app !== undefined) q = q.where('app', '=', query.app);
-    if (query.env !== undefined) q = q.where('env', '=', query.env);
-    if (query.status && query.status.length > 0) q = q.where('status', 'in', query.status);
-    q = q.orderBy('created_at_ms', 'desc').orderBy('seq', 'desc');
+    let q = selectWithPlan(s.db);
+    if (query.app !== undefined) q = q.where('deploys.app', '=', query.app);
+    if (query.env !== undefined) q = q.where('deploys.env', '=', query.env);
+    if (query.status && query.status.length > 0) q = q.where('deploys.status', 'in', query.status);
+    q = q.orderBy('deploys.created_at_ms', 'desc').orderBy('deploys.seq', 'desc');
     if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
     const rows = await q.execute();
-    return rows.map(deployFromRow);
+    return rows.map((row) => deployFromRow(row, row.plan));
   });
 }
 
@@ -181,11 +213,7 @@ export function getDeployHead(s: StoreContext, id: string): Promise<DeployHead |
   return s.run(async () => {
     const row = await s.db.selectFrom('deploys').select(DEPLOY_HEAD_COLUMNS).where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    const {
-      plan: _plan,
-      summary: _summary,
-      ...head
-    } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+    const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, summary: null } as DeployRow, null);
     return head;
   });
 }
@@ -200,11 +228,7 @@ export function listDeployHeads(s: StoreContext, query: DeployQuery = {}): Promi
     if (query.limit !== undefined) q = q.limit(Math.max(0, Math.floor(query.limit)));
     const rows = await q.execute();
     return rows.map((row) => {
-      const {
-        plan: _plan,
-        summary: _summary,
-        ...head
-      } = deployFromRow({ ...row, plan: null, summary: null } as DeployRow);
+      const { plan: _plan, summary: _summary, ...head } = deployFromRow({ ...row, summary: null } as DeployRow, null);
       return head;
     });
   });
@@ -263,11 +287,17 @@ export function listDeployStats(s: StoreContext, query: DeployStatsQuery): Promi
 
 export function updateDeploy(s: StoreContext, id: string, patch: DeployPatch): Promise<DeployRecord> {
   const status = patch.status;
+  const set = deployPatchColumns(patch);
+  // The plan's row is written before the deploys row is read back (its foreign key needs the deploy).
+  const withPlan = async (db: Db, row: DeployRow | undefined): Promise<DeployRecord> => {
+    if (!row) throw new StoreError('not_found', `deploy ${id} not found`);
+    const planText = patch.plan !== undefined ? await writePlan(db, id, patch.plan) : await readPlan(db, id);
+    return deployFromRow(row, planText);
+  };
   if (status !== undefined) {
     // A status change queues its lifecycle row in the same transaction (the outbox's one seam);
     // writing the status it already has (a retried write) queues nothing.
     return s.transaction(async (trx) => {
-      const set = deployPatchColumns(patch);
       const changed = await trx
         .updateTable('deploys')
         .set(set)
@@ -278,21 +308,18 @@ export function updateDeploy(s: StoreContext, id: string, patch: DeployPatch): P
       if (changed) {
         // Wall-clock time: a deploy's own times may come from a virtual clock (simulations).
         await insertOutbox(trx, [lifecycleItem(changed, Date.now())]);
-        return deployFromRow(changed);
+        return withPlan(trx, changed);
       }
       const row = await trx.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-      if (!row) throw new StoreError('not_found', `deploy ${id} not found`);
-      return deployFromRow(row);
+      return withPlan(trx, row);
     });
   }
-  return s.run(async () => {
-    const set = deployPatchColumns(patch);
+  return s.transaction(async (trx) => {
     const row =
       Object.keys(set).length === 0
-        ? await s.db.selectFrom('deploys').selectAll().where('id', '=', id).executeTakeFirst()
-        : await s.db.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-    if (!row) throw new StoreError('not_found', `deploy ${id} not found`);
-    return deployFromRow(row);
+        ? await trx.selectFrom('deploys').selectAll().where('id', '=', id).executeTakeFirst()
+        : await trx.updateTable('deploys').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+    return withPlan(trx, row);
   });
 }
 

@@ -14,8 +14,8 @@ const JOURNAL_COLUMNS = 8;
  * `journal_seq` counter (an atomic row update, so concurrent appenders never share a seq), in the
  * order the entries are given. Fails with StoreError('not_found') if a deploy does not exist.
  * SQLite: the journal's own highest seq instead. Its transactions are IMMEDIATE (one writer at a
- * time), so that is as safe, and an UPDATE of the deploys row rewrites the whole record, stored plan
- * included (over 1 MB at 10,000 machines), on every flush.
+ * time), so that is as safe, and an UPDATE of the deploys row rewrites the whole record on every
+ * flush (SQLite does not update a row in place).
  */
 export function appendJournal(s: StoreContext, entries: JournalEntry[]): Promise<void> {
   if (entries.length === 0) return Promise.resolve();
