@@ -12,6 +12,7 @@ import {
   type Kysely,
   type Migration,
   type MigrationProvider,
+  type MigrationResult,
 } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
@@ -384,11 +385,12 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     sqlFlavor(db) === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
+  const giveUpAt = Date.now() + OTHER_SCHEMA_CHANGED_PATIENCE_MS;
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await createMigrator(db, schema).migrateToLatest();
     if (error === undefined) return;
-    if (attempt < OTHER_SCHEMA_DROPPED_ATTEMPTS && otherSchemaDropped(error, schema)) {
-      await delay(nominalDelay(OTHER_SCHEMA_DROPPED_BACKOFF, attempt));
+    if (Date.now() < giveUpAt && otherSchemaChanged(error, results, schema)) {
+      await delay(nominalDelay(OTHER_SCHEMA_CHANGED_BACKOFF, attempt));
       continue;
     }
     const failed = results?.find((r) => r.status === 'Error');
@@ -400,18 +402,31 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
 }
 
 /**
- * Kysely's migrator lists the tables of every schema to find its own, checking each schema by name
- * (has_schema_privilege): a schema that another client drops meanwhile (another runway's, a test's)
- * fails that listing with "schema … does not exist" (3F000), though ours is untouched. Found by the
- * suite's soak on a shared PostgreSQL. Listing again, a moment later, sees the schema gone; a bounded
- * number of times (real time: opening a store has no injected Clock yet).
+ * Kysely's migrator lists the tables and columns of every schema to find its own, looking each schema
+ * up by name (has_schema_privilege) and each column by name (pg_get_serial_sequence) after reading the
+ * catalog: a schema another client drops meanwhile (another runway's, a test's) fails that listing
+ * with "schema … does not exist" (3F000), a column or table dropped meanwhile (another runway's store
+ * being migrated: 0004_deploy_plans drops deploys.plan) with 42703 or 42P01, though ours is untouched.
+ * Found by the suite's soak and by two test files side by side on one PostgreSQL. Such a failure comes
+ * before any migration of ours ran (none failed), so listing again, a moment later, is safe; for a
+ * bounded time (real time: opening a store has no injected Clock yet), long enough for another
+ * store's migrations to be done.
  */
-const OTHER_SCHEMA_DROPPED_ATTEMPTS = 8;
-const OTHER_SCHEMA_DROPPED_BACKOFF = { baseDelayMs: 20, maxDelayMs: 500 };
+const OTHER_SCHEMA_CHANGED_PATIENCE_MS = 15_000;
+const OTHER_SCHEMA_CHANGED_BACKOFF = { baseDelayMs: 20, maxDelayMs: 500 };
 
-function otherSchemaDropped(error: unknown, ours: string | undefined): boolean {
+function otherSchemaChanged(
+  error: unknown,
+  results: readonly MigrationResult[] | undefined,
+  ours: string | undefined,
+): boolean {
   const { code, message } = error as { code?: string; message?: string };
-  if (code !== '3F000' || typeof message !== 'string') return false;
-  const named = /schema "([^"]+)" does not exist/.exec(message)?.[1];
-  return named !== undefined && named !== ours;
+  if (typeof message !== 'string') return false;
+  if (code === '3F000') {
+    const named = /schema "([^"]+)" does not exist/.exec(message)?.[1];
+    return named !== undefined && named !== ours;
+  }
+  // A migration of ours that fails is not the listing's: never retried.
+  if (results?.some((r) => r.status === 'Error')) return false;
+  return code === '42703' || code === '42P01';
 }

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { openStore } from '../../src/store/open-store.js';
 import { runStoreContract } from './contract-suite.js';
 import { PG_URL, requirePostgres } from '../support/services.js';
+import { until } from '../support/wait.js';
 
 before(() => requirePostgres());
 
@@ -87,6 +88,41 @@ describe('postgres: what only a shared server has', () => {
         await store.close();
       }
     } finally {
+      await admin.end();
+    }
+  });
+
+  it('opens (and migrates) while another client drops columns in another schema of the same database', async () => {
+    // Another runway's schema being migrated (0004_deploy_plans drops deploys.plan) while this store
+    // opens: the migrator's listing of every schema's columns looks each one up again by name, and a
+    // column dropped between the two fails it ("column … does not exist"). Found by two test files
+    // running side by side; each store here opens while a churning client drops and adds columns.
+    const other = `runway_cols_${randomBytes(5).toString('hex')}`;
+    schemas.push(other);
+    const admin = new pg.Client({ connectionString: URL });
+    await admin.connect();
+    let churning = true;
+    let churns = 0;
+    const churn = (async () => {
+      await admin.query(`create schema ${other}`);
+      for (let t = 0; t < 10; t++) await admin.query(`create table ${other}.t${t} (id integer primary key)`);
+      while (churning) {
+        for (let t = 0; t < 10; t++) {
+          await admin.query(`alter table ${other}.t${t} add column c${churns} text`);
+          await admin.query(`alter table ${other}.t${t} drop column c${churns}`);
+        }
+        churns++;
+      }
+    })();
+    try {
+      await until(() => churns > 0, 'the other schema churns');
+      for (let i = 0; i < 12; i++) {
+        const store = await openStore(URL, process.cwd(), { schema: schemaName() });
+        await store.close();
+      }
+    } finally {
+      churning = false;
+      await churn;
       await admin.end();
     }
   });
