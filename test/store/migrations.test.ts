@@ -26,6 +26,17 @@ after(async () => {
   await client.end();
 });
 
+/** A new, empty PostgreSQL schema (dropped after the file's tests). */
+async function freshSchema(): Promise<string> {
+  const schema = `runway_mig_${randomBytes(4).toString('hex')}`;
+  schemas.push(schema);
+  const admin = new pg.Client({ connectionString: PG });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  return schema;
+}
+
 async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
   const first = await createMigrator(db, schema).migrateTo('0001_initial');
   assert.equal(first.error, undefined);
@@ -65,12 +76,7 @@ async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
 describe('migration 0002_control_plane on a store with data', () => {
   it('SQLite', () => upgrade(openSqlite(':memory:')));
   it('PostgreSQL', async () => {
-    const schema = `runway_mig_${randomBytes(4).toString('hex')}`;
-    schemas.push(schema);
-    const admin = new pg.Client({ connectionString: PG });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
+    const schema = await freshSchema();
     await upgrade(await openPostgres(PG, { schema }), schema);
   });
 });
@@ -122,12 +128,7 @@ async function movePlans(db: Kysely<Database>, schema?: string): Promise<void> {
 describe('migration 0004_deploy_plans on a store with data', () => {
   it('SQLite', () => movePlans(openSqlite(':memory:')));
   it('PostgreSQL', async () => {
-    const schema = `runway_mig_${randomBytes(4).toString('hex')}`;
-    schemas.push(schema);
-    const admin = new pg.Client({ connectionString: PG });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
+    const schema = await freshSchema();
     await movePlans(await openPostgres(PG, { schema }), schema);
   });
 });
