@@ -37,6 +37,17 @@ async function freshSchema(): Promise<string> {
   return schema;
 }
 
+/** One migration check, run on SQLite (in memory) and on PostgreSQL (a fresh schema). */
+function onEveryBackend(name: string, check: (db: Kysely<Database>, schema?: string) => Promise<void>): void {
+  describe(name, () => {
+    it('SQLite', () => check(openSqlite(':memory:')));
+    it('PostgreSQL', async () => {
+      const schema = await freshSchema();
+      await check(await openPostgres(PG, { schema }), schema);
+    });
+  });
+}
+
 async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
   const first = await createMigrator(db, schema).migrateTo('0001_initial');
   assert.equal(first.error, undefined);
@@ -73,13 +84,7 @@ async function upgrade(db: Kysely<Database>, schema?: string): Promise<void> {
   }
 }
 
-describe('migration 0002_control_plane on a store with data', () => {
-  it('SQLite', () => upgrade(openSqlite(':memory:')));
-  it('PostgreSQL', async () => {
-    const schema = await freshSchema();
-    await upgrade(await openPostgres(PG, { schema }), schema);
-  });
-});
+onEveryBackend('migration 0002_control_plane on a store with data', upgrade);
 
 /** A store at 0003 with a deploy and its plan in the deploys row, migrated to the latest and back. */
 async function movePlans(db: Kysely<Database>, schema?: string): Promise<void> {
@@ -125,10 +130,4 @@ async function movePlans(db: Kysely<Database>, schema?: string): Promise<void> {
   }
 }
 
-describe('migration 0004_deploy_plans on a store with data', () => {
-  it('SQLite', () => movePlans(openSqlite(':memory:')));
-  it('PostgreSQL', async () => {
-    const schema = await freshSchema();
-    await movePlans(await openPostgres(PG, { schema }), schema);
-  });
-});
+onEveryBackend('migration 0004_deploy_plans on a store with data', movePlans);
