@@ -148,25 +148,101 @@ function describeWaitFailure(machine: Machine, err: unknown): string {
  * one instant of virtual time is unchanged.
  */
 function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal): Promise<string> {
-  return new Promise<string>((resolve, reject) => new UpdateRun(ctx, step, signal, resolve, reject).next(undefined));
+  return new Promise<string>((resolve, reject) => startUpdate(ctx, step, signal, resolve, reject));
 }
+
+/**
+ * An update step, ending in `succeeded` or `failed` on the tick `runStep(…).then(succeeded, failed)`
+ * called them, without the promises between (the wave's steps, wave-runner.ts): runStep's promise
+ * adopted the step's, and those two promises, their resolving functions and the adoption's reaction
+ * lived as long as the step, for every machine of a deploy.
+ */
+export function startUpdate(
+  ctx: StepContext,
+  step: UpdateStep,
+  signal: AbortSignal,
+  succeeded: (machineId: string) => void,
+  failed: (error: unknown) => void,
+): void {
+  const run = new UpdateRun(ctx, step, signal, succeeded, failed);
+  run.next(undefined);
+  // The tick the async runStep's promise adopted the step's (a `then` on it).
+  void SETTLED.then(run.handOff);
+}
+
+/** Settled before the microtask queue runs: `then` on it is one tick. */
+const SETTLED = Promise.resolve();
 
 class UpdateRun {
   /** What goes on when the call in flight settles. */
   private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'ready' | 'uncordoned' = 'start';
   private readonly ok: (value: unknown) => void;
-  private readonly failed: (error: unknown) => void;
+  private readonly stageFailed: (error: unknown) => void;
+  /**
+   * The end's way to `succeeded`/`failed`, as the promises did it: the adoption's tick ('adopting'),
+   * then, once the step has ended too, a tick for each promise ('delivering', 'settling').
+   */
+  private ending: 'adopting' | 'adopted' | 'delivering' | 'settling' | 'done' = 'adopting';
+  private ended = false;
+  private endedOk = false;
+  private outcome: unknown = undefined;
+  /** Each tick of the way to the end. */
+  readonly handOff: () => void;
 
   constructor(
     private readonly ctx: StepContext,
     private readonly step: UpdateStep,
     private readonly signal: AbortSignal,
-    private readonly resolve: (machineId: string) => void,
-    private readonly reject: (error: unknown) => void,
+    private readonly succeeded: (machineId: string) => void,
+    private readonly failed: (error: unknown) => void,
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
     this.ok = (value) => this.next(value);
-    this.failed = (error) => this.reject(error);
+    this.stageFailed = (error) => this.reject(error);
+    this.handOff = () => this.handedOn();
+  }
+
+  /** The step ended (its promise would have settled now): only the first end counts, as a promise's. */
+  private end(ok: boolean, outcome: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endedOk = ok;
+    this.outcome = outcome;
+    if (this.ending === 'adopted') this.deliver();
+  }
+
+  private resolve(machineId: string): void {
+    this.end(true, machineId);
+  }
+
+  private reject(error: unknown): void {
+    this.end(false, error);
+  }
+
+  private deliver(): void {
+    this.ending = 'delivering';
+    void SETTLED.then(this.handOff);
+  }
+
+  private handedOn(): void {
+    switch (this.ending) {
+      case 'adopting':
+        this.ending = 'adopted';
+        if (this.ended) this.deliver();
+        return;
+      case 'delivering':
+        // runStep's promise settles here; its reaction, the caller's callback, runs a tick later.
+        this.ending = 'settling';
+        void SETTLED.then(this.handOff);
+        return;
+      case 'settling':
+        this.ending = 'done';
+        if (this.endedOk) this.succeeded(this.outcome as string);
+        else this.failed(this.outcome);
+        return;
+      default:
+        return;
+    }
   }
 
   /** Go on from the stage that waited, with what its call answered, until the next call or the end. */
@@ -208,7 +284,7 @@ class UpdateRun {
   /** Go on at `stage` one tick after `call` settles (as `await call` did); fail with its error. */
   private wait(stage: UpdateRun['stage'], call: unknown): void {
     this.stage = stage;
-    void Promise.resolve(call).then(this.ok, this.failed);
+    void Promise.resolve(call).then(this.ok, this.stageFailed);
   }
 
   /**

@@ -6,7 +6,7 @@ import type { Step, Wave } from '../domain/plan.js';
 import { AbortFanout, type FanoutChild } from '../domain/abort-fanout.js';
 import { describeError } from './errors.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
-import { runStep, StepFailure, type StepContext } from './step-runner.js';
+import { runStep, startUpdate, StepFailure, type StepContext } from './step-runner.js';
 import { promotedGroups, stepGroup, stepMachine, takesOutOfTraffic } from './wave-flow.js';
 import { WindowSlots, type SlotWaiter } from './window-slots.js';
 
@@ -199,7 +199,9 @@ class StepRun implements SlotWaiter {
     this.counted = true;
     run.host.emit({ type: 'step', step, machineId: this.ref, status: 'started' });
     this.callbacks();
-    void runStep(run.ctx, step, signal).then(this.succeeded, this.failed);
+    // An update (most steps of a deploy) ends in these callbacks on the ticks this `then` did, without its promises.
+    if (step.kind === 'update') startUpdate(run.ctx, step, signal, this.succeeded!, this.failed!);
+    else void runStep(run.ctx, step, signal).then(this.succeeded, this.failed);
   }
 
   private succeed(machineId: string | null): void {
