@@ -175,7 +175,12 @@ const SETTLED = Promise.resolve();
 
 class UpdateRun {
   /** What goes on when the call in flight settles. */
-  private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'ready' | 'uncordoned' = 'start';
+  private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'checking' | 'ready' | 'failing' | 'uncordoned' =
+    'start';
+  /** The machine as the update left it, while it is waited for (what a failed wait names). */
+  private machine: Machine | undefined = undefined;
+  /** What the wait failed with, named by `waitFailure` (stage 'failing'). */
+  private failure: unknown = undefined;
   private readonly ok: (value: unknown) => void;
   private readonly stageFailed: (error: unknown) => void;
   /**
@@ -194,11 +199,11 @@ class UpdateRun {
     private readonly step: UpdateStep,
     private readonly signal: AbortSignal,
     private readonly succeeded: (machineId: string) => void,
-    private readonly failed: (error: unknown) => void,
+    private readonly stepFailed: (error: unknown) => void,
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
     this.ok = (value) => this.next(value);
-    this.stageFailed = (error) => this.reject(error);
+    this.stageFailed = (error) => this.failed(error);
     this.handOff = () => this.handedOn();
   }
 
@@ -238,7 +243,7 @@ class UpdateRun {
       case 'settling':
         this.ending = 'done';
         if (this.endedOk) this.succeeded(this.outcome as string);
-        else this.failed(this.outcome);
+        else this.stepFailed(this.outcome);
         return;
       default:
         return;
@@ -266,6 +271,13 @@ class UpdateRun {
           return this.update();
         case 'updated':
           return this.updated(value as Machine);
+        case 'checking':
+          // waitReady's `then` settled here; the `await` on it resumed a tick later.
+          this.stage = 'ready';
+          void SETTLED.then(this.ok);
+          return;
+        case 'failing':
+          return this.reject(this.failure);
         case 'ready':
           if (step.cordon)
             return this.wait(
@@ -279,6 +291,18 @@ class UpdateRun {
     } catch (error) {
       this.reject(error);
     }
+  }
+
+  /** The call in flight failed: the run fails with its error (a failed wait, named, a tick later). */
+  private failed(error: unknown): void {
+    if (this.stage !== 'checking') return this.reject(error);
+    this.failLater(waitFailure(this.ctx, this.machine!, this.signal, error));
+  }
+
+  private failLater(failure: unknown): void {
+    this.failure = failure;
+    this.stage = 'failing';
+    void SETTLED.then(this.ok);
   }
 
   /** Go on at `stage` one tick after `call` settles (as `await call` did); fail with its error. */
@@ -314,9 +338,32 @@ class UpdateRun {
     const { ctx, step } = this;
     ctx.hooks.accepted();
     if (step.gate === 'none') ctx.hooks.dispatched(updated);
-    if (step.gate === 'checks')
-      return this.wait('ready', waitReady(ctx, updated, this.signal, ctx.settings.waitTimeoutMs));
+    if (step.gate === 'checks') return this.waitReady(updated);
     this.resolve(step.machineId);
+  }
+
+  /**
+   * waitReady's wait, with what its `then` (naming a failure) and this run's `wait` did on their
+   * ticks, without their promises and closure: a step waits here for most of its time.
+   */
+  private waitReady(machine: Machine): void {
+    const { ctx, signal } = this;
+    this.machine = machine;
+    let waiting: Promise<Machine>;
+    try {
+      waiting = ctx.provider.waitFor(
+        ctx.scope,
+        machine.id,
+        { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
+        ctx.settings.waitTimeoutMs,
+        signal,
+      );
+    } catch (err) {
+      // waitReady returned it rejected, named at once.
+      return this.failLater(waitFailure(ctx, machine, signal, err));
+    }
+    this.stage = 'checking';
+    void waiting.then(this.ok, this.stageFailed);
   }
 }
 
