@@ -1,0 +1,233 @@
+// An update step (cordon, update, wait for the machine checked, uncordon) as a small state machine on
+// its calls' `then` callbacks: most steps of a deploy are updates, one per machine.
+
+import type { UpdateStep } from '../domain/plan.js';
+import type { Machine } from '../domain/types.js';
+import { op, waitFailure, withImage, type StepContext } from './step-context.js';
+
+/**
+ * An update step: cordon (and drain), update unless the machine is already on the target, wait for it
+ * checked, uncordon. Not an async function: a deploy runs one per machine, and its frame and the
+ * closures and promises of its awaits were much of what a step cost. Each stage goes on one tick after
+ * the call it waited for settled, where the `await` it replaced resumed, so the order of everything at
+ * one instant of virtual time is unchanged.
+ */
+export function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal): Promise<string> {
+  return new Promise<string>((resolve, reject) => startUpdate(ctx, step, signal, resolve, reject));
+}
+
+/**
+ * An update step, ending in `succeeded` or `failed` on the tick `runStep(…).then(succeeded, failed)`
+ * called them, without the promises between (the wave's steps, wave-runner.ts): runStep's promise
+ * adopted the step's, and those two promises, their resolving functions and the adoption's reaction
+ * lived as long as the step, for every machine of a deploy.
+ */
+export function startUpdate(
+  ctx: StepContext,
+  step: UpdateStep,
+  signal: AbortSignal,
+  succeeded: (machineId: string) => void,
+  failed: (error: unknown) => void,
+): void {
+  const run = new UpdateRun(ctx, step, signal, succeeded, failed);
+  run.next(undefined);
+  // The tick the async runStep's promise adopted the step's (a `then` on it).
+  void SETTLED.then(run.handOff);
+}
+
+/** Settled before the microtask queue runs: `then` on it is one tick. */
+const SETTLED = Promise.resolve();
+
+class UpdateRun {
+  /** What goes on when the call in flight settles. */
+  private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'checking' | 'ready' | 'failing' | 'uncordoned' =
+    'start';
+  /** The machine as the update left it, while it is waited for (what a failed wait names). */
+  private machine: Machine | undefined = undefined;
+  /** What the wait failed with, named by `waitFailure` (stage 'failing'). */
+  private failure: unknown = undefined;
+  private readonly ok: (value: unknown) => void;
+  private readonly stageFailed: (error: unknown) => void;
+  /**
+   * The end's way to `succeeded`/`failed`, as the promises did it: the adoption's tick ('adopting'),
+   * then, once the step has ended too, a tick for each promise ('delivering', 'settling').
+   */
+  private ending: 'adopting' | 'adopted' | 'delivering' | 'settling' | 'done' = 'adopting';
+  private ended = false;
+  private endedOk = false;
+  private outcome: unknown = undefined;
+  /** Each tick of the way to the end. */
+  readonly handOff: () => void;
+
+  constructor(
+    private readonly ctx: StepContext,
+    private readonly step: UpdateStep,
+    private readonly signal: AbortSignal,
+    private readonly succeeded: (machineId: string) => void,
+    private readonly stepFailed: (error: unknown) => void,
+  ) {
+    // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
+    this.ok = (value) => this.next(value);
+    this.stageFailed = (error) => this.failed(error);
+    this.handOff = () => this.handedOn();
+  }
+
+  /** The step ended (its promise would have settled now): only the first end counts, as a promise's. */
+  private end(ok: boolean, outcome: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endedOk = ok;
+    this.outcome = outcome;
+    if (this.ending === 'adopted') this.deliver();
+  }
+
+  private resolve(machineId: string): void {
+    this.end(true, machineId);
+  }
+
+  private reject(error: unknown): void {
+    this.end(false, error);
+  }
+
+  private deliver(): void {
+    this.ending = 'delivering';
+    void SETTLED.then(this.handOff);
+  }
+
+  private handedOn(): void {
+    switch (this.ending) {
+      case 'adopting':
+        this.ending = 'adopted';
+        if (this.ended) this.deliver();
+        return;
+      case 'delivering':
+        // runStep's promise settles here; its reaction, the caller's callback, runs a tick later.
+        this.ending = 'settling';
+        void SETTLED.then(this.handOff);
+        return;
+      case 'settling':
+        this.ending = 'done';
+        if (this.endedOk) this.succeeded(this.outcome as string);
+        else this.stepFailed(this.outcome);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Go on from the stage that waited, with what its call answered, until the next call or the end. */
+  next(value: unknown): void {
+    const { ctx, step, signal } = this;
+    const { provider, scope } = ctx;
+    try {
+      switch (this.stage) {
+        case 'start':
+          if (step.cordon)
+            return this.wait(
+              'cordoned',
+              op(ctx, signal, (call) => provider.cordon(scope, step.machineId, call)),
+            );
+          return this.update();
+        case 'cordoned':
+          if (provider.drain)
+            return this.wait('drained', provider.drain(scope, step.machineId, ctx.settings.drainTimeoutMs));
+          return this.update();
+        case 'drained':
+          return this.update();
+        case 'updated':
+          return this.updated(value as Machine);
+        case 'checking':
+          // waitReady's `then` settled here; the `await` on it resumed a tick later.
+          this.stage = 'ready';
+          void SETTLED.then(this.ok);
+          return;
+        case 'failing':
+          return this.reject(this.failure);
+        case 'ready':
+          if (step.cordon)
+            return this.wait(
+              'uncordoned',
+              op(ctx, signal, (call) => provider.uncordon(scope, step.machineId, undefined, call)),
+            );
+          return this.resolve(step.machineId);
+        case 'uncordoned':
+          return this.resolve(step.machineId);
+      }
+    } catch (error) {
+      this.reject(error);
+    }
+  }
+
+  /** The call in flight failed: the run fails with its error (a failed wait, named, a tick later). */
+  private failed(error: unknown): void {
+    if (this.stage !== 'checking') return this.reject(error);
+    this.failLater(waitFailure(this.ctx, this.machine!, this.signal, error));
+  }
+
+  private failLater(failure: unknown): void {
+    this.failure = failure;
+    this.stage = 'failing';
+    void SETTLED.then(this.ok);
+  }
+
+  /** Go on at `stage` one tick after `call` settles (as `await call` did); fail with its error. */
+  private wait(stage: UpdateRun['stage'], call: unknown): void {
+    this.stage = stage;
+    void Promise.resolve(call).then(this.ok, this.stageFailed);
+  }
+
+  /**
+   * Keyed by (machine, target version): a machine this deploy already put on the target (a resumed
+   * deploy, a crash between update and uncordon) is only waited for, never updated twice.
+   */
+  private update(): void {
+    const { ctx, step, signal } = this;
+    const seen = ctx.known.get(step.machineId);
+    const alreadyOnTarget =
+      seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
+    if (alreadyOnTarget) return this.updated(seen);
+    this.wait(
+      'updated',
+      op(ctx, signal, (call) =>
+        ctx.provider.update(
+          ctx.scope,
+          step.machineId,
+          withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }),
+          call,
+        ),
+      ),
+    );
+  }
+
+  private updated(updated: Machine): void {
+    const { ctx, step } = this;
+    ctx.hooks.accepted();
+    if (step.gate === 'none') ctx.hooks.dispatched(updated);
+    if (step.gate === 'checks') return this.waitReady(updated);
+    this.resolve(step.machineId);
+  }
+
+  /**
+   * waitReady's wait, with what its `then` (naming a failure) and this run's `wait` did on their
+   * ticks, without their promises and closure: a step waits here for most of its time.
+   */
+  private waitReady(machine: Machine): void {
+    const { ctx, signal } = this;
+    this.machine = machine;
+    let waiting: Promise<Machine>;
+    try {
+      waiting = ctx.provider.waitFor(
+        ctx.scope,
+        machine.id,
+        { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
+        ctx.settings.waitTimeoutMs,
+        signal,
+      );
+    } catch (err) {
+      // waitReady returned it rejected, named at once.
+      return this.failLater(waitFailure(ctx, machine, signal, err));
+    }
+    this.stage = 'checking';
+    void waiting.then(this.ok, this.stageFailed);
+  }
+}
