@@ -5,7 +5,7 @@
 import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
 import type { Clock } from '../domain/clock.js';
 import type { StoreGate } from './store-gate.js';
-import type { OpLimit } from './op-limit.js';
+import type { OpCall, OpLimit } from './op-limit.js';
 import {
   ProviderError,
   type CallOptions,
@@ -69,7 +69,13 @@ export interface StepContext {
  */
 export function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-  const call = { signal };
+  return opWith(ctx, { signal }, fn);
+}
+
+/** `op` with the call's options given (a step may hand every call it makes the same options). */
+export function opWith<T>(ctx: StepContext, call: OpCall, fn: (call: CallOptions) => Promise<T>): Promise<T> {
+  const signal = call.signal;
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
   // Never act on the fleet while the store cannot record it. (Not async: an open gate costs no
   // promise; this runs for every provider call of a deploy.)
   if (ctx.storeGate?.down) return ctx.storeGate.wait(signal).then(() => ctx.limit(fn, call));

@@ -3,7 +3,9 @@
 
 import type { UpdateStep } from '../domain/plan.js';
 import type { Machine } from '../domain/types.js';
-import { op, waitFailure, withImage, type StepContext } from './step-context.js';
+import type { CallOptions } from '../providers/contract.js';
+import type { OpCall } from './op-limit.js';
+import { opWith, waitFailure, withImage, type StepContext } from './step-context.js';
 
 /**
  * An update step: cordon (and drain), update unless the machine is already on the target, wait for it
@@ -47,6 +49,9 @@ class UpdateRun {
   /** What the wait failed with, named by `waitFailure` (stage 'failing'). */
   private failure: unknown = undefined;
   private readonly ok: (value: unknown) => void;
+  /** Makes the step's provider calls (`send`), and the options they are all given. */
+  private readonly sendFn: (call: CallOptions) => Promise<Machine>;
+  private call: OpCall | undefined = undefined;
   private readonly stageFailed: (error: unknown) => void;
   /**
    * The end's way to `succeeded`/`failed`, as the promises did it: the adoption's tick ('adopting'),
@@ -68,6 +73,7 @@ class UpdateRun {
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
     this.ok = (value) => this.next(value);
+    this.sendFn = (call) => this.sendCall(call);
     this.stageFailed = (error) => this.failed(error);
     this.handOff = () => this.handedOn();
   }
@@ -117,16 +123,12 @@ class UpdateRun {
 
   /** Go on from the stage that waited, with what its call answered, until the next call or the end. */
   next(value: unknown): void {
-    const { ctx, step, signal } = this;
+    const { ctx, step } = this;
     const { provider, scope } = ctx;
     try {
       switch (this.stage) {
         case 'start':
-          if (step.cordon)
-            return this.wait(
-              'cordoned',
-              op(ctx, signal, (call) => provider.cordon(scope, step.machineId, call)),
-            );
+          if (step.cordon) return this.send('cordoned');
           return this.update();
         case 'cordoned':
           if (provider.drain)
@@ -144,11 +146,7 @@ class UpdateRun {
         case 'failing':
           return this.reject(this.failure);
         case 'ready':
-          if (step.cordon)
-            return this.wait(
-              'uncordoned',
-              op(ctx, signal, (call) => provider.uncordon(scope, step.machineId, undefined, call)),
-            );
+          if (step.cordon) return this.send('uncordoned');
           return this.resolve(step.machineId);
         case 'uncordoned':
           return this.resolve(step.machineId);
@@ -181,22 +179,41 @@ class UpdateRun {
    * deploy, a crash between update and uncordon) is only waited for, never updated twice.
    */
   private update(): void {
-    const { ctx, step, signal } = this;
+    const { ctx, step } = this;
     const seen = ctx.known.get(step.machineId);
     const alreadyOnTarget =
       seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
     if (alreadyOnTarget) return this.updated(seen);
-    this.wait(
-      'updated',
-      op(ctx, signal, (call) =>
-        ctx.provider.update(
-          ctx.scope,
+    this.send('updated');
+  }
+
+  /**
+   * The provider call that leads to `stage` (cordon, update, uncordon), under the deploy's limit, and
+   * on at `stage` one tick after it settles. The stage is set before the call is made: the one
+   * closure that makes every call of the step (`sendFn`) knows by it which call to make.
+   */
+  private send(stage: 'cordoned' | 'updated' | 'uncordoned'): void {
+    this.stage = stage;
+    this.wait(stage, opWith(this.ctx, (this.call ??= { signal: this.signal }), this.sendFn));
+  }
+
+  /** The call `send` asked for (once the limit lets it go). */
+  private sendCall(call: CallOptions): Promise<Machine> {
+    const { ctx, step } = this;
+    const { provider, scope } = ctx;
+    switch (this.stage) {
+      case 'cordoned':
+        return provider.cordon(scope, step.machineId, call);
+      case 'updated':
+        return provider.update(
+          scope,
           step.machineId,
           withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }),
           call,
-        ),
-      ),
-    );
+        );
+      default:
+        return provider.uncordon(scope, step.machineId, undefined, call);
+    }
   }
 
   private updated(updated: Machine): void {
