@@ -8,7 +8,7 @@ import { op, StepFailure, waitReady, withImage, type StepContext } from './step-
 import { runUpdate } from './update-run.js';
 
 export { StepFailure, type StepContext, type StepHooks } from './step-context.js';
-export { startUpdate } from './update-run.js';
+export { startUpdate, type UpdateEnd } from './update-run.js';
 
 /** Beyond the drain timeout, how long a machine may take to stop before it is killed. */
 const STOP_GRACE_MS = 30_000;

@@ -15,23 +15,25 @@ import { opWith, waitFailure, withImage, type StepContext } from './step-context
  * one instant of virtual time is unchanged.
  */
 export function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal): Promise<string> {
-  return new Promise<string>((resolve, reject) => startUpdate(ctx, step, signal, resolve, reject));
+  return new Promise<string>((resolve, reject) =>
+    startUpdate(ctx, step, signal, { stepSucceeded: resolve, stepFailed: reject }),
+  );
+}
+
+/** Where an update step started by `startUpdate` ends. */
+export interface UpdateEnd {
+  stepSucceeded(machineId: string): void;
+  stepFailed(error: unknown): void;
 }
 
 /**
- * An update step, ending in `succeeded` or `failed` on the tick `runStep(…).then(succeeded, failed)`
- * called them, without the promises between (the wave's steps, wave-runner.ts): runStep's promise
+ * An update step, ending in `end` on the tick `runStep(…).then(succeeded, failed)` called those
+ * callbacks, without the promises between (the wave's steps, wave-runner.ts): runStep's promise
  * adopted the step's, and those two promises, their resolving functions and the adoption's reaction
  * lived as long as the step, for every machine of a deploy.
  */
-export function startUpdate(
-  ctx: StepContext,
-  step: UpdateStep,
-  signal: AbortSignal,
-  succeeded: (machineId: string) => void,
-  failed: (error: unknown) => void,
-): void {
-  const run = new UpdateRun(ctx, step, signal, succeeded, failed);
+export function startUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal, end: UpdateEnd): void {
+  const run = new UpdateRun(ctx, step, signal, end);
   run.next(undefined);
   // The tick the async runStep's promise adopted the step's (a `then` on it).
   void SETTLED.then(run.handOff);
@@ -68,8 +70,7 @@ class UpdateRun {
     private readonly ctx: StepContext,
     private readonly step: UpdateStep,
     private readonly signal: AbortSignal,
-    private readonly succeeded: (machineId: string) => void,
-    private readonly stepFailed: (error: unknown) => void,
+    private readonly whenDone: UpdateEnd,
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
     this.ok = (value) => this.next(value);
@@ -113,8 +114,8 @@ class UpdateRun {
         return;
       case 'settling':
         this.ending = 'done';
-        if (this.endedOk) this.succeeded(this.outcome as string);
-        else this.stepFailed(this.outcome);
+        if (this.endedOk) this.whenDone.stepSucceeded(this.outcome as string);
+        else this.whenDone.stepFailed(this.outcome);
         return;
       default:
         return;
