@@ -14,7 +14,7 @@
 
 import type { Clock } from '../domain/clock.js';
 import type { DeploySummary } from '../engine/summary.js';
-import type { DeployPatch, DeployRecord, JournalEntry, Store } from '../store/contract.js';
+import type { DeployHead, DeployPatch, DeployRecord, JournalEntry, Store } from '../store/contract.js';
 
 /** The clock a deploy's durations (summary, journal offsets) were measured on. */
 export type DeployClockKind = 'wall' | 'simulated';
@@ -31,7 +31,7 @@ export class SimulatedTimeline {
 
   /** The store the engine writes a simulated run through. */
   wrap(store: Store): Store {
-    const updateDeploy = (id: string, patch: DeployPatch): Promise<DeployRecord> =>
+    const updateDeploy = (id: string, patch: DeployPatch): Promise<DeployHead> =>
       store.updateDeploy(id, this.patch(id, patch));
     const appendJournal = (entries: JournalEntry[]): Promise<void> =>
       store.appendJournal(entries.map((e) => this.entry(e)));

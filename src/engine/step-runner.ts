@@ -2,69 +2,16 @@
 // operations; between operations it checks the abort signal, so an abort stops a machine within one
 // in-flight operation. Waits are pinned to the version the step put on the machine.
 
-import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step, UpdateStep } from '../domain/plan.js';
-import type { FleetScope, Machine, StrategySettings } from '../domain/types.js';
-import type { Clock } from '../domain/clock.js';
-import type { StoreGate } from './store-gate.js';
-import type { OpLimit } from './op-limit.js';
-import {
-  ProviderError,
-  type CallOptions,
-  type MachineSpec,
-  type MachineUpdate,
-  type Provider,
-} from '../providers/contract.js';
+import type { CreateStep, CutoverStep, DestroyStep, MachineRef, Step } from '../domain/plan.js';
+import { ProviderError } from '../providers/contract.js';
+import { op, StepFailure, waitReady, withImage, type StepContext } from './step-context.js';
+import { runUpdate } from './update-run.js';
+
+export { StepFailure, type StepContext, type StepHooks } from './step-context.js';
+export { startUpdate, type UpdateEnd } from './update-run.js';
 
 /** Beyond the drain timeout, how long a machine may take to stop before it is killed. */
 const STOP_GRACE_MS = 30_000;
-
-export class StepFailure extends Error {
-  constructor(
-    message: string,
-    readonly machineId: string | null,
-    override readonly cause?: unknown,
-  ) {
-    super(message);
-    this.name = 'StepFailure';
-  }
-}
-
-export interface StepHooks {
-  /** A machine-changing call was accepted (for time-to-dispatch). */
-  accepted(): void;
-  created(machine: Machine, isNew: boolean): void;
-  destroyed(machineId: string): void;
-  failedMachine(machineId: string): void;
-  /** The step changed a machine; for immediate's convergence tracking. */
-  dispatched(machine: Machine): void;
-}
-
-export interface StepContext {
-  /** Marked on every machine the deploy creates or changes, so its work is traceable on the fleet. */
-  deployId: string;
-  provider: Provider;
-  scope: FleetScope;
-  clock: Clock;
-  settings: StrategySettings;
-  /** Bounds provider operations in flight (waits are not operations: they hold no API slot). */
-  limit: OpLimit;
-  /** Machine ids by launch id, for steps that name machines created earlier in the plan. */
-  idByLaunch: Map<string, string>;
-  /** Machines as observed when the plan was made. */
-  known: Map<string, Machine>;
-  /** Machines this plan already took out of traffic (a cutover's blues): their destroy needs no cordon. */
-  outOfTraffic: Set<string>;
-  hooks: StepHooks;
-  /** Closed while the store is unreachable: no operation starts until it answers again. */
-  storeGate?: StoreGate;
-  /** Wait for an explicit promote (bluegreen pause_before_cutover). */
-  awaitPromote(signal: AbortSignal): Promise<void>;
-  /**
-   * Image of a release version, when the executor knows the release (the target, the rollback
-   * release). Providers that run images (fly) put it on the machine; undefined lets them find it.
-   */
-  imageFor?(version: string): string | undefined;
-}
 
 export async function runStep(ctx: StepContext, step: Step, signal: AbortSignal): Promise<string | null> {
   switch (step.kind) {
@@ -80,167 +27,6 @@ export async function runStep(ctx: StepContext, step: Step, signal: AbortSignal)
     case 'pause':
       await ctx.awaitPromote(signal);
       return null;
-  }
-}
-
-/**
- * One provider operation under the concurrency limit. The signal is checked before the slot is taken
- * and again once it is ours (op-limit.ts), and handed to the provider, which drops the call if it is
- * still waiting for a rate-limit token: an abort never waits for operations that have not been sent.
- */
-function op<T>(ctx: StepContext, signal: AbortSignal, fn: (call: CallOptions) => Promise<T>): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
-  const call = { signal };
-  // Never act on the fleet while the store cannot record it. (Not async: an open gate costs no
-  // promise; this runs for every provider call of a deploy.)
-  if (ctx.storeGate?.down) return ctx.storeGate.wait(signal).then(() => ctx.limit(fn, call));
-  return ctx.limit(fn, call);
-}
-
-/**
- * Wait for the machine to run its release with passing checks; a failure names the machine. Not an
- * async function: every update step waits here for most of its time, and an async function's
- * generator outlived a scavenge or two with it. It settles on the tick the async function's
- * `return await` did (one after the wait's), and fails on it too.
- */
-function waitReady(ctx: StepContext, machine: Machine, signal: AbortSignal, timeoutMs: number): Promise<Machine> {
-  let waiting: Promise<Machine>;
-  try {
-    waiting = ctx.provider.waitFor(
-      ctx.scope,
-      machine.id,
-      { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
-      timeoutMs,
-      signal,
-    );
-  } catch (err) {
-    // Thrown before it returned: the async function's catch ran at once and rejected its promise.
-    return Promise.reject(waitFailure(ctx, machine, signal, err));
-  }
-  // An inline closure: one in a named const would be named (a defineProperty) by the TypeScript loader.
-  return waiting.then(undefined, (err: unknown) => {
-    throw waitFailure(ctx, machine, signal, err);
-  });
-}
-
-/** What a failed wait fails its step with: an abort as it is, anything else naming the machine. */
-function waitFailure(ctx: StepContext, machine: Machine, signal: AbortSignal, err: unknown): unknown {
-  if (signal.aborted) return err;
-  ctx.hooks.failedMachine(machine.id);
-  return new StepFailure(describeWaitFailure(machine, err), machine.id, err);
-}
-
-function describeWaitFailure(machine: Machine, err: unknown): string {
-  if (err instanceof ProviderError) {
-    if (err.kind === 'wait_timeout')
-      return `machine ${machine.id} (${machine.group}) did not run ${machine.release} with passing checks in time`;
-    if (err.kind === 'machine_failed')
-      return `machine ${machine.id} (${machine.group}) failed on ${machine.release}: ${err.message}`;
-  }
-  return `machine ${machine.id} (${machine.group}): ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/**
- * An update step: cordon (and drain), update unless the machine is already on the target, wait for it
- * checked, uncordon. Not an async function: a deploy runs one per machine, and its frame and the
- * closures and promises of its awaits were much of what a step cost. Each stage goes on one tick after
- * the call it waited for settled, where the `await` it replaced resumed, so the order of everything at
- * one instant of virtual time is unchanged.
- */
-function runUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSignal): Promise<string> {
-  return new Promise<string>((resolve, reject) => new UpdateRun(ctx, step, signal, resolve, reject).next(undefined));
-}
-
-class UpdateRun {
-  /** What goes on when the call in flight settles. */
-  private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'ready' | 'uncordoned' = 'start';
-  private readonly ok: (value: unknown) => void;
-  private readonly failed: (error: unknown) => void;
-
-  constructor(
-    private readonly ctx: StepContext,
-    private readonly step: UpdateStep,
-    private readonly signal: AbortSignal,
-    private readonly resolve: (machineId: string) => void,
-    private readonly reject: (error: unknown) => void,
-  ) {
-    // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
-    this.ok = (value) => this.next(value);
-    this.failed = (error) => this.reject(error);
-  }
-
-  /** Go on from the stage that waited, with what its call answered, until the next call or the end. */
-  next(value: unknown): void {
-    const { ctx, step, signal } = this;
-    const { provider, scope } = ctx;
-    try {
-      switch (this.stage) {
-        case 'start':
-          if (step.cordon)
-            return this.wait(
-              'cordoned',
-              op(ctx, signal, (call) => provider.cordon(scope, step.machineId, call)),
-            );
-          return this.update();
-        case 'cordoned':
-          if (provider.drain)
-            return this.wait('drained', provider.drain(scope, step.machineId, ctx.settings.drainTimeoutMs));
-          return this.update();
-        case 'drained':
-          return this.update();
-        case 'updated':
-          return this.updated(value as Machine);
-        case 'ready':
-          if (step.cordon)
-            return this.wait(
-              'uncordoned',
-              op(ctx, signal, (call) => provider.uncordon(scope, step.machineId, undefined, call)),
-            );
-          return this.resolve(step.machineId);
-        case 'uncordoned':
-          return this.resolve(step.machineId);
-      }
-    } catch (error) {
-      this.reject(error);
-    }
-  }
-
-  /** Go on at `stage` one tick after `call` settles (as `await call` did); fail with its error. */
-  private wait(stage: UpdateRun['stage'], call: unknown): void {
-    this.stage = stage;
-    void Promise.resolve(call).then(this.ok, this.failed);
-  }
-
-  /**
-   * Keyed by (machine, target version): a machine this deploy already put on the target (a resumed
-   * deploy, a crash between update and uncordon) is only waited for, never updated twice.
-   */
-  private update(): void {
-    const { ctx, step, signal } = this;
-    const seen = ctx.known.get(step.machineId);
-    const alreadyOnTarget =
-      seen !== undefined && seen.release === step.to && seen.deployId === ctx.deployId && seen.state !== 'failed';
-    if (alreadyOnTarget) return this.updated(seen);
-    this.wait(
-      'updated',
-      op(ctx, signal, (call) =>
-        ctx.provider.update(
-          ctx.scope,
-          step.machineId,
-          withImage(ctx, { release: step.to, role: 'serving', deployId: ctx.deployId }),
-          call,
-        ),
-      ),
-    );
-  }
-
-  private updated(updated: Machine): void {
-    const { ctx, step } = this;
-    ctx.hooks.accepted();
-    if (step.gate === 'none') ctx.hooks.dispatched(updated);
-    if (step.gate === 'checks')
-      return this.wait('ready', waitReady(ctx, updated, this.signal, ctx.settings.waitTimeoutMs));
-    this.resolve(step.machineId);
   }
 }
 
@@ -270,12 +56,6 @@ async function runCreate(ctx: StepContext, step: CreateStep, signal: AbortSignal
   else ctx.hooks.dispatched(machine);
   if (step.promote) await op(ctx, signal, (call) => provider.uncordon(scope, machine.id, 'serving', call));
   return machine.id;
-}
-
-/** The change with the release's image, when the executor knows it (providers that run images need it). */
-function withImage<T extends MachineSpec | MachineUpdate>(ctx: StepContext, change: T): T {
-  const image = ctx.imageFor?.(change.release);
-  return image === undefined ? change : { ...change, image };
 }
 
 function resolveRef(ctx: StepContext, ref: MachineRef): string {

@@ -6,7 +6,7 @@ import type { Step, Wave } from '../domain/plan.js';
 import { AbortFanout, type FanoutChild } from '../domain/abort-fanout.js';
 import { describeError } from './errors.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
-import { runStep, StepFailure, type StepContext } from './step-runner.js';
+import { runStep, startUpdate, StepFailure, type StepContext, type UpdateEnd } from './step-runner.js';
 import { promotedGroups, stepGroup, stepMachine, takesOutOfTraffic } from './wave-flow.js';
 import { WindowSlots, type SlotWaiter } from './window-slots.js';
 
@@ -122,7 +122,7 @@ class StepJoin {
  * function: each goes on in the tick an await on the same promise resumed, so the event trace is that
  * of the async function it replaced.
  */
-class StepRun implements SlotWaiter {
+class StepRun implements SlotWaiter, UpdateEnd {
   private readonly ref: string | null;
   private readonly slot: WindowSlots | undefined;
   private child: FanoutChild | undefined;
@@ -167,16 +167,24 @@ class StepRun implements SlotWaiter {
 
   /** Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty). */
   private callbacks(): void {
-    this.succeeded ??= (machineId) => {
-      try {
-        this.succeed(machineId);
-      } catch (err) {
-        this.caught(err);
-        return;
-      }
-      this.finish(false);
-    };
+    this.succeeded ??= (machineId) => this.stepSucceeded(machineId);
     this.failed ??= (err) => this.caught(err);
+  }
+
+  /** The step returned (UpdateEnd, and the `succeeded` callback). */
+  stepSucceeded(machineId: string | null): void {
+    try {
+      this.succeed(machineId);
+    } catch (err) {
+      this.caught(err);
+      return;
+    }
+    this.finish(false);
+  }
+
+  /** The step threw (UpdateEnd). */
+  stepFailed(err: unknown): void {
+    this.caught(err);
   }
 
   /** The async function's catch: the step stopped or failed. */
@@ -198,6 +206,9 @@ class StepRun implements SlotWaiter {
     run.running++;
     this.counted = true;
     run.host.emit({ type: 'step', step, machineId: this.ref, status: 'started' });
+    // An update (most steps of a deploy) ends here on the ticks a `then` on runStep did, with no
+    // promise or callback of its own.
+    if (step.kind === 'update') return startUpdate(run.ctx, step, signal, this);
     this.callbacks();
     void runStep(run.ctx, step, signal).then(this.succeeded, this.failed);
   }

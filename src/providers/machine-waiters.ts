@@ -86,8 +86,8 @@ function abortReason(signal: AbortSignal): unknown {
  * `Record` is the provider's record of a machine, undefined once the machine is gone.
  */
 export class MachineWaiters<Record> {
-  /** The waits of each machine: one Waiter (the usual case, no collection), or several in arrival order. */
-  private readonly byMachine = new Map<string, Waiter<Record> | Waiter<Record>[]>();
+  /** The waits of each machine: one wait (the usual case, no collection), or several in arrival order. */
+  private readonly byMachine = new Map<string, MachineWait<Record> | MachineWait<Record>[]>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -99,94 +99,139 @@ export class MachineWaiters<Record> {
     signal: AbortSignal | undefined,
     timedOut: () => ProviderError,
   ): Promise<Machine> {
-    return new Promise<Machine>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortReason(signal));
-      const first = judge(current);
-      if (first) return 'machine' in first ? resolve(first.machine) : reject(first.error);
-      const waiter = new Waiter(this, id, judge, signal, timedOut, resolve, reject);
-      const waiting = this.byMachine.get(id);
-      if (waiting === undefined) this.byMachine.set(id, waiter);
-      else if (Array.isArray(waiting)) waiting.push(waiter);
-      else this.byMachine.set(id, [waiting, waiter]);
-      if (signal) waiter.listening = listenForAbort(signal, waiter);
-      waiter.timer = after(this.clock, Math.max(0, timeoutMs), waiter.timeout);
-    });
+    return new Promise<Machine>((resolve, reject) =>
+      this.add(new ClosureWait(id, signal, judge, timedOut, resolve, reject), current, timeoutMs),
+    );
+  }
+
+  /**
+   * Judge `wait` on `current` now (or fail it, when its signal has aborted); unless that settles it,
+   * judge it on every change of its machine until a verdict, `timeoutMs` or its signal.
+   */
+  add(wait: MachineWait<Record>, current: Record | undefined, timeoutMs: number): void {
+    const signal = wait.signal;
+    if (signal?.aborted) return wait.settle(undefined, abortReason(signal));
+    const first = wait.judge(current);
+    if (first) return 'machine' in first ? wait.settle(first.machine, undefined) : wait.settle(undefined, first.error);
+    wait.waiters = this;
+    const id = wait.id;
+    const waiting = this.byMachine.get(id);
+    if (waiting === undefined) this.byMachine.set(id, wait);
+    else if (Array.isArray(waiting)) waiting.push(wait);
+    else this.byMachine.set(id, [waiting, wait]);
+    if (signal) wait.listening = listenForAbort(signal, wait);
+    wait.timer = after(this.clock, Math.max(0, timeoutMs), wait.timeout);
   }
 
   /** The machine changed (`record` undefined: it is gone): judge its waits again. */
   changed(id: string, record: Record | undefined): void {
     const waiting = this.byMachine.get(id);
     if (waiting === undefined) return;
-    if (Array.isArray(waiting)) for (const waiter of [...waiting]) waiter.check(record);
+    if (Array.isArray(waiting)) for (const wait of [...waiting]) wait.check(record);
     else waiting.check(record);
   }
 
   /** Judge every wait once more without its machine (on close: each then ends, as closed or gone). */
   endAll(): void {
     for (const [id, waiting] of [...this.byMachine]) {
-      for (const waiter of Array.isArray(waiting) ? [...waiting] : [waiting]) waiter.check(undefined);
+      for (const wait of Array.isArray(waiting) ? [...waiting] : [waiting]) wait.check(undefined);
       this.byMachine.delete(id);
     }
   }
 
   /** A wait ended: it is no longer judged. */
-  remove(waiter: Waiter<Record>): void {
-    const waiting = this.byMachine.get(waiter.id);
-    if (waiting === waiter) this.byMachine.delete(waiter.id);
+  remove(wait: MachineWait<Record>): void {
+    const waiting = this.byMachine.get(wait.id);
+    if (waiting === wait) this.byMachine.delete(wait.id);
     else if (Array.isArray(waiting)) {
-      const i = waiting.indexOf(waiter);
+      const i = waiting.indexOf(wait);
       if (i >= 0) waiting.splice(i, 1);
-      if (waiting.length === 0) this.byMachine.delete(waiter.id);
+      if (waiting.length === 0) this.byMachine.delete(wait.id);
     }
   }
 }
 
 /**
- * One wait: an object (the abort listener itself) and one closure (its timer's), since a
- * 10,000-machine deploy makes tens of thousands of them.
+ * One wait on a machine, as one object: the abort listener itself (EventListener object), with one
+ * closure (its timer's), since a 10,000-machine deploy makes tens of thousands of them. What it
+ * judges and how it settles are its subclass's: a provider can make its wait the one object its call
+ * keeps while waiting (the sim's, sim-wait.ts), with no closures or promise of its own.
  */
-class Waiter<Record> {
+export abstract class MachineWait<Record> {
   timer: TimerHandle = NO_TIMER;
   /** Its listening to the signal, when it has one. */
   listening: AbortListening | undefined = undefined;
+  /** Where it is registered (MachineWaiters.add). */
+  waiters: MachineWaiters<Record> | undefined = undefined;
+  /** Its timer's callback (and whatever else a subclass schedules with it once the wait is over). */
+  readonly timeout: () => void;
 
   constructor(
-    private readonly waiters: MachineWaiters<Record>,
     readonly id: string,
-    private readonly judge: (record: Record | undefined) => WaitVerdict,
-    private readonly signal: AbortSignal | undefined,
-    private readonly timedOut: () => ProviderError,
-    private readonly resolve: (machine: Machine) => void,
-    private readonly reject: (error: unknown) => void,
+    readonly signal: AbortSignal | undefined,
   ) {
     // Made here, not as a class field: the TypeScript loader names every field's closure (a
     // defineProperty each), and a deploy makes one per wait.
-    this.timeout = () => {
-      this.finish();
-      this.reject(this.timedOut());
-    };
+    this.timeout = () => this.fire();
   }
 
-  /** Its timer's callback. */
-  readonly timeout: () => void;
+  /** The verdict on the machine as it is now (undefined: not yet). */
+  abstract judge(record: Record | undefined): WaitVerdict;
+  /** What the wait fails with when its time is up. */
+  abstract timedOut(): ProviderError;
+  /** The wait is over: met with `machine`, or failed with `error` (when `machine` is undefined). */
+  abstract settle(machine: Machine | undefined, error: unknown): void;
+
+  /** `timeout` was called: the timer, unless a subclass scheduled it for its own use. */
+  protected fire(): void {
+    this.finish();
+    this.settle(undefined, this.timedOut());
+  }
 
   check(record: Record | undefined): void {
     const verdict = this.judge(record);
     if (!verdict) return;
     this.finish();
-    if ('machine' in verdict) this.resolve(verdict.machine);
-    else this.reject(verdict.error);
+    if ('machine' in verdict) this.settle(verdict.machine, undefined);
+    else this.settle(undefined, verdict.error);
   }
 
   /** The signal aborted (EventListener object). */
   handleEvent(): void {
     this.finish();
-    this.reject(abortReason(this.signal!));
+    this.settle(undefined, abortReason(this.signal!));
   }
 
   private finish(): void {
-    this.waiters.remove(this);
+    this.waiters!.remove(this);
     this.timer.cancel();
     this.listening?.stop(this);
+  }
+}
+
+/** A wait judged by closures, settling a promise at once. */
+class ClosureWait<Record> extends MachineWait<Record> {
+  constructor(
+    id: string,
+    signal: AbortSignal | undefined,
+    private readonly judged: (record: Record | undefined) => WaitVerdict,
+    private readonly timedOutError: () => ProviderError,
+    private readonly resolve: (machine: Machine) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    super(id, signal);
+  }
+
+  judge(record: Record | undefined): WaitVerdict {
+    return this.judged(record);
+  }
+
+  timedOut(): ProviderError {
+    return this.timedOutError();
+  }
+
+  settle(machine: Machine | undefined, error: unknown): void {
+    if (machine) this.resolve(machine);
+    else this.reject(error);
   }
 }

@@ -279,7 +279,7 @@ export interface DeployStore {
   getDeploy(id: string): Promise<DeployRecord | undefined>;
   /** Newest first. */
   listDeploys(query?: DeployQuery): Promise<DeployRecord[]>;
-  updateDeploy(id: string, patch: DeployPatch): Promise<DeployRecord>;
+  updateDeploy(id: string, patch: DeployPatch): Promise<DeployHead>;
   /** As getDeploy, without reading the plan and summary. */
   getDeployHead(id: string): Promise<DeployHead | undefined>;
   /** As listDeploys, newest first, without reading plans and summaries. */

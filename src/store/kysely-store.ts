@@ -139,7 +139,7 @@ export class KyselyStore implements Store {
     return deploys.listDeployStats(this.context, query);
   }
 
-  updateDeploy(id: string, patch: DeployPatch): Promise<DeployRecord> {
+  updateDeploy(id: string, patch: DeployPatch): Promise<DeployHead> {
     return deploys.updateDeploy(this.context, id, patch);
   }
 

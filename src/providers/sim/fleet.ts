@@ -7,7 +7,7 @@
 
 import type { Clock } from '../../domain/clock.js';
 import type { FleetScope, Machine, MachineRole } from '../../domain/types.js';
-import type { MachineEvent, MachineSpec, MachineUpdate, WaitArgs } from '../contract.js';
+import type { MachineEvent, MachineSpec, MachineUpdate, WaitCondition } from '../contract.js';
 import type { OpLog } from './op-log.js';
 import type { SimOptions } from './options.js';
 import type { SeededRandom } from '../../domain/random.js';
@@ -23,7 +23,8 @@ import {
 } from './sim-machine.js';
 import { waitVerdict } from './wait-verdict.js';
 import { machineBeingDestroyed, machineNotFound, type MachineChangeOp } from '../machine-errors.js';
-import { MachineWaiters, waitTimeoutError } from '../machine-waiters.js';
+import { MachineWaiters, type WaitVerdict } from '../machine-waiters.js';
+import type { SimWait, SimWaitHost } from './sim-wait.js';
 
 export { BOOT_FAILURE_AFTER_MS, EXIT_WINDOW_MS, FLAP_WINDOW_MS } from './machine-lifecycle.js';
 export type { SavedSimMachine, SimFleetState, SimTarget } from './sim-machine.js';
@@ -37,7 +38,7 @@ function machineId(n: number): string {
   return mix.toString(16).padStart(8, '0') + (n & 0xffffff).toString(16).padStart(6, '0');
 }
 
-export class SimFleet {
+export class SimFleet implements SimWaitHost {
   private readonly byId = new Map<string, SimMachineRecord>();
   /** scope key -> machines of the scope, in creation order. */
   private readonly byScope = new Map<string, Map<string, SimMachineRecord>>();
@@ -271,16 +272,15 @@ export class SimFleet {
    * reverts away from the pinned version; `not_found` when it is or becomes gone (unless waiting for
    * `destroyed`); `wait_timeout` after `timeoutMs`; the signal's reason when aborted.
    */
-  waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
-    const key = this.keyOf(scope);
-    return this.waiters.wait(
-      id,
-      this.find(scope, id),
-      (record) => waitVerdict(this.closed, this.tombstones, key, id, record, condition),
-      timeoutMs,
-      signal,
-      () => waitTimeoutError('', id, condition, timeoutMs, this.find(scope, id)?.machine),
-    );
+  /** Judge `wait` now, then on every change of its machine (machine-waiters.ts), until it settles. */
+  startWait(wait: SimWait): void {
+    wait.key = this.keyOf(wait.scope);
+    this.waiters.add(wait, this.find(wait.scope, wait.id), wait.timeoutMs);
+  }
+
+  /** SimWaitHost: what a wait makes of the machine as it is now. */
+  verdict(key: string, id: string, record: SimMachineRecord | undefined, condition: WaitCondition): WaitVerdict {
+    return waitVerdict(this.closed, this.tombstones, key, id, record, condition);
   }
 
   /** Stop every lifecycle in flight and fail every wait: nothing of the fleet keeps a timer. */

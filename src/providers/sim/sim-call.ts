@@ -4,6 +4,7 @@
 import type { AbortListening } from '../../domain/abort-listeners.js';
 import { NO_TIMER, type TimerHandle } from '../../domain/clock.js';
 import type { ProviderError, ProviderOp } from '../contract.js';
+import type { SimWait } from './sim-wait.js';
 
 /** What a call in flight needs of its provider. */
 export interface CallAnswerer {
@@ -76,6 +77,8 @@ export class SimCall {
   applyDespiteTimeout = false;
   /** Sleeping out the rest of a timeout (its answer is the timeout error). */
   timingOut = false;
+  /** A wait call's wait, which settles the call once answered (sim-wait.ts). */
+  wait: SimWait | undefined = undefined;
   /** Whether the next `fire` is the tick after the timer (or after a failure), not the timer itself. */
   private ticked = false;
   /** What the call fails with on its next tick (aborted, closed), if anything. */

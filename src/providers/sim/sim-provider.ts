@@ -23,6 +23,7 @@ import { keyedDrawBase, nextKeyedNormal } from './keyed-draws.js';
 import { latencyAt, sampleLatency } from './latency.js';
 import { OpLog, type SimPhase } from './op-log.js';
 import { SimCall, SleepingCalls, type CallAnswerer } from './sim-call.js';
+import { SimWait } from './sim-wait.js';
 import type { SimOptions } from './options.js';
 import { SeededRandom } from '../../domain/random.js';
 import { resolveSimOptions, type SimOptionsInput } from './resolve-options.js';
@@ -152,7 +153,8 @@ export class SimProvider implements Provider, CallAnswerer {
    * provider chunks long waits.
    */
   waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
-    return this.call('wait', scope, id, () => this.fleet.waitFor(scope, id, condition, timeoutMs, signal), signal);
+    const wait = new SimWait(this.fleet, scope, id, condition, timeoutMs, signal);
+    return this.call<Machine>('wait', scope, id, applyNothing, signal, wait);
   }
 
   /** What a simulated process printed: a release command's run, in a few synthetic lines. */
@@ -256,9 +258,11 @@ export class SimProvider implements Provider, CallAnswerer {
     machineId: string | undefined,
     apply: () => T | Promise<T>,
     signal?: AbortSignal,
+    wait?: SimWait,
   ): Promise<T> {
     if (this.closed) return Promise.reject(closedError(op, machineId));
     const c = new SimCall(this, op, machineId, apply, signal);
+    if (wait) c.wait = wait;
     const promise = new Promise<unknown>(c.settleWith) as Promise<T>;
     try {
       this.arrive(c, scope);
@@ -333,6 +337,16 @@ export class SimProvider implements Provider, CallAnswerer {
       return;
     }
 
+    const wait = c.wait;
+    if (wait) {
+      // Judged now and then on every change; it settles the call itself (sim-wait.ts).
+      try {
+        this.fleet.startWait(wait);
+      } catch (error) {
+        wait.settle(undefined, error);
+      }
+      return wait.begin(c.resolve, c.reject);
+    }
     const result = c.apply();
     if (op === 'create' && phase && !(result instanceof Promise)) phase.machineId = (result as Machine).id;
     c.resolve(result);
@@ -365,6 +379,11 @@ export class SimProvider implements Provider, CallAnswerer {
     const rates = this.options.faults.errorRate;
     return rates[op] ?? rates['all'] ?? 0;
   }
+}
+
+/** A wait call's `apply`: its SimWait starts it instead. */
+function applyNothing(): never {
+  throw new Error('a wait call is started by its SimWait');
 }
 
 function closedError(op: ProviderOp, machineId: string | undefined): ProviderError {
