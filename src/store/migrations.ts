@@ -3,7 +3,6 @@
 // integer, bigint); the one place they differ (an auto-numbered row column) branches on the flavor.
 // Never edit a migration that has shipped: add a new one (names sort in apply order).
 
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   Migrator,
   PostgresAdapter,
@@ -12,11 +11,9 @@ import {
   type Kysely,
   type Migration,
   type MigrationProvider,
-  type MigrationResult,
 } from 'kysely';
 import type { ColumnDefinitionBuilder, CreateTableBuilder } from 'kysely';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from './schema.js';
-import { nominalDelay } from '../domain/backoff.js';
 import { LEDGER_GENESIS_HASH } from '../domain/ledger-genesis.js';
 
 export type SqlFlavor = 'sqlite' | 'postgres';
@@ -385,48 +382,14 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     sqlFlavor(db) === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
-  const giveUpAt = Date.now() + OTHER_SCHEMA_CHANGED_PATIENCE_MS;
-  for (let attempt = 1; ; attempt++) {
-    const { error, results } = await createMigrator(db, schema).migrateToLatest();
-    if (error === undefined) return;
-    if (Date.now() < giveUpAt && otherSchemaChanged(error, results, schema)) {
-      await delay(nominalDelay(OTHER_SCHEMA_CHANGED_BACKOFF, attempt));
-      continue;
-    }
+  // On PostgreSQL the migrator sees runway's own schema only (postgres/schema-introspector.ts): other
+  // schemas of the database changing meanwhile cannot fail this.
+  const { error, results } = await createMigrator(db, schema).migrateToLatest();
+  if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
     const cause = error instanceof Error ? error.message : String(error);
     throw new Error(`runway store: migration ${failed ? `"${failed.migrationName}" ` : ''}failed: ${cause}`, {
       cause: error,
     });
   }
-}
-
-/**
- * Kysely's migrator lists the tables and columns of every schema to find its own, looking each schema
- * up by name (has_schema_privilege) and each column by name (pg_get_serial_sequence) after reading the
- * catalog: a schema another client drops meanwhile (another runway's, a test's) fails that listing
- * with "schema … does not exist" (3F000), a column or table dropped meanwhile (another runway's store
- * being migrated: 0004_deploy_plans drops deploys.plan) with 42703 or 42P01, though ours is untouched.
- * Found by the suite's soak and by two test files side by side on one PostgreSQL. Such a failure comes
- * before any migration of ours ran (none failed), so listing again, a moment later, is safe; for a
- * bounded time (real time: opening a store has no injected Clock yet), long enough for another
- * store's migrations to be done.
- */
-const OTHER_SCHEMA_CHANGED_PATIENCE_MS = 15_000;
-const OTHER_SCHEMA_CHANGED_BACKOFF = { baseDelayMs: 20, maxDelayMs: 500 };
-
-function otherSchemaChanged(
-  error: unknown,
-  results: readonly MigrationResult[] | undefined,
-  ours: string | undefined,
-): boolean {
-  const { code, message } = error as { code?: string; message?: string };
-  if (typeof message !== 'string') return false;
-  if (code === '3F000') {
-    const named = /schema "([^"]+)" does not exist/.exec(message)?.[1];
-    return named !== undefined && named !== ours;
-  }
-  // A migration of ours that fails is not the listing's: never retried.
-  if (results?.some((r) => r.status === 'Error')) return false;
-  return code === '42703' || code === '42P01';
 }

@@ -68,9 +68,9 @@ describe('postgres: what only a shared server has', () => {
   });
 
   it('opens (and migrates) while other clients drop other schemas of the same database', async () => {
-    // Another runway's schema, or another test's, dropped while this store migrates: the migrator's
-    // listing of every schema must not fail on it. Each store opens while twenty other schemas (with a
-    // table each) are dropped beside it.
+    // Another runway's schema, or another test's, dropped while this store migrates must not fail its
+    // open (Kysely's own introspection looked every schema up by name). Each store opens while twenty
+    // other schemas (with a table each) are dropped beside it.
     const admin = new pg.Client({ connectionString: URL });
     await admin.connect();
     try {
@@ -94,9 +94,10 @@ describe('postgres: what only a shared server has', () => {
 
   it('opens (and migrates) while another client drops columns in another schema of the same database', async () => {
     // Another runway's schema being migrated (0004_deploy_plans drops deploys.plan) while this store
-    // opens: the migrator's listing of every schema's columns looks each one up again by name, and a
-    // column dropped between the two fails it ("column … does not exist"). Found by two test files
-    // running side by side; each store here opens while a churning client drops and adds columns.
+    // opens: Kysely's own introspection listed every schema's columns and looked each one up again by
+    // name, so a column dropped between the two failed the open ("column … does not exist"). Found by
+    // two test files running side by side; each store here opens while a churning client drops and adds
+    // columns.
     const other = `runway_cols_${randomBytes(5).toString('hex')}`;
     schemas.push(other);
     const admin = new pg.Client({ connectionString: URL });

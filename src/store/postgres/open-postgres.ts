@@ -1,8 +1,9 @@
 // A Kysely instance over a node-postgres pool, for several runway instances sharing one database.
 // The store code (kysely-store.ts) and migrations are the same as SQLite's; only this differs.
 
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type DatabaseIntrospector } from 'kysely';
 import type { Database } from '../schema.js';
+import { SchemaIntrospector } from './schema-introspector.js';
 
 export interface PostgresOpenOptions {
   /** Schema to use (created if missing); tests give each store its own. Default: the URL's search_path. */
@@ -32,7 +33,15 @@ export async function openPostgres(url: string, options: PostgresOpenOptions = {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new RunwayPostgresDialect({ pool }) });
+}
+
+/** Kysely's PostgreSQL dialect, introspecting runway's own schema only (schema-introspector.ts says why). */
+class RunwayPostgresDialect extends PostgresDialect {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SchemaIntrospector(db);
+  }
 }
 
 function quoteIdent(name: string): string {
