@@ -82,6 +82,22 @@ export function opWith<T>(ctx: StepContext, call: OpCall, fn: (call: CallOptions
   return ctx.limit(fn, call);
 }
 
+/** The provider's wait for `machine` to be started with passing checks on its release (and instance). */
+export function waitForRelease(
+  ctx: StepContext,
+  machine: Machine,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Machine> {
+  return ctx.provider.waitFor(
+    ctx.scope,
+    machine.id,
+    { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
+    timeoutMs,
+    signal,
+  );
+}
+
 /**
  * Wait for the machine to run its release with passing checks; a failure names the machine. Not an
  * async function: every update step waits here for most of its time, and an async function's
@@ -96,13 +112,7 @@ export function waitReady(
 ): Promise<Machine> {
   let waiting: Promise<Machine>;
   try {
-    waiting = ctx.provider.waitFor(
-      ctx.scope,
-      machine.id,
-      { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
-      timeoutMs,
-      signal,
-    );
+    waiting = waitForRelease(ctx, machine, timeoutMs, signal);
   } catch (err) {
     // Thrown before it returned: the async function's catch ran at once and rejected its promise.
     return Promise.reject(waitFailure(ctx, machine, signal, err));

@@ -5,7 +5,7 @@ import type { UpdateStep } from '../domain/plan.js';
 import type { Machine } from '../domain/types.js';
 import type { CallOptions } from '../providers/contract.js';
 import type { OpCall } from './op-limit.js';
-import { opWith, waitFailure, withImage, type StepContext } from './step-context.js';
+import { opWith, waitFailure, waitForRelease, withImage, type StepContext } from './step-context.js';
 
 /**
  * An update step: cordon (and drain), update unless the machine is already on the target, wait for it
@@ -234,13 +234,7 @@ class UpdateRun {
     this.machine = machine;
     let waiting: Promise<Machine>;
     try {
-      waiting = ctx.provider.waitFor(
-        ctx.scope,
-        machine.id,
-        { state: 'started', healthy: true, release: machine.release, instanceVersion: machine.instanceVersion },
-        ctx.settings.waitTimeoutMs,
-        signal,
-      );
+      waiting = waitForRelease(ctx, machine, ctx.settings.waitTimeoutMs, signal);
     } catch (err) {
       // waitReady returned it rejected, named at once.
       return this.failLater(waitFailure(ctx, machine, signal, err));
