@@ -184,6 +184,26 @@ function windowBound(chains: readonly number[], w: number): number {
 }
 
 /**
+ * The earliest moment by which m promoted creates can be in, for m = 1, 2, …: R_m = max_i (send_i +
+ * c_(m+1−i)), c ascending, send_i the i-th create's earliest send. Any m creates in by t were sent at
+ * send_1 ≤ … ≤ send_m or later, and for every i the m+1−i of them sent at send_i or later hold m+1−i
+ * distinct chains, the longest of which is ≥ c_(m+1−i): so t ≥ send_i + c_(m+1−i). (It is ≥ both
+ * send_m + c_1 and c_m, what the staircase used before.)
+ */
+export function promotionReleases(
+  createChains: readonly number[],
+  limit: { ratePerSec: number; burst: number },
+): number[] {
+  const sorted = [...createChains].sort((a, b) => a - b);
+  const send = (i: number) => (Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec;
+  return sorted.map((_, m) => {
+    let at = 0;
+    for (let i = 0; i <= m; i++) at = Math.max(at, send(i) + sorted[m - i]!);
+    return at;
+  });
+}
+
+/**
  * Slots that open as promoted machines come in. By time t a promoted machine was sent (the k-th create
  * not before (k − burst)/rate seconds) and ran its own create chain, so at most
  * min(#{k : send_k + shortest chain ≤ t}, #{chains ≤ t}) are in, i.e. the k-th opens no sooner than
@@ -198,10 +218,7 @@ function rampBound(
   limit: { ratePerSec: number; burst: number },
 ): number {
   let work = chains.reduce((a, b) => a + b, 0);
-  const sorted = [...createChains].sort((a, b) => a - b);
-  const releases = sorted.map((chain, i) =>
-    Math.max((Math.max(0, i + 1 - limit.burst) * 1000) / limit.ratePerSec + sorted[0]!, chain),
-  );
+  const releases = promotionReleases(createChains, limit);
   let t = 0;
   let slots = start;
   for (const at of releases) {
