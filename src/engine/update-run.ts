@@ -4,7 +4,7 @@
 import type { UpdateStep } from '../domain/plan.js';
 import type { Machine } from '../domain/types.js';
 import type { CallOptions } from '../providers/contract.js';
-import type { OpCall } from './op-limit.js';
+import type { OpCall, OpRunner } from './op-limit.js';
 import { opWith, waitFailure, waitForRelease, withImage, type StepContext } from './step-context.js';
 
 /**
@@ -42,7 +42,20 @@ export function startUpdate(ctx: StepContext, step: UpdateStep, signal: AbortSig
 /** Settled before the microtask queue runs: `then` on it is one tick. */
 const SETTLED = Promise.resolve();
 
-class UpdateRun {
+/**
+ * Where a call that queued for a slot is on its way back (`relayed`): the function's queued promise,
+ * resolved with the call's, adopted it a tick after it was sent ('adopting'), settled a tick after it
+ * ('answering'), and the step went on a tick after that ('delivering', 'failing').
+ */
+const enum Relay {
+  None,
+  Adopting,
+  Answering,
+  Delivering,
+  Failing,
+}
+
+class UpdateRun implements OpRunner {
   /** What goes on when the call in flight settles. */
   private stage: 'start' | 'cordoned' | 'drained' | 'updated' | 'checking' | 'ready' | 'failing' | 'uncordoned' =
     'start';
@@ -52,8 +65,13 @@ class UpdateRun {
   private failure: unknown = undefined;
   private readonly ok: (value: unknown) => void;
   /** Makes the step's provider calls (`send`), and the options they are all given. */
-  private readonly sendFn: (call: CallOptions) => Promise<Machine>;
+  readonly opFn: (call: CallOptions) => Promise<Machine>;
   private call: OpCall | undefined = undefined;
+  /** The op limit's queue link, while a call of the step queues for a slot. */
+  opNext: OpRunner | undefined = undefined;
+  private relay = Relay.None;
+  /** The queued call's promise once sent, then what it settled with (`relay`). */
+  private relaying: unknown = undefined;
   private readonly stageFailed: (error: unknown) => void;
   /**
    * The end's way to `succeeded`/`failed`, as the promises did it: the adoption's tick ('adopting'),
@@ -73,9 +91,9 @@ class UpdateRun {
     private readonly whenDone: UpdateEnd,
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
-    this.ok = (value) => this.next(value);
-    this.sendFn = (call) => this.sendCall(call);
-    this.stageFailed = (error) => this.failed(error);
+    this.ok = (value) => (this.relay === Relay.None ? this.next(value) : this.relayed(value));
+    this.opFn = (call) => this.sendCall(call);
+    this.stageFailed = (error) => (this.relay === Relay.None ? this.failed(error) : this.relayFailed(error));
     this.handOff = () => this.handedOn();
   }
 
@@ -195,7 +213,57 @@ class UpdateRun {
    */
   private send(stage: 'cordoned' | 'updated' | 'uncordoned'): void {
     this.stage = stage;
-    this.wait(stage, opWith(this.ctx, (this.call ??= { signal: this.signal }), this.sendFn));
+    const { ctx } = this;
+    const call = (this.call ??= { signal: this.signal });
+    if (call.signal.aborted || ctx.storeGate?.down) return this.wait(stage, opWith(ctx, call, this.opFn));
+    // Sent at once, or queued with this run as the entry (opStarted, once it is sent).
+    const sent = ctx.limit.run(this);
+    if (sent) void sent.then(this.ok, this.stageFailed);
+  }
+
+  get opCall(): OpCall {
+    return this.call!;
+  }
+
+  /**
+   * The queued call was sent: go on from it on the ticks the function's promise did, adopting the
+   * call's promise a tick later, settling a tick after it, and its `then` a tick after that.
+   */
+  opStarted(answer: Promise<unknown>): void {
+    this.relaying = answer;
+    this.relay = Relay.Adopting;
+    void SETTLED.then(this.ok);
+  }
+
+  private relayed(value: unknown): void {
+    switch (this.relay) {
+      case Relay.Adopting: {
+        const answer = this.relaying as Promise<unknown>;
+        this.relaying = undefined;
+        this.relay = Relay.Answering;
+        void answer.then(this.ok, this.stageFailed);
+        return;
+      }
+      case Relay.Answering:
+        this.relaying = value;
+        this.relay = Relay.Delivering;
+        void SETTLED.then(this.ok);
+        return;
+      default: {
+        const outcome = this.relaying;
+        const failed = this.relay === Relay.Failing;
+        this.relaying = undefined;
+        this.relay = Relay.None;
+        if (failed) this.failed(outcome);
+        else this.next(outcome);
+      }
+    }
+  }
+
+  private relayFailed(error: unknown): void {
+    this.relaying = error;
+    this.relay = Relay.Failing;
+    void SETTLED.then(this.ok);
   }
 
   /** The call `send` asked for (once the limit lets it go). */

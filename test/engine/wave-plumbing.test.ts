@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AbortFanout } from '../../src/domain/abort-fanout.js';
-import { opLimit, type OpCall } from '../../src/engine/op-limit.js';
+import { opLimit, type OpCall, type OpRunner } from '../../src/engine/op-limit.js';
 import { WindowSlots } from '../../src/engine/window-slots.js';
 
 describe('AbortFanout', () => {
@@ -65,6 +65,41 @@ describe('opLimit', () => {
     await assert.rejects(second, /gone/);
     await third;
     assert.deepEqual(started, ['first', 'third']);
+  });
+  it('queues a runner (a step that is its own entry) in the same line, and hands it its call once sent', async () => {
+    const limit = opLimit(1);
+    const started: string[] = [];
+    let finish!: () => void;
+    const call = (): OpCall => ({ signal: new AbortController().signal });
+    const first = limit(async () => {
+      started.push('first');
+      await new Promise<void>((resolve) => (finish = resolve));
+    }, call());
+    const answers: Promise<unknown>[] = [];
+    const runner = (name: string, signal = new AbortController().signal): OpRunner => ({
+      opNext: undefined,
+      opCall: { signal },
+      opFn: async () => {
+        started.push(name);
+        return name;
+      },
+      opStarted: (answer) => void answers.push(answer),
+    });
+    assert.equal(limit.run(runner('queued')), undefined, 'no slot free: it queues, with no promise');
+    const aborted = new AbortController();
+    assert.equal(limit.run(runner('aborted', aborted.signal)), undefined);
+    const after = limit(async () => void started.push('after'), call());
+    aborted.abort(new Error('gone'));
+    finish();
+    await first;
+    await after;
+    assert.deepEqual(started, ['first', 'queued', 'after'], 'first come first served, the aborted one never sent');
+    assert.equal(answers.length, 2);
+    assert.equal(await answers[0], 'queued');
+    await assert.rejects(answers[1]!, /gone/);
+    const sent = limit.run(runner('free'));
+    assert.ok(sent, 'a free slot: sent at once, its promise returned');
+    assert.equal(await sent, 'free');
   });
 });
 
