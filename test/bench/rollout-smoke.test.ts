@@ -179,4 +179,49 @@ describe('rollout benchmark (N = 100)', () => {
     assert.equal(met(/^50,000 machines/), false);
     assert.match(scaleTable(results.engine10k!, results.engineScale!), /\| 50,000 \| 1 run \|/);
   });
+
+  it('judges waves on the first seed and the median of the seeds at every N, and names the worst seed', () => {
+    const ratio = (n: number, seed: number, x: number) =>
+      ({ strategy: 'waves', n, seed, convergeMs: 1, boundMs: 1, ratio: x, extraPeak: 0, status: 'succeeded' }) as const;
+    const judge = (seedRatios: ReturnType<typeof ratio>[]) =>
+      evaluateGoals({
+        command: 'test',
+        machine: { cpus: 1, cpuModel: 'x', memoryGb: 1, node: process.version, platform: 'x', date: 'x' },
+        sizes: [100, 500],
+        seeds: [1, 2, 3],
+        runway: [],
+        seedRatios,
+        flyctl: [],
+        engine10k: null,
+        wallMs: 0,
+      }).find((g) => g.goal.startsWith('waves: converge within 1.15'))!;
+    const oneHigh = judge([
+      ratio(100, 1, 1.1),
+      ratio(100, 2, 1.2),
+      ratio(100, 3, 1.1),
+      ratio(500, 1, 1.14),
+      ratio(500, 2, 1.0),
+      ratio(500, 3, 1.15),
+    ]);
+    assert.equal(oneHigh.met, true, 'one seed above, the first and the median within');
+    assert.match(oneHigh.figure, /worst 1\.200 \(N = 100, seed 2\), 1 of 6 runs above 1\.15/);
+    const firstHigh = judge([
+      ratio(100, 1, 1.16),
+      ratio(100, 2, 1.0),
+      ratio(100, 3, 1.0),
+      ratio(500, 1, 1.0),
+      ratio(500, 2, 1.0),
+      ratio(500, 3, 1.0),
+    ]);
+    assert.equal(firstHigh.met, false, 'the first seed above at N = 100');
+    const medianHigh = judge([
+      ratio(100, 1, 1.0),
+      ratio(100, 2, 1.0),
+      ratio(100, 3, 1.0),
+      ratio(500, 1, 1.1),
+      ratio(500, 2, 1.2),
+      ratio(500, 3, 1.16),
+    ]);
+    assert.equal(medianHigh.met, false, 'the median above at N = 500');
+  });
 });
