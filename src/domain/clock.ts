@@ -1,6 +1,8 @@
 // Time is injected (DESIGN.md, architecture 6). Engine code asks a Clock for the time and for
 // sleeps; tests and benchmarks give it a VirtualClock so 10,000-machine deploys simulate in seconds.
 
+import { listenForAbort, type AbortListening } from './abort-listeners.js';
+
 export interface Clock {
   /** Milliseconds since the epoch (virtual or real). */
   now(): number;
@@ -56,18 +58,9 @@ export class RealClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(abortReason(signal!));
-      };
-      const timer = setTimeout(
-        () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        Math.max(0, ms),
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const sleep = new RealSleep(resolve, reject, signal);
+      sleep.timer = setTimeout(sleep.fire, Math.max(0, ms));
+      if (signal) sleep.listening = listenForAbort(signal, sleep);
     });
   }
 
@@ -160,7 +153,7 @@ export class VirtualClock implements Clock {
       if (signal?.aborted) return reject(abortReason(signal));
       const sleep = new VirtualSleep(resolve, reject, signal);
       this.push(this.current + Math.max(0, ms), sleep.fire);
-      signal?.addEventListener('abort', sleep, ONCE);
+      if (signal) sleep.listening = listenForAbort(signal, sleep);
     });
   }
 
@@ -266,11 +259,15 @@ export class VirtualClock implements Clock {
   }
 }
 
-const ONCE = { once: true };
-
-/** One VirtualClock.sleep: the abort listener itself (EventListener object) and its timer's closure. */
+/**
+ * One VirtualClock.sleep: its abort handler and its timer's closure. Sleeps listen through
+ * abort-listeners.ts: one EventTarget listener per signal however many sleep on it (the changes of a
+ * bluegreen cutover share one step's signal, and each of their retries sleeps on it: eleven made Node
+ * warn of a leak).
+ */
 class VirtualSleep {
   private done = false;
+  listening: AbortListening | undefined = undefined;
 
   constructor(
     private readonly resolve: () => void,
@@ -282,7 +279,7 @@ class VirtualSleep {
     this.fire = () => {
       if (this.done) return;
       this.done = true;
-      this.signal?.removeEventListener('abort', this);
+      this.listening?.stop(this);
       this.resolve();
     };
   }
@@ -293,6 +290,29 @@ class VirtualSleep {
   handleEvent(): void {
     if (this.done) return;
     this.done = true;
+    this.reject(abortReason(this.signal!));
+  }
+}
+
+/** A sleep on a Node timer: as VirtualSleep. */
+class RealSleep {
+  timer: NodeJS.Timeout | undefined = undefined;
+  listening: AbortListening | undefined = undefined;
+  readonly fire: () => void;
+
+  constructor(
+    private readonly resolve: () => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.fire = () => {
+      this.listening?.stop(this);
+      this.resolve();
+    };
+  }
+
+  handleEvent(): void {
+    clearTimeout(this.timer);
     this.reject(abortReason(this.signal!));
   }
 }

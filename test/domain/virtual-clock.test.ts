@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { VirtualClock, type TimerHandle } from '../../src/domain/clock.js';
+import { getEventListeners } from 'node:events';
+import { RealClock, VirtualClock, type TimerHandle } from '../../src/domain/clock.js';
 import { until } from '../support/wait.js';
 
 describe('VirtualClock timers', () => {
@@ -39,5 +40,47 @@ describe('VirtualClock timers', () => {
     expected.sort((a, b) => ((a * 7919) % 997) - ((b * 7919) % 997) || a - b);
     assert.deepEqual(fired, expected);
     assert.equal(clock.pending, 0);
+  });
+});
+
+describe('sleeps on one signal', () => {
+  // The changes of a bluegreen cutover share one step's signal, and their retries all sleep on it.
+  for (const [name, make] of [
+    ['VirtualClock', () => new VirtualClock(0)],
+    ['RealClock', () => new RealClock()],
+  ] as const) {
+    it(`${name}: twenty sleeps put one abort listener on it (no leak warning), and an abort ends them all`, async () => {
+      const clock = make();
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.name);
+      process.on('warning', onWarning);
+      const abort = new AbortController();
+      try {
+        const sleeps = Array.from({ length: 20 }, () => clock.sleep(3_600_000, abort.signal));
+        assert.equal(getEventListeners(abort.signal, 'abort').length, 1);
+        abort.abort(new Error('stopped'));
+        const results = await Promise.allSettled(sleeps);
+        assert.ok(results.every((r) => r.status === 'rejected' && /stopped/.test(String(r.reason))));
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('warning', onWarning);
+        abort.abort();
+      }
+      assert.deepEqual(
+        warnings.filter((w) => w === 'MaxListenersExceededWarning'),
+        [],
+      );
+    });
+  }
+
+  it('a sleep that ended no longer listens: a later abort rejects only the sleeps still running', async () => {
+    const clock = new VirtualClock(0);
+    const abort = new AbortController();
+    const short = clock.sleep(10, abort.signal);
+    const long = clock.sleep(1_000_000, abort.signal);
+    await short;
+    abort.abort(new Error('stopped'));
+    await assert.rejects(long, /stopped/);
+    assert.equal(await short, undefined);
   });
 });
