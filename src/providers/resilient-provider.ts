@@ -40,10 +40,10 @@ import {
   type ProviderOp,
   type StopOptions,
   type WaitArgs,
-  type WaitCondition,
 } from './contract.js';
 import { ProviderGate } from './provider-gate.js';
 import { DestroySend, UpdateSend } from './resilient-changes.js';
+import { ResilientWait, type WaitHost } from './resilient-wait.js';
 import { FLY_RATE_LIMITS, RateLimiter } from './rate-limit/fly-limits.js';
 import { SeededRandom } from '../domain/random.js';
 import {
@@ -94,6 +94,8 @@ export class ResilientProvider implements Provider {
   private readonly limiter: RateLimiter | undefined;
   private readonly rng: SeededRandom;
   private readonly maxWaitChunkMs: number;
+  /** What every wait needs of this provider (resilient-wait.ts). */
+  private readonly waits: WaitHost;
   /** Closed while the provider does not answer (only with `outageTimeoutMs`). */
   readonly gate: ProviderGate | undefined;
   private readonly now = (): number => this.clock.now();
@@ -126,6 +128,14 @@ export class ResilientProvider implements Provider {
     this.traffic = inner.traffic?.bind(inner);
     this.workingFor = inner.workingFor?.bind(inner);
     this.checkRelease = inner.checkRelease?.bind(inner);
+    this.waits = {
+      inner,
+      clock: this.clock,
+      gate,
+      maxWaitChunkMs: this.maxWaitChunkMs,
+      retryFirst: (wait, error) => this.retried('wait', wait.scope, wait.id, wait.sendFn(), wait.signal, { error }),
+      nextChunks: (wait, error) => this.nextChunks(wait, error),
+    };
   }
 
   list(scope: FleetScope, options?: CallOptions): Promise<Machine[]> {
@@ -174,59 +184,38 @@ export class ResilientProvider implements Provider {
   waitFor(...[scope, id, condition, timeoutMs, signal]: WaitArgs): Promise<Machine> {
     this.stats.calls.wait++;
     this.stats.totalCalls++;
-    const base = this.clock.now() + Math.max(0, timeoutMs);
-    // Outage time lost during the wait does not count against it.
-    const gate = this.gate;
-    const downAtStart = gate?.downMs(this.clock.now()) ?? 0;
-    const deadlineNow = gate ? () => base + gate.downMs(this.clock.now()) - downAtStart : () => base;
-    const send = this.chunkSender(scope, id, condition, deadlineNow, signal);
+    const wait = new ResilientWait(this.waits, scope, id, condition, timeoutMs, signal);
     if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     // The first chunk outside the loop: most waits end within it, and then make no frame of the loop.
-    return this.attempt('wait', scope, id, send, signal).catch((error: unknown) =>
-      this.nextChunks(error, { scope, id, condition, timeoutMs, signal, deadlineNow, send }),
-    );
-  }
-
-  /**
-   * Sends one chunk of a wait. The chunk is sized when each attempt is sent, so retries and throttling
-   * eat into it, not past the deadline. (Made here: a closure declared in `waitFor` would be named, a
-   * defineProperty per wait, by the TypeScript loader the benchmark runs under.)
-   */
-  private chunkSender(
-    scope: FleetScope,
-    id: string,
-    condition: WaitCondition,
-    deadlineNow: () => number,
-    signal: AbortSignal | undefined,
-  ): () => Promise<Machine> {
-    return () => {
-      const chunk = Math.min(Math.max(0, deadlineNow() - this.clock.now()), this.maxWaitChunkMs);
-      return this.inner.waitFor(scope, id, condition, chunk, signal);
-    };
+    // `attempt` inlined, with the wait's own handler instead of a closure of its own.
+    let first: Promise<Machine>;
+    if (this.sendsAtOnce('wait', scope, id, signal)) {
+      this.stats.attempts.wait++;
+      let answer: Promise<Machine>;
+      try {
+        answer = wait.send();
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      first = answer.then(this.gate ? this.answered : undefined, wait.failed);
+    } else {
+      wait.retriedFromStart();
+      first = this.retried('wait', scope, id, wait.sendFn(), signal);
+    }
+    return first.then(undefined, wait.failed);
   }
 
   /** A chunk of a wait failed with `error`: re-issue chunks while it timed out before the deadline. */
-  private async nextChunks(
-    error: unknown,
-    wait: {
-      scope: FleetScope;
-      id: string;
-      condition: WaitCondition;
-      timeoutMs: number;
-      signal: AbortSignal | undefined;
-      deadlineNow: () => number;
-      send: () => Promise<Machine>;
-    },
-  ): Promise<Machine> {
-    const { id, condition, timeoutMs, signal, deadlineNow } = wait;
+  private async nextChunks(wait: ResilientWait, error: unknown): Promise<Machine> {
+    const { id, signal } = wait;
     for (;;) {
       if (!(error instanceof ProviderError && error.kind === 'wait_timeout')) throw error;
-      if (this.clock.now() >= deadlineNow()) throw this.waitTimeout(id, condition, timeoutMs, error);
+      if (this.clock.now() >= wait.deadline()) throw wait.timedOut(error);
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      if (deadlineNow() - this.clock.now() <= 0) throw this.waitTimeout(id, condition, timeoutMs);
+      if (wait.deadline() - this.clock.now() <= 0) throw wait.timedOut();
       this.stats.waitChunks++;
       try {
-        return await this.attempt('wait', wait.scope, id, wait.send, signal);
+        return await this.attempt('wait', wait.scope, id, wait.sendFn(), signal);
       } catch (next) {
         error = next;
       }
@@ -239,18 +228,6 @@ export class ResilientProvider implements Provider {
 
   resetStats(): void {
     this.stats = emptyResilientStats();
-  }
-
-  private waitTimeout(id: string, condition: WaitCondition, timeoutMs: number, last?: ProviderError): ProviderError {
-    const detail = last ? `: ${last.message}` : '';
-    return new ProviderError(
-      'wait_timeout',
-      `wait for ${id} (${condition.state}) timed out after ${timeoutMs} ms${detail}`,
-      {
-        machineId: id,
-        op: 'wait',
-      },
-    );
   }
 
   private call<T>(
@@ -274,13 +251,7 @@ export class ResilientProvider implements Provider {
     signal?: AbortSignal,
   ): Promise<T> {
     const gate = this.gate;
-    // Most calls find the gate open and their token there: sent at once, as the loop below would, but
-    // without its closures and promises, which are made only when this first attempt fails. (`take`
-    // spends a token only when there is one, as `reserve` would then; otherwise the loop reserves it.)
-    if (
-      (gate === undefined || (gate.down === undefined && !signal?.aborted)) &&
-      (this.limiter === undefined || this.limiter.take(op, scope, machineId, this.clock.now()) === 0)
-    ) {
+    if (this.sendsAtOnce(op, scope, machineId, signal)) {
       this.stats.attempts[op]++;
       let answer: Promise<T>;
       try {
@@ -293,6 +264,19 @@ export class ResilientProvider implements Provider {
       );
     }
     return this.retried(op, scope, machineId, send, signal);
+  }
+
+  /**
+   * Most calls find the gate open and their token there: sent at once, as the retry loop would, but
+   * without its closures and promises, which are made only when this first attempt fails. (`take`
+   * spends a token only when there is one, as `reserve` would then; otherwise the loop reserves it.)
+   */
+  private sendsAtOnce(op: ProviderOp, scope: FleetScope, machineId: string | undefined, signal?: AbortSignal): boolean {
+    const gate = this.gate;
+    return (
+      (gate === undefined || (gate.down === undefined && !signal?.aborted)) &&
+      (this.limiter === undefined || this.limiter.take(op, scope, machineId, this.clock.now()) === 0)
+    );
   }
 
   /** An answer says the provider is there (only with a gate). */
