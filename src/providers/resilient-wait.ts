@@ -32,8 +32,8 @@ export class ResilientWait {
   private sender: (() => Promise<Machine>) | undefined = undefined;
   /**
    * The rejection handler of both links of the chain: first the first chunk's attempt failed (its
-   * retry loop), then that failed too (the next chunks). Made here, not as a class field: the
-   * TypeScript loader names every field's closure (a defineProperty per wait).
+   * retry loop), then that failed too (the next chunks). A bound method: a closure would keep a
+   * context as well, and as a class field the TypeScript loader would name it (a defineProperty).
    */
   readonly failed: (error: unknown) => Promise<Machine>;
 
@@ -47,7 +47,7 @@ export class ResilientWait {
   ) {
     this.base = host.clock.now() + Math.max(0, timeoutMs);
     this.downAtStart = host.gate?.downMs(host.clock.now()) ?? 0;
-    this.failed = (error) => this.onFailure(error);
+    this.failed = this.onFailure.bind(this);
   }
 
   /** The deadline now: outage time lost during the wait does not count against it. */
