@@ -27,7 +27,10 @@ export class ResilientWait {
   private readonly base: number;
   /** The gate's outage time when the wait began (only what is lost after that stretches it). */
   private readonly downAtStart: number;
-  /** The first chunk's answer failed once already: a failure now is the first chunk's, retried. */
+  /**
+   * The first link's failure was handled (or the first link was the retry loop itself): a failure
+   * now is the second link's.
+   */
   private firstFailed = false;
   private sender: (() => Promise<Machine>) | undefined = undefined;
   /**
