@@ -9,7 +9,8 @@
 //   npm run bench:rollout -- --quick           N = 100, seed 1, no 10k run (a smoke run)
 //   npm run -s bench:rollout -- --json         raw numbers as JSON (-s: no npm banner on stdout)
 //   options: --sizes 100,500  --strategies waves,rolling  --seeds 3  --engine-runs 3  --no-engine  --no-profile
-//            --engine-scale 1000,50000 (one engine run at each other size; `--engine-scale none` for none)
+//            --engine-scale 1000,50000 (engine runs at other sizes, taking turns with the 10k runs; `none` for none)
+//            --engine-scale-runs 3 (runs at each of those sizes; default: --engine-runs)
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ interface Options {
   engineRuns: number;
   engineN: number;
   engineScale: number[];
+  /** Runs at each of `engineScale`'s sizes (their median is the size's figure). */
+  scaleRuns: number;
   profile: boolean;
   json: boolean;
   quick: boolean;
@@ -65,6 +68,7 @@ function parseArgs(argv: readonly string[]): Options {
       noEngine || value('engine-scale') === 'none'
         ? []
         : (list(value('engine-scale')) ?? ['1000', '50000']).map(Number),
+    scaleRuns: Number(value('engine-scale-runs') ?? value('engine-runs') ?? 3),
     profile: !argv.includes('--no-profile') && !noEngine,
     json: argv.includes('--json'),
     quick,
@@ -145,10 +149,13 @@ async function main(): Promise<void> {
       );
     }
   }
+  // The runs at each size take turns (10,000, then every other size, then 10,000 again…): what else the
+  // machine runs meanwhile weighs on every size alike, and each size's figure is a median of as many runs.
   let engine10k: BenchResults['engine10k'] = null;
-  if (options.engineRuns > 0) {
-    const runs: EngineCostResult[] = [];
-    for (let i = 0; i < options.engineRuns; i++) {
+  const engineScale: EngineCostResult[] = [];
+  const runs: EngineCostResult[] = [];
+  for (let i = 0; i < Math.max(options.engineRuns, options.engineScale.length > 0 ? options.scaleRuns : 0); i++) {
+    if (i < options.engineRuns) {
       const r = await engineRun(options.engineN, false);
       runs.push(r);
       log(
@@ -156,20 +163,22 @@ async function main(): Promise<void> {
         `engine ${r.strategy} N=${r.n} run ${i + 1}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`,
       );
     }
+    if (i >= options.scaleRuns) continue;
+    for (const n of options.engineScale) {
+      const r = await engineRun(n, false);
+      engineScale.push(r);
+      log(
+        options,
+        `engine ${r.strategy} N=${r.n} run ${i + 1}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`,
+      );
+    }
+  }
+  if (runs.length > 0) {
     engine10k = { runs };
     if (options.profile) {
       engine10k.profile = await engineRun(options.engineN, true);
       log(options, `engine profile run: CPU ${(engine10k.profile.cpuMs / 1000).toFixed(2)} s (profiler on)`);
     }
-  }
-  const engineScale: EngineCostResult[] = [];
-  for (const n of options.engineScale) {
-    const r = await engineRun(n, false);
-    engineScale.push(r);
-    log(
-      options,
-      `engine ${r.strategy} N=${r.n}: CPU ${(r.cpuMs / 1000).toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`,
-    );
   }
   const results: BenchResults = {
     command: `npm run bench:rollout${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
