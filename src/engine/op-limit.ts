@@ -19,6 +19,11 @@ export type OpLimit = (<T>(fn: (call: OpCall) => Promise<T>, call: OpCall) => Pr
    * when it is sent at once; undefined when it queues, and then `runner.opStarted` has it once it is sent.
    */
   run(runner: OpRunner): Promise<unknown> | undefined;
+  /**
+   * A runner's call settled: its slot goes to the next call. Called by a runner whose `opHeld` the limit
+   * set, in its first reaction to the call's promise (where the limit's own `then` on it would have run).
+   */
+  release(): void;
 };
 
 /**
@@ -36,6 +41,13 @@ export interface OpRunner {
    * would now have been resolved with (adopting it).
    */
   opStarted(answer: Promise<unknown>): void;
+  /**
+   * Set by the limit when the call was sent: the runner gives its slot back (`release`) in its first
+   * reaction to the call, on the tick the limit's own `then` on the call would have (the one before
+   * it), so the limit keeps no promise and reaction of its own for the call. Not set for a call that
+   * failed before it was sent (aborted): the limit releases that one itself.
+   */
+  opHeld: boolean;
 }
 
 /** Settled before the microtask queue runs: `then` on it is one tick. */
@@ -44,6 +56,7 @@ const SETTLED = Promise.resolve();
 /** A call of the function waiting for a slot: linked into the queue through itself (no queue node or closure of its own). */
 class Queued implements OpRunner {
   opNext: OpRunner | undefined = undefined;
+  opHeld = false;
   resolve: (result: Promise<unknown>) => void = noop;
 
   constructor(
@@ -97,7 +110,7 @@ export function opLimit(concurrency: number): OpLimit {
   const starting = new QueuedList();
   const startNext = (): void => {
     const entry = starting.shift()!;
-    entry.opStarted(start(entry.opFn, entry.opCall));
+    entry.opStarted(entry instanceof Queued ? start(entry.opFn, entry.opCall) : startRunner(entry));
   };
   // A finished call hands its slot to the first waiting one, so a newcomer never overtakes the queue.
   const next = (): void => {
@@ -118,6 +131,19 @@ export function opLimit(concurrency: number): OpLimit {
     result.then(next, next);
     return result;
   };
+  const startRunner = (runner: OpRunner): Promise<unknown> => {
+    const call = runner.opCall;
+    try {
+      if (call.signal.aborted) throw call.signal.reason ?? new Error('aborted');
+      const result = runner.opFn(call);
+      runner.opHeld = true;
+      return result;
+    } catch (error) {
+      const result = Promise.reject(error);
+      result.then(next, next);
+      return result;
+    }
+  };
   const limit = <T>(fn: (call: OpCall) => Promise<T>, call: OpCall): Promise<T> => {
     if (active < concurrency) {
       active++;
@@ -133,10 +159,10 @@ export function opLimit(concurrency: number): OpLimit {
   const run = (runner: OpRunner): Promise<unknown> | undefined => {
     if (active < concurrency) {
       active++;
-      return start(runner.opFn, runner.opCall);
+      return startRunner(runner);
     }
     waiting.push(runner);
     return undefined;
   };
-  return Object.assign(limit, { run });
+  return Object.assign(limit, { run, release: next });
 }

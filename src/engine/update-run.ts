@@ -69,6 +69,8 @@ class UpdateRun implements OpRunner {
   private call: OpCall | undefined = undefined;
   /** The op limit's queue link, while a call of the step queues for a slot. */
   opNext: OpRunner | undefined = undefined;
+  /** The call in flight holds a slot of the limit, which this run gives back when the call settles. */
+  opHeld = false;
   private relay = Relay.None;
   /** The queued call's promise once sent, then what it settled with (`relay`). */
   private relaying: unknown = undefined;
@@ -91,9 +93,9 @@ class UpdateRun implements OpRunner {
     private readonly whenDone: UpdateEnd,
   ) {
     // Made here, not as class fields: the TypeScript loader names every field's closure (a defineProperty).
-    this.ok = (value) => (this.relay === Relay.None ? this.next(value) : this.relayed(value));
+    this.ok = (value) => (this.relay === Relay.None ? this.answered(value) : this.relayed(value));
     this.opFn = (call) => this.sendCall(call);
-    this.stageFailed = (error) => (this.relay === Relay.None ? this.failed(error) : this.relayFailed(error));
+    this.stageFailed = (error) => (this.relay === Relay.None ? this.refused(error) : this.relayFailed(error));
     this.handOff = () => this.handedOn();
   }
 
@@ -235,6 +237,23 @@ class UpdateRun implements OpRunner {
     void SETTLED.then(this.ok);
   }
 
+  /** The call in flight answered (or a stage's tick came): its slot back first, as the limit's `then` did. */
+  private answered(value: unknown): void {
+    this.releaseSlot();
+    this.next(value);
+  }
+
+  private refused(error: unknown): void {
+    this.releaseSlot();
+    this.failed(error);
+  }
+
+  private releaseSlot(): void {
+    if (!this.opHeld) return;
+    this.opHeld = false;
+    this.ctx.limit.release();
+  }
+
   private relayed(value: unknown): void {
     switch (this.relay) {
       case Relay.Adopting: {
@@ -245,6 +264,7 @@ class UpdateRun implements OpRunner {
         return;
       }
       case Relay.Answering:
+        this.releaseSlot();
         this.relaying = value;
         this.relay = Relay.Delivering;
         void SETTLED.then(this.ok);
@@ -261,6 +281,7 @@ class UpdateRun implements OpRunner {
   }
 
   private relayFailed(error: unknown): void {
+    this.releaseSlot();
     this.relaying = error;
     this.relay = Relay.Failing;
     void SETTLED.then(this.ok);

@@ -66,7 +66,7 @@ describe('opLimit', () => {
     await third;
     assert.deepEqual(started, ['first', 'third']);
   });
-  it('queues a runner (a step that is its own entry) in the same line, and hands it its call once sent', async () => {
+  it('queues a runner (a step that is its own entry) in the same line, hands it its call once sent, and frees the slot when the runner says', async () => {
     const limit = opLimit(1);
     const started: string[] = [];
     let finish!: () => void;
@@ -76,15 +76,30 @@ describe('opLimit', () => {
       await new Promise<void>((resolve) => (finish = resolve));
     }, call());
     const answers: Promise<unknown>[] = [];
-    const runner = (name: string, signal = new AbortController().signal): OpRunner => ({
-      opNext: undefined,
-      opCall: { signal },
-      opFn: async () => {
-        started.push(name);
-        return name;
-      },
-      opStarted: (answer) => void answers.push(answer),
-    });
+    const held: boolean[] = [];
+    const runner = (name: string, signal = new AbortController().signal): OpRunner => {
+      const r: OpRunner = {
+        opNext: undefined,
+        opHeld: false,
+        opCall: { signal },
+        opFn: async () => {
+          started.push(name);
+          return name;
+        },
+        // As an update step does: its first reaction to the call gives the slot back when the limit said so.
+        opStarted: (answer) => {
+          answers.push(answer);
+          held.push(r.opHeld);
+          const release = () => {
+            if (!r.opHeld) return;
+            r.opHeld = false;
+            limit.release();
+          };
+          answer.then(release, release);
+        },
+      };
+      return r;
+    };
     assert.equal(limit.run(runner('queued')), undefined, 'no slot free: it queues, with no promise');
     const aborted = new AbortController();
     assert.equal(limit.run(runner('aborted', aborted.signal)), undefined);
@@ -94,12 +109,22 @@ describe('opLimit', () => {
     await first;
     await after;
     assert.deepEqual(started, ['first', 'queued', 'after'], 'first come first served, the aborted one never sent');
-    assert.equal(answers.length, 2);
+    assert.deepEqual(held, [true, false], 'the sent call holds its slot; the limit freed the aborted one itself');
     assert.equal(await answers[0], 'queued');
     await assert.rejects(answers[1]!, /gone/);
-    const sent = limit.run(runner('free'));
+    const free = runner('free');
+    const sent = limit.run(free);
     assert.ok(sent, 'a free slot: sent at once, its promise returned');
+    assert.equal(free.opHeld, true);
     assert.equal(await sent, 'free');
+    // Until the runner gives its slot back, the next call waits.
+    const later = limit(async () => void started.push('later'), call());
+    await Promise.resolve();
+    assert.deepEqual(started.at(-1), 'free');
+    free.opHeld = false;
+    limit.release();
+    await later;
+    assert.deepEqual(started.at(-1), 'later');
   });
 });
 
