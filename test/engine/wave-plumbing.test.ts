@@ -45,16 +45,26 @@ describe('AbortFanout', () => {
   });
 });
 
-describe('opLimit', () => {
-  it('runs at once while a slot is free, then first come first served, skipping calls aborted meanwhile', async () => {
-    const limit = opLimit(1);
-    const started: string[] = [];
-    let finish!: () => void;
-    const call = (): OpCall => ({ signal: new AbortController().signal });
-    const first = limit(async () => {
+/** A limit of one slot, taken by a first call that runs until `finish()`. */
+function busyLimit() {
+  const limit = opLimit(1);
+  const started: string[] = [];
+  let finish!: () => void;
+  const first = limit(
+    async () => {
       started.push('first');
       await new Promise<void>((resolve) => (finish = resolve));
-    }, call());
+    },
+    { signal: new AbortController().signal },
+  );
+  return { limit, started, first, finish: () => finish() };
+}
+
+const call = (): OpCall => ({ signal: new AbortController().signal });
+
+describe('opLimit', () => {
+  it('runs at once while a slot is free, then first come first served, skipping calls aborted meanwhile', async () => {
+    const { limit, started, first, finish } = busyLimit();
     assert.deepEqual(started, ['first'], 'called at once');
     const aborted = new AbortController();
     const second = limit(async () => void started.push('second'), { signal: aborted.signal });
@@ -67,14 +77,7 @@ describe('opLimit', () => {
     assert.deepEqual(started, ['first', 'third']);
   });
   it('queues a runner (a step that is its own entry) in the same line, hands it its call once sent, and frees the slot when the runner says', async () => {
-    const limit = opLimit(1);
-    const started: string[] = [];
-    let finish!: () => void;
-    const call = (): OpCall => ({ signal: new AbortController().signal });
-    const first = limit(async () => {
-      started.push('first');
-      await new Promise<void>((resolve) => (finish = resolve));
-    }, call());
+    const { limit, started, first, finish } = busyLimit();
     const answers: Promise<unknown>[] = [];
     const held: boolean[] = [];
     const runner = (name: string, signal = new AbortController().signal): OpRunner => {
