@@ -1,63 +1,27 @@
-// Markdown tables and goal verdicts from the benchmark's raw results (pure: no I/O).
+// Markdown tables of the benchmark's raw results, and the whole report (pure: no I/O); the goals are goals.ts's.
 
 import { STRATEGIES, type StrategyName } from '../src/domain/types.js';
 import { DEFAULT_SIM_OPTIONS, type LatencyModel, type SimLatencyOp } from '../src/providers/sim/options.js';
 import { lognormalSigma } from '../src/providers/sim/latency.js';
 import type { EngineCostResult } from './engine-10k.js';
 import type { FlyctlModelResult } from './flyctl-model.js';
+import { evaluateGoals, goalsList } from './goals.js';
 import type { RunwayResult } from './runway-run.js';
+import {
+  bySize,
+  mb,
+  median,
+  medianRun,
+  perMachineMedian,
+  r3,
+  s1,
+  s2,
+  type BenchResults,
+  type SeedRatio,
+} from './results.js';
 
-export interface MachineInfo {
-  cpus: number;
-  cpuModel: string;
-  memoryGb: number;
-  node: string;
-  platform: string;
-  date: string;
-}
-
-/** The ratio of one strategy, size and seed (the spread table). */
-export interface SeedRatio {
-  strategy: StrategyName;
-  n: number;
-  seed: number;
-  convergeMs: number | null;
-  boundMs: number;
-  ratio: number | null;
-  extraPeak: number;
-  status: string;
-}
-
-export interface BenchResults {
-  command: string;
-  machine: MachineInfo;
-  sizes: number[];
-  seeds: number[];
-  runway: RunwayResult[];
-  seedRatios: SeedRatio[];
-  flyctl: FlyctlModelResult[];
-  engine10k: { runs: EngineCostResult[]; profile?: EngineCostResult } | null;
-  /** One run at each other size (1,000 and 50,000 by default): cost per machine against the 10,000 runs. */
-  engineScale?: EngineCostResult[];
-  wallMs: number;
-}
-
-export interface Goal {
-  goal: string;
-  met: boolean | null;
-  figure: string;
-}
-
-const s1 = (ms: number | null | undefined) => (ms === null || ms === undefined ? '—' : (ms / 1000).toFixed(1));
-const s2 = (ms: number | null | undefined) => (ms === null || ms === undefined ? '—' : (ms / 1000).toFixed(2));
-const r3 = (x: number | null | undefined) => (x === null || x === undefined ? '—' : x.toFixed(3));
-const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { evaluateGoals, goalsList } from './goals.js';
+export type { BenchResults, Goal, MachineInfo, SeedRatio } from './results.js';
 
 function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string {
   const a = align ?? head.map((_, i) => (i === 0 ? 'l' : 'r'));
@@ -228,31 +192,6 @@ export function engineTable(e: NonNullable<BenchResults['engine10k']>): string {
   );
 }
 
-/** The median of each figure of several runs at one size (a run of its own, labelled by how many). */
-function medianRun(runs: readonly EngineCostResult[]): EngineCostResult {
-  const mid = (f: (r: EngineCostResult) => number) => median(runs.map(f));
-  return {
-    ...runs[0]!,
-    cpuMs: mid((r) => r.cpuMs),
-    maxRssKb: mid((r) => r.maxRssKb),
-    rssBeforeBytes: mid((r) => r.rssBeforeBytes),
-    heapUsedPeakBytes: mid((r) => r.heapUsedPeakBytes),
-    status: runs.every((r) => r.status === runs[0]!.status) ? runs[0]!.status : 'mixed',
-  };
-}
-
-/** Runs by size, smallest first. */
-function bySize(runs: readonly EngineCostResult[]): EngineCostResult[][] {
-  const sizes = [...new Set(runs.map((r) => r.n))].sort((a, b) => a - b);
-  return sizes.map((n) => runs.filter((r) => r.n === n));
-}
-
-/** Engine cost per machine at one size: the median over its runs of each run's figure. */
-function perMachineMedian(runs: readonly EngineCostResult[]): { cpuUs: number; memKb: number } {
-  const each = runs.map(perMachine);
-  return { cpuUs: median(each.map((x) => x.cpuUs)), memKb: median(each.map((x) => x.memKb)) };
-}
-
 /** Engine cost at each size: the median of its runs (the 10,000 runs', and those at every other size). */
 export function scaleTable(e: NonNullable<BenchResults['engine10k']>, scale: readonly EngineCostResult[]): string {
   const label = (runs: readonly EngineCostResult[]) => (runs.length === 1 ? '1 run' : `median of ${runs.length}`);
@@ -294,134 +233,6 @@ export function profileTable(profile: Record<string, number>, cpuMs: number): st
     ['area', 'share of samples', '≈ CPU (s)'],
     Object.entries(profile).map(([k, v]) => [k, `${(100 * v).toFixed(0)} %`, ((v * cpuMs) / 1000).toFixed(2)]),
   );
-}
-
-/** Fleet-converged times of runway (seed 1) and of a flyctl model (seed 1), per N: same sim, same draws' seed. */
-function versusModel(
-  results: BenchResults,
-  strategy: StrategyName,
-  model: FlyctlModelResult['model'],
-  factor: number,
-  word: string,
-): Goal | null {
-  const rows = results.sizes.map((n) => {
-    const r = results.runway.find((x) => x.strategy === strategy && x.n === n);
-    const f = results.flyctl.find((x) => x.model === model && x.n === n);
-    const ours = r?.fleetConvergedMs ?? null;
-    const theirs = f?.convergeMs ?? null;
-    return {
-      n,
-      ours,
-      theirs,
-      ok: ours !== null && theirs !== null && r?.status === 'succeeded' && ours <= factor * theirs,
-    };
-  });
-  if (rows.every((x) => x.theirs === null && x.ours === null)) return null;
-  return {
-    goal: `${strategy}: fleet converged ${word} the flyctl ${model} model's at N = ${results.sizes.join(', ')} (seed ${results.seeds[0]}, same budget)`,
-    met: rows.every((x) => x.ok),
-    figure: rows
-      .map(
-        (x) =>
-          `N = ${x.n}: ${s1(x.ours)} s vs ${s1(x.theirs)} s (${x.ours !== null && x.theirs ? (x.ours / x.theirs).toFixed(2) : '—'}×)`,
-      )
-      .join('; '),
-  };
-}
-
-/** Engine cost per machine: CPU, and memory as peak RSS above the RSS before the deploy. */
-export function perMachine(r: EngineCostResult): { cpuUs: number; memKb: number } {
-  return { cpuUs: (r.cpuMs * 1000) / r.n, memKb: (r.maxRssKb - r.rssBeforeBytes / 1024) / r.n };
-}
-
-/**
- * Waves against its bound, judged like the goals against the flyctl models: on the benchmark's first seed
- * at every N, and on the median of its seeds at every N (so that no one lucky seed passes it). Not on
- * every seed: the bound is clairvoyant (it runs the longest chains first), and when one update draws a
- * chain far above the model's p99 and is started last, no order that does not know the draws ends sooner
- * (docs/benchmarks.md, "waves within 1.15 of its bound"). The worst seed is given with the figure.
- */
-function wavesGoal(results: BenchResults, waves: readonly SeedRatio[]): Goal {
-  const first = results.seeds[0];
-  const rows = [...new Set(waves.map((r) => r.n))]
-    .sort((a, b) => a - b)
-    .map((n) => {
-      const at = waves.filter((r) => r.n === n);
-      return { n, first: at.find((r) => r.seed === first)?.ratio ?? null, median: median(at.map((r) => r.ratio!)) };
-    });
-  const worst = waves.reduce((a, b) => (b.ratio! > a.ratio! ? b : a));
-  const over = waves.filter((r) => r.ratio! > 1.15);
-  const seeds = results.seeds.length > 1 ? `seeds ${results.seeds[0]}–${results.seeds.at(-1)}` : `seed ${first}`;
-  return {
-    goal: `waves: converge within 1.15 × its lower bound at N = ${rows.map((x) => x.n).join(', ')} (seed ${first}, and the median of ${seeds})`,
-    met: rows.every((x) => x.first !== null && x.first <= 1.15 && x.median <= 1.15),
-    figure:
-      rows.map((x) => `N = ${x.n}: ${r3(x.first)} (median ${r3(x.median)})`).join('; ') +
-      `; every seed: worst ${r3(worst.ratio)} (N = ${worst.n}, seed ${worst.seed}), ${over.length} of ${waves.length} runs above 1.15`,
-  };
-}
-
-export function evaluateGoals(results: BenchResults): Goal[] {
-  const goals: Goal[] = [];
-  for (const g of [
-    versusModel(results, 'rolling', 'rolling', 0.9, '≤ 0.9 ×'),
-    versusModel(results, 'immediate', 'immediate', 1, 'no later than'),
-    versusModel(results, 'bluegreen', 'bluegreen', 1, 'no later than'),
-  ]) {
-    if (g) goals.push(g);
-  }
-  const waves = results.seedRatios.filter((r) => r.strategy === 'waves' && r.ratio !== null);
-  if (waves.length > 0) goals.push(wavesGoal(results, waves));
-  const waves500 = results.runway.find((r) => r.strategy === 'waves' && r.n === 500);
-  const bg500 = results.flyctl.find((r) => r.model === 'bluegreen' && r.n === 500);
-  if (waves500 && bg500) {
-    const speedup = bg500.convergeMs !== null && waves500.convergeMs ? bg500.convergeMs / waves500.convergeMs : null;
-    goals.push({
-      goal: 'N = 500: waves converges ≥ 3× faster than the flyctl-bluegreen model',
-      met: speedup !== null && speedup >= 3,
-      figure: `${speedup === null ? '—' : speedup.toFixed(2)}× (waves ${s1(waves500.convergeMs)} s, flyctl bluegreen model ${s1(bg500.convergeMs)} s)`,
-    });
-    goals.push({
-      goal: 'N = 500: waves extra machines ≤ 10 % of N',
-      met: waves500.extraPeak <= 0.1 * waves500.n,
-      figure: `${waves500.extraPeak} extra machines = ${((100 * waves500.extraPeak) / waves500.n).toFixed(1)} % of ${waves500.n}`,
-    });
-  }
-  if (results.engine10k && results.engine10k.runs.length > 0) {
-    const runs = results.engine10k.runs;
-    const cpu = median(runs.map((r) => r.cpuMs));
-    const rss = median(runs.map((r) => r.maxRssKb * 1024));
-    const n = runs[0]!.n;
-    goals.push({
-      goal: `${n.toLocaleString('en')}-machine rolling deploy: CPU < 2 s`,
-      met: cpu < 2000,
-      figure: `${(cpu / 1000).toFixed(2)} s (median of ${runs.length} runs; ${runs.map((r) => (r.cpuMs / 1000).toFixed(2)).join(', ')})`,
-    });
-    goals.push({
-      goal: `${n.toLocaleString('en')}-machine rolling deploy: peak RSS < 300 MB`,
-      met: rss < 300 * 2 ** 20,
-      figure: `${mb(rss)} MB (median of ${runs.length} runs; ${runs.map((r) => mb(r.maxRssKb * 1024)).join(', ')} MB)`,
-    });
-    const base = perMachineMedian(runs);
-    for (const big of bySize((results.engineScale ?? []).filter((r) => r.n > n))) {
-      const p = perMachineMedian(big);
-      const each = big.map(perMachine);
-      goals.push({
-        goal: `${big[0]!.n.toLocaleString('en')} machines: CPU and memory per machine no worse than at ${n.toLocaleString('en')}`,
-        met: p.cpuUs <= base.cpuUs && p.memKb <= base.memKb,
-        figure:
-          `CPU ${p.cpuUs.toFixed(0)} µs vs ${base.cpuUs.toFixed(0)} µs per machine; peak RSS above the start ${p.memKb.toFixed(1)} KB vs ${base.memKb.toFixed(1)} KB per machine ` +
-          `(medians of ${big.length} and ${runs.length} runs; at ${big[0]!.n.toLocaleString('en')}: ${each.map((x) => `${x.cpuUs.toFixed(0)} µs, ${x.memKb.toFixed(1)} KB`).join('; ')})`,
-      });
-    }
-  }
-  return goals;
-}
-
-export function goalsList(goals: readonly Goal[]): string {
-  return goals
-    .map((g) => `- ${g.goal}: **${g.met === null ? 'not measured' : g.met ? 'met' : 'not met'}** — ${g.figure}`)
-    .join('\n');
 }
 
 /** The bound must never exceed what really happened; say so, with the tightest case. */
