@@ -150,13 +150,11 @@ export interface WebhookDeliveryStore {
 /** An environment's secrets and their versions (records/secrets.ts; migration 0002). */
 export interface SecretStore {
   /**
-   * Set (encrypted values with their digests) and unset secrets of an environment in one
-   * transaction. A value whose digest equals the stored one is no change. When anything changed, the
-   * environment's staged version goes up by one. Returns the staged version and the changed names.
-   */
-  /**
-   * Stage a change. With `keyFingerprint`: refused (StoreError conflict, nothing written) when the
-   * environment's secrets were encrypted under a key with another fingerprint; recorded otherwise.
+   * Stage a change: set (encrypted values with their digests) and unset secrets of an environment in
+   * one transaction. A value whose digest equals the stored one is no change. When anything changed,
+   * the environment's staged version goes up by one. Returns the staged version and the changed names.
+   * With `keyFingerprint`: refused (StoreError conflict, nothing written) when the environment's
+   * secrets were encrypted under a key with another fingerprint; recorded otherwise.
    */
   changeSecrets(
     app: string,
