@@ -4,6 +4,7 @@
 
 import type { Step, Wave } from '../domain/plan.js';
 import { AbortFanout, type FanoutChild } from '../domain/abort-fanout.js';
+import { after } from '../domain/clock.js';
 import { describeError } from './errors.js';
 import type { DeployPhase, ProgressListener } from './progress.js';
 import { runStep, startUpdate, StepFailure, type StepContext, type UpdateEnd } from './step-runner.js';
@@ -26,8 +27,9 @@ export async function runWave(host: WaveHost, ctx: StepContext, wave: Wave, wave
   host.emit({ type: 'wave-start', wave, waves, phase: host.phase });
   host.note('wave_started', wave.label, { kind: wave.kind, steps: wave.steps.length }, null, wave.index);
   const run = new WaveRun(host, ctx, wave);
-  // Once every step has started or queued for a slot: is any of them able to run at all?
-  setImmediate(run.checkStuck);
+  // Once every step has started or queued for a slot (this instant's microtasks have run, before the
+  // clock moves on): is any of them able to run at all?
+  after(ctx.clock, 0, run.checkStuck);
   // Every step settles its StepJoin where an async step function would have returned, so the wave
   // goes on in the tick Promise.all over such functions did.
   await new Promise<void>((resolve, reject) => {
@@ -247,7 +249,7 @@ class StepRun implements SlotWaiter, UpdateEnd {
       this.child?.done();
       if (this.counted) run.running--;
       // After the microtasks this step's end released: a step it handed a slot to is running then.
-      if (run.running === 0) setImmediate(run.checkStuck);
+      if (run.running === 0) after(run.ctx.clock, 0, run.checkStuck);
     } catch (err) {
       this.join.threw(err);
       return;

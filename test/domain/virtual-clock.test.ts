@@ -43,6 +43,37 @@ describe('VirtualClock timers', () => {
   });
 });
 
+describe('VirtualClock instants', () => {
+  it('runs every microtask an instant set off, however long the chain, before time moves on', async () => {
+    const clock = new VirtualClock(0);
+    const seen: string[] = [];
+    clock.after(10, () => {
+      // A long promise chain, as a deploy's continuations make, and a tick the timer queued.
+      void (async () => {
+        for (let i = 0; i < 1000; i++) await null;
+        seen.push(`chain@${clock.now()}`);
+      })();
+      process.nextTick(() => seen.push(`tick@${clock.now()}`));
+    });
+    clock.after(11, () => seen.push(`next@${clock.now()}`));
+    await until(() => seen.length === 3, 'both instants ran');
+    assert.deepEqual(seen, ['tick@10', 'chain@10', 'next@11']);
+  });
+
+  it('gives the event loop a turn while a simulation keeps going (real I/O, immediates)', async () => {
+    const clock = new VirtualClock(0);
+    // A simulation that never runs out of instants until told to stop.
+    let stop = false;
+    const tick = (): void => {
+      if (!stop) clock.after(1, tick);
+    };
+    clock.after(1, tick);
+    const at = await new Promise<number>((resolve) => setImmediate(() => resolve(clock.now())));
+    stop = true;
+    assert.ok(at >= 1 && at <= 64, `an immediate ran after ${at} instants`);
+  });
+});
+
 describe('sleeps on one signal', () => {
   // The changes of a bluegreen cutover share one step's signal, and their retries all sleep on it.
   for (const [name, make] of [

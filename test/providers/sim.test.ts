@@ -394,10 +394,11 @@ describe('sim faults', () => {
   });
 
   it('close fails pending waits and stops lifecycles', async () => {
-    const { sim } = makeSim();
+    const { clock, sim } = makeSim();
     const m = await sim.create(scope, spec());
     const waiting = sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 300_000);
-    await new Promise((r) => setImmediate(r));
+    // The wait has reached the fleet (one API latency) and the machine is still booting.
+    await clock.sleep(300);
     await sim.close();
     await assertRejects(waiting, 'unavailable');
     await assertRejects(sim.list(scope), 'unavailable');
