@@ -120,6 +120,8 @@ const COMPACT_AT = 1024;
 /** A VirtualClock moves on after a turn of the event loop once every this many instants (see the class). */
 const TURN_EVERY = 8;
 
+const SETTLED = Promise.resolve();
+
 /**
  * Discrete-event clock. Time only moves when every runnable piece of work is waiting on a timer:
  * once the microtask queue has drained, the clock jumps to the earliest timer and fires it. Correct as
@@ -151,7 +153,7 @@ export class VirtualClock implements Clock {
   private instants = 0;
   /** `advance`, bound once (one schedule per instant of virtual time). */
   private readonly advanceNow = (): void => this.advance();
-  /** Queued as a microtask: its tick runs `advance` once the microtask queue has drained. */
+  /** Run as a microtask: its tick runs `advance` once the microtask queue has drained. */
   private readonly advanceWhenDrained = (): void => {
     process.nextTick(this.advanceNow);
   };
@@ -262,7 +264,8 @@ export class VirtualClock implements Clock {
     if (this.scheduled) return;
     this.scheduled = true;
     if (++this.instants % TURN_EVERY === 0) setImmediate(this.advanceNow);
-    else queueMicrotask(this.advanceWhenDrained);
+    // A reaction to a settled promise, not queueMicrotask (which makes an AsyncResource and a bound function each time).
+    else void SETTLED.then(this.advanceWhenDrained);
   }
 
   private advance(): void {
