@@ -9,14 +9,24 @@
 import { fmix32, type SeededRandom } from '../../domain/random.js';
 import type { SimMachineRecord } from './sim-machine.js';
 
-/** FNV-1a over the key's UTF-16 units, started from `salt`, then finalised. */
-function hashKey(salt: number, machineId: string, op: string, k: number): number {
+/** FNV-1a over the machine id's UTF-16 units and a separator, started from `salt`: where every key of the machine starts. */
+function machinePrefix(salt: number, machineId: string): number {
   let h = (0x811c9dc5 ^ salt) >>> 0;
   for (let i = 0; i < machineId.length; i++) h = Math.imul(h ^ machineId.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ 0xff, 0x01000193);
+  return Math.imul(h ^ 0xff, 0x01000193);
+}
+
+/** FNV-1a of the key (a machine's prefix, then the op and k), finalised. */
+function hashKey(prefix: number, op: string, k: number): number {
+  let h = prefix;
   for (let i = 0; i < op.length; i++) h = Math.imul(h ^ op.charCodeAt(i), 0x01000193);
   h = Math.imul(h ^ k, 0x01000193);
   return fmix32(h ^ fmix32(k + 0x9e3779b9));
+}
+
+/** The salt of the second hash of a draw (Box–Muller's angle). */
+function angleSalt(base: number): number {
+  return fmix32(base ^ 0x68e31da4);
 }
 
 /**
@@ -29,11 +39,26 @@ export function keyedDrawBase(rng: SeededRandom): number {
   return h;
 }
 
-/** A standard normal for (base, machine, op, k), by Box–Muller from two independent 32-bit hashes. */
-export function keyedNormal(base: number, machineId: string, op: string, k: number): number {
-  const u = 1 - hashKey(base, machineId, op, k) / 0x1_0000_0000; // (0, 1]: the log is finite
-  const v = hashKey(fmix32(base ^ 0x68e31da4), machineId, op, k) / 0x1_0000_0000;
+/** A standard normal for (machine, op, k), by Box–Muller from two independent 32-bit hashes. */
+function normalFrom(prefix: number, anglePrefix: number, op: string, k: number): number {
+  const u = 1 - hashKey(prefix, op, k) / 0x1_0000_0000; // (0, 1]: the log is finite
+  const v = hashKey(anglePrefix, op, k) / 0x1_0000_0000;
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * A machine's draws so far: its count of each op (by the op's slot, below), and the two hashes of its
+ * id every key of it starts from (hashed once per machine, not twice per draw).
+ */
+export class MachineDraws {
+  readonly counts: number[] = [];
+  readonly prefix: number;
+  readonly anglePrefix: number;
+
+  constructor(base: number, machineId: string) {
+    this.prefix = machinePrefix(base, machineId);
+    this.anglePrefix = machinePrefix(angleSalt(base), machineId);
+  }
 }
 
 /**
@@ -46,9 +71,10 @@ const drawSlots = new Map<string, number>();
 export function nextKeyedNormal(base: number, record: SimMachineRecord, op: string): number {
   let slot = drawSlots.get(op);
   if (slot === undefined) drawSlots.set(op, (slot = drawSlots.size));
-  const counts = (record.draws ??= []);
+  const draws = (record.draws ??= new MachineDraws(base, record.machine.id));
+  const counts = draws.counts;
   while (counts.length <= slot) counts.push(0);
   const k = counts[slot]!;
   counts[slot] = k + 1;
-  return keyedNormal(base, record.machine.id, op, k);
+  return normalFrom(draws.prefix, draws.anglePrefix, op, k);
 }

@@ -2,6 +2,7 @@
 // between CLI runs through the store), and how a saved machine is written and settled back.
 
 import type { FleetScope, HealthState, Machine } from '../../domain/types.js';
+import type { MachineDraws } from './keyed-draws.js';
 import type { Chain } from './lifecycle-chain.js';
 
 /** Where a machine is headed; what it settles to when a saved fleet is loaded mid-transition. */
@@ -22,7 +23,7 @@ export interface SimMachineRecord {
   /** The lifecycle in flight; cancelled when the next change supersedes it. */
   chain?: Chain;
   /** How many latency draws of each op this machine has had (the k of keyed-draws.ts), by the op's slot there. */
-  draws?: number[];
+  draws?: MachineDraws;
 }
 
 /** A saved machine: the public fields plus what the sim needs to settle it. */
