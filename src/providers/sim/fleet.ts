@@ -320,6 +320,9 @@ export class SimFleet implements SimWaitHost {
     fields: Omit<Machine, 'id' | 'app' | 'env' | 'instanceVersion' | 'createdAtMs' | 'updatedAtMs'>,
   ): SimMachineRecord {
     const now = this.clock.now();
+    // Optional fields left out rather than deleted: a deleted property puts the object in dictionary
+    // mode, and every read and copy of the machine was the slow kind (a create without a deploy id).
+    const { deployId, launchId, ...rest } = fields;
     const machine: Machine = {
       id: machineId(this.nextMachine++),
       app: scope.app,
@@ -327,10 +330,10 @@ export class SimFleet implements SimWaitHost {
       instanceVersion: this.newVersion(),
       createdAtMs: now,
       updatedAtMs: now,
-      ...fields,
+      ...rest,
     };
-    if (machine.deployId === undefined) delete machine.deployId;
-    if (machine.launchId === undefined) delete machine.launchId;
+    if (deployId !== undefined) machine.deployId = deployId;
+    if (launchId !== undefined) machine.launchId = launchId;
     const record: SimMachineRecord = { machine, scopeKey: scopeKey(scope), target: 'started', revertedFrom: [] };
     this.index(record);
     return record;
