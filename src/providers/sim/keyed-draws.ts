@@ -55,7 +55,11 @@ export class MachineDraws {
   readonly prefix: number;
   readonly anglePrefix: number;
 
-  constructor(base: number, machineId: string) {
+  constructor(
+    /** The base the prefixes are for (a sim's API calls and its lifecycles draw on one). */
+    readonly base: number,
+    machineId: string,
+  ) {
     this.prefix = machinePrefix(base, machineId);
     this.anglePrefix = machinePrefix(angleSalt(base), machineId);
   }
@@ -76,5 +80,7 @@ export function nextKeyedNormal(base: number, record: SimMachineRecord, op: stri
   while (counts.length <= slot) counts.push(0);
   const k = counts[slot]!;
   counts[slot] = k + 1;
-  return normalFrom(draws.prefix, draws.anglePrefix, op, k);
+  if (draws.base === base) return normalFrom(draws.prefix, draws.anglePrefix, op, k);
+  const id = record.machine.id;
+  return normalFrom(machinePrefix(base, id), machinePrefix(angleSalt(base), id), op, k);
 }
