@@ -66,11 +66,24 @@ export function simulatePlan(
   const waves: ModelWave[] = [];
   const limit = Math.min(plan.waves.length, options.waves ?? plan.waves.length);
   for (let i = 0; i < limit; i++) waves.push(model.applyWave(plan.waves[i]!));
-  return { fleet: model.machines(), initialExtras, waves };
+  // The fleet afterwards is made when asked for: the plan estimate never reads it.
+  return {
+    get fleet() {
+      return model.machines();
+    },
+    initialExtras,
+    waves,
+  };
 }
 
-/** Mutable model fleet. Counters per group are kept incrementally, so 10,000 machines stay fast. */
+/**
+ * Mutable model fleet. Counters per group are kept incrementally, so 10,000 machines stay fast. The
+ * machines are copied when the first wave is applied: a plan without waves (the confirming re-plan of
+ * a converged fleet) copies none, where copying 50,000 was most of what that re-plan allocated.
+ */
 export class FleetModel {
+  /** Whether the maps hold the model's own copies yet (until then, the caller's machines, only read). */
+  private copied = false;
   private readonly byId = new Map<string, Machine>();
   private readonly byLaunch = new Map<string, Machine>();
   private readonly names: string[];
@@ -92,11 +105,23 @@ export class FleetModel {
     groups.forEach((g, i) => this.index.set(g.name, i));
     this.live = groups.map(() => 0);
     this.available = groups.map(() => 0);
-    for (const m of fleet) this.add(copy(m));
+    for (const m of fleet) this.add(m);
   }
 
+  /** The fleet as the model has it: copies of its own (never the caller's machines). */
   machines(): Machine[] {
-    return [...this.byId.values()];
+    const machines = [...this.byId.values()];
+    return this.copied ? machines : machines.map(copy);
+  }
+
+  /** Copy every machine before the first change (the caller's fleet is never changed). */
+  private copyAll(): void {
+    this.copied = true;
+    for (const m of [...this.byId.values()]) {
+      const own = copy(m);
+      this.byId.set(own.id, own);
+      if (own.launchId !== undefined && this.byLaunch.get(own.launchId) === m) this.byLaunch.set(own.launchId, own);
+    }
   }
 
   get(ref: MachineRef): Machine | undefined {
@@ -127,7 +152,7 @@ export class FleetModel {
     if (m.launchId !== undefined && this.byLaunch.get(m.launchId) === m) this.byLaunch.delete(m.launchId);
   }
 
-  /** Machines are the model's own copies (made in the constructor), so they change in place. */
+  /** Machines are the model's own copies (made before the first wave), so they change in place. */
   private change(m: Machine, mutate: (m: Machine) => void): void {
     this.tally(m, -1);
     mutate(m);
@@ -148,6 +173,7 @@ export class FleetModel {
   }
 
   applyWave(wave: Plan['waves'][number]): ModelWave {
+    if (!this.copied) this.copyAll();
     const liveBefore = this.live.slice();
     const availableBefore = this.available.slice();
     const liveDuring = this.live.slice();
