@@ -9,22 +9,13 @@ import { VirtualClock } from '../../src/domain/clock.js';
 import type { FleetScope } from '../../src/domain/types.js';
 import { ProviderError, type Provider } from '../../src/providers/contract.js';
 import { ResilientProvider } from '../../src/providers/resilient-provider.js';
-import { constantLatency } from '../../src/providers/sim/resolve-options.js';
 import { SimProvider } from '../../src/providers/sim/sim-provider.js';
 import { assertRejects } from './contract-suite.js';
 import { simOptions } from './sim-harness.js';
 import { until } from '../support/wait.js';
+import { CONSTANT } from './sim-fixtures.js';
 
 const scope: FleetScope = { app: 'mechanic', env: 'production' };
-const LATENCY = constantLatency({
-  api: 100,
-  create: 1000,
-  update: 2000,
-  boot: 3000,
-  checks: 4000,
-  stop: 2000,
-  destroy: 1000,
-});
 
 /** Every call fails with ECONNREFUSED between `from` and `to` (virtual ms); records the sends. */
 function withOutage(inner: Provider, clock: VirtualClock, from: number, to: number) {
@@ -51,7 +42,7 @@ function withOutage(inner: Provider, clock: VirtualClock, from: number, to: numb
 describe('resilient provider: outages', () => {
   it('pauses every call while the provider is away, probes with one call, and goes on when it answers', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const machines = sim.seed(scope, [{ name: 'web', count: 20 }], 'v1');
     const { stub, sends } = withOutage(sim, clock, 0, 10_000);
     const provider = new ResilientProvider(stub, { clock, limits: false, seed: 5, outageTimeoutMs: 120_000 });
@@ -70,7 +61,7 @@ describe('resilient provider: outages', () => {
 
   it('gives up after provider_outage_timeout with an error that says so', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const { stub } = withOutage(sim, clock, 0, Number.MAX_SAFE_INTEGER);
     const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: 30_000 });
@@ -82,7 +73,7 @@ describe('resilient provider: outages', () => {
 
   it('does not count the outage against a wait', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     const updated = await sim.update(scope, m!.id, { release: 'v2' });
     // The machine needs ~7 s to boot and pass checks; the API is away from 1 s to 40 s; the wait allows 20 s.
@@ -105,7 +96,7 @@ describe('resilient provider: outages', () => {
 
   it('reads the machine before resending an update whose answer was lost: applied once', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     let updates = 0;
     const stub: Provider = Object.create(sim) as Provider;
@@ -127,7 +118,7 @@ describe('resilient provider: outages', () => {
 
   it('resends an update that did not happen (the read shows the old release)', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const [m] = sim.seed(scope, [{ name: 'web', count: 1 }], 'v1');
     let updates = 0;
     const stub: Provider = Object.create(sim) as Provider;
@@ -145,7 +136,7 @@ describe('resilient provider: outages', () => {
 
   it('an abort while waiting at the gate ends the call at once', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const machines = sim.seed(scope, [{ name: 'web', count: 3 }], 'v1');
     const { stub } = withOutage(sim, clock, 0, 60_000);
     const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: 120_000 });
@@ -160,7 +151,7 @@ describe('resilient provider: outages', () => {
 
   it('twenty calls waiting at the gate with one signal put one abort listener on it (no leak warning), and an abort ends them all', async () => {
     const clock = new VirtualClock(0);
-    const sim = new SimProvider(clock, simOptions({ latency: LATENCY, rateLimits: false }));
+    const sim = new SimProvider(clock, simOptions({ latency: CONSTANT, rateLimits: false }));
     const machines = sim.seed(scope, [{ name: 'web', count: 20 }], 'v1');
     const { stub, sends } = withOutage(sim, clock, 0, Infinity);
     const provider = new ResilientProvider(stub, { clock, limits: false, outageTimeoutMs: Number.MAX_SAFE_INTEGER });

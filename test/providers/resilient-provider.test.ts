@@ -6,10 +6,11 @@ import { VirtualClock } from '../../src/domain/clock.js';
 import type { FleetScope, Machine } from '../../src/domain/types.js';
 import { ProviderError, type Provider, type ProviderErrorKind } from '../../src/providers/contract.js';
 import { MAX_WAIT_CHUNK_MS, ResilientProvider } from '../../src/providers/resilient-provider.js';
-import { constantLatency, type SimOptionsInput } from '../../src/providers/sim/resolve-options.js';
+import type { SimOptionsInput } from '../../src/providers/sim/resolve-options.js';
 import { SimProvider } from '../../src/providers/sim/sim-provider.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
 import { RELEASES, simHarness, simOptions } from './sim-harness.js';
+import { CONSTANT } from './sim-fixtures.js';
 
 runProviderContract('sim behind resilient', simHarness({}, {}));
 runProviderContract(
@@ -21,15 +22,6 @@ runProviderContract(
 );
 
 const scope: FleetScope = { app: 'mechanic', env: 'production' };
-const CONSTANT = constantLatency({
-  api: 100,
-  create: 1000,
-  update: 2000,
-  boot: 3000,
-  checks: 4000,
-  stop: 2000,
-  destroy: 1000,
-});
 
 function setup(
   overrides: SimOptionsInput = {},
