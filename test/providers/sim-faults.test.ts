@@ -126,11 +126,20 @@ describe('sim faults', () => {
   });
 
   it('close fails pending waits and stops lifecycles', async () => {
-    const { clock, sim } = makeSim();
+    const { sim } = makeSim();
     const m = await sim.create(scope, spec());
+    // Closed when the machine has started but its checks have not passed yet: the wait for a healthy
+    // machine is then pending at the fleet, and its lifecycle (checks) is in flight.
+    const started = new Promise<void>((resolve) => {
+      const stop = sim.subscribe(scope, (event) => {
+        if (event.machine.id !== m.id || event.machine.state !== 'started') return;
+        stop();
+        resolve();
+      });
+    });
     const waiting = sim.waitFor(scope, m.id, { state: 'started', healthy: true }, 300_000);
-    // The wait has reached the fleet (one API latency) and the machine is still booting.
-    await clock.sleep(300);
+    await started;
+    assert.equal((await sim.get(scope, m.id)).health, 'unknown', 'checks not passed yet');
     await sim.close();
     await assertRejects(waiting, 'unavailable');
     await assertRejects(sim.list(scope), 'unavailable');
