@@ -18,7 +18,7 @@ import { localAppConfig } from '../../src/providers/local/app-config.js';
 import { LocalProvider } from '../../src/providers/local/local-provider.js';
 import type { Store } from '../../src/store/contract.js';
 import { openStore } from '../../src/store/open-store.js';
-import { killTagged, leftovers, localProject, processGroupOf, taggedProcesses } from '../providers/local-fixtures.js';
+import { expectNoLeftovers, localProject, processGroupOf, taggedProcesses } from '../providers/local-fixtures.js';
 import { Load } from './load.js';
 
 const TAG = randomUUID();
@@ -26,11 +26,7 @@ const VERSIONS = ['v1', 'v2', 'v3', 'v-broken', 'v-bootfail', 'v-nocmd'];
 /** Requests answered before a deploy starts, and again after it ends. */
 const TRAFFIC_AROUND = 20;
 
-after(async () => {
-  const left = await leftovers(TAG);
-  killTagged(TAG);
-  assert.deepEqual(left, [], 'no machine process outlives the suite');
-});
+after(() => expectNoLeftovers(TAG));
 
 describe('local deploys under traffic', () => {
   let dir: string;

@@ -1,6 +1,7 @@
 // Fixtures of the `local` provider's tests: release artifacts built on the demo app, an app config,
 // a contract-suite harness, and the leak check (no process or port of a test left behind).
 
+import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -214,6 +215,13 @@ export function killTagged(tag: string): void {
       /* gone */
     }
   }
+}
+
+/** A suite's `after`: no process of `tag` outlives it (what is left is killed, then the check fails). */
+export async function expectNoLeftovers(tag: string): Promise<void> {
+  const left = await leftovers(tag);
+  killTagged(tag);
+  assert.deepEqual(left, [], 'no machine process outlives the suite');
 }
 
 /** runway.toml of a local project over `dir` (releases written there too). */

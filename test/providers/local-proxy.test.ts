@@ -9,16 +9,12 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { FleetScope, Machine } from '../../src/domain/types.js';
 import { LocalProvider } from '../../src/providers/local/local-provider.js';
 import { until } from '../support/wait.js';
-import { appConfig, killTagged, leftovers, portClosed, taggedProcesses, tempDir } from './local-fixtures.js';
+import { appConfig, expectNoLeftovers, portClosed, taggedProcesses, tempDir } from './local-fixtures.js';
 import { alive, get } from './local-net.js';
 
 const TAG = randomUUID();
 
-after(async () => {
-  const left = await leftovers(TAG);
-  killTagged(TAG);
-  assert.deepEqual(left, [], 'no machine process outlives the suite');
-});
+after(() => expectNoLeftovers(TAG));
 
 describe('local proxy', () => {
   let dir: string;

@@ -15,18 +15,14 @@ import type { MachineEvent } from '../../src/providers/contract.js';
 import { LocalProvider, type LocalAppConfig } from '../../src/providers/local/local-provider.js';
 import { assertRejects, runProviderContract } from './contract-suite.js';
 import { until } from '../support/wait.js';
-import { appConfig, killTagged, leftovers, localHarness, tempDir } from './local-fixtures.js';
+import { appConfig, expectNoLeftovers, localHarness, tempDir } from './local-fixtures.js';
 import { alive, freePortPair, get } from './local-net.js';
 
 const TAG = randomUUID();
 
 runProviderContract('local (real processes, in-process)', localHarness(TAG));
 
-after(async () => {
-  const left = await leftovers(TAG);
-  killTagged(TAG);
-  assert.deepEqual(left, [], 'no machine process outlives the suite');
-});
+after(() => expectNoLeftovers(TAG));
 
 describe('local provider: real processes', () => {
   let dir: string;
